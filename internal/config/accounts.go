@@ -1,0 +1,168 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Account is one ESME login.
+type Account struct {
+	SystemID        string
+	Password        string
+	MaxBinds        int            // simultaneous binds; 0 = unlimited
+	Throughput      float64        // messages per second; 0 = unlimited
+	AllowedNetworks []netip.Prefix // client addresses allowed to bind; empty = any
+}
+
+// Allows reports whether a client address may bind to the account.
+func (a Account) Allows(addr netip.Addr) bool {
+	if len(a.AllowedNetworks) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range a.AllowedNetworks {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Accounts returns the accounts of SMPP_ACCOUNTS_FILE when it is set, else
+// the single account SMPP_SYSTEM_ID / SMPP_PASSWORD. The slice is a copy.
+func (c Config) Accounts() []Account {
+	if c.SMPP.AccountsFile != "" {
+		out := make([]Account, len(c.SMPP.FileAccounts))
+		copy(out, c.SMPP.FileAccounts)
+		return out
+	}
+	return []Account{{SystemID: c.SMPP.SystemID, Password: c.SMPP.Password}}
+}
+
+// accountsFileVar names the variable in accounts errors.
+const accountsFileVar = "SMPP_ACCOUNTS_FILE"
+
+// ErrAccounts is matched by errors in the accounts file's content.
+var ErrAccounts = errors.New("config: bad accounts file")
+
+type accountsDoc struct {
+	Accounts []accountYAML `yaml:"accounts"`
+}
+
+type accountYAML struct {
+	SystemID        string   `yaml:"system_id"`
+	Password        string   `yaml:"password"`
+	MaxBinds        int      `yaml:"max_binds"`
+	Throughput      float64  `yaml:"throughput"`
+	AllowedNetworks []string `yaml:"allowed_networks"`
+}
+
+// ReadAccountsFile reads and parses an accounts file. Errors name
+// SMPP_ACCOUNTS_FILE and never contain a password.
+func ReadAccountsFile(path string) ([]Account, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fieldErrCause(accountsFileVar, err, "cannot read %q: %v", path, unwrapPathError(err))
+	}
+	accounts, err := ParseAccounts(data)
+	if err != nil {
+		return nil, &FieldError{Var: accountsFileVar, Msg: fmt.Sprintf("%s: %v", path, err), Err: err}
+	}
+	return accounts, nil
+}
+
+// ParseAccounts decodes the YAML accounts format:
+//
+//	accounts:
+//	  - system_id: alice
+//	    password: secret
+//	    max_binds: 4
+//	    throughput: 100
+//	    allowed_networks: ["10.0.0.0/8", "192.0.2.7"]
+//
+// Unknown keys are errors (so typos do not pass silently). A bare address in
+// allowed_networks means that single host. Content rules (lengths,
+// uniqueness) are checked by Validate.
+func ParseAccounts(data []byte) ([]Account, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var doc accountsDoc
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the file is empty", ErrAccounts)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrAccounts, err)
+	}
+	out := make([]Account, 0, len(doc.Accounts))
+	for i, a := range doc.Accounts {
+		acc := Account{SystemID: a.SystemID, Password: a.Password, MaxBinds: a.MaxBinds, Throughput: a.Throughput}
+		for _, n := range a.AllowedNetworks {
+			p, err := parseNetwork(n)
+			if err != nil {
+				return nil, fmt.Errorf("%w: accounts[%d].allowed_networks: %q is not a CIDR or an address", ErrAccounts, i, n)
+			}
+			acc.AllowedNetworks = append(acc.AllowedNetworks, p)
+		}
+		out = append(out, acc)
+	}
+	return out, nil
+}
+
+func parseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("config: parse network: %w", err)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// validateAccounts applies the SMPP field limits and uniqueness.
+func validateAccounts(accounts []Account, fromFile bool) error {
+	if fromFile && len(accounts) == 0 {
+		return fieldErr(accountsFileVar, "the file lists no accounts")
+	}
+	seen := make(map[string]int, len(accounts))
+	for i, a := range accounts {
+		idVar, pwVar, where := "SMPP_SYSTEM_ID", "SMPP_PASSWORD", ""
+		if fromFile {
+			idVar, pwVar, where = accountsFileVar, accountsFileVar, fmt.Sprintf("accounts[%d]: ", i)
+		}
+		switch {
+		case a.SystemID == "":
+			return fieldErr(idVar, "%ssystem_id is empty", where)
+		case len(a.SystemID) > MaxSystemIDLen:
+			return fieldErr(idVar, "%ssystem_id %q is longer than %d characters", where, a.SystemID, MaxSystemIDLen)
+		case a.Password == "":
+			return fieldErr(pwVar, "%spassword of %q is empty", where, a.SystemID)
+		case len(a.Password) > MaxPasswordLen:
+			return fieldErr(pwVar, "%spassword of %q is longer than %d characters", where, a.SystemID, MaxPasswordLen)
+		case a.MaxBinds < 0:
+			return fieldErr(idVar, "%smax_binds of %q is negative", where, a.SystemID)
+		case a.Throughput < 0 || a.Throughput != a.Throughput:
+			return fieldErr(idVar, "%sthroughput of %q must be 0 (unlimited) or positive", where, a.SystemID)
+		}
+		if j, dup := seen[a.SystemID]; dup {
+			return fieldErr(idVar, "%ssystem_id %q is already used by accounts[%d]", where, a.SystemID, j)
+		}
+		seen[a.SystemID] = i
+	}
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,156 @@
+package config
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// Config is the gateway's effective configuration.
+type Config struct {
+	SMPP     SMPP
+	TLS      TLS
+	HLR      HLR
+	Cache    Cache
+	Redis    Redis
+	DLR      DLR
+	Log      Log
+	Metrics  Metrics
+	Shutdown Shutdown
+	Instance Instance
+}
+
+// SMPP configures the plain SMPP listener, sessions and the default account.
+type SMPP struct {
+	Host     string // SMPP_HOST
+	Port     int    // SMPP_PORT; 0 picks a free port
+	SystemID string // SMPP_SYSTEM_ID, the default account
+	Password string // SMPP_PASSWORD, the default account
+
+	// AccountsFile is SMPP_ACCOUNTS_FILE; when set, FileAccounts holds the
+	// accounts read from it by Load and the default account is not used.
+	AccountsFile string
+	FileAccounts []Account
+
+	Window              int           // SMPP_WINDOW: requests in flight per session
+	MaxConnections      int           // SMPP_MAX_CONNECTIONS
+	MaxPDUSize          int           // SMPP_MAX_PDU_SIZE: largest accepted command_length
+	BindTimeout         time.Duration // SMPP_BIND_TIMEOUT_SECONDS
+	EnquireLinkInterval time.Duration // SMPP_ENQUIRE_LINK_SECONDS; 0 disables
+	EnquireLinkTimeout  time.Duration // SMPP_ENQUIRE_LINK_TIMEOUT_SECONDS
+	InactivityTimeout   time.Duration // SMPP_INACTIVITY_TIMEOUT_SECONDS; 0 disables
+	ResponseTimeout     time.Duration // SMPP_RESPONSE_TIMEOUT_SECONDS
+	SystemName          string        // SMPP_SYSTEM_NAME: system_id in bind responses
+}
+
+// Addr is the plain listener's host:port.
+func (s SMPP) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// TLS configures the optional TLS listener; it shares SMPP.Host.
+type TLS struct {
+	Port     int    // SMPP_TLS_PORT; 0 (empty) means no TLS listener
+	CertFile string // SMPP_TLS_CERT_FILE
+	KeyFile  string // SMPP_TLS_KEY_FILE
+}
+
+// Enabled reports whether the TLS listener is configured.
+func (t TLS) Enabled() bool { return t.Port != 0 }
+
+// HLR configures the lookup provider and its protection.
+type HLR struct {
+	Provider         string        // HLR_PROVIDER: ProviderTMT or ProviderSimulator
+	APIKey           string        // HLR_API_KEY (secret)
+	APISecret        string        // HLR_API_SECRET (secret)
+	BaseURL          string        // HLR_BASE_URL
+	Timeout          time.Duration // HLR_TIMEOUT_SECONDS
+	TimeoutPolicy    string        // HLR_TIMEOUT_POLICY: PolicyReject or PolicyAccept
+	ErrorPolicy      string        // HLR_ERROR_POLICY: PolicyAccept or PolicyReject
+	MaxConcurrency   int           // HLR_MAX_CONCURRENCY
+	ErrCodes         string        // HLR_ERR_CODES: "name=DDD,..." overrides; empty = built-in table
+	BreakerFailures  int           // HLR_BREAKER_FAILURES: consecutive failures that open the breaker
+	BreakerOpen      time.Duration // HLR_BREAKER_OPEN_SECONDS: open time before a probe
+	SimulatorLatency time.Duration // SIMULATOR_LATENCY_MS
+}
+
+// Cache configures the HLR result cache (both tiers).
+type Cache struct {
+	TTL           time.Duration // HLR_CACHE_TTL_SECONDS; 0 disables caching
+	MemoryEntries int           // HLR_CACHE_MEMORY_ENTRIES
+}
+
+// Enabled reports whether HLR results are cached at all.
+func (c Cache) Enabled() bool { return c.TTL > 0 }
+
+// Redis configures the shared Redis (cache tier and durable receipts).
+type Redis struct {
+	URL            string        // REDIS_URL (may hold a password); empty = in-process only
+	MaxConnections int           // REDIS_MAX_CONNECTIONS
+	Timeout        time.Duration // REDIS_TIMEOUT_SECONDS: per-command timeout
+}
+
+// Enabled reports whether a Redis is configured.
+func (r Redis) Enabled() bool { return r.URL != "" }
+
+// DLR configures delivery receipts.
+type DLR struct {
+	Delay             time.Duration // DLR_DELAY_SECONDS
+	Mode              string        // DLR_MODE: ModeAlways or ModeRequested
+	TTL               time.Duration // DLR_TTL_SECONDS
+	RetryMin          time.Duration // DLR_RETRY_MIN_SECONDS
+	RetryMax          time.Duration // DLR_RETRY_MAX_SECONDS
+	BufferSize        int           // DLR_BUFFER_SIZE: in-memory buffer while Redis is down
+	VisibilityTimeout time.Duration // DLR_VISIBILITY_TIMEOUT_SECONDS: Redis re-delivery after a crash
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string // LOG_LEVEL, normalised: DEBUG, INFO, WARNING or ERROR
+	Format string // LOG_FORMAT: FormatJSON or FormatConsole
+}
+
+// Metrics configures the admin HTTP server (/metrics, /healthz, /readyz).
+type Metrics struct {
+	Enabled bool   // METRICS_ENABLED; false opens no port
+	Host    string // METRICS_HOST
+	Port    int    // METRICS_PORT; 0 picks a free port
+	Pprof   bool   // PPROF_ENABLED: /debug/pprof/ on the same port
+}
+
+// Addr is the admin server's host:port.
+func (m Metrics) Addr() string { return net.JoinHostPort(m.Host, strconv.Itoa(m.Port)) }
+
+// Shutdown configures graceful shutdown.
+type Shutdown struct {
+	Timeout time.Duration // SHUTDOWN_TIMEOUT_SECONDS
+}
+
+// Instance identifies this gateway among several sharing one Redis.
+type Instance struct {
+	ID string // INSTANCE_ID; default host name + random suffix
+}
+
+// Allowed spellings of the enumerated settings.
+const (
+	ProviderTMT       = "tmt"
+	ProviderSimulator = "simulator"
+
+	PolicyReject = "reject"
+	PolicyAccept = "accept"
+
+	ModeAlways    = "always"
+	ModeRequested = "requested"
+
+	FormatJSON    = "json"
+	FormatConsole = "console"
+
+	LevelDebug   = "DEBUG"
+	LevelInfo    = "INFO"
+	LevelWarning = "WARNING"
+	LevelError   = "ERROR"
+)
+
+// Field limits from SMPP v3.4 (C-octet strings including the NUL).
+const (
+	MaxSystemIDLen = 15
+	MaxPasswordLen = 8
+)

@@ -1,0 +1,229 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env builds a getenv from pairs, with HLR credentials unless overridden.
+func env(kv ...string) func(string) string {
+	m := map[string]string{"HLR_API_KEY": "k3y", "HLR_API_SECRET": "s3cret"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	got, err := Load(env())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.Instance.ID == "" {
+		t.Fatal("INSTANCE_ID was not generated")
+	}
+	want := Default()
+	want.HLR.APIKey, want.HLR.APISecret = "k3y", "s3cret"
+	want.Instance.ID = got.Instance.ID
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Load() = %+v\nwant %+v", got, want)
+	}
+	if got.SMPP.Addr() != "0.0.0.0:2776" || got.Metrics.Addr() != "0.0.0.0:9091" {
+		t.Fatalf("addresses %q %q", got.SMPP.Addr(), got.Metrics.Addr())
+	}
+	if got.TLS.Enabled() || got.Redis.Enabled() || !got.Cache.Enabled() {
+		t.Fatal("unexpected Enabled() values for defaults")
+	}
+}
+
+func TestInstanceIDsDiffer(t *testing.T) {
+	a, b := defaultInstanceID(), defaultInstanceID()
+	if a == b || !instanceIDPattern.MatchString(a) {
+		t.Fatalf("instance ids %q %q", a, b)
+	}
+}
+
+func TestLoadOverrides(t *testing.T) {
+	tests := []struct {
+		name  string
+		env   []string
+		check func(c Config) bool
+	}{
+		{"port", []string{"SMPP_PORT", "2775"}, func(c Config) bool { return c.SMPP.Port == 2775 }},
+		{"port zero picks a free one", []string{"SMPP_PORT", "0"}, func(c Config) bool { return c.SMPP.Port == 0 }},
+		{"spaces trimmed", []string{"SMPP_WINDOW", " 64 "}, func(c Config) bool { return c.SMPP.Window == 64 }},
+		{"fractional seconds", []string{"HLR_TIMEOUT_SECONDS", "2.5"}, func(c Config) bool { return c.HLR.Timeout == 2500*time.Millisecond }},
+		{"seed float default form", []string{"DLR_DELAY_SECONDS", "1.0"}, func(c Config) bool { return c.DLR.Delay == time.Second }},
+		{"zero delay", []string{"DLR_DELAY_SECONDS", "0"}, func(c Config) bool { return c.DLR.Delay == 0 }},
+		{"millis", []string{"SIMULATOR_LATENCY_MS", "50"}, func(c Config) bool { return c.HLR.SimulatorLatency == 50*time.Millisecond }},
+		{"level lower case", []string{"LOG_LEVEL", "debug"}, func(c Config) bool { return c.Log.Level == LevelDebug }},
+		{"level WARN", []string{"LOG_LEVEL", "Warn"}, func(c Config) bool { return c.Log.Level == LevelWarning }},
+		{"level WARNING", []string{"LOG_LEVEL", "WARNING"}, func(c Config) bool { return c.Log.Level == LevelWarning }},
+		{"format any case", []string{"LOG_FORMAT", "Console"}, func(c Config) bool { return c.Log.Format == FormatConsole }},
+		{"policy any case", []string{"HLR_TIMEOUT_POLICY", "ACCEPT"}, func(c Config) bool { return c.HLR.TimeoutPolicy == PolicyAccept }},
+		{"simulator needs no key", []string{"HLR_PROVIDER", "simulator", "HLR_API_KEY", "", "HLR_API_SECRET", ""},
+			func(c Config) bool { return c.HLR.Provider == ProviderSimulator }},
+		{"metrics off", []string{"METRICS_ENABLED", "false"}, func(c Config) bool { return !c.Metrics.Enabled }},
+		{"metrics off frees port", []string{"METRICS_ENABLED", "no", "METRICS_PORT", "2776"}, func(c Config) bool { return c.Metrics.Port == 2776 }},
+		{"pprof", []string{"PPROF_ENABLED", "1"}, func(c Config) bool { return c.Metrics.Pprof }},
+		{"enquire link off", []string{"SMPP_ENQUIRE_LINK_SECONDS", "0"}, func(c Config) bool { return c.SMPP.EnquireLinkInterval == 0 }},
+		{"inactivity off", []string{"SMPP_INACTIVITY_TIMEOUT_SECONDS", "0", "SMPP_ENQUIRE_LINK_SECONDS", "600"},
+			func(c Config) bool { return c.SMPP.InactivityTimeout == 0 }},
+		{"cache off", []string{"HLR_CACHE_TTL_SECONDS", "0"}, func(c Config) bool { return !c.Cache.Enabled() }},
+		{"redis", []string{"REDIS_URL", "redis://:pw@redis:6379/0"}, func(c Config) bool { return c.Redis.Enabled() }},
+		{"redis unix", []string{"REDIS_URL", "unix:///run/redis.sock"}, func(c Config) bool { return c.Redis.Enabled() }},
+		{"err codes", []string{"HLR_ERR_CODES", "invalid_number=003, other=000"}, func(c Config) bool { return c.HLR.ErrCodes != "" }},
+		{"instance id", []string{"INSTANCE_ID", "gw-1"}, func(c Config) bool { return c.Instance.ID == "gw-1" }},
+		{"integer underscores", []string{"HLR_CACHE_MEMORY_ENTRIES", "2_000"}, func(c Config) bool { return c.Cache.MemoryEntries == 2000 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(tt.env...))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("unexpected config %+v", c)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"SMPP_PORT", "abc"}, `config: SMPP_PORT: "abc" is not a port number`},
+		{[]string{"SMPP_PORT", "70000"}, `config: SMPP_PORT: "70000" is not a port number`},
+		{[]string{"SMPP_PORT", "-1"}, `config: SMPP_PORT: "-1" is not a port number`},
+		{[]string{"METRICS_PORT", "2776"}, `config: METRICS_PORT: 2776 is already used by SMPP_PORT`},
+		{[]string{"SMPP_WINDOW", "many"}, `config: SMPP_WINDOW: "many" is not an integer`},
+		{[]string{"SMPP_WINDOW", "0"}, `config: SMPP_WINDOW: 0 must be at least 1`},
+		{[]string{"SMPP_MAX_CONNECTIONS", "-3"}, `config: SMPP_MAX_CONNECTIONS: -3 must be at least 1`},
+		{[]string{"SMPP_MAX_PDU_SIZE", "15"}, `config: SMPP_MAX_PDU_SIZE: 15 is outside 512..16777216`},
+		{[]string{"SMPP_BIND_TIMEOUT_SECONDS", "soon"}, `config: SMPP_BIND_TIMEOUT_SECONDS: "soon" is not a number of seconds`},
+		{[]string{"SMPP_BIND_TIMEOUT_SECONDS", "NaN"}, `config: SMPP_BIND_TIMEOUT_SECONDS: "NaN" is not a number of seconds`},
+		{[]string{"SMPP_BIND_TIMEOUT_SECONDS", "0"}, `config: SMPP_BIND_TIMEOUT_SECONDS: 0 must be above 0`},
+		{[]string{"SMPP_ENQUIRE_LINK_SECONDS", "-1"}, `config: SMPP_ENQUIRE_LINK_SECONDS: -1 must not be negative`},
+		{[]string{"SMPP_ENQUIRE_LINK_SECONDS", "300"}, `config: SMPP_ENQUIRE_LINK_SECONDS: 300 must be below SMPP_INACTIVITY_TIMEOUT_SECONDS (300)`},
+		{[]string{"SMPP_SYSTEM_NAME", "a-very-long-name-indeed"}, `config: SMPP_SYSTEM_NAME: "a-very-long-name-indeed" must be 1 to 15 characters`},
+		{[]string{"SMPP_HOST", "bad host"}, `config: SMPP_HOST: "bad host" is not a host name or address`},
+		{[]string{"SMPP_SYSTEM_ID", "sixteen-chars-xx"}, `config: SMPP_SYSTEM_ID: system_id "sixteen-chars-xx" is longer than 15 characters`},
+		{[]string{"SMPP_PASSWORD", "ninechars"}, `config: SMPP_PASSWORD: password of "testuser" is longer than 8 characters`},
+		{[]string{"SMPP_TLS_PORT", "2777"}, `config: SMPP_TLS_CERT_FILE: is empty but SMPP_TLS_PORT is set`},
+		{[]string{"SMPP_TLS_CERT_FILE", "/x.pem"}, `config: SMPP_TLS_PORT: is empty but SMPP_TLS_CERT_FILE or SMPP_TLS_KEY_FILE is set; set all three or none`},
+		{[]string{"SMPP_TLS_PORT", "2777", "SMPP_TLS_CERT_FILE", "/nonexistent/c.pem", "SMPP_TLS_KEY_FILE", "/nonexistent/k.pem"},
+			`config: SMPP_TLS_CERT_FILE: cannot read "/nonexistent/c.pem": no such file or directory`},
+		{[]string{"HLR_PROVIDER", "hlrlookup"}, `config: HLR_PROVIDER: "hlrlookup" is not one of tmt, simulator`},
+		{[]string{"HLR_API_KEY", ""}, `config: HLR_API_KEY: is required with HLR_PROVIDER=tmt (or use HLR_PROVIDER=simulator)`},
+		{[]string{"HLR_API_SECRET", ""}, `config: HLR_API_SECRET: is required with HLR_PROVIDER=tmt (or use HLR_PROVIDER=simulator)`},
+		{[]string{"HLR_BASE_URL", "ftp://x"}, `config: HLR_BASE_URL: "ftp://x" is not an http or https URL`},
+		{[]string{"HLR_TIMEOUT_SECONDS", "0"}, `config: HLR_TIMEOUT_SECONDS: 0 must be above 0`},
+		{[]string{"HLR_TIMEOUT_POLICY", "rejct"}, `config: HLR_TIMEOUT_POLICY: "rejct" is not one of reject, accept`},
+		{[]string{"HLR_ERROR_POLICY", "drop"}, `config: HLR_ERROR_POLICY: "drop" is not one of accept, reject`},
+		{[]string{"HLR_MAX_CONCURRENCY", "0"}, `config: HLR_MAX_CONCURRENCY: 0 must be at least 1`},
+		{[]string{"HLR_ERR_CODES", "invalid_number=3"}, `config: HLR_ERR_CODES: config: invalid configuration: code "3" of invalid_number is not three digits`},
+		{[]string{"HLR_ERR_CODES", "other"}, `config: HLR_ERR_CODES: config: invalid configuration: "other" is not name=DDD`},
+		{[]string{"HLR_ERR_CODES", "other=000,other=001"}, `config: HLR_ERR_CODES: config: invalid configuration: other is given twice`},
+		{[]string{"HLR_BREAKER_FAILURES", "0"}, `config: HLR_BREAKER_FAILURES: 0 must be at least 1`},
+		{[]string{"HLR_CACHE_TTL_SECONDS", "-5"}, `config: HLR_CACHE_TTL_SECONDS: -5 must not be negative`},
+		{[]string{"HLR_CACHE_MEMORY_ENTRIES", "0"}, `config: HLR_CACHE_MEMORY_ENTRIES: 0 must be at least 1`},
+		{[]string{"SIMULATOR_LATENCY_MS", "-5"}, `config: SIMULATOR_LATENCY_MS: -5 must not be negative`},
+		{[]string{"SIMULATOR_LATENCY_MS", "0.5"}, `config: SIMULATOR_LATENCY_MS: "0.5" is not a number of milliseconds`},
+		{[]string{"REDIS_URL", "http://:hunter2@redis:6379"}, `config: REDIS_URL: "http://:****@redis:6379": scheme must be redis, rediss or unix`},
+		{[]string{"REDIS_URL", "redis://:hunter2@redis:6379/x"}, `config: REDIS_URL: "redis://:****@redis:6379/x": database "x" is not a number`},
+		{[]string{"REDIS_URL", "redis:///0"}, `config: REDIS_URL: "redis:///0" has no host`},
+		{[]string{"REDIS_MAX_CONNECTIONS", "0"}, `config: REDIS_MAX_CONNECTIONS: 0 must be at least 1`},
+		{[]string{"DLR_MODE", "never"}, `config: DLR_MODE: "never" is not one of always, requested`},
+		{[]string{"DLR_TTL_SECONDS", "0"}, `config: DLR_TTL_SECONDS: 0 must be above 0`},
+		{[]string{"DLR_RETRY_MIN_SECONDS", "10", "DLR_RETRY_MAX_SECONDS", "5"}, `config: DLR_RETRY_MAX_SECONDS: 5 must not be below DLR_RETRY_MIN_SECONDS (10)`},
+		{[]string{"DLR_VISIBILITY_TIMEOUT_SECONDS", "5"}, `config: DLR_VISIBILITY_TIMEOUT_SECONDS: 5 must be above SMPP_RESPONSE_TIMEOUT_SECONDS (10)`},
+		{[]string{"DLR_BUFFER_SIZE", "0"}, `config: DLR_BUFFER_SIZE: 0 must be at least 1`},
+		{[]string{"LOG_LEVEL", "verbose"}, `config: LOG_LEVEL: "VERBOSE" is not one of DEBUG, INFO, WARNING, ERROR`},
+		{[]string{"LOG_FORMAT", "xml"}, `config: LOG_FORMAT: "xml" is not one of json, console`},
+		{[]string{"METRICS_ENABLED", "maybe"}, `config: METRICS_ENABLED: "maybe" is not a boolean (true or false)`},
+		{[]string{"SHUTDOWN_TIMEOUT_SECONDS", "0"}, `config: SHUTDOWN_TIMEOUT_SECONDS: 0 must be above 0`},
+		{[]string{"INSTANCE_ID", "a b"}, `config: INSTANCE_ID: "a b" must be 1 to 64 of A-Z a-z 0-9 . _ -`},
+		{[]string{"SMPP_ACCOUNTS_FILE", "/nonexistent/accounts.yaml"}, `config: SMPP_ACCOUNTS_FILE: cannot read "/nonexistent/accounts.yaml": no such file or directory`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			_, err := Load(env(tt.env...))
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			if err.Error() != tt.want {
+				t.Fatalf("error\n got %s\nwant %s", err, tt.want)
+			}
+			assertFieldError(t, err)
+		})
+	}
+}
+
+func assertFieldError(t *testing.T, err error) {
+	t.Helper()
+	var fe *FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("%v is not a *FieldError matching ErrInvalid", err)
+	}
+	if strings.ContainsAny(err.Error(), "\r\n") {
+		t.Fatalf("error is not one line: %q", err)
+	}
+	for _, secret := range []string{"hunter2", "s3cret", "k3y", "ninechars", "pw-alice"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("error %q leaks a secret", err)
+		}
+	}
+}
+
+func TestValidateProgrammatic(t *testing.T) {
+	base := Default()
+	base.HLR.Provider = ProviderSimulator
+	base.Instance.ID = "test"
+	if err := base.Validate(); err != nil {
+		t.Fatalf("Validate(default simulator): %v", err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   string
+	}{
+		{"missing instance id", func(c *Config) { c.Instance.ID = "" }, "INSTANCE_ID"},
+		{"port out of range", func(c *Config) { c.Metrics.Port = 70000 }, "METRICS_PORT"},
+		{"files without accounts", func(c *Config) { c.SMPP.AccountsFile = "x.yaml" }, "SMPP_ACCOUNTS_FILE: the file lists no accounts"},
+		{"tls port clash", func(c *Config) { c.TLS.Port = 2776; c.TLS.CertFile, c.TLS.KeyFile = "c", "k" }, "SMPP_TLS_CERT_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.mutate(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v, want mention of %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	e := &FieldError{Var: "X", Msg: "yaml: unmarshal errors:\n  line 3: field foo not found\r\n  line 4: bad"}
+	if got, want := e.Error(), "config: X: yaml: unmarshal errors:; line 3: field foo not found; line 4: bad"; got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+// writeFile writes a file under a test temporary directory.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,65 @@
+package config
+
+import "time"
+
+// Default returns the configuration used when no variable is set. It is the
+// only place defaults live. Instance.ID is left empty here; Load fills it
+// with the host name and a random suffix.
+func Default() Config {
+	return Config{
+		SMPP: SMPP{
+			Host:                "0.0.0.0",
+			Port:                2776,
+			SystemID:            "testuser",
+			Password:            "testpass",
+			Window:              256,
+			MaxConnections:      1000,
+			MaxPDUSize:          65536,
+			BindTimeout:         10 * time.Second,
+			EnquireLinkInterval: 30 * time.Second,
+			EnquireLinkTimeout:  10 * time.Second,
+			InactivityTimeout:   300 * time.Second,
+			ResponseTimeout:     10 * time.Second,
+			SystemName:          "smpp-hlr-gw",
+		},
+		HLR: HLR{
+			Provider:        ProviderTMT,
+			BaseURL:         "https://api.tmtvelocity.com/live/json",
+			Timeout:         5 * time.Second,
+			TimeoutPolicy:   PolicyReject,
+			ErrorPolicy:     PolicyAccept,
+			MaxConcurrency:  256,
+			BreakerFailures: 20,
+			BreakerOpen:     30 * time.Second,
+		},
+		Cache: Cache{
+			TTL:           86400 * time.Second,
+			MemoryEntries: 1_000_000,
+		},
+		Redis: Redis{
+			MaxConnections: 10,
+			Timeout:        500 * time.Millisecond,
+		},
+		DLR: DLR{
+			Delay:             time.Second,
+			Mode:              ModeAlways,
+			TTL:               86400 * time.Second,
+			RetryMin:          time.Second,
+			RetryMax:          300 * time.Second,
+			BufferSize:        100_000,
+			VisibilityTimeout: 60 * time.Second,
+		},
+		Log: Log{
+			Level:  LevelInfo,
+			Format: FormatJSON,
+		},
+		Metrics: Metrics{
+			Enabled: true,
+			Host:    "0.0.0.0",
+			Port:    9091,
+		},
+		Shutdown: Shutdown{
+			Timeout: 15 * time.Second,
+		},
+	}
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Mask replaces a secret in printed configuration.
+const Mask = "****"
+
+// KV is one printed setting.
+type KV struct {
+	Key   string
+	Value string
+}
+
+// Redacted returns every variable with its effective value, in the order of
+// the variables table, with secrets masked: SMPP_PASSWORD, HLR_API_KEY and
+// HLR_API_SECRET become Mask when set, and REDIS_URL keeps everything but
+// its password.
+func (c Config) Redacted() []KV {
+	vars := variables()
+	out := make([]KV, 0, len(vars))
+	for _, v := range vars {
+		val := v.get(&c)
+		switch {
+		case v.name == "REDIS_URL":
+			val = redactURL(val)
+		case v.secret && val != "":
+			val = Mask
+		}
+		out = append(out, KV{Key: v.name, Value: val})
+	}
+	return out
+}
+
+// Print writes the effective configuration for check-config: one
+// NAME=value line per variable (secrets masked, as Redacted), then one
+// comment line per account with its password masked.
+func (c Config) Print(w io.Writer) error {
+	var b strings.Builder
+	for _, kv := range c.Redacted() {
+		fmt.Fprintf(&b, "%s=%s\n", kv.Key, kv.Value)
+	}
+	source := "SMPP_SYSTEM_ID/SMPP_PASSWORD"
+	if c.SMPP.AccountsFile != "" {
+		source = "SMPP_ACCOUNTS_FILE"
+	}
+	accounts := c.Accounts()
+	fmt.Fprintf(&b, "# %d account(s) from %s\n", len(accounts), source)
+	for _, a := range accounts {
+		nets := make([]string, len(a.AllowedNetworks))
+		for i, p := range a.AllowedNetworks {
+			nets[i] = p.String()
+		}
+		allowed := strings.Join(nets, ",")
+		if allowed == "" {
+			allowed = "any"
+		}
+		fmt.Fprintf(&b, "# account system_id=%s password=%s max_binds=%d throughput=%s allowed_networks=%s\n",
+			a.SystemID, Mask, a.MaxBinds, strconv.FormatFloat(a.Throughput, 'f', -1, 64), allowed)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("config: print: %w", err)
+	}
+	return nil
+}
+
+// redactURL masks the password of a URL (user info or a password query
+// parameter). A value that does not parse is masked whole.
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Mask
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), maskPlaceholder)
+		}
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", maskPlaceholder)
+		u.RawQuery = q.Encode()
+	}
+	// url escapes '*', so mask through a placeholder made of letters.
+	return strings.ReplaceAll(u.String(), maskPlaceholder, Mask)
+}
+
+const maskPlaceholder = "MASKEDxSECRETx7Q"

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPrintMasksSecrets(t *testing.T) {
+	path := writeFile(t, "accounts.yaml", "accounts:\n  - {system_id: alice, password: pw-alice, allowed_networks: [10.0.0.0/8]}\n")
+	c, err := Load(env(
+		"SMPP_PASSWORD", "ninechar",
+		"HLR_API_KEY", "k3y-value",
+		"HLR_API_SECRET", "s3cret-value",
+		"REDIS_URL", "redis://user:hunter2@redis:6379/0?password=hunter3",
+		"SMPP_ACCOUNTS_FILE", path,
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := c.Print(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, secret := range []string{"ninechar", "k3y-value", "s3cret-value", "hunter2", "hunter3", "pw-alice"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("printed configuration contains %q:\n%s", secret, out)
+		}
+	}
+	for _, line := range []string{
+		"SMPP_PASSWORD=****\n",
+		"HLR_API_KEY=****\n",
+		"HLR_API_SECRET=****\n",
+		"REDIS_URL=redis://user:****@redis:6379/0?password=****\n",
+		"SMPP_PORT=2776\n",
+		"SMPP_TLS_PORT=\n",
+		"HLR_TIMEOUT_SECONDS=5\n",
+		"# account system_id=alice password=**** max_binds=0 throughput=0 allowed_networks=10.0.0.0/8\n",
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("printed configuration lacks %q:\n%s", line, out)
+		}
+	}
+}
+
+func TestRedactedEmptySecretsStayEmpty(t *testing.T) {
+	c := Default()
+	for _, kv := range c.Redacted() {
+		if kv.Key == "HLR_API_KEY" && kv.Value != "" {
+			t.Fatalf("unset HLR_API_KEY printed as %q", kv.Value)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"redis://redis:6379/0", "redis://redis:6379/0"},
+		{"redis://:pw@redis:6379", "redis://:****@redis:6379"},
+		{"rediss://user:p%40ss@redis:6380/1", "rediss://user:****@redis:6380/1"},
+		{"redis://user@redis", "redis://user@redis"},
+		{"redis://:pw@[bad", Mask},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,339 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits applied by Validate.
+const (
+	MinPDUSize = 512
+	MaxPDUSize = 16 << 20
+)
+
+// Validate checks every value and the rules between them. It returns the
+// first problem found as a *FieldError (one line, naming the variable).
+func (c Config) Validate() error {
+	checks := []func() error{
+		c.validateSMPP,
+		c.validateTLS,
+		c.validateHLR,
+		c.validateCacheRedis,
+		c.validateDLR,
+		c.validateLogMetrics,
+		c.validatePorts,
+		func() error { return validateAccounts(c.Accounts(), c.SMPP.AccountsFile != "") },
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c Config) validateSMPP() error {
+	s := c.SMPP
+	if err := validHost("SMPP_HOST", s.Host); err != nil {
+		return err
+	}
+	if s.SystemName == "" || len(s.SystemName) > MaxSystemIDLen {
+		return fieldErr("SMPP_SYSTEM_NAME", "%q must be 1 to %d characters", s.SystemName, MaxSystemIDLen)
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{
+		{"SMPP_WINDOW", s.Window},
+		{"SMPP_MAX_CONNECTIONS", s.MaxConnections},
+	} {
+		if v.n < 1 {
+			return fieldErr(v.name, "%d must be at least 1", v.n)
+		}
+	}
+	if s.MaxPDUSize < MinPDUSize || s.MaxPDUSize > MaxPDUSize {
+		return fieldErr("SMPP_MAX_PDU_SIZE", "%d is outside %d..%d", s.MaxPDUSize, MinPDUSize, MaxPDUSize)
+	}
+	if err := positive("SMPP_BIND_TIMEOUT_SECONDS", s.BindTimeout); err != nil {
+		return err
+	}
+	if err := nonNegative("SMPP_ENQUIRE_LINK_SECONDS", s.EnquireLinkInterval); err != nil {
+		return err
+	}
+	if err := positive("SMPP_ENQUIRE_LINK_TIMEOUT_SECONDS", s.EnquireLinkTimeout); err != nil {
+		return err
+	}
+	if err := nonNegative("SMPP_INACTIVITY_TIMEOUT_SECONDS", s.InactivityTimeout); err != nil {
+		return err
+	}
+	if err := positive("SMPP_RESPONSE_TIMEOUT_SECONDS", s.ResponseTimeout); err != nil {
+		return err
+	}
+	if s.EnquireLinkInterval > 0 && s.InactivityTimeout > 0 && s.EnquireLinkInterval >= s.InactivityTimeout {
+		return fieldErr("SMPP_ENQUIRE_LINK_SECONDS", "%s must be below SMPP_INACTIVITY_TIMEOUT_SECONDS (%s)",
+			formatSeconds(s.EnquireLinkInterval), formatSeconds(s.InactivityTimeout))
+	}
+	return nil
+}
+
+func (c Config) validateTLS() error {
+	t := c.TLS
+	switch {
+	case t.Port == 0 && t.CertFile == "" && t.KeyFile == "":
+		return nil
+	case t.Port == 0:
+		return fieldErr("SMPP_TLS_PORT", "is empty but SMPP_TLS_CERT_FILE or SMPP_TLS_KEY_FILE is set; set all three or none")
+	case t.CertFile == "":
+		return fieldErr("SMPP_TLS_CERT_FILE", "is empty but SMPP_TLS_PORT is set")
+	case t.KeyFile == "":
+		return fieldErr("SMPP_TLS_KEY_FILE", "is empty but SMPP_TLS_PORT is set")
+	}
+	for _, f := range []struct{ name, path string }{
+		{"SMPP_TLS_CERT_FILE", t.CertFile},
+		{"SMPP_TLS_KEY_FILE", t.KeyFile},
+	} {
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return fieldErrCause(f.name, err, "cannot read %q: %v", f.path, unwrapPathError(err))
+		}
+		_ = fh.Close()
+	}
+	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+		return fieldErrCause("SMPP_TLS_CERT_FILE", err, "%q with SMPP_TLS_KEY_FILE %q is not a usable key pair: %v",
+			t.CertFile, t.KeyFile, err)
+	}
+	return nil
+}
+
+func (c Config) validateHLR() error {
+	h := c.HLR
+	if err := oneOf("HLR_PROVIDER", h.Provider, ProviderTMT, ProviderSimulator); err != nil {
+		return err
+	}
+	if h.Provider == ProviderTMT {
+		if h.APIKey == "" {
+			return fieldErr("HLR_API_KEY", "is required with HLR_PROVIDER=tmt (or use HLR_PROVIDER=simulator)")
+		}
+		if h.APISecret == "" {
+			return fieldErr("HLR_API_SECRET", "is required with HLR_PROVIDER=tmt (or use HLR_PROVIDER=simulator)")
+		}
+	}
+	u, err := url.Parse(h.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fieldErr("HLR_BASE_URL", "%q is not an http or https URL", h.BaseURL)
+	}
+	if err := positive("HLR_TIMEOUT_SECONDS", h.Timeout); err != nil {
+		return err
+	}
+	if err := oneOf("HLR_TIMEOUT_POLICY", h.TimeoutPolicy, PolicyReject, PolicyAccept); err != nil {
+		return err
+	}
+	if err := oneOf("HLR_ERROR_POLICY", h.ErrorPolicy, PolicyAccept, PolicyReject); err != nil {
+		return err
+	}
+	if h.MaxConcurrency < 1 {
+		return fieldErr("HLR_MAX_CONCURRENCY", "%d must be at least 1", h.MaxConcurrency)
+	}
+	if _, err := ParseErrCodes(h.ErrCodes); err != nil {
+		return fieldErrCause("HLR_ERR_CODES", err, "%v", err)
+	}
+	if h.BreakerFailures < 1 {
+		return fieldErr("HLR_BREAKER_FAILURES", "%d must be at least 1", h.BreakerFailures)
+	}
+	if err := positive("HLR_BREAKER_OPEN_SECONDS", h.BreakerOpen); err != nil {
+		return err
+	}
+	if h.SimulatorLatency < 0 {
+		return fieldErr("SIMULATOR_LATENCY_MS", "%d must not be negative", h.SimulatorLatency.Milliseconds())
+	}
+	return nil
+}
+
+func (c Config) validateCacheRedis() error {
+	if err := nonNegative("HLR_CACHE_TTL_SECONDS", c.Cache.TTL); err != nil {
+		return err
+	}
+	if c.Cache.MemoryEntries < 1 {
+		return fieldErr("HLR_CACHE_MEMORY_ENTRIES", "%d must be at least 1", c.Cache.MemoryEntries)
+	}
+	if err := validRedisURL(c.Redis.URL); err != nil {
+		return err
+	}
+	if c.Redis.MaxConnections < 1 {
+		return fieldErr("REDIS_MAX_CONNECTIONS", "%d must be at least 1", c.Redis.MaxConnections)
+	}
+	return positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout)
+}
+
+func (c Config) validateDLR() error {
+	d := c.DLR
+	if err := nonNegative("DLR_DELAY_SECONDS", d.Delay); err != nil {
+		return err
+	}
+	if err := oneOf("DLR_MODE", d.Mode, ModeAlways, ModeRequested); err != nil {
+		return err
+	}
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"DLR_TTL_SECONDS", d.TTL},
+		{"DLR_RETRY_MIN_SECONDS", d.RetryMin},
+		{"DLR_RETRY_MAX_SECONDS", d.RetryMax},
+		{"DLR_VISIBILITY_TIMEOUT_SECONDS", d.VisibilityTimeout},
+	} {
+		if err := positive(v.name, v.d); err != nil {
+			return err
+		}
+	}
+	if d.RetryMax < d.RetryMin {
+		return fieldErr("DLR_RETRY_MAX_SECONDS", "%s must not be below DLR_RETRY_MIN_SECONDS (%s)",
+			formatSeconds(d.RetryMax), formatSeconds(d.RetryMin))
+	}
+	if d.VisibilityTimeout <= c.SMPP.ResponseTimeout {
+		return fieldErr("DLR_VISIBILITY_TIMEOUT_SECONDS", "%s must be above SMPP_RESPONSE_TIMEOUT_SECONDS (%s)",
+			formatSeconds(d.VisibilityTimeout), formatSeconds(c.SMPP.ResponseTimeout))
+	}
+	if d.BufferSize < 1 {
+		return fieldErr("DLR_BUFFER_SIZE", "%d must be at least 1", d.BufferSize)
+	}
+	return nil
+}
+
+func (c Config) validateLogMetrics() error {
+	if err := oneOf("LOG_LEVEL", c.Log.Level, LevelDebug, LevelInfo, LevelWarning, LevelError); err != nil {
+		return err
+	}
+	if err := oneOf("LOG_FORMAT", c.Log.Format, FormatJSON, FormatConsole); err != nil {
+		return err
+	}
+	if err := validHost("METRICS_HOST", c.Metrics.Host); err != nil {
+		return err
+	}
+	if err := positive("SHUTDOWN_TIMEOUT_SECONDS", c.Shutdown.Timeout); err != nil {
+		return err
+	}
+	if !instanceIDPattern.MatchString(c.Instance.ID) {
+		return fieldErr("INSTANCE_ID", "%q must be 1 to 64 of A-Z a-z 0-9 . _ -", c.Instance.ID)
+	}
+	return nil
+}
+
+// validatePorts checks ranges and that no two listeners share a port.
+func (c Config) validatePorts() error {
+	ports := []struct {
+		name string
+		port int
+		on   bool
+	}{
+		{"SMPP_PORT", c.SMPP.Port, true},
+		{"SMPP_TLS_PORT", c.TLS.Port, c.TLS.Enabled()},
+		{"METRICS_PORT", c.Metrics.Port, c.Metrics.Enabled},
+	}
+	for i, p := range ports {
+		if p.port < 0 || p.port > 65535 {
+			return fieldErr(p.name, "%d is not a port number", p.port)
+		}
+		for _, q := range ports[:i] {
+			if p.on && q.on && p.port != 0 && p.port == q.port {
+				return fieldErr(p.name, "%d is already used by %s", p.port, q.name)
+			}
+		}
+	}
+	return nil
+}
+
+var (
+	instanceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	errCodeKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+)
+
+// ParseErrCodes parses HLR_ERR_CODES: comma-separated name=DDD pairs, e.g.
+// "invalid_number=003,unknown_subscriber=001". Names are lower-case
+// identifiers, codes exactly three decimal digits, no name twice. An empty
+// string gives an empty map (the built-in table applies).
+func ParseErrCodes(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, pair := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case !ok || !errCodeKeyPattern.MatchString(k):
+			return nil, fmt.Errorf("%w: %q is not name=DDD", ErrInvalid, pair)
+		case len(v) != 3 || strings.Trim(v, "0123456789") != "":
+			return nil, fmt.Errorf("%w: code %q of %s is not three digits", ErrInvalid, v, k)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("%w: %s is given twice", ErrInvalid, k)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func validRedisURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	shown := redactURL(raw)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fieldErr("REDIS_URL", "%q is not a URL", shown)
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return fieldErr("REDIS_URL", "%q has no host", shown)
+		}
+		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+			if n, err := strconv.Atoi(db); err != nil || n < 0 {
+				return fieldErr("REDIS_URL", "%q: database %q is not a number", shown, db)
+			}
+		}
+	case "unix":
+		if u.Path == "" {
+			return fieldErr("REDIS_URL", "%q has no socket path", shown)
+		}
+	default:
+		return fieldErr("REDIS_URL", "%q: scheme must be redis, rediss or unix", shown)
+	}
+	return nil
+}
+
+func validHost(name, host string) error {
+	if host == "" || strings.ContainsAny(host, " \t\r\n/[]") {
+		return fieldErr(name, "%q is not a host name or address", host)
+	}
+	return nil
+}
+
+func oneOf(name, value string, allowed ...string) error {
+	if slices.Contains(allowed, value) {
+		return nil
+	}
+	return fieldErr(name, "%q is not one of %s", value, strings.Join(allowed, ", "))
+}
+
+func positive(name string, d time.Duration) error {
+	if d <= 0 {
+		return fieldErr(name, "%s must be above 0", formatSeconds(d))
+	}
+	return nil
+}
+
+func nonNegative(name string, d time.Duration) error {
+	if d < 0 {
+		return fieldErr(name, "%s must not be negative", formatSeconds(d))
+	}
+	return nil
+}
