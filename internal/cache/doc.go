@@ -1,0 +1,21 @@
+// Package cache provides the small key/value caches the gateway puts in front
+// of expensive lookups.
+//
+// [Cache] is a generic interface with two implementations:
+//
+//   - [Memory], an in-process, bounded, TTL cache built on
+//     github.com/maypok86/otter/v2. It stores values as they are (no
+//     serialisation), so a hit costs no allocation beyond what V itself needs.
+//     Create it with [NewMemory].
+//   - [Redis], a shared cache on github.com/redis/go-redis/v9 that stores
+//     []byte values under a configurable key prefix (default "hlr:"). Every
+//     operation has a short timeout, and the cache fails open: while Redis is
+//     unreachable or slow, calls return an error wrapping [ErrUnavailable]
+//     quickly (without touching the network between probes) so callers can
+//     treat it as a miss. State changes (up→down, down→up) are logged once,
+//     not per request. Create it with [NewRedis]; readiness can ask
+//     [Redis.Healthy] or [Redis.Up].
+//
+// A miss is (zero, false, nil). Errors are reserved for a cache that could not
+// answer.
+package cache

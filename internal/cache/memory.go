@@ -1,0 +1,81 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// DefaultMemoryEntries is the default bound of a [Memory] cache
+// (HLR_CACHE_MEMORY_ENTRIES).
+const DefaultMemoryEntries = 1_000_000
+
+// Memory is a bounded in-process cache with per-entry TTL. It is safe for
+// concurrent use. Call Close to stop its maintenance goroutine.
+type Memory[V any] struct {
+	c *otter.Cache[string, memEntry[V]]
+}
+
+// memEntry carries the TTL next to the value so one otter cache can hold
+// entries with different lifetimes without extra allocations.
+type memEntry[V any] struct {
+	v   V
+	ttl time.Duration
+}
+
+// MemoryOptions tunes a [Memory] cache. The zero value is usable.
+type MemoryOptions struct {
+	// Clock replaces otter's time source (tests).
+	Clock otter.Clock
+}
+
+// NewMemory returns an in-process cache holding at most maxEntries entries
+// (DefaultMemoryEntries when maxEntries <= 0).
+func NewMemory[V any](maxEntries int, opts MemoryOptions) (*Memory[V], error) {
+	if maxEntries <= 0 {
+		maxEntries = DefaultMemoryEntries
+	}
+	initial := maxEntries
+	if initial > 4096 {
+		initial = 4096
+	}
+	c, err := otter.New(&otter.Options[string, memEntry[V]]{
+		MaximumSize:     maxEntries,
+		InitialCapacity: initial,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, memEntry[V]]) time.Duration {
+			return e.Value.ttl
+		}),
+		Clock: opts.Clock,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache: memory: %w", err)
+	}
+	return &Memory[V]{c: c}, nil
+}
+
+// Get returns the value stored under key. It never returns an error.
+func (m *Memory[V]) Get(_ context.Context, key string) (V, bool, error) {
+	e, ok := m.c.GetIfPresent(key)
+	return e.v, ok, nil
+}
+
+// Set stores value under key for ttl. A ttl <= 0 removes any stored value.
+func (m *Memory[V]) Set(_ context.Context, key string, value V, ttl time.Duration) error {
+	if ttl <= 0 {
+		m.c.Invalidate(key)
+		return nil
+	}
+	m.c.Set(key, memEntry[V]{v: value, ttl: ttl})
+	return nil
+}
+
+// Len returns the approximate number of entries.
+func (m *Memory[V]) Len() int { return m.c.EstimatedSize() }
+
+// Close stops the cache's background maintenance. The cache stays usable.
+func (m *Memory[V]) Close() error {
+	m.c.StopAllGoroutines()
+	return nil
+}

@@ -1,0 +1,170 @@
+package hlr
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache"
+)
+
+// remainingTTL is how long r may still be cached: ttl, cut short by an
+// expiry it already carries (a Redis hit must not outlive its Redis entry).
+func remainingTTL(r Result, ttl time.Duration, now time.Time) time.Duration {
+	if !r.Expires.IsZero() {
+		if rem := r.Expires.Sub(now); rem < ttl {
+			return rem
+		}
+	}
+	return ttl
+}
+
+// MemoryCache is the in-process cache decorator. It stores Result values
+// (no serialisation) so a hit does not allocate.
+type MemoryCache struct {
+	next  Lookuper
+	store cache.Cache[Result]
+	ttl   time.Duration
+	m     *Metrics
+	now   func() time.Time
+}
+
+// NewMemoryCache answers from store when it can and otherwise asks next,
+// caching usable answers for ttl. now may be nil (time.Now).
+func NewMemoryCache(next Lookuper, store cache.Cache[Result], ttl time.Duration, m *Metrics, now func() time.Time) *MemoryCache {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryCache{next: next, store: store, ttl: ttl, m: m, now: now}
+}
+
+// Lookup implements Lookuper.
+func (c *MemoryCache) Lookup(ctx context.Context, msisdn string) (Result, error) {
+	if r, ok := c.Peek(ctx, msisdn); ok {
+		c.m.cache(SourceMemory, true)
+		return r, nil
+	}
+	c.m.cache(SourceMemory, false)
+	r, err := c.next.Lookup(ctx, msisdn)
+	if err != nil {
+		return Result{}, err
+	}
+	if r.Source != SourceMemory {
+		r = c.Store(ctx, msisdn, r)
+	}
+	return r, nil
+}
+
+// Peek returns a cached answer without asking next or counting metrics.
+func (c *MemoryCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
+	r, ok, err := c.store.Get(ctx, msisdn)
+	if !ok || err != nil {
+		return Result{}, false
+	}
+	r.Source = SourceMemory
+	return r, true
+}
+
+// Store caches a usable answer and returns it with Expires set.
+func (c *MemoryCache) Store(ctx context.Context, msisdn string, r Result) Result {
+	now := c.now()
+	ttl := remainingTTL(r, c.ttl, now)
+	if ttl <= 0 {
+		return r
+	}
+	if r.Expires.IsZero() {
+		r.Expires = now.Add(ttl)
+	}
+	_ = c.store.Set(ctx, msisdn, r, ttl) // the memory tier does not fail
+	return r
+}
+
+// redisEntry is the stored form of a Result in the shared tier.
+type redisEntry struct {
+	V   int    `json:"v"`
+	Exp int64  `json:"exp"` // unix milliseconds
+	R   Result `json:"r"`
+}
+
+// RedisCache is the shared cache decorator. It fails open: a Redis error is
+// a miss (counted in hlr_cache_misses_total{tier="redis"}); the Redis cache
+// itself logs up/down transitions.
+type RedisCache struct {
+	next  Lookuper
+	store cache.Cache[[]byte]
+	ttl   time.Duration
+	m     *Metrics
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewRedisCache answers from store when it can and otherwise asks next,
+// storing usable answers (JSON) for ttl. logger and now may be nil.
+func NewRedisCache(next Lookuper, store cache.Cache[[]byte], ttl time.Duration, m *Metrics, logger *slog.Logger, now func() time.Time) *RedisCache {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &RedisCache{next: next, store: store, ttl: ttl, m: m, log: logger, now: now}
+}
+
+// Lookup implements Lookuper.
+func (c *RedisCache) Lookup(ctx context.Context, msisdn string) (Result, error) {
+	if r, ok := c.Peek(ctx, msisdn); ok {
+		c.m.cache(SourceRedis, true)
+		return r, nil
+	}
+	c.m.cache(SourceRedis, false)
+	r, err := c.next.Lookup(ctx, msisdn)
+	if err != nil {
+		return Result{}, err
+	}
+	if r.Source == SourceProvider {
+		r = c.Store(ctx, msisdn, r)
+	}
+	return r, nil
+}
+
+// Peek returns a cached answer without asking next or counting metrics.
+func (c *RedisCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
+	b, ok, err := c.store.Get(ctx, msisdn)
+	if err != nil || !ok {
+		return Result{}, false
+	}
+	var e redisEntry
+	if err := json.Unmarshal(b, &e); err != nil || e.V != 1 || e.R.Class == ClassUnknown {
+		c.log.Debug("hlr: ignoring undecodable redis cache entry",
+			slog.String("event", "hlr_cache_decode_error"), slog.String("msisdn", msisdn))
+		return Result{}, false
+	}
+	r := e.R
+	r.Source = SourceRedis
+	if e.Exp > 0 {
+		r.Expires = time.UnixMilli(e.Exp)
+	}
+	return r, true
+}
+
+// Store writes a usable answer to Redis (ignoring failures: fail-open) and
+// returns it with Expires set. The write is not abandoned when the caller's
+// context ends; the Redis cache's own op timeout bounds it.
+func (c *RedisCache) Store(ctx context.Context, msisdn string, r Result) Result {
+	now := c.now()
+	ttl := remainingTTL(r, c.ttl, now)
+	if ttl <= 0 {
+		return r
+	}
+	if r.Expires.IsZero() {
+		r.Expires = now.Add(ttl)
+	}
+	b, err := json.Marshal(redisEntry{V: 1, Exp: r.Expires.UnixMilli(), R: r})
+	if err != nil {
+		return r
+	}
+	_ = c.store.Set(context.WithoutCancel(ctx), msisdn, b, ttl)
+	return r
+}

@@ -1,0 +1,135 @@
+package hlr
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache"
+)
+
+// DefaultTimeout is the default bound on one provider call
+// (HLR_TIMEOUT_SECONDS).
+const DefaultTimeout = 5 * time.Second
+
+// ChainOptions configures NewChain. The zero value is a chain without
+// caches, with the default timeout, concurrency and breaker, and no metrics.
+type ChainOptions struct {
+	// Memory is the in-process tier (nil: none).
+	Memory cache.Cache[Result]
+	// Redis is the shared tier (nil: none).
+	Redis cache.Cache[[]byte]
+	// TTL of cached answers (HLR_CACHE_TTL_SECONDS); 0 disables both tiers.
+	TTL time.Duration
+	// Timeout bounds one provider call (default DefaultTimeout).
+	Timeout time.Duration
+	// MaxConcurrency bounds provider calls in flight (default 256).
+	MaxConcurrency int
+	// Breaker configures the circuit breaker.
+	Breaker BreakerSettings
+	// Registerer receives the metrics (nil: no metrics). Ignored when
+	// Metrics is set.
+	Registerer prometheus.Registerer
+	// Metrics, if set, is used instead of registering new collectors.
+	Metrics *Metrics
+	// Logger (nil: discard).
+	Logger *slog.Logger
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Chain is the composed lookup layer:
+// memory cache → Redis cache → coalescing → concurrency limit → circuit
+// breaker → (metrics) → provider.
+type Chain struct {
+	outer   Lookuper
+	breaker *Breaker
+	memory  *MemoryCache
+	redis   *RedisCache
+}
+
+// NewChain composes the decorators around provider. It fails only when the
+// metrics cannot be registered.
+func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
+	m := o.Metrics
+	if m == nil {
+		var err error
+		if m, err = NewMetrics(o.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	ch := &Chain{}
+	l := NewInstrumented(provider, m, o.Now)
+	if !o.Breaker.Disabled {
+		ch.breaker = NewBreaker(l, o.Breaker, m, logger)
+		l = ch.breaker
+	}
+	l = NewLimiter(l, o.MaxConcurrency, m)
+
+	co := CoalesceOptions{Timeout: o.Timeout}
+	// The decorators are built inside out, but the coalescer needs the cache
+	// tiers for its recheck/store hooks, so build them first with a
+	// placeholder next and fill it in afterwards.
+	caching := o.TTL > 0
+	if caching && o.Memory != nil {
+		ch.memory = NewMemoryCache(nil, o.Memory, o.TTL, m, o.Now)
+	}
+	if caching && o.Redis != nil {
+		ch.redis = NewRedisCache(nil, o.Redis, o.TTL, m, logger, o.Now)
+	}
+	switch {
+	case ch.memory != nil:
+		co.Recheck = ch.memory.Peek
+	case ch.redis != nil:
+		co.Recheck = ch.redis.Peek
+	}
+	if ch.memory != nil || ch.redis != nil {
+		co.Store = func(ctx context.Context, msisdn string, r Result) Result {
+			if ch.redis != nil && r.Source == SourceProvider {
+				r = ch.redis.Store(ctx, msisdn, r)
+			}
+			if ch.memory != nil {
+				r = ch.memory.Store(ctx, msisdn, r)
+			}
+			return r
+		}
+	}
+	l = NewCoalescing(l, co)
+	if ch.redis != nil {
+		ch.redis.next = l
+		l = ch.redis
+	}
+	if ch.memory != nil {
+		ch.memory.next = l
+		l = ch.memory
+	}
+	ch.outer = l
+	return ch, nil
+}
+
+// Lookup implements Lookuper.
+func (c *Chain) Lookup(ctx context.Context, msisdn string) (Result, error) {
+	return c.outer.Lookup(ctx, msisdn)
+}
+
+// BreakerOpen reports whether the circuit breaker is failing fast (false
+// when the breaker is disabled).
+func (c *Chain) BreakerOpen() bool { return c.breaker != nil && c.breaker.Open() }
+
+// BreakerState returns "closed", "half-open", "open" or "disabled".
+func (c *Chain) BreakerState() string {
+	if c.breaker == nil {
+		return "disabled"
+	}
+	return c.breaker.State()
+}

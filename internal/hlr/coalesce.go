@@ -1,0 +1,77 @@
+package hlr
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// CoalesceOptions configures NewCoalescing.
+type CoalesceOptions struct {
+	// Timeout bounds the shared provider call (HLR_TIMEOUT_SECONDS). The
+	// shared call does not end when one caller gives up, only at this
+	// timeout; each caller still returns when its own context ends. 0 means
+	// no bound beyond the callers' contexts' values.
+	Timeout time.Duration
+	// Recheck, if set, is consulted inside the shared call before the
+	// provider: a number cached by a call that finished a moment ago is
+	// answered from the cache rather than looked up (and billed) again.
+	Recheck func(ctx context.Context, msisdn string) (Result, bool)
+	// Store, if set, is called with every usable answer before the shared
+	// call is released, so Recheck sees it.
+	Store func(ctx context.Context, msisdn string, r Result) Result
+}
+
+// coalescing makes concurrent lookups of one number share one call to next.
+type coalescing struct {
+	next Lookuper
+	g    singleflight.Group
+	o    CoalesceOptions
+}
+
+// NewCoalescing returns a Lookuper whose concurrent lookups of the same
+// number share one call to next (golang.org/x/sync/singleflight).
+func NewCoalescing(next Lookuper, o CoalesceOptions) Lookuper {
+	return &coalescing{next: next, o: o}
+}
+
+func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, ContextError(err)
+	}
+	ch := c.g.DoChan(msisdn, func() (any, error) {
+		callCtx := context.WithoutCancel(ctx)
+		if c.o.Timeout > 0 {
+			var cancel context.CancelFunc
+			callCtx, cancel = context.WithTimeout(callCtx, c.o.Timeout)
+			defer cancel()
+		}
+		if c.o.Recheck != nil {
+			if r, ok := c.o.Recheck(callCtx, msisdn); ok {
+				return r, nil
+			}
+		}
+		r, err := c.next.Lookup(callCtx, msisdn)
+		if err != nil {
+			if errors.Is(callCtx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
+				err = ContextError(callCtx.Err())
+			}
+			return Result{}, err
+		}
+		if c.o.Store != nil {
+			r = c.o.Store(callCtx, msisdn, r)
+		}
+		return r, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return Result{}, res.Err
+		}
+		return res.Val.(Result), nil
+	case <-ctx.Done():
+		return Result{}, ContextError(ctx.Err())
+	}
+}

@@ -1,0 +1,46 @@
+// Package hlr is the HLR lookup layer: the provider-neutral [Lookuper]
+// interface and [Result], the error sentinels, the classification rules
+// shared by providers, and the decorators that make lookups cheap and safe.
+//
+// # Results and errors
+//
+// A Lookuper returns a usable answer (nil error) whose [Class] is
+// [ClassValid] (a live mobile subscriber: the gateway rejects the submit) or
+// [ClassInvalid] (anything else the HLR answered: accept and send a receipt
+// with Result.ErrCode). When there is no usable answer the error wraps
+// [ErrTimeout] or [ErrProvider]; [ErrCircuitOpen] and [ErrNetworkFailure]
+// also match ErrProvider. A caller's own cancellation comes back as
+// context.Canceled. [Classify] turns TMT-shaped fields ([Answer]) into a
+// Result using the configurable receipt codes [ErrCodes] ([DefaultErrCodes],
+// [ParseErrCodes]); the tmt and simulator providers both use it.
+// [NormalizeMSISDN] turns a destination address into E.164 digits.
+//
+// # Decorators
+//
+// Outermost first, as [NewChain] composes them:
+//
+//   - [NewMemoryCache]: in-process tier (cache.Memory[Result]); hits are
+//     counted in hlr_cache_hits_total{tier="memory"}, Source = SourceMemory.
+//   - [NewRedisCache]: shared tier (cache.Redis, key "hlr:{msisdn}", JSON);
+//     fail-open: an unreachable Redis is a miss. Source = SourceRedis.
+//   - [NewCoalescing]: concurrent lookups of one number share one call
+//     (singleflight). The shared call is bounded by the chain timeout and
+//     not by any one caller; every caller still leaves when its own context
+//     ends. Inside the shared call the chain rechecks the cache and stores
+//     the answer before releasing it, so a burst of lookups of one number
+//     costs exactly one provider call.
+//   - [NewLimiter]: at most HLR_MAX_CONCURRENCY (default 256) provider calls
+//     in flight; waiting honours the context (hlr_inflight_requests).
+//   - [NewBreaker]: a circuit breaker (sony/gobreaker/v2) that opens after
+//     consecutive ErrProvider/ErrTimeout failures, fails fast with
+//     ErrCircuitOpen, and probes recovery after OpenTimeout. Usable answers
+//     and ErrNetworkFailure are successes (hlr_breaker_state).
+//   - [NewInstrumented]: hlr_requests_total{result} and hlr_latency_seconds
+//     for real provider calls only.
+//
+// Only usable answers are cached; TTL 0 disables caching. A Redis hit is kept
+// in memory only for what remains of its Redis TTL (Result.Expires).
+//
+// Metrics go to an injected prometheus.Registerer ([NewMetrics]; nil means
+// none); the logger is injected (nil discards).
+package hlr

@@ -1,0 +1,98 @@
+package hlr
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrCodes maps HLR answers to the three-digit receipt err codes
+// (DESIGN §2 table).
+type ErrCodes struct {
+	InvalidNumber     string // status 1, or a destination that is not a number
+	UnknownSubscriber string // error 1, or present "no"
+	Unreachable       string // error 2
+	NotSupported      string // error 191, 192, 193 (landline)
+	Other             string // anything else
+}
+
+// DefaultErrCodes returns the seed mapping: 003, 001, 002, 000, 000.
+func DefaultErrCodes() ErrCodes {
+	return ErrCodes{
+		InvalidNumber:     "003",
+		UnknownSubscriber: "001",
+		Unreachable:       "002",
+		NotSupported:      "000",
+		Other:             "000",
+	}
+}
+
+// withDefaults fills empty fields from DefaultErrCodes.
+func (c ErrCodes) withDefaults() ErrCodes {
+	d := DefaultErrCodes()
+	for _, p := range []struct {
+		dst *string
+		def string
+	}{
+		{&c.InvalidNumber, d.InvalidNumber},
+		{&c.UnknownSubscriber, d.UnknownSubscriber},
+		{&c.Unreachable, d.Unreachable},
+		{&c.NotSupported, d.NotSupported},
+		{&c.Other, d.Other},
+	} {
+		if *p.dst == "" {
+			*p.dst = p.def
+		}
+	}
+	return c
+}
+
+// ErrBadErrCodes is wrapped by ParseErrCodes errors.
+var ErrBadErrCodes = errors.New("hlr: bad err code mapping")
+
+// ParseErrCodes parses a mapping such as
+// "invalid_number=003,unknown_subscriber=001,unreachable=002,not_supported=000,other=000".
+// Keys not given keep their defaults; "network_not_supported" is accepted for
+// not_supported. Values must be exactly three digits. An empty string gives
+// the defaults.
+func ParseErrCodes(s string) (ErrCodes, error) {
+	c := DefaultErrCodes()
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok {
+			return ErrCodes{}, fmt.Errorf("%w: %q is not key=code", ErrBadErrCodes, part)
+		}
+		if len(v) != 3 || strings.Trim(v, "0123456789") != "" {
+			return ErrCodes{}, fmt.Errorf("%w: %s=%q: want three digits", ErrBadErrCodes, k, v)
+		}
+		switch k {
+		case "invalid_number":
+			c.InvalidNumber = v
+		case "unknown_subscriber":
+			c.UnknownSubscriber = v
+		case "unreachable":
+			c.Unreachable = v
+		case "not_supported", "network_not_supported":
+			c.NotSupported = v
+		case "other":
+			c.Other = v
+		default:
+			return ErrCodes{}, fmt.Errorf("%w: unknown key %q (want invalid_number, unknown_subscriber, unreachable, not_supported, other)", ErrBadErrCodes, k)
+		}
+	}
+	return c, nil
+}
+
+// String renders c in the form ParseErrCodes reads.
+func (c ErrCodes) String() string {
+	return "invalid_number=" + c.InvalidNumber +
+		",unknown_subscriber=" + c.UnknownSubscriber +
+		",unreachable=" + c.Unreachable +
+		",not_supported=" + c.NotSupported +
+		",other=" + c.Other
+}

@@ -1,0 +1,108 @@
+package hlr
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Lookuper answers whether a number is a live mobile subscriber.
+//
+// msisdn is E.164 digits without '+' (see [NormalizeMSISDN]). A nil error
+// means Result is a usable HLR answer; otherwise the error wraps [ErrTimeout]
+// or [ErrProvider] (errors.Is tells them apart).
+type Lookuper interface {
+	Lookup(ctx context.Context, msisdn string) (Result, error)
+}
+
+// LookupFunc adapts a function to [Lookuper].
+type LookupFunc func(ctx context.Context, msisdn string) (Result, error)
+
+// Lookup calls f.
+func (f LookupFunc) Lookup(ctx context.Context, msisdn string) (Result, error) { return f(ctx, msisdn) }
+
+// Class is the gateway-level meaning of an HLR answer.
+type Class uint8
+
+// Classes. ClassUnknown is the zero value and never appears in a usable answer.
+const (
+	ClassUnknown Class = iota
+	ClassValid         // live mobile subscriber: the gateway rejects the submit
+	ClassInvalid       // anything else the HLR answered: accept and send a receipt
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassValid:
+		return "valid"
+	case ClassInvalid:
+		return "invalid"
+	default:
+		return "unknown"
+	}
+}
+
+// Source says which layer produced a Result.
+type Source uint8
+
+// Sources.
+const (
+	SourceUnknown  Source = iota
+	SourceProvider        // a provider call (TMT, simulator)
+	SourceMemory          // the in-process cache tier
+	SourceRedis           // the shared Redis cache tier
+)
+
+func (s Source) String() string {
+	switch s {
+	case SourceProvider:
+		return "provider"
+	case SourceMemory:
+		return "memory"
+	case SourceRedis:
+		return "redis"
+	default:
+		return "unknown"
+	}
+}
+
+// Reasons (Result.Reason). Receipt policies outside this package add
+// "timeout" and "hlr_error" for lookups that produced no usable answer.
+const (
+	ReasonValid               = "valid"
+	ReasonInvalidNumber       = "invalid_number"
+	ReasonUnknownSubscriber   = "unknown_subscriber"
+	ReasonAbsent              = "absent"
+	ReasonUnreachable         = "unreachable"
+	ReasonNetworkNotSupported = "network_not_supported"
+	ReasonLandline            = "landline"
+	ReasonSubscriberError     = "subscriber_error"
+	ReasonPresenceUnknown     = "presence_unknown"
+)
+
+// Result is a provider-neutral, usable HLR answer. Treat it as immutable:
+// cached and coalesced lookups share the Ported pointer and the Raw bytes.
+type Result struct {
+	Class    Class  `json:"class"`
+	ErrCode  string `json:"err_code"` // receipt err code, three digits
+	Reason   string `json:"reason"`   // short machine reason, see Reason*
+	Status   int    `json:"status"`   // provider request-level status
+	Error    int    `json:"error"`    // provider network-level error
+	Present  string `json:"present,omitempty"`
+	Network  string `json:"network,omitempty"`
+	MCC      string `json:"mcc,omitempty"`
+	MNC      string `json:"mnc,omitempty"`
+	LineType string `json:"line_type,omitempty"`
+	Ported   *bool  `json:"ported,omitempty"`
+	// Raw holds the provider's fields for logs (the TMT entry object). It
+	// never contains credentials.
+	Raw json.RawMessage `json:"raw,omitempty"`
+	// Source is set by the layer that answered (provider, memory, redis).
+	Source Source `json:"-"`
+	// Expires is when a cached copy of this answer stops being valid; zero
+	// when it was not cached.
+	Expires time.Time `json:"-"`
+}
+
+// Valid reports whether the number is a live mobile subscriber.
+func (r Result) Valid() bool { return r.Class == ClassValid }
