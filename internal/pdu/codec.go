@@ -1,9 +1,6 @@
 package pdu
 
-import (
-	"bufio"
-	"errors"
-)
+import "errors"
 
 // Errors returned by the codec. Decode errors carry the SMPP status the
 // server should answer with; see StatusOf.
@@ -13,6 +10,8 @@ var (
 	ErrTrailingData   = errors.New("pdu: data after the last field")
 	ErrFieldTooLong   = errors.New("pdu: field longer than allowed")
 	ErrBadLength      = errors.New("pdu: command_length out of range")
+	ErrInvalidField   = errors.New("pdu: field value not allowed")
+	ErrBothPayloads   = errors.New("pdu: short_message and message_payload both present")
 )
 
 // FieldError says which field of a body failed to decode and which status
@@ -41,39 +40,27 @@ func (e *FrameError) Unwrap() error { return ErrBadLength }
 // with: the field's status for a *FieldError, ESME_RINVCMDID for an
 // unknown command, ESME_RINVCMDLEN for a bad length, ESME_RINVMSGLEN
 // for a truncated or over-long body, ESME_RSYSERR for anything else.
+// A Status used as an error (a handler's answer) is returned as is, and
+// a nil error is ESME_ROK.
 func StatusOf(err error) Status {
-	panic("unimplemented")
-}
-
-// Decode decodes one complete PDU (header included). On an unknown command
-// or a body that does not decode it still returns the header, so the caller
-// can answer with the right sequence number.
-func Decode(frame []byte) (PDU, error) {
-	panic("unimplemented")
-}
-
-// Append appends the encoding of p to dst and returns the extended slice.
-// command_length is computed; a response with a non-zero status is encoded
-// as the bare 16-octet header.
-func Append(dst []byte, p PDU) []byte {
-	panic("unimplemented")
-}
-
-// AppendHeader appends a header-only PDU (enquire_link, unbind, their
-// responses, generic_nack, any error response).
-func AppendHeader(dst []byte, cmd CommandID, status Status, seq uint32) []byte {
-	panic("unimplemented")
-}
-
-// AppendSubmitSMResp appends a submit_sm_resp without boxing a Body: the
-// server's hot path.
-func AppendSubmitSMResp(dst []byte, seq uint32, status Status, messageID string) []byte {
-	panic("unimplemented")
-}
-
-// SplitFunc returns a bufio.SplitFunc that yields whole PDUs from a byte
-// stream, checking command_length (16..maxLen) before buffering a body.
-// A bad length yields a *FrameError.
-func SplitFunc(maxLen uint32) bufio.SplitFunc {
-	panic("unimplemented")
+	if err == nil {
+		return StatusOK
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Status
+	}
+	var st Status
+	switch {
+	case errors.As(err, &st):
+		return st
+	case errors.Is(err, ErrUnknownCommand):
+		return StatusInvCmdID
+	case errors.Is(err, ErrBadLength):
+		return StatusInvCmdLen
+	case errors.Is(err, ErrTruncated), errors.Is(err, ErrTrailingData),
+		errors.Is(err, ErrFieldTooLong), errors.Is(err, ErrBothPayloads):
+		return StatusInvMsgLen
+	}
+	return StatusSysErr
 }
