@@ -1,0 +1,157 @@
+package logging
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// eventWidth is the column the attributes of console lines start at
+// (after the event name); longer event names push them right.
+const eventWidth = 24
+
+// consoleHandler writes aligned human-readable lines.
+type consoleHandler struct {
+	out    *lockedWriter
+	level  slog.Leveler
+	attrs  string // pre-rendered " key=value" pairs from WithAttrs
+	prefix string // group prefix, e.g. "session."
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newConsoleHandler(w io.Writer, lvl slog.Leveler) *consoleHandler {
+	return &consoleHandler{out: &lockedWriter{w: w}, level: lvl}
+}
+
+func (h *consoleHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= h.level.Level()
+}
+
+func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	if !r.Time.IsZero() {
+		b.WriteString(formatTime(r.Time))
+		b.WriteByte(' ')
+	}
+	fmt.Fprintf(&b, "%-5s %-*s", consoleLevel(r.Level), eventWidth, r.Message)
+	b.WriteString(h.attrs)
+	r.Attrs(func(a slog.Attr) bool {
+		appendAttr(&b, h.prefix, a)
+		return true
+	})
+	line := strings.TrimRight(b.String(), " ") + "\n"
+	h.out.mu.Lock()
+	defer h.out.mu.Unlock()
+	if _, err := io.WriteString(h.out.w, line); err != nil {
+		return fmt.Errorf("logging: write: %w", err)
+	}
+	return nil
+}
+
+func (h *consoleHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	if len(attrs) == 0 {
+		return h
+	}
+	var b strings.Builder
+	b.WriteString(h.attrs)
+	for _, a := range attrs {
+		appendAttr(&b, h.prefix, a)
+	}
+	c := *h
+	c.attrs = b.String()
+	return &c
+}
+
+func (h *consoleHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	c := *h
+	c.prefix = h.prefix + name + "."
+	return &c
+}
+
+func consoleLevel(l slog.Level) string {
+	switch {
+	case l < slog.LevelInfo:
+		return "DEBUG"
+	case l < slog.LevelWarn:
+		return "INFO"
+	case l < slog.LevelError:
+		return "WARN"
+	}
+	return "ERROR"
+}
+
+// appendAttr writes " prefix.key=value", flattening groups.
+func appendAttr(b *strings.Builder, prefix string, a slog.Attr) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		p := prefix
+		if a.Key != "" {
+			p = prefix + a.Key + "."
+		}
+		for _, g := range a.Value.Group() {
+			appendAttr(b, p, g)
+		}
+		return
+	}
+	b.WriteByte(' ')
+	b.WriteString(prefix)
+	b.WriteString(a.Key)
+	b.WriteByte('=')
+	b.WriteString(quoteIfNeeded(valueString(a.Value)))
+}
+
+func valueString(v slog.Value) string {
+	switch v.Kind() {
+	case slog.KindString:
+		return v.String()
+	case slog.KindTime:
+		return formatTime(v.Time())
+	case slog.KindDuration:
+		return v.Duration().String()
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			return x.Error()
+		case fmt.Stringer:
+			return x.String()
+		case []byte:
+			return string(x)
+		case time.Time:
+			return formatTime(x)
+		}
+	}
+	return v.String()
+}
+
+// quoteIfNeeded quotes empty values and values with spaces, quotes, '='
+// or non-printable characters, so a line splits unambiguously.
+func quoteIfNeeded(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || r == '=' || r == '"' || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+		i += size
+	}
+	return s
+}

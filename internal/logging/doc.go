@@ -1,0 +1,15 @@
+// Package logging builds the gateway's log/slog logger.
+//
+// LOG_FORMAT=json writes one JSON object per line whose first keys are
+// timestamp (RFC 3339, milliseconds, UTC), level (debug, info, warning,
+// error) and event (the slog message), followed by the record's attributes:
+//
+//	{"timestamp":"2026-11-25T18:05:05.123Z","level":"info","event":"submit.accepted","message_id":"0A1B2C3D4E5F6071"}
+//
+// LOG_FORMAT=console writes aligned lines for people:
+//
+//	2026-11-25T18:05:05.123Z INFO  submit.accepted          message_id=0A1B2C3D4E5F6071 destination=40722570240999
+//
+// Event names are dotted, lower-case identifiers (subject.verb), so the
+// message of every log call is a stable event name, not prose.
+package logging
