@@ -1,0 +1,205 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Endpoint paths.
+const (
+	PathMetrics = "/metrics"
+	PathHealthz = "/healthz"
+	PathReadyz  = "/readyz"
+	PathPprof   = "/debug/pprof/"
+)
+
+// DefaultCheckTimeout bounds all readiness checks of one /readyz request.
+const DefaultCheckTimeout = 2 * time.Second
+
+// Sentinel errors of the package.
+var (
+	// ErrDegraded marks a readiness check result "degraded" rather than
+	// "failed": the component is impaired but the gateway keeps serving
+	// (e.g. Redis unreachable, served from memory). Wrap it with %w.
+	ErrDegraded = errors.New("admin: degraded")
+	// ErrUnhealthy is matched by Healthcheck errors for a non-200 answer.
+	ErrUnhealthy = errors.New("admin: unhealthy")
+)
+
+// Check is one readiness check. Fn returns nil when ready, an error
+// wrapping ErrDegraded when degraded, any other error when failed. It must
+// honour ctx.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Options configures a Server.
+type Options struct {
+	Addr         string              // listen address for Start, e.g. "0.0.0.0:9091"
+	Gatherer     prometheus.Gatherer // served on /metrics; nil serves no /metrics
+	Checks       []Check             // readiness checks, reported in this order
+	Pprof        bool                // serve /debug/pprof/
+	Logger       *slog.Logger        // nil discards
+	CheckTimeout time.Duration       // 0 means DefaultCheckTimeout
+}
+
+// Server is the admin HTTP server.
+type Server struct {
+	opts   Options
+	srv    *http.Server
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	checks []Check
+	ln     net.Listener
+	done   chan struct{} // closed when the Start goroutine's Serve returns
+}
+
+// New builds a Server; nothing listens until Start or Serve.
+func New(opts Options) *Server {
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = DefaultCheckTimeout
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, logger: logger, checks: append([]Check(nil), opts.Checks...)}
+	s.srv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// AddCheck appends a readiness check, e.g. once the component it watches
+// exists. Safe to call while serving.
+func (s *Server) AddCheck(c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks = append(s.checks, c)
+}
+
+// Handler returns the server's routes, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	if s.opts.Gatherer != nil {
+		mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{
+			ErrorLog:      promErrorLog{s.logger},
+			ErrorHandling: promhttp.ContinueOnError,
+		}))
+	}
+	mux.HandleFunc("GET "+PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET "+PathReadyz, s.readyz)
+	if s.opts.Pprof {
+		mux.HandleFunc(PathPprof, pprof.Index)
+		mux.HandleFunc(PathPprof+"cmdline", pprof.Cmdline)
+		mux.HandleFunc(PathPprof+"profile", pprof.Profile)
+		mux.HandleFunc(PathPprof+"symbol", pprof.Symbol)
+		mux.HandleFunc(PathPprof+"trace", pprof.Trace)
+	}
+	return mux
+}
+
+// Start listens on Options.Addr and serves in the background until
+// Shutdown. It returns once the listener is open, so Addr is valid.
+func (s *Server) Start(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("admin: listen %s: %w", s.opts.Addr, err)
+	}
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.done = done
+	s.ln = ln
+	s.mu.Unlock()
+	go func() {
+		defer close(done)
+		if err := s.Serve(ln); err != nil {
+			s.logger.Error("admin.serve_failed", "addr", ln.Addr().String(), "error", err)
+		}
+	}()
+	return nil
+}
+
+// Serve serves on ln until Shutdown; it returns nil after Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	s.logger.Info("admin.listening", "addr", ln.Addr().String(), "pprof", s.opts.Pprof)
+	if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin: serve: %w", err)
+	}
+	return nil
+}
+
+// Addr is the address being served ("" before Start or Serve).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Shutdown stops listening and waits (bounded by ctx) for requests in
+// progress and the Start goroutine.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("admin: shutdown: %w", err)
+	}
+	return nil
+}
+
+// NewRegistry returns a registry with the Go runtime and process
+// collectors registered, ready for the application's own metrics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
+
+// promErrorLog forwards promhttp's errors to the logger.
+type promErrorLog struct{ logger *slog.Logger }
+
+func (l promErrorLog) Println(v ...any) {
+	l.logger.Error("admin.metrics_failed", "error", fmt.Sprint(v...))
+}

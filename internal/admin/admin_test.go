@@ -1,0 +1,189 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func get(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
+}
+
+func TestHealthz(t *testing.T) {
+	code, body := get(t, New(Options{}).Handler(), PathHealthz)
+	if code != http.StatusOK || body != "ok\n" {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	okCheck := func(name string) Check { return Check{name, func(context.Context) error { return nil }} }
+	tests := []struct {
+		name     string
+		checks   []Check
+		wantCode int
+		wantBody string
+	}{
+		{"no checks", nil, 200, "ready\n"},
+		{"all ok", []Check{okCheck("listeners"), okCheck("redis")}, 200, "ready\nlisteners: ok\nredis: ok\n"},
+		{"degraded", []Check{okCheck("listeners"), {"redis", func(context.Context) error {
+			return fmt.Errorf("redis ping: %w", ErrDegraded)
+		}}}, 503, "not ready\nlisteners: ok\nredis: degraded\n"},
+		{"failed", []Check{{"hlr", func(context.Context) error { return errors.New("breaker\nopen") }}, okCheck("redis")},
+			503, "not ready\nhlr: failed: breaker open\nredis: ok\n"},
+		{"check ignoring its context times out", []Check{{"stuck", func(context.Context) error { <-release; return nil }}},
+			503, "not ready\nstuck: failed: context deadline exceeded\n"},
+		{"panicking check", []Check{{"bad", func(context.Context) error { panic("boom") }}},
+			503, "not ready\nbad: failed: admin: check panicked\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(Options{Checks: tt.checks, CheckTimeout: 20 * time.Millisecond})
+			code, body := get(t, s.Handler(), PathReadyz)
+			if code != tt.wantCode || body != tt.wantBody {
+				t.Fatalf("/readyz = %d %q, want %d %q", code, body, tt.wantCode, tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestAddCheck(t *testing.T) {
+	s := New(Options{})
+	s.AddCheck(Check{"listeners", func(context.Context) error { return errors.New("not listening") }})
+	if code, body := get(t, s.Handler(), PathReadyz); code != 503 || !strings.Contains(body, "listeners: failed: not listening") {
+		t.Fatalf("/readyz = %d %q", code, body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "submit_total_test", Help: "test"})
+	reg.MustRegister(c)
+	c.Add(3)
+	code, body := get(t, New(Options{Gatherer: reg}).Handler(), PathMetrics)
+	if code != 200 {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{"submit_total_test 3", "go_goroutines ", "process_start_time_seconds "} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code, _ := get(t, New(Options{}).Handler(), PathMetrics); code != http.StatusNotFound {
+		t.Errorf("/metrics without a gatherer = %d, want 404", code)
+	}
+}
+
+func TestPprof(t *testing.T) {
+	tests := []struct {
+		pprof bool
+		want  int
+	}{{true, 200}, {false, 404}}
+	for _, tt := range tests {
+		if code, _ := get(t, New(Options{Pprof: tt.pprof}).Handler(), PathPprof); code != tt.want {
+			t.Errorf("pprof=%v: %s = %d, want %d", tt.pprof, PathPprof, code, tt.want)
+		}
+		if code, _ := get(t, New(Options{Pprof: tt.pprof}).Handler(), PathPprof+"cmdline"); code != tt.want {
+			t.Errorf("pprof=%v: cmdline = %d, want %d", tt.pprof, code, tt.want)
+		}
+	}
+}
+
+func TestStartHealthcheckShutdown(t *testing.T) {
+	ready := make(chan error, 1)
+	ready <- fmt.Errorf("%w: redis unreachable", ErrDegraded)
+	s := New(Options{Addr: "127.0.0.1:0", Checks: []Check{{"redis", func(context.Context) error {
+		select {
+		case err := <-ready:
+			return err
+		default:
+			return nil
+		}
+	}}}})
+	if s.Addr() != "" {
+		t.Fatal("Addr before Start is not empty")
+	}
+	ctx := t.Context()
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + s.Addr()
+	if err := Healthcheck(ctx, base+PathHealthz); err != nil {
+		t.Fatalf("healthz: %v", err)
+	}
+	err := Healthcheck(ctx, base+PathReadyz)
+	if !errors.Is(err, ErrUnhealthy) || !strings.Contains(err.Error(), "HTTP 503: not ready; redis: degraded") {
+		t.Fatalf("first readyz: %v", err)
+	}
+	if err := Healthcheck(ctx, base+PathReadyz); err != nil {
+		t.Fatalf("second readyz: %v", err)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := Healthcheck(ctx, base+PathHealthz); err == nil || errors.Is(err, ErrUnhealthy) {
+		t.Fatalf("healthcheck after shutdown: %v, want a connection error", err)
+	}
+}
+
+func TestStartListenError(t *testing.T) {
+	if err := New(Options{Addr: "256.0.0.1:0"}).Start(t.Context()); err == nil || !strings.HasPrefix(err.Error(), "admin: listen") {
+		t.Fatalf("Start = %v", err)
+	}
+}
+
+func TestShutdownWithoutStart(t *testing.T) {
+	if err := New(Options{}).Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHealthcheckBadURL(t *testing.T) {
+	if err := Healthcheck(t.Context(), "://x"); err == nil {
+		t.Fatal("no error for a bad URL")
+	}
+}
+
+func TestHealthcheckServerError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(500)
+		_, _ = io.WriteString(w, strings.Repeat("x", 10000))
+	}))
+	defer srv.Close()
+	err := Healthcheck(t.Context(), srv.URL)
+	if !errors.Is(err, ErrUnhealthy) || len(err.Error()) > 4300 {
+		t.Fatalf("Healthcheck = %.100v (len %d)", err, len(err.Error()))
+	}
+}
+
+func TestLocalURL(t *testing.T) {
+	tests := []struct {
+		host string
+		want string
+	}{
+		{"0.0.0.0", "http://127.0.0.1:9091/healthz"},
+		{"", "http://127.0.0.1:9091/healthz"},
+		{"::", "http://[::1]:9091/healthz"},
+		{"10.1.2.3", "http://10.1.2.3:9091/healthz"},
+		{"metrics.local", "http://metrics.local:9091/healthz"},
+	}
+	for _, tt := range tests {
+		if got := LocalURL(tt.host, 9091, PathHealthz); got != tt.want {
+			t.Errorf("LocalURL(%q) = %q, want %q", tt.host, got, tt.want)
+		}
+	}
+}
