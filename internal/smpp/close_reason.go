@@ -1,0 +1,35 @@
+package smpp
+
+// CloseReason says why a session ended. It is logged and counted in
+// smpp_connections_closed_total{reason}.
+type CloseReason int32
+
+// Close reasons.
+const (
+	CloseNone               CloseReason = iota
+	ClosePeer                           // the client closed the connection
+	CloseUnbind                         // the client unbound
+	CloseShutdown                       // the server shut down
+	CloseBindTimeout                    // no bind within the session-init timer
+	CloseInactivity                     // no request within the inactivity timer
+	CloseEnquireLinkTimeout             // our enquire_link went unanswered
+	CloseBadFrame                       // command_length out of range: the stream cannot be framed
+	CloseReadError                      // a read failed
+	CloseWriteError                     // a write failed
+	CloseTooManyConnections             // SMPP_MAX_CONNECTIONS reached
+	ClosePanic                          // a panic was contained
+	CloseBindFailed                     // repeated failed binds on the connection
+)
+
+var closeReasonNames = [...]string{
+	"none", "peer_closed", "unbind", "shutdown", "bind_timeout", "inactivity",
+	"enquire_link_timeout", "bad_frame", "read_error", "write_error",
+	"too_many_connections", "panic", "bind_failed",
+}
+
+func (r CloseReason) String() string {
+	if int(r) >= 0 && int(r) < len(closeReasonNames) {
+		return closeReasonNames[r]
+	}
+	return "unknown"
+}

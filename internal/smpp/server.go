@@ -1,0 +1,307 @@
+package smpp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// Server accepts SMPP connections on any number of listeners and serves
+// them until Shutdown.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	guard   *bindGuard
+	nextID  atomic.Uint64
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*Session]struct{}
+	accounts  map[string]*accountBinds
+	closing   bool
+	wg        sync.WaitGroup // session goroutines
+}
+
+// accountBinds are the bound sessions of one account.
+type accountBinds struct {
+	binds     int
+	receivers []*Session
+	next      uint32 // round-robin cursor over receivers
+}
+
+// NewServer checks the options and builds a server.
+func NewServer(opts Options) (*Server, error) {
+	if opts.Handler == nil {
+		return nil, errors.New("smpp: Options.Handler is required")
+	}
+	if opts.Auth == nil {
+		return nil, errors.New("smpp: Options.Auth is required")
+	}
+	opts.setDefaults()
+	return &Server{
+		opts:      opts,
+		log:       opts.Logger,
+		metrics:   newMetrics(opts.Registerer),
+		guard:     newBindGuard(opts.FailedBindDelay, time.Now),
+		listeners: make(map[net.Listener]struct{}),
+		sessions:  make(map[*Session]struct{}),
+		accounts:  make(map[string]*accountBinds),
+	}, nil
+}
+
+// Serve accepts connections on ln until Shutdown or StopAccepting, then
+// returns ErrServerClosed. Wrap ln with tls.NewListener for SMPP over TLS.
+func (srv *Server) Serve(ln net.Listener) error {
+	srv.mu.Lock()
+	if srv.closing {
+		srv.mu.Unlock()
+		_ = ln.Close()
+		return ErrServerClosed
+	}
+	srv.listeners[ln] = struct{}{}
+	srv.mu.Unlock()
+	defer func() {
+		srv.mu.Lock()
+		delete(srv.listeners, ln)
+		srv.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if srv.isClosing() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Running out of file descriptors must not end the listener.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			srv.log.Warn("smpp.accept.failed", "error", err.Error(), "retry_in_ms", backoff.Milliseconds())
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		srv.accept(conn)
+	}
+}
+
+func (srv *Server) isClosing() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.closing
+}
+
+func (srv *Server) accept(conn net.Conn) {
+	s := newSession(srv, conn, srv.nextID.Add(1))
+	_, s.tlsConn = conn.(*tls.Conn)
+	srv.mu.Lock()
+	if srv.closing || (srv.opts.MaxConnections > 0 && len(srv.sessions) >= srv.opts.MaxConnections) {
+		closing := srv.closing
+		srv.mu.Unlock()
+		_ = conn.Close()
+		reason := CloseTooManyConnections
+		if closing {
+			reason = CloseShutdown
+		}
+		srv.metrics.closed.WithLabelValues(reason.String()).Inc()
+		srv.log.Warn("smpp.connection.refused", "remote", s.remote.String(), "reason", reason.String())
+		return
+	}
+	srv.sessions[s] = struct{}{}
+	srv.wg.Add(2)
+	srv.mu.Unlock()
+	srv.metrics.active.Inc()
+	srv.log.Info("smpp.connection.opened", "session", s.id, "remote", s.remote.String(), "tls", s.tlsConn)
+	go func() { defer srv.wg.Done(); s.readLoop() }()
+	go func() { defer srv.wg.Done(); s.writeLoop() }()
+}
+
+// registerBind records a successful bind; it fails when the account
+// already has MaxBinds binds or the session is no longer open.
+func (srv *Server) registerBind(s *Session, acc *AccountState, mode BindMode) bool {
+	srv.mu.Lock()
+	ab := srv.accounts[acc.SystemID]
+	if ab == nil {
+		ab = &accountBinds{}
+		srv.accounts[acc.SystemID] = ab
+	}
+	if acc.MaxBinds > 0 && ab.binds >= acc.MaxBinds {
+		srv.mu.Unlock()
+		return false
+	}
+	s.bind.Store(&binding{account: acc, mode: mode})
+	if !s.state.CompareAndSwap(int32(StateOpen), int32(mode.state())) {
+		s.bind.Store(nil)
+		srv.mu.Unlock()
+		return false
+	}
+	ab.binds++
+	n := -1
+	if mode.state().CanReceive() {
+		ab.receivers = append(ab.receivers, s)
+		n = len(ab.receivers)
+	}
+	srv.mu.Unlock()
+	srv.metrics.bound.WithLabelValues(mode.String()).Inc()
+	if n >= 0 && srv.opts.OnReceiversChanged != nil {
+		srv.opts.OnReceiversChanged(acc.SystemID, n)
+	}
+	return true
+}
+
+// unregisterBind removes a session that was bound in state prev.
+func (srv *Server) unregisterBind(s *Session, prev State) {
+	b := s.bind.Load()
+	srv.mu.Lock()
+	ab := srv.accounts[b.account.SystemID]
+	n := -1
+	if ab != nil {
+		ab.binds--
+		if prev.CanReceive() {
+			for i, r := range ab.receivers {
+				if r == s {
+					ab.receivers = append(ab.receivers[:i], ab.receivers[i+1:]...)
+					break
+				}
+			}
+			n = len(ab.receivers)
+		}
+		if ab.binds <= 0 {
+			delete(srv.accounts, b.account.SystemID)
+		}
+	}
+	srv.mu.Unlock()
+	srv.metrics.bound.WithLabelValues(b.mode.String()).Dec()
+	if n >= 0 && srv.opts.OnReceiversChanged != nil {
+		srv.opts.OnReceiversChanged(b.account.SystemID, n)
+	}
+}
+
+func (srv *Server) sessionClosed(s *Session, prev State) {
+	if prev.Bound() {
+		srv.unregisterBind(s, prev)
+	}
+	srv.mu.Lock()
+	delete(srv.sessions, s)
+	srv.mu.Unlock()
+	reason := s.CloseReason()
+	srv.metrics.active.Dec()
+	srv.metrics.closed.WithLabelValues(reason.String()).Inc()
+	srv.log.Info("smpp.connection.closed", "session", s.id, "remote", s.remote.String(),
+		"system_id", s.SystemID(), "reason", reason.String(), "duration_ms", time.Since(s.opened).Milliseconds())
+}
+
+// NextReceiver returns a receiver or transceiver session of the account,
+// round-robin, or nil when none is bound.
+func (srv *Server) NextReceiver(systemID string) *Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	ab := srv.accounts[systemID]
+	if ab == nil || len(ab.receivers) == 0 {
+		return nil
+	}
+	ab.next++
+	return ab.receivers[int(ab.next)%len(ab.receivers)]
+}
+
+// Receivers is the number of receiver and transceiver binds of an account.
+func (srv *Server) Receivers(systemID string) int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if ab := srv.accounts[systemID]; ab != nil {
+		return len(ab.receivers)
+	}
+	return 0
+}
+
+// Sessions is the number of open connections.
+func (srv *Server) Sessions() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return len(srv.sessions)
+}
+
+// StopAccepting closes the listeners; sessions stay up. Serve returns
+// ErrServerClosed.
+func (srv *Server) StopAccepting() {
+	srv.mu.Lock()
+	srv.closing = true
+	lns := make([]net.Listener, 0, len(srv.listeners))
+	for ln := range srv.listeners {
+		lns = append(lns, ln)
+	}
+	srv.mu.Unlock()
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+}
+
+// Shutdown stops accepting, lets every session answer the requests it has
+// read, sends unbind to bound sessions and waits for unbind_resp, then
+// closes. When ctx ends first the remaining sessions are closed at once
+// and ctx's error is returned.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.StopAccepting()
+	srv.mu.Lock()
+	sessions := make([]*Session, 0, len(srv.sessions))
+	for s := range srv.sessions {
+		sessions = append(sessions, s)
+	}
+	srv.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.shutdown(ctx) }()
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { srv.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		srv.mu.Lock()
+		for s := range srv.sessions {
+			go s.close(CloseShutdown)
+		}
+		srv.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// shutdown ends one session gracefully within ctx.
+func (s *Session) shutdown(ctx context.Context) {
+	wasBound := s.State().Bound()
+	s.beginUnbinding()
+	if !s.waitIdle(ctx) {
+		s.close(CloseShutdown)
+		return
+	}
+	if !wasBound {
+		s.closeAfterFlush(CloseShutdown)
+		return
+	}
+	answered := make(chan struct{})
+	err := s.Send(&pdu.Unbind{}, func(pdu.PDU, error) { close(answered) })
+	if err != nil {
+		s.close(CloseShutdown)
+		return
+	}
+	select {
+	case <-answered:
+		s.closeAfterFlush(CloseShutdown)
+	case <-ctx.Done():
+		s.close(CloseShutdown)
+	case <-s.done:
+	}
+}

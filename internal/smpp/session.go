@@ -1,0 +1,261 @@
+package smpp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// Errors of the server's own requests.
+var (
+	ErrSessionClosed = errors.New("smpp: session closed")
+	ErrNotReceiver   = errors.New("smpp: session is not bound as a receiver")
+	ErrWindowFull    = errors.New("smpp: too many requests awaiting a response")
+	ErrTimeout       = errors.New("smpp: response timeout")
+	ErrServerClosed  = errors.New("smpp: server closed")
+)
+
+// Session is one client connection.
+type Session struct {
+	srv     *Server
+	conn    net.Conn
+	id      uint64
+	remote  netip.Addr
+	opened  time.Time
+	tlsConn bool
+
+	state atomic.Int32
+	bind  atomic.Pointer[binding] // set by a successful bind
+
+	seq         atomic.Uint32
+	inflight    atomic.Int32
+	idle        chan struct{} // signalled when inflight drops to zero while unbinding
+	lastRequest atomic.Int64  // unix nanos of the last client request
+	lastRead    atomic.Int64  // unix nanos of the last PDU of any kind
+
+	wmu        sync.Mutex
+	out        []byte
+	closeAfter CloseReason // close once out is flushed
+	kick       chan struct{}
+
+	pmu     sync.Mutex
+	pending map[uint32]outbound
+	pinging bool
+
+	done      chan struct{}
+	closeOnce sync.Once
+	reason    atomic.Int32
+}
+
+type binding struct {
+	account *AccountState
+	mode    BindMode
+}
+
+type outbound struct {
+	deadline time.Time
+	done     func(pdu.PDU, error)
+}
+
+func newSession(srv *Server, conn net.Conn, id uint64) *Session {
+	s := &Session{
+		srv:     srv,
+		conn:    conn,
+		id:      id,
+		opened:  time.Now(),
+		idle:    make(chan struct{}, 1),
+		kick:    make(chan struct{}, 1),
+		pending: make(map[uint32]outbound),
+		done:    make(chan struct{}),
+		out:     make([]byte, 0, 4096),
+	}
+	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+		s.remote = ap.Addr().Unmap()
+	}
+	now := s.opened.UnixNano()
+	s.lastRequest.Store(now)
+	s.lastRead.Store(now)
+	return s
+}
+
+// ID is unique among the server's sessions.
+func (s *Session) ID() uint64 { return s.id }
+
+// State returns the session's current state.
+func (s *Session) State() State { return State(s.state.Load()) }
+
+// SystemID is the bound account's system_id, or "" before the bind.
+func (s *Session) SystemID() string {
+	if b := s.bind.Load(); b != nil {
+		return b.account.SystemID
+	}
+	return ""
+}
+
+// Account is the bound account, or nil before the bind.
+func (s *Session) Account() *AccountState {
+	if b := s.bind.Load(); b != nil {
+		return b.account
+	}
+	return nil
+}
+
+// Mode is the bind mode, or 0 before the bind.
+func (s *Session) Mode() BindMode {
+	if b := s.bind.Load(); b != nil {
+		return b.mode
+	}
+	return 0
+}
+
+// RemoteAddr is the client's address.
+func (s *Session) RemoteAddr() netip.Addr { return s.remote }
+
+// Done is closed when the session has closed.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// CloseReason is why the session closed, or CloseNone while it is open.
+func (s *Session) CloseReason() CloseReason { return CloseReason(s.reason.Load()) }
+
+func (s *Session) log() *slog.Logger { return s.srv.log }
+
+// nextSeq returns the next sequence number for our own requests,
+// 1..0x7FFFFFFF, wrapping.
+func (s *Session) nextSeq() uint32 {
+	for {
+		n := s.seq.Add(1)
+		if n <= 0x7FFFFFFF {
+			return n
+		}
+		s.seq.CompareAndSwap(n, 0)
+	}
+}
+
+func (s *Session) requestDone() {
+	if s.inflight.Add(-1) == 0 && s.State() == StateUnbinding {
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitIdle waits until no request is in flight, ctx ends or the session
+// closes.
+func (s *Session) waitIdle(ctx context.Context) bool {
+	for s.inflight.Load() > 0 {
+		select {
+		case <-s.idle:
+		case <-ctx.Done():
+			return false
+		case <-s.done:
+			return false
+		}
+	}
+	return true
+}
+
+// Send sends one of the server's requests (deliver_sm, enquire_link,
+// unbind) and calls done exactly once with the response, or with
+// ErrTimeout or ErrSessionClosed. done runs on the session's reader or
+// writer goroutine and must not block.
+func (s *Session) Send(body pdu.Body, done func(resp pdu.PDU, err error)) error {
+	if body.CommandID() == pdu.CmdDeliverSM && !s.State().CanReceive() {
+		return ErrNotReceiver
+	}
+	s.pmu.Lock()
+	select {
+	case <-s.done:
+		s.pmu.Unlock()
+		return ErrSessionClosed
+	default:
+	}
+	if len(s.pending) >= s.srv.opts.Window {
+		s.pmu.Unlock()
+		return ErrWindowFull
+	}
+	seq := s.nextSeq()
+	s.pending[seq] = outbound{deadline: time.Now().Add(s.srv.opts.ResponseTimeout), done: done}
+	s.pmu.Unlock()
+	s.writePDU(pdu.PDU{Header: pdu.Header{Command: body.CommandID(), Sequence: seq}, Body: body})
+	return nil
+}
+
+// SendWait is Send that blocks until the response, a timeout or ctx.
+func (s *Session) SendWait(ctx context.Context, body pdu.Body) (pdu.PDU, error) {
+	type result struct {
+		p   pdu.PDU
+		err error
+	}
+	ch := make(chan result, 1)
+	if err := s.Send(body, func(p pdu.PDU, err error) { ch <- result{p, err} }); err != nil {
+		return pdu.PDU{}, err
+	}
+	select {
+	case r := <-ch:
+		return r.p, r.err
+	case <-ctx.Done():
+		return pdu.PDU{}, ctx.Err()
+	}
+}
+
+// handleResponse completes one of our requests.
+func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
+	s.pmu.Lock()
+	ob, ok := s.pending[p.Sequence]
+	if ok {
+		delete(s.pending, p.Sequence)
+	}
+	s.pmu.Unlock()
+	if !ok {
+		s.log().Debug("smpp.response.unmatched", "session", s.id, "command", p.Command.String(), "sequence", p.Sequence)
+		return
+	}
+	ob.done(p, decodeErr)
+}
+
+// expirePending fails requests whose response is overdue.
+func (s *Session) expirePending(now time.Time) {
+	var expired []outbound
+	s.pmu.Lock()
+	for seq, ob := range s.pending {
+		if now.After(ob.deadline) {
+			expired = append(expired, ob)
+			delete(s.pending, seq)
+		}
+	}
+	s.pmu.Unlock()
+	for _, ob := range expired {
+		ob.done(pdu.PDU{}, ErrTimeout)
+	}
+}
+
+// failPending fails every outstanding request when the session closes.
+func (s *Session) failPending() {
+	s.pmu.Lock()
+	pending := s.pending
+	s.pending = map[uint32]outbound{}
+	s.pmu.Unlock()
+	for _, ob := range pending {
+		ob.done(pdu.PDU{}, ErrSessionClosed)
+	}
+}
+
+// close ends the session at once. The first reason wins.
+func (s *Session) close(reason CloseReason) {
+	s.closeOnce.Do(func() {
+		s.reason.Store(int32(reason))
+		prev := State(s.state.Swap(int32(StateClosed)))
+		close(s.done)
+		_ = s.conn.Close()
+		s.srv.sessionClosed(s, prev)
+		s.failPending()
+	})
+}

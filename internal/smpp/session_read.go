@@ -1,0 +1,208 @@
+package smpp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// readLoop is the session's only reader.
+func (s *Session) readLoop() {
+	defer s.recoverPanic()
+	sc := bufio.NewScanner(s.conn)
+	sc.Buffer(make([]byte, 0, 4096), int(s.srv.opts.MaxPDULength)+1)
+	sc.Split(pdu.SplitFunc(s.srv.opts.MaxPDULength))
+	for sc.Scan() {
+		if !s.handleFrame(sc.Bytes()) {
+			return
+		}
+	}
+	s.readEnded(sc.Err())
+}
+
+func (s *Session) readEnded(err error) {
+	var fe *pdu.FrameError
+	switch {
+	case errors.As(err, &fe):
+		s.log().Warn("smpp.frame.invalid_length", "session", s.id, "remote", s.remote.String(), "command_length", fe.Length)
+		s.writeHeader(pdu.CmdGenericNack, pdu.StatusInvCmdLen, fe.Sequence)
+		s.closeAfterFlush(CloseBadFrame)
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		s.close(ClosePeer)
+	case errors.Is(err, net.ErrClosed):
+		s.close(CloseShutdown) // closed by us; the first reason already won
+	default:
+		s.close(CloseReadError)
+	}
+}
+
+// recoverPanic contains a panic to its session.
+func (s *Session) recoverPanic() {
+	if v := recover(); v != nil {
+		s.srv.metrics.panics.Inc()
+		s.log().Error("smpp.session.panic", "session", s.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		s.close(ClosePanic)
+	}
+}
+
+// handleFrame answers or dispatches one PDU. It returns false when the
+// session stops reading.
+func (s *Session) handleFrame(frame []byte) bool {
+	now := time.Now().UnixNano()
+	s.lastRead.Store(now)
+	p, err := pdu.Decode(frame)
+	if p.Command.IsResponse() {
+		s.handleResponse(p, err)
+		return true
+	}
+	s.lastRequest.Store(now)
+	if err != nil {
+		s.answerDecodeError(p, err)
+		return true
+	}
+	st := s.State()
+	if !allowed(st, p.Command) {
+		s.answerWrongState(st, p)
+		return true
+	}
+	switch p.Command {
+	case pdu.CmdBindTransmitter, pdu.CmdBindReceiver, pdu.CmdBindTransceiver:
+		s.handleBind(p)
+	case pdu.CmdEnquireLink:
+		s.writeHeader(pdu.CmdEnquireLinkResp, pdu.StatusOK, p.Sequence)
+	case pdu.CmdUnbind:
+		s.handleUnbind(p)
+		return false
+	default:
+		s.dispatch(p)
+	}
+	return true
+}
+
+func (s *Session) answerDecodeError(p pdu.PDU, err error) {
+	status := pdu.StatusOf(err)
+	resp := p.Command.Response()
+	if errors.Is(err, pdu.ErrUnknownCommand) {
+		resp, status = pdu.CmdGenericNack, pdu.StatusInvCmdID
+	}
+	s.log().Debug("smpp.pdu.invalid", "session", s.id, "command", p.Command.String(), "status", status.String(), "error", err.Error())
+	s.writeHeader(resp, status, p.Sequence)
+}
+
+func (s *Session) answerWrongState(st State, p pdu.PDU) {
+	status := pdu.StatusInvBndSts
+	switch {
+	case modeOf(p.Command) != 0 && st != StateOpen:
+		status = pdu.StatusAlyBnd
+	case p.Command == pdu.CmdOutbind || p.Command == pdu.CmdAlertNotification:
+		// An ESME never sends these to an SMSC.
+		status = pdu.StatusInvCmdID
+	}
+	s.writeHeader(p.Command.Response(), status, p.Sequence)
+}
+
+// dispatch applies the window and the account's throughput, then hands
+// the request to the handler.
+func (s *Session) dispatch(p pdu.PDU) {
+	if int(s.inflight.Load()) >= s.srv.opts.Window {
+		s.srv.metrics.throttled.WithLabelValues("window").Inc()
+		s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
+		return
+	}
+	switch p.Command {
+	case pdu.CmdSubmitSM, pdu.CmdDataSM, pdu.CmdSubmitMulti:
+		if !s.Account().Allow() {
+			s.srv.metrics.throttled.WithLabelValues("throughput").Inc()
+			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
+			return
+		}
+	}
+	s.inflight.Add(1)
+	req := &Request{Session: s, PDU: p}
+	s.serve(req)
+}
+
+// serve calls the handler; a panic in it answers ESME_RSYSERR and keeps
+// the session up.
+func (s *Session) serve(req *Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.srv.metrics.panics.Inc()
+			s.log().Error("smpp.handler.panic", "session", s.id, "command", req.PDU.Command.String(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			req.Respond(pdu.StatusSysErr, nil)
+		}
+	}()
+	s.srv.opts.Handler.ServeSMPP(req)
+}
+
+func (s *Session) handleBind(p pdu.PDU) {
+	b := p.Body.(*pdu.Bind)
+	mode := modeOf(p.Command)
+	delay := s.srv.guard.delay(s.remote)
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
+	acc, status := s.srv.opts.Auth.Authenticate(ctx, BindRequest{
+		Mode: mode, SystemID: b.SystemID, Password: b.Password, SystemType: b.SystemType, Remote: s.remote,
+	})
+	cancel()
+	if status == pdu.StatusOK && !s.srv.registerBind(s, acc, mode) {
+		status = pdu.StatusBindFail
+	}
+	s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
+	if status != pdu.StatusOK {
+		s.srv.guard.failed(s.remote)
+		s.log().Warn("smpp.bind.failed", "session", s.id, "remote", s.remote.String(), "system_id", b.SystemID,
+			"mode", mode.String(), "status", status.String())
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.done:
+			}
+			t.Stop()
+		}
+		s.writeHeader(p.Command.Response(), status, p.Sequence)
+		return
+	}
+	s.srv.guard.succeeded(s.remote)
+	s.writePDU(pdu.PDU{
+		Header: pdu.Header{Command: p.Command.Response(), Sequence: p.Sequence},
+		Body:   &pdu.BindResp{Command: p.Command.Response(), SystemID: s.srv.opts.SystemID, TLVs: pdu.TLVs("").WithUint8(pdu.TagSCInterfaceVersion, 0x34)},
+	})
+	s.log().Info("smpp.bind.succeeded", "session", s.id, "remote", s.remote.String(), "system_id", b.SystemID,
+		"mode", mode.String(), "tls", s.tlsConn)
+}
+
+// handleUnbind answers the client's unbind once its requests in flight
+// are answered, then closes.
+func (s *Session) handleUnbind(p pdu.PDU) {
+	s.beginUnbinding()
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
+	s.waitIdle(ctx)
+	cancel()
+	s.writeHeader(pdu.CmdUnbindResp, pdu.StatusOK, p.Sequence)
+	s.closeAfterFlush(CloseUnbind)
+}
+
+// beginUnbinding leaves the bound state so no more messages are accepted
+// or routed here.
+func (s *Session) beginUnbinding() {
+	for {
+		cur := State(s.state.Load())
+		if cur == StateClosed || cur == StateUnbinding {
+			return
+		}
+		if s.state.CompareAndSwap(int32(cur), int32(StateUnbinding)) {
+			if cur.Bound() {
+				s.srv.unregisterBind(s, cur)
+			}
+			return
+		}
+	}
+}

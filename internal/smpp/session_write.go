@@ -1,0 +1,132 @@
+package smpp
+
+import (
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+func (s *Session) kickWriter() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Session) writePDU(p pdu.PDU) {
+	s.wmu.Lock()
+	s.out = pdu.Append(s.out, p)
+	s.wmu.Unlock()
+	s.kickWriter()
+}
+
+func (s *Session) writeHeader(cmd pdu.CommandID, status pdu.Status, seq uint32) {
+	s.wmu.Lock()
+	s.out = pdu.AppendHeader(s.out, cmd, status, seq)
+	s.wmu.Unlock()
+	s.kickWriter()
+}
+
+// closeAfterFlush closes the session once everything queued so far has
+// been written: after unbind_resp, or after a generic_nack for a frame
+// that broke the stream.
+func (s *Session) closeAfterFlush(reason CloseReason) {
+	s.wmu.Lock()
+	if s.closeAfter == CloseNone {
+		s.closeAfter = reason
+	}
+	s.wmu.Unlock()
+	s.kickWriter()
+}
+
+// writeLoop is the session's only writer. It swaps the shared output
+// buffer for an empty one and writes the whole batch with one call, and
+// it runs the session's timers.
+func (s *Session) writeLoop() {
+	defer s.recoverPanic()
+	ticker := time.NewTicker(s.srv.opts.tick())
+	defer ticker.Stop()
+	spare := make([]byte, 0, 4096)
+	for {
+		select {
+		case <-s.kick:
+		case now := <-ticker.C:
+			s.onTick(now)
+			continue
+		case <-s.done:
+			return
+		}
+		s.wmu.Lock()
+		batch := s.out
+		s.out = spare[:0]
+		closeAfter := s.closeAfter
+		s.wmu.Unlock()
+		if len(batch) > 0 {
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.opts.ResponseTimeout))
+			if _, err := s.conn.Write(batch); err != nil {
+				s.close(CloseWriteError)
+				return
+			}
+		}
+		if cap(batch) <= 1<<20 {
+			spare = batch
+		} else {
+			spare = make([]byte, 0, 4096)
+		}
+		if closeAfter != CloseNone {
+			s.wmu.Lock()
+			empty := len(s.out) == 0
+			s.wmu.Unlock()
+			if empty {
+				s.close(closeAfter)
+				return
+			}
+			s.kickWriter()
+		}
+	}
+}
+
+// onTick runs the session timers: session-init, inactivity, keepalive and
+// the response timeout of our own requests.
+func (s *Session) onTick(now time.Time) {
+	o := &s.srv.opts
+	st := s.State()
+	if st == StateOpen && now.Sub(s.opened) > o.BindTimeout {
+		s.log().Info("smpp.session.bind_timeout", "session", s.id, "remote", s.remote.String())
+		s.close(CloseBindTimeout)
+		return
+	}
+	if st.Bound() && o.InactivityTimeout > 0 && now.Sub(time.Unix(0, s.lastRequest.Load())) > o.InactivityTimeout {
+		s.close(CloseInactivity)
+		return
+	}
+	s.expirePending(now)
+	if st.Bound() && o.EnquireLinkInterval > 0 && now.Sub(time.Unix(0, s.lastRead.Load())) >= o.EnquireLinkInterval {
+		s.ping()
+	}
+}
+
+// ping sends enquire_link unless one is outstanding; no answer within the
+// response timeout closes the session.
+func (s *Session) ping() {
+	s.pmu.Lock()
+	if s.pinging {
+		s.pmu.Unlock()
+		return
+	}
+	s.pinging = true
+	s.pmu.Unlock()
+	err := s.Send(&pdu.EnquireLink{}, func(_ pdu.PDU, err error) {
+		s.pmu.Lock()
+		s.pinging = false
+		s.pmu.Unlock()
+		if err == ErrTimeout {
+			s.close(CloseEnquireLinkTimeout)
+		}
+	})
+	if err != nil {
+		s.pmu.Lock()
+		s.pinging = false
+		s.pmu.Unlock()
+	}
+}
