@@ -79,10 +79,22 @@ func (r *reader) time(field string, st Status) string {
 	return v
 }
 
+// addr reads TON, NPI and an address; the field names are built only on
+// failure, which keeps the success path free of allocations.
 func (r *reader) addr(prefix string, max int, st Status) Address {
-	var a Address
-	a.TON = r.u8(prefix + "_ton")
-	a.NPI = r.u8(prefix + "_npi")
+	if r.err != nil {
+		return Address{}
+	}
+	switch len(r.s) - r.off {
+	case 0:
+		r.fail(prefix+"_ton", StatusInvMsgLen, ErrTruncated)
+		return Address{}
+	case 1:
+		r.fail(prefix+"_npi", StatusInvMsgLen, ErrTruncated)
+		return Address{}
+	}
+	a := Address{TON: r.s[r.off], NPI: r.s[r.off+1]}
+	r.off += 2
 	a.Addr = r.cstring(prefix, max, st)
 	return a
 }
