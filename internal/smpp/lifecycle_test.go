@@ -1,0 +1,143 @@
+package smpp_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/esme"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+func TestTimersCloseSessions(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   smpp.Options
+		bind   bool
+		expect []pdu.CommandID // what the server sends before closing
+	}{
+		{"no bind", smpp.Options{BindTimeout: 100 * time.Millisecond}, false, nil},
+		{"enquire_link unanswered", smpp.Options{EnquireLinkInterval: 50 * time.Millisecond, ResponseTimeout: 100 * time.Millisecond, InactivityTimeout: -1}, true, []pdu.CommandID{pdu.CmdEnquireLink}},
+		{"inactive", smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: 100 * time.Millisecond}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, tt.opts)
+			var conn net.Conn
+			if tt.bind {
+				conn = rawBound(t, ts.addr)
+			} else {
+				c, err := net.Dial("tcp", ts.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				conn = c
+			}
+			var got []pdu.CommandID
+			for {
+				p, ok := readPDU(t, conn)
+				if !ok {
+					break
+				}
+				got = append(got, p.Command)
+			}
+			if len(got) != len(tt.expect) || (len(got) > 0 && got[0] != tt.expect[0]) {
+				t.Fatalf("server sent %v before closing, want %v", got, tt.expect)
+			}
+		})
+	}
+}
+
+func TestEnquireLinkAnsweredKeepsSession(t *testing.T) {
+	ts := startServer(t, smpp.Options{EnquireLinkInterval: 30 * time.Millisecond, ResponseTimeout: 200 * time.Millisecond, InactivityTimeout: -1})
+	c := mustDial(t, ts.addr, pdu.CmdBindTransceiver)
+	// Our client answers the server's enquire_link; several intervals
+	// later the session must still serve submits.
+	timer := time.NewTimer(300 * time.Millisecond)
+	defer timer.Stop()
+	select {
+	case <-c.Done():
+		t.Fatal("session closed although enquire_link was answered")
+	case <-timer.C:
+	}
+	if st, _, err := c.Submit(ctxT(t), submit("40722570240")); err != nil || st != pdu.StatusOK {
+		t.Fatalf("submit: %s %v", st, err)
+	}
+}
+
+func TestShutdownAnswersInFlightThenUnbinds(t *testing.T) {
+	held := make(chan *smpp.Request, 4)
+	h := smpp.HandlerFunc(func(r *smpp.Request) { held <- r })
+	srv, err := smpp.NewServer(smpp.Options{Handler: h, Auth: smpp.NewAccounts(defaultAccounts())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	events := make(chan string, 8)
+	c, err := esme.Dial(ctxT(t), esme.Config{Addr: ln.Addr().String(), SystemID: "testuser", Password: "testpass"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SendAsync(submit("40722570240"), func(p pdu.PDU, err error) {
+		if err == nil && p.Status == pdu.StatusOK {
+			events <- "submit_sm_resp"
+		} else {
+			events <- "submit failed"
+		}
+	})
+	req := <-held
+
+	shutdownDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shutdownDone <- srv.Shutdown(ctx)
+	}()
+	// New connections are refused once shutdown began.
+	waitRefused(t, ln.Addr().String())
+	req.RespondSubmitSM(pdu.StatusOK, "0123456789ABCDEF")
+	go func() {
+		<-c.Unbound()
+		events <- "unbind"
+	}()
+	if e := <-events; e != "submit_sm_resp" {
+		t.Fatalf("first event %q, want the in-flight submit answered", e)
+	}
+	if e := <-events; e != "unbind" {
+		t.Fatalf("second event %q, want unbind", e)
+	}
+	if err := <-shutdownDone; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != smpp.ErrServerClosed {
+		t.Fatalf("Serve: %v", err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection still open after Shutdown")
+	}
+}
+
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	for range 100 {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return
+		}
+		conn.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("listener still accepting after Shutdown")
+}
