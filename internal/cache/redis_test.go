@@ -1,0 +1,164 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache"
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
+)
+
+func TestRedisGetSet(t *testing.T) {
+	client, prefix := redistest.Client(t)
+	r := cache.NewRedis(client, cache.RedisOptions{Prefix: prefix})
+	ctx := context.Background()
+
+	if _, ok, err := r.Get(ctx, "40722570240"); ok || err != nil {
+		t.Fatalf("miss: ok=%v err=%v", ok, err)
+	}
+	if err := r.Set(ctx, "40722570240", []byte("v1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b, ok, err := r.Get(ctx, "40722570240")
+	if err != nil || !ok || string(b) != "v1" {
+		t.Fatalf("hit: %q %v %v", b, ok, err)
+	}
+	ttl, err := client.TTL(ctx, prefix+"40722570240").Result()
+	if err != nil || ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("TTL = %v, %v", ttl, err)
+	}
+	if err := r.Set(ctx, "zero", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := client.Exists(ctx, prefix+"zero").Result(); n != 0 {
+		t.Fatal("ttl 0 must store nothing")
+	}
+	if err := r.Healthy(ctx); err != nil || !r.Up() {
+		t.Fatalf("Healthy = %v, Up = %v", err, r.Up())
+	}
+}
+
+func TestRedisDefaultPrefix(t *testing.T) {
+	r := cache.NewRedis(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), cache.RedisOptions{})
+	if got := r.Key("123"); got != "hlr:123" {
+		t.Fatalf("Key = %q", got)
+	}
+}
+
+// countingHook counts commands that reach the network layer.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func TestRedisFailsOpenAndLogsTransitionsOnce(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer client.Close()
+	hook := &countingHook{}
+	client.AddHook(hook)
+	var logs bytes.Buffer
+	now := time.Unix(1000, 0)
+	var clock atomic.Pointer[time.Time]
+	clock.Store(&now)
+	r := cache.NewRedis(client, cache.RedisOptions{
+		Logger:     slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		RetryAfter: time.Second,
+		Now:        func() time.Time { return *clock.Load() },
+	})
+	ctx := context.Background()
+
+	for i := 0; i < 5; i++ {
+		_, ok, err := r.Get(ctx, "1")
+		if ok || !errors.Is(err, cache.ErrUnavailable) {
+			t.Fatalf("get %d: ok=%v err=%v", i, ok, err)
+		}
+		if err := r.Set(ctx, "1", []byte("x"), time.Minute); !errors.Is(err, cache.ErrUnavailable) {
+			t.Fatalf("set %d: %v", i, err)
+		}
+	}
+	if r.Up() {
+		t.Fatal("Up after failures")
+	}
+	if got := hook.n.Load(); got != 1 {
+		t.Fatalf("commands sent while down = %d, want 1 (fail fast between probes)", got)
+	}
+	later := now.Add(2 * time.Second)
+	clock.Store(&later)
+	_, _, _ = r.Get(ctx, "1")
+	_, _, _ = r.Get(ctx, "1")
+	if got := hook.n.Load(); got != 2 {
+		t.Fatalf("commands after retry period = %d, want 2 (one probe)", got)
+	}
+	if n := strings.Count(logs.String(), "redis_cache_down"); n != 1 {
+		t.Fatalf("down logged %d times, want once:\n%s", n, logs.String())
+	}
+	if err := r.Healthy(ctx); !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Healthy = %v", err)
+	}
+}
+
+func TestRedisRecoveryIsLogged(t *testing.T) {
+	client, prefix := redistest.Client(t)
+	var logs bytes.Buffer
+	// Simulate an outage with a hook that fails every command while down.
+	var down atomic.Bool
+	down.Store(true)
+	client.AddHook(failingHook{down: &down})
+	now := time.Unix(1000, 0)
+	var clock atomic.Pointer[time.Time]
+	clock.Store(&now)
+	r := cache.NewRedis(client, cache.RedisOptions{
+		Prefix: prefix,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Now:    func() time.Time { return *clock.Load() },
+	})
+	ctx := context.Background()
+	if _, _, err := r.Get(ctx, "k"); !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	down.Store(false)
+	later := now.Add(time.Hour)
+	clock.Store(&later)
+	if _, _, err := r.Get(ctx, "k"); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	if !r.Up() {
+		t.Fatal("not up after recovery")
+	}
+	if n := strings.Count(logs.String(), "redis_cache_up"); n != 1 {
+		t.Fatalf("up logged %d times:\n%s", n, logs.String())
+	}
+}
+
+type failingHook struct{ down *atomic.Bool }
+
+func (h failingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h failingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.down.Load() {
+			err := errors.New("connection refused (simulated)")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h failingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
