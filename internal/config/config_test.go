@@ -136,7 +136,7 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"HLR_CACHE_MEMORY_ENTRIES", "0"}, `config: HLR_CACHE_MEMORY_ENTRIES: 0 must be at least 1`},
 		{[]string{"SIMULATOR_LATENCY_MS", "-5"}, `config: SIMULATOR_LATENCY_MS: -5 must not be negative`},
 		{[]string{"SIMULATOR_LATENCY_MS", "0.5"}, `config: SIMULATOR_LATENCY_MS: "0.5" is not a number of milliseconds`},
-		{[]string{"REDIS_URL", "http://:hunter2@redis:6379"}, `config: REDIS_URL: "http://:****@redis:6379": scheme must be redis, rediss or unix`},
+		{[]string{"REDIS_URL", "http://:hunter2@redis:6379"}, `config: REDIS_URL: "http://:****@redis:6379": scheme must be redis, rediss, redis-sentinel, redis-cluster or unix`},
 		{[]string{"REDIS_URL", "redis://:hunter2@redis:6379/x"}, `config: REDIS_URL: "redis://:****@redis:6379/x": database "x" is not a number`},
 		{[]string{"REDIS_URL", "redis:///0"}, `config: REDIS_URL: "redis:///0" has no host`},
 		{[]string{"REDIS_MAX_CONNECTIONS", "0"}, `config: REDIS_MAX_CONNECTIONS: 0 must be at least 1`},

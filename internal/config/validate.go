@@ -291,7 +291,10 @@ func validRedisURL(raw string) error {
 		return fieldErr("REDIS_URL", "%q is not a URL", shown)
 	}
 	switch u.Scheme {
-	case "redis", "rediss":
+	case "redis", "rediss", "redis-cluster", "redis-sentinel":
+		if u.Scheme == "redis-sentinel" && u.Query().Get("master") == "" {
+			return fieldErr("REDIS_URL", "%q: a Sentinel URL needs ?master=name", shown)
+		}
 		if u.Host == "" {
 			return fieldErr("REDIS_URL", "%q has no host", shown)
 		}
@@ -305,7 +308,7 @@ func validRedisURL(raw string) error {
 			return fieldErr("REDIS_URL", "%q has no socket path", shown)
 		}
 	default:
-		return fieldErr("REDIS_URL", "%q: scheme must be redis, rediss or unix", shown)
+		return fieldErr("REDIS_URL", "%q: scheme must be redis, rediss, redis-sentinel, redis-cluster or unix", shown)
 	}
 	return nil
 }
