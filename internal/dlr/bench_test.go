@@ -1,0 +1,84 @@
+package dlr
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// benchReceipt is a realistic receipt with distinct strings.
+func benchReceipt(i int) Receipt {
+	return Receipt{
+		MessageID:   fmt.Sprintf("%016X", 0x5A00000000000000+uint64(i)),
+		SystemID:    "acme01",
+		Source:      pdu.Address{TON: 5, Addr: "ACME"},
+		Dest:        pdu.Address{TON: 1, NPI: 1, Addr: fmt.Sprintf("4072257%05d", i%100000)},
+		SubmittedAt: t0,
+		Err:         "003",
+		Reason:      "invalid_number",
+		DueAt:       t0.Add(time.Second + time.Duration(i)*time.Microsecond),
+		ExpiresAt:   t0.Add(24 * time.Hour),
+	}
+}
+
+// BenchmarkMemoryQueuePendingBytes puts one million receipts and reports
+// the heap bytes each pending receipt costs. Run with -benchtime=1x.
+func BenchmarkMemoryQueuePendingBytes(b *testing.B) {
+	const n = 1_000_000
+	ctx := context.Background()
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		q := NewMemoryQueue(MemoryOptions{})
+		for i := range n {
+			if err := q.Put(ctx, benchReceipt(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/pending")
+		runtime.KeepAlive(q)
+	}
+}
+
+// benchPutClaimAck measures the queue's work per receipt: Put, then Claim
+// in batches of 256 and one Ack per batch.
+func benchPutClaimAck(b *testing.B, q Queue) {
+	ctx := context.Background()
+	const batch = 256
+	rs := make([]Receipt, 0, batch)
+	now := t0.Add(time.Hour)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		rs = rs[:0]
+		for j := i; j < min(i+batch, b.N); j++ {
+			r := benchReceipt(j)
+			if err := q.Put(ctx, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		got, err := q.Claim(ctx, "acme01", now, time.Minute, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs = append(rs, got...)
+		if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: now}, rs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPutClaimAck(b *testing.B) {
+	for _, impl := range queueImpls() {
+		b.Run(impl.name, func(b *testing.B) {
+			benchPutClaimAck(b, impl.newB(b))
+		})
+	}
+}

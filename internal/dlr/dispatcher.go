@@ -1,0 +1,186 @@
+package dlr
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// Dispatcher sends pending receipts as deliver_sm to the receiver binds of
+// their account. One loop (Run) does all scheduling: it claims due receipts
+// only for accounts that have a receiver bound, so receipts of other
+// accounts cost nothing until a receiver binds or they expire.
+//
+// Outcomes of a deliver_sm:
+//   - deliver_sm_resp ESME_ROK: removed (Ack), remembered as DELIVERED.
+//   - ESME_RX_P_APPN or ESME_RX_R_APPN: dropped (Ack as UNDELIVERABLE),
+//     logged and counted in dlr_dropped_total{status}.
+//   - ESME_RX_T_APPN, any other error status, a timeout or a lost
+//     connection: retried with exponential backoff. Other statuses are
+//     retried rather than dropped because a receipt the client never saw
+//     is worse than one sent again; DLR_TTL_SECONDS still ends it.
+//   - Past ExpiresAt: dropped, logged, counted in dlr_expired_total.
+//   - ErrNoReceiver from the Sender: put back unchanged; the account is not
+//     claimed again until ReceiversChanged or the next sweep.
+type Dispatcher struct {
+	o        Options
+	q        Queue
+	m        *metrics
+	stop     chan struct{}
+	stopOnce sync.Once
+	loopMu   sync.Mutex // held by Run or Drain
+	wake     chan struct{}
+	syncReq  chan chan struct{} // tests: close the channel once quiescent
+	pending  atomic.Int64
+
+	mu        sync.Mutex
+	receivers map[string]int
+	blocked   map[string]time.Time // ErrNoReceiver seen: skip until then
+	inflight  map[string]struct{}
+	results   []result
+	nextWake  time.Time
+}
+
+type result struct {
+	r      Receipt
+	status pdu.Status
+	err    error
+}
+
+// NewDispatcher returns a dispatcher; start it with Run.
+func NewDispatcher(opts Options) *Dispatcher {
+	opts.setDefaults()
+	d := &Dispatcher{
+		o:         opts,
+		q:         opts.Queue,
+		stop:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		syncReq:   make(chan chan struct{}),
+		receivers: make(map[string]int),
+		blocked:   make(map[string]time.Time),
+		inflight:  make(map[string]struct{}),
+	}
+	d.m = newMetrics(opts.Registerer, func() float64 { return float64(max(d.pending.Load(), 0)) }, opts.Logger)
+	return d
+}
+
+// Schedule stores r in the queue. When it returns nil the receipt is as
+// durable as the queue gets, and the submit_sm_resp may be sent. It counts
+// delivrd_total{reason=r.Reason}.
+func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
+	if err := validate(r); err != nil {
+		return err
+	}
+	if err := d.q.Put(ctx, r); err != nil {
+		return fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
+	}
+	d.m.scheduled(r.Reason)
+	d.pending.Add(1)
+	d.mu.Lock()
+	poke := d.receivers[r.SystemID] > 0 && r.DueAt.Before(d.nextWake)
+	d.mu.Unlock()
+	if poke {
+		d.poke()
+	}
+	return nil
+}
+
+// ReceiversChanged tells the dispatcher that systemID now has n receiver or
+// transceiver binds (on this instance). With n > 0 its due receipts are
+// claimed and sent.
+func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
+	d.mu.Lock()
+	if n > 0 {
+		d.receivers[systemID] = n
+	} else {
+		delete(d.receivers, systemID)
+	}
+	delete(d.blocked, systemID)
+	d.mu.Unlock()
+	if n > 0 {
+		d.poke()
+	}
+}
+
+// Cancel removes a pending receipt (cancel_sm). It reports whether one was
+// removed. A receipt already handed to a bind may still arrive.
+func (d *Dispatcher) Cancel(ctx context.Context, messageID string) (bool, error) {
+	ok, err := d.q.Cancel(ctx, messageID, d.o.Clock.Now())
+	if err != nil {
+		return false, fmt.Errorf("dlr: cancel %s: %w", messageID, err)
+	}
+	if ok {
+		d.pending.Add(-1)
+		d.o.Logger.Info("dlr cancelled", "message_id", messageID)
+	}
+	return ok, nil
+}
+
+// State answers query_sm: ENROUTE while the receipt is pending, then
+// DELIVERED (or UNDELIVERABLE, EXPIRED, DELETED) with the time it got there,
+// for as long as the queue remembers it; ok is false for an unknown id or
+// when the queue cannot answer.
+func (d *Dispatcher) State(ctx context.Context, messageID string) (state pdu.MessageState, final time.Time, ok bool) {
+	o, ok, err := d.q.Lookup(ctx, messageID)
+	if err != nil {
+		d.o.Logger.Warn("dlr lookup failed", "message_id", messageID, "err", err)
+		return 0, time.Time{}, false
+	}
+	return o.State, o.At, ok
+}
+
+// Pending returns the number of pending receipts as last known: exact for a
+// MemoryQueue; for a shared queue, all instances' receipts as of the last
+// sweep, adjusted by this dispatcher's own changes since.
+func (d *Dispatcher) Pending() int { return int(max(d.pending.Load(), 0)) }
+
+// Run is the scheduling loop. It returns nil when ctx is done or Drain
+// has taken over.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.loopMu.Lock()
+	defer d.loopMu.Unlock()
+	d.loop(ctx, d.stop, time.Time{}, false)
+	return nil
+}
+
+// Drain is the graceful shutdown: it stops Run (waiting for it to return),
+// sends the receipts of bound accounts that are due now or fall due before
+// ctx's deadline, waits for their responses and returns how many receipts
+// are left pending in the queue. Call it before the receiver binds are
+// closed. Run returns at once after Drain.
+func (d *Dispatcher) Drain(ctx context.Context) (pending int) {
+	d.stopOnce.Do(func() { close(d.stop) })
+	d.loopMu.Lock()
+	defer d.loopMu.Unlock()
+	horizon := d.o.Clock.Now()
+	if dl, ok := ctx.Deadline(); ok {
+		horizon = horizon.Add(time.Until(dl))
+	}
+	d.loop(ctx, nil, horizon, true)
+	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.OpTimeout)
+	defer cancel()
+	n, err := d.q.Len(opCtx)
+	if err != nil {
+		d.o.Logger.Warn("dlr pending count failed", "err", err)
+		return d.Pending()
+	}
+	d.pending.Store(int64(n))
+	return n
+}
+
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// opCtx bounds one queue call of the loop. It survives ctx's cancellation
+// so that acknowledgements of answered receipts still reach the queue.
+func (d *Dispatcher) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d.o.OpTimeout)
+}

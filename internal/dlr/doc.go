@@ -1,0 +1,26 @@
+// Package dlr holds the gateway's delivery receipts: the receipt model and
+// its text and deliver_sm form (DESIGN §3), the Queue interface with three
+// implementations, and the Dispatcher that sends receipts to the receiver
+// binds of their account.
+//
+//   - [Receipt] is what a submit_sm_resp promised. [Receipt.Text] is the
+//     exact receipt text, [Receipt.DeliverSM] the PDU, and
+//     [Receipt.MarshalBinary] the compact encoding stored by the queues.
+//   - [MemoryQueue] keeps pending receipts in process: fast, about 200
+//     octets per receipt, and lost on restart (the application says so at
+//     start-up).
+//   - [RedisQueue] keeps them in Redis: durable, shared by every gateway
+//     instance, with leases (visibility timeouts) so a crashed instance's
+//     receipts are taken over. See docs/receipts.md.
+//   - [BufferedQueue] wraps a queue (the Redis one) and keeps receipts
+//     created during an outage in a bounded buffer until it is back.
+//   - [Dispatcher] runs one scheduling loop: no goroutine or timer per
+//     receipt. It claims due receipts only for accounts with a receiver
+//     bound ([Dispatcher.ReceiversChanged]), sends them through a [Sender],
+//     retries with backoff, drops permanent refusals and expired receipts
+//     (each logged and counted), and answers query_sm and cancel_sm.
+//
+// Delivery is at least once: a receipt leaves the queue only after a
+// deliver_sm_resp OK, a permanent refusal (ESME_RX_P_APPN, ESME_RX_R_APPN),
+// expiry (DLR_TTL_SECONDS) or cancel_sm.
+package dlr

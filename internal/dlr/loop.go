@@ -1,0 +1,293 @@
+package dlr
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// expireBatch and expireRounds bound the work of one sweep.
+const (
+	expireBatch  = 1000
+	expireRounds = 10
+)
+
+// loop runs steps until ctx is done or stop is closed; when draining, also
+// until nothing is in flight and nothing of a bound account falls due
+// before horizon.
+func (d *Dispatcher) loop(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
+	if !drain {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+	}
+	var syncs []chan struct{}
+	nextSweep := d.o.Clock.Now()
+	for {
+		now := d.o.Clock.Now()
+		if !now.Before(nextSweep) {
+			d.sweep(ctx, now)
+			nextSweep = now.Add(d.o.SweepInterval)
+		}
+		nextDue, busy := d.step(ctx, now)
+		next := now.Add(d.o.PollInterval)
+		if !nextDue.IsZero() && nextDue.Before(next) {
+			next = nextDue
+		}
+		if nextSweep.Before(next) {
+			next = nextSweep
+		}
+		d.mu.Lock()
+		idle := !busy && len(d.results) == 0
+		inflight := len(d.inflight)
+		d.nextWake = next
+		d.mu.Unlock()
+		if idle {
+			for _, c := range syncs {
+				close(c)
+			}
+			syncs = nil
+		}
+		if drain && idle && inflight == 0 && (nextDue.IsZero() || nextDue.After(horizon)) {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if busy {
+			continue
+		}
+		t := d.o.Clock.TimerAt(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-stop:
+			t.Stop()
+			return
+		case c := <-d.syncReq:
+			syncs = append(syncs, c)
+		case <-d.wake:
+		case <-t.C():
+		}
+		t.Stop()
+	}
+}
+
+// step handles the answers received so far, then claims and sends due
+// receipts of the accounts with receivers, one batch each. It returns the
+// earliest known due time of those accounts (zero: none) and whether a
+// batch came back full, so that another step should follow at once.
+func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time, busy bool) {
+	d.handleResults(ctx, now)
+
+	d.mu.Lock()
+	accounts := make([]string, 0, len(d.receivers))
+	for sys := range d.receivers {
+		if until, ok := d.blocked[sys]; ok {
+			if now.Before(until) {
+				continue
+			}
+			delete(d.blocked, sys)
+		}
+		accounts = append(accounts, sys)
+	}
+	room := d.o.MaxInFlight - len(d.inflight)
+	d.mu.Unlock()
+
+	for _, sys := range accounts {
+		if room <= 0 {
+			return nextDue, false // an answer will wake the loop
+		}
+		n := min(room, d.o.BatchSize)
+		opCtx, cancel := d.opCtx(ctx)
+		rs, err := d.q.Claim(opCtx, sys, now, d.o.Lease, n)
+		cancel()
+		if err != nil {
+			d.o.Logger.Warn("dlr claim failed", "system_id", sys, "err", err)
+			continue
+		}
+		room -= d.sendAll(ctx, sys, rs, now)
+		if len(rs) == n {
+			busy = true
+			continue
+		}
+		opCtx, cancel = d.opCtx(ctx)
+		due, ok, err := d.q.NextDue(opCtx, sys)
+		cancel()
+		if err == nil && ok && (nextDue.IsZero() || due.Before(nextDue)) {
+			nextDue = due
+		}
+	}
+	return nextDue, busy
+}
+
+// sendAll hands claimed receipts to the sender and returns how many went
+// out. On ErrNoReceiver the rest is put back and the account left alone
+// until ReceiversChanged or the next sweep.
+func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now time.Time) int {
+	sent := 0
+	for i, r := range rs {
+		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+			d.expired(ctx, now, r)
+			continue
+		}
+		d.mu.Lock()
+		_, dup := d.inflight[r.MessageID]
+		if !dup {
+			d.inflight[r.MessageID] = struct{}{}
+		}
+		d.mu.Unlock()
+		if dup { // re-claimed after its lease while still awaiting an answer
+			continue
+		}
+		err := d.o.Sender.Deliver(sys, r.DeliverSM(now), d.doneFunc(r))
+		if err == nil {
+			sent++
+			d.m.sentOne()
+			continue
+		}
+		d.mu.Lock()
+		delete(d.inflight, r.MessageID)
+		d.mu.Unlock()
+		if errors.Is(err, ErrNoReceiver) {
+			d.mu.Lock()
+			d.blocked[sys] = now.Add(d.o.SweepInterval)
+			d.mu.Unlock()
+			for _, p := range rs[i:] {
+				d.retry(ctx, p, now) // un-lease, attempts unchanged
+			}
+			d.o.Logger.Debug("dlr no receiver", "system_id", sys, "put_back", len(rs)-i)
+			return sent
+		}
+		d.failed(ctx, now, r, err)
+	}
+	return sent
+}
+
+func (d *Dispatcher) doneFunc(r Receipt) func(pdu.Status, error) {
+	return func(status pdu.Status, err error) {
+		d.mu.Lock()
+		d.results = append(d.results, result{r: r, status: status, err: err})
+		d.mu.Unlock()
+		d.poke()
+	}
+}
+
+// handleResults applies the answers collected by doneFunc.
+func (d *Dispatcher) handleResults(ctx context.Context, now time.Time) {
+	d.mu.Lock()
+	res := d.results
+	d.results = nil
+	for _, x := range res {
+		delete(d.inflight, x.r.MessageID)
+	}
+	d.mu.Unlock()
+	if len(res) == 0 {
+		return
+	}
+	var delivered []Receipt
+	for _, x := range res {
+		switch {
+		case x.err == nil && x.status == pdu.StatusOK:
+			delivered = append(delivered, x.r)
+			if !x.r.SubmittedAt.IsZero() {
+				d.m.delivered(now.Sub(x.r.SubmittedAt).Seconds())
+			}
+		case x.err == nil && (x.status == pdu.StatusXPAppn || x.status == pdu.StatusXRAppn):
+			d.o.Logger.Warn("dlr dropped", "message_id", x.r.MessageID, "system_id", x.r.SystemID,
+				"status", x.status.String(), "attempts", x.r.Attempts+1)
+			d.m.droppedOne(dropLabel(x.status))
+			d.ack(ctx, Outcome{State: pdu.StateUndeliverable, At: now}, x.r)
+		default:
+			err := x.err
+			if err == nil {
+				err = x.status
+			}
+			d.failed(ctx, now, x.r, err)
+		}
+	}
+	if len(delivered) > 0 {
+		d.ack(ctx, Outcome{State: pdu.StateDelivered, At: now}, delivered...)
+	}
+}
+
+// failed schedules another attempt with backoff.
+func (d *Dispatcher) failed(ctx context.Context, now time.Time, r Receipt, cause error) {
+	r.Attempts++
+	wait := d.o.backoff(r.Attempts)
+	d.o.Logger.Info("dlr retry", "message_id", r.MessageID, "system_id", r.SystemID,
+		"attempts", r.Attempts, "wait", wait.String(), "err", cause.Error())
+	d.m.retriedOne()
+	d.retry(ctx, r, now.Add(wait))
+}
+
+func (d *Dispatcher) retry(ctx context.Context, r Receipt, at time.Time) {
+	opCtx, cancel := d.opCtx(ctx)
+	defer cancel()
+	if err := d.q.Retry(opCtx, r, at); err != nil {
+		// The lease runs out and the receipt is claimed again then.
+		d.o.Logger.Warn("dlr retry not stored", "message_id", r.MessageID, "err", err)
+	}
+}
+
+func (d *Dispatcher) ack(ctx context.Context, o Outcome, rs ...Receipt) {
+	opCtx, cancel := d.opCtx(ctx)
+	defer cancel()
+	if err := d.q.Ack(opCtx, o, rs...); err != nil {
+		// The lease runs out and the receipts are sent again: at least once.
+		d.o.Logger.Warn("dlr ack failed", "receipts", len(rs), "err", err)
+		return
+	}
+	d.pending.Add(-int64(len(rs)))
+}
+
+func (d *Dispatcher) expired(ctx context.Context, now time.Time, r Receipt) {
+	d.logExpired(r)
+	d.m.expiredN(1)
+	d.ack(ctx, Outcome{State: pdu.StateExpired, At: now}, r)
+}
+
+func (d *Dispatcher) logExpired(r Receipt) {
+	d.o.Logger.Warn("dlr expired", "message_id", r.MessageID, "system_id", r.SystemID,
+		"attempts", r.Attempts, "submitted_at", r.SubmittedAt)
+}
+
+// sweep expires receipts of all accounts, flushes a Flusher queue and
+// refreshes the pending count.
+func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
+	if f, ok := d.q.(Flusher); ok {
+		opCtx, cancel := d.opCtx(ctx)
+		if n, err := f.Flush(opCtx); err != nil {
+			d.o.Logger.Warn("dlr flush failed", "written", n, "err", err)
+		} else if n > 0 {
+			d.o.Logger.Info("dlr flushed outage buffer", "written", n)
+		}
+		cancel()
+	}
+	for range expireRounds {
+		opCtx, cancel := d.opCtx(ctx)
+		rs, err := d.q.Expire(opCtx, now, expireBatch)
+		cancel()
+		if err != nil {
+			d.o.Logger.Warn("dlr expiry sweep failed", "err", err)
+			break
+		}
+		for _, r := range rs {
+			d.logExpired(r)
+		}
+		d.m.expiredN(len(rs))
+		if len(rs) < expireBatch {
+			break
+		}
+	}
+	opCtx, cancel := d.opCtx(ctx)
+	defer cancel()
+	if n, err := d.q.Len(opCtx); err == nil {
+		d.pending.Store(int64(n))
+	}
+}

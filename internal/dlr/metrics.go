@@ -1,0 +1,156 @@
+package dlr
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// maxReasonLabels bounds the distinct reason label values of delivrd_total;
+// later unseen reasons are counted as "other".
+const maxReasonLabels = 32
+
+// metrics holds the dispatcher's collectors. A nil *metrics records nothing.
+type metrics struct {
+	delivrd  *prometheus.CounterVec
+	sent     prometheus.Counter
+	retried  prometheus.Counter
+	expired  prometheus.Counter
+	dropped  *prometheus.CounterVec
+	delivery prometheus.Histogram
+
+	mu      sync.Mutex
+	reasons map[string]struct{}
+}
+
+func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Logger) *metrics {
+	if reg == nil {
+		return nil
+	}
+	m := &metrics{
+		delivrd: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "delivrd_total",
+			Help: "Delivery receipts scheduled, by reason (invalid_number, timeout, hlr_error or the HLR reason).",
+		}, []string{"reason"}),
+		sent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dlr_sent_total",
+			Help: "deliver_sm receipts handed to a receiver bind (every attempt).",
+		}),
+		retried: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dlr_retried_total",
+			Help: "Receipt deliveries scheduled again after ESME_RX_T_APPN, another error status, a timeout or a lost connection.",
+		}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dlr_expired_total",
+			Help: "Receipts dropped because DLR_TTL_SECONDS passed before delivery.",
+		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dlr_dropped_total",
+			Help: "Receipts dropped for good, by deliver_sm_resp status (ESME_RX_P_APPN, ESME_RX_R_APPN) or corrupt.",
+		}, []string{"status"}),
+		delivery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dlr_delivery_seconds",
+			Help:    "Time from submit_sm acceptance to the receipt's deliver_sm_resp OK.",
+			Buckets: []float64{.5, 1, 1.5, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
+		}),
+		reasons: make(map[string]struct{}),
+	}
+	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dlr_pending",
+		Help: "Receipts waiting for delivery (for a shared queue: all instances, refreshed every sweep).",
+	}, pending)
+	cs := []prometheus.Collector{m.delivrd, m.sent, m.retried, m.expired, m.dropped, m.delivery, gauge}
+	for i, c := range cs {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				log.Error("dlr: metric not registered", "err", err)
+				continue
+			}
+			switch i { // reuse what an earlier dispatcher registered
+			case 0:
+				m.delivrd = are.ExistingCollector.(*prometheus.CounterVec)
+			case 1:
+				m.sent = are.ExistingCollector.(prometheus.Counter)
+			case 2:
+				m.retried = are.ExistingCollector.(prometheus.Counter)
+			case 3:
+				m.expired = are.ExistingCollector.(prometheus.Counter)
+			case 4:
+				m.dropped = are.ExistingCollector.(*prometheus.CounterVec)
+			case 5:
+				m.delivery = are.ExistingCollector.(prometheus.Histogram)
+			}
+		}
+	}
+	return m
+}
+
+// reasonLabel keeps delivrd_total's cardinality bounded: short lower-case
+// identifiers pass, at most maxReasonLabels of them.
+func (m *metrics) reasonLabel(reason string) string {
+	if reason == "" {
+		return "unknown"
+	}
+	if len(reason) > 32 {
+		return "other"
+	}
+	for i := 0; i < len(reason); i++ {
+		c := reason[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return "other"
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.reasons[reason]; ok {
+		return reason
+	}
+	if len(m.reasons) >= maxReasonLabels {
+		return "other"
+	}
+	m.reasons[reason] = struct{}{}
+	return reason
+}
+
+func (m *metrics) scheduled(reason string) {
+	if m != nil {
+		m.delivrd.WithLabelValues(m.reasonLabel(reason)).Inc()
+	}
+}
+
+func (m *metrics) sentOne() {
+	if m != nil {
+		m.sent.Inc()
+	}
+}
+
+func (m *metrics) retriedOne() {
+	if m != nil {
+		m.retried.Inc()
+	}
+}
+
+func (m *metrics) expiredN(n int) {
+	if m != nil {
+		m.expired.Add(float64(n))
+	}
+}
+
+func (m *metrics) droppedOne(status string) {
+	if m != nil {
+		m.dropped.WithLabelValues(status).Inc()
+	}
+}
+
+func (m *metrics) delivered(seconds float64) {
+	if m != nil {
+		m.delivery.Observe(seconds)
+	}
+}
+
+// dropLabel is the dlr_dropped_total status label of a permanent status.
+func dropLabel(s pdu.Status) string { return s.String() }

@@ -1,0 +1,82 @@
+package dlr
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// Receipt is one pending delivery receipt: what the gateway promised when it
+// answered a submit_sm with ESME_ROK and a message id.
+type Receipt struct {
+	MessageID   string      // 16 uppercase hex characters
+	SystemID    string      // account that submitted the message
+	Source      pdu.Address // the submit_sm's source_addr
+	Dest        pdu.Address // the submit_sm's destination_addr
+	SubmittedAt time.Time   // when the submit_sm was accepted
+	Err         string      // three-digit receipt err, e.g. "003"
+	Reason      string      // invalid_number, timeout, hlr_error or a provider reason
+	DueAt       time.Time   // when to send it (SubmittedAt + DLR_DELAY_SECONDS)
+	ExpiresAt   time.Time   // when to give up (SubmittedAt + DLR_TTL_SECONDS); zero: never
+	Attempts    int         // deliver_sm attempts that failed so far
+}
+
+// receiptDateLayout is the YYMMDDhhmm layout of "submit date" and "done date".
+const receiptDateLayout = "0601021504"
+
+// Text returns the receipt text of DESIGN §3, byte for byte:
+//
+//	id:{id} sub:001 dlvrd:000 submit date:{YYMMDDhhmm} done date:{YYMMDDhhmm} stat:DELIVRD err:{err} text:
+//
+// Both dates are in UTC; done is the time the receipt is sent.
+func (r Receipt) Text(done time.Time) string {
+	b := make([]byte, 0, 96+len(r.MessageID)+len(r.Err))
+	b = append(b, "id:"...)
+	b = append(b, r.MessageID...)
+	b = append(b, " sub:001 dlvrd:000 submit date:"...)
+	b = r.SubmittedAt.UTC().AppendFormat(b, receiptDateLayout)
+	b = append(b, " done date:"...)
+	b = done.UTC().AppendFormat(b, receiptDateLayout)
+	b = append(b, " stat:DELIVRD err:"...)
+	b = append(b, r.Err...)
+	b = append(b, " text:"...)
+	return string(b)
+}
+
+// DeliverSM returns the receipt as a deliver_sm: esm_class 0x04 (SMSC
+// delivery receipt), source and destination swapped from the submit_sm, the
+// receipt text as short_message and the TLVs receipted_message_id (the same
+// id), message_state DELIVERED and, when Err is a number other than 000,
+// network_error_code (type 3 GSM, two-octet code = Err).
+func (r Receipt) DeliverSM(done time.Time) *pdu.DeliverSM {
+	tlvs := pdu.TLVs("").
+		WithCString(pdu.TagReceiptedMessageID, r.MessageID).
+		WithUint8(pdu.TagMessageState, uint8(pdu.StateDelivered))
+	if code, ok := networkErrorCode(r.Err); ok {
+		tlvs = tlvs.With(pdu.TagNetworkErrorCode, string([]byte{networkTypeGSM, byte(code >> 8), byte(code)}))
+	}
+	return &pdu.DeliverSM{SM: pdu.SM{
+		Source:       r.Dest,
+		Dest:         r.Source,
+		ESMClass:     esmClassReceipt,
+		ShortMessage: r.Text(done),
+		TLVs:         tlvs,
+	}}
+}
+
+const (
+	esmClassReceipt = 0x04 // esm_class: SMSC delivery receipt
+	networkTypeGSM  = 3    // network_error_code network type: GSM
+)
+
+// networkErrorCode parses err ("003" → 3). It reports false for "000", an
+// empty err and anything that is not a number in 0..65535, so no
+// network_error_code is sent for them.
+func networkErrorCode(err string) (uint16, bool) {
+	n, perr := strconv.ParseUint(err, 10, 16)
+	if perr != nil || n == 0 {
+		return 0, false
+	}
+	return uint16(n), true
+}
