@@ -87,6 +87,15 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	repoRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
+	if bin := os.Getenv("INTEROP_GATEWAY_BIN"); bin != "" {
+		// A prebuilt binary (a release build, say) instead of building one.
+		gatewayBin, err = filepath.Abs(bin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "interop:", err)
+			return 1
+		}
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "interop-gateway-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "interop:", err)
