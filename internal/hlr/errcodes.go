@@ -96,3 +96,26 @@ func (c ErrCodes) String() string {
 		",not_supported=" + c.NotSupported +
 		",other=" + c.Other
 }
+
+// ErrCodesFromMap builds ErrCodes from name→code pairs (as a configuration
+// layer may hold them): the names ParseErrCodes knows override the
+// defaults, other names are ignored (they may belong to other layers, e.g.
+// timeout receipts). Codes are not validated here.
+func ErrCodesFromMap(m map[string]string) ErrCodes {
+	c := DefaultErrCodes()
+	for k, v := range m {
+		switch k {
+		case "invalid_number":
+			c.InvalidNumber = v
+		case "unknown_subscriber":
+			c.UnknownSubscriber = v
+		case "unreachable":
+			c.Unreachable = v
+		case "not_supported", "network_not_supported":
+			c.NotSupported = v
+		case "other":
+			c.Other = v
+		}
+	}
+	return c
+}

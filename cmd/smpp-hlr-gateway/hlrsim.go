@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr/simulator"
+)
+
+// runHLRSimulator implements `smpp-hlr-gateway hlr-simulator [--host H]
+// [--port N] [--latency-ms N] [--api-key K --api-secret S]`: it serves the
+// simulator's rules as a TMT-Live-compatible HTTP API until ctx is
+// cancelled. Point the gateway at it with HLR_PROVIDER=tmt
+// HLR_BASE_URL=http://127.0.0.1:8090.
+func runHLRSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hlr-simulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.String("host", "127.0.0.1", "address to listen on")
+	port := fs.Int("port", 8090, "TCP port to listen on (0: any free port)")
+	latency := fs.Int("latency-ms", 0, "latency added to every answer, in milliseconds")
+	key := fs.String("api-key", "", "if set with --api-secret, other credentials get status 2")
+	secret := fs.String("api-secret", "", "see --api-key")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || *port < 0 || *port > 65535 || *latency < 0 {
+		fmt.Fprintln(stderr, "usage: smpp-hlr-gateway hlr-simulator [--host H] [--port N] [--latency-ms N]")
+		return 2
+	}
+	sim := simulator.New(simulator.Options{
+		Latency: time.Duration(*latency) * time.Millisecond,
+		APIKey:  *key, APISecret: *secret,
+	})
+	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
+	if err != nil {
+		fmt.Fprintln(stderr, "hlr-simulator:", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           sim.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	fmt.Fprintf(stdout, "hlr simulator listening on http://%s (HLR_PROVIDER=tmt HLR_BASE_URL=http://%s)\n", ln.Addr(), ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		fmt.Fprintln(stderr, "hlr-simulator:", err)
+		return 1
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+	}
+	return 0
+}
