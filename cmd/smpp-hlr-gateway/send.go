@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/esme"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+type clientFlags struct {
+	addr, systemID, password, bind string
+	useTLS, insecure               bool
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet, env func(string) string) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:2776", "gateway host:port")
+	fs.StringVar(&c.systemID, "system-id", envOr(env, "SMPP_SYSTEM_ID", "testuser"), "system_id")
+	fs.StringVar(&c.password, "password", envOr(env, "SMPP_PASSWORD", "testpass"), "password")
+	fs.StringVar(&c.bind, "bind", "trx", "bind mode: trx, tx or rx")
+	fs.BoolVar(&c.useTLS, "tls", false, "connect with TLS")
+	fs.BoolVar(&c.insecure, "insecure", false, "with --tls, do not verify the server certificate")
+}
+
+func (c *clientFlags) config(onDeliver func(*pdu.DeliverSM) pdu.Status) (esme.Config, error) {
+	cfg := esme.Config{Addr: c.addr, SystemID: c.systemID, Password: c.password, OnDeliver: onDeliver}
+	switch c.bind {
+	case "trx":
+		cfg.Bind = pdu.CmdBindTransceiver
+	case "tx":
+		cfg.Bind = pdu.CmdBindTransmitter
+	case "rx":
+		cfg.Bind = pdu.CmdBindReceiver
+	default:
+		return cfg, fmt.Errorf("--bind %q: want trx, tx or rx", c.bind)
+	}
+	if c.useTLS {
+		cfg.TLS = &tls.Config{InsecureSkipVerify: c.insecure} //nolint:gosec // an explicit flag
+	}
+	return cfg, nil
+}
+
+func envOr(env func(string) string, key, def string) string {
+	if v := env(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// runSend binds, submits one message to each number, prints the
+// responses, waits for the receipts and prints them. It exits 0 only when
+// every accepted message got its receipt.
+func runSend(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf clientFlags
+	cf.register(fs, env)
+	from := fs.String("from", "GATEWAY", "source address")
+	text := fs.String("text", "hello", "message text")
+	wait := fs.Duration("wait", 30*time.Second, "how long to wait for receipts (0: do not wait)")
+	registered := fs.Uint("registered-delivery", 1, "registered_delivery field")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "send: give at least one destination number")
+		return 2
+	}
+	col := newCollector()
+	cfg, err := cf.config(col.onDeliver)
+	if err != nil {
+		fmt.Fprintln(stderr, "send:", err)
+		return 2
+	}
+	c, err := esme.Dial(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "send:", err)
+		return 1
+	}
+	defer c.Close()
+	var rx *esme.Client
+	if cfg.Bind == pdu.CmdBindTransmitter && *wait > 0 {
+		rcfg := cfg
+		rcfg.Bind = pdu.CmdBindReceiver
+		if rx, err = esme.Dial(ctx, rcfg); err != nil {
+			fmt.Fprintln(stderr, "send: receiver bind:", err)
+			return 1
+		}
+		defer rx.Close()
+	}
+
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DESTINATION\tSTATUS\tMESSAGE ID")
+	var accepted []string
+	failed := false
+	for _, dest := range fs.Args() {
+		sm := &pdu.SubmitSM{SM: pdu.SM{
+			Source: pdu.Address{TON: 5, NPI: 0, Addr: *from}, Dest: pdu.Address{TON: 1, NPI: 1, Addr: dest},
+			RegisteredDelivery: uint8(*registered), ShortMessage: *text,
+		}}
+		status, id, err := c.Submit(ctx, sm)
+		if err != nil {
+			fmt.Fprintf(tw, "%s\terror: %v\t\n", dest, err)
+			failed = true
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s (0x%02X)\t%s\n", dest, status.String(), uint32(status), id)
+		if status == pdu.StatusOK {
+			accepted = append(accepted, id)
+		}
+	}
+	_ = tw.Flush()
+	if *wait <= 0 || len(accepted) == 0 {
+		_ = c.Unbind(ctx)
+		if failed {
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stdout, "\nwaiting up to %s for %d receipt(s)\n", *wait, len(accepted))
+	missing := waitReceipts(ctx, stdout, col, accepted, *wait)
+	_ = c.Unbind(ctx)
+	if rx != nil {
+		_ = rx.Unbind(ctx)
+	}
+	if missing > 0 {
+		fmt.Fprintf(stderr, "send: %d receipt(s) did not arrive\n", missing)
+		return 1
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// waitReceipts prints each expected receipt as it arrives and returns how
+// many did not arrive in time.
+func waitReceipts(ctx context.Context, w io.Writer, col *collector, ids []string, wait time.Duration) int {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	missing := 0
+	for _, id := range ids {
+		select {
+		case r := <-col.expect(id):
+			fmt.Fprintf(w, "receipt %s from %s: %s\n", id, r.Src, r.Text)
+		case <-ctx.Done():
+			missing++
+			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return len(ids)
+			}
+		}
+	}
+	return missing
+}

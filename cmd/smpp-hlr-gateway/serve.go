@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/app"
+	"github.com/smpp-hlr-gateway/gateway/internal/config"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
+)
+
+func runServe(ctx context.Context, _ []string, env func(string) string, _, stderr io.Writer) int {
+	cfg, err := config.Load(env)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	logger, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	a, err := app.New(ctx, cfg, logger, app.Options{})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		if errors.Is(err, tmt.ErrConfig) {
+			return 2
+		}
+		return 1
+	}
+	if err := a.Start(ctx); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-a.ServeErr():
+		logger.Error("smpp.listener.failed", "error", err.Error())
+		code = 1
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Timeout)
+	defer cancel()
+	pending := a.Shutdown(sctx)
+	logger.Info("gateway.stopped", "pending_receipts", pending)
+	return code
+}
+
+func runCheckConfig(_ context.Context, _ []string, env func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(env)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if err := cfg.Print(stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}

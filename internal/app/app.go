@@ -1,0 +1,340 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/admin"
+	"github.com/smpp-hlr-gateway/gateway/internal/cache"
+	"github.com/smpp-hlr-gateway/gateway/internal/config"
+	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/gateway"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// App is one running gateway.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+
+	rdb        redis.UniversalClient
+	redisCache *cache.Redis
+	chain      *hlr.Chain
+	queue      dlr.Queue
+	dispatcher *dlr.Dispatcher
+	handler    *gateway.Handler
+	server     *smpp.Server
+	admin      *admin.Server
+
+	smppLn, tlsLn net.Listener
+	ready         atomic.Bool
+	runCancel     context.CancelFunc
+	wg            sync.WaitGroup
+	serveErr      chan error
+}
+
+// Options adjust New for tests and embedded use.
+type Options struct {
+	// Provider replaces the configured HLR provider.
+	Provider hlr.Lookuper
+}
+
+// New builds the gateway from cfg; nothing listens until Start.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, o Options) (*App, error) {
+	a := &App{cfg: cfg, log: logger, registry: admin.NewRegistry(), serveErr: make(chan error, 2)}
+	if err := a.build(ctx, o); err != nil {
+		a.closeRedis()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context, o Options) error {
+	cfg := a.cfg
+	if cfg.Redis.Enabled() {
+		rdb, err := NewRedisClient(cfg.Redis)
+		if err != nil {
+			return err
+		}
+		a.rdb = rdb
+	}
+	a.registerRedisPoolGauge()
+
+	provider, codes, err := BuildProvider(cfg, a.log)
+	if err != nil {
+		return err
+	}
+	if o.Provider != nil {
+		provider = o.Provider
+	}
+	hm, err := hlr.NewMetrics(a.registry)
+	if err != nil {
+		return err
+	}
+	a.chain, a.redisCache, err = BuildLookuper(cfg, provider, a.rdb, hm, a.log)
+	if err != nil {
+		return err
+	}
+
+	a.queue, err = a.buildQueue(ctx)
+	if err != nil {
+		return err
+	}
+	tag, err := instanceTag(ctx, a.rdb)
+	if err != nil {
+		a.log.Warn("gateway.instance_tag.random", "error", err.Error())
+	}
+	var router gateway.Router
+	a.dispatcher = dlr.NewDispatcher(dlr.Options{
+		Queue: a.queue, Sender: &router,
+		RetryMin: cfg.DLR.RetryMin, RetryMax: cfg.DLR.RetryMax, Lease: cfg.DLR.VisibilityTimeout,
+		Registerer: a.registry, Logger: a.log,
+	})
+	errPolicy, timeoutPolicy := gateway.Reject, gateway.Reject
+	if cfg.HLR.ErrorPolicy == config.PolicyAccept {
+		errPolicy = gateway.Accept
+	}
+	if cfg.HLR.TimeoutPolicy == config.PolicyAccept {
+		timeoutPolicy = gateway.Accept
+	}
+	a.handler, err = gateway.New(gateway.Options{
+		Lookuper: a.chain, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
+		TimeoutPolicy: timeoutPolicy, ErrorPolicy: errPolicy,
+		// A little longer than the HLR timeout, so the chain reports its
+		// own timeout rather than the handler's deadline.
+		LookupTimeout:         cfg.HLR.Timeout + time.Second,
+		DLRDelay:              cfg.DLR.Delay,
+		DLRTTL:                cfg.DLR.TTL,
+		ReceiptsRequestedOnly: cfg.DLR.Mode == config.ModeRequested,
+		InvalidNumberErr:      codes.InvalidNumber,
+		OtherErr:              codes.Other,
+		Workers:               cfg.HLR.MaxConcurrency,
+		Logger:                a.log,
+		Registerer:            a.registry,
+	})
+	if err != nil {
+		return err
+	}
+	a.server, err = smpp.NewServer(smpp.Options{
+		Handler:             a.handler,
+		Auth:                smpp.NewAccounts(Accounts(cfg)),
+		SystemID:            cfg.SMPP.SystemName,
+		Window:              cfg.SMPP.Window,
+		MaxConnections:      cfg.SMPP.MaxConnections,
+		MaxPDULength:        uint32(cfg.SMPP.MaxPDUSize),
+		BindTimeout:         cfg.SMPP.BindTimeout,
+		EnquireLinkInterval: disabledIfZero(cfg.SMPP.EnquireLinkInterval),
+		InactivityTimeout:   disabledIfZero(cfg.SMPP.InactivityTimeout),
+		ResponseTimeout:     cfg.SMPP.ResponseTimeout,
+		OnReceiversChanged:  a.dispatcher.ReceiversChanged,
+		Logger:              a.log,
+		Registerer:          a.registry,
+	})
+	if err != nil {
+		return err
+	}
+	router.Server = a.server
+	return nil
+}
+
+// disabledIfZero maps the configuration's "0 disables" to the server's
+// negative value (its zero means the default).
+func disabledIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {
+	if a.rdb == nil {
+		a.log.Warn("dlr.queue.memory", "detail", "REDIS_URL is not set: pending receipts live in memory and do not survive a restart")
+		return dlr.NewMemoryQueue(dlr.MemoryOptions{}), nil
+	}
+	return newRedisQueue(ctx, a.cfg, a.rdb, a.registry, a.log)
+}
+
+func (a *App) registerRedisPoolGauge() {
+	a.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "redis_connection_pool_size", Help: "Connections in the Redis client pool (0 without Redis).",
+	}, func() float64 {
+		if a.rdb == nil {
+			return 0
+		}
+		return float64(a.rdb.PoolStats().TotalConns)
+	}))
+}
+
+// Registry is the gateway's metrics registry.
+func (a *App) Registry() *prometheus.Registry { return a.registry }
+
+// Lookuper is the HLR lookup chain.
+func (a *App) Lookuper() *hlr.Chain { return a.chain }
+
+// Start opens the listeners and starts serving.
+func (a *App) Start(ctx context.Context) error {
+	cfg := a.cfg
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.runCancel = cancel
+	var err error
+	if a.smppLn, err = net.Listen("tcp", cfg.SMPP.Addr()); err != nil {
+		return fmt.Errorf("app: SMPP listener: %w", err)
+	}
+	if cfg.TLS.Enabled() {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return fmt.Errorf("app: SMPP_TLS_CERT_FILE/SMPP_TLS_KEY_FILE: %w", err)
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.SMPP.Host, strconv.Itoa(cfg.TLS.Port)))
+		if err != nil {
+			_ = a.smppLn.Close()
+			return fmt.Errorf("app: SMPP TLS listener: %w", err)
+		}
+		a.tlsLn = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	if cfg.Metrics.Enabled {
+		a.admin = admin.New(admin.Options{
+			Addr: cfg.Metrics.Addr(), Gatherer: a.registry, Checks: a.checks(), Pprof: cfg.Metrics.Pprof, Logger: a.log,
+		})
+		if err := a.admin.Start(ctx); err != nil {
+			a.closeListeners()
+			return err
+		}
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.dispatcher.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("dlr.dispatcher.stopped", "error", err.Error())
+		}
+	}()
+	for _, ln := range []net.Listener{a.smppLn, a.tlsLn} {
+		if ln == nil {
+			continue
+		}
+		go func() { a.serveErr <- a.server.Serve(ln) }()
+	}
+	a.ready.Store(true)
+	attrs := []any{"smpp", a.smppLn.Addr().String(), "hlr_provider", cfg.HLR.Provider,
+		"redis", cfg.Redis.Enabled(), "instance_id", cfg.Instance.ID}
+	if a.tlsLn != nil {
+		attrs = append(attrs, "smpp_tls", a.tlsLn.Addr().String())
+	}
+	if a.admin != nil {
+		attrs = append(attrs, "metrics", a.admin.Addr())
+	}
+	a.log.Info("gateway.started", attrs...)
+	return nil
+}
+
+// SMPPAddr is the plain listener's address once started.
+func (a *App) SMPPAddr() string { return a.smppLn.Addr().String() }
+
+// TLSAddr is the TLS listener's address, or "".
+func (a *App) TLSAddr() string {
+	if a.tlsLn == nil {
+		return ""
+	}
+	return a.tlsLn.Addr().String()
+}
+
+// AdminAddr is the metrics server's address, or "".
+func (a *App) AdminAddr() string {
+	if a.admin == nil {
+		return ""
+	}
+	return a.admin.Addr()
+}
+
+// ServeErr reports a listener that failed for a reason other than
+// shutdown.
+func (a *App) ServeErr() <-chan error { return a.serveErr }
+
+func (a *App) checks() []admin.Check {
+	checks := []admin.Check{{Name: "listeners", Fn: func(context.Context) error {
+		if !a.ready.Load() {
+			return errors.New("not serving")
+		}
+		return nil
+	}}}
+	if a.rdb != nil {
+		checks = append(checks, admin.Check{Name: "redis", Fn: func(ctx context.Context) error {
+			if err := a.rdb.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("%w: %v", admin.ErrDegraded, err)
+			}
+			return nil
+		}})
+	}
+	if h, ok := a.queue.(interface{ Healthy(context.Context) error }); ok {
+		checks = append(checks, admin.Check{Name: "receipts", Fn: func(ctx context.Context) error {
+			if err := h.Healthy(ctx); err != nil {
+				return fmt.Errorf("%w: %v", admin.ErrDegraded, err)
+			}
+			return nil
+		}})
+	}
+	checks = append(checks, admin.Check{Name: "hlr", Fn: func(context.Context) error {
+		if a.chain.BreakerOpen() {
+			return errors.New("circuit breaker open")
+		}
+		return nil
+	}})
+	return checks
+}
+
+// Shutdown stops the gateway within ctx: stop accepting, send receipts
+// that fall due, answer what was read, unbind, close. It returns the
+// number of receipts left pending.
+func (a *App) Shutdown(ctx context.Context) int {
+	a.ready.Store(false)
+	a.log.Info("gateway.stopping")
+	a.server.StopAccepting()
+	// Half of the budget sends receipts that fall due while the receivers
+	// are still bound; the rest ends the sessions.
+	if deadline, ok := ctx.Deadline(); ok {
+		dctx, cancel := context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+		a.dispatcher.Drain(dctx)
+		cancel()
+	}
+	if err := a.server.Shutdown(ctx); err != nil {
+		a.log.Warn("smpp.shutdown.forced", "error", err.Error())
+	}
+	a.handler.Close(ctx)
+	if a.runCancel != nil {
+		a.runCancel()
+	}
+	a.wg.Wait()
+	pending := a.dispatcher.Pending()
+	if a.admin != nil {
+		_ = a.admin.Shutdown(ctx)
+	}
+	a.closeRedis()
+	return pending
+}
+
+func (a *App) closeListeners() {
+	for _, ln := range []net.Listener{a.smppLn, a.tlsLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+func (a *App) closeRedis() {
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+}

@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache"
+	"github.com/smpp-hlr-gateway/gateway/internal/config"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr/simulator"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// NewRedisClient opens the Redis of REDIS_URL: redis:// or rediss:// for a
+// standalone server, redis-sentinel://[:password@]host:port[,host:port]/db?master=name
+// for Sentinel, redis-cluster://[:password@]host:port[,host:port] for Cluster.
+func NewRedisClient(c config.Redis) (redis.UniversalClient, error) {
+	switch {
+	case strings.HasPrefix(c.URL, "redis-cluster://"):
+		o, err := redis.ParseClusterURL("redis://" + strings.TrimPrefix(c.URL, "redis-cluster://"))
+		if err != nil {
+			return nil, fmt.Errorf("app: REDIS_URL: %w", err)
+		}
+		o.PoolSize = c.MaxConnections
+		return redis.NewClusterClient(o), nil
+	case strings.HasPrefix(c.URL, "redis-sentinel://"):
+		return newSentinelClient(c)
+	}
+	o, err := redis.ParseURL(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("app: REDIS_URL: %w", err)
+	}
+	o.PoolSize = c.MaxConnections
+	return redis.NewClient(o), nil
+}
+
+// BuildProvider returns the HLR provider of the configuration.
+func BuildProvider(c config.Config, logger *slog.Logger) (hlr.Lookuper, hlr.ErrCodes, error) {
+	codes, err := hlr.ParseErrCodes(c.HLR.ErrCodes)
+	if err != nil {
+		return nil, codes, fmt.Errorf("config: HLR_ERR_CODES: %w", err)
+	}
+	if c.HLR.Provider == config.ProviderSimulator {
+		return simulator.New(simulator.Options{Latency: c.HLR.SimulatorLatency, ErrCodes: codes}), codes, nil
+	}
+	p, err := tmt.New(tmt.Options{
+		BaseURL: c.HLR.BaseURL, APIKey: c.HLR.APIKey, APISecret: c.HLR.APISecret,
+		Timeout: c.HLR.Timeout, MaxConns: c.HLR.MaxConcurrency, ErrCodes: codes, Logger: logger,
+	})
+	return p, codes, err
+}
+
+// BuildLookuper composes the lookup chain: memory → Redis → coalescing →
+// limit → breaker → provider. rdb may be nil.
+func BuildLookuper(c config.Config, provider hlr.Lookuper, rdb redis.UniversalClient, m *hlr.Metrics, logger *slog.Logger) (*hlr.Chain, *cache.Redis, error) {
+	opts := hlr.ChainOptions{
+		TTL:            c.Cache.TTL,
+		Timeout:        c.HLR.Timeout,
+		MaxConcurrency: c.HLR.MaxConcurrency,
+		Breaker: hlr.BreakerSettings{
+			ConsecutiveFailures: uint32(c.HLR.BreakerFailures),
+			OpenTimeout:         c.HLR.BreakerOpen,
+		},
+		Metrics: m,
+		Logger:  logger,
+	}
+	var rc *cache.Redis
+	if c.Cache.Enabled() {
+		mem, err := cache.NewMemory[hlr.Result](c.Cache.MemoryEntries, cache.MemoryOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Memory = mem
+		if rdb != nil {
+			rc = cache.NewRedis(rdb, cache.RedisOptions{Logger: logger})
+			opts.Redis = rc
+		}
+	}
+	chain, err := hlr.NewChain(provider, opts)
+	return chain, rc, err
+}
+
+// Accounts converts the configured accounts for the SMPP server.
+func Accounts(c config.Config) []smpp.Account {
+	var out []smpp.Account
+	for _, a := range c.Accounts() {
+		out = append(out, smpp.Account{
+			SystemID: a.SystemID, Password: a.Password, MaxBinds: a.MaxBinds,
+			Throughput: a.Throughput, AllowedNetworks: a.AllowedNetworks,
+		})
+	}
+	return out
+}
+
+// instanceTag picks the 12-bit tag of this instance's message ids: from a
+// Redis counter when instances share a Redis, so their tags differ,
+// otherwise at random.
+func instanceTag(ctx context.Context, rdb redis.UniversalClient) (uint16, error) {
+	if rdb != nil {
+		n, err := rdb.Incr(ctx, "gw:{instances}:seq").Result()
+		if err == nil {
+			return uint16(n % 4096), nil
+		}
+		return 0, fmt.Errorf("app: instance tag from Redis: %w", err)
+	}
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint16(b[:]) & 0xFFF, nil
+}

@@ -1,0 +1,13 @@
+// Package gateway is the business handler: for every submit_sm (and
+// data_sm, submit_multi) it looks the destination up in the HLR and filters
+// in reverse. A live mobile subscriber is rejected with ESME_RINVDSTADR;
+// anything else the HLR answered is accepted with a message id and a
+// DELIVRD receipt is scheduled; a lookup without a usable answer follows
+// HLR_TIMEOUT_POLICY or HLR_ERROR_POLICY. The SMPP status of every outcome
+// is decided in one place, decide.go.
+//
+// Lookups answered by the in-process cache are decided on the session's
+// reader goroutine; the rest go to a fixed pool of workers, so a slow HLR
+// costs no goroutine per message. A receipt is stored before the
+// submit_sm_resp that promises it is written.
+package gateway

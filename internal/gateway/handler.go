@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// Handler is the gateway's smpp.Handler.
+type Handler struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	cached  CachedLookuper // nil when the lookuper has no memory tier
+
+	jobs    chan job
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	once    sync.Once
+}
+
+type job struct {
+	req   *smpp.Request
+	start time.Time
+}
+
+// New builds a handler and starts its workers; Close stops them.
+func New(opts Options) (*Handler, error) {
+	if opts.Lookuper == nil || opts.Receipts == nil || opts.IDs == nil {
+		return nil, errors.New("gateway: Lookuper, Receipts and IDs are required")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 256
+	}
+	if opts.LookupTimeout <= 0 {
+		opts.LookupTimeout = 5 * time.Second
+	}
+	if opts.InvalidNumberErr == "" {
+		opts.InvalidNumberErr = "003"
+	}
+	if opts.OtherErr == "" {
+		opts.OtherErr = "000"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{
+		opts:    opts,
+		log:     opts.Logger,
+		metrics: newMetrics(opts.Registerer),
+		jobs:    make(chan job, opts.Workers*4),
+	}
+	h.cached, _ = opts.Lookuper.(CachedLookuper)
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.workers.Add(opts.Workers)
+	for range opts.Workers {
+		go h.work()
+	}
+	return h, nil
+}
+
+// Close stops the workers after the queued requests are answered, or at
+// once when ctx ends (the rest are answered ESME_RSYSERR).
+func (h *Handler) Close(ctx context.Context) {
+	h.once.Do(func() { close(h.jobs) })
+	done := make(chan struct{})
+	go func() { h.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		h.cancel()
+		<-done
+	}
+	h.cancel()
+}
+
+// ServeSMPP implements smpp.Handler.
+func (h *Handler) ServeSMPP(r *smpp.Request) {
+	start := h.opts.Now()
+	switch b := r.PDU.Body.(type) {
+	case *pdu.SubmitSM:
+		if h.tryInline(r, &b.SM, start) {
+			return
+		}
+	case *pdu.QuerySM:
+		h.query(r, b)
+		return
+	case *pdu.CancelSM:
+		h.cancelSM(r, b)
+		return
+	case *pdu.ReplaceSM:
+		r.Respond(pdu.StatusReplaceFail, nil)
+		return
+	}
+	h.metrics.activeTasks.Inc()
+	h.jobs <- job{req: r, start: start}
+}
+
+func (h *Handler) work() {
+	defer h.workers.Done()
+	for j := range h.jobs {
+		h.serveJob(j)
+	}
+}
+
+func (h *Handler) serveJob(j job) {
+	defer h.metrics.activeTasks.Dec()
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("gateway.panic", "panic", v)
+			j.req.Respond(pdu.StatusSysErr, nil)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(h.ctx, h.opts.LookupTimeout)
+	defer cancel()
+	switch b := j.req.PDU.Body.(type) {
+	case *pdu.SubmitSM:
+		h.submit(ctx, j.req, &b.SM, j.start)
+	case *pdu.DataSM:
+		h.dataSM(ctx, j.req, b, j.start)
+	case *pdu.SubmitMulti:
+		h.submitMulti(ctx, j.req, b, j.start)
+	default:
+		j.req.Respond(pdu.StatusSysErr, nil)
+	}
+}

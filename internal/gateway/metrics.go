@@ -1,0 +1,33 @@
+package gateway
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	accepted, rejected, failed prometheus.Counter
+	processing                 prometheus.Histogram
+	activeTasks                prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	submits := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "submit_total",
+		Help: "Messages answered, by outcome: accepted (ESME_ROK), rejected (live number, ESME_RINVDSTADR), failed (ESME_RSYSERR by policy).",
+	}, []string{"status"})
+	m := &metrics{
+		accepted: submits.WithLabelValues("accepted"),
+		rejected: submits.WithLabelValues("rejected"),
+		failed:   submits.WithLabelValues("failed"),
+		processing: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "submit_processing_seconds",
+			Help:    "Time from reading a submit to writing its response.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		activeTasks: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "active_tasks", Help: "Submits waiting for an HLR answer.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(submits, m.processing, m.activeTasks)
+	}
+	return m
+}

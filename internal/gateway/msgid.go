@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"encoding/hex"
+	"sync/atomic"
+	"time"
+)
+
+// IDs generates message ids: 16 uppercase hex characters of a 64-bit
+// value made of 32 bits of seconds since 2024-01-01 UTC, a 12-bit
+// instance tag and a 20-bit counter. Ids are unique within an instance
+// across restarts as long as its clock does not go back, and across
+// instances whose tags differ (the application takes distinct tags from
+// Redis when several instances share one). When more than 2^20 ids are
+// needed in one second the generator borrows the next second.
+type IDs struct {
+	tag   uint64
+	now   func() time.Time
+	state atomic.Uint64 // seconds<<20 | counter of the last id
+}
+
+var idEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// NewIDs returns a generator for instance tag (only its low 12 bits count).
+func NewIDs(tag uint16, now func() time.Time) *IDs {
+	if now == nil {
+		now = time.Now
+	}
+	return &IDs{tag: uint64(tag & 0xFFF), now: now}
+}
+
+// Next returns a new message id.
+func (g *IDs) Next() string {
+	sec := uint64(g.now().Sub(idEpoch)/time.Second) & 0xFFFFFFFF
+	for {
+		old := g.state.Load()
+		next := sec << 20
+		if old>>20 >= sec {
+			next = old + 1 // same (or borrowed) second: count on
+		}
+		if g.state.CompareAndSwap(old, next) {
+			v := (next>>20)<<32 | g.tag<<20 | next&0xFFFFF
+			return formatID(v)
+		}
+	}
+}
+
+func formatID(v uint64) string {
+	var raw [8]byte
+	for i := 7; i >= 0; i-- {
+		raw[i] = byte(v)
+		v >>= 8
+	}
+	var out [16]byte
+	hex.Encode(out[:], raw[:])
+	for i, c := range out {
+		if c >= 'a' {
+			out[i] = c - 'a' + 'A'
+		}
+	}
+	return string(out[:])
+}

@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// Receipts is what the handler needs of the receipt dispatcher.
+type Receipts interface {
+	Schedule(ctx context.Context, r dlr.Receipt) error
+	Cancel(ctx context.Context, messageID string) (bool, error)
+	State(ctx context.Context, messageID string) (pdu.MessageState, time.Time, bool)
+}
+
+// CachedLookuper is optionally implemented by a Lookuper that can answer
+// from memory without blocking; such hits are decided on the reader
+// goroutine.
+type CachedLookuper interface {
+	Cached(msisdn string) (hlr.Result, bool)
+}
+
+// Policy says what to do when the HLR gave no usable answer.
+type Policy uint8
+
+// Policies.
+const (
+	Reject Policy = iota // answer ESME_RSYSERR
+	Accept               // accept as an invalid number and send a receipt
+)
+
+// Options configure a Handler.
+type Options struct {
+	Lookuper      hlr.Lookuper // required
+	Receipts      Receipts     // required
+	IDs           *IDs         // required
+	TimeoutPolicy Policy       // HLR_TIMEOUT_POLICY; zero value Reject
+	ErrorPolicy   Policy       // HLR_ERROR_POLICY; set Accept for the default
+	LookupTimeout time.Duration
+	DLRDelay      time.Duration
+	DLRTTL        time.Duration
+	// ReceiptsRequestedOnly is DLR_MODE=requested: a receipt only when
+	// registered_delivery asks for one.
+	ReceiptsRequestedOnly bool
+	// InvalidNumberErr is the receipt err of a destination that is not a
+	// phone number (default "003").
+	InvalidNumberErr string
+	// OtherErr is the receipt err after a timeout or HLR error (default "000").
+	OtherErr string
+	Workers  int // lookups in progress at once; default 256
+
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}

@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// tryInline decides a submit_sm on the reader goroutine when the answer
+// is already in memory and no receipt has to be stored (a rejection), or
+// the receipt store is in memory too. It reports whether it answered.
+func (h *Handler) tryInline(r *smpp.Request, sm *pdu.SM, start time.Time) bool {
+	if h.cached == nil || sm.Dest.Addr == "" {
+		return false
+	}
+	msisdn, ok := hlr.NormalizeMSISDN(sm.Dest.Addr)
+	if !ok {
+		return false
+	}
+	res, ok := h.cached.Cached(msisdn)
+	if !ok {
+		return false
+	}
+	d := h.decide(res, nil)
+	if d.status == pdu.StatusOK {
+		return false // storing the receipt may block: leave it to a worker
+	}
+	h.finishSubmit(r, sm, d, "", start)
+	return true
+}
+
+func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start time.Time) {
+	d := h.lookupDest(ctx, sm.Dest.Addr)
+	var id string
+	if d.status == pdu.StatusOK {
+		id = h.opts.IDs.Next()
+		if err := h.scheduleReceipt(ctx, r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start); err != nil {
+			d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
+			id = ""
+		}
+	}
+	h.finishSubmit(r, sm, d, id, start)
+}
+
+func (h *Handler) finishSubmit(r *smpp.Request, sm *pdu.SM, d decision, id string, start time.Time) {
+	r.RespondSubmitSM(d.status, id)
+	h.observe(r, d, id, sm.Source.Addr, sm.Dest.Addr, messageLength(sm.ShortMessage, sm.TLVs), start)
+}
+
+// scheduleReceipt stores the receipt the response is about to promise.
+func (h *Handler) scheduleReceipt(ctx context.Context, r *smpp.Request, src, dst pdu.Address, registered uint8, id string, d decision, start time.Time) error {
+	if h.opts.ReceiptsRequestedOnly && registered&0x03 != 0x01 {
+		return nil
+	}
+	return h.opts.Receipts.Schedule(ctx, dlr.Receipt{
+		MessageID:   id,
+		SystemID:    r.Session.SystemID(),
+		Source:      src,
+		Dest:        dst,
+		SubmittedAt: start,
+		Err:         d.err,
+		Reason:      d.reason,
+		DueAt:       start.Add(h.opts.DLRDelay),
+		ExpiresAt:   start.Add(h.opts.DLRTTL),
+	})
+}
+
+func (h *Handler) dataSM(ctx context.Context, r *smpp.Request, b *pdu.DataSM, start time.Time) {
+	d := h.lookupDest(ctx, b.Dest.Addr)
+	var id string
+	if d.status == pdu.StatusOK {
+		id = h.opts.IDs.Next()
+		if err := h.scheduleReceipt(ctx, r, b.Source, b.Dest, b.RegisteredDelivery, id, d, start); err != nil {
+			d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
+		}
+	}
+	if d.status == pdu.StatusOK {
+		r.Respond(pdu.StatusOK, &pdu.DataSMResp{MessageID: id})
+	} else {
+		r.Respond(d.status, nil)
+		id = ""
+	}
+	h.observe(r, d, id, b.Source.Addr, b.Dest.Addr, messageLength("", b.TLVs), start)
+}
+
+// submitMulti filters every destination on its own. Live numbers (and
+// destinations that fail by policy) are listed as unsuccessful; each
+// accepted destination gets its own message id and receipt, and the
+// response carries the first accepted id.
+func (h *Handler) submitMulti(ctx context.Context, r *smpp.Request, b *pdu.SubmitMulti, start time.Time) {
+	resp := &pdu.SubmitMultiResp{}
+	for _, dest := range b.Dests {
+		if dest.IsDistList {
+			resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: pdu.Address{Addr: dest.DistList}, Status: pdu.StatusInvDLName})
+			continue
+		}
+		d := h.lookupDest(ctx, dest.Address.Addr)
+		var id string
+		if d.status == pdu.StatusOK {
+			id = h.opts.IDs.Next()
+			if err := h.scheduleReceipt(ctx, r, b.Source, dest.Address, b.RegisteredDelivery, id, d, start); err != nil {
+				d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
+				id = ""
+			}
+		}
+		if d.status != pdu.StatusOK {
+			resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: dest.Address, Status: d.status})
+		} else if resp.MessageID == "" {
+			resp.MessageID = id
+		}
+		h.observe(r, d, id, b.Source.Addr, dest.Address.Addr, messageLength(b.ShortMessage, b.TLVs), start)
+	}
+	r.Respond(pdu.StatusOK, resp)
+}
+
+func messageLength(sm string, tlvs pdu.TLVs) int {
+	if sm == "" {
+		if p, ok := tlvs.Get(pdu.TagMessagePayload); ok {
+			return len(p)
+		}
+	}
+	return len(sm)
+}
+
+// observe counts and logs one answered destination.
+func (h *Handler) observe(r *smpp.Request, d decision, id, src, dst string, length int, start time.Time) {
+	h.metrics.processing.Observe(h.opts.Now().Sub(start).Seconds())
+	event, level := "submit.accepted", slog.LevelInfo
+	switch d.status {
+	case pdu.StatusOK:
+		h.metrics.accepted.Inc()
+	case pdu.StatusInvDstAdr:
+		h.metrics.rejected.Inc()
+		event = "submit.rejected"
+	default:
+		h.metrics.failed.Inc()
+		event, level = "submit.failed", slog.LevelWarn
+	}
+	if !h.log.Enabled(context.Background(), level) {
+		return
+	}
+	h.log.LogAttrs(context.Background(), level, event,
+		slog.String("message_id", id),
+		slog.String("system_id", r.Session.SystemID()),
+		slog.String("command", r.PDU.Command.String()),
+		slog.String("source", src),
+		slog.String("destination", dst),
+		slog.Int("message_length", length),
+		slog.String("status", d.status.String()),
+		slog.String("receipt_err", d.err),
+		slog.String("reason", d.reason),
+		slog.String("detail", d.detail),
+	)
+}
