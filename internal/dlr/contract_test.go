@@ -135,7 +135,10 @@ func TestQueueContract(t *testing.T) {
 			if got := claim(t, q, "acme", t0.Add(time.Hour), 10); len(got) != 0 {
 				t.Fatalf("claimed %v after Ack", got)
 			}
-			if _, ok := lookup(t, q, "unknown"); ok {
+			if o, ok := lookup(t, q, "unknown"); !ok || o.State != pdu.StateDelivered {
+				t.Fatalf("Lookup of an acked id that was not pending = %+v %v", o, ok)
+			}
+			if _, ok := lookup(t, q, "never-seen"); ok {
 				t.Fatal("unknown id known")
 			}
 		}},

@@ -35,7 +35,7 @@ type Dispatcher struct {
 	loopMu   sync.Mutex // held by Run or Drain
 	wake     chan struct{}
 	syncReq  chan chan struct{} // tests: close the channel once quiescent
-	pending  atomic.Int64
+	pending  atomic.Int64       // last count the queue gave
 
 	mu        sync.Mutex
 	receivers map[string]int
@@ -64,7 +64,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 		blocked:   make(map[string]time.Time),
 		inflight:  make(map[string]struct{}),
 	}
-	d.m = newMetrics(opts.Registerer, func() float64 { return float64(max(d.pending.Load(), 0)) }, opts.Logger)
+	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) }, opts.Logger)
 	return d
 }
 
@@ -79,7 +79,6 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 		return fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
 	}
 	d.m.scheduled(r.Reason)
-	d.pending.Add(1)
 	d.mu.Lock()
 	poke := d.receivers[r.SystemID] > 0 && r.DueAt.Before(d.nextWake)
 	d.mu.Unlock()
@@ -114,7 +113,6 @@ func (d *Dispatcher) Cancel(ctx context.Context, messageID string) (bool, error)
 		return false, fmt.Errorf("dlr: cancel %s: %w", messageID, err)
 	}
 	if ok {
-		d.pending.Add(-1)
 		d.o.Logger.Info("dlr cancelled", "message_id", messageID)
 	}
 	return ok, nil
@@ -133,10 +131,24 @@ func (d *Dispatcher) State(ctx context.Context, messageID string) (state pdu.Mes
 	return o.State, o.At, ok
 }
 
-// Pending returns the number of pending receipts as last known: exact for a
-// MemoryQueue; for a shared queue, all instances' receipts as of the last
-// sweep, adjusted by this dispatcher's own changes since.
-func (d *Dispatcher) Pending() int { return int(max(d.pending.Load(), 0)) }
+// Pending returns the number of receipts pending in the queue (for a
+// shared queue: all instances'), asking the queue with OpTimeout; when the
+// queue cannot answer, the last known count.
+func (d *Dispatcher) Pending() int {
+	ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
+	defer cancel()
+	return d.pendingCount(ctx)
+}
+
+func (d *Dispatcher) pendingCount(ctx context.Context) int {
+	n, err := d.q.Len(ctx)
+	if err != nil {
+		d.o.Logger.Warn("dlr pending count failed", "err", err)
+		return int(d.pending.Load())
+	}
+	d.pending.Store(int64(n))
+	return n
+}
 
 // Run is the scheduling loop. It returns nil when ctx is done or Drain
 // has taken over.
@@ -161,15 +173,9 @@ func (d *Dispatcher) Drain(ctx context.Context) (pending int) {
 		horizon = horizon.Add(time.Until(dl))
 	}
 	d.loop(ctx, nil, horizon, true)
-	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.OpTimeout)
+	opCtx, cancel := d.opCtx(ctx)
 	defer cancel()
-	n, err := d.q.Len(opCtx)
-	if err != nil {
-		d.o.Logger.Warn("dlr pending count failed", "err", err)
-		return d.Pending()
-	}
-	d.pending.Store(int64(n))
-	return n
+	return d.pendingCount(opCtx)
 }
 
 func (d *Dispatcher) poke() {

@@ -15,5 +15,6 @@ func (i queueImpl) newB(b *testing.B) Queue { return i.newTB(b) }
 func queueImpls() []queueImpl {
 	return []queueImpl{
 		{"memory", func(testing.TB) Queue { return NewMemoryQueue(MemoryOptions{}) }},
+		{"redis", newTestRedisQueue},
 	}
 }

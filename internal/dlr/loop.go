@@ -241,9 +241,7 @@ func (d *Dispatcher) ack(ctx context.Context, o Outcome, rs ...Receipt) {
 	if err := d.q.Ack(opCtx, o, rs...); err != nil {
 		// The lease runs out and the receipts are sent again: at least once.
 		d.o.Logger.Warn("dlr ack failed", "receipts", len(rs), "err", err)
-		return
 	}
-	d.pending.Add(-int64(len(rs)))
 }
 
 func (d *Dispatcher) expired(ctx context.Context, now time.Time, r Receipt) {
@@ -257,8 +255,7 @@ func (d *Dispatcher) logExpired(r Receipt) {
 		"attempts", r.Attempts, "submitted_at", r.SubmittedAt)
 }
 
-// sweep expires receipts of all accounts, flushes a Flusher queue and
-// refreshes the pending count.
+// sweep expires receipts of all accounts and flushes a Flusher queue.
 func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 	if f, ok := d.q.(Flusher); ok {
 		opCtx, cancel := d.opCtx(ctx)
@@ -284,10 +281,5 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		if len(rs) < expireBatch {
 			break
 		}
-	}
-	opCtx, cancel := d.opCtx(ctx)
-	defer cancel()
-	if n, err := d.q.Len(opCtx); err == nil {
-		d.pending.Store(int64(n))
 	}
 }

@@ -139,8 +139,8 @@ func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 	for _, r := range rs {
 		if e, ok := q.byID[r.MessageID]; ok {
 			q.removeLocked(e)
-			q.rememberLocked(r.MessageID, o)
 		}
+		q.rememberLocked(r.MessageID, o)
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 	}
 	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dlr_pending",
-		Help: "Receipts waiting for delivery (for a shared queue: all instances, refreshed every sweep).",
+		Help: "Receipts waiting for delivery (for a shared queue: all instances').",
 	}, pending)
 	cs := []prometheus.Collector{m.delivrd, m.sent, m.retried, m.expired, m.dropped, m.delivery, gauge}
 	for i, c := range cs {

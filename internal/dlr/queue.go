@@ -56,7 +56,8 @@ type Queue interface {
 	// first, and leases them until now+lease.
 	Claim(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error)
 	// Ack removes receipts for good and remembers their final outcome for
-	// Lookup (for a bounded time or number). Unknown ids are ignored.
+	// Lookup (for a bounded time or number), also for receipts that were
+	// no longer pending: the outcome of the caller's delivery is the truth.
 	Ack(ctx context.Context, o Outcome, rs ...Receipt) error
 	// Retry stores r again (Attempts already incremented), due at at. A
 	// receipt no longer in the queue (cancelled, expired, acked by another

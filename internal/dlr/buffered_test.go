@@ -1,0 +1,155 @@
+package dlr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// switchQueue forwards to a queue the test can swap.
+type switchQueue struct {
+	Queue
+	mu sync.Mutex
+}
+
+func (s *switchQueue) set(q Queue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Queue = q
+}
+
+func (s *switchQueue) cur() Queue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Queue
+}
+
+func (s *switchQueue) Put(ctx context.Context, r Receipt) error { return s.cur().Put(ctx, r) }
+func (s *switchQueue) Len(ctx context.Context) (int, error)     { return s.cur().Len(ctx) }
+func (s *switchQueue) Healthy(ctx context.Context) error {
+	if h, ok := s.cur().(interface{ Healthy(context.Context) error }); ok {
+		return h.Healthy(ctx)
+	}
+	return nil
+}
+
+// downQueue fails every call.
+type downQueue struct{}
+
+var errDown = errors.New("connection refused")
+
+func (downQueue) Put(context.Context, Receipt) error { return errDown }
+func (downQueue) Claim(context.Context, string, time.Time, time.Duration, int) ([]Receipt, error) {
+	return nil, errDown
+}
+func (downQueue) Ack(context.Context, Outcome, ...Receipt) error          { return errDown }
+func (downQueue) Retry(context.Context, Receipt, time.Time) error         { return errDown }
+func (downQueue) Cancel(context.Context, string, time.Time) (bool, error) { return false, errDown }
+func (downQueue) Lookup(context.Context, string) (Outcome, bool, error) {
+	return Outcome{}, false, errDown
+}
+func (downQueue) NextDue(context.Context, string) (time.Time, bool, error) {
+	return time.Time{}, false, errDown
+}
+func (downQueue) Expire(context.Context, time.Time, int) ([]Receipt, error) { return nil, errDown }
+func (downQueue) Len(context.Context) (int, error)                          { return 0, errDown }
+func (downQueue) Healthy(context.Context) error                             { return errDown }
+
+func TestBufferedQueueOutage(t *testing.T) {
+	redisDown := func(t *testing.T) (Queue, Queue) {
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		t.Cleanup(func() { _ = c.Close() })
+		good := newTestRedisQueue(t)
+		return NewRedisQueue(c, RedisOptions{}), good
+	}
+	fake := func(*testing.T) (Queue, Queue) { return downQueue{}, NewMemoryQueue(MemoryOptions{}) }
+	for _, tt := range []struct {
+		name  string
+		make_ func(*testing.T) (down, up Queue)
+	}{
+		{"fake inner", fake},
+		{"redis at 127.0.0.1:1", redisDown},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			down, up := tt.make_(t)
+			inner := &switchQueue{Queue: down}
+			reg := registry()
+			q := NewBufferedQueue(inner, BufferOptions{Size: 3, Registerer: reg})
+
+			for i := range 3 {
+				if err := q.Put(ctx, receipt(fmt.Sprintf("BUF%d", i), "acme", 0)); err != nil {
+					t.Fatalf("Put %d during outage: %v", i, err)
+				}
+			}
+			if err := q.Put(ctx, receipt("BUF3", "acme", 0)); !errors.Is(err, ErrBufferFull) {
+				t.Fatalf("Put past the bound = %v, want ErrBufferFull", err)
+			}
+			if got := metric(t, reg, "dlr_buffer_overflow_total"); got != 1 {
+				t.Errorf("dlr_buffer_overflow_total = %v, want 1", got)
+			}
+			if got := metric(t, reg, "dlr_buffer_size"); got != 3 {
+				t.Errorf("dlr_buffer_size = %v, want 3", got)
+			}
+			if err := q.Healthy(ctx); !errors.Is(err, ErrDegraded) {
+				t.Errorf("Healthy = %v, want ErrDegraded", err)
+			}
+			if o, ok, err := q.Lookup(ctx, "BUF1"); err != nil || !ok || o.State != pdu.StateEnroute {
+				t.Errorf("Lookup buffered = %+v %v %v", o, ok, err)
+			}
+			if ok, err := q.Cancel(ctx, "BUF1", t0); err != nil || !ok {
+				t.Errorf("Cancel buffered = %v %v", ok, err)
+			}
+			if n, err := q.Flush(ctx); err == nil || n != 0 {
+				t.Errorf("Flush while down = %d %v, want an error", n, err)
+			}
+
+			inner.set(up) // the queue is back
+			if n, err := q.Flush(ctx); err != nil || n != 2 {
+				t.Fatalf("Flush = %d %v, want 2", n, err)
+			}
+			if n, err := up.Len(ctx); err != nil || n != 2 {
+				t.Errorf("inner Len = %d %v, want 2", n, err)
+			}
+			if err := q.Healthy(ctx); err != nil {
+				t.Errorf("Healthy after flush = %v", err)
+			}
+			if err := q.Put(ctx, receipt("AFTER", "acme", 0)); err != nil || q.Buffered() != 0 {
+				t.Errorf("Put after recovery = %v, buffered %d", err, q.Buffered())
+			}
+			rs, err := up.Claim(ctx, "acme", t0, time.Minute, 10)
+			if err != nil || fmt.Sprint(sorted(ids(rs))) != "[AFTER BUF0 BUF2]" {
+				t.Errorf("claimed %v %v", ids(rs), err)
+			}
+		})
+	}
+}
+
+func TestBufferedQueueWithDispatcherFlushesOnSweep(t *testing.T) {
+	inner := &switchQueue{Queue: downQueue{}}
+	q := NewBufferedQueue(inner, BufferOptions{Size: 10})
+	h := newHarness(t, q, nil)
+	h.d.ReceiversChanged("acme", 1)
+	h.schedule(receipt("SWEEP1", "acme", 0))
+	h.settle()
+	h.s.none(t)
+	inner.set(NewMemoryQueue(MemoryOptions{}))
+	h.clk.Advance(DefaultSweepInterval)
+	if d := h.s.next(t); d.id() != "SWEEP1" {
+		t.Fatalf("delivered %s", d.id())
+	}
+}
+
+func ids(rs []Receipt) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.MessageID)
+	}
+	return out
+}

@@ -1,0 +1,110 @@
+package dlr
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+func TestRedisLeaseExpiryHandsOverToAnotherInstance(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	a := NewRedisQueue(c, RedisOptions{Prefix: prefix})
+	b := NewRedisQueue(redisTestClient(t), RedisOptions{Prefix: prefix}) // another instance
+	ctx := context.Background()
+	lease := 30 * time.Second
+	if err := a.Put(ctx, receipt("AAAAAAAAAAAAAAA1", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := a.Claim(ctx, "acme", t0, lease, 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("A claimed %v %v", rs, err)
+	}
+	// A "crashes": no Ack, no Retry.
+	tests := []struct {
+		at   time.Time
+		want int
+	}{
+		{t0.Add(lease - time.Millisecond), 0},
+		{t0.Add(lease), 1},
+		{t0.Add(lease + time.Second), 0}, // leased again, by B
+	}
+	for _, tt := range tests {
+		rs, err := b.Claim(ctx, "acme", tt.at, lease, 10)
+		if err != nil || len(rs) != tt.want {
+			t.Fatalf("B claim at t0+%v = %d receipts (%v), want %d", tt.at.Sub(t0), len(rs), err, tt.want)
+		}
+	}
+}
+
+func TestRedisTwoDispatchersReceiverOnSecond(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	clk := newFakeClock(t0)
+	newInstance := func() *harness {
+		q := NewRedisQueue(redisTestClient(t), RedisOptions{Prefix: prefix})
+		h := newHarness(t, q, func(o *Options) { o.Clock = clk; o.BatchSize = 64 })
+		h.clk = clk
+		return h
+	}
+	a, b := newInstance(), newInstance()
+	b.s.setAuto(pdu.StatusOK)
+	b.d.ReceiversChanged("acme", 1)
+
+	const n = 500
+	for i := range n {
+		a.schedule(receipt(fmt.Sprintf("%016X", 0xB000+i), "acme", time.Second))
+	}
+	clk.Advance(time.Second)
+	for {
+		b.settle()
+		if len(b.s.sent) >= n {
+			break
+		}
+		clk.Advance(DefaultPollInterval) // b learns of a's receipts by polling
+	}
+	a.settle()
+	seen := map[string]int{}
+	for len(b.s.sent) > 0 {
+		d := <-b.s.sent
+		seen[d.id()]++
+	}
+	a.s.none(t)
+	if len(seen) != n {
+		t.Errorf("%d distinct receipts delivered, want %d", len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("%s delivered %d times", id, k)
+		}
+	}
+	if pending, _ := b.q.Len(context.Background()); pending != 0 {
+		t.Errorf("%d receipts left in Redis", pending)
+	}
+	if st, _, ok := a.state(fmt.Sprintf("%016X", 0xB000)); !ok || st != pdu.StateDelivered {
+		t.Errorf("instance A sees state %v %v, want DELIVERED", st, ok)
+	}
+}
+
+func TestRedisKeysShareAccountSlot(t *testing.T) {
+	q := NewRedisQueue(nil, RedisOptions{Prefix: "p:"})
+	tests := []struct{ sys, wantTag string }{
+		{"acme", "{acme}"},
+		{"a}b", "{x617d62}"},
+		{"{x", "{x7b78}"},
+	}
+	for _, tt := range tests {
+		for _, k := range q.accountKeys(tt.sys) {
+			if k[len("p:"):len("p:")+len(tt.wantTag)] != tt.wantTag {
+				t.Errorf("key %q of %q lacks hash tag %s", k, tt.sys, tt.wantTag)
+			}
+		}
+	}
+}
+
+// registry is a fresh registry for tests that need one.
+func registry() *prometheus.Registry { return prometheus.NewRegistry() }
