@@ -63,3 +63,19 @@ func TestDecodeSubmitSMAllocations(t *testing.T) {
 		t.Errorf("Decode submit_sm: %v allocations", n)
 	}
 }
+
+func TestAppendTLVMatchesWith(t *testing.T) {
+	var b []byte
+	b = AppendTLVCString(b, TagReceiptedMessageID, "ABC")
+	b = AppendTLVUint8(b, TagMessageState, 2)
+	b = AppendTLVUint16(b, TagSARMsgRefNum, 0x1234)
+	b = AppendTLV(b, TagNetworkErrorCode, "\x03\x00\x03")
+	want := TLVs("").WithCString(TagReceiptedMessageID, "ABC").WithUint8(TagMessageState, 2).
+		WithUint16(TagSARMsgRefNum, 0x1234).With(TagNetworkErrorCode, "\x03\x00\x03")
+	if string(b) != string(want) {
+		t.Fatalf("got % x, want % x", b, want)
+	}
+	if id, ok := want.CString(TagReceiptedMessageID); !ok || id != "ABC" {
+		t.Fatalf("CString = %q, %v", id, ok)
+	}
+}
