@@ -21,8 +21,9 @@ const HeaderLen = 16
 // DefaultMaxLength is the default upper bound for command_length.
 const DefaultMaxLength = 64 * 1024
 
-// PDU is a header with its decoded body. Body is nil for a PDU whose
-// command is unknown, and may be nil for an error response.
+// PDU is a header with its decoded body. Body is nil when Decode fails
+// (unknown command, malformed body); an error response decodes to the zero
+// body of its type.
 type PDU struct {
 	Header
 	Body Body
