@@ -156,8 +156,7 @@ func (r *Redis) fail(parent context.Context, op string, err error) error {
 	}
 	r.nextProbe.Store(r.now().Add(r.retryAfter).UnixNano())
 	if r.down.CompareAndSwap(false, true) {
-		r.log.Warn("redis cache unreachable; serving without it",
-			slog.String("event", "redis_cache_down"),
+		r.log.Warn("redis.cache.down",
 			slog.String("op", op),
 			slog.String("error", err.Error()),
 			slog.Duration("retry_after", r.retryAfter))
@@ -167,6 +166,6 @@ func (r *Redis) fail(parent context.Context, op string, err error) error {
 
 func (r *Redis) markUp() {
 	if r.down.CompareAndSwap(true, false) {
-		r.log.Info("redis cache reachable again", slog.String("event", "redis_cache_up"))
+		r.log.Info("redis.cache.up")
 	}
 }

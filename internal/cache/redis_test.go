@@ -105,7 +105,7 @@ func TestRedisFailsOpenAndLogsTransitionsOnce(t *testing.T) {
 	if got := hook.n.Load(); got != 2 {
 		t.Fatalf("commands after retry period = %d, want 2 (one probe)", got)
 	}
-	if n := strings.Count(logs.String(), "redis_cache_down"); n != 1 {
+	if n := strings.Count(logs.String(), "redis.cache.down"); n != 1 {
 		t.Fatalf("down logged %d times, want once:\n%s", n, logs.String())
 	}
 	if err := r.Healthy(ctx); !errors.Is(err, cache.ErrUnavailable) {
@@ -141,7 +141,7 @@ func TestRedisRecoveryIsLogged(t *testing.T) {
 	if !r.Up() {
 		t.Fatal("not up after recovery")
 	}
-	if n := strings.Count(logs.String(), "redis_cache_up"); n != 1 {
+	if n := strings.Count(logs.String(), "redis.cache.up"); n != 1 {
 		t.Fatalf("up logged %d times:\n%s", n, logs.String())
 	}
 }

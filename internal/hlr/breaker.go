@@ -69,8 +69,7 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 			if to == gobreaker.StateOpen {
 				lvl = slog.LevelWarn
 			}
-			logger.Log(context.Background(), lvl, "hlr circuit breaker "+to.String(),
-				slog.String("event", "hlr_breaker_state"),
+			logger.Log(context.Background(), lvl, "hlr.breaker.state", slog.String("state", to.String()),
 				slog.String("from", from.String()),
 				slog.String("to", to.String()))
 		},

@@ -137,8 +137,8 @@ func (c *RedisCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
 	}
 	var e redisEntry
 	if err := json.Unmarshal(b, &e); err != nil || e.V != 1 || e.R.Class == ClassUnknown {
-		c.log.Debug("hlr: ignoring undecodable redis cache entry",
-			slog.String("event", "hlr_cache_decode_error"), slog.String("msisdn", msisdn))
+		c.log.Debug("hlr.cache.decode_error",
+			slog.String("msisdn", msisdn))
 		return Result{}, false
 	}
 	r := e.R

@@ -107,7 +107,7 @@ func TestRedisUnreachableFailsOpen(t *testing.T) {
 	if p.calls.Load() != 20 {
 		t.Fatalf("provider calls = %d", p.calls.Load())
 	}
-	if n := strings.Count(logs.String(), "redis_cache_down"); n != 1 {
+	if n := strings.Count(logs.String(), "redis.cache.down"); n != 1 {
 		t.Fatalf("state change logged %d times, want 1:\n%s", n, logs.String())
 	}
 	if m := metricValue(t, reg, "hlr_cache_misses_total", map[string]string{"tier": "redis"}); m != 20 {

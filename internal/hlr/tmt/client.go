@@ -140,13 +140,11 @@ func (c *Client) Lookup(ctx context.Context, msisdn string) (hlr.Result, error) 
 	res, err := c.do(ctx, msisdn)
 	if err != nil {
 		err = c.classifyErr(ctx, redacted, err)
-		c.log.DebugContext(ctx, "hlr lookup failed",
-			slog.String("event", "hlr_lookup_failed"), slog.String("provider", "tmt"),
+		c.log.DebugContext(ctx, "hlr.lookup.failed", slog.String("provider", "tmt"),
 			slog.String("url", redacted), slog.String("error", err.Error()))
 		return hlr.Result{}, err
 	}
-	c.log.DebugContext(ctx, "hlr lookup",
-		slog.String("event", "hlr_lookup"), slog.String("provider", "tmt"),
+	c.log.DebugContext(ctx, "hlr.lookup", slog.String("provider", "tmt"),
 		slog.String("url", redacted), slog.String("class", res.Class.String()),
 		slog.String("reason", res.Reason), slog.Int("status", res.Status), slog.Int("error", res.Error))
 	return res, nil

@@ -1,0 +1,206 @@
+package app_test
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+var invalidNumbers = map[string]fakeAnswer{
+	"40722570240999": {body: `{"40722570240999":{"status":1,"status_message":"Invalid Number","error":0}}`},
+	"40722570240998": {body: `{"40722570240998":{"status":1,"status_message":"Invalid Number","error":0}}`},
+}
+
+func TestReceiptsWaitForAReceiverBind(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), nil)
+	tx := bind(t, gw.addr, pdu.CmdBindTransmitter, nil)
+	var ids []string
+	for _, dest := range []string{"40722570240999", "40722570240998"} {
+		status, id := tx.submit(t, sm(dest, 1))
+		if status != pdu.StatusOK {
+			t.Fatalf("submit %s: %s", dest, status)
+		}
+		ids = append(ids, id)
+	}
+	// Nobody can receive yet; the receipts stay queued until a receiver
+	// of the same account binds.
+	rx := bind(t, gw.addr, pdu.CmdBindReceiver, nil)
+	got := map[string]bool{}
+	for range ids {
+		d := rx.nextReceipt(t)
+		id, _ := d.TLVs.CString(pdu.TagReceiptedMessageID)
+		got[id] = true
+	}
+	for _, id := range ids {
+		if !got[id] {
+			t.Fatalf("receipt for %s missing; got %v", id, got)
+		}
+	}
+}
+
+func TestTemporaryReceiptFailureIsRetried(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), nil)
+	var attempts atomic.Int32
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, func(*pdu.DeliverSM) pdu.Status {
+		if attempts.Add(1) == 1 {
+			return pdu.StatusXTAppn
+		}
+		return pdu.StatusOK
+	})
+	_, id := c.submit(t, sm("40722570240999", 1))
+	first, second := c.nextReceipt(t), c.nextReceipt(t)
+	for _, d := range []*pdu.DeliverSM{first, second} {
+		if got, _ := d.TLVs.CString(pdu.TagReceiptedMessageID); got != id {
+			t.Fatalf("receipt for %q, want %q", got, id)
+		}
+	}
+	if n := attempts.Load(); n != 2 {
+		t.Fatalf("%d deliveries, want 2 (one refused with ESME_RX_T_APPN, one retry)", n)
+	}
+}
+
+func TestPermanentReceiptFailureIsDropped(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), nil)
+	var attempts atomic.Int32
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, func(d *pdu.DeliverSM) pdu.Status {
+		attempts.Add(1)
+		if strings.Contains(d.Source.Addr, "40722570240999") {
+			return pdu.StatusXPAppn
+		}
+		return pdu.StatusOK
+	})
+	c.submit(t, sm("40722570240999", 1))
+	c.nextReceipt(t)
+	// A later receipt arriving proves the dropped one was not retried in
+	// between (retries come after RetryMin, the next receipt sooner).
+	_, id2 := c.submit(t, sm("40722570240998", 1))
+	d := c.nextReceipt(t)
+	if got, _ := d.TLVs.CString(pdu.TagReceiptedMessageID); got != id2 {
+		t.Fatalf("next receipt is %q, want %q: the refused one came again", got, id2)
+	}
+}
+
+func TestDLRModeRequested(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), map[string]string{"DLR_MODE": "requested"})
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	status, unrequested := c.submit(t, sm("40722570240999", 0))
+	if status != pdu.StatusOK || unrequested == "" {
+		t.Fatalf("submit without receipt request: %s %q", status, unrequested)
+	}
+	_, requested := c.submit(t, sm("40722570240998", 1))
+	d := c.nextReceipt(t)
+	if got, _ := d.TLVs.CString(pdu.TagReceiptedMessageID); got != requested {
+		t.Fatalf("got a receipt for %q, want only the requested %q", got, requested)
+	}
+}
+
+func TestQueryCancelReplace(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), map[string]string{"DLR_DELAY_SECONDS": "30"})
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	_, id := c.submit(t, sm("40722570240999", 1))
+
+	resp, err := c.Send(ctxT(t), &pdu.QuerySM{MessageID: id, Source: pdu.Address{TON: 5, Addr: "SENDER"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := resp.Body.(*pdu.QuerySMResp)
+	if resp.Status != pdu.StatusOK || q == nil || q.MessageID != id || q.MessageState != pdu.StateEnroute {
+		t.Fatalf("query_sm of a pending message: %s %+v", resp.Status, resp.Body)
+	}
+	if resp, _ = c.Send(ctxT(t), &pdu.QuerySM{MessageID: "FFFFFFFFFFFFFFFF"}); resp.Status != pdu.StatusQueryFail {
+		t.Fatalf("query_sm of an unknown id: %s, want ESME_RQUERYFAIL", resp.Status)
+	}
+	if resp, _ = c.Send(ctxT(t), &pdu.ReplaceSM{MessageID: id, ShortMessage: "x"}); resp.Status != pdu.StatusReplaceFail {
+		t.Fatalf("replace_sm: %s, want ESME_RREPLACEFAIL", resp.Status)
+	}
+	if resp, _ = c.Send(ctxT(t), &pdu.CancelSM{MessageID: id}); resp.Status != pdu.StatusOK {
+		t.Fatalf("cancel_sm of a pending receipt: %s", resp.Status)
+	}
+	if resp, _ = c.Send(ctxT(t), &pdu.CancelSM{MessageID: id}); resp.Status != pdu.StatusCancelFail {
+		t.Fatalf("second cancel_sm: %s, want ESME_RCANCELFAIL", resp.Status)
+	}
+}
+
+func TestQueryAfterDelivery(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), nil)
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	_, id := c.submit(t, sm("40722570240999", 1))
+	c.nextReceipt(t)
+	// The receipt was answered; its state turns DELIVERED once the
+	// dispatcher has processed the answer.
+	for {
+		resp, err := c.Send(ctxT(t), &pdu.QuerySM{MessageID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q, _ := resp.Body.(*pdu.QuerySMResp); resp.Status == pdu.StatusOK && q.MessageState == pdu.StateDelivered {
+			if q.FinalDate == "" {
+				t.Fatal("DELIVERED without a final_date")
+			}
+			return
+		}
+		if ctxT(t).Err() != nil {
+			t.Fatal("never DELIVERED")
+		}
+	}
+}
+
+func TestSubmitMultiAndDataSM(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), nil)
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	resp, err := c.Send(ctxT(t), &pdu.SubmitMulti{
+		Source: pdu.Address{TON: 5, Addr: "SENDER"},
+		Dests: []pdu.DestAddress{
+			{Address: pdu.Address{TON: 1, NPI: 1, Addr: "13476841841"}},
+			{Address: pdu.Address{TON: 1, NPI: 1, Addr: "40722570240999"}},
+		},
+		RegisteredDelivery: 1, ShortMessage: "hi",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, _ := resp.Body.(*pdu.SubmitMultiResp)
+	if resp.Status != pdu.StatusOK || mr == nil || mr.MessageID == "" || len(mr.Unsuccess) != 1 ||
+		mr.Unsuccess[0].Address.Addr != "13476841841" || mr.Unsuccess[0].Status != pdu.StatusInvDstAdr {
+		t.Fatalf("submit_multi_resp %s %+v", resp.Status, resp.Body)
+	}
+	checkReceipt(t, c.nextReceipt(t), mr.MessageID, "40722570240999", "003")
+
+	resp, err = c.Send(ctxT(t), &pdu.DataSM{Source: pdu.Address{TON: 5, Addr: "SENDER"}, Dest: pdu.Address{TON: 1, NPI: 1, Addr: "13476841841"}})
+	if err != nil || resp.Status != pdu.StatusInvDstAdr {
+		t.Fatalf("data_sm to a live number: %s %v", resp.Status, err)
+	}
+	resp, err = c.Send(ctxT(t), &pdu.DataSM{Source: pdu.Address{TON: 5, Addr: "SENDER"}, Dest: pdu.Address{TON: 1, NPI: 1, Addr: "40722570240998"}, RegisteredDelivery: 1})
+	if err != nil || resp.Status != pdu.StatusOK {
+		t.Fatalf("data_sm to an invalid number: %s %v", resp.Status, err)
+	}
+	dr, _ := resp.Body.(*pdu.DataSMResp)
+	checkReceipt(t, c.nextReceipt(t), dr.MessageID, "40722570240998", "003")
+}
+
+func TestSecretsNeverLogged(t *testing.T) {
+	answers := map[string]fakeAnswer{
+		"49151000000500": {code: 500, body: "oops"},
+		"49151000000004": {body: "not json"},
+		"49151000000408": {delay: 5e9},
+	}
+	gw := startGateway(t, newFakeTMT(t, answers), nil)
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	for _, dest := range []string{"49151000000500", "49151000000004", "49151000000408", "13476841841"} {
+		c.submit(t, sm(dest, 1))
+	}
+	if _, err := dialRaw(gw.addr, "testuser", "wrongpw1"); err == nil {
+		t.Fatal("bind with a wrong password succeeded")
+	}
+	logs := gw.logs.String()
+	for _, secret := range []string{"key-k3y", "s3cr3t-secret", "testpass", "wrongpw1"} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("log output contains %q", secret)
+		}
+	}
+	if !strings.Contains(logs, "submit.rejected") || !strings.Contains(logs, "smpp.bind.failed") {
+		t.Fatalf("expected submit and bind events in the logs:\n%s", logs)
+	}
+}
