@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -81,4 +85,80 @@ func BenchmarkPutClaimAck(b *testing.B) {
 			benchPutClaimAck(b, impl.newB(b))
 		})
 	}
+}
+
+// BenchmarkRedisQueuePendingBytes puts 100 000 receipts (8 writers) and
+// reports Redis's used_memory growth per pending receipt. Run with
+// -benchtime=1x.
+func BenchmarkRedisQueuePendingBytes(b *testing.B) {
+	const n = 100_000
+	ctx := context.Background()
+	for range b.N {
+		c := redisTestClient(b)
+		q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(b, c)})
+		before := redisUsedMemory(b, c)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < n; i += 8 {
+					if err := q.Put(ctx, benchReceipt(i)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.ReportMetric(float64(redisUsedMemory(b, c)-before)/n, "redis-bytes/pending")
+	}
+}
+
+func redisUsedMemory(b *testing.B, c redis.UniversalClient) int64 {
+	info, err := c.Info(context.Background(), "memory").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	b.Fatal("no used_memory in INFO")
+	return 0
+}
+
+// BenchmarkPutParallel is the submit path's cost: concurrent Puts.
+func BenchmarkPutParallel(b *testing.B) {
+	for _, impl := range queueImpls() {
+		b.Run(impl.name, func(b *testing.B) {
+			q := impl.newB(b)
+			ctx := context.Background()
+			var next atomicCounter
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := q.Put(ctx, benchReceipt(next.inc())); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+type atomicCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCounter) inc() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return c.n
 }

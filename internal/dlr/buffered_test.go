@@ -14,24 +14,45 @@ import (
 
 // switchQueue forwards to a queue the test can swap.
 type switchQueue struct {
-	Queue
 	mu sync.Mutex
+	q  Queue
 }
 
 func (s *switchQueue) set(q Queue) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Queue = q
+	s.q = q
 }
 
 func (s *switchQueue) cur() Queue {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.Queue
+	return s.q
 }
 
 func (s *switchQueue) Put(ctx context.Context, r Receipt) error { return s.cur().Put(ctx, r) }
-func (s *switchQueue) Len(ctx context.Context) (int, error)     { return s.cur().Len(ctx) }
+func (s *switchQueue) Claim(ctx context.Context, sys string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
+	return s.cur().Claim(ctx, sys, now, lease, max)
+}
+func (s *switchQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
+	return s.cur().Ack(ctx, o, rs...)
+}
+func (s *switchQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
+	return s.cur().Retry(ctx, r, at)
+}
+func (s *switchQueue) Cancel(ctx context.Context, id string, at time.Time) (bool, error) {
+	return s.cur().Cancel(ctx, id, at)
+}
+func (s *switchQueue) Lookup(ctx context.Context, id string) (Outcome, bool, error) {
+	return s.cur().Lookup(ctx, id)
+}
+func (s *switchQueue) NextDue(ctx context.Context, sys string) (time.Time, bool, error) {
+	return s.cur().NextDue(ctx, sys)
+}
+func (s *switchQueue) Expire(ctx context.Context, now time.Time, max int) ([]Receipt, error) {
+	return s.cur().Expire(ctx, now, max)
+}
+func (s *switchQueue) Len(ctx context.Context) (int, error) { return s.cur().Len(ctx) }
 func (s *switchQueue) Healthy(ctx context.Context) error {
 	if h, ok := s.cur().(interface{ Healthy(context.Context) error }); ok {
 		return h.Healthy(ctx)
@@ -79,7 +100,7 @@ func TestBufferedQueueOutage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			down, up := tt.make_(t)
-			inner := &switchQueue{Queue: down}
+			inner := &switchQueue{q: down}
 			reg := registry()
 			q := NewBufferedQueue(inner, BufferOptions{Size: 3, Registerer: reg})
 
@@ -132,7 +153,7 @@ func TestBufferedQueueOutage(t *testing.T) {
 }
 
 func TestBufferedQueueWithDispatcherFlushesOnSweep(t *testing.T) {
-	inner := &switchQueue{Queue: downQueue{}}
+	inner := &switchQueue{q: downQueue{}}
 	q := NewBufferedQueue(inner, BufferOptions{Size: 10})
 	h := newHarness(t, q, nil)
 	h.d.ReceiversChanged("acme", 1)

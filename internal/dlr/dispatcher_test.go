@@ -221,6 +221,7 @@ func TestDispatcherKeepsReceiptsUntilReceiverBinds(t *testing.T) {
 		}
 
 		h.d.ReceiversChanged("acme", 0)
+		h.settle() // a step already under way may still see the receiver
 		r := receipt("00000000000000E9", "acme", 0)
 		h.schedule(r)
 		h.clk.Advance(time.Minute)
