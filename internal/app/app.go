@@ -93,7 +93,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	tag, err := instanceTag(ctx, a.rdb)
+	tag, err := instanceTag(ctx, a.rdb, cfg.Redis.KeyPrefix)
 	if err != nil {
 		a.log.Warn("gateway.instance_tag.random", "error", err.Error())
 	}

@@ -79,7 +79,7 @@ func BuildLookuper(c config.Config, provider hlr.Lookuper, rdb redis.UniversalCl
 		}
 		opts.Memory = mem
 		if rdb != nil {
-			rc = cache.NewRedis(rdb, cache.RedisOptions{Logger: logger})
+			rc = cache.NewRedis(rdb, cache.RedisOptions{Prefix: c.Redis.KeyPrefix + cache.DefaultRedisPrefix, OpTimeout: c.Redis.Timeout, Logger: logger})
 			opts.Redis = rc
 		}
 	}
@@ -102,9 +102,9 @@ func Accounts(c config.Config) []smpp.Account {
 // instanceTag picks the 12-bit tag of this instance's message ids: from a
 // Redis counter when instances share a Redis, so their tags differ,
 // otherwise at random.
-func instanceTag(ctx context.Context, rdb redis.UniversalClient) (uint16, error) {
+func instanceTag(ctx context.Context, rdb redis.UniversalClient, prefix string) (uint16, error) {
 	if rdb != nil {
-		n, err := rdb.Incr(ctx, "gw:{instances}:seq").Result()
+		n, err := rdb.Incr(ctx, prefix+"gw:instances").Result()
 		if err == nil {
 			return uint16(n % 4096), nil
 		}

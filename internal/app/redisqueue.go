@@ -11,9 +11,11 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
 )
 
-// newRedisQueue is the durable receipt queue; until the Redis queue lands
-// it falls back to memory.
-func newRedisQueue(_ context.Context, _ config.Config, _ redis.UniversalClient, _ prometheus.Registerer, log *slog.Logger) (dlr.Queue, error) {
-	log.Warn("dlr.queue.memory", "detail", "pending receipts live in memory and do not survive a restart")
-	return dlr.NewMemoryQueue(dlr.MemoryOptions{}), nil
+// newRedisQueue is the durable receipt queue shared by every instance on
+// the Redis, behind a bounded in-memory buffer that rides out an outage.
+func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, log *slog.Logger) (dlr.Queue, error) {
+	inner := dlr.NewRedisQueue(rdb, dlr.RedisOptions{Prefix: cfg.Redis.KeyPrefix + "dlr:"})
+	return dlr.NewBufferedQueue(inner, dlr.BufferOptions{
+		Size: cfg.DLR.BufferSize, PutTimeout: cfg.Redis.Timeout, Registerer: reg, Logger: log,
+	}), nil
 }

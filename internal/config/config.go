@@ -86,6 +86,7 @@ type Redis struct {
 	URL            string        // REDIS_URL (may hold a password); empty = in-process only
 	MaxConnections int           // REDIS_MAX_CONNECTIONS
 	Timeout        time.Duration // REDIS_TIMEOUT_SECONDS: per-command timeout
+	KeyPrefix      string        // REDIS_KEY_PREFIX: put before every key, so deployments can share a Redis
 }
 
 // Enabled reports whether a Redis is configured.

@@ -58,6 +58,7 @@ func variables() []variable {
 			set: func(c *Config, raw string) error { c.Redis.URL = raw; return nil }},
 		intVar("REDIS_MAX_CONNECTIONS", func(c *Config) *int { return &c.Redis.MaxConnections }),
 		secondsVar("REDIS_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.Redis.Timeout }),
+		strVar("REDIS_KEY_PREFIX", func(c *Config) *string { return &c.Redis.KeyPrefix }),
 
 		secondsVar("DLR_DELAY_SECONDS", func(c *Config) *time.Duration { return &c.DLR.Delay }),
 		lowerVar("DLR_MODE", func(c *Config) *string { return &c.DLR.Mode }),

@@ -20,11 +20,7 @@ const DefaultURL = "redis://127.0.0.1:6379/15"
 // REDIS_TEST_URL set, an unreachable Redis fails the test instead.
 func Client(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	url := os.Getenv("REDIS_TEST_URL")
-	explicit := url != ""
-	if !explicit {
-		url = DefaultURL
-	}
+	url, explicit := testURL()
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatalf("REDIS_TEST_URL: %v", err)
@@ -56,4 +52,21 @@ func Client(t testing.TB) (*redis.Client, string) {
 		_ = c.Close()
 	})
 	return c, prefix
+}
+
+// URL is Client for code that opens its own connections (a whole gateway
+// under test): the Redis URL and a unique key prefix whose keys are deleted
+// in t.Cleanup.
+func URL(t testing.TB) (url, prefix string) {
+	t.Helper()
+	_, prefix = Client(t)
+	url, _ = testURL()
+	return url, prefix
+}
+
+func testURL() (url string, explicit bool) {
+	if url = os.Getenv("REDIS_TEST_URL"); url != "" {
+		return url, true
+	}
+	return DefaultURL, false
 }
