@@ -87,7 +87,7 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 		}, func() float64 { return float64(q.Buffered()) })
 		for _, c := range []prometheus.Collector{q.overflow, size} {
 			if err := reg.Register(c); err != nil {
-				q.log.Error("dlr: metric not registered", "err", err)
+				q.log.Error("dlr.metric_not_registered", "err", err)
 			}
 		}
 	}
@@ -128,7 +128,7 @@ func (q *BufferedQueue) Put(ctx context.Context, r Receipt) error {
 		if q.overflow != nil {
 			q.overflow.Inc()
 		}
-		q.log.Error("dlr outage buffer full: receipt refused", "message_id", r.MessageID, "system_id", r.SystemID, "size", q.size)
+		q.log.Error("dlr.outage_buffer_full_receipt_refused", "message_id", r.MessageID, "system_id", r.SystemID, "size", q.size)
 		return fmt.Errorf("%w (%d receipts): %w", ErrBufferFull, q.size, q.lastErr)
 	}
 	q.buf = append(q.buf, r)
@@ -139,7 +139,7 @@ func (q *BufferedQueue) setDown(err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !q.down {
-		q.log.Error("dlr queue unavailable: buffering receipts in memory", "err", err, "size", q.size)
+		q.log.Error("dlr.queue_unavailable_buffering_receipts_in_memory", "err", err, "size", q.size)
 	}
 	q.down, q.lastErr = true, err
 }
@@ -167,7 +167,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 				q.mu.Lock()
 				q.down, q.lastErr = false, nil
 				q.mu.Unlock()
-				q.log.Info("dlr queue available again", "flushed", written)
+				q.log.Info("dlr.queue_available_again", "flushed", written)
 			}
 			return written, nil
 		}

@@ -3,6 +3,7 @@ package dlr
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,10 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 		return fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
 	}
 	d.m.scheduled(r.Reason)
+	if d.o.Logger.Enabled(ctx, slog.LevelDebug) {
+		d.o.Logger.Debug("dlr.queued", "message_id", r.MessageID, "system_id", r.SystemID,
+			"due", r.DueAt.UTC().Format(time.RFC3339Nano), "err", r.Err, "reason", r.Reason)
+	}
 	d.mu.Lock()
 	poke := d.receivers[r.SystemID] > 0 && r.DueAt.Before(d.nextWake)
 	d.mu.Unlock()
@@ -113,7 +118,7 @@ func (d *Dispatcher) Cancel(ctx context.Context, messageID string) (bool, error)
 		return false, fmt.Errorf("dlr: cancel %s: %w", messageID, err)
 	}
 	if ok {
-		d.o.Logger.Info("dlr cancelled", "message_id", messageID)
+		d.o.Logger.Info("dlr.cancelled", "message_id", messageID)
 	}
 	return ok, nil
 }
@@ -125,7 +130,7 @@ func (d *Dispatcher) Cancel(ctx context.Context, messageID string) (bool, error)
 func (d *Dispatcher) State(ctx context.Context, messageID string) (state pdu.MessageState, final time.Time, ok bool) {
 	o, ok, err := d.q.Lookup(ctx, messageID)
 	if err != nil {
-		d.o.Logger.Warn("dlr lookup failed", "message_id", messageID, "err", err)
+		d.o.Logger.Warn("dlr.lookup_failed", "message_id", messageID, "err", err)
 		return 0, time.Time{}, false
 	}
 	return o.State, o.At, ok
@@ -143,7 +148,7 @@ func (d *Dispatcher) Pending() int {
 func (d *Dispatcher) pendingCount(ctx context.Context) int {
 	n, err := d.q.Len(ctx)
 	if err != nil {
-		d.o.Logger.Warn("dlr pending count failed", "err", err)
+		d.o.Logger.Warn("dlr.pending_count_failed", "err", err)
 		return int(d.pending.Load())
 	}
 	d.pending.Store(int64(n))

@@ -3,6 +3,7 @@ package dlr
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -108,7 +109,7 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time
 		rs, err := d.q.Claim(opCtx, sys, now, d.o.Lease, n)
 		cancel()
 		if err != nil {
-			d.o.Logger.Warn("dlr claim failed", "system_id", sys, "err", err)
+			d.o.Logger.Warn("dlr.claim_failed", "system_id", sys, "err", err)
 			continue
 		}
 		room -= d.sendAll(ctx, sys, rs, now)
@@ -161,7 +162,7 @@ func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now 
 			for _, p := range rs[i:] {
 				d.retry(ctx, p, now) // un-lease, attempts unchanged
 			}
-			d.o.Logger.Debug("dlr no receiver", "system_id", sys, "put_back", len(rs)-i)
+			d.o.Logger.Debug("dlr.no_receiver", "system_id", sys, "put_back", len(rs)-i)
 			return sent
 		}
 		d.failed(ctx, now, r, err)
@@ -195,11 +196,14 @@ func (d *Dispatcher) handleResults(ctx context.Context, now time.Time) {
 		switch {
 		case x.err == nil && x.status == pdu.StatusOK:
 			delivered = append(delivered, x.r)
+			if d.o.Logger.Enabled(ctx, slog.LevelDebug) {
+				d.o.Logger.Debug("dlr.delivered", "message_id", x.r.MessageID, "system_id", x.r.SystemID, "attempts", x.r.Attempts+1)
+			}
 			if !x.r.SubmittedAt.IsZero() {
 				d.m.delivered(now.Sub(x.r.SubmittedAt).Seconds())
 			}
 		case x.err == nil && (x.status == pdu.StatusXPAppn || x.status == pdu.StatusXRAppn):
-			d.o.Logger.Warn("dlr dropped", "message_id", x.r.MessageID, "system_id", x.r.SystemID,
+			d.o.Logger.Warn("dlr.dropped", "message_id", x.r.MessageID, "system_id", x.r.SystemID,
 				"status", x.status.String(), "attempts", x.r.Attempts+1)
 			d.m.droppedOne(dropLabel(x.status))
 			d.ack(ctx, Outcome{State: pdu.StateUndeliverable, At: now}, x.r)
@@ -220,7 +224,7 @@ func (d *Dispatcher) handleResults(ctx context.Context, now time.Time) {
 func (d *Dispatcher) failed(ctx context.Context, now time.Time, r Receipt, cause error) {
 	r.Attempts++
 	wait := d.o.backoff(r.Attempts)
-	d.o.Logger.Info("dlr retry", "message_id", r.MessageID, "system_id", r.SystemID,
+	d.o.Logger.Info("dlr.retry", "message_id", r.MessageID, "system_id", r.SystemID,
 		"attempts", r.Attempts, "wait", wait.String(), "err", cause.Error())
 	d.m.retriedOne()
 	d.retry(ctx, r, now.Add(wait))
@@ -231,7 +235,7 @@ func (d *Dispatcher) retry(ctx context.Context, r Receipt, at time.Time) {
 	defer cancel()
 	if err := d.q.Retry(opCtx, r, at); err != nil {
 		// The lease runs out and the receipt is claimed again then.
-		d.o.Logger.Warn("dlr retry not stored", "message_id", r.MessageID, "err", err)
+		d.o.Logger.Warn("dlr.retry_not_stored", "message_id", r.MessageID, "err", err)
 	}
 }
 
@@ -240,7 +244,7 @@ func (d *Dispatcher) ack(ctx context.Context, o Outcome, rs ...Receipt) {
 	defer cancel()
 	if err := d.q.Ack(opCtx, o, rs...); err != nil {
 		// The lease runs out and the receipts are sent again: at least once.
-		d.o.Logger.Warn("dlr ack failed", "receipts", len(rs), "err", err)
+		d.o.Logger.Warn("dlr.ack_failed", "receipts", len(rs), "err", err)
 	}
 }
 
@@ -251,7 +255,7 @@ func (d *Dispatcher) expired(ctx context.Context, now time.Time, r Receipt) {
 }
 
 func (d *Dispatcher) logExpired(r Receipt) {
-	d.o.Logger.Warn("dlr expired", "message_id", r.MessageID, "system_id", r.SystemID,
+	d.o.Logger.Warn("dlr.expired", "message_id", r.MessageID, "system_id", r.SystemID,
 		"attempts", r.Attempts, "submitted_at", r.SubmittedAt)
 }
 
@@ -260,9 +264,9 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 	if f, ok := d.q.(Flusher); ok {
 		opCtx, cancel := d.opCtx(ctx)
 		if n, err := f.Flush(opCtx); err != nil {
-			d.o.Logger.Warn("dlr flush failed", "written", n, "err", err)
+			d.o.Logger.Warn("dlr.flush_failed", "written", n, "err", err)
 		} else if n > 0 {
-			d.o.Logger.Info("dlr flushed outage buffer", "written", n)
+			d.o.Logger.Info("dlr.flushed_outage_buffer", "written", n)
 		}
 		cancel()
 	}
@@ -271,7 +275,7 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		rs, err := d.q.Expire(opCtx, now, expireBatch)
 		cancel()
 		if err != nil {
-			d.o.Logger.Warn("dlr expiry sweep failed", "err", err)
+			d.o.Logger.Warn("dlr.expiry_sweep_failed", "err", err)
 			break
 		}
 		for _, r := range rs {

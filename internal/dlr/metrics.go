@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
-				log.Error("dlr: metric not registered", "err", err)
+				log.Error("dlr.metric_not_registered", "err", err)
 				continue
 			}
 			switch i { // reuse what an earlier dispatcher registered
