@@ -66,6 +66,7 @@ const (
 	statusInvDstAdr   = 0x0B
 	statusInvPaswd    = 0x0E
 	statusInvSysID    = 0x0F
+	statusThrottled   = 0x58
 	messageStateDeliv = 2
 
 	dlrDelaySeconds = "0.2"
@@ -424,28 +425,29 @@ type client struct {
 
 // step is one JSON line a client script prints.
 type step struct {
-	Step                  string  `json:"step"`
-	Command               string  `json:"command"`
-	CommandID             *uint32 `json:"command_id"`
-	Status                *uint32 `json:"status"`
-	SequenceNumber        uint32  `json:"sequence_number"`
-	RequestSequenceNumber uint32  `json:"request_sequence_number"`
-	BodyLength            *int    `json:"body_length"`
-	SystemID              string  `json:"system_id"`
-	MessageID             string  `json:"message_id"`
-	Destination           string  `json:"destination"`
-	EsmClass              *int    `json:"esm_class"`
-	SourceAddr            string  `json:"source_addr"`
-	DestinationAddr       string  `json:"destination_addr"`
-	ShortMessage          string  `json:"short_message"`
-	ReceiptedMessageID    string  `json:"receipted_message_id"`
-	MessageState          *int    `json:"message_state"`
-	Count                 *int    `json:"count"`
-	Closed                *bool   `json:"closed"`
-	TLS                   bool    `json:"tls"`
-	TLSProtocol           string  `json:"tls_protocol"`
-	OK                    *bool   `json:"ok"`
-	Error                 string  `json:"error"`
+	Step                  string         `json:"step"`
+	Command               string         `json:"command"`
+	CommandID             *uint32        `json:"command_id"`
+	Status                *uint32        `json:"status"`
+	SequenceNumber        uint32         `json:"sequence_number"`
+	RequestSequenceNumber uint32         `json:"request_sequence_number"`
+	BodyLength            *int           `json:"body_length"`
+	SystemID              string         `json:"system_id"`
+	MessageID             string         `json:"message_id"`
+	Destination           string         `json:"destination"`
+	EsmClass              *int           `json:"esm_class"`
+	SourceAddr            string         `json:"source_addr"`
+	DestinationAddr       string         `json:"destination_addr"`
+	ShortMessage          string         `json:"short_message"`
+	ReceiptedMessageID    string         `json:"receipted_message_id"`
+	MessageState          *int           `json:"message_state"`
+	Count                 *int           `json:"count"`
+	Statuses              map[string]int `json:"statuses"`
+	Closed                *bool          `json:"closed"`
+	TLS                   bool           `json:"tls"`
+	TLSProtocol           string         `json:"tls_protocol"`
+	OK                    *bool          `json:"ok"`
+	Error                 string         `json:"error"`
 
 	raw string
 }
@@ -734,4 +736,70 @@ func receiptScenarios(t *testing.T, c client) {
 	t.Run("network_not_supported_receipt", func(t *testing.T) { checkSubmitAccepted(t, c, g, network191, "000") })
 	t.Run("landline_receipt", func(t *testing.T) { checkSubmitAccepted(t, c, g, landline193, "000") })
 	t.Run("receipt_to_receiver_bind", func(t *testing.T) { checkReceiptViaReceiver(t, c, g) })
+}
+
+// checkBurst: every submit_sm of a burst got its own submit_sm_resp, some were
+// throttled (0x58, bare header) and some went through to the HLR filter (0x0B
+// for the live number).
+func checkBurst(t *testing.T, r *run, count int) {
+	t.Helper()
+	subs := r.find("burst_submit")
+	if len(subs) != count {
+		t.Fatalf("want %d submit_sm_resp, got %d\n%s", count, len(subs), r)
+	}
+	seen := map[uint32]bool{}
+	byStatus := map[uint32]int{}
+	for _, s := range subs {
+		if s.CommandID == nil || *s.CommandID != submitSMResp {
+			t.Errorf("burst response command_id = %s, want submit_sm_resp\n%s", hex32(s.CommandID), s.raw)
+		}
+		if seen[s.SequenceNumber] {
+			t.Errorf("sequence number %d answered twice", s.SequenceNumber)
+		}
+		seen[s.SequenceNumber] = true
+		if s.Status == nil {
+			t.Fatalf("burst response without status: %s", s.raw)
+		}
+		byStatus[*s.Status]++
+		if *s.Status == statusThrottled && s.BodyLength != nil && *s.BodyLength != 0 {
+			t.Errorf("ESME_RTHROTTLED response carries a %d-byte body; want the bare header\n%s", *s.BodyLength, s.raw)
+		}
+	}
+	t.Logf("responses by status: %v", byStatus)
+	if byStatus[statusThrottled] == 0 {
+		t.Errorf("no submit_sm of %d back to back was answered ESME_RTHROTTLED (0x58): %v", count, byStatus)
+	}
+	if byStatus[statusInvDstAdr] == 0 {
+		t.Errorf("no submit_sm got through to the HLR filter (0x0B for %s): %v", validNumber, byStatus)
+	}
+	for st := range byStatus {
+		if st != statusThrottled && st != statusInvDstAdr {
+			t.Errorf("unexpected status 0x%02X in the burst: %v", st, byStatus)
+		}
+	}
+}
+
+// limitScenarios: the per-account throughput limit and the session window
+// answer ESME_RTHROTTLED, with one client.
+func limitScenarios(t *testing.T, c client) {
+	t.Run("throughput", func(t *testing.T) {
+		accounts := filepath.Join(t.TempDir(), "accounts.yaml")
+		doc := fmt.Sprintf("accounts:\n  - system_id: %s\n    password: %s\n    throughput: 2\n", systemID, password)
+		if err := os.WriteFile(accounts, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g := startGateway(t, gatewayOptions{extraEnv: map[string]string{"SMPP_ACCOUNTS_FILE": accounts}})
+		r := runClient(t, c, g, "burst", 40*time.Second, "--count", "20")
+		mustSucceed(t, r)
+		checkBurst(t, r, 20)
+	})
+	t.Run("window", func(t *testing.T) {
+		g := startGateway(t, gatewayOptions{extraEnv: map[string]string{
+			"SMPP_WINDOW":          "2",
+			"SIMULATOR_LATENCY_MS": "300",
+		}})
+		r := runClient(t, c, g, "burst", 40*time.Second, "--count", "10")
+		mustSucceed(t, r)
+		checkBurst(t, r, 10)
+	})
 }

@@ -32,6 +32,11 @@ func TestNodeSMPPReceipts(t *testing.T) {
 	receiptScenarios(t, nodeClient(t))
 }
 
+// TestNodeSMPPLimits: throughput and window limits answer 0x58.
+func TestNodeSMPPLimits(t *testing.T) {
+	limitScenarios(t, nodeClient(t))
+}
+
 // TestNodeSMPPTLS: a transceiver bind over the TLS listener (self-signed
 // certificate made by the harness), enquire_link, a submit answered 0x0B, unbind.
 func TestNodeSMPPTLS(t *testing.T) {

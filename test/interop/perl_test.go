@@ -27,3 +27,8 @@ func TestPerlNetSMPPSession(t *testing.T) {
 func TestPerlNetSMPPReceipts(t *testing.T) {
 	receiptScenarios(t, perlClient(t))
 }
+
+// TestPerlNetSMPPLimits: throughput and window limits answer 0x58.
+func TestPerlNetSMPPLimits(t *testing.T) {
+	limitScenarios(t, perlClient(t))
+}

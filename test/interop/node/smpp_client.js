@@ -11,15 +11,15 @@
 // Usage:
 //   node smpp_client.js --scenario NAME [--host H] [--port P] [--tls-port P]
 //        [--system-id ID] [--password PW] [--timeout SECONDS]
-//        [--receipt-wait SECONDS] [--destination MSISDN]
+//        [--receipt-wait SECONDS] [--destination MSISDN] [--count N]
 // Every option falls back to an environment variable: SMPP_HOST, SMPP_PORT,
 // SMPP_TLS_PORT, SMPP_SYSTEM_ID, SMPP_PASSWORD, SCENARIO, CLIENT_TIMEOUT,
-// RECEIPT_WAIT, DESTINATION.
+// RECEIPT_WAIT, DESTINATION, COUNT.
 //
 // Scenarios: bind_transmitter bind_receiver bind_transceiver wrong_password
 // unknown_system_id second_bind submit_before_bind submit_on_receiver
 // unknown_command enquire_link unbind tls_bind submit_valid submit_invalid
-// receipt_via_receiver
+// receipt_via_receiver burst
 'use strict';
 
 const path = require('path');
@@ -40,6 +40,7 @@ function parseArgs(argv) {
     timeout: Number(process.env.CLIENT_TIMEOUT || 10),
     receiptWait: Number(process.env.RECEIPT_WAIT || 10),
     destination: process.env.DESTINATION || '',
+    count: Number(process.env.COUNT || 20),
   };
   const names = {
     '--host': ['host', String],
@@ -51,6 +52,7 @@ function parseArgs(argv) {
     '--timeout': ['timeout', Number],
     '--receipt-wait': ['receiptWait', Number],
     '--destination': ['destination', String],
+    '--count': ['count', Number],
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
@@ -295,6 +297,22 @@ async function bindEnquireUnbind(mode, useTLS) {
 }
 
 const scenarios = {
+  // Sends --count submit_sm back to back without waiting (a window's worth and
+  // more), then collects every response: for the window and throughput limits.
+  burst: async () => {
+    const s = await connect(false);
+    await mustBind(s, 'bind_transceiver');
+    const dest = opt.destination || VALID_NUMBER;
+    const all = [];
+    for (let i = 0; i < opt.count; i++) all.push(submit(s, 'burst_submit', dest));
+    const resps = await Promise.all(all);
+    const statuses = {};
+    for (const r of resps) statuses[r.command_status] = (statuses[r.command_status] || 0) + 1;
+    emit({ step: 'burst', count: opt.count, statuses });
+    await waitReceipts(s, 1, Infinity); // answer any receipts before leaving
+    await unbind(s);
+    await close(s);
+  },
   bind_transmitter: () => bindEnquireUnbind('bind_transmitter', false),
   bind_receiver: () => bindEnquireUnbind('bind_receiver', false),
   bind_transceiver: () => bindEnquireUnbind('bind_transceiver', false),

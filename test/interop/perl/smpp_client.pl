@@ -11,15 +11,15 @@
 # Usage:
 #   smpp_client.pl --scenario NAME [--host H] [--port P] [--system-id ID]
 #                  [--password PW] [--timeout SECONDS] [--receipt-wait SECONDS]
-#                  [--destination MSISDN]
+#                  [--destination MSISDN] [--count N]
 # Every option falls back to an environment variable: SMPP_HOST, SMPP_PORT,
 # SMPP_SYSTEM_ID, SMPP_PASSWORD, SCENARIO, CLIENT_TIMEOUT, RECEIPT_WAIT,
-# DESTINATION.
+# DESTINATION, COUNT.
 #
 # Scenarios: bind_transmitter bind_receiver bind_transceiver wrong_password
 # unknown_system_id second_bind submit_before_bind submit_on_receiver
 # unknown_command enquire_link unbind submit_valid submit_invalid
-# receipt_via_receiver
+# receipt_via_receiver burst
 
 use strict;
 use warnings;
@@ -40,6 +40,7 @@ my %opt = (
     timeout      => $ENV{CLIENT_TIMEOUT} // 10,
     receipt_wait => $ENV{RECEIPT_WAIT}   // 10,
     destination  => $ENV{DESTINATION}    // '',
+    count        => $ENV{COUNT}          // 20,
 );
 GetOptions(
     'host=s'         => \$opt{host},
@@ -50,6 +51,7 @@ GetOptions(
     'timeout=f'      => \$opt{timeout},
     'receipt-wait=f' => \$opt{receipt_wait},
     'destination=s'  => \$opt{destination},
+    'count=i'        => \$opt{count},
 ) or fail('bad command line');
 
 # Numbers of the gateway's HLR simulator (DESIGN: reverse filtering).
@@ -202,9 +204,9 @@ sub must_bind {
     return $resp;
 }
 
-sub do_submit {
-    my ($s, $step, $dest) = @_;
-    my $seq = $s->submit_sm(
+sub send_submit {
+    my ($s, $dest) = @_;
+    return $s->submit_sm(
         source_addr_ton     => 1,
         source_addr_npi     => 1,
         source_addr         => '447700900123',
@@ -215,6 +217,11 @@ sub do_submit {
         short_message       => 'interop test from Net::SMPP',
         async               => 1,
     );
+}
+
+sub do_submit {
+    my ($s, $step, $dest) = @_;
+    my $seq = send_submit($s, $dest);
     return wait_resp($s, $step, $seq, 0x80000004, destination => $dest);
 }
 
@@ -369,6 +376,42 @@ my %scenarios = (
         finish($rx);
     },
 );
+
+# Sends --count submit_sm back to back without waiting (a window's worth and
+# more), then collects every response: for the window and throughput limits.
+$scenarios{burst} = sub {
+    my $s = connect_smpp();
+    must_bind($s, 'bind_transceiver');
+    my $dest = $opt{destination} || $VALID_NUMBER;
+    my %pending;
+    for my $i (1 .. $opt{count}) {
+        $pending{send_submit($s, $dest)} = 1;
+    }
+    my %by_status;
+    my $deadline = time() + $opt{timeout};
+    while (%pending) {
+        my $left = $deadline - time();
+        fail(scalar(keys %pending) . " of $opt{count} submit_sm got no response within $opt{timeout}s") if $left <= 0;
+        my $pdu = next_pdu($s, $left);
+        next unless defined $pdu;
+        fail('connection closed during the burst') if !ref $pdu;
+        next unless $pdu->{cmd} & 0x80000000;
+        if (!delete $pending{$pdu->{seq}}) {
+            emit(step => 'unexpected_response', command => cname($pdu->{cmd}), command_id => $pdu->{cmd},
+                 status => $pdu->{status}, sequence_number => $pdu->{seq});
+            next;
+        }
+        emit(step => 'burst_submit', command => cname($pdu->{cmd}), command_id => $pdu->{cmd},
+             status => $pdu->{status}, sequence_number => $pdu->{seq}, request_sequence_number => $pdu->{seq},
+             body_length => length($pdu->{data} // ''),
+             (defined $pdu->{message_id} && $pdu->{message_id} ne '' ? (message_id => $pdu->{message_id}) : ()));
+        $by_status{$pdu->{status}}++;
+    }
+    emit(step => 'burst', count => $opt{count}, statuses => \%by_status);
+    wait_receipts($s, 1, 1 << 30);    # answer any receipts before leaving
+    do_unbind($s);
+    finish($s);
+};
 
 my $run = $scenarios{$opt{scenario}}
     or fail("unknown scenario '$opt{scenario}'; known: " . join(' ', sort keys %scenarios));
