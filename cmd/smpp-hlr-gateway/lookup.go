@@ -9,97 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/smpp-hlr-gateway/gateway/internal/cache"
+	"github.com/smpp-hlr-gateway/gateway/internal/app"
+	"github.com/smpp-hlr-gateway/gateway/internal/config"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
-	"github.com/smpp-hlr-gateway/gateway/internal/hlr/simulator"
-	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
 )
-
-// lookupEnv holds the HLR settings the lookup command reads from the
-// environment (the same variables as the server).
-type lookupEnv struct {
-	provider       string
-	apiKey         string
-	apiSecret      string
-	baseURL        string
-	timeout        time.Duration
-	cacheTTL       time.Duration
-	memoryEntries  int
-	redisURL       string
-	redisMaxConns  int
-	maxConcurrency int
-	simLatency     time.Duration
-	errCodes       hlr.ErrCodes
-}
-
-// parseLookupEnv reads the HLR variables; an invalid value is an error
-// naming the variable.
-func parseLookupEnv(env func(string) string) (lookupEnv, error) {
-	get := func(name, def string) string {
-		if v := strings.TrimSpace(env(name)); v != "" {
-			return v
-		}
-		return def
-	}
-	seconds := func(name, def string) (time.Duration, error) {
-		f, err := strconv.ParseFloat(get(name, def), 64)
-		if err != nil || f < 0 {
-			return 0, fmt.Errorf("%s: want a number of seconds >= 0, got %q", name, get(name, def))
-		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	integer := func(name string, def, min int) (int, error) {
-		n, err := strconv.Atoi(get(name, strconv.Itoa(def)))
-		if err != nil || n < min {
-			return 0, fmt.Errorf("%s: want an integer >= %d, got %q", name, min, get(name, ""))
-		}
-		return n, nil
-	}
-	var (
-		e   lookupEnv
-		err error
-	)
-	e.provider = strings.ToLower(get("HLR_PROVIDER", "tmt"))
-	if e.provider != "tmt" && e.provider != "simulator" {
-		return e, fmt.Errorf("HLR_PROVIDER: want tmt or simulator, got %q", e.provider)
-	}
-	e.apiKey, e.apiSecret = env("HLR_API_KEY"), env("HLR_API_SECRET")
-	e.baseURL = get("HLR_BASE_URL", tmt.DefaultBaseURL)
-	e.redisURL = get("REDIS_URL", "")
-	if e.timeout, err = seconds("HLR_TIMEOUT_SECONDS", "5.0"); err != nil {
-		return e, err
-	}
-	if e.timeout == 0 {
-		return e, errors.New("HLR_TIMEOUT_SECONDS: must be > 0")
-	}
-	if e.cacheTTL, err = seconds("HLR_CACHE_TTL_SECONDS", "86400"); err != nil {
-		return e, err
-	}
-	if e.memoryEntries, err = integer("HLR_CACHE_MEMORY_ENTRIES", cache.DefaultMemoryEntries, 1); err != nil {
-		return e, err
-	}
-	if e.redisMaxConns, err = integer("REDIS_MAX_CONNECTIONS", 10, 1); err != nil {
-		return e, err
-	}
-	if e.maxConcurrency, err = integer("HLR_MAX_CONCURRENCY", hlr.DefaultMaxConcurrency, 1); err != nil {
-		return e, err
-	}
-	ms, err := integer("SIMULATOR_LATENCY_MS", 0, 0)
-	if err != nil {
-		return e, err
-	}
-	e.simLatency = time.Duration(ms) * time.Millisecond
-	if e.errCodes, err = hlr.ParseErrCodes(env("HLR_ERR_CODES")); err != nil {
-		return e, fmt.Errorf("HLR_ERR_CODES: %w", err)
-	}
-	return e, nil
-}
 
 // lookupRow is one line of the lookup command's output.
 type lookupRow struct {
@@ -145,15 +63,20 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 		fs.Usage()
 		return 2
 	}
-	cfg, err := parseLookupEnv(env)
+	cfg, err := config.Load(env)
 	if err != nil {
-		fmt.Fprintln(stderr, "config:", err)
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	codes, err := hlr.ParseErrCodes(cfg.HLR.ErrCodes)
+	if err != nil {
+		fmt.Fprintln(stderr, "config: HLR_ERR_CODES:", err)
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	chain, cleanup, err := buildLookupChain(ctx, cfg, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "config:", err)
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	defer cleanup()
@@ -164,7 +87,6 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 		row := lookupRow{Input: in}
 		msisdn, ok := hlr.NormalizeMSISDN(in)
 		if !ok {
-			codes := cfg.errCodes
 			row.Class, row.Reason, row.ErrCode, row.Source = hlr.ClassInvalid.String(), hlr.ReasonInvalidNumber, codes.InvalidNumber, "none"
 			row.Failure = "not a phone number (1-15 digits after stripping '+', spaces, dashes); no lookup spent"
 			rows = append(rows, row)
@@ -238,62 +160,31 @@ func printLookupTable(w io.Writer, rows []lookupRow) {
 	_ = tw.Flush()
 }
 
-// buildLookupChain builds provider + caches + chain from cfg. cleanup
+// buildLookupChain builds the server's lookup chain from cfg; cleanup
 // releases what it opened.
-func buildLookupChain(ctx context.Context, cfg lookupEnv, logger *slog.Logger) (*hlr.Chain, func(), error) {
-	var closers []func()
-	cleanup := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	var provider hlr.Lookuper
-	switch cfg.provider {
-	case "simulator":
-		provider = simulator.New(simulator.Options{Latency: cfg.simLatency, ErrCodes: cfg.errCodes})
-	default:
-		c, err := tmt.New(tmt.Options{
-			BaseURL: cfg.baseURL, APIKey: cfg.apiKey, APISecret: cfg.apiSecret,
-			Timeout: cfg.timeout, MaxConns: cfg.maxConcurrency, ErrCodes: cfg.errCodes, Logger: logger,
-		})
-		if err != nil {
-			return nil, cleanup, err
-		}
-		closers = append(closers, func() { _ = c.Close() })
-		provider = c
-	}
-	opts := hlr.ChainOptions{
-		TTL:            cfg.cacheTTL,
-		Timeout:        cfg.timeout,
-		MaxConcurrency: cfg.maxConcurrency,
-		Logger:         logger,
-	}
-	if cfg.cacheTTL > 0 {
-		// The command looks up a handful of numbers: a small memory tier.
-		mem, err := cache.NewMemory[hlr.Result](min(cfg.memoryEntries, 10_000), cache.MemoryOptions{})
-		if err != nil {
-			return nil, cleanup, err
-		}
-		closers = append(closers, func() { _ = mem.Close() })
-		opts.Memory = mem
-		if cfg.redisURL != "" {
-			ro, err := redis.ParseURL(cfg.redisURL)
-			if err != nil {
-				return nil, cleanup, fmt.Errorf("REDIS_URL: %w", err)
-			}
-			ro.PoolSize = cfg.redisMaxConns
-			client := redis.NewClient(ro)
-			closers = append(closers, func() { _ = client.Close() })
-			rc := cache.NewRedis(client, cache.RedisOptions{Logger: logger})
-			if err := rc.Healthy(ctx); err != nil {
-				logger.Warn("redis not reachable; looking up without the shared cache", slog.String("error", err.Error()))
-			}
-			opts.Redis = rc
-		}
-	}
-	chain, err := hlr.NewChain(provider, opts)
+func buildLookupChain(ctx context.Context, cfg config.Config, logger *slog.Logger) (*hlr.Chain, func(), error) {
+	cleanup := func() {}
+	provider, _, err := app.BuildProvider(cfg, logger)
 	if err != nil {
 		return nil, cleanup, err
+	}
+	var rdb redis.UniversalClient
+	if cfg.Redis.Enabled() {
+		if rdb, err = app.NewRedisClient(cfg.Redis); err != nil {
+			return nil, cleanup, err
+		}
+		cleanup = func() { _ = rdb.Close() }
+	}
+	// The command looks up a handful of numbers: a small memory tier.
+	cfg.Cache.MemoryEntries = min(cfg.Cache.MemoryEntries, 10_000)
+	chain, rc, err := app.BuildLookuper(cfg, provider, rdb, nil, logger)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	if rc != nil {
+		if err := rc.Healthy(ctx); err != nil {
+			logger.Warn("redis.cache.down", slog.String("detail", "looking up without the shared cache"), slog.String("error", err.Error()))
+		}
 	}
 	return chain, cleanup, nil
 }
