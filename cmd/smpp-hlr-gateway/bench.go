@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/bench"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// runBench is the load generator, or with --serve-responder the minimal
+// SMSC it is compared with. A run exits 0 when every submit was answered
+// and, with --wait-receipts, every receipt matched; 1 otherwise.
+func runBench(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg bench.Config
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:2776", "SMSC host:port")
+	fs.StringVar(&cfg.SystemID, "system-id", envOr(env, "SMPP_SYSTEM_ID", "testuser"), "system_id")
+	fs.StringVar(&cfg.Password, "password", envOr(env, "SMPP_PASSWORD", "testpass"), "password")
+	fs.IntVar(&cfg.Sessions, "sessions", 4, "submitting binds")
+	fs.IntVar(&cfg.Window, "window", 64, "submit_sm in flight per session")
+	bind := fs.String("bind", "trx", "trx: transceivers; tx: transmitters plus as many receivers")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second over all sessions (0: unlimited)")
+	fs.Int64Var(&cfg.Count, "count", 0, "stop after this many messages")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (with --count: whichever comes first)")
+	fs.StringVar(&cfg.DestPrefix, "dest-prefix", "4099", "destination prefix (simulator: 1999 valid → rejected, 4099 invalid → accepted)")
+	fs.IntVar(&cfg.Distinct, "distinct", 1000, "distinct destinations, cycled: prefix + zero-padded index")
+	fs.StringVar(&cfg.Source, "from", "BENCH", "source address")
+	fs.BoolVar(&cfg.WaitReceipts, "wait-receipts", false, "match receipts to message ids and wait for all of them")
+	fs.DurationVar(&cfg.ReceiptTimeout, "receipt-timeout", 30*time.Second, "how long to wait for receipts after the last response")
+	fs.DurationVar(&cfg.ResponseTimeout, "response-timeout", 10*time.Second, "how long to wait for outstanding responses once sending stopped")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	serve := fs.Bool("serve-responder", false, "run the minimal SMPP responder (the ceiling) instead, until interrupted")
+	listen := fs.String("listen", "127.0.0.1:2777", "with --serve-responder: listen address")
+	receipts := fs.Bool("receipts", false, "with --serve-responder: also send a DELIVRD receipt per message")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *serve {
+		return serveResponder(ctx, *listen, bench.ResponderConfig{
+			SystemID: cfg.SystemID, Password: cfg.Password, Receipts: *receipts,
+		}, stdout, stderr)
+	}
+	switch *bind {
+	case "trx":
+	case "tx":
+		cfg.Separate = true
+	default:
+		fmt.Fprintf(stderr, "bench: --bind %q: want trx or tx\n", *bind)
+		return 2
+	}
+	if cfg.Count <= 0 && cfg.Duration <= 0 {
+		fmt.Fprintln(stderr, "bench: give --count or --duration")
+		return 2
+	}
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	} else {
+		rep.WriteText(stdout)
+	}
+	if !rep.OK() {
+		return 1
+	}
+	return 0
+}
+
+// serveResponder runs the responder until ctx ends, then prints its counts.
+func serveResponder(ctx context.Context, addr string, cfg bench.ResponderConfig, stdout, stderr io.Writer) int {
+	r, err := bench.NewResponder(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "responder listening on %s (receipts: %v)\n", ln.Addr(), cfg.Receipts)
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.Shutdown(sctx)
+	if err := <-served; err != nil && !errors.Is(err, smpp.ErrServerClosed) {
+		fmt.Fprintln(stderr, "bench:", err)
+	}
+	st := r.Stats()
+	fmt.Fprintf(stdout, "responder: %d submits, %d receipts, %d receipts failed, %d other requests\n",
+		st.Submits, st.Receipts, st.ReceiptsFailed, st.Other)
+	return 0
+}
