@@ -122,6 +122,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		InvalidNumberErr:      codes.InvalidNumber,
 		OtherErr:              codes.Other,
 		Workers:               cfg.HLR.MaxConcurrency,
+		InlineReceipts:        a.rdb == nil,
 		Logger:                a.log,
 		Registerer:            a.registry,
 	})

@@ -54,6 +54,10 @@ type Options struct {
 	// OtherErr is the receipt err after a timeout or HLR error (default "000").
 	OtherErr string
 	Workers  int // lookups in progress at once; default 256
+	// InlineReceipts lets a cache hit that accepts the message store its
+	// receipt on the reader goroutine: set it when Schedule never blocks
+	// (the in-memory queue).
+	InlineReceipts bool
 
 	Now        func() time.Time
 	Logger     *slog.Logger

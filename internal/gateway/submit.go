@@ -13,7 +13,7 @@ import (
 
 // tryInline decides a submit_sm on the reader goroutine when the answer
 // is already in memory and no receipt has to be stored (a rejection), or
-// the receipt store is in memory too. It reports whether it answered.
+// the receipt store never blocks. It reports whether it answered.
 func (h *Handler) tryInline(r *smpp.Request, sm *pdu.SM, start time.Time) bool {
 	if h.cached == nil || sm.Dest.Addr == "" {
 		return false
@@ -27,22 +27,32 @@ func (h *Handler) tryInline(r *smpp.Request, sm *pdu.SM, start time.Time) bool {
 		return false
 	}
 	d := h.decide(res, nil)
-	if d.status == pdu.StatusOK {
+	if d.status != pdu.StatusOK {
+		h.finishSubmit(r, sm, d, "", start)
+		return true
+	}
+	if !h.opts.InlineReceipts {
 		return false // storing the receipt may block: leave it to a worker
 	}
-	h.finishSubmit(r, sm, d, "", start)
+	h.accept(context.Background(), r, sm, d, start)
 	return true
 }
 
 func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start time.Time) {
 	d := h.lookupDest(ctx, sm.Dest.Addr)
-	var id string
-	if d.status == pdu.StatusOK {
-		id = h.opts.IDs.Next()
-		if err := h.scheduleReceipt(ctx, r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start); err != nil {
-			d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
-			id = ""
-		}
+	if d.status != pdu.StatusOK {
+		h.finishSubmit(r, sm, d, "", start)
+		return
+	}
+	h.accept(ctx, r, sm, d, start)
+}
+
+// accept stores the receipt, then answers with the message id.
+func (h *Handler) accept(ctx context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time) {
+	id := h.opts.IDs.Next()
+	if err := h.scheduleReceipt(ctx, r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start); err != nil {
+		d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
+		id = ""
 	}
 	h.finishSubmit(r, sm, d, id, start)
 }

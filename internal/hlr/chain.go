@@ -133,3 +133,17 @@ func (c *Chain) BreakerState() string {
 	}
 	return c.breaker.State()
 }
+
+// Cached answers from the in-process tier only, without blocking, and
+// counts a hit; on a miss it counts nothing (the full Lookup that follows
+// does). It lets the SMPP reader decide cache hits without a hand-off.
+func (c *Chain) Cached(msisdn string) (Result, bool) {
+	if c.memory == nil {
+		return Result{}, false
+	}
+	r, ok := c.memory.Peek(context.Background(), msisdn)
+	if ok {
+		c.memory.m.cache(SourceMemory, true)
+	}
+	return r, ok
+}

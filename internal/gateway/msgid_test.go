@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestIDsAreUniqueUppercaseHex(t *testing.T) {
+	now := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
+	g := NewIDs(0xABC, func() time.Time { return now })
+	format := regexp.MustCompile(`^[0-9A-F]{16}$`)
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	// More than 2^20 ids in one frozen second: the generator must borrow
+	// the next second instead of repeating.
+	const workers, each = 8, 140000
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]string, 0, each)
+			for range each {
+				local = append(local, g.Next())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, id := range local {
+				if seen[id] {
+					t.Errorf("duplicate id %s", id)
+					return
+				}
+				seen[id] = true
+			}
+		}()
+	}
+	wg.Wait()
+	for id := range seen {
+		if !format.MatchString(id) {
+			t.Fatalf("id %q is not 16 uppercase hex characters", id)
+		}
+		break
+	}
+}
+
+func TestIDsDifferAcrossInstanceTags(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC) }
+	a, b := NewIDs(1, now), NewIDs(2, now)
+	if x, y := a.Next(), b.Next(); x == y {
+		t.Fatalf("two instances produced the same id %s", x)
+	}
+}
+
+func TestIDsAfterRestartDoNotRepeat(t *testing.T) {
+	clock := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
+	first := NewIDs(7, func() time.Time { return clock })
+	before := first.Next()
+	clock = clock.Add(time.Second)
+	restarted := NewIDs(7, func() time.Time { return clock })
+	if after := restarted.Next(); after == before {
+		t.Fatalf("restart one second later repeated id %s", after)
+	}
+}
