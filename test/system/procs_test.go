@@ -61,16 +61,26 @@ type proc struct {
 
 func startProc(t *testing.T, name, logPath string, env []string, bin string, args ...string) *proc {
 	t.Helper()
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := newProc(name, logPath, env, bin, args...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.kill(t) })
+	return p
+}
+
+// newProc starts a process; the caller arranges its kill in t.Cleanup.
+func newProc(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		t.Fatalf("starting %s: %v", name, err)
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
 	go func() {
@@ -79,8 +89,7 @@ func startProc(t *testing.T, name, logPath string, env []string, bin string, arg
 		f.Close()
 		close(p.exited)
 	}()
-	t.Cleanup(func() { p.kill(t) })
-	return p
+	return p, nil
 }
 
 func (p *proc) running() bool {
@@ -162,35 +171,48 @@ func startRedis(t *testing.T, extra ...string) *redisServer {
 	r.args = append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "yes", "--dir", r.dir, "--protected-mode", "no"}, extra...)
 	r.bin = bin
-	r.start()
+	if err := r.start(); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
 func (r *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
 
 // start runs redis-server and waits until it answers PING (after loading
-// its AOF).
-func (r *redisServer) start() {
-	r.t.Helper()
+// its AOF). It does not touch t, so a test's helper goroutine may call it.
+func (r *redisServer) start() error {
 	r.n++
-	r.p = startProc(r.t, "redis-server", filepath.Join(r.dir, fmt.Sprintf("redis-%d.log", r.n)), os.Environ(), r.bin, r.args...)
+	p, err := newProc(fmt.Sprintf("redis-server:%d", r.port), filepath.Join(r.dir, fmt.Sprintf("redis-%d.log", r.n)), os.Environ(), r.bin, r.args...)
+	if err != nil {
+		return err
+	}
+	r.p = p
+	r.t.Cleanup(func() { p.kill(r.t) })
 	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	ok := waitFor(15*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		return r.p.running() && c.Ping(ctx).Err() == nil
+		return p.running() && c.Ping(ctx).Err() == nil
 	})
 	if !ok {
-		r.t.Fatalf("redis-server on port %d not answering PING:\n%s", r.port, r.p.tail(20))
+		return fmt.Errorf("redis-server on port %d not answering PING:\n%s", r.port, p.tail(20))
 	}
+	return nil
 }
 
-// stop signals redis-server and waits for it to exit.
-func (r *redisServer) stop(sig syscall.Signal) {
-	r.t.Helper()
-	if !r.p.signal(r.t, sig, 10*time.Second) {
-		r.t.Fatalf("redis-server did not exit after %v", sig)
+// stop signals redis-server and waits for it to exit. It does not touch
+// t.
+func (r *redisServer) stop(sig syscall.Signal) error {
+	if err := r.p.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	select {
+	case <-r.p.exited:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("redis-server did not exit 10 s after %v", sig)
 	}
 }
 

@@ -17,18 +17,23 @@ import (
 type receipts struct {
 	mu    sync.Mutex
 	byID  map[string]int
+	first map[string]time.Time
 	total int
 	last  time.Time
 }
 
-func newReceipts() *receipts { return &receipts{byID: map[string]int{}} }
+func newReceipts() *receipts { return &receipts{byID: map[string]int{}, first: map[string]time.Time{}} }
 
 func (r *receipts) onDeliver(d *pdu.DeliverSM) pdu.Status {
 	id, _ := d.TLVs.CString(pdu.TagReceiptedMessageID)
 	r.mu.Lock()
+	now := time.Now()
+	if r.byID[id] == 0 {
+		r.first[id] = now
+	}
 	r.byID[id]++
 	r.total++
-	r.last = time.Now()
+	r.last = now
 	r.mu.Unlock()
 	return pdu.StatusOK
 }
@@ -66,6 +71,19 @@ func (r *receipts) unexpected(want map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// lastFirst is when the last of ids got its first receipt.
+func (r *receipts) lastFirst(ids map[string]bool) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var last time.Time
+	for id := range ids {
+		if at := r.first[id]; at.After(last) {
+			last = at
+		}
+	}
+	return last
 }
 
 func (r *receipts) lastAt() time.Time {
