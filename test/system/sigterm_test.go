@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ type rawSession struct {
 	conn   net.Conn
 	window chan struct{}
 	closed chan struct{}
+	term   *atomic.Bool // set when the test sends SIGTERM
 
 	mu          sync.Mutex // guards writes to conn and the fields below
 	nextSeq     uint32
@@ -32,11 +34,12 @@ type rawSession struct {
 	receipts    int
 	unbound     bool
 	atUnbind    int // requests outstanding when the unbind arrived
+	okAfterTerm int // ESME_ROK answers received after SIGTERM was sent
 	readErr     error
 	writeErr    error
 }
 
-func newRawSession(t *testing.T, addr string, window int) *rawSession {
+func newRawSession(t *testing.T, addr string, window int, term *atomic.Bool) *rawSession {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -45,7 +48,7 @@ func newRawSession(t *testing.T, addr string, window int) *rawSession {
 	t.Cleanup(func() { _ = conn.Close() })
 	// Bounds every read and write of the session.
 	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
-	s := &rawSession{conn: conn, window: make(chan struct{}, window), closed: make(chan struct{}),
+	s := &rawSession{conn: conn, term: term, window: make(chan struct{}, window), closed: make(chan struct{}),
 		nextSeq: 2, outstanding: map[uint32]bool{}, statuses: map[pdu.Status]int{}}
 	bind := pdu.Append(nil, pdu.PDU{Header: pdu.Header{Command: pdu.CmdBindTransceiver, Sequence: 1},
 		Body: &pdu.Bind{Command: pdu.CmdBindTransceiver, SystemID: "testuser", Password: "testpass", InterfaceVersion: 0x34}})
@@ -112,6 +115,9 @@ func (s *rawSession) readLoop(sc *bufio.Scanner) {
 				delete(s.outstanding, p.Sequence)
 				s.answered++
 				s.statuses[p.Status]++
+				if p.Status == pdu.StatusOK && s.term.Load() {
+					s.okAfterTerm++
+				}
 				select {
 				case <-s.window:
 				default:
@@ -163,8 +169,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	})
 	var ss []*rawSession
 	var wg sync.WaitGroup
+	var term atomic.Bool
 	for i := range sessions {
-		s := newRawSession(t, g.smppAddr, 32)
+		s := newRawSession(t, g.smppAddr, 32, &term)
 		ss = append(ss, s)
 		wg.Go(func() {
 			s.submitLoop(func(j int) string {
@@ -188,6 +195,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}
 
 	termAt := time.Now()
+	term.Store(true)
 	if !g.p.signal(t, syscall.SIGTERM, shutdownTimeout+margin) {
 		t.Fatalf("the gateway did not exit within %v of SIGTERM (SHUTDOWN_TIMEOUT_SECONDS=6)", shutdownTimeout+margin)
 	}
@@ -202,13 +210,14 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	wg.Wait()
 
 	total := map[pdu.Status]int{}
-	var sent, answered, receipts, unbound, atUnbind int
+	var sent, answered, receipts, unbound, atUnbind, okAfterTerm int
 	for i, s := range ss {
 		s.mu.Lock()
 		sent += s.sent
 		answered += s.answered
 		receipts += s.receipts
 		atUnbind += s.atUnbind
+		okAfterTerm += s.okAfterTerm
 		for k, v := range s.statuses {
 			total[k] += v
 		}
@@ -239,8 +248,8 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	for k, v := range total {
 		st[k.String()] = v
 	}
-	t.Logf("sigterm: %d sessions, %d submit_sm sent, %d answered (%s), %d receipts received; %d sessions got unbind, %d requests were outstanding when it arrived; exit %d after %v; pending_receipts=%d",
-		sessions, sent, answered, fmtTally(st), receipts, unbound, atUnbind, code, took.Round(time.Millisecond), pending)
+	t.Logf("sigterm: %d sessions, %d submit_sm sent, %d answered (%s), %d receipts received; %d accepted (ESME_ROK) after SIGTERM; %d sessions got unbind, %d requests were outstanding when it arrived; exit %d after %v; pending_receipts=%d",
+		sessions, sent, answered, fmtTally(st), receipts, okAfterTerm, unbound, atUnbind, code, took.Round(time.Millisecond), pending)
 	if err != nil || code != 0 {
 		t.Errorf("exit code %d (%v), want 0", code, err)
 	}
