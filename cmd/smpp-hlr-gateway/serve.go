@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/smpp-hlr-gateway/gateway/internal/app"
 	"github.com/smpp-hlr-gateway/gateway/internal/config"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
@@ -23,6 +25,7 @@ func runServe(ctx context.Context, _ []string, env func(string) string, _, stder
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	redis.SetLogger(app.RedisLogger{Log: logger})
 	a, err := app.New(ctx, cfg, logger, app.Options{})
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -93,9 +93,11 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	tag, err := instanceTag(ctx, a.rdb, cfg.Redis.KeyPrefix)
+	tagCtx, cancel := context.WithTimeout(ctx, max(cfg.Redis.Timeout, time.Second))
+	tag, err := instanceTag(tagCtx, a.rdb, cfg.Redis.KeyPrefix)
+	cancel()
 	if err != nil {
-		a.log.Warn("gateway.instance_tag.random", "error", err.Error())
+		a.log.Warn("gateway.instance_tag.random", "tag", tag, "error", err.Error())
 	}
 	var router gateway.Router
 	a.dispatcher = dlr.NewDispatcher(dlr.Options{

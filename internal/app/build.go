@@ -103,14 +103,15 @@ func Accounts(c config.Config) []smpp.Account {
 // Redis counter when instances share a Redis, so their tags differ,
 // otherwise at random.
 func instanceTag(ctx context.Context, rdb redis.UniversalClient, prefix string) (uint16, error) {
-	if rdb != nil {
-		n, err := rdb.Incr(ctx, prefix+"gw:instances").Result()
-		if err == nil {
-			return uint16(n % 4096), nil
-		}
-		return 0, fmt.Errorf("app: instance tag from Redis: %w", err)
-	}
 	var b [2]byte
 	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint16(b[:]) & 0xFFF, nil
+	random := binary.BigEndian.Uint16(b[:]) & 0xFFF
+	if rdb == nil {
+		return random, nil
+	}
+	n, err := rdb.Incr(ctx, prefix+"gw:instances").Result()
+	if err != nil {
+		return random, fmt.Errorf("app: instance tag from Redis: %w", err)
+	}
+	return uint16(n % 4096), nil
 }

@@ -141,3 +141,19 @@ func waitRefused(t *testing.T, addr string) {
 	}
 	t.Fatal("listener still accepting after Shutdown")
 }
+
+func TestStopAcceptingRefusesNewMessages(t *testing.T) {
+	ts := startServer(t, smpp.Options{})
+	c := mustDial(t, ts.addr, pdu.CmdBindTransceiver)
+	ts.srv.StopAccepting()
+	status, id, err := c.Submit(ctxT(t), submit("40722570240"))
+	if err != nil || status != pdu.StatusThrottled || id != "" {
+		t.Fatalf("submit while stopping: %s %q %v, want ESME_RTHROTTLED", status, id, err)
+	}
+	if err := c.EnquireLink(ctxT(t)); err != nil {
+		t.Fatalf("enquire_link while stopping: %v", err)
+	}
+	if ts.srv.NextReceiver("testuser") == nil {
+		t.Fatal("the receiver left the routing table before unbind: its receipts could not be sent")
+	}
+}

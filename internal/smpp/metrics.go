@@ -35,7 +35,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, mode := range []BindMode{ModeTransmitter, ModeReceiver, ModeTransceiver} {
 		m.bound.WithLabelValues(mode.String())
 	}
-	for _, l := range []string{"window", "throughput"} {
+	for _, l := range []string{"window", "throughput", "shutdown"} {
 		m.throttled.WithLabelValues(l)
 	}
 	if reg != nil {

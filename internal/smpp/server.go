@@ -27,6 +27,7 @@ type Server struct {
 	sessions  map[*Session]struct{}
 	accounts  map[string]*accountBinds
 	closing   bool
+	draining  atomic.Bool    // new messages are refused: the server is stopping
 	wg        sync.WaitGroup // session goroutines
 }
 
@@ -230,9 +231,14 @@ func (srv *Server) Sessions() int {
 	return len(srv.sessions)
 }
 
-// StopAccepting closes the listeners; sessions stay up. Serve returns
+// StopAccepting closes the listeners and starts refusing new messages
+// with ESME_RTHROTTLED, so clients resubmit them elsewhere or later rather
+// than get a message id whose receipt may not be sent before the process
+// ends. Sessions stay bound (receipts can still be delivered); query_sm,
+// cancel_sm and enquire_link are still served. Serve returns
 // ErrServerClosed.
 func (srv *Server) StopAccepting() {
+	srv.draining.Store(true)
 	srv.mu.Lock()
 	srv.closing = true
 	lns := make([]net.Listener, 0, len(srv.listeners))

@@ -118,6 +118,11 @@ func (s *Session) dispatch(p pdu.PDU) {
 	}
 	switch p.Command {
 	case pdu.CmdSubmitSM, pdu.CmdDataSM, pdu.CmdSubmitMulti:
+		if s.srv.draining.Load() {
+			s.srv.metrics.throttled.WithLabelValues("shutdown").Inc()
+			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
+			return
+		}
 		if !s.Account().Allow() {
 			s.srv.metrics.throttled.WithLabelValues("throughput").Inc()
 			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
