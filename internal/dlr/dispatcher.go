@@ -27,6 +27,8 @@ import (
 //   - Past ExpiresAt: dropped, logged, counted in dlr_expired_total.
 //   - ErrNoReceiver from the Sender: put back unchanged; the account is not
 //     claimed again until ReceiversChanged or the next sweep.
+//   - ErrBusy from the Sender (the receivers' windows are full): put back
+//     unchanged; the account is claimed again when an answer arrives.
 type Dispatcher struct {
 	o        Options
 	q        Queue

@@ -105,6 +105,11 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time
 			return nextDue, false // an answer will wake the loop
 		}
 		n := min(room, d.o.BatchSize)
+		if cs, ok := d.o.Sender.(CapacitySender); ok {
+			if n = min(n, cs.Capacity(sys)); n <= 0 {
+				continue // an answer from this account's receivers wakes the loop
+			}
+		}
 		opCtx, cancel := d.opCtx(ctx)
 		rs, err := d.q.Claim(opCtx, sys, now, d.o.Lease, n)
 		cancel()
@@ -155,14 +160,16 @@ func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now 
 		d.mu.Lock()
 		delete(d.inflight, r.MessageID)
 		d.mu.Unlock()
-		if errors.Is(err, ErrNoReceiver) {
-			d.mu.Lock()
-			d.blocked[sys] = now.Add(d.o.SweepInterval)
-			d.mu.Unlock()
+		if errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrBusy) {
+			if errors.Is(err, ErrNoReceiver) {
+				d.mu.Lock()
+				d.blocked[sys] = now.Add(d.o.SweepInterval)
+				d.mu.Unlock()
+			}
 			for _, p := range rs[i:] {
 				d.retry(ctx, p, now) // un-lease, attempts unchanged
 			}
-			d.o.Logger.Debug("dlr.no_receiver", "system_id", sys, "put_back", len(rs)-i)
+			d.o.Logger.Debug("dlr.put_back", "system_id", sys, "receipts", len(rs)-i, "cause", err.Error())
 			return sent
 		}
 		d.failed(ctx, now, r, err)

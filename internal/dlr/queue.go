@@ -14,6 +14,10 @@ var (
 	// ErrNoReceiver is returned by a Sender when the account has no receiver
 	// or transceiver bind.
 	ErrNoReceiver = errors.New("dlr: no receiver bound")
+	// ErrBusy is returned by a Sender whose receiver binds of the account
+	// have no room for another request right now (their windows are
+	// full). The receipt is put back unchanged, not counted as a failure.
+	ErrBusy = errors.New("dlr: receivers have no room")
 	// ErrInvalidReceipt rejects a receipt without a message id or system id.
 	ErrInvalidReceipt = errors.New("dlr: invalid receipt")
 	// ErrCorrupt reports an encoded receipt that does not decode.
@@ -94,6 +98,14 @@ type Sender interface {
 	// (and then never calls done). done may be called from another
 	// goroutine, even before Deliver returns; it must not block for long.
 	Deliver(systemID string, sm *pdu.DeliverSM, done func(status pdu.Status, err error)) error
+}
+
+// CapacitySender is a Sender that can tell how many more deliver_sm the
+// receiver binds of an account can take now. The dispatcher then claims no
+// more than that, so a full window costs no claim and no put-back.
+type CapacitySender interface {
+	Sender
+	Capacity(systemID string) int
 }
 
 // Clock is the dispatcher's time source; tests drive a fake one.

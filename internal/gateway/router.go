@@ -14,23 +14,26 @@ type Router struct {
 
 // Deliver sends sm to the next receiver or transceiver of systemID. A
 // receiver whose window is full or that is closing is skipped for the
-// next one; when none can take it the error is returned at once and
-// done is not called.
+// next one; when none can take it dlr.ErrBusy or dlr.ErrNoReceiver is
+// returned at once and done is not called.
 func (r Router) Deliver(systemID string, sm *pdu.DeliverSM, done func(pdu.Status, error)) error {
 	n := r.Server.Receivers(systemID)
 	if n == 0 {
 		return dlr.ErrNoReceiver
 	}
-	var err error
 	for range n {
 		s := r.Server.NextReceiver(systemID)
 		if s == nil {
 			return dlr.ErrNoReceiver
 		}
-		err = s.Send(sm, func(p pdu.PDU, err error) { done(p.Status, err) })
-		if err == nil {
+		if s.Send(sm, func(p pdu.PDU, err error) { done(p.Status, err) }) == nil {
 			return nil
 		}
 	}
-	return err
+	return dlr.ErrBusy
+}
+
+// Capacity is how many more requests the account's receivers can take.
+func (r Router) Capacity(systemID string) int {
+	return r.Server.ReceiverCapacity(systemID)
 }

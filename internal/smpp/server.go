@@ -224,6 +224,23 @@ func (srv *Server) Receivers(systemID string) int {
 	return 0
 }
 
+// ReceiverCapacity is how many more of the server's own requests the
+// account's receiver and transceiver sessions can take before their
+// windows are full.
+func (srv *Server) ReceiverCapacity(systemID string) int {
+	srv.mu.Lock()
+	var receivers []*Session
+	if ab := srv.accounts[systemID]; ab != nil {
+		receivers = append(receivers, ab.receivers...)
+	}
+	srv.mu.Unlock()
+	room := 0
+	for _, s := range receivers {
+		room += s.room()
+	}
+	return room
+}
+
 // Sessions is the number of open connections.
 func (srv *Server) Sessions() int {
 	srv.mu.Lock()

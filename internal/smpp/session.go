@@ -188,6 +188,16 @@ func (s *Session) Send(body pdu.Body, done func(resp pdu.PDU, err error)) error 
 	return nil
 }
 
+// room is how many more requests fit in the session's outbound window.
+func (s *Session) room() int {
+	if !s.State().CanReceive() {
+		return 0
+	}
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	return max(s.srv.opts.Window-len(s.pending), 0)
+}
+
 // SendWait is Send that blocks until the response, a timeout or ctx.
 func (s *Session) SendWait(ctx context.Context, body pdu.Body) (pdu.PDU, error) {
 	type result struct {
