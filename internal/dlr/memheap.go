@@ -1,27 +1,35 @@
 package dlr
 
-// memHeap is a binary min-heap of entries by key, keeping each entry's
-// position up to date through setIdx so entries can be fixed or removed in
-// O(log n). It avoids container/heap's interface conversions.
+// Which of an entry's keys a heap orders by.
+const (
+	byDue = iota // claimable from
+	byExp        // expires at
+)
+
+// memHeap is a binary min-heap of entries by one of their keys (byDue or
+// byExp), keeping each entry's position for that heap up to date so
+// entries can be fixed or removed in O(log n). Keys and positions are
+// plain array fields indexed by the heap's kind, so comparisons and swaps
+// inline; container/heap's interface calls (or function fields) cost a
+// large share of the receipt path.
 type memHeap struct {
-	a      []*memEntry
-	key    func(*memEntry) int64
-	setIdx func(*memEntry, int)
+	a    []*memEntry
+	kind uint8
 }
 
 func (h *memHeap) len() int           { return len(h.a) }
 func (h *memHeap) peek() *memEntry    { return h.a[0] }
-func (h *memHeap) less(i, j int) bool { return h.key(h.a[i]) < h.key(h.a[j]) }
+func (h *memHeap) less(i, j int) bool { return h.a[i].key[h.kind] < h.a[j].key[h.kind] }
 
 func (h *memHeap) swap(i, j int) {
 	h.a[i], h.a[j] = h.a[j], h.a[i]
-	h.setIdx(h.a[i], i)
-	h.setIdx(h.a[j], j)
+	h.a[i].idx[h.kind] = int32(i)
+	h.a[j].idx[h.kind] = int32(j)
 }
 
 func (h *memHeap) push(e *memEntry) {
 	h.a = append(h.a, e)
-	h.setIdx(e, len(h.a)-1)
+	e.idx[h.kind] = int32(len(h.a) - 1)
 	h.up(len(h.a) - 1)
 }
 

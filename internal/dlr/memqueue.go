@@ -52,7 +52,7 @@ func NewMemoryQueue(opts MemoryOptions) *MemoryQueue {
 	q := &MemoryQueue{
 		byID:     make(map[string]*memEntry),
 		accounts: make(map[string]*memAccount),
-		exp:      memHeap{key: func(e *memEntry) int64 { return e.exp }, setIdx: func(e *memEntry, i int) { e.ei = int32(i) }},
+		exp:      memHeap{kind: byExp},
 		finals:   make(map[string]Outcome),
 	}
 	if n > 0 {
@@ -70,11 +70,10 @@ type memAccount struct {
 // memEntry is one pending receipt. body is the receipt's binary encoding;
 // its message id is a substring of body, so the map key costs no copy.
 type memEntry struct {
-	body   string
-	acct   *memAccount
-	due    int64 // unix nanos: claimable from
-	exp    int64 // unix nanos: expires at (MaxInt64 for never)
-	di, ei int32 // heap positions
+	body string
+	acct *memAccount
+	key  [2]int64 // unix nanos: [byDue] claimable from, [byExp] expires at (MaxInt64 for never)
+	idx  [2]int32 // positions in the account's due heap and the expiry heap
 }
 
 func (e *memEntry) id() string { return receiptID(e.body) }
@@ -92,10 +91,10 @@ func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	}
 	a := q.accounts[r.SystemID]
 	if a == nil {
-		a = &memAccount{id: r.SystemID, due: memHeap{key: func(e *memEntry) int64 { return e.due }, setIdx: func(e *memEntry, i int) { e.di = int32(i) }}}
+		a = &memAccount{id: r.SystemID, due: memHeap{kind: byDue}}
 		q.accounts[r.SystemID] = a
 	}
-	e := &memEntry{body: body, acct: a, due: unixNano(r.DueAt), exp: expiryNanos(r.ExpiresAt)}
+	e := &memEntry{body: body, acct: a, key: [2]int64{byDue: unixNano(r.DueAt), byExp: expiryNanos(r.ExpiresAt)}}
 	q.byID[e.id()] = e
 	a.due.push(e)
 	q.exp.push(e)
@@ -114,7 +113,7 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 	var out []Receipt
 	for len(out) < max && a.due.len() > 0 {
 		e := a.due.peek()
-		if e.due > n {
+		if e.key[byDue] > n {
 			break
 		}
 		r, err := decodeReceipt(e.body)
@@ -125,8 +124,8 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 		if until <= n { // a zero lease would hand the same entry out again
 			until = n + 1
 		}
-		e.due = until
-		a.due.fix(int(e.di))
+		e.key[byDue] = until
+		a.due.fix(int(e.idx[byDue]))
 		out = append(out, r)
 	}
 	return out, nil
@@ -157,8 +156,8 @@ func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 	delete(q.byID, r.MessageID)
 	e.body = string(r.appendBinary(make([]byte, 0, r.encodedSizeHint())))
 	q.byID[e.id()] = e
-	e.due = unixNano(at)
-	e.acct.due.fix(int(e.di))
+	e.key[byDue] = unixNano(at)
+	e.acct.due.fix(int(e.idx[byDue]))
 	return nil
 }
 
@@ -194,7 +193,7 @@ func (q *MemoryQueue) NextDue(_ context.Context, systemID string) (time.Time, bo
 	if a == nil || a.due.len() == 0 {
 		return time.Time{}, false, nil
 	}
-	return time.Unix(0, a.due.peek().due), true, nil
+	return time.Unix(0, a.due.peek().key[byDue]), true, nil
 }
 
 // Expire removes up to max receipts whose ExpiresAt is not after now.
@@ -203,7 +202,7 @@ func (q *MemoryQueue) Expire(_ context.Context, now time.Time, max int) ([]Recei
 	defer q.mu.Unlock()
 	n := now.UnixNano()
 	var out []Receipt
-	for len(out) < max && q.exp.len() > 0 && q.exp.peek().exp <= n {
+	for len(out) < max && q.exp.len() > 0 && q.exp.peek().key[byExp] <= n {
 		e := q.exp.peek()
 		r, err := decodeReceipt(e.body)
 		q.removeLocked(e)
@@ -226,8 +225,8 @@ func (q *MemoryQueue) Len(context.Context) (int, error) {
 func (q *MemoryQueue) removeLocked(e *memEntry) {
 	delete(q.byID, e.id())
 	a := e.acct
-	a.due.remove(int(e.di))
-	q.exp.remove(int(e.ei))
+	a.due.remove(int(e.idx[byDue]))
+	q.exp.remove(int(e.idx[byExp]))
 	if a.due.len() == 0 {
 		delete(q.accounts, a.id)
 	}
