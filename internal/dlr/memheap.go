@@ -12,23 +12,33 @@ const (
 // plain array fields indexed by the heap's kind, so comparisons and swaps
 // inline; container/heap's interface calls (or function fields) cost a
 // large share of the receipt path.
+//
+// Each slot carries a copy of its entry's key, so sifting compares within
+// the heap's own array instead of chasing a pointer per comparison (those
+// cache misses were most of the heap's cost under load). A key changes
+// only through fix, which refreshes the copy.
 type memHeap struct {
-	a    []*memEntry
+	a    []heapSlot
 	kind uint8
 }
 
+type heapSlot struct {
+	key int64
+	e   *memEntry
+}
+
 func (h *memHeap) len() int           { return len(h.a) }
-func (h *memHeap) peek() *memEntry    { return h.a[0] }
-func (h *memHeap) less(i, j int) bool { return h.a[i].key[h.kind] < h.a[j].key[h.kind] }
+func (h *memHeap) peek() *memEntry    { return h.a[0].e }
+func (h *memHeap) less(i, j int) bool { return h.a[i].key < h.a[j].key }
 
 func (h *memHeap) swap(i, j int) {
 	h.a[i], h.a[j] = h.a[j], h.a[i]
-	h.a[i].idx[h.kind] = int32(i)
-	h.a[j].idx[h.kind] = int32(j)
+	h.a[i].e.idx[h.kind] = int32(i)
+	h.a[j].e.idx[h.kind] = int32(j)
 }
 
 func (h *memHeap) push(e *memEntry) {
-	h.a = append(h.a, e)
+	h.a = append(h.a, heapSlot{key: e.key[h.kind], e: e})
 	e.idx[h.kind] = int32(len(h.a) - 1)
 	h.up(len(h.a) - 1)
 }
@@ -38,17 +48,19 @@ func (h *memHeap) remove(i int) {
 	if i != n {
 		h.swap(i, n)
 	}
-	h.a[n] = nil
+	h.a[n] = heapSlot{}
 	h.a = h.a[:n]
 	if i != n {
 		h.fix(i)
 	}
 	if cap(h.a) > 64 && len(h.a) < cap(h.a)/4 { // give memory back after a burst
-		h.a = append(make([]*memEntry, 0, cap(h.a)/2), h.a...)
+		h.a = append(make([]heapSlot, 0, cap(h.a)/2), h.a...)
 	}
 }
 
+// fix restores the order after the key of the entry at i changed.
 func (h *memHeap) fix(i int) {
+	h.a[i].key = h.a[i].e.key[h.kind]
 	if !h.down(i) {
 		h.up(i)
 	}

@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,10 +17,11 @@ const DefaultRememberEntries = 100_000
 // restart of the process: the application says so at start-up when it runs
 // without Redis.
 //
-// Each receipt is kept in its compact binary encoding (about 80 octets)
-// plus a 48-octet entry indexed by message id, by due time per account
-// (a binary heap) and by expiry time (one heap for all accounts); see
-// BENCHMARKS-dlr.md for the measured bytes per pending receipt. Outcomes of
+// Each receipt is kept as a value (its addresses copied, so the submit_sm
+// they were cut from is not kept alive) in an entry indexed by message id,
+// by due time per account (a binary heap) and by expiry time (one heap for
+// all accounts); see BENCHMARKS.md for the measured bytes per pending
+// receipt. Outcomes of
 // removed receipts are remembered for Lookup, the most recent
 // DefaultRememberEntries (or MemoryOptions.RememberEntries) of them.
 type MemoryQueue struct {
@@ -67,23 +69,22 @@ type memAccount struct {
 	due memHeap
 }
 
-// memEntry is one pending receipt. body is the receipt's binary encoding;
-// its message id is a substring of body, so the map key costs no copy.
+// memEntry is one pending receipt, kept as a value: encoding it for the
+// heap and decoding it for every claim cost more than the bytes it saves.
 type memEntry struct {
-	body string
+	r    Receipt
 	acct *memAccount
 	key  [2]int64 // unix nanos: [byDue] claimable from, [byExp] expires at (MaxInt64 for never)
 	idx  [2]int32 // positions in the account's due heap and the expiry heap
 }
 
-func (e *memEntry) id() string { return receiptID(e.body) }
+func (e *memEntry) id() string { return e.r.MessageID }
 
 // Put stores r.
 func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	if err := validate(r); err != nil {
 		return err
 	}
-	body := string(r.appendBinary(make([]byte, 0, r.encodedSizeHint())))
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if e, ok := q.byID[r.MessageID]; ok {
@@ -94,7 +95,8 @@ func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 		a = &memAccount{id: r.SystemID, due: memHeap{kind: byDue}}
 		q.accounts[r.SystemID] = a
 	}
-	e := &memEntry{body: body, acct: a, key: [2]int64{byDue: unixNano(r.DueAt), byExp: expiryNanos(r.ExpiresAt)}}
+	r.Source.Addr, r.Dest.Addr = strings.Clone(r.Source.Addr), strings.Clone(r.Dest.Addr)
+	e := &memEntry{r: r, acct: a, key: [2]int64{byDue: unixNano(r.DueAt), byExp: expiryNanos(r.ExpiresAt)}}
 	q.byID[e.id()] = e
 	a.due.push(e)
 	q.exp.push(e)
@@ -116,11 +118,7 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 		if e.key[byDue] > n {
 			break
 		}
-		r, err := decodeReceipt(e.body)
-		if err != nil { // cannot happen: we encoded it
-			q.removeLocked(e)
-			continue
-		}
+		r := e.r
 		if until <= n { // a zero lease would hand the same entry out again
 			until = n + 1
 		}
@@ -154,7 +152,7 @@ func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 	}
 	r.DueAt = at
 	delete(q.byID, r.MessageID)
-	e.body = string(r.appendBinary(make([]byte, 0, r.encodedSizeHint())))
+	e.r = r
 	q.byID[e.id()] = e
 	e.key[byDue] = unixNano(at)
 	e.acct.due.fix(int(e.idx[byDue]))
@@ -204,11 +202,8 @@ func (q *MemoryQueue) Expire(_ context.Context, now time.Time, max int) ([]Recei
 	var out []Receipt
 	for len(out) < max && q.exp.len() > 0 && q.exp.peek().key[byExp] <= n {
 		e := q.exp.peek()
-		r, err := decodeReceipt(e.body)
+		r := e.r
 		q.removeLocked(e)
-		if err != nil {
-			continue
-		}
 		q.rememberLocked(r.MessageID, Outcome{State: pdu.StateExpired, At: now})
 		out = append(out, r)
 	}
@@ -236,7 +231,7 @@ func (q *MemoryQueue) rememberLocked(id string, o Outcome) {
 	if q.finalCap == 0 {
 		return
 	}
-	id = string([]byte(id)) // do not pin the receipt body
+	id = strings.Clone(id) // do not pin the submit_sm body the id was cut from
 	if _, ok := q.finals[id]; ok {
 		q.finals[id] = o
 		return
