@@ -1,25 +1,17 @@
 package dlr
 
-// Which of an entry's keys a heap orders by.
-const (
-	byDue = iota // claimable from
-	byExp        // expires at
-)
-
-// memHeap is a binary min-heap of entries by one of their keys (byDue or
-// byExp), keeping each entry's position for that heap up to date so
-// entries can be fixed or removed in O(log n). Keys and positions are
-// plain array fields indexed by the heap's kind, so comparisons and swaps
-// inline; container/heap's interface calls (or function fields) cost a
-// large share of the receipt path.
+// memHeap is a binary min-heap of entries by due time, keeping each
+// entry's position up to date so entries can be fixed or removed in
+// O(log n). Comparisons and swaps are plain field accesses that inline;
+// container/heap's interface calls (or function fields) cost a large share
+// of the receipt path.
 //
 // Each slot carries a copy of its entry's key, so sifting compares within
 // the heap's own array instead of chasing a pointer per comparison (those
 // cache misses were most of the heap's cost under load). A key changes
 // only through fix, which refreshes the copy.
 type memHeap struct {
-	a    []heapSlot
-	kind uint8
+	a []heapSlot
 }
 
 type heapSlot struct {
@@ -33,13 +25,13 @@ func (h *memHeap) less(i, j int) bool { return h.a[i].key < h.a[j].key }
 
 func (h *memHeap) swap(i, j int) {
 	h.a[i], h.a[j] = h.a[j], h.a[i]
-	h.a[i].e.idx[h.kind] = int32(i)
-	h.a[j].e.idx[h.kind] = int32(j)
+	h.a[i].e.idx = int32(i)
+	h.a[j].e.idx = int32(j)
 }
 
 func (h *memHeap) push(e *memEntry) {
-	h.a = append(h.a, heapSlot{key: e.key[h.kind], e: e})
-	e.idx[h.kind] = int32(len(h.a) - 1)
+	h.a = append(h.a, heapSlot{key: e.due, e: e})
+	e.idx = int32(len(h.a) - 1)
 	h.up(len(h.a) - 1)
 }
 
@@ -60,7 +52,7 @@ func (h *memHeap) remove(i int) {
 
 // fix restores the order after the key of the entry at i changed.
 func (h *memHeap) fix(i int) {
-	h.a[i].key = h.a[i].e.key[h.kind]
+	h.a[i].key = h.a[i].e.due
 	if !h.down(i) {
 		h.up(i)
 	}

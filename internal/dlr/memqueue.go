@@ -18,20 +18,22 @@ const DefaultRememberEntries = 100_000
 // without Redis.
 //
 // Each receipt is kept as a value (its addresses copied, so the submit_sm
-// they were cut from is not kept alive) in an entry indexed by message id,
-// by due time per account (a binary heap) and by expiry time (one heap for
-// all accounts); see BENCHMARKS.md for the measured bytes per pending
-// receipt. Outcomes of
-// removed receipts are remembered for Lookup, the most recent
-// DefaultRememberEntries (or MemoryOptions.RememberEntries) of them.
+// they were cut from is not kept alive) in an entry indexed by message id
+// and by due time per account (a binary heap); see BENCHMARKS.md for the
+// measured bytes per pending receipt. A removed receipt's entry stays in
+// the id index, emptied, with its final outcome for Lookup, until the most
+// recent DefaultRememberEntries (or MemoryOptions.RememberEntries) outcomes
+// push it out: one index serves both, so a delivered receipt costs one
+// lookup and no second map. Expiry is found by a scan when Expire is
+// called (every few seconds), not by a second heap kept up to date on
+// every Put and Ack.
 type MemoryQueue struct {
 	mu       sync.Mutex
-	byID     map[string]*memEntry
+	byID     map[string]*memEntry // pending and remembered entries
 	accounts map[string]*memAccount
-	exp      memHeap // all entries by expiry time
+	pending  int
 
-	finals    map[string]Outcome
-	finalRing []string // ids in finals, oldest at finalNext once full
+	finalRing []*memEntry // remembered entries, oldest at finalNext once full
 	finalNext int
 	finalCap  int
 }
@@ -54,13 +56,11 @@ func NewMemoryQueue(opts MemoryOptions) *MemoryQueue {
 	q := &MemoryQueue{
 		byID:     make(map[string]*memEntry),
 		accounts: make(map[string]*memAccount),
-		exp:      memHeap{kind: byExp},
-		finals:   make(map[string]Outcome),
+		finalCap: max(n, 0),
 	}
 	if n > 0 {
-		q.finalRing = make([]string, 0, min(n, 4096))
+		q.finalRing = make([]*memEntry, 0, min(n, 4096))
 	}
-	q.finalCap = max(n, 0)
 	return q
 }
 
@@ -69,37 +69,45 @@ type memAccount struct {
 	due memHeap
 }
 
-// memEntry is one pending receipt, kept as a value: encoding it for the
-// heap and decoding it for every claim cost more than the bytes it saves.
+// memEntry is one receipt: pending while acct is set, afterwards only its
+// id and final outcome are kept.
 type memEntry struct {
-	r    Receipt
-	acct *memAccount
-	key  [2]int64 // unix nanos: [byDue] claimable from, [byExp] expires at (MaxInt64 for never)
-	idx  [2]int32 // positions in the account's due heap and the expiry heap
+	r     Receipt
+	acct  *memAccount
+	due   int64 // unix nanos: claimable from
+	exp   int64 // unix nanos: expires at (MaxInt64 for never)
+	idx   int32 // position in the account's due heap
+	final Outcome
 }
 
-func (e *memEntry) id() string { return e.r.MessageID }
+func (e *memEntry) pending() bool { return e.acct != nil }
 
 // Put stores r.
 func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	if err := validate(r); err != nil {
 		return err
 	}
+	r.Source.Addr, r.Dest.Addr = strings.Clone(r.Source.Addr), strings.Clone(r.Dest.Addr)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if e, ok := q.byID[r.MessageID]; ok {
-		q.removeLocked(e)
+	e := q.byID[r.MessageID]
+	switch {
+	case e == nil:
+		e = &memEntry{}
+		q.byID[r.MessageID] = e
+	case e.pending():
+		q.unlinkLocked(e)
+	default: // a remembered entry is reused; the ring still points at it
+		e.final = Outcome{}
 	}
 	a := q.accounts[r.SystemID]
 	if a == nil {
-		a = &memAccount{id: r.SystemID, due: memHeap{kind: byDue}}
+		a = &memAccount{id: r.SystemID}
 		q.accounts[r.SystemID] = a
 	}
-	r.Source.Addr, r.Dest.Addr = strings.Clone(r.Source.Addr), strings.Clone(r.Dest.Addr)
-	e := &memEntry{r: r, acct: a, key: [2]int64{byDue: unixNano(r.DueAt), byExp: expiryNanos(r.ExpiresAt)}}
-	q.byID[e.id()] = e
+	e.r, e.acct, e.due, e.exp = r, a, unixNano(r.DueAt), expiryNanos(r.ExpiresAt)
 	a.due.push(e)
-	q.exp.push(e)
+	q.pending++
 	return nil
 }
 
@@ -112,19 +120,18 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 		return nil, nil
 	}
 	n, until := now.UnixNano(), now.Add(lease).UnixNano()
+	if until <= n { // a zero lease would hand the same entry out again
+		until = n + 1
+	}
 	var out []Receipt
 	for len(out) < max && a.due.len() > 0 {
 		e := a.due.peek()
-		if e.key[byDue] > n {
+		if e.due > n {
 			break
 		}
-		r := e.r
-		if until <= n { // a zero lease would hand the same entry out again
-			until = n + 1
-		}
-		e.key[byDue] = until
-		a.due.fix(int(e.idx[byDue]))
-		out = append(out, r)
+		e.due = until
+		a.due.fix(int(e.idx))
+		out = append(out, e.r)
 	}
 	return out, nil
 }
@@ -134,10 +141,7 @@ func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, r := range rs {
-		if e, ok := q.byID[r.MessageID]; ok {
-			q.removeLocked(e)
-		}
-		q.rememberLocked(r.MessageID, o)
+		q.finishLocked(r.MessageID, o)
 	}
 	return nil
 }
@@ -146,16 +150,15 @@ func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	e, ok := q.byID[r.MessageID]
-	if !ok {
+	e := q.byID[r.MessageID]
+	if e == nil || !e.pending() {
 		return nil
 	}
 	r.DueAt = at
-	delete(q.byID, r.MessageID)
+	r.Source.Addr, r.Dest.Addr = e.r.Source.Addr, e.r.Dest.Addr // already copies
 	e.r = r
-	q.byID[e.id()] = e
-	e.key[byDue] = unixNano(at)
-	e.acct.due.fix(int(e.idx[byDue]))
+	e.due = unixNano(at)
+	e.acct.due.fix(int(e.idx))
 	return nil
 }
 
@@ -163,12 +166,11 @@ func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 func (q *MemoryQueue) Cancel(_ context.Context, messageID string, at time.Time) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	e, ok := q.byID[messageID]
-	if !ok {
+	e := q.byID[messageID]
+	if e == nil || !e.pending() {
 		return false, nil
 	}
-	q.removeLocked(e)
-	q.rememberLocked(messageID, Outcome{State: pdu.StateDeleted, At: at})
+	q.finishLocked(messageID, Outcome{State: pdu.StateDeleted, At: at})
 	return true, nil
 }
 
@@ -176,11 +178,14 @@ func (q *MemoryQueue) Cancel(_ context.Context, messageID string, at time.Time) 
 func (q *MemoryQueue) Lookup(_ context.Context, messageID string) (Outcome, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if _, ok := q.byID[messageID]; ok {
+	e := q.byID[messageID]
+	switch {
+	case e == nil:
+		return Outcome{}, false, nil
+	case e.pending():
 		return Outcome{State: pdu.StateEnroute}, true, nil
 	}
-	o, ok := q.finals[messageID]
-	return o, ok, nil
+	return e.final, true, nil
 }
 
 // NextDue returns the earliest due time of systemID's receipts.
@@ -191,21 +196,29 @@ func (q *MemoryQueue) NextDue(_ context.Context, systemID string) (time.Time, bo
 	if a == nil || a.due.len() == 0 {
 		return time.Time{}, false, nil
 	}
-	return time.Unix(0, a.due.peek().key[byDue]), true, nil
+	return time.Unix(0, a.due.peek().due), true, nil
 }
 
-// Expire removes up to max receipts whose ExpiresAt is not after now.
+// Expire removes up to max receipts whose ExpiresAt is not after now. It
+// scans the pending receipts: it runs every few seconds, and a scan costs
+// less than keeping an expiry heap ordered on every Put and Ack.
 func (q *MemoryQueue) Expire(_ context.Context, now time.Time, max int) ([]Receipt, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := now.UnixNano()
 	var out []Receipt
-	for len(out) < max && q.exp.len() > 0 && q.exp.peek().key[byExp] <= n {
-		e := q.exp.peek()
-		r := e.r
-		q.removeLocked(e)
-		q.rememberLocked(r.MessageID, Outcome{State: pdu.StateExpired, At: now})
-		out = append(out, r)
+	for _, a := range q.accounts {
+		for _, s := range a.due.a {
+			if len(out) == max {
+				break
+			}
+			if s.e.exp <= n {
+				out = append(out, s.e.r)
+			}
+		}
+	}
+	for _, r := range out {
+		q.finishLocked(r.MessageID, Outcome{State: pdu.StateExpired, At: now})
 	}
 	return out, nil
 }
@@ -214,36 +227,61 @@ func (q *MemoryQueue) Expire(_ context.Context, now time.Time, max int) ([]Recei
 func (q *MemoryQueue) Len(context.Context) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.byID), nil
+	return q.pending, nil
 }
 
-func (q *MemoryQueue) removeLocked(e *memEntry) {
-	delete(q.byID, e.id())
+// unlinkLocked takes a pending entry out of its account's heap.
+func (q *MemoryQueue) unlinkLocked(e *memEntry) {
 	a := e.acct
-	a.due.remove(int(e.idx[byDue]))
-	q.exp.remove(int(e.idx[byExp]))
+	a.due.remove(int(e.idx))
 	if a.due.len() == 0 {
 		delete(q.accounts, a.id)
 	}
+	e.acct = nil
+	q.pending--
 }
 
-func (q *MemoryQueue) rememberLocked(id string, o Outcome) {
+// finishLocked ends a receipt with outcome o and remembers it for Lookup.
+// Unknown ids are remembered too (an outcome another claimer reported).
+func (q *MemoryQueue) finishLocked(id string, o Outcome) {
+	e := q.byID[id]
+	if e == nil {
+		if q.finalCap == 0 {
+			return
+		}
+		e = &memEntry{}
+		q.byID[strings.Clone(id)] = e
+	} else if e.pending() {
+		q.unlinkLocked(e)
+	} else { // already remembered: only the outcome changes
+		e.final = o
+		return
+	}
 	if q.finalCap == 0 {
+		delete(q.byID, id)
 		return
 	}
-	id = strings.Clone(id) // do not pin the submit_sm body the id was cut from
-	if _, ok := q.finals[id]; ok {
-		q.finals[id] = o
-		return
+	e.r = Receipt{MessageID: e.r.MessageID}
+	if e.r.MessageID == "" {
+		e.r.MessageID = strings.Clone(id)
 	}
+	e.final = o
+	q.rememberLocked(e)
+}
+
+// rememberLocked puts a finished entry in the ring, forgetting the oldest
+// once the ring is full.
+func (q *MemoryQueue) rememberLocked(e *memEntry) {
 	if len(q.finalRing) < q.finalCap {
-		q.finalRing = append(q.finalRing, id)
-	} else {
-		delete(q.finals, q.finalRing[q.finalNext])
-		q.finalRing[q.finalNext] = id
-		q.finalNext = (q.finalNext + 1) % q.finalCap
+		q.finalRing = append(q.finalRing, e)
+		return
 	}
-	q.finals[id] = o
+	old := q.finalRing[q.finalNext]
+	if cur := q.byID[old.r.MessageID]; cur == old && !old.pending() {
+		delete(q.byID, old.r.MessageID)
+	}
+	q.finalRing[q.finalNext] = e
+	q.finalNext = (q.finalNext + 1) % q.finalCap
 }
 
 func expiryNanos(t time.Time) int64 {
