@@ -1,6 +1,7 @@
 package dlr
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -68,4 +69,55 @@ func TestDispatcherWaitsForRoomInsteadOfFailing(t *testing.T) {
 		h.settle()
 		ws.none(t)
 	})
+}
+
+// asyncSender answers every deliver_sm OK from another goroutine, as the
+// SMPP reader does, so answers race with the dispatcher's steps.
+type asyncSender struct{ answers chan func() }
+
+func (s asyncSender) Deliver(_ string, _ *pdu.DeliverSM, done func(pdu.Status, error)) error {
+	s.answers <- func() { done(pdu.StatusOK, nil) }
+	return nil
+}
+
+func TestDispatcherLosesNoAnswerUnderConcurrency(t *testing.T) {
+	q := NewMemoryQueue(MemoryOptions{})
+	s := asyncSender{answers: make(chan func(), 1<<16)}
+	stop := make(chan struct{})
+	defer close(stop)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case f := <-s.answers:
+					f()
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	h := newHarness(t, q, func(o *Options) { o.Sender = s })
+	h.d.ReceiversChanged("acme", 1)
+	const n = 20000
+	for i := range n {
+		h.schedule(receipt(fmt.Sprintf("%016X", i+1), "acme", 0))
+	}
+	// The deadline only keeps a lost answer from hanging the test; lost
+	// answers leave receipts leased (and pending) for the whole lease.
+	deadline := time.Now().Add(60 * time.Second)
+	for h.d.Pending() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d receipts still pending: answers were lost", h.d.Pending())
+		}
+		h.settle()
+	}
+	if got := metric(t, h.reg, "dlr_sent_total"); got != n {
+		t.Fatalf("dlr_sent_total = %v, want %d: an answer was lost or a receipt sent twice", got, n)
+	}
+	for i := range n {
+		if st, _, ok := h.state(fmt.Sprintf("%016X", i+1)); !ok || st != pdu.StateDelivered {
+			t.Fatalf("receipt %d: state %v %v, want DELIVERED", i+1, st, ok)
+		}
+	}
 }

@@ -45,7 +45,10 @@ type Dispatcher struct {
 	blocked   map[string]time.Time // ErrNoReceiver seen: skip until then
 	inflight  map[string]struct{}
 	results   []result
-	nextWake  time.Time
+	// Owned by the loop goroutine: buffers reused from step to step.
+	spareResults   []result
+	spareDelivered []Receipt
+	nextWake       time.Time
 }
 
 type result struct {

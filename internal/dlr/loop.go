@@ -133,48 +133,63 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time
 }
 
 // sendAll hands claimed receipts to the sender and returns how many went
-// out. On ErrNoReceiver the rest is put back and the account left alone
-// until ReceiversChanged or the next sweep.
+// out. What the sender cannot take (no receiver, full windows) is put back.
 func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now time.Time) int {
-	sent := 0
-	for i, r := range rs {
+	todo := rs[:0]
+	for _, r := range rs {
 		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
 			d.expired(ctx, now, r)
 			continue
 		}
-		d.mu.Lock()
-		_, dup := d.inflight[r.MessageID]
-		if !dup {
+		todo = append(todo, r)
+	}
+	// One lock for the batch: a receipt re-claimed after its lease while
+	// still awaiting an answer is skipped (and not put back).
+	d.mu.Lock()
+	fresh := todo[:0]
+	for _, r := range todo {
+		if _, dup := d.inflight[r.MessageID]; !dup {
 			d.inflight[r.MessageID] = struct{}{}
+			fresh = append(fresh, r)
 		}
-		d.mu.Unlock()
-		if dup { // re-claimed after its lease while still awaiting an answer
-			continue
-		}
+	}
+	d.mu.Unlock()
+	sent := 0
+	for i, r := range fresh {
 		err := d.o.Sender.Deliver(sys, r.DeliverSM(now), d.doneFunc(r))
 		if err == nil {
 			sent++
-			d.m.sentOne()
 			continue
+		}
+		if errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrBusy) {
+			d.putBack(ctx, sys, fresh[i:], now, err)
+			break
 		}
 		d.mu.Lock()
 		delete(d.inflight, r.MessageID)
 		d.mu.Unlock()
-		if errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrBusy) {
-			if errors.Is(err, ErrNoReceiver) {
-				d.mu.Lock()
-				d.blocked[sys] = now.Add(d.o.SweepInterval)
-				d.mu.Unlock()
-			}
-			for _, p := range rs[i:] {
-				d.retry(ctx, p, now) // un-lease, attempts unchanged
-			}
-			d.o.Logger.Debug("dlr.put_back", "system_id", sys, "receipts", len(rs)-i, "cause", err.Error())
-			return sent
-		}
 		d.failed(ctx, now, r, err)
 	}
+	d.m.sentN(sent)
 	return sent
+}
+
+// putBack returns receipts the sender could not take right now, unchanged.
+// After ErrNoReceiver the account is left alone until ReceiversChanged or
+// the next sweep; after ErrBusy an answer wakes the loop.
+func (d *Dispatcher) putBack(ctx context.Context, sys string, rs []Receipt, now time.Time, cause error) {
+	d.mu.Lock()
+	for _, r := range rs {
+		delete(d.inflight, r.MessageID)
+	}
+	if errors.Is(cause, ErrNoReceiver) {
+		d.blocked[sys] = now.Add(d.o.SweepInterval)
+	}
+	d.mu.Unlock()
+	for _, r := range rs {
+		d.retry(ctx, r, now) // un-lease, attempts unchanged
+	}
+	d.o.Logger.Debug("dlr.put_back", "system_id", sys, "receipts", len(rs), "cause", cause.Error())
 }
 
 func (d *Dispatcher) doneFunc(r Receipt) func(pdu.Status, error) {
@@ -190,15 +205,19 @@ func (d *Dispatcher) doneFunc(r Receipt) func(pdu.Status, error) {
 func (d *Dispatcher) handleResults(ctx context.Context, now time.Time) {
 	d.mu.Lock()
 	res := d.results
-	d.results = nil
+	if len(res) == 0 {
+		d.mu.Unlock()
+		return
+	}
+	// The two buffers take turns, so the results slice does not grow anew
+	// every step; res and the new d.results never share an array.
+	d.results = d.spareResults[:0]
 	for _, x := range res {
 		delete(d.inflight, x.r.MessageID)
 	}
 	d.mu.Unlock()
-	if len(res) == 0 {
-		return
-	}
-	var delivered []Receipt
+	delivered := d.spareDelivered[:0]
+	defer func() { clear(delivered); d.spareDelivered = delivered[:0] }()
 	for _, x := range res {
 		switch {
 		case x.err == nil && x.status == pdu.StatusOK:
@@ -225,6 +244,8 @@ func (d *Dispatcher) handleResults(ctx context.Context, now time.Time) {
 	if len(delivered) > 0 {
 		d.ack(ctx, Outcome{State: pdu.StateDelivered, At: now}, delivered...)
 	}
+	clear(res) // drop the receipts' strings before the slice is reused
+	d.spareResults = res[:0]
 }
 
 // failed schedules another attempt with backoff.

@@ -122,9 +122,9 @@ func (m *metrics) scheduled(reason string) {
 	}
 }
 
-func (m *metrics) sentOne() {
-	if m != nil {
-		m.sent.Inc()
+func (m *metrics) sentN(n int) {
+	if m != nil && n > 0 {
+		m.sent.Add(float64(n))
 	}
 }
 
