@@ -134,12 +134,3 @@ func TestNormalizeMSISDN(t *testing.T) {
 		}
 	}
 }
-
-func TestErrCodesFromMap(t *testing.T) {
-	got := hlr.ErrCodesFromMap(map[string]string{"unreachable": "012", "network_not_supported": "013", "timeout": "099"})
-	want := hlr.DefaultErrCodes()
-	want.Unreachable, want.NotSupported = "012", "013"
-	if got != want {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-}

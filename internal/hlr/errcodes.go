@@ -70,18 +70,7 @@ func ParseErrCodes(s string) (ErrCodes, error) {
 		if len(v) != 3 || strings.Trim(v, "0123456789") != "" {
 			return ErrCodes{}, fmt.Errorf("%w: %s=%q: want three digits", ErrBadErrCodes, k, v)
 		}
-		switch k {
-		case "invalid_number":
-			c.InvalidNumber = v
-		case "unknown_subscriber":
-			c.UnknownSubscriber = v
-		case "unreachable":
-			c.Unreachable = v
-		case "not_supported", "network_not_supported":
-			c.NotSupported = v
-		case "other":
-			c.Other = v
-		default:
+		if !c.set(k, v) {
 			return ErrCodes{}, fmt.Errorf("%w: unknown key %q (want invalid_number, unknown_subscriber, unreachable, not_supported, other)", ErrBadErrCodes, k)
 		}
 	}
@@ -97,25 +86,21 @@ func (c ErrCodes) String() string {
 		",other=" + c.Other
 }
 
-// ErrCodesFromMap builds ErrCodes from name→code pairs (as a configuration
-// layer may hold them): the names ParseErrCodes knows override the
-// defaults, other names are ignored (they may belong to other layers, e.g.
-// timeout receipts). Codes are not validated here.
-func ErrCodesFromMap(m map[string]string) ErrCodes {
-	c := DefaultErrCodes()
-	for k, v := range m {
-		switch k {
-		case "invalid_number":
-			c.InvalidNumber = v
-		case "unknown_subscriber":
-			c.UnknownSubscriber = v
-		case "unreachable":
-			c.Unreachable = v
-		case "not_supported", "network_not_supported":
-			c.NotSupported = v
-		case "other":
-			c.Other = v
-		}
+// set assigns the code of one named answer; false for an unknown name.
+func (c *ErrCodes) set(name, code string) bool {
+	switch name {
+	case "invalid_number":
+		c.InvalidNumber = code
+	case "unknown_subscriber":
+		c.UnknownSubscriber = code
+	case "unreachable":
+		c.Unreachable = code
+	case "not_supported", "network_not_supported":
+		c.NotSupported = code
+	case "other":
+		c.Other = code
+	default:
+		return false
 	}
-	return c
+	return true
 }
