@@ -157,3 +157,17 @@ func TestStopAcceptingRefusesNewMessages(t *testing.T) {
 		t.Fatal("the receiver left the routing table before unbind: its receipts could not be sent")
 	}
 }
+
+func TestMaxConnections(t *testing.T) {
+	ts := startServer(t, smpp.Options{MaxConnections: 1})
+	mustDial(t, ts.addr, pdu.CmdBindTransceiver)
+	conn, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A served connection answers enquire_link even before a bind.
+	if p, ok := readPDUOrEnquire(t, conn); ok {
+		t.Fatalf("a connection beyond SMPP_MAX_CONNECTIONS was served: %s", p.Command)
+	}
+}
