@@ -204,3 +204,45 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatalf("expected submit and bind events in the logs:\n%s", logs)
 	}
 }
+
+// TestConcatenatedSegmentsShareOneLookup sends the three segments of a
+// concatenated message at once: each gets its own message id and
+// receipt, and the HLR is asked once.
+func TestConcatenatedSegmentsShareOneLookup(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), nil)
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	type answer struct {
+		p   pdu.PDU
+		err error
+	}
+	answers := make(chan answer, 3)
+	for seg := 1; seg <= 3; seg++ {
+		m := sm("40722570240999", 1)
+		m.TLVs = pdu.TLVs("").WithUint16(pdu.TagSARMsgRefNum, 42).
+			WithUint8(pdu.TagSARTotalSegments, 3).WithUint8(pdu.TagSARSegmentSeqnum, uint8(seg))
+		c.SendAsync(m, func(p pdu.PDU, err error) { answers <- answer{p, err} })
+	}
+	ids := map[string]bool{}
+	for range 3 {
+		a := <-answers
+		r, _ := a.p.Body.(*pdu.SubmitSMResp)
+		if a.err != nil || a.p.Status != pdu.StatusOK || r == nil {
+			t.Fatalf("segment answered %s %v", a.p.Status, a.err)
+		}
+		ids[r.MessageID] = true
+	}
+	if len(ids) != 3 {
+		t.Fatalf("%d distinct message ids for 3 segments", len(ids))
+	}
+	for range 3 {
+		d := c.nextReceipt(t)
+		id, _ := d.TLVs.CString(pdu.TagReceiptedMessageID)
+		if !ids[id] {
+			t.Fatalf("receipt for unknown or repeated id %q", id)
+		}
+		delete(ids, id)
+	}
+	if n := gw.tmt.requests.Load(); n != 1 {
+		t.Fatalf("%d HLR requests for one number in three segments, want 1", n)
+	}
+}
