@@ -7,7 +7,8 @@ import "github.com/redis/go-redis/v9"
 // the account's hash tag and so one Cluster slot.
 const (
 	// putLua: ARGV id, body, due_ms, expires_ms (empty: never). Stores one
-	// receipt atomically. It is sent with EVAL inside a pipeline.
+	// receipt atomically. It is sent with EVALSHA inside a pipeline (EVAL
+	// once more after Redis lost its script cache).
 	putLua = `
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
@@ -62,11 +63,12 @@ return out`
 )
 
 type redisScripts struct {
-	claim, retry, cancel, expire *redis.Script
+	put, claim, retry, cancel, expire *redis.Script
 }
 
 func newRedisScripts() redisScripts {
 	return redisScripts{
+		put:    redis.NewScript(putLua),
 		claim:  redis.NewScript(claimLua),
 		retry:  redis.NewScript(retryLua),
 		cancel: redis.NewScript(cancelLua),

@@ -49,6 +49,7 @@ type RedisQueue struct {
 	prefix   string
 	remember time.Duration
 	s        redisScripts
+	put      groupCommit
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -84,32 +85,6 @@ func pendingValue(sys string) string      { return strconv.Itoa(int(pdu.StateEnr
 func redisErr(op string, err error) error { return fmt.Errorf("dlr: redis %s: %w", op, err) }
 func scoreMillis(t time.Time) int64       { return unixNano(t) / int64(time.Millisecond) }
 func millisTime(ms float64) time.Time     { return time.UnixMilli(int64(ms)).UTC() }
-
-// Put stores r: the account's part atomically (one script), then the id
-// index and the account set, all in one pipeline (one round trip; in a
-// Cluster, one per node).
-func (q *RedisQueue) Put(ctx context.Context, r Receipt) error {
-	if err := validate(r); err != nil {
-		return err
-	}
-	body, _ := r.MarshalBinary()
-	idTTL := time.Duration(0) // no expiry without ExpiresAt
-	exp := ""
-	if !r.ExpiresAt.IsZero() {
-		idTTL = max(time.Until(r.ExpiresAt), 0) + q.remember
-		exp = strconv.FormatInt(scoreMillis(r.ExpiresAt), 10)
-	}
-	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Eval(ctx, putLua, q.accountKeys(r.SystemID), r.MessageID, body, scoreMillis(r.DueAt), exp)
-		p.Set(ctx, q.idKey(r.MessageID), pendingValue(r.SystemID), idTTL)
-		p.SAdd(ctx, q.accountsKey(), r.SystemID)
-		return nil
-	})
-	if err != nil {
-		return redisErr("put", err)
-	}
-	return nil
-}
 
 // Claim leases up to max due receipts of systemID (one Lua script).
 func (q *RedisQueue) Claim(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
