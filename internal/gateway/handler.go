@@ -86,6 +86,11 @@ func (h *Handler) Close(ctx context.Context) {
 // ServeSMPP implements smpp.Handler.
 func (h *Handler) ServeSMPP(r *smpp.Request) {
 	start := h.opts.Now()
+	if h.log.Enabled(context.Background(), slog.LevelDebug) {
+		h.log.LogAttrs(context.Background(), slog.LevelDebug, "submit.received",
+			slog.String("command", r.PDU.Command.String()), slog.Uint64("sequence", uint64(r.PDU.Sequence)),
+			slog.String("system_id", r.Session.SystemID()), slog.Uint64("session", r.Session.ID()))
+	}
 	switch b := r.PDU.Body.(type) {
 	case *pdu.SubmitSM:
 		if h.tryInline(r, &b.SM, start) {
