@@ -18,7 +18,8 @@ type Options struct {
 	MaxPDULength        uint32        // command_length upper bound; default 64 KiB
 	BindTimeout         time.Duration // close when no bind arrives; default 10 s
 	EnquireLinkInterval time.Duration // idle time before we send enquire_link; default 30 s, negative disables
-	InactivityTimeout   time.Duration // close when the client sends no request; default 300 s, negative disables
+	InactivityTimeout   time.Duration // close when nothing arrives from the client; default 300 s, negative disables
+	EnquireLinkTimeout  time.Duration // close when our enquire_link is not answered; default ResponseTimeout
 	ResponseTimeout     time.Duration // wait for responses to our requests; default 10 s
 	FailedBindDelay     time.Duration // slow-down step after repeated failed binds from one address; default 1 s
 
@@ -52,6 +53,9 @@ func (o *Options) setDefaults() {
 	if o.ResponseTimeout <= 0 {
 		o.ResponseTimeout = 10 * time.Second
 	}
+	if o.EnquireLinkTimeout <= 0 {
+		o.EnquireLinkTimeout = o.ResponseTimeout
+	}
 	if o.FailedBindDelay <= 0 {
 		o.FailedBindDelay = time.Second
 	}
@@ -64,7 +68,7 @@ func (o *Options) setDefaults() {
 // shortest timer, between 10 ms and 1 s.
 func (o *Options) tick() time.Duration {
 	t := o.BindTimeout
-	for _, d := range []time.Duration{o.EnquireLinkInterval, o.InactivityTimeout, o.ResponseTimeout} {
+	for _, d := range []time.Duration{o.EnquireLinkInterval, o.InactivityTimeout, o.ResponseTimeout, o.EnquireLinkTimeout} {
 		if d > 0 && d < t {
 			t = d
 		}

@@ -22,6 +22,7 @@ type Server struct {
 	guard   *bindGuard
 	nextID  atomic.Uint64
 
+	notifyMu  sync.Mutex // orders OnReceiversChanged calls; taken before mu
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	sessions  map[*Session]struct{}
@@ -146,15 +147,14 @@ func (srv *Server) registerBind(s *Session, acc *AccountState, mode BindMode) bo
 		return false
 	}
 	ab.binds++
-	n := -1
-	if mode.state().CanReceive() {
+	receiver := mode.state().CanReceive()
+	if receiver {
 		ab.receivers = append(ab.receivers, s)
-		n = len(ab.receivers)
 	}
 	srv.mu.Unlock()
 	srv.metrics.bound.WithLabelValues(mode.String()).Inc()
-	if n >= 0 && srv.opts.OnReceiversChanged != nil {
-		srv.opts.OnReceiversChanged(acc.SystemID, n)
+	if receiver {
+		srv.notifyReceivers(acc.SystemID)
 	}
 	return true
 }
@@ -164,7 +164,6 @@ func (srv *Server) unregisterBind(s *Session, prev State) {
 	b := s.bind.Load()
 	srv.mu.Lock()
 	ab := srv.accounts[b.account.SystemID]
-	n := -1
 	if ab != nil {
 		ab.binds--
 		if prev.CanReceive() {
@@ -174,7 +173,6 @@ func (srv *Server) unregisterBind(s *Session, prev State) {
 					break
 				}
 			}
-			n = len(ab.receivers)
 		}
 		if ab.binds <= 0 {
 			delete(srv.accounts, b.account.SystemID)
@@ -182,9 +180,23 @@ func (srv *Server) unregisterBind(s *Session, prev State) {
 	}
 	srv.mu.Unlock()
 	srv.metrics.bound.WithLabelValues(b.mode.String()).Dec()
-	if n >= 0 && srv.opts.OnReceiversChanged != nil {
-		srv.opts.OnReceiversChanged(b.account.SystemID, n)
+	if prev.CanReceive() {
+		srv.notifyReceivers(b.account.SystemID)
 	}
+}
+
+// notifyReceivers tells OnReceiversChanged how many receivers the account
+// has now. The count is read and reported under one lock, so
+// notifications cannot overtake each other: the last one an account gets
+// is always its current count (a stale 0 after a reconnect would stop its
+// receipts).
+func (srv *Server) notifyReceivers(systemID string) {
+	if srv.opts.OnReceiversChanged == nil {
+		return
+	}
+	srv.notifyMu.Lock()
+	defer srv.notifyMu.Unlock()
+	srv.opts.OnReceiversChanged(systemID, srv.Receivers(systemID))
 }
 
 func (srv *Server) sessionClosed(s *Session, prev State) {

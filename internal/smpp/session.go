@@ -34,11 +34,10 @@ type Session struct {
 	state atomic.Int32
 	bind  atomic.Pointer[binding] // set by a successful bind
 
-	seq         atomic.Uint32
-	inflight    atomic.Int32
-	idle        chan struct{} // signalled when inflight drops to zero while unbinding
-	lastRequest atomic.Int64  // unix nanos of the last client request
-	lastRead    atomic.Int64  // unix nanos of the last PDU of any kind
+	seq      atomic.Uint32
+	inflight atomic.Int32
+	idle     chan struct{} // signalled when inflight drops to zero while unbinding
+	lastRead atomic.Int64  // unix nanos of the last PDU of any kind
 
 	wmu        sync.Mutex
 	out        []byte
@@ -80,7 +79,6 @@ func newSession(srv *Server, conn net.Conn, id uint64) *Session {
 		s.remote = ap.Addr().Unmap()
 	}
 	now := s.opened.UnixNano()
-	s.lastRequest.Store(now)
 	s.lastRead.Store(now)
 	return s
 }
@@ -148,11 +146,19 @@ func (s *Session) requestDone() {
 }
 
 // waitIdle waits until no request is in flight, ctx ends or the session
-// closes.
+// closes. The idle token wakes one waiter; a second one (the client's
+// unbind and a shutdown at once) re-checks on a short tick instead of
+// sleeping until its deadline.
 func (s *Session) waitIdle(ctx context.Context) bool {
+	var tick *time.Ticker
 	for s.inflight.Load() > 0 {
+		if tick == nil {
+			tick = time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+		}
 		select {
 		case <-s.idle:
+		case <-tick.C:
 		case <-ctx.Done():
 			return false
 		case <-s.done:
@@ -167,6 +173,10 @@ func (s *Session) waitIdle(ctx context.Context) bool {
 // ErrTimeout or ErrSessionClosed. done runs on the session's reader or
 // writer goroutine and must not block.
 func (s *Session) Send(body pdu.Body, done func(resp pdu.PDU, err error)) error {
+	return s.send(body, s.srv.opts.ResponseTimeout, done)
+}
+
+func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.PDU, err error)) error {
 	if body.CommandID() == pdu.CmdDeliverSM && !s.State().CanReceive() {
 		return ErrNotReceiver
 	}
@@ -182,7 +192,7 @@ func (s *Session) Send(body pdu.Body, done func(resp pdu.PDU, err error)) error 
 		return ErrWindowFull
 	}
 	seq := s.nextSeq()
-	s.pending[seq] = outbound{deadline: time.Now().Add(s.srv.opts.ResponseTimeout), done: done}
+	s.pending[seq] = outbound{deadline: time.Now().Add(timeout), done: done}
 	s.pmu.Unlock()
 	s.writePDU(pdu.PDU{Header: pdu.Header{Command: body.CommandID(), Sequence: seq}, Body: body})
 	return nil
@@ -228,7 +238,13 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 		s.log().Debug("smpp.response.unmatched", "session", s.id, "command", p.Command.String(), "sequence", p.Sequence)
 		return
 	}
-	ob.done(p, decodeErr)
+	if decodeErr != nil {
+		// The header decoded, so its status is the answer; a body we
+		// cannot read (clients send odd deliver_sm_resp bodies) must not
+		// turn an accepted receipt into a retry.
+		s.log().Debug("smpp.response.body_invalid", "session", s.id, "command", p.Command.String(), "error", decodeErr.Error())
+	}
+	ob.done(p, nil)
 }
 
 // expirePending fails requests whose response is overdue.

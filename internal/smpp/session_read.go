@@ -62,7 +62,6 @@ func (s *Session) handleFrame(frame []byte) bool {
 		s.handleResponse(p, err)
 		return true
 	}
-	s.lastRequest.Store(now)
 	if err != nil {
 		s.answerDecodeError(p, err)
 		return true

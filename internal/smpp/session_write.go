@@ -96,7 +96,9 @@ func (s *Session) onTick(now time.Time) {
 		s.close(CloseBindTimeout)
 		return
 	}
-	if st.Bound() && o.InactivityTimeout > 0 && now.Sub(time.Unix(0, s.lastRequest.Load())) > o.InactivityTimeout {
+	// Any PDU counts as activity: a receiver that only answers deliver_sm
+	// and enquire_link is alive.
+	if st.Bound() && o.InactivityTimeout > 0 && now.Sub(time.Unix(0, s.lastRead.Load())) > o.InactivityTimeout {
 		s.close(CloseInactivity)
 		return
 	}
@@ -106,8 +108,8 @@ func (s *Session) onTick(now time.Time) {
 	}
 }
 
-// ping sends enquire_link unless one is outstanding; no answer within the
-// response timeout closes the session.
+// ping sends enquire_link unless one is outstanding; no answer within
+// EnquireLinkTimeout closes the session.
 func (s *Session) ping() {
 	s.pmu.Lock()
 	if s.pinging {
@@ -116,7 +118,7 @@ func (s *Session) ping() {
 	}
 	s.pinging = true
 	s.pmu.Unlock()
-	err := s.Send(&pdu.EnquireLink{}, func(_ pdu.PDU, err error) {
+	err := s.send(&pdu.EnquireLink{}, s.srv.opts.EnquireLinkTimeout, func(_ pdu.PDU, err error) {
 		s.pmu.Lock()
 		s.pinging = false
 		s.pmu.Unlock()

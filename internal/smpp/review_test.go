@@ -1,0 +1,127 @@
+package smpp_test
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/esme"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// TestReceiverNotificationsEndOnTheCurrentCount binds and drops receivers
+// of one account from many goroutines at once; whatever the interleaving,
+// the last count reported must be the server's current count, or the
+// dispatcher could stop sending that account's receipts.
+func TestReceiverNotificationsEndOnTheCurrentCount(t *testing.T) {
+	var last atomic.Int64
+	last.Store(-1)
+	ts := startServer(t, smpp.Options{OnReceiversChanged: func(_ string, n int) { last.Store(int64(n)) }})
+	var wg sync.WaitGroup
+	var keep []*esme.Client
+	var mu sync.Mutex
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dial(t, ts.addr, pdu.CmdBindReceiver, "testuser", "testpass")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if i%4 == 0 {
+				mu.Lock()
+				keep = append(keep, c)
+				mu.Unlock()
+				return
+			}
+			_ = c.Close()
+		}()
+	}
+	wg.Wait()
+	// Closed clients leave asynchronously; wait until the server has seen
+	// every one of them go.
+	for ts.srv.Receivers("testuser") != len(keep) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for last.Load() != int64(len(keep)) {
+		if ctxT(t).Err() != nil {
+			t.Fatalf("last notification %d, server has %d receivers", last.Load(), ts.srv.Receivers("testuser"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestReceiverAnsweringOnlyIsNotInactive: a receiver that sends no
+// request of its own but answers the server's enquire_link stays bound.
+func TestReceiverAnsweringOnlyIsNotInactive(t *testing.T) {
+	ts := startServer(t, smpp.Options{EnquireLinkInterval: 20 * time.Millisecond, InactivityTimeout: 100 * time.Millisecond, ResponseTimeout: time.Second})
+	c := mustDial(t, ts.addr, pdu.CmdBindReceiver)
+	select {
+	case <-c.Done():
+		t.Fatal("an answering receiver was closed for inactivity")
+	case <-time.After(400 * time.Millisecond):
+	}
+}
+
+func TestEnquireLinkTimeoutIsItsOwn(t *testing.T) {
+	// The response timeout is long; the enquire_link timeout short: an
+	// unanswered enquire_link closes the session on the latter.
+	ts := startServer(t, smpp.Options{EnquireLinkInterval: 20 * time.Millisecond, EnquireLinkTimeout: 50 * time.Millisecond,
+		ResponseTimeout: time.Hour, InactivityTimeout: -1})
+	conn := rawBound(t, ts.addr)
+	var got []pdu.CommandID
+	for {
+		p, ok := readPDU(t, conn)
+		if !ok {
+			break
+		}
+		got = append(got, p.Command)
+	}
+	if len(got) == 0 || got[0] != pdu.CmdEnquireLink {
+		t.Fatalf("server sent %v before closing, want enquire_link", got)
+	}
+}
+
+// TestResponseWithBadBodyKeepsItsStatus: a deliver_sm_resp whose body does
+// not decode still answers the deliver_sm with its header's status.
+func TestResponseWithBadBodyKeepsItsStatus(t *testing.T) {
+	ts := startServer(t, smpp.Options{})
+	conn, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	bind := pdu.Append(nil, pdu.PDU{Header: pdu.Header{Command: pdu.CmdBindReceiver, Sequence: 1},
+		Body: &pdu.Bind{Command: pdu.CmdBindReceiver, SystemID: "testuser", Password: "testpass"}})
+	if _, err := conn.Write(bind); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusOK {
+		t.Fatal("bind failed")
+	}
+	s := ts.srv.NextReceiver("testuser")
+	answered := make(chan pdu.PDU, 1)
+	errs := make(chan error, 1)
+	if err := s.Send(&pdu.DeliverSM{SM: pdu.SM{ESMClass: 4, ShortMessage: "id:1"}}, func(p pdu.PDU, err error) {
+		answered <- p
+		errs <- err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := readPDU(t, conn)
+	if !ok || d.Command != pdu.CmdDeliverSM {
+		t.Fatal("no deliver_sm")
+	}
+	// message_id without its NUL: the body does not decode.
+	resp := append(header(16+3, pdu.CmdDeliverSMResp, d.Sequence), 'a', 'b', 'c')
+	if _, err := conn.Write(resp); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := <-answered, <-errs; err != nil || p.Status != pdu.StatusOK {
+		t.Fatalf("deliver_sm answered %s %v, want ESME_ROK and no error", p.Status, err)
+	}
+}
