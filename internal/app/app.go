@@ -141,6 +141,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		BindTimeout:         cfg.SMPP.BindTimeout,
 		EnquireLinkInterval: disabledIfZero(cfg.SMPP.EnquireLinkInterval),
 		InactivityTimeout:   disabledIfZero(cfg.SMPP.InactivityTimeout),
+		EnquireLinkTimeout:  cfg.SMPP.EnquireLinkTimeout,
 		ResponseTimeout:     cfg.SMPP.ResponseTimeout,
 		OnReceiversChanged:  a.dispatcher.ReceiversChanged,
 		Logger:              a.log,
@@ -199,6 +200,7 @@ func (a *App) Start(ctx context.Context) error {
 	if cfg.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
+			_ = a.smppLn.Close()
 			return fmt.Errorf("app: SMPP_TLS_CERT_FILE/SMPP_TLS_KEY_FILE: %w", err)
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.SMPP.Host, strconv.Itoa(cfg.TLS.Port)))
@@ -305,10 +307,13 @@ func (a *App) Shutdown(ctx context.Context) int {
 	a.ready.Store(false)
 	a.log.Info("gateway.stopping")
 	a.server.StopAccepting()
-	// Half of the budget sends receipts that fall due while the receivers
-	// are still bound; the rest ends the sessions.
+	// Half of the budget, while the receivers are still bound: let the
+	// requests already read be answered (their receipts are scheduled
+	// then), and send the receipts that fall due. The rest ends the
+	// sessions.
 	if deadline, ok := ctx.Deadline(); ok {
 		dctx, cancel := context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)/2))
+		a.server.WaitIdle(dctx)
 		a.dispatcher.Drain(dctx)
 		cancel()
 	}

@@ -1,9 +1,12 @@
 package app_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
@@ -244,5 +247,63 @@ func TestConcatenatedSegmentsShareOneLookup(t *testing.T) {
 	}
 	if n := gw.tmt.requests.Load(); n != 1 {
 		t.Fatalf("%d HLR requests for one number in three segments, want 1", n)
+	}
+}
+
+// TestShutdownSendsReceiptsOfSubmitsInFlight: a submit still waiting for
+// its lookup when shutdown starts is answered, and its receipt (due within
+// the shutdown window) is sent before the sessions are unbound.
+func TestShutdownSendsReceiptsOfSubmitsInFlight(t *testing.T) {
+	tmt := newFakeTMT(t, map[string]fakeAnswer{
+		"40700000001": {body: `{"40700000001":{"status":1,"status_message":"Invalid Number","error":0}}`, delay: 300 * time.Millisecond},
+	})
+	gw := startGateway(t, tmt, map[string]string{"HLR_TIMEOUT_SECONDS": "2"})
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	answered := make(chan pdu.PDU, 1)
+	c.SendAsync(sm("40700000001", 1), func(p pdu.PDU, _ error) { answered <- p })
+	for tmt.requests.Load() == 0 { // the submit is in its lookup
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	defer cancel()
+	pending := gw.app.Shutdown(ctx)
+	p := <-answered
+	if p.Status != pdu.StatusOK {
+		t.Fatalf("in-flight submit answered %s", p.Status)
+	}
+	select {
+	case d := <-c.receipts:
+		id, _ := d.TLVs.CString(pdu.TagReceiptedMessageID)
+		if r, _ := p.Body.(*pdu.SubmitSMResp); r == nil || r.MessageID != id {
+			t.Fatalf("receipt for %q, want the in-flight message's", id)
+		}
+	default:
+		t.Fatalf("the receipt of a submit answered during shutdown was not sent (pending %d)", pending)
+	}
+}
+
+// TestBusyWorkersThrottleInsteadOfStallingTheReader: with every HLR worker
+// busy and the queue full, further submits are answered ESME_RTHROTTLED at
+// once and the session keeps answering enquire_link.
+func TestBusyWorkersThrottleInsteadOfStallingTheReader(t *testing.T) {
+	slow := map[string]fakeAnswer{}
+	for i := range 10 {
+		slow[fmt.Sprintf("4070000010%d", i)] = fakeAnswer{delay: 400 * time.Millisecond}
+	}
+	gw := startGateway(t, newFakeTMT(t, slow), map[string]string{"HLR_MAX_CONCURRENCY": "1", "HLR_TIMEOUT_SECONDS": "2"})
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	answers := make(chan pdu.Status, 10)
+	for i := range 10 {
+		c.SendAsync(sm(fmt.Sprintf("4070000010%d", i), 1), func(p pdu.PDU, _ error) { answers <- p.Status })
+	}
+	// One submit in the worker and four queued: the other five are
+	// throttled at once, while the first five still wait for the HLR.
+	for range 5 {
+		if st := <-answers; st != pdu.StatusThrottled {
+			t.Fatalf("got %s before the HLR answered, want ESME_RTHROTTLED", st)
+		}
+	}
+	if err := c.EnquireLink(ctxT(t)); err != nil {
+		t.Fatalf("the reader stalled: %v", err)
 	}
 }

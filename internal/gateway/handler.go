@@ -106,8 +106,16 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 		r.Respond(pdu.StatusReplaceFail, nil)
 		return
 	}
-	h.metrics.activeTasks.Inc()
-	h.jobs <- job{req: r, start: start}
+	select {
+	case h.jobs <- job{req: r, start: start}:
+		h.metrics.activeTasks.Inc()
+	default:
+		// Every worker is busy and the queue is full (a slow HLR): answer
+		// at once rather than stall the session's reader, which must keep
+		// reading deliver_sm_resp and enquire_link.
+		r.Respond(pdu.StatusThrottled, nil)
+		h.metrics.throttled.Inc()
+	}
 }
 
 func (h *Handler) work() {

@@ -6,6 +6,7 @@ type metrics struct {
 	accepted, rejected, failed prometheus.Counter
 	processing                 prometheus.Histogram
 	activeTasks                prometheus.Gauge
+	throttled                  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,9 +26,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		activeTasks: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "active_tasks", Help: "Submits waiting for an HLR answer.",
 		}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "submit_throttled_total", Help: "Submits answered ESME_RTHROTTLED because every HLR worker was busy and the queue full.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(submits, m.processing, m.activeTasks)
+		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled)
 	}
 	return m
 }

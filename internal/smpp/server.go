@@ -280,6 +280,32 @@ func (srv *Server) StopAccepting() {
 	}
 }
 
+// WaitIdle waits until no session has a request in flight (every request
+// read so far is answered) or ctx ends; it reports which.
+func (srv *Server) WaitIdle(ctx context.Context) bool {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		busy := false
+		srv.mu.Lock()
+		for s := range srv.sessions {
+			if s.inflight.Load() > 0 {
+				busy = true
+				break
+			}
+		}
+		srv.mu.Unlock()
+		if !busy {
+			return true
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
 // Shutdown stops accepting, lets every session answer the requests it has
 // read, sends unbind to bound sessions and waits for unbind_resp, then
 // closes. When ctx ends first the remaining sessions are closed at once
