@@ -40,8 +40,10 @@ type BufferOptions struct {
 // promise a receipt (answer the submit_sm with ESME_RSYSERR).
 //
 // Buffered receipts are not claimable until written; Lookup, Cancel and Len
-// see them. A Put that timed out may still have reached the inner queue;
-// writing it again from the buffer is harmless (Put replaces by id).
+// see them. A Put that timed out may still have reached the inner queue
+// (and the receipt may even have been delivered since): Flush writes a
+// receipt only when the inner queue does not know its id, so it never
+// brings back one that was delivered, expired or cancelled.
 //
 // Metrics: dlr_buffer_size (gauge), dlr_buffer_overflow_total (counter).
 type BufferedQueue struct {
@@ -53,10 +55,11 @@ type BufferedQueue struct {
 
 	flushMu sync.Mutex
 
-	mu      sync.Mutex
-	buf     []Receipt
-	down    bool
-	lastErr error
+	mu        sync.Mutex
+	buf       []Receipt
+	cancelled map[string]struct{} // taken out of buf by Cancel while a Flush may hold a copy
+	down      bool
+	lastErr   error
 }
 
 var (
@@ -158,6 +161,11 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		down := q.down
 		q.mu.Unlock()
 		if len(chunk) == 0 {
+			q.mu.Lock()
+			if len(q.buf) == 0 {
+				q.cancelled = nil // every copy a Flush could hold is gone
+			}
+			q.mu.Unlock()
 			if down {
 				if h, ok := q.inner.(interface{ Healthy(context.Context) error }); ok {
 					if err := h.Healthy(ctx); err != nil {
@@ -174,12 +182,15 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		done := make(map[string]struct{}, len(chunk))
 		var err error
 		for _, r := range chunk {
-			if err = q.inner.Put(ctx, r); err != nil {
+			if err = q.restore(ctx, r); err != nil {
 				break
 			}
 			done[r.MessageID] = struct{}{}
 		}
 		q.mu.Lock()
+		for id := range done {
+			delete(q.cancelled, id)
+		}
 		keep := q.buf[:0]
 		for _, r := range q.buf {
 			if _, ok := done[r.MessageID]; !ok {
@@ -195,6 +206,22 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 			return written, fmt.Errorf("dlr: flush: %w", err)
 		}
 	}
+}
+
+// restore writes a buffered receipt unless it was cancelled meanwhile or
+// the inner queue already knows it: a timed-out Put that did reach it,
+// perhaps delivered and acknowledged since, must not come back as pending.
+func (q *BufferedQueue) restore(ctx context.Context, r Receipt) error {
+	q.mu.Lock()
+	_, cancelled := q.cancelled[r.MessageID]
+	q.mu.Unlock()
+	if cancelled {
+		return nil
+	}
+	if _, known, err := q.inner.Lookup(ctx, r.MessageID); err != nil || known {
+		return err
+	}
+	return q.inner.Put(ctx, r)
 }
 
 // Healthy reports ErrDegraded while receipts are buffered or the inner
@@ -233,6 +260,10 @@ func (q *BufferedQueue) Cancel(ctx context.Context, messageID string, at time.Ti
 	for i, r := range q.buf {
 		if r.MessageID == messageID {
 			q.buf = append(q.buf[:i], q.buf[i+1:]...)
+			if q.cancelled == nil {
+				q.cancelled = make(map[string]struct{})
+			}
+			q.cancelled[messageID] = struct{}{}
 			q.mu.Unlock()
 			return true, nil
 		}

@@ -174,3 +174,45 @@ func ids(rs []Receipt) []string {
 	}
 	return out
 }
+
+// lateQueue stores the first receipt but reports a timeout, as a Redis
+// Put that reached Redis after its deadline does.
+type lateQueue struct {
+	*MemoryQueue
+	late bool
+}
+
+func (q *lateQueue) Put(ctx context.Context, r Receipt) error {
+	err := q.MemoryQueue.Put(ctx, r)
+	if !q.late {
+		q.late = true
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+func TestFlushDoesNotBringBackADeliveredReceipt(t *testing.T) {
+	ctx := context.Background()
+	inner := &lateQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{})}
+	bq := NewBufferedQueue(inner, BufferOptions{})
+	r := receipt("00000000000000C1", "acme", 0)
+	if err := bq.Put(ctx, r); err != nil { // times out: buffered, yet stored
+		t.Fatal(err)
+	}
+	rs, err := inner.Claim(ctx, "acme", t0.Add(time.Hour), time.Minute, 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("claim: %v %v", rs, err)
+	}
+	if err := inner.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bq.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok, _ := inner.Lookup(ctx, r.MessageID); !ok || o.State != pdu.StateDelivered {
+		t.Fatalf("after Flush the delivered receipt is %v (known %v): it would be sent again", o.State, ok)
+	}
+	if n, _ := inner.Len(ctx); n != 0 {
+		t.Fatalf("%d receipts pending after Flush, want 0", n)
+	}
+}
