@@ -3,11 +3,14 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -305,5 +308,35 @@ func TestBusyWorkersThrottleInsteadOfStallingTheReader(t *testing.T) {
 	}
 	if err := c.EnquireLink(ctxT(t)); err != nil {
 		t.Fatalf("the reader stalled: %v", err)
+	}
+}
+
+// TestAnotherAccountCannotQueryOrCancel: message ids are predictable, so
+// query_sm and cancel_sm answer only the account that submitted.
+func TestAnotherAccountCannotQueryOrCancel(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	yaml := "accounts:\n  - system_id: testuser\n    password: testpass\n  - system_id: mallory\n    password: pw\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), map[string]string{"SMPP_ACCOUNTS_FILE": file, "DLR_DELAY_SECONDS": "30"})
+	owner := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	_, id := owner.submit(t, sm("40722570240999", 1))
+	other, err := esme.Dial(ctxT(t), esme.Config{Addr: gw.addr, SystemID: "mallory", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if resp, _ := other.Send(ctxT(t), &pdu.QuerySM{MessageID: id}); resp.Status != pdu.StatusQueryFail {
+		t.Fatalf("another account's query_sm: %s, want ESME_RQUERYFAIL", resp.Status)
+	}
+	if resp, _ := other.Send(ctxT(t), &pdu.CancelSM{MessageID: id}); resp.Status != pdu.StatusCancelFail {
+		t.Fatalf("another account's cancel_sm: %s, want ESME_RCANCELFAIL", resp.Status)
+	}
+	if resp, _ := owner.Send(ctxT(t), &pdu.QuerySM{MessageID: id}); resp.Status != pdu.StatusOK {
+		t.Fatalf("the owner's query_sm: %s", resp.Status)
+	}
+	if resp, _ := owner.Send(ctxT(t), &pdu.CancelSM{MessageID: id}); resp.Status != pdu.StatusOK {
+		t.Fatalf("the owner's cancel_sm: %s", resp.Status)
 	}
 }

@@ -278,7 +278,7 @@ func (q *BufferedQueue) Lookup(ctx context.Context, messageID string) (Outcome, 
 	for _, r := range q.buf {
 		if r.MessageID == messageID {
 			q.mu.Unlock()
-			return Outcome{State: pdu.StateEnroute}, true, nil
+			return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID}, true, nil
 		}
 	}
 	q.mu.Unlock()

@@ -141,6 +141,16 @@ func (d *Dispatcher) State(ctx context.Context, messageID string) (state pdu.Mes
 	return o.State, o.At, ok
 }
 
+// Owner returns the account a receipt belongs to, pending or finished
+// (while its outcome is remembered); false when unknown.
+func (d *Dispatcher) Owner(ctx context.Context, messageID string) (string, bool) {
+	o, ok, err := d.q.Lookup(ctx, messageID)
+	if err != nil || !ok || o.SystemID == "" {
+		return "", false
+	}
+	return o.SystemID, true
+}
+
 // Pending returns the number of receipts pending in the queue (for a
 // shared queue: all instances'), asking the queue with OpTimeout; when the
 // queue cannot answer, the last known count.

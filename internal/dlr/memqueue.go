@@ -183,7 +183,7 @@ func (q *MemoryQueue) Lookup(_ context.Context, messageID string) (Outcome, bool
 	case e == nil:
 		return Outcome{}, false, nil
 	case e.pending():
-		return Outcome{State: pdu.StateEnroute}, true, nil
+		return Outcome{State: pdu.StateEnroute, SystemID: e.r.SystemID}, true, nil
 	}
 	return e.final, true, nil
 }
@@ -254,6 +254,9 @@ func (q *MemoryQueue) finishLocked(id string, o Outcome) {
 	} else if e.pending() {
 		q.unlinkLocked(e)
 	} else { // already remembered: only the outcome changes
+		if o.SystemID == "" {
+			o.SystemID = e.r.SystemID
+		}
 		e.final = o
 		return
 	}
@@ -261,9 +264,12 @@ func (q *MemoryQueue) finishLocked(id string, o Outcome) {
 		delete(q.byID, id)
 		return
 	}
-	e.r = Receipt{MessageID: e.r.MessageID}
+	e.r = Receipt{MessageID: e.r.MessageID, SystemID: e.r.SystemID}
 	if e.r.MessageID == "" {
 		e.r.MessageID = strings.Clone(id)
+	}
+	if o.SystemID == "" {
+		o.SystemID = e.r.SystemID
 	}
 	e.final = o
 	q.rememberLocked(e)

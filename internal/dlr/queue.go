@@ -40,6 +40,10 @@ type Outcome struct {
 	State pdu.MessageState
 	// At is when it reached that state (zero while pending).
 	At time.Time
+	// SystemID is the account the receipt belongs to, when known; it lets
+	// the gateway answer query_sm and cancel_sm only to that account.
+	// Queues fill it from the receipt; callers of Ack need not set it.
+	SystemID string
 }
 
 // Queue stores pending receipts. Implementations: MemoryQueue (one process,

@@ -77,3 +77,23 @@ func TestPutSurvivesScriptCacheFlush(t *testing.T) {
 		t.Fatalf("Len = %d, want 2", n)
 	}
 }
+
+func TestLookupTellsTheOwner(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q Queue) {
+		ctx := context.Background()
+		pending, done := receipt("00000000000000D1", "alice", 0), receipt("00000000000000D2", "alice", 0)
+		for _, r := range []Receipt{pending, done} {
+			if err := q.Put(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, done); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{pending.MessageID, done.MessageID} {
+			if o, ok, err := q.Lookup(ctx, id); err != nil || !ok || o.SystemID != "alice" {
+				t.Fatalf("Lookup(%s) = %+v %v %v, want owner alice", id, o, ok, err)
+			}
+		}
+	})
+}

@@ -78,8 +78,10 @@ func (q *RedisQueue) accountKeys(sys string) []string {
 
 func (q *RedisQueue) idKey(id string) string { return q.prefix + "id:" + id }
 func (q *RedisQueue) accountsKey() string    { return q.prefix + "accounts" }
-func finalValue(o Outcome) string {
-	return strconv.Itoa(int(o.State)) + ":" + strconv.FormatInt(o.At.UnixMilli(), 10)
+
+// finalValue is "<state>:<unix ms>:<system_id>".
+func finalValue(o Outcome, sys string) string {
+	return strconv.Itoa(int(o.State)) + ":" + strconv.FormatInt(o.At.UnixMilli(), 10) + ":" + sys
 }
 func pendingValue(sys string) string      { return strconv.Itoa(int(pdu.StateEnroute)) + ":" + sys }
 func redisErr(op string, err error) error { return fmt.Errorf("dlr: redis %s: %w", op, err) }
@@ -127,7 +129,6 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	for _, r := range rs {
 		byAccount[r.SystemID] = append(byAccount[r.SystemID], r.MessageID)
 	}
-	v := finalValue(o)
 	// Body first: a partial run leaves at most sorted-set members without a
 	// body, which Claim and Expire clean up.
 	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -142,7 +143,7 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 			p.ZRem(ctx, k[2], ids...)
 		}
 		for _, r := range rs {
-			p.Set(ctx, q.idKey(r.MessageID), v, q.remember)
+			p.Set(ctx, q.idKey(r.MessageID), finalValue(o, r.SystemID), q.remember)
 		}
 		return nil
 	})
@@ -182,7 +183,7 @@ func (q *RedisQueue) Cancel(ctx context.Context, messageID string, at time.Time)
 	if n == 0 {
 		return false, nil
 	}
-	if err := q.c.Set(ctx, q.idKey(messageID), finalValue(Outcome{State: pdu.StateDeleted, At: at}), q.remember).Err(); err != nil {
+	if err := q.c.Set(ctx, q.idKey(messageID), finalValue(Outcome{State: pdu.StateDeleted, At: at}, sys), q.remember).Err(); err != nil {
 		return true, redisErr("cancel", err)
 	}
 	return true, nil
@@ -205,16 +206,17 @@ func (q *RedisQueue) Lookup(ctx context.Context, messageID string) (Outcome, boo
 	if err != nil {
 		return Outcome{}, false, redisErr("lookup", err)
 	}
-	if _, ok := parsePending(v); ok {
-		return Outcome{State: pdu.StateEnroute}, true, nil
+	if sys, ok := parsePending(v); ok {
+		return Outcome{State: pdu.StateEnroute, SystemID: sys}, true, nil
 	}
-	st, ms, _ := strings.Cut(v, ":")
+	st, rest, _ := strings.Cut(v, ":")
+	ms, sys, _ := strings.Cut(rest, ":")
 	s, err1 := strconv.Atoi(st)
 	m, err2 := strconv.ParseInt(ms, 10, 64)
 	if err1 != nil || err2 != nil {
 		return Outcome{}, false, fmt.Errorf("%w: id index %q", ErrCorrupt, v)
 	}
-	return Outcome{State: pdu.MessageState(s), At: time.UnixMilli(m).UTC()}, true, nil
+	return Outcome{State: pdu.MessageState(s), At: time.UnixMilli(m).UTC(), SystemID: sys}, true, nil
 }
 
 // NextDue returns the lowest score of the account's due set.
@@ -254,10 +256,10 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Rece
 		out = append(out, rs...)
 	}
 	if len(out) > 0 {
-		v := finalValue(Outcome{State: pdu.StateExpired, At: now})
+		expired := Outcome{State: pdu.StateExpired, At: now}
 		_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, r := range out {
-				p.Set(ctx, q.idKey(r.MessageID), v, q.remember)
+				p.Set(ctx, q.idKey(r.MessageID), finalValue(expired, r.SystemID), q.remember)
 			}
 			return nil
 		})

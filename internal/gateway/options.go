@@ -17,6 +17,7 @@ type Receipts interface {
 	Schedule(ctx context.Context, r dlr.Receipt) error
 	Cancel(ctx context.Context, messageID string) (bool, error)
 	State(ctx context.Context, messageID string) (pdu.MessageState, time.Time, bool)
+	Owner(ctx context.Context, messageID string) (systemID string, ok bool)
 }
 
 // CachedLookuper is optionally implemented by a Lookuper that can answer
