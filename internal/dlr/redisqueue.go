@@ -39,7 +39,7 @@ type RedisOptions struct {
 //	P{sys}:exp   sorted set: message id → expiry time (unix ms)
 //	P{sys}:r     hash: message id → encoded receipt (MarshalBinary)
 //	Paccounts    set of system ids that ever had a receipt (for the sweep)
-//	Pid:<msgid>  string: "1:<sys>" while pending, "<state>:<unix ms>" once
+//	Pid:<msgid>  string: "1:<sys>" while pending, "<state>:<unix ms>:<sys>" once
 //	             removed; expires Remember after expiry/removal
 //
 // Times are stored with millisecond precision in the sorted sets. See
