@@ -342,8 +342,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 
 // shutdown ends one session gracefully within ctx.
 func (s *Session) shutdown(ctx context.Context) {
-	wasBound := s.State().Bound()
-	s.beginUnbinding()
+	// The state left decides: a bind that completed just before must get
+	// its unbind too.
+	wasBound := s.beginUnbinding().Bound()
 	if !s.waitIdle(ctx) {
 		s.close(CloseShutdown)
 		return

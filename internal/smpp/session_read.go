@@ -195,18 +195,18 @@ func (s *Session) handleUnbind(p pdu.PDU) {
 }
 
 // beginUnbinding leaves the bound state so no more messages are accepted
-// or routed here.
-func (s *Session) beginUnbinding() {
+// or routed here. It returns the state it left.
+func (s *Session) beginUnbinding() State {
 	for {
 		cur := State(s.state.Load())
 		if cur == StateClosed || cur == StateUnbinding {
-			return
+			return cur
 		}
 		if s.state.CompareAndSwap(int32(cur), int32(StateUnbinding)) {
 			if cur.Bound() {
 				s.srv.unregisterBind(s, cur)
 			}
-			return
+			return cur
 		}
 	}
 }
