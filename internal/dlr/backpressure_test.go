@@ -24,7 +24,7 @@ func (w *windowSender) Capacity(string) int {
 	return w.window - w.outstanding
 }
 
-func (w *windowSender) Deliver(sys string, sm *pdu.DeliverSM, done func(pdu.Status, error)) error {
+func (w *windowSender) Deliver(sys string, sm *pdu.DeliverSM, done func(pdu.PDU, error)) error {
 	w.mu.Lock()
 	if w.outstanding >= w.window {
 		w.mu.Unlock()
@@ -32,11 +32,11 @@ func (w *windowSender) Deliver(sys string, sm *pdu.DeliverSM, done func(pdu.Stat
 	}
 	w.outstanding++
 	w.mu.Unlock()
-	return w.fakeSender.Deliver(sys, sm, func(st pdu.Status, err error) {
+	return w.fakeSender.Deliver(sys, sm, func(resp pdu.PDU, err error) {
 		w.mu.Lock()
 		w.outstanding--
 		w.mu.Unlock()
-		done(st, err)
+		done(resp, err)
 	})
 }
 
@@ -75,8 +75,8 @@ func TestDispatcherWaitsForRoomInsteadOfFailing(t *testing.T) {
 // SMPP reader does, so answers race with the dispatcher's steps.
 type asyncSender struct{ answers chan func() }
 
-func (s asyncSender) Deliver(_ string, _ *pdu.DeliverSM, done func(pdu.Status, error)) error {
-	s.answers <- func() { done(pdu.StatusOK, nil) }
+func (s asyncSender) Deliver(_ string, _ *pdu.DeliverSM, done func(pdu.PDU, error)) error {
+	s.answers <- func() { done(pdu.PDU{}, nil) }
 	return nil
 }
 

@@ -45,9 +45,12 @@ type Dispatcher struct {
 	blocked   map[string]time.Time // ErrNoReceiver seen: skip until then
 	inflight  map[string]struct{}
 	results   []result
-	// Owned by the loop goroutine: buffers reused from step to step.
+	// Owned by the loop goroutine: buffers reused from step to step, and
+	// the deliver_sm being sent (the Sender only reads it during Deliver).
 	spareResults   []result
 	spareDelivered []Receipt
+	sm             pdu.DeliverSM
+	smBuf          []byte
 	nextWake       time.Time
 }
 

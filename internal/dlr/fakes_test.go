@@ -93,7 +93,10 @@ func newFakeSender() *fakeSender {
 	return &fakeSender{noReceiver: make(map[string]bool), sent: make(chan delivery, 10000)}
 }
 
-func (s *fakeSender) Deliver(sys string, sm *pdu.DeliverSM, done func(pdu.Status, error)) error {
+func (s *fakeSender) Deliver(sys string, sm *pdu.DeliverSM, resp func(pdu.PDU, error)) error {
+	done := func(st pdu.Status, err error) { resp(pdu.PDU{Header: pdu.Header{Status: st}}, err) }
+	cp := *sm // the dispatcher reuses sm after Deliver returns
+	sm = &cp
 	s.mu.Lock()
 	no, auto := s.noReceiver[sys], s.auto
 	s.mu.Unlock()

@@ -155,8 +155,10 @@ func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now 
 	}
 	d.mu.Unlock()
 	sent := 0
-	for i, r := range fresh {
-		err := d.o.Sender.Deliver(sys, r.DeliverSM(now), d.doneFunc(r))
+	for i := range fresh {
+		r := &fresh[i] // stable: the claimed batch is not touched again
+		d.smBuf = r.fillDeliverSM(&d.sm, d.smBuf, now)
+		err := d.o.Sender.Deliver(sys, &d.sm, d.doneFunc(r))
 		if err == nil {
 			sent++
 			continue
@@ -168,7 +170,7 @@ func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now 
 		d.mu.Lock()
 		delete(d.inflight, r.MessageID)
 		d.mu.Unlock()
-		d.failed(ctx, now, r, err)
+		d.failed(ctx, now, *r, err)
 	}
 	d.m.sentN(sent)
 	return sent
@@ -192,10 +194,12 @@ func (d *Dispatcher) putBack(ctx context.Context, sys string, rs []Receipt, now 
 	d.o.Logger.Debug("dlr.put_back", "system_id", sys, "receipts", len(rs), "cause", cause.Error())
 }
 
-func (d *Dispatcher) doneFunc(r Receipt) func(pdu.Status, error) {
-	return func(status pdu.Status, err error) {
+// doneFunc records the answer for r; it holds a pointer into the claimed
+// batch rather than a copy of the receipt, so the closure stays small.
+func (d *Dispatcher) doneFunc(r *Receipt) func(pdu.PDU, error) {
+	return func(resp pdu.PDU, err error) {
 		d.mu.Lock()
-		d.results = append(d.results, result{r: r, status: status, err: err})
+		d.results = append(d.results, result{r: *r, status: resp.Status, err: err})
 		d.mu.Unlock()
 		d.poke()
 	}

@@ -87,7 +87,10 @@ func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	if err := validate(r); err != nil {
 		return err
 	}
-	r.Source.Addr, r.Dest.Addr = strings.Clone(r.Source.Addr), strings.Clone(r.Dest.Addr)
+	// One copy of both addresses, so the submit_sm body they were cut from
+	// is not kept alive by a pending receipt.
+	both := r.Source.Addr + r.Dest.Addr
+	r.Source.Addr, r.Dest.Addr = both[:len(r.Source.Addr)], both[len(r.Source.Addr):]
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.byID[r.MessageID]

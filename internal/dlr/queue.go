@@ -97,11 +97,13 @@ type Flusher interface {
 type Sender interface {
 	// Deliver sends sm to one receiver/transceiver bind of systemID
 	// (round-robin is the sender's job) and calls done exactly once with the
-	// deliver_sm_resp status, or with an error for a timeout or a lost
-	// connection. It returns ErrNoReceiver at once when no such bind exists
-	// (and then never calls done). done may be called from another
-	// goroutine, even before Deliver returns; it must not block for long.
-	Deliver(systemID string, sm *pdu.DeliverSM, done func(status pdu.Status, err error)) error
+	// deliver_sm_resp, or with an error for a timeout or a lost connection.
+	// It returns ErrNoReceiver at once when no such bind exists, ErrBusy
+	// when the binds have no room (and then never calls done). sm is only
+	// read during the call: the dispatcher reuses it for the next receipt.
+	// done may be called from another goroutine, even before Deliver
+	// returns; it must not block for long.
+	Deliver(systemID string, sm *pdu.DeliverSM, done func(resp pdu.PDU, err error)) error
 }
 
 // CapacitySender is a Sender that can tell how many more deliver_sm the

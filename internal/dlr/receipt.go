@@ -51,26 +51,33 @@ func (r Receipt) appendText(b []byte, done time.Time) []byte {
 // receipt text as short_message and the TLVs receipted_message_id (the same
 // id), message_state DELIVERED and, when Err is a number other than 000,
 // network_error_code (type 3 GSM, two-octet code = Err).
-//
-// The text and the TLVs are built in one buffer and cut from one string:
-// a receipt costs three allocations, not one per field.
 func (r Receipt) DeliverSM(done time.Time) *pdu.DeliverSM {
-	b := make([]byte, 0, 128+2*len(r.MessageID)+len(r.Err))
-	b = r.appendText(b, done)
+	sm := new(pdu.DeliverSM)
+	r.fillDeliverSM(sm, nil, done)
+	return sm
+}
+
+// fillDeliverSM writes the receipt into sm, building the text and the TLVs
+// in buf (returned for reuse) and cutting both from one string: one
+// allocation per receipt when the caller reuses sm and buf.
+func (r Receipt) fillDeliverSM(sm *pdu.DeliverSM, buf []byte, done time.Time) []byte {
+	b := r.appendText(buf[:0], done)
 	textLen := len(b)
 	b = pdu.AppendTLVCString(b, pdu.TagReceiptedMessageID, r.MessageID)
 	b = pdu.AppendTLVUint8(b, pdu.TagMessageState, uint8(pdu.StateDelivered))
 	if code, ok := networkErrorCode(r.Err); ok {
-		b = pdu.AppendTLV(b, pdu.TagNetworkErrorCode, string([]byte{networkTypeGSM, byte(code >> 8), byte(code)}))
+		tag := pdu.TagNetworkErrorCode
+		b = append(b, byte(tag>>8), byte(tag), 0, 3, networkTypeGSM, byte(code>>8), byte(code))
 	}
 	s := string(b)
-	return &pdu.DeliverSM{SM: pdu.SM{
+	*sm = pdu.DeliverSM{SM: pdu.SM{
 		Source:       r.Dest,
 		Dest:         r.Source,
 		ESMClass:     esmClassReceipt,
 		ShortMessage: s[:textLen],
 		TLVs:         pdu.TLVs(s[textLen:]),
 	}}
+	return b
 }
 
 const (

@@ -16,7 +16,7 @@ type Router struct {
 // receiver whose window is full or that is closing is skipped for the
 // next one; when none can take it dlr.ErrBusy or dlr.ErrNoReceiver is
 // returned at once and done is not called.
-func (r Router) Deliver(systemID string, sm *pdu.DeliverSM, done func(pdu.Status, error)) error {
+func (r Router) Deliver(systemID string, sm *pdu.DeliverSM, done func(pdu.PDU, error)) error {
 	n := r.Server.Receivers(systemID)
 	if n == 0 {
 		return dlr.ErrNoReceiver
@@ -26,7 +26,7 @@ func (r Router) Deliver(systemID string, sm *pdu.DeliverSM, done func(pdu.Status
 		if s == nil {
 			return dlr.ErrNoReceiver
 		}
-		if s.Send(sm, func(p pdu.PDU, err error) { done(p.Status, err) }) == nil {
+		if s.Send(sm, done) == nil { // Send encodes sm before it returns
 			return nil
 		}
 	}
