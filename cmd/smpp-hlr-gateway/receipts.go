@@ -21,7 +21,6 @@ type collector struct {
 	mu      sync.Mutex
 	got     map[string]receipt
 	waiting map[string]chan receipt
-	dups    int
 }
 
 func newCollector() *collector {
@@ -36,9 +35,6 @@ func (c *collector) onDeliver(d *pdu.DeliverSM) pdu.Status {
 		r.ID = receiptTextField(d.ShortMessage, "id")
 	}
 	c.mu.Lock()
-	if _, seen := c.got[r.ID]; seen {
-		c.dups++
-	}
 	c.got[r.ID] = r
 	ch := c.waiting[r.ID]
 	delete(c.waiting, r.ID)
@@ -60,12 +56,6 @@ func (c *collector) expect(id string) <-chan receipt {
 	}
 	c.waiting[id] = ch
 	return ch
-}
-
-func (c *collector) count() (n, dups int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.got), c.dups
 }
 
 // receiptTextField extracts a field such as "err" from receipt text.

@@ -182,12 +182,6 @@ func (a *App) registerRedisPoolGauge() {
 	}))
 }
 
-// Registry is the gateway's metrics registry.
-func (a *App) Registry() *prometheus.Registry { return a.registry }
-
-// Lookuper is the HLR lookup chain.
-func (a *App) Lookuper() *hlr.Chain { return a.chain }
-
 // Start opens the listeners and starts serving.
 func (a *App) Start(ctx context.Context) error {
 	cfg := a.cfg
@@ -247,22 +241,6 @@ func (a *App) Start(ctx context.Context) error {
 
 // SMPPAddr is the plain listener's address once started.
 func (a *App) SMPPAddr() string { return a.smppLn.Addr().String() }
-
-// TLSAddr is the TLS listener's address, or "".
-func (a *App) TLSAddr() string {
-	if a.tlsLn == nil {
-		return ""
-	}
-	return a.tlsLn.Addr().String()
-}
-
-// AdminAddr is the metrics server's address, or "".
-func (a *App) AdminAddr() string {
-	if a.admin == nil {
-		return ""
-	}
-	return a.admin.Addr()
-}
 
 // ServeErr reports a listener that failed for a reason other than
 // shutdown.

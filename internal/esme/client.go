@@ -58,7 +58,6 @@ type Client struct {
 
 	done    chan struct{}
 	once    sync.Once
-	err     error
 	unbound chan struct{} // closed when the server sent unbind
 }
 
@@ -233,7 +232,7 @@ func (c *Client) Unbind(ctx context.Context) error {
 
 // Close closes the connection.
 func (c *Client) Close() error {
-	c.shut(ErrClosed)
+	c.shut()
 	return nil
 }
 
@@ -243,19 +242,8 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // Unbound is closed when the server sent unbind.
 func (c *Client) Unbound() <-chan struct{} { return c.unbound }
 
-// Err is why the connection ended.
-func (c *Client) Err() error {
-	select {
-	case <-c.done:
-		return c.err
-	default:
-		return nil
-	}
-}
-
-func (c *Client) shut(err error) {
+func (c *Client) shut() {
 	c.once.Do(func() {
-		c.err = err
 		close(c.done)
 		_ = c.conn.Close()
 		c.pmu.Lock()
@@ -296,7 +284,7 @@ func (c *Client) writeLoop() {
 		c.wmu.Unlock()
 		if len(batch) > 0 {
 			if _, err := c.conn.Write(batch); err != nil {
-				c.shut(fmt.Errorf("esme: write: %w", err))
+				c.shut()
 				return
 			}
 		}
@@ -316,11 +304,7 @@ func (c *Client) readLoop() {
 		}
 		c.serve(p, err)
 	}
-	err := sc.Err()
-	if err == nil {
-		err = ErrClosed
-	}
-	c.shut(err)
+	c.shut()
 }
 
 func (c *Client) complete(p pdu.PDU, err error) {

@@ -33,6 +33,3 @@ func ContextError(err error) error {
 	}
 	return fmt.Errorf("hlr: lookup abandoned: %w", err)
 }
-
-// Usable reports whether err is nil (the Result is a real answer).
-func Usable(err error) bool { return err == nil }

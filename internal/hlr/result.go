@@ -15,12 +15,6 @@ type Lookuper interface {
 	Lookup(ctx context.Context, msisdn string) (Result, error)
 }
 
-// LookupFunc adapts a function to [Lookuper].
-type LookupFunc func(ctx context.Context, msisdn string) (Result, error)
-
-// Lookup calls f.
-func (f LookupFunc) Lookup(ctx context.Context, msisdn string) (Result, error) { return f(ctx, msisdn) }
-
 // Class is the gateway-level meaning of an HLR answer.
 type Class uint8
 

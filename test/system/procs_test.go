@@ -216,12 +216,6 @@ func (r *redisServer) stop(sig syscall.Signal) error {
 	}
 }
 
-func (r *redisServer) client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
-	r.t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // --- HLR ---
 
 // countingTMT serves the simulator's rules as the TMT Live API and counts
