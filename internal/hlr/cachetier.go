@@ -10,15 +10,19 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/cache"
 )
 
-// remainingTTL is how long r may still be cached: ttl, cut short by an
-// expiry it already carries (a Redis hit must not outlive its Redis entry).
-func remainingTTL(r Result, ttl time.Duration, now time.Time) time.Duration {
+// stamp gives an answer about to be cached its expiry: what remains of
+// an expiry it already carries (a Redis hit keeps its Redis TTL in memory),
+// else now+ttl. It returns the time left to cache it; not positive means
+// do not cache.
+func stamp(r Result, ttl time.Duration, now time.Time) (Result, time.Duration) {
 	if !r.Expires.IsZero() {
 		if rem := r.Expires.Sub(now); rem < ttl {
-			return rem
+			return r, rem
 		}
+		return r, ttl
 	}
-	return ttl
+	r.Expires = now.Add(ttl)
+	return r, ttl
 }
 
 // MemoryCache is the in-process cache decorator. It stores Result values
@@ -69,13 +73,9 @@ func (c *MemoryCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
 
 // Store caches a usable answer and returns it with Expires set.
 func (c *MemoryCache) Store(ctx context.Context, msisdn string, r Result) Result {
-	now := c.now()
-	ttl := remainingTTL(r, c.ttl, now)
+	r, ttl := stamp(r, c.ttl, c.now())
 	if ttl <= 0 {
 		return r
-	}
-	if r.Expires.IsZero() {
-		r.Expires = now.Add(ttl)
 	}
 	_ = c.store.Set(ctx, msisdn, r, ttl) // the memory tier does not fail
 	return r
@@ -153,13 +153,9 @@ func (c *RedisCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
 // returns it with Expires set. The write is not abandoned when the caller's
 // context ends; the Redis cache's own op timeout bounds it.
 func (c *RedisCache) Store(ctx context.Context, msisdn string, r Result) Result {
-	now := c.now()
-	ttl := remainingTTL(r, c.ttl, now)
+	r, ttl := stamp(r, c.ttl, c.now())
 	if ttl <= 0 {
 		return r
-	}
-	if r.Expires.IsZero() {
-		r.Expires = now.Add(ttl)
 	}
 	b, err := json.Marshal(redisEntry{V: 1, Exp: r.Expires.UnixMilli(), R: r})
 	if err != nil {
