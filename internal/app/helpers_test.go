@@ -23,6 +23,7 @@ import (
 type fakeTMT struct {
 	srv      *httptest.Server
 	requests atomic.Int64
+	arrived  chan struct{} // one token per request, when it arrives
 	answers  map[string]fakeAnswer
 }
 
@@ -36,7 +37,7 @@ type fakeAnswer struct {
 }
 
 func newFakeTMT(t *testing.T, answers map[string]fakeAnswer) *fakeTMT {
-	f := &fakeTMT{answers: answers}
+	f := &fakeTMT{answers: answers, arrived: make(chan struct{}, 1024)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -44,6 +45,10 @@ func newFakeTMT(t *testing.T, answers map[string]fakeAnswer) *fakeTMT {
 
 func (f *fakeTMT) serve(w http.ResponseWriter, r *http.Request) {
 	f.requests.Add(1)
+	select {
+	case f.arrived <- struct{}{}:
+	default:
+	}
 	parts := strings.Split(r.URL.Path, "/")
 	msisdn := parts[len(parts)-1]
 	a, ok := f.answers[msisdn]

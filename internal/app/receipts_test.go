@@ -264,9 +264,7 @@ func TestShutdownSendsReceiptsOfSubmitsInFlight(t *testing.T) {
 	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
 	answered := make(chan pdu.PDU, 1)
 	c.SendAsync(sm("40700000001", 1), func(p pdu.PDU, _ error) { answered <- p })
-	for tmt.requests.Load() == 0 { // the submit is in its lookup
-		time.Sleep(time.Millisecond)
-	}
+	<-tmt.arrived // the submit is in its lookup
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
 	defer cancel()
 	pending := gw.app.Shutdown(ctx)

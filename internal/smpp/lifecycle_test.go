@@ -103,8 +103,15 @@ func TestShutdownAnswersInFlightThenUnbinds(t *testing.T) {
 		defer cancel()
 		shutdownDone <- srv.Shutdown(ctx)
 	}()
-	// New connections are refused once shutdown began.
-	waitRefused(t, ln.Addr().String())
+	// Serve returns once the listener is closed; new connections are
+	// refused from then on, while the session stays up.
+	if err := <-served; err != smpp.ErrServerClosed {
+		t.Fatalf("Serve: %v", err)
+	}
+	if conn, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		conn.Close()
+		t.Fatal("listener still accepting after Shutdown began")
+	}
 	req.RespondSubmitSM(pdu.StatusOK, "0123456789ABCDEF")
 	go func() {
 		<-c.Unbound()
@@ -119,27 +126,11 @@ func TestShutdownAnswersInFlightThenUnbinds(t *testing.T) {
 	if err := <-shutdownDone; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if err := <-served; err != smpp.ErrServerClosed {
-		t.Fatalf("Serve: %v", err)
-	}
 	select {
 	case <-c.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("connection still open after Shutdown")
 	}
-}
-
-func waitRefused(t *testing.T, addr string) {
-	t.Helper()
-	for range 100 {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return
-		}
-		conn.Close()
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("listener still accepting after Shutdown")
 }
 
 func TestStopAcceptingRefusesNewMessages(t *testing.T) {

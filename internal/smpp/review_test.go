@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
@@ -17,12 +16,10 @@ import (
 // the last count reported must be the server's current count, or the
 // dispatcher could stop sending that account's receipts.
 func TestReceiverNotificationsEndOnTheCurrentCount(t *testing.T) {
-	var last atomic.Int64
-	last.Store(-1)
-	ts := startServer(t, smpp.Options{OnReceiversChanged: func(_ string, n int) { last.Store(int64(n)) }})
+	counts := make(chan int, 256)
+	ts := startServer(t, smpp.Options{OnReceiversChanged: func(_ string, n int) { counts <- n }})
 	var wg sync.WaitGroup
-	var keep []*esme.Client
-	var mu sync.Mutex
+	var kept atomic.Int64
 	for i := range 40 {
 		wg.Add(1)
 		go func() {
@@ -33,25 +30,26 @@ func TestReceiverNotificationsEndOnTheCurrentCount(t *testing.T) {
 				return
 			}
 			if i%4 == 0 {
-				mu.Lock()
-				keep = append(keep, c)
-				mu.Unlock()
-				return
+				kept.Add(1)
+				return // closed by the test's cleanup
 			}
 			_ = c.Close()
 		}()
 	}
 	wg.Wait()
-	// Closed clients leave asynchronously; wait until the server has seen
-	// every one of them go.
-	for ts.srv.Receivers("testuser") != len(keep) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	for last.Load() != int64(len(keep)) {
-		if ctxT(t).Err() != nil {
-			t.Fatalf("last notification %d, server has %d receivers", last.Load(), ts.srv.Receivers("testuser"))
+	// 40 binds and 30 closes each notify once; the closes are seen by the
+	// server asynchronously, so read notifications until all 70 are in.
+	// The last one must be the current count.
+	last := -1
+	for range 70 {
+		select {
+		case last = <-counts:
+		case <-ctxT(t).Done():
+			t.Fatal("missing receiver notifications")
 		}
-		time.Sleep(5 * time.Millisecond)
+	}
+	if last != int(kept.Load()) || ts.srv.Receivers("testuser") != last {
+		t.Fatalf("last notification %d, server has %d receivers, %d kept", last, ts.srv.Receivers("testuser"), kept.Load())
 	}
 }
 
