@@ -81,7 +81,7 @@ return {#bodies / 2, e, lost}`
 	// scheduled in the due set (retries, ended leases), then fresh ones
 	// from the head of the list, which move to the due set (and the exp
 	// set) while leased. A handful of commands per call, not per receipt.
-	// Returns {id, body, id, body, ...}; ids whose body is gone (cancelled,
+	// Returns {id, body, id, body, ..., next due ms or ""}; ids whose body is gone (cancelled,
 	// acknowledged) are dropped on the way, and so are list elements of
 	// receipts already in the due set (put again).
 	claimLua = `
@@ -107,8 +107,19 @@ if #ids > 0 then
     redis.call('ZREM', KEYS[4], unpack(gone))
   end
 end
+-- The last element is the account's next due time after this claim
+-- (empty: none), which spares the caller a NextDue round trip.
+local function finish()
+  local nd = ''
+  local z = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if z[2] then nd = z[2] end
+  local h = redis.call('LINDEX', KEYS[2], 0)
+  if h and (nd == '' or tonumber(string.sub(h, 1, 13)) < tonumber(nd)) then nd = string.sub(h, 1, 13) end
+  out[#out + 1] = nd
+  return out
+end
 local want = max - #out / 2
-if want <= 0 then return out end
+if want <= 0 then return finish() end
 local es = redis.call('LRANGE', KEYS[2], 0, want - 1)
 local fids, fexp, n = {}, {}, 0
 for _, el in ipairs(es) do
@@ -117,7 +128,7 @@ for _, el in ipairs(es) do
   fids[n] = string.sub(el, 29)
   fexp[n] = string.sub(el, 15, 27)
 end
-if n == 0 then return out end
+if n == 0 then return finish() end
 redis.call('LTRIM', KEYS[2], n, -1)
 local bs = redis.call('HMGET', KEYS[1], unpack(fids))
 local lease, xs, got = {}, {}, {}
@@ -132,7 +143,7 @@ for i = 1, n do
     end
   end
 end
-if #got == 0 then return out end
+if #got == 0 then return finish() end
 local added = redis.call('ZADD', KEYS[3], 'NX', unpack(lease))
 local all = added == #got
 for _, i in ipairs(got) do
@@ -143,7 +154,7 @@ for _, i in ipairs(got) do
   end
 end
 if #xs > 0 then redis.call('ZADD', KEYS[4], unpack(xs)) end
-return out`
+return finish()`
 
 	// retryLua: KEYS r, due, exp; ARGV id, body, due_ms, exp. Stores
 	// the new body and due time only if the receipt is still pending.

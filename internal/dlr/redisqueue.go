@@ -198,8 +198,16 @@ func expiryArg(r Receipt) string {
 // body that does not decode is set aside (P{T}:bad), counted and logged;
 // the others are returned.
 func (q *RedisQueue) Claim(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
+	rs, _, _, err := q.ClaimNext(ctx, systemID, now, lease, max)
+	return rs, err
+}
+
+// ClaimNext is Claim that also returns the account's next due time after
+// the claim (NextDue), from the same script.
+func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, time.Time, bool, error) {
 	if max <= 0 {
-		return nil, nil
+		due, ok, err := q.NextDue(ctx, systemID)
+		return nil, due, ok, err
 	}
 	until := now.Add(lease).UnixMilli()
 	if until <= now.UnixMilli() {
@@ -207,9 +215,16 @@ func (q *RedisQueue) Claim(ctx context.Context, systemID string, now time.Time, 
 	}
 	pairs, err := q.s.claim.Run(ctx, q.c, q.accountKeys(systemID), millisArg(now), until, max).StringSlice()
 	if err != nil {
-		return nil, redisErr("claim", err)
+		return nil, time.Time{}, false, redisErr("claim", err)
 	}
-	return q.decodePairs(ctx, systemID, pairs), nil
+	var next time.Time
+	if len(pairs)%2 == 1 {
+		if ms, err := strconv.ParseFloat(pairs[len(pairs)-1], 64); err == nil {
+			next = millisTime(ms)
+		}
+		pairs = pairs[:len(pairs)-1]
+	}
+	return q.decodePairs(ctx, systemID, pairs), next, !next.IsZero(), nil
 }
 
 // decodePairs decodes {id, body, ...}; undecodable bodies are set aside.
