@@ -7,9 +7,10 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 // Limits applied by Validate.
@@ -285,30 +286,8 @@ func validRedisURL(raw string) error {
 	if raw == "" {
 		return nil
 	}
-	shown := redactURL(raw)
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fieldErr("REDIS_URL", "%q is not a URL", shown)
-	}
-	switch u.Scheme {
-	case "redis", "rediss", "redis-cluster", "redis-sentinel":
-		if u.Scheme == "redis-sentinel" && u.Query().Get("master") == "" {
-			return fieldErr("REDIS_URL", "%q: a Sentinel URL needs ?master=name", shown)
-		}
-		if u.Host == "" {
-			return fieldErr("REDIS_URL", "%q has no host", shown)
-		}
-		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
-			if n, err := strconv.Atoi(db); err != nil || n < 0 {
-				return fieldErr("REDIS_URL", "%q: database %q is not a number", shown, db)
-			}
-		}
-	case "unix":
-		if u.Path == "" {
-			return fieldErr("REDIS_URL", "%q has no socket path", shown)
-		}
-	default:
-		return fieldErr("REDIS_URL", "%q: scheme must be redis, rediss, redis-sentinel, redis-cluster or unix", shown)
+	if _, err := redisconn.Parse(raw); err != nil {
+		return fieldErr("REDIS_URL", "%v", err)
 	}
 	return nil
 }
