@@ -423,3 +423,54 @@ func (s *sentinelSet) describe() string {
 	}
 	return b.String()
 }
+
+// replicationLag says how many bytes of the master's replication stream
+// each replica lacks, as "addr: n bytes" items.
+func (s *sentinelSet) replicationLag(master *redisServer) string {
+	ctx, cancel := shortCtx()
+	defer cancel()
+	offset := func(r *redisServer, field string) int64 {
+		info, err := nodeClient(s.t, r.addr(), s.pass).Info(ctx, "replication").Result()
+		if err != nil {
+			return -1
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, field+":"); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return n
+			}
+		}
+		return -1
+	}
+	m := offset(master, "master_repl_offset")
+	var parts []string
+	for _, d := range s.data {
+		if d != master && d.p.running() {
+			parts = append(parts, fmt.Sprintf("%s: %d bytes", d.addr(), m-offset(d, "slave_repl_offset")))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// cutReplication sets masterauth on every replica of master to pass and
+// closes their link to it: with a wrong password they cannot reconnect,
+// so they lag; with the right one they follow again.
+func (s *sentinelSet) cutReplication(master *redisServer, pass string) error {
+	ctx, cancel := shortCtx()
+	defer cancel()
+	for _, d := range s.data {
+		if d == master || !d.p.running() {
+			continue
+		}
+		c := nodeClient(s.t, d.addr(), s.pass)
+		if err := c.ConfigSet(ctx, "masterauth", pass).Err(); err != nil {
+			return err
+		}
+		if pass != s.pass {
+			if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "master").Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -161,3 +161,16 @@ func (r *receipts) between(from, to time.Time) int {
 	}
 	return n
 }
+
+// dialWith binds a as mode to addr with onDeliver answering deliver_sm.
+func dialWith(t *testing.T, addr string, a account, mode pdu.CommandID, onDeliver func(*pdu.DeliverSM) pdu.Status) *esme.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := esme.Dial(ctx, esme.Config{Addr: addr, SystemID: a.sys, Password: a.pass, Bind: mode, OnDeliver: onDeliver})
+	if err != nil {
+		t.Fatalf("bind %s as %s to %s: %v", a.sys, mode, addr, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
