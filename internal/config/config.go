@@ -87,6 +87,11 @@ type Redis struct {
 	MaxConnections int           // REDIS_MAX_CONNECTIONS
 	Timeout        time.Duration // REDIS_TIMEOUT_SECONDS: per-command timeout
 	KeyPrefix      string        // REDIS_KEY_PREFIX: put before every key, so deployments can share a Redis
+	// WaitReplicas (REDIS_WAIT_REPLICAS) > 0: a receipt counts as stored,
+	// and the submit is answered ESME_ROK, only after WAIT saw that many
+	// replicas acknowledge it within WaitTimeout (REDIS_WAIT_TIMEOUT_MS).
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // Enabled reports whether a Redis is configured.
@@ -101,6 +106,10 @@ type DLR struct {
 	RetryMax          time.Duration // DLR_RETRY_MAX_SECONDS
 	BufferSize        int           // DLR_BUFFER_SIZE: in-memory buffer while Redis is down
 	VisibilityTimeout time.Duration // DLR_VISIBILITY_TIMEOUT_SECONDS: Redis re-delivery after a crash
+	// MaxPendingPerAccount (DLR_MAX_PENDING_PER_ACCOUNT) caps the pending
+	// receipts of an account without max_pending_receipts in the accounts
+	// file; 0 = no cap.
+	MaxPendingPerAccount int
 }
 
 // Log configures logging.

@@ -39,6 +39,7 @@ func Default() Config {
 		Redis: Redis{
 			MaxConnections: 10,
 			Timeout:        500 * time.Millisecond,
+			WaitTimeout:    100 * time.Millisecond,
 		},
 		DLR: DLR{
 			Delay:             time.Second,
@@ -48,6 +49,9 @@ func Default() Config {
 			RetryMax:          300 * time.Second,
 			BufferSize:        100_000,
 			VisibilityTimeout: 60 * time.Second,
+			// A transmitter-only client must not pile up receipts without
+			// bound; a day of a busy account stays under it.
+			MaxPendingPerAccount: 1_000_000,
 		},
 		Log: Log{
 			Level:  LevelInfo,

@@ -170,6 +170,12 @@ func (c Config) validateCacheRedis() error {
 	if c.Redis.MaxConnections < 1 {
 		return fieldErr("REDIS_MAX_CONNECTIONS", "%d must be at least 1", c.Redis.MaxConnections)
 	}
+	if c.Redis.WaitReplicas < 0 {
+		return fieldErr("REDIS_WAIT_REPLICAS", "%d must not be negative", c.Redis.WaitReplicas)
+	}
+	if c.Redis.WaitReplicas > 0 && c.Redis.WaitTimeout <= 0 {
+		return fieldErr("REDIS_WAIT_TIMEOUT_MS", "must be positive when REDIS_WAIT_REPLICAS is set (0 would wait forever)")
+	}
 	return positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout)
 }
 
@@ -204,6 +210,9 @@ func (c Config) validateDLR() error {
 	}
 	if d.BufferSize < 1 {
 		return fieldErr("DLR_BUFFER_SIZE", "%d must be at least 1", d.BufferSize)
+	}
+	if d.MaxPendingPerAccount < 0 {
+		return fieldErr("DLR_MAX_PENDING_PER_ACCOUNT", "%d must not be negative (0 = no cap)", d.MaxPendingPerAccount)
 	}
 	return nil
 }

@@ -59,6 +59,8 @@ func variables() []variable {
 		intVar("REDIS_MAX_CONNECTIONS", func(c *Config) *int { return &c.Redis.MaxConnections }),
 		secondsVar("REDIS_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.Redis.Timeout }),
 		strVar("REDIS_KEY_PREFIX", func(c *Config) *string { return &c.Redis.KeyPrefix }),
+		intVar("REDIS_WAIT_REPLICAS", func(c *Config) *int { return &c.Redis.WaitReplicas }),
+		millisVar("REDIS_WAIT_TIMEOUT_MS", func(c *Config) *time.Duration { return &c.Redis.WaitTimeout }),
 
 		secondsVar("DLR_DELAY_SECONDS", func(c *Config) *time.Duration { return &c.DLR.Delay }),
 		lowerVar("DLR_MODE", func(c *Config) *string { return &c.DLR.Mode }),
@@ -66,6 +68,7 @@ func variables() []variable {
 		secondsVar("DLR_RETRY_MIN_SECONDS", func(c *Config) *time.Duration { return &c.DLR.RetryMin }),
 		secondsVar("DLR_RETRY_MAX_SECONDS", func(c *Config) *time.Duration { return &c.DLR.RetryMax }),
 		intVar("DLR_BUFFER_SIZE", func(c *Config) *int { return &c.DLR.BufferSize }),
+		intVar("DLR_MAX_PENDING_PER_ACCOUNT", func(c *Config) *int { return &c.DLR.MaxPendingPerAccount }),
 		secondsVar("DLR_VISIBILITY_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.DLR.VisibilityTimeout }),
 
 		{name: "LOG_LEVEL",
