@@ -57,7 +57,7 @@ func newBindGuard(o *Options) *bindGuard {
 		// The answer must always come before the bind timeout.
 		maxDelay:    min(maxBindDelay, o.BindTimeout/2),
 		maxFailures: o.MaxFailedBinds,
-		ban:         o.FailedBindBan,
+		ban:         o.FailedBindBlock,
 		clock:       o.Clock,
 		addrs:       boundedTable[netip.Addr]{max: o.BindGuardEntries},
 		pairs:       boundedTable[addrSystemID]{max: o.BindGuardEntries},

@@ -34,8 +34,8 @@ type Options struct {
 
 	// Failed-bind throttling (see bindguard.go).
 	FailedBindDelay  time.Duration // slow-down step after repeated failed binds; default 1 s
-	MaxFailedBinds   int           // failures from one address before it is refused for FailedBindBan; default 20
-	FailedBindBan    time.Duration // how long such an address is refused; default 300 s
+	MaxFailedBinds   int           // failures from one address before it is refused for FailedBindBlock; default 20
+	FailedBindBlock    time.Duration // how long such an address is refused; default 300 s
 	BindGuardEntries int           // addresses (and address+system_id pairs) tracked; default 65536
 
 	Clock Clock // timers; default SystemClock
@@ -91,8 +91,8 @@ func (o *Options) setDefaults() {
 	if o.MaxFailedBinds <= 0 {
 		o.MaxFailedBinds = 20
 	}
-	if o.FailedBindBan <= 0 {
-		o.FailedBindBan = 300 * time.Second
+	if o.FailedBindBlock <= 0 {
+		o.FailedBindBlock = 300 * time.Second
 	}
 	if o.BindGuardEntries <= 0 {
 		o.BindGuardEntries = 65536

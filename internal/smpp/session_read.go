@@ -229,7 +229,7 @@ func (s *Session) bindFailed(p pdu.PDU, b *pdu.Bind, mode BindMode, status pdu.S
 	if s.srv.guard.failed(s.remote, b.SystemID) {
 		s.srv.metrics.addressesBlocked.Inc()
 		s.log().Warn("smpp.bind.address_blocked", "remote", s.remote.String(),
-			"failures", s.srv.opts.MaxFailedBinds, "blocked_seconds", s.srv.opts.FailedBindBan.Seconds())
+			"failures", s.srv.opts.MaxFailedBinds, "blocked_seconds", s.srv.opts.FailedBindBlock.Seconds())
 	}
 	s.writeHeader(p.Command.Response(), status, p.Sequence)
 	s.prebind++
