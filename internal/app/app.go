@@ -152,7 +152,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		MaxUnboundConnections: cfg.SMPP.MaxUnboundConnections,
 		FailedBindDelay:       cfg.SMPP.FailedBindDelay,
 		MaxFailedBinds:        cfg.SMPP.MaxFailedBinds,
-		FailedBindBlock:         cfg.SMPP.FailedBindBlock,
+		FailedBindBlock:       cfg.SMPP.FailedBindBlock,
 		BindGuardEntries:      cfg.SMPP.BindGuardEntries,
 
 		OnReceiversChanged: a.dispatcher.ReceiversChanged,

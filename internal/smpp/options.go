@@ -35,7 +35,7 @@ type Options struct {
 	// Failed-bind throttling (see bindguard.go).
 	FailedBindDelay  time.Duration // slow-down step after repeated failed binds; default 1 s
 	MaxFailedBinds   int           // failures from one address before it is refused for FailedBindBlock; default 20
-	FailedBindBlock    time.Duration // how long such an address is refused; default 300 s
+	FailedBindBlock  time.Duration // how long such an address is refused; default 300 s
 	BindGuardEntries int           // addresses (and address+system_id pairs) tracked; default 65536
 
 	Clock Clock // timers; default SystemClock
