@@ -148,9 +148,21 @@ func (a *App) build(ctx context.Context, o Options) error {
 		InactivityTimeout:   disabledIfZero(cfg.SMPP.InactivityTimeout),
 		EnquireLinkTimeout:  cfg.SMPP.EnquireLinkTimeout,
 		ResponseTimeout:     cfg.SMPP.ResponseTimeout,
-		OnReceiversChanged:  a.dispatcher.ReceiversChanged,
-		Logger:              a.log,
-		Registerer:          a.registry,
+		UnbindTimeout:       cfg.SMPP.UnbindTimeout,
+
+		MaxOutputBytes:        cfg.SMPP.MaxOutputBytes,
+		SlowConsumerTimeout:   cfg.SMPP.SlowConsumerTimeout,
+		MaxPrebindRequests:    cfg.SMPP.MaxPrebindRequests,
+		MaxConnectionsPerIP:   cfg.SMPP.MaxConnectionsPerIP,
+		MaxUnboundConnections: cfg.SMPP.MaxUnboundConnections,
+		FailedBindDelay:       cfg.SMPP.FailedBindDelay,
+		MaxFailedBinds:        cfg.SMPP.MaxFailedBinds,
+		FailedBindBlock:       cfg.SMPP.FailedBindBlock,
+		BindGuardEntries:      cfg.SMPP.BindGuardEntries,
+
+		OnReceiversChanged: a.dispatcher.ReceiversChanged,
+		Logger:             a.log,
+		Registerer:         a.registry,
 	})
 	if err != nil {
 		return err

@@ -121,6 +121,10 @@ func ParseAccounts(data []byte) ([]Account, error) {
 
 func parseNetwork(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
+		// ::ffff:192.0.2.0/120 is the IPv4 network 192.0.2.0/24.
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)

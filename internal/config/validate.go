@@ -54,6 +54,11 @@ func (c Config) validateSMPP() error {
 	}{
 		{"SMPP_WINDOW", s.Window},
 		{"SMPP_MAX_CONNECTIONS", s.MaxConnections},
+		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
+		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
+		{"SMPP_MAX_PREBIND_REQUESTS", s.MaxPrebindRequests},
+		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
+		{"SMPP_BIND_GUARD_ENTRIES", s.BindGuardEntries},
 	} {
 		if v.n < 1 {
 			return fieldErr(v.name, "%d must be at least 1", v.n)
@@ -76,6 +81,22 @@ func (c Config) validateSMPP() error {
 	}
 	if err := positive("SMPP_RESPONSE_TIMEOUT_SECONDS", s.ResponseTimeout); err != nil {
 		return err
+	}
+	if s.MaxOutputBytes < s.MaxPDUSize {
+		return fieldErr("SMPP_MAX_OUTPUT_BYTES", "%d must be at least SMPP_MAX_PDU_SIZE (%d)", s.MaxOutputBytes, s.MaxPDUSize)
+	}
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"SMPP_UNBIND_TIMEOUT_SECONDS", s.UnbindTimeout},
+		{"SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS", s.SlowConsumerTimeout},
+		{"SMPP_FAILED_BIND_DELAY_SECONDS", s.FailedBindDelay},
+		{"SMPP_FAILED_BIND_BLOCK_SECONDS", s.FailedBindBlock},
+	} {
+		if err := positive(v.name, v.d); err != nil {
+			return err
+		}
 	}
 	if s.EnquireLinkInterval > 0 && s.InactivityTimeout > 0 && s.EnquireLinkInterval >= s.InactivityTimeout {
 		return fieldErr("SMPP_ENQUIRE_LINK_SECONDS", "%s must be below SMPP_INACTIVITY_TIMEOUT_SECONDS (%s)",

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
@@ -147,32 +148,68 @@ func (h *Handler) dataSM(ctx context.Context, r *smpp.Request, b *pdu.DataSM, st
 // submitMulti filters every destination on its own. Live numbers (and
 // destinations that fail by policy) are listed as unsuccessful; each
 // accepted destination gets its own message id and receipt, and the
-// response carries the first accepted id.
-func (h *Handler) submitMulti(ctx context.Context, r *smpp.Request, b *pdu.SubmitMulti, start time.Time) {
+// response carries the first accepted id. The destinations are looked up
+// concurrently (at most multiLookups at once), each under its own
+// LookupTimeout, and the response is sent once every one is decided: a
+// slow HLR costs one lookup time, not one per destination.
+func (h *Handler) submitMulti(_ context.Context, r *smpp.Request, b *pdu.SubmitMulti, start time.Time) {
+	type outcome struct {
+		d  decision
+		id string
+	}
+	outcomes := make([]outcome, len(b.Dests))
+	sem := make(chan struct{}, multiLookups)
+	var wg sync.WaitGroup
+	for i, dest := range b.Dests {
+		if dest.IsDistList {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					h.log.Error("gateway.panic", "panic", v)
+					outcomes[i] = outcome{d: decision{status: pdu.StatusSysErr, detail: "panic"}}
+				}
+				<-sem
+				wg.Done()
+			}()
+			ctx, cancel := context.WithTimeout(h.ctx, h.opts.LookupTimeout)
+			defer cancel()
+			d := h.lookupDest(ctx, dest.Address.Addr)
+			var id string
+			if d.status == pdu.StatusOK {
+				id = h.opts.IDs.Next()
+				if err := h.scheduleReceipt(ctx, r, b.Source, dest.Address, b.RegisteredDelivery, id, d, start); err != nil {
+					d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
+					id = ""
+				}
+			}
+			outcomes[i] = outcome{d: d, id: id}
+		}()
+	}
+	wg.Wait()
 	resp := &pdu.SubmitMultiResp{}
-	for _, dest := range b.Dests {
+	for i, dest := range b.Dests {
 		if dest.IsDistList {
 			resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: pdu.Address{Addr: dest.DistList}, Status: pdu.StatusInvDLName})
 			continue
 		}
-		d := h.lookupDest(ctx, dest.Address.Addr)
-		var id string
-		if d.status == pdu.StatusOK {
-			id = h.opts.IDs.Next()
-			if err := h.scheduleReceipt(ctx, r, b.Source, dest.Address, b.RegisteredDelivery, id, d, start); err != nil {
-				d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
-				id = ""
-			}
-		}
-		if d.status != pdu.StatusOK {
-			resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: dest.Address, Status: d.status})
+		o := outcomes[i]
+		if o.d.status != pdu.StatusOK {
+			resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: dest.Address, Status: o.d.status})
 		} else if resp.MessageID == "" {
-			resp.MessageID = id
+			resp.MessageID = o.id
 		}
-		h.observe(r, d, id, b.Source.Addr, dest.Address.Addr, messageLength(b.ShortMessage, b.TLVs), start)
+		h.observe(r, o.d, o.id, b.Source.Addr, dest.Address.Addr, messageLength(b.ShortMessage, b.TLVs), start)
 	}
 	r.Respond(pdu.StatusOK, resp)
 }
+
+// multiLookups bounds the concurrent lookups of one submit_multi; the HLR
+// client's own HLR_MAX_CONCURRENCY bounds them across all requests.
+const multiLookups = 32
 
 func messageLength(sm string, tlvs pdu.TLVs) int {
 	if sm == "" {
