@@ -13,6 +13,11 @@ const (
 	ReasonInvalidNumber = "invalid_number"
 	ReasonTimeout       = "timeout"
 	ReasonHLRError      = "hlr_error"
+	// While the circuit breaker is open (or refuses a call in half-open),
+	// the policy of the failures that opened it decides, and the reason
+	// says so.
+	ReasonTimeoutCircuitOpen  = "timeout_circuit_open"
+	ReasonHLRErrorCircuitOpen = "hlr_error_circuit_open"
 )
 
 // decision is the outcome for one destination.
@@ -37,13 +42,20 @@ func (h *Handler) lookupDest(ctx context.Context, dest string) decision {
 	return h.decide(res, err)
 }
 
-// decide applies the reverse filter and the policies.
+// decide applies the reverse filter and the policies. An open circuit
+// breaker's error matches ErrTimeout when timeouts opened it, so the
+// timeout policy keeps deciding through an outage of a slow HLR.
 func (h *Handler) decide(res hlr.Result, err error) decision {
+	open := errors.Is(err, hlr.ErrCircuitOpen)
 	switch {
 	case err == nil && res.Valid():
 		return decision{status: pdu.StatusInvDstAdr, detail: res.Reason}
 	case err == nil:
 		return decision{err: res.ErrCode, reason: ReasonInvalidNumber, detail: res.Reason}
+	case open && errors.Is(err, hlr.ErrTimeout):
+		return h.noAnswer(h.opts.TimeoutPolicy, ReasonTimeoutCircuitOpen, err)
+	case open:
+		return h.noAnswer(h.opts.ErrorPolicy, ReasonHLRErrorCircuitOpen, err)
 	case errors.Is(err, hlr.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
 		return h.noAnswer(h.opts.TimeoutPolicy, ReasonTimeout, err)
 	case errors.Is(err, context.Canceled):
