@@ -2,7 +2,6 @@ package config
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net/url"
 	"os"
 	"regexp"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 )
 
 // Limits applied by Validate.
@@ -141,7 +142,7 @@ func (c Config) validateHLR() error {
 	if h.MaxConcurrency < 1 {
 		return fieldErr("HLR_MAX_CONCURRENCY", "%d must be at least 1", h.MaxConcurrency)
 	}
-	if _, err := ParseErrCodes(h.ErrCodes); err != nil {
+	if _, err := hlr.ParseErrCodes(h.ErrCodes); err != nil {
 		return fieldErrCause("HLR_ERR_CODES", err, "%v", err)
 	}
 	if h.BreakerFailures < 1 {
@@ -250,36 +251,7 @@ func (c Config) validatePorts() error {
 	return nil
 }
 
-var (
-	instanceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	errCodeKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-)
-
-// ParseErrCodes parses HLR_ERR_CODES: comma-separated name=DDD pairs, e.g.
-// "invalid_number=003,unknown_subscriber=001". Names are lower-case
-// identifiers, codes exactly three decimal digits, no name twice. An empty
-// string gives an empty map (the built-in table applies).
-func ParseErrCodes(s string) (map[string]string, error) {
-	out := map[string]string{}
-	if strings.TrimSpace(s) == "" {
-		return out, nil
-	}
-	for _, pair := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch {
-		case !ok || !errCodeKeyPattern.MatchString(k):
-			return nil, fmt.Errorf("%w: %q is not name=DDD", ErrInvalid, pair)
-		case len(v) != 3 || strings.Trim(v, "0123456789") != "":
-			return nil, fmt.Errorf("%w: code %q of %s is not three digits", ErrInvalid, v, k)
-		}
-		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("%w: %s is given twice", ErrInvalid, k)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
+var instanceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 func validRedisURL(raw string) error {
 	if raw == "" {

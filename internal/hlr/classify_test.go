@@ -87,6 +87,9 @@ func TestParseErrCodes(t *testing.T) {
 		{"invalid_number=3", hlr.ErrCodes{}, true},
 		{"invalid_number=abc", hlr.ErrCodes{}, true},
 		{"bogus=001", hlr.ErrCodes{}, true},
+		{"foo=001", hlr.ErrCodes{}, true},
+		{"other=000,other=001", hlr.ErrCodes{}, true},
+		{"not_supported=000,network_not_supported=001", hlr.ErrCodes{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
