@@ -62,6 +62,7 @@ func BuildProvider(c config.Config, logger *slog.Logger) (hlr.Lookuper, hlr.ErrC
 func BuildLookuper(c config.Config, provider hlr.Lookuper, rdb redis.UniversalClient, m *hlr.Metrics, logger *slog.Logger) (*hlr.Chain, *cache.Redis, error) {
 	opts := hlr.ChainOptions{
 		TTL:            c.Cache.TTL,
+		TemporaryTTL:   c.Cache.TemporaryTTL,
 		Timeout:        c.HLR.Timeout,
 		MaxConcurrency: c.HLR.MaxConcurrency,
 		Breaker: hlr.BreakerSettings{

@@ -75,6 +75,7 @@ type HLR struct {
 // Cache configures the HLR result cache (both tiers).
 type Cache struct {
 	TTL           time.Duration // HLR_CACHE_TTL_SECONDS; 0 disables caching
+	TemporaryTTL  time.Duration // HLR_CACHE_TTL_TEMPORARY_SECONDS: absent, unreachable, ...; 0 = not cached
 	MemoryEntries int           // HLR_CACHE_MEMORY_ENTRIES
 }
 

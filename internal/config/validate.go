@@ -161,6 +161,9 @@ func (c Config) validateCacheRedis() error {
 	if err := nonNegative("HLR_CACHE_TTL_SECONDS", c.Cache.TTL); err != nil {
 		return err
 	}
+	if err := nonNegative("HLR_CACHE_TTL_TEMPORARY_SECONDS", c.Cache.TemporaryTTL); err != nil {
+		return err
+	}
 	if c.Cache.MemoryEntries < 1 {
 		return fieldErr("HLR_CACHE_MEMORY_ENTRIES", "%d must be at least 1", c.Cache.MemoryEntries)
 	}

@@ -50,6 +50,7 @@ func variables() []variable {
 		intVar("HLR_BREAKER_FAILURES", func(c *Config) *int { return &c.HLR.BreakerFailures }),
 		secondsVar("HLR_BREAKER_OPEN_SECONDS", func(c *Config) *time.Duration { return &c.HLR.BreakerOpen }),
 		secondsVar("HLR_CACHE_TTL_SECONDS", func(c *Config) *time.Duration { return &c.Cache.TTL }),
+		secondsVar("HLR_CACHE_TTL_TEMPORARY_SECONDS", func(c *Config) *time.Duration { return &c.Cache.TemporaryTTL }),
 		intVar("HLR_CACHE_MEMORY_ENTRIES", func(c *Config) *int { return &c.Cache.MemoryEntries }),
 		millisVar("SIMULATOR_LATENCY_MS", func(c *Config) *time.Duration { return &c.HLR.SimulatorLatency }),
 

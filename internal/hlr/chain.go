@@ -22,8 +22,12 @@ type ChainOptions struct {
 	Memory cache.Cache[Result]
 	// Redis is the shared tier (nil: none).
 	Redis cache.Cache[[]byte]
-	// TTL of cached answers (HLR_CACHE_TTL_SECONDS); 0 disables both tiers.
+	// TTL of cached permanent answers (HLR_CACHE_TTL_SECONDS); 0 disables
+	// both tiers.
 	TTL time.Duration
+	// TemporaryTTL of cached temporary answers (absent, unreachable, ...;
+	// HLR_CACHE_TTL_TEMPORARY_SECONDS); 0 does not cache them. At most TTL.
+	TemporaryTTL time.Duration
 	// Timeout bounds one provider call (default DefaultTimeout).
 	Timeout time.Duration
 	// MaxConcurrency bounds provider calls in flight (default 256).
@@ -81,11 +85,12 @@ func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
 	// tiers for its recheck/store hooks, so build them first with a
 	// placeholder next and fill it in afterwards.
 	caching := o.TTL > 0
+	ttl := Lifetimes{Permanent: o.TTL, Temporary: o.TemporaryTTL}
 	if caching && o.Memory != nil {
-		ch.memory = NewMemoryCache(nil, o.Memory, o.TTL, m, o.Now)
+		ch.memory = NewMemoryCache(nil, o.Memory, ttl, m, o.Now)
 	}
 	if caching && o.Redis != nil {
-		ch.redis = NewRedisCache(nil, o.Redis, o.TTL, m, logger, o.Now)
+		ch.redis = NewRedisCache(nil, o.Redis, ttl, m, logger, o.Now)
 	}
 	switch {
 	case ch.memory != nil:

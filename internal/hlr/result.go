@@ -100,3 +100,24 @@ type Result struct {
 
 // Valid reports whether the number is a live mobile subscriber.
 func (r Result) Valid() bool { return r.Class == ClassValid }
+
+// Temporary reports whether the answer describes a passing state of the
+// subscriber (absent or switched off, unreachable, busy, and the other
+// present "no" network states) rather than a lasting fact about the
+// number: such answers are cached for HLR_CACHE_TTL_TEMPORARY_SECONDS, so
+// a phone that is switched back on is looked up again soon.
+//
+// Permanent: valid, invalid number, unknown subscriber (error 1),
+// landline, network not supported, presence unknown.
+func (r Result) Temporary() bool {
+	switch {
+	case r.Class != ClassInvalid:
+		return false
+	case r.Reason == ReasonAbsent || r.Reason == ReasonUnreachable:
+		return true
+	case r.Error == 1 || r.Error == 191 || r.Error == 192 || r.Error == 193:
+		return false
+	default:
+		return r.Present == "no"
+	}
+}
