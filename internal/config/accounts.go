@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 )
 
 // Account is one ESME login.
@@ -18,6 +21,7 @@ type Account struct {
 	MaxBinds        int            // simultaneous binds; 0 = unlimited
 	Throughput      float64        // messages per second; 0 = unlimited
 	AllowedNetworks []netip.Prefix // client addresses allowed to bind; empty = any
+	DefaultRegion   string         // region of its national numbers (ISO 3166-1); "" = HLR_DEFAULT_REGION
 }
 
 // Allows reports whether a client address may bind to the account.
@@ -61,6 +65,7 @@ type accountYAML struct {
 	MaxBinds        int      `yaml:"max_binds"`
 	Throughput      float64  `yaml:"throughput"`
 	AllowedNetworks []string `yaml:"allowed_networks"`
+	DefaultRegion   string   `yaml:"default_region"`
 }
 
 // ReadAccountsFile reads and parses an accounts file. Errors name
@@ -85,6 +90,7 @@ func ReadAccountsFile(path string) ([]Account, error) {
 //	    max_binds: 4
 //	    throughput: 100
 //	    allowed_networks: ["10.0.0.0/8", "192.0.2.7"]
+//	    default_region: GB   # national destination numbers are British
 //
 // Unknown keys are errors (so typos do not pass silently). A bare address in
 // allowed_networks means that single host. Content rules (lengths,
@@ -109,6 +115,7 @@ func ParseAccounts(data []byte) ([]Account, error) {
 			}
 			acc.AllowedNetworks = append(acc.AllowedNetworks, p)
 		}
+		acc.DefaultRegion = strings.ToUpper(a.DefaultRegion)
 		out = append(out, acc)
 	}
 	return out, nil
@@ -150,6 +157,9 @@ func validateAccounts(accounts []Account, fromFile bool) error {
 			return fieldErr(idVar, "%smax_binds of %q is negative", where, a.SystemID)
 		case a.Throughput < 0 || a.Throughput != a.Throughput:
 			return fieldErr(idVar, "%sthroughput of %q must be 0 (unlimited) or positive", where, a.SystemID)
+		}
+		if err := hlr.CheckRegion(a.DefaultRegion); err != nil {
+			return fieldErr(idVar, "%sdefault_region of %q: %q is not an ISO 3166-1 region code with a numbering plan", where, a.SystemID, a.DefaultRegion)
 		}
 		if j, dup := seen[a.SystemID]; dup {
 			return fieldErr(idVar, "%ssystem_id %q is already used by accounts[%d]", where, a.SystemID, j)

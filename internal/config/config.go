@@ -69,6 +69,9 @@ type HLR struct {
 	ErrCodes         string        // HLR_ERR_CODES: "name=DDD,..." overrides; empty = built-in table
 	BreakerFailures  int           // HLR_BREAKER_FAILURES: consecutive failures that open the breaker
 	BreakerOpen      time.Duration // HLR_BREAKER_OPEN_SECONDS: open time before a probe
+	DefaultRegion    string        // HLR_DEFAULT_REGION: ISO 3166-1 code for national numbers; "" = none
+	Precheck         string        // HLR_PRECHECK: "" (auto: on when a region applies), "true", "false"
+	RulesFile        string        // HLR_RULES_FILE: prefix rules and per-account allow/deny lists; "" = none
 	SimulatorLatency time.Duration // SIMULATOR_LATENCY_MS
 }
 

@@ -154,7 +154,38 @@ func (c Config) validateHLR() error {
 	if h.SimulatorLatency < 0 {
 		return fieldErr("SIMULATOR_LATENCY_MS", "%d must not be negative", h.SimulatorLatency.Milliseconds())
 	}
+	return c.validateNumbering()
+}
+
+// validateNumbering checks the region, the precheck mode and the rules
+// file, with the parsers serve uses.
+func (c Config) validateNumbering() error {
+	h := c.HLR
+	if err := hlr.CheckRegion(h.DefaultRegion); err != nil {
+		return fieldErrCause("HLR_DEFAULT_REGION", err, "%q is not an ISO 3166-1 region code with a numbering plan (e.g. GB, DE, US)", h.DefaultRegion)
+	}
+	if err := oneOf("HLR_PRECHECK", h.Precheck, "", "auto", "true", "false"); err != nil {
+		return err
+	}
+	if h.RulesFile != "" {
+		codes, _ := hlr.ParseErrCodes(h.ErrCodes) // checked above
+		if _, err := hlr.ReadRulesFile(h.RulesFile, codes); err != nil {
+			return fieldErrCause("HLR_RULES_FILE", err, "%v", err)
+		}
+	}
 	return nil
+}
+
+// PrecheckMode is HLR_PRECHECK as the lookup layer reads it.
+func (h HLR) PrecheckMode() hlr.Precheck {
+	switch h.Precheck {
+	case "true":
+		return hlr.PrecheckOn
+	case "false":
+		return hlr.PrecheckOff
+	default:
+		return hlr.PrecheckAuto
+	}
 }
 
 func (c Config) validateCacheRedis() error {

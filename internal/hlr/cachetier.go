@@ -72,6 +72,7 @@ func NewMemoryCache(next Lookuper, store cache.Cache[Result], ttl Lifetimes, m *
 func (c *MemoryCache) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	if r, ok := c.Peek(ctx, msisdn); ok {
 		c.m.cache(SourceMemory, true)
+		c.m.avoid(byMemory)
 		return r, nil
 	}
 	c.m.cache(SourceMemory, false)
@@ -140,6 +141,7 @@ func NewRedisCache(next Lookuper, store cache.Cache[[]byte], ttl Lifetimes, m *M
 func (c *RedisCache) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	if r, ok := c.Peek(ctx, msisdn); ok {
 		c.m.cache(SourceRedis, true)
+		c.m.avoid(byRedis)
 		return r, nil
 	}
 	c.m.cache(SourceRedis, false)

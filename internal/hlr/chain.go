@@ -80,7 +80,7 @@ func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
 	}
 	l = NewLimiter(l, o.MaxConcurrency, m)
 
-	co := CoalesceOptions{Timeout: o.Timeout}
+	co := CoalesceOptions{Timeout: o.Timeout, Metrics: m}
 	// The decorators are built inside out, but the coalescer needs the cache
 	// tiers for its recheck/store hooks, so build them first with a
 	// placeholder next and fill it in afterwards.
@@ -140,15 +140,12 @@ func (c *Chain) BreakerState() string {
 }
 
 // Cached answers from the in-process tier only, without blocking, and
-// counts a hit; on a miss it counts nothing (the full Lookup that follows
-// does). It lets the SMPP reader decide cache hits without a hand-off.
+// counts nothing: the caller counts the hit ([Resolver.Answered]) when it
+// uses the answer, or does the full Lookup, which counts. It lets the SMPP
+// reader decide cache hits without a hand-off.
 func (c *Chain) Cached(msisdn string) (Result, bool) {
 	if c.memory == nil {
 		return Result{}, false
 	}
-	r, ok := c.memory.Peek(context.Background(), msisdn)
-	if ok {
-		c.memory.m.cache(SourceMemory, true)
-	}
-	return r, ok
+	return c.memory.Peek(context.Background(), msisdn)
 }

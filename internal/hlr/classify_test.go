@@ -113,27 +113,3 @@ func TestParseErrCodes(t *testing.T) {
 		})
 	}
 }
-
-func TestNormalizeMSISDN(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string
-		ok   bool
-	}{
-		{"40722570240", "40722570240", true},
-		{"+40 722-570-240", "40722570240", true},
-		{"1", "1", true},
-		{"123456789012345", "123456789012345", true},
-		{"1234567890123456", "", false},
-		{"", "", false},
-		{"+", "", false},
-		{"4072abc", "", false},
-		{"ALPHA", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := hlr.NormalizeMSISDN(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("NormalizeMSISDN(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
