@@ -126,16 +126,27 @@ func (r *Resolver) Resolve(ctx context.Context, d Destination) (msisdn string, r
 // not a number, a rule, or an answer in the in-process cache tier. It is
 // for the SMPP reader goroutine; it never asks the provider or Redis, and
 // counts nothing: call Answered with an answer that is used, or Resolve
-// (which counts) instead.
+// (which counts) instead. A national spelling, which needs the numbering
+// plan (microseconds of parsing), is left to Resolve.
 func (r *Resolver) Cached(d Destination) (Result, bool) {
-	msisdn, res, ok := r.answerWithoutLookup(d, r.Region(d.Account))
-	if ok {
+	msisdn, needsPlan, err := r.numbering.NormalizeQuick(d.Addr, d.TON, r.Region(d.Account))
+	switch {
+	case err != nil:
+		return r.notANumber(), true
+	case needsPlan:
+		return Result{}, false
+	}
+	if res, ok := r.rules.Load().Match(d.Account, msisdn, r.codes.Other); ok {
 		return res, true
 	}
 	if r.cached == nil {
 		return Result{}, false
 	}
 	return r.cached.Cached(msisdn)
+}
+
+func (r *Resolver) notANumber() Result {
+	return Result{Class: ClassInvalid, Reason: ReasonInvalidNumber, ErrCode: r.codes.InvalidNumber, Source: SourceNotANumber}
 }
 
 // Answered counts an answer of Cached that was used.
@@ -146,12 +157,11 @@ func (r *Resolver) Answered(res Result) {
 	r.m.avoidBySource(res.Source)
 }
 
-// answerWithoutLookup normalises d and applies the rules; Resolve counts
-// what it answers, Cached leaves that to Answered.
+// answerWithoutLookup normalises d and applies the rules.
 func (r *Resolver) answerWithoutLookup(d Destination, region string) (string, Result, bool) {
 	msisdn, err := r.numbering.Normalize(d.Addr, d.TON, region)
 	if err != nil {
-		return "", Result{Class: ClassInvalid, Reason: ReasonInvalidNumber, ErrCode: r.codes.InvalidNumber, Source: SourceNotANumber}, true
+		return "", r.notANumber(), true
 	}
 	if res, ok := r.rules.Load().Match(d.Account, msisdn, r.codes.Other); ok {
 		return msisdn, res, true

@@ -31,9 +31,48 @@ const (
 // number were live), then A's allow list (a match accepts without a
 // lookup), then the prefix rules; within each, the longest prefix wins.
 type Rules struct {
-	prefixes map[string]Result
-	deny     map[string]map[string]struct{} // account → prefixes
-	allow    map[string]map[string]struct{}
+	prefixes *trie
+	deny     map[string]*trie // account → its deny prefixes
+	allow    map[string]*trie
+	n        int
+}
+
+// trie is a digit tree of prefixes: a match walks at most one node per
+// digit of the number, without hashing or allocating.
+type trie struct {
+	next [10]*trie
+	res  *Result // the answer of the prefix ending here (nil: none)
+}
+
+// insert adds prefix (digits) with res; false when it is already there.
+func (t *trie) insert(prefix string, res Result) bool {
+	for i := 0; i < len(prefix); i++ {
+		d := prefix[i] - '0'
+		if t.next[d] == nil {
+			t.next[d] = &trie{}
+		}
+		t = t.next[d]
+	}
+	if t.res != nil {
+		return false
+	}
+	t.res = &res
+	return true
+}
+
+// longest returns the answer of the longest prefix of msisdn in t.
+func (t *trie) longest(msisdn string) *Result {
+	var found *Result
+	for i := 0; t != nil; i++ {
+		if t.res != nil {
+			found = t.res
+		}
+		if i == len(msisdn) || msisdn[i] < '0' || msisdn[i] > '9' {
+			break
+		}
+		t = t.next[msisdn[i]-'0']
+	}
+	return found
 }
 
 type rulesDoc struct {
@@ -75,13 +114,10 @@ func ParseRules(data []byte, codes ErrCodes) (*Rules, error) {
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: %w", ErrRules, err)
 	}
-	r := &Rules{prefixes: map[string]Result{}, deny: map[string]map[string]struct{}{}, allow: map[string]map[string]struct{}{}}
+	r := &Rules{prefixes: &trie{}, deny: map[string]*trie{}, allow: map[string]*trie{}}
 	for i, p := range doc.Prefixes {
 		if err := checkPrefix(p.Prefix); err != nil {
 			return nil, fmt.Errorf("%w: prefixes[%d]: %w", ErrRules, i, err)
-		}
-		if _, dup := r.prefixes[p.Prefix]; dup {
-			return nil, fmt.Errorf("%w: prefixes[%d]: prefix %q is listed twice", ErrRules, i, p.Prefix)
 		}
 		res := Result{Reason: p.Reason, Source: SourceRule}
 		if res.Reason == "" {
@@ -107,22 +143,27 @@ func ParseRules(data []byte, codes ErrCodes) (*Rules, error) {
 		default:
 			return nil, fmt.Errorf("%w: prefixes[%d]: class %q is not valid or invalid", ErrRules, i, p.Class)
 		}
-		r.prefixes[p.Prefix] = res
+		if !r.prefixes.insert(p.Prefix, res) {
+			return nil, fmt.Errorf("%w: prefixes[%d]: prefix %q is listed twice", ErrRules, i, p.Prefix)
+		}
+		r.n++
 	}
 	for account, a := range doc.Accounts {
 		for _, l := range []struct {
 			name     string
 			prefixes []string
-			into     map[string]map[string]struct{}
+			into     map[string]*trie
 		}{{"deny", a.Deny, r.deny}, {"allow", a.Allow, r.allow}} {
 			for _, p := range l.prefixes {
 				if err := checkPrefix(p); err != nil {
 					return nil, fmt.Errorf("%w: accounts.%s.%s: %w", ErrRules, account, l.name, err)
 				}
 				if l.into[account] == nil {
-					l.into[account] = map[string]struct{}{}
+					l.into[account] = &trie{}
 				}
-				l.into[account][p] = struct{}{}
+				if l.into[account].insert(p, Result{}) {
+					r.n++
+				}
 			}
 		}
 	}
@@ -167,16 +208,14 @@ func (r *Rules) Match(account, msisdn, allowErr string) (Result, bool) {
 	if r == nil {
 		return Result{}, false
 	}
-	if longestPrefix(r.deny[account], msisdn) {
+	if len(r.deny) > 0 && r.deny[account].longest(msisdn) != nil {
 		return Result{Class: ClassValid, Reason: ReasonRuleDeny, Source: SourceRule}, true
 	}
-	if longestPrefix(r.allow[account], msisdn) {
+	if len(r.allow) > 0 && r.allow[account].longest(msisdn) != nil {
 		return Result{Class: ClassInvalid, Reason: ReasonRuleAllow, ErrCode: allowErr, Source: SourceRule}, true
 	}
-	for i := len(msisdn); i > 0 && len(r.prefixes) > 0; i-- {
-		if res, ok := r.prefixes[msisdn[:i]]; ok {
-			return res, true
-		}
+	if res := r.prefixes.longest(msisdn); res != nil {
+		return *res, true
 	}
 	return Result{}, false
 }
@@ -186,26 +225,7 @@ func (r *Rules) Len() int {
 	if r == nil {
 		return 0
 	}
-	n := len(r.prefixes)
-	for _, m := range r.deny {
-		n += len(m)
-	}
-	for _, m := range r.allow {
-		n += len(m)
-	}
-	return n
-}
-
-func longestPrefix(set map[string]struct{}, msisdn string) bool {
-	if len(set) == 0 {
-		return false
-	}
-	for i := len(msisdn); i > 0; i-- {
-		if _, ok := set[msisdn[:i]]; ok {
-			return true
-		}
-	}
-	return false
+	return r.n
 }
 
 // RulesHolder holds the rules in use and swaps them atomically: a reload
