@@ -151,7 +151,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		MaxConnectionsPerIP:   cfg.SMPP.MaxConnectionsPerIP,
 		MaxUnboundConnections: cfg.SMPP.MaxUnboundConnections,
 		FailedBindDelay:       cfg.SMPP.FailedBindDelay,
-		MaxFailedBinds:        cfg.SMPP.MaxFailedBinds,
+		MaxFailedBinds:        neverIfZero(cfg.SMPP.MaxFailedBinds),
 		FailedBindBlock:       cfg.SMPP.FailedBindBlock,
 		BindGuardEntries:      cfg.SMPP.BindGuardEntries,
 
@@ -173,6 +173,15 @@ func disabledIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// neverIfZero maps the configuration's "0 turns it off" to the server's
+// negative value (its zero means the default).
+func neverIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {

@@ -53,14 +53,23 @@ func (c Config) validateSMPP() error {
 	}{
 		{"SMPP_WINDOW", s.Window},
 		{"SMPP_MAX_CONNECTIONS", s.MaxConnections},
-		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
-		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
 		{"SMPP_MAX_PREBIND_REQUESTS", s.MaxPrebindRequests},
-		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
 		{"SMPP_BIND_GUARD_ENTRIES", s.BindGuardEntries},
 	} {
 		if v.n < 1 {
 			return fieldErr(v.name, "%d must be at least 1", v.n)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{ // 0 turns these off
+		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
+		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
+		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
+	} {
+		if v.n < 0 {
+			return fieldErr(v.name, "%d must be 0 (no limit) or more", v.n)
 		}
 	}
 	if s.MaxPDUSize < MinPDUSize || s.MaxPDUSize > MaxPDUSize {

@@ -99,7 +99,7 @@ func (g *bindGuard) failed(addr netip.Addr, systemID string) (nowBlocked bool) {
 	now := g.clock.Now()
 	g.pairs.bump(addrSystemID{addr, systemID}, now)
 	f := g.addrs.bump(addr, now)
-	if f.n >= g.maxFailures && !now.Before(f.blockedUntil) {
+	if g.maxFailures > 0 && f.n >= g.maxFailures && !now.Before(f.blockedUntil) {
 		f.blockedUntil = now.Add(g.ban)
 		f.n = 0 // a new count starts when the block ends
 		return true
