@@ -45,11 +45,13 @@ func Default() Config {
 		},
 		Cache: Cache{
 			TTL:           86400 * time.Second,
+			TemporaryTTL:  900 * time.Second,
 			MemoryEntries: 1_000_000,
 		},
 		Redis: Redis{
 			MaxConnections: 10,
 			Timeout:        500 * time.Millisecond,
+			WaitTimeout:    100 * time.Millisecond,
 		},
 		DLR: DLR{
 			Delay:             time.Second,
@@ -59,6 +61,9 @@ func Default() Config {
 			RetryMax:          300 * time.Second,
 			BufferSize:        100_000,
 			VisibilityTimeout: 60 * time.Second,
+			// A transmitter-only client must not pile up receipts without
+			// bound; a day of a busy account stays under it.
+			MaxPendingPerAccount: 1_000_000,
 		},
 		Log: Log{
 			Level:  LevelInfo,

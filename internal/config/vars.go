@@ -59,7 +59,13 @@ func variables() []variable {
 		strVar("HLR_ERR_CODES", func(c *Config) *string { return &c.HLR.ErrCodes }),
 		intVar("HLR_BREAKER_FAILURES", func(c *Config) *int { return &c.HLR.BreakerFailures }),
 		secondsVar("HLR_BREAKER_OPEN_SECONDS", func(c *Config) *time.Duration { return &c.HLR.BreakerOpen }),
+		{name: "HLR_DEFAULT_REGION",
+			get: func(c *Config) string { return c.HLR.DefaultRegion },
+			set: func(c *Config, raw string) error { c.HLR.DefaultRegion = strings.ToUpper(raw); return nil }},
+		lowerVar("HLR_PRECHECK", func(c *Config) *string { return &c.HLR.Precheck }),
+		strVar("HLR_RULES_FILE", func(c *Config) *string { return &c.HLR.RulesFile }),
 		secondsVar("HLR_CACHE_TTL_SECONDS", func(c *Config) *time.Duration { return &c.Cache.TTL }),
+		secondsVar("HLR_CACHE_TTL_TEMPORARY_SECONDS", func(c *Config) *time.Duration { return &c.Cache.TemporaryTTL }),
 		intVar("HLR_CACHE_MEMORY_ENTRIES", func(c *Config) *int { return &c.Cache.MemoryEntries }),
 		millisVar("SIMULATOR_LATENCY_MS", func(c *Config) *time.Duration { return &c.HLR.SimulatorLatency }),
 
@@ -69,6 +75,8 @@ func variables() []variable {
 		intVar("REDIS_MAX_CONNECTIONS", func(c *Config) *int { return &c.Redis.MaxConnections }),
 		secondsVar("REDIS_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.Redis.Timeout }),
 		strVar("REDIS_KEY_PREFIX", func(c *Config) *string { return &c.Redis.KeyPrefix }),
+		intVar("REDIS_WAIT_REPLICAS", func(c *Config) *int { return &c.Redis.WaitReplicas }),
+		millisVar("REDIS_WAIT_TIMEOUT_MS", func(c *Config) *time.Duration { return &c.Redis.WaitTimeout }),
 
 		secondsVar("DLR_DELAY_SECONDS", func(c *Config) *time.Duration { return &c.DLR.Delay }),
 		lowerVar("DLR_MODE", func(c *Config) *string { return &c.DLR.Mode }),
@@ -76,6 +84,7 @@ func variables() []variable {
 		secondsVar("DLR_RETRY_MIN_SECONDS", func(c *Config) *time.Duration { return &c.DLR.RetryMin }),
 		secondsVar("DLR_RETRY_MAX_SECONDS", func(c *Config) *time.Duration { return &c.DLR.RetryMax }),
 		intVar("DLR_BUFFER_SIZE", func(c *Config) *int { return &c.DLR.BufferSize }),
+		intVar("DLR_MAX_PENDING_PER_ACCOUNT", func(c *Config) *int { return &c.DLR.MaxPendingPerAccount }),
 		secondsVar("DLR_VISIBILITY_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.DLR.VisibilityTimeout }),
 
 		{name: "LOG_LEVEL",
