@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -97,7 +98,8 @@ func (g *bindGuard) failed(addr netip.Addr, systemID string) (nowBlocked bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.clock.Now()
-	g.pairs.bump(addrSystemID{addr, systemID}, now)
+	// A copy: the decoded system_id shares the memory of its whole frame.
+	g.pairs.bump(addrSystemID{addr, strings.Clone(systemID)}, now)
 	f := g.addrs.bump(addr, now)
 	if g.maxFailures > 0 && f.n >= g.maxFailures && !now.Before(f.blockedUntil) {
 		f.blockedUntil = now.Add(g.ban)
