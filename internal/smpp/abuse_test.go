@@ -172,6 +172,7 @@ func served(t *testing.T, conn net.Conn) bool {
 // connection over a cap is refused at once and counted by reason.
 func TestAdmissionCaps(t *testing.T) {
 	ts, reg := startServerOn(t, smpp.Options{MaxConnectionsPerIP: 2, MaxUnboundConnections: 3}, nil)
+	k := startKeeper(t, ts.addr) // bound: one of keeperIP's two, no unbound slot
 	a1, a2 := dialFrom(t, attackerIP, ts.addr), dialFrom(t, attackerIP, ts.addr)
 	if !served(t, a1) || !served(t, a2) {
 		t.Fatal("connections within the per-address cap were refused")
@@ -195,6 +196,8 @@ func TestAdmissionCaps(t *testing.T) {
 	if !served(t, dialFrom(t, keeperIP, ts.addr)) {
 		t.Fatal("a bound connection still counts as unbound")
 	}
+	k.waitProgress(t)
+	k.check(t)
 	for reason, want := range map[string]float64{"too_many_from_address": 1, "too_many_unbound": 1} {
 		if got := counterValue(t, reg, "smpp_connections_refused_total", "reason", reason); got != want {
 			t.Errorf("smpp_connections_refused_total{reason=%q} = %v, want %v", reason, got, want)
