@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // bindGuard throttles failed binds. Failures are counted per remote address
@@ -53,7 +55,7 @@ const (
 )
 
 func newBindGuard(o *Options) *bindGuard {
-	return &bindGuard{
+	g := &bindGuard{
 		step: o.FailedBindDelay,
 		// The answer must always come before the bind timeout.
 		maxDelay:    min(maxBindDelay, o.BindTimeout/2),
@@ -63,6 +65,22 @@ func newBindGuard(o *Options) *bindGuard {
 		addrs:       boundedTable[netip.Addr]{max: o.BindGuardEntries},
 		pairs:       boundedTable[addrSystemID]{max: o.BindGuardEntries},
 	}
+	if o.Registerer != nil {
+		for _, table := range []string{"address", "pair"} {
+			o.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name:        "smpp_bind_guard_entries",
+				Help:        "Entries of the failed-bind tables (bounded by SMPP_BIND_GUARD_ENTRIES each).",
+				ConstLabels: prometheus.Labels{"table": table},
+			}, func() float64 {
+				addrs, pairs := g.size()
+				if table == "address" {
+					return float64(addrs)
+				}
+				return float64(pairs)
+			}))
+		}
+	}
+	return g
 }
 
 // blocked reports whether addr is refused after too many failed binds.
