@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 // Tests of receipts on real Redis topologies with two gateway processes
@@ -303,4 +304,44 @@ func sumCounts(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// TestGatewayOnSentinelMasksPasswords: a gateway on a Sentinel set with a
+// password on the Sentinels and another on the data nodes delivers
+// receipts before and after a failover (SIGKILL of the master), and
+// neither password appears anywhere in its log (INFO level: the start-up
+// line names the URL, the Redis client logs the master switch).
+func TestGatewayOnSentinelMasksPasswords(t *testing.T) {
+	ss := startSentinelSet(t, 2)
+	acct := account{"acct001", "pw001"}
+	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, []account{acct})), map[string]string{"LOG_LEVEL": "INFO"})
+	g := startGW(t, "gw-a", env)
+	rc := newReceipts()
+	trx := dialAs(t, g.smppAddr, acct, pdu.CmdBindTransceiver, rc)
+	before := acceptedIDs(t, submitAll(t, trx, invalidNumbers(80_000_000, 50), 16, 0, 30*time.Second))
+	if m := rc.waitAll(before, 15*time.Second); m > 0 {
+		t.Fatalf("%d of %d receipts missing before the failover", m, len(before))
+	}
+	old := ss.master()
+	if err := old.stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := ss.waitFailover(old, 30*time.Second); !ok {
+		t.Fatalf("no failover 30 s after the kill: %s", ss.describe())
+	}
+	after := acceptedIDs(t, submitAll(t, trx, invalidNumbers(80_100_000, 50), 16, 0, 30*time.Second))
+	if m := rc.waitAll(after, 15*time.Second); m > 0 || len(after) == 0 {
+		t.Fatalf("after the failover: %d accepted, %d receipts missing", len(after), m)
+	}
+	logs := g.p.logs()
+	for _, secret := range []string{ss.pass, ss.sentPw} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the gateway's log contains the password %q", secret)
+		}
+	}
+	if !strings.Contains(logs, `"redis_url":"redis-sentinel://:****@`) || !strings.Contains(logs, "sentinel_password=****") {
+		t.Errorf("the start-up line does not show the masked URL:\n%s", g.p.tail(40))
+	}
+	t.Logf("sentinel: %d receipts before and %d after the failover; the log names the URL as %s", len(before), len(after),
+		redisconn.Redact(ss.URL()))
 }
