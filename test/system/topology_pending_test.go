@@ -3,72 +3,15 @@
 package system
 
 // Topology tests that need receipt-core behaviour not yet in the code
-// (REDIS_WAIT_REPLICAS issuing WAIT; leases carrying the instance id).
-// Run them with -tags topology_pending.
+// (leases carrying the instance id, taken back at start-up). Run them with
+// -tags topology_pending.
 
 import (
-	"fmt"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
-
-// TestSentinelFailoverWaitReplicas: two gateways on a Sentinel set (a
-// master, two replicas, three Sentinels) with REDIS_WAIT_REPLICAS=1, four
-// accounts submitting 50/s each (receipts due 2 s later). Half a second
-// before the master is killed with SIGKILL its replicas are cut off from
-// it (their link is closed and they reconnect with a wrong password), so
-// the replica that is promoted lacks the last half second of writes.
-// No receipt acknowledged at any time is lost.
-func TestSentinelFailoverWaitReplicas(t *testing.T) {
-	const (
-		n      = 500 // per account: 10 s at 50/s
-		pace   = 20 * time.Millisecond
-		killAt = 3 * time.Second
-	)
-	ss := startSentinelSet(t, 2)
-	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}, {"acct004", "pw004"}}
-	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, accts)), map[string]string{
-		"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
-	})
-	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
-	old := ss.master()
-
-	start := time.Now()
-	runs, loadDone := startLoad(t, gws, accts, n, pace, 50_000_000)
-	time.Sleep(time.Until(start.Add(killAt - 500*time.Millisecond)))
-	if err := ss.cutReplication(old, "wrong-password"); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	lag := ss.replicationLag(old)
-	if err := old.stop(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if err := ss.cutReplication(old, ss.pass); err != nil {
-		t.Fatal(err)
-	}
-	killed := time.Now()
-	nm, promoted, ok := ss.waitFailover(old, 30*time.Second)
-	if !ok {
-		t.Fatalf("no failover 30 s after the kill: %s", ss.describe())
-	}
-	<-loadDone
-	lost, accepted := lostSince(runs, time.Time{}, 30*time.Second)
-	var counts []string
-	for _, l := range runs {
-		counts = append(counts, fmt.Sprintf("%s: %s", l.acct.sys, fmtTally(l.tally(time.Time{}, time.Time{}))))
-	}
-	t.Logf("sentinel failover: master %s killed %v into the load (replicas cut off 500 ms before, lagging %s), %s promoted %v later; %d acknowledged (%s); lost per account: {%s}",
-		old.addr(), killed.Sub(start).Round(time.Millisecond), lag, nm.addr(), promoted.Sub(killed).Round(time.Millisecond),
-		accepted, strings.Join(counts, "; "), fmtCounts(lost))
-	if len(lost) > 0 {
-		t.Errorf("acknowledged receipts never delivered: {%s}", fmtCounts(lost))
-	}
-}
 
 // TestGatewayKillRestartTakesBackLeases: the only receiver of an account
 // is bound to gateway A and stops answering deliver_sm; A holds leases on

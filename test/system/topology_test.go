@@ -242,6 +242,60 @@ func TestRedisRestartedEmptyCountsLost(t *testing.T) {
 	}
 }
 
+// TestSentinelFailoverWaitReplicas: two gateways on a Sentinel set (a
+// master, two replicas, three Sentinels) with REDIS_WAIT_REPLICAS=1, four
+// accounts submitting 50/s each (receipts due 2 s later). Half a second
+// before the master is killed with SIGKILL its replicas are cut off from
+// it (their link is closed and they reconnect with a wrong password), so
+// the replica that is promoted lacks the last half second of writes.
+// No receipt acknowledged at any time is lost.
+func TestSentinelFailoverWaitReplicas(t *testing.T) {
+	const (
+		n      = 500 // per account: 10 s at 50/s
+		pace   = 20 * time.Millisecond
+		killAt = 3 * time.Second
+	)
+	ss := startSentinelSet(t, 2)
+	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}, {"acct004", "pw004"}}
+	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, accts)), map[string]string{
+		"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
+	})
+	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
+	old := ss.master()
+
+	start := time.Now()
+	runs, loadDone := startLoad(t, gws, accts, n, pace, 50_000_000)
+	time.Sleep(time.Until(start.Add(killAt - 500*time.Millisecond)))
+	if err := ss.cutReplication(old, "wrong-password"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	lag := ss.replicationLag(old)
+	if err := old.stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.cutReplication(old, ss.pass); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	nm, promoted, ok := ss.waitFailover(old, 30*time.Second)
+	if !ok {
+		t.Fatalf("no failover 30 s after the kill: %s", ss.describe())
+	}
+	<-loadDone
+	lost, accepted := lostSince(runs, time.Time{}, 30*time.Second)
+	var counts []string
+	for _, l := range runs {
+		counts = append(counts, fmt.Sprintf("%s: %s", l.acct.sys, fmtTally(l.tally(time.Time{}, time.Time{}))))
+	}
+	t.Logf("sentinel failover: master %s killed %v into the load (replicas cut off 500 ms before, lagging %s), %s promoted %v later; %d acknowledged (%s); lost per account: {%s}",
+		old.addr(), killed.Sub(start).Round(time.Millisecond), lag, nm.addr(), promoted.Sub(killed).Round(time.Millisecond),
+		accepted, strings.Join(counts, "; "), fmtCounts(lost))
+	if len(lost) > 0 {
+		t.Errorf("acknowledged receipts never delivered: {%s}", fmtCounts(lost))
+	}
+}
+
 // TestClusterSlotMigrationBusyAccount: two gateways on a 3+3 Redis
 // Cluster; while an account submits at 100/s, the slot of its hash tag is
 // migrated from master to master three times (IMPORTING/MIGRATING,
@@ -344,4 +398,62 @@ func TestGatewayOnSentinelMasksPasswords(t *testing.T) {
 	}
 	t.Logf("sentinel: %d receipts before and %d after the failover; the log names the URL as %s", len(before), len(after),
 		redisconn.Redact(ss.URL()))
+}
+
+// TestPausedRedisSubmitsAnswered: Redis is paused (SIGSTOP: connections
+// stay open, nothing answers) for 3 s while an account submits 100/s with
+// REDIS_TIMEOUT_SECONDS=0.5. Every submit_sm is answered, and every
+// accepted message's receipt arrives once Redis resumes. The time the
+// answers took is logged.
+func TestPausedRedisSubmitsAnswered(t *testing.T) {
+	const (
+		n       = 600 // 6 s at 100/s
+		pace    = 10 * time.Millisecond
+		pauseAt = 2 * time.Second
+		pauseL  = 3 * time.Second
+	)
+	rs := startRedis(t)
+	acct := account{"acct001", "pw001"}
+	g := startGW(t, "gw-a", topoEnv(rs.URL(), writeAccounts(t, []account{acct})))
+	rc := newReceipts()
+	dialAs(t, g.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	tx := dialAs(t, g.smppAddr, acct, pdu.CmdBindTransmitter, nil)
+	l := &loadRun{acct: acct, rc: rc}
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { l.pace(tx, invalidNumbers(90_000_000, n), pace, 256, 30*time.Second); close(done) }()
+	time.Sleep(time.Until(start.Add(pauseAt)))
+	if err := rs.pause(); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	time.Sleep(pauseL)
+	if err := rs.resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := time.Now()
+	<-done
+	var lat []time.Duration
+	l.mu.Lock()
+	for _, r := range l.results {
+		if !r.sent.Before(paused) && r.sent.Before(resumed) && r.err == nil {
+			lat = append(lat, r.at.Sub(r.sent))
+		}
+	}
+	l.mu.Unlock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	all := l.tally(time.Time{}, time.Time{})
+	if len(lat) == 0 {
+		t.Fatalf("no submit answered while Redis was paused: %s", fmtTally(all))
+	}
+	t.Logf("paused Redis: %s; %d submits sent during the %v pause answered in p50 %v, max %v (REDIS_TIMEOUT_SECONDS=0.5)",
+		fmtTally(all), len(lat), pauseL, lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	for k := range all {
+		if strings.HasPrefix(k, "error") {
+			t.Fatalf("submit_sm without a response: %s", fmtTally(all))
+		}
+	}
+	if m := rc.waitAll(l.accepted(time.Time{}, time.Time{}), 20*time.Second); m > 0 {
+		t.Errorf("%d accepted messages got no receipt after Redis resumed", m)
+	}
 }
