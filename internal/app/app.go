@@ -34,6 +34,7 @@ type App struct {
 	rdb        redis.UniversalClient
 	redisCache *cache.Redis
 	chain      *hlr.Chain
+	resolver   *hlr.Resolver
 	queue      dlr.Queue
 	buffer     *dlr.BufferedQueue // the queue with Redis
 	lost       *dlr.LossCounter
@@ -91,6 +92,9 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if a.resolver, err = BuildResolver(cfg, a.chain, codes, hm); err != nil {
+		return err
+	}
 
 	a.queue, err = a.buildQueue(ctx)
 	if err != nil {
@@ -116,7 +120,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		timeoutPolicy = gateway.Accept
 	}
 	a.handler, err = gateway.New(gateway.Options{
-		Lookuper: a.chain, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
+		Lookuper: a.chain, Resolver: a.resolver, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
 		TimeoutPolicy: timeoutPolicy, ErrorPolicy: errPolicy,
 		// A little longer than the HLR timeout, so the chain reports its
 		// own timeout rather than the handler's deadline.
@@ -149,9 +153,21 @@ func (a *App) build(ctx context.Context, o Options) error {
 		InactivityTimeout:   disabledIfZero(cfg.SMPP.InactivityTimeout),
 		EnquireLinkTimeout:  cfg.SMPP.EnquireLinkTimeout,
 		ResponseTimeout:     cfg.SMPP.ResponseTimeout,
-		OnReceiversChanged:  a.dispatcher.ReceiversChanged,
-		Logger:              a.log,
-		Registerer:          a.registry,
+		UnbindTimeout:       cfg.SMPP.UnbindTimeout,
+
+		MaxOutputBytes:        cfg.SMPP.MaxOutputBytes,
+		SlowConsumerTimeout:   cfg.SMPP.SlowConsumerTimeout,
+		MaxPrebindRequests:    cfg.SMPP.MaxPrebindRequests,
+		MaxConnectionsPerIP:   cfg.SMPP.MaxConnectionsPerIP,
+		MaxUnboundConnections: cfg.SMPP.MaxUnboundConnections,
+		FailedBindDelay:       cfg.SMPP.FailedBindDelay,
+		MaxFailedBinds:        cfg.SMPP.MaxFailedBinds,
+		FailedBindBlock:       cfg.SMPP.FailedBindBlock,
+		BindGuardEntries:      cfg.SMPP.BindGuardEntries,
+
+		OnReceiversChanged: a.dispatcher.ReceiversChanged,
+		Logger:             a.log,
+		Registerer:         a.registry,
 	})
 	if err != nil {
 		return err

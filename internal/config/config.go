@@ -41,6 +41,18 @@ type SMPP struct {
 	InactivityTimeout   time.Duration // SMPP_INACTIVITY_TIMEOUT_SECONDS; 0 disables
 	ResponseTimeout     time.Duration // SMPP_RESPONSE_TIMEOUT_SECONDS
 	SystemName          string        // SMPP_SYSTEM_NAME: system_id in bind responses
+	UnbindTimeout       time.Duration // SMPP_UNBIND_TIMEOUT_SECONDS: graceful stop's wait for unbind_resp
+
+	// Limits against clients that misbehave (README "Limits and abuse").
+	MaxConnectionsPerIP   int           // SMPP_MAX_CONNECTIONS_PER_IP
+	MaxUnboundConnections int           // SMPP_MAX_UNBOUND_CONNECTIONS
+	MaxOutputBytes        int           // SMPP_MAX_OUTPUT_BYTES: output buffer per session
+	SlowConsumerTimeout   time.Duration // SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS
+	MaxPrebindRequests    int           // SMPP_MAX_PREBIND_REQUESTS
+	FailedBindDelay       time.Duration // SMPP_FAILED_BIND_DELAY_SECONDS: first slow-down step
+	MaxFailedBinds        int           // SMPP_MAX_FAILED_BINDS: failures before the address is blocked
+	FailedBindBlock       time.Duration // SMPP_FAILED_BIND_BLOCK_SECONDS
+	BindGuardEntries      int           // SMPP_BIND_GUARD_ENTRIES: size of the failed-bind tables
 }
 
 // Addr is the plain listener's host:port.
@@ -69,12 +81,16 @@ type HLR struct {
 	ErrCodes         string        // HLR_ERR_CODES: "name=DDD,..." overrides; empty = built-in table
 	BreakerFailures  int           // HLR_BREAKER_FAILURES: consecutive failures that open the breaker
 	BreakerOpen      time.Duration // HLR_BREAKER_OPEN_SECONDS: open time before a probe
+	DefaultRegion    string        // HLR_DEFAULT_REGION: ISO 3166-1 code for national numbers; "" = none
+	Precheck         string        // HLR_PRECHECK: "" (auto: on when a region applies), "true", "false"
+	RulesFile        string        // HLR_RULES_FILE: prefix rules and per-account allow/deny lists; "" = none
 	SimulatorLatency time.Duration // SIMULATOR_LATENCY_MS
 }
 
 // Cache configures the HLR result cache (both tiers).
 type Cache struct {
 	TTL           time.Duration // HLR_CACHE_TTL_SECONDS; 0 disables caching
+	TemporaryTTL  time.Duration // HLR_CACHE_TTL_TEMPORARY_SECONDS: absent, unreachable, ...; 0 = not cached
 	MemoryEntries int           // HLR_CACHE_MEMORY_ENTRIES
 }
 

@@ -21,6 +21,17 @@ func Default() Config {
 			InactivityTimeout:   300 * time.Second,
 			ResponseTimeout:     10 * time.Second,
 			SystemName:          "smpp-hlr-gw",
+			UnbindTimeout:       2 * time.Second,
+
+			MaxConnectionsPerIP:   100,
+			MaxUnboundConnections: 200,
+			MaxOutputBytes:        4 << 20,
+			SlowConsumerTimeout:   10 * time.Second,
+			MaxPrebindRequests:    10,
+			FailedBindDelay:       time.Second,
+			MaxFailedBinds:        20,
+			FailedBindBlock:       300 * time.Second,
+			BindGuardEntries:      65536,
 		},
 		HLR: HLR{
 			Provider:        ProviderTMT,
@@ -34,6 +45,7 @@ func Default() Config {
 		},
 		Cache: Cache{
 			TTL:           86400 * time.Second,
+			TemporaryTTL:  900 * time.Second,
 			MemoryEntries: 1_000_000,
 		},
 		Redis: Redis{
