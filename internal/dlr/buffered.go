@@ -465,6 +465,19 @@ func (q *BufferedQueue) Claim(ctx context.Context, systemID string, now time.Tim
 	return q.inner.Claim(ctx, systemID, now, lease, max)
 }
 
+// ClaimNext claims from the inner queue and tells its next due time.
+func (q *BufferedQueue) ClaimNext(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, time.Time, bool, error) {
+	if nc, ok := q.inner.(NextClaimer); ok {
+		return nc.ClaimNext(ctx, systemID, now, lease, max)
+	}
+	rs, err := q.inner.Claim(ctx, systemID, now, lease, max)
+	if err != nil {
+		return nil, time.Time{}, false, err
+	}
+	due, ok, err := q.inner.NextDue(ctx, systemID)
+	return rs, due, ok, err
+}
+
 // Ack acknowledges in the inner queue.
 func (q *BufferedQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	return q.inner.Ack(ctx, o, rs...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -201,6 +202,9 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 }
 
 func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
+	// In due order, so that the receipts join their account's fresh list
+	// rather than the sorted sets (see putLua).
+	slices.SortStableFunc(batch, func(a, b putReq) int { return a.r.DueAt.Compare(b.r.DueAt) })
 	type gk struct {
 		sys  string
 		kind putKind
@@ -239,7 +243,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 			groups = append(groups, g)
 		}
 		body, _ := req.r.MarshalBinary()
-		g.args = append(g.args, req.r.MessageID, body, scoreMillis(req.r.DueAt), expiryArg(req.r))
+		g.args = append(g.args, req.r.MessageID, body, millisArg(req.r.DueAt), expiryArg(req.r))
 		g.reqs = append(g.reqs, req)
 	}
 	return groups

@@ -171,30 +171,60 @@ func redisErr(op string, err error) error { return fmt.Errorf("dlr: redis %s: %w
 func scoreMillis(t time.Time) int64       { return unixNano(t) / int64(time.Millisecond) }
 func millisTime(ms float64) time.Time     { return time.UnixMilli(int64(ms)).UTC() }
 
-// expiryArg is the exp_ms argument of the scripts: empty for never.
+// neverMillis is the expiry argument of a receipt that never expires.
+const neverMillis = "9999999999999"
+
+// millisArg formats t as the scripts' 13-digit unix milliseconds (fixed
+// width, so that the scripts compare times as strings).
+func millisArg(t time.Time) string {
+	ms := max(scoreMillis(t), 0)
+	var b [20]byte
+	s := strconv.AppendInt(b[:0], ms, 10)
+	if len(s) >= 13 {
+		return string(s)
+	}
+	return "0000000000000"[:13-len(s)] + string(s)
+}
+
+// expiryArg is the expiry argument of the scripts: neverMillis for never.
 func expiryArg(r Receipt) string {
 	if r.ExpiresAt.IsZero() {
-		return ""
+		return neverMillis
 	}
-	return strconv.FormatInt(scoreMillis(r.ExpiresAt), 10)
+	return millisArg(r.ExpiresAt)
 }
 
 // Claim leases up to max due receipts of systemID (one Lua script). A
 // body that does not decode is set aside (P{T}:bad), counted and logged;
 // the others are returned.
 func (q *RedisQueue) Claim(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
+	rs, _, _, err := q.ClaimNext(ctx, systemID, now, lease, max)
+	return rs, err
+}
+
+// ClaimNext is Claim that also returns the account's next due time after
+// the claim (NextDue), from the same script.
+func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, time.Time, bool, error) {
 	if max <= 0 {
-		return nil, nil
+		due, ok, err := q.NextDue(ctx, systemID)
+		return nil, due, ok, err
 	}
 	until := now.Add(lease).UnixMilli()
 	if until <= now.UnixMilli() {
 		until = now.UnixMilli() + 1
 	}
-	pairs, err := q.s.claim.Run(ctx, q.c, q.accountKeys(systemID), now.UnixMilli(), until, max).StringSlice()
+	pairs, err := q.s.claim.Run(ctx, q.c, q.accountKeys(systemID), millisArg(now), until, max).StringSlice()
 	if err != nil {
-		return nil, redisErr("claim", err)
+		return nil, time.Time{}, false, redisErr("claim", err)
 	}
-	return q.decodePairs(ctx, systemID, pairs), nil
+	var next time.Time
+	if len(pairs)%2 == 1 {
+		if ms, err := strconv.ParseFloat(pairs[len(pairs)-1], 64); err == nil {
+			next = millisTime(ms)
+		}
+		pairs = pairs[:len(pairs)-1]
+	}
+	return q.decodePairs(ctx, systemID, pairs), next, !next.IsZero(), nil
 }
 
 // decodePairs decodes {id, body, ...}; undecodable bodies are set aside.
@@ -411,8 +441,7 @@ func (q *RedisQueue) NextDue(ctx context.Context, systemID string) (time.Time, b
 		best = millisTime(zs[0].Score)
 	}
 	if h, err := head.Result(); err == nil {
-		due, _, _ := strings.Cut(h, "|")
-		if ms, err := strconv.ParseInt(due, 10, 64); err == nil {
+		if ms, err := strconv.ParseInt(h[:min(len(h), 13)], 10, 64); err == nil {
 			if t := time.UnixMilli(ms).UTC(); best.IsZero() || t.Before(best) {
 				best = t
 			}
@@ -455,7 +484,7 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Rece
 		}
 		k := q.accountKeys(sys)
 		bucket, until := q.doneBucket(sys, time.Now())
-		pairs, err := q.s.expire.Run(ctx, q.c, []string{k[0], k[1], k[2], k[3], bucket}, now.UnixMilli(), max-len(out), val, until).StringSlice()
+		pairs, err := q.s.expire.Run(ctx, q.c, []string{k[0], k[1], k[2], k[3], bucket}, millisArg(now), max-len(out), val, until).StringSlice()
 		if err != nil {
 			errs = append(errs, redisErr("expire "+sys, err))
 			continue
