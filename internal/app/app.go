@@ -37,6 +37,8 @@ type App struct {
 	resolver   *hlr.Resolver
 	queue      dlr.Queue
 	buffer     *dlr.BufferedQueue // the queue with Redis
+	redisQ     *dlr.RedisQueue
+	tagLease   *tagLease
 	lost       *dlr.LossCounter
 	dispatcher *dlr.Dispatcher
 	handler    *gateway.Handler
@@ -101,7 +103,8 @@ func (a *App) build(ctx context.Context, o Options) error {
 		return err
 	}
 	tagCtx, cancel := context.WithTimeout(ctx, max(cfg.Redis.Timeout, time.Second))
-	tag, err := instanceTag(tagCtx, a.rdb, cfg.Redis.KeyPrefix)
+	tag, lease, err := leaseTag(tagCtx, a.rdb, cfg.Redis.KeyPrefix, cfg.Instance.ID, a.log)
+	a.tagLease = lease
 	cancel()
 	if err != nil {
 		a.log.Warn("gateway.instance_tag.random", "tag", tag, "error", err.Error())
@@ -195,7 +198,7 @@ func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {
 		a.log.Warn("dlr.queue.memory", "detail", "REDIS_URL is not set: pending receipts live in memory and do not survive a restart")
 		return dlr.NewMemoryQueue(dlr.MemoryOptions{}), nil
 	}
-	a.buffer = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log)
+	a.buffer, a.redisQ = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log)
 	return a.buffer, nil
 }
 
@@ -240,6 +243,19 @@ func (a *App) Start(ctx context.Context) error {
 			a.closeListeners()
 			return err
 		}
+	}
+	if a.redisQ != nil {
+		// Receipts this instance (INSTANCE_ID) had leased before it
+		// stopped are due again at once, not after the visibility timeout.
+		lctx, cancel := context.WithTimeout(ctx, max(cfg.Redis.Timeout, time.Second))
+		if _, err := a.redisQ.TakeBackLeases(lctx); err != nil {
+			a.log.Warn("dlr.leases_not_taken_back", "error", err.Error())
+		}
+		cancel()
+	}
+	if a.tagLease != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.tagLease.run(runCtx) }()
 	}
 	a.wg.Add(1)
 	go func() {

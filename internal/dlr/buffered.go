@@ -478,6 +478,14 @@ func (q *BufferedQueue) ClaimNext(ctx context.Context, systemID string, now time
 	return rs, due, ok, err
 }
 
+// Maintain passes the dispatcher's upkeep to the inner queue.
+func (q *BufferedQueue) Maintain(ctx context.Context) error {
+	if m, ok := q.inner.(Maintainer); ok {
+		return m.Maintain(ctx)
+	}
+	return nil
+}
+
 // Ack acknowledges in the inner queue.
 func (q *BufferedQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	return q.inner.Ack(ctx, o, rs...)

@@ -363,6 +363,13 @@ func (d *Dispatcher) logExpired(r Receipt) {
 // all accounts. (An outage buffer writes itself back in the background,
 // never in this loop.)
 func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
+	if m, ok := d.q.(Maintainer); ok {
+		opCtx, cancel := d.opCtx(ctx)
+		if err := m.Maintain(opCtx); err != nil {
+			d.o.Logger.Warn("dlr.maintenance_failed", "err", err)
+		}
+		cancel()
+	}
 	opCtx, cancel := d.opCtx(ctx)
 	if err := d.counts.refresh(opCtx, d.q); err != nil {
 		d.o.Logger.Warn("dlr.pending_count_failed", "err", err)

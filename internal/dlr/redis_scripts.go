@@ -76,40 +76,63 @@ if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
 return {#bodies / 2, e, lost}`
 
-	// claimLua: KEYS r, fresh, due, exp; ARGV now (13-digit unix ms),
-	// lease_until_ms, max. Leases up to max due receipts: first those
-	// scheduled in the due set (retries, ended leases), then fresh ones
-	// from the head of the list, which move to the due set (and the exp
-	// set) while leased. A handful of commands per call, not per receipt.
-	// Returns {id, body, id, body, ..., next due ms or ""}; ids whose body is gone (cancelled,
-	// acknowledged) are dropped on the way, and so are list elements of
-	// receipts already in the due set (put again).
+	// claimLua: KEYS r, fresh, due, exp, lease (this instance's), lessees;
+	// ARGV now (13-digit unix ms), lease_until_ms, max, instance id, lease
+	// key prefix ("P{T}:lease:").
+	// Leases up to max due receipts: first those scheduled in the due set
+	// (retries, ended leases put back), then fresh ones from the head of
+	// the list. Leased receipts move to the instance's lease set (score:
+	// lease end), which lets a restarted instance take its own leases back
+	// at once and others take a dead instance's; fresh ones with an expiry
+	// also join the exp set. A handful of commands per call, not per
+	// receipt. Returns {id, body, ..., next due ms or ""}; ids whose body is
+	// gone (cancelled, acknowledged) are dropped on the way, and so are
+	// list elements of receipts already in the due set (put again).
 	claimLua = `
 local now, untl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
+local leased = {}
+-- Leases that ended (the visibility timeout), whoever held them, are due
+-- again. The lease keys share the account's hash tag (same slot).
+for _, l in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+  local lk = ARGV[5] .. l
+  local ended = redis.call('ZRANGE', lk, '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+  if #ended > 0 then
+    local z = {}
+    for _, id in ipairs(ended) do
+      z[#z + 1] = now
+      z[#z + 1] = id
+    end
+    redis.call('ZADD', KEYS[3], unpack(z))
+    redis.call('ZREM', lk, unpack(ended))
+  elseif l ~= ARGV[4] and redis.call('EXISTS', lk) == 0 then
+    redis.call('SREM', KEYS[6], l) -- an instance that left no lease
+  end
+end
 local ids = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
 if #ids > 0 then
   local bs = redis.call('HMGET', KEYS[1], unpack(ids))
-  local lease, gone = {}, {}
+  local gone = {}
   for i, id in ipairs(ids) do
     if bs[i] then
-      lease[#lease + 1] = untl
-      lease[#lease + 1] = id
+      leased[#leased + 1] = untl
+      leased[#leased + 1] = id
       out[#out + 1] = id
       out[#out + 1] = bs[i]
     else
       gone[#gone + 1] = id
     end
   end
-  if #lease > 0 then redis.call('ZADD', KEYS[3], unpack(lease)) end
-  if #gone > 0 then
-    redis.call('ZREM', KEYS[3], unpack(gone))
-    redis.call('ZREM', KEYS[4], unpack(gone))
-  end
+  redis.call('ZREM', KEYS[3], unpack(ids))
+  if #gone > 0 then redis.call('ZREM', KEYS[4], unpack(gone)) end
 end
--- The last element is the account's next due time after this claim
--- (empty: none), which spares the caller a NextDue round trip.
 local function finish()
+  if #leased > 0 then
+    redis.call('ZADD', KEYS[5], unpack(leased))
+    redis.call('SADD', KEYS[6], ARGV[4])
+  end
+  -- The last element is the account's next due time after this claim
+  -- (empty: none), which spares the caller a NextDue round trip.
   local nd = ''
   local z = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
   if z[2] then nd = z[2] end
@@ -131,41 +154,70 @@ end
 if n == 0 then return finish() end
 redis.call('LTRIM', KEYS[2], n, -1)
 local bs = redis.call('HMGET', KEYS[1], unpack(fids))
-local lease, xs, got = {}, {}, {}
+local sched = redis.call('ZMSCORE', KEYS[3], unpack(fids))
+local xs = {}
 for i = 1, n do
-  if bs[i] then
-    lease[#lease + 1] = untl
-    lease[#lease + 1] = fids[i]
-    got[#got + 1] = i
+  -- An id already in the due set (put again) stays scheduled there.
+  if bs[i] and not sched[i] then
+    leased[#leased + 1] = untl
+    leased[#leased + 1] = fids[i]
+    out[#out + 1] = fids[i]
+    out[#out + 1] = bs[i]
     if fexp[i] ~= '9999999999999' then
       xs[#xs + 1] = fexp[i]
       xs[#xs + 1] = fids[i]
     end
   end
 end
-if #got == 0 then return finish() end
-local added = redis.call('ZADD', KEYS[3], 'NX', unpack(lease))
-local all = added == #got
-for _, i in ipairs(got) do
-  -- Rare: the id was in the due set already; it stays scheduled there.
-  if all or redis.call('ZSCORE', KEYS[3], fids[i]) == untl then
-    out[#out + 1] = fids[i]
-    out[#out + 1] = bs[i]
-  end
-end
 if #xs > 0 then redis.call('ZADD', KEYS[4], unpack(xs)) end
 return finish()`
 
-	// retryLua: KEYS r, due, exp; ARGV id, body, due_ms, exp. Stores
-	// the new body and due time only if the receipt is still pending.
+	// reclaimLua: KEYS lease (of instance ARGV[3]), due, lessees; ARGV
+	// now_ms, all ("1": the instance restarted or died), instance id.
+	// Puts leases back into the due set: all of them, due at once, or
+	// those whose lease ended (the visibility timeout), due since their
+	// lease end. Returns how many.
+	reclaimLua = `
+local ids
+if ARGV[2] == '1' then
+  ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+else
+  ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'WITHSCORES')
+end
+if #ids > 0 then
+  local z, m = {}, {}
+  if ARGV[2] == '1' then
+    for _, id in ipairs(ids) do
+      z[#z + 1] = 0
+      z[#z + 1] = id
+      m[#m + 1] = id
+    end
+  else
+    for i = 1, #ids, 2 do
+      z[#z + 1] = ids[i + 1]
+      z[#z + 1] = ids[i]
+      m[#m + 1] = ids[i]
+    end
+  end
+  ids = m
+  redis.call('ZADD', KEYS[2], unpack(z))
+  redis.call('ZREM', KEYS[1], unpack(ids))
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[3]) end
+return #ids`
+
+	// retryLua: KEYS r, due, exp, lease; ARGV id, body, due_ms, exp.
+	// Stores the new body and due time only if the receipt is still
+	// pending, and ends this instance's lease on it.
 	retryLua = `
+redis.call('ZREM', KEYS[4], ARGV[1])
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] ~= '9999999999999' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
 return 1`
 
-	// finishLua: KEYS r, due, exp, done bucket; ARGV outcome value,
+	// finishLua: KEYS r, due, exp, done bucket, lease; ARGV outcome value,
 	// bucket expiry (unix ms), only_pending ("1": cancel), ids...
 	// Removes the receipts and remembers the outcome for each. With
 	// only_pending, ids that are not pending are left alone. A fresh-list
@@ -180,6 +232,7 @@ if ARGV[3] == '1' then
       n = n + 1
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)
+      redis.call('ZREM', KEYS[5], id)
       redis.call('HSET', KEYS[4], id, ARGV[1])
     end
   end
@@ -193,6 +246,7 @@ else
   n = redis.call('HDEL', KEYS[1], unpack(ids))
   redis.call('ZREM', KEYS[2], unpack(ids))
   redis.call('ZREM', KEYS[3], unpack(ids))
+  redis.call('ZREM', KEYS[5], unpack(ids))
   redis.call('HSET', KEYS[4], unpack(done))
 end
 if n > 0 or ARGV[3] ~= '1' then redis.call('PEXPIREAT', KEYS[4], ARGV[2]) end
@@ -230,13 +284,14 @@ for _, id in ipairs(ids) do finish(id) end
 if #out > 0 then redis.call('PEXPIREAT', KEYS[5], ARGV[4]) end
 return out`
 
-	// setAsideLua: KEYS r, due, exp, bad; ARGV id. Moves an undecodable
+	// setAsideLua: KEYS r, due, exp, bad, lease; ARGV id. Moves an undecodable
 	// body to the bad hash so it never blocks the account's other
 	// receipts. Returns 1 if it was there.
 	setAsideLua = `
 local b = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 if not b then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], b)
@@ -258,7 +313,7 @@ return {redis.call('HLEN', KEYS[1]), e or '', lost}`
 )
 
 type redisScripts struct {
-	put, claim, retry, finish, expire, setAside, count *redis.Script
+	put, claim, retry, finish, expire, setAside, count, reclaim *redis.Script
 }
 
 func newRedisScripts() redisScripts {
@@ -270,5 +325,6 @@ func newRedisScripts() redisScripts {
 		expire:   redis.NewScript(expireLua),
 		setAside: redis.NewScript(setAsideLua),
 		count:    redis.NewScript(countLua),
+		reclaim:  redis.NewScript(reclaimLua),
 	}
 }

@@ -23,6 +23,9 @@ const (
 	DefaultRemember    = 10 * time.Minute
 	// DefaultCommitTimeout bounds one group commit (and its WAIT).
 	DefaultCommitTimeout = 2 * time.Second
+	// DefaultHeartbeat is how long an instance counts as alive after its
+	// last heartbeat.
+	DefaultHeartbeat = 6 * time.Second
 	// doneBuckets is how many time buckets hold the outcomes remembered
 	// for Remember: each covers Remember/doneBuckets.
 	doneBuckets = 10
@@ -48,6 +51,14 @@ type RedisOptions struct {
 	// bodies set aside as undecodable; nil: not counted.
 	Lost   *LossCounter
 	Logger *slog.Logger // nil: discard
+	// InstanceID names this instance's leases (INSTANCE_ID): an instance
+	// started again with the same id takes its leases back at once
+	// (TakeBackLeases); others take them when its heartbeat, written by
+	// Maintain, has expired. Empty: a random id.
+	InstanceID string
+	// Heartbeat is how long the instance counts as alive after a Maintain
+	// (default 6 s).
+	Heartbeat time.Duration
 }
 
 // RedisQueue is a Queue in Redis, durable and shared by every gateway
@@ -107,6 +118,12 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
+	if opts.InstanceID == "" {
+		opts.InstanceID = "anon-" + hex.EncodeToString(b[:4])
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
 	return &RedisQueue{
 		c: c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
 		s:        newRedisScripts(),
@@ -134,8 +151,13 @@ func (q *RedisQueue) accountKeys(sys string) []string {
 }
 
 func (q *RedisQueue) epochKey(sys string) string { return q.accountBase(sys) + "epoch" }
-func (q *RedisQueue) badKey(sys string) string   { return q.accountBase(sys) + "bad" }
-func (q *RedisQueue) accountsKey() string        { return q.prefix + "accounts" }
+func (q *RedisQueue) leaseKey(sys, instance string) string {
+	return q.accountBase(sys) + "lease:" + instance
+}
+func (q *RedisQueue) lesseesKey(sys string) string        { return q.accountBase(sys) + "lessees" }
+func (q *RedisQueue) heartbeatKey(instance string) string { return q.prefix + "instance:" + instance }
+func (q *RedisQueue) badKey(sys string) string            { return q.accountBase(sys) + "bad" }
+func (q *RedisQueue) accountsKey() string                 { return q.prefix + "accounts" }
 
 // bucketWidth is the time one done bucket covers.
 func (q *RedisQueue) bucketWidth() int64 { return max(q.remember.Milliseconds()/doneBuckets, 1) }
@@ -213,7 +235,8 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 	if until <= now.UnixMilli() {
 		until = now.UnixMilli() + 1
 	}
-	pairs, err := q.s.claim.Run(ctx, q.c, q.accountKeys(systemID), millisArg(now), until, max).StringSlice()
+	keys := append(q.accountKeys(systemID), q.leaseKey(systemID, q.o.InstanceID), q.lesseesKey(systemID))
+	pairs, err := q.s.claim.Run(ctx, q.c, keys, millisArg(now), until, max, q.o.InstanceID, q.leaseKey(systemID, "")).StringSlice()
 	if err != nil {
 		return nil, time.Time{}, false, redisErr("claim", err)
 	}
@@ -244,7 +267,7 @@ func (q *RedisQueue) decodePairs(ctx context.Context, sys string, pairs []string
 // setAside moves an undecodable receipt out of the way, once.
 func (q *RedisQueue) setAside(ctx context.Context, sys, id, body string, cause error) {
 	k := q.accountKeys(sys)
-	n, err := q.s.setAside.Run(ctx, q.c, []string{k[0], k[2], k[3], q.badKey(sys)}, id).Int()
+	n, err := q.s.setAside.Run(ctx, q.c, []string{k[0], k[2], k[3], q.badKey(sys), q.leaseKey(sys, q.o.InstanceID)}, id).Int()
 	if err != nil {
 		q.log.Warn("dlr.corrupt_receipt_not_set_aside", "system_id", sys, "message_id", id, "err", err)
 		return
@@ -316,7 +339,7 @@ func (q *RedisQueue) finish(ctx context.Context, c redis.Scripter, sys string, o
 	if onlyPending {
 		only = "1"
 	}
-	keys, args := []string{k[0], k[2], k[3], bucket}, append([]any{finalValue(o), until, only}, ids...)
+	keys, args := []string{k[0], k[2], k[3], bucket, q.leaseKey(sys, q.o.InstanceID)}, append([]any{finalValue(o), until, only}, ids...)
 	if _, pipe := c.(redis.Pipeliner); !pipe {
 		return q.s.finish.Run(ctx, c, keys, args...)
 	}
@@ -331,7 +354,7 @@ func (q *RedisQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
 	r.DueAt = at
 	body, _ := r.MarshalBinary()
 	k := q.accountKeys(r.SystemID)
-	if err := q.s.retry.Run(ctx, q.c, []string{k[0], k[2], k[3]}, r.MessageID, body, scoreMillis(at), expiryArg(r)).Err(); err != nil {
+	if err := q.s.retry.Run(ctx, q.c, []string{k[0], k[2], k[3], q.leaseKey(r.SystemID, q.o.InstanceID)}, r.MessageID, body, scoreMillis(at), expiryArg(r)).Err(); err != nil {
 		return redisErr("retry", err)
 	}
 	return nil
