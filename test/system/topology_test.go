@@ -457,3 +457,77 @@ func TestPausedRedisSubmitsAnswered(t *testing.T) {
 		t.Errorf("%d accepted messages got no receipt after Redis resumed", m)
 	}
 }
+
+// killedWithLeases sets up two gateways on one Redis
+// (DLR_VISIBILITY_TIMEOUT_SECONDS=60) where the only receiver of an
+// account is bound to A and, after answering 20 receipts, holds every
+// deliver_sm unanswered; 200 messages are submitted on B, and A is killed
+// with SIGKILL while it holds leases. It returns the accepted ids, the
+// receipts answered so far, both gateways and the account.
+func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw, acct account) {
+	t.Helper()
+	const n = 200
+	rs := startRedis(t, "--appendfsync", "always")
+	acct = account{"acct001", "pw001"}
+	env := mergeEnv(topoEnv(rs.URL(), writeAccounts(t, []account{acct})), map[string]string{
+		"DLR_VISIBILITY_TIMEOUT_SECONDS": "60", "SMPP_RESPONSE_TIMEOUT_SECONDS": "10",
+	})
+	a, b = startGW(t, "gw-a", env), startGW(t, "gw-b", env)
+	rc = newReceipts()
+	gate := make(chan struct{})
+	t.Cleanup(func() { close(gate) })
+	answered := 0 // only the receiver's reader goroutine touches it
+	stuck := newReceipts()
+	onDeliver := func(d *pdu.DeliverSM) pdu.Status {
+		if answered < 20 {
+			answered++
+			return rc.onDeliver(d)
+		}
+		stuck.onDeliver(d)
+		<-gate
+		return pdu.StatusOK
+	}
+	rxA := dialWith(t, a.smppAddr, acct, pdu.CmdBindReceiver, onDeliver)
+	tx := dialAs(t, b.smppAddr, acct, pdu.CmdBindTransmitter, nil)
+	ids = acceptedIDs(t, submitAll(t, tx, invalidNumbers(70_000_000, n), 64, 0, 30*time.Second))
+	if !waitFor(10*time.Second, func() bool { d, _, _ := stuck.counts(); return d > 0 }) {
+		t.Fatal("A never sent a deliver_sm past the answered ones")
+	}
+	a.p.kill(t)
+	_ = rxA.Close()
+	return ids, rc, a, b, acct
+}
+
+// TestGatewayKillRestartTakesBackLeases: A, killed while holding leases,
+// is restarted with the same INSTANCE_ID and delivers every undelivered
+// receipt within 5 s of being ready again (the leases run for 60 s).
+func TestGatewayKillRestartTakesBackLeases(t *testing.T) {
+	ids, rc, a, _, acct := killedWithLeases(t)
+	_, before, _ := rc.counts()
+	a.start()
+	ready := time.Now()
+	dialAs(t, a.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	missing := rc.waitAll(ids, 5*time.Second)
+	t.Logf("gateway restart: %d accepted, %d answered before the kill; %d still missing 5 s after A was ready again, the last arrived %v after (lease 60 s)",
+		len(ids), before, missing, rc.lastFirst(ids).Sub(ready).Round(time.Millisecond))
+	if missing > 0 {
+		t.Errorf("%d receipts not delivered within 5 s of the restart", missing)
+	}
+}
+
+// TestGatewayKilledLeasesTakenByOther: A, killed while holding leases,
+// stays down; B, with a receiver bound, delivers every undelivered
+// receipt once A's heartbeat has expired (seconds), not after the 60 s
+// lease.
+func TestGatewayKilledLeasesTakenByOther(t *testing.T) {
+	ids, rc, _, b, acct := killedWithLeases(t)
+	killed := time.Now()
+	_, before, _ := rc.counts()
+	dialAs(t, b.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	missing := rc.waitAll(ids, 20*time.Second)
+	t.Logf("dead gateway: %d accepted, %d answered before the kill; %d missing 20 s after it, the last arrived on B %v after the kill (lease 60 s)",
+		len(ids), before, missing, rc.lastFirst(ids).Sub(killed).Round(time.Millisecond))
+	if missing > 0 {
+		t.Errorf("%d receipts leased by the dead gateway not delivered by the other within 20 s", missing)
+	}
+}
