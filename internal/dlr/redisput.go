@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,6 +15,11 @@ import (
 
 // putBatchMax bounds the receipts one group commit carries.
 const putBatchMax = 512
+
+// maxCommitters bounds the group commits in flight at once: while one
+// batch is in Redis, the next is written, so a commit's round trip does
+// not cap the rate at one batch per round trip.
+const maxCommitters = 2
 
 // ErrNotReplicated is the error of a Put whose group commit did not reach
 // REDIS_WAIT_REPLICAS replicas within REDIS_WAIT_TIMEOUT_MS. The receipt
@@ -30,17 +36,17 @@ type AsyncQueue interface {
 }
 
 // groupCommit lets concurrent Puts share one pipeline (one round trip for
-// many receipts, one script per account). The first Put that finds no
-// committer starts one goroutine that writes batches until nothing is
-// waiting and then ends, so an idle queue holds no goroutine and a busy
-// one holds exactly one.
+// many receipts, one script per account). A Put that finds no committer
+// (or finds Puts waiting behind busy ones, below maxCommitters) starts a
+// goroutine that writes batches until nothing is waiting and then ends, so
+// an idle queue holds no goroutine and a busy one at most maxCommitters.
 type groupCommit struct {
-	mu      sync.Mutex
-	waiting []putReq
-	leading bool
-	// byHash: Redis has the put script cached, so batches send its hash
-	// (EVALSHA) instead of its text. Only the committer goroutine uses it.
-	byHash bool
+	mu         sync.Mutex
+	waiting    []putReq
+	committers int
+	// byHash: Redis has the scripts cached, so batches send their hash
+	// (EVALSHA) instead of their text.
+	byHash atomic.Bool
 }
 
 type putKind uint8
@@ -124,8 +130,10 @@ func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
 	g.mu.Lock()
 	g.waiting = append(g.waiting, req)
-	start := !g.leading
-	g.leading = true
+	start := g.committers == 0
+	if start {
+		g.committers++
+	}
 	g.mu.Unlock()
 	if start {
 		go q.commitAll()
@@ -140,7 +148,7 @@ func (q *RedisQueue) commitAll() {
 		g.mu.Lock()
 		n := min(len(g.waiting), putBatchMax)
 		if n == 0 {
-			g.leading = false
+			g.committers--
 			g.mu.Unlock()
 			return
 		}
@@ -148,7 +156,16 @@ func (q *RedisQueue) commitAll() {
 		rest := copy(g.waiting, g.waiting[n:])
 		clear(g.waiting[rest:])
 		g.waiting = g.waiting[:rest]
+		// Puts arriving during this commit go out with a second committer
+		// rather than wait for this round trip.
+		helper := g.committers < maxCommitters
+		if helper {
+			g.committers++
+		}
 		g.mu.Unlock()
+		if helper {
+			go q.commitAll()
+		}
 		// A batch carries many callers' receipts: no one caller's
 		// cancellation aborts it; CommitTimeout bounds it.
 		ctx, cancel := context.WithTimeout(context.Background(), q.o.CommitTimeout)
@@ -173,16 +190,16 @@ type putGroup struct {
 
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 	groups := q.groupBatch(batch)
-	if !q.put.byHash {
+	if !q.put.byHash.Load() {
 		// Loading the scripts (on every node of a Cluster) lets batches
 		// send 40 octets instead of the text, which Redis would hash each
 		// time.
-		q.put.byHash = q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil
+		q.put.byHash.Store(q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil)
 	}
-	q.runGroups(ctx, groups, q.put.byHash)
+	q.runGroups(ctx, groups, q.put.byHash.Load())
 	if again := noScriptGroups(groups); len(again) > 0 {
 		// Redis restarted or flushed its script cache: send the text.
-		q.put.byHash = false
+		q.put.byHash.Store(false)
 		for _, g := range again {
 			g.cmd, g.err = nil, nil
 		}
