@@ -21,6 +21,7 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/gateway"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
@@ -283,6 +284,9 @@ func (a *App) Start(ctx context.Context) error {
 		"redis", cfg.Redis.Enabled(), "instance_id", cfg.Instance.ID}
 	if a.tlsLn != nil {
 		attrs = append(attrs, "smpp_tls", a.tlsLn.Addr().String())
+	}
+	if cfg.Redis.Enabled() {
+		attrs = append(attrs, "redis_url", redisconn.Redact(cfg.Redis.URL))
 	}
 	if a.admin != nil {
 		attrs = append(attrs, "metrics", a.admin.Addr())

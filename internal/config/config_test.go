@@ -158,6 +158,7 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"REDIS_URL", "redis-sentinel://:hunter2@s1:26379"}, `config: REDIS_URL: "redis-sentinel://:****@s1:26379": a Sentinel URL needs ?master=name`},
 		{[]string{"REDIS_URL", "redis://h:6379?dial_timeot=1s"}, `config: REDIS_URL: "redis://h:6379?dial_timeot=1s": unexpected option: dial_timeot`},
 		{[]string{"REDIS_MAX_CONNECTIONS", "0"}, `config: REDIS_MAX_CONNECTIONS: 0 must be at least 1`},
+		{[]string{"REDIS_WAIT_REPLICAS", "1", "REDIS_WAIT_TIMEOUT_MS", "500"}, `config: REDIS_WAIT_TIMEOUT_MS: 500 must be below REDIS_TIMEOUT_SECONDS (500ms), the client's read timeout`},
 		{[]string{"DLR_MODE", "never"}, `config: DLR_MODE: "never" is not one of always, requested`},
 		{[]string{"DLR_TTL_SECONDS", "0"}, `config: DLR_TTL_SECONDS: 0 must be above 0`},
 		{[]string{"DLR_RETRY_MIN_SECONDS", "10", "DLR_RETRY_MAX_SECONDS", "5"}, `config: DLR_RETRY_MAX_SECONDS: 5 must not be below DLR_RETRY_MIN_SECONDS (10)`},

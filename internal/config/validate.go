@@ -240,7 +240,17 @@ func (c Config) validateCacheRedis() error {
 	if c.Redis.WaitReplicas > 0 && c.Redis.WaitTimeout <= 0 {
 		return fieldErr("REDIS_WAIT_TIMEOUT_MS", "must be positive when REDIS_WAIT_REPLICAS is set (0 would wait forever)")
 	}
-	return positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout)
+	if err := positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout); err != nil {
+		return err
+	}
+	// The WAIT ends a pipeline, whose replies the client reads with
+	// REDIS_TIMEOUT_SECONDS as the read timeout: a longer WAIT would make
+	// every commit time out.
+	if c.Redis.WaitReplicas > 0 && c.Redis.WaitTimeout >= c.Redis.Timeout {
+		return fieldErr("REDIS_WAIT_TIMEOUT_MS", "%d must be below REDIS_TIMEOUT_SECONDS (%v), the client's read timeout",
+			c.Redis.WaitTimeout.Milliseconds(), c.Redis.Timeout)
+	}
+	return nil
 }
 
 func (c Config) validateDLR() error {
