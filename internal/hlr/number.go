@@ -96,9 +96,9 @@ func (n *Numbering) normalize(addr string, ton uint8, region string, plan bool) 
 	}
 	if !allDigits(s) {
 		s = stripSeparators(s)
-		if s == "" || !allDigits(s) {
-			return "", false, fmt.Errorf("%w: %q", ErrInvalidMSISDN, addr)
-		}
+	}
+	if s == "" {
+		return "", false, fmt.Errorf("%w: %q", ErrInvalidMSISDN, addr)
 	}
 	switch {
 	case region == "" || plus:
