@@ -50,8 +50,10 @@
 //   - [NewInstrumented]: hlr_requests_total{result} and hlr_latency_seconds
 //     for real provider calls only.
 //
-// Only usable answers are cached; TTL 0 disables caching. A Redis hit is kept
-// in memory only for what remains of its Redis TTL (Result.Expires).
+// Only usable answers are cached; TTL 0 disables caching. Temporary answers
+// (Result.Temporary: absent, unreachable, busy, other present "no" states)
+// are cached for ChainOptions.TemporaryTTL instead. A Redis hit is kept in
+// memory only for what remains of its Redis TTL (Result.Expires).
 //
 // Metrics go to an injected prometheus.Registerer ([NewMetrics]; nil means
 // none); the logger is injected (nil discards).
