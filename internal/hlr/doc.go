@@ -46,7 +46,9 @@
 //   - [NewBreaker]: a circuit breaker (sony/gobreaker/v2) that opens after
 //     consecutive ErrProvider/ErrTimeout failures, fails fast with
 //     ErrCircuitOpen, and probes recovery after OpenTimeout. Usable answers
-//     and ErrNetworkFailure are successes (hlr_breaker_state).
+//     and ErrNetworkFailure are successes (hlr_breaker_state, which turns
+//     half-open when the open period ends). When timeouts opened it, its
+//     refusals also match ErrTimeout, so the timeout policy keeps deciding.
 //   - [NewInstrumented]: hlr_requests_total{result} and hlr_latency_seconds
 //     for real provider calls only.
 //
