@@ -85,13 +85,17 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 				// next lookup.
 				time.AfterFunc(openTimeout+time.Millisecond, func() { _ = b.cb.State() })
 			}
-			lvl := slog.LevelInfo
+			lvl, cause := slog.LevelInfo, ""
 			if to == gobreaker.StateOpen {
-				lvl = slog.LevelWarn
+				lvl, cause = slog.LevelWarn, "provider_errors"
+				if b.openedByTimeouts.Load() {
+					cause = "timeouts"
+				}
 			}
 			logger.Log(context.Background(), lvl, "hlr.breaker.state", slog.String("state", to.String()),
 				slog.String("from", from.String()),
-				slog.String("to", to.String()))
+				slog.String("to", to.String()),
+				slog.String("opened_by", cause))
 		},
 	})
 	m.setBreakerState(0)
