@@ -19,12 +19,14 @@ const (
 	CloseTooManyConnections             // SMPP_MAX_CONNECTIONS reached
 	ClosePanic                          // a panic was contained
 	CloseBindFailed                     // repeated failed binds on the connection
+	CloseAdminUnbind                    // unbound through the admin API
+	CloseAccountRemoved                 // a reload removed the account
 )
 
 var closeReasonNames = [...]string{
 	"none", "peer_closed", "unbind", "shutdown", "bind_timeout", "inactivity",
 	"enquire_link_timeout", "bad_frame", "read_error", "write_error",
-	"too_many_connections", "panic", "bind_failed",
+	"too_many_connections", "panic", "bind_failed", "admin_unbind", "account_removed",
 }
 
 func (r CloseReason) String() string {

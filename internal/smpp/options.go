@@ -23,6 +23,9 @@ type Options struct {
 	ResponseTimeout     time.Duration // wait for responses to our requests; default 10 s
 	FailedBindDelay     time.Duration // slow-down step after repeated failed binds from one address; default 1 s
 
+	// BindLeases, when set, make max_binds hold across instances.
+	BindLeases BindLeases
+
 	// OnReceiversChanged is called with the number of receiver and
 	// transceiver binds an account has whenever that number changes.
 	OnReceiversChanged func(systemID string, receivers int)
