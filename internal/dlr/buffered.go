@@ -218,7 +218,7 @@ func (q *BufferedQueue) restore(ctx context.Context, r Receipt) error {
 	if cancelled {
 		return nil
 	}
-	if _, known, err := q.inner.Lookup(ctx, r.MessageID); err != nil || known {
+	if _, known, err := q.inner.Lookup(ctx, r.SystemID, r.MessageID); err != nil || known {
 		return err
 	}
 	return q.inner.Put(ctx, r)
@@ -255,10 +255,10 @@ func (q *BufferedQueue) Retry(ctx context.Context, r Receipt, at time.Time) erro
 }
 
 // Cancel removes a buffered receipt, or cancels in the inner queue.
-func (q *BufferedQueue) Cancel(ctx context.Context, messageID string, at time.Time) (bool, error) {
+func (q *BufferedQueue) Cancel(ctx context.Context, systemID, messageID string, at time.Time) (bool, error) {
 	q.mu.Lock()
 	for i, r := range q.buf {
-		if r.MessageID == messageID {
+		if r.MessageID == messageID && r.SystemID == systemID {
 			q.buf = append(q.buf[:i], q.buf[i+1:]...)
 			if q.cancelled == nil {
 				q.cancelled = make(map[string]struct{})
@@ -269,20 +269,37 @@ func (q *BufferedQueue) Cancel(ctx context.Context, messageID string, at time.Ti
 		}
 	}
 	q.mu.Unlock()
-	return q.inner.Cancel(ctx, messageID, at)
+	return q.inner.Cancel(ctx, systemID, messageID, at)
 }
 
 // Lookup reports a buffered receipt as pending, or asks the inner queue.
-func (q *BufferedQueue) Lookup(ctx context.Context, messageID string) (Outcome, bool, error) {
+func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error) {
 	q.mu.Lock()
 	for _, r := range q.buf {
-		if r.MessageID == messageID {
+		if r.MessageID == messageID && r.SystemID == systemID {
 			q.mu.Unlock()
-			return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID}, true, nil
+			return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt}, true, nil
 		}
 	}
 	q.mu.Unlock()
-	return q.inner.Lookup(ctx, messageID)
+	return q.inner.Lookup(ctx, systemID, messageID)
+}
+
+// PendingCount adds the account's buffered receipts to the inner count.
+func (q *BufferedQueue) PendingCount(ctx context.Context, systemID string) (int, error) {
+	q.mu.Lock()
+	b := 0
+	for _, r := range q.buf {
+		if r.SystemID == systemID {
+			b++
+		}
+	}
+	q.mu.Unlock()
+	n, err := q.inner.PendingCount(ctx, systemID)
+	if err != nil {
+		return b, fmt.Errorf("dlr: pending count: %w", err)
+	}
+	return n + b, nil
 }
 
 // NextDue asks the inner queue.

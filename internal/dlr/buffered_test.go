@@ -40,11 +40,14 @@ func (s *switchQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 func (s *switchQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
 	return s.cur().Retry(ctx, r, at)
 }
-func (s *switchQueue) Cancel(ctx context.Context, id string, at time.Time) (bool, error) {
-	return s.cur().Cancel(ctx, id, at)
+func (s *switchQueue) Cancel(ctx context.Context, sys, id string, at time.Time) (bool, error) {
+	return s.cur().Cancel(ctx, sys, id, at)
 }
-func (s *switchQueue) Lookup(ctx context.Context, id string) (Outcome, bool, error) {
-	return s.cur().Lookup(ctx, id)
+func (s *switchQueue) Lookup(ctx context.Context, sys, id string) (Outcome, bool, error) {
+	return s.cur().Lookup(ctx, sys, id)
+}
+func (s *switchQueue) PendingCount(ctx context.Context, sys string) (int, error) {
+	return s.cur().PendingCount(ctx, sys)
 }
 func (s *switchQueue) NextDue(ctx context.Context, sys string) (time.Time, bool, error) {
 	return s.cur().NextDue(ctx, sys)
@@ -69,12 +72,15 @@ func (downQueue) Put(context.Context, Receipt) error { return errDown }
 func (downQueue) Claim(context.Context, string, time.Time, time.Duration, int) ([]Receipt, error) {
 	return nil, errDown
 }
-func (downQueue) Ack(context.Context, Outcome, ...Receipt) error          { return errDown }
-func (downQueue) Retry(context.Context, Receipt, time.Time) error         { return errDown }
-func (downQueue) Cancel(context.Context, string, time.Time) (bool, error) { return false, errDown }
-func (downQueue) Lookup(context.Context, string) (Outcome, bool, error) {
+func (downQueue) Ack(context.Context, Outcome, ...Receipt) error  { return errDown }
+func (downQueue) Retry(context.Context, Receipt, time.Time) error { return errDown }
+func (downQueue) Cancel(context.Context, string, string, time.Time) (bool, error) {
+	return false, errDown
+}
+func (downQueue) Lookup(context.Context, string, string) (Outcome, bool, error) {
 	return Outcome{}, false, errDown
 }
+func (downQueue) PendingCount(context.Context, string) (int, error) { return 0, errDown }
 func (downQueue) NextDue(context.Context, string) (time.Time, bool, error) {
 	return time.Time{}, false, errDown
 }
@@ -121,10 +127,10 @@ func TestBufferedQueueOutage(t *testing.T) {
 			if err := q.Healthy(ctx); !errors.Is(err, ErrDegraded) {
 				t.Errorf("Healthy = %v, want ErrDegraded", err)
 			}
-			if o, ok, err := q.Lookup(ctx, "BUF1"); err != nil || !ok || o.State != pdu.StateEnroute {
+			if o, ok, err := q.Lookup(ctx, "acme", "BUF1"); err != nil || !ok || o.State != pdu.StateEnroute {
 				t.Errorf("Lookup buffered = %+v %v %v", o, ok, err)
 			}
-			if ok, err := q.Cancel(ctx, "BUF1", t0); err != nil || !ok {
+			if ok, err := q.Cancel(ctx, "acme", "BUF1", t0); err != nil || !ok {
 				t.Errorf("Cancel buffered = %v %v", ok, err)
 			}
 			if n, err := q.Flush(ctx); err == nil || n != 0 {
@@ -209,7 +215,7 @@ func TestFlushDoesNotBringBackADeliveredReceipt(t *testing.T) {
 	if _, err := bq.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if o, ok, _ := inner.Lookup(ctx, r.MessageID); !ok || o.State != pdu.StateDelivered {
+	if o, ok, _ := inner.Lookup(ctx, r.SystemID, r.MessageID); !ok || o.State != pdu.StateDelivered {
 		t.Fatalf("after Flush the delivered receipt is %v (known %v): it would be sent again", o.State, ok)
 	}
 	if n, _ := inner.Len(ctx); n != 0 {

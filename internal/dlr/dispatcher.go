@@ -39,6 +39,7 @@ type Dispatcher struct {
 	wake     chan struct{}
 	syncReq  chan chan struct{} // tests: close the channel once quiescent
 	pending  atomic.Int64       // last count the queue gave
+	counts   *accountPending
 
 	mu        sync.Mutex
 	receivers map[string]int
@@ -72,8 +73,14 @@ func NewDispatcher(opts Options) *Dispatcher {
 		receivers: make(map[string]int),
 		blocked:   make(map[string]time.Time),
 		inflight:  make(map[string]struct{}),
+		counts:    newAccountPending(),
 	}
 	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) }, opts.Logger)
+	if reg := opts.Registerer; reg != nil {
+		if err := reg.Register(d.counts); err != nil {
+			opts.Logger.Error("dlr.metric_not_registered", "err", err)
+		}
+	}
 	return d
 }
 
@@ -88,6 +95,7 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 		return fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
 	}
 	d.m.scheduled(r.Reason)
+	d.counts.add(r.SystemID, 1)
 	if d.o.Logger.Enabled(ctx, slog.LevelDebug) {
 		d.o.Logger.Debug("dlr.queued", "message_id", r.MessageID, "system_id", r.SystemID,
 			"due", r.DueAt.UTC().Format(time.RFC3339Nano), "err", r.Err, "reason", r.Reason)
@@ -105,6 +113,7 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 // transceiver binds (on this instance). With n > 0 its due receipts are
 // claimed and sent.
 func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
+	d.counts.touch(systemID)
 	d.mu.Lock()
 	if n > 0 {
 		d.receivers[systemID] = n
@@ -118,40 +127,38 @@ func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
 	}
 }
 
-// Cancel removes a pending receipt (cancel_sm). It reports whether one was
-// removed. A receipt already handed to a bind may still arrive.
-func (d *Dispatcher) Cancel(ctx context.Context, messageID string) (bool, error) {
-	ok, err := d.q.Cancel(ctx, messageID, d.o.Clock.Now())
+// Cancel removes a pending receipt of systemID (cancel_sm). It reports
+// whether one was removed. A receipt already handed to a bind may still
+// arrive.
+func (d *Dispatcher) Cancel(ctx context.Context, systemID, messageID string) (bool, error) {
+	ok, err := d.q.Cancel(ctx, systemID, messageID, d.o.Clock.Now())
 	if err != nil {
 		return false, fmt.Errorf("dlr: cancel %s: %w", messageID, err)
 	}
 	if ok {
-		d.o.Logger.Info("dlr.cancelled", "message_id", messageID)
+		d.counts.add(systemID, -1)
+		d.o.Logger.Info("dlr.cancelled", "message_id", messageID, "system_id", systemID)
 	}
 	return ok, nil
 }
 
-// State answers query_sm: ENROUTE while the receipt is pending, then
-// DELIVERED (or UNDELIVERABLE, EXPIRED, DELETED) with the time it got there,
-// for as long as the queue remembers it; ok is false for an unknown id or
-// when the queue cannot answer.
-func (d *Dispatcher) State(ctx context.Context, messageID string) (state pdu.MessageState, final time.Time, ok bool) {
-	o, ok, err := d.q.Lookup(ctx, messageID)
+// Lookup answers query_sm: StateEnroute while the receipt of systemID is
+// pending, then DELIVERED (or UNDELIVERABLE, EXPIRED, DELETED) with the
+// time it got there, for as long as the queue remembers it; false for an
+// unknown id or one of another account.
+func (d *Dispatcher) Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error) {
+	o, ok, err := d.q.Lookup(ctx, systemID, messageID)
 	if err != nil {
-		d.o.Logger.Warn("dlr.lookup_failed", "message_id", messageID, "err", err)
-		return 0, time.Time{}, false
+		return Outcome{}, false, fmt.Errorf("dlr: lookup %s: %w", messageID, err)
 	}
-	return o.State, o.At, ok
+	return o, ok, nil
 }
 
-// Owner returns the account a receipt belongs to, pending or finished
-// (while its outcome is remembered); false when unknown.
-func (d *Dispatcher) Owner(ctx context.Context, messageID string) (string, bool) {
-	o, ok, err := d.q.Lookup(ctx, messageID)
-	if err != nil || !ok || o.SystemID == "" {
-		return "", false
-	}
-	return o.SystemID, true
+// PendingCount returns the number of pending receipts of systemID as
+// counted locally since the last sweep refreshed it from the queue: cheap
+// enough to ask on every submit (the pending cap).
+func (d *Dispatcher) PendingCount(_ context.Context, systemID string) (int, error) {
+	return d.counts.get(systemID), nil
 }
 
 // Pending returns the number of receipts pending in the queue (for a

@@ -272,6 +272,9 @@ func (d *Dispatcher) retry(ctx context.Context, r Receipt, at time.Time) {
 }
 
 func (d *Dispatcher) ack(ctx context.Context, o Outcome, rs ...Receipt) {
+	for _, r := range rs {
+		d.counts.add(r.SystemID, -1)
+	}
 	opCtx, cancel := d.opCtx(ctx)
 	defer cancel()
 	if err := d.q.Ack(opCtx, o, rs...); err != nil {
@@ -302,6 +305,11 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		}
 		cancel()
 	}
+	opCtx, cancel := d.opCtx(ctx)
+	if err := d.counts.refresh(opCtx, d.q); err != nil {
+		d.o.Logger.Warn("dlr.pending_count_failed", "err", err)
+	}
+	cancel()
 	for range expireRounds {
 		opCtx, cancel := d.opCtx(ctx)
 		rs, err := d.q.Expire(opCtx, now, expireBatch)
@@ -312,6 +320,7 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		}
 		for _, r := range rs {
 			d.logExpired(r)
+			d.counts.add(r.SystemID, -1)
 		}
 		d.m.expiredN(len(rs))
 		if len(rs) < expireBatch {

@@ -144,7 +144,11 @@ func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, r := range rs {
-		q.finishLocked(r.MessageID, o)
+		ro := o
+		if ro.SystemID == "" {
+			ro.SystemID = r.SystemID
+		}
+		q.finishLocked(r.MessageID, ro)
 	}
 	return nil
 }
@@ -165,20 +169,20 @@ func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 	return nil
 }
 
-// Cancel removes a pending receipt.
-func (q *MemoryQueue) Cancel(_ context.Context, messageID string, at time.Time) (bool, error) {
+// Cancel removes a pending receipt of systemID.
+func (q *MemoryQueue) Cancel(_ context.Context, systemID, messageID string, at time.Time) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.byID[messageID]
-	if e == nil || !e.pending() {
+	if e == nil || !e.pending() || e.r.SystemID != systemID {
 		return false, nil
 	}
 	q.finishLocked(messageID, Outcome{State: pdu.StateDeleted, At: at})
 	return true, nil
 }
 
-// Lookup reports a pending receipt or a remembered outcome.
-func (q *MemoryQueue) Lookup(_ context.Context, messageID string) (Outcome, bool, error) {
+// Lookup reports a pending receipt of systemID or a remembered outcome.
+func (q *MemoryQueue) Lookup(_ context.Context, systemID, messageID string) (Outcome, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.byID[messageID]
@@ -186,9 +190,25 @@ func (q *MemoryQueue) Lookup(_ context.Context, messageID string) (Outcome, bool
 	case e == nil:
 		return Outcome{}, false, nil
 	case e.pending():
-		return Outcome{State: pdu.StateEnroute, SystemID: e.r.SystemID}, true, nil
+		if e.r.SystemID != systemID {
+			return Outcome{}, false, nil
+		}
+		return Outcome{State: pdu.StateEnroute, SystemID: e.r.SystemID, Destination: e.r.Dest.Addr, SubmittedAt: e.r.SubmittedAt}, true, nil
+	}
+	if e.final.SystemID != systemID {
+		return Outcome{}, false, nil
 	}
 	return e.final, true, nil
+}
+
+// PendingCount returns the number of pending receipts of systemID.
+func (q *MemoryQueue) PendingCount(_ context.Context, systemID string) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if a := q.accounts[systemID]; a != nil {
+		return a.due.len(), nil
+	}
+	return 0, nil
 }
 
 // NextDue returns the earliest due time of systemID's receipts.
@@ -260,6 +280,7 @@ func (q *MemoryQueue) finishLocked(id string, o Outcome) {
 		if o.SystemID == "" {
 			o.SystemID = e.r.SystemID
 		}
+		o.Destination, o.SubmittedAt = e.r.Dest.Addr, e.r.SubmittedAt
 		e.final = o
 		return
 	}
@@ -267,12 +288,18 @@ func (q *MemoryQueue) finishLocked(id string, o Outcome) {
 		delete(q.byID, id)
 		return
 	}
-	e.r = Receipt{MessageID: e.r.MessageID, SystemID: e.r.SystemID}
+	e.r = Receipt{MessageID: e.r.MessageID, SystemID: e.r.SystemID, Dest: pdu.Address{Addr: e.r.Dest.Addr}, SubmittedAt: e.r.SubmittedAt}
 	if e.r.MessageID == "" {
 		e.r.MessageID = strings.Clone(id)
 	}
 	if o.SystemID == "" {
 		o.SystemID = e.r.SystemID
+	}
+	if o.Destination == "" {
+		o.Destination = e.r.Dest.Addr
+	}
+	if o.SubmittedAt.IsZero() {
+		o.SubmittedAt = e.r.SubmittedAt
 	}
 	e.final = o
 	q.rememberLocked(e)

@@ -163,27 +163,16 @@ func (q *RedisQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
 	return nil
 }
 
-// Cancel removes a pending receipt found through the id index.
-func (q *RedisQueue) Cancel(ctx context.Context, messageID string, at time.Time) (bool, error) {
-	v, err := q.c.Get(ctx, q.idKey(messageID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	if err != nil {
-		return false, redisErr("cancel", err)
-	}
-	sys, pending := parsePending(v)
-	if !pending {
-		return false, nil
-	}
-	n, err := q.s.cancel.Run(ctx, q.c, q.accountKeys(sys), messageID).Int()
+// Cancel removes a pending receipt of systemID.
+func (q *RedisQueue) Cancel(ctx context.Context, systemID, messageID string, at time.Time) (bool, error) {
+	n, err := q.s.cancel.Run(ctx, q.c, q.accountKeys(systemID), messageID).Int()
 	if err != nil {
 		return false, redisErr("cancel", err)
 	}
 	if n == 0 {
 		return false, nil
 	}
-	if err := q.c.Set(ctx, q.idKey(messageID), finalValue(Outcome{State: pdu.StateDeleted, At: at}, sys), q.remember).Err(); err != nil {
+	if err := q.c.Set(ctx, q.idKey(messageID), finalValue(Outcome{State: pdu.StateDeleted, At: at}, systemID), q.remember).Err(); err != nil {
 		return true, redisErr("cancel", err)
 	}
 	return true, nil
@@ -197,8 +186,9 @@ func parsePending(v string) (sys string, ok bool) {
 	return rest, true
 }
 
-// Lookup reads the id index.
-func (q *RedisQueue) Lookup(ctx context.Context, messageID string) (Outcome, bool, error) {
+// Lookup reads the id index; a pending receipt's body gives its
+// destination and submit time.
+func (q *RedisQueue) Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error) {
 	v, err := q.c.Get(ctx, q.idKey(messageID)).Result()
 	if errors.Is(err, redis.Nil) {
 		return Outcome{}, false, nil
@@ -207,7 +197,16 @@ func (q *RedisQueue) Lookup(ctx context.Context, messageID string) (Outcome, boo
 		return Outcome{}, false, redisErr("lookup", err)
 	}
 	if sys, ok := parsePending(v); ok {
-		return Outcome{State: pdu.StateEnroute, SystemID: sys}, true, nil
+		if sys != systemID {
+			return Outcome{}, false, nil
+		}
+		o := Outcome{State: pdu.StateEnroute, SystemID: sys}
+		if body, err := q.c.HGet(ctx, q.accountKeys(sys)[1], messageID).Result(); err == nil {
+			if r, err := decodeReceipt(body); err == nil {
+				o.Destination, o.SubmittedAt = r.Dest.Addr, r.SubmittedAt
+			}
+		}
+		return o, true, nil
 	}
 	st, rest, _ := strings.Cut(v, ":")
 	ms, sys, _ := strings.Cut(rest, ":")
@@ -216,7 +215,19 @@ func (q *RedisQueue) Lookup(ctx context.Context, messageID string) (Outcome, boo
 	if err1 != nil || err2 != nil {
 		return Outcome{}, false, fmt.Errorf("%w: id index %q", ErrCorrupt, v)
 	}
+	if sys != systemID {
+		return Outcome{}, false, nil
+	}
 	return Outcome{State: pdu.MessageState(s), At: time.UnixMilli(m).UTC(), SystemID: sys}, true, nil
+}
+
+// PendingCount returns the size of the account's body hash.
+func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, error) {
+	n, err := q.c.HLen(ctx, q.accountKeys(systemID)[1]).Result()
+	if err != nil {
+		return 0, redisErr("pending count", err)
+	}
+	return int(n), nil
 }
 
 // NextDue returns the lowest score of the account's due set.

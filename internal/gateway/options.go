@@ -9,15 +9,17 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
-	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
 // Receipts is what the handler needs of the receipt dispatcher.
 type Receipts interface {
 	Schedule(ctx context.Context, r dlr.Receipt) error
-	Cancel(ctx context.Context, messageID string) (bool, error)
-	State(ctx context.Context, messageID string) (pdu.MessageState, time.Time, bool)
-	Owner(ctx context.Context, messageID string) (systemID string, ok bool)
+	// Cancel and Lookup only ever see receipts of systemID, the session's
+	// account: message ids are predictable.
+	Cancel(ctx context.Context, systemID, messageID string) (bool, error)
+	Lookup(ctx context.Context, systemID, messageID string) (dlr.Outcome, bool, error)
+	// PendingCount is the account's pending receipts, cheap to ask.
+	PendingCount(ctx context.Context, systemID string) (int, error)
 }
 
 // CachedLookuper is optionally implemented by a Lookuper that can answer
