@@ -176,4 +176,3 @@ func gatherValue(t *testing.T, g prometheus.Gatherer, name string, labels map[st
 	t.Fatalf("no sample %s%v", name, labels)
 	return 0
 }
-
