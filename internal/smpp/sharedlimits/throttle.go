@@ -1,0 +1,139 @@
+package sharedlimits
+
+import (
+	"context"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// throttle is one account's share of a Redis GCRA limiter. Messages take
+// tokens from a local pool; when the pool runs low a worker reserves the
+// next small batch from Redis, so the session's reader waits for Redis
+// only when the pool is empty. Reserved tokens are counted in Redis, so
+// all instances together never exceed the limit; a pool holds at most
+// about 1.5 batches (50 ms of the rate), so little is reserved unused.
+type throttle struct {
+	l        *Limits
+	key      string
+	perSec   atomic.Uint64 // math.Float64bits of the rate
+	tokens   atomic.Int64
+	pending  atomic.Bool  // a refill is queued or running
+	notUntil atomic.Int64 // unix nanos: Redis had nothing left before then
+	local    smpp.Throttle
+}
+
+// Throttle builds the shared throttle of an account; it is an
+// smpp.ThrottleFactory.
+func (l *Limits) Throttle(systemID string, perSecond float64) smpp.Throttle {
+	t := &throttle{l: l, key: l.rateKey(systemID), local: smpp.LocalThrottle(systemID, perSecond)}
+	t.perSec.Store(math.Float64bits(perSecond))
+	return t
+}
+
+func (t *throttle) rate() float64 { return math.Float64frombits(t.perSec.Load()) }
+
+// SetRate changes the limit at once on this instance; Redis holds the
+// limit as arguments of each call, so the other instances follow as soon
+// as they reload too.
+func (t *throttle) SetRate(perSecond float64) {
+	t.perSec.Store(math.Float64bits(perSecond))
+	t.local.SetRate(perSecond)
+	t.tokens.Store(0)
+}
+
+// batch is how many tokens one reservation asks for: 50 ms of the rate,
+// 1 to 100.
+func (t *throttle) batch() int {
+	return min(max(int(t.rate()/20), 1), 100)
+}
+
+func (t *throttle) Allow() bool {
+	if t.l.degraded.Load() {
+		return t.local.Allow()
+	}
+	for {
+		n := t.tokens.Load()
+		if n <= 0 {
+			break
+		}
+		if t.tokens.CompareAndSwap(n, n-1) {
+			if n-1 <= int64(t.batch()/2) {
+				t.refillSoon()
+			}
+			return true
+		}
+	}
+	if time.Now().UnixNano() < t.notUntil.Load() {
+		return false
+	}
+	// The pool is empty and Redis may have more: ask now.
+	got, err := t.reserve(context.Background())
+	if err != nil {
+		return t.local.Allow()
+	}
+	if got == 0 {
+		return false
+	}
+	t.tokens.Add(int64(got - 1))
+	return true
+}
+
+// refillSoon queues one refill unless one is already queued.
+func (t *throttle) refillSoon() {
+	if !t.pending.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case t.l.refills <- t:
+	default:
+		t.pending.Store(false)
+	}
+}
+
+// reserve asks Redis for up to a batch of tokens and returns how many it
+// granted.
+func (t *throttle) reserve(ctx context.Context) (int, error) {
+	perSec := t.rate()
+	if perSec <= 0 {
+		return t.batch(), nil
+	}
+	limit := redis_rate.Limit{
+		// redis_rate takes an integer rate: count in thousandths over
+		// 1000 s so fractional rates keep their precision.
+		Rate:   max(int(math.Round(perSec*1000)), 1),
+		Period: 1000 * time.Second,
+		Burst:  smpp.BurstOf(perSec),
+	}
+	ctx, cancel := t.l.opCtx(ctx)
+	defer cancel()
+	res, err := t.l.rate.AllowAtMost(ctx, t.key, limit, t.batch())
+	t.l.observe("reserve", err)
+	if err != nil {
+		return 0, wrap("reserve throughput", err)
+	}
+	if res.Allowed == 0 {
+		t.notUntil.Store(time.Now().Add(res.RetryAfter).UnixNano())
+	}
+	return res.Allowed, nil
+}
+
+func (l *Limits) refillLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case t := <-l.refills:
+			if time.Now().UnixNano() >= t.notUntil.Load() {
+				if got, err := t.reserve(ctx); err == nil {
+					t.tokens.Add(int64(got))
+				}
+			}
+			t.pending.Store(false)
+		}
+	}
+}
