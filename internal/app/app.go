@@ -22,6 +22,7 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/gateway"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp/sharedlimits"
 )
 
 // App is one running gateway.
@@ -37,10 +38,14 @@ type App struct {
 	dispatcher *dlr.Dispatcher
 	handler    *gateway.Handler
 	server     *smpp.Server
+	accounts   *smpp.Accounts
+	limits     *sharedlimits.Limits // nil without Redis
+	reloads    *reloads
 	admin      *admin.Server
 
 	smppLn, tlsLn net.Listener
 	ready         atomic.Bool
+	runCtx        context.Context
 	runCancel     context.CancelFunc
 	wg            sync.WaitGroup
 	serveErr      chan error
@@ -55,7 +60,10 @@ type Options struct {
 // New builds the gateway from cfg; nothing listens until Start.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, o Options) (*App, error) {
 	a := &App{cfg: cfg, log: logger, registry: admin.NewRegistry(), serveErr: make(chan error, 2)}
+	a.runCtx, a.runCancel = context.WithCancel(context.WithoutCancel(ctx))
+	a.reloads = newReloads(a.registry)
 	if err := a.build(ctx, o); err != nil {
+		a.runCancel()
 		a.closeRedis()
 		return nil, err
 	}
@@ -131,9 +139,11 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	a.buildAccounts()
 	a.server, err = smpp.NewServer(smpp.Options{
 		Handler:             a.handler,
-		Auth:                smpp.NewAccounts(Accounts(cfg)),
+		Auth:                a.accounts,
+		BindLeases:          a.bindLeases(),
 		SystemID:            cfg.SMPP.SystemName,
 		Window:              cfg.SMPP.Window,
 		MaxConnections:      cfg.SMPP.MaxConnections,
@@ -185,8 +195,10 @@ func (a *App) registerRedisPoolGauge() {
 // Start opens the listeners and starts serving.
 func (a *App) Start(ctx context.Context) error {
 	cfg := a.cfg
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.runCancel = cancel
+	runCtx := a.runCtx
+	if w := cfg.AccountsFileWarning(); w != "" {
+		a.log.Warn("config.accounts_file.insecure", "detail", w)
+	}
 	var err error
 	if a.smppLn, err = net.Listen("tcp", cfg.SMPP.Addr()); err != nil {
 		return fmt.Errorf("app: SMPP listener: %w", err)
@@ -207,11 +219,16 @@ func (a *App) Start(ctx context.Context) error {
 	if cfg.Metrics.Enabled {
 		a.admin = admin.New(admin.Options{
 			Addr: cfg.Metrics.Addr(), Gatherer: a.registry, Checks: a.checks(), Pprof: cfg.Metrics.Pprof, Logger: a.log,
+			API: &admin.API{Token: cfg.Metrics.AdminToken, Backend: adminBackend{a}},
 		})
 		if err := a.admin.Start(ctx); err != nil {
 			a.closeListeners()
 			return err
 		}
+	}
+	if a.limits != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.limits.Run(runCtx) }()
 	}
 	a.wg.Add(1)
 	go func() {
@@ -242,6 +259,14 @@ func (a *App) Start(ctx context.Context) error {
 // SMPPAddr is the plain listener's address once started.
 func (a *App) SMPPAddr() string { return a.smppLn.Addr().String() }
 
+// AdminAddr is the metrics and admin API address once started, or "".
+func (a *App) AdminAddr() string {
+	if a.admin == nil {
+		return ""
+	}
+	return a.admin.Addr()
+}
+
 // ServeErr reports a listener that failed for a reason other than
 // shutdown.
 func (a *App) ServeErr() <-chan error { return a.serveErr }
@@ -256,6 +281,14 @@ func (a *App) checks() []admin.Check {
 	if a.rdb != nil {
 		checks = append(checks, admin.Check{Name: "redis", Fn: func(ctx context.Context) error {
 			if err := a.rdb.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("%w: %v", admin.ErrDegraded, err)
+			}
+			return nil
+		}})
+	}
+	if a.limits != nil {
+		checks = append(checks, admin.Check{Name: "shared_limits", Fn: func(ctx context.Context) error {
+			if err := a.limits.Healthy(ctx); err != nil {
 				return fmt.Errorf("%w: %v", admin.ErrDegraded, err)
 			}
 			return nil
@@ -299,9 +332,7 @@ func (a *App) Shutdown(ctx context.Context) int {
 		a.log.Warn("smpp.shutdown.forced", "error", err.Error())
 	}
 	a.handler.Close(ctx)
-	if a.runCancel != nil {
-		a.runCancel()
-	}
+	a.runCancel()
 	a.wg.Wait()
 	pending := a.dispatcher.Pending()
 	if a.admin != nil {
