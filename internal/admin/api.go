@@ -148,7 +148,8 @@ func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
 		res, err := b.Reload(r.Context())
 		switch {
 		case errors.Is(err, ErrInvalidConfig):
-			writeError(w, http.StatusBadRequest, err.Error())
+			// The validation error as a start would print it.
+			writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalidConfig.Error()+": "))
 		case err != nil:
 			writeError(w, http.StatusInternalServerError, err.Error())
 		default:

@@ -89,7 +89,7 @@ func TestAPI(t *testing.T) {
 	fb.reloadErr = fmt.Errorf("%w: SMPP_ACCOUNTS_FILE: accounts[0]: system_id is empty", admin.ErrInvalidConfig)
 	code, body := do(t, "POST", ts.URL+"/api/v1/reload", "s3cret")
 	var e struct{ Error string }
-	if err := json.Unmarshal([]byte(body), &e); err != nil || code != 400 || !strings.Contains(e.Error, "system_id is empty") {
+	if err := json.Unmarshal([]byte(body), &e); err != nil || code != 400 || e.Error != "SMPP_ACCOUNTS_FILE: accounts[0]: system_id is empty" {
 		t.Fatalf("invalid reload: %d %s", code, body)
 	}
 }
