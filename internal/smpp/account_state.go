@@ -65,8 +65,10 @@ func (a *AccountState) Submits() SubmitCounts {
 
 // update applies new settings; limits take effect at once.
 func (a *AccountState) update(acc Account) {
-	a.settings.Store(&acc)
-	a.throttle.SetRate(acc.Throughput)
+	old := a.settings.Swap(&acc)
+	if old.Throughput != acc.Throughput {
+		a.throttle.SetRate(acc.Throughput)
+	}
 }
 
 // Throttle limits one account's throughput.

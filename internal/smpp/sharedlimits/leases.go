@@ -95,6 +95,7 @@ func (l *Limits) releaseLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			l.releaseRemaining()
 			return
 		case r := <-l.releases:
 			octx, cancel := l.opCtx(ctx)
@@ -137,4 +138,26 @@ func (l *Limits) heartbeat(ctx context.Context) {
 	}
 	_, err := pipe.Exec(octx)
 	l.observe("heartbeat", err)
+}
+
+// releaseRemaining gives back, in one pipeline, the leases of the sessions
+// that closed as the instance stopped, so that their clients can bind to
+// another instance at once rather than after the lease TTL.
+func (l *Limits) releaseRemaining() {
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.Timeout)
+	defer cancel()
+	pipe := l.rdb.Pipeline()
+	for {
+		select {
+		case r := <-l.releases:
+			pipe.ZRem(ctx, l.leaseKey(r.systemID), l.member(r.session))
+			continue
+		default:
+		}
+		break
+	}
+	if pipe.Len() > 0 {
+		_, err := pipe.Exec(ctx)
+		l.observe("release", err)
+	}
 }

@@ -153,3 +153,25 @@ func eventually(cond func() bool) bool {
 	}
 	return false
 }
+
+func TestStopReleasesQueuedLeases(t *testing.T) {
+	a, b, _ := newPair(t, 30*time.Second)
+	ctx := context.Background()
+	const n = 20
+	for i := range n {
+		if !a.Acquire(ctx, "acc", uint64(i), n) {
+			t.Fatal("lease refused")
+		}
+	}
+	// The sessions close as the instance stops: Run's context has already
+	// ended when it gets to the releases.
+	for i := range n {
+		a.Release("acc", uint64(i))
+	}
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	a.Run(stopped)
+	if got, err := b.Count(ctx, "acc"); err != nil || got != 0 {
+		t.Fatalf("%d leases (%v) left after the stop, want 0", got, err)
+	}
+}
