@@ -1,6 +1,10 @@
 package smpp
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
 
 // accountCollector exports the per-account series from the accounts'
 // counters and the bound sessions at scrape time, so every known account
@@ -16,6 +20,14 @@ type accountCollector struct {
 var submitStatuses = [...]string{"accepted", "rejected", "throttled"}
 
 func (srv *Server) registerAccountMetrics(reg prometheus.Registerer) {
+	// Alerts use rate() of these counters: their series exist at zero from
+	// the start rather than appearing with the first failure.
+	for _, st := range []pdu.Status{pdu.StatusOK, pdu.StatusInvSysID, pdu.StatusInvPaswd, pdu.StatusBindFail} {
+		srv.metrics.binds.WithLabelValues(st.String())
+	}
+	for r := ClosePeer; int(r) < len(closeReasonNames); r++ {
+		srv.metrics.closed.WithLabelValues(r.String())
+	}
 	if reg == nil {
 		return
 	}
