@@ -98,7 +98,9 @@ func (l *Limits) releaseLoop(ctx context.Context) {
 			l.releaseRemaining()
 			return
 		case r := <-l.releases:
-			octx, cancel := l.opCtx(ctx)
+			// Not cut short by the stop: a lease left behind blocks a
+			// bind elsewhere for the lease TTL.
+			octx, cancel := l.opCtx(context.WithoutCancel(ctx))
 			err := l.rdb.ZRem(octx, l.leaseKey(r.systemID), l.member(r.session)).Err()
 			cancel()
 			l.observe("release", err)
