@@ -63,11 +63,9 @@ func (b adminBackend) Accounts(ctx context.Context) ([]admin.Account, error) {
 			Submits:         admin.SubmitStats{Accepted: n.Accepted, Rejected: n.Rejected, Throttled: n.Throttled},
 		}
 		if b.a.limits != nil {
-			// Leases exist only for accounts with a bind limit.
-			if set.MaxBinds > 0 {
-				if c, err := b.a.limits.Count(ctx, acc.SystemID); err == nil {
-					view.Binds.Cluster = &c
-				}
+			// Every bind holds a lease: their count is the cluster's.
+			if c, err := b.a.limits.Count(ctx, acc.SystemID); err == nil {
+				view.Binds.Cluster = &c
 			}
 		}
 		out = append(out, view)

@@ -1,6 +1,9 @@
 package smpp
 
-import "context"
+import (
+	"context"
+	"math"
+)
 
 // BindLeases limit an account's binds across instances: a bind holds a
 // lease until it ends. Without BindLeases, max_binds holds per instance.
@@ -14,12 +17,16 @@ type BindLeases interface {
 	Release(systemID string, session uint64)
 }
 
-// admit takes a bind lease when the account has a bind limit and records
-// the bind; it fails when the limit is reached here or anywhere.
+// admit takes a bind lease and records the bind; it fails when the limit
+// is reached here or anywhere. Accounts without a limit take a lease too,
+// so their binds are counted cluster-wide.
 func (srv *Server) admit(ctx context.Context, s *Session, acc *AccountState, mode BindMode) bool {
-	leases := srv.opts.BindLeases
-	if leases != nil && acc.MaxBinds() > 0 {
-		if !leases.Acquire(ctx, acc.SystemID, s.id, acc.MaxBinds()) {
+	if leases := srv.opts.BindLeases; leases != nil {
+		limit := acc.MaxBinds()
+		if limit <= 0 {
+			limit = math.MaxInt32
+		}
+		if !leases.Acquire(ctx, acc.SystemID, s.id, limit) {
 			return false
 		}
 		s.stats.leased.Store(true)

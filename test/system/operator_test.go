@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -110,7 +112,7 @@ func TestSharedLimitsTwoInstances(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "accounts.yaml")
 	writeFile(t, file, "accounts:\n  - {system_id: acme, password: pw, max_binds: 2, throughput: 100}\n")
 	env := map[string]string{"REDIS_URL": rs.URL(), "REDIS_KEY_PREFIX": uniquePrefix(),
-		"SMPP_ACCOUNTS_FILE": file, "SMPP_BIND_LEASE_SECONDS": "3", "DLR_DELAY_SECONDS": "0.2"}
+		"SMPP_ACCOUNTS_FILE": file, "SMPP_BIND_LEASE_SECONDS": "3", "DLR_DELAY_SECONDS": "0.2", "ADMIN_TOKEN": "tok"}
 	a := startGW(t, "gw-a", env)
 	b := startGW(t, "gw-b", env)
 
@@ -126,6 +128,18 @@ func TestSharedLimitsTwoInstances(t *testing.T) {
 		_, err := bindAs(t, g.smppAddr, "acme", "pw", pdu.CmdBindReceiver)
 		if st := bindStatus(err); st != pdu.StatusBindFail {
 			t.Fatalf("third bind on %s with max_binds 2: %v, want ESME_RBINDFAIL", g.name, st)
+		}
+	}
+
+	// Each instance counts its own bind and both, and status prints them.
+	for _, g := range []*gw{a, b} {
+		out, err := exec.Command(gwBin, "status", "--addr", g.metricsAddr, "--token", "tok").CombinedOutput()
+		if err != nil {
+			t.Fatalf("status on %s: %v\n%s", g.name, err, out)
+		}
+		// SYSTEM_ID MAX_BINDS THROUGHPUT BINDS CLUSTER_BINDS …
+		if !regexp.MustCompile(`(?m)^acme +2 +100/s +1 +2 `).Match(out) {
+			t.Fatalf("status on %s does not show 1 bind here and 2 in the cluster:\n%s", g.name, out)
 		}
 	}
 
