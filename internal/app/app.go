@@ -196,9 +196,6 @@ func (a *App) registerRedisPoolGauge() {
 func (a *App) Start(ctx context.Context) error {
 	cfg := a.cfg
 	runCtx := a.runCtx
-	if w := cfg.AccountsFileWarning(); w != "" {
-		a.log.Warn("config.accounts_file.insecure", "detail", w)
-	}
 	var err error
 	if a.smppLn, err = net.Listen("tcp", cfg.SMPP.Addr()); err != nil {
 		return fmt.Errorf("app: SMPP listener: %w", err)

@@ -1,10 +1,6 @@
 package smpp
 
-import (
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // accountCollector exports the per-account series from the accounts'
 // counters and the bound sessions at scrape time, so every known account
@@ -20,11 +16,8 @@ type accountCollector struct {
 var submitStatuses = [...]string{"accepted", "rejected", "throttled"}
 
 func (srv *Server) registerAccountMetrics(reg prometheus.Registerer) {
-	// Alerts use rate() of these counters: their series exist at zero from
-	// the start rather than appearing with the first failure.
-	for _, st := range []pdu.Status{pdu.StatusOK, pdu.StatusInvSysID, pdu.StatusInvPaswd, pdu.StatusBindFail} {
-		srv.metrics.binds.WithLabelValues(st.String())
-	}
+	// Alerts use rate() of this counter: its series exist at zero from the
+	// start rather than appearing with the first close of each reason.
 	for r := ClosePeer; int(r) < len(closeReasonNames); r++ {
 		srv.metrics.closed.WithLabelValues(r.String())
 	}
