@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/admin"
 	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
 const adminToken = "t0ken-for-tests"
@@ -130,7 +133,7 @@ func TestOperatorEndToEnd(t *testing.T) {
 		"SMPP_ACCOUNTS_FILE": file, "ADMIN_TOKEN": adminToken,
 		"METRICS_ENABLED": "true", "METRICS_HOST": "127.0.0.1", "METRICS_PORT": "0",
 	})
-	admin := gw.app.AdminAddr()
+	adminAddr := gw.app.AdminAddr()
 	aliceTX := mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindTransmitter)
 	mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindReceiver)
 	bob := mustDialAs(t, gw.addr, "bob", "b", pdu.CmdBindTransceiver)
@@ -146,7 +149,7 @@ func TestOperatorEndToEnd(t *testing.T) {
 
 	// Sessions.
 	var sessions sessionsAnswer
-	if code := api(t, admin, "GET", "/api/v1/sessions", &sessions); code != 200 {
+	if code := api(t, adminAddr, "GET", "/api/v1/sessions", &sessions); code != 200 {
 		t.Fatalf("GET sessions: %d", code)
 	}
 	bobID := ""
@@ -174,11 +177,11 @@ func TestOperatorEndToEnd(t *testing.T) {
 	}
 
 	// Unbind one through the API.
-	if code := api(t, admin, "DELETE", "/api/v1/sessions/"+bobID, nil); code != 204 {
+	if code := api(t, adminAddr, "DELETE", "/api/v1/sessions/"+bobID, nil); code != 204 {
 		t.Fatalf("DELETE session: %d", code)
 	}
 	waitClosed(t, bob, "bob")
-	if code := api(t, admin, "DELETE", "/api/v1/sessions/"+bobID, nil); code != 404 {
+	if code := api(t, adminAddr, "DELETE", "/api/v1/sessions/"+bobID, nil); code != 404 {
 		t.Fatalf("DELETE an ended session: %d, want 404", code)
 	}
 
@@ -187,18 +190,18 @@ func TestOperatorEndToEnd(t *testing.T) {
 		State, Destination string
 		SystemID           string `json:"system_id"`
 	}
-	if code := api(t, admin, "GET", "/api/v1/messages/"+msgID, &msg); code != 200 ||
+	if code := api(t, adminAddr, "GET", "/api/v1/messages/"+msgID, &msg); code != 200 ||
 		msg.SystemID != "alice" || msg.Destination != "40722570240999" || (msg.State != "ENROUTE" && msg.State != "DELIVERED") {
 		t.Fatalf("GET message: %d %+v", code, msg)
 	}
-	if code := api(t, admin, "GET", "/api/v1/messages/NOSUCHID", nil); code != 404 {
+	if code := api(t, adminAddr, "GET", "/api/v1/messages/NOSUCHID", nil); code != 404 {
 		t.Fatalf("GET unknown message: %d", code)
 	}
 
 	// An invalid file changes nothing.
 	writeAccounts(t, file, "accounts:\n  - {system_id: dave, password: \"\"}\n")
 	var bad struct{ Error string }
-	if code := api(t, admin, "POST", "/api/v1/reload", &bad); code != 400 || !strings.Contains(bad.Error, "password") {
+	if code := api(t, adminAddr, "POST", "/api/v1/reload", &bad); code != 400 || !strings.Contains(bad.Error, "password") {
 		t.Fatalf("reload of an invalid file: %d %+v", code, bad)
 	}
 	var be *esme.BindError
@@ -212,7 +215,7 @@ func TestOperatorEndToEnd(t *testing.T) {
   - {system_id: dave, password: d}
 `)
 	var res struct{ Added, Removed, Changed []string }
-	if code := api(t, admin, "POST", "/api/v1/reload", &res); code != 200 {
+	if code := api(t, adminAddr, "POST", "/api/v1/reload", &res); code != 200 {
 		t.Fatalf("reload: %d", code)
 	}
 	if strings.Join(res.Added, ",") != "dave" || strings.Join(res.Removed, ",") != "bob,carol" || strings.Join(res.Changed, ",") != "alice" {
@@ -241,7 +244,7 @@ func TestOperatorEndToEnd(t *testing.T) {
 			Submits    struct{ Accepted, Rejected, Throttled uint64 }
 		}
 	}
-	if code := api(t, admin, "GET", "/api/v1/accounts", &accounts); code != 200 || len(accounts.Accounts) != 2 {
+	if code := api(t, adminAddr, "GET", "/api/v1/accounts", &accounts); code != 200 || len(accounts.Accounts) != 2 {
 		t.Fatalf("GET accounts: %d %+v", code, accounts)
 	}
 	alice := accounts.Accounts[0]
@@ -250,7 +253,7 @@ func TestOperatorEndToEnd(t *testing.T) {
 		t.Fatalf("alice: %+v", alice)
 	}
 
-	m := scrape(t, admin)
+	m := scrape(t, adminAddr)
 	checks := map[string]float64{
 		`smpp_account_submits_total{status="accepted",system_id="alice"}`:  2,
 		`smpp_account_submits_total{status="rejected",system_id="alice"}`:  1,
@@ -271,5 +274,34 @@ func TestOperatorEndToEnd(t *testing.T) {
 		if strings.Contains(k, `system_id="carol"`) && strings.HasPrefix(k, "smpp_account_") {
 			t.Errorf("removed account still exported: %s", k)
 		}
+	}
+}
+
+// failingReloader stands for another reloadable file that is invalid.
+type failingReloader struct{}
+
+func (failingReloader) Name() string { return "HLR rules" }
+
+func (failingReloader) Prepare(context.Context) (func() smpp.ReloadResult, error) {
+	return nil, errors.New("rules file: line 3: bad prefix")
+}
+
+// TestReloadAppliesNothingUnlessAllAreValid: when one reloadable part is
+// invalid, the valid accounts file is not applied either.
+func TestReloadAppliesNothingUnlessAllAreValid(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	writeAccounts(t, file, "accounts:\n  - {system_id: alice, password: a}\n")
+	gw := startGateway(t, newFakeTMT(t, nil), map[string]string{"SMPP_ACCOUNTS_FILE": file})
+	gw.app.AddReloader(failingReloader{})
+	writeAccounts(t, file, "accounts:\n  - {system_id: alice, password: a}\n  - {system_id: dave, password: d}\n")
+	_, err := gw.app.Reload(ctxT(t))
+	if !errors.Is(err, admin.ErrInvalidConfig) || !strings.Contains(err.Error(), "bad prefix") {
+		t.Fatalf("Reload = %v, want the rules error as invalid configuration", err)
+	}
+	if _, err := dialAs(t, gw.addr, "dave", "d", pdu.CmdBindTransmitter); err == nil {
+		t.Fatal("dave can bind although the reload failed")
+	}
+	if !strings.Contains(gw.logs.String(), `"event":"config.reload.failed","part":"HLR rules"`) {
+		t.Fatalf("no config.reload.failed line naming the part:\n%s", gw.logs.String())
 	}
 }
