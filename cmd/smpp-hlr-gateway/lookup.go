@@ -74,6 +74,7 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	routeRedisLogs(logger, cfg.Redis.URL)
 	chain, cleanup, err := buildLookupChain(ctx, cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/config"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 func runServe(ctx context.Context, _ []string, env func(string) string, _, stderr io.Writer) int {
@@ -33,7 +34,7 @@ func runServe(ctx context.Context, _ []string, env func(string) string, _, stder
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	redis.SetLogger(app.RedisLogger{Log: logger})
+	routeRedisLogs(logger, cfg.Redis.URL)
 	a, err := app.New(ctx, cfg, logger, app.Options{})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -82,4 +83,12 @@ func serveUntilStopped(ctx context.Context, a *app.App, hup <-chan os.Signal, lo
 			_, _ = a.Reload(ctx) // logs and counts its outcome
 		}
 	}
+}
+
+// routeRedisLogs sends go-redis's own log lines to logger with the
+// passwords of redisURL masked. go-redis keeps its logger in a package
+// variable, so this is the one place that sets it, once per command that
+// opens Redis.
+func routeRedisLogs(logger *slog.Logger, redisURL string) {
+	redis.SetLogger(redisconn.NewLogger(logger, redisURL))
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,30 +14,18 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr/simulator"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
-// NewRedisClient opens the Redis of REDIS_URL: redis:// or rediss:// for a
-// standalone server, redis-sentinel://[:password@]host:port[,host:port]/db?master=name
-// for Sentinel, redis-cluster://[:password@]host:port[,host:port] for Cluster.
+// NewRedisClient opens the Redis of REDIS_URL (the forms are those of
+// package redisconn) with REDIS_MAX_CONNECTIONS and REDIS_TIMEOUT_SECONDS.
 func NewRedisClient(c config.Redis) (redis.UniversalClient, error) {
-	switch {
-	case strings.HasPrefix(c.URL, "redis-cluster://"):
-		o, err := redis.ParseClusterURL("redis://" + strings.TrimPrefix(c.URL, "redis-cluster://"))
-		if err != nil {
-			return nil, fmt.Errorf("app: REDIS_URL: %w", err)
-		}
-		o.PoolSize = c.MaxConnections
-		return redis.NewClusterClient(o), nil
-	case strings.HasPrefix(c.URL, "redis-sentinel://"):
-		return newSentinelClient(c)
-	}
-	o, err := redis.ParseURL(c.URL)
+	rdb, err := redisconn.New(redisconn.Settings{URL: c.URL, PoolSize: c.MaxConnections, Timeout: c.Timeout})
 	if err != nil {
 		return nil, fmt.Errorf("app: REDIS_URL: %w", err)
 	}
-	o.PoolSize = c.MaxConnections
-	return redis.NewClient(o), nil
+	return rdb, nil
 }
 
 // BuildProvider returns the HLR provider of the configuration.

@@ -7,9 +7,10 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 // Limits applied by Validate.
@@ -53,6 +54,11 @@ func (c Config) validateSMPP() error {
 	}{
 		{"SMPP_WINDOW", s.Window},
 		{"SMPP_MAX_CONNECTIONS", s.MaxConnections},
+		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
+		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
+		{"SMPP_MAX_PREBIND_REQUESTS", s.MaxPrebindRequests},
+		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
+		{"SMPP_BIND_GUARD_ENTRIES", s.BindGuardEntries},
 	} {
 		if v.n < 1 {
 			return fieldErr(v.name, "%d must be at least 1", v.n)
@@ -75,6 +81,22 @@ func (c Config) validateSMPP() error {
 	}
 	if err := positive("SMPP_RESPONSE_TIMEOUT_SECONDS", s.ResponseTimeout); err != nil {
 		return err
+	}
+	if s.MaxOutputBytes < s.MaxPDUSize {
+		return fieldErr("SMPP_MAX_OUTPUT_BYTES", "%d must be at least SMPP_MAX_PDU_SIZE (%d)", s.MaxOutputBytes, s.MaxPDUSize)
+	}
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"SMPP_UNBIND_TIMEOUT_SECONDS", s.UnbindTimeout},
+		{"SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS", s.SlowConsumerTimeout},
+		{"SMPP_FAILED_BIND_DELAY_SECONDS", s.FailedBindDelay},
+		{"SMPP_FAILED_BIND_BLOCK_SECONDS", s.FailedBindBlock},
+	} {
+		if err := positive(v.name, v.d); err != nil {
+			return err
+		}
 	}
 	if s.EnquireLinkInterval > 0 && s.InactivityTimeout > 0 && s.EnquireLinkInterval >= s.InactivityTimeout {
 		return fieldErr("SMPP_ENQUIRE_LINK_SECONDS", "%s must be below SMPP_INACTIVITY_TIMEOUT_SECONDS (%s)",
@@ -169,6 +191,12 @@ func (c Config) validateCacheRedis() error {
 	if c.Redis.MaxConnections < 1 {
 		return fieldErr("REDIS_MAX_CONNECTIONS", "%d must be at least 1", c.Redis.MaxConnections)
 	}
+	if c.Redis.WaitReplicas < 0 {
+		return fieldErr("REDIS_WAIT_REPLICAS", "%d must not be negative", c.Redis.WaitReplicas)
+	}
+	if c.Redis.WaitReplicas > 0 && c.Redis.WaitTimeout <= 0 {
+		return fieldErr("REDIS_WAIT_TIMEOUT_MS", "must be positive when REDIS_WAIT_REPLICAS is set (0 would wait forever)")
+	}
 	return positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout)
 }
 
@@ -203,6 +231,9 @@ func (c Config) validateDLR() error {
 	}
 	if d.BufferSize < 1 {
 		return fieldErr("DLR_BUFFER_SIZE", "%d must be at least 1", d.BufferSize)
+	}
+	if d.MaxPendingPerAccount < 0 {
+		return fieldErr("DLR_MAX_PENDING_PER_ACCOUNT", "%d must not be negative (0 = no cap)", d.MaxPendingPerAccount)
 	}
 	return nil
 }
@@ -291,30 +322,8 @@ func validRedisURL(raw string) error {
 	if raw == "" {
 		return nil
 	}
-	shown := redactURL(raw)
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fieldErr("REDIS_URL", "%q is not a URL", shown)
-	}
-	switch u.Scheme {
-	case "redis", "rediss", "redis-cluster", "redis-sentinel":
-		if u.Scheme == "redis-sentinel" && u.Query().Get("master") == "" {
-			return fieldErr("REDIS_URL", "%q: a Sentinel URL needs ?master=name", shown)
-		}
-		if u.Host == "" {
-			return fieldErr("REDIS_URL", "%q has no host", shown)
-		}
-		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
-			if n, err := strconv.Atoi(db); err != nil || n < 0 {
-				return fieldErr("REDIS_URL", "%q: database %q is not a number", shown, db)
-			}
-		}
-	case "unix":
-		if u.Path == "" {
-			return fieldErr("REDIS_URL", "%q has no socket path", shown)
-		}
-	default:
-		return fieldErr("REDIS_URL", "%q: scheme must be redis, rediss, redis-sentinel, redis-cluster or unix", shown)
+	if _, err := redisconn.Parse(raw); err != nil {
+		return fieldErr("REDIS_URL", "%v", err)
 	}
 	return nil
 }

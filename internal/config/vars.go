@@ -33,6 +33,16 @@ func variables() []variable {
 		secondsVar("SMPP_INACTIVITY_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.InactivityTimeout }),
 		secondsVar("SMPP_RESPONSE_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.ResponseTimeout }),
 		strVar("SMPP_SYSTEM_NAME", func(c *Config) *string { return &c.SMPP.SystemName }),
+		secondsVar("SMPP_UNBIND_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.UnbindTimeout }),
+		intVar("SMPP_MAX_CONNECTIONS_PER_IP", func(c *Config) *int { return &c.SMPP.MaxConnectionsPerIP }),
+		intVar("SMPP_MAX_UNBOUND_CONNECTIONS", func(c *Config) *int { return &c.SMPP.MaxUnboundConnections }),
+		intVar("SMPP_MAX_OUTPUT_BYTES", func(c *Config) *int { return &c.SMPP.MaxOutputBytes }),
+		secondsVar("SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.SlowConsumerTimeout }),
+		intVar("SMPP_MAX_PREBIND_REQUESTS", func(c *Config) *int { return &c.SMPP.MaxPrebindRequests }),
+		secondsVar("SMPP_FAILED_BIND_DELAY_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.FailedBindDelay }),
+		intVar("SMPP_MAX_FAILED_BINDS", func(c *Config) *int { return &c.SMPP.MaxFailedBinds }),
+		secondsVar("SMPP_FAILED_BIND_BLOCK_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.FailedBindBlock }),
+		intVar("SMPP_BIND_GUARD_ENTRIES", func(c *Config) *int { return &c.SMPP.BindGuardEntries }),
 
 		portVar("SMPP_TLS_PORT", func(c *Config) *int { return &c.TLS.Port }),
 		strVar("SMPP_TLS_CERT_FILE", func(c *Config) *string { return &c.TLS.CertFile }),
@@ -59,6 +69,8 @@ func variables() []variable {
 		intVar("REDIS_MAX_CONNECTIONS", func(c *Config) *int { return &c.Redis.MaxConnections }),
 		secondsVar("REDIS_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.Redis.Timeout }),
 		strVar("REDIS_KEY_PREFIX", func(c *Config) *string { return &c.Redis.KeyPrefix }),
+		intVar("REDIS_WAIT_REPLICAS", func(c *Config) *int { return &c.Redis.WaitReplicas }),
+		millisVar("REDIS_WAIT_TIMEOUT_MS", func(c *Config) *time.Duration { return &c.Redis.WaitTimeout }),
 
 		secondsVar("DLR_DELAY_SECONDS", func(c *Config) *time.Duration { return &c.DLR.Delay }),
 		lowerVar("DLR_MODE", func(c *Config) *string { return &c.DLR.Mode }),
@@ -66,6 +78,7 @@ func variables() []variable {
 		secondsVar("DLR_RETRY_MIN_SECONDS", func(c *Config) *time.Duration { return &c.DLR.RetryMin }),
 		secondsVar("DLR_RETRY_MAX_SECONDS", func(c *Config) *time.Duration { return &c.DLR.RetryMax }),
 		intVar("DLR_BUFFER_SIZE", func(c *Config) *int { return &c.DLR.BufferSize }),
+		intVar("DLR_MAX_PENDING_PER_ACCOUNT", func(c *Config) *int { return &c.DLR.MaxPendingPerAccount }),
 		secondsVar("DLR_VISIBILITY_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.DLR.VisibilityTimeout }),
 
 		{name: "LOG_LEVEL",

@@ -94,6 +94,14 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 	if err := d.q.Put(ctx, r); err != nil {
 		return fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
 	}
+	d.scheduled(r)
+	return nil
+}
+
+// scheduled counts and logs a stored receipt and wakes the loop when the
+// receipt falls due before its next wake-up.
+func (d *Dispatcher) scheduled(r Receipt) {
+	ctx := context.Background()
 	d.m.scheduled(r.Reason)
 	d.counts.add(r.SystemID, 1)
 	if d.o.Logger.Enabled(ctx, slog.LevelDebug) {
@@ -106,7 +114,52 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 	if poke {
 		d.poke()
 	}
-	return nil
+}
+
+// ScheduleAsync is Schedule without holding the caller: done is called
+// once the receipt is as durable as the queue gets (or with the error),
+// from the queue's committer goroutine when the queue is an AsyncQueue.
+// The submit_sm_resp promising the receipt is sent from done.
+func (d *Dispatcher) ScheduleAsync(r Receipt, done func(error)) {
+	if err := validate(r); err != nil {
+		done(err)
+		return
+	}
+	aq, ok := d.q.(AsyncQueue)
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
+		defer cancel()
+		done(d.Schedule(ctx, r))
+		return
+	}
+	aq.PutAsync(r, func(err error) {
+		if err != nil {
+			done(fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err))
+			return
+		}
+		d.scheduled(r)
+		done(nil)
+	})
+}
+
+// Accepted remembers an accepted message that asked for no receipt
+// (DLR_MODE=requested) as delivered, so that query_sm answers its state.
+// It does not wait: a failure is logged at DEBUG and costs only the answer
+// to a later query_sm.
+func (d *Dispatcher) Accepted(r Receipt) {
+	o := Outcome{State: pdu.StateDelivered, At: r.SubmittedAt, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt}
+	logErr := func(err error) {
+		if err != nil {
+			d.o.Logger.Debug("dlr.outcome_not_recorded", "message_id", r.MessageID, "err", err)
+		}
+	}
+	if rec, ok := d.q.(OutcomeRecorder); ok {
+		rec.RecordAsync(o, r, logErr)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
+	defer cancel()
+	logErr(d.q.Ack(ctx, o, r))
 }
 
 // ReceiversChanged tells the dispatcher that systemID now has n receiver or

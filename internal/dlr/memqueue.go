@@ -114,6 +114,14 @@ func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	return nil
 }
 
+// PutAsync is Put; it never blocks.
+func (q *MemoryQueue) PutAsync(r Receipt, done func(error)) { done(q.Put(context.Background(), r)) }
+
+// RecordAsync remembers o for r, which never was pending.
+func (q *MemoryQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
+	done(q.Ack(context.Background(), o, r))
+}
+
 // Claim leases up to max due receipts of systemID.
 func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
 	q.mu.Lock()

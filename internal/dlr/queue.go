@@ -96,10 +96,11 @@ type Queue interface {
 	Len(ctx context.Context) (int, error)
 }
 
-// Flusher is implemented by queues that hold receipts back (BufferedQueue);
-// the dispatcher calls Flush on every sweep.
-type Flusher interface {
-	Flush(ctx context.Context) (int, error)
+// OutcomeRecorder is implemented by queues that can remember the outcome
+// of a message that gets no receipt (DLR_MODE=requested) without holding
+// the caller; done gets the result.
+type OutcomeRecorder interface {
+	RecordAsync(o Outcome, r Receipt, done func(error))
 }
 
 // Sender is implemented by the gateway on top of the SMPP server.

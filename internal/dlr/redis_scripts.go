@@ -11,7 +11,8 @@ const (
 	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets...]; ARGV
 	// expected epoch, new epoch, mode ("p" put, "r" restore), then id,
 	// body, due_ms, exp_ms for each receipt. Stores the receipts of one
-	// account atomically. A new receipt is appended to the fresh list
+	// account in one script (Redis runs it without interleaving; a
+	// failure half way leaves nothing a claim would hand out). A new receipt is appended to the fresh list
 	// while due and expiry times keep the list in order (the usual case:
 	// one delay and one TTL for every receipt); one that would break the
 	// order goes to the due/exp sets instead. Put mode replaces a pending
@@ -29,8 +30,7 @@ if not e then
   if ARGV[1] ~= '' then lost = 1 end
 end
 local restore = ARGV[3] == 'r'
-local n = 0
-local fresh = {}
+local fresh, bodies, due, exp = {}, {}, {}, {}
 local tdue, texp = 0, 0
 local tail = redis.call('LINDEX', KEYS[2], -1)
 if tail then
@@ -39,7 +39,7 @@ if tail then
   texp = tonumber(x) or math.huge
 end
 for i = 4, #ARGV, 4 do
-  local id, due, exp = ARGV[i], ARGV[i+2], ARGV[i+3]
+  local id, dms, xms = ARGV[i], ARGV[i+2], ARGV[i+3]
   local skip = false
   if restore then
     for k = 6, #KEYS do
@@ -47,20 +47,30 @@ for i = 4, #ARGV, 4 do
     end
   end
   if not skip then
-    n = n + 1
-    local isnew = redis.call('HSET', KEYS[1], id, ARGV[i+1]) == 1
-    local d, x = tonumber(due), tonumber(exp) or math.huge
+    local isnew = redis.call('HEXISTS', KEYS[1], id) == 0
+    local d, x = tonumber(dms), tonumber(xms) or math.huge
     if isnew and d >= tdue and x >= texp then
-      fresh[#fresh + 1] = due .. '|' .. exp .. '|' .. id
+      fresh[#fresh + 1] = dms .. '|' .. xms .. '|' .. id
       tdue, texp = d, x
     elseif isnew or not restore then
-      redis.call('ZADD', KEYS[4], due, id)
-      if exp ~= '' then redis.call('ZADD', KEYS[5], exp, id) end
+      due[#due + 1] = dms
+      due[#due + 1] = id
+      if xms ~= '' then
+        exp[#exp + 1] = xms
+        exp[#exp + 1] = id
+      end
     end
+    bodies[#bodies + 1] = id
+    bodies[#bodies + 1] = ARGV[i+1]
   end
 end
+-- Schedule first, bodies last in one command: a script that fails half
+-- way leaves at most schedule entries without a body, which claims drop.
 if #fresh > 0 then redis.call('RPUSH', KEYS[2], unpack(fresh)) end
-return {n, e, lost}`
+if #due > 0 then redis.call('ZADD', KEYS[4], unpack(due)) end
+if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
+if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
+return {#bodies / 2, e, lost}`
 
 	// claimLua: KEYS r, fresh, due, exp; ARGV now_ms, lease_until_ms, max.
 	// Leases up to max due receipts: first those scheduled in the due set

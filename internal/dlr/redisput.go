@@ -45,14 +45,27 @@ type groupCommit struct {
 type putKind uint8
 
 const (
-	kindPut     putKind = iota // a new receipt
-	kindRestore                // from the outage buffer: skipped if finished
+	kindPut      putKind = iota // a new receipt
+	kindRestore                 // from the outage buffer: skipped if finished
+	kindFinished                // no receipt wanted: only its outcome is remembered
 )
 
 type putReq struct {
 	kind putKind
 	r    Receipt
+	o    Outcome // kindFinished
 	done func(error)
+}
+
+// RecordAsync remembers o as the outcome of r (an accepted message that
+// asked for no receipt) with the next group commit, so that query_sm can
+// answer it; done gets the result.
+func (q *RedisQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
+	if err := validate(r); err != nil {
+		done(err)
+		return
+	}
+	q.enqueue(putReq{kind: kindFinished, r: r, o: o, done: done})
 }
 
 var (
@@ -146,22 +159,24 @@ func (q *RedisQueue) commitAll() {
 
 // putGroup is the receipts of one account and kind in a batch: one script.
 type putGroup struct {
-	sys   string
-	kind  putKind
-	reqs  []putReq
-	keys  []string
-	args  []any
-	cmd   *redis.Cmd
-	err   error
-	count int // receipts the script stored
+	sys    string
+	kind   putKind
+	script *redis.Script
+	reqs   []putReq
+	keys   []string
+	args   []any
+	cmd    *redis.Cmd
+	err    error
+	count  int // receipts the script stored
 }
 
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 	groups := q.groupBatch(batch)
 	if !q.put.byHash {
-		// Loading the script (on every node of a Cluster) lets batches send
-		// 40 octets instead of its text, which Redis would hash each time.
-		q.put.byHash = q.s.put.Load(ctx, q.c).Err() == nil
+		// Loading the scripts (on every node of a Cluster) lets batches
+		// send 40 octets instead of the text, which Redis would hash each
+		// time.
+		q.put.byHash = q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil
 	}
 	q.runGroups(ctx, groups, q.put.byHash)
 	if again := noScriptGroups(groups); len(again) > 0 {
@@ -198,9 +213,22 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 	for _, req := range batch {
 		k := gk{req.r.SystemID, req.kind}
 		g := idx[k]
+		if g == nil && k.kind == kindFinished {
+			keys := q.accountKeys(k.sys)
+			bucket, until := q.doneBucket(k.sys, now)
+			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.finish, keys: []string{keys[0], keys[2], keys[3], bucket},
+				args: []any{finalValue(req.o), until, "0"}}
+			idx[k] = g
+			groups = append(groups, g)
+		}
+		if k.kind == kindFinished {
+			g.args = append(g.args, req.r.MessageID)
+			g.reqs = append(g.reqs, req)
+			continue
+		}
 		if g == nil {
 			keys := q.accountKeys(k.sys)
-			g = &putGroup{sys: k.sys, kind: k.kind, keys: []string{keys[0], keys[1], q.epochKey(k.sys), keys[2], keys[3]}}
+			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.put, keys: []string{keys[0], keys[1], q.epochKey(k.sys), keys[2], keys[3]}}
 			mode := "p"
 			if k.kind == kindRestore {
 				mode = "r"
@@ -257,9 +285,9 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 				continue // no master for its slot
 			}
 			if byHash {
-				g.cmd = q.s.put.EvalSha(ctx, p, g.keys, g.args...)
+				g.cmd = g.script.EvalSha(ctx, p, g.keys, g.args...)
 			} else {
-				g.cmd = q.s.put.Eval(ctx, p, g.keys, g.args...)
+				g.cmd = g.script.Eval(ctx, p, g.keys, g.args...)
 			}
 		}
 		if q.o.WaitReplicas > 0 {
@@ -280,6 +308,12 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 		if g.cmd == nil {
 			if g.err == nil {
 				g.err = err
+			}
+			continue
+		}
+		if g.kind == kindFinished {
+			if g.err = g.cmd.Err(); g.err == nil {
+				g.err = waitErr
 			}
 			continue
 		}
@@ -305,7 +339,7 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, g := range groups {
-		if g.cmd == nil || g.cmd.Err() != nil {
+		if g.kind == kindFinished || g.cmd == nil || g.cmd.Err() != nil {
 			continue
 		}
 		res, _ := g.cmd.Slice()
@@ -329,7 +363,7 @@ func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 	var add []any
 	q.mu.Lock()
 	for _, g := range groups {
-		if g.err == nil && !q.listed[g.sys] {
+		if g.kind != kindFinished && !q.listed[g.sys] { // also after a failure: the sweep must see it
 			add = append(add, g.sys)
 		}
 	}

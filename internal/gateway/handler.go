@@ -22,7 +22,10 @@ type Handler struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
-	once    sync.Once
+	// accepting counts submits whose receipt is being stored: their
+	// answer comes from the store's completion, after the worker left.
+	accepting sync.WaitGroup
+	once      sync.Once
 }
 
 type job struct {
@@ -81,6 +84,9 @@ func (h *Handler) Close(ctx context.Context) {
 		<-done
 	}
 	h.cancel()
+	// Answers still waiting for their receipt's commit: bounded by the
+	// queue's commit timeout.
+	h.accepting.Wait()
 }
 
 // ServeSMPP implements smpp.Handler.
@@ -93,7 +99,11 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 	}
 	switch b := r.PDU.Body.(type) {
 	case *pdu.SubmitSM:
-		if h.tryInline(r, &b.SM, start) {
+		if h.overPendingCap(r) || h.tryInline(r, &b.SM, start) {
+			return
+		}
+	case *pdu.DataSM, *pdu.SubmitMulti:
+		if h.overPendingCap(r) {
 			return
 		}
 	case *pdu.QuerySM:

@@ -14,6 +14,13 @@ import (
 // Receipts is what the handler needs of the receipt dispatcher.
 type Receipts interface {
 	Schedule(ctx context.Context, r dlr.Receipt) error
+	// ScheduleAsync stores r and calls done once it is stored (or
+	// failed), without holding the caller: the submit_sm_resp is sent
+	// from done.
+	ScheduleAsync(r dlr.Receipt, done func(error))
+	// Accepted remembers an accepted message that asked for no receipt
+	// (DLR_MODE=requested), so that query_sm can answer its state.
+	Accepted(r dlr.Receipt)
 	// Cancel and Lookup only ever see receipts of systemID, the session's
 	// account: message ids are predictable.
 	Cancel(ctx context.Context, systemID, messageID string) (bool, error)
@@ -57,6 +64,11 @@ type Options struct {
 	// OtherErr is the receipt err after a timeout or HLR error (default "000").
 	OtherErr string
 	Workers  int // lookups in progress at once; default 256
+	// PendingCap returns the most pending receipts systemID may have
+	// (max_pending_receipts, DLR_MAX_PENDING_PER_ACCOUNT); 0 or a nil
+	// func: no cap. Over it a submit is answered ESME_RMSGQFUL before
+	// any lookup.
+	PendingCap func(systemID string) int
 	// InlineReceipts lets a cache hit that accepts the message store its
 	// receipt on the reader goroutine: set it when Schedule never blocks
 	// (the in-memory queue).

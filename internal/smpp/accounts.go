@@ -114,9 +114,8 @@ func (a *Accounts) List() []*AccountState {
 }
 
 func inNetworks(nets []netip.Prefix, ip netip.Addr) bool {
-	ip = ip.Unmap()
 	for _, n := range nets {
-		if n.Contains(ip) {
+		if prefixContains(n, ip) {
 			return true
 		}
 	}

@@ -19,6 +19,11 @@ const (
 	CloseTooManyConnections             // SMPP_MAX_CONNECTIONS reached
 	ClosePanic                          // a panic was contained
 	CloseBindFailed                     // repeated failed binds on the connection
+	CloseSlowConsumer                   // the output buffer stayed full: the client does not read
+	ClosePrebindRequests                // too many requests before a bind
+	CloseTooManyFromAddress             // SMPP_MAX_CONNECTIONS_PER_IP reached for the address
+	CloseTooManyUnbound                 // SMPP_MAX_UNBOUND_CONNECTIONS reached
+	CloseAddressBlocked                 // the address is refused after repeated failed binds
 	CloseAdminUnbind                    // unbound through the admin API
 	CloseAccountRemoved                 // a reload removed the account
 )
@@ -26,7 +31,9 @@ const (
 var closeReasonNames = [...]string{
 	"none", "peer_closed", "unbind", "shutdown", "bind_timeout", "inactivity",
 	"enquire_link_timeout", "bad_frame", "read_error", "write_error",
-	"too_many_connections", "panic", "bind_failed", "admin_unbind", "account_removed",
+	"too_many_connections", "panic", "bind_failed", "slow_consumer", "prebind_requests",
+	"too_many_from_address", "too_many_unbound", "address_blocked",
+	"admin_unbind", "account_removed",
 }
 
 func (r CloseReason) String() string {

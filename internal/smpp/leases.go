@@ -17,10 +17,10 @@ type BindLeases interface {
 	Release(systemID string, session uint64)
 }
 
-// admit takes a bind lease and records the bind; it fails when the limit
+// admitBind takes a bind lease and records the bind; it fails when the limit
 // is reached here or anywhere. Accounts without a limit take a lease too,
 // so their binds are counted cluster-wide.
-func (srv *Server) admit(ctx context.Context, s *Session, acc *AccountState, mode BindMode) bool {
+func (srv *Server) admitBind(ctx context.Context, s *Session, acc *AccountState, mode BindMode) bool {
 	if leases := srv.opts.BindLeases; leases != nil {
 		limit := acc.MaxBinds()
 		if limit <= 0 {

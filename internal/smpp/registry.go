@@ -126,8 +126,14 @@ func (s *Session) unbindAndClose(ctx context.Context, reason CloseReason) {
 		s.close(reason)
 		return
 	}
+	// Some clients never answer unbind: wait UnbindTimeout, not the
+	// whole response timeout.
+	t := s.srv.opts.Clock.NewTimer(s.srv.opts.UnbindTimeout)
+	defer t.Stop()
 	select {
 	case <-answered:
+		s.closeAfterFlush(reason)
+	case <-t.C():
 		s.closeAfterFlush(reason)
 	case <-ctx.Done():
 		s.close(reason)
