@@ -190,6 +190,9 @@ func TestSharedLimitsTwoInstances(t *testing.T) {
 	t.Logf("two instances, throughput %v, %d/s offered on each for %v: %d answers (%d accepted, %d throttled, %d other); accepted %.1f/s between %v and %v",
 		rate, offered, run, len(results), counts[pdu.StatusOK], counts[pdu.StatusThrottled],
 		len(results)-counts[pdu.StatusOK]-counts[pdu.StatusThrottled], got, warmup, run)
+	callsA, _ := a.metric(`smpp_shared_limits_redis_calls_total{kind="reserve",result="ok"}`)
+	callsB, _ := b.metric(`smpp_shared_limits_redis_calls_total{kind="reserve",result="ok"}`)
+	t.Logf("throughput reservations in Redis: A=%v B=%v for %d submits", callsA, callsB, len(results))
 	if got < rate*0.9 || got > rate*1.1 {
 		t.Fatalf("accepted %.1f/s across both instances, want %v ±10%%", got, rate)
 	}

@@ -23,7 +23,6 @@ type throttle struct {
 	perSec   atomic.Uint64 // math.Float64bits of the rate
 	tokens   atomic.Int64
 	pending  atomic.Bool  // a refill is queued or running
-	notUntil atomic.Int64 // unix nanos: Redis has no single token before then
 	batchAt  atomic.Int64 // unix nanos: Redis has no whole batch before then
 	local    smpp.Throttle
 }
@@ -69,13 +68,20 @@ func (t *throttle) Allow() bool {
 			return true
 		}
 	}
-	if time.Now().UnixNano() < t.notUntil.Load() {
+	// The pool is empty. Unless Redis said when the next batch will be
+	// there, ask for one now. At the limit this asks Redis about as often
+	// as batches are granted (20 times a second per instance), however
+	// many messages are offered.
+	if time.Now().UnixNano() < t.batchAt.Load() {
 		return false
 	}
-	// The pool is empty and Redis may have a token: ask for this message.
-	ok, err := t.reserve(context.Background(), 1, &t.notUntil)
+	n := t.batch()
+	ok, err := t.reserve(context.Background(), n, &t.batchAt)
 	if err != nil {
 		return t.local.Allow()
+	}
+	if ok {
+		t.tokens.Add(int64(n - 1))
 	}
 	return ok
 }
