@@ -270,6 +270,9 @@ func TestOperatorEndToEnd(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
 		}
 	}
+	if _, ok := m[`dlr_account_pending{system_id="alice"}`]; !ok {
+		t.Error(`no dlr_account_pending{system_id="alice"}`)
+	}
 	for k := range m {
 		if strings.Contains(k, `system_id="carol"`) && strings.HasPrefix(k, "smpp_account_") {
 			t.Errorf("removed account still exported: %s", k)
