@@ -47,6 +47,8 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 	fs := flag.NewFlagSet("lookup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	account := fs.String("account", "", "read the numbers as this account's submits (its default_region and allow/deny lists)")
+	ton := fs.Uint("ton", uint(hlr.TONUnknown), "dest_addr_ton of the numbers: 0 unknown, 1 international, 2 national")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: smpp-hlr-gateway lookup [--json] MSISDN...")
 		fmt.Fprintln(stderr, "Looks numbers up through the same HLR chain as the server (HLR_PROVIDER, HLR_*, REDIS_URL).")
@@ -81,20 +83,26 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 		return 2
 	}
 	defer cleanup()
+	resolver, err := app.BuildResolver(cfg, chain, codes, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 
 	rows := make([]lookupRow, 0, len(numbers))
 	code := 0
 	for _, in := range numbers {
 		row := lookupRow{Input: in}
-		msisdn, ok := hlr.NormalizeMSISDN(in)
-		if !ok {
-			row.Class, row.Reason, row.ErrCode, row.Source = hlr.ClassInvalid.String(), hlr.ReasonInvalidNumber, codes.InvalidNumber, "none"
-			row.Failure = "not a phone number (1-15 digits after stripping '+', spaces, dashes); no lookup spent"
-			rows = append(rows, row)
-			continue
-		}
+		msisdn, res, err := resolver.Resolve(ctx, hlr.Destination{Account: *account, Addr: in, TON: uint8(*ton)})
 		row.MSISDN = msisdn
-		res, err := chain.Lookup(ctx, msisdn)
+		switch res.Source {
+		case hlr.SourceNotANumber:
+			row.Failure = "not a phone number; no lookup spent"
+		case hlr.SourcePrecheck:
+			row.Failure = "cannot exist in its numbering plan (HLR_PRECHECK); no lookup spent"
+		case hlr.SourceRule:
+			row.Failure = "answered by HLR_RULES_FILE; no lookup spent"
+		}
 		if err != nil {
 			code = 1
 			row.Source = "provider"

@@ -34,6 +34,7 @@ type App struct {
 	rdb        redis.UniversalClient
 	redisCache *cache.Redis
 	chain      *hlr.Chain
+	resolver   *hlr.Resolver
 	queue      dlr.Queue
 	buffer     *dlr.BufferedQueue // the queue with Redis
 	lost       *dlr.LossCounter
@@ -98,6 +99,10 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if a.resolver, err = BuildResolver(cfg, a.chain, codes, hm); err != nil {
+		return err
+	}
+	a.AddReloader(numberingReloader{cfg: cfg, resolver: a.resolver, codes: codes})
 
 	a.queue, err = a.buildQueue(ctx)
 	if err != nil {
@@ -123,7 +128,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		timeoutPolicy = gateway.Accept
 	}
 	a.handler, err = gateway.New(gateway.Options{
-		Lookuper: a.chain, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
+		Lookuper: a.chain, Resolver: a.resolver, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
 		TimeoutPolicy: timeoutPolicy, ErrorPolicy: errPolicy,
 		// A little longer than the HLR timeout, so the chain reports its
 		// own timeout rather than the handler's deadline.

@@ -49,6 +49,7 @@ func BuildProvider(c config.Config, logger *slog.Logger) (hlr.Lookuper, hlr.ErrC
 func BuildLookuper(c config.Config, provider hlr.Lookuper, rdb redis.UniversalClient, m *hlr.Metrics, logger *slog.Logger) (*hlr.Chain, *cache.Redis, error) {
 	opts := hlr.ChainOptions{
 		TTL:            c.Cache.TTL,
+		TemporaryTTL:   c.Cache.TemporaryTTL,
 		Timeout:        c.HLR.Timeout,
 		MaxConcurrency: c.HLR.MaxConcurrency,
 		Breaker: hlr.BreakerSettings{
@@ -72,6 +73,35 @@ func BuildLookuper(c config.Config, provider hlr.Lookuper, rdb redis.UniversalCl
 	}
 	chain, err := hlr.NewChain(provider, opts)
 	return chain, rc, err
+}
+
+// BuildResolver puts the numbering rules (HLR_DEFAULT_REGION, the
+// accounts' default_region, HLR_PRECHECK) and the prefix rules
+// (HLR_RULES_FILE) in front of the lookup chain.
+func BuildResolver(c config.Config, chain hlr.Lookuper, codes hlr.ErrCodes, m *hlr.Metrics) (*hlr.Resolver, error) {
+	rules, err := hlr.NewRulesHolder(c.HLR.RulesFile, codes)
+	if err != nil {
+		return nil, fmt.Errorf("config: HLR_RULES_FILE: %w", err)
+	}
+	return hlr.NewResolver(chain, hlr.ResolverOptions{
+		DefaultRegion:  c.HLR.DefaultRegion,
+		AccountRegions: AccountRegions(c.Accounts()),
+		Precheck:       c.HLR.PrecheckMode(),
+		Rules:          rules,
+		ErrCodes:       codes,
+		Metrics:        m,
+	}), nil
+}
+
+// AccountRegions maps each account with a default_region to it.
+func AccountRegions(accounts []config.Account) map[string]string {
+	out := make(map[string]string, len(accounts))
+	for _, a := range accounts {
+		if a.DefaultRegion != "" {
+			out[a.SystemID] = a.DefaultRegion
+		}
+	}
+	return out
 }
 
 // Accounts converts the configured accounts for the SMPP server.

@@ -308,3 +308,47 @@ func TestReloadAppliesNothingUnlessAllAreValid(t *testing.T) {
 		t.Fatalf("no config.reload.failed line naming the part:\n%s", gw.logs.String())
 	}
 }
+
+// TestReloadReadsTheRulesFile: a reload reads HLR_RULES_FILE again; a rules
+// file that does not parse changes nothing, not even the accounts.
+func TestReloadReadsTheRulesFile(t *testing.T) {
+	dir := t.TempDir()
+	rules, accounts := filepath.Join(dir, "rules.yaml"), filepath.Join(dir, "accounts.yaml")
+	writeAccounts(t, rules, "accounts:\n  alice:\n    allow: [\"4915\"]\n")
+	writeAccounts(t, accounts, "accounts:\n  - {system_id: alice, password: a}\n")
+	tmt := newFakeTMT(t, nil) // every number is live
+	gw := startGateway(t, tmt, map[string]string{"HLR_RULES_FILE": rules, "SMPP_ACCOUNTS_FILE": accounts})
+	c := mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindTransmitter)
+	submit := func() pdu.Status {
+		st, _, err := c.Submit(ctxT(t), sm("4915112345678", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := submit(); st != pdu.StatusOK {
+		t.Fatalf("allowed by the rules: %v, want ESME_ROK", st)
+	}
+
+	// A broken rules file with a good accounts file: nothing changes.
+	writeAccounts(t, rules, "accounts:\n  alice:\n    allow: [\"49x\"]\n")
+	writeAccounts(t, accounts, "accounts:\n  - {system_id: alice, password: a}\n  - {system_id: dave, password: d}\n")
+	if _, err := gw.app.Reload(ctxT(t)); !errors.Is(err, admin.ErrInvalidConfig) || !strings.Contains(err.Error(), "HLR_RULES_FILE") {
+		t.Fatalf("Reload with a broken rules file = %v", err)
+	}
+	if _, err := dialAs(t, gw.addr, "dave", "d", pdu.CmdBindTransmitter); err == nil {
+		t.Fatal("dave can bind although the reload failed")
+	}
+	if st := submit(); st != pdu.StatusOK {
+		t.Fatalf("after a failed reload: %v, want the old rules (ESME_ROK)", st)
+	}
+
+	// Without the allow rule the number goes to the HLR, which says live.
+	writeAccounts(t, rules, "prefixes: []\n")
+	if res, err := gw.app.Reload(ctxT(t)); err != nil || strings.Join(res.Added, ",") != "dave" {
+		t.Fatalf("Reload = %+v, %v", res, err)
+	}
+	if st := submit(); st != pdu.StatusInvDstAdr {
+		t.Fatalf("after the rules reload: %v, want ESME_RINVDSTADR from the HLR", st)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/admin"
 	"github.com/smpp-hlr-gateway/gateway/internal/config"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp/sharedlimits"
 )
@@ -70,13 +72,16 @@ func (a *App) Reload(ctx context.Context) (smpp.ReloadResult, error) {
 		}
 		applies = append(applies, apply)
 	}
-	res := smpp.ReloadResult{Added: []string{}, Removed: []string{}, Changed: []string{}}
+	var res smpp.ReloadResult
 	for _, apply := range applies {
 		r := apply()
 		res.Added = append(res.Added, r.Added...)
 		res.Removed = append(res.Removed, r.Removed...)
 		res.Changed = append(res.Changed, r.Changed...)
 	}
+	res.Added, res.Removed = sortedSet(res.Added), sortedSet(res.Removed)
+	// An added account is not also "changed" because its region is new.
+	res.Changed = slices.DeleteFunc(sortedSet(res.Changed), func(id string) bool { return slices.Contains(res.Added, id) })
 	a.reloads.total.WithLabelValues("success").Inc()
 	a.log.Info("config.reload.succeeded", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
 	for _, id := range res.Removed {
@@ -153,4 +158,59 @@ func randomSuffix() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// numberingReloader reads HLR_RULES_FILE and the accounts' default_region
+// again.
+type numberingReloader struct {
+	cfg      config.Config
+	resolver *hlr.Resolver
+	codes    hlr.ErrCodes
+}
+
+func (r numberingReloader) Name() string { return "HLR_RULES_FILE" }
+
+func (r numberingReloader) Prepare(context.Context) (func() smpp.ReloadResult, error) {
+	accounts, err := r.cfg.ReloadAccounts()
+	if err != nil {
+		return nil, err
+	}
+	var rules *hlr.Rules
+	if r.cfg.HLR.RulesFile != "" {
+		if rules, err = hlr.ReadRulesFile(r.cfg.HLR.RulesFile, r.codes); err != nil {
+			return nil, fmt.Errorf("config: HLR_RULES_FILE: %w", err)
+		}
+	}
+	regions := AccountRegions(accounts)
+	return func() smpp.ReloadResult {
+		var changed []string
+		for _, a := range accounts {
+			if r.resolver.Region(a.SystemID) != r.resolverRegion(regions, a.SystemID) {
+				changed = append(changed, a.SystemID)
+			}
+		}
+		r.resolver.SetAccountRegions(regions)
+		if rules != nil && r.resolver.Rules() != nil {
+			r.resolver.Rules().Replace(rules)
+		}
+		return smpp.ReloadResult{Changed: changed}
+	}, nil
+}
+
+// resolverRegion is the region the resolver will use for id once regions
+// are in use: the account's own, else HLR_DEFAULT_REGION.
+func (r numberingReloader) resolverRegion(regions map[string]string, id string) string {
+	if reg, ok := regions[id]; ok {
+		return reg
+	}
+	return r.cfg.HLR.DefaultRegion
+}
+
+// sortedSet sorts ids and drops repeats; never nil, so JSON shows [].
+func sortedSet(ids []string) []string {
+	out := slices.Compact(slices.Sorted(slices.Values(ids)))
+	if out == nil {
+		out = []string{}
+	}
+	return out
 }

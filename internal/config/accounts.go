@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 )
 
 // Account is one ESME login.
@@ -21,6 +24,7 @@ type Account struct {
 	// MaxPendingReceipts caps the account's pending receipts (over it a
 	// submit gets ESME_RMSGQFUL); 0 = DLR_MAX_PENDING_PER_ACCOUNT.
 	MaxPendingReceipts int
+	DefaultRegion      string // region of its national numbers (ISO 3166-1); "" = HLR_DEFAULT_REGION
 }
 
 // Allows reports whether a client address may bind to the account.
@@ -65,6 +69,7 @@ type accountYAML struct {
 	Throughput      float64  `yaml:"throughput"`
 	AllowedNetworks []string `yaml:"allowed_networks"`
 	MaxPending      int      `yaml:"max_pending_receipts"`
+	DefaultRegion   string   `yaml:"default_region"`
 }
 
 // ReadAccountsFile reads and parses an accounts file. Errors name
@@ -90,6 +95,7 @@ func ReadAccountsFile(path string) ([]Account, error) {
 //	    throughput: 100
 //	    allowed_networks: ["10.0.0.0/8", "192.0.2.7"]
 //	    max_pending_receipts: 100000
+//	    default_region: GB   # national destination numbers are British
 //
 // Unknown keys are errors (so typos do not pass silently). A bare address in
 // allowed_networks means that single host. Content rules (lengths,
@@ -114,6 +120,7 @@ func ParseAccounts(data []byte) ([]Account, error) {
 			}
 			acc.AllowedNetworks = append(acc.AllowedNetworks, p)
 		}
+		acc.DefaultRegion = strings.ToUpper(a.DefaultRegion)
 		out = append(out, acc)
 	}
 	return out, nil
@@ -161,6 +168,9 @@ func validateAccounts(accounts []Account, fromFile bool) error {
 			return fieldErr(idVar, "%smax_pending_receipts of %q is negative", where, a.SystemID)
 		case a.Throughput < 0 || a.Throughput != a.Throughput:
 			return fieldErr(idVar, "%sthroughput of %q must be 0 (unlimited) or positive", where, a.SystemID)
+		}
+		if err := hlr.CheckRegion(a.DefaultRegion); err != nil {
+			return fieldErr(idVar, "%sdefault_region of %q: %q is not an ISO 3166-1 region code with a numbering plan", where, a.SystemID, a.DefaultRegion)
 		}
 		if j, dup := seen[a.SystemID]; dup {
 			return fieldErr(idVar, "%ssystem_id %q is already used by accounts[%d]", where, a.SystemID, j)

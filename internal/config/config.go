@@ -81,12 +81,16 @@ type HLR struct {
 	ErrCodes         string        // HLR_ERR_CODES: "name=DDD,..." overrides; empty = built-in table
 	BreakerFailures  int           // HLR_BREAKER_FAILURES: consecutive failures that open the breaker
 	BreakerOpen      time.Duration // HLR_BREAKER_OPEN_SECONDS: open time before a probe
+	DefaultRegion    string        // HLR_DEFAULT_REGION: ISO 3166-1 code for national numbers; "" = none
+	Precheck         string        // HLR_PRECHECK: "" (auto: on when a region applies), "true", "false"
+	RulesFile        string        // HLR_RULES_FILE: prefix rules and per-account allow/deny lists; "" = none
 	SimulatorLatency time.Duration // SIMULATOR_LATENCY_MS
 }
 
 // Cache configures the HLR result cache (both tiers).
 type Cache struct {
 	TTL           time.Duration // HLR_CACHE_TTL_SECONDS; 0 disables caching
+	TemporaryTTL  time.Duration // HLR_CACHE_TTL_TEMPORARY_SECONDS: absent, unreachable, ...; 0 = not cached
 	MemoryEntries int           // HLR_CACHE_MEMORY_ENTRIES
 }
 

@@ -45,6 +45,7 @@ func Default() Config {
 		},
 		Cache: Cache{
 			TTL:           86400 * time.Second,
+			TemporaryTTL:  900 * time.Second,
 			MemoryEntries: 1_000_000,
 		},
 		Redis: Redis{

@@ -2,7 +2,6 @@ package config
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net/url"
 	"os"
 	"regexp"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
@@ -163,7 +163,7 @@ func (c Config) validateHLR() error {
 	if h.MaxConcurrency < 1 {
 		return fieldErr("HLR_MAX_CONCURRENCY", "%d must be at least 1", h.MaxConcurrency)
 	}
-	if _, err := ParseErrCodes(h.ErrCodes); err != nil {
+	if _, err := hlr.ParseErrCodes(h.ErrCodes); err != nil {
 		return fieldErrCause("HLR_ERR_CODES", err, "%v", err)
 	}
 	if h.BreakerFailures < 1 {
@@ -175,11 +175,45 @@ func (c Config) validateHLR() error {
 	if h.SimulatorLatency < 0 {
 		return fieldErr("SIMULATOR_LATENCY_MS", "%d must not be negative", h.SimulatorLatency.Milliseconds())
 	}
+	return c.validateNumbering()
+}
+
+// validateNumbering checks the region, the precheck mode and the rules
+// file, with the parsers serve uses.
+func (c Config) validateNumbering() error {
+	h := c.HLR
+	if err := hlr.CheckRegion(h.DefaultRegion); err != nil {
+		return fieldErrCause("HLR_DEFAULT_REGION", err, "%q is not an ISO 3166-1 region code with a numbering plan (e.g. GB, DE, US)", h.DefaultRegion)
+	}
+	if err := oneOf("HLR_PRECHECK", h.Precheck, "", "auto", "true", "false"); err != nil {
+		return err
+	}
+	if h.RulesFile != "" {
+		codes, _ := hlr.ParseErrCodes(h.ErrCodes) // checked above
+		if _, err := hlr.ReadRulesFile(h.RulesFile, codes); err != nil {
+			return fieldErrCause("HLR_RULES_FILE", err, "%v", err)
+		}
+	}
 	return nil
+}
+
+// PrecheckMode is HLR_PRECHECK as the lookup layer reads it.
+func (h HLR) PrecheckMode() hlr.Precheck {
+	switch h.Precheck {
+	case "true":
+		return hlr.PrecheckOn
+	case "false":
+		return hlr.PrecheckOff
+	default:
+		return hlr.PrecheckAuto
+	}
 }
 
 func (c Config) validateCacheRedis() error {
 	if err := nonNegative("HLR_CACHE_TTL_SECONDS", c.Cache.TTL); err != nil {
+		return err
+	}
+	if err := nonNegative("HLR_CACHE_TTL_TEMPORARY_SECONDS", c.Cache.TemporaryTTL); err != nil {
 		return err
 	}
 	if c.Cache.MemoryEntries < 1 {
@@ -287,36 +321,7 @@ func (c Config) validatePorts() error {
 	return nil
 }
 
-var (
-	instanceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	errCodeKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-)
-
-// ParseErrCodes parses HLR_ERR_CODES: comma-separated name=DDD pairs, e.g.
-// "invalid_number=003,unknown_subscriber=001". Names are lower-case
-// identifiers, codes exactly three decimal digits, no name twice. An empty
-// string gives an empty map (the built-in table applies).
-func ParseErrCodes(s string) (map[string]string, error) {
-	out := map[string]string{}
-	if strings.TrimSpace(s) == "" {
-		return out, nil
-	}
-	for _, pair := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch {
-		case !ok || !errCodeKeyPattern.MatchString(k):
-			return nil, fmt.Errorf("%w: %q is not name=DDD", ErrInvalid, pair)
-		case len(v) != 3 || strings.Trim(v, "0123456789") != "":
-			return nil, fmt.Errorf("%w: code %q of %s is not three digits", ErrInvalid, v, k)
-		}
-		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("%w: %s is given twice", ErrInvalid, k)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
+var instanceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 func validRedisURL(raw string) error {
 	if raw == "" {

@@ -59,7 +59,13 @@ func variables() []variable {
 		strVar("HLR_ERR_CODES", func(c *Config) *string { return &c.HLR.ErrCodes }),
 		intVar("HLR_BREAKER_FAILURES", func(c *Config) *int { return &c.HLR.BreakerFailures }),
 		secondsVar("HLR_BREAKER_OPEN_SECONDS", func(c *Config) *time.Duration { return &c.HLR.BreakerOpen }),
+		{name: "HLR_DEFAULT_REGION",
+			get: func(c *Config) string { return c.HLR.DefaultRegion },
+			set: func(c *Config, raw string) error { c.HLR.DefaultRegion = strings.ToUpper(raw); return nil }},
+		lowerVar("HLR_PRECHECK", func(c *Config) *string { return &c.HLR.Precheck }),
+		strVar("HLR_RULES_FILE", func(c *Config) *string { return &c.HLR.RulesFile }),
 		secondsVar("HLR_CACHE_TTL_SECONDS", func(c *Config) *time.Duration { return &c.Cache.TTL }),
+		secondsVar("HLR_CACHE_TTL_TEMPORARY_SECONDS", func(c *Config) *time.Duration { return &c.Cache.TemporaryTTL }),
 		intVar("HLR_CACHE_MEMORY_ENTRIES", func(c *Config) *int { return &c.Cache.MemoryEntries }),
 		millisVar("SIMULATOR_LATENCY_MS", func(c *Config) *time.Duration { return &c.HLR.SimulatorLatency }),
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
@@ -16,7 +17,7 @@ type Handler struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
-	cached  CachedLookuper // nil when the lookuper has no memory tier
+	dests   *hlr.Resolver
 
 	jobs    chan job
 	ctx     context.Context
@@ -35,8 +36,8 @@ type job struct {
 
 // New builds a handler and starts its workers; Close stops them.
 func New(opts Options) (*Handler, error) {
-	if opts.Lookuper == nil || opts.Receipts == nil || opts.IDs == nil {
-		return nil, errors.New("gateway: Lookuper, Receipts and IDs are required")
+	if (opts.Lookuper == nil && opts.Resolver == nil) || opts.Receipts == nil || opts.IDs == nil {
+		return nil, errors.New("gateway: Lookuper (or Resolver), Receipts and IDs are required")
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 256
@@ -62,7 +63,12 @@ func New(opts Options) (*Handler, error) {
 		metrics: newMetrics(opts.Registerer),
 		jobs:    make(chan job, opts.Workers*4),
 	}
-	h.cached, _ = opts.Lookuper.(CachedLookuper)
+	h.dests = opts.Resolver
+	if h.dests == nil {
+		h.dests = hlr.NewResolver(opts.Lookuper, hlr.ResolverOptions{
+			ErrCodes: hlr.ErrCodes{InvalidNumber: opts.InvalidNumberErr, Other: opts.OtherErr},
+		})
+	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.workers.Add(opts.Workers)
 	for range opts.Workers {

@@ -29,13 +29,6 @@ type Receipts interface {
 	PendingCount(ctx context.Context, systemID string) (int, error)
 }
 
-// CachedLookuper is optionally implemented by a Lookuper that can answer
-// from memory without blocking; such hits are decided on the reader
-// goroutine.
-type CachedLookuper interface {
-	Cached(msisdn string) (hlr.Result, bool)
-}
-
 // Policy says what to do when the HLR gave no usable answer.
 type Policy uint8
 
@@ -47,11 +40,16 @@ const (
 
 // Options configure a Handler.
 type Options struct {
-	Lookuper      hlr.Lookuper // required
-	Receipts      Receipts     // required
-	IDs           *IDs         // required
-	TimeoutPolicy Policy       // HLR_TIMEOUT_POLICY; zero value Reject
-	ErrorPolicy   Policy       // HLR_ERROR_POLICY; set Accept for the default
+	Lookuper hlr.Lookuper // required unless Resolver is set
+	// Resolver normalises destinations and applies the rules and the
+	// precheck before Lookuper (nil: one around Lookuper without regions,
+	// rules or precheck). Answers it has in memory are decided on the
+	// reader goroutine.
+	Resolver      *hlr.Resolver
+	Receipts      Receipts // required
+	IDs           *IDs     // required
+	TimeoutPolicy Policy   // HLR_TIMEOUT_POLICY; zero value Reject
+	ErrorPolicy   Policy   // HLR_ERROR_POLICY; set Accept for the default
 	LookupTimeout time.Duration
 	DLRDelay      time.Duration
 	DLRTTL        time.Duration

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
-	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
@@ -16,31 +15,26 @@ import (
 // is already in memory and no receipt has to be stored (a rejection), or
 // the receipt store never blocks. It reports whether it answered.
 func (h *Handler) tryInline(r *smpp.Request, sm *pdu.SM, start time.Time) bool {
-	if h.cached == nil || sm.Dest.Addr == "" {
-		return false
-	}
-	msisdn, ok := hlr.NormalizeMSISDN(sm.Dest.Addr)
-	if !ok {
-		return false
-	}
-	res, ok := h.cached.Cached(msisdn)
+	res, ok := h.cachedDest(r.Session.SystemID(), sm.Dest)
 	if !ok {
 		return false
 	}
 	d := h.decide(res, nil)
 	if d.status != pdu.StatusOK {
+		h.dests.Answered(res)
 		h.finishSubmit(r, sm, d, "", start)
 		return true
 	}
 	if !h.opts.InlineReceipts {
 		return false // storing the receipt may block: leave it to a worker
 	}
+	h.dests.Answered(res)
 	h.accept(context.Background(), r, sm, d, start)
 	return true
 }
 
 func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start time.Time) {
-	d := h.lookupDest(ctx, sm.Dest.Addr)
+	d := h.lookupDest(ctx, r.Session.SystemID(), sm.Dest)
 	if d.status != pdu.StatusOK {
 		h.finishSubmit(r, sm, d, "", start)
 		return
@@ -128,7 +122,7 @@ func (h *Handler) receiptFor(r *smpp.Request, src, dst pdu.Address, registered u
 }
 
 func (h *Handler) dataSM(ctx context.Context, r *smpp.Request, b *pdu.DataSM, start time.Time) {
-	d := h.lookupDest(ctx, b.Dest.Addr)
+	d := h.lookupDest(ctx, r.Session.SystemID(), b.Dest)
 	var id string
 	if d.status == pdu.StatusOK {
 		id = h.opts.IDs.Next()
@@ -177,7 +171,7 @@ func (h *Handler) submitMulti(_ context.Context, r *smpp.Request, b *pdu.SubmitM
 			}()
 			ctx, cancel := context.WithTimeout(h.ctx, h.opts.LookupTimeout)
 			defer cancel()
-			d := h.lookupDest(ctx, dest.Address.Addr)
+			d := h.lookupDest(ctx, r.Session.SystemID(), dest.Address)
 			var id string
 			if d.status == pdu.StatusOK {
 				id = h.opts.IDs.Next()

@@ -18,13 +18,13 @@ import (
 // all instances together never exceed the limit; a pool holds at most
 // about 1.5 batches (50 ms of the rate), so little is reserved unused.
 type throttle struct {
-	l        *Limits
-	key      string
-	perSec   atomic.Uint64 // math.Float64bits of the rate
-	tokens   atomic.Int64
-	pending  atomic.Bool  // a refill is queued or running
-	batchAt  atomic.Int64 // unix nanos: Redis has no whole batch before then
-	local    smpp.Throttle
+	l       *Limits
+	key     string
+	perSec  atomic.Uint64 // math.Float64bits of the rate
+	tokens  atomic.Int64
+	pending atomic.Bool  // a refill is queued or running
+	batchAt atomic.Int64 // unix nanos: Redis has no whole batch before then
+	local   smpp.Throttle
 }
 
 // Throttle builds the shared throttle of an account; it is an
