@@ -32,10 +32,11 @@ type Options struct {
 // Limits are the shared throughput limiters and bind leases of one
 // instance. Run must be running for refills, heartbeats and releases.
 type Limits struct {
-	rdb  redis.UniversalClient
-	rate *redis_rate.Limiter
-	opts Options
-	log  *slog.Logger
+	rdb   redis.UniversalClient
+	rate  *redis_rate.Limiter
+	epoch time.Time // for mono
+	opts  Options
+	log   *slog.Logger
 
 	degraded   atomic.Bool
 	degradedG  prometheus.Gauge
@@ -65,7 +66,7 @@ func New(rdb redis.UniversalClient, o Options) *Limits {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Limits{
-		rdb: rdb, rate: redis_rate.NewLimiter(rdb), opts: o, log: o.Logger,
+		rdb: rdb, rate: redis_rate.NewLimiter(rdb), epoch: time.Now(), opts: o, log: o.Logger,
 		degradedG: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "smpp_shared_limits_degraded",
 			Help: "1 while Redis cannot be reached and per-account throughput and max_binds hold per instance.",
@@ -165,3 +166,7 @@ func wrap(what string, err error) error {
 	}
 	return fmt.Errorf("sharedlimits: %s: %w", what, err)
 }
+
+// mono is monotonic nanoseconds since New: wall-clock steps do not move
+// the throttles' waits.
+func (l *Limits) mono() int64 { return int64(time.Since(l.epoch)) }

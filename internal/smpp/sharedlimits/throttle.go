@@ -23,7 +23,7 @@ type throttle struct {
 	perSec  atomic.Uint64 // math.Float64bits of the rate
 	tokens  atomic.Int64
 	pending atomic.Bool  // a refill is queued or running
-	batchAt atomic.Int64 // unix nanos: Redis has no whole batch before then
+	batchAt atomic.Int64 // Limits.mono time: Redis has no whole batch before then
 	local   smpp.Throttle
 }
 
@@ -72,7 +72,7 @@ func (t *throttle) Allow() bool {
 	// there, ask for one now. At the limit this asks Redis about as often
 	// as batches are granted (20 times a second per instance), however
 	// many messages are offered.
-	if time.Now().UnixNano() < t.batchAt.Load() {
+	if t.l.mono() < t.batchAt.Load() {
 		return false
 	}
 	n := t.batch()
@@ -122,7 +122,7 @@ func (t *throttle) reserve(ctx context.Context, n int, retry *atomic.Int64) (boo
 		return false, wrap("reserve throughput", err)
 	}
 	if res.Allowed == 0 {
-		retry.Store(time.Now().Add(res.RetryAfter).UnixNano())
+		retry.Store(t.l.mono() + int64(res.RetryAfter))
 		return false, nil
 	}
 	return true, nil
@@ -134,7 +134,7 @@ func (l *Limits) refillLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case t := <-l.refills:
-			if time.Now().UnixNano() >= t.batchAt.Load() {
+			if t.l.mono() >= t.batchAt.Load() {
 				n := t.batch()
 				if ok, err := t.reserve(ctx, n, &t.batchAt); ok && err == nil {
 					t.tokens.Add(int64(n))
