@@ -87,11 +87,11 @@ func BenchmarkPutClaimAck(b *testing.B) {
 	}
 }
 
-// BenchmarkRedisQueuePendingBytes puts 200 000 receipts (8 writers) and
+// BenchmarkRedisQueuePendingBytes puts 1 000 000 receipts (8 writers) and
 // reports Redis's used_memory growth per pending receipt. Run with
 // -benchtime=1x.
 func BenchmarkRedisQueuePendingBytes(b *testing.B) {
-	const n = 200_000
+	const n = 1_000_000
 	ctx := context.Background()
 	for range b.N {
 		c := redisTestClient(b)

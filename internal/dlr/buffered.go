@@ -547,6 +547,23 @@ func (q *BufferedQueue) PendingCount(ctx context.Context, systemID string) (int,
 	return n + b, nil
 }
 
+// PendingCounts adds each account's buffered receipts to the inner counts.
+func (q *BufferedQueue) PendingCounts(ctx context.Context, systems []string) ([]int, error) {
+	pc, ok := q.inner.(pendingCounter)
+	if !ok {
+		return pendingCountsOneByOne(ctx, q, systems)
+	}
+	out, err := pc.PendingCounts(ctx, systems)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, sys := range systems {
+		if a := q.accounts[sys]; a != nil && out[i] >= 0 {
+			out[i] += len(a.rs)
+		}
+	}
+	return out, err
+}
+
 // NextDue asks the inner queue.
 func (q *BufferedQueue) NextDue(ctx context.Context, systemID string) (time.Time, bool, error) {
 	return q.inner.NextDue(ctx, systemID)

@@ -56,8 +56,17 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 		errs = append(errs, redisErr("maintain", err))
 	}
 	alive := map[string]bool{q.o.InstanceID: true}
-	for _, sys := range accounts {
-		lessees, err := q.c.SMembers(ctx, q.lesseesKey(sys)).Result()
+	// One pipeline for every account's lessees (a sweep must not cost a
+	// round trip per account); accounts without leases cost nothing more.
+	cmds := make([]*redis.StringSliceCmd, len(accounts))
+	_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sys := range accounts {
+			cmds[i] = p.SMembers(ctx, q.lesseesKey(sys))
+		}
+		return nil
+	})
+	for i, sys := range accounts {
+		lessees, err := cmds[i].Result()
 		if err != nil {
 			errs = append(errs, redisErr("maintain "+sys, err))
 			continue

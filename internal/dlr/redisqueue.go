@@ -29,6 +29,8 @@ const (
 	// doneBuckets is how many time buckets hold the outcomes remembered
 	// for Remember: each covers Remember/doneBuckets.
 	doneBuckets = 10
+	// listRetryAfter is how long commits skip Paccounts after it failed.
+	listRetryAfter = 5 * time.Second
 )
 
 // RedisOptions tunes a RedisQueue. The zero value gives the defaults.
@@ -94,7 +96,9 @@ type RedisQueue struct {
 	known    map[string]int    // account → pending at the last count
 	putsSeen map[string]int    // account → receipts stored since that count
 	listed   map[string]bool   // account added to Paccounts by this process
-	newEpoch string
+	// listRetry: adding to Paccounts failed; not tried again before then.
+	listRetry time.Time
+	newEpoch  string
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -408,6 +412,53 @@ func (q *RedisQueue) Lookup(ctx context.Context, systemID, messageID string) (Ou
 	return Outcome{}, false, nil
 }
 
+// PendingCounts is PendingCount for several accounts in one pipeline (the
+// dispatcher's sweep refreshes every account it knows). A failed account
+// gets -1 and its error is joined; the others are counted.
+func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int, error) {
+	out := make([]int, len(systems))
+	var errs []error
+	for _, byHash := range []bool{true, false} {
+		errs = errs[:0]
+		noScript := false
+		cmds := make([]*redis.Cmd, len(systems))
+		q.mu.Lock()
+		expected := make([]string, len(systems))
+		for i, sys := range systems {
+			expected[i] = q.epochs[sys]
+		}
+		q.mu.Unlock()
+		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, sys := range systems {
+				keys := []string{q.accountKeys(sys)[0], q.epochKey(sys)}
+				if byHash {
+					cmds[i] = q.s.count.EvalSha(ctx, p, keys, expected[i], q.newEpoch)
+				} else {
+					cmds[i] = q.s.count.Eval(ctx, p, keys, expected[i], q.newEpoch)
+				}
+			}
+			return nil
+		})
+		for i, sys := range systems {
+			res, err := cmds[i].Slice()
+			if err != nil || len(res) != 3 {
+				noScript = noScript || isNoScript(err)
+				errs = append(errs, fmt.Errorf("%s: %w", sys, err))
+				out[i] = -1
+				continue
+			}
+			out[i] = q.recordCount(sys, res)
+		}
+		if !noScript {
+			break
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, redisErr("pending counts", err)
+	}
+	return out, nil
+}
+
 // PendingCount returns the size of the account's pending index. It also
 // checks the account's epoch marker: when Redis lost it, what the account
 // held is counted in dlr_lost_total{cause="redis_data_loss"}.
@@ -419,20 +470,26 @@ func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, er
 	if err != nil || len(res) != 3 {
 		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
 	}
+	return q.recordCount(systemID, res), nil
+}
+
+// recordCount keeps what the count script reported {pending, epoch, lost}
+// and counts a loss it detected.
+func (q *RedisQueue) recordCount(sys string, res []any) int {
 	n, _ := res[0].(int64)
 	epoch, _ := res[1].(string)
 	lost, _ := res[2].(int64)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if lost == 1 {
-		q.lostLocked(systemID)
+		q.lostLocked(sys)
 	}
 	if epoch != "" {
-		q.epochs[systemID] = epoch
+		q.epochs[sys] = epoch
 	}
-	q.known[systemID] = int(n)
-	q.putsSeen[systemID] = 0
-	return int(n), nil
+	q.known[sys] = int(n)
+	q.putsSeen[sys] = 0
+	return int(n)
 }
 
 // lostLocked counts what sys held when Redis lost it: the pending count
