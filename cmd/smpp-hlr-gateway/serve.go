@@ -2,20 +2,28 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/app"
-	"github.com/smpp-hlr-gateway/gateway/internal/config"
-	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
-func runServe(ctx context.Context, _ []string, env func(string) string, _, stderr io.Writer) int {
-	cfg, err := config.Load(env)
+const configHelp = "Configuration comes from environment variables (README.md, docs/configuration.md)."
+
+// runServe runs the gateway until SIGINT or SIGTERM. Exit codes: 0 after a
+// graceful stop, 2 on invalid configuration, 1 when it cannot start or a
+// listener fails.
+func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := newCmdFlags("serve", "smpp-hlr-gateway serve",
+		"Runs the gateway until SIGINT or SIGTERM. Exit codes: 0 after a graceful stop, 2 on invalid\n"+
+			"configuration, 1 when it cannot start or a listener fails. "+configHelp)
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
+	}
+	cfg, err := loadConfig(env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -25,13 +33,13 @@ func runServe(ctx context.Context, _ []string, env func(string) string, _, stder
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	if w := accountsFileWarning(cfg); w != "" {
+		logger.Warn("config.accounts_file.readable", "detail", w)
+	}
 	redis.SetLogger(app.RedisLogger{Log: logger})
 	a, err := app.New(ctx, cfg, logger, app.Options{})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		if errors.Is(err, tmt.ErrConfig) {
-			return 2
-		}
 		return 1
 	}
 	if err := a.Start(ctx); err != nil {
@@ -52,11 +60,23 @@ func runServe(ctx context.Context, _ []string, env func(string) string, _, stder
 	return code
 }
 
-func runCheckConfig(_ context.Context, _ []string, env func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(env)
+// runCheckConfig validates the configuration exactly as serve does and
+// prints it with secrets masked.
+func runCheckConfig(_ context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := newCmdFlags("check-config", "smpp-hlr-gateway check-config",
+		"Validates the configuration exactly as serve does (without opening any connection) and prints\n"+
+			"every variable's effective value, secrets masked. Exit codes: 0 valid, 2 invalid (one line\n"+
+			"naming the variable on stderr). "+configHelp)
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
+	}
+	cfg, err := loadConfig(env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if w := accountsFileWarning(cfg); w != "" {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if err := cfg.Print(stdout); err != nil {
 		fmt.Fprintln(stderr, err)
