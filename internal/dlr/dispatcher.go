@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -39,6 +40,7 @@ type Dispatcher struct {
 	wake     chan struct{}
 	syncReq  chan chan struct{} // tests: close the channel once quiescent
 	pending  atomic.Int64       // last count the queue gave
+	claimLog *logging.Repeats   // dlr.claim_failed: once per outage and account, then every 30 s
 
 	mu        sync.Mutex
 	receivers map[string]int
@@ -74,6 +76,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 		inflight:  make(map[string]struct{}),
 	}
 	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) }, opts.Logger)
+	d.claimLog = logging.NewRepeats(d.o.Logger, "dlr.claim_failed", logging.RepeatOptions{Recovered: "dlr.claim_recovered", Now: d.o.Clock.Now})
 	return d
 }
 

@@ -114,9 +114,10 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time
 		rs, err := d.q.Claim(opCtx, sys, now, d.o.Lease, n)
 		cancel()
 		if err != nil {
-			d.o.Logger.Warn("dlr.claim_failed", "system_id", sys, "err", err)
+			d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
 			continue
 		}
+		d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
 		room -= d.sendAll(ctx, sys, rs, now)
 		if len(rs) == n {
 			busy = true
