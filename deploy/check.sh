@@ -56,7 +56,7 @@ fi
 # Grafana's variables are replaced by values Prometheus accepts.
 if command -v python3 >/dev/null 2>&1; then
 	python3 - "$here/grafana/dashboard.json" >"$tmp/dashboard_rules.yml" <<'PY'
-import json, sys
+import json, re, sys
 
 with open(sys.argv[1]) as f:
     dashboard = json.load(f)
@@ -69,7 +69,7 @@ def exprs(panels):
 
 print("groups:\n  - name: dashboard\n    rules:")
 for i, (title, expr) in enumerate(exprs(dashboard["panels"])):
-    expr = expr.replace("$__rate_interval", "5m").replace("$instance", ".*")
+    expr = re.sub(r"\$(\w+)", lambda m: "5m" if m.group(1) == "__rate_interval" else ".*", expr)
     print(f"      - record: dashboard:query_{i}")
     print(f"        expr: {json.dumps(expr)}")
 PY
