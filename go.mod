@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/linxGnu/gosmpp v0.3.1
 	github.com/maypok86/otter/v2 v2.4.0
+	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sony/gobreaker/v2 v2.4.0

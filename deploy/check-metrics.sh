@@ -110,7 +110,7 @@ grep -Eq '^dlr_expired_total [1-9]' "$tmp/metrics.txt" || fail "no expired recei
 grep -Eq '^dlr_dropped_total\{status="ESME_RX_P_APPN"\} [1-9]' "$tmp/metrics.txt" || fail "no dropped receipt counted after the traffic"
 
 promtool check metrics <"$tmp/metrics.txt"
-for name in submit_total hlr_requests_total hlr_cache_hits_total hlr_cache_misses_total delivrd_total \
+for name in submit_total hlr_requests_total hlr_lookups_avoided_total hlr_cache_hits_total hlr_cache_misses_total delivrd_total \
 	hlr_latency_seconds submit_processing_seconds active_smpp_connections active_tasks redis_connection_pool_size; do
 	grep -q "^${name}[{ _]" "$tmp/metrics.txt" || fail "metric $name missing from /metrics"
 done

@@ -49,6 +49,8 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 			"prints what each answer means. Exit codes: 0 all answered, 1 some lookup had no usable answer,\n"+
 			"2 usage or configuration error. Log lines (LOG_LEVEL, LOG_FORMAT) go to stderr.")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	account := fs.String("account", "", "read the numbers as this account's submits (its default_region and allow/deny lists)")
+	ton := fs.Uint("ton", uint(hlr.TONUnknown), "dest_addr_ton of the numbers: 0 unknown, 1 international, 2 national")
 	numbers, done, code := fs.parse(args, true, stdout, stderr)
 	if done {
 		return code
@@ -71,26 +73,32 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	redis.SetLogger(app.RedisLogger{Log: logger})
+	routeRedisLogs(logger, cfg.Redis.URL)
 	chain, cleanup, err := buildLookupChain(ctx, cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	defer cleanup()
+	resolver, err := app.BuildResolver(cfg, chain, codes, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 
 	rows := make([]lookupRow, 0, len(numbers))
 	for _, in := range numbers {
 		row := lookupRow{Input: in}
-		msisdn, ok := hlr.NormalizeMSISDN(in)
-		if !ok {
-			row.Class, row.Reason, row.ErrCode, row.Source = hlr.ClassInvalid.String(), hlr.ReasonInvalidNumber, codes.InvalidNumber, "none"
-			row.Failure = "not a phone number (1-15 digits after stripping '+', spaces, dashes); no lookup spent"
-			rows = append(rows, row)
-			continue
-		}
+		msisdn, res, err := resolver.Resolve(ctx, hlr.Destination{Account: *account, Addr: in, TON: uint8(*ton)})
 		row.MSISDN = msisdn
-		res, err := chain.Lookup(ctx, msisdn)
+		switch res.Source {
+		case hlr.SourceNotANumber:
+			row.Failure = "not a phone number; no lookup spent"
+		case hlr.SourcePrecheck:
+			row.Failure = "cannot exist in its numbering plan (HLR_PRECHECK); no lookup spent"
+		case hlr.SourceRule:
+			row.Failure = "answered by HLR_RULES_FILE; no lookup spent"
+		}
 		if err != nil {
 			code = 1
 			row.Source = "provider"

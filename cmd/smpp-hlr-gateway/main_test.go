@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,9 @@ func TestCommands(t *testing.T) {
 		{"invalid configuration exits 2 naming the variable", []string{"serve"}, map[string]string{"SMPP_PORT": "abc"}, 2, "", "SMPP_PORT"},
 		{"tmt without credentials", []string{"serve"}, map[string]string{"HLR_PROVIDER": "tmt"}, 2, "", "HLR_API_KEY"},
 		{"lookup with the simulator", []string{"lookup", "--json", "40722570240999"}, map[string]string{"HLR_PROVIDER": "simulator"}, 0, `"reason": "invalid_number"`, ""},
+		{"lookup of a national number", []string{"lookup", "--ton", "2", "07400 123456"}, map[string]string{"HLR_PROVIDER": "simulator", "HLR_DEFAULT_REGION": "GB"}, 0, "447400123456", ""},
+		{"lookup answered by the precheck", []string{"lookup", "--json", "--ton", "2", "01511234567"}, map[string]string{"HLR_PROVIDER": "simulator", "HLR_DEFAULT_REGION": "DE"}, 0, `"source": "precheck"`, ""},
+		{"lookup of not a number", []string{"lookup", "--json", "hello"}, map[string]string{"HLR_PROVIDER": "simulator"}, 0, `"source": "not_a_number"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +59,23 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{"ESME_RINVDSTADR (0x0B)", "stat:DELIVRD err:003", "all scenarios behaved as expected"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestLookupShowsRuleAnswers(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, []byte("prefixes:\n  - prefix: \"447700900\"\n    class: invalid\n    reason: test_range\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	env := envOf(map[string]string{"HLR_PROVIDER": "simulator", "HLR_RULES_FILE": rules})
+	if code := run(context.Background(), []string{"lookup", "--json", "+447700900123"}, env, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{`"source": "rule"`, `"reason": "test_range"`, `"msisdn": "447700900123"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %s:\n%s", want, out.String())
 		}
 	}
 }

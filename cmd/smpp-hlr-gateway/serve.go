@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/app"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 const configHelp = "Configuration comes from environment variables (README.md, docs/configuration.md)."
@@ -36,7 +38,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	if w := accountsFileWarning(cfg); w != "" {
 		logger.Warn("config.accounts_file.readable", "detail", w)
 	}
-	redis.SetLogger(app.RedisLogger{Log: logger})
+	routeRedisLogs(logger, cfg.Redis.URL)
 	a, err := app.New(ctx, cfg, logger, app.Options{})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -83,4 +85,12 @@ func runCheckConfig(_ context.Context, args []string, env func(string) string, s
 		return 1
 	}
 	return 0
+}
+
+// routeRedisLogs sends go-redis's own log lines to logger with the
+// passwords of redisURL masked. go-redis keeps its logger in a package
+// variable, so this is the one place that sets it, once per command that
+// opens Redis.
+func routeRedisLogs(logger *slog.Logger, redisURL string) {
+	redis.SetLogger(redisconn.NewLogger(logger, redisURL))
 }

@@ -33,7 +33,10 @@ type App struct {
 	rdb        redis.UniversalClient
 	redisCache *cache.Redis
 	chain      *hlr.Chain
+	resolver   *hlr.Resolver
 	queue      dlr.Queue
+	buffer     *dlr.BufferedQueue // the queue with Redis
+	lost       *dlr.LossCounter
 	dispatcher *dlr.Dispatcher
 	handler    *gateway.Handler
 	server     *smpp.Server
@@ -88,6 +91,9 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if a.resolver, err = BuildResolver(cfg, a.chain, codes, hm); err != nil {
+		return err
+	}
 
 	a.queue, err = a.buildQueue(ctx)
 	if err != nil {
@@ -113,7 +119,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		timeoutPolicy = gateway.Accept
 	}
 	a.handler, err = gateway.New(gateway.Options{
-		Lookuper: a.chain, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
+		Lookuper: a.chain, Resolver: a.resolver, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
 		TimeoutPolicy: timeoutPolicy, ErrorPolicy: errPolicy,
 		// A little longer than the HLR timeout, so the chain reports its
 		// own timeout rather than the handler's deadline.
@@ -124,9 +130,12 @@ func (a *App) build(ctx context.Context, o Options) error {
 		InvalidNumberErr:      codes.InvalidNumber,
 		OtherErr:              codes.Other,
 		Workers:               cfg.HLR.MaxConcurrency,
-		InlineReceipts:        a.rdb == nil,
-		Logger:                a.log,
-		Registerer:            a.registry,
+		PendingCap:            pendingCaps(cfg),
+		// Every queue stores without blocking (PutAsync): a cache hit is
+		// decided and its receipt handed over on the reader goroutine.
+		InlineReceipts: true,
+		Logger:         a.log,
+		Registerer:     a.registry,
 	})
 	if err != nil {
 		return err
@@ -143,9 +152,21 @@ func (a *App) build(ctx context.Context, o Options) error {
 		InactivityTimeout:   disabledIfZero(cfg.SMPP.InactivityTimeout),
 		EnquireLinkTimeout:  cfg.SMPP.EnquireLinkTimeout,
 		ResponseTimeout:     cfg.SMPP.ResponseTimeout,
-		OnReceiversChanged:  a.dispatcher.ReceiversChanged,
-		Logger:              a.log,
-		Registerer:          a.registry,
+		UnbindTimeout:       cfg.SMPP.UnbindTimeout,
+
+		MaxOutputBytes:        cfg.SMPP.MaxOutputBytes,
+		SlowConsumerTimeout:   cfg.SMPP.SlowConsumerTimeout,
+		MaxPrebindRequests:    cfg.SMPP.MaxPrebindRequests,
+		MaxConnectionsPerIP:   cfg.SMPP.MaxConnectionsPerIP,
+		MaxUnboundConnections: cfg.SMPP.MaxUnboundConnections,
+		FailedBindDelay:       cfg.SMPP.FailedBindDelay,
+		MaxFailedBinds:        cfg.SMPP.MaxFailedBinds,
+		FailedBindBlock:       cfg.SMPP.FailedBindBlock,
+		BindGuardEntries:      cfg.SMPP.BindGuardEntries,
+
+		OnReceiversChanged: a.dispatcher.ReceiversChanged,
+		Logger:             a.log,
+		Registerer:         a.registry,
 	})
 	if err != nil {
 		return err
@@ -164,11 +185,17 @@ func disabledIfZero(d time.Duration) time.Duration {
 }
 
 func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {
+	lost, err := dlr.NewLossCounter(a.registry)
+	if err != nil {
+		return nil, err
+	}
+	a.lost = lost
 	if a.rdb == nil {
 		a.log.Warn("dlr.queue.memory", "detail", "REDIS_URL is not set: pending receipts live in memory and do not survive a restart")
 		return dlr.NewMemoryQueue(dlr.MemoryOptions{}), nil
 	}
-	return newRedisQueue(ctx, a.cfg, a.rdb, a.registry, a.log)
+	a.buffer = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log)
+	return a.buffer, nil
 }
 
 func (a *App) registerRedisPoolGauge() {
@@ -303,7 +330,13 @@ func (a *App) Shutdown(ctx context.Context) int {
 		a.runCancel()
 	}
 	a.wg.Wait()
-	pending := a.dispatcher.Pending()
+	unstored := 0
+	if a.buffer != nil {
+		// Keep writing the outage buffer back until the deadline; what is
+		// left is logged with its exact count and counted as lost.
+		unstored = a.buffer.Close(ctx)
+	}
+	pending := a.pendingAtStop(unstored)
 	if a.admin != nil {
 		_ = a.admin.Shutdown(ctx)
 	}
@@ -323,4 +356,21 @@ func (a *App) closeRedis() {
 	if a.rdb != nil {
 		_ = a.rdb.Close()
 	}
+}
+
+// pendingAtStop is the number of receipts left pending at shutdown: the
+// queue's count, or when the queue cannot answer (Redis down), the last
+// count it gave plus the receipts that could not be stored, never a
+// false 0.
+func (a *App) pendingAtStop(unstored int) int {
+	ctx, cancel := context.WithTimeout(context.Background(), max(a.cfg.Redis.Timeout, 100*time.Millisecond))
+	defer cancel()
+	n, err := a.queue.Len(ctx)
+	if err == nil {
+		return n
+	}
+	last := a.dispatcher.Pending()
+	a.log.Warn("dlr.pending_count_unknown_at_stop", "err", err.Error(),
+		"last_known_pending", last, "unstored_receipts", unstored)
+	return last + unstored
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,30 +14,18 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr/simulator"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
-// NewRedisClient opens the Redis of REDIS_URL: redis:// or rediss:// for a
-// standalone server, redis-sentinel://[:password@]host:port[,host:port]/db?master=name
-// for Sentinel, redis-cluster://[:password@]host:port[,host:port] for Cluster.
+// NewRedisClient opens the Redis of REDIS_URL (the forms are those of
+// package redisconn) with REDIS_MAX_CONNECTIONS and REDIS_TIMEOUT_SECONDS.
 func NewRedisClient(c config.Redis) (redis.UniversalClient, error) {
-	switch {
-	case strings.HasPrefix(c.URL, "redis-cluster://"):
-		o, err := redis.ParseClusterURL("redis://" + strings.TrimPrefix(c.URL, "redis-cluster://"))
-		if err != nil {
-			return nil, fmt.Errorf("app: REDIS_URL: %w", err)
-		}
-		o.PoolSize = c.MaxConnections
-		return redis.NewClusterClient(o), nil
-	case strings.HasPrefix(c.URL, "redis-sentinel://"):
-		return newSentinelClient(c)
-	}
-	o, err := redis.ParseURL(c.URL)
+	rdb, err := redisconn.New(redisconn.Settings{URL: c.URL, PoolSize: c.MaxConnections, Timeout: c.Timeout})
 	if err != nil {
 		return nil, fmt.Errorf("app: REDIS_URL: %w", err)
 	}
-	o.PoolSize = c.MaxConnections
-	return redis.NewClient(o), nil
+	return rdb, nil
 }
 
 // BuildProvider returns the HLR provider of the configuration.
@@ -62,6 +49,7 @@ func BuildProvider(c config.Config, logger *slog.Logger) (hlr.Lookuper, hlr.ErrC
 func BuildLookuper(c config.Config, provider hlr.Lookuper, rdb redis.UniversalClient, m *hlr.Metrics, logger *slog.Logger) (*hlr.Chain, *cache.Redis, error) {
 	opts := hlr.ChainOptions{
 		TTL:            c.Cache.TTL,
+		TemporaryTTL:   c.Cache.TemporaryTTL,
 		Timeout:        c.HLR.Timeout,
 		MaxConcurrency: c.HLR.MaxConcurrency,
 		Breaker: hlr.BreakerSettings{
@@ -85,6 +73,35 @@ func BuildLookuper(c config.Config, provider hlr.Lookuper, rdb redis.UniversalCl
 	}
 	chain, err := hlr.NewChain(provider, opts)
 	return chain, rc, err
+}
+
+// BuildResolver puts the numbering rules (HLR_DEFAULT_REGION, the
+// accounts' default_region, HLR_PRECHECK) and the prefix rules
+// (HLR_RULES_FILE) in front of the lookup chain.
+func BuildResolver(c config.Config, chain hlr.Lookuper, codes hlr.ErrCodes, m *hlr.Metrics) (*hlr.Resolver, error) {
+	rules, err := hlr.NewRulesHolder(c.HLR.RulesFile, codes)
+	if err != nil {
+		return nil, fmt.Errorf("config: HLR_RULES_FILE: %w", err)
+	}
+	return hlr.NewResolver(chain, hlr.ResolverOptions{
+		DefaultRegion:  c.HLR.DefaultRegion,
+		AccountRegions: AccountRegions(c.Accounts()),
+		Precheck:       c.HLR.PrecheckMode(),
+		Rules:          rules,
+		ErrCodes:       codes,
+		Metrics:        m,
+	}), nil
+}
+
+// AccountRegions maps each account with a default_region to it.
+func AccountRegions(accounts []config.Account) map[string]string {
+	out := make(map[string]string, len(accounts))
+	for _, a := range accounts {
+		if a.DefaultRegion != "" {
+			out[a.SystemID] = a.DefaultRegion
+		}
+	}
+	return out
 }
 
 // Accounts converts the configured accounts for the SMPP server.

@@ -25,6 +25,7 @@ type fakeTMT struct {
 	requests atomic.Int64
 	arrived  chan struct{} // one token per request, when it arrives
 	answers  map[string]fakeAnswer
+	fallback *fakeAnswer // the answer for numbers not in answers; nil = valid
 }
 
 type fakeAnswer struct {
@@ -34,6 +35,7 @@ type fakeAnswer struct {
 	status, err int
 	present     string
 	typ         string
+	hangup      bool // close the connection without an answer (a transport error)
 }
 
 func newFakeTMT(t *testing.T, answers map[string]fakeAnswer) *fakeTMT {
@@ -52,7 +54,11 @@ func (f *fakeTMT) serve(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(r.URL.Path, "/")
 	msisdn := parts[len(parts)-1]
 	a, ok := f.answers[msisdn]
-	if !ok {
+	switch {
+	case ok:
+	case f.fallback != nil:
+		a = *f.fallback
+	default:
 		a = fakeAnswer{present: "yes", typ: "mobile"}
 	}
 	if a.delay > 0 {
@@ -61,6 +67,12 @@ func (f *fakeTMT) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	}
+	if a.hangup {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		return
 	}
 	if a.code != 0 {
 		w.WriteHeader(a.code)

@@ -100,6 +100,41 @@ func TestDLRModeRequested(t *testing.T) {
 	if got, _ := d.TLVs.CString(pdu.TagReceiptedMessageID); got != requested {
 		t.Fatalf("got a receipt for %q, want only the requested %q", got, requested)
 	}
+	// The message that asked for no receipt still has a state to query.
+	resp, err := c.Send(ctxT(t), &pdu.QuerySM{MessageID: unrequested})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := resp.Body.(*pdu.QuerySMResp); resp.Status != pdu.StatusOK || q == nil || q.MessageState != pdu.StateDelivered {
+		t.Fatalf("query_sm of an accepted message without a receipt: %s %+v, want DELIVERED", resp.Status, resp.Body)
+	}
+}
+
+func TestPendingCapAnswersMsgQFul(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	yaml := "accounts:\n  - system_id: testuser\n    password: testpass\n    max_pending_receipts: 2\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tmt := newFakeTMT(t, invalidNumbers)
+	gw := startGateway(t, tmt, map[string]string{"SMPP_ACCOUNTS_FILE": file})
+	tx := bind(t, gw.addr, pdu.CmdBindTransmitter, nil) // never receives: receipts pile up
+	for i := range 2 {
+		if status, _ := tx.submit(t, sm("40722570240999", 1)); status != pdu.StatusOK {
+			t.Fatalf("submit %d under the cap: %s", i, status)
+		}
+	}
+	lookups := tmt.requests.Load()
+	if status, _ := tx.submit(t, sm("40722570240998", 1)); status != pdu.StatusMsgQFul {
+		t.Fatalf("submit over the cap: %s, want ESME_RMSGQFUL", status)
+	}
+	if n := tmt.requests.Load(); n != lookups {
+		t.Fatalf("the refused submit cost %d HLR lookups", n-lookups)
+	}
+	// A receiver takes the receipts: the account is under its cap again.
+	rx := bind(t, gw.addr, pdu.CmdBindReceiver, nil)
+	rx.nextReceipt(t)
+	rx.nextReceipt(t)
 }
 
 func TestQueryCancelReplace(t *testing.T) {

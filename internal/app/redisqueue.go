@@ -12,10 +12,41 @@ import (
 )
 
 // newRedisQueue is the durable receipt queue shared by every instance on
-// the Redis, behind a bounded in-memory buffer that rides out an outage.
-func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, log *slog.Logger) (dlr.Queue, error) {
-	inner := dlr.NewRedisQueue(rdb, dlr.RedisOptions{Prefix: cfg.Redis.KeyPrefix + "dlr:"})
+// the Redis, behind a bounded in-memory buffer that rides out the outage
+// of the whole Redis or of one account's shard. A group commit is bounded
+// by REDIS_TIMEOUT_SECONDS plus, with REDIS_WAIT_REPLICAS, the WAIT.
+func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClient, lost *dlr.LossCounter, reg prometheus.Registerer, log *slog.Logger) *dlr.BufferedQueue {
+	commit := cfg.Redis.Timeout
+	if cfg.Redis.WaitReplicas > 0 {
+		commit += cfg.Redis.WaitTimeout
+	}
+	inner := dlr.NewRedisQueue(rdb, dlr.RedisOptions{
+		Prefix:        cfg.Redis.KeyPrefix + "dlr:",
+		CommitTimeout: commit,
+		WaitReplicas:  cfg.Redis.WaitReplicas,
+		WaitTimeout:   cfg.Redis.WaitTimeout,
+		Lost:          lost,
+		Logger:        log,
+	})
 	return dlr.NewBufferedQueue(inner, dlr.BufferOptions{
-		Size: cfg.DLR.BufferSize, PutTimeout: cfg.Redis.Timeout, Registerer: reg, Logger: log,
-	}), nil
+		Size: cfg.DLR.BufferSize, PutTimeout: cfg.Redis.Timeout, Lost: lost, Registerer: reg, Logger: log,
+	})
+}
+
+// pendingCaps returns each account's cap of pending receipts: its
+// max_pending_receipts, else DLR_MAX_PENDING_PER_ACCOUNT (0: none).
+func pendingCaps(cfg config.Config) func(systemID string) int {
+	caps := make(map[string]int)
+	for _, a := range cfg.Accounts() {
+		if a.MaxPendingReceipts > 0 {
+			caps[a.SystemID] = a.MaxPendingReceipts
+		}
+	}
+	def := cfg.DLR.MaxPendingPerAccount
+	return func(systemID string) int {
+		if n, ok := caps[systemID]; ok {
+			return n
+		}
+		return def
+	}
 }

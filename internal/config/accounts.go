@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 )
 
 // Account is one ESME login.
@@ -19,6 +21,10 @@ type Account struct {
 	MaxBinds        int            // simultaneous binds; 0 = unlimited
 	Throughput      float64        // messages per second; 0 = unlimited
 	AllowedNetworks []netip.Prefix // client addresses allowed to bind; empty = any
+	// MaxPendingReceipts caps the account's pending receipts (over it a
+	// submit gets ESME_RMSGQFUL); 0 = DLR_MAX_PENDING_PER_ACCOUNT.
+	MaxPendingReceipts int
+	DefaultRegion      string // region of its national numbers (ISO 3166-1); "" = HLR_DEFAULT_REGION
 }
 
 // Allows reports whether a client address may bind to the account.
@@ -62,6 +68,8 @@ type accountYAML struct {
 	MaxBinds        int      `yaml:"max_binds"`
 	Throughput      float64  `yaml:"throughput"`
 	AllowedNetworks []string `yaml:"allowed_networks"`
+	MaxPending      int      `yaml:"max_pending_receipts"`
+	DefaultRegion   string   `yaml:"default_region"`
 }
 
 // ReadAccountsFile reads and parses an accounts file. Errors name
@@ -88,6 +96,8 @@ func ReadAccountsFile(path string) ([]Account, error) {
 //	    max_binds: 4
 //	    throughput: 100
 //	    allowed_networks: ["10.0.0.0/8", "192.0.2.7"]
+//	    max_pending_receipts: 100000
+//	    default_region: GB   # national destination numbers are British
 //
 // Unknown keys are errors (so typos do not pass silently). A bare address in
 // allowed_networks means that single host. Content rules (lengths,
@@ -104,7 +114,7 @@ func ParseAccounts(data []byte) ([]Account, error) {
 	}
 	out := make([]Account, 0, len(doc.Accounts))
 	for i, a := range doc.Accounts {
-		acc := Account{SystemID: a.SystemID, Password: a.Password, MaxBinds: a.MaxBinds, Throughput: a.Throughput}
+		acc := Account{SystemID: a.SystemID, Password: a.Password, MaxBinds: a.MaxBinds, Throughput: a.Throughput, MaxPendingReceipts: a.MaxPending}
 		for _, n := range a.AllowedNetworks {
 			p, err := parseNetwork(n)
 			if err != nil {
@@ -112,6 +122,7 @@ func ParseAccounts(data []byte) ([]Account, error) {
 			}
 			acc.AllowedNetworks = append(acc.AllowedNetworks, p)
 		}
+		acc.DefaultRegion = strings.ToUpper(a.DefaultRegion)
 		out = append(out, acc)
 	}
 	return out, nil
@@ -119,6 +130,10 @@ func ParseAccounts(data []byte) ([]Account, error) {
 
 func parseNetwork(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
+		// ::ffff:192.0.2.0/120 is the IPv4 network 192.0.2.0/24.
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
@@ -151,8 +166,13 @@ func validateAccounts(accounts []Account, fromFile bool) error {
 			return fieldErr(pwVar, "%spassword of %q is longer than %d characters", where, a.SystemID, MaxPasswordLen)
 		case a.MaxBinds < 0:
 			return fieldErr(idVar, "%smax_binds of %q is negative", where, a.SystemID)
+		case a.MaxPendingReceipts < 0:
+			return fieldErr(idVar, "%smax_pending_receipts of %q is negative", where, a.SystemID)
 		case a.Throughput < 0 || a.Throughput != a.Throughput:
 			return fieldErr(idVar, "%sthroughput of %q must be 0 (unlimited) or positive", where, a.SystemID)
+		}
+		if err := hlr.CheckRegion(a.DefaultRegion); err != nil {
+			return fieldErr(idVar, "%sdefault_region of %q: %q is not an ISO 3166-1 region code with a numbering plan", where, a.SystemID, a.DefaultRegion)
 		}
 		if j, dup := seen[a.SystemID]; dup {
 			return fieldErr(idVar, "%ssystem_id %q is already used by accounts[%d]", where, a.SystemID, j)

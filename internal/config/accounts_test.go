@@ -13,7 +13,7 @@ func TestAccountsFromFile(t *testing.T) {
     password: pw-alice
     max_binds: 4
     throughput: 12.5
-    allowed_networks: ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]
+    allowed_networks: ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::ffff:127.0.0.1/128", "::ffff:198.51.100.0/120", "::ffff:203.0.113.9"]
   - system_id: bob
     password: pw-bob
 `)
@@ -24,6 +24,8 @@ func TestAccountsFromFile(t *testing.T) {
 	want := []Account{
 		{SystemID: "alice", Password: "pw-alice", MaxBinds: 4, Throughput: 12.5, AllowedNetworks: []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32"),
+			// IPv4-mapped entries are the IPv4 networks they name.
+			netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("203.0.113.9/32"),
 		}},
 		{SystemID: "bob", Password: "pw-bob"},
 	}

@@ -41,6 +41,18 @@ type SMPP struct {
 	InactivityTimeout   time.Duration // SMPP_INACTIVITY_TIMEOUT_SECONDS; 0 disables
 	ResponseTimeout     time.Duration // SMPP_RESPONSE_TIMEOUT_SECONDS
 	SystemName          string        // SMPP_SYSTEM_NAME: system_id in bind responses
+	UnbindTimeout       time.Duration // SMPP_UNBIND_TIMEOUT_SECONDS: graceful stop's wait for unbind_resp
+
+	// Limits against clients that misbehave (README "Limits and abuse").
+	MaxConnectionsPerIP   int           // SMPP_MAX_CONNECTIONS_PER_IP
+	MaxUnboundConnections int           // SMPP_MAX_UNBOUND_CONNECTIONS
+	MaxOutputBytes        int           // SMPP_MAX_OUTPUT_BYTES: output buffer per session
+	SlowConsumerTimeout   time.Duration // SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS
+	MaxPrebindRequests    int           // SMPP_MAX_PREBIND_REQUESTS
+	FailedBindDelay       time.Duration // SMPP_FAILED_BIND_DELAY_SECONDS: first slow-down step
+	MaxFailedBinds        int           // SMPP_MAX_FAILED_BINDS: failures before the address is blocked
+	FailedBindBlock       time.Duration // SMPP_FAILED_BIND_BLOCK_SECONDS
+	BindGuardEntries      int           // SMPP_BIND_GUARD_ENTRIES: size of the failed-bind tables
 }
 
 // Addr is the plain listener's host:port.
@@ -69,12 +81,16 @@ type HLR struct {
 	ErrCodes         string        // HLR_ERR_CODES: "name=DDD,..." overrides; empty = built-in table
 	BreakerFailures  int           // HLR_BREAKER_FAILURES: consecutive failures that open the breaker
 	BreakerOpen      time.Duration // HLR_BREAKER_OPEN_SECONDS: open time before a probe
+	DefaultRegion    string        // HLR_DEFAULT_REGION: ISO 3166-1 code for national numbers; "" = none
+	Precheck         string        // HLR_PRECHECK: "" (auto: on when a region applies), "true", "false"
+	RulesFile        string        // HLR_RULES_FILE: prefix rules and per-account allow/deny lists; "" = none
 	SimulatorLatency time.Duration // SIMULATOR_LATENCY_MS
 }
 
 // Cache configures the HLR result cache (both tiers).
 type Cache struct {
 	TTL           time.Duration // HLR_CACHE_TTL_SECONDS; 0 disables caching
+	TemporaryTTL  time.Duration // HLR_CACHE_TTL_TEMPORARY_SECONDS: absent, unreachable, ...; 0 = not cached
 	MemoryEntries int           // HLR_CACHE_MEMORY_ENTRIES
 }
 
@@ -87,6 +103,11 @@ type Redis struct {
 	MaxConnections int           // REDIS_MAX_CONNECTIONS
 	Timeout        time.Duration // REDIS_TIMEOUT_SECONDS: per-command timeout
 	KeyPrefix      string        // REDIS_KEY_PREFIX: put before every key, so deployments can share a Redis
+	// WaitReplicas (REDIS_WAIT_REPLICAS) > 0: a receipt counts as stored,
+	// and the submit is answered ESME_ROK, only after WAIT saw that many
+	// replicas acknowledge it within WaitTimeout (REDIS_WAIT_TIMEOUT_MS).
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // Enabled reports whether a Redis is configured.
@@ -101,6 +122,10 @@ type DLR struct {
 	RetryMax          time.Duration // DLR_RETRY_MAX_SECONDS
 	BufferSize        int           // DLR_BUFFER_SIZE: in-memory buffer while Redis is down
 	VisibilityTimeout time.Duration // DLR_VISIBILITY_TIMEOUT_SECONDS: Redis re-delivery after a crash
+	// MaxPendingPerAccount (DLR_MAX_PENDING_PER_ACCOUNT) caps the pending
+	// receipts of an account without max_pending_receipts in the accounts
+	// file; 0 = no cap.
+	MaxPendingPerAccount int
 }
 
 // Log configures logging.

@@ -21,6 +21,17 @@ func Default() Config {
 			InactivityTimeout:   300 * time.Second,
 			ResponseTimeout:     10 * time.Second,
 			SystemName:          "smpp-hlr-gw",
+			UnbindTimeout:       2 * time.Second,
+
+			MaxConnectionsPerIP:   100,
+			MaxUnboundConnections: 200,
+			MaxOutputBytes:        4 << 20,
+			SlowConsumerTimeout:   10 * time.Second,
+			MaxPrebindRequests:    10,
+			FailedBindDelay:       time.Second,
+			MaxFailedBinds:        20,
+			FailedBindBlock:       300 * time.Second,
+			BindGuardEntries:      65536,
 		},
 		HLR: HLR{
 			Provider:        ProviderTMT,
@@ -34,11 +45,13 @@ func Default() Config {
 		},
 		Cache: Cache{
 			TTL:           86400 * time.Second,
+			TemporaryTTL:  900 * time.Second,
 			MemoryEntries: 1_000_000,
 		},
 		Redis: Redis{
 			MaxConnections: 10,
 			Timeout:        500 * time.Millisecond,
+			WaitTimeout:    100 * time.Millisecond,
 		},
 		DLR: DLR{
 			Delay:             time.Second,
@@ -48,6 +61,9 @@ func Default() Config {
 			RetryMax:          300 * time.Second,
 			BufferSize:        100_000,
 			VisibilityTimeout: 60 * time.Second,
+			// A transmitter-only client must not pile up receipts without
+			// bound; a day of a busy account stays under it.
+			MaxPendingPerAccount: 1_000_000,
 		},
 		Log: Log{
 			Level:  LevelInfo,

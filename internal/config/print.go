@@ -3,9 +3,10 @@ package config
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 // Mask replaces a secret in printed configuration.
@@ -69,27 +70,7 @@ func (c Config) Print(w io.Writer) error {
 	return nil
 }
 
-// redactURL masks the password of a URL (user info or a password query
-// parameter). A value that does not parse is masked whole.
-func redactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return Mask
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), maskPlaceholder)
-		}
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", maskPlaceholder)
-		u.RawQuery = q.Encode()
-	}
-	// url escapes '*', so mask through a placeholder made of letters.
-	return strings.ReplaceAll(u.String(), maskPlaceholder, Mask)
-}
-
-const maskPlaceholder = "MASKEDxSECRETx7Q"
+// redactURL masks the passwords of a URL (user info and any query
+// parameter named like a password). A value that does not parse keeps only
+// its scheme.
+func redactURL(raw string) string { return redisconn.Redact(raw) }

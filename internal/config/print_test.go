@@ -11,7 +11,7 @@ func TestPrintMasksSecrets(t *testing.T) {
 		"SMPP_PASSWORD", "ninechar",
 		"HLR_API_KEY", "k3y-value",
 		"HLR_API_SECRET", "s3cret-value",
-		"REDIS_URL", "redis://user:hunter2@redis:6379/0?password=hunter3",
+		"REDIS_URL", "redis-sentinel://user:hunter2@s1:26379,s2:26379/0?master=m&sentinel_password=hunter3",
 		"HLR_BASE_URL", "https://proxy:hunter4@hlr.example/live/json",
 		"SMPP_ACCOUNTS_FILE", path,
 	))
@@ -32,7 +32,7 @@ func TestPrintMasksSecrets(t *testing.T) {
 		"SMPP_PASSWORD=****\n",
 		"HLR_API_KEY=****\n",
 		"HLR_API_SECRET=****\n",
-		"REDIS_URL=redis://user:****@redis:6379/0?password=****\n",
+		"REDIS_URL=redis-sentinel://user:****@s1:26379,s2:26379/0?master=m&sentinel_password=****\n",
 		"HLR_BASE_URL=https://proxy:****@hlr.example/live/json\n",
 		"SMPP_PORT=2776\n",
 		"SMPP_TLS_PORT=\n",
@@ -61,7 +61,8 @@ func TestRedactURL(t *testing.T) {
 		{"redis://:pw@redis:6379", "redis://:****@redis:6379"},
 		{"rediss://user:p%40ss@redis:6380/1", "rediss://user:****@redis:6380/1"},
 		{"redis://user@redis", "redis://user@redis"},
-		{"redis://:pw@[bad", Mask},
+		{"redis://:pw@[bad", "redis://" + Mask},
+		{"redis://:pw@h:6379?sentinel_password=x&a=b", "redis://:****@h:6379?sentinel_password=****&a=b"},
 	}
 	for _, tt := range tests {
 		if got := redactURL(tt.in); got != tt.want {

@@ -2,14 +2,15 @@ package config
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 // Limits applied by Validate.
@@ -53,6 +54,11 @@ func (c Config) validateSMPP() error {
 	}{
 		{"SMPP_WINDOW", s.Window},
 		{"SMPP_MAX_CONNECTIONS", s.MaxConnections},
+		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
+		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
+		{"SMPP_MAX_PREBIND_REQUESTS", s.MaxPrebindRequests},
+		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
+		{"SMPP_BIND_GUARD_ENTRIES", s.BindGuardEntries},
 	} {
 		if v.n < 1 {
 			return fieldErr(v.name, "%d must be at least 1", v.n)
@@ -75,6 +81,22 @@ func (c Config) validateSMPP() error {
 	}
 	if err := positive("SMPP_RESPONSE_TIMEOUT_SECONDS", s.ResponseTimeout); err != nil {
 		return err
+	}
+	if s.MaxOutputBytes < s.MaxPDUSize {
+		return fieldErr("SMPP_MAX_OUTPUT_BYTES", "%d must be at least SMPP_MAX_PDU_SIZE (%d)", s.MaxOutputBytes, s.MaxPDUSize)
+	}
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"SMPP_UNBIND_TIMEOUT_SECONDS", s.UnbindTimeout},
+		{"SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS", s.SlowConsumerTimeout},
+		{"SMPP_FAILED_BIND_DELAY_SECONDS", s.FailedBindDelay},
+		{"SMPP_FAILED_BIND_BLOCK_SECONDS", s.FailedBindBlock},
+	} {
+		if err := positive(v.name, v.d); err != nil {
+			return err
+		}
 	}
 	if s.EnquireLinkInterval > 0 && s.InactivityTimeout > 0 && s.EnquireLinkInterval >= s.InactivityTimeout {
 		return fieldErr("SMPP_ENQUIRE_LINK_SECONDS", "%s must be below SMPP_INACTIVITY_TIMEOUT_SECONDS (%s)",
@@ -141,7 +163,7 @@ func (c Config) validateHLR() error {
 	if h.MaxConcurrency < 1 {
 		return fieldErr("HLR_MAX_CONCURRENCY", "%d must be at least 1", h.MaxConcurrency)
 	}
-	if _, err := ParseErrCodes(h.ErrCodes); err != nil {
+	if _, err := hlr.ParseErrCodes(h.ErrCodes); err != nil {
 		return fieldErrCause("HLR_ERR_CODES", err, "%v", err)
 	}
 	if h.BreakerFailures < 1 {
@@ -153,11 +175,45 @@ func (c Config) validateHLR() error {
 	if h.SimulatorLatency < 0 {
 		return fieldErr("SIMULATOR_LATENCY_MS", "%d must not be negative", h.SimulatorLatency.Milliseconds())
 	}
+	return c.validateNumbering()
+}
+
+// validateNumbering checks the region, the precheck mode and the rules
+// file, with the parsers serve uses.
+func (c Config) validateNumbering() error {
+	h := c.HLR
+	if err := hlr.CheckRegion(h.DefaultRegion); err != nil {
+		return fieldErrCause("HLR_DEFAULT_REGION", err, "%q is not an ISO 3166-1 region code with a numbering plan (e.g. GB, DE, US)", h.DefaultRegion)
+	}
+	if err := oneOf("HLR_PRECHECK", h.Precheck, "", "auto", "true", "false"); err != nil {
+		return err
+	}
+	if h.RulesFile != "" {
+		codes, _ := hlr.ParseErrCodes(h.ErrCodes) // checked above
+		if _, err := hlr.ReadRulesFile(h.RulesFile, codes); err != nil {
+			return fieldErrCause("HLR_RULES_FILE", err, "%v", err)
+		}
+	}
 	return nil
+}
+
+// PrecheckMode is HLR_PRECHECK as the lookup layer reads it.
+func (h HLR) PrecheckMode() hlr.Precheck {
+	switch h.Precheck {
+	case "true":
+		return hlr.PrecheckOn
+	case "false":
+		return hlr.PrecheckOff
+	default:
+		return hlr.PrecheckAuto
+	}
 }
 
 func (c Config) validateCacheRedis() error {
 	if err := nonNegative("HLR_CACHE_TTL_SECONDS", c.Cache.TTL); err != nil {
+		return err
+	}
+	if err := nonNegative("HLR_CACHE_TTL_TEMPORARY_SECONDS", c.Cache.TemporaryTTL); err != nil {
 		return err
 	}
 	if c.Cache.MemoryEntries < 1 {
@@ -168,6 +224,12 @@ func (c Config) validateCacheRedis() error {
 	}
 	if c.Redis.MaxConnections < 1 {
 		return fieldErr("REDIS_MAX_CONNECTIONS", "%d must be at least 1", c.Redis.MaxConnections)
+	}
+	if c.Redis.WaitReplicas < 0 {
+		return fieldErr("REDIS_WAIT_REPLICAS", "%d must not be negative", c.Redis.WaitReplicas)
+	}
+	if c.Redis.WaitReplicas > 0 && c.Redis.WaitTimeout <= 0 {
+		return fieldErr("REDIS_WAIT_TIMEOUT_MS", "must be positive when REDIS_WAIT_REPLICAS is set (0 would wait forever)")
 	}
 	return positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout)
 }
@@ -203,6 +265,9 @@ func (c Config) validateDLR() error {
 	}
 	if d.BufferSize < 1 {
 		return fieldErr("DLR_BUFFER_SIZE", "%d must be at least 1", d.BufferSize)
+	}
+	if d.MaxPendingPerAccount < 0 {
+		return fieldErr("DLR_MAX_PENDING_PER_ACCOUNT", "%d must not be negative (0 = no cap)", d.MaxPendingPerAccount)
 	}
 	return nil
 }
@@ -250,65 +315,14 @@ func (c Config) validatePorts() error {
 	return nil
 }
 
-var (
-	instanceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-	errCodeKeyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-)
-
-// ParseErrCodes parses HLR_ERR_CODES: comma-separated name=DDD pairs, e.g.
-// "invalid_number=003,unknown_subscriber=001". Names are lower-case
-// identifiers, codes exactly three decimal digits, no name twice. An empty
-// string gives an empty map (the built-in table applies).
-func ParseErrCodes(s string) (map[string]string, error) {
-	out := map[string]string{}
-	if strings.TrimSpace(s) == "" {
-		return out, nil
-	}
-	for _, pair := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch {
-		case !ok || !errCodeKeyPattern.MatchString(k):
-			return nil, fmt.Errorf("%w: %q is not name=DDD", ErrInvalid, pair)
-		case len(v) != 3 || strings.Trim(v, "0123456789") != "":
-			return nil, fmt.Errorf("%w: code %q of %s is not three digits", ErrInvalid, v, k)
-		}
-		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("%w: %s is given twice", ErrInvalid, k)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
+var instanceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 func validRedisURL(raw string) error {
 	if raw == "" {
 		return nil
 	}
-	shown := redactURL(raw)
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fieldErr("REDIS_URL", "%q is not a URL", shown)
-	}
-	switch u.Scheme {
-	case "redis", "rediss", "redis-cluster", "redis-sentinel":
-		if u.Scheme == "redis-sentinel" && u.Query().Get("master") == "" {
-			return fieldErr("REDIS_URL", "%q: a Sentinel URL needs ?master=name", shown)
-		}
-		if u.Host == "" {
-			return fieldErr("REDIS_URL", "%q has no host", shown)
-		}
-		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
-			if n, err := strconv.Atoi(db); err != nil || n < 0 {
-				return fieldErr("REDIS_URL", "%q: database %q is not a number", shown, db)
-			}
-		}
-	case "unix":
-		if u.Path == "" {
-			return fieldErr("REDIS_URL", "%q has no socket path", shown)
-		}
-	default:
-		return fieldErr("REDIS_URL", "%q: scheme must be redis, rediss, redis-sentinel, redis-cluster or unix", shown)
+	if _, err := redisconn.Parse(raw); err != nil {
+		return fieldErr("REDIS_URL", "%v", err)
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ func TestAccountsFileErrorsReadForPeople(t *testing.T) {
 	}{
 		{"list for a string", "accounts:\n  - system_id: [1, 2]\n", "line 2: system_id: want text, not a list"},
 		{"text for a number", "accounts:\n  - system_id: a\n    max_binds: many\n", `line 3: max_binds: want a whole number, not text "many"`},
-		{"unknown key", "accounts:\n  - system_id: a\n    nope: 1\n", `line 3: unknown key "nope" (known: allowed_networks, max_binds, password, system_id, throughput)`},
+		{"unknown key", "accounts:\n  - system_id: a\n    nope: 1\n", `line 3: unknown key "nope" (known: ` + strings.Join(knownKeys("config.accountYAML"), ", ") + ")"},
 		{"unknown top-level key", "acounts: []\n", `line 1: unknown key "acounts" (known: accounts)`},
 		{"syntax", "accounts: [\n", "line 1: did not find expected node content"},
 		{"password value never shown", "accounts:\n  - system_id: a\n    password: [hunter2]\n", "line 3: password: want text, not a list"},

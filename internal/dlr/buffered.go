@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,60 +17,91 @@ import (
 const (
 	DefaultBufferSize = 100_000
 	DefaultPutTimeout = 250 * time.Millisecond
-	flushChunk        = 256
+	flushChunk        = 512
+	flushBackoffMin   = 100 * time.Millisecond
+	flushBackoffMax   = 2 * time.Second
 )
 
 // BufferOptions tunes a BufferedQueue. The zero value gives the defaults.
 type BufferOptions struct {
 	// Size bounds the receipts held during an outage (default 100 000).
 	Size int
-	// PutTimeout is how long Put waits for the inner queue before it
-	// buffers the receipt instead (default 250 ms).
+	// PutTimeout is how long a Put waits for an inner queue that has no
+	// PutAsync before it buffers the receipt instead (default 250 ms). An
+	// AsyncQueue bounds its commits itself.
 	PutTimeout time.Duration
+	// Lost counts the receipts still buffered when Close gives up.
+	Lost       *LossCounter
 	Registerer prometheus.Registerer // nil: no metrics
 	Logger     *slog.Logger          // nil: discard
+
+	// Tests: manual runs no write-back goroutine (the test calls Flush);
+	// passed, when set, hears about every background pass.
+	manual bool
+	passed func(n int, err error)
 }
 
-// BufferedQueue wraps a queue that can become unreachable (RedisQueue) so
-// that the submit path keeps working through an outage. When the inner Put
-// fails or takes longer than PutTimeout, the queue goes degraded: Put then
-// appends receipts to a bounded in-memory buffer without touching the inner
-// queue, and Flush (the dispatcher calls it on every sweep) writes them,
-// oldest first, once the inner queue answers again. Nothing is lost below
-// the bound; above it Put returns ErrBufferFull and the caller must not
-// promise a receipt (answer the submit_sm with ESME_RSYSERR).
+// BufferedQueue wraps a queue that can become unreachable, wholly or for
+// some accounts (a RedisQueue on a Cluster with one shard down), so that
+// the submit path keeps working through an outage. The state is kept per
+// account: when an inner Put of an account fails (or, with
+// REDIS_WAIT_REPLICAS, is not replicated in time), that account goes
+// degraded and its receipts are appended to a bounded in-memory buffer;
+// other accounts keep writing straight to the inner queue. A background
+// goroutine (running only while something is buffered) writes the buffer
+// back in batches, oldest first, with backoff between failed attempts, and
+// the account is healthy again once its part is written. Nothing is lost
+// below the bound; above it Put returns ErrBufferFull and the caller must
+// not promise a receipt.
 //
-// Buffered receipts are not claimable until written; Lookup, Cancel and Len
-// see them. A Put that timed out may still have reached the inner queue
-// (and the receipt may even have been delivered since): Flush writes a
-// receipt only when the inner queue does not know its id, so it never
-// brings back one that was delivered, expired or cancelled.
+// A Put that failed may still have reached the inner queue, and the receipt
+// may even have been delivered since: the write-back skips a receipt whose
+// outcome the inner queue remembers as finished, and otherwise stores it
+// again (a receipt the queue holds as pending stays as it is).
+//
+// Buffered receipts are not claimable until written; Lookup, Cancel,
+// PendingCount and Len see them.
 //
 // Metrics: dlr_buffer_size (gauge), dlr_buffer_overflow_total (counter).
 type BufferedQueue struct {
 	inner      Queue
+	async      AsyncQueue // inner, when it has PutAsync
 	size       int
 	putTimeout time.Duration
 	log        *slog.Logger
+	lost       *LossCounter
 	overflow   prometheus.Counter
 
-	flushMu sync.Mutex
+	flushMu sync.Mutex // one write-back pass at a time
 
 	mu        sync.Mutex
-	buf       []Receipt
-	cancelled map[string]struct{} // taken out of buf by Cancel while a Flush may hold a copy
-	down      bool
-	lastErr   error
+	accounts  map[string]*degraded // accounts whose receipts go to the buffer
+	n         int                  // receipts buffered, all accounts
+	cancelled map[string]struct{}  // taken out by Cancel while a pass may hold a copy
+	flushing  bool                 // the write-back goroutine runs
+	closed    bool
+	stop      chan struct{}
+	manual    bool
+	passed    func(int, error)
 }
 
-var (
-	_ Queue   = (*BufferedQueue)(nil)
-	_ Flusher = (*BufferedQueue)(nil)
-)
+// degraded is one account's part of the buffer.
+type degraded struct {
+	rs      []Receipt
+	since   time.Time
+	lastErr error
+}
+
+var _ AsyncQueue = (*BufferedQueue)(nil)
 
 // NewBufferedQueue wraps inner.
 func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
-	q := &BufferedQueue{inner: inner, size: opts.Size, putTimeout: opts.PutTimeout, log: opts.Logger}
+	q := &BufferedQueue{
+		inner: inner, size: opts.Size, putTimeout: opts.PutTimeout, log: opts.Logger, lost: opts.Lost,
+		accounts: make(map[string]*degraded), stop: make(chan struct{}),
+		manual: opts.manual, passed: opts.passed,
+	}
+	q.async, _ = inner.(AsyncQueue)
 	if q.size <= 0 {
 		q.size = DefaultBufferSize
 	}
@@ -86,9 +118,13 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 		})
 		size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dlr_buffer_size",
-			Help: "Receipts held in memory while the receipt queue (Redis) is unavailable.",
+			Help: "Receipts held in memory while the receipt queue (Redis) is unavailable for their account.",
 		}, func() float64 { return float64(q.Buffered()) })
-		for _, c := range []prometheus.Collector{q.overflow, size} {
+		degradedN := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dlr_degraded_accounts",
+			Help: "Accounts whose receipts are buffered in memory because their part of the receipt queue failed.",
+		}, func() float64 { return float64(q.Degraded()) })
+		for _, c := range []prometheus.Collector{q.overflow, size, degradedN} {
 			if err := reg.Register(c); err != nil {
 				q.log.Error("dlr.metric_not_registered", "err", err)
 			}
@@ -101,137 +137,322 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 func (q *BufferedQueue) Buffered() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.buf)
+	return q.n
 }
 
-// Put stores r in the inner queue, or in the buffer while it is
-// unavailable.
-func (q *BufferedQueue) Put(ctx context.Context, r Receipt) error {
-	if err := validate(r); err != nil {
-		return err
-	}
-	q.mu.Lock()
-	down := q.down
-	q.mu.Unlock()
-	if !down {
-		pctx, cancel := context.WithTimeout(ctx, q.putTimeout)
-		err := q.inner.Put(pctx, r)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil { // the caller gave up: it will not promise a receipt
-			return err
-		}
-		q.setDown(err)
-	}
+// Degraded returns the number of accounts in the degraded state.
+func (q *BufferedQueue) Degraded() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.buf) >= q.size {
+	return len(q.accounts)
+}
+
+// Put stores r in the inner queue, or in the buffer while r's account is
+// degraded or the inner Put fails.
+func (q *BufferedQueue) Put(ctx context.Context, r Receipt) error {
+	ch := make(chan error, 1)
+	q.PutAsync(r, func(err error) { ch <- err })
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("dlr: put: %w", ctx.Err())
+	}
+}
+
+// PutAsync is Put calling done with the result instead of returning it.
+func (q *BufferedQueue) PutAsync(r Receipt, done func(error)) {
+	if err := validate(r); err != nil {
+		done(err)
+		return
+	}
+	q.mu.Lock()
+	if _, bad := q.accounts[r.SystemID]; bad {
+		err := q.bufferLocked(r, nil)
+		q.mu.Unlock()
+		done(err)
+		return
+	}
+	q.mu.Unlock()
+	if q.async != nil {
+		q.async.PutAsync(r, func(err error) {
+			if err != nil {
+				err = q.fallback(r, err)
+			}
+			done(err)
+		})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), q.putTimeout)
+	err := q.inner.Put(ctx, r)
+	cancel()
+	if err != nil {
+		err = q.fallback(r, err)
+	}
+	done(err)
+}
+
+// RecordAsync remembers o for r in the inner queue; a failure only costs
+// the answer to a later query_sm (nothing was promised).
+func (q *BufferedQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
+	if rec, ok := q.inner.(OutcomeRecorder); ok {
+		rec.RecordAsync(o, r, done)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), q.putTimeout)
+	defer cancel()
+	done(q.inner.Ack(ctx, o, r))
+}
+
+// fallback buffers r after its inner Put failed with cause.
+func (q *BufferedQueue) fallback(r Receipt, cause error) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.bufferLocked(r, cause)
+}
+
+// bufferLocked appends r to its account's buffer, making the account
+// degraded, and makes sure the write-back goroutine runs.
+func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
+	a := q.accounts[r.SystemID]
+	if a == nil {
+		a = &degraded{since: time.Now(), lastErr: cause}
+		q.accounts[r.SystemID] = a
+		q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", r.SystemID, "err", fmt.Sprint(cause), "size", q.size)
+	} else if cause != nil {
+		a.lastErr = cause
+	}
+	if q.n >= q.size {
 		if q.overflow != nil {
 			q.overflow.Inc()
 		}
 		q.log.Error("dlr.outage_buffer_full_receipt_refused", "message_id", r.MessageID, "system_id", r.SystemID, "size", q.size)
-		return fmt.Errorf("%w (%d receipts): %w", ErrBufferFull, q.size, q.lastErr)
+		q.startFlusherLocked()
+		return fmt.Errorf("%w (%d receipts): %v", ErrBufferFull, q.size, a.lastErr)
 	}
-	q.buf = append(q.buf, r)
+	a.rs = append(a.rs, r)
+	q.n++
+	q.startFlusherLocked()
 	return nil
 }
 
-func (q *BufferedQueue) setDown(err error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.down {
-		q.log.Error("dlr.queue_unavailable_buffering_receipts_in_memory", "err", err, "size", q.size)
+func (q *BufferedQueue) startFlusherLocked() {
+	if q.flushing || q.closed || q.manual {
+		return
 	}
-	q.down, q.lastErr = true, err
+	q.flushing = true
+	go q.flushLoop()
 }
 
-// Flush writes buffered receipts to the inner queue, oldest first, and
-// returns how many it wrote. It stops at the first failure. When the
-// buffer is empty it probes the inner queue (Healthy, if it has one) and
-// leaves the degraded state.
+// flushLoop writes the buffer back until it is empty, backing off after
+// failed passes. It never runs inside the dispatcher's loop.
+func (q *BufferedQueue) flushLoop() {
+	wait := flushBackoffMin
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*flushBackoffMax)
+		n, err := q.Flush(ctx)
+		cancel()
+		if q.passed != nil {
+			q.passed(n, err)
+		}
+		q.mu.Lock()
+		if len(q.accounts) == 0 || q.closed {
+			q.flushing = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		if err == nil || n > 0 {
+			wait = flushBackoffMin
+			if err == nil {
+				continue
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-q.stop:
+			t.Stop()
+			q.mu.Lock()
+			q.flushing = false
+			q.mu.Unlock()
+			return
+		}
+		wait = min(2*wait, flushBackoffMax)
+	}
+}
+
+// Flush makes one write-back pass: up to flushChunk receipts of every
+// degraded account, in one batch. An account whose buffer empties without
+// error is healthy again. It returns how many receipts were written (or
+// found finished) and the failures joined.
 func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	q.flushMu.Lock()
 	defer q.flushMu.Unlock()
-	written := 0
-	for {
-		q.mu.Lock()
-		chunk := append([]Receipt(nil), q.buf[:min(len(q.buf), flushChunk)]...)
-		down := q.down
-		q.mu.Unlock()
-		if len(chunk) == 0 {
-			q.mu.Lock()
-			if len(q.buf) == 0 {
-				q.cancelled = nil // every copy a Flush could hold is gone
-			}
-			q.mu.Unlock()
-			if down {
-				if h, ok := q.inner.(interface{ Healthy(context.Context) error }); ok {
-					if err := h.Healthy(ctx); err != nil {
-						return written, err
-					}
-				}
-				q.mu.Lock()
-				q.down, q.lastErr = false, nil
-				q.mu.Unlock()
-				q.log.Info("dlr.queue_available_again", "flushed", written)
-			}
-			return written, nil
-		}
-		done := make(map[string]struct{}, len(chunk))
-		var err error
-		for _, r := range chunk {
-			if err = q.restore(ctx, r); err != nil {
-				break
-			}
-			done[r.MessageID] = struct{}{}
-		}
-		q.mu.Lock()
-		for id := range done {
-			delete(q.cancelled, id)
-		}
-		keep := q.buf[:0]
-		for _, r := range q.buf {
-			if _, ok := done[r.MessageID]; !ok {
-				keep = append(keep, r)
-			}
-		}
-		clear(q.buf[len(keep):])
-		q.buf = keep
-		q.mu.Unlock()
-		written += len(done)
-		if err != nil {
-			q.setDown(err)
-			return written, fmt.Errorf("dlr: flush: %w", err)
+	q.mu.Lock()
+	var chunk []Receipt
+	for _, a := range q.accounts {
+		chunk = append(chunk, a.rs[:min(len(a.rs), flushChunk)]...)
+	}
+	empty := make([]string, 0)
+	for sys, a := range q.accounts {
+		if len(a.rs) == 0 {
+			empty = append(empty, sys)
 		}
 	}
+	for _, sys := range empty { // degraded by a refused Put only
+		q.healthyLocked(sys, 0)
+	}
+	q.mu.Unlock()
+	if len(chunk) == 0 {
+		return 0, nil
+	}
+	errs := q.restore(ctx, chunk)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	written := make(map[string]struct{}, len(chunk))
+	failed := make(map[string]error)
+	for i, r := range chunk {
+		if errs[i] != nil {
+			failed[r.SystemID] = errs[i]
+			continue
+		}
+		written[r.MessageID] = struct{}{}
+	}
+	n := 0
+	for sys, a := range q.accounts {
+		keep := a.rs[:0]
+		for _, r := range a.rs {
+			if _, ok := written[r.MessageID]; ok {
+				n++
+				delete(q.cancelled, r.MessageID)
+				continue
+			}
+			keep = append(keep, r)
+		}
+		clear(a.rs[len(keep):])
+		a.rs = keep
+		if err, bad := failed[sys]; bad {
+			a.lastErr = err
+		} else if len(a.rs) == 0 {
+			q.healthyLocked(sys, n)
+		}
+	}
+	q.n -= n
+	if q.n == 0 {
+		q.cancelled = nil // every copy a pass could hold is gone
+	}
+	var all []error
+	for sys, err := range failed {
+		all = append(all, fmt.Errorf("%s: %w", sys, err))
+	}
+	if len(all) > 0 {
+		return n, fmt.Errorf("dlr: flush: %w", errors.Join(all...))
+	}
+	return n, nil
 }
 
-// restore writes a buffered receipt unless it was cancelled meanwhile or
-// the inner queue already knows it: a timed-out Put that did reach it,
-// perhaps delivered and acknowledged since, must not come back as pending.
-func (q *BufferedQueue) restore(ctx context.Context, r Receipt) error {
+func (q *BufferedQueue) healthyLocked(sys string, written int) {
+	a := q.accounts[sys]
+	delete(q.accounts, sys)
+	q.log.Info("dlr.account_available_again", "system_id", sys, "degraded_for", time.Since(a.since).String(), "flushed", written)
+}
+
+// restorer is implemented by queues that can take a batch back from the
+// buffer themselves (RedisQueue: one script per account, skipping finished
+// receipts atomically).
+type restorer interface {
+	Restore(ctx context.Context, rs []Receipt) []error
+}
+
+// restore writes buffered receipts unless cancelled meanwhile or finished
+// in the inner queue; one error per receipt.
+func (q *BufferedQueue) restore(ctx context.Context, rs []Receipt) []error {
 	q.mu.Lock()
-	_, cancelled := q.cancelled[r.MessageID]
-	q.mu.Unlock()
-	if cancelled {
-		return nil
+	todo := make([]Receipt, 0, len(rs))
+	idx := make([]int, 0, len(rs))
+	for i, r := range rs {
+		if _, c := q.cancelled[r.MessageID]; !c {
+			todo = append(todo, r)
+			idx = append(idx, i)
+		}
 	}
-	if _, known, err := q.inner.Lookup(ctx, r.MessageID); err != nil || known {
+	q.mu.Unlock()
+	errs := make([]error, len(rs))
+	var got []error
+	if rq, ok := q.inner.(restorer); ok {
+		got = rq.Restore(ctx, todo)
+	} else {
+		got = make([]error, len(todo))
+		for i, r := range todo {
+			got[i] = q.restoreOne(ctx, r)
+		}
+	}
+	for i, e := range got {
+		errs[idx[i]] = e
+	}
+	return errs
+}
+
+func (q *BufferedQueue) restoreOne(ctx context.Context, r Receipt) error {
+	o, known, err := q.inner.Lookup(ctx, r.SystemID, r.MessageID)
+	if err != nil || (known && o.State != pdu.StateEnroute) {
 		return err
+	}
+	if known {
+		return nil // pending already
 	}
 	return q.inner.Put(ctx, r)
 }
 
-// Healthy reports ErrDegraded while receipts are buffered or the inner
-// queue failed, else the inner queue's own health when it has a check.
+// Close stops the write-back goroutine and makes write-back passes until
+// the buffer is empty or ctx ends. It returns how many receipts it could
+// not store; they are counted in dlr_lost_total{cause="shutdown"} and
+// logged with their exact number.
+func (q *BufferedQueue) Close(ctx context.Context) int {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.stop)
+	}
+	q.mu.Unlock()
+	wait := flushBackoffMin
+	for q.Buffered() > 0 && ctx.Err() == nil {
+		if _, err := q.Flush(ctx); err == nil {
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		wait = min(2*wait, flushBackoffMax)
+	}
+	left := q.Buffered()
+	if left > 0 {
+		q.lost.add(LostShutdown, left)
+		q.log.Error("dlr.shutdown_receipts_not_stored", "receipts", left, "degraded_accounts", q.Degraded(),
+			"detail", "the receipt queue stayed unavailable until the shutdown deadline: these promised receipts are lost")
+	}
+	return left
+}
+
+// Healthy reports ErrDegraded while an account is degraded, else the inner
+// queue's own health when it has a check.
 func (q *BufferedQueue) Healthy(ctx context.Context) error {
 	q.mu.Lock()
-	n, down, lastErr := len(q.buf), q.down, q.lastErr
+	n, accts := q.n, len(q.accounts)
+	var lastErr error
+	for _, a := range q.accounts {
+		if a.lastErr != nil {
+			lastErr = a.lastErr
+			break
+		}
+	}
 	q.mu.Unlock()
-	if down || n > 0 {
-		return fmt.Errorf("%w: %d receipts buffered: %v", ErrDegraded, n, lastErr)
+	if accts > 0 {
+		return fmt.Errorf("%w: %d accounts, %d receipts buffered: %v", ErrDegraded, accts, n, lastErr)
 	}
 	if h, ok := q.inner.(interface{ Healthy(context.Context) error }); ok {
 		return h.Healthy(ctx)
@@ -255,34 +476,54 @@ func (q *BufferedQueue) Retry(ctx context.Context, r Receipt, at time.Time) erro
 }
 
 // Cancel removes a buffered receipt, or cancels in the inner queue.
-func (q *BufferedQueue) Cancel(ctx context.Context, messageID string, at time.Time) (bool, error) {
+func (q *BufferedQueue) Cancel(ctx context.Context, systemID, messageID string, at time.Time) (bool, error) {
 	q.mu.Lock()
-	for i, r := range q.buf {
-		if r.MessageID == messageID {
-			q.buf = append(q.buf[:i], q.buf[i+1:]...)
-			if q.cancelled == nil {
-				q.cancelled = make(map[string]struct{})
+	if a := q.accounts[systemID]; a != nil {
+		for i, r := range a.rs {
+			if r.MessageID == messageID {
+				a.rs = append(a.rs[:i], a.rs[i+1:]...)
+				q.n--
+				if q.cancelled == nil {
+					q.cancelled = make(map[string]struct{})
+				}
+				q.cancelled[messageID] = struct{}{}
+				q.mu.Unlock()
+				return true, nil
 			}
-			q.cancelled[messageID] = struct{}{}
-			q.mu.Unlock()
-			return true, nil
 		}
 	}
 	q.mu.Unlock()
-	return q.inner.Cancel(ctx, messageID, at)
+	return q.inner.Cancel(ctx, systemID, messageID, at)
 }
 
 // Lookup reports a buffered receipt as pending, or asks the inner queue.
-func (q *BufferedQueue) Lookup(ctx context.Context, messageID string) (Outcome, bool, error) {
+func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error) {
 	q.mu.Lock()
-	for _, r := range q.buf {
-		if r.MessageID == messageID {
-			q.mu.Unlock()
-			return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID}, true, nil
+	if a := q.accounts[systemID]; a != nil {
+		for _, r := range a.rs {
+			if r.MessageID == messageID {
+				q.mu.Unlock()
+				return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt}, true, nil
+			}
 		}
 	}
 	q.mu.Unlock()
-	return q.inner.Lookup(ctx, messageID)
+	return q.inner.Lookup(ctx, systemID, messageID)
+}
+
+// PendingCount adds the account's buffered receipts to the inner count.
+func (q *BufferedQueue) PendingCount(ctx context.Context, systemID string) (int, error) {
+	q.mu.Lock()
+	b := 0
+	if a := q.accounts[systemID]; a != nil {
+		b = len(a.rs)
+	}
+	q.mu.Unlock()
+	n, err := q.inner.PendingCount(ctx, systemID)
+	if err != nil {
+		return b, fmt.Errorf("dlr: pending count: %w", err)
+	}
+	return n + b, nil
 }
 
 // NextDue asks the inner queue.

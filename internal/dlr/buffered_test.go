@@ -40,11 +40,14 @@ func (s *switchQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 func (s *switchQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
 	return s.cur().Retry(ctx, r, at)
 }
-func (s *switchQueue) Cancel(ctx context.Context, id string, at time.Time) (bool, error) {
-	return s.cur().Cancel(ctx, id, at)
+func (s *switchQueue) Cancel(ctx context.Context, sys, id string, at time.Time) (bool, error) {
+	return s.cur().Cancel(ctx, sys, id, at)
 }
-func (s *switchQueue) Lookup(ctx context.Context, id string) (Outcome, bool, error) {
-	return s.cur().Lookup(ctx, id)
+func (s *switchQueue) Lookup(ctx context.Context, sys, id string) (Outcome, bool, error) {
+	return s.cur().Lookup(ctx, sys, id)
+}
+func (s *switchQueue) PendingCount(ctx context.Context, sys string) (int, error) {
+	return s.cur().PendingCount(ctx, sys)
 }
 func (s *switchQueue) NextDue(ctx context.Context, sys string) (time.Time, bool, error) {
 	return s.cur().NextDue(ctx, sys)
@@ -69,12 +72,15 @@ func (downQueue) Put(context.Context, Receipt) error { return errDown }
 func (downQueue) Claim(context.Context, string, time.Time, time.Duration, int) ([]Receipt, error) {
 	return nil, errDown
 }
-func (downQueue) Ack(context.Context, Outcome, ...Receipt) error          { return errDown }
-func (downQueue) Retry(context.Context, Receipt, time.Time) error         { return errDown }
-func (downQueue) Cancel(context.Context, string, time.Time) (bool, error) { return false, errDown }
-func (downQueue) Lookup(context.Context, string) (Outcome, bool, error) {
+func (downQueue) Ack(context.Context, Outcome, ...Receipt) error  { return errDown }
+func (downQueue) Retry(context.Context, Receipt, time.Time) error { return errDown }
+func (downQueue) Cancel(context.Context, string, string, time.Time) (bool, error) {
+	return false, errDown
+}
+func (downQueue) Lookup(context.Context, string, string) (Outcome, bool, error) {
 	return Outcome{}, false, errDown
 }
+func (downQueue) PendingCount(context.Context, string) (int, error) { return 0, errDown }
 func (downQueue) NextDue(context.Context, string) (time.Time, bool, error) {
 	return time.Time{}, false, errDown
 }
@@ -102,7 +108,7 @@ func TestBufferedQueueOutage(t *testing.T) {
 			down, up := tt.make_(t)
 			inner := &switchQueue{q: down}
 			reg := registry()
-			q := NewBufferedQueue(inner, BufferOptions{Size: 3, Registerer: reg})
+			q := NewBufferedQueue(inner, BufferOptions{Size: 3, Registerer: reg, manual: true})
 
 			for i := range 3 {
 				if err := q.Put(ctx, receipt(fmt.Sprintf("BUF%d", i), "acme", 0)); err != nil {
@@ -121,10 +127,10 @@ func TestBufferedQueueOutage(t *testing.T) {
 			if err := q.Healthy(ctx); !errors.Is(err, ErrDegraded) {
 				t.Errorf("Healthy = %v, want ErrDegraded", err)
 			}
-			if o, ok, err := q.Lookup(ctx, "BUF1"); err != nil || !ok || o.State != pdu.StateEnroute {
+			if o, ok, err := q.Lookup(ctx, "acme", "BUF1"); err != nil || !ok || o.State != pdu.StateEnroute {
 				t.Errorf("Lookup buffered = %+v %v %v", o, ok, err)
 			}
-			if ok, err := q.Cancel(ctx, "BUF1", t0); err != nil || !ok {
+			if ok, err := q.Cancel(ctx, "acme", "BUF1", t0); err != nil || !ok {
 				t.Errorf("Cancel buffered = %v %v", ok, err)
 			}
 			if n, err := q.Flush(ctx); err == nil || n != 0 {
@@ -152,19 +158,85 @@ func TestBufferedQueueOutage(t *testing.T) {
 	}
 }
 
-func TestBufferedQueueWithDispatcherFlushesOnSweep(t *testing.T) {
+func TestBufferedQueueWritesBackInTheBackground(t *testing.T) {
 	inner := &switchQueue{q: downQueue{}}
-	q := NewBufferedQueue(inner, BufferOptions{Size: 10})
+	passes := make(chan error, 100)
+	q := NewBufferedQueue(inner, BufferOptions{Size: 10, passed: func(_ int, err error) { passes <- err }})
 	h := newHarness(t, q, nil)
 	h.d.ReceiversChanged("acme", 1)
 	h.schedule(receipt("SWEEP1", "acme", 0))
 	h.settle()
 	h.s.none(t)
+	if err := <-passes; err == nil {
+		t.Fatal("a write-back pass succeeded while the queue was down")
+	}
 	inner.set(NewMemoryQueue(MemoryOptions{}))
-	h.clk.Advance(DefaultSweepInterval)
+	for err := range passes {
+		if err == nil {
+			break
+		}
+	}
+	if q.Buffered() != 0 || q.Degraded() != 0 {
+		t.Fatalf("after a good pass: %d buffered, %d degraded", q.Buffered(), q.Degraded())
+	}
+	h.clk.Advance(DefaultPollInterval)
 	if d := h.s.next(t); d.id() != "SWEEP1" {
 		t.Fatalf("delivered %s", d.id())
 	}
+}
+
+// TestOneAccountDegradedOthersFlow: a failure of one account's part of the
+// queue (its shard) degrades that account only.
+func TestOneAccountDegradedOthersFlow(t *testing.T) {
+	ctx := context.Background()
+	inner := &failAccountQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), bad: "sick"}
+	q := NewBufferedQueue(inner, BufferOptions{manual: true})
+	if err := q.Put(ctx, receipt("S1", "sick", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, receipt("W1", "well", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if q.Buffered() != 1 || q.Degraded() != 1 {
+		t.Fatalf("buffered %d, degraded %d, want 1 and 1", q.Buffered(), q.Degraded())
+	}
+	if n, _ := inner.MemoryQueue.PendingCount(ctx, "well"); n != 1 {
+		t.Fatalf("the healthy account's receipt is not in the queue (%d)", n)
+	}
+	if n, _ := q.PendingCount(ctx, "sick"); n != 1 {
+		t.Fatalf("PendingCount(sick) = %d, want 1 (buffered)", n)
+	}
+	inner.setBad("")
+	if n, err := q.Flush(ctx); n != 1 || err != nil {
+		t.Fatalf("Flush = %d %v", n, err)
+	}
+	if q.Degraded() != 0 {
+		t.Fatal("still degraded after the flush")
+	}
+}
+
+// failAccountQueue fails every Put of one account, as a Cluster with that
+// account's shard down does.
+type failAccountQueue struct {
+	*MemoryQueue
+	mu  sync.Mutex
+	bad string
+}
+
+func (q *failAccountQueue) setBad(sys string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.bad = sys
+}
+
+func (q *failAccountQueue) Put(ctx context.Context, r Receipt) error {
+	q.mu.Lock()
+	bad := q.bad
+	q.mu.Unlock()
+	if r.SystemID == bad {
+		return errDown
+	}
+	return q.MemoryQueue.Put(ctx, r)
 }
 
 func ids(rs []Receipt) []string {
@@ -194,10 +266,13 @@ func (q *lateQueue) Put(ctx context.Context, r Receipt) error {
 func TestFlushDoesNotBringBackADeliveredReceipt(t *testing.T) {
 	ctx := context.Background()
 	inner := &lateQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{})}
-	bq := NewBufferedQueue(inner, BufferOptions{})
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
 	r := receipt("00000000000000C1", "acme", 0)
 	if err := bq.Put(ctx, r); err != nil { // times out: buffered, yet stored
 		t.Fatal(err)
+	}
+	if bq.Buffered() != 1 {
+		t.Fatalf("buffered %d, want 1", bq.Buffered())
 	}
 	rs, err := inner.Claim(ctx, "acme", t0.Add(time.Hour), time.Minute, 10)
 	if err != nil || len(rs) != 1 {
@@ -209,10 +284,16 @@ func TestFlushDoesNotBringBackADeliveredReceipt(t *testing.T) {
 	if _, err := bq.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if o, ok, _ := inner.Lookup(ctx, r.MessageID); !ok || o.State != pdu.StateDelivered {
+	if o, ok, _ := inner.Lookup(ctx, r.SystemID, r.MessageID); !ok || o.State != pdu.StateDelivered {
 		t.Fatalf("after Flush the delivered receipt is %v (known %v): it would be sent again", o.State, ok)
 	}
 	if n, _ := inner.Len(ctx); n != 0 {
 		t.Fatalf("%d receipts pending after Flush, want 0", n)
 	}
 }
+
+func (q *failAccountQueue) PutAsync(r Receipt, done func(error)) {
+	done(q.Put(context.Background(), r))
+}
+
+func (q *lateQueue) PutAsync(r Receipt, done func(error)) { done(q.Put(context.Background(), r)) }

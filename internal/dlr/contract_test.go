@@ -39,7 +39,11 @@ func TestQueueContract(t *testing.T) {
 	}
 	lookup := func(t *testing.T, q Queue, id string) (Outcome, bool) {
 		t.Helper()
-		o, ok, err := q.Lookup(ctx, id)
+		sys := "acme"
+		if id == "E2" {
+			sys = "other"
+		}
+		o, ok, err := q.Lookup(ctx, sys, id)
 		if err != nil {
 			t.Fatalf("Lookup: %v", err)
 		}
@@ -175,12 +179,12 @@ func TestQueueContract(t *testing.T) {
 		{"cancel", func(t *testing.T, q Queue) {
 			put(t, q, receipt("C1", "acme", 0))
 			for _, want := range []bool{true, false} {
-				got, err := q.Cancel(ctx, "C1", t0)
+				got, err := q.Cancel(ctx, "acme", "C1", t0)
 				if err != nil || got != want {
 					t.Fatalf("Cancel = %v %v, want %v", got, err, want)
 				}
 			}
-			if got, err := q.Cancel(ctx, "nope", t0); err != nil || got {
+			if got, err := q.Cancel(ctx, "acme", "nope", t0); err != nil || got {
 				t.Fatalf("Cancel unknown = %v %v", got, err)
 			}
 			if o, ok := lookup(t, q, "C1"); !ok || o.State != pdu.StateDeleted {

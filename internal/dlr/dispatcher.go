@@ -41,6 +41,7 @@ type Dispatcher struct {
 	syncReq  chan chan struct{} // tests: close the channel once quiescent
 	pending  atomic.Int64       // last count the queue gave
 	claimLog *logging.Repeats   // dlr.claim_failed: once per outage and account, then every 30 s
+	counts   *accountPending
 
 	mu        sync.Mutex
 	receivers map[string]int
@@ -74,9 +75,15 @@ func NewDispatcher(opts Options) *Dispatcher {
 		receivers: make(map[string]int),
 		blocked:   make(map[string]time.Time),
 		inflight:  make(map[string]struct{}),
+		counts:    newAccountPending(),
 	}
 	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) }, opts.Logger)
 	d.claimLog = logging.NewRepeats(d.o.Logger, "dlr.claim_failed", logging.RepeatOptions{Recovered: "dlr.claim_recovered", Now: d.o.Clock.Now})
+	if reg := opts.Registerer; reg != nil {
+		if err := reg.Register(d.counts); err != nil {
+			opts.Logger.Error("dlr.metric_not_registered", "err", err)
+		}
+	}
 	return d
 }
 
@@ -90,7 +97,16 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 	if err := d.q.Put(ctx, r); err != nil {
 		return fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
 	}
+	d.scheduled(r)
+	return nil
+}
+
+// scheduled counts and logs a stored receipt and wakes the loop when the
+// receipt falls due before its next wake-up.
+func (d *Dispatcher) scheduled(r Receipt) {
+	ctx := context.Background()
 	d.m.scheduled(r.Reason)
+	d.counts.add(r.SystemID, 1)
 	if d.o.Logger.Enabled(ctx, slog.LevelDebug) {
 		d.o.Logger.Debug("dlr.queued", "message_id", r.MessageID, "system_id", r.SystemID,
 			"due", r.DueAt.UTC().Format(time.RFC3339Nano), "err", r.Err, "reason", r.Reason)
@@ -101,13 +117,59 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 	if poke {
 		d.poke()
 	}
-	return nil
+}
+
+// ScheduleAsync is Schedule without holding the caller: done is called
+// once the receipt is as durable as the queue gets (or with the error),
+// from the queue's committer goroutine when the queue is an AsyncQueue.
+// The submit_sm_resp promising the receipt is sent from done.
+func (d *Dispatcher) ScheduleAsync(r Receipt, done func(error)) {
+	if err := validate(r); err != nil {
+		done(err)
+		return
+	}
+	aq, ok := d.q.(AsyncQueue)
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
+		defer cancel()
+		done(d.Schedule(ctx, r))
+		return
+	}
+	aq.PutAsync(r, func(err error) {
+		if err != nil {
+			done(fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err))
+			return
+		}
+		d.scheduled(r)
+		done(nil)
+	})
+}
+
+// Accepted remembers an accepted message that asked for no receipt
+// (DLR_MODE=requested) as delivered, so that query_sm answers its state.
+// It does not wait: a failure is logged at DEBUG and costs only the answer
+// to a later query_sm.
+func (d *Dispatcher) Accepted(r Receipt) {
+	o := Outcome{State: pdu.StateDelivered, At: r.SubmittedAt, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt}
+	logErr := func(err error) {
+		if err != nil {
+			d.o.Logger.Debug("dlr.outcome_not_recorded", "message_id", r.MessageID, "err", err)
+		}
+	}
+	if rec, ok := d.q.(OutcomeRecorder); ok {
+		rec.RecordAsync(o, r, logErr)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
+	defer cancel()
+	logErr(d.q.Ack(ctx, o, r))
 }
 
 // ReceiversChanged tells the dispatcher that systemID now has n receiver or
 // transceiver binds (on this instance). With n > 0 its due receipts are
 // claimed and sent.
 func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
+	d.counts.touch(systemID)
 	d.mu.Lock()
 	if n > 0 {
 		d.receivers[systemID] = n
@@ -121,40 +183,38 @@ func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
 	}
 }
 
-// Cancel removes a pending receipt (cancel_sm). It reports whether one was
-// removed. A receipt already handed to a bind may still arrive.
-func (d *Dispatcher) Cancel(ctx context.Context, messageID string) (bool, error) {
-	ok, err := d.q.Cancel(ctx, messageID, d.o.Clock.Now())
+// Cancel removes a pending receipt of systemID (cancel_sm). It reports
+// whether one was removed. A receipt already handed to a bind may still
+// arrive.
+func (d *Dispatcher) Cancel(ctx context.Context, systemID, messageID string) (bool, error) {
+	ok, err := d.q.Cancel(ctx, systemID, messageID, d.o.Clock.Now())
 	if err != nil {
 		return false, fmt.Errorf("dlr: cancel %s: %w", messageID, err)
 	}
 	if ok {
-		d.o.Logger.Info("dlr.cancelled", "message_id", messageID)
+		d.counts.add(systemID, -1)
+		d.o.Logger.Info("dlr.cancelled", "message_id", messageID, "system_id", systemID)
 	}
 	return ok, nil
 }
 
-// State answers query_sm: ENROUTE while the receipt is pending, then
-// DELIVERED (or UNDELIVERABLE, EXPIRED, DELETED) with the time it got there,
-// for as long as the queue remembers it; ok is false for an unknown id or
-// when the queue cannot answer.
-func (d *Dispatcher) State(ctx context.Context, messageID string) (state pdu.MessageState, final time.Time, ok bool) {
-	o, ok, err := d.q.Lookup(ctx, messageID)
+// Lookup answers query_sm: StateEnroute while the receipt of systemID is
+// pending, then DELIVERED (or UNDELIVERABLE, EXPIRED, DELETED) with the
+// time it got there, for as long as the queue remembers it; false for an
+// unknown id or one of another account.
+func (d *Dispatcher) Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error) {
+	o, ok, err := d.q.Lookup(ctx, systemID, messageID)
 	if err != nil {
-		d.o.Logger.Warn("dlr.lookup_failed", "message_id", messageID, "err", err)
-		return 0, time.Time{}, false
+		return Outcome{}, false, fmt.Errorf("dlr: lookup %s: %w", messageID, err)
 	}
-	return o.State, o.At, ok
+	return o, ok, nil
 }
 
-// Owner returns the account a receipt belongs to, pending or finished
-// (while its outcome is remembered); false when unknown.
-func (d *Dispatcher) Owner(ctx context.Context, messageID string) (string, bool) {
-	o, ok, err := d.q.Lookup(ctx, messageID)
-	if err != nil || !ok || o.SystemID == "" {
-		return "", false
-	}
-	return o.SystemID, true
+// PendingCount returns the number of pending receipts of systemID as
+// counted locally since the last sweep refreshed it from the queue: cheap
+// enough to ask on every submit (the pending cap).
+func (d *Dispatcher) PendingCount(_ context.Context, systemID string) (int, error) {
+	return d.counts.get(systemID), nil
 }
 
 // Pending returns the number of receipts pending in the queue (for a

@@ -245,7 +245,7 @@ func TestDispatcherCancel(t *testing.T) {
 			{"FFFFFFFFFFFFFFFF", false},
 		}
 		for _, tt := range tests {
-			got, err := h.d.Cancel(ctx, tt.id)
+			got, err := h.d.Cancel(ctx, "acme", tt.id)
 			if err != nil || got != tt.want {
 				t.Errorf("Cancel(%s) = %v %v, want %v", tt.id, got, err, tt.want)
 			}

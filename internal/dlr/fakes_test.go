@@ -153,11 +153,12 @@ type harness struct {
 	d    *Dispatcher
 	reg  *prometheus.Registry
 	done chan struct{}
+	sys  map[string]string // message id → account, for state
 }
 
 func newHarness(t *testing.T, q Queue, tweak func(*Options)) *harness {
 	t.Helper()
-	h := &harness{t: t, clk: newFakeClock(t0), q: q, s: newFakeSender(), reg: prometheus.NewRegistry(), done: make(chan struct{})}
+	h := &harness{t: t, clk: newFakeClock(t0), q: q, s: newFakeSender(), reg: prometheus.NewRegistry(), done: make(chan struct{}), sys: make(map[string]string)}
 	opts := Options{Queue: q, Sender: h.s, Clock: h.clk, RetryMin: time.Second, RetryMax: 8 * time.Second, Registerer: h.reg}
 	if tweak != nil {
 		tweak(&opts)
@@ -199,6 +200,7 @@ func (h *harness) settle() {
 func (h *harness) schedule(rs ...Receipt) {
 	h.t.Helper()
 	for _, r := range rs {
+		h.sys[r.MessageID] = r.SystemID
 		if err := h.d.Schedule(context.Background(), r); err != nil {
 			h.t.Fatalf("Schedule: %v", err)
 		}
@@ -206,7 +208,15 @@ func (h *harness) schedule(rs ...Receipt) {
 }
 
 func (h *harness) state(id string) (pdu.MessageState, time.Time, bool) {
-	return h.d.State(context.Background(), id)
+	sys, known := h.sys[id]
+	if !known {
+		sys = "acme"
+	}
+	o, ok, err := h.d.Lookup(context.Background(), sys, id)
+	if err != nil {
+		h.t.Fatalf("Lookup: %v", err)
+	}
+	return o.State, o.At, ok
 }
 
 // metric returns the value of a counter, gauge or histogram count whose

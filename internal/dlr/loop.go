@@ -273,6 +273,9 @@ func (d *Dispatcher) retry(ctx context.Context, r Receipt, at time.Time) {
 }
 
 func (d *Dispatcher) ack(ctx context.Context, o Outcome, rs ...Receipt) {
+	for _, r := range rs {
+		d.counts.add(r.SystemID, -1)
+	}
 	opCtx, cancel := d.opCtx(ctx)
 	defer cancel()
 	if err := d.q.Ack(opCtx, o, rs...); err != nil {
@@ -292,17 +295,15 @@ func (d *Dispatcher) logExpired(r Receipt) {
 		"attempts", r.Attempts, "submitted_at", r.SubmittedAt)
 }
 
-// sweep expires receipts of all accounts and flushes a Flusher queue.
+// sweep refreshes the per-account pending counts and expires receipts of
+// all accounts. (An outage buffer writes itself back in the background,
+// never in this loop.)
 func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
-	if f, ok := d.q.(Flusher); ok {
-		opCtx, cancel := d.opCtx(ctx)
-		if n, err := f.Flush(opCtx); err != nil {
-			d.o.Logger.Warn("dlr.flush_failed", "written", n, "err", err)
-		} else if n > 0 {
-			d.o.Logger.Info("dlr.flushed_outage_buffer", "written", n)
-		}
-		cancel()
+	opCtx, cancel := d.opCtx(ctx)
+	if err := d.counts.refresh(opCtx, d.q); err != nil {
+		d.o.Logger.Warn("dlr.pending_count_failed", "err", err)
 	}
+	cancel()
 	for range expireRounds {
 		opCtx, cancel := d.opCtx(ctx)
 		rs, err := d.q.Expire(opCtx, now, expireBatch)
@@ -313,6 +314,7 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		}
 		for _, r := range rs {
 			d.logExpired(r)
+			d.counts.add(r.SystemID, -1)
 		}
 		d.m.expiredN(len(rs))
 		if len(rs) < expireBatch {

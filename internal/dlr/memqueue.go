@@ -114,6 +114,14 @@ func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	return nil
 }
 
+// PutAsync is Put; it never blocks.
+func (q *MemoryQueue) PutAsync(r Receipt, done func(error)) { done(q.Put(context.Background(), r)) }
+
+// RecordAsync remembers o for r, which never was pending.
+func (q *MemoryQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
+	done(q.Ack(context.Background(), o, r))
+}
+
 // Claim leases up to max due receipts of systemID.
 func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
 	q.mu.Lock()
@@ -144,7 +152,11 @@ func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, r := range rs {
-		q.finishLocked(r.MessageID, o)
+		ro := o
+		if ro.SystemID == "" {
+			ro.SystemID = r.SystemID
+		}
+		q.finishLocked(r.MessageID, ro)
 	}
 	return nil
 }
@@ -165,20 +177,20 @@ func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 	return nil
 }
 
-// Cancel removes a pending receipt.
-func (q *MemoryQueue) Cancel(_ context.Context, messageID string, at time.Time) (bool, error) {
+// Cancel removes a pending receipt of systemID.
+func (q *MemoryQueue) Cancel(_ context.Context, systemID, messageID string, at time.Time) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.byID[messageID]
-	if e == nil || !e.pending() {
+	if e == nil || !e.pending() || e.r.SystemID != systemID {
 		return false, nil
 	}
 	q.finishLocked(messageID, Outcome{State: pdu.StateDeleted, At: at})
 	return true, nil
 }
 
-// Lookup reports a pending receipt or a remembered outcome.
-func (q *MemoryQueue) Lookup(_ context.Context, messageID string) (Outcome, bool, error) {
+// Lookup reports a pending receipt of systemID or a remembered outcome.
+func (q *MemoryQueue) Lookup(_ context.Context, systemID, messageID string) (Outcome, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.byID[messageID]
@@ -186,9 +198,25 @@ func (q *MemoryQueue) Lookup(_ context.Context, messageID string) (Outcome, bool
 	case e == nil:
 		return Outcome{}, false, nil
 	case e.pending():
-		return Outcome{State: pdu.StateEnroute, SystemID: e.r.SystemID}, true, nil
+		if e.r.SystemID != systemID {
+			return Outcome{}, false, nil
+		}
+		return Outcome{State: pdu.StateEnroute, SystemID: e.r.SystemID, Destination: e.r.Dest.Addr, SubmittedAt: e.r.SubmittedAt}, true, nil
+	}
+	if e.final.SystemID != systemID {
+		return Outcome{}, false, nil
 	}
 	return e.final, true, nil
+}
+
+// PendingCount returns the number of pending receipts of systemID.
+func (q *MemoryQueue) PendingCount(_ context.Context, systemID string) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if a := q.accounts[systemID]; a != nil {
+		return a.due.len(), nil
+	}
+	return 0, nil
 }
 
 // NextDue returns the earliest due time of systemID's receipts.
@@ -260,6 +288,7 @@ func (q *MemoryQueue) finishLocked(id string, o Outcome) {
 		if o.SystemID == "" {
 			o.SystemID = e.r.SystemID
 		}
+		o.Destination, o.SubmittedAt = e.r.Dest.Addr, e.r.SubmittedAt
 		e.final = o
 		return
 	}
@@ -267,12 +296,18 @@ func (q *MemoryQueue) finishLocked(id string, o Outcome) {
 		delete(q.byID, id)
 		return
 	}
-	e.r = Receipt{MessageID: e.r.MessageID, SystemID: e.r.SystemID}
+	e.r = Receipt{MessageID: e.r.MessageID, SystemID: e.r.SystemID, Dest: pdu.Address{Addr: e.r.Dest.Addr}, SubmittedAt: e.r.SubmittedAt}
 	if e.r.MessageID == "" {
 		e.r.MessageID = strings.Clone(id)
 	}
 	if o.SystemID == "" {
 		o.SystemID = e.r.SystemID
+	}
+	if o.Destination == "" {
+		o.Destination = e.r.Dest.Addr
+	}
+	if o.SubmittedAt.IsZero() {
+		o.SubmittedAt = e.r.SubmittedAt
 	}
 	e.final = o
 	q.rememberLocked(e)

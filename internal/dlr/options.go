@@ -44,7 +44,8 @@ type Options struct {
 	// on a shared queue, or written late by a BufferedQueue (250 ms).
 	PollInterval time.Duration
 	// SweepInterval is how often expired receipts are removed (for all
-	// accounts, with or without receivers) and a Flusher queue flushed (2 s).
+	// accounts, with or without receivers) and the per-account pending
+	// counts refreshed (2 s).
 	SweepInterval time.Duration
 	// OpTimeout bounds each queue call made by the dispatcher loop (2 s).
 	OpTimeout time.Duration

@@ -44,6 +44,10 @@ type Outcome struct {
 	// the gateway answer query_sm and cancel_sm only to that account.
 	// Queues fill it from the receipt; callers of Ack need not set it.
 	SystemID string
+	// Destination is the submit_sm's destination_addr and SubmittedAt its
+	// acceptance time, when the queue still knows them (zero otherwise).
+	Destination string
+	SubmittedAt time.Time
 }
 
 // Queue stores pending receipts. Implementations: MemoryQueue (one process,
@@ -71,12 +75,17 @@ type Queue interface {
 	// receipt no longer in the queue (cancelled, expired, acked by another
 	// claimer) is not brought back.
 	Retry(ctx context.Context, r Receipt, at time.Time) error
-	// Cancel removes a pending receipt (cancel_sm) and remembers it as
-	// StateDeleted at at. It reports whether one was removed.
-	Cancel(ctx context.Context, messageID string, at time.Time) (bool, error)
-	// Lookup reports a pending receipt as StateEnroute, or the remembered
-	// outcome of a removed one; false when the id is unknown or forgotten.
-	Lookup(ctx context.Context, messageID string) (Outcome, bool, error)
+	// Cancel removes a pending receipt of systemID (cancel_sm) and
+	// remembers it as StateDeleted at at. It reports whether one was
+	// removed; a receipt of another account is never touched.
+	Cancel(ctx context.Context, systemID, messageID string, at time.Time) (bool, error)
+	// Lookup reports a pending receipt of systemID as StateEnroute, or the
+	// remembered outcome of a removed one; false when the id is unknown,
+	// forgotten or belongs to another account (message ids are
+	// predictable: one account must not learn about another's).
+	Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error)
+	// PendingCount returns the number of pending receipts of systemID.
+	PendingCount(ctx context.Context, systemID string) (int, error)
 	// NextDue returns the earliest due time of systemID's receipts (leased
 	// ones count with their lease end); false when it has none.
 	NextDue(ctx context.Context, systemID string) (time.Time, bool, error)
@@ -87,10 +96,11 @@ type Queue interface {
 	Len(ctx context.Context) (int, error)
 }
 
-// Flusher is implemented by queues that hold receipts back (BufferedQueue);
-// the dispatcher calls Flush on every sweep.
-type Flusher interface {
-	Flush(ctx context.Context) (int, error)
+// OutcomeRecorder is implemented by queues that can remember the outcome
+// of a message that gets no receipt (DLR_MODE=requested) without holding
+// the caller; done gets the result.
+type OutcomeRecorder interface {
+	RecordAsync(o Outcome, r Receipt, done func(error))
 }
 
 // Sender is implemented by the gateway on top of the SMPP server.

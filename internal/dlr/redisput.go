@@ -2,7 +2,8 @@ package dlr
 
 import (
 	"context"
-	"strconv"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -10,39 +11,115 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// putBatchMax bounds the receipts one pipeline carries.
+// putBatchMax bounds the receipts one group commit carries.
 const putBatchMax = 512
 
-// putTimeout bounds one group commit, whoever's context started it.
-const putTimeout = 2 * time.Second
+// ErrNotReplicated is the error of a Put whose group commit did not reach
+// REDIS_WAIT_REPLICAS replicas within REDIS_WAIT_TIMEOUT_MS. The receipt
+// is on the master but may not survive its failover.
+var ErrNotReplicated = errors.New("dlr: not acknowledged by enough replicas")
+
+// AsyncQueue is a Queue that can store a receipt without holding the
+// caller: done is called exactly once, from another goroutine or before
+// PutAsync returns, with what Put would have returned. done must not
+// block for long: it runs on the committer.
+type AsyncQueue interface {
+	Queue
+	PutAsync(r Receipt, done func(error))
+}
 
 // groupCommit lets concurrent Puts share one pipeline (one round trip for
-// many receipts). The first Put that finds no committer starts one
-// goroutine that writes batches until nothing is waiting and then ends, so
-// an idle queue holds no goroutine and a busy one holds exactly one; every
-// Put waits for its own result.
+// many receipts, one script per account). The first Put that finds no
+// committer starts one goroutine that writes batches until nothing is
+// waiting and then ends, so an idle queue holds no goroutine and a busy
+// one holds exactly one.
 type groupCommit struct {
 	mu      sync.Mutex
-	waiting []*putReq
+	waiting []putReq
 	leading bool
 	// byHash: Redis has the put script cached, so batches send its hash
 	// (EVALSHA) instead of its text. Only the committer goroutine uses it.
 	byHash bool
 }
 
+type putKind uint8
+
+const (
+	kindPut      putKind = iota // a new receipt
+	kindRestore                 // from the outage buffer: skipped if finished
+	kindFinished                // no receipt wanted: only its outcome is remembered
+)
+
 type putReq struct {
+	kind putKind
 	r    Receipt
-	done chan error // buffered: the leader never blocks on it
+	o    Outcome // kindFinished
+	done func(error)
 }
 
-// Put stores r: for each receipt the account's part atomically (one
-// script), then the id index; the account set is refreshed once per batch
-// and account. Concurrent Puts go out together in one pipeline.
+// RecordAsync remembers o as the outcome of r (an accepted message that
+// asked for no receipt) with the next group commit, so that query_sm can
+// answer it; done gets the result.
+func (q *RedisQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
+	if err := validate(r); err != nil {
+		done(err)
+		return
+	}
+	q.enqueue(putReq{kind: kindFinished, r: r, o: o, done: done})
+}
+
+var (
+	_ AsyncQueue = (*RedisQueue)(nil)
+)
+
+// Put stores r and waits for its group commit.
 func (q *RedisQueue) Put(ctx context.Context, r Receipt) error {
 	if err := validate(r); err != nil {
 		return err
 	}
-	req := &putReq{r: r, done: make(chan error, 1)}
+	ch := make(chan error, 1)
+	q.enqueue(putReq{kind: kindPut, r: r, done: func(err error) { ch <- err }})
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return redisErr("put", ctx.Err())
+	}
+}
+
+// PutAsync stores r with the next group commit and calls done with its
+// outcome (after WAIT, when configured).
+func (q *RedisQueue) PutAsync(r Receipt, done func(error)) {
+	if err := validate(r); err != nil {
+		done(err)
+		return
+	}
+	q.enqueue(putReq{kind: kindPut, r: r, done: done})
+}
+
+// Restore stores receipts taken back from an outage buffer, skipping those
+// whose outcome Redis remembers (a Put that timed out may have reached
+// Redis and the receipt been delivered since). It returns one error per
+// receipt.
+func (q *RedisQueue) Restore(ctx context.Context, rs []Receipt) []error {
+	errs := make([]error, len(rs))
+	var wg sync.WaitGroup
+	wg.Add(len(rs))
+	for i := range rs {
+		q.enqueue(putReq{kind: kindRestore, r: rs[i], done: func(err error) { errs[i] = err; wg.Done() }})
+	}
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+		return errs
+	case <-ctx.Done():
+		<-ch // the commit is bounded by CommitTimeout
+		return errs
+	}
+}
+
+func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
 	g.mu.Lock()
 	g.waiting = append(g.waiting, req)
@@ -52,17 +129,12 @@ func (q *RedisQueue) Put(ctx context.Context, r Receipt) error {
 	if start {
 		go q.commitAll()
 	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return redisErr("put", ctx.Err())
-	}
 }
 
 // commitAll writes batches until no Put is waiting.
 func (q *RedisQueue) commitAll() {
 	g := &q.put
+	var batch []putReq
 	for {
 		g.mu.Lock()
 		n := min(len(g.waiting), putBatchMax)
@@ -71,89 +143,253 @@ func (q *RedisQueue) commitAll() {
 			g.mu.Unlock()
 			return
 		}
-		batch := make([]*putReq, n)
-		copy(batch, g.waiting)
-		g.waiting = append(g.waiting[:0], g.waiting[n:]...)
+		batch = append(batch[:0], g.waiting[:n]...)
+		rest := copy(g.waiting, g.waiting[n:])
+		clear(g.waiting[rest:])
+		g.waiting = g.waiting[:rest]
 		g.mu.Unlock()
 		// A batch carries many callers' receipts: no one caller's
-		// cancellation aborts it; putTimeout bounds it.
-		cctx, cancel := context.WithTimeout(context.Background(), putTimeout)
-		q.commit(cctx, batch)
+		// cancellation aborts it; CommitTimeout bounds it.
+		ctx, cancel := context.WithTimeout(context.Background(), q.o.CommitTimeout)
+		q.commit(ctx, batch)
 		cancel()
+		clear(batch)
 	}
 }
 
-func (q *RedisQueue) commit(ctx context.Context, batch []*putReq) {
+// putGroup is the receipts of one account and kind in a batch: one script.
+type putGroup struct {
+	sys    string
+	kind   putKind
+	script *redis.Script
+	reqs   []putReq
+	keys   []string
+	args   []any
+	cmd    *redis.Cmd
+	err    error
+	count  int // receipts the script stored
+}
+
+func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
+	groups := q.groupBatch(batch)
 	if !q.put.byHash {
-		// Loading the script (on every node of a Cluster) lets batches send
-		// 40 octets instead of its text, which Redis would hash each time.
-		q.put.byHash = q.s.put.Load(ctx, q.c).Err() == nil
+		// Loading the scripts (on every node of a Cluster) lets batches
+		// send 40 octets instead of the text, which Redis would hash each
+		// time.
+		q.put.byHash = q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil
 	}
-	cmds, err := q.pipelinePuts(ctx, batch, q.put.byHash)
-	if q.put.byHash && noScript(cmds) {
+	q.runGroups(ctx, groups, q.put.byHash)
+	if again := noScriptGroups(groups); len(again) > 0 {
 		// Redis restarted or flushed its script cache: send the text.
 		q.put.byHash = false
-		cmds, err = q.pipelinePuts(ctx, batch, false)
-	}
-	for i, req := range batch {
-		// Each receipt gets its own commands' outcome; a failed round trip
-		// marks every command of the batch.
-		e := err
-		if len(cmds) == 2*len(batch) {
-			e = firstErr(cmds[2*i], cmds[2*i+1])
+		for _, g := range again {
+			g.cmd, g.err = nil, nil
 		}
-		if e != nil {
-			e = redisErr("put", e)
-		}
-		req.done <- e
+		q.runGroups(ctx, again, false)
 	}
+	q.recordGroups(groups)
+	for _, g := range groups {
+		err := g.err
+		if err != nil {
+			err = redisErr("put", err)
+		}
+		for _, req := range g.reqs {
+			req.done(err)
+		}
+	}
+	q.listAccounts(ctx, groups)
 }
 
-func (q *RedisQueue) pipelinePuts(ctx context.Context, batch []*putReq, byHash bool) ([]redis.Cmder, error) {
-	accounts := make(map[string]struct{}, 1)
-	cmds := make([]redis.Cmder, 0, 2*len(batch))
-	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, req := range batch {
-			r := req.r
-			body, _ := r.MarshalBinary()
-			idTTL := time.Duration(0) // no expiry without ExpiresAt
-			exp := ""
-			if !r.ExpiresAt.IsZero() {
-				idTTL = max(time.Until(r.ExpiresAt), 0) + q.remember
-				exp = strconv.FormatInt(scoreMillis(r.ExpiresAt), 10)
-			}
-			keys, args := q.accountKeys(r.SystemID), []any{r.MessageID, body, scoreMillis(r.DueAt), exp}
-			var store redis.Cmder
-			if byHash {
-				store = q.s.put.EvalSha(ctx, p, keys, args...)
-			} else {
-				store = q.s.put.Eval(ctx, p, keys, args...)
-			}
-			cmds = append(cmds, store, p.Set(ctx, q.idKey(r.MessageID), pendingValue(r.SystemID), idTTL))
-			accounts[r.SystemID] = struct{}{}
+func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
+	type gk struct {
+		sys  string
+		kind putKind
+	}
+	idx := make(map[gk]*putGroup, 2)
+	var groups []*putGroup
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	for _, req := range batch {
+		k := gk{req.r.SystemID, req.kind}
+		g := idx[k]
+		if g == nil && k.kind == kindFinished {
+			keys := q.accountKeys(k.sys)
+			bucket, until := q.doneBucket(k.sys, now)
+			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.finish, keys: []string{keys[0], keys[2], keys[3], bucket},
+				args: []any{finalValue(req.o), until, "0"}}
+			idx[k] = g
+			groups = append(groups, g)
 		}
-		for sys := range accounts {
-			p.SAdd(ctx, q.accountsKey(), sys)
+		if k.kind == kindFinished {
+			g.args = append(g.args, req.r.MessageID)
+			g.reqs = append(g.reqs, req)
+			continue
+		}
+		if g == nil {
+			keys := q.accountKeys(k.sys)
+			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.put, keys: []string{keys[0], keys[1], q.epochKey(k.sys), keys[2], keys[3]}}
+			mode := "p"
+			if k.kind == kindRestore {
+				mode = "r"
+				g.keys = append(g.keys, q.doneKeys(k.sys, now)...)
+			}
+			g.args = []any{q.epochs[k.sys], q.newEpoch, mode}
+			idx[k] = g
+			groups = append(groups, g)
+		}
+		body, _ := req.r.MarshalBinary()
+		g.args = append(g.args, req.r.MessageID, body, scoreMillis(req.r.DueAt), expiryArg(req.r))
+		g.reqs = append(g.reqs, req)
+	}
+	return groups
+}
+
+// runGroups sends every group's script and, with WaitReplicas, WAIT on
+// each master written to. On a Cluster with WAIT the groups are sent to
+// their masters directly (WAIT has no key to route by); otherwise one
+// pipeline on the client, which follows redirections.
+func (q *RedisQueue) runGroups(ctx context.Context, groups []*putGroup, byHash bool) {
+	cc, cluster := q.c.(*redis.ClusterClient)
+	if q.o.WaitReplicas <= 0 || !cluster {
+		q.pipelineGroups(ctx, q.c, groups, byHash)
+		return
+	}
+	byNode := make(map[*redis.Client][]*putGroup)
+	for _, g := range groups {
+		node, err := cc.MasterForKey(ctx, g.keys[0])
+		if err != nil {
+			g.err = err
+			continue
+		}
+		byNode[node] = append(byNode[node], g)
+	}
+	var wg sync.WaitGroup
+	for node, gs := range byNode {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q.pipelineGroups(ctx, node, gs, byHash)
+		}()
+	}
+	wg.Wait()
+}
+
+// pipelineGroups runs groups in one pipeline on c, ending with WAIT when
+// configured (on a Cluster c is one master).
+func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups []*putGroup, byHash bool) {
+	var wait *redis.IntCmd
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, g := range groups {
+			if g.err != nil {
+				continue // no master for its slot
+			}
+			if byHash {
+				g.cmd = g.script.EvalSha(ctx, p, g.keys, g.args...)
+			} else {
+				g.cmd = g.script.Eval(ctx, p, g.keys, g.args...)
+			}
+		}
+		if q.o.WaitReplicas > 0 {
+			wait = redis.NewIntCmd(ctx, "wait", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
+			_ = p.Process(ctx, wait)
 		}
 		return nil
 	})
-	return cmds, err
-}
-
-func noScript(cmds []redis.Cmder) bool {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			return true
+	var waitErr error
+	if wait != nil {
+		if n, werr := wait.Result(); werr != nil {
+			waitErr = werr
+		} else if int(n) < q.o.WaitReplicas {
+			waitErr = fmt.Errorf("%w: %d of %d replicas within %v", ErrNotReplicated, n, q.o.WaitReplicas, q.o.WaitTimeout)
 		}
 	}
-	return false
-}
-
-func firstErr(cmds ...redis.Cmder) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return err
+	for _, g := range groups {
+		if g.cmd == nil {
+			if g.err == nil {
+				g.err = err
+			}
+			continue
+		}
+		if g.kind == kindFinished {
+			if g.err = g.cmd.Err(); g.err == nil {
+				g.err = waitErr
+			}
+			continue
+		}
+		res, cerr := g.cmd.Slice()
+		switch {
+		case cerr != nil:
+			g.err = cerr
+		case len(res) != 3:
+			g.err = fmt.Errorf("put script returned %d values", len(res))
+		case waitErr != nil:
+			g.err = waitErr
+		}
+		if g.err == nil {
+			n, _ := res[0].(int64)
+			g.count = int(n)
 		}
 	}
-	return nil
+}
+
+// recordGroups keeps the epochs and counts the scripts reported, and
+// counts a loss the scripts detected.
+func (q *RedisQueue) recordGroups(groups []*putGroup) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, g := range groups {
+		if g.kind == kindFinished || g.cmd == nil || g.cmd.Err() != nil {
+			continue
+		}
+		res, _ := g.cmd.Slice()
+		if len(res) != 3 {
+			continue
+		}
+		epoch, _ := res[1].(string)
+		lost, _ := res[2].(int64)
+		if lost == 1 {
+			q.lostLocked(g.sys)
+		}
+		q.epochs[g.sys] = epoch
+		q.putsSeen[g.sys] += g.count
+	}
+}
+
+// listAccounts adds accounts new to this process to Paccounts. It is
+// best effort (the key may live on another shard): a failure is retried
+// with the next batch and stops nothing.
+func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
+	var add []any
+	q.mu.Lock()
+	for _, g := range groups {
+		if g.kind != kindFinished && !q.listed[g.sys] { // also after a failure: the sweep must see it
+			add = append(add, g.sys)
+		}
+	}
+	q.mu.Unlock()
+	if len(add) == 0 {
+		return
+	}
+	if err := q.c.SAdd(ctx, q.accountsKey(), add...).Err(); err != nil {
+		q.log.Warn("dlr.accounts_set_not_updated", "err", err)
+		return
+	}
+	q.mu.Lock()
+	for _, a := range add {
+		q.listed[a.(string)] = true
+	}
+	q.mu.Unlock()
+}
+
+func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
+
+func noScriptGroups(groups []*putGroup) []*putGroup {
+	var out []*putGroup
+	for _, g := range groups {
+		if isNoScript(g.err) {
+			out = append(out, g)
+		}
+	}
+	return out
 }

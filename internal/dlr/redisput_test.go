@@ -39,7 +39,7 @@ func TestConcurrentPutsShareBatches(t *testing.T) {
 			t.Fatalf("Len = %d %v, want %d", n, err, workers*each)
 		}
 		for i := range workers * each {
-			if o, ok, err := q.Lookup(ctx, fmt.Sprintf("%016X", i+1)); err != nil || !ok || o.State != pdu.StateEnroute {
+			if o, ok, err := q.Lookup(ctx, fmt.Sprintf("acct%d", (i/each)%3), fmt.Sprintf("%016X", i+1)); err != nil || !ok || o.State != pdu.StateEnroute {
 				t.Fatalf("receipt %d: %+v %v %v, want pending", i+1, o, ok, err)
 			}
 		}
@@ -91,8 +91,11 @@ func TestLookupTellsTheOwner(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, id := range []string{pending.MessageID, done.MessageID} {
-			if o, ok, err := q.Lookup(ctx, id); err != nil || !ok || o.SystemID != "alice" {
+			if o, ok, err := q.Lookup(ctx, "alice", id); err != nil || !ok || o.SystemID != "alice" {
 				t.Fatalf("Lookup(%s) = %+v %v %v, want owner alice", id, o, ok, err)
+			}
+			if o, ok, err := q.Lookup(ctx, "mallory", id); err != nil || ok {
+				t.Fatalf("Lookup(%s) by another account = %+v %v %v, want unknown", id, o, ok, err)
 			}
 		}
 	})

@@ -2,11 +2,15 @@ package dlr
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +21,11 @@ import (
 const (
 	DefaultRedisPrefix = "dlr:"
 	DefaultRemember    = 10 * time.Minute
+	// DefaultCommitTimeout bounds one group commit (and its WAIT).
+	DefaultCommitTimeout = 2 * time.Second
+	// doneBuckets is how many time buckets hold the outcomes remembered
+	// for Remember: each covers Remember/doneBuckets.
+	doneBuckets = 10
 )
 
 // RedisOptions tunes a RedisQueue. The zero value gives the defaults.
@@ -27,68 +36,152 @@ type RedisOptions struct {
 	// Remember is how long the outcome of a removed receipt stays
 	// available to Lookup (query_sm), default 10 minutes.
 	Remember time.Duration
+	// CommitTimeout bounds one group commit, WAIT included (default 2 s).
+	CommitTimeout time.Duration
+	// WaitReplicas > 0 ends every group commit with WAIT WaitReplicas
+	// WaitTimeout on each master written to; a Put succeeds only when
+	// that many replicas acknowledged the write (REDIS_WAIT_REPLICAS).
+	WaitReplicas int
+	// WaitTimeout is WAIT's timeout (REDIS_WAIT_TIMEOUT_MS, default 100 ms).
+	WaitTimeout time.Duration
+	// Lost counts receipts Redis lost (an account's epoch marker gone) and
+	// bodies set aside as undecodable; nil: not counted.
+	Lost   *LossCounter
+	Logger *slog.Logger // nil: discard
 }
 
 // RedisQueue is a Queue in Redis, durable and shared by every gateway
 // instance using the same prefix. It works with a standalone server,
-// Sentinel or Cluster (redis.UniversalClient): the keys of one account
-// carry the hash tag {system_id}, so the Lua scripts that touch several of
-// them stay within one slot. Key layout, per prefix P:
+// Sentinel or Cluster (redis.UniversalClient). Every key of an account
+// carries the hash tag {system_id}, and every write of a receipt is one
+// Lua script on those keys, so a receipt is stored in its account's slot
+// atomically or not at all, and one failed shard only stops the accounts
+// it holds. Key layout, per prefix P and account tag T:
 //
-//	P{sys}:due   sorted set: message id → due time or lease end (unix ms)
-//	P{sys}:exp   sorted set: message id → expiry time (unix ms)
-//	P{sys}:r     hash: message id → encoded receipt (MarshalBinary)
-//	Paccounts    set of system ids that ever had a receipt (for the sweep)
-//	Pid:<msgid>  string: "1:<sys>" while pending, "<state>:<unix ms>:<sys>" once
-//	             removed; expires Remember after expiry/removal
+//	P{T}:r        hash: message id → encoded receipt (the pending index)
+//	P{T}:fresh    list: "due_ms|exp_ms|id" of receipts never claimed, in submit order
+//	P{T}:due      sorted set: id → due time or lease end (unix ms) of claimed/retried receipts
+//	P{T}:exp      sorted set: id → expiry (unix ms) of the receipts in :due
+//	P{T}:done:<n> hash: id → "<state>:<unix ms>" outcomes, one key per time bucket
+//	P{T}:epoch    marker written with the first receipt; its loss means Redis lost the account
+//	P{T}:bad      hash: id → body that did not decode (set aside)
+//	Paccounts     set of accounts (for the expiry sweep; best effort, cached locally)
 //
-// Times are stored with millisecond precision in the sorted sets. See
-// docs/receipts.md for the failure cases.
+// A pending receipt costs one hash field and one list element until it is
+// claimed. See docs/receipts.md.
 type RedisQueue struct {
 	c        redis.UniversalClient
 	prefix   string
 	remember time.Duration
+	o        RedisOptions
+	log      *slog.Logger
 	s        redisScripts
 	put      groupCommit
+
+	mu       sync.Mutex
+	epochs   map[string]string // account → epoch marker last seen
+	known    map[string]int    // account → pending at the last count
+	putsSeen map[string]int    // account → receipts stored since that count
+	listed   map[string]bool   // account added to Paccounts by this process
+	newEpoch string
 }
 
 var _ Queue = (*RedisQueue)(nil)
 
 // NewRedisQueue returns a queue on c. The client is not closed by the queue.
 func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
-	q := &RedisQueue{c: c, prefix: opts.Prefix, remember: opts.Remember, s: newRedisScripts()}
-	if q.prefix == "" {
-		q.prefix = DefaultRedisPrefix
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultRedisPrefix
 	}
-	if q.remember <= 0 {
-		q.remember = DefaultRemember
+	if opts.Remember <= 0 {
+		opts.Remember = DefaultRemember
 	}
-	return q
+	if opts.CommitTimeout <= 0 {
+		opts.CommitTimeout = DefaultCommitTimeout
+	}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = 100 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &RedisQueue{
+		c: c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
+		s:        newRedisScripts(),
+		epochs:   make(map[string]string),
+		known:    make(map[string]int),
+		putsSeen: make(map[string]int),
+		listed:   make(map[string]bool),
+		newEpoch: hex.EncodeToString(b[:]),
+	}
 }
 
-// accountKeys returns the due, body and expiry keys of sys.
-func (q *RedisQueue) accountKeys(sys string) []string {
+// accountBase returns "P{tag}:" for sys.
+func (q *RedisQueue) accountBase(sys string) string {
 	tag := sys
 	if strings.ContainsAny(sys, "{}") { // keep the hash tag well formed
 		tag = "x" + hex.EncodeToString([]byte(sys))
 	}
-	base := q.prefix + "{" + tag + "}:"
-	return []string{base + "due", base + "r", base + "exp"}
+	return q.prefix + "{" + tag + "}:"
 }
 
-func (q *RedisQueue) idKey(id string) string { return q.prefix + "id:" + id }
-func (q *RedisQueue) accountsKey() string    { return q.prefix + "accounts" }
-
-// finalValue is "<state>:<unix ms>:<system_id>".
-func finalValue(o Outcome, sys string) string {
-	return strconv.Itoa(int(o.State)) + ":" + strconv.FormatInt(o.At.UnixMilli(), 10) + ":" + sys
+// accountKeys returns the r, fresh, due and exp keys of sys.
+func (q *RedisQueue) accountKeys(sys string) []string {
+	base := q.accountBase(sys)
+	return []string{base + "r", base + "fresh", base + "due", base + "exp"}
 }
-func pendingValue(sys string) string      { return strconv.Itoa(int(pdu.StateEnroute)) + ":" + sys }
+
+func (q *RedisQueue) epochKey(sys string) string { return q.accountBase(sys) + "epoch" }
+func (q *RedisQueue) badKey(sys string) string   { return q.accountBase(sys) + "bad" }
+func (q *RedisQueue) accountsKey() string        { return q.prefix + "accounts" }
+
+// bucketWidth is the time one done bucket covers.
+func (q *RedisQueue) bucketWidth() int64 { return max(q.remember.Milliseconds()/doneBuckets, 1) }
+
+// doneBucket returns the done key for outcomes recorded at t (the wall
+// clock, not the outcome's time) and when it may expire (unix ms): once
+// every outcome in it is older than Remember.
+func (q *RedisQueue) doneBucket(sys string, t time.Time) (string, int64) {
+	w := q.bucketWidth()
+	n := t.UnixMilli() / w
+	return q.accountBase(sys) + "done:" + strconv.FormatInt(n, 10), (n+1)*w + q.remember.Milliseconds()
+}
+
+// doneKeys returns every bucket that may hold an outcome reached up to
+// Remember before now, newest first.
+func (q *RedisQueue) doneKeys(sys string, now time.Time) []string {
+	w := q.bucketWidth()
+	n := now.UnixMilli() / w
+	base := q.accountBase(sys) + "done:"
+	out := make([]string, 0, doneBuckets+2)
+	for i := int64(0); i <= doneBuckets+1; i++ {
+		out = append(out, base+strconv.FormatInt(n-i, 10))
+	}
+	return out
+}
+
+// finalValue is "<state>:<unix ms>".
+func finalValue(o Outcome) string {
+	return strconv.Itoa(int(o.State)) + ":" + strconv.FormatInt(o.At.UnixMilli(), 10)
+}
+
 func redisErr(op string, err error) error { return fmt.Errorf("dlr: redis %s: %w", op, err) }
 func scoreMillis(t time.Time) int64       { return unixNano(t) / int64(time.Millisecond) }
 func millisTime(ms float64) time.Time     { return time.UnixMilli(int64(ms)).UTC() }
 
-// Claim leases up to max due receipts of systemID (one Lua script).
+// expiryArg is the exp_ms argument of the scripts: empty for never.
+func expiryArg(r Receipt) string {
+	if r.ExpiresAt.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(scoreMillis(r.ExpiresAt), 10)
+}
+
+// Claim leases up to max due receipts of systemID (one Lua script). A
+// body that does not decode is set aside (P{T}:bad), counted and logged;
+// the others are returned.
 func (q *RedisQueue) Claim(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
 	if max <= 0 {
 		return nil, nil
@@ -97,30 +190,44 @@ func (q *RedisQueue) Claim(ctx context.Context, systemID string, now time.Time, 
 	if until <= now.UnixMilli() {
 		until = now.UnixMilli() + 1
 	}
-	bodies, err := q.s.claim.Run(ctx, q.c, q.accountKeys(systemID), now.UnixMilli(), until, max).StringSlice()
+	pairs, err := q.s.claim.Run(ctx, q.c, q.accountKeys(systemID), now.UnixMilli(), until, max).StringSlice()
 	if err != nil {
 		return nil, redisErr("claim", err)
 	}
-	return decodeAll(bodies)
+	return q.decodePairs(ctx, systemID, pairs), nil
 }
 
-// decodeAll decodes bodies; undecodable ones are skipped and reported in a
-// joined ErrCorrupt error next to the good receipts.
-func decodeAll(bodies []string) ([]Receipt, error) {
-	out := make([]Receipt, 0, len(bodies))
-	var errs []error
-	for _, b := range bodies {
-		r, err := decodeReceipt(b)
-		if err != nil {
-			errs = append(errs, err)
+// decodePairs decodes {id, body, ...}; undecodable bodies are set aside.
+func (q *RedisQueue) decodePairs(ctx context.Context, sys string, pairs []string) []Receipt {
+	out := make([]Receipt, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		r, err := decodeReceipt(pairs[i+1])
+		if err == nil && r.MessageID == pairs[i] {
+			out = append(out, r)
 			continue
 		}
-		out = append(out, r)
+		q.setAside(ctx, sys, pairs[i], pairs[i+1], err)
 	}
-	return out, errors.Join(errs...)
+	return out
 }
 
-// Ack removes the receipts and records o under their ids.
+// setAside moves an undecodable receipt out of the way, once.
+func (q *RedisQueue) setAside(ctx context.Context, sys, id, body string, cause error) {
+	k := q.accountKeys(sys)
+	n, err := q.s.setAside.Run(ctx, q.c, []string{k[0], k[2], k[3], q.badKey(sys)}, id).Int()
+	if err != nil {
+		q.log.Warn("dlr.corrupt_receipt_not_set_aside", "system_id", sys, "message_id", id, "err", err)
+		return
+	}
+	if n == 1 {
+		q.o.Lost.add(LostCorrupt, 1)
+		q.log.Error("dlr.corrupt_receipt_set_aside", "system_id", sys, "message_id", id,
+			"key", q.badKey(sys), "bytes", len(body), "err", fmt.Sprint(cause))
+	}
+}
+
+// Ack removes the receipts and records o under their ids: one script per
+// account, sent in one pipeline.
 func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if len(rs) == 0 {
 		return nil
@@ -129,157 +236,261 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	for _, r := range rs {
 		byAccount[r.SystemID] = append(byAccount[r.SystemID], r.MessageID)
 	}
-	// Body first: a partial run leaves at most sorted-set members without a
-	// body, which Claim and Expire clean up.
-	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	if len(byAccount) == 1 {
 		for sys, ids := range byAccount {
-			k := q.accountKeys(sys)
-			strs := make([]string, len(ids))
-			for i, id := range ids {
-				strs[i] = id.(string)
+			if err := q.finish(ctx, q.c, sys, o, false, true, ids...).Err(); err != nil {
+				return redisErr("ack", err)
 			}
-			p.HDel(ctx, k[1], strs...)
-			p.ZRem(ctx, k[0], ids...)
-			p.ZRem(ctx, k[2], ids...)
-		}
-		for _, r := range rs {
-			p.Set(ctx, q.idKey(r.MessageID), finalValue(o, r.SystemID), q.remember)
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	// Several accounts: one pipeline, by hash; by text once more if Redis
+	// lost its script cache (finishing twice is harmless).
+	var errs []error
+	for _, byHash := range []bool{true, false} {
+		errs = errs[:0]
+		noScript := false
+		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cmds := make([]*redis.Cmd, 0, len(byAccount))
+			for sys, ids := range byAccount {
+				cmds = append(cmds, q.finish(ctx, p, sys, o, false, byHash, ids...))
+			}
+			_, err := p.Exec(ctx)
+			for _, c := range cmds {
+				if err := c.Err(); err != nil {
+					noScript = noScript || isNoScript(err)
+					errs = append(errs, err)
+				}
+			}
+			if len(cmds) == 0 && err != nil {
+				errs = append(errs, err)
+			}
+			return nil
+		})
+		if !noScript {
+			break
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return redisErr("ack", err)
 	}
 	return nil
+}
+
+// finish runs finishLua: by Run (hash, then text on NOSCRIPT) on a
+// client, or by hash or text in a pipeline.
+func (q *RedisQueue) finish(ctx context.Context, c redis.Scripter, sys string, o Outcome, onlyPending, byHash bool, ids ...any) *redis.Cmd {
+	k := q.accountKeys(sys)
+	bucket, until := q.doneBucket(sys, time.Now())
+	only := "0"
+	if onlyPending {
+		only = "1"
+	}
+	keys, args := []string{k[0], k[2], k[3], bucket}, append([]any{finalValue(o), until, only}, ids...)
+	if _, pipe := c.(redis.Pipeliner); !pipe {
+		return q.s.finish.Run(ctx, c, keys, args...)
+	}
+	if byHash {
+		return q.s.finish.EvalSha(ctx, c, keys, args...)
+	}
+	return q.s.finish.Eval(ctx, c, keys, args...)
 }
 
 // Retry stores r again, due at at, if it is still pending.
 func (q *RedisQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
 	r.DueAt = at
 	body, _ := r.MarshalBinary()
-	if err := q.s.retry.Run(ctx, q.c, q.accountKeys(r.SystemID), r.MessageID, body, scoreMillis(at)).Err(); err != nil {
+	k := q.accountKeys(r.SystemID)
+	if err := q.s.retry.Run(ctx, q.c, []string{k[0], k[2], k[3]}, r.MessageID, body, scoreMillis(at), expiryArg(r)).Err(); err != nil {
 		return redisErr("retry", err)
 	}
 	return nil
 }
 
-// Cancel removes a pending receipt found through the id index.
-func (q *RedisQueue) Cancel(ctx context.Context, messageID string, at time.Time) (bool, error) {
-	v, err := q.c.Get(ctx, q.idKey(messageID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
+// Cancel removes a pending receipt of systemID.
+func (q *RedisQueue) Cancel(ctx context.Context, systemID, messageID string, at time.Time) (bool, error) {
+	n, err := q.finish(ctx, q.c, systemID, Outcome{State: pdu.StateDeleted, At: at}, true, true, messageID).Int()
 	if err != nil {
 		return false, redisErr("cancel", err)
 	}
-	sys, pending := parsePending(v)
-	if !pending {
-		return false, nil
-	}
-	n, err := q.s.cancel.Run(ctx, q.c, q.accountKeys(sys), messageID).Int()
-	if err != nil {
-		return false, redisErr("cancel", err)
-	}
-	if n == 0 {
-		return false, nil
-	}
-	if err := q.c.Set(ctx, q.idKey(messageID), finalValue(Outcome{State: pdu.StateDeleted, At: at}, sys), q.remember).Err(); err != nil {
-		return true, redisErr("cancel", err)
-	}
-	return true, nil
+	return n == 1, nil
 }
 
-func parsePending(v string) (sys string, ok bool) {
-	st, rest, found := strings.Cut(v, ":")
-	if !found || st != strconv.Itoa(int(pdu.StateEnroute)) {
-		return "", false
-	}
-	return rest, true
-}
-
-// Lookup reads the id index.
-func (q *RedisQueue) Lookup(ctx context.Context, messageID string) (Outcome, bool, error) {
-	v, err := q.c.Get(ctx, q.idKey(messageID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return Outcome{}, false, nil
-	}
-	if err != nil {
+// Lookup reads the pending body, else the remembered outcome, of
+// systemID's receipt: one pipeline to the account's slot.
+func (q *RedisQueue) Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error) {
+	k := q.accountKeys(systemID)
+	var body *redis.StringCmd
+	var finals []*redis.StringCmd
+	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		body = p.HGet(ctx, k[0], messageID)
+		for _, dk := range q.doneKeys(systemID, time.Now()) {
+			finals = append(finals, p.HGet(ctx, dk, messageID))
+		}
+		return nil
+	})
+	if err != nil && err != redis.Nil {
 		return Outcome{}, false, redisErr("lookup", err)
 	}
-	if sys, ok := parsePending(v); ok {
-		return Outcome{State: pdu.StateEnroute, SystemID: sys}, true, nil
+	if b, err := body.Result(); err == nil {
+		o := Outcome{State: pdu.StateEnroute, SystemID: systemID}
+		if r, err := decodeReceipt(b); err == nil {
+			o.Destination, o.SubmittedAt = r.Dest.Addr, r.SubmittedAt
+		}
+		return o, true, nil
 	}
-	st, rest, _ := strings.Cut(v, ":")
-	ms, sys, _ := strings.Cut(rest, ":")
-	s, err1 := strconv.Atoi(st)
-	m, err2 := strconv.ParseInt(ms, 10, 64)
-	if err1 != nil || err2 != nil {
-		return Outcome{}, false, fmt.Errorf("%w: id index %q", ErrCorrupt, v)
+	for _, f := range finals {
+		v, err := f.Result()
+		if err != nil {
+			continue
+		}
+		st, ms, _ := strings.Cut(v, ":")
+		s, err1 := strconv.Atoi(st)
+		m, err2 := strconv.ParseInt(ms, 10, 64)
+		if err1 != nil || err2 != nil {
+			return Outcome{}, false, fmt.Errorf("%w: outcome %q", ErrCorrupt, v)
+		}
+		return Outcome{State: pdu.MessageState(s), At: time.UnixMilli(m).UTC(), SystemID: systemID}, true, nil
 	}
-	return Outcome{State: pdu.MessageState(s), At: time.UnixMilli(m).UTC(), SystemID: sys}, true, nil
+	return Outcome{}, false, nil
 }
 
-// NextDue returns the lowest score of the account's due set.
+// PendingCount returns the size of the account's pending index. It also
+// checks the account's epoch marker: when Redis lost it, what the account
+// held is counted in dlr_lost_total{cause="redis_data_loss"}.
+func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, error) {
+	q.mu.Lock()
+	expected := q.epochs[systemID]
+	q.mu.Unlock()
+	res, err := q.s.count.Run(ctx, q.c, []string{q.accountKeys(systemID)[0], q.epochKey(systemID)}, expected, q.newEpoch).Slice()
+	if err != nil || len(res) != 3 {
+		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
+	}
+	n, _ := res[0].(int64)
+	epoch, _ := res[1].(string)
+	lost, _ := res[2].(int64)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if lost == 1 {
+		q.lostLocked(systemID)
+	}
+	if epoch != "" {
+		q.epochs[systemID] = epoch
+	}
+	q.known[systemID] = int(n)
+	q.putsSeen[systemID] = 0
+	return int(n), nil
+}
+
+// lostLocked counts what sys held when Redis lost it: the pending count
+// last read plus what this instance stored since.
+func (q *RedisQueue) lostLocked(sys string) {
+	n := q.known[sys] + q.putsSeen[sys]
+	q.known[sys], q.putsSeen[sys] = 0, 0
+	delete(q.listed, sys)
+	q.o.Lost.add(LostRedisDataLoss, n)
+	q.log.Error("dlr.redis_lost_receipts", "system_id", sys, "receipts", n,
+		"detail", "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
+}
+
+// NextDue returns the earliest due time of the account's receipts.
 func (q *RedisQueue) NextDue(ctx context.Context, systemID string) (time.Time, bool, error) {
-	zs, err := q.c.ZRangeWithScores(ctx, q.accountKeys(systemID)[0], 0, 0).Result()
-	if err != nil {
+	k := q.accountKeys(systemID)
+	var z *redis.ZSliceCmd
+	var head *redis.StringCmd
+	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		z = p.ZRangeWithScores(ctx, k[2], 0, 0)
+		head = p.LIndex(ctx, k[1], 0)
+		return nil
+	})
+	if err != nil && err != redis.Nil {
 		return time.Time{}, false, redisErr("next due", err)
 	}
-	if len(zs) == 0 {
-		return time.Time{}, false, nil
+	var best time.Time
+	if zs := z.Val(); len(zs) > 0 {
+		best = millisTime(zs[0].Score)
 	}
-	return millisTime(zs[0].Score), true, nil
+	if h, err := head.Result(); err == nil {
+		due, _, _ := strings.Cut(h, "|")
+		if ms, err := strconv.ParseInt(due, 10, 64); err == nil {
+			if t := time.UnixMilli(ms).UTC(); best.IsZero() || t.Before(best) {
+				best = t
+			}
+		}
+	}
+	return best, !best.IsZero(), nil
+}
+
+// accounts returns the accounts to sweep: Paccounts, or when it cannot
+// be read, those this process wrote to.
+func (q *RedisQueue) accounts(ctx context.Context) ([]string, error) {
+	all, err := q.c.SMembers(ctx, q.accountsKey()).Result()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	seen := make(map[string]bool, len(all))
+	for _, a := range all {
+		seen[a] = true
+	}
+	for a := range q.epochs {
+		if !seen[a] {
+			all = append(all, a)
+		}
+	}
+	return all, err
 }
 
 // Expire runs the expiry script on every account until max receipts are
-// removed, then records them as expired.
+// removed. One account's failure does not stop the others.
 func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Receipt, error) {
-	accounts, err := q.c.SMembers(ctx, q.accountsKey()).Result()
-	if err != nil {
-		return nil, redisErr("expire", err)
-	}
+	accounts, aerr := q.accounts(ctx)
 	var out []Receipt
 	var errs []error
+	if aerr != nil {
+		errs = append(errs, redisErr("expire", aerr))
+	}
+	val := finalValue(Outcome{State: pdu.StateExpired, At: now})
 	for _, sys := range accounts {
 		if len(out) >= max {
 			break
 		}
-		bodies, err := q.s.expire.Run(ctx, q.c, q.accountKeys(sys), now.UnixMilli(), max-len(out)).StringSlice()
+		k := q.accountKeys(sys)
+		bucket, until := q.doneBucket(sys, time.Now())
+		pairs, err := q.s.expire.Run(ctx, q.c, []string{k[0], k[1], k[2], k[3], bucket}, now.UnixMilli(), max-len(out), val, until).StringSlice()
 		if err != nil {
-			errs = append(errs, redisErr("expire", err))
+			errs = append(errs, redisErr("expire "+sys, err))
 			continue
 		}
-		rs, err := decodeAll(bodies)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		out = append(out, rs...)
-	}
-	if len(out) > 0 {
-		expired := Outcome{State: pdu.StateExpired, At: now}
-		_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, r := range out {
-				p.Set(ctx, q.idKey(r.MessageID), finalValue(expired, r.SystemID), q.remember)
-			}
-			return nil
-		})
-		if err != nil {
-			errs = append(errs, redisErr("expire", err))
-		}
+		out = append(out, q.decodeExpired(sys, pairs)...)
 	}
 	return out, errors.Join(errs...)
 }
 
+// decodeExpired decodes expired receipts; an undecodable one is already
+// removed and is only counted.
+func (q *RedisQueue) decodeExpired(sys string, pairs []string) []Receipt {
+	out := make([]Receipt, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		r, err := decodeReceipt(pairs[i+1])
+		if err != nil {
+			q.o.Lost.add(LostCorrupt, 1)
+			q.log.Error("dlr.corrupt_receipt_expired", "system_id", sys, "message_id", pairs[i], "err", err)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // Len sums the receipts of every account.
 func (q *RedisQueue) Len(ctx context.Context) (int, error) {
-	accounts, err := q.c.SMembers(ctx, q.accountsKey()).Result()
-	if err != nil {
+	accounts, err := q.accounts(ctx)
+	if err != nil && len(accounts) == 0 {
 		return 0, redisErr("len", err)
 	}
 	cmds := make([]*redis.IntCmd, len(accounts))
 	_, err = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, sys := range accounts {
-			cmds[i] = p.HLen(ctx, q.accountKeys(sys)[1])
+			cmds[i] = p.HLen(ctx, q.accountKeys(sys)[0])
 		}
 		return nil
 	})

@@ -13,6 +13,11 @@ const (
 	ReasonInvalidNumber = "invalid_number"
 	ReasonTimeout       = "timeout"
 	ReasonHLRError      = "hlr_error"
+	// While the circuit breaker is open (or refuses a call in half-open),
+	// the policy of the failures that opened it decides, and the reason
+	// says so.
+	ReasonTimeoutCircuitOpen  = "timeout_circuit_open"
+	ReasonHLRErrorCircuitOpen = "hlr_error_circuit_open"
 )
 
 // decision is the outcome for one destination.
@@ -23,27 +28,66 @@ type decision struct {
 	detail string     // why, for the log: the provider's reason or the error
 }
 
-// lookupDest normalises a destination and asks the HLR. It is the one
-// place where an HLR outcome becomes an SMPP status (DESIGN §1).
-func (h *Handler) lookupDest(ctx context.Context, dest string) decision {
-	if dest == "" {
+// lookupDest normalises a destination and answers it from the rules, the
+// precheck or the HLR. It is the one place where an HLR outcome becomes an
+// SMPP status (DESIGN §1).
+func (h *Handler) lookupDest(ctx context.Context, account string, dest pdu.Address) decision {
+	if dest.Addr == "" {
 		return decision{status: pdu.StatusInvDstAdr, detail: "empty destination"}
 	}
-	msisdn, ok := hlr.NormalizeMSISDN(dest)
-	if !ok {
-		return decision{err: h.opts.InvalidNumberErr, reason: ReasonInvalidNumber, detail: "not a phone number"}
-	}
-	res, err := h.opts.Lookuper.Lookup(ctx, msisdn)
+	_, res, err := h.dests.Resolve(ctx, destination(account, dest))
 	return h.decide(res, err)
 }
 
-// decide applies the reverse filter and the policies.
+// cachedDest answers a destination without blocking, when it can (see
+// hlr.Resolver.Cached); the caller reports an answer it uses with
+// h.dests.Answered.
+func (h *Handler) cachedDest(account string, dest pdu.Address) (hlr.Result, bool) {
+	if dest.Addr == "" {
+		return hlr.Result{}, false
+	}
+	return h.dests.Cached(destination(account, dest))
+}
+
+func destination(account string, a pdu.Address) hlr.Destination {
+	return hlr.Destination{Account: account, Addr: a.Addr, TON: a.TON}
+}
+
+// Receipt reasons of answers given without the HLR.
+const (
+	ReasonPrecheck = "precheck" // the numbering plan says the number cannot exist
+	ReasonRule     = "rule"     // HLR_RULES_FILE: a prefix rule or the account's allow list
+)
+
+// answeredReason is the receipt reason of an accepted answer.
+func answeredReason(res hlr.Result) (reason, detail string) {
+	switch res.Source {
+	case hlr.SourcePrecheck:
+		return ReasonPrecheck, "impossible number for its numbering plan"
+	case hlr.SourceRule:
+		return ReasonRule, res.Reason
+	case hlr.SourceNotANumber:
+		return ReasonInvalidNumber, "not a phone number"
+	default:
+		return ReasonInvalidNumber, res.Reason
+	}
+}
+
+// decide applies the reverse filter and the policies. An open circuit
+// breaker's error matches ErrTimeout when timeouts opened it, so the
+// timeout policy keeps deciding through an outage of a slow HLR.
 func (h *Handler) decide(res hlr.Result, err error) decision {
+	open := errors.Is(err, hlr.ErrCircuitOpen)
 	switch {
 	case err == nil && res.Valid():
 		return decision{status: pdu.StatusInvDstAdr, detail: res.Reason}
 	case err == nil:
-		return decision{err: res.ErrCode, reason: ReasonInvalidNumber, detail: res.Reason}
+		reason, detail := answeredReason(res)
+		return decision{err: res.ErrCode, reason: reason, detail: detail}
+	case open && errors.Is(err, hlr.ErrTimeout):
+		return h.noAnswer(h.opts.TimeoutPolicy, ReasonTimeoutCircuitOpen, err)
+	case open:
+		return h.noAnswer(h.opts.ErrorPolicy, ReasonHLRErrorCircuitOpen, err)
 	case errors.Is(err, hlr.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
 		return h.noAnswer(h.opts.TimeoutPolicy, ReasonTimeout, err)
 	case errors.Is(err, context.Canceled):

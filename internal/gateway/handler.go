@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
@@ -16,13 +17,16 @@ type Handler struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics
-	cached  CachedLookuper // nil when the lookuper has no memory tier
+	dests   *hlr.Resolver
 
 	jobs    chan job
 	ctx     context.Context
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
-	once    sync.Once
+	// accepting counts submits whose receipt is being stored: their
+	// answer comes from the store's completion, after the worker left.
+	accepting sync.WaitGroup
+	once      sync.Once
 }
 
 type job struct {
@@ -32,8 +36,8 @@ type job struct {
 
 // New builds a handler and starts its workers; Close stops them.
 func New(opts Options) (*Handler, error) {
-	if opts.Lookuper == nil || opts.Receipts == nil || opts.IDs == nil {
-		return nil, errors.New("gateway: Lookuper, Receipts and IDs are required")
+	if (opts.Lookuper == nil && opts.Resolver == nil) || opts.Receipts == nil || opts.IDs == nil {
+		return nil, errors.New("gateway: Lookuper (or Resolver), Receipts and IDs are required")
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 256
@@ -59,7 +63,12 @@ func New(opts Options) (*Handler, error) {
 		metrics: newMetrics(opts.Registerer),
 		jobs:    make(chan job, opts.Workers*4),
 	}
-	h.cached, _ = opts.Lookuper.(CachedLookuper)
+	h.dests = opts.Resolver
+	if h.dests == nil {
+		h.dests = hlr.NewResolver(opts.Lookuper, hlr.ResolverOptions{
+			ErrCodes: hlr.ErrCodes{InvalidNumber: opts.InvalidNumberErr, Other: opts.OtherErr},
+		})
+	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.workers.Add(opts.Workers)
 	for range opts.Workers {
@@ -81,6 +90,9 @@ func (h *Handler) Close(ctx context.Context) {
 		<-done
 	}
 	h.cancel()
+	// Answers still waiting for their receipt's commit: bounded by the
+	// queue's commit timeout.
+	h.accepting.Wait()
 }
 
 // ServeSMPP implements smpp.Handler.
@@ -93,7 +105,11 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 	}
 	switch b := r.PDU.Body.(type) {
 	case *pdu.SubmitSM:
-		if h.tryInline(r, &b.SM, start) {
+		if h.overPendingCap(r) || h.tryInline(r, &b.SM, start) {
+			return
+		}
+	case *pdu.DataSM, *pdu.SubmitMulti:
+		if h.overPendingCap(r) {
 			return
 		}
 	case *pdu.QuerySM:

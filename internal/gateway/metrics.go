@@ -7,6 +7,7 @@ type metrics struct {
 	processing                 prometheus.Histogram
 	activeTasks                prometheus.Gauge
 	throttled                  prometheus.Counter
+	pendingCap                 *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,9 +30,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "submit_throttled_total", Help: "Submits answered ESME_RTHROTTLED because every HLR worker was busy and the queue full.",
 		}),
+		pendingCap: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "submit_pending_cap_total",
+			Help: "Submits answered ESME_RMSGQFUL because the account had max_pending_receipts (DLR_MAX_PENDING_PER_ACCOUNT) receipts pending.",
+		}, []string{"system_id"}),
 	}
 	if reg != nil {
-		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled)
+		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled, m.pendingCap)
 	}
 	return m
 }

@@ -9,22 +9,24 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
-	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
 // Receipts is what the handler needs of the receipt dispatcher.
 type Receipts interface {
 	Schedule(ctx context.Context, r dlr.Receipt) error
-	Cancel(ctx context.Context, messageID string) (bool, error)
-	State(ctx context.Context, messageID string) (pdu.MessageState, time.Time, bool)
-	Owner(ctx context.Context, messageID string) (systemID string, ok bool)
-}
-
-// CachedLookuper is optionally implemented by a Lookuper that can answer
-// from memory without blocking; such hits are decided on the reader
-// goroutine.
-type CachedLookuper interface {
-	Cached(msisdn string) (hlr.Result, bool)
+	// ScheduleAsync stores r and calls done once it is stored (or
+	// failed), without holding the caller: the submit_sm_resp is sent
+	// from done.
+	ScheduleAsync(r dlr.Receipt, done func(error))
+	// Accepted remembers an accepted message that asked for no receipt
+	// (DLR_MODE=requested), so that query_sm can answer its state.
+	Accepted(r dlr.Receipt)
+	// Cancel and Lookup only ever see receipts of systemID, the session's
+	// account: message ids are predictable.
+	Cancel(ctx context.Context, systemID, messageID string) (bool, error)
+	Lookup(ctx context.Context, systemID, messageID string) (dlr.Outcome, bool, error)
+	// PendingCount is the account's pending receipts, cheap to ask.
+	PendingCount(ctx context.Context, systemID string) (int, error)
 }
 
 // Policy says what to do when the HLR gave no usable answer.
@@ -38,11 +40,16 @@ const (
 
 // Options configure a Handler.
 type Options struct {
-	Lookuper      hlr.Lookuper // required
-	Receipts      Receipts     // required
-	IDs           *IDs         // required
-	TimeoutPolicy Policy       // HLR_TIMEOUT_POLICY; zero value Reject
-	ErrorPolicy   Policy       // HLR_ERROR_POLICY; set Accept for the default
+	Lookuper hlr.Lookuper // required unless Resolver is set
+	// Resolver normalises destinations and applies the rules and the
+	// precheck before Lookuper (nil: one around Lookuper without regions,
+	// rules or precheck). Answers it has in memory are decided on the
+	// reader goroutine.
+	Resolver      *hlr.Resolver
+	Receipts      Receipts // required
+	IDs           *IDs     // required
+	TimeoutPolicy Policy   // HLR_TIMEOUT_POLICY; zero value Reject
+	ErrorPolicy   Policy   // HLR_ERROR_POLICY; set Accept for the default
 	LookupTimeout time.Duration
 	DLRDelay      time.Duration
 	DLRTTL        time.Duration
@@ -55,6 +62,11 @@ type Options struct {
 	// OtherErr is the receipt err after a timeout or HLR error (default "000").
 	OtherErr string
 	Workers  int // lookups in progress at once; default 256
+	// PendingCap returns the most pending receipts systemID may have
+	// (max_pending_receipts, DLR_MAX_PENDING_PER_ACCOUNT); 0 or a nil
+	// func: no cap. Over it a submit is answered ESME_RMSGQFUL before
+	// any lookup.
+	PendingCap func(systemID string) int
 	// InlineReceipts lets a cache hit that accepts the message store its
 	// receipt on the reader goroutine: set it when Schedule never blocks
 	// (the in-memory queue).

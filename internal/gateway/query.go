@@ -8,24 +8,23 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
-// query answers query_sm from the receipt dispatcher: ENROUTE until the
+// query answers query_sm from the receipt queue: ENROUTE until the
 // receipt is delivered, DELIVERED after; an unknown id, or one of another
 // account, is ESME_RQUERYFAIL.
 func (h *Handler) query(r *smpp.Request, q *pdu.QuerySM) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if !h.owns(ctx, r, q.MessageID) {
+	o, ok, err := h.opts.Receipts.Lookup(ctx, r.Session.SystemID(), q.MessageID)
+	if err != nil {
+		h.log.Warn("query.failed", "message_id", q.MessageID, "system_id", r.Session.SystemID(), "err", err)
+	}
+	if err != nil || !ok {
 		r.Respond(pdu.StatusQueryFail, nil)
 		return
 	}
-	state, final, ok := h.opts.Receipts.State(ctx, q.MessageID)
-	if !ok {
-		r.Respond(pdu.StatusQueryFail, nil)
-		return
-	}
-	resp := &pdu.QuerySMResp{MessageID: q.MessageID, MessageState: state}
-	if !final.IsZero() {
-		resp.FinalDate = smppTime(final)
+	resp := &pdu.QuerySMResp{MessageID: q.MessageID, MessageState: o.State}
+	if !o.At.IsZero() {
+		resp.FinalDate = smppTime(o.At)
 	}
 	r.Respond(pdu.StatusOK, resp)
 }
@@ -39,24 +38,12 @@ func (h *Handler) cancelSM(r *smpp.Request, c *pdu.CancelSM) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if !h.owns(ctx, r, c.MessageID) {
-		r.Respond(pdu.StatusCancelFail, nil)
-		return
-	}
-	ok, err := h.opts.Receipts.Cancel(ctx, c.MessageID)
+	ok, err := h.opts.Receipts.Cancel(ctx, r.Session.SystemID(), c.MessageID)
 	if err != nil || !ok {
 		r.Respond(pdu.StatusCancelFail, nil)
 		return
 	}
 	r.Respond(pdu.StatusOK, &pdu.CancelSMResp{})
-}
-
-// owns reports whether the message belongs to the requesting account:
-// message ids are predictable, so one account must not query or cancel
-// another's.
-func (h *Handler) owns(ctx context.Context, r *smpp.Request, messageID string) bool {
-	sys, ok := h.opts.Receipts.Owner(ctx, messageID)
-	return ok && sys == r.Session.SystemID()
 }
 
 // smppTime formats an absolute time as YYMMDDhhmmsstnnp (UTC).

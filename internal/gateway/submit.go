@@ -3,10 +3,10 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
-	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
@@ -15,31 +15,26 @@ import (
 // is already in memory and no receipt has to be stored (a rejection), or
 // the receipt store never blocks. It reports whether it answered.
 func (h *Handler) tryInline(r *smpp.Request, sm *pdu.SM, start time.Time) bool {
-	if h.cached == nil || sm.Dest.Addr == "" {
-		return false
-	}
-	msisdn, ok := hlr.NormalizeMSISDN(sm.Dest.Addr)
-	if !ok {
-		return false
-	}
-	res, ok := h.cached.Cached(msisdn)
+	res, ok := h.cachedDest(r.Session.SystemID(), sm.Dest)
 	if !ok {
 		return false
 	}
 	d := h.decide(res, nil)
 	if d.status != pdu.StatusOK {
+		h.dests.Answered(res)
 		h.finishSubmit(r, sm, d, "", start)
 		return true
 	}
 	if !h.opts.InlineReceipts {
 		return false // storing the receipt may block: leave it to a worker
 	}
+	h.dests.Answered(res)
 	h.accept(context.Background(), r, sm, d, start)
 	return true
 }
 
 func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start time.Time) {
-	d := h.lookupDest(ctx, sm.Dest.Addr)
+	d := h.lookupDest(ctx, r.Session.SystemID(), sm.Dest)
 	if d.status != pdu.StatusOK {
 		h.finishSubmit(r, sm, d, "", start)
 		return
@@ -47,14 +42,50 @@ func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start
 	h.accept(ctx, r, sm, d, start)
 }
 
-// accept stores the receipt, then answers with the message id.
-func (h *Handler) accept(ctx context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time) {
+// accept stores the receipt, then answers with the message id from the
+// store's completion: the caller (an HLR worker) does not wait for it.
+func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time) {
 	id := h.opts.IDs.Next()
-	if err := h.scheduleReceipt(ctx, r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start); err != nil {
-		d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
-		id = ""
+	rc, want := h.receiptFor(r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start)
+	if !want {
+		h.opts.Receipts.Accepted(rc)
+		h.finishSubmit(r, sm, d, id, start)
+		return
 	}
-	h.finishSubmit(r, sm, d, id, start)
+	h.accepting.Add(1)
+	h.opts.Receipts.ScheduleAsync(rc, func(err error) {
+		defer h.accepting.Done()
+		if err != nil {
+			h.finishSubmit(r, sm, decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}, "", start)
+			return
+		}
+		h.finishSubmit(r, sm, d, id, start)
+	})
+}
+
+// overPendingCap answers a submit of an account that has reached its cap
+// of pending receipts with ESME_RMSGQFUL. It runs on the reader goroutine:
+// the count is the dispatcher's local one, no queue round trip.
+func (h *Handler) overPendingCap(r *smpp.Request) bool {
+	if h.opts.PendingCap == nil {
+		return false
+	}
+	sys := r.Session.SystemID()
+	limit := h.opts.PendingCap(sys)
+	if limit <= 0 {
+		return false
+	}
+	n, err := h.opts.Receipts.PendingCount(context.Background(), sys)
+	if err != nil || n < limit {
+		return false
+	}
+	r.Respond(pdu.StatusMsgQFul, nil)
+	h.metrics.pendingCap.WithLabelValues(sys).Inc()
+	if h.log.Enabled(context.Background(), slog.LevelDebug) {
+		h.log.LogAttrs(context.Background(), slog.LevelDebug, "submit.refused_pending_cap",
+			slog.String("system_id", sys), slog.Int("pending", n), slog.Int("cap", limit))
+	}
+	return true
 }
 
 func (h *Handler) finishSubmit(r *smpp.Request, sm *pdu.SM, d decision, id string, start time.Time) {
@@ -64,10 +95,20 @@ func (h *Handler) finishSubmit(r *smpp.Request, sm *pdu.SM, d decision, id strin
 
 // scheduleReceipt stores the receipt the response is about to promise.
 func (h *Handler) scheduleReceipt(ctx context.Context, r *smpp.Request, src, dst pdu.Address, registered uint8, id string, d decision, start time.Time) error {
-	if h.opts.ReceiptsRequestedOnly && registered&0x03 != 0x01 {
+	rc, want := h.receiptFor(r, src, dst, registered, id, d, start)
+	if !want {
+		h.opts.Receipts.Accepted(rc)
 		return nil
 	}
-	return h.opts.Receipts.Schedule(ctx, dlr.Receipt{
+	return h.opts.Receipts.Schedule(ctx, rc)
+}
+
+// receiptFor builds the receipt of an accepted message and reports whether
+// one is to be sent (DLR_MODE=requested: only when registered_delivery
+// asks for it).
+func (h *Handler) receiptFor(r *smpp.Request, src, dst pdu.Address, registered uint8, id string, d decision, start time.Time) (dlr.Receipt, bool) {
+	want := !h.opts.ReceiptsRequestedOnly || registered&0x03 == 0x01
+	return dlr.Receipt{
 		MessageID:   id,
 		SystemID:    r.Session.SystemID(),
 		Source:      src,
@@ -77,11 +118,11 @@ func (h *Handler) scheduleReceipt(ctx context.Context, r *smpp.Request, src, dst
 		Reason:      d.reason,
 		DueAt:       start.Add(h.opts.DLRDelay),
 		ExpiresAt:   start.Add(h.opts.DLRTTL),
-	})
+	}, want
 }
 
 func (h *Handler) dataSM(ctx context.Context, r *smpp.Request, b *pdu.DataSM, start time.Time) {
-	d := h.lookupDest(ctx, b.Dest.Addr)
+	d := h.lookupDest(ctx, r.Session.SystemID(), b.Dest)
 	var id string
 	if d.status == pdu.StatusOK {
 		id = h.opts.IDs.Next()
@@ -101,32 +142,68 @@ func (h *Handler) dataSM(ctx context.Context, r *smpp.Request, b *pdu.DataSM, st
 // submitMulti filters every destination on its own. Live numbers (and
 // destinations that fail by policy) are listed as unsuccessful; each
 // accepted destination gets its own message id and receipt, and the
-// response carries the first accepted id.
-func (h *Handler) submitMulti(ctx context.Context, r *smpp.Request, b *pdu.SubmitMulti, start time.Time) {
+// response carries the first accepted id. The destinations are looked up
+// concurrently (at most multiLookups at once), each under its own
+// LookupTimeout, and the response is sent once every one is decided: a
+// slow HLR costs one lookup time, not one per destination.
+func (h *Handler) submitMulti(_ context.Context, r *smpp.Request, b *pdu.SubmitMulti, start time.Time) {
+	type outcome struct {
+		d  decision
+		id string
+	}
+	outcomes := make([]outcome, len(b.Dests))
+	sem := make(chan struct{}, multiLookups)
+	var wg sync.WaitGroup
+	for i, dest := range b.Dests {
+		if dest.IsDistList {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					h.log.Error("gateway.panic", "panic", v)
+					outcomes[i] = outcome{d: decision{status: pdu.StatusSysErr, detail: "panic"}}
+				}
+				<-sem
+				wg.Done()
+			}()
+			ctx, cancel := context.WithTimeout(h.ctx, h.opts.LookupTimeout)
+			defer cancel()
+			d := h.lookupDest(ctx, r.Session.SystemID(), dest.Address)
+			var id string
+			if d.status == pdu.StatusOK {
+				id = h.opts.IDs.Next()
+				if err := h.scheduleReceipt(ctx, r, b.Source, dest.Address, b.RegisteredDelivery, id, d, start); err != nil {
+					d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
+					id = ""
+				}
+			}
+			outcomes[i] = outcome{d: d, id: id}
+		}()
+	}
+	wg.Wait()
 	resp := &pdu.SubmitMultiResp{}
-	for _, dest := range b.Dests {
+	for i, dest := range b.Dests {
 		if dest.IsDistList {
 			resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: pdu.Address{Addr: dest.DistList}, Status: pdu.StatusInvDLName})
 			continue
 		}
-		d := h.lookupDest(ctx, dest.Address.Addr)
-		var id string
-		if d.status == pdu.StatusOK {
-			id = h.opts.IDs.Next()
-			if err := h.scheduleReceipt(ctx, r, b.Source, dest.Address, b.RegisteredDelivery, id, d, start); err != nil {
-				d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
-				id = ""
-			}
-		}
-		if d.status != pdu.StatusOK {
-			resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: dest.Address, Status: d.status})
+		o := outcomes[i]
+		if o.d.status != pdu.StatusOK {
+			resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: dest.Address, Status: o.d.status})
 		} else if resp.MessageID == "" {
-			resp.MessageID = id
+			resp.MessageID = o.id
 		}
-		h.observe(r, d, id, b.Source.Addr, dest.Address.Addr, messageLength(b.ShortMessage, b.TLVs), start)
+		h.observe(r, o.d, o.id, b.Source.Addr, dest.Address.Addr, messageLength(b.ShortMessage, b.TLVs), start)
 	}
 	r.Respond(pdu.StatusOK, resp)
 }
+
+// multiLookups bounds the concurrent lookups of one submit_multi; the HLR
+// client's own HLR_MAX_CONCURRENCY bounds them across all requests.
+const multiLookups = 32
 
 func messageLength(sm string, tlvs pdu.TLVs) int {
 	if sm == "" {

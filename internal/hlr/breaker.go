@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -30,10 +31,21 @@ type BreakerSettings struct {
 }
 
 // Breaker fails fast with ErrCircuitOpen while the provider keeps failing.
+//
+// It remembers what opened it: while open (and for the requests refused in
+// half-open), its error also matches ErrTimeout when most of the failures
+// that opened it were timeouts, so HLR_TIMEOUT_POLICY keeps deciding during
+// an outage of a slow HLR rather than HLR_ERROR_POLICY.
 type Breaker struct {
 	next Lookuper
 	cb   *gobreaker.CircuitBreaker[Result]
 	m    *Metrics
+
+	// Failures of the current run of consecutive failures, by kind; both
+	// are reset by a success.
+	runTimeouts, runErrors atomic.Int64
+	// openedByTimeouts is the cause of the last opening.
+	openedByTimeouts atomic.Bool
 }
 
 // NewBreaker wraps next in a circuit breaker (github.com/sony/gobreaker/v2).
@@ -53,7 +65,7 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	b := &Breaker{next: next, m: m}
-	failures := s.ConsecutiveFailures
+	failures, openTimeout := s.ConsecutiveFailures, s.OpenTimeout
 	b.cb = gobreaker.NewCircuitBreaker[Result](gobreaker.Settings{
 		Name:        "hlr",
 		MaxRequests: s.HalfOpenRequests,
@@ -65,6 +77,14 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 		IsSuccessful: func(err error) bool { return err == nil || errors.Is(err, ErrNetworkFailure) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			m.setBreakerState(stateValue(to))
+			if to == gobreaker.StateOpen {
+				b.openedByTimeouts.Store(b.runTimeouts.Load() >= b.runErrors.Load())
+				// gobreaker moves to half-open lazily, when it is next
+				// asked; ask it when the open period ends so the state
+				// (and hlr_breaker_state) follows the breaker, not the
+				// next lookup.
+				time.AfterFunc(openTimeout+time.Millisecond, func() { _ = b.cb.State() })
+			}
 			lvl := slog.LevelInfo
 			if to == gobreaker.StateOpen {
 				lvl = slog.LevelWarn
@@ -89,14 +109,37 @@ func stateValue(s gobreaker.State) float64 {
 	}
 }
 
-// Lookup calls next unless the breaker is open.
+// Lookup calls next unless the breaker is open. A refused call's error
+// wraps ErrCircuitOpen and, when timeouts opened the breaker, ErrTimeout.
 func (b *Breaker) Lookup(ctx context.Context, msisdn string) (Result, error) {
-	res, err := b.cb.Execute(func() (Result, error) { return b.next.Lookup(ctx, msisdn) })
+	res, err := b.cb.Execute(func() (Result, error) {
+		res, err := b.next.Lookup(ctx, msisdn)
+		b.countRun(err)
+		return res, err
+	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		b.m.breakerRejected()
-		return Result{}, fmt.Errorf("%w (%v)", ErrCircuitOpen, err)
+		if b.openedByTimeouts.Load() {
+			return Result{}, fmt.Errorf("%w (%v, opened by timeouts): %w", ErrCircuitOpen, err, ErrTimeout)
+		}
+		return Result{}, fmt.Errorf("%w (%v, opened by provider errors)", ErrCircuitOpen, err)
 	}
 	return res, err
+}
+
+// countRun keeps the kinds of the current run of consecutive failures, the
+// same outcomes gobreaker counts (see the settings in NewBreaker). It runs
+// before gobreaker sees the outcome, so an opening finds the run complete.
+func (b *Breaker) countRun(err error) {
+	switch {
+	case err == nil || errors.Is(err, ErrNetworkFailure):
+		b.runTimeouts.Store(0)
+		b.runErrors.Store(0)
+	case errors.Is(err, ErrTimeout):
+		b.runTimeouts.Add(1)
+	case errors.Is(err, ErrProvider):
+		b.runErrors.Add(1)
+	}
 }
 
 // State returns "closed", "half-open" or "open".

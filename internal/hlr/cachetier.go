@@ -10,11 +10,35 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/cache"
 )
 
+// Lifetimes says how long an answer is cached, by what it means.
+type Lifetimes struct {
+	// Permanent answers (valid, invalid number, unknown subscriber,
+	// landline, network not supported): HLR_CACHE_TTL_SECONDS.
+	Permanent time.Duration
+	// Temporary answers (absent, switched off, unreachable, busy, the other
+	// present "no" states; see Result.Temporary):
+	// HLR_CACHE_TTL_TEMPORARY_SECONDS. 0 does not cache them; it never
+	// exceeds Permanent.
+	Temporary time.Duration
+}
+
+// of returns the lifetime of r.
+func (l Lifetimes) of(r Result) time.Duration {
+	if r.Temporary() {
+		return min(l.Temporary, l.Permanent)
+	}
+	return l.Permanent
+}
+
 // stamp gives an answer about to be cached its expiry: what remains of
 // an expiry it already carries (a Redis hit keeps its Redis TTL in memory),
-// else now+ttl. It returns the time left to cache it; not positive means
-// do not cache.
-func stamp(r Result, ttl time.Duration, now time.Time) (Result, time.Duration) {
+// else now+its lifetime. It returns the time left to cache it; not
+// positive means do not cache.
+func stamp(r Result, l Lifetimes, now time.Time) (Result, time.Duration) {
+	ttl := l.of(r)
+	if ttl <= 0 {
+		return r, 0
+	}
 	if !r.Expires.IsZero() {
 		if rem := r.Expires.Sub(now); rem < ttl {
 			return r, rem
@@ -30,14 +54,14 @@ func stamp(r Result, ttl time.Duration, now time.Time) (Result, time.Duration) {
 type MemoryCache struct {
 	next  Lookuper
 	store cache.Cache[Result]
-	ttl   time.Duration
+	ttl   Lifetimes
 	m     *Metrics
 	now   func() time.Time
 }
 
 // NewMemoryCache answers from store when it can and otherwise asks next,
-// caching usable answers for ttl. now may be nil (time.Now).
-func NewMemoryCache(next Lookuper, store cache.Cache[Result], ttl time.Duration, m *Metrics, now func() time.Time) *MemoryCache {
+// caching usable answers for their lifetime. now may be nil (time.Now).
+func NewMemoryCache(next Lookuper, store cache.Cache[Result], ttl Lifetimes, m *Metrics, now func() time.Time) *MemoryCache {
 	if now == nil {
 		now = time.Now
 	}
@@ -48,6 +72,7 @@ func NewMemoryCache(next Lookuper, store cache.Cache[Result], ttl time.Duration,
 func (c *MemoryCache) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	if r, ok := c.Peek(ctx, msisdn); ok {
 		c.m.cache(SourceMemory, true)
+		c.m.avoid(byMemory)
 		return r, nil
 	}
 	c.m.cache(SourceMemory, false)
@@ -94,15 +119,15 @@ type redisEntry struct {
 type RedisCache struct {
 	next  Lookuper
 	store cache.Cache[[]byte]
-	ttl   time.Duration
+	ttl   Lifetimes
 	m     *Metrics
 	log   *slog.Logger
 	now   func() time.Time
 }
 
 // NewRedisCache answers from store when it can and otherwise asks next,
-// storing usable answers (JSON) for ttl. logger and now may be nil.
-func NewRedisCache(next Lookuper, store cache.Cache[[]byte], ttl time.Duration, m *Metrics, logger *slog.Logger, now func() time.Time) *RedisCache {
+// storing usable answers (JSON) for their lifetime. logger and now may be nil.
+func NewRedisCache(next Lookuper, store cache.Cache[[]byte], ttl Lifetimes, m *Metrics, logger *slog.Logger, now func() time.Time) *RedisCache {
 	if now == nil {
 		now = time.Now
 	}
@@ -116,6 +141,7 @@ func NewRedisCache(next Lookuper, store cache.Cache[[]byte], ttl time.Duration, 
 func (c *RedisCache) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	if r, ok := c.Peek(ctx, msisdn); ok {
 		c.m.cache(SourceRedis, true)
+		c.m.avoid(byRedis)
 		return r, nil
 	}
 	c.m.cache(SourceRedis, false)

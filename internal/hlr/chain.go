@@ -22,8 +22,12 @@ type ChainOptions struct {
 	Memory cache.Cache[Result]
 	// Redis is the shared tier (nil: none).
 	Redis cache.Cache[[]byte]
-	// TTL of cached answers (HLR_CACHE_TTL_SECONDS); 0 disables both tiers.
+	// TTL of cached permanent answers (HLR_CACHE_TTL_SECONDS); 0 disables
+	// both tiers.
 	TTL time.Duration
+	// TemporaryTTL of cached temporary answers (absent, unreachable, ...;
+	// HLR_CACHE_TTL_TEMPORARY_SECONDS); 0 does not cache them. At most TTL.
+	TemporaryTTL time.Duration
 	// Timeout bounds one provider call (default DefaultTimeout).
 	Timeout time.Duration
 	// MaxConcurrency bounds provider calls in flight (default 256).
@@ -76,16 +80,17 @@ func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
 	}
 	l = NewLimiter(l, o.MaxConcurrency, m)
 
-	co := CoalesceOptions{Timeout: o.Timeout}
+	co := CoalesceOptions{Timeout: o.Timeout, Metrics: m}
 	// The decorators are built inside out, but the coalescer needs the cache
 	// tiers for its recheck/store hooks, so build them first with a
 	// placeholder next and fill it in afterwards.
 	caching := o.TTL > 0
+	ttl := Lifetimes{Permanent: o.TTL, Temporary: o.TemporaryTTL}
 	if caching && o.Memory != nil {
-		ch.memory = NewMemoryCache(nil, o.Memory, o.TTL, m, o.Now)
+		ch.memory = NewMemoryCache(nil, o.Memory, ttl, m, o.Now)
 	}
 	if caching && o.Redis != nil {
-		ch.redis = NewRedisCache(nil, o.Redis, o.TTL, m, logger, o.Now)
+		ch.redis = NewRedisCache(nil, o.Redis, ttl, m, logger, o.Now)
 	}
 	switch {
 	case ch.memory != nil:
@@ -135,15 +140,12 @@ func (c *Chain) BreakerState() string {
 }
 
 // Cached answers from the in-process tier only, without blocking, and
-// counts a hit; on a miss it counts nothing (the full Lookup that follows
-// does). It lets the SMPP reader decide cache hits without a hand-off.
+// counts nothing: the caller counts the hit ([Resolver.Answered]) when it
+// uses the answer, or does the full Lookup, which counts. It lets the SMPP
+// reader decide cache hits without a hand-off.
 func (c *Chain) Cached(msisdn string) (Result, bool) {
 	if c.memory == nil {
 		return Result{}, false
 	}
-	r, ok := c.memory.Peek(context.Background(), msisdn)
-	if ok {
-		c.memory.m.cache(SourceMemory, true)
-	}
-	return r, ok
+	return c.memory.Peek(context.Background(), msisdn)
 }

@@ -94,7 +94,8 @@ func TestChainCoalescesConcurrentLookups(t *testing.T) {
 		<-release
 		return validResult(), nil
 	}}
-	c := newChain(t, p, hlr.ChainOptions{Memory: newMemory(t), TTL: time.Hour})
+	reg := prometheus.NewRegistry()
+	c := newChain(t, p, hlr.ChainOptions{Memory: newMemory(t), TTL: time.Hour, Registerer: reg})
 	const n = 1000
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -124,6 +125,15 @@ func TestChainCoalescesConcurrentLookups(t *testing.T) {
 	}
 	if got := p.calls.Load(); got != 1 {
 		t.Fatalf("provider calls = %d, want 1", got)
+	}
+	// Every lookup but the one that called the provider was answered
+	// without a billed call, each counted once under one label.
+	var avoided float64
+	for _, by := range []string{"memory", "coalesced"} {
+		avoided += metricValue(t, reg, "hlr_lookups_avoided_total", map[string]string{"by": by})
+	}
+	if avoided != n-1 {
+		t.Fatalf("hlr_lookups_avoided_total{memory,coalesced} = %v, want %d", avoided, n-1)
 	}
 }
 

@@ -87,6 +87,9 @@ func TestParseErrCodes(t *testing.T) {
 		{"invalid_number=3", hlr.ErrCodes{}, true},
 		{"invalid_number=abc", hlr.ErrCodes{}, true},
 		{"bogus=001", hlr.ErrCodes{}, true},
+		{"foo=001", hlr.ErrCodes{}, true},
+		{"other=000,other=001", hlr.ErrCodes{}, true},
+		{"not_supported=000,network_not_supported=001", hlr.ErrCodes{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -108,29 +111,5 @@ func TestParseErrCodes(t *testing.T) {
 				t.Fatalf("String round trip: %+v, %v", back, err)
 			}
 		})
-	}
-}
-
-func TestNormalizeMSISDN(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string
-		ok   bool
-	}{
-		{"40722570240", "40722570240", true},
-		{"+40 722-570-240", "40722570240", true},
-		{"1", "1", true},
-		{"123456789012345", "123456789012345", true},
-		{"1234567890123456", "", false},
-		{"", "", false},
-		{"+", "", false},
-		{"4072abc", "", false},
-		{"ALPHA", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := hlr.NormalizeMSISDN(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("NormalizeMSISDN(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
 	}
 }

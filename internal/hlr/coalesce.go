@@ -22,6 +22,9 @@ type CoalesceOptions struct {
 	// Store, if set, is called with every usable answer before the shared
 	// call is released, so Recheck sees it.
 	Store func(ctx context.Context, msisdn string, r Result) Result
+	// Metrics counts the lookups the shared call saved
+	// (hlr_lookups_avoided_total{by="coalesced"}) and Recheck's hits.
+	Metrics *Metrics
 }
 
 // coalescing makes concurrent lookups of one number share one call to next.
@@ -41,7 +44,12 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 	if err := ctx.Err(); err != nil {
 		return Result{}, ContextError(err)
 	}
+	// Only the caller whose function runs makes the call; the others
+	// share its answer. The channel receive orders the write before the
+	// read.
+	ran := false
 	ch := c.g.DoChan(msisdn, func() (any, error) {
+		ran = true
 		callCtx := context.WithoutCancel(ctx)
 		if c.o.Timeout > 0 {
 			var cancel context.CancelFunc
@@ -50,6 +58,7 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 		}
 		if c.o.Recheck != nil {
 			if r, ok := c.o.Recheck(callCtx, msisdn); ok {
+				c.o.Metrics.avoidBySource(r.Source)
 				return r, nil
 			}
 		}
@@ -69,6 +78,9 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 	case res := <-ch:
 		if res.Err != nil {
 			return Result{}, res.Err
+		}
+		if !ran {
+			c.o.Metrics.avoid(byCoalesced)
 		}
 		return res.Val.(Result), nil
 	case <-ctx.Done():

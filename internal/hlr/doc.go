@@ -13,7 +13,19 @@
 // context.Canceled. [Classify] turns TMT-shaped fields ([Answer]) into a
 // Result using the configurable receipt codes [ErrCodes] ([DefaultErrCodes],
 // [ParseErrCodes]); the tmt and simulator providers both use it.
-// [NormalizeMSISDN] turns a destination address into E.164 digits.
+// [Numbering] turns an SMPP destination address (its dest_addr_ton and a
+// default region) into E.164 digits with libphonenumber's numbering plans,
+// and knows numbers that cannot exist (the precheck).
+//
+// # Answers without a billed lookup
+//
+// A [Resolver] stands in front of the chain: it normalises an account's
+// destination, answers it from the prefix [Rules] (HLR_RULES_FILE, held
+// by a reloadable [RulesHolder]) or the numbering-plan precheck
+// (HLR_PRECHECK), and otherwise asks the chain with the E.164 number, so
+// the cache key, the coalescing key and the provider request are the same
+// for every spelling of a number. Every lookup answered without a provider
+// call is counted in hlr_lookups_avoided_total{by}.
 //
 // # Decorators
 //

@@ -53,10 +53,14 @@ var ErrBadErrCodes = errors.New("hlr: bad err code mapping")
 // ParseErrCodes parses a mapping such as
 // "invalid_number=003,unknown_subscriber=001,unreachable=002,not_supported=000,other=000".
 // Keys not given keep their defaults; "network_not_supported" is accepted for
-// not_supported. Values must be exactly three digits. An empty string gives
-// the defaults.
+// not_supported. Values must be exactly three digits; no key may be given
+// twice. An empty string gives the defaults.
+//
+// It is the one parser of HLR_ERR_CODES: check-config (config.Validate) and
+// serve both call it.
 func ParseErrCodes(s string) (ErrCodes, error) {
 	c := DefaultErrCodes()
+	seen := make(map[string]bool, 5)
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -73,6 +77,13 @@ func ParseErrCodes(s string) (ErrCodes, error) {
 		if !c.set(k, v) {
 			return ErrCodes{}, fmt.Errorf("%w: unknown key %q (want invalid_number, unknown_subscriber, unreachable, not_supported, other)", ErrBadErrCodes, k)
 		}
+		if k == "network_not_supported" {
+			k = "not_supported"
+		}
+		if seen[k] {
+			return ErrCodes{}, fmt.Errorf("%w: %s is given twice", ErrBadErrCodes, k)
+		}
+		seen[k] = true
 	}
 	return c, nil
 }

@@ -23,7 +23,23 @@ type Metrics struct {
 	breakerState prometheus.Gauge
 	inflight     prometheus.Gauge
 	rejected     prometheus.Counter
+	avoided      [numAvoided]prometheus.Counter
 }
+
+// Ways a billed lookup is avoided: the by label of hlr_lookups_avoided_total.
+type avoidedBy uint8
+
+const (
+	byMemory avoidedBy = iota
+	byRedis
+	byCoalesced
+	byPrecheck
+	byRule
+	byNotANumber
+	numAvoided
+)
+
+var avoidedLabels = [numAvoided]string{"memory", "redis", "coalesced", "precheck", "rule", "not_a_number"}
 
 // NewMetrics registers the collectors on reg. A nil reg returns a nil
 // *Metrics (no metrics) and no error.
@@ -32,7 +48,9 @@ type Metrics struct {
 // calls only), hlr_cache_hits_total{tier}, hlr_cache_misses_total{tier}
 // (tier = memory|redis), hlr_latency_seconds (provider call latency),
 // hlr_breaker_state (0 closed, 1 half-open, 2 open), hlr_inflight_requests
-// (provider calls in flight), hlr_breaker_rejections_total.
+// (provider calls in flight), hlr_breaker_rejections_total,
+// hlr_lookups_avoided_total{by=memory|redis|coalesced|precheck|rule|not_a_number}
+// (lookups answered without a billed provider call; every label starts at 0).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return nil, nil
@@ -69,7 +87,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Lookups failed fast by the open circuit breaker.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{requests, hits, misses, m.latency, m.breakerState, m.inflight, m.rejected} {
+	avoided := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hlr_lookups_avoided_total",
+		Help: "Lookups answered without a billed provider call, by what answered: memory, redis (cache tiers), coalesced (shared a concurrent call), precheck (numbering plan), rule (HLR_RULES_FILE), not_a_number.",
+	}, []string{"by"})
+	for i, l := range avoidedLabels {
+		m.avoided[i] = avoided.WithLabelValues(l)
+	}
+	for _, c := range []prometheus.Collector{requests, hits, misses, m.latency, m.breakerState, m.inflight, m.rejected, avoided} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("hlr: register metrics: %w", err)
 		}
@@ -133,5 +158,27 @@ func (m *Metrics) setBreakerState(v float64) {
 func (m *Metrics) breakerRejected() {
 	if m != nil {
 		m.rejected.Inc()
+	}
+}
+
+func (m *Metrics) avoid(by avoidedBy) {
+	if m != nil {
+		m.avoided[by].Inc()
+	}
+}
+
+// avoidBySource counts an answer a layer gave without a provider call.
+func (m *Metrics) avoidBySource(s Source) {
+	switch s {
+	case SourceMemory:
+		m.avoid(byMemory)
+	case SourceRedis:
+		m.avoid(byRedis)
+	case SourceRule:
+		m.avoid(byRule)
+	case SourcePrecheck:
+		m.avoid(byPrecheck)
+	case SourceNotANumber:
+		m.avoid(byNotANumber)
 	}
 }

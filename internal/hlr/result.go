@@ -8,7 +8,7 @@ import (
 
 // Lookuper answers whether a number is a live mobile subscriber.
 //
-// msisdn is E.164 digits without '+' (see [NormalizeMSISDN]). A nil error
+// msisdn is E.164 digits without '+' (see [Numbering.Normalize]). A nil error
 // means Result is a usable HLR answer; otherwise the error wraps [ErrTimeout]
 // or [ErrProvider] (errors.Is tells them apart).
 type Lookuper interface {
@@ -41,10 +41,13 @@ type Source uint8
 
 // Sources.
 const (
-	SourceUnknown  Source = iota
-	SourceProvider        // a provider call (TMT, simulator)
-	SourceMemory          // the in-process cache tier
-	SourceRedis           // the shared Redis cache tier
+	SourceUnknown    Source = iota
+	SourceProvider          // a provider call (TMT, simulator)
+	SourceMemory            // the in-process cache tier
+	SourceRedis             // the shared Redis cache tier
+	SourceRule              // a prefix rule or an account's allow/deny list (HLR_RULES_FILE)
+	SourcePrecheck          // the numbering plan: a number that cannot exist (HLR_PRECHECK)
+	SourceNotANumber        // the destination is not a phone number
 )
 
 func (s Source) String() string {
@@ -55,6 +58,12 @@ func (s Source) String() string {
 		return "memory"
 	case SourceRedis:
 		return "redis"
+	case SourceRule:
+		return "rule"
+	case SourcePrecheck:
+		return "precheck"
+	case SourceNotANumber:
+		return "not_a_number"
 	default:
 		return "unknown"
 	}
@@ -91,7 +100,7 @@ type Result struct {
 	// Raw holds the provider's fields for logs (the TMT entry object). It
 	// never contains credentials.
 	Raw json.RawMessage `json:"raw,omitempty"`
-	// Source is set by the layer that answered (provider, memory, redis).
+	// Source is set by the layer that answered.
 	Source Source `json:"-"`
 	// Expires is when a cached copy of this answer stops being valid; zero
 	// when it was not cached.
@@ -100,3 +109,24 @@ type Result struct {
 
 // Valid reports whether the number is a live mobile subscriber.
 func (r Result) Valid() bool { return r.Class == ClassValid }
+
+// Temporary reports whether the answer describes a passing state of the
+// subscriber (absent or switched off, unreachable, busy, and the other
+// present "no" network states) rather than a lasting fact about the
+// number: such answers are cached for HLR_CACHE_TTL_TEMPORARY_SECONDS, so
+// a phone that is switched back on is looked up again soon.
+//
+// Permanent: valid, invalid number, unknown subscriber (error 1),
+// landline, network not supported, presence unknown.
+func (r Result) Temporary() bool {
+	switch {
+	case r.Class != ClassInvalid:
+		return false
+	case r.Reason == ReasonAbsent || r.Reason == ReasonUnreachable:
+		return true
+	case r.Error == 1 || r.Error == 191 || r.Error == 192 || r.Error == 193:
+		return false
+	default:
+		return r.Present == "no"
+	}
+}

@@ -6,10 +6,11 @@ package pdu
 // type decides how the body is encoded. A response with a non-zero status,
 // and generic_nack, are encoded as the bare 16-octet header.
 //
-// Encoding never fails and never truncates: fields are written as given
-// (C-octet strings with their NUL, sm_length as len(ShortMessage)). Keeping
-// them within the limits of the specification, which Decode enforces, is
-// the caller's job. With enough capacity in dst it does not allocate.
+// Encoding never fails: fields are written as given (C-octet strings with
+// their NUL). A short_message over 254 octets is never written with a
+// wrapped sm_length: it travels as message_payload (see appendText).
+// Keeping the other fields within the limits of the specification, which
+// Decode enforces, is the caller's job. With enough capacity in dst it does not allocate.
 func Append(dst []byte, p PDU) []byte {
 	cmd := p.Command
 	if cmd == 0 && p.Body != nil {
@@ -72,7 +73,12 @@ func appendAddr(dst []byte, a Address) []byte {
 	return appendCString(dst, a.Addr)
 }
 
+// appendShortMessage writes sm_length and short_message. The length is
+// never wrapped: submit_sm, deliver_sm and submit_multi move a longer text
+// to message_payload (appendText); replace_sm, which has no optional
+// parameters, sends at most the first 254 octets.
 func appendShortMessage(dst []byte, sm string) []byte {
+	sm = sm[:min(len(sm), MaxShortMessage)]
 	dst = append(dst, byte(len(sm)))
 	return append(dst, sm...)
 }

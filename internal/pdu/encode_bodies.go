@@ -78,9 +78,30 @@ func appendSM(dst []byte, m *SM) []byte {
 	dst = appendCString(dst, m.ScheduleDeliveryTime)
 	dst = appendCString(dst, m.ValidityPeriod)
 	dst = append(dst, m.RegisteredDelivery, m.ReplaceIfPresent, m.DataCoding, m.SMDefaultMsgID)
-	dst = appendShortMessage(dst, m.ShortMessage)
-	return append(dst, m.TLVs...)
+	return appendText(dst, m.ShortMessage, m.TLVs)
 }
+
+// appendText appends sm_length, short_message and the optional parameters.
+// A short_message longer than sm_length can say (254 octets) is sent as
+// the message_payload parameter with sm_length 0, as SMPP v3.4 section
+// 5.3.2.32 provides, rather than with a wrapped length. When the caller
+// already set message_payload too, that one is kept and the over-long
+// short_message is not sent (the two are exclusive in the specification).
+func appendText(dst []byte, sm string, tlvs TLVs) []byte {
+	if len(sm) <= MaxShortMessage {
+		dst = appendShortMessage(dst, sm)
+		return append(dst, tlvs...)
+	}
+	dst = append(dst, 0)
+	dst = append(dst, tlvs...)
+	if _, ok := tlvs.Get(TagMessagePayload); ok {
+		return dst
+	}
+	return AppendTLV(dst, TagMessagePayload, sm[:min(len(sm), maxTLVValue)])
+}
+
+// maxTLVValue is the largest value a 16-bit TLV length can carry.
+const maxTLVValue = 0xFFFF
 
 func appendSubmitMulti(dst []byte, b *SubmitMulti) []byte {
 	dst = appendCString(dst, b.ServiceType)
@@ -99,6 +120,5 @@ func appendSubmitMulti(dst []byte, b *SubmitMulti) []byte {
 	dst = appendCString(dst, b.ScheduleDeliveryTime)
 	dst = appendCString(dst, b.ValidityPeriod)
 	dst = append(dst, b.RegisteredDelivery, b.ReplaceIfPresent, b.DataCoding, b.SMDefaultMsgID)
-	dst = appendShortMessage(dst, b.ShortMessage)
-	return append(dst, b.TLVs...)
+	return appendText(dst, b.ShortMessage, b.TLVs)
 }

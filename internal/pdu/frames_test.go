@@ -97,6 +97,12 @@ var malformed = []struct {
 		"destination_addr", StatusInvDstAdr, ErrFieldTooLong},
 	{"submit_sm_schedule_not_16", frame(CmdSubmitSM, 0, 2, smFields(set(smSchedule, z("2611251805")))...),
 		"schedule_delivery_time", StatusInvSched, ErrInvalidField},
+	{"submit_sm_schedule_garbage_16", frame(CmdSubmitSM, 0, 2, smFields(set(smSchedule, z("abcdefghijklmnop")))...),
+		"schedule_delivery_time", StatusInvSched, ErrInvalidField},
+	{"submit_sm_schedule_month_13", frame(CmdSubmitSM, 0, 2, smFields(set(smSchedule, z("261325180500000+")))...),
+		"schedule_delivery_time", StatusInvSched, ErrInvalidField},
+	{"submit_sm_validity_garbage_16", frame(CmdSubmitSM, 0, 2, smFields(set(smValidity, z("0000010000000000")))...),
+		"validity_period", StatusInvExpiry, ErrInvalidField},
 	{"submit_sm_validity_too_long", frame(CmdSubmitSM, 0, 2, smFields(set(smValidity, z("000001000000000R0")))...),
 		"validity_period", StatusInvExpiry, ErrFieldTooLong},
 	{"submit_sm_sm_length_255", frame(CmdSubmitSM, 0, 2, smFields(func(f []string) {

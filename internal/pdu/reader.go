@@ -69,10 +69,10 @@ func (r *reader) cstring(field string, max int, st Status) string {
 }
 
 // time reads schedule_delivery_time, validity_period or final_date: empty
-// or exactly 16 characters.
+// or a time in the format of SMPP v3.4 section 7.1.1 (ValidTime).
 func (r *reader) time(field string, st Status) string {
 	v := r.cstring(field, maxTime, st)
-	if len(v) != 0 && len(v) != maxTime-1 {
+	if v != "" && !ValidTime(v) {
 		r.fail(field, st, ErrInvalidField)
 		return ""
 	}

@@ -87,9 +87,8 @@ func (a *Accounts) Authenticate(_ context.Context, req BindRequest) (*AccountSta
 }
 
 func inNetworks(nets []netip.Prefix, ip netip.Addr) bool {
-	ip = ip.Unmap()
 	for _, n := range nets {
-		if n.Contains(ip) {
+		if prefixContains(n, ip) {
 			return true
 		}
 	}

@@ -6,68 +6,175 @@ import (
 	"time"
 )
 
-// bindGuard slows down repeated failed binds from one address: after
-// freeFailures failures within window, each further bind answer waits
-// step × 2^(failures-freeFailures-1), at most maxDelay. Passwords are
-// never recorded.
+// bindGuard throttles failed binds. Failures are counted per remote address
+// and per address + system_id; never per system_id alone, so a flood
+// against one account from one address cannot slow or block that account's
+// binds from other addresses. Once either count passes freeFailures, the
+// next bind from that address waits step × 2^(failures-freeFailures-1),
+// at most maxDelay, BEFORE its password is checked: a guesser gets one
+// check per delay, not an answer delayed after an instant check. A success
+// clears only its own address + system_id count (never the address count,
+// never another account's). After maxFailures failures within window the
+// address is refused for ban (at accept and at bind), logged once.
+//
+// Both tables have a fixed number of entries, so a flood from many
+// addresses costs constant memory: when a table is full the entry to
+// replace is picked among a few, preferring expired then unblocked ones.
+// Passwords are never recorded.
 type bindGuard struct {
-	step time.Duration
-	now  func() time.Time
+	step        time.Duration
+	maxDelay    time.Duration
+	maxFailures int
+	ban         time.Duration
+	clock       Clock
 
-	mu       sync.Mutex
-	failures map[netip.Addr]*failureCount
+	mu    sync.Mutex
+	addrs boundedTable[netip.Addr]
+	pairs boundedTable[addrSystemID]
+}
+
+type addrSystemID struct {
+	addr     netip.Addr
+	systemID string
 }
 
 type failureCount struct {
-	n    int
-	last time.Time
+	n            int
+	last         time.Time
+	blockedUntil time.Time
 }
 
 const (
 	freeFailures  = 3
 	failureWindow = 5 * time.Minute
-	maxBindDelay  = 10 * time.Second
-	maxTracked    = 100000
+	maxBindDelay  = 8 * time.Second
+	evictScan     = 8 // entries looked at to pick one to replace in a full table
 )
 
-func newBindGuard(step time.Duration, now func() time.Time) *bindGuard {
-	return &bindGuard{step: step, now: now, failures: make(map[netip.Addr]*failureCount)}
+func newBindGuard(o *Options) *bindGuard {
+	return &bindGuard{
+		step: o.FailedBindDelay,
+		// The answer must always come before the bind timeout.
+		maxDelay:    min(maxBindDelay, o.BindTimeout/2),
+		maxFailures: o.MaxFailedBinds,
+		ban:         o.FailedBindBlock,
+		clock:       o.Clock,
+		addrs:       boundedTable[netip.Addr]{max: o.BindGuardEntries},
+		pairs:       boundedTable[addrSystemID]{max: o.BindGuardEntries},
+	}
 }
 
-// delay is how long to hold the answer to a bind from addr that fails.
-func (g *bindGuard) delay(addr netip.Addr) time.Duration {
+// blocked reports whether addr is refused after too many failed binds.
+func (g *bindGuard) blocked(addr netip.Addr) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	f := g.failures[addr]
-	if f == nil || g.now().Sub(f.last) > failureWindow || f.n < freeFailures {
+	f := g.addrs.get(addr)
+	return f != nil && g.clock.Now().Before(f.blockedUntil)
+}
+
+// delay is how long a bind from addr for systemID waits before its
+// password is checked.
+func (g *bindGuard) delay(addr netip.Addr, systemID string) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.clock.Now()
+	n := 0
+	if f := g.addrs.get(addr); f != nil && now.Sub(f.last) <= failureWindow {
+		n = f.n
+	}
+	if f := g.pairs.get(addrSystemID{addr, systemID}); f != nil && now.Sub(f.last) <= failureWindow {
+		n = max(n, f.n)
+	}
+	if n < freeFailures {
 		return 0
 	}
-	d := g.step << min(f.n-freeFailures, 10)
-	return min(d, maxBindDelay)
+	return min(g.step<<min(n-freeFailures, 16), g.maxDelay)
 }
 
-func (g *bindGuard) failed(addr netip.Addr) {
+// failed counts a failed bind. It reports whether this failure made the
+// address blocked (true once per block, for the log line and the counter).
+func (g *bindGuard) failed(addr netip.Addr, systemID string) (nowBlocked bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.now()
-	if len(g.failures) >= maxTracked {
-		for a, f := range g.failures {
-			if now.Sub(f.last) > failureWindow {
-				delete(g.failures, a)
-			}
-		}
+	now := g.clock.Now()
+	g.pairs.bump(addrSystemID{addr, systemID}, now)
+	f := g.addrs.bump(addr, now)
+	if f.n >= g.maxFailures && !now.Before(f.blockedUntil) {
+		f.blockedUntil = now.Add(g.ban)
+		f.n = 0 // a new count starts when the block ends
+		return true
 	}
-	f := g.failures[addr]
-	if f == nil || now.Sub(f.last) > failureWindow {
+	return false
+}
+
+// succeeded clears the failures of this address + system_id only.
+func (g *bindGuard) succeeded(addr netip.Addr, systemID string) {
+	g.mu.Lock()
+	g.pairs.remove(addrSystemID{addr, systemID})
+	g.mu.Unlock()
+}
+
+// size is the number of tracked addresses and pairs.
+func (g *bindGuard) size() (addrs, pairs int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.addrs.m), len(g.pairs.m)
+}
+
+// boundedTable is a map of failure counts with at most max entries.
+type boundedTable[K comparable] struct {
+	max int
+	m   map[K]*failureCount
+}
+
+func (t *boundedTable[K]) get(k K) *failureCount { return t.m[k] }
+
+func (t *boundedTable[K]) remove(k K) { delete(t.m, k) }
+
+// bump counts one failure for k at now, starting afresh after the window.
+func (t *boundedTable[K]) bump(k K, now time.Time) *failureCount {
+	if t.m == nil {
+		t.m = make(map[K]*failureCount)
+	}
+	f := t.m[k]
+	if f == nil {
+		if len(t.m) >= t.max {
+			t.evictOne(now)
+		}
 		f = &failureCount{}
-		g.failures[addr] = f
+		t.m[k] = f
+	} else if now.Sub(f.last) > failureWindow {
+		f.n = 0
 	}
 	f.n++
 	f.last = now
+	return f
 }
 
-func (g *bindGuard) succeeded(addr netip.Addr) {
-	g.mu.Lock()
-	delete(g.failures, addr)
-	g.mu.Unlock()
+// evictOne removes one entry: among the first few map iteration yields
+// (an arbitrary sample), an expired one, else one not blocked with the
+// fewest failures, else the first.
+func (t *boundedTable[K]) evictOne(now time.Time) {
+	var victim K
+	best := -1
+	i := 0
+	for k, f := range t.m {
+		score := f.n
+		switch {
+		case now.Sub(f.last) > failureWindow && !now.Before(f.blockedUntil):
+			delete(t.m, k)
+			return
+		case now.Before(f.blockedUntil):
+			score += 1 << 30
+		}
+		if best < 0 || score < best {
+			victim, best = k, score
+		}
+		if i++; i >= evictScan {
+			break
+		}
+	}
+	if best >= 0 {
+		delete(t.m, victim)
+	}
 }

@@ -1,19 +1,26 @@
 package smpp
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
 )
 
+func newTestGuard(clk Clock, entries int) *bindGuard {
+	o := Options{Clock: clk, BindGuardEntries: entries, BindTimeout: 10 * time.Second}
+	o.setDefaults()
+	return newBindGuard(&o)
+}
+
 func TestBindGuardSlowsRepeatedFailures(t *testing.T) {
-	now := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
-	g := newBindGuard(time.Second, func() time.Time { return now })
+	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
+	g := newTestGuard(clk, 0)
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	var delays []time.Duration
 	for range 6 {
-		delays = append(delays, g.delay(a))
-		g.failed(a)
+		delays = append(delays, g.delay(a, "acct"))
+		g.failed(a, "acct")
 	}
 	want := []time.Duration{0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second}
 	for i := range want {
@@ -21,21 +28,87 @@ func TestBindGuardSlowsRepeatedFailures(t *testing.T) {
 			t.Fatalf("delays %v, want %v", delays, want)
 		}
 	}
-	if d := g.delay(b); d != 0 {
-		t.Fatalf("another address is slowed down by %v", d)
+	if d := g.delay(b, "acct"); d != 0 {
+		t.Fatalf("the same account from another address is slowed down by %v", d)
 	}
-	now = now.Add(failureWindow + time.Second)
-	if d := g.delay(a); d != 0 {
+	if d := g.delay(a, "other"); d != 5*time.Second {
+		// The address count applies to every account from a.
+		t.Fatalf("another account from the flooding address waits %v, want the cap 5s", d)
+	}
+	clk.Advance(failureWindow + time.Second)
+	if d := g.delay(a, "acct"); d != 0 {
 		t.Fatalf("failures older than the window still slow down: %v", d)
 	}
-	for range 20 {
-		g.failed(a)
+	for range 10 {
+		g.failed(a, "acct")
 	}
-	if d := g.delay(a); d != maxBindDelay {
-		t.Fatalf("delay %v after many failures, want the cap %v", d, maxBindDelay)
+	if d := g.delay(a, "acct"); d != 5*time.Second {
+		t.Fatalf("delay %v after many failures, want the cap: half the bind timeout", d)
 	}
-	g.succeeded(a)
-	if d := g.delay(a); d != 0 {
-		t.Fatalf("a successful bind did not reset the delay: %v", d)
+}
+
+// TestBindGuardSuccessClearsOnlyItsOwnPair: a success on one account does
+// not reset another account's count, nor the address count.
+func TestBindGuardSuccessClearsOnlyItsOwnPair(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
+	g := newTestGuard(clk, 0)
+	a := netip.MustParseAddr("192.0.2.1")
+	for range 5 {
+		g.failed(a, "victim")
+	}
+	g.succeeded(a, "attacker-owned")
+	if d := g.delay(a, "victim"); d == 0 {
+		t.Fatal("a success on another account reset the victim's count")
+	}
+	g.succeeded(a, "victim")
+	if d := g.delay(a, "victim"); d == 0 {
+		t.Fatal("a success cleared the address count too")
+	}
+}
+
+func TestBindGuardBlocksAfterMaxFailuresOnce(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
+	g := newTestGuard(clk, 0)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	blocks := 0
+	for i := range 3 * g.maxFailures {
+		if g.failed(a, fmt.Sprint("id", i)) {
+			blocks++
+		}
+	}
+	if blocks != 1 {
+		t.Fatalf("the address was reported blocked %d times, want once", blocks)
+	}
+	if !g.blocked(a) || g.blocked(b) {
+		t.Fatalf("blocked(a)=%v blocked(b)=%v, want true, false", g.blocked(a), g.blocked(b))
+	}
+	clk.Advance(g.ban)
+	if g.blocked(a) {
+		t.Fatal("still blocked after the ban")
+	}
+}
+
+// TestBindGuardMemoryIsBounded: a flood from many addresses and system_ids
+// never grows the tables past their size, and a blocked address survives
+// the churn.
+func TestBindGuardMemoryIsBounded(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
+	g := newTestGuard(clk, 64)
+	blockedAddr := netip.MustParseAddr("198.51.100.1")
+	for range g.maxFailures {
+		g.failed(blockedAddr, "x")
+	}
+	for i := range 10000 {
+		addr := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		g.failed(addr, fmt.Sprint("sys", i))
+		if i%97 == 0 {
+			g.failed(addr, "x") // some addresses fail twice: fewer evictable
+		}
+	}
+	if a, p := g.size(); a > 64 || p > 64 {
+		t.Fatalf("tables hold %d addresses and %d pairs, bound is 64", a, p)
+	}
+	if !g.blocked(blockedAddr) {
+		t.Fatal("the blocked address was evicted by the churn")
 	}
 }

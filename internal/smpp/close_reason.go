@@ -19,12 +19,18 @@ const (
 	CloseTooManyConnections             // SMPP_MAX_CONNECTIONS reached
 	ClosePanic                          // a panic was contained
 	CloseBindFailed                     // repeated failed binds on the connection
+	CloseSlowConsumer                   // the output buffer stayed full: the client does not read
+	ClosePrebindRequests                // too many requests before a bind
+	CloseTooManyFromAddress             // SMPP_MAX_CONNECTIONS_PER_IP reached for the address
+	CloseTooManyUnbound                 // SMPP_MAX_UNBOUND_CONNECTIONS reached
+	CloseAddressBlocked                 // the address is refused after repeated failed binds
 )
 
 var closeReasonNames = [...]string{
 	"none", "peer_closed", "unbind", "shutdown", "bind_timeout", "inactivity",
 	"enquire_link_timeout", "bad_frame", "read_error", "write_error",
-	"too_many_connections", "panic", "bind_failed",
+	"too_many_connections", "panic", "bind_failed", "slow_consumer", "prebind_requests",
+	"too_many_from_address", "too_many_unbound", "address_blocked",
 }
 
 func (r CloseReason) String() string {

@@ -42,7 +42,7 @@ func (r *Request) Respond(status pdu.Status, body pdu.Body) {
 	if body == nil || status != pdu.StatusOK {
 		s.writeHeader(h.Command, status, h.Sequence)
 	} else {
-		s.writePDU(pdu.PDU{Header: h, Body: body})
+		s.writePDU(pdu.PDU{Header: h, Body: s.forPeer(body)})
 	}
 	s.requestDone()
 }
@@ -55,6 +55,7 @@ func (r *Request) RespondSubmitSM(status pdu.Status, messageID string) {
 	s := r.Session
 	s.wmu.Lock()
 	s.out = pdu.AppendSubmitSMResp(s.out, r.PDU.Sequence, status, messageID)
+	s.appended()
 	s.wmu.Unlock()
 	s.kickWriter()
 	s.requestDone()

@@ -13,6 +13,11 @@ type metrics struct {
 	binds     *prometheus.CounterVec
 	throttled *prometheus.CounterVec
 	panics    prometheus.Counter
+
+	refused          *prometheus.CounterVec
+	readPauses       prometheus.Counter
+	bindsDelayed     prometheus.Counter
+	addressesBlocked prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,6 +40,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smpp_panics_total", Help: "Panics contained in SMPP sessions or handlers.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smpp_connections_refused_total", Help: "SMPP connections refused at accept, by reason.",
+		}, []string{"reason"}),
+		readPauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smpp_read_pauses_total", Help: "Times a session stopped reading because its output buffer was full.",
+		}),
+		bindsDelayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smpp_binds_delayed_total", Help: "Binds whose check was delayed after repeated failures.",
+		}),
+		addressesBlocked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smpp_bind_addresses_blocked_total", Help: "Remote addresses refused for a while after repeated failed binds.",
+		}),
+	}
+	for _, r := range []CloseReason{CloseTooManyConnections, CloseTooManyFromAddress, CloseTooManyUnbound, CloseAddressBlocked, CloseShutdown} {
+		m.refused.WithLabelValues(r.String())
 	}
 	for _, mode := range []BindMode{ModeTransmitter, ModeReceiver, ModeTransceiver} {
 		m.bound.WithLabelValues(mode.String())
@@ -47,7 +67,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.binds.WithLabelValues(st.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.active, m.bound, m.closed, m.binds, m.throttled, m.panics)
+		reg.MustRegister(m.active, m.bound, m.closed, m.binds, m.throttled, m.panics,
+			m.refused, m.readPauses, m.bindsDelayed, m.addressesBlocked)
 	}
 	return m
 }

@@ -21,7 +21,24 @@ type Options struct {
 	InactivityTimeout   time.Duration // close when nothing arrives from the client; default 300 s, negative disables
 	EnquireLinkTimeout  time.Duration // close when our enquire_link is not answered; default ResponseTimeout
 	ResponseTimeout     time.Duration // wait for responses to our requests; default 10 s
-	FailedBindDelay     time.Duration // slow-down step after repeated failed binds from one address; default 1 s
+	UnbindTimeout       time.Duration // graceful stop: wait for unbind_resp; default 2 s
+
+	// Per-connection bounds (see outbuf.go).
+	MaxOutputBytes      int           // encoded bytes waiting to be written before reading pauses; default 4 MiB
+	SlowConsumerTimeout time.Duration // close as slow_consumer when the output stays full this long; default 10 s
+	MaxPrebindRequests  int           // requests other than bind answered before a bind; then close; default 10
+
+	// Admission (see admission.go); 0 = unlimited.
+	MaxConnectionsPerIP   int // open connections from one remote address
+	MaxUnboundConnections int // open connections that have not bound yet
+
+	// Failed-bind throttling (see bindguard.go).
+	FailedBindDelay  time.Duration // slow-down step after repeated failed binds; default 1 s
+	MaxFailedBinds   int           // failures from one address before it is refused for FailedBindBlock; default 20
+	FailedBindBlock  time.Duration // how long such an address is refused; default 300 s
+	BindGuardEntries int           // addresses (and address+system_id pairs) tracked; default 65536
+
+	Clock Clock // timers; default SystemClock
 
 	// OnReceiversChanged is called with the number of receiver and
 	// transceiver binds an account has whenever that number changes.
@@ -56,8 +73,32 @@ func (o *Options) setDefaults() {
 	if o.EnquireLinkTimeout <= 0 {
 		o.EnquireLinkTimeout = o.ResponseTimeout
 	}
+	if o.UnbindTimeout <= 0 {
+		o.UnbindTimeout = 2 * time.Second
+	}
+	if o.MaxOutputBytes <= 0 {
+		o.MaxOutputBytes = 4 << 20
+	}
+	if o.SlowConsumerTimeout <= 0 {
+		o.SlowConsumerTimeout = 10 * time.Second
+	}
+	if o.MaxPrebindRequests <= 0 {
+		o.MaxPrebindRequests = 10
+	}
 	if o.FailedBindDelay <= 0 {
 		o.FailedBindDelay = time.Second
+	}
+	if o.MaxFailedBinds <= 0 {
+		o.MaxFailedBinds = 20
+	}
+	if o.FailedBindBlock <= 0 {
+		o.FailedBindBlock = 300 * time.Second
+	}
+	if o.BindGuardEntries <= 0 {
+		o.BindGuardEntries = 65536
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -20,6 +20,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	guard   *bindGuard
+	adm     *admission
 	nextID  atomic.Uint64
 
 	notifyMu  sync.Mutex // orders OnReceiversChanged calls; taken before mu
@@ -52,7 +53,8 @@ func NewServer(opts Options) (*Server, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		metrics:   newMetrics(opts.Registerer),
-		guard:     newBindGuard(opts.FailedBindDelay, time.Now),
+		guard:     newBindGuard(&opts),
+		adm:       newAdmission(opts.MaxConnectionsPerIP, opts.MaxUnboundConnections),
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*Session]struct{}),
 		accounts:  make(map[string]*accountBinds),
@@ -106,16 +108,9 @@ func (srv *Server) accept(conn net.Conn) {
 	s := newSession(srv, conn, srv.nextID.Add(1))
 	_, s.tlsConn = conn.(*tls.Conn)
 	srv.mu.Lock()
-	if srv.closing || (srv.opts.MaxConnections > 0 && len(srv.sessions) >= srv.opts.MaxConnections) {
-		closing := srv.closing
+	if reason := srv.admit(s); reason != CloseNone {
 		srv.mu.Unlock()
-		_ = conn.Close()
-		reason := CloseTooManyConnections
-		if closing {
-			reason = CloseShutdown
-		}
-		srv.metrics.closed.WithLabelValues(reason.String()).Inc()
-		srv.log.Warn("smpp.connection.refused", "remote", s.remote.String(), "reason", reason.String())
+		srv.refuse(conn, s.remote, reason)
 		return
 	}
 	srv.sessions[s] = struct{}{}
@@ -147,6 +142,9 @@ func (srv *Server) registerBind(s *Session, acc *AccountState, mode BindMode) bo
 		return false
 	}
 	ab.binds++
+	if s.countedUnbound.CompareAndSwap(true, false) {
+		srv.adm.bound()
+	}
 	receiver := mode.state().CanReceive()
 	if receiver {
 		ab.receivers = append(ab.receivers, s)
@@ -206,11 +204,13 @@ func (srv *Server) sessionClosed(s *Session, prev State) {
 	srv.mu.Lock()
 	delete(srv.sessions, s)
 	srv.mu.Unlock()
+	srv.adm.release(s.remote, s.countedUnbound.Swap(false))
 	reason := s.CloseReason()
 	srv.metrics.active.Dec()
 	srv.metrics.closed.WithLabelValues(reason.String()).Inc()
 	srv.log.Info("smpp.connection.closed", "session", s.id, "remote", s.remote.String(),
-		"system_id", s.SystemID(), "reason", reason.String(), "duration_ms", time.Since(s.opened).Milliseconds())
+		"system_id", s.SystemID(), "reason", reason.String(),
+		"duration_ms", s.sinceOpened(srv.opts.Clock.Now()).Milliseconds())
 }
 
 // NextReceiver returns a receiver or transceiver session of the account,
@@ -359,8 +359,14 @@ func (s *Session) shutdown(ctx context.Context) {
 		s.close(CloseShutdown)
 		return
 	}
+	// Some clients never answer unbind: wait UnbindTimeout, not the
+	// whole response timeout.
+	t := s.srv.opts.Clock.NewTimer(s.srv.opts.UnbindTimeout)
+	defer t.Stop()
 	select {
 	case <-answered:
+		s.closeAfterFlush(CloseShutdown)
+	case <-t.C():
 		s.closeAfterFlush(CloseShutdown)
 	case <-ctx.Done():
 		s.close(CloseShutdown)

@@ -37,16 +37,27 @@ type Session struct {
 	seq      atomic.Uint32
 	inflight atomic.Int32
 	idle     chan struct{} // signalled when inflight drops to zero while unbinding
-	lastRead atomic.Int64  // unix nanos of the last PDU of any kind
+	lastRead atomic.Int64  // monotonic nanoseconds from opened to the last PDU of any kind
+
+	binding        atomic.Bool // a bind is being checked: the session-init timer waits for its answer
+	legacy         atomic.Bool // interface_version below 0x34: nothing sent carries a TLV
+	countedUnbound atomic.Bool // counted by admission as not yet bound
+	clientUnbound  atomic.Bool // the client sent unbind
+	prebind        int         // requests read before a bind; reader goroutine only
+	stopReading    bool        // the reader stops: the session closes once its answers are written; reader only
 
 	wmu        sync.Mutex
 	out        []byte
+	writing    int          // bytes of the batch the writer is writing
+	outBytes   atomic.Int64 // len(out) + writing, for the reader's bound check
+	drained    chan struct{}
 	closeAfter CloseReason // close once out is flushed
 	kick       chan struct{}
 
-	pmu     sync.Mutex
-	pending map[uint32]outbound
-	pinging bool
+	pmu          sync.Mutex
+	pending      map[uint32]outbound
+	pendingEmpty chan struct{} // signalled when pending becomes empty
+	pinging      bool
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -65,22 +76,35 @@ type outbound struct {
 
 func newSession(srv *Server, conn net.Conn, id uint64) *Session {
 	s := &Session{
-		srv:     srv,
-		conn:    conn,
-		id:      id,
-		opened:  time.Now(),
-		idle:    make(chan struct{}, 1),
-		kick:    make(chan struct{}, 1),
-		pending: make(map[uint32]outbound),
-		done:    make(chan struct{}),
-		out:     make([]byte, 0, 4096),
+		srv:          srv,
+		conn:         conn,
+		id:           id,
+		opened:       srv.opts.Clock.Now(),
+		idle:         make(chan struct{}, 1),
+		kick:         make(chan struct{}, 1),
+		drained:      make(chan struct{}, 1),
+		pending:      make(map[uint32]outbound),
+		pendingEmpty: make(chan struct{}, 1),
+		done:         make(chan struct{}),
+		out:          make([]byte, 0, 4096),
 	}
 	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
 		s.remote = ap.Addr().Unmap()
 	}
-	now := s.opened.UnixNano()
-	s.lastRead.Store(now)
 	return s
+}
+
+// sinceOpened is the monotonic time since the session opened.
+func (s *Session) sinceOpened(now time.Time) time.Duration { return now.Sub(s.opened) }
+
+// touch records that a PDU arrived.
+func (s *Session) touch() {
+	s.lastRead.Store(int64(s.sinceOpened(s.srv.opts.Clock.Now())))
+}
+
+// idleFor is how long nothing has arrived from the client.
+func (s *Session) idleFor(now time.Time) time.Duration {
+	return s.sinceOpened(now) - time.Duration(s.lastRead.Load())
 }
 
 // ID is unique among the server's sessions.
@@ -192,9 +216,9 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 		return ErrWindowFull
 	}
 	seq := s.nextSeq()
-	s.pending[seq] = outbound{deadline: time.Now().Add(timeout), done: done}
+	s.pending[seq] = outbound{deadline: s.srv.opts.Clock.Now().Add(timeout), done: done}
 	s.pmu.Unlock()
-	s.writePDU(pdu.PDU{Header: pdu.Header{Command: body.CommandID(), Sequence: seq}, Body: body})
+	s.writePDU(pdu.PDU{Header: pdu.Header{Command: body.CommandID(), Sequence: seq}, Body: s.forPeer(body)})
 	return nil
 }
 
@@ -232,6 +256,7 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 	ob, ok := s.pending[p.Sequence]
 	if ok {
 		delete(s.pending, p.Sequence)
+		s.signalIfNoPending()
 	}
 	s.pmu.Unlock()
 	if !ok {
@@ -257,10 +282,53 @@ func (s *Session) expirePending(now time.Time) {
 			delete(s.pending, seq)
 		}
 	}
+	if len(expired) > 0 {
+		s.signalIfNoPending()
+	}
 	s.pmu.Unlock()
 	for _, ob := range expired {
 		ob.done(pdu.PDU{}, ErrTimeout)
 	}
+}
+
+// signalIfNoPending wakes a waitNoPending; s.pmu is held.
+func (s *Session) signalIfNoPending() {
+	if len(s.pending) == 0 {
+		select {
+		case s.pendingEmpty <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitNoPending waits until every request we sent is answered or has
+// timed out, the timer fires or the session closes.
+func (s *Session) waitNoPending(t Timer) {
+	for {
+		s.pmu.Lock()
+		n := len(s.pending)
+		s.pmu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-s.pendingEmpty:
+		case <-t.C():
+			return
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// forPeer is body as this peer may receive it: without TLVs for a v3.3
+// peer (SMPP v3.4 section 2.2: an SMSC sends no optional parameters to
+// an ESME bound with an interface_version below 0x34).
+func (s *Session) forPeer(body pdu.Body) pdu.Body {
+	if s.legacy.Load() {
+		return pdu.WithoutTLVs(body)
+	}
+	return body
 }
 
 // failPending fails every outstanding request when the session closes.
@@ -277,6 +345,9 @@ func (s *Session) failPending() {
 // close ends the session at once. The first reason wins.
 func (s *Session) close(reason CloseReason) {
 	s.closeOnce.Do(func() {
+		if reason == ClosePeer && s.clientUnbound.Load() {
+			reason = CloseUnbind // the client closed after its unbind, as it should
+		}
 		s.reason.Store(int32(reason))
 		prev := State(s.state.Swap(int32(StateClosed)))
 		close(s.done)

@@ -20,7 +20,7 @@ func (s *Session) readLoop() {
 	sc.Buffer(make([]byte, 0, 4096), int(s.srv.opts.MaxPDULength)+1)
 	sc.Split(pdu.SplitFunc(s.srv.opts.MaxPDULength))
 	for sc.Scan() {
-		if !s.handleFrame(sc.Bytes()) {
+		if !s.handleFrame(sc.Bytes()) || !s.waitOutputRoom() {
 			return
 		}
 	}
@@ -55,21 +55,28 @@ func (s *Session) recoverPanic() {
 // handleFrame answers or dispatches one PDU. It returns false when the
 // session stops reading.
 func (s *Session) handleFrame(frame []byte) bool {
-	now := time.Now().UnixNano()
-	s.lastRead.Store(now)
+	s.touch()
 	p, err := pdu.Decode(frame)
 	if p.Command.IsResponse() {
 		s.handleResponse(p, err)
 		return true
 	}
+	st := s.State()
+	s.handleRequest(st, p, err)
+	if st == StateOpen && modeOf(p.Command) == 0 {
+		s.countPrebind()
+	}
+	return !s.stopReading
+}
+
+func (s *Session) handleRequest(st State, p pdu.PDU, err error) {
 	if err != nil {
 		s.answerDecodeError(p, err)
-		return true
+		return
 	}
-	st := s.State()
 	if !allowed(st, p.Command) {
 		s.answerWrongState(st, p)
-		return true
+		return
 	}
 	switch p.Command {
 	case pdu.CmdBindTransmitter, pdu.CmdBindReceiver, pdu.CmdBindTransceiver:
@@ -78,11 +85,23 @@ func (s *Session) handleFrame(frame []byte) bool {
 		s.writeHeader(pdu.CmdEnquireLinkResp, pdu.StatusOK, p.Sequence)
 	case pdu.CmdUnbind:
 		s.handleUnbind(p)
-		return false
 	default:
 		s.dispatch(p)
 	}
-	return true
+}
+
+// countPrebind counts a request (a failed bind included) answered before
+// any bind succeeded; past MaxPrebindRequests the session is closed once
+// the answers are written. Each of them was answered: a client that sends
+// requests before binding is told why, but cannot keep a connection busy.
+func (s *Session) countPrebind() {
+	s.prebind++
+	if s.prebind < s.srv.opts.MaxPrebindRequests || s.State() != StateOpen {
+		return
+	}
+	s.log().Info("smpp.session.prebind_limit", "session", s.id, "remote", s.remote.String(), "requests", s.prebind)
+	s.stopReading = true
+	s.closeAfterFlush(ClosePrebindRequests)
 }
 
 func (s *Session) answerDecodeError(p pdu.PDU, err error) {
@@ -146,52 +165,100 @@ func (s *Session) serve(req *Request) {
 	s.srv.opts.Handler.ServeSMPP(req)
 }
 
+// handleBind checks a bind. Repeated failures from the address (or the
+// address and system_id) delay the check itself, not only the answer, so
+// a guesser gets one try per delay; the delay stays below the bind timeout
+// and the session-init timer waits for the answer.
 func (s *Session) handleBind(p pdu.PDU) {
 	b := p.Body.(*pdu.Bind)
 	mode := modeOf(p.Command)
-	delay := s.srv.guard.delay(s.remote)
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
-	acc, status := s.srv.opts.Auth.Authenticate(ctx, BindRequest{
-		Mode: mode, SystemID: b.SystemID, Password: b.Password, SystemType: b.SystemType, Remote: s.remote,
-	})
-	cancel()
-	if status == pdu.StatusOK && !s.srv.registerBind(s, acc, mode) {
-		status = pdu.StatusBindFail
+	s.binding.Store(true)
+	defer s.binding.Store(false)
+	status := pdu.StatusBindFail
+	var acc *AccountState
+	if !s.srv.guard.blocked(s.remote) && s.waitBindDelay(s.srv.guard.delay(s.remote, b.SystemID)) {
+		ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
+		acc, status = s.srv.opts.Auth.Authenticate(ctx, BindRequest{
+			Mode: mode, SystemID: b.SystemID, Password: b.Password, SystemType: b.SystemType, Remote: s.remote,
+		})
+		cancel()
+		if status == pdu.StatusOK {
+			// Set before the bind registers, so the first receipt routed
+			// here is already encoded for this peer's version.
+			s.legacy.Store(b.InterfaceVersion < pdu.InterfaceVersion34)
+			if !s.srv.registerBind(s, acc, mode) {
+				status = pdu.StatusBindFail
+			}
+		}
 	}
 	s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
 	if status != pdu.StatusOK {
-		s.srv.guard.failed(s.remote)
-		s.log().Warn("smpp.bind.failed", "session", s.id, "remote", s.remote.String(), "system_id", b.SystemID,
-			"mode", mode.String(), "status", status.String())
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-s.done:
-			}
-			t.Stop()
-		}
-		s.writeHeader(p.Command.Response(), status, p.Sequence)
+		s.bindFailed(p, b, mode, status)
 		return
 	}
-	s.srv.guard.succeeded(s.remote)
-	s.writePDU(pdu.PDU{
-		Header: pdu.Header{Command: p.Command.Response(), Sequence: p.Sequence},
-		Body:   &pdu.BindResp{Command: p.Command.Response(), SystemID: s.srv.opts.SystemID, TLVs: pdu.TLVs("").WithUint8(pdu.TagSCInterfaceVersion, 0x34)},
-	})
+	s.srv.guard.succeeded(s.remote, b.SystemID)
+	resp := &pdu.BindResp{Command: p.Command.Response(), SystemID: s.srv.opts.SystemID}
+	if !s.legacy.Load() {
+		resp.TLVs = pdu.TLVs("").WithUint8(pdu.TagSCInterfaceVersion, pdu.InterfaceVersion34)
+	}
+	s.writePDU(pdu.PDU{Header: pdu.Header{Command: p.Command.Response(), Sequence: p.Sequence}, Body: resp})
 	s.log().Info("smpp.bind.succeeded", "session", s.id, "remote", s.remote.String(), "system_id", b.SystemID,
-		"mode", mode.String(), "tls", s.tlsConn)
+		"mode", mode.String(), "tls", s.tlsConn, "interface_version", b.InterfaceVersion)
 }
 
-// handleUnbind answers the client's unbind once its requests in flight
-// are answered, then closes.
+// waitBindDelay waits d on the session's clock; false when the session
+// closed meanwhile.
+func (s *Session) waitBindDelay(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	s.srv.metrics.bindsDelayed.Inc()
+	t := s.srv.opts.Clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *Session) bindFailed(p pdu.PDU, b *pdu.Bind, mode BindMode, status pdu.Status) {
+	s.log().Warn("smpp.bind.failed", "session", s.id, "remote", s.remote.String(), "system_id", b.SystemID,
+		"mode", mode.String(), "status", status.String())
+	if s.srv.guard.failed(s.remote, b.SystemID) {
+		s.srv.metrics.addressesBlocked.Inc()
+		s.log().Warn("smpp.bind.address_blocked", "remote", s.remote.String(),
+			"failures", s.srv.opts.MaxFailedBinds, "blocked_seconds", s.srv.opts.FailedBindBlock.Seconds())
+	}
+	s.writeHeader(p.Command.Response(), status, p.Sequence)
+	s.prebind++
+	if s.prebind >= s.srv.opts.MaxPrebindRequests {
+		s.stopReading = true
+		s.closeAfterFlush(CloseBindFailed)
+	}
+}
+
+// handleUnbind leaves the bound state at once and answers the client's
+// unbind once its requests in flight are answered. The reader goes on
+// reading until the connection closes, so every deliver_sm_resp the client
+// sends before it does is honoured; after unbind_resp the session waits
+// (at most UnbindTimeout) for the responses to the deliver_sm it sent.
 func (s *Session) handleUnbind(p pdu.PDU) {
+	s.clientUnbound.Store(true)
 	s.beginUnbinding()
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
-	s.waitIdle(ctx)
-	cancel()
-	s.writeHeader(pdu.CmdUnbindResp, pdu.StatusOK, p.Sequence)
-	s.closeAfterFlush(CloseUnbind)
+	s.srv.wg.Add(1)
+	go func() {
+		defer s.srv.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
+		s.waitIdle(ctx)
+		cancel()
+		s.writeHeader(pdu.CmdUnbindResp, pdu.StatusOK, p.Sequence)
+		t := s.srv.opts.Clock.NewTimer(s.srv.opts.UnbindTimeout)
+		s.waitNoPending(t)
+		t.Stop()
+		s.closeAfterFlush(CloseUnbind)
+	}()
 }
 
 // beginUnbinding leaves the bound state so no more messages are accepted

@@ -16,6 +16,7 @@ func (s *Session) kickWriter() {
 func (s *Session) writePDU(p pdu.PDU) {
 	s.wmu.Lock()
 	s.out = pdu.Append(s.out, p)
+	s.appended()
 	s.wmu.Unlock()
 	s.kickWriter()
 }
@@ -23,6 +24,7 @@ func (s *Session) writePDU(p pdu.PDU) {
 func (s *Session) writeHeader(cmd pdu.CommandID, status pdu.Status, seq uint32) {
 	s.wmu.Lock()
 	s.out = pdu.AppendHeader(s.out, cmd, status, seq)
+	s.appended()
 	s.wmu.Unlock()
 	s.kickWriter()
 }
@@ -44,14 +46,14 @@ func (s *Session) closeAfterFlush(reason CloseReason) {
 // it runs the session's timers.
 func (s *Session) writeLoop() {
 	defer s.recoverPanic()
-	ticker := time.NewTicker(s.srv.opts.tick())
+	ticker := s.srv.opts.Clock.NewTicker(s.srv.opts.tick())
 	defer ticker.Stop()
 	spare := make([]byte, 0, 4096)
 	for {
 		select {
 		case <-s.kick:
-		case now := <-ticker.C:
-			s.onTick(now)
+		case <-ticker.C():
+			s.onTick(s.srv.opts.Clock.Now())
 			continue
 		case <-s.done:
 			return
@@ -59,13 +61,24 @@ func (s *Session) writeLoop() {
 		s.wmu.Lock()
 		batch := s.out
 		s.out = spare[:0]
+		s.writing = len(batch)
 		closeAfter := s.closeAfter
 		s.wmu.Unlock()
 		if len(batch) > 0 {
-			_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.opts.ResponseTimeout))
+			// The deadline is the network's (wall clock): a client that
+			// does not read for this long is a slow consumer.
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.opts.SlowConsumerTimeout))
 			if _, err := s.conn.Write(batch); err != nil {
-				s.close(CloseWriteError)
+				s.writeFailed(err)
 				return
+			}
+			s.wmu.Lock()
+			s.writing = 0
+			s.appended()
+			s.wmu.Unlock()
+			select {
+			case s.drained <- struct{}{}:
+			default:
 			}
 		}
 		if cap(batch) <= 1<<20 {
@@ -91,19 +104,21 @@ func (s *Session) writeLoop() {
 func (s *Session) onTick(now time.Time) {
 	o := &s.srv.opts
 	st := s.State()
-	if st == StateOpen && now.Sub(s.opened) > o.BindTimeout {
+	// A bind being checked (perhaps slowed down by the bind guard) gets
+	// its answer; the guard's delay is below the bind timeout.
+	if st == StateOpen && s.sinceOpened(now) > o.BindTimeout && !s.binding.Load() {
 		s.log().Info("smpp.session.bind_timeout", "session", s.id, "remote", s.remote.String())
 		s.close(CloseBindTimeout)
 		return
 	}
 	// Any PDU counts as activity: a receiver that only answers deliver_sm
 	// and enquire_link is alive.
-	if st.Bound() && o.InactivityTimeout > 0 && now.Sub(time.Unix(0, s.lastRead.Load())) > o.InactivityTimeout {
+	if st.Bound() && o.InactivityTimeout > 0 && s.idleFor(now) > o.InactivityTimeout {
 		s.close(CloseInactivity)
 		return
 	}
 	s.expirePending(now)
-	if st.Bound() && o.EnquireLinkInterval > 0 && now.Sub(time.Unix(0, s.lastRead.Load())) >= o.EnquireLinkInterval {
+	if st.Bound() && o.EnquireLinkInterval > 0 && s.idleFor(now) >= o.EnquireLinkInterval {
 		s.ping()
 	}
 }

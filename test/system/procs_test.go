@@ -152,6 +152,7 @@ type redisServer struct {
 	dir  string
 	bin  string
 	args []string
+	pass string // requirepass, for the readiness PING
 	p    *proc
 	n    int
 }
@@ -160,24 +161,39 @@ type redisServer struct {
 // redis-server the test is skipped, except with CI=true where it fails.
 func startRedis(t *testing.T, extra ...string) *redisServer {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed (CI=true requires it)")
-		}
-		t.Skip("redis-server is not installed; install it (e.g. apt-get install redis-server) to run this test")
-	}
-	r := &redisServer{t: t, port: freePort(t), dir: t.TempDir()}
+	r := newRedisServer(t)
 	r.args = append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "yes", "--dir", r.dir, "--protected-mode", "no"}, extra...)
-	r.bin = bin
 	if err := r.start(); err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
+// newRedisServer finds redis-server and picks a port and a directory; the
+// caller sets args (and pass) and calls start.
+func newRedisServer(t *testing.T) *redisServer {
+	t.Helper()
+	return &redisServer{t: t, port: freePort(t), dir: t.TempDir(), bin: redisBinary(t, "redis-server")}
+}
+
+// redisBinary returns the path of a Redis program. Without it the test is
+// skipped, except with CI=true where it fails.
+func redisBinary(t *testing.T, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (CI=true requires it)", name)
+		}
+		t.Skipf("%s is not installed; install it (e.g. apt-get install redis-server redis-tools) to run this test", name)
+	}
+	return bin
+}
+
 func (r *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+func (r *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
 
 // start runs redis-server and waits until it answers PING (after loading
 // its AOF). It does not touch t, so a test's helper goroutine may call it.
@@ -189,7 +205,7 @@ func (r *redisServer) start() error {
 	}
 	r.p = p
 	r.t.Cleanup(func() { p.kill(r.t) })
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	c := redis.NewClient(&redis.Options{Addr: r.addr(), Password: r.pass, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	ok := waitFor(15*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

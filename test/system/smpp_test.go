@@ -139,7 +139,8 @@ type submitResult struct {
 	status pdu.Status
 	id     string
 	err    error
-	at     time.Time
+	at     time.Time // the response arrived
+	sent   time.Time // the submit_sm was sent (set by loadRun only)
 }
 
 // submitAll sends one submit_sm per destination with at most window in

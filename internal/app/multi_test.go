@@ -1,0 +1,50 @@
+package app_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// TestSubmitMultiSlowHLRDecidesEveryDestination: 30 uncached destinations
+// at 300 ms HLR latency under a 2 s HLR timeout are all decided (live ones
+// rejected, invalid ones accepted): the lookups run concurrently, each
+// under its own deadline, where one after another they ran out of time.
+func TestSubmitMultiSlowHLRDecidesEveryDestination(t *testing.T) {
+	answers := map[string]fakeAnswer{}
+	var dests []pdu.DestAddress
+	live := map[string]bool{}
+	for i := range 30 {
+		n := fmt.Sprintf("4915100000%04d", i)
+		a := fakeAnswer{delay: 300 * time.Millisecond, present: "yes", typ: "mobile"}
+		if i%2 == 1 {
+			a = fakeAnswer{delay: 300 * time.Millisecond, body: fmt.Sprintf(`{"%s":{"status":1,"status_message":"Invalid Number","error":0}}`, n)}
+		} else {
+			live[n] = true
+		}
+		answers[n] = a
+		dests = append(dests, pdu.DestAddress{Address: pdu.Address{TON: 1, NPI: 1, Addr: n}})
+	}
+	gw := startGateway(t, newFakeTMT(t, answers), map[string]string{"HLR_TIMEOUT_SECONDS": "2"})
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	resp, err := c.Send(ctxT(t), &pdu.SubmitMulti{
+		Source: pdu.Address{TON: 5, Addr: "SENDER"}, Dests: dests, ShortMessage: "hi",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, _ := resp.Body.(*pdu.SubmitMultiResp)
+	if resp.Status != pdu.StatusOK || mr == nil || mr.MessageID == "" {
+		t.Fatalf("submit_multi_resp %s %+v", resp.Status, resp.Body)
+	}
+	if len(mr.Unsuccess) != len(live) {
+		t.Fatalf("%d unsuccessful destinations, want the %d live ones: %+v", len(mr.Unsuccess), len(live), mr.Unsuccess)
+	}
+	for _, u := range mr.Unsuccess {
+		if !live[u.Address.Addr] || u.Status != pdu.StatusInvDstAdr {
+			t.Errorf("destination %s answered %s; only live numbers are unsuccessful, with ESME_RINVDSTADR", u.Address.Addr, u.Status)
+		}
+	}
+}

@@ -1,0 +1,156 @@
+package dlr
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestScriptFailsOtherWritesSucceedReceiptStillArrives: the receipt's
+// script fails half way (its account's fresh list has the wrong type, as
+// a shard that refuses writes would) while every other write of the same
+// commit and of the queue succeeds (the epoch marker, the account set,
+// another account's receipt). The receipt must be buffered, written back
+// once the account's keys accept writes again, and delivered.
+func TestScriptFailsOtherWritesSucceedReceiptStillArrives(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	rq := NewRedisQueue(c, RedisOptions{Prefix: prefix})
+	passes := make(chan error, 100)
+	bq := NewBufferedQueue(rq, BufferOptions{passed: func(_ int, err error) { passes <- err }})
+	h := newHarness(t, bq, nil)
+	h.d.ReceiversChanged("acme", 1)
+
+	fresh := rq.accountKeys("acme")[1]
+	if err := c.Set(ctx, fresh, "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.schedule(receipt("00000000000000F1", "acme", 0), receipt("00000000000000F2", "other", 0))
+	if n := bq.Buffered(); n != 1 {
+		t.Fatalf("buffered %d receipts, want 1 (acme's)", n)
+	}
+	if ok, _ := c.SIsMember(ctx, rq.accountsKey(), "acme").Result(); !ok {
+		t.Fatal("the account set was not written: the test must fail only the script")
+	}
+	if n, _ := c.Exists(ctx, rq.epochKey("acme")).Result(); n != 1 {
+		t.Fatal("the epoch marker was not written before the script failed")
+	}
+	if n, _ := rq.PendingCount(ctx, "other"); n != 1 {
+		t.Fatalf("the other account's receipt was not stored (%d)", n)
+	}
+	if err := <-passes; err == nil {
+		t.Fatal("write-back succeeded while the script still fails")
+	}
+	if err := c.Del(ctx, fresh).Err(); err != nil { // the shard is back
+		t.Fatal(err)
+	}
+	for err := range passes {
+		if err == nil {
+			break
+		}
+	}
+	h.clk.Advance(DefaultPollInterval)
+	if d := h.s.next(t); d.id() != "00000000000000F1" {
+		t.Fatalf("delivered %s, want 00000000000000F1", d.id())
+	}
+}
+
+// TestRedisDataLossIsCounted: Redis loses an account's keys (restart
+// without persistence, FLUSHALL, failover to an empty replica); the next
+// count or put finds the epoch marker gone and counts what it held.
+func TestRedisDataLossIsCounted(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	lost, err := NewLossCounter(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := 0
+	for _, mf := range mfs {
+		if mf.GetName() == "dlr_lost_total" {
+			series = len(mf.GetMetric())
+		}
+	}
+	if series != len(lostCauses) { // exported at 0 before any loss, or an alert on it cannot fire
+		t.Fatalf("dlr_lost_total has %d series before any loss, want %d", series, len(lostCauses))
+	}
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost})
+	for _, id := range []string{"00000000000000A1", "00000000000000A2", "00000000000000A3"} {
+		if err := q.Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := q.PendingCount(ctx, "acme"); err != nil || n != 3 {
+		t.Fatalf("PendingCount = %d %v", n, err)
+	}
+	if err := q.Put(ctx, receipt("00000000000000A4", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	// Redis loses the account.
+	base := q.accountBase("acme")
+	if err := c.Del(ctx, base+"r", base+"fresh", base+"epoch").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, receipt("00000000000000A5", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 4 {
+		t.Fatalf("dlr_lost_total{cause=redis_data_loss} = %v, want 4", got)
+	}
+	if n, _ := q.PendingCount(ctx, "acme"); n != 1 {
+		t.Fatalf("PendingCount after the loss = %d, want 1", n)
+	}
+	// Lost again with no put in between: the count finds it.
+	if err := c.Del(ctx, base+"r", base+"fresh", base+"epoch").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.PendingCount(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 5 {
+		t.Fatalf("dlr_lost_total{cause=redis_data_loss} = %v, want 5", got)
+	}
+}
+
+// TestCorruptBodyIsSetAside: a body that does not decode is moved to the
+// bad hash, counted once, and the receipts claimed with it are returned.
+func TestCorruptBodyIsSetAside(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	lost, _ := NewLossCounter(nil)
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost})
+	for _, id := range []string{"00000000000000B1", "00000000000000B2", "00000000000000B3"} {
+		if err := q.Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.HSet(ctx, q.accountKeys("acme")[0], "00000000000000B2", "\x07garbage").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := q.Claim(ctx, "acme", t0.Add(time.Hour), time.Minute, 10)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("Claim = %v %v, want the two good receipts", ids(rs), err)
+	}
+	if got := lost.Count(LostCorrupt); got != 1 {
+		t.Fatalf("corrupt count = %d, want 1", got)
+	}
+	if v, _ := c.HGet(ctx, q.badKey("acme"), "00000000000000B2").Result(); v != "\x07garbage" {
+		t.Fatalf("bad hash holds %q", v)
+	}
+	if n, _ := q.PendingCount(ctx, "acme"); n != 2 {
+		t.Fatalf("PendingCount = %d, want 2", n)
+	}
+	if rs, _ := q.Claim(ctx, "acme", t0.Add(time.Hour+2*time.Minute), time.Minute, 10); len(rs) != 2 || lost.Count(LostCorrupt) != 1 {
+		t.Fatalf("after the lease: claimed %v, corrupt count %d", ids(rs), lost.Count(LostCorrupt))
+	}
+}

@@ -1,0 +1,75 @@
+package hlr_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+)
+
+// TestBreakerRemembersWhatOpenedIt: the error of a refused call matches
+// ErrTimeout exactly when timeouts opened the breaker, so the timeout
+// policy keeps deciding while a slow HLR is cut off.
+func TestBreakerRemembersWhatOpenedIt(t *testing.T) {
+	tests := []struct {
+		name        string
+		failures    []error
+		wantTimeout bool
+	}{
+		{"timeouts", []error{hlr.ErrTimeout, hlr.ErrTimeout, hlr.ErrTimeout}, true},
+		{"provider errors", []error{hlr.ErrProvider, hlr.ErrProvider, hlr.ErrProvider}, false},
+		{"mostly timeouts", []error{hlr.ErrProvider, hlr.ErrTimeout, hlr.ErrTimeout}, true},
+		{"mostly errors", []error{hlr.ErrTimeout, hlr.ErrProvider, hlr.ErrProvider}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			i := 0
+			p := &fakeProvider{fn: func(context.Context, string) (hlr.Result, error) {
+				err := tt.failures[i%len(tt.failures)]
+				i++
+				return hlr.Result{}, err
+			}}
+			b := hlr.NewBreaker(p, hlr.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Hour}, nil, nil)
+			for range tt.failures {
+				_, _ = b.Lookup(context.Background(), "1")
+			}
+			_, err := b.Lookup(context.Background(), "1")
+			if !errors.Is(err, hlr.ErrCircuitOpen) {
+				t.Fatalf("err = %v, want ErrCircuitOpen", err)
+			}
+			if got := errors.Is(err, hlr.ErrTimeout); got != tt.wantTimeout {
+				t.Fatalf("errors.Is(%v, ErrTimeout) = %v, want %v", err, got, tt.wantTimeout)
+			}
+		})
+	}
+}
+
+// TestBreakerStateMetricFollowsTheBreaker: hlr_breaker_state turns
+// half-open when the open period ends, without waiting for a lookup.
+func TestBreakerStateMetricFollowsTheBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		m, err := hlr.NewMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &fakeProvider{fn: func(context.Context, string) (hlr.Result, error) { return hlr.Result{}, hlr.ErrTimeout }}
+		b := hlr.NewBreaker(p, hlr.BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: 10 * time.Second}, m, nil)
+		for range 2 {
+			_, _ = b.Lookup(context.Background(), "1")
+		}
+		if got := metricValue(t, reg, "hlr_breaker_state", nil); got != 2 {
+			t.Fatalf("hlr_breaker_state = %v, want 2 (open)", got)
+		}
+		time.Sleep(11 * time.Second) // fake time
+		synctest.Wait()
+		if got := metricValue(t, reg, "hlr_breaker_state", nil); got != 1 {
+			t.Fatalf("hlr_breaker_state = %v after the open period, want 1 (half-open)", got)
+		}
+	})
+}

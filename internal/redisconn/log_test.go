@@ -1,0 +1,53 @@
+package redisconn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func TestLoggerMasksSecrets(t *testing.T) {
+	var b bytes.Buffer
+	l := NewLogger(slog.New(slog.NewJSONHandler(&b, nil)), "redis-sentinel://:masterpw@s1:1?master=m&sentinel_password=sentinelpw")
+	l.Printf(context.Background(), "sentinel: AUTH %s failed, master AUTH %s", "sentinelpw", "masterpw")
+	out := b.String()
+	if strings.Contains(out, "masterpw") || strings.Contains(out, "sentinelpw") {
+		t.Fatalf("log line shows a password: %s", out)
+	}
+	if !strings.Contains(out, `"msg":"redis.client"`) || !strings.Contains(out, "AUTH ****") {
+		t.Fatalf("log line %s", out)
+	}
+}
+
+func TestIsNodeError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{redis.Nil, false},
+		{errors.New("ERR Error running script"), false},
+		{errors.New("NOSCRIPT No matching script"), false},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{fmt.Errorf("put: %w", io.EOF), true},
+		{context.DeadlineExceeded, true},
+		{redis.ErrPoolTimeout, true},
+		{errors.New("CLUSTERDOWN The cluster is down"), true},
+		{errors.New("TRYAGAIN Multiple keys request during rehashing of slot"), true},
+		{errors.New("LOADING Redis is loading the dataset in memory"), true},
+		{errors.New("MOVED 3999 127.0.0.1:6381"), true},
+	}
+	for _, tt := range tests {
+		if got := IsNodeError(tt.err); got != tt.want {
+			t.Errorf("IsNodeError(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}

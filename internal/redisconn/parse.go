@@ -1,0 +1,183 @@
+package redisconn
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Topology is the kind of Redis deployment a URL names.
+type Topology int
+
+const (
+	// Standalone is one Redis server (redis://, rediss://, unix://).
+	Standalone Topology = iota
+	// Sentinel is a master watched by Sentinels (redis-sentinel://).
+	Sentinel
+	// Cluster is a Redis Cluster (redis-cluster://).
+	Cluster
+)
+
+func (t Topology) String() string {
+	switch t {
+	case Sentinel:
+		return "sentinel"
+	case Cluster:
+		return "cluster"
+	}
+	return "standalone"
+}
+
+// Target is a parsed REDIS_URL: exactly one of the option sets is non-nil,
+// the one of its Topology.
+type Target struct {
+	Topology   Topology
+	Standalone *redis.Options
+	Sentinel   *redis.FailoverOptions
+	Cluster    *redis.ClusterOptions
+}
+
+// URLError is every error of Parse: the URL with its secrets masked and
+// why it was refused.
+type URLError struct {
+	Shown  string // the URL as Redact shows it
+	Reason string
+}
+
+func (e *URLError) Error() string { return fmt.Sprintf("%q: %s", e.Shown, e.Reason) }
+
+// Parse checks raw and returns the client options it names.
+func Parse(raw string) (Target, error) {
+	shown := Redact(raw)
+	fail := func(format string, args ...any) (Target, error) {
+		return Target{}, &URLError{Shown: shown, Reason: fmt.Sprintf(format, args...)}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fail("not a URL")
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+		o, err := redis.ParseURL(raw)
+		if err != nil {
+			return fail("%s", goRedisReason(err))
+		}
+		if u.Scheme != "unix" && u.Host == "" {
+			return fail("no host")
+		}
+		return Target{Topology: Standalone, Standalone: o}, nil
+	case "redis-cluster", "rediss-cluster":
+		return parseCluster(u, fail)
+	case "redis-sentinel", "rediss-sentinel":
+		return parseSentinel(u, fail)
+	}
+	return fail("scheme must be redis, rediss, unix, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster")
+}
+
+// parseCluster hands go-redis a URL of its own form: the first seed as the
+// host, the others as addr parameters.
+func parseCluster(u *url.URL, fail func(string, ...any) (Target, error)) (Target, error) {
+	seeds, err := splitHosts(u.Host)
+	if err != nil {
+		return fail("%v", err)
+	}
+	q := u.Query()
+	if len(seeds) == 0 {
+		extra := q["addr"]
+		if len(extra) == 0 {
+			return fail("no host")
+		}
+		seeds, q["addr"] = extra[:1], extra[1:]
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
+		return fail("a Cluster has only database 0, not %q", db)
+	}
+	q["addr"] = append(slices.Clone(seeds[1:]), q["addr"]...)
+	g := url.URL{Scheme: strings.TrimSuffix(u.Scheme, "-cluster"), User: u.User, Host: seeds[0], RawQuery: q.Encode()}
+	o, err := redis.ParseClusterURL(g.String())
+	if err != nil {
+		return fail("%s", goRedisReason(err))
+	}
+	return Target{Topology: Cluster, Cluster: o}, nil
+}
+
+// parseSentinel reads the gateway's Sentinel form: user information is
+// the master's; sentinel_username and sentinel_password are the
+// Sentinels'; master (or go-redis's master_name) names the master.
+func parseSentinel(u *url.URL, fail func(string, ...any) (Target, error)) (Target, error) {
+	seeds, err := splitHosts(u.Host)
+	if err != nil {
+		return fail("%v", err)
+	}
+	q := u.Query()
+	master := q.Get("master")
+	if master == "" {
+		master = q.Get("master_name")
+	}
+	if master == "" {
+		return fail("a Sentinel URL needs ?master=name")
+	}
+	q.Del("master")
+	q.Set("master_name", master)
+	sentinelUser, sentinelPass := q.Get("sentinel_username"), q.Get("sentinel_password")
+	q.Del("sentinel_username")
+	q.Del("sentinel_password")
+	if u.User != nil {
+		if q.Has("username") || q.Has("password") {
+			return fail("give the master's credentials either before the host or as username/password parameters, not both")
+		}
+		if name := u.User.Username(); name != "" {
+			q.Set("username", name)
+		}
+		if p, ok := u.User.Password(); ok {
+			q.Set("password", p)
+		}
+	}
+	if len(seeds) == 0 {
+		extra := q["addr"]
+		if len(extra) == 0 {
+			return fail("no host")
+		}
+		seeds, q["addr"] = extra[:1], extra[1:]
+	}
+	q["addr"] = append(slices.Clone(seeds[1:]), q["addr"]...)
+	g := url.URL{Scheme: strings.TrimSuffix(u.Scheme, "-sentinel"), Host: seeds[0], Path: u.Path, RawQuery: q.Encode()}
+	if sentinelUser != "" || sentinelPass != "" {
+		g.User = url.UserPassword(sentinelUser, sentinelPass)
+	}
+	o, err := redis.ParseFailoverURL(g.String())
+	if err != nil {
+		return fail("%s", goRedisReason(err))
+	}
+	if sentinelUser == "" {
+		o.SentinelUsername = ""
+	}
+	return Target{Topology: Sentinel, Sentinel: o}, nil
+}
+
+// splitHosts splits "h:p,h:p" and checks each is host:port.
+func splitHosts(hosts string) ([]string, error) {
+	if hosts == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, h := range strings.Split(hosts, ",") {
+		host, port, err := net.SplitHostPort(h)
+		if err != nil || host == "" || port == "" {
+			return nil, fmt.Errorf("%q is not host:port", h)
+		}
+		out = append(out, net.JoinHostPort(host, port))
+	}
+	return out, nil
+}
+
+// goRedisReason is go-redis's parse error without its "redis: " prefix.
+// go-redis's URL errors name parameters and values, never the password
+// (the URL was already parsed once here, so url.Parse cannot fail there).
+func goRedisReason(err error) string {
+	return strings.TrimPrefix(err.Error(), "redis: ")
+}

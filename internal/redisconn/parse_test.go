@@ -1,0 +1,204 @@
+package redisconn
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func TestParseCluster(t *testing.T) {
+	tests := []struct {
+		name, url string
+		addrs     []string
+		password  string
+		tls       bool
+	}{
+		{"one seed", "redis-cluster://10.0.0.1:7000", []string{"10.0.0.1:7000"}, "", false},
+		{"seed list", "redis-cluster://:pw@10.0.0.1:7000,10.0.0.2:7001,10.0.0.3:7002",
+			[]string{"10.0.0.1:7000", "10.0.0.2:7001", "10.0.0.3:7002"}, "pw", false},
+		{"go-redis addr form", "redis-cluster://:pw@a:7000?addr=b:7000&addr=c:7000",
+			[]string{"a:7000", "b:7000", "c:7000"}, "pw", false},
+		{"both forms", "redis-cluster://a:7000,b:7000?addr=c:7000", []string{"a:7000", "b:7000", "c:7000"}, "", false},
+		{"addr only", "redis-cluster://?addr=a:7000&addr=b:7000", []string{"a:7000", "b:7000"}, "", false},
+		{"tls", "rediss-cluster://u:pw@a:7000,b:7000/0", []string{"a:7000", "b:7000"}, "pw", true},
+		{"ipv6", "redis-cluster://[::1]:7000?addr=[::1]:7001", []string{"[::1]:7000", "[::1]:7001"}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg, err := Parse(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tg.Topology != Cluster {
+				t.Fatalf("topology %v, want cluster", tg.Topology)
+			}
+			o := tg.Cluster
+			if !slices.Equal(o.Addrs, tt.addrs) {
+				t.Errorf("seeds %v, want %v", o.Addrs, tt.addrs)
+			}
+			if o.Password != tt.password {
+				t.Errorf("password %q, want %q", o.Password, tt.password)
+			}
+			if (o.TLSConfig != nil) != tt.tls {
+				t.Errorf("TLS %v, want %v", o.TLSConfig != nil, tt.tls)
+			}
+		})
+	}
+}
+
+func TestParseSentinel(t *testing.T) {
+	tests := []struct {
+		name, url                        string
+		sentinels                        []string
+		master, user, pass, sUser, sPass string
+		db                               int
+	}{
+		{"master password", "redis-sentinel://:mpw@s1:26379,s2:26379/2?master=gw",
+			[]string{"s1:26379", "s2:26379"}, "gw", "", "mpw", "", "", 2},
+		{"sentinel password", "redis-sentinel://:mpw@s1:26379?master=gw&sentinel_password=spw&addr=s2:26379",
+			[]string{"s1:26379", "s2:26379"}, "gw", "", "mpw", "", "spw", 0},
+		{"ACL users", "redis-sentinel://app:mpw@s1:26379?master_name=gw&sentinel_username=watch&sentinel_password=spw",
+			[]string{"s1:26379"}, "gw", "app", "mpw", "watch", "spw", 0},
+		{"master credentials as parameters", "redis-sentinel://s1:26379?master=gw&password=mpw",
+			[]string{"s1:26379"}, "gw", "", "mpw", "", "", 0},
+		{"no passwords", "redis-sentinel://s1:26379,s2:26379,s3:26379/0?master=mymaster",
+			[]string{"s1:26379", "s2:26379", "s3:26379"}, "mymaster", "", "", "", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg, err := Parse(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := tg.Sentinel
+			if tg.Topology != Sentinel || o == nil {
+				t.Fatalf("topology %v, want sentinel", tg.Topology)
+			}
+			if !slices.Equal(o.SentinelAddrs, tt.sentinels) {
+				t.Errorf("sentinels %v, want %v", o.SentinelAddrs, tt.sentinels)
+			}
+			got := []string{o.MasterName, o.Username, o.Password, o.SentinelUsername, o.SentinelPassword}
+			want := []string{tt.master, tt.user, tt.pass, tt.sUser, tt.sPass}
+			if !slices.Equal(got, want) {
+				t.Errorf("master, user, password, sentinel user, sentinel password = %q, want %q", got, want)
+			}
+			if o.DB != tt.db {
+				t.Errorf("db %d, want %d", o.DB, tt.db)
+			}
+		})
+	}
+}
+
+func TestParseStandalone(t *testing.T) {
+	for _, u := range []string{"redis://:pw@h:6379/3", "rediss://u:pw@h:6380", "unix:///run/redis.sock?db=2"} {
+		tg, err := Parse(u)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		if tg.Topology != Standalone || tg.Standalone == nil {
+			t.Fatalf("%s: topology %v", u, tg.Topology)
+		}
+	}
+}
+
+func TestParseErrorsNeverShowSecrets(t *testing.T) {
+	tests := []struct{ url, reason string }{
+		{"http://:hunter2@h:6379", "scheme must be"},
+		{"redis://:hunter2@[bad", "not a URL"},
+		{"redis://:hunter2@h:6379/x", "invalid database number"},
+		{"redis://:hunter2@h:6379?addr=b:1", "unexpected option: addr"},
+		{"redis-cluster://:hunter2@a:1,:2", `":2" is not host:port`},
+		{"redis-cluster://:hunter2@", "no host"},
+		{"redis-cluster://:hunter2@a:1/2", "only database 0"},
+		{"redis-cluster://:hunter2@a:1?addr=nonsense", "unable to parse addr param"},
+		{"redis-sentinel://:hunter2@a:1", "needs ?master=name"},
+		{"redis-sentinel://:hunter2@a:1?master=m&password=hunter3", "either before the host"},
+		{"redis-sentinel://a:1?master=m&sentinel_password=hunter2&dial_timeout=soon", "dial_timeout"},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.url)
+		var ue *URLError
+		if !errors.As(err, &ue) {
+			t.Errorf("%s: error %v, want a *URLError", tt.url, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.reason) {
+			t.Errorf("%s: error %q does not say %q", tt.url, err, tt.reason)
+		}
+		if strings.Contains(err.Error(), "hunter") {
+			t.Errorf("%s: error %q shows a password", tt.url, err)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"redis://redis:6379/0", "redis://redis:6379/0"},
+		{"redis://:pw@redis:6379", "redis://:****@redis:6379"},
+		{"rediss://user:p%40ss@redis:6380/1", "rediss://user:****@redis:6380/1"},
+		{"redis://user@redis", "redis://user@redis"},
+		{"redis-sentinel://:m@s1:1,s2:2/0?master=gw&sentinel_password=s", "redis-sentinel://:****@s1:1,s2:2/0?master=gw&sentinel_password=****"},
+		{"redis-cluster://a:1?addr=b:2&password=x", "redis-cluster://a:1?addr=b:2&password=****"},
+		{"redis://:pw@[bad", "redis://****"},
+		{"::pw@[bad", "****"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestClientLimits: REDIS_TIMEOUT_SECONDS reaches the client's own dial,
+// read, write and pool timeouts on every topology, and a URL parameter
+// wins over it.
+func TestClientLimits(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	type limits struct {
+		pool, dialRetries       int
+		dial, read, write, wait time.Duration
+		ctx                     bool
+	}
+	want := limits{7, 1, timeout, timeout, timeout, timeout, true}
+	for _, u := range []string{
+		"redis://127.0.0.1:1/0",
+		"redis-sentinel://127.0.0.1:1?master=m",
+		"redis-cluster://127.0.0.1:1,127.0.0.1:2",
+	} {
+		c, err := New(Settings{URL: u, PoolSize: 7, Timeout: timeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got limits
+		switch c := c.(type) {
+		case *redis.Client:
+			o := c.Options()
+			got = limits{o.PoolSize, o.DialerRetries, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ContextTimeoutEnabled}
+		case *redis.ClusterClient:
+			o := c.Options()
+			got = limits{o.PoolSize, o.DialerRetries, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ContextTimeoutEnabled}
+			if o.ClusterStateReloadInterval != SlotMapInterval {
+				t.Errorf("%s: slot map reloaded every %v, want %v", u, o.ClusterStateReloadInterval, SlotMapInterval)
+			}
+		default:
+			t.Fatalf("%s: client %T", u, c)
+		}
+		_ = c.Close()
+		if got != want {
+			t.Errorf("%s: limits %+v, want %+v", u, got, want)
+		}
+	}
+	c, err := New(Settings{URL: "redis://127.0.0.1:1/0?read_timeout=3s", PoolSize: 7, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if rt := c.(*redis.Client).Options().ReadTimeout; rt != 3*time.Second {
+		t.Errorf("read_timeout=3s in the URL gave %v", rt)
+	}
+}
