@@ -83,11 +83,16 @@ func TestCheckConfigIsServesValidation(t *testing.T) {
 	if err := os.WriteFile(badYAML, []byte("accounts:\n  - system_id: [1, 2]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	badRules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(badRules, []byte("prefixes: [[\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		env  map[string]string
 		want string // in the line
 	}{
+		{"rules file", map[string]string{"HLR_PROVIDER": "simulator", "HLR_RULES_FILE": badRules}, "HLR_RULES_FILE"},
 		{"not a port", map[string]string{"SMPP_PORT": "abc"}, "SMPP_PORT"},
 		{"tmt without credentials", map[string]string{"HLR_PROVIDER": "tmt"}, "HLR_API_KEY"},
 		{"tmt base URL", map[string]string{"HLR_PROVIDER": "tmt", "HLR_API_KEY": "k", "HLR_API_SECRET": "s", "HLR_BASE_URL": "ftp://x"}, "HLR_BASE_URL"},

@@ -14,8 +14,9 @@ import (
 // check-config both call it, so check-config accepts exactly what serve
 // starts with. Beyond config.Load it builds (and releases) what serve
 // builds from the configuration alone, without touching the network: the
-// logger, the HLR provider (credentials, HLR_BASE_URL, HLR_ERR_CODES) and
-// the Redis client (REDIS_URL's form). An error here means exit 2.
+// logger, the HLR provider (credentials, HLR_BASE_URL, HLR_ERR_CODES), the
+// destination resolver (HLR_RULES_FILE, regions) and the Redis client
+// (REDIS_URL's form). An error here means exit 2.
 func loadConfig(env func(string) string) (config.Config, error) {
 	cfg, err := config.Load(env)
 	if err != nil {
@@ -24,12 +25,15 @@ func loadConfig(env func(string) string) (config.Config, error) {
 	if _, err := logging.New(io.Discard, cfg.Log.Level, cfg.Log.Format); err != nil {
 		return cfg, fmt.Errorf("config: LOG_LEVEL/LOG_FORMAT: %w", err)
 	}
-	provider, _, err := app.BuildProvider(cfg, logging.Discard())
+	provider, codes, err := app.BuildProvider(cfg, logging.Discard())
 	if err != nil {
 		return cfg, err
 	}
 	if c, ok := provider.(io.Closer); ok {
-		_ = c.Close()
+		defer c.Close()
+	}
+	if _, err := app.BuildResolver(cfg, provider, codes, nil); err != nil {
+		return cfg, err
 	}
 	if cfg.Redis.Enabled() {
 		rdb, err := app.NewRedisClient(cfg.Redis)
