@@ -301,7 +301,7 @@ func (d *Dispatcher) logExpired(r Receipt) {
 func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 	opCtx, cancel := d.opCtx(ctx)
 	if err := d.counts.refresh(opCtx, d.q); err != nil {
-		d.o.Logger.Warn("dlr.pending_count_failed", "err", err)
+		d.countLog.Failed(ctx, "", err)
 	}
 	cancel()
 	for range expireRounds {
@@ -309,9 +309,10 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		rs, err := d.q.Expire(opCtx, now, expireBatch)
 		cancel()
 		if err != nil {
-			d.o.Logger.Warn("dlr.expiry_sweep_failed", "err", err)
+			d.sweepLog.Failed(ctx, "", err)
 			break
 		}
+		d.sweepLog.Succeeded(ctx, "")
 		for _, r := range rs {
 			d.logExpired(r)
 			d.counts.add(r.SystemID, -1)

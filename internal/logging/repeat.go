@@ -34,11 +34,13 @@ type RepeatOptions struct {
 
 // Repeats keeps a failure that repeats (a Redis that is down, polled every
 // 250 ms per account) from flooding the log: for each key the first
-// failure is logged at once, and so is a change of its error text; while
-// the same failure goes on, at most one line per Every, carrying how many
-// failures it stands for ("repeated") and for how long the key has been
-// failing ("failing_for"); the first success after failures logs the
-// Recovered event once. It is safe for concurrent use.
+// failure (the change from working to failing) is logged at once; while
+// failures go on, at most one line per Every, with the latest error, how
+// many failures it stands for ("repeated") and for how long the key has
+// been failing ("failing_for"); the first success after failures logs the
+// Recovered event once. A key thus logs at most 1 + T/Every failure lines
+// in T, even when its error text flaps (a refused dial, then a timeout).
+// It is safe for concurrent use.
 type Repeats struct {
 	log   *slog.Logger
 	event string
@@ -49,7 +51,6 @@ type Repeats struct {
 }
 
 type repeatState struct {
-	err        string    // error text of the last line
 	since      time.Time // first failure of this run
 	lastLogged time.Time
 	pending    int // failures since the last line, not yet logged
@@ -95,16 +96,14 @@ func (r *Repeats) Failed(ctx context.Context, key string, err error, attrs ...sl
 	}
 	st.total++
 	first := st.total == 1
-	changed := !first && msg != st.err
-	due := now.Sub(st.lastLogged) >= r.o.Every
-	if !first && !changed && !due {
+	if !first && now.Sub(st.lastLogged) < r.o.Every {
 		st.pending++
 		r.mu.Unlock()
 		return
 	}
 	repeated := st.pending + 1
 	failingFor := now.Sub(st.since)
-	st.err, st.lastLogged, st.pending = msg, now, 0
+	st.lastLogged, st.pending = now, 0
 	r.mu.Unlock()
 
 	if !r.log.Enabled(ctx, r.o.Level) {

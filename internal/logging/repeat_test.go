@@ -85,18 +85,22 @@ func TestRepeatsRedisDownForNineSeconds(t *testing.T) {
 	}
 }
 
-func TestRepeatsChangedErrorIsLoggedAtOnce(t *testing.T) {
+// TestRepeatsFlappingErrorsStayBounded: an error whose text alternates
+// (a refused dial, then a timeout) is still one line per Every, carrying
+// the latest error.
+func TestRepeatsFlappingErrorsStayBounded(t *testing.T) {
 	var buf bytes.Buffer
 	log, _ := New(&buf, "INFO", "json")
 	clock := &fakeNow{t: time.Unix(0, 0)}
-	r := NewRepeats(log, "x.failed", RepeatOptions{Every: time.Minute, Now: clock.now})
+	r := NewRepeats(log, "x.failed", RepeatOptions{Every: 10 * time.Second, Now: clock.now})
 	ctx := context.Background()
-	r.Failed(ctx, "k", errors.New("refused"))
-	clock.advance(time.Second)
-	r.Failed(ctx, "k", errors.New("refused"))
-	r.Failed(ctx, "k", errors.New("timeout"))
+	errs := []error{errors.New("connection refused"), errors.New("context deadline exceeded")}
+	for i := range 80 { // 20 s, every 250 ms
+		r.Failed(ctx, "k", errs[i%2])
+		clock.advance(250 * time.Millisecond)
+	}
 	lines := decodeLines(t, &buf)
-	if len(lines) != 2 || lines[1]["err"] != "timeout" || lines[1]["repeated"] != float64(2) {
+	if len(lines) != 2 || lines[0]["err"] != "connection refused" || lines[1]["err"] != "connection refused" || lines[1]["repeated"] != float64(40) {
 		t.Fatalf("lines = %v", lines)
 	}
 }
