@@ -90,7 +90,9 @@ func runCheckConfig(_ context.Context, args []string, env func(string) string, s
 // routeRedisLogs sends go-redis's own log lines to logger with the
 // passwords of redisURL masked. go-redis keeps its logger in a package
 // variable, so this is the one place that sets it, once per command that
-// opens Redis.
+// opens Redis. The client logs every failed dial; while Redis is down that
+// is one line per attempt, so they are throttled to one per 30 s with a
+// count.
 func routeRedisLogs(logger *slog.Logger, redisURL string) {
-	redis.SetLogger(redisconn.NewLogger(logger, redisURL))
+	redis.SetLogger(redisconn.NewLogger(logging.Throttled(logger, logging.DefaultRepeatEvery, nil), redisURL))
 }

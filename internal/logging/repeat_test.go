@@ -120,3 +120,21 @@ func TestRepeatsBoundsKeys(t *testing.T) {
 		t.Fatalf("%d keys followed, want 3", len(r.state))
 	}
 }
+
+// TestThrottled: the Redis client's dial failures (one per attempt) give
+// one line, then one per interval with the count.
+func TestThrottled(t *testing.T) {
+	var buf bytes.Buffer
+	base, _ := New(&buf, "INFO", "json")
+	clock := &fakeNow{t: time.Unix(0, 0)}
+	l := Throttled(base, 10*time.Second, clock.now)
+	for range 40 { // 20 s, two a second
+		l.Warn("redis.client", "detail", "dial tcp 127.0.0.1:1: connect: connection refused")
+		clock.advance(500 * time.Millisecond)
+	}
+	l.Info("other.event")
+	lines := decodeLines(t, &buf)
+	if len(lines) != 3 || lines[0]["repeated"] != nil || lines[1]["repeated"] != float64(20) || lines[2]["event"] != "other.event" {
+		t.Fatalf("lines = %v", lines)
+	}
+}
