@@ -168,6 +168,21 @@ def main():
                             f"alert {alert}: counter {n}{{{lbl}}} appears only after traffic; "
                             "export it at 0 from the start so increase()/rate() see its first events")
 
+    # Exported but neither on a panel nor in an alert: said, not failed
+    # (a new metric may land before its panel), so it is never silent.
+    used = set()
+    for names in alerts.values():
+        used |= names
+    if args.dashboard:
+        for _, expr in dashboard_exprs(args.dashboard):
+            used |= metric_names(expr)
+    used = {re.sub(r"_(bucket|sum|count)$", "", n) for n in used}
+    unused = sorted({re.sub(r"_(bucket|sum|count)$", "", n) for n in shapes} - used)
+    unused = [n for n in unused if not n.startswith(("go_", "process_", "promhttp_"))]
+    if unused:
+        print("check_series: note: exported but on no dashboard panel and in no alert: " + ", ".join(unused),
+              file=sys.stderr)
+
     for p in problems:
         print(f"check_series: {p}", file=sys.stderr)
     if problems:
