@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -249,4 +250,27 @@ func startGateway(t *testing.T) string {
 		a.Shutdown(ctx)
 	})
 	return a.SMPPAddr()
+}
+
+// TestLookupLogsInTheConfiguredFormat: with Redis unreachable, lookup's
+// log lines (its own and the Redis client's) are JSON like serve's.
+func TestLookupLogsInTheConfiguredFormat(t *testing.T) {
+	env := envOf(map[string]string{
+		"HLR_PROVIDER": "simulator", "LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG",
+		"REDIS_URL": "redis://" + closedAddr(t) + "/0", "REDIS_TIMEOUT_SECONDS": "0.2",
+	})
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"lookup", "40722570240999"}, env, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		t.Fatal("no log line although Redis is unreachable")
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["event"] == nil {
+			t.Errorf("not a JSON log line: %q", l)
+		}
+	}
 }
