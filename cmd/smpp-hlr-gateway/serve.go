@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/app"
+	"github.com/smpp-hlr-gateway/gateway/internal/config"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
@@ -42,6 +44,9 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	a, err := app.New(ctx, cfg, logger, app.Options{})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		if errors.Is(err, config.ErrInvalid) {
+			return 2 // loadConfig should have caught it; the documented code anyway
+		}
 		return 1
 	}
 	if err := a.Start(ctx); err != nil {
