@@ -21,6 +21,7 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/gateway"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
@@ -36,6 +37,8 @@ type App struct {
 	resolver   *hlr.Resolver
 	queue      dlr.Queue
 	buffer     *dlr.BufferedQueue // the queue with Redis
+	redisQ     *dlr.RedisQueue
+	tagLease   *tagLease
 	lost       *dlr.LossCounter
 	dispatcher *dlr.Dispatcher
 	handler    *gateway.Handler
@@ -100,7 +103,8 @@ func (a *App) build(ctx context.Context, o Options) error {
 		return err
 	}
 	tagCtx, cancel := context.WithTimeout(ctx, max(cfg.Redis.Timeout, time.Second))
-	tag, err := instanceTag(tagCtx, a.rdb, cfg.Redis.KeyPrefix)
+	tag, lease, err := leaseTag(tagCtx, a.rdb, cfg.Redis.KeyPrefix, cfg.Instance.ID, a.log)
+	a.tagLease = lease
 	cancel()
 	if err != nil {
 		a.log.Warn("gateway.instance_tag.random", "tag", tag, "error", err.Error())
@@ -160,7 +164,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		MaxConnectionsPerIP:   cfg.SMPP.MaxConnectionsPerIP,
 		MaxUnboundConnections: cfg.SMPP.MaxUnboundConnections,
 		FailedBindDelay:       cfg.SMPP.FailedBindDelay,
-		MaxFailedBinds:        cfg.SMPP.MaxFailedBinds,
+		MaxFailedBinds:        neverIfZero(cfg.SMPP.MaxFailedBinds),
 		FailedBindBlock:       cfg.SMPP.FailedBindBlock,
 		BindGuardEntries:      cfg.SMPP.BindGuardEntries,
 
@@ -184,6 +188,15 @@ func disabledIfZero(d time.Duration) time.Duration {
 	return d
 }
 
+// neverIfZero maps the configuration's "0 turns it off" to the server's
+// negative value (its zero means the default).
+func neverIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {
 	lost, err := dlr.NewLossCounter(a.registry)
 	if err != nil {
@@ -194,7 +207,7 @@ func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {
 		a.log.Warn("dlr.queue.memory", "detail", "REDIS_URL is not set: pending receipts live in memory and do not survive a restart")
 		return dlr.NewMemoryQueue(dlr.MemoryOptions{}), nil
 	}
-	a.buffer = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log)
+	a.buffer, a.redisQ = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log)
 	return a.buffer, nil
 }
 
@@ -240,6 +253,19 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if a.redisQ != nil {
+		// Receipts this instance (INSTANCE_ID) had leased before it
+		// stopped are due again at once, not after the visibility timeout.
+		lctx, cancel := context.WithTimeout(ctx, max(cfg.Redis.Timeout, time.Second))
+		if _, err := a.redisQ.TakeBackLeases(lctx); err != nil {
+			a.log.Warn("dlr.leases_not_taken_back", "error", err.Error())
+		}
+		cancel()
+	}
+	if a.tagLease != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.tagLease.run(runCtx) }()
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -258,6 +284,9 @@ func (a *App) Start(ctx context.Context) error {
 		"redis", cfg.Redis.Enabled(), "instance_id", cfg.Instance.ID}
 	if a.tlsLn != nil {
 		attrs = append(attrs, "smpp_tls", a.tlsLn.Addr().String())
+	}
+	if cfg.Redis.Enabled() {
+		attrs = append(attrs, "redis_url", redisconn.Redact(cfg.Redis.URL))
 	}
 	if a.admin != nil {
 		attrs = append(attrs, "metrics", a.admin.Addr())

@@ -1,9 +1,6 @@
 package app
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 
@@ -93,6 +90,19 @@ func BuildResolver(c config.Config, chain hlr.Lookuper, codes hlr.ErrCodes, m *h
 	}), nil
 }
 
+// ReloadNumbering applies a reloaded accounts file to the resolver (the
+// accounts' default_region) and reads HLR_RULES_FILE again. Call it from
+// the reload of the accounts file (SIGHUP, the admin API) after the new
+// accounts passed validation. A rules file that does not parse leaves the
+// rules in use, and its error is returned.
+func ReloadNumbering(r *hlr.Resolver, accounts []config.Account) error {
+	r.SetAccountRegions(AccountRegions(accounts))
+	if err := r.Rules().Reload(); err != nil {
+		return fmt.Errorf("config: HLR_RULES_FILE: %w", err)
+	}
+	return nil
+}
+
 // AccountRegions maps each account with a default_region to it.
 func AccountRegions(accounts []config.Account) map[string]string {
 	out := make(map[string]string, len(accounts))
@@ -114,21 +124,4 @@ func Accounts(c config.Config) []smpp.Account {
 		})
 	}
 	return out
-}
-
-// instanceTag picks the 12-bit tag of this instance's message ids: from a
-// Redis counter when instances share a Redis, so their tags differ,
-// otherwise at random.
-func instanceTag(ctx context.Context, rdb redis.UniversalClient, prefix string) (uint16, error) {
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	random := binary.BigEndian.Uint16(b[:]) & 0xFFF
-	if rdb == nil {
-		return random, nil
-	}
-	n, err := rdb.Incr(ctx, prefix+"gw:instances").Result()
-	if err != nil {
-		return random, fmt.Errorf("app: instance tag from Redis: %w", err)
-	}
-	return uint16(n % 4096), nil
 }

@@ -44,13 +44,13 @@ type SMPP struct {
 	UnbindTimeout       time.Duration // SMPP_UNBIND_TIMEOUT_SECONDS: graceful stop's wait for unbind_resp
 
 	// Limits against clients that misbehave (README "Limits and abuse").
-	MaxConnectionsPerIP   int           // SMPP_MAX_CONNECTIONS_PER_IP
-	MaxUnboundConnections int           // SMPP_MAX_UNBOUND_CONNECTIONS
+	MaxConnectionsPerIP   int           // SMPP_MAX_CONNECTIONS_PER_IP; 0 = no cap
+	MaxUnboundConnections int           // SMPP_MAX_UNBOUND_CONNECTIONS; 0 = no cap
 	MaxOutputBytes        int           // SMPP_MAX_OUTPUT_BYTES: output buffer per session
 	SlowConsumerTimeout   time.Duration // SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS
 	MaxPrebindRequests    int           // SMPP_MAX_PREBIND_REQUESTS
 	FailedBindDelay       time.Duration // SMPP_FAILED_BIND_DELAY_SECONDS: first slow-down step
-	MaxFailedBinds        int           // SMPP_MAX_FAILED_BINDS: failures before the address is blocked
+	MaxFailedBinds        int           // SMPP_MAX_FAILED_BINDS: failures before the address is blocked; 0 = never
 	FailedBindBlock       time.Duration // SMPP_FAILED_BIND_BLOCK_SECONDS
 	BindGuardEntries      int           // SMPP_BIND_GUARD_ENTRIES: size of the failed-bind tables
 }

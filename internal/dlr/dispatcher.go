@@ -43,7 +43,9 @@ type Dispatcher struct {
 	claimLog *logging.Repeats   // dlr.claim_failed: once per outage and account, then every 30 s
 	sweepLog *logging.Repeats   // dlr.expiry_sweep_failed, likewise
 	countLog *logging.Repeats   // dlr.pending_count_failed, likewise
+	maintLog *logging.Repeats   // dlr.maintenance_failed, likewise
 	counts   *accountPending
+	acks     acker
 
 	mu        sync.Mutex
 	receivers map[string]int
@@ -83,6 +85,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 	d.claimLog = logging.NewRepeats(d.o.Logger, "dlr.claim_failed", logging.RepeatOptions{Recovered: "dlr.claim_recovered", Now: d.o.Clock.Now})
 	d.sweepLog = logging.NewRepeats(d.o.Logger, "dlr.expiry_sweep_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
 	d.countLog = logging.NewRepeats(d.o.Logger, "dlr.pending_count_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
+	d.maintLog = logging.NewRepeats(d.o.Logger, "dlr.maintenance_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
 	if reg := opts.Registerer; reg != nil {
 		if err := reg.Register(d.counts); err != nil {
 			opts.Logger.Error("dlr.metric_not_registered", "err", err)

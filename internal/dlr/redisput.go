@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,6 +15,11 @@ import (
 
 // putBatchMax bounds the receipts one group commit carries.
 const putBatchMax = 512
+
+// maxCommitters bounds the group commits in flight at once: while one
+// batch is in Redis, the next is written, so a commit's round trip does
+// not cap the rate at one batch per round trip.
+const maxCommitters = 2
 
 // ErrNotReplicated is the error of a Put whose group commit did not reach
 // REDIS_WAIT_REPLICAS replicas within REDIS_WAIT_TIMEOUT_MS. The receipt
@@ -29,17 +36,17 @@ type AsyncQueue interface {
 }
 
 // groupCommit lets concurrent Puts share one pipeline (one round trip for
-// many receipts, one script per account). The first Put that finds no
-// committer starts one goroutine that writes batches until nothing is
-// waiting and then ends, so an idle queue holds no goroutine and a busy
-// one holds exactly one.
+// many receipts, one script per account). A Put that finds no committer
+// (or finds Puts waiting behind busy ones, below maxCommitters) starts a
+// goroutine that writes batches until nothing is waiting and then ends, so
+// an idle queue holds no goroutine and a busy one at most maxCommitters.
 type groupCommit struct {
-	mu      sync.Mutex
-	waiting []putReq
-	leading bool
-	// byHash: Redis has the put script cached, so batches send its hash
-	// (EVALSHA) instead of its text. Only the committer goroutine uses it.
-	byHash bool
+	mu         sync.Mutex
+	waiting    []putReq
+	committers int
+	// byHash: Redis has the scripts cached, so batches send their hash
+	// (EVALSHA) instead of their text.
+	byHash atomic.Bool
 }
 
 type putKind uint8
@@ -123,8 +130,10 @@ func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
 	g.mu.Lock()
 	g.waiting = append(g.waiting, req)
-	start := !g.leading
-	g.leading = true
+	start := g.committers == 0
+	if start {
+		g.committers++
+	}
 	g.mu.Unlock()
 	if start {
 		go q.commitAll()
@@ -139,7 +148,7 @@ func (q *RedisQueue) commitAll() {
 		g.mu.Lock()
 		n := min(len(g.waiting), putBatchMax)
 		if n == 0 {
-			g.leading = false
+			g.committers--
 			g.mu.Unlock()
 			return
 		}
@@ -147,7 +156,16 @@ func (q *RedisQueue) commitAll() {
 		rest := copy(g.waiting, g.waiting[n:])
 		clear(g.waiting[rest:])
 		g.waiting = g.waiting[:rest]
+		// Puts arriving during this commit go out with a second committer
+		// rather than wait for this round trip.
+		helper := g.committers < maxCommitters
+		if helper {
+			g.committers++
+		}
 		g.mu.Unlock()
+		if helper {
+			go q.commitAll()
+		}
 		// A batch carries many callers' receipts: no one caller's
 		// cancellation aborts it; CommitTimeout bounds it.
 		ctx, cancel := context.WithTimeout(context.Background(), q.o.CommitTimeout)
@@ -172,16 +190,16 @@ type putGroup struct {
 
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 	groups := q.groupBatch(batch)
-	if !q.put.byHash {
+	if !q.put.byHash.Load() {
 		// Loading the scripts (on every node of a Cluster) lets batches
 		// send 40 octets instead of the text, which Redis would hash each
 		// time.
-		q.put.byHash = q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil
+		q.put.byHash.Store(q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil)
 	}
-	q.runGroups(ctx, groups, q.put.byHash)
+	q.runGroups(ctx, groups, q.put.byHash.Load())
 	if again := noScriptGroups(groups); len(again) > 0 {
 		// Redis restarted or flushed its script cache: send the text.
-		q.put.byHash = false
+		q.put.byHash.Store(false)
 		for _, g := range again {
 			g.cmd, g.err = nil, nil
 		}
@@ -201,6 +219,9 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 }
 
 func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
+	// In due order, so that the receipts join their account's fresh list
+	// rather than the sorted sets (see putLua).
+	slices.SortStableFunc(batch, func(a, b putReq) int { return a.r.DueAt.Compare(b.r.DueAt) })
 	type gk struct {
 		sys  string
 		kind putKind
@@ -216,7 +237,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 		if g == nil && k.kind == kindFinished {
 			keys := q.accountKeys(k.sys)
 			bucket, until := q.doneBucket(k.sys, now)
-			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.finish, keys: []string{keys[0], keys[2], keys[3], bucket},
+			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.finish, keys: []string{keys[0], keys[2], keys[3], bucket, q.leaseKey(k.sys, q.o.InstanceID)},
 				args: []any{finalValue(req.o), until, "0"}}
 			idx[k] = g
 			groups = append(groups, g)
@@ -239,7 +260,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 			groups = append(groups, g)
 		}
 		body, _ := req.r.MarshalBinary()
-		g.args = append(g.args, req.r.MessageID, body, scoreMillis(req.r.DueAt), expiryArg(req.r))
+		g.args = append(g.args, req.r.MessageID, body, millisArg(req.r.DueAt), expiryArg(req.r))
 		g.reqs = append(g.reqs, req)
 	}
 	return groups

@@ -45,7 +45,7 @@ func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start
 // accept stores the receipt, then answers with the message id from the
 // store's completion: the caller (an HLR worker) does not wait for it.
 func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time) {
-	id := h.opts.IDs.Next()
+	id := h.opts.IDs.NextAt(start)
 	rc, want := h.receiptFor(r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start)
 	if !want {
 		h.opts.Receipts.Accepted(rc)

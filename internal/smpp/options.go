@@ -34,7 +34,7 @@ type Options struct {
 
 	// Failed-bind throttling (see bindguard.go).
 	FailedBindDelay  time.Duration // slow-down step after repeated failed binds; default 1 s
-	MaxFailedBinds   int           // failures from one address before it is refused for FailedBindBlock; default 20
+	MaxFailedBinds   int           // failures from one address before it is refused for FailedBindBlock; default 20, negative never
 	FailedBindBlock  time.Duration // how long such an address is refused; default 300 s
 	BindGuardEntries int           // addresses (and address+system_id pairs) tracked; default 65536
 
@@ -88,7 +88,7 @@ func (o *Options) setDefaults() {
 	if o.FailedBindDelay <= 0 {
 		o.FailedBindDelay = time.Second
 	}
-	if o.MaxFailedBinds <= 0 {
+	if o.MaxFailedBinds == 0 {
 		o.MaxFailedBinds = 20
 	}
 	if o.FailedBindBlock <= 0 {

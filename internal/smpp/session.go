@@ -18,6 +18,7 @@ var (
 	ErrSessionClosed = errors.New("smpp: session closed")
 	ErrNotReceiver   = errors.New("smpp: session is not bound as a receiver")
 	ErrWindowFull    = errors.New("smpp: too many requests awaiting a response")
+	ErrOutputFull    = errors.New("smpp: the client is not reading: output buffer full")
 	ErrTimeout       = errors.New("smpp: response timeout")
 	ErrServerClosed  = errors.New("smpp: server closed")
 )
@@ -203,6 +204,9 @@ func (s *Session) Send(body pdu.Body, done func(resp pdu.PDU, err error)) error 
 func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.PDU, err error)) error {
 	if body.CommandID() == pdu.CmdDeliverSM && !s.State().CanReceive() {
 		return ErrNotReceiver
+	}
+	if s.outputFull() {
+		return ErrOutputFull // a receipt goes to another receiver, or waits
 	}
 	s.pmu.Lock()
 	select {

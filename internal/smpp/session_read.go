@@ -176,7 +176,8 @@ func (s *Session) handleBind(p pdu.PDU) {
 	defer s.binding.Store(false)
 	status := pdu.StatusBindFail
 	var acc *AccountState
-	if !s.srv.guard.blocked(s.remote) && s.waitBindDelay(s.srv.guard.delay(s.remote, b.SystemID)) {
+	// The address may become blocked while this bind waits its delay.
+	if s.waitBindDelay(s.srv.guard.delay(s.remote, b.SystemID)) && !s.srv.guard.blocked(s.remote) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
 		acc, status = s.srv.opts.Auth.Authenticate(ctx, BindRequest{
 			Mode: mode, SystemID: b.SystemID, Password: b.Password, SystemType: b.SystemType, Remote: s.remote,
