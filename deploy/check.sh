@@ -5,6 +5,8 @@
 #     Grafana dashboard;
 #   - amtool (Debian package "prometheus-alertmanager"): the Alertmanager
 #     configuration;
+#   - deploy/check_series.py's self-test on fixtures (it must catch a
+#     reshaped series, a late counter, a missing metric);
 #   - deploy/check_compose.py (python3, python3-yaml): docker-compose.yml
 #     against .env.example, the mounted files, the Dockerfile and the
 #     Prometheus configuration;
@@ -39,6 +41,26 @@ if ! command -v python3 >/dev/null 2>&1; then
 	echo "deploy/check.sh: python3 not found" >&2
 	exit 1
 fi
+# check_series.py (run by check-metrics.sh against a live scrape) must
+# catch what it is for: a self-test on fixtures.
+fx="$here/testdata/check_series"
+series() { python3 "$here/check_series.py" --scrape "$fx/scrape_after.txt" "$@" >"$tmp/series.out" 2>&1; }
+expect_fail() { # expect_fail MESSAGE ARGS...
+	want=$1
+	shift
+	if series "$@" || ! grep -q "$want" "$tmp/series.out"; then
+		cat "$tmp/series.out" >&2
+		echo "deploy/check.sh: check_series.py did not report: $want" >&2
+		exit 1
+	fi
+}
+series --initial "$fx/scrape_before.txt" --rules "$fx/rules.yml" --tests "$fx/tests_good.yml" ||
+	{ cat "$tmp/series.out" >&2; echo "deploy/check.sh: check_series.py rejected its good fixture" >&2; exit 1; }
+expect_fail "is shaped unlike every scraped" --rules "$fx/rules.yml" --tests "$fx/tests_bad.yml"
+expect_fail "appears only after traffic" --initial "$fx/scrape_before_late.txt" --rules "$fx/rules.yml" --tests "$fx/tests_good.yml"
+expect_fail "which the scrape does not have" --rules "$fx/rules_missing.yml" --tests "$fx/tests_missing.yml"
+echo "check_series: self-test ok"
+
 python3 "$here/check_compose.py" --env-file "$tmp/gateway.env" "$root"
 if command -v go >/dev/null 2>&1; then
 	(cd "$root" && go build -o "$tmp/gw" ./cmd/smpp-hlr-gateway)
