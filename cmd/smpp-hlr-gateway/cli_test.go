@@ -20,9 +20,9 @@ import (
 )
 
 // flagDefaultVars are the only variables a command may read before it
-// has parsed its flags: they are the defaults of send's and bench's
-// --system-id and --password.
-var flagDefaultVars = []string{"SMPP_SYSTEM_ID", "SMPP_PASSWORD"}
+// has parsed its flags: they are flag defaults (send's and bench's
+// --system-id and --password, status's --addr and --token).
+var flagDefaultVars = []string{"SMPP_SYSTEM_ID", "SMPP_PASSWORD", "METRICS_HOST", "METRICS_PORT", "ADMIN_TOKEN"}
 
 // TestHelpDoesNothing: -h, -help and --help on every command print its
 // usage on stdout and exit 0 without reading the configuration or

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,16 +20,21 @@ import (
 
 const configHelp = "Configuration comes from environment variables (README.md, docs/configuration.md)."
 
-// runServe runs the gateway until SIGINT or SIGTERM. Exit codes: 0 after a
-// graceful stop, 2 on invalid configuration, 1 when it cannot start or a
-// listener fails.
+// runServe runs the gateway until SIGINT or SIGTERM; SIGHUP reloads the
+// accounts and rules files. Exit codes: 0 after a graceful stop, 2 on
+// invalid configuration, 1 when it cannot start or a listener fails.
 func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fs := newCmdFlags("serve", "smpp-hlr-gateway serve",
-		"Runs the gateway until SIGINT or SIGTERM. Exit codes: 0 after a graceful stop, 2 on invalid\n"+
-			"configuration, 1 when it cannot start or a listener fails. "+configHelp)
+		"Runs the gateway until SIGINT or SIGTERM; SIGHUP reloads the accounts and rules files.\n"+
+			"Exit codes: 0 after a graceful stop, 2 on invalid configuration, 1 when it cannot start or a\n"+
+			"listener fails. "+configHelp)
 	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
 		return code
 	}
+	// First of all: SIGHUP's default action ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := loadConfig(env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -53,13 +61,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	code := 0
-	select {
-	case <-ctx.Done():
-	case err := <-a.ServeErr():
-		logger.Error("smpp.listener.failed", "error", err.Error())
-		code = 1
-	}
+	code := serveUntilStopped(ctx, a, hup, logger)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Timeout)
 	defer cancel()
 	pending := a.Shutdown(sctx)
@@ -90,6 +92,23 @@ func runCheckConfig(_ context.Context, args []string, env func(string) string, s
 		return 1
 	}
 	return 0
+}
+
+// serveUntilStopped reloads on SIGHUP (an invalid file is logged and
+// changes nothing) until ctx ends or a listener fails.
+func serveUntilStopped(ctx context.Context, a *app.App, hup <-chan os.Signal, logger *slog.Logger) int {
+	for {
+		select {
+		case <-ctx.Done():
+			return 0
+		case err := <-a.ServeErr():
+			logger.Error("smpp.listener.failed", "error", err.Error())
+			return 1
+		case <-hup:
+			logger.Info("config.reload.requested", "source", "SIGHUP")
+			_, _ = a.Reload(ctx) // logs and counts its outcome
+		}
+	}
 }
 
 // routeRedisLogs sends go-redis's own log lines to logger with the

@@ -23,6 +23,7 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp/sharedlimits"
 )
 
 // App is one running gateway.
@@ -43,10 +44,14 @@ type App struct {
 	dispatcher *dlr.Dispatcher
 	handler    *gateway.Handler
 	server     *smpp.Server
+	accounts   *smpp.Accounts
+	limits     *sharedlimits.Limits // nil without Redis
+	reloads    *reloads
 	admin      *admin.Server
 
 	smppLn, tlsLn net.Listener
 	ready         atomic.Bool
+	runCtx        context.Context
 	runCancel     context.CancelFunc
 	wg            sync.WaitGroup
 	serveErr      chan error
@@ -61,7 +66,10 @@ type Options struct {
 // New builds the gateway from cfg; nothing listens until Start.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, o Options) (*App, error) {
 	a := &App{cfg: cfg, log: logger, registry: admin.NewRegistry(), serveErr: make(chan error, 2)}
+	a.runCtx, a.runCancel = context.WithCancel(context.WithoutCancel(ctx))
+	a.reloads = newReloads(a.registry)
 	if err := a.build(ctx, o); err != nil {
+		a.runCancel()
 		a.closeRedis()
 		return nil, err
 	}
@@ -97,6 +105,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if a.resolver, err = BuildResolver(cfg, a.chain, codes, hm); err != nil {
 		return err
 	}
+	a.AddReloader(numberingReloader{cfg: cfg, resolver: a.resolver, codes: codes})
 
 	a.queue, err = a.buildQueue(ctx)
 	if err != nil {
@@ -144,9 +153,11 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	a.buildAccounts()
 	a.server, err = smpp.NewServer(smpp.Options{
 		Handler:             a.handler,
-		Auth:                smpp.NewAccounts(Accounts(cfg)),
+		Auth:                a.accounts,
+		BindLeases:          a.bindLeases(),
 		SystemID:            cfg.SMPP.SystemName,
 		Window:              cfg.SMPP.Window,
 		MaxConnections:      cfg.SMPP.MaxConnections,
@@ -225,8 +236,7 @@ func (a *App) registerRedisPoolGauge() {
 // Start opens the listeners and starts serving.
 func (a *App) Start(ctx context.Context) error {
 	cfg := a.cfg
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.runCancel = cancel
+	runCtx := a.runCtx
 	var err error
 	if a.smppLn, err = net.Listen("tcp", cfg.SMPP.Addr()); err != nil {
 		return fmt.Errorf("app: SMPP listener: %w", err)
@@ -247,6 +257,7 @@ func (a *App) Start(ctx context.Context) error {
 	if cfg.Metrics.Enabled {
 		a.admin = admin.New(admin.Options{
 			Addr: cfg.Metrics.Addr(), Gatherer: a.registry, Checks: a.checks(), Pprof: cfg.Metrics.Pprof, Logger: a.log,
+			API: &admin.API{Token: cfg.Metrics.AdminToken, Backend: adminBackend{a}},
 		})
 		if err := a.admin.Start(ctx); err != nil {
 			a.closeListeners()
@@ -265,6 +276,10 @@ func (a *App) Start(ctx context.Context) error {
 	if a.tagLease != nil {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.tagLease.run(runCtx) }()
+	}
+	if a.limits != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.limits.Run(runCtx) }()
 	}
 	a.wg.Add(1)
 	go func() {
@@ -298,6 +313,14 @@ func (a *App) Start(ctx context.Context) error {
 // SMPPAddr is the plain listener's address once started.
 func (a *App) SMPPAddr() string { return a.smppLn.Addr().String() }
 
+// AdminAddr is the metrics and admin API address once started, or "".
+func (a *App) AdminAddr() string {
+	if a.admin == nil {
+		return ""
+	}
+	return a.admin.Addr()
+}
+
 // ServeErr reports a listener that failed for a reason other than
 // shutdown.
 func (a *App) ServeErr() <-chan error { return a.serveErr }
@@ -312,6 +335,14 @@ func (a *App) checks() []admin.Check {
 	if a.rdb != nil {
 		checks = append(checks, admin.Check{Name: "redis", Fn: func(ctx context.Context) error {
 			if err := a.rdb.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("%w: %v", admin.ErrDegraded, err)
+			}
+			return nil
+		}})
+	}
+	if a.limits != nil {
+		checks = append(checks, admin.Check{Name: "shared_limits", Fn: func(ctx context.Context) error {
+			if err := a.limits.Healthy(ctx); err != nil {
 				return fmt.Errorf("%w: %v", admin.ErrDegraded, err)
 			}
 			return nil
@@ -355,9 +386,7 @@ func (a *App) Shutdown(ctx context.Context) int {
 		a.log.Warn("smpp.shutdown.forced", "error", err.Error())
 	}
 	a.handler.Close(ctx)
-	if a.runCancel != nil {
-		a.runCancel()
-	}
+	a.runCancel()
 	a.wg.Wait()
 	unstored := 0
 	if a.buffer != nil {

@@ -115,9 +115,11 @@ func AccountRegions(accounts []config.Account) map[string]string {
 }
 
 // Accounts converts the configured accounts for the SMPP server.
-func Accounts(c config.Config) []smpp.Account {
-	var out []smpp.Account
-	for _, a := range c.Accounts() {
+func Accounts(c config.Config) []smpp.Account { return convertAccounts(c.Accounts()) }
+
+func convertAccounts(accounts []config.Account) []smpp.Account {
+	out := make([]smpp.Account, 0, len(accounts))
+	for _, a := range accounts {
 		out = append(out, smpp.Account{
 			SystemID: a.SystemID, Password: a.Password, MaxBinds: a.MaxBinds,
 			Throughput: a.Throughput, AllowedNetworks: a.AllowedNetworks,

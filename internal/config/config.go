@@ -140,6 +140,9 @@ type Metrics struct {
 	Host    string // METRICS_HOST
 	Port    int    // METRICS_PORT; 0 picks a free port
 	Pprof   bool   // PPROF_ENABLED: /debug/pprof/ on the same port
+	// AdminToken is ADMIN_TOKEN: the bearer token of the admin API on the
+	// same port; empty serves no API.
+	AdminToken string
 }
 
 // Addr is the admin server's host:port.
@@ -153,6 +156,9 @@ type Shutdown struct {
 // Instance identifies this gateway among several sharing one Redis.
 type Instance struct {
 	ID string // INSTANCE_ID; default host name + random suffix
+	// BindLease is SMPP_BIND_LEASE_SECONDS: with Redis, how long a bind
+	// lease of a dead instance outlives its last heartbeat.
+	BindLease time.Duration
 }
 
 // Allowed spellings of the enumerated settings.

@@ -304,6 +304,12 @@ func (c Config) validateLogMetrics() error {
 	if err := positive("SHUTDOWN_TIMEOUT_SECONDS", c.Shutdown.Timeout); err != nil {
 		return err
 	}
+	if c.Instance.BindLease < 3*time.Second {
+		return fieldErr("SMPP_BIND_LEASE_SECONDS", "%v must be at least 3", c.Instance.BindLease.Seconds())
+	}
+	if strings.TrimSpace(c.Metrics.AdminToken) != c.Metrics.AdminToken {
+		return fieldErr("ADMIN_TOKEN", "must not begin or end with white space")
+	}
 	if !instanceIDPattern.MatchString(c.Instance.ID) {
 		return fieldErr("INSTANCE_ID", "%q must be 1 to 64 of A-Z a-z 0-9 . _ -", c.Instance.ID)
 	}

@@ -40,6 +40,9 @@ type Options struct {
 
 	Clock Clock // timers; default SystemClock
 
+	// BindLeases, when set, make max_binds hold across instances.
+	BindLeases BindLeases
+
 	// OnReceiversChanged is called with the number of receiver and
 	// transceiver binds an account has whenever that number changes.
 	OnReceiversChanged func(systemID string, receivers int)

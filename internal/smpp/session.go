@@ -63,16 +63,20 @@ type Session struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	reason    atomic.Int32
+
+	stats sessionStats
 }
 
 type binding struct {
 	account *AccountState
 	mode    BindMode
+	boundAt time.Time
 }
 
 type outbound struct {
 	deadline time.Time
 	done     func(pdu.PDU, error)
+	receipt  bool // a deliver_sm
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64) *Session {
@@ -220,8 +224,12 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 		return ErrWindowFull
 	}
 	seq := s.nextSeq()
-	s.pending[seq] = outbound{deadline: s.srv.opts.Clock.Now().Add(timeout), done: done}
+	receipt := body.CommandID() == pdu.CmdDeliverSM
+	s.pending[seq] = outbound{deadline: s.srv.opts.Clock.Now().Add(timeout), done: done, receipt: receipt}
 	s.pmu.Unlock()
+	if receipt {
+		s.stats.receiptsSent.Add(1)
+	}
 	s.writePDU(pdu.PDU{Header: pdu.Header{Command: body.CommandID(), Sequence: seq}, Body: s.forPeer(body)})
 	return nil
 }
