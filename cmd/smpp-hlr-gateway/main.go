@@ -24,8 +24,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":        {"run the gateway (the default)", runServe},
 		"version":      {"print the version", runVersion},
-		"check-config": {"print the effective configuration with secrets masked", runCheckConfig},
-		"healthcheck":  {"exit 0 if the running gateway is alive (--ready: ready), else 1", runHealthcheck},
+		"check-config": {"validate the configuration as serve does; print it, secrets masked", runCheckConfig},
+		"healthcheck":  {"exit 0 if the running gateway is alive (--ready: ready), else 1: healthcheck [--addr HOST:PORT]", runHealthcheck},
 		"lookup":       {"look numbers up in the HLR: lookup [--json] MSISDN...", runLookup},
 		"hlr-simulator": {"serve the HLR simulator as a TMT-compatible HTTP API: hlr-simulator [--port N]",
 			func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
