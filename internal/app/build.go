@@ -90,19 +90,6 @@ func BuildResolver(c config.Config, chain hlr.Lookuper, codes hlr.ErrCodes, m *h
 	}), nil
 }
 
-// ReloadNumbering applies a reloaded accounts file to the resolver (the
-// accounts' default_region) and reads HLR_RULES_FILE again. Call it from
-// the reload of the accounts file (SIGHUP, the admin API) after the new
-// accounts passed validation. A rules file that does not parse leaves the
-// rules in use, and its error is returned.
-func ReloadNumbering(r *hlr.Resolver, accounts []config.Account) error {
-	r.SetAccountRegions(AccountRegions(accounts))
-	if err := r.Rules().Reload(); err != nil {
-		return fmt.Errorf("config: HLR_RULES_FILE: %w", err)
-	}
-	return nil
-}
-
 // AccountRegions maps each account with a default_region to it.
 func AccountRegions(accounts []config.Account) map[string]string {
 	out := make(map[string]string, len(accounts))

@@ -62,7 +62,5 @@ func TestLongTextIsAccepted(t *testing.T) {
 	if st, id := c.submit(t, m); st != pdu.StatusOK || id == "" {
 		t.Fatalf("a 300-character text was answered %s %q", st, id)
 	}
-	if !strings.Contains(gw.logs.String(), `"message_length":300`) {
-		t.Fatalf("the gateway did not see the 300 characters:\n%s", gw.logs.String())
-	}
+	gw.logs.waitFor(t, `"message_length":300`)
 }

@@ -154,7 +154,8 @@ end
 if n == 0 then return finish() end
 redis.call('LTRIM', KEYS[2], n, -1)
 local bs = redis.call('HMGET', KEYS[1], unpack(fids))
-local sched = redis.call('ZMSCORE', KEYS[3], unpack(fids))
+local sched = {}
+if redis.call('EXISTS', KEYS[3]) == 1 then sched = redis.call('ZMSCORE', KEYS[3], unpack(fids)) end
 local xs = {}
 for i = 1, n do
   -- An id already in the due set (put again) stays scheduled there.
@@ -244,8 +245,11 @@ else
     done[#done + 1] = ARGV[1]
   end
   n = redis.call('HDEL', KEYS[1], unpack(ids))
-  redis.call('ZREM', KEYS[2], unpack(ids))
-  redis.call('ZREM', KEYS[3], unpack(ids))
+  -- The due and exp sets hold only retried or out-of-order receipts:
+  -- usually absent, and then not worth passing every id to.
+  for k = 2, 3 do
+    if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('ZREM', KEYS[k], unpack(ids)) end
+  end
   redis.call('ZREM', KEYS[5], unpack(ids))
   redis.call('HSET', KEYS[4], unpack(done))
 end
@@ -281,6 +285,7 @@ end
 if popped > 0 then redis.call('LTRIM', KEYS[2], popped, -1) end
 local ids = redis.call('ZRANGE', KEYS[4], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
 for _, id in ipairs(ids) do finish(id) end
+
 if #out > 0 then redis.call('PEXPIREAT', KEYS[5], ARGV[4]) end
 return out`
 

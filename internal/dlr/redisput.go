@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,6 +205,10 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 		q.runGroups(ctx, again, false)
 	}
 	q.recordGroups(groups)
+	// Before the answers: an account is in Paccounts (the sweeps' list)
+	// by the time its first receipt is acknowledged. Only new accounts
+	// cost this round trip.
+	q.listAccounts(ctx, groups)
 	for _, g := range groups {
 		err := g.err
 		if err != nil {
@@ -215,13 +218,11 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 			req.done(err)
 		}
 	}
-	q.listAccounts(ctx, groups)
 }
 
 func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
-	// In due order, so that the receipts join their account's fresh list
-	// rather than the sorted sets (see putLua).
-	slices.SortStableFunc(batch, func(a, b putReq) int { return a.r.DueAt.Compare(b.r.DueAt) })
+	// Not sorted by due time: receipts of concurrent submits are out of
+	// order by far less than the 250 ms putLua tolerates.
 	type gk struct {
 		sys  string
 		kind putKind
@@ -383,6 +384,10 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 	var add []any
 	q.mu.Lock()
+	if time.Now().Before(q.listRetry) { // its shard failed lately: do not hold answers on it
+		q.mu.Unlock()
+		return
+	}
 	for _, g := range groups {
 		if g.kind != kindFinished && !q.listed[g.sys] { // also after a failure: the sweep must see it
 			add = append(add, g.sys)
@@ -394,6 +399,9 @@ func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 	}
 	if err := q.c.SAdd(ctx, q.accountsKey(), add...).Err(); err != nil {
 		q.listLog.Failed(ctx, "", err)
+		q.mu.Lock()
+		q.listRetry = time.Now().Add(listRetryAfter)
+		q.mu.Unlock()
 		return
 	}
 	q.listLog.Succeeded(ctx, "")

@@ -31,6 +31,8 @@ const (
 	// doneBuckets is how many time buckets hold the outcomes remembered
 	// for Remember: each covers Remember/doneBuckets.
 	doneBuckets = 10
+	// listRetryAfter is how long commits skip Paccounts after it failed.
+	listRetryAfter = 5 * time.Second
 )
 
 // RedisOptions tunes a RedisQueue. The zero value gives the defaults.
@@ -97,7 +99,9 @@ type RedisQueue struct {
 	known    map[string]int    // account → pending at the last count
 	putsSeen map[string]int    // account → receipts stored since that count
 	listed   map[string]bool   // account added to Paccounts by this process
-	newEpoch string
+	// listRetry: adding to Paccounts failed; not tried again before then.
+	listRetry time.Time
+	newEpoch  string
 }
 
 var _ Queue = (*RedisQueue)(nil)
