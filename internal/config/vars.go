@@ -91,6 +91,7 @@ func variables() []variable {
 			get: func(c *Config) string { return c.Log.Level },
 			set: func(c *Config, raw string) error { c.Log.Level = normalizeLevel(raw); return nil }},
 		lowerVar("LOG_FORMAT", func(c *Config) *string { return &c.Log.Format }),
+		intVar("LOG_BUFFER_BYTES", func(c *Config) *int { return &c.Log.BufferBytes }),
 
 		boolVar("METRICS_ENABLED", func(c *Config) *bool { return &c.Metrics.Enabled }),
 		strVar("METRICS_HOST", func(c *Config) *string { return &c.Metrics.Host }),

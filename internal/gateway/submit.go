@@ -228,19 +228,5 @@ func (h *Handler) observe(r *smpp.Request, d decision, id, src, dst string, leng
 		h.metrics.failed.Inc()
 		event, level = "submit.failed", slog.LevelWarn
 	}
-	if !h.log.Enabled(context.Background(), level) {
-		return
-	}
-	h.log.LogAttrs(context.Background(), level, event,
-		slog.String("message_id", id),
-		slog.String("system_id", r.Session.SystemID()),
-		slog.String("command", r.PDU.Command.String()),
-		slog.String("source", src),
-		slog.String("destination", dst),
-		slog.Int("message_length", length),
-		slog.String("status", d.status.String()),
-		slog.String("receipt_err", d.err),
-		slog.String("reason", d.reason),
-		slog.String("detail", d.detail),
-	)
+	h.logSubmit(level, event, r, d, id, src, dst, length)
 }
