@@ -36,7 +36,9 @@ func TestLineWritesWhatSlogWrites(t *testing.T) {
 		f    func(*slog.Logger) *slog.Logger
 	}{
 		{"plain", func(l *slog.Logger) *slog.Logger { return l }},
-		{"with", func(l *slog.Logger) *slog.Logger { return l.With("system_id", "alice", "n", 3, "u", uint64(7), "ok", true) }},
+		{"with", func(l *slog.Logger) *slog.Logger {
+			return l.With("system_id", "alice", "n", 3, "u", uint64(7), "ok", true)
+		}},
 		{"with twice", func(l *slog.Logger) *slog.Logger { return l.With("a", "x y").With("b", "<&>") }},
 		{"with float", func(l *slog.Logger) *slog.Logger { return l.With("f", 1.5) }},
 		{"group", func(l *slog.Logger) *slog.Logger { return l.With("a", 1).WithGroup("g").With("b", 2) }},
