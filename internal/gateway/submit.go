@@ -216,7 +216,8 @@ func messageLength(sm string, tlvs pdu.TLVs) int {
 
 // observe counts and logs one answered destination.
 func (h *Handler) observe(r *smpp.Request, d decision, id, src, dst string, length int, start time.Time) {
-	h.metrics.processing.Observe(h.opts.Now().Sub(start).Seconds())
+	now := h.opts.Now()
+	h.metrics.processing.Observe(now.Sub(start).Seconds())
 	event, level := "submit.accepted", slog.LevelInfo
 	switch d.status {
 	case pdu.StatusOK:
@@ -228,5 +229,5 @@ func (h *Handler) observe(r *smpp.Request, d decision, id, src, dst string, leng
 		h.metrics.failed.Inc()
 		event, level = "submit.failed", slog.LevelWarn
 	}
-	h.logSubmit(level, event, r, d, id, src, dst, length)
+	h.logSubmit(now, level, event, r, d, id, src, dst, length)
 }

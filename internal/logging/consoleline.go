@@ -3,7 +3,6 @@ package logging
 import (
 	"log/slog"
 	"strconv"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -13,8 +12,8 @@ import (
 
 func (h *consoleHandler) canEncode() bool { return true }
 
-func (h *consoleHandler) beginLine(buf []byte, t time.Time, level slog.Level, event string) []byte {
-	buf = appendTime(buf, t)
+func (h *consoleHandler) beginLine(buf, timestamp []byte, level slog.Level, event string) []byte {
+	buf = append(buf, timestamp...)
 	buf = append(buf, ' ')
 	lv := consoleLevel(level)
 	buf = append(buf, lv...)

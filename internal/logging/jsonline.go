@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
-	"time"
 	"unicode/utf8"
 )
 
@@ -82,9 +81,9 @@ func appendSimpleJSONAttr(buf []byte, a slog.Attr) ([]byte, bool) {
 
 func (h *jsonHandler) canEncode() bool { return h.fast }
 
-func (h *jsonHandler) beginLine(buf []byte, t time.Time, level slog.Level, event string) []byte {
+func (h *jsonHandler) beginLine(buf, timestamp []byte, level slog.Level, event string) []byte {
 	buf = append(buf, `{"timestamp":"`...)
-	buf = appendTime(buf, t)
+	buf = append(buf, timestamp...)
 	buf = append(buf, `","level":"`...)
 	buf = append(buf, levelName(level)...)
 	buf = append(buf, `","event":"`...)

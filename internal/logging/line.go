@@ -24,6 +24,15 @@ type Line struct {
 	level  slog.Level
 	event  string
 	attrs  []slog.Attr // the fields, when enc is nil
+
+	// The timestamp's text up to the second, for the second it was last
+	// made for: lines come many per second, and formatting a time is a
+	// good part of a line's cost. Per Line (the pool keeps Lines per
+	// processor), so nothing is shared.
+	stampSec int64
+	stamp    [len(secondFormat)]byte
+	stampOK  bool
+	ts       [len(TimeFormat)]byte // the line's timestamp
 }
 
 // lineEncoder is implemented by this package's handlers that can encode a
@@ -32,7 +41,9 @@ type lineEncoder interface {
 	// lineEncoder returns false when the handler cannot (e.g. after
 	// WithGroup), and the Line falls back to slog.
 	canEncode() bool
-	beginLine(buf []byte, t time.Time, level slog.Level, event string) []byte
+	// beginLine starts the line with its timestamp (TimeFormat), level
+	// and event.
+	beginLine(buf, timestamp []byte, level slog.Level, event string) []byte
 	appendStr(buf []byte, key, val string) []byte
 	appendInt(buf []byte, key string, v int64) []byte
 	// endLine finishes the line in buf and writes it.
@@ -41,9 +52,15 @@ type lineEncoder interface {
 
 var linePool = sync.Pool{New: func() any { return &Line{buf: make([]byte, 0, 512)} }}
 
-// Begin starts a line at level with event as its event (message); nil
-// when logger does not log level.
+// Begin starts a line at level with event as its event (message), timed
+// now; nil when logger does not log level.
 func Begin(logger *slog.Logger, level slog.Level, event string) *Line {
+	return BeginAt(logger, time.Now(), level, event)
+}
+
+// BeginAt is Begin with the line's time given (a caller that has just
+// read the clock).
+func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *Line {
 	ctx := context.Background()
 	if !logger.Enabled(ctx, level) {
 		return nil
@@ -52,7 +69,7 @@ func Begin(logger *slog.Logger, level slog.Level, event string) *Line {
 	x.logger, x.level, x.event = logger, level, event
 	if enc, ok := logger.Handler().(lineEncoder); ok && enc.canEncode() {
 		x.enc = enc
-		x.buf = enc.beginLine(x.buf[:0], time.Now(), level, event)
+		x.buf = enc.beginLine(x.buf[:0], x.appendTime(x.ts[:0], t), level, event)
 	}
 	return x
 }
@@ -101,8 +118,21 @@ func (x *Line) End() {
 	linePool.Put(x)
 }
 
-// appendTime appends t as TimeFormat (UTC, milliseconds) without
-// allocating.
-func appendTime(buf []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(buf, TimeFormat)
+// secondFormat is TimeFormat up to the second, with the decimal point.
+const secondFormat = "2006-01-02T15:04:05."
+
+// appendTime appends t as TimeFormat, formatting the part up to the
+// second once per second.
+func (x *Line) appendTime(buf []byte, t time.Time) []byte {
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return t.AppendFormat(buf, TimeFormat)
+	}
+	if sec := t.Unix(); sec != x.stampSec || !x.stampOK {
+		t.AppendFormat(x.stamp[:0], secondFormat) // years 0..9999: always this length
+		x.stampSec, x.stampOK = sec, true
+	}
+	ms := t.Nanosecond() / int(time.Millisecond)
+	buf = append(buf, x.stamp[:]...)
+	return append(buf, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"testing"
+	"time"
 )
 
 // leadingTimestamp matches the timestamp of either format, which differs
@@ -154,5 +155,17 @@ func BenchmarkSubmitLine(b *testing.B) {
 					slog.String("detail", ""))
 			}
 		})
+	}
+}
+
+func TestLineTimestampIsFormatTime(t *testing.T) {
+	x := &Line{}
+	base := time.Date(2026, 11, 25, 23, 59, 58, 0, time.FixedZone("X", 3*3600))
+	for _, d := range []time.Duration{0, time.Millisecond, 999 * time.Millisecond, 999999999, time.Second, 1500 * time.Millisecond,
+		2*time.Second + 7*time.Millisecond, 42 * time.Hour, -3 * time.Second, 10 * time.Millisecond, 100*time.Millisecond + 1} {
+		tm := base.Add(d)
+		if got, want := string(x.appendTime(nil, tm)), formatTime(tm); got != want {
+			t.Errorf("%v: %s, want %s", tm, got, want)
+		}
 	}
 }
