@@ -121,6 +121,15 @@ func appendJSONKey(buf []byte, key string) []byte {
 	return append(buf, '"', ':')
 }
 
+// jsonPlain marks the bytes appendEscapedJSON copies as they are: ASCII
+// from space on, except the quote and the backslash.
+var jsonPlain = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // appendEscapedJSON escapes s as log/slog's JSON handler does: quotes,
 // backslashes and control characters, invalid UTF-8 as U+FFFD, U+2028 and
 // U+2029; not HTML characters.
@@ -128,11 +137,14 @@ func appendEscapedJSON(buf []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
+		// Most of a line is plain ASCII: skip it with one lookup a byte.
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
 			buf = append(buf, s[start:i]...)
 			buf = append(buf, '\\')
 			switch b {
