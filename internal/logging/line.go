@@ -3,6 +3,7 @@ package logging
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -19,6 +20,7 @@ import (
 // *Line does nothing. A Line must not be used after End.
 type Line struct {
 	enc    lineEncoder // nil: the logger's handler is not one of this package's
+	json   bool        // enc is a *jsonHandler: fields are appended by direct calls
 	buf    []byte
 	logger *slog.Logger
 	level  slog.Level
@@ -69,6 +71,7 @@ func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *
 	x.logger, x.level, x.event = logger, level, event
 	if enc, ok := logger.Handler().(lineEncoder); ok && enc.canEncode() {
 		x.enc = enc
+		_, x.json = enc.(*jsonHandler)
 		x.buf = enc.beginLine(x.buf[:0], x.appendTime(x.ts[:0], t), level, event)
 	}
 	return x
@@ -79,7 +82,9 @@ func (x *Line) Str(key, val string) *Line {
 	if x == nil {
 		return nil
 	}
-	if x.enc != nil {
+	if x.json {
+		x.buf = appendJSONStrField(x.buf, key, val)
+	} else if x.enc != nil {
 		x.buf = x.enc.appendStr(x.buf, key, val)
 	} else {
 		x.attrs = append(x.attrs, slog.String(key, val))
@@ -92,7 +97,9 @@ func (x *Line) Int(key string, v int) *Line {
 	if x == nil {
 		return nil
 	}
-	if x.enc != nil {
+	if x.json {
+		x.buf = strconv.AppendInt(appendJSONKey(x.buf, key), int64(v), 10)
+	} else if x.enc != nil {
 		x.buf = x.enc.appendInt(x.buf, key, int64(v))
 	} else {
 		x.attrs = append(x.attrs, slog.Int(key, v))
@@ -114,7 +121,7 @@ func (x *Line) End() {
 		x.buf = make([]byte, 0, 512) // do not keep a huge line's buffer
 	}
 	clear(x.attrs)
-	x.enc, x.logger, x.event, x.attrs = nil, nil, "", x.attrs[:0]
+	x.enc, x.json, x.logger, x.event, x.attrs = nil, false, nil, "", x.attrs[:0]
 	linePool.Put(x)
 }
 
