@@ -55,19 +55,28 @@ gateway() { # $1: dest prefix, $2: extra bench flags, rest: env for serve
 	wait_port "$port"
 	"$B" bench --addr "127.0.0.1:$port" --count 1000 --distinct 1000 --dest-prefix "$prefix" --wait-receipts --receipt-timeout 10s --quiet >/dev/null # warm the cache; take its receipts
 	# A run that misses receipts exits 1; its figures are still printed.
+	local t0 t1 hz
+	t0=$(cpu_ticks "${pids[-1]}")
 	"$B" bench --addr "127.0.0.1:$port" "${LOAD[@]}" --dest-prefix "$prefix" $flags >"$tmp/g.json" || true
+	t1=$(cpu_ticks "${pids[-1]}")
+	hz=$(getconf CLK_TCK)
 	stop_bg
-	echo "$(field responses_per_second <"$tmp/g.json") $(field receipts_per_second <"$tmp/g.json") $(field unanswered <"$tmp/g.json") $(python3 -c "import json,sys; d=json.load(sys.stdin); r=d.get('receipts') or {}; print(r.get('missing', '-'))" <"$tmp/g.json")"
+	# The last figure: the gateway's CPU time per response, in µs (less
+	# sensitive to the machine's other load than a rate).
+	echo "$(field responses_per_second <"$tmp/g.json") $(field receipts_per_second <"$tmp/g.json") $(field unanswered <"$tmp/g.json") $(python3 -c "import json,sys; d=json.load(sys.stdin); r=d.get('receipts') or {}; print(r.get('missing', '-'))" <"$tmp/g.json") $(python3 -c "import json,sys; d=json.load(sys.stdin); print(f'{($t1-$t0)/$hz/max(d[\"responses\"],1)*1e6:.2f}')" <"$tmp/g.json")"
 }
+
+# cpu_ticks PID: user + system CPU of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
-printf '%-6s %-28s %12s %12s %8s\n' round path gateway/s responder/s ratio
+printf '%-6s %-28s %12s %12s %8s %14s\n' round path gateway/s responder/s ratio 'gw CPU µs/resp' 
 for r in $(seq 1 "$rounds"); do
 	read -r resp _ < <(responder "" 1999 "")
 	for lvl in $levels; do
-		read -r gw _ unans < <(LOG_LEVEL=$lvl gateway 1999 "")
-		printf '%-6s %-28s %12.0f %12.0f %8s\n' "$r" "reject (cache hits) $lvl" "$gw" "$resp" "$(ratio "$gw" "$resp")"
+		read -r gw _ unans _ cpu < <(LOG_LEVEL=$lvl gateway 1999 "")
+		printf '%-6s %-28s %12.0f %12.0f %8s %14s\n' "$r" "reject (cache hits) $lvl" "$gw" "$resp" "$(ratio "$gw" "$resp")" "$cpu"
 	done
 	[ "$paths" = reject ] && continue
 	read -r _ rresp_rc < <(responder --receipts 4099 "--wait-receipts --receipt-timeout 30s")
