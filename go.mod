@@ -3,6 +3,7 @@ module github.com/smpp-hlr-gateway/gateway
 go 1.26.0
 
 require (
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/linxGnu/gosmpp v0.3.1
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/nyaruka/phonenumbers v1.8.1

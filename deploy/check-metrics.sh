@@ -31,7 +31,8 @@ done
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >"$tmp/metrics.txt"
 promtool check metrics <"$tmp/metrics.txt"
 for name in submit_total hlr_requests_total hlr_lookups_avoided_total hlr_cache_hits_total hlr_cache_misses_total delivrd_total \
-	hlr_latency_seconds submit_processing_seconds active_smpp_connections active_tasks redis_connection_pool_size; do
+	hlr_latency_seconds submit_processing_seconds active_smpp_connections active_tasks redis_connection_pool_size \
+	dlr_lost_total dlr_dropped_total dlr_account_pending; do
 	grep -q "^${name}[{ _]" "$tmp/metrics.txt" || { echo "metric $name missing from /metrics"; exit 1; }
 done
 echo "metrics: $(grep -c '^[a-z]' "$tmp/metrics.txt") samples, promtool ok"

@@ -31,9 +31,10 @@ func commands() map[string]command {
 			func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
 				return runHLRSimulator(ctx, args, stdout, stderr)
 			}},
-		"send":  {"bind, submit to numbers, wait for receipts: send [flags] MSISDN...", runSend},
-		"bench": {"load generator: bench [flags]", runBench},
-		"demo":  {"run the gateway with the simulator and the four reference scenarios", runDemo},
+		"send":   {"bind, submit to numbers, wait for receipts: send [flags] MSISDN...", runSend},
+		"bench":  {"load generator: bench [flags]", runBench},
+		"demo":   {"run the gateway with the simulator and the four reference scenarios", runDemo},
+		"status": {"print the running gateway's sessions and accounts: status [--addr HOST:PORT] [--token T]", runStatus},
 	}
 }
 

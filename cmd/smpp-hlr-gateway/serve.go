@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,6 +20,10 @@ import (
 )
 
 func runServe(ctx context.Context, _ []string, env func(string) string, _, stderr io.Writer) int {
+	// First of all: SIGHUP's default action ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := config.Load(env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -44,13 +51,7 @@ func runServe(ctx context.Context, _ []string, env func(string) string, _, stder
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	code := 0
-	select {
-	case <-ctx.Done():
-	case err := <-a.ServeErr():
-		logger.Error("smpp.listener.failed", "error", err.Error())
-		code = 1
-	}
+	code := serveUntilStopped(ctx, a, hup, logger)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Timeout)
 	defer cancel()
 	pending := a.Shutdown(sctx)
@@ -69,6 +70,23 @@ func runCheckConfig(_ context.Context, _ []string, env func(string) string, stdo
 		return 1
 	}
 	return 0
+}
+
+// serveUntilStopped reloads on SIGHUP (an invalid file is logged and
+// changes nothing) until ctx ends or a listener fails.
+func serveUntilStopped(ctx context.Context, a *app.App, hup <-chan os.Signal, logger *slog.Logger) int {
+	for {
+		select {
+		case <-ctx.Done():
+			return 0
+		case err := <-a.ServeErr():
+			logger.Error("smpp.listener.failed", "error", err.Error())
+			return 1
+		case <-hup:
+			logger.Info("config.reload.requested", "source", "SIGHUP")
+			_, _ = a.Reload(ctx) // logs and counts its outcome
+		}
+	}
 }
 
 // routeRedisLogs sends go-redis's own log lines to logger with the

@@ -53,6 +53,8 @@ type Options struct {
 	Pprof        bool                // serve /debug/pprof/
 	Logger       *slog.Logger        // nil discards
 	CheckTimeout time.Duration       // 0 means DefaultCheckTimeout
+	// API serves /api/v1/ when set (ADMIN_TOKEN); nil serves no API.
+	API *API
 }
 
 // Server is the admin HTTP server.
@@ -110,6 +112,9 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET "+PathReadyz, s.readyz)
+	if s.opts.API != nil && s.opts.API.Token != "" {
+		s.apiRoutes(mux, s.opts.API)
+	}
 	if s.opts.Pprof {
 		mux.HandleFunc(PathPprof, pprof.Index)
 		mux.HandleFunc(PathPprof+"cmdline", pprof.Cmdline)

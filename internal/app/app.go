@@ -21,7 +21,9 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/gateway"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp/sharedlimits"
 )
 
 // App is one running gateway.
@@ -36,14 +38,20 @@ type App struct {
 	resolver   *hlr.Resolver
 	queue      dlr.Queue
 	buffer     *dlr.BufferedQueue // the queue with Redis
+	redisQ     *dlr.RedisQueue
+	tagLease   *tagLease
 	lost       *dlr.LossCounter
 	dispatcher *dlr.Dispatcher
 	handler    *gateway.Handler
 	server     *smpp.Server
+	accounts   *smpp.Accounts
+	limits     *sharedlimits.Limits // nil without Redis
+	reloads    *reloads
 	admin      *admin.Server
 
 	smppLn, tlsLn net.Listener
 	ready         atomic.Bool
+	runCtx        context.Context
 	runCancel     context.CancelFunc
 	wg            sync.WaitGroup
 	serveErr      chan error
@@ -61,7 +69,10 @@ type Options struct {
 // New builds the gateway from cfg; nothing listens until Start.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, o Options) (*App, error) {
 	a := &App{cfg: cfg, log: logger, registry: admin.NewRegistry(), serveErr: make(chan error, 2)}
+	a.runCtx, a.runCancel = context.WithCancel(context.WithoutCancel(ctx))
+	a.reloads = newReloads(a.registry)
 	if err := a.build(ctx, o); err != nil {
+		a.runCancel()
 		a.closeRedis()
 		return nil, err
 	}
@@ -98,13 +109,15 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if a.resolver, err = BuildResolver(cfg, a.chain, codes, hm); err != nil {
 		return err
 	}
+	a.AddReloader(numberingReloader{cfg: cfg, resolver: a.resolver, codes: codes})
 
 	a.queue, err = a.buildQueue(ctx)
 	if err != nil {
 		return err
 	}
 	tagCtx, cancel := context.WithTimeout(ctx, max(cfg.Redis.Timeout, time.Second))
-	tag, err := instanceTag(tagCtx, a.rdb, cfg.Redis.KeyPrefix)
+	tag, lease, err := leaseTag(tagCtx, a.rdb, cfg.Redis.KeyPrefix, cfg.Instance.ID, a.log)
+	a.tagLease = lease
 	cancel()
 	if err != nil {
 		a.log.Warn("gateway.instance_tag.random", "tag", tag, "error", err.Error())
@@ -144,9 +157,11 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	a.buildAccounts()
 	a.server, err = smpp.NewServer(smpp.Options{
 		Handler:             a.handler,
-		Auth:                smpp.NewAccounts(Accounts(cfg)),
+		Auth:                a.accounts,
+		BindLeases:          a.bindLeases(),
 		SystemID:            cfg.SMPP.SystemName,
 		Window:              cfg.SMPP.Window,
 		MaxConnections:      cfg.SMPP.MaxConnections,
@@ -164,7 +179,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		MaxConnectionsPerIP:   cfg.SMPP.MaxConnectionsPerIP,
 		MaxUnboundConnections: cfg.SMPP.MaxUnboundConnections,
 		FailedBindDelay:       cfg.SMPP.FailedBindDelay,
-		MaxFailedBinds:        cfg.SMPP.MaxFailedBinds,
+		MaxFailedBinds:        neverIfZero(cfg.SMPP.MaxFailedBinds),
 		FailedBindBlock:       cfg.SMPP.FailedBindBlock,
 		BindGuardEntries:      cfg.SMPP.BindGuardEntries,
 
@@ -188,6 +203,15 @@ func disabledIfZero(d time.Duration) time.Duration {
 	return d
 }
 
+// neverIfZero maps the configuration's "0 turns it off" to the server's
+// negative value (its zero means the default).
+func neverIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {
 	lost, err := dlr.NewLossCounter(a.registry)
 	if err != nil {
@@ -198,7 +222,7 @@ func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {
 		a.log.Warn("dlr.queue.memory", "detail", "REDIS_URL is not set: pending receipts live in memory and do not survive a restart")
 		return dlr.NewMemoryQueue(dlr.MemoryOptions{}), nil
 	}
-	a.buffer = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log)
+	a.buffer, a.redisQ = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log)
 	return a.buffer, nil
 }
 
@@ -216,8 +240,7 @@ func (a *App) registerRedisPoolGauge() {
 // Start opens the listeners and starts serving.
 func (a *App) Start(ctx context.Context) error {
 	cfg := a.cfg
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.runCancel = cancel
+	runCtx := a.runCtx
 	var err error
 	if a.smppLn, err = net.Listen("tcp", cfg.SMPP.Addr()); err != nil {
 		return fmt.Errorf("app: SMPP listener: %w", err)
@@ -238,11 +261,29 @@ func (a *App) Start(ctx context.Context) error {
 	if cfg.Metrics.Enabled {
 		a.admin = admin.New(admin.Options{
 			Addr: cfg.Metrics.Addr(), Gatherer: a.registry, Checks: a.checks(), Pprof: cfg.Metrics.Pprof, Logger: a.log,
+			API: &admin.API{Token: cfg.Metrics.AdminToken, Backend: adminBackend{a}},
 		})
 		if err := a.admin.Start(ctx); err != nil {
 			a.closeListeners()
 			return err
 		}
+	}
+	if a.redisQ != nil {
+		// Receipts this instance (INSTANCE_ID) had leased before it
+		// stopped are due again at once, not after the visibility timeout.
+		lctx, cancel := context.WithTimeout(ctx, max(cfg.Redis.Timeout, time.Second))
+		if _, err := a.redisQ.TakeBackLeases(lctx); err != nil {
+			a.log.Warn("dlr.leases_not_taken_back", "error", err.Error())
+		}
+		cancel()
+	}
+	if a.tagLease != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.tagLease.run(runCtx) }()
+	}
+	if a.limits != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.limits.Run(runCtx) }()
 	}
 	a.wg.Add(1)
 	go func() {
@@ -263,6 +304,9 @@ func (a *App) Start(ctx context.Context) error {
 	if a.tlsLn != nil {
 		attrs = append(attrs, "smpp_tls", a.tlsLn.Addr().String())
 	}
+	if cfg.Redis.Enabled() {
+		attrs = append(attrs, "redis_url", redisconn.Redact(cfg.Redis.URL))
+	}
 	if a.admin != nil {
 		attrs = append(attrs, "metrics", a.admin.Addr())
 	}
@@ -272,6 +316,14 @@ func (a *App) Start(ctx context.Context) error {
 
 // SMPPAddr is the plain listener's address once started.
 func (a *App) SMPPAddr() string { return a.smppLn.Addr().String() }
+
+// AdminAddr is the metrics and admin API address once started, or "".
+func (a *App) AdminAddr() string {
+	if a.admin == nil {
+		return ""
+	}
+	return a.admin.Addr()
+}
 
 // ServeErr reports a listener that failed for a reason other than
 // shutdown.
@@ -287,6 +339,14 @@ func (a *App) checks() []admin.Check {
 	if a.rdb != nil {
 		checks = append(checks, admin.Check{Name: "redis", Fn: func(ctx context.Context) error {
 			if err := a.rdb.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("%w: %v", admin.ErrDegraded, err)
+			}
+			return nil
+		}})
+	}
+	if a.limits != nil {
+		checks = append(checks, admin.Check{Name: "shared_limits", Fn: func(ctx context.Context) error {
+			if err := a.limits.Healthy(ctx); err != nil {
 				return fmt.Errorf("%w: %v", admin.ErrDegraded, err)
 			}
 			return nil
@@ -330,9 +390,7 @@ func (a *App) Shutdown(ctx context.Context) int {
 		a.log.Warn("smpp.shutdown.forced", "error", err.Error())
 	}
 	a.handler.Close(ctx)
-	if a.runCancel != nil {
-		a.runCancel()
-	}
+	a.runCancel()
 	a.wg.Wait()
 	unstored := 0
 	if a.buffer != nil {

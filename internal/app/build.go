@@ -1,9 +1,6 @@
 package app
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 
@@ -105,30 +102,15 @@ func AccountRegions(accounts []config.Account) map[string]string {
 }
 
 // Accounts converts the configured accounts for the SMPP server.
-func Accounts(c config.Config) []smpp.Account {
-	var out []smpp.Account
-	for _, a := range c.Accounts() {
+func Accounts(c config.Config) []smpp.Account { return convertAccounts(c.Accounts()) }
+
+func convertAccounts(accounts []config.Account) []smpp.Account {
+	out := make([]smpp.Account, 0, len(accounts))
+	for _, a := range accounts {
 		out = append(out, smpp.Account{
 			SystemID: a.SystemID, Password: a.Password, MaxBinds: a.MaxBinds,
 			Throughput: a.Throughput, AllowedNetworks: a.AllowedNetworks,
 		})
 	}
 	return out
-}
-
-// instanceTag picks the 12-bit tag of this instance's message ids: from a
-// Redis counter when instances share a Redis, so their tags differ,
-// otherwise at random.
-func instanceTag(ctx context.Context, rdb redis.UniversalClient, prefix string) (uint16, error) {
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	random := binary.BigEndian.Uint16(b[:]) & 0xFFF
-	if rdb == nil {
-		return random, nil
-	}
-	n, err := rdb.Incr(ctx, prefix+"gw:instances").Result()
-	if err != nil {
-		return random, fmt.Errorf("app: instance tag from Redis: %w", err)
-	}
-	return uint16(n % 4096), nil
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,4 +48,19 @@ func TestSubmitMultiSlowHLRDecidesEveryDestination(t *testing.T) {
 			t.Errorf("destination %s answered %s; only live numbers are unsuccessful, with ESME_RINVDSTADR", u.Address.Addr, u.Status)
 		}
 	}
+}
+
+// TestLongTextIsAccepted: a short_message of 300 characters (what
+// `send --text` builds) travels as message_payload and is accepted; it
+// used to go out with a wrapped sm_length and be answered
+// ESME_RINVOPTPARSTREAM.
+func TestLongTextIsAccepted(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), nil)
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	m := sm("40722570240999", 1)
+	m.ShortMessage = strings.Repeat("0123456789", 30)
+	if st, id := c.submit(t, m); st != pdu.StatusOK || id == "" {
+		t.Fatalf("a 300-character text was answered %s %q", st, id)
+	}
+	gw.logs.waitFor(t, `"message_length":300`)
 }

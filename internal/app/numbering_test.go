@@ -59,9 +59,7 @@ func TestPrecheckAnswersImpossibleNumbers(t *testing.T) {
 	if got := tmt.requests.Load(); got != 0 {
 		t.Fatalf("HLR requests = %d, want 0", got)
 	}
-	if !strings.Contains(gw.logs.String(), `"reason":"precheck"`) {
-		t.Fatal("the logs do not give the reason precheck")
-	}
+	gw.logs.waitFor(t, `"reason":"precheck"`)
 }
 
 // TestAccountRulesAnswerWithoutLookup: the account's deny list rejects as

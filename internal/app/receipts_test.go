@@ -235,6 +235,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if _, err := dialRaw(gw.addr, "testuser", "wrongpw1"); err == nil {
 		t.Fatal("bind with a wrong password succeeded")
 	}
+	gw.logs.waitFor(t, "submit.rejected")
+	gw.logs.waitFor(t, "smpp.bind.failed")
 	logs := gw.logs.String()
 	for _, secret := range []string{"key-k3y", "s3cr3t-secret", "testpass", "wrongpw1"} {
 		if strings.Contains(logs, secret) {

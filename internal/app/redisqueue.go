@@ -15,7 +15,7 @@ import (
 // the Redis, behind a bounded in-memory buffer that rides out the outage
 // of the whole Redis or of one account's shard. A group commit is bounded
 // by REDIS_TIMEOUT_SECONDS plus, with REDIS_WAIT_REPLICAS, the WAIT.
-func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClient, lost *dlr.LossCounter, reg prometheus.Registerer, log *slog.Logger) *dlr.BufferedQueue {
+func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClient, lost *dlr.LossCounter, reg prometheus.Registerer, log *slog.Logger) (*dlr.BufferedQueue, *dlr.RedisQueue) {
 	commit := cfg.Redis.Timeout
 	if cfg.Redis.WaitReplicas > 0 {
 		commit += cfg.Redis.WaitTimeout
@@ -27,10 +27,11 @@ func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClie
 		WaitTimeout:   cfg.Redis.WaitTimeout,
 		Lost:          lost,
 		Logger:        log,
+		InstanceID:    cfg.Instance.ID,
 	})
 	return dlr.NewBufferedQueue(inner, dlr.BufferOptions{
 		Size: cfg.DLR.BufferSize, PutTimeout: cfg.Redis.Timeout, Lost: lost, Registerer: reg, Logger: log,
-	})
+	}), inner
 }
 
 // pendingCaps returns each account's cap of pending receipts: its

@@ -44,13 +44,13 @@ type SMPP struct {
 	UnbindTimeout       time.Duration // SMPP_UNBIND_TIMEOUT_SECONDS: graceful stop's wait for unbind_resp
 
 	// Limits against clients that misbehave (README "Limits and abuse").
-	MaxConnectionsPerIP   int           // SMPP_MAX_CONNECTIONS_PER_IP
-	MaxUnboundConnections int           // SMPP_MAX_UNBOUND_CONNECTIONS
+	MaxConnectionsPerIP   int           // SMPP_MAX_CONNECTIONS_PER_IP; 0 = no cap
+	MaxUnboundConnections int           // SMPP_MAX_UNBOUND_CONNECTIONS; 0 = no cap
 	MaxOutputBytes        int           // SMPP_MAX_OUTPUT_BYTES: output buffer per session
 	SlowConsumerTimeout   time.Duration // SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS
 	MaxPrebindRequests    int           // SMPP_MAX_PREBIND_REQUESTS
 	FailedBindDelay       time.Duration // SMPP_FAILED_BIND_DELAY_SECONDS: first slow-down step
-	MaxFailedBinds        int           // SMPP_MAX_FAILED_BINDS: failures before the address is blocked
+	MaxFailedBinds        int           // SMPP_MAX_FAILED_BINDS: failures before the address is blocked; 0 = never
 	FailedBindBlock       time.Duration // SMPP_FAILED_BIND_BLOCK_SECONDS
 	BindGuardEntries      int           // SMPP_BIND_GUARD_ENTRIES: size of the failed-bind tables
 }
@@ -144,6 +144,9 @@ type Metrics struct {
 	Host    string // METRICS_HOST
 	Port    int    // METRICS_PORT; 0 picks a free port
 	Pprof   bool   // PPROF_ENABLED: /debug/pprof/ on the same port
+	// AdminToken is ADMIN_TOKEN: the bearer token of the admin API on the
+	// same port; empty serves no API.
+	AdminToken string
 }
 
 // Addr is the admin server's host:port.
@@ -157,6 +160,9 @@ type Shutdown struct {
 // Instance identifies this gateway among several sharing one Redis.
 type Instance struct {
 	ID string // INSTANCE_ID; default host name + random suffix
+	// BindLease is SMPP_BIND_LEASE_SECONDS: with Redis, how long a bind
+	// lease of a dead instance outlives its last heartbeat.
+	BindLease time.Duration
 }
 
 // Allowed spellings of the enumerated settings.

@@ -79,5 +79,8 @@ func Default() Config {
 		Shutdown: Shutdown{
 			Timeout: 15 * time.Second,
 		},
+		Instance: Instance{
+			BindLease: 30 * time.Second,
+		},
 	}
 }

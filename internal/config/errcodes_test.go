@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
@@ -25,5 +26,29 @@ func TestErrCodesHaveOneParser(t *testing.T) {
 				t.Fatalf("check-config error %v is not the HLR parser's", checkErr)
 			}
 		})
+	}
+}
+
+func TestNumberingVariables(t *testing.T) {
+	for _, tt := range []struct {
+		env     []string
+		wantErr string
+	}{
+		{[]string{"HLR_DEFAULT_REGION", "gb"}, ""},
+		{[]string{"HLR_DEFAULT_REGION", "UK"}, "HLR_DEFAULT_REGION"},
+		{[]string{"HLR_PRECHECK", "true"}, ""},
+		{[]string{"HLR_PRECHECK", "maybe"}, "HLR_PRECHECK"},
+		{[]string{"HLR_CACHE_TTL_TEMPORARY_SECONDS", "-1"}, "HLR_CACHE_TTL_TEMPORARY_SECONDS"},
+		{[]string{"HLR_RULES_FILE", "/nonexistent/rules.yaml"}, "HLR_RULES_FILE"},
+	} {
+		c, err := Load(env(tt.env...))
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%v: %v", tt.env, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%v: error %v, want one naming %s", tt.env, err, tt.wantErr)
+		case err == nil && tt.env[0] == "HLR_DEFAULT_REGION" && c.HLR.DefaultRegion != "GB":
+			t.Errorf("region %q, want GB", c.HLR.DefaultRegion)
+		}
 	}
 }

@@ -57,14 +57,23 @@ func (c Config) validateSMPP() error {
 	}{
 		{"SMPP_WINDOW", s.Window},
 		{"SMPP_MAX_CONNECTIONS", s.MaxConnections},
-		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
-		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
 		{"SMPP_MAX_PREBIND_REQUESTS", s.MaxPrebindRequests},
-		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
 		{"SMPP_BIND_GUARD_ENTRIES", s.BindGuardEntries},
 	} {
 		if v.n < 1 {
 			return fieldErr(v.name, "%d must be at least 1", v.n)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{ // 0 turns these off
+		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
+		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
+		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
+	} {
+		if v.n < 0 {
+			return fieldErr(v.name, "%d must be 0 (no limit) or more", v.n)
 		}
 	}
 	if s.MaxPDUSize < MinPDUSize || s.MaxPDUSize > MaxPDUSize {
@@ -234,7 +243,17 @@ func (c Config) validateCacheRedis() error {
 	if c.Redis.WaitReplicas > 0 && c.Redis.WaitTimeout <= 0 {
 		return fieldErr("REDIS_WAIT_TIMEOUT_MS", "must be positive when REDIS_WAIT_REPLICAS is set (0 would wait forever)")
 	}
-	return positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout)
+	if err := positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout); err != nil {
+		return err
+	}
+	// The WAIT ends a pipeline, whose replies the client reads with
+	// REDIS_TIMEOUT_SECONDS as the read timeout: a longer WAIT would make
+	// every commit time out.
+	if c.Redis.WaitReplicas > 0 && c.Redis.WaitTimeout >= c.Redis.Timeout {
+		return fieldErr("REDIS_WAIT_TIMEOUT_MS", "%d must be below REDIS_TIMEOUT_SECONDS (%v), the client's read timeout",
+			c.Redis.WaitTimeout.Milliseconds(), c.Redis.Timeout)
+	}
+	return nil
 }
 
 func (c Config) validateDLR() error {
@@ -290,6 +309,12 @@ func (c Config) validateLogMetrics() error {
 	}
 	if err := positive("SHUTDOWN_TIMEOUT_SECONDS", c.Shutdown.Timeout); err != nil {
 		return err
+	}
+	if c.Instance.BindLease < 3*time.Second {
+		return fieldErr("SMPP_BIND_LEASE_SECONDS", "%v must be at least 3", c.Instance.BindLease.Seconds())
+	}
+	if strings.TrimSpace(c.Metrics.AdminToken) != c.Metrics.AdminToken {
+		return fieldErr("ADMIN_TOKEN", "must not begin or end with white space")
 	}
 	if !instanceIDPattern.MatchString(c.Instance.ID) {
 		return fieldErr("INSTANCE_ID", "%q must be 1 to 64 of A-Z a-z 0-9 . _ -", c.Instance.ID)

@@ -100,9 +100,11 @@ func variables() []variable {
 		strVar("METRICS_HOST", func(c *Config) *string { return &c.Metrics.Host }),
 		portVar("METRICS_PORT", func(c *Config) *int { return &c.Metrics.Port }),
 		boolVar("PPROF_ENABLED", func(c *Config) *bool { return &c.Metrics.Pprof }),
+		secretVar("ADMIN_TOKEN", func(c *Config) *string { return &c.Metrics.AdminToken }),
 
 		secondsVar("SHUTDOWN_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.Shutdown.Timeout }),
 		strVar("INSTANCE_ID", func(c *Config) *string { return &c.Instance.ID }),
+		secondsVar("SMPP_BIND_LEASE_SECONDS", func(c *Config) *time.Duration { return &c.Instance.BindLease }),
 	}
 }
 

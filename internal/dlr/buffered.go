@@ -465,6 +465,27 @@ func (q *BufferedQueue) Claim(ctx context.Context, systemID string, now time.Tim
 	return q.inner.Claim(ctx, systemID, now, lease, max)
 }
 
+// ClaimNext claims from the inner queue and tells its next due time.
+func (q *BufferedQueue) ClaimNext(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, time.Time, bool, error) {
+	if nc, ok := q.inner.(NextClaimer); ok {
+		return nc.ClaimNext(ctx, systemID, now, lease, max)
+	}
+	rs, err := q.inner.Claim(ctx, systemID, now, lease, max)
+	if err != nil {
+		return nil, time.Time{}, false, err
+	}
+	due, ok, err := q.inner.NextDue(ctx, systemID)
+	return rs, due, ok, err
+}
+
+// Maintain passes the dispatcher's upkeep to the inner queue.
+func (q *BufferedQueue) Maintain(ctx context.Context) error {
+	if m, ok := q.inner.(Maintainer); ok {
+		return m.Maintain(ctx)
+	}
+	return nil
+}
+
 // Ack acknowledges in the inner queue.
 func (q *BufferedQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	return q.inner.Ack(ctx, o, rs...)
@@ -524,6 +545,23 @@ func (q *BufferedQueue) PendingCount(ctx context.Context, systemID string) (int,
 		return b, fmt.Errorf("dlr: pending count: %w", err)
 	}
 	return n + b, nil
+}
+
+// PendingCounts adds each account's buffered receipts to the inner counts.
+func (q *BufferedQueue) PendingCounts(ctx context.Context, systems []string) ([]int, error) {
+	pc, ok := q.inner.(pendingCounter)
+	if !ok {
+		return pendingCountsOneByOne(ctx, q, systems)
+	}
+	out, err := pc.PendingCounts(ctx, systems)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, sys := range systems {
+		if a := q.accounts[sys]; a != nil && out[i] >= 0 {
+			out[i] += len(a.rs)
+		}
+	}
+	return out, err
 }
 
 // NextDue asks the inner queue.

@@ -40,6 +40,7 @@ type Dispatcher struct {
 	syncReq  chan chan struct{} // tests: close the channel once quiescent
 	pending  atomic.Int64       // last count the queue gave
 	counts   *accountPending
+	acks     acker
 
 	mu        sync.Mutex
 	receivers map[string]int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -43,7 +44,7 @@ func (d *Dispatcher) loop(ctx context.Context, stop <-chan struct{}, horizon tim
 			next = nextSweep
 		}
 		d.mu.Lock()
-		idle := !busy && len(d.results) == 0
+		idle := !busy && len(d.results) == 0 && d.acksIdle()
 		inflight := len(d.inflight)
 		d.nextWake = next
 		d.mu.Unlock()
@@ -110,9 +111,7 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time
 				continue // an answer from this account's receivers wakes the loop
 			}
 		}
-		opCtx, cancel := d.opCtx(ctx)
-		rs, err := d.q.Claim(opCtx, sys, now, d.o.Lease, n)
-		cancel()
+		rs, due, ok, err := d.claim(ctx, sys, now, n)
 		if err != nil {
 			d.o.Logger.Warn("dlr.claim_failed", "system_id", sys, "err", err)
 			continue
@@ -122,14 +121,30 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time
 			busy = true
 			continue
 		}
-		opCtx, cancel = d.opCtx(ctx)
-		due, ok, err := d.q.NextDue(opCtx, sys)
-		cancel()
-		if err == nil && ok && (nextDue.IsZero() || due.Before(nextDue)) {
+		if ok && (nextDue.IsZero() || due.Before(nextDue)) {
 			nextDue = due
 		}
 	}
 	return nextDue, busy
+}
+
+// claim claims up to n receipts of sys and returns the account's next due
+// time: from the claim itself when the queue can tell (one round trip).
+func (d *Dispatcher) claim(ctx context.Context, sys string, now time.Time, n int) ([]Receipt, time.Time, bool, error) {
+	opCtx, cancel := d.opCtx(ctx)
+	defer cancel()
+	if nc, ok := d.q.(NextClaimer); ok {
+		return nc.ClaimNext(opCtx, sys, now, d.o.Lease, n)
+	}
+	rs, err := d.q.Claim(opCtx, sys, now, d.o.Lease, n)
+	if err != nil || len(rs) == n {
+		return rs, time.Time{}, false, err
+	}
+	due, ok, err := d.q.NextDue(opCtx, sys)
+	if err != nil {
+		return rs, time.Time{}, false, nil // the poll interval bounds the wait
+	}
+	return rs, due, ok, nil
 }
 
 // sendAll hands claimed receipts to the sender and returns how many went
@@ -271,16 +286,66 @@ func (d *Dispatcher) retry(ctx context.Context, r Receipt, at time.Time) {
 	}
 }
 
-func (d *Dispatcher) ack(ctx context.Context, o Outcome, rs ...Receipt) {
+// ack hands the receipts to the acknowledging goroutine, so that the loop
+// claims the next batch while the queue removes this one (two round trips
+// overlap). A failed Ack lets the lease run out and the receipts are sent
+// again: at least once.
+func (d *Dispatcher) ack(_ context.Context, o Outcome, rs ...Receipt) {
 	for _, r := range rs {
 		d.counts.add(r.SystemID, -1)
 	}
-	opCtx, cancel := d.opCtx(ctx)
-	defer cancel()
-	if err := d.q.Ack(opCtx, o, rs...); err != nil {
-		// The lease runs out and the receipts are sent again: at least once.
-		d.o.Logger.Warn("dlr.ack_failed", "receipts", len(rs), "err", err)
+	cp := append([]Receipt(nil), rs...) // the caller reuses rs
+	a := &d.acks
+	a.mu.Lock()
+	a.pending = append(a.pending, ackReq{o: o, rs: cp})
+	start := !a.running
+	a.running = true
+	a.mu.Unlock()
+	if start {
+		go d.ackAll()
 	}
+}
+
+// acker queues acknowledgements; one goroutine runs while any wait.
+type acker struct {
+	mu      sync.Mutex
+	pending []ackReq
+	running bool
+}
+
+type ackReq struct {
+	o  Outcome
+	rs []Receipt
+}
+
+func (d *Dispatcher) ackAll() {
+	a := &d.acks
+	for {
+		a.mu.Lock()
+		reqs := a.pending
+		a.pending = nil
+		if len(reqs) == 0 {
+			a.running = false
+			a.mu.Unlock()
+			d.poke() // the loop may be waiting for the acknowledgements (Drain, tests)
+			return
+		}
+		a.mu.Unlock()
+		for _, r := range reqs {
+			opCtx, cancel := d.opCtx(context.Background())
+			if err := d.q.Ack(opCtx, r.o, r.rs...); err != nil {
+				d.o.Logger.Warn("dlr.ack_failed", "receipts", len(r.rs), "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// acksIdle reports whether no acknowledgement is waiting or running.
+func (d *Dispatcher) acksIdle() bool {
+	d.acks.mu.Lock()
+	defer d.acks.mu.Unlock()
+	return !d.acks.running
 }
 
 func (d *Dispatcher) expired(ctx context.Context, now time.Time, r Receipt) {
@@ -298,6 +363,13 @@ func (d *Dispatcher) logExpired(r Receipt) {
 // all accounts. (An outage buffer writes itself back in the background,
 // never in this loop.)
 func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
+	if m, ok := d.q.(Maintainer); ok {
+		opCtx, cancel := d.opCtx(ctx)
+		if err := m.Maintain(opCtx); err != nil {
+			d.o.Logger.Warn("dlr.maintenance_failed", "err", err)
+		}
+		cancel()
+	}
 	opCtx, cancel := d.opCtx(ctx)
 	if err := d.counts.refresh(opCtx, d.q); err != nil {
 		d.o.Logger.Warn("dlr.pending_count_failed", "err", err)

@@ -58,6 +58,11 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 		}),
 		reasons: make(map[string]struct{}),
 	}
+	// Exported at 0 from the start, so that an alert on their increase
+	// sees the first drop.
+	for _, s := range []pdu.Status{pdu.StatusXPAppn, pdu.StatusXRAppn} {
+		m.dropped.WithLabelValues(dropLabel(s))
+	}
 	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dlr_pending",
 		Help: "Receipts waiting for delivery (for a shared queue: all instances').",

@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,18 +62,47 @@ func (p *accountPending) accounts() []string {
 	return out
 }
 
-// refresh asks q for the count of every known account.
-func (p *accountPending) refresh(ctx context.Context, q Queue) error {
-	for _, sys := range p.accounts() {
+// pendingCounter is implemented by queues that count several accounts in
+// one round trip.
+type pendingCounter interface {
+	PendingCounts(ctx context.Context, systems []string) ([]int, error)
+}
+
+// pendingCountsOneByOne asks PendingCount per account; a failed account
+// gets -1.
+func pendingCountsOneByOne(ctx context.Context, q Queue, systems []string) ([]int, error) {
+	out := make([]int, len(systems))
+	var errs []error
+	for i, sys := range systems {
 		n, err := q.PendingCount(ctx, sys)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			n = -1
 		}
-		p.mu.Lock()
-		p.n[sys] = int64(n)
-		p.mu.Unlock()
+		out[i] = n
 	}
-	return nil
+	return out, errors.Join(errs...)
+}
+
+// refresh asks q for the count of every known account; an account the
+// queue cannot count keeps its local count.
+func (p *accountPending) refresh(ctx context.Context, q Queue) error {
+	systems := p.accounts()
+	var counts []int
+	var err error
+	if pc, ok := q.(pendingCounter); ok {
+		counts, err = pc.PendingCounts(ctx, systems)
+	} else {
+		counts, err = pendingCountsOneByOne(ctx, q, systems)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, sys := range systems {
+		if i < len(counts) && counts[i] >= 0 {
+			p.n[sys] = int64(counts[i])
+		}
+	}
+	return err
 }
 
 // Describe implements prometheus.Collector.

@@ -96,6 +96,12 @@ type Queue interface {
 	Len(ctx context.Context) (int, error)
 }
 
+// NextClaimer is implemented by queues whose Claim can also tell the
+// account's next due time (NextDue) without another round trip.
+type NextClaimer interface {
+	ClaimNext(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, time.Time, bool, error)
+}
+
 // OutcomeRecorder is implemented by queues that can remember the outcome
 // of a message that gets no receipt (DLR_MODE=requested) without holding
 // the caller; done gets the result.

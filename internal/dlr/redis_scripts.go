@@ -6,21 +6,26 @@ import "github.com/redis/go-redis/v9"
 // share the account's hash tag and so one Cluster slot: a script either
 // runs whole on the slot's master or not at all. Key names are in
 // redisqueue.go (accountKeys); "fresh" is the list of receipts never
-// claimed, in submit order, each element "due_ms|exp_ms|id".
+// claimed, in submit order, each element "due|exp|id" with both times as
+// 13-digit unix milliseconds (fixed width: compared as strings, cut at
+// fixed offsets), exp "9999999999999" for never.
 const (
 	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets...]; ARGV
 	// expected epoch, new epoch, mode ("p" put, "r" restore), then id,
-	// body, due_ms, exp_ms for each receipt. Stores the receipts of one
-	// account in one script (Redis runs it without interleaving; a
-	// failure half way leaves nothing a claim would hand out). A new receipt is appended to the fresh list
-	// while due and expiry times keep the list in order (the usual case:
-	// one delay and one TTL for every receipt); one that would break the
-	// order goes to the due/exp sets instead. Put mode replaces a pending
-	// receipt and reschedules it; restore mode leaves a pending one as it
-	// is and skips one whose outcome is remembered (finished: delivered,
-	// cancelled, expired). The epoch marker is created when missing; it
-	// reports lost=1 when the caller expected one (Redis lost the
-	// account's keys). Returns {stored, epoch, lost}.
+	// body, due, exp for each receipt (times as 13-digit unix ms, exp
+	// "9999999999999" for never). Stores the receipts of one account in
+	// one script (Redis runs it without interleaving; a failure half way
+	// leaves nothing a claim would hand out). A receipt joins the tail of
+	// the fresh list while the list stays in due and expiry order (the
+	// usual case: one delay and one TTL for every receipt; a receipt up to
+	// 250 ms early joins it too, due with the tail); one that would break
+	// the order goes to the due/exp sets instead. Put mode trusts the
+	// caller that ids are new (a repeated id only costs a list element
+	// that claims drop). Restore mode leaves a pending receipt as it is
+	// and skips one whose outcome is remembered (finished). The epoch
+	// marker is created when missing; it reports lost=1 when the caller
+	// expected one (Redis lost the account's keys). Returns {stored,
+	// epoch, lost}.
 	putLua = `
 local e = redis.call('GET', KEYS[3])
 local lost = 0
@@ -31,31 +36,32 @@ if not e then
 end
 local restore = ARGV[3] == 'r'
 local fresh, bodies, due, exp = {}, {}, {}, {}
-local tdue, texp = 0, 0
+local tdue, texp = '0000000000000', '0000000000000'
 local tail = redis.call('LINDEX', KEYS[2], -1)
 if tail then
-  local d, x = string.match(tail, '^([^|]*)|([^|]*)|')
-  tdue = tonumber(d) or 0
-  texp = tonumber(x) or math.huge
+  tdue, texp = string.sub(tail, 1, 13), string.sub(tail, 15, 27)
 end
 for i = 4, #ARGV, 4 do
   local id, dms, xms = ARGV[i], ARGV[i+2], ARGV[i+3]
-  local skip = false
+  local skip, isnew = false, true
   if restore then
     for k = 6, #KEYS do
       if redis.call('HEXISTS', KEYS[k], id) == 1 then skip = true break end
     end
+    isnew = not skip and redis.call('HEXISTS', KEYS[1], id) == 0
   end
   if not skip then
-    local isnew = redis.call('HEXISTS', KEYS[1], id) == 0
-    local d, x = tonumber(dms), tonumber(xms) or math.huge
-    if isnew and d >= tdue and x >= texp then
+    if isnew then
+      if dms < tdue and tonumber(tdue) - tonumber(dms) <= 250 then dms = tdue end
+      if xms < texp and tonumber(texp) - tonumber(xms) <= 250 then xms = texp end
+    end
+    if isnew and dms >= tdue and xms >= texp then
       fresh[#fresh + 1] = dms .. '|' .. xms .. '|' .. id
-      tdue, texp = d, x
+      tdue, texp = dms, xms
     elseif isnew or not restore then
       due[#due + 1] = dms
       due[#due + 1] = id
-      if xms ~= '' then
+      if xms ~= '9999999999999' then
         exp[#exp + 1] = xms
         exp[#exp + 1] = id
       end
@@ -64,66 +70,155 @@ for i = 4, #ARGV, 4 do
     bodies[#bodies + 1] = ARGV[i+1]
   end
 end
--- Schedule first, bodies last in one command: a script that fails half
--- way leaves at most schedule entries without a body, which claims drop.
 if #fresh > 0 then redis.call('RPUSH', KEYS[2], unpack(fresh)) end
 if #due > 0 then redis.call('ZADD', KEYS[4], unpack(due)) end
 if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
 return {#bodies / 2, e, lost}`
 
-	// claimLua: KEYS r, fresh, due, exp; ARGV now_ms, lease_until_ms, max.
+	// claimLua: KEYS r, fresh, due, exp, lease (this instance's), lessees;
+	// ARGV now (13-digit unix ms), lease_until_ms, max, instance id, lease
+	// key prefix ("P{T}:lease:").
 	// Leases up to max due receipts: first those scheduled in the due set
-	// (retries, ended leases), then fresh ones from the head of the list,
-	// which move to the due set (and, with an expiry, the exp set) while
-	// leased. Returns {id, body, id, body, ...}; ids whose body is gone
-	// (cancelled, acknowledged) are dropped on the way, and so are list
-	// elements of receipts already in the due set (put again).
+	// (retries, ended leases put back), then fresh ones from the head of
+	// the list. Leased receipts move to the instance's lease set (score:
+	// lease end), which lets a restarted instance take its own leases back
+	// at once and others take a dead instance's; fresh ones with an expiry
+	// also join the exp set. A handful of commands per call, not per
+	// receipt. Returns {id, body, ..., next due ms or ""}; ids whose body is
+	// gone (cancelled, acknowledged) are dropped on the way, and so are
+	// list elements of receipts already in the due set (put again).
 	claimLua = `
-local now, untl, max = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local now, untl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
-local ids = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
-for _, id in ipairs(ids) do
-  local b = redis.call('HGET', KEYS[1], id)
-  if b then
-    redis.call('ZADD', KEYS[3], untl, id)
-    out[#out + 1] = id
-    out[#out + 1] = b
-  else
-    redis.call('ZREM', KEYS[3], id)
-    redis.call('ZREM', KEYS[4], id)
+local leased = {}
+-- Leases that ended (the visibility timeout), whoever held them, are due
+-- again. The lease keys share the account's hash tag (same slot).
+for _, l in ipairs(redis.call('SMEMBERS', KEYS[6])) do
+  local lk = ARGV[5] .. l
+  local ended = redis.call('ZRANGE', lk, '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+  if #ended > 0 then
+    local z = {}
+    for _, id in ipairs(ended) do
+      z[#z + 1] = now
+      z[#z + 1] = id
+    end
+    redis.call('ZADD', KEYS[3], unpack(z))
+    redis.call('ZREM', lk, unpack(ended))
+  elseif l ~= ARGV[4] and redis.call('EXISTS', lk) == 0 then
+    redis.call('SREM', KEYS[6], l) -- an instance that left no lease
   end
 end
-local want = max - #out / 2
-if want > 0 then
-  local es = redis.call('LRANGE', KEYS[2], 0, want - 1)
-  local popped = 0
-  for _, el in ipairs(es) do
-    local due, exp, id = string.match(el, '^([^|]*)|([^|]*)|(.*)$')
-    if due and tonumber(due) > now then break end
-    popped = popped + 1
-    local b = id and redis.call('HGET', KEYS[1], id)
-    -- NX: a receipt that was rescheduled in the due set is its entry's.
-    if b and redis.call('ZADD', KEYS[3], 'NX', untl, id) == 1 then
-      if exp ~= '' then redis.call('ZADD', KEYS[4], exp, id) end
+local ids = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+if #ids > 0 then
+  local bs = redis.call('HMGET', KEYS[1], unpack(ids))
+  local gone = {}
+  for i, id in ipairs(ids) do
+    if bs[i] then
+      leased[#leased + 1] = untl
+      leased[#leased + 1] = id
       out[#out + 1] = id
-      out[#out + 1] = b
+      out[#out + 1] = bs[i]
+    else
+      gone[#gone + 1] = id
     end
   end
-  if popped > 0 then redis.call('LTRIM', KEYS[2], popped, -1) end
+  redis.call('ZREM', KEYS[3], unpack(ids))
+  if #gone > 0 then redis.call('ZREM', KEYS[4], unpack(gone)) end
 end
-return out`
+local function finish()
+  if #leased > 0 then
+    redis.call('ZADD', KEYS[5], unpack(leased))
+    redis.call('SADD', KEYS[6], ARGV[4])
+  end
+  -- The last element is the account's next due time after this claim
+  -- (empty: none), which spares the caller a NextDue round trip.
+  local nd = ''
+  local z = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if z[2] then nd = z[2] end
+  local h = redis.call('LINDEX', KEYS[2], 0)
+  if h and (nd == '' or tonumber(string.sub(h, 1, 13)) < tonumber(nd)) then nd = string.sub(h, 1, 13) end
+  out[#out + 1] = nd
+  return out
+end
+local want = max - #out / 2
+if want <= 0 then return finish() end
+local es = redis.call('LRANGE', KEYS[2], 0, want - 1)
+local fids, fexp, n = {}, {}, 0
+for _, el in ipairs(es) do
+  if string.sub(el, 1, 13) > now then break end
+  n = n + 1
+  fids[n] = string.sub(el, 29)
+  fexp[n] = string.sub(el, 15, 27)
+end
+if n == 0 then return finish() end
+redis.call('LTRIM', KEYS[2], n, -1)
+local bs = redis.call('HMGET', KEYS[1], unpack(fids))
+local sched = {}
+if redis.call('EXISTS', KEYS[3]) == 1 then sched = redis.call('ZMSCORE', KEYS[3], unpack(fids)) end
+local xs = {}
+for i = 1, n do
+  -- An id already in the due set (put again) stays scheduled there.
+  if bs[i] and not sched[i] then
+    leased[#leased + 1] = untl
+    leased[#leased + 1] = fids[i]
+    out[#out + 1] = fids[i]
+    out[#out + 1] = bs[i]
+    if fexp[i] ~= '9999999999999' then
+      xs[#xs + 1] = fexp[i]
+      xs[#xs + 1] = fids[i]
+    end
+  end
+end
+if #xs > 0 then redis.call('ZADD', KEYS[4], unpack(xs)) end
+return finish()`
 
-	// retryLua: KEYS r, due, exp; ARGV id, body, due_ms, exp_ms. Stores
-	// the new body and due time only if the receipt is still pending.
+	// reclaimLua: KEYS lease (of instance ARGV[3]), due, lessees; ARGV
+	// now_ms, all ("1": the instance restarted or died), instance id.
+	// Puts leases back into the due set: all of them, due at once, or
+	// those whose lease ended (the visibility timeout), due since their
+	// lease end. Returns how many.
+	reclaimLua = `
+local ids
+if ARGV[2] == '1' then
+  ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+else
+  ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'WITHSCORES')
+end
+if #ids > 0 then
+  local z, m = {}, {}
+  if ARGV[2] == '1' then
+    for _, id in ipairs(ids) do
+      z[#z + 1] = 0
+      z[#z + 1] = id
+      m[#m + 1] = id
+    end
+  else
+    for i = 1, #ids, 2 do
+      z[#z + 1] = ids[i + 1]
+      z[#z + 1] = ids[i]
+      m[#m + 1] = ids[i]
+    end
+  end
+  ids = m
+  redis.call('ZADD', KEYS[2], unpack(z))
+  redis.call('ZREM', KEYS[1], unpack(ids))
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[3]) end
+return #ids`
+
+	// retryLua: KEYS r, due, exp, lease; ARGV id, body, due_ms, exp.
+	// Stores the new body and due time only if the receipt is still
+	// pending, and ends this instance's lease on it.
 	retryLua = `
+redis.call('ZREM', KEYS[4], ARGV[1])
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-if ARGV[4] ~= '' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
+if ARGV[4] ~= '9999999999999' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
 return 1`
 
-	// finishLua: KEYS r, due, exp, done bucket; ARGV outcome value,
+	// finishLua: KEYS r, due, exp, done bucket, lease; ARGV outcome value,
 	// bucket expiry (unix ms), only_pending ("1": cancel), ids...
 	// Removes the receipts and remembers the outcome for each. With
 	// only_pending, ids that are not pending are left alone. A fresh-list
@@ -131,26 +226,43 @@ return 1`
 	// the number of receipts that were pending.
 	finishLua = `
 local n = 0
-for i = 4, #ARGV do
-  local id = ARGV[i]
-  local was = redis.call('HDEL', KEYS[1], id)
-  n = n + was
-  if was == 1 or ARGV[3] ~= '1' then
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('ZREM', KEYS[3], id)
-    redis.call('HSET', KEYS[4], id, ARGV[1])
+if ARGV[3] == '1' then
+  for i = 4, #ARGV do
+    local id = ARGV[i]
+    if redis.call('HDEL', KEYS[1], id) == 1 then
+      n = n + 1
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('ZREM', KEYS[3], id)
+      redis.call('ZREM', KEYS[5], id)
+      redis.call('HSET', KEYS[4], id, ARGV[1])
+    end
   end
+else
+  local ids, done = {}, {}
+  for i = 4, #ARGV do
+    ids[#ids + 1] = ARGV[i]
+    done[#done + 1] = ARGV[i]
+    done[#done + 1] = ARGV[1]
+  end
+  n = redis.call('HDEL', KEYS[1], unpack(ids))
+  -- The due and exp sets hold only retried or out-of-order receipts:
+  -- usually absent, and then not worth passing every id to.
+  for k = 2, 3 do
+    if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('ZREM', KEYS[k], unpack(ids)) end
+  end
+  redis.call('ZREM', KEYS[5], unpack(ids))
+  redis.call('HSET', KEYS[4], unpack(done))
 end
-redis.call('PEXPIREAT', KEYS[4], ARGV[2])
+if n > 0 or ARGV[3] ~= '1' then redis.call('PEXPIREAT', KEYS[4], ARGV[2]) end
 return n`
 
-	// expireLua: KEYS r, fresh, due, exp, done bucket; ARGV now_ms, max,
-	// outcome value, bucket expiry. Removes up to max receipts whose
-	// expiry is not after now: fresh ones from the head of the list (in
-	// submit order, so in expiry order for one TTL) and leased or
-	// scheduled ones from the exp set. Returns {id, body, ...}.
+	// expireLua: KEYS r, fresh, due, exp, done bucket; ARGV now (13-digit
+	// unix ms), max, outcome value, bucket expiry. Removes up to max
+	// receipts whose expiry is not after now: fresh ones from the head of
+	// the list (in submit order, so in expiry order for one TTL) and
+	// leased or scheduled ones from the exp set. Returns {id, body, ...}.
 	expireLua = `
-local now, max = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, max = ARGV[1], tonumber(ARGV[2])
 local out = {}
 local function finish(id)
   local b = redis.call('HGET', KEYS[1], id)
@@ -166,25 +278,25 @@ end
 local es = redis.call('LRANGE', KEYS[2], 0, max - 1)
 local popped = 0
 for _, el in ipairs(es) do
-  local due, exp, id = string.match(el, '^([^|]*)|([^|]*)|(.*)$')
-  if id and exp ~= '' and tonumber(exp) > now then break end
-  if id and exp == '' then break end
+  if string.sub(el, 15, 27) > now then break end
   popped = popped + 1
-  if id then finish(id) end
+  finish(string.sub(el, 29))
 end
 if popped > 0 then redis.call('LTRIM', KEYS[2], popped, -1) end
 local ids = redis.call('ZRANGE', KEYS[4], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
 for _, id in ipairs(ids) do finish(id) end
+
 if #out > 0 then redis.call('PEXPIREAT', KEYS[5], ARGV[4]) end
 return out`
 
-	// setAsideLua: KEYS r, due, exp, bad; ARGV id. Moves an undecodable
+	// setAsideLua: KEYS r, due, exp, bad, lease; ARGV id. Moves an undecodable
 	// body to the bad hash so it never blocks the account's other
 	// receipts. Returns 1 if it was there.
 	setAsideLua = `
 local b = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 if not b then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], b)
@@ -206,7 +318,7 @@ return {redis.call('HLEN', KEYS[1]), e or '', lost}`
 )
 
 type redisScripts struct {
-	put, claim, retry, finish, expire, setAside, count *redis.Script
+	put, claim, retry, finish, expire, setAside, count, reclaim *redis.Script
 }
 
 func newRedisScripts() redisScripts {
@@ -218,5 +330,6 @@ func newRedisScripts() redisScripts {
 		expire:   redis.NewScript(expireLua),
 		setAside: redis.NewScript(setAsideLua),
 		count:    redis.NewScript(countLua),
+		reclaim:  redis.NewScript(reclaimLua),
 	}
 }

@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -152,5 +153,48 @@ func TestCorruptBodyIsSetAside(t *testing.T) {
 	}
 	if rs, _ := q.Claim(ctx, "acme", t0.Add(time.Hour+2*time.Minute), time.Minute, 10); len(rs) != 2 || lost.Count(LostCorrupt) != 1 {
 		t.Fatalf("after the lease: claimed %v, corrupt count %d", ids(rs), lost.Count(LostCorrupt))
+	}
+}
+
+// TestWaitReplicasNotReachedKeepsReceiptInBuffer: with WaitReplicas on a
+// Redis without replicas, the commit's WAIT falls short: Put reports
+// ErrNotReplicated, and behind a BufferedQueue the receipt stays in memory
+// (the account degraded) instead of being promised on one server only.
+func TestWaitReplicasNotReachedKeepsReceiptInBuffer(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, WaitReplicas: 1, WaitTimeout: 20 * time.Millisecond})
+	if err := q.Put(ctx, receipt("00000000000000D1", "acme", 0)); !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("Put = %v, want ErrNotReplicated", err)
+	}
+	bq := NewBufferedQueue(q, BufferOptions{manual: true})
+	if err := bq.Put(ctx, receipt("00000000000000D2", "acme", 0)); err != nil {
+		t.Fatalf("buffered Put = %v", err)
+	}
+	if bq.Buffered() != 1 || bq.Degraded() != 1 {
+		t.Fatalf("buffered %d, degraded %d, want 1 and 1", bq.Buffered(), bq.Degraded())
+	}
+}
+
+// TestCloseCountsWhatItCouldNotStore: a shutdown while the queue stays
+// down keeps trying until the deadline, then counts and returns exactly
+// what is left in the buffer.
+func TestCloseCountsWhatItCouldNotStore(t *testing.T) {
+	lost, _ := NewLossCounter(nil)
+	q := NewBufferedQueue(downQueue{}, BufferOptions{manual: true, Lost: lost})
+	ctx := context.Background()
+	for _, id := range []string{"S1", "S2", "S3"} {
+		if err := q.Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if left := q.Close(dctx); left != 3 {
+		t.Fatalf("Close left %d, want 3", left)
+	}
+	if got := lost.Count(LostShutdown); got != 3 {
+		t.Fatalf("lost{shutdown} = %d, want 3", got)
 	}
 }

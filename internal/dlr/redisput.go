@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,6 +14,11 @@ import (
 
 // putBatchMax bounds the receipts one group commit carries.
 const putBatchMax = 512
+
+// maxCommitters bounds the group commits in flight at once: while one
+// batch is in Redis, the next is written, so a commit's round trip does
+// not cap the rate at one batch per round trip.
+const maxCommitters = 2
 
 // ErrNotReplicated is the error of a Put whose group commit did not reach
 // REDIS_WAIT_REPLICAS replicas within REDIS_WAIT_TIMEOUT_MS. The receipt
@@ -29,17 +35,17 @@ type AsyncQueue interface {
 }
 
 // groupCommit lets concurrent Puts share one pipeline (one round trip for
-// many receipts, one script per account). The first Put that finds no
-// committer starts one goroutine that writes batches until nothing is
-// waiting and then ends, so an idle queue holds no goroutine and a busy
-// one holds exactly one.
+// many receipts, one script per account). A Put that finds no committer
+// (or finds Puts waiting behind busy ones, below maxCommitters) starts a
+// goroutine that writes batches until nothing is waiting and then ends, so
+// an idle queue holds no goroutine and a busy one at most maxCommitters.
 type groupCommit struct {
-	mu      sync.Mutex
-	waiting []putReq
-	leading bool
-	// byHash: Redis has the put script cached, so batches send its hash
-	// (EVALSHA) instead of its text. Only the committer goroutine uses it.
-	byHash bool
+	mu         sync.Mutex
+	waiting    []putReq
+	committers int
+	// byHash: Redis has the scripts cached, so batches send their hash
+	// (EVALSHA) instead of their text.
+	byHash atomic.Bool
 }
 
 type putKind uint8
@@ -123,8 +129,10 @@ func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
 	g.mu.Lock()
 	g.waiting = append(g.waiting, req)
-	start := !g.leading
-	g.leading = true
+	start := g.committers == 0
+	if start {
+		g.committers++
+	}
 	g.mu.Unlock()
 	if start {
 		go q.commitAll()
@@ -139,7 +147,7 @@ func (q *RedisQueue) commitAll() {
 		g.mu.Lock()
 		n := min(len(g.waiting), putBatchMax)
 		if n == 0 {
-			g.leading = false
+			g.committers--
 			g.mu.Unlock()
 			return
 		}
@@ -147,7 +155,16 @@ func (q *RedisQueue) commitAll() {
 		rest := copy(g.waiting, g.waiting[n:])
 		clear(g.waiting[rest:])
 		g.waiting = g.waiting[:rest]
+		// Puts arriving during this commit go out with a second committer
+		// rather than wait for this round trip.
+		helper := g.committers < maxCommitters
+		if helper {
+			g.committers++
+		}
 		g.mu.Unlock()
+		if helper {
+			go q.commitAll()
+		}
 		// A batch carries many callers' receipts: no one caller's
 		// cancellation aborts it; CommitTimeout bounds it.
 		ctx, cancel := context.WithTimeout(context.Background(), q.o.CommitTimeout)
@@ -172,22 +189,26 @@ type putGroup struct {
 
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 	groups := q.groupBatch(batch)
-	if !q.put.byHash {
+	if !q.put.byHash.Load() {
 		// Loading the scripts (on every node of a Cluster) lets batches
 		// send 40 octets instead of the text, which Redis would hash each
 		// time.
-		q.put.byHash = q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil
+		q.put.byHash.Store(q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil)
 	}
-	q.runGroups(ctx, groups, q.put.byHash)
+	q.runGroups(ctx, groups, q.put.byHash.Load())
 	if again := noScriptGroups(groups); len(again) > 0 {
 		// Redis restarted or flushed its script cache: send the text.
-		q.put.byHash = false
+		q.put.byHash.Store(false)
 		for _, g := range again {
 			g.cmd, g.err = nil, nil
 		}
 		q.runGroups(ctx, again, false)
 	}
 	q.recordGroups(groups)
+	// Before the answers: an account is in Paccounts (the sweeps' list)
+	// by the time its first receipt is acknowledged. Only new accounts
+	// cost this round trip.
+	q.listAccounts(ctx, groups)
 	for _, g := range groups {
 		err := g.err
 		if err != nil {
@@ -197,10 +218,11 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 			req.done(err)
 		}
 	}
-	q.listAccounts(ctx, groups)
 }
 
 func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
+	// Not sorted by due time: receipts of concurrent submits are out of
+	// order by far less than the 250 ms putLua tolerates.
 	type gk struct {
 		sys  string
 		kind putKind
@@ -216,7 +238,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 		if g == nil && k.kind == kindFinished {
 			keys := q.accountKeys(k.sys)
 			bucket, until := q.doneBucket(k.sys, now)
-			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.finish, keys: []string{keys[0], keys[2], keys[3], bucket},
+			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.finish, keys: []string{keys[0], keys[2], keys[3], bucket, q.leaseKey(k.sys, q.o.InstanceID)},
 				args: []any{finalValue(req.o), until, "0"}}
 			idx[k] = g
 			groups = append(groups, g)
@@ -239,7 +261,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 			groups = append(groups, g)
 		}
 		body, _ := req.r.MarshalBinary()
-		g.args = append(g.args, req.r.MessageID, body, scoreMillis(req.r.DueAt), expiryArg(req.r))
+		g.args = append(g.args, req.r.MessageID, body, millisArg(req.r.DueAt), expiryArg(req.r))
 		g.reqs = append(g.reqs, req)
 	}
 	return groups
@@ -362,6 +384,10 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 	var add []any
 	q.mu.Lock()
+	if time.Now().Before(q.listRetry) { // its shard failed lately: do not hold answers on it
+		q.mu.Unlock()
+		return
+	}
 	for _, g := range groups {
 		if g.kind != kindFinished && !q.listed[g.sys] { // also after a failure: the sweep must see it
 			add = append(add, g.sys)
@@ -373,6 +399,9 @@ func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 	}
 	if err := q.c.SAdd(ctx, q.accountsKey(), add...).Err(); err != nil {
 		q.log.Warn("dlr.accounts_set_not_updated", "err", err)
+		q.mu.Lock()
+		q.listRetry = time.Now().Add(listRetryAfter)
+		q.mu.Unlock()
 		return
 	}
 	q.mu.Lock()

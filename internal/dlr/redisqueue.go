@@ -23,9 +23,14 @@ const (
 	DefaultRemember    = 10 * time.Minute
 	// DefaultCommitTimeout bounds one group commit (and its WAIT).
 	DefaultCommitTimeout = 2 * time.Second
+	// DefaultHeartbeat is how long an instance counts as alive after its
+	// last heartbeat.
+	DefaultHeartbeat = 6 * time.Second
 	// doneBuckets is how many time buckets hold the outcomes remembered
 	// for Remember: each covers Remember/doneBuckets.
 	doneBuckets = 10
+	// listRetryAfter is how long commits skip Paccounts after it failed.
+	listRetryAfter = 5 * time.Second
 )
 
 // RedisOptions tunes a RedisQueue. The zero value gives the defaults.
@@ -48,6 +53,14 @@ type RedisOptions struct {
 	// bodies set aside as undecodable; nil: not counted.
 	Lost   *LossCounter
 	Logger *slog.Logger // nil: discard
+	// InstanceID names this instance's leases (INSTANCE_ID): an instance
+	// started again with the same id takes its leases back at once
+	// (TakeBackLeases); others take them when its heartbeat, written by
+	// Maintain, has expired. Empty: a random id.
+	InstanceID string
+	// Heartbeat is how long the instance counts as alive after a Maintain
+	// (default 6 s).
+	Heartbeat time.Duration
 }
 
 // RedisQueue is a Queue in Redis, durable and shared by every gateway
@@ -83,7 +96,9 @@ type RedisQueue struct {
 	known    map[string]int    // account → pending at the last count
 	putsSeen map[string]int    // account → receipts stored since that count
 	listed   map[string]bool   // account added to Paccounts by this process
-	newEpoch string
+	// listRetry: adding to Paccounts failed; not tried again before then.
+	listRetry time.Time
+	newEpoch  string
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -107,6 +122,12 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
+	if opts.InstanceID == "" {
+		opts.InstanceID = "anon-" + hex.EncodeToString(b[:4])
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
 	return &RedisQueue{
 		c: c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
 		s:        newRedisScripts(),
@@ -134,8 +155,13 @@ func (q *RedisQueue) accountKeys(sys string) []string {
 }
 
 func (q *RedisQueue) epochKey(sys string) string { return q.accountBase(sys) + "epoch" }
-func (q *RedisQueue) badKey(sys string) string   { return q.accountBase(sys) + "bad" }
-func (q *RedisQueue) accountsKey() string        { return q.prefix + "accounts" }
+func (q *RedisQueue) leaseKey(sys, instance string) string {
+	return q.accountBase(sys) + "lease:" + instance
+}
+func (q *RedisQueue) lesseesKey(sys string) string        { return q.accountBase(sys) + "lessees" }
+func (q *RedisQueue) heartbeatKey(instance string) string { return q.prefix + "instance:" + instance }
+func (q *RedisQueue) badKey(sys string) string            { return q.accountBase(sys) + "bad" }
+func (q *RedisQueue) accountsKey() string                 { return q.prefix + "accounts" }
 
 // bucketWidth is the time one done bucket covers.
 func (q *RedisQueue) bucketWidth() int64 { return max(q.remember.Milliseconds()/doneBuckets, 1) }
@@ -171,30 +197,61 @@ func redisErr(op string, err error) error { return fmt.Errorf("dlr: redis %s: %w
 func scoreMillis(t time.Time) int64       { return unixNano(t) / int64(time.Millisecond) }
 func millisTime(ms float64) time.Time     { return time.UnixMilli(int64(ms)).UTC() }
 
-// expiryArg is the exp_ms argument of the scripts: empty for never.
+// neverMillis is the expiry argument of a receipt that never expires.
+const neverMillis = "9999999999999"
+
+// millisArg formats t as the scripts' 13-digit unix milliseconds (fixed
+// width, so that the scripts compare times as strings).
+func millisArg(t time.Time) string {
+	ms := max(scoreMillis(t), 0)
+	var b [20]byte
+	s := strconv.AppendInt(b[:0], ms, 10)
+	if len(s) >= 13 {
+		return string(s)
+	}
+	return "0000000000000"[:13-len(s)] + string(s)
+}
+
+// expiryArg is the expiry argument of the scripts: neverMillis for never.
 func expiryArg(r Receipt) string {
 	if r.ExpiresAt.IsZero() {
-		return ""
+		return neverMillis
 	}
-	return strconv.FormatInt(scoreMillis(r.ExpiresAt), 10)
+	return millisArg(r.ExpiresAt)
 }
 
 // Claim leases up to max due receipts of systemID (one Lua script). A
 // body that does not decode is set aside (P{T}:bad), counted and logged;
 // the others are returned.
 func (q *RedisQueue) Claim(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
+	rs, _, _, err := q.ClaimNext(ctx, systemID, now, lease, max)
+	return rs, err
+}
+
+// ClaimNext is Claim that also returns the account's next due time after
+// the claim (NextDue), from the same script.
+func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, time.Time, bool, error) {
 	if max <= 0 {
-		return nil, nil
+		due, ok, err := q.NextDue(ctx, systemID)
+		return nil, due, ok, err
 	}
 	until := now.Add(lease).UnixMilli()
 	if until <= now.UnixMilli() {
 		until = now.UnixMilli() + 1
 	}
-	pairs, err := q.s.claim.Run(ctx, q.c, q.accountKeys(systemID), now.UnixMilli(), until, max).StringSlice()
+	keys := append(q.accountKeys(systemID), q.leaseKey(systemID, q.o.InstanceID), q.lesseesKey(systemID))
+	pairs, err := q.s.claim.Run(ctx, q.c, keys, millisArg(now), until, max, q.o.InstanceID, q.leaseKey(systemID, "")).StringSlice()
 	if err != nil {
-		return nil, redisErr("claim", err)
+		return nil, time.Time{}, false, redisErr("claim", err)
 	}
-	return q.decodePairs(ctx, systemID, pairs), nil
+	var next time.Time
+	if len(pairs)%2 == 1 {
+		if ms, err := strconv.ParseFloat(pairs[len(pairs)-1], 64); err == nil {
+			next = millisTime(ms)
+		}
+		pairs = pairs[:len(pairs)-1]
+	}
+	return q.decodePairs(ctx, systemID, pairs), next, !next.IsZero(), nil
 }
 
 // decodePairs decodes {id, body, ...}; undecodable bodies are set aside.
@@ -214,7 +271,7 @@ func (q *RedisQueue) decodePairs(ctx context.Context, sys string, pairs []string
 // setAside moves an undecodable receipt out of the way, once.
 func (q *RedisQueue) setAside(ctx context.Context, sys, id, body string, cause error) {
 	k := q.accountKeys(sys)
-	n, err := q.s.setAside.Run(ctx, q.c, []string{k[0], k[2], k[3], q.badKey(sys)}, id).Int()
+	n, err := q.s.setAside.Run(ctx, q.c, []string{k[0], k[2], k[3], q.badKey(sys), q.leaseKey(sys, q.o.InstanceID)}, id).Int()
 	if err != nil {
 		q.log.Warn("dlr.corrupt_receipt_not_set_aside", "system_id", sys, "message_id", id, "err", err)
 		return
@@ -286,7 +343,7 @@ func (q *RedisQueue) finish(ctx context.Context, c redis.Scripter, sys string, o
 	if onlyPending {
 		only = "1"
 	}
-	keys, args := []string{k[0], k[2], k[3], bucket}, append([]any{finalValue(o), until, only}, ids...)
+	keys, args := []string{k[0], k[2], k[3], bucket, q.leaseKey(sys, q.o.InstanceID)}, append([]any{finalValue(o), until, only}, ids...)
 	if _, pipe := c.(redis.Pipeliner); !pipe {
 		return q.s.finish.Run(ctx, c, keys, args...)
 	}
@@ -301,7 +358,7 @@ func (q *RedisQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
 	r.DueAt = at
 	body, _ := r.MarshalBinary()
 	k := q.accountKeys(r.SystemID)
-	if err := q.s.retry.Run(ctx, q.c, []string{k[0], k[2], k[3]}, r.MessageID, body, scoreMillis(at), expiryArg(r)).Err(); err != nil {
+	if err := q.s.retry.Run(ctx, q.c, []string{k[0], k[2], k[3], q.leaseKey(r.SystemID, q.o.InstanceID)}, r.MessageID, body, scoreMillis(at), expiryArg(r)).Err(); err != nil {
 		return redisErr("retry", err)
 	}
 	return nil
@@ -355,6 +412,53 @@ func (q *RedisQueue) Lookup(ctx context.Context, systemID, messageID string) (Ou
 	return Outcome{}, false, nil
 }
 
+// PendingCounts is PendingCount for several accounts in one pipeline (the
+// dispatcher's sweep refreshes every account it knows). A failed account
+// gets -1 and its error is joined; the others are counted.
+func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int, error) {
+	out := make([]int, len(systems))
+	var errs []error
+	for _, byHash := range []bool{true, false} {
+		errs = errs[:0]
+		noScript := false
+		cmds := make([]*redis.Cmd, len(systems))
+		q.mu.Lock()
+		expected := make([]string, len(systems))
+		for i, sys := range systems {
+			expected[i] = q.epochs[sys]
+		}
+		q.mu.Unlock()
+		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, sys := range systems {
+				keys := []string{q.accountKeys(sys)[0], q.epochKey(sys)}
+				if byHash {
+					cmds[i] = q.s.count.EvalSha(ctx, p, keys, expected[i], q.newEpoch)
+				} else {
+					cmds[i] = q.s.count.Eval(ctx, p, keys, expected[i], q.newEpoch)
+				}
+			}
+			return nil
+		})
+		for i, sys := range systems {
+			res, err := cmds[i].Slice()
+			if err != nil || len(res) != 3 {
+				noScript = noScript || isNoScript(err)
+				errs = append(errs, fmt.Errorf("%s: %w", sys, err))
+				out[i] = -1
+				continue
+			}
+			out[i] = q.recordCount(sys, res)
+		}
+		if !noScript {
+			break
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, redisErr("pending counts", err)
+	}
+	return out, nil
+}
+
 // PendingCount returns the size of the account's pending index. It also
 // checks the account's epoch marker: when Redis lost it, what the account
 // held is counted in dlr_lost_total{cause="redis_data_loss"}.
@@ -366,20 +470,26 @@ func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, er
 	if err != nil || len(res) != 3 {
 		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
 	}
+	return q.recordCount(systemID, res), nil
+}
+
+// recordCount keeps what the count script reported {pending, epoch, lost}
+// and counts a loss it detected.
+func (q *RedisQueue) recordCount(sys string, res []any) int {
 	n, _ := res[0].(int64)
 	epoch, _ := res[1].(string)
 	lost, _ := res[2].(int64)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if lost == 1 {
-		q.lostLocked(systemID)
+		q.lostLocked(sys)
 	}
 	if epoch != "" {
-		q.epochs[systemID] = epoch
+		q.epochs[sys] = epoch
 	}
-	q.known[systemID] = int(n)
-	q.putsSeen[systemID] = 0
-	return int(n), nil
+	q.known[sys] = int(n)
+	q.putsSeen[sys] = 0
+	return int(n)
 }
 
 // lostLocked counts what sys held when Redis lost it: the pending count
@@ -411,8 +521,7 @@ func (q *RedisQueue) NextDue(ctx context.Context, systemID string) (time.Time, b
 		best = millisTime(zs[0].Score)
 	}
 	if h, err := head.Result(); err == nil {
-		due, _, _ := strings.Cut(h, "|")
-		if ms, err := strconv.ParseInt(due, 10, 64); err == nil {
+		if ms, err := strconv.ParseInt(h[:min(len(h), 13)], 10, 64); err == nil {
 			if t := time.UnixMilli(ms).UTC(); best.IsZero() || t.Before(best) {
 				best = t
 			}
@@ -455,7 +564,7 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Rece
 		}
 		k := q.accountKeys(sys)
 		bucket, until := q.doneBucket(sys, time.Now())
-		pairs, err := q.s.expire.Run(ctx, q.c, []string{k[0], k[1], k[2], k[3], bucket}, now.UnixMilli(), max-len(out), val, until).StringSlice()
+		pairs, err := q.s.expire.Run(ctx, q.c, []string{k[0], k[1], k[2], k[3], bucket}, millisArg(now), max-len(out), val, until).StringSlice()
 		if err != nil {
 			errs = append(errs, redisErr("expire "+sys, err))
 			continue

@@ -34,6 +34,12 @@ type Config struct {
 	SystemType string
 	Bind       pdu.CommandID // CmdBindTransmitter, CmdBindReceiver or CmdBindTransceiver (default)
 
+	// InterfaceVersion of the bind; default 0x34. Below 0x34 the server
+	// sends this client no optional parameters.
+	InterfaceVersion uint8
+	// LocalAddr is the local IP address to connect from; empty = any.
+	LocalAddr string
+
 	// OnDeliver answers a deliver_sm from the server. It runs on the
 	// reader goroutine. nil answers ESME_ROK.
 	OnDeliver func(*pdu.DeliverSM) pdu.Status
@@ -77,7 +83,17 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.MaxPDULength == 0 {
 		cfg.MaxPDULength = pdu.DefaultMaxLength
 	}
+	if cfg.InterfaceVersion == 0 {
+		cfg.InterfaceVersion = pdu.InterfaceVersion34
+	}
 	var d net.Dialer
+	if cfg.LocalAddr != "" {
+		ip := net.ParseIP(cfg.LocalAddr)
+		if ip == nil {
+			return nil, fmt.Errorf("esme: local address %q is not an IP address", cfg.LocalAddr)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
 	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("esme: dial %s: %w", cfg.Addr, err)
@@ -121,7 +137,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 func (c *Client) Bind(ctx context.Context) error {
 	resp, err := c.Send(ctx, &pdu.Bind{
 		Command: c.cfg.Bind, SystemID: c.cfg.SystemID, Password: c.cfg.Password,
-		SystemType: c.cfg.SystemType, InterfaceVersion: 0x34,
+		SystemType: c.cfg.SystemType, InterfaceVersion: c.cfg.InterfaceVersion,
 	})
 	if err != nil {
 		return err

@@ -30,8 +30,12 @@ func NewIDs(tag uint16, now func() time.Time) *IDs {
 }
 
 // Next returns a new message id.
-func (g *IDs) Next() string {
-	sec := uint64(g.now().Sub(idEpoch)/time.Second) & 0xFFFFFFFF
+func (g *IDs) Next() string { return g.NextAt(g.now()) }
+
+// NextAt returns a new message id for a message accepted at now (the
+// caller's clock reading, which saves reading the clock again).
+func (g *IDs) NextAt(now time.Time) string {
+	sec := uint64(now.Sub(idEpoch)/time.Second) & 0xFFFFFFFF
 	for {
 		old := g.state.Load()
 		next := sec << 20

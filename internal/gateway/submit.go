@@ -45,7 +45,7 @@ func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start
 // accept stores the receipt, then answers with the message id from the
 // store's completion: the caller (an HLR worker) does not wait for it.
 func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time) {
-	id := h.opts.IDs.Next()
+	id := h.opts.IDs.NextAt(start)
 	rc, want := h.receiptFor(r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start)
 	if !want {
 		h.opts.Receipts.Accepted(rc)
@@ -123,20 +123,36 @@ func (h *Handler) receiptFor(r *smpp.Request, src, dst pdu.Address, registered u
 
 func (h *Handler) dataSM(ctx context.Context, r *smpp.Request, b *pdu.DataSM, start time.Time) {
 	d := h.lookupDest(ctx, r.Session.SystemID(), b.Dest)
-	var id string
-	if d.status == pdu.StatusOK {
-		id = h.opts.IDs.Next()
-		if err := h.scheduleReceipt(ctx, r, b.Source, b.Dest, b.RegisteredDelivery, id, d, start); err != nil {
+	answer := func(d decision, id string) {
+		if d.status == pdu.StatusOK {
+			r.Respond(pdu.StatusOK, &pdu.DataSMResp{MessageID: id})
+		} else {
+			r.Respond(d.status, nil)
+			id = ""
+		}
+		h.observe(r, d, id, b.Source.Addr, b.Dest.Addr, messageLength("", b.TLVs), start)
+	}
+	if d.status != pdu.StatusOK {
+		answer(d, "")
+		return
+	}
+	// As for submit_sm: answered from the receipt's commit, so the worker
+	// does not wait for it.
+	id := h.opts.IDs.NextAt(start)
+	rc, want := h.receiptFor(r, b.Source, b.Dest, b.RegisteredDelivery, id, d, start)
+	if !want {
+		h.opts.Receipts.Accepted(rc)
+		answer(d, id)
+		return
+	}
+	h.accepting.Add(1)
+	h.opts.Receipts.ScheduleAsync(rc, func(err error) {
+		defer h.accepting.Done()
+		if err != nil {
 			d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
 		}
-	}
-	if d.status == pdu.StatusOK {
-		r.Respond(pdu.StatusOK, &pdu.DataSMResp{MessageID: id})
-	} else {
-		r.Respond(d.status, nil)
-		id = ""
-	}
-	h.observe(r, d, id, b.Source.Addr, b.Dest.Addr, messageLength("", b.TLVs), start)
+		answer(d, id)
+	})
 }
 
 // submitMulti filters every destination on its own. Live numbers (and

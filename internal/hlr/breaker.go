@@ -86,12 +86,15 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 				time.AfterFunc(openTimeout+time.Millisecond, func() { _ = b.cb.State() })
 			}
 			lvl := slog.LevelInfo
+			attrs := []slog.Attr{slog.String("state", to.String()), slog.String("from", from.String()), slog.String("to", to.String())}
 			if to == gobreaker.StateOpen {
-				lvl = slog.LevelWarn
+				cause := "provider_errors"
+				if b.openedByTimeouts.Load() {
+					cause = "timeouts"
+				}
+				lvl, attrs = slog.LevelWarn, append(attrs, slog.String("opened_by", cause))
 			}
-			logger.Log(context.Background(), lvl, "hlr.breaker.state", slog.String("state", to.String()),
-				slog.String("from", from.String()),
-				slog.String("to", to.String()))
+			logger.LogAttrs(context.Background(), lvl, "hlr.breaker.state", attrs...)
 		},
 	})
 	m.setBreakerState(0)

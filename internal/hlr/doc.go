@@ -46,12 +46,16 @@
 //   - [NewBreaker]: a circuit breaker (sony/gobreaker/v2) that opens after
 //     consecutive ErrProvider/ErrTimeout failures, fails fast with
 //     ErrCircuitOpen, and probes recovery after OpenTimeout. Usable answers
-//     and ErrNetworkFailure are successes (hlr_breaker_state).
+//     and ErrNetworkFailure are successes (hlr_breaker_state, which turns
+//     half-open when the open period ends). When timeouts opened it, its
+//     refusals also match ErrTimeout, so the timeout policy keeps deciding.
 //   - [NewInstrumented]: hlr_requests_total{result} and hlr_latency_seconds
 //     for real provider calls only.
 //
-// Only usable answers are cached; TTL 0 disables caching. A Redis hit is kept
-// in memory only for what remains of its Redis TTL (Result.Expires).
+// Only usable answers are cached; TTL 0 disables caching. Temporary answers
+// (Result.Temporary: absent, unreachable, busy, other present "no" states)
+// are cached for ChainOptions.TemporaryTTL instead. A Redis hit is kept in
+// memory only for what remains of its Redis TTL (Result.Expires).
 //
 // Metrics go to an injected prometheus.Registerer ([NewMetrics]; nil means
 // none); the logger is injected (nil discards).

@@ -62,12 +62,16 @@ func (n *Numbering) ValidRegion(region string) bool {
 	return ok
 }
 
-// CheckRegion returns an error naming region unless ValidRegion.
+// ErrRegion is wrapped by CheckRegion's errors.
+var ErrRegion = errors.New("hlr: unknown region")
+
+// CheckRegion returns an error wrapping ErrRegion unless region is "" or
+// an upper-case ISO 3166-1 code of a region with a numbering plan.
 func CheckRegion(region string) error {
 	if region == "" || phonenumbers.GetSupportedRegions()[region] {
 		return nil
 	}
-	return fmt.Errorf("%w: %q is not an upper-case ISO 3166-1 region code with a numbering plan (e.g. GB, DE, US)", ErrInvalidMSISDN, region)
+	return fmt.Errorf("%w: %q is not an upper-case ISO 3166-1 region code with a numbering plan (e.g. GB, DE, US)", ErrRegion, region)
 }
 
 // Normalize returns the E.164 digits of an SMPP destination address, or an
@@ -96,9 +100,9 @@ func (n *Numbering) normalize(addr string, ton uint8, region string, plan bool) 
 	}
 	if !allDigits(s) {
 		s = stripSeparators(s)
-		if s == "" || !allDigits(s) {
-			return "", false, fmt.Errorf("%w: %q", ErrInvalidMSISDN, addr)
-		}
+	}
+	if s == "" {
+		return "", false, fmt.Errorf("%w: %q", ErrInvalidMSISDN, addr)
 	}
 	switch {
 	case region == "" || plus:

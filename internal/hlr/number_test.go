@@ -2,6 +2,7 @@ package hlr_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
@@ -133,4 +134,32 @@ func TestNormalizeFastPathDoesNotAllocate(t *testing.T) {
 			t.Errorf("Normalize(%q, ton %d, %q) allocates %v times", c.addr, c.ton, c.region, a)
 		}
 	}
+}
+
+// FuzzNormalize: any address, any TON, any region: no panic, and a number
+// is always 1-15 digits; the quick reading never disagrees with the full one.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"447400123456", "+44 7400 123456", "00447400123456", "07400123456", "0", "+", "011447400123456", "(0)7400-123.456", "SENDER"} {
+		for _, ton := range []uint8{0, 1, 2, 5} {
+			f.Add(s, ton, "GB")
+			f.Add(s, ton, "")
+		}
+	}
+	n := hlr.NewNumbering()
+	f.Fuzz(func(t *testing.T, addr string, ton uint8, region string) {
+		if !n.ValidRegion(region) {
+			region = "US"
+		}
+		got, err := n.Normalize(addr, ton, region)
+		if err == nil && (len(got) < 1 || len(got) > 15 || strings.Trim(got, "0123456789") != "") {
+			t.Fatalf("Normalize(%q, %d, %q) = %q: not 1-15 digits", addr, ton, region, got)
+		}
+		quick, needsPlan, qerr := n.NormalizeQuick(addr, ton, region)
+		if !needsPlan && (quick != got || (qerr == nil) != (err == nil)) {
+			t.Fatalf("NormalizeQuick(%q, %d, %q) = %q, %v; Normalize = %q, %v", addr, ton, region, quick, qerr, got, err)
+		}
+		if err == nil {
+			n.Impossible(got)
+		}
+	})
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/netip"
-
-	"golang.org/x/time/rate"
+	"sort"
+	"sync"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
@@ -35,55 +35,82 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, req BindRequest) (*AccountState, pdu.Status)
 }
 
-// AccountState is an account with its shared throughput limiter: every
-// session bound to the account draws from the same bucket.
-type AccountState struct {
-	Account
-	limiter *rate.Limiter
+// AccountLister is implemented by an Authenticator that can list its
+// accounts; the server then exports per-account series for every known
+// account, at zero before its first bind.
+type AccountLister interface {
+	List() []*AccountState
 }
 
-// Allow reports whether one more message fits the account's throughput.
-func (a *AccountState) Allow() bool {
-	return a.limiter == nil || a.limiter.Allow()
-}
-
-// Accounts is a fixed set of accounts; it implements Authenticator.
+// Accounts is a reloadable set of accounts; it implements Authenticator
+// and AccountLister.
 type Accounts struct {
+	newThrottle ThrottleFactory
+
+	mu   sync.RWMutex
 	byID map[string]*AccountState
 }
 
-// NewAccounts builds the account set. Each account gets a token bucket of
-// its throughput with a burst of one second's worth (at least 1).
+// AccountsOptions adjust NewAccountsWith.
+type AccountsOptions struct {
+	// Throttle builds each account's throughput limiter; nil builds a
+	// token bucket in this process (LocalThrottle).
+	Throttle ThrottleFactory
+}
+
+// NewAccounts builds the account set with per-process throughput limits:
+// each account gets a token bucket of its throughput with a burst of one
+// second's worth (at least 1).
 func NewAccounts(accounts []Account) *Accounts {
-	a := &Accounts{byID: make(map[string]*AccountState, len(accounts))}
+	return NewAccountsWith(accounts, AccountsOptions{})
+}
+
+// NewAccountsWith builds the account set with the given options.
+func NewAccountsWith(accounts []Account, o AccountsOptions) *Accounts {
+	if o.Throttle == nil {
+		o.Throttle = LocalThrottle
+	}
+	a := &Accounts{newThrottle: o.Throttle, byID: make(map[string]*AccountState, len(accounts))}
 	for _, acc := range accounts {
-		st := &AccountState{Account: acc}
-		if acc.Throughput > 0 {
-			burst := int(acc.Throughput)
-			if burst < 1 {
-				burst = 1
-			}
-			st.limiter = rate.NewLimiter(rate.Limit(acc.Throughput), burst)
-		}
-		a.byID[acc.SystemID] = st
+		a.byID[acc.SystemID] = newAccountState(acc, a.newThrottle)
 	}
 	return a
 }
 
 // Authenticate checks the system_id, the password (in constant time) and
-// the client's network.
+// the client's network against the accounts' current settings.
 func (a *Accounts) Authenticate(_ context.Context, req BindRequest) (*AccountState, pdu.Status) {
-	st, ok := a.byID[req.SystemID]
-	if !ok {
+	st := a.Lookup(req.SystemID)
+	if st == nil {
 		return nil, pdu.StatusInvSysID
 	}
-	if subtle.ConstantTimeCompare([]byte(st.Password), []byte(req.Password)) != 1 {
+	acc := st.Settings()
+	if subtle.ConstantTimeCompare([]byte(acc.Password), []byte(req.Password)) != 1 {
 		return nil, pdu.StatusInvPaswd
 	}
-	if len(st.AllowedNetworks) > 0 && !inNetworks(st.AllowedNetworks, req.Remote) {
+	if len(acc.AllowedNetworks) > 0 && !inNetworks(acc.AllowedNetworks, req.Remote) {
 		return nil, pdu.StatusBindFail
 	}
 	return st, pdu.StatusOK
+}
+
+// Lookup returns the account of systemID, or nil.
+func (a *Accounts) Lookup(systemID string) *AccountState {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.byID[systemID]
+}
+
+// List returns the accounts sorted by system_id.
+func (a *Accounts) List() []*AccountState {
+	a.mu.RLock()
+	out := make([]*AccountState, 0, len(a.byID))
+	for _, st := range a.byID {
+		out = append(out, st)
+	}
+	a.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].SystemID < out[j].SystemID })
+	return out
 }
 
 func inNetworks(nets []netip.Prefix, ip netip.Addr) bool {

@@ -64,13 +64,6 @@ func (a *admission) release(addr netip.Addr, unbound bool) {
 	}
 }
 
-// counts reports the connections from addr and the unbound connections.
-func (a *admission) counts(addr netip.Addr) (fromAddr, unbound int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.byAddr[addr], a.unboundN
-}
-
 // admit decides whether a new connection is served; srv.mu is held. It
 // counts an admitted connection as unbound.
 func (srv *Server) admit(s *Session) CloseReason {

@@ -2,8 +2,11 @@ package smpp
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // bindGuard throttles failed binds. Failures are counted per remote address
@@ -52,7 +55,7 @@ const (
 )
 
 func newBindGuard(o *Options) *bindGuard {
-	return &bindGuard{
+	g := &bindGuard{
 		step: o.FailedBindDelay,
 		// The answer must always come before the bind timeout.
 		maxDelay:    min(maxBindDelay, o.BindTimeout/2),
@@ -62,6 +65,22 @@ func newBindGuard(o *Options) *bindGuard {
 		addrs:       boundedTable[netip.Addr]{max: o.BindGuardEntries},
 		pairs:       boundedTable[addrSystemID]{max: o.BindGuardEntries},
 	}
+	if o.Registerer != nil {
+		for _, table := range []string{"address", "pair"} {
+			o.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name:        "smpp_bind_guard_entries",
+				Help:        "Entries of the failed-bind tables (bounded by SMPP_BIND_GUARD_ENTRIES each).",
+				ConstLabels: prometheus.Labels{"table": table},
+			}, func() float64 {
+				addrs, pairs := g.size()
+				if table == "address" {
+					return float64(addrs)
+				}
+				return float64(pairs)
+			}))
+		}
+	}
+	return g
 }
 
 // blocked reports whether addr is refused after too many failed binds.
@@ -97,9 +116,10 @@ func (g *bindGuard) failed(addr netip.Addr, systemID string) (nowBlocked bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.clock.Now()
-	g.pairs.bump(addrSystemID{addr, systemID}, now)
+	// A copy: the decoded system_id shares the memory of its whole frame.
+	g.pairs.bump(addrSystemID{addr, strings.Clone(systemID)}, now)
 	f := g.addrs.bump(addr, now)
-	if f.n >= g.maxFailures && !now.Before(f.blockedUntil) {
+	if g.maxFailures > 0 && f.n >= g.maxFailures && !now.Before(f.blockedUntil) {
 		f.blockedUntil = now.Add(g.ban)
 		f.n = 0 // a new count starts when the block ends
 		return true

@@ -112,3 +112,19 @@ func TestBindGuardMemoryIsBounded(t *testing.T) {
 		t.Fatal("the blocked address was evicted by the churn")
 	}
 }
+
+func TestBindGuardNeverBlocksWhenTurnedOff(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
+	o := Options{Clock: clk, MaxFailedBinds: -1}
+	o.setDefaults()
+	g := newBindGuard(&o)
+	a := netip.MustParseAddr("192.0.2.1")
+	for range 1000 {
+		if g.failed(a, "x") {
+			t.Fatal("blocked with MaxFailedBinds < 0")
+		}
+	}
+	if g.blocked(a) {
+		t.Fatal("blocked with MaxFailedBinds < 0")
+	}
+}

@@ -24,6 +24,8 @@ const (
 	CloseTooManyFromAddress             // SMPP_MAX_CONNECTIONS_PER_IP reached for the address
 	CloseTooManyUnbound                 // SMPP_MAX_UNBOUND_CONNECTIONS reached
 	CloseAddressBlocked                 // the address is refused after repeated failed binds
+	CloseAdminUnbind                    // unbound through the admin API
+	CloseAccountRemoved                 // a reload removed the account
 )
 
 var closeReasonNames = [...]string{
@@ -31,6 +33,7 @@ var closeReasonNames = [...]string{
 	"enquire_link_timeout", "bad_frame", "read_error", "write_error",
 	"too_many_connections", "panic", "bind_failed", "slow_consumer", "prebind_requests",
 	"too_many_from_address", "too_many_unbound", "address_blocked",
+	"admin_unbind", "account_removed",
 }
 
 func (r CloseReason) String() string {

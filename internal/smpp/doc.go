@@ -22,4 +22,21 @@
 // response with the field's status, and a command_length outside
 // 16..MaxPDULength gets generic_nack ESME_RINVCMDLEN and a close, because
 // the stream can no longer be framed.
+//
+// Every per-connection resource is bounded (see Options): the output
+// buffer (past MaxOutputBytes the reader stops until the writer drains it;
+// full for SlowConsumerTimeout closes the session as slow_consumer), the
+// requests answered before a bind (MaxPrebindRequests), the window both
+// ways. Admission refuses a connection at once over the total cap, the cap
+// per remote address or the cap on connections not yet bound. Failed binds
+// are slowed down per address and per address + system_id before the
+// password is checked, and an address with too many is refused for a
+// while, in fixed-size tables.
+//
+// A peer bound with interface_version below 0x34 gets no optional
+// parameter in anything the server sends it.
+//
+// Timers (session-init, inactivity, enquire_link, response timeouts, the
+// bind slow-down, the slow-consumer and unbind waits) run on an injected
+// Clock, monotonic in production.
 package smpp

@@ -38,6 +38,7 @@ func (r *Request) Respond(status pdu.Status, body pdu.Body) {
 		return
 	}
 	s := r.Session
+	s.submitAnswered(r.PDU.Command, status)
 	h := pdu.Header{Command: r.PDU.Command.Response(), Status: status, Sequence: r.PDU.Sequence}
 	if body == nil || status != pdu.StatusOK {
 		s.writeHeader(h.Command, status, h.Sequence)
@@ -53,6 +54,7 @@ func (r *Request) RespondSubmitSM(status pdu.Status, messageID string) {
 		return
 	}
 	s := r.Session
+	s.submitAnswered(r.PDU.Command, status)
 	s.wmu.Lock()
 	s.out = pdu.AppendSubmitSMResp(s.out, r.PDU.Sequence, status, messageID)
 	s.appended()

@@ -11,63 +11,6 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
-func TestTimersCloseSessions(t *testing.T) {
-	tests := []struct {
-		name   string
-		opts   smpp.Options
-		bind   bool
-		expect []pdu.CommandID // what the server sends before closing
-	}{
-		{"no bind", smpp.Options{BindTimeout: 100 * time.Millisecond}, false, nil},
-		{"enquire_link unanswered", smpp.Options{EnquireLinkInterval: 50 * time.Millisecond, ResponseTimeout: 100 * time.Millisecond, InactivityTimeout: -1}, true, []pdu.CommandID{pdu.CmdEnquireLink}},
-		{"inactive", smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: 100 * time.Millisecond}, true, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, tt.opts)
-			var conn net.Conn
-			if tt.bind {
-				conn = rawBound(t, ts.addr)
-			} else {
-				c, err := net.Dial("tcp", ts.addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				conn = c
-			}
-			var got []pdu.CommandID
-			for {
-				p, ok := readPDU(t, conn)
-				if !ok {
-					break
-				}
-				got = append(got, p.Command)
-			}
-			if len(got) != len(tt.expect) || (len(got) > 0 && got[0] != tt.expect[0]) {
-				t.Fatalf("server sent %v before closing, want %v", got, tt.expect)
-			}
-		})
-	}
-}
-
-func TestEnquireLinkAnsweredKeepsSession(t *testing.T) {
-	ts := startServer(t, smpp.Options{EnquireLinkInterval: 30 * time.Millisecond, ResponseTimeout: 200 * time.Millisecond, InactivityTimeout: -1})
-	c := mustDial(t, ts.addr, pdu.CmdBindTransceiver)
-	// Our client answers the server's enquire_link; several intervals
-	// later the session must still serve submits.
-	timer := time.NewTimer(300 * time.Millisecond)
-	defer timer.Stop()
-	select {
-	case <-c.Done():
-		t.Fatal("session closed although enquire_link was answered")
-	case <-timer.C:
-	}
-	if st, _, err := c.Submit(ctxT(t), submit("40722570240")); err != nil || st != pdu.StatusOK {
-		t.Fatalf("submit: %s %v", st, err)
-	}
-}
-
 func TestShutdownAnswersInFlightThenUnbinds(t *testing.T) {
 	held := make(chan *smpp.Request, 4)
 	h := smpp.HandlerFunc(func(r *smpp.Request) { held <- r })

@@ -34,11 +34,14 @@ type Options struct {
 
 	// Failed-bind throttling (see bindguard.go).
 	FailedBindDelay  time.Duration // slow-down step after repeated failed binds; default 1 s
-	MaxFailedBinds   int           // failures from one address before it is refused for FailedBindBlock; default 20
+	MaxFailedBinds   int           // failures from one address before it is refused for FailedBindBlock; default 20, negative never
 	FailedBindBlock  time.Duration // how long such an address is refused; default 300 s
 	BindGuardEntries int           // addresses (and address+system_id pairs) tracked; default 65536
 
 	Clock Clock // timers; default SystemClock
+
+	// BindLeases, when set, make max_binds hold across instances.
+	BindLeases BindLeases
 
 	// OnReceiversChanged is called with the number of receiver and
 	// transceiver binds an account has whenever that number changes.
@@ -88,7 +91,7 @@ func (o *Options) setDefaults() {
 	if o.FailedBindDelay <= 0 {
 		o.FailedBindDelay = time.Second
 	}
-	if o.MaxFailedBinds <= 0 {
+	if o.MaxFailedBinds == 0 {
 		o.MaxFailedBinds = 20
 	}
 	if o.FailedBindBlock <= 0 {

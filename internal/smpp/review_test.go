@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
@@ -50,37 +49,6 @@ func TestReceiverNotificationsEndOnTheCurrentCount(t *testing.T) {
 	}
 	if last != int(kept.Load()) || ts.srv.Receivers("testuser") != last {
 		t.Fatalf("last notification %d, server has %d receivers, %d kept", last, ts.srv.Receivers("testuser"), kept.Load())
-	}
-}
-
-// TestReceiverAnsweringOnlyIsNotInactive: a receiver that sends no
-// request of its own but answers the server's enquire_link stays bound.
-func TestReceiverAnsweringOnlyIsNotInactive(t *testing.T) {
-	ts := startServer(t, smpp.Options{EnquireLinkInterval: 20 * time.Millisecond, InactivityTimeout: 100 * time.Millisecond, ResponseTimeout: time.Second})
-	c := mustDial(t, ts.addr, pdu.CmdBindReceiver)
-	select {
-	case <-c.Done():
-		t.Fatal("an answering receiver was closed for inactivity")
-	case <-time.After(400 * time.Millisecond):
-	}
-}
-
-func TestEnquireLinkTimeoutIsItsOwn(t *testing.T) {
-	// The response timeout is long; the enquire_link timeout short: an
-	// unanswered enquire_link closes the session on the latter.
-	ts := startServer(t, smpp.Options{EnquireLinkInterval: 20 * time.Millisecond, EnquireLinkTimeout: 50 * time.Millisecond,
-		ResponseTimeout: time.Hour, InactivityTimeout: -1})
-	conn := rawBound(t, ts.addr)
-	var got []pdu.CommandID
-	for {
-		p, ok := readPDU(t, conn)
-		if !ok {
-			break
-		}
-		got = append(got, p.Command)
-	}
-	if len(got) == 0 || got[0] != pdu.CmdEnquireLink {
-		t.Fatalf("server sent %v before closing, want enquire_link", got)
 	}
 }
 

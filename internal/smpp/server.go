@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
 // Server accepts SMPP connections on any number of listeners and serves
@@ -49,7 +47,7 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, errors.New("smpp: Options.Auth is required")
 	}
 	opts.setDefaults()
-	return &Server{
+	srv := &Server{
 		opts:      opts,
 		log:       opts.Logger,
 		metrics:   newMetrics(opts.Registerer),
@@ -58,7 +56,9 @@ func NewServer(opts Options) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*Session]struct{}),
 		accounts:  make(map[string]*accountBinds),
-	}, nil
+	}
+	srv.registerAccountMetrics(opts.Registerer)
+	return srv, nil
 }
 
 // Serve accepts connections on ln until Shutdown or StopAccepting, then
@@ -131,11 +131,11 @@ func (srv *Server) registerBind(s *Session, acc *AccountState, mode BindMode) bo
 		ab = &accountBinds{}
 		srv.accounts[acc.SystemID] = ab
 	}
-	if acc.MaxBinds > 0 && ab.binds >= acc.MaxBinds {
+	if maxBinds := acc.MaxBinds(); maxBinds > 0 && ab.binds >= maxBinds {
 		srv.mu.Unlock()
 		return false
 	}
-	s.bind.Store(&binding{account: acc, mode: mode})
+	s.bind.Store(&binding{account: acc, mode: mode, boundAt: srv.opts.Clock.Now()})
 	if !s.state.CompareAndSwap(int32(StateOpen), int32(mode.state())) {
 		s.bind.Store(nil)
 		srv.mu.Unlock()
@@ -177,6 +177,7 @@ func (srv *Server) unregisterBind(s *Session, prev State) {
 		}
 	}
 	srv.mu.Unlock()
+	srv.releaseLease(s, b.account.SystemID)
 	srv.metrics.bound.WithLabelValues(b.mode.String()).Dec()
 	if prev.CanReceive() {
 		srv.notifyReceivers(b.account.SystemID)
@@ -341,35 +342,4 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 }
 
 // shutdown ends one session gracefully within ctx.
-func (s *Session) shutdown(ctx context.Context) {
-	// The state left decides: a bind that completed just before must get
-	// its unbind too.
-	wasBound := s.beginUnbinding().Bound()
-	if !s.waitIdle(ctx) {
-		s.close(CloseShutdown)
-		return
-	}
-	if !wasBound {
-		s.closeAfterFlush(CloseShutdown)
-		return
-	}
-	answered := make(chan struct{})
-	err := s.Send(&pdu.Unbind{}, func(pdu.PDU, error) { close(answered) })
-	if err != nil {
-		s.close(CloseShutdown)
-		return
-	}
-	// Some clients never answer unbind: wait UnbindTimeout, not the
-	// whole response timeout.
-	t := s.srv.opts.Clock.NewTimer(s.srv.opts.UnbindTimeout)
-	defer t.Stop()
-	select {
-	case <-answered:
-		s.closeAfterFlush(CloseShutdown)
-	case <-t.C():
-		s.closeAfterFlush(CloseShutdown)
-	case <-ctx.Done():
-		s.close(CloseShutdown)
-	case <-s.done:
-	}
-}
+func (s *Session) shutdown(ctx context.Context) { s.unbindAndClose(ctx, CloseShutdown) }

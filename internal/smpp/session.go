@@ -18,6 +18,7 @@ var (
 	ErrSessionClosed = errors.New("smpp: session closed")
 	ErrNotReceiver   = errors.New("smpp: session is not bound as a receiver")
 	ErrWindowFull    = errors.New("smpp: too many requests awaiting a response")
+	ErrOutputFull    = errors.New("smpp: the client is not reading: output buffer full")
 	ErrTimeout       = errors.New("smpp: response timeout")
 	ErrServerClosed  = errors.New("smpp: server closed")
 )
@@ -62,16 +63,20 @@ type Session struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	reason    atomic.Int32
+
+	stats sessionStats
 }
 
 type binding struct {
 	account *AccountState
 	mode    BindMode
+	boundAt time.Time
 }
 
 type outbound struct {
 	deadline time.Time
 	done     func(pdu.PDU, error)
+	receipt  bool // a deliver_sm
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64) *Session {
@@ -204,6 +209,9 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 	if body.CommandID() == pdu.CmdDeliverSM && !s.State().CanReceive() {
 		return ErrNotReceiver
 	}
+	if s.outputFull() {
+		return ErrOutputFull // a receipt goes to another receiver, or waits
+	}
 	s.pmu.Lock()
 	select {
 	case <-s.done:
@@ -216,8 +224,12 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 		return ErrWindowFull
 	}
 	seq := s.nextSeq()
-	s.pending[seq] = outbound{deadline: s.srv.opts.Clock.Now().Add(timeout), done: done}
+	receipt := body.CommandID() == pdu.CmdDeliverSM
+	s.pending[seq] = outbound{deadline: s.srv.opts.Clock.Now().Add(timeout), done: done, receipt: receipt}
 	s.pmu.Unlock()
+	if receipt {
+		s.stats.receiptsSent.Add(1)
+	}
 	s.writePDU(pdu.PDU{Header: pdu.Header{Command: body.CommandID(), Sequence: seq}, Body: s.forPeer(body)})
 	return nil
 }

@@ -131,6 +131,7 @@ func (s *Session) answerWrongState(st State, p pdu.PDU) {
 func (s *Session) dispatch(p pdu.PDU) {
 	if int(s.inflight.Load()) >= s.srv.opts.Window {
 		s.srv.metrics.throttled.WithLabelValues("window").Inc()
+		s.submitAnswered(p.Command, pdu.StatusThrottled)
 		s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
 		return
 	}
@@ -138,11 +139,13 @@ func (s *Session) dispatch(p pdu.PDU) {
 	case pdu.CmdSubmitSM, pdu.CmdDataSM, pdu.CmdSubmitMulti:
 		if s.srv.draining.Load() {
 			s.srv.metrics.throttled.WithLabelValues("shutdown").Inc()
+			s.submitAnswered(p.Command, pdu.StatusThrottled)
 			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
 			return
 		}
 		if !s.Account().Allow() {
 			s.srv.metrics.throttled.WithLabelValues("throughput").Inc()
+			s.submitAnswered(p.Command, pdu.StatusThrottled)
 			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
 			return
 		}
@@ -176,20 +179,22 @@ func (s *Session) handleBind(p pdu.PDU) {
 	defer s.binding.Store(false)
 	status := pdu.StatusBindFail
 	var acc *AccountState
-	if !s.srv.guard.blocked(s.remote) && s.waitBindDelay(s.srv.guard.delay(s.remote, b.SystemID)) {
+	// The address may become blocked while this bind waits its delay.
+	if s.waitBindDelay(s.srv.guard.delay(s.remote, b.SystemID)) && !s.srv.guard.blocked(s.remote) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
 		acc, status = s.srv.opts.Auth.Authenticate(ctx, BindRequest{
 			Mode: mode, SystemID: b.SystemID, Password: b.Password, SystemType: b.SystemType, Remote: s.remote,
 		})
-		cancel()
 		if status == pdu.StatusOK {
 			// Set before the bind registers, so the first receipt routed
 			// here is already encoded for this peer's version.
 			s.legacy.Store(b.InterfaceVersion < pdu.InterfaceVersion34)
-			if !s.srv.registerBind(s, acc, mode) {
+			s.stats.ifVersion.Store(uint32(b.InterfaceVersion))
+			if !s.srv.admitBind(ctx, s, acc, mode) {
 				status = pdu.StatusBindFail
 			}
 		}
+		cancel()
 	}
 	s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
 	if status != pdu.StatusOK {

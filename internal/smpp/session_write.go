@@ -108,7 +108,7 @@ func (s *Session) onTick(now time.Time) {
 	// its answer; the guard's delay is below the bind timeout.
 	if st == StateOpen && s.sinceOpened(now) > o.BindTimeout && !s.binding.Load() {
 		s.log().Info("smpp.session.bind_timeout", "session", s.id, "remote", s.remote.String())
-		s.close(CloseBindTimeout)
+		s.closeAfterFlush(CloseBindTimeout) // a bind answered just now still gets its answer
 		return
 	}
 	// Any PDU counts as activity: a receiver that only answers deliver_sm

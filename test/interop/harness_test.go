@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -448,6 +449,7 @@ type step struct {
 	TLSProtocol           string         `json:"tls_protocol"`
 	OK                    *bool          `json:"ok"`
 	Error                 string         `json:"error"`
+	TLVTags               []int          `json:"tlv_tags"`
 
 	raw string
 }
@@ -736,6 +738,41 @@ func receiptScenarios(t *testing.T, c client) {
 	t.Run("network_not_supported_receipt", func(t *testing.T) { checkSubmitAccepted(t, c, g, network191, "000") })
 	t.Run("landline_receipt", func(t *testing.T) { checkSubmitAccepted(t, c, g, landline193, "000") })
 	t.Run("receipt_to_receiver_bind", func(t *testing.T) { checkReceiptViaReceiver(t, c, g) })
+}
+
+// interfaceVersionScenarios: a client bound with interface_version 0x33
+// (SMPP v3.3) gets a bind response without sc_interface_version and a
+// receipt that carries no optional parameter, only its text; bound as 0x34
+// the same client gets both. The client decodes optional parameters
+// whatever the version it bound with, so any sent shows up.
+func interfaceVersionScenarios(t *testing.T, c client) {
+	g := startGateway(t, gatewayOptions{})
+	for _, tt := range []struct {
+		version string
+		tlvs    bool
+	}{{"0x33", false}, {"0x34", true}} {
+		t.Run(tt.version, func(t *testing.T) {
+			r := runClient(t, c, g, "submit_invalid", 40*time.Second,
+				"--destination", invalidNumber, "--interface-version", tt.version)
+			mustSucceed(t, r)
+			b := r.one(t, "bind_transceiver")
+			wantResp(t, r, b, bindTransceiverResp, statusOK)
+			if has := slices.Contains(b.TLVTags, 0x0210); has != tt.tlvs {
+				t.Errorf("bind_transceiver_resp sc_interface_version present: %v, want %v\n%s", has, tt.tlvs, b.raw)
+			}
+			dl := r.find("deliver_sm")
+			if len(dl) != 1 {
+				t.Fatalf("want one deliver_sm receipt, got %d\n%s", len(dl), r)
+			}
+			d := dl[0]
+			if got := len(d.TLVTags) > 0; got != tt.tlvs {
+				t.Errorf("receipt optional parameters %v; want some: %v\n%s", d.TLVTags, tt.tlvs, d.raw)
+			}
+			if !receiptRe.MatchString(d.ShortMessage) {
+				t.Errorf("receipt text %q does not match %s\n%s", d.ShortMessage, receiptRe, d.raw)
+			}
+		})
+	}
 }
 
 // checkBurst: every submit_sm of a burst got its own submit_sm_resp, some were

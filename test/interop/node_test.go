@@ -55,3 +55,8 @@ func TestNodeSMPPTLS(t *testing.T) {
 	wantResp(t, r, r.one(t, "submit_sm"), submitSMResp, statusInvDstAdr)
 	wantResp(t, r, r.one(t, "unbind"), unbindResp, statusOK)
 }
+
+// TestNodeSMPPInterfaceVersion: a v3.3 bind gets no TLV, in its bind response or its receipts.
+func TestNodeSMPPInterfaceVersion(t *testing.T) {
+	interfaceVersionScenarios(t, nodeClient(t))
+}

@@ -32,3 +32,8 @@ func TestPerlNetSMPPReceipts(t *testing.T) {
 func TestPerlNetSMPPLimits(t *testing.T) {
 	limitScenarios(t, perlClient(t))
 }
+
+// TestPerlNetSMPPInterfaceVersion: a v3.3 bind gets no TLV, in its bind response or its receipts.
+func TestPerlNetSMPPInterfaceVersion(t *testing.T) {
+	interfaceVersionScenarios(t, perlClient(t))
+}

@@ -1,7 +1,10 @@
 // Package system runs the gateway as real processes (the binary built from
 // ./cmd/smpp-hlr-gateway) against private redis-server processes and checks
 // what a client sees over SMPP: receipts shared by two instances, a crash
-// with SIGKILL, a Redis restart under load and a SIGTERM under load.
+// with SIGKILL, a Redis restart under load and a SIGTERM under load, and
+// receipts on real Redis topologies (a 3+3 Cluster and a Sentinel set
+// started from redis-server and redis-cli) through master kills, slot
+// migrations, a lagging replica, a paused Redis and data loss.
 //
 // Every process a test starts is killed in t.Cleanup. The Redis tests skip
 // when redis-server is not installed, unless CI=true, where they fail.

@@ -2,13 +2,16 @@ package system
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 // Tests of receipts on real Redis topologies with two gateway processes
@@ -119,6 +122,180 @@ func fmtCounts(m map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
+// TestClusterMasterKillUnderLoad: two gateways on a 3+3 Redis Cluster, six
+// accounts (two per master) each submitting 60/s; one master is killed
+// with SIGKILL. Every receipt acknowledged from the kill on arrives;
+// receipts of the dead shard's accounts flow again within 5 s of the
+// replica's promotion; the accounts on the healthy shards keep getting
+// every submit accepted and their receipts delivered during the outage.
+func TestClusterMasterKillUnderLoad(t *testing.T) {
+	const (
+		n      = 600 // per account: 10 s at 60/s
+		pace   = time.Second / 60
+		killAt = 3 * time.Second
+	)
+	cl := startCluster(t, 3)
+	accts, masterOf := clusterAccounts(t, cl, 2)
+	env := topoEnv(cl.URL(), writeAccounts(t, accts))
+	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
+	victim := cl.masters()[0]
+	slot := cl.keySlot("{" + accts[0].sys + "}")
+	for _, a := range accts {
+		if masterOf[a.sys] == victim {
+			slot = cl.keySlot("{" + a.sys + "}")
+		}
+	}
+
+	start := time.Now()
+	runs, loadDone := startLoad(t, gws, accts, n, pace, 30_000_000)
+	time.Sleep(time.Until(start.Add(killAt)))
+	if err := victim.stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	_, promoted, ok := cl.waitPromoted(slot, victim, 30*time.Second)
+	if !ok {
+		t.Fatalf("no replica promoted 30 s after the kill:\n%s", cl.describe())
+	}
+	<-loadDone
+
+	lost, accepted := lostSince(runs, killed, 30*time.Second)
+	t.Logf("cluster kill: master %s killed %v into the load, replica promoted %v later; %d receipts acknowledged from the kill on; lost per account: {%s}",
+		victim.addr(), killed.Sub(start).Round(time.Millisecond), promoted.Sub(killed).Round(time.Millisecond), accepted, fmtCounts(lost))
+	for _, l := range runs {
+		onVictim := masterOf[l.acct.sys] == victim
+		during := l.tally(killed, promoted)
+		back := l.rc.firstAfter(promoted)
+		t.Logf("  %s (%s): submits during the outage: %s; receipts arriving during the outage: %d; first receipt after the promotion: %v",
+			l.acct.sys, map[bool]string{true: "dead shard", false: "healthy shard"}[onVictim], fmtTally(during),
+			l.rc.between(killed, promoted), back.Sub(promoted).Round(time.Millisecond))
+		if onVictim {
+			if back.IsZero() || back.Sub(promoted) > 5*time.Second {
+				t.Errorf("%s: receipts did not flow again within 5 s of the promotion (first after it: %v)", l.acct.sys, back.Sub(promoted))
+			}
+			continue
+		}
+		if during[pdu.StatusOK.String()] != sumCounts(during) {
+			t.Errorf("%s on a healthy shard: submits during the outage answered %s, want all ESME_ROK", l.acct.sys, fmtTally(during))
+		}
+		// Receipts of messages accepted after the kill reach the receiver
+		// before the promotion: the healthy shard never stopped.
+		if l.rc.between(killed.Add(time.Second), promoted) == 0 {
+			t.Errorf("%s on a healthy shard: no receipt arrived between 1 s after the kill and the promotion", l.acct.sys)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("receipts acknowledged from the kill on and never delivered: {%s}", fmtCounts(lost))
+	}
+}
+
+// TestRedisRestartedEmptyCountsLost: two gateways on one Redis hold 300
+// pending receipts (no receiver bound); Redis is killed with SIGKILL and
+// started again with its data deleted. dlr_lost_total, summed over both
+// gateways, equals what Redis held.
+func TestRedisRestartedEmptyCountsLost(t *testing.T) {
+	const n = 300
+	rs := startRedis(t, "--appendfsync", "always")
+	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}}
+	env := topoEnv(rs.URL(), writeAccounts(t, accts))
+	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
+	held := 0
+	for i, a := range accts {
+		tx := dialAs(t, gws[i%2].smppAddr, a, pdu.CmdBindTransmitter, nil)
+		res := submitAll(t, tx, invalidNumbers(60_000_000+i*1_000_000, n/len(accts)), 64, 0, 30*time.Second)
+		held += len(acceptedIDs(t, res))
+	}
+	pendingBoth := func() float64 {
+		pa, _ := gws[0].metric("dlr_pending")
+		pb, _ := gws[1].metric("dlr_pending")
+		return max(pa, pb)
+	}
+	if !waitFor(10*time.Second, func() bool { return pendingBoth() == float64(held) }) {
+		t.Fatalf("dlr_pending = %v, want the %d accepted", pendingBoth(), held)
+	}
+	if err := rs.stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(rs.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(rs.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	lostBoth := func() float64 {
+		la, _ := gws[0].metric("dlr_lost_total")
+		lb, _ := gws[1].metric("dlr_lost_total")
+		return la + lb
+	}
+	waitFor(15*time.Second, func() bool { return lostBoth() >= float64(held) })
+	// A little longer, so a count above what was held shows.
+	time.Sleep(2 * time.Second)
+	got := lostBoth()
+	t.Logf("redis restarted empty: it held %d receipts; dlr_lost_total summed over both gateways = %v, %v after the restart",
+		held, got, time.Since(restarted).Round(time.Millisecond))
+	if got != float64(held) {
+		t.Errorf("dlr_lost_total = %v after Redis lost %d receipts", got, held)
+	}
+}
+
+// TestSentinelFailoverWaitReplicas: two gateways on a Sentinel set (a
+// master, two replicas, three Sentinels) with REDIS_WAIT_REPLICAS=1, four
+// accounts submitting 50/s each (receipts due 2 s later). Half a second
+// before the master is killed with SIGKILL its replicas are cut off from
+// it (their link is closed and they reconnect with a wrong password), so
+// the replica that is promoted lacks the last half second of writes.
+// No receipt acknowledged at any time is lost.
+func TestSentinelFailoverWaitReplicas(t *testing.T) {
+	const (
+		n      = 500 // per account: 10 s at 50/s
+		pace   = 20 * time.Millisecond
+		killAt = 3 * time.Second
+	)
+	ss := startSentinelSet(t, 2)
+	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}, {"acct004", "pw004"}}
+	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, accts)), map[string]string{
+		"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
+	})
+	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
+	old := ss.master()
+
+	start := time.Now()
+	runs, loadDone := startLoad(t, gws, accts, n, pace, 50_000_000)
+	time.Sleep(time.Until(start.Add(killAt - 500*time.Millisecond)))
+	if err := ss.cutReplication(old, "wrong-password"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	lag := ss.replicationLag(old)
+	if err := old.stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.cutReplication(old, ss.pass); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	nm, promoted, ok := ss.waitFailover(old, 30*time.Second)
+	if !ok {
+		t.Fatalf("no failover 30 s after the kill: %s", ss.describe())
+	}
+	<-loadDone
+	lost, accepted := lostSince(runs, time.Time{}, 30*time.Second)
+	var counts []string
+	for _, l := range runs {
+		counts = append(counts, fmt.Sprintf("%s: %s", l.acct.sys, fmtTally(l.tally(time.Time{}, time.Time{}))))
+	}
+	t.Logf("sentinel failover: master %s killed %v into the load (replicas cut off 500 ms before, lagging %s), %s promoted %v later; %d acknowledged (%s); lost per account: {%s}",
+		old.addr(), killed.Sub(start).Round(time.Millisecond), lag, nm.addr(), promoted.Sub(killed).Round(time.Millisecond),
+		accepted, strings.Join(counts, "; "), fmtCounts(lost))
+	if len(lost) > 0 {
+		t.Errorf("acknowledged receipts never delivered: {%s}", fmtCounts(lost))
+	}
+}
+
 // TestClusterSlotMigrationBusyAccount: two gateways on a 3+3 Redis
 // Cluster; while an account submits at 100/s, the slot of its hash tag is
 // migrated from master to master three times (IMPORTING/MIGRATING,
@@ -181,4 +358,176 @@ func sumCounts(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// TestGatewayOnSentinelMasksPasswords: a gateway on a Sentinel set with a
+// password on the Sentinels and another on the data nodes delivers
+// receipts before and after a failover (SIGKILL of the master), and
+// neither password appears anywhere in its log (INFO level: the start-up
+// line names the URL, the Redis client logs the master switch).
+func TestGatewayOnSentinelMasksPasswords(t *testing.T) {
+	ss := startSentinelSet(t, 2)
+	acct := account{"acct001", "pw001"}
+	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, []account{acct})), map[string]string{"LOG_LEVEL": "INFO"})
+	g := startGW(t, "gw-a", env)
+	rc := newReceipts()
+	trx := dialAs(t, g.smppAddr, acct, pdu.CmdBindTransceiver, rc)
+	before := acceptedIDs(t, submitAll(t, trx, invalidNumbers(80_000_000, 50), 16, 0, 30*time.Second))
+	if m := rc.waitAll(before, 15*time.Second); m > 0 {
+		t.Fatalf("%d of %d receipts missing before the failover", m, len(before))
+	}
+	old := ss.master()
+	if err := old.stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := ss.waitFailover(old, 30*time.Second); !ok {
+		t.Fatalf("no failover 30 s after the kill: %s", ss.describe())
+	}
+	after := acceptedIDs(t, submitAll(t, trx, invalidNumbers(80_100_000, 50), 16, 0, 30*time.Second))
+	if m := rc.waitAll(after, 15*time.Second); m > 0 || len(after) == 0 {
+		t.Fatalf("after the failover: %d accepted, %d receipts missing", len(after), m)
+	}
+	logs := g.p.logs()
+	for _, secret := range []string{ss.pass, ss.sentPw} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the gateway's log contains the password %q", secret)
+		}
+	}
+	if !strings.Contains(logs, `"redis_url":"redis-sentinel://:****@`) || !strings.Contains(logs, "sentinel_password=****") {
+		t.Errorf("the start-up line does not show the masked URL:\n%s", g.p.tail(40))
+	}
+	t.Logf("sentinel: %d receipts before and %d after the failover; the log names the URL as %s", len(before), len(after),
+		redisconn.Redact(ss.URL()))
+}
+
+// TestPausedRedisSubmitsAnswered: Redis is paused (SIGSTOP: connections
+// stay open, nothing answers) for 3 s while an account submits 100/s with
+// REDIS_TIMEOUT_SECONDS=0.5. Every submit_sm is answered, and every
+// accepted message's receipt arrives once Redis resumes. The time the
+// answers took is logged.
+func TestPausedRedisSubmitsAnswered(t *testing.T) {
+	const (
+		n       = 600 // 6 s at 100/s
+		pace    = 10 * time.Millisecond
+		pauseAt = 2 * time.Second
+		pauseL  = 3 * time.Second
+	)
+	rs := startRedis(t)
+	acct := account{"acct001", "pw001"}
+	g := startGW(t, "gw-a", topoEnv(rs.URL(), writeAccounts(t, []account{acct})))
+	rc := newReceipts()
+	dialAs(t, g.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	tx := dialAs(t, g.smppAddr, acct, pdu.CmdBindTransmitter, nil)
+	l := &loadRun{acct: acct, rc: rc}
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { l.pace(tx, invalidNumbers(90_000_000, n), pace, 256, 30*time.Second); close(done) }()
+	time.Sleep(time.Until(start.Add(pauseAt)))
+	if err := rs.pause(); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	time.Sleep(pauseL)
+	if err := rs.resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := time.Now()
+	<-done
+	var lat []time.Duration
+	l.mu.Lock()
+	for _, r := range l.results {
+		if !r.sent.Before(paused) && r.sent.Before(resumed) && r.err == nil {
+			lat = append(lat, r.at.Sub(r.sent))
+		}
+	}
+	l.mu.Unlock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	all := l.tally(time.Time{}, time.Time{})
+	if len(lat) == 0 {
+		t.Fatalf("no submit answered while Redis was paused: %s", fmtTally(all))
+	}
+	t.Logf("paused Redis: %s; %d submits sent during the %v pause answered in p50 %v, max %v (REDIS_TIMEOUT_SECONDS=0.5)",
+		fmtTally(all), len(lat), pauseL, lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	for k := range all {
+		if strings.HasPrefix(k, "error") {
+			t.Fatalf("submit_sm without a response: %s", fmtTally(all))
+		}
+	}
+	if m := rc.waitAll(l.accepted(time.Time{}, time.Time{}), 20*time.Second); m > 0 {
+		t.Errorf("%d accepted messages got no receipt after Redis resumed", m)
+	}
+}
+
+// killedWithLeases sets up two gateways on one Redis
+// (DLR_VISIBILITY_TIMEOUT_SECONDS=60) where the only receiver of an
+// account is bound to A and, after answering 20 receipts, holds every
+// deliver_sm unanswered; 200 messages are submitted on B, and A is killed
+// with SIGKILL while it holds leases. It returns the accepted ids, the
+// receipts answered so far, both gateways and the account.
+func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw, acct account) {
+	t.Helper()
+	const n = 200
+	rs := startRedis(t, "--appendfsync", "always")
+	acct = account{"acct001", "pw001"}
+	env := mergeEnv(topoEnv(rs.URL(), writeAccounts(t, []account{acct})), map[string]string{
+		"DLR_VISIBILITY_TIMEOUT_SECONDS": "60", "SMPP_RESPONSE_TIMEOUT_SECONDS": "10",
+	})
+	a, b = startGW(t, "gw-a", env), startGW(t, "gw-b", env)
+	rc = newReceipts()
+	gate := make(chan struct{})
+	t.Cleanup(func() { close(gate) })
+	answered := 0 // only the receiver's reader goroutine touches it
+	stuck := newReceipts()
+	onDeliver := func(d *pdu.DeliverSM) pdu.Status {
+		if answered < 20 {
+			answered++
+			return rc.onDeliver(d)
+		}
+		stuck.onDeliver(d)
+		<-gate
+		return pdu.StatusOK
+	}
+	rxA := dialWith(t, a.smppAddr, acct, pdu.CmdBindReceiver, onDeliver)
+	tx := dialAs(t, b.smppAddr, acct, pdu.CmdBindTransmitter, nil)
+	ids = acceptedIDs(t, submitAll(t, tx, invalidNumbers(70_000_000, n), 64, 0, 30*time.Second))
+	if !waitFor(10*time.Second, func() bool { d, _, _ := stuck.counts(); return d > 0 }) {
+		t.Fatal("A never sent a deliver_sm past the answered ones")
+	}
+	a.p.kill(t)
+	_ = rxA.Close()
+	return ids, rc, a, b, acct
+}
+
+// TestGatewayKillRestartTakesBackLeases: A, killed while holding leases,
+// is restarted with the same INSTANCE_ID and delivers every undelivered
+// receipt within 5 s of being ready again (the leases run for 60 s).
+func TestGatewayKillRestartTakesBackLeases(t *testing.T) {
+	ids, rc, a, _, acct := killedWithLeases(t)
+	_, before, _ := rc.counts()
+	a.start()
+	ready := time.Now()
+	dialAs(t, a.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	missing := rc.waitAll(ids, 5*time.Second)
+	t.Logf("gateway restart: %d accepted, %d answered before the kill; %d still missing 5 s after A was ready again, the last arrived %v after (lease 60 s)",
+		len(ids), before, missing, rc.lastFirst(ids).Sub(ready).Round(time.Millisecond))
+	if missing > 0 {
+		t.Errorf("%d receipts not delivered within 5 s of the restart", missing)
+	}
+}
+
+// TestGatewayKilledLeasesTakenByOther: A, killed while holding leases,
+// stays down; B, with a receiver bound, delivers every undelivered
+// receipt once A's heartbeat has expired (seconds), not after the 60 s
+// lease.
+func TestGatewayKilledLeasesTakenByOther(t *testing.T) {
+	ids, rc, _, b, acct := killedWithLeases(t)
+	killed := time.Now()
+	_, before, _ := rc.counts()
+	dialAs(t, b.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	missing := rc.waitAll(ids, 20*time.Second)
+	t.Logf("dead gateway: %d accepted, %d answered before the kill; %d missing 20 s after it, the last arrived on B %v after the kill (lease 60 s)",
+		len(ids), before, missing, rc.lastFirst(ids).Sub(killed).Round(time.Millisecond))
+	if missing > 0 {
+		t.Errorf("%d receipts leased by the dead gateway not delivered by the other within 20 s", missing)
+	}
 }

@@ -12,9 +12,13 @@
 //   node smpp_client.js --scenario NAME [--host H] [--port P] [--tls-port P]
 //        [--system-id ID] [--password PW] [--timeout SECONDS]
 //        [--receipt-wait SECONDS] [--destination MSISDN] [--count N]
+//        [--interface-version V]
 // Every option falls back to an environment variable: SMPP_HOST, SMPP_PORT,
 // SMPP_TLS_PORT, SMPP_SYSTEM_ID, SMPP_PASSWORD, SCENARIO, CLIENT_TIMEOUT,
-// RECEIPT_WAIT, DESTINATION, COUNT.
+// RECEIPT_WAIT, DESTINATION, COUNT, INTERFACE_VERSION. --interface-version
+// (e.g. 0x33) is the bind's interface_version; node-smpp decodes optional
+// parameters whatever the version, so any the gateway sends shows up in the
+// output ("tlv_tags").
 //
 // Scenarios: bind_transmitter bind_receiver bind_transceiver wrong_password
 // unknown_system_id second_bind submit_before_bind submit_on_receiver
@@ -41,6 +45,7 @@ function parseArgs(argv) {
     receiptWait: Number(process.env.RECEIPT_WAIT || 10),
     destination: process.env.DESTINATION || '',
     count: Number(process.env.COUNT || 20),
+    interfaceVersion: Number(process.env.INTERFACE_VERSION || 0x34),
   };
   const names = {
     '--host': ['host', String],
@@ -53,6 +58,7 @@ function parseArgs(argv) {
     '--receipt-wait': ['receiptWait', Number],
     '--destination': ['destination', String],
     '--count': ['count', Number],
+    '--interface-version': ['interfaceVersion', Number],
   };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
@@ -93,6 +99,17 @@ function fail(msg, extra) {
 }
 
 class Abort extends Error {}
+
+// The tags of the optional parameters a decoded PDU carried: node-smpp
+// stores known ones under their names, unknown ones under their numeric tag.
+function tlvTags(pdu) {
+  const tags = [];
+  for (const k of Object.keys(pdu)) {
+    if (/^\d+$/.test(k)) tags.push(Number(k));
+    else if (Object.prototype.hasOwnProperty.call(smpp.tlvs, k)) tags.push(smpp.tlvs[k].id);
+  }
+  return tags.sort((a, b) => a - b);
+}
 
 const opt = parseArgs(process.argv.slice(2));
 
@@ -163,6 +180,7 @@ function connect(useTLS) {
         receipted_message_id: pdu.receipted_message_id,
         message_state: pdu.message_state,
         data_coding: pdu.data_coding,
+        tlv_tags: tlvTags(pdu),
       };
       session.receipts.push(r);
       emit(r);
@@ -211,6 +229,7 @@ function request(session, step, command, params, extra) {
         sequence_number: resp.sequence_number,
         request_sequence_number: pdu.sequence_number,
         body_length: resp.command_length - 16,
+        tlv_tags: tlvTags(resp),
       }, extra || {});
       if (resp.system_id) out.system_id = resp.system_id;
       if (resp.message_id) out.message_id = resp.message_id;
@@ -231,7 +250,7 @@ function bind(session, mode, cred) {
     system_id: cred.systemId !== undefined ? cred.systemId : opt.systemId,
     password: cred.password !== undefined ? cred.password : opt.password,
     system_type: 'interop',
-    interface_version: 0x34,
+    interface_version: opt.interfaceVersion,
   });
 }
 

@@ -11,10 +11,12 @@
 # Usage:
 #   smpp_client.pl --scenario NAME [--host H] [--port P] [--system-id ID]
 #                  [--password PW] [--timeout SECONDS] [--receipt-wait SECONDS]
-#                  [--destination MSISDN] [--count N]
+#                  [--destination MSISDN] [--count N] [--interface-version V]
 # Every option falls back to an environment variable: SMPP_HOST, SMPP_PORT,
 # SMPP_SYSTEM_ID, SMPP_PASSWORD, SCENARIO, CLIENT_TIMEOUT, RECEIPT_WAIT,
-# DESTINATION, COUNT.
+# DESTINATION, COUNT, INTERFACE_VERSION. --interface-version (e.g. 0x33) is
+# the bind's interface_version; PDUs are still decoded as v3.4, so any
+# optional parameter the gateway sends shows up in the output ("tlv_tags").
 #
 # Scenarios: bind_transmitter bind_receiver bind_transceiver wrong_password
 # unknown_system_id second_bind submit_before_bind submit_on_receiver
@@ -41,6 +43,7 @@ my %opt = (
     receipt_wait => $ENV{RECEIPT_WAIT}   // 10,
     destination  => $ENV{DESTINATION}    // '',
     count        => $ENV{COUNT}          // 20,
+    interface_version => $ENV{INTERFACE_VERSION} // '0x34',
 );
 GetOptions(
     'host=s'         => \$opt{host},
@@ -52,7 +55,9 @@ GetOptions(
     'receipt-wait=f' => \$opt{receipt_wait},
     'destination=s'  => \$opt{destination},
     'count=i'        => \$opt{count},
+    'interface-version=s' => \$opt{interface_version},
 ) or fail('bad command line');
+$opt{interface_version} = oct($opt{interface_version}) if $opt{interface_version} =~ /^0/;
 
 # Numbers of the gateway's HLR simulator (DESIGN: reverse filtering).
 my $VALID_NUMBER   = '13476841841';      # live subscriber -> 0x0B, no receipt
@@ -86,6 +91,10 @@ sub fail {
 }
 
 sub cname { my $c = shift; return $cmd_name{$c} // sprintf('0x%08X', $c) }
+
+# The optional parameters a decoded PDU carried: Net::SMPP keeps each under
+# its numeric tag.
+sub tlv_tags { my $pdu = shift; return [sort { $a <=> $b } map { $_ + 0 } grep { /^\d+$/ } keys %$pdu] }
 
 sub connect_smpp {
     my $s = Net::SMPP->new_connect(
@@ -131,6 +140,7 @@ sub next_pdu {
             receipted_message_id => $rid,
             message_state        => $state,
             data_coding          => $pdu->{data_coding},
+            tlv_tags             => tlv_tags($pdu),
         );
         push @receipts, \%r;
         emit(%r);
@@ -178,6 +188,7 @@ sub wait_resp {
         $out{system_id}  = $pdu->{system_id}  if defined $pdu->{system_id} && $pdu->{system_id} ne '';
         $out{message_id} = $pdu->{message_id} if defined $pdu->{message_id} && $pdu->{message_id} ne '';
         $out{body_length} = length($pdu->{data} // '');
+        $out{tlv_tags} = tlv_tags($pdu);
         emit(%out);
         return $pdu;
     }
@@ -193,7 +204,8 @@ sub do_bind {
     my ($s, $mode, %cred) = @_;
     my $sid = $cred{system_id} // $opt{system_id};
     my $pw  = $cred{password}  // $opt{password};
-    my $seq = $s->$mode(system_id => $sid, password => $pw, system_type => 'interop', async => 1);
+    my $seq = $s->$mode(system_id => $sid, password => $pw, system_type => 'interop',
+                        interface_version => $opt{interface_version}, async => 1);
     return wait_resp($s, $cred{step} // $mode, $seq, $bind_cmd{$mode} | 0x80000000);
 }
 

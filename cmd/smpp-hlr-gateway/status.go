@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/admin"
+)
+
+// runStatus prints the sessions and accounts of a running gateway from
+// its admin API, as two aligned tables.
+func runStatus(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: smpp-hlr-gateway status [--addr HOST:PORT] [--token TOKEN] [--timeout D]")
+		fmt.Fprintln(fs.Output(), "\nPrints the bound sessions and the accounts of a running gateway, read from its admin API.")
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", defaultAdminAddr(env), "the gateway's metrics and admin API address (default from METRICS_HOST and METRICS_PORT)")
+	token := fs.String("token", env("ADMIN_TOKEN"), "the admin API bearer token (default ADMIN_TOKEN)")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if *token == "" {
+		fmt.Fprintln(stderr, "status: no token: pass --token or set ADMIN_TOKEN")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	c := statusClient{base: "http://" + *addr, token: *token}
+	var sessions struct{ Sessions []admin.Session }
+	if err := c.get(ctx, admin.PathAPI+"sessions", &sessions); err != nil {
+		fmt.Fprintln(stderr, "status:", err)
+		return 1
+	}
+	var accounts struct{ Accounts []admin.Account }
+	if err := c.get(ctx, admin.PathAPI+"accounts", &accounts); err != nil {
+		fmt.Fprintln(stderr, "status:", err)
+		return 1
+	}
+	printSessions(stdout, sessions.Sessions)
+	fmt.Fprintln(stdout)
+	printAccounts(stdout, accounts.Accounts)
+	return 0
+}
+
+// defaultAdminAddr is METRICS_HOST:METRICS_PORT with the defaults, a
+// wildcard host asked on the loopback address.
+func defaultAdminAddr(env func(string) string) string {
+	host, port := env("METRICS_HOST"), env("METRICS_PORT")
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	if port == "" {
+		port = "9091"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+type statusClient struct{ base, token string }
+
+func (c statusClient) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.Unmarshal(body, &e)
+		if e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+		return fmt.Errorf("%s: HTTP %d: %s", path, resp.StatusCode, e.Error)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func printSessions(w io.Writer, sessions []admin.Session) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSYSTEM_ID\tBIND\tREMOTE\tTLS\tVERSION\tBOUND\tIN_FLIGHT\tSUBMITS\tRECEIPTS_SENT\tAWAITING_ACK")
+	for _, s := range sessions {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%d\t%d\t%d\t%d\n", s.ID, s.SystemID, s.Bind, s.RemoteAddr, s.TLS,
+			s.InterfaceVersion, s.BoundAt.Format(time.RFC3339), s.InFlight, s.Submits, s.ReceiptsSent, s.ReceiptsPendingAck)
+	}
+	_ = tw.Flush()
+}
+
+func printAccounts(w io.Writer, accounts []admin.Account) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SYSTEM_ID\tMAX_BINDS\tTHROUGHPUT\tBINDS\tCLUSTER_BINDS\tPENDING\tACCEPTED\tREJECTED\tTHROTTLED")
+	for _, a := range accounts {
+		cluster := "-"
+		if a.Binds.Cluster != nil {
+			cluster = strconv.Itoa(*a.Binds.Cluster)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", a.SystemID, unlimited(a.MaxBinds), unlimitedF(a.Throughput),
+			a.Binds.Instance, cluster, a.PendingReceipts, a.Submits.Accepted, a.Submits.Rejected, a.Submits.Throttled)
+	}
+	_ = tw.Flush()
+}
+
+func unlimited(n int) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(n)
+}
+
+func unlimitedF(f float64) string {
+	if f == 0 {
+		return "unlimited"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64) + "/s"
+}

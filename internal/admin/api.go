@@ -1,0 +1,178 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// PathAPI is the prefix of the admin API.
+const PathAPI = "/api/v1/"
+
+// Session is one bound SMPP session as GET /api/v1/sessions shows it.
+type Session struct {
+	ID                 string    `json:"id"`
+	SystemID           string    `json:"system_id"`
+	Bind               string    `json:"bind"` // transmitter, receiver or transceiver
+	RemoteAddr         string    `json:"remote_addr"`
+	TLS                bool      `json:"tls"`
+	InterfaceVersion   string    `json:"interface_version"` // e.g. "0x34"
+	BoundAt            time.Time `json:"bound_at"`
+	InFlight           int       `json:"in_flight"`
+	Submits            uint64    `json:"submits"`
+	ReceiptsSent       uint64    `json:"receipts_sent"`
+	ReceiptsPendingAck int       `json:"receipts_pending_ack"`
+}
+
+// Account is one account as GET /api/v1/accounts shows it.
+type Account struct {
+	SystemID        string      `json:"system_id"`
+	MaxBinds        int         `json:"max_binds"`  // 0 = unlimited
+	Throughput      float64     `json:"throughput"` // messages per second; 0 = unlimited
+	Binds           Binds       `json:"binds"`
+	PendingReceipts int         `json:"pending_receipts"`
+	Submits         SubmitStats `json:"submits"`
+}
+
+// Binds counts an account's bound sessions: on this instance, and on all
+// instances sharing the Redis (null without Redis or when it cannot be
+// asked).
+type Binds struct {
+	Instance int  `json:"instance"`
+	Cluster  *int `json:"cluster"`
+}
+
+// SubmitStats are the answers given to an account's submits on this
+// instance since the account was loaded.
+type SubmitStats struct {
+	Accepted  uint64 `json:"accepted"`
+	Rejected  uint64 `json:"rejected"`
+	Throttled uint64 `json:"throttled"`
+}
+
+// Message is what GET /api/v1/messages/{message_id} shows of a message.
+type Message struct {
+	MessageID   string     `json:"message_id"`
+	State       string     `json:"state"` // ENROUTE, DELIVERED, EXPIRED, DELETED, UNDELIVERABLE
+	SystemID    string     `json:"system_id"`
+	Destination string     `json:"destination,omitempty"`
+	SubmittedAt *time.Time `json:"submitted_at"`
+	DoneAt      *time.Time `json:"done_at"`
+}
+
+// ReloadResult lists what POST /api/v1/reload changed.
+type ReloadResult struct {
+	Added   []string `json:"added"`
+	Removed []string `json:"removed"`
+	Changed []string `json:"changed"`
+}
+
+// ErrInvalidConfig is wrapped by Backend.Reload errors that mean the new
+// configuration was rejected (answered 400); other errors answer 500.
+var ErrInvalidConfig = errors.New("admin: invalid configuration")
+
+// Backend is what the admin API reads and changes; the application
+// implements it over its SMPP server, accounts and receipt queue.
+type Backend interface {
+	Sessions(ctx context.Context) []Session
+	// UnbindSession unbinds and closes a session; false when no session
+	// has that id.
+	UnbindSession(ctx context.Context, id string) bool
+	Accounts(ctx context.Context) ([]Account, error)
+	// Message finds a message by id; false when unknown.
+	Message(ctx context.Context, id string) (Message, bool, error)
+	Reload(ctx context.Context) (ReloadResult, error)
+}
+
+// API serves /api/v1/ over a Backend for requests with the bearer token.
+type API struct {
+	Token   string
+	Backend Backend
+}
+
+func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
+	want := sha256.Sum256([]byte(api.Token))
+	auth := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			got := sha256.Sum256([]byte(token))
+			// Compare digests: constant time, and the token's length does
+			// not show either.
+			if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="smpp-hlr-gateway"`)
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+				return
+			}
+			h(w, r)
+		}
+	}
+	b := api.Backend
+	mux.HandleFunc("GET "+PathAPI+"sessions", auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"sessions": nonNil(b.Sessions(r.Context()))})
+	}))
+	mux.HandleFunc("DELETE "+PathAPI+"sessions/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !b.UnbindSession(r.Context(), id) {
+			writeError(w, http.StatusNotFound, "no session "+id)
+			return
+		}
+		s.logger.Info("admin.session.unbound", "session", id, "remote", r.RemoteAddr)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	mux.HandleFunc("GET "+PathAPI+"accounts", auth(func(w http.ResponseWriter, r *http.Request) {
+		accs, err := b.Accounts(r.Context())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"accounts": nonNil(accs)})
+	}))
+	mux.HandleFunc("GET "+PathAPI+"messages/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		m, ok, err := b.Message(r.Context(), id)
+		switch {
+		case err != nil:
+			writeError(w, http.StatusInternalServerError, err.Error())
+		case !ok:
+			writeError(w, http.StatusNotFound, "no message "+id)
+		default:
+			writeJSON(w, http.StatusOK, m)
+		}
+	}))
+	mux.HandleFunc("POST "+PathAPI+"reload", auth(func(w http.ResponseWriter, r *http.Request) {
+		res, err := b.Reload(r.Context())
+		switch {
+		case errors.Is(err, ErrInvalidConfig):
+			// The validation error as a start would print it.
+			writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrInvalidConfig.Error()+": "))
+		case err != nil:
+			writeError(w, http.StatusInternalServerError, err.Error())
+		default:
+			writeJSON(w, http.StatusOK, res)
+		}
+	}))
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}

@@ -1,0 +1,122 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/admin"
+)
+
+type fakeBackend struct {
+	unbound   []string
+	reloadErr error
+}
+
+func (f *fakeBackend) Sessions(context.Context) []admin.Session {
+	return []admin.Session{{ID: "7", SystemID: "alice", Bind: "transceiver", RemoteAddr: "127.0.0.1:5000",
+		InterfaceVersion: "0x34", BoundAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+}
+
+func (f *fakeBackend) UnbindSession(_ context.Context, id string) bool {
+	if id != "7" {
+		return false
+	}
+	f.unbound = append(f.unbound, id)
+	return true
+}
+
+func (f *fakeBackend) Accounts(context.Context) ([]admin.Account, error) {
+	two := 2
+	return []admin.Account{{SystemID: "alice", MaxBinds: 2, Throughput: 100, Binds: admin.Binds{Instance: 1, Cluster: &two},
+		PendingReceipts: 3, Submits: admin.SubmitStats{Accepted: 5, Rejected: 1, Throttled: 2}}}, nil
+}
+
+func (f *fakeBackend) Message(_ context.Context, id string) (admin.Message, bool, error) {
+	if id != "ABC" {
+		return admin.Message{}, false, nil
+	}
+	return admin.Message{MessageID: id, State: "ENROUTE", SystemID: "alice", Destination: "4915"}, true, nil
+}
+
+func (f *fakeBackend) Reload(context.Context) (admin.ReloadResult, error) {
+	if f.reloadErr != nil {
+		return admin.ReloadResult{}, f.reloadErr
+	}
+	return admin.ReloadResult{Added: []string{"bob"}, Removed: []string{}, Changed: []string{"alice"}}, nil
+}
+
+func TestAPI(t *testing.T) {
+	fb := &fakeBackend{}
+	srv := admin.New(admin.Options{API: &admin.API{Token: "s3cret", Backend: fb}})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	cases := []struct {
+		name, method, path, token string
+		code                      int
+		body                      string // substring of the answer
+	}{
+		{"no token", "GET", "/api/v1/sessions", "", 401, `"error"`},
+		{"wrong token", "GET", "/api/v1/sessions", "s3cre", 401, `"error"`},
+		{"longer token", "GET", "/api/v1/accounts", "s3cretX", 401, `"error"`},
+		{"sessions", "GET", "/api/v1/sessions", "s3cret", 200, `"system_id": "alice"`},
+		{"unbind unknown", "DELETE", "/api/v1/sessions/8", "s3cret", 404, `no session 8`},
+		{"unbind", "DELETE", "/api/v1/sessions/7", "s3cret", 204, ``},
+		{"accounts", "GET", "/api/v1/accounts", "s3cret", 200, `"cluster": 2`},
+		{"message", "GET", "/api/v1/messages/ABC", "s3cret", 200, `"state": "ENROUTE"`},
+		{"unknown message", "GET", "/api/v1/messages/XYZ", "s3cret", 404, `no message XYZ`},
+		{"reload", "POST", "/api/v1/reload", "s3cret", 200, `"added": [`},
+		{"reload by GET", "GET", "/api/v1/reload", "s3cret", 405, ``},
+		{"unknown path", "GET", "/api/v1/nothing", "s3cret", 404, ``},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := do(t, c.method, ts.URL+c.path, c.token)
+			if code != c.code || !strings.Contains(body, c.body) {
+				t.Fatalf("%s %s: %d %s, want %d containing %q", c.method, c.path, code, body, c.code, c.body)
+			}
+		})
+	}
+	if fmt.Sprint(fb.unbound) != "[7]" {
+		t.Errorf("unbound %v, want [7]", fb.unbound)
+	}
+	fb.reloadErr = fmt.Errorf("%w: SMPP_ACCOUNTS_FILE: accounts[0]: system_id is empty", admin.ErrInvalidConfig)
+	code, body := do(t, "POST", ts.URL+"/api/v1/reload", "s3cret")
+	var e struct{ Error string }
+	if err := json.Unmarshal([]byte(body), &e); err != nil || code != 400 || e.Error != "SMPP_ACCOUNTS_FILE: accounts[0]: system_id is empty" {
+		t.Fatalf("invalid reload: %d %s", code, body)
+	}
+}
+
+func TestAPIOffWithoutToken(t *testing.T) {
+	srv := admin.New(admin.Options{API: &admin.API{Backend: &fakeBackend{}}})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	if code, _ := do(t, "GET", ts.URL+"/api/v1/sessions", ""); code != 404 {
+		t.Fatalf("without a token the API answers %d, want 404", code)
+	}
+}
+
+func do(t *testing.T, method, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

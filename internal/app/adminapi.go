@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/admin"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// adminBackend serves the admin API from the running gateway.
+type adminBackend struct{ a *App }
+
+var _ admin.Backend = adminBackend{}
+
+func (b adminBackend) Sessions(context.Context) []admin.Session {
+	infos := b.a.server.SessionInfos()
+	out := make([]admin.Session, 0, len(infos))
+	for _, in := range infos {
+		out = append(out, admin.Session{
+			ID:                 strconv.FormatUint(in.ID, 10),
+			SystemID:           in.SystemID,
+			Bind:               in.Bind.String(),
+			RemoteAddr:         in.RemoteAddr,
+			TLS:                in.TLS,
+			InterfaceVersion:   fmt.Sprintf("0x%02x", in.InterfaceVersion),
+			BoundAt:            in.BoundAt.UTC(),
+			InFlight:           in.InFlight,
+			Submits:            in.Submits,
+			ReceiptsSent:       in.ReceiptsSent,
+			ReceiptsPendingAck: in.ReceiptsPendingAck,
+		})
+	}
+	return out
+}
+
+func (b adminBackend) UnbindSession(ctx context.Context, id string) bool {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.a.cfg.SMPP.ResponseTimeout)
+	defer cancel()
+	return b.a.server.UnbindSession(ctx, n)
+}
+
+func (b adminBackend) Accounts(ctx context.Context) ([]admin.Account, error) {
+	accs := b.a.accounts.List()
+	out := make([]admin.Account, 0, len(accs))
+	for _, acc := range accs {
+		set := acc.Settings()
+		n := acc.Submits()
+		pending, err := b.a.dispatcher.PendingCount(ctx, acc.SystemID)
+		if err != nil {
+			return nil, fmt.Errorf("app: pending receipts of %s: %w", acc.SystemID, err)
+		}
+		view := admin.Account{
+			SystemID: acc.SystemID, MaxBinds: set.MaxBinds, Throughput: set.Throughput,
+			Binds:           admin.Binds{Instance: b.a.server.AccountBinds(acc.SystemID)},
+			PendingReceipts: pending,
+			Submits:         admin.SubmitStats{Accepted: n.Accepted, Rejected: n.Rejected, Throttled: n.Throttled},
+		}
+		if b.a.limits != nil {
+			// Every bind holds a lease: their count is the cluster's.
+			if c, err := b.a.limits.Count(ctx, acc.SystemID); err == nil {
+				view.Binds.Cluster = &c
+			}
+		}
+		out = append(out, view)
+	}
+	return out, nil
+}
+
+func (b adminBackend) Message(ctx context.Context, id string) (admin.Message, bool, error) {
+	// Receipts are kept per account: ask each known account.
+	for _, acc := range b.a.accounts.List() {
+		o, ok, err := b.a.dispatcher.Lookup(ctx, acc.SystemID, id)
+		if err != nil {
+			return admin.Message{}, false, fmt.Errorf("app: message %s: %w", id, err)
+		}
+		if !ok {
+			continue
+		}
+		m := admin.Message{MessageID: id, State: stateName(o.State), SystemID: acc.SystemID, Destination: o.Destination,
+			SubmittedAt: timePtr(o.SubmittedAt)}
+		if o.State != pdu.StateEnroute {
+			m.DoneAt = timePtr(o.At)
+		}
+		return m, true, nil
+	}
+	return admin.Message{}, false, nil
+}
+
+func (b adminBackend) Reload(ctx context.Context) (admin.ReloadResult, error) {
+	res, err := b.a.Reload(ctx)
+	return admin.ReloadResult(res), err
+}
+
+func stateName(s pdu.MessageState) string {
+	switch s {
+	case pdu.StateEnroute:
+		return "ENROUTE"
+	case pdu.StateDelivered:
+		return "DELIVERED"
+	case pdu.StateExpired:
+		return "EXPIRED"
+	case pdu.StateDeleted:
+		return "DELETED"
+	case pdu.StateUndeliverable:
+		return "UNDELIVERABLE"
+	case pdu.StateAccepted:
+		return "ACCEPTED"
+	case pdu.StateRejected:
+		return "REJECTED"
+	}
+	return "UNKNOWN"
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,107 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Instance tag leases: the 12-bit tag in message ids must differ between
+// instances minting ids at the same time. With Redis, each instance leases
+// one of the 4096 tags (key <prefix>gw:tag:<n>, value INSTANCE_ID, with a
+// TTL its heartbeat keeps refreshing); an instance started again with the
+// same INSTANCE_ID gets its own tag back, and a dead instance's tag becomes
+// free once its lease expires. A counter modulo 4096 would hand a live
+// instance's tag to the 4097th start.
+const (
+	tagLeaseTTL     = 30 * time.Second
+	tagLeaseRefresh = 5 * time.Second
+	tagCount        = 4096
+)
+
+type tagLease struct {
+	rdb redis.UniversalClient
+	key string
+	id  string
+	tag uint16
+	log *slog.Logger
+}
+
+func tagKey(prefix string, n int) string { return prefix + "gw:tag:" + strconv.Itoa(n) }
+
+// randomTag is the tag of an instance without Redis.
+func randomTag() uint16 {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint16(b[:]) & 0xFFF
+}
+
+// leaseTag takes a free tag (or this instance's own), starting from one
+// derived from the instance id. Without Redis, or when Redis fails, the tag
+// is random and the lease nil.
+func leaseTag(ctx context.Context, rdb redis.UniversalClient, prefix, instanceID string, log *slog.Logger) (uint16, *tagLease, error) {
+	if rdb == nil {
+		return randomTag(), nil, nil
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(instanceID))
+	start := int(h.Sum32() % tagCount)
+	for i := range tagCount {
+		n := (start + i) % tagCount
+		key := tagKey(prefix, n)
+		ok, err := rdb.SetNX(ctx, key, instanceID, tagLeaseTTL).Result()
+		if err != nil {
+			return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
+		}
+		if !ok {
+			holder, err := rdb.Get(ctx, key).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
+			}
+			if holder != instanceID {
+				continue
+			}
+			if err := rdb.Set(ctx, key, instanceID, tagLeaseTTL).Err(); err != nil {
+				return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
+			}
+		}
+		return uint16(n), &tagLease{rdb: rdb, key: key, id: instanceID, tag: uint16(n), log: log}, nil
+	}
+	return randomTag(), nil, errors.New("app: instance tag lease: all 4096 tags are leased")
+}
+
+// run refreshes the lease until ctx ends. A lease found held by another
+// instance (this one could not refresh it for tagLeaseTTL) is logged: both
+// may then mint the same ids.
+func (l *tagLease) run(ctx context.Context) {
+	t := time.NewTicker(tagLeaseRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, tagLeaseRefresh)
+		holder, err := l.rdb.Get(rctx, l.key).Result()
+		switch {
+		case errors.Is(err, redis.Nil) || (err == nil && holder == l.id):
+			err = l.rdb.Set(rctx, l.key, l.id, tagLeaseTTL).Err()
+		case err == nil:
+			l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", holder,
+				"detail", "the lease expired while Redis was unreachable and another instance took the tag: message ids may collide")
+		}
+		cancel()
+		if err != nil {
+			l.log.Warn("gateway.instance_tag_not_refreshed", "tag", l.tag, "err", err.Error())
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package dlr
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Maintainer is implemented by queues with periodic upkeep; the
+// dispatcher calls Maintain on every sweep, outside the claim path.
+type Maintainer interface {
+	Maintain(ctx context.Context) error
+}
+
+var _ Maintainer = (*RedisQueue)(nil)
+
+// TakeBackLeases puts every receipt this instance (InstanceID) had leased
+// before it stopped back into its account's due set, due now: a restarted
+// instance does not wait for the visibility timeout of its own leases. The
+// application calls it once at start-up.
+func (q *RedisQueue) TakeBackLeases(ctx context.Context) (int, error) {
+	accounts, err := q.accounts(ctx)
+	n := 0
+	var errs []error
+	if err != nil {
+		errs = append(errs, redisErr("take back leases", err))
+	}
+	for _, sys := range accounts {
+		m, err := q.reclaim(ctx, sys, q.o.InstanceID, true)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n += m
+	}
+	if n > 0 {
+		q.log.Info("dlr.leases_taken_back", "instance_id", q.o.InstanceID, "receipts", n)
+	}
+	return n, errors.Join(errs...)
+}
+
+// Maintain writes this instance's heartbeat and, for every account, puts
+// back into the due set the leases that ended (the visibility timeout) and
+// all leases of instances whose heartbeat expired (they died). One
+// account's failure stops none of the others, and neither does the
+// heartbeat's (its key lives outside the accounts' slots).
+func (q *RedisQueue) Maintain(ctx context.Context) error {
+	var errs []error
+	if err := q.c.Set(ctx, q.heartbeatKey(q.o.InstanceID), time.Now().UTC().Format(time.RFC3339), q.o.Heartbeat).Err(); err != nil {
+		errs = append(errs, redisErr("heartbeat", err))
+	}
+	accounts, err := q.accounts(ctx)
+	if err != nil {
+		errs = append(errs, redisErr("maintain", err))
+	}
+	alive := map[string]bool{q.o.InstanceID: true}
+	// One pipeline for every account's lessees (a sweep must not cost a
+	// round trip per account); accounts without leases cost nothing more.
+	cmds := make([]*redis.StringSliceCmd, len(accounts))
+	_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sys := range accounts {
+			cmds[i] = p.SMembers(ctx, q.lesseesKey(sys))
+		}
+		return nil
+	})
+	for i, sys := range accounts {
+		lessees, err := cmds[i].Result()
+		if err != nil {
+			errs = append(errs, redisErr("maintain "+sys, err))
+			continue
+		}
+		for _, l := range lessees {
+			live, known := alive[l]
+			if !known {
+				n, err := q.c.Exists(ctx, q.heartbeatKey(l)).Result()
+				if err != nil {
+					errs = append(errs, redisErr("heartbeat of "+l, err))
+					continue
+				}
+				live = n == 1
+				alive[l] = live
+			}
+			m, err := q.reclaim(ctx, sys, l, !live)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if m > 0 && !live {
+				q.log.Warn("dlr.leases_of_dead_instance_taken", "system_id", sys, "instance_id", l, "receipts", m)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reclaim puts instance's leases on sys back into the due set: all of
+// them, or those that ended.
+func (q *RedisQueue) reclaim(ctx context.Context, sys, instance string, all bool) (int, error) {
+	flag := "0"
+	if all {
+		flag = "1"
+	}
+	keys := []string{q.leaseKey(sys, instance), q.accountKeys(sys)[2], q.lesseesKey(sys)}
+	n, err := q.s.reclaim.Run(ctx, q.c, keys, time.Now().UnixMilli(), flag, instance).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, redisErr("reclaim leases of "+instance, err)
+	}
+	return n, nil
+}

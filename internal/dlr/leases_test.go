@@ -1,0 +1,65 @@
+package dlr
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestLeasesCarryTheInstance: a restarted instance (same id) takes its
+// leases back at once, without waiting for the lease to end; another
+// instance takes a dead instance's leases once its heartbeat is gone, and
+// leaves a live one's alone.
+func TestLeasesCarryTheInstance(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	newQ := func(id string) *RedisQueue {
+		return NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: id, Heartbeat: time.Hour})
+	}
+	claim := func(q *RedisQueue) int {
+		t.Helper()
+		// Real time: Maintain compares leases with the wall clock.
+		rs, err := q.Claim(ctx, "acme", time.Now(), time.Hour, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs)
+	}
+	a, b := newQ("gw-a"), newQ("gw-b")
+	if err := a.Put(ctx, receipt("00000000000000E1", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if n := claim(a); n != 1 {
+		t.Fatalf("a claimed %d, want 1", n)
+	}
+	if n := claim(b); n != 0 {
+		t.Fatalf("b claimed %d during a's lease", n)
+	}
+
+	a2 := newQ("gw-a") // a restarted
+	if n, err := a2.TakeBackLeases(ctx); err != nil || n != 1 {
+		t.Fatalf("TakeBackLeases = %d %v, want 1", n, err)
+	}
+	if n := claim(a2); n != 1 {
+		t.Fatalf("restarted a claimed %d, want its own lease back at once", n)
+	}
+
+	for _, q := range []*RedisQueue{a2, b} {
+		if err := q.Maintain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := claim(b); n != 0 {
+		t.Fatalf("b took %d receipts of a live instance", n)
+	}
+	if err := c.Del(ctx, a2.heartbeatKey("gw-a")).Err(); err != nil { // a dies
+		t.Fatal(err)
+	}
+	if err := b.Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := claim(b); n != 1 {
+		t.Fatalf("b claimed %d after a's heartbeat expired, want 1", n)
+	}
+}

@@ -1,0 +1,389 @@
+package smpp_test
+
+import (
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/esme"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// floodSubmits writes submit_sm frames to conn without reading anything
+// until a write fails (the server closed the connection) or max frames
+// (0: no limit) are written. It returns how many were written.
+func floodSubmits(conn net.Conn, max int) int {
+	one := frame(pdu.CmdSubmitSM, 0, submitBody("4915123456789", 5, "hello"))
+	const perWrite = 256
+	chunk := make([]byte, 0, perWrite*len(one))
+	for range perWrite {
+		chunk = append(chunk, one...)
+	}
+	n := 0
+	for max == 0 || n < max {
+		if _, err := conn.Write(chunk); err != nil {
+			return n
+		}
+		n += perWrite
+	}
+	return n
+}
+
+// TestUnreadSubmitsEndAsSlowConsumer: a client that writes submit_sm and
+// never reads the answers stalls only its own connection: the server's
+// output buffer for it stays within SMPP_MAX_OUTPUT_BYTES, reading pauses,
+// and when the buffer stays full past the slow-consumer timeout the
+// session is closed as slow_consumer. Another session keeps submitting
+// throughout without an error or a stall.
+func TestUnreadSubmitsEndAsSlowConsumer(t *testing.T) {
+	tests := []struct {
+		name    string
+		bind    bool
+		prebind int
+	}{
+		{"bound", true, 0},
+		// With the pre-bind limit out of the way, the output bound alone
+		// stops a client that never binds.
+		{"never bound", false, 1 << 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const maxOut = 16 << 10
+			clk := smpp.NewFakeClock(t0)
+			opts := smpp.Options{Clock: clk, MaxOutputBytes: maxOut, SlowConsumerTimeout: time.Minute,
+				BindTimeout: 1000 * time.Hour, EnquireLinkInterval: -1, InactivityTimeout: -1, MaxPrebindRequests: tt.prebind}
+			ts, reg := startServerOn(t, opts, func(l net.Listener) net.Listener { return smallBuffers{l} })
+			k := startKeeper(t, ts.addr)
+
+			conn := dialFrom(t, attackerIP, ts.addr)
+			if tt.bind {
+				if _, err := conn.Write(bindFrame(1, "testuser", "testpass", 0x34)); err != nil {
+					t.Fatal(err)
+				}
+				if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusOK {
+					t.Fatalf("bind: %+v", p.Header)
+				}
+			}
+			flooded := make(chan int, 1)
+			go func() { flooded <- floodSubmits(conn, 0) }()
+
+			// Each time the reader pauses on a full buffer it starts the
+			// slow-consumer timer on the clock; the buffer never passes its
+			// bound. Moving the clock past the timeout while the reader
+			// is paused closes the session. (The writer may still drain a
+			// little before the kernel buffers are full, which ends a
+			// pause and starts a new one: the clock is moved again.)
+			var s *smpp.Session
+			paused := false
+			poll := time.NewTicker(10 * time.Millisecond)
+			defer poll.Stop()
+			deadline := time.After(30 * time.Second)
+			for closed := false; !closed; {
+				select {
+				case <-clk.Added():
+				case <-poll.C:
+				case <-done(s):
+					closed = true
+					continue
+				case <-deadline:
+					t.Fatalf("the flooding connection was neither paused nor closed (session %v, paused %v)", s != nil, paused)
+				}
+				if s == nil {
+					if s = sessionFrom(ts.srv, attackerIP); s == nil {
+						continue
+					}
+				}
+				out := s.OutputBytesForTest()
+				if out > maxOut+1024 {
+					t.Fatalf("output buffer %d bytes, bound %d", out, maxOut)
+				}
+				if out >= maxOut {
+					if !paused {
+						paused = true
+						k.waitProgress(t) // the other session is not stalled by the paused one
+					}
+					clk.Advance(time.Minute + time.Second)
+				}
+			}
+			if !paused {
+				t.Fatalf("closed as %s without the reader pausing", s.CloseReason())
+			}
+			if r := s.CloseReason(); r != smpp.CloseSlowConsumer {
+				t.Fatalf("closed as %s, want slow_consumer", r)
+			}
+			n := <-flooded
+			if got := counterValue(t, reg, "smpp_read_pauses_total", "", ""); got < 1 {
+				t.Fatalf("smpp_read_pauses_total %v after %d submits", got, n)
+			}
+			k.waitProgress(t)
+			k.check(t)
+		})
+	}
+}
+
+// done is s.Done(), or nil (blocks) while s is not known.
+func done(s *smpp.Session) <-chan struct{} {
+	if s == nil {
+		return nil
+	}
+	return s.Done()
+}
+
+// TestPrebindRequestsAnsweredThenClosed: requests before a bind are each
+// answered ESME_RINVBNDSTS, and after SMPP_MAX_PREBIND_REQUESTS of them
+// the connection is closed.
+func TestPrebindRequestsAnsweredThenClosed(t *testing.T) {
+	ts, reg := startServerOn(t, smpp.Options{MaxPrebindRequests: 4}, nil)
+	k := startKeeper(t, ts.addr)
+	conn := dialFrom(t, attackerIP, ts.addr)
+	for i := range 4 {
+		if _, err := conn.Write(frame(pdu.CmdSubmitSM, uint32(i+1), submitBody("4915123456789", 5, "hello"))); err != nil {
+			t.Fatal(err)
+		}
+		p, ok := readPDU(t, conn)
+		if !ok || p.Command != pdu.CmdSubmitSMResp || p.Status != pdu.StatusInvBndSts || p.Sequence != uint32(i+1) {
+			t.Fatalf("request %d before bind: %+v (%v)", i+1, p.Header, ok)
+		}
+	}
+	if p, ok := readPDU(t, conn); ok {
+		t.Fatalf("the connection stayed open after the pre-bind limit: %+v", p.Header)
+	}
+	k.waitProgress(t)
+	k.check(t)
+	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "prebind_requests"); got != 1 {
+		t.Fatalf("closed as prebind_requests: %v, want 1", got)
+	}
+}
+
+// served reports whether a raw connection is served (answers enquire_link).
+func served(t *testing.T, conn net.Conn) bool {
+	t.Helper()
+	_, ok := readPDUOrEnquire(t, conn)
+	return ok
+}
+
+// TestAdmissionCaps: one address cannot hold more than its share of
+// connections, connections that never bind cannot take every slot, and a
+// connection over a cap is refused at once and counted by reason.
+func TestAdmissionCaps(t *testing.T) {
+	ts, reg := startServerOn(t, smpp.Options{MaxConnectionsPerIP: 2, MaxUnboundConnections: 3}, nil)
+	k := startKeeper(t, ts.addr) // bound: one of keeperIP's two, no unbound slot
+	a1, a2 := dialFrom(t, attackerIP, ts.addr), dialFrom(t, attackerIP, ts.addr)
+	if !served(t, a1) || !served(t, a2) {
+		t.Fatal("connections within the per-address cap were refused")
+	}
+	if served(t, dialFrom(t, attackerIP, ts.addr)) {
+		t.Fatal("a third connection from one address was served with SMPP_MAX_CONNECTIONS_PER_IP=2")
+	}
+	g1 := dialFrom(t, goodIP, ts.addr)
+	if !served(t, g1) {
+		t.Fatal("another address was refused")
+	}
+	if served(t, dialFrom(t, keeperIP, ts.addr)) {
+		t.Fatal("a fourth unbound connection was served with SMPP_MAX_UNBOUND_CONNECTIONS=3")
+	}
+	if _, err := g1.Write(bindFrame(1, "testuser", "testpass", 0x34)); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, g1); !ok || p.Status != pdu.StatusOK {
+		t.Fatalf("bind: %+v", p.Header)
+	}
+	if !served(t, dialFrom(t, keeperIP, ts.addr)) {
+		t.Fatal("a bound connection still counts as unbound")
+	}
+	k.waitProgress(t)
+	k.check(t)
+	for reason, want := range map[string]float64{"too_many_from_address": 1, "too_many_unbound": 1} {
+		if got := counterValue(t, reg, "smpp_connections_refused_total", "reason", reason); got != want {
+			t.Errorf("smpp_connections_refused_total{reason=%q} = %v, want %v", reason, got, want)
+		}
+	}
+}
+
+// TestFailedBindFloodNeverBlocksGoodBinds: 150 wrong-password binds per
+// second from one address against an account; meanwhile every bind of
+// that account from another address succeeds, another session keeps
+// submitting, every flooding bind that is read gets its answer (none is
+// closed by the bind timeout), and the flooding address ends up blocked,
+// counted once. SMPP_SOAK_BIND_SECONDS lengthens the flood.
+func TestFailedBindFloodNeverBlocksGoodBinds(t *testing.T) {
+	seconds := 1
+	if v, err := strconv.Atoi(os.Getenv("SMPP_SOAK_BIND_SECONDS")); err == nil && v > 0 {
+		seconds = v
+	}
+	ts, reg := startServerOn(t, smpp.Options{MaxConnectionsPerIP: 100, MaxUnboundConnections: 200}, nil)
+	k := startKeeper(t, ts.addr)
+
+	var wg sync.WaitGroup
+	var answered, unanswered atomic.Int64
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second / 150)
+		defer tick.Stop()
+		for range 150 * seconds {
+			select {
+			case <-tick.C:
+			case <-stop:
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(attackerIP)}}
+				conn, err := d.Dial("tcp", ts.addr)
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				if _, err := conn.Write(bindFrame(1, "testuser", "guess", 0x34)); err != nil {
+					unanswered.Add(1)
+					return
+				}
+				if p, ok := readPDU(t, conn); ok && (p.Status == pdu.StatusInvPaswd || p.Status == pdu.StatusBindFail) {
+					answered.Add(1)
+				} else {
+					unanswered.Add(1)
+				}
+			}()
+		}
+	}()
+	defer close(stop)
+
+	spread := time.NewTicker(100 * time.Millisecond) // the good binds spread over the flood
+	defer spread.Stop()
+	for i := range 10 * seconds {
+		<-spread.C
+		ctx := ctxT(t)
+		c, err := esme.Dial(ctx, esme.Config{Addr: ts.addr, SystemID: "testuser", Password: "testpass", LocalAddr: goodIP})
+		if err != nil {
+			t.Fatalf("good bind %d from another address during the flood: %v", i+1, err)
+		}
+		if err := c.Unbind(ctx); err != nil {
+			t.Fatalf("unbind %d: %v", i+1, err)
+		}
+		_ = c.Close()
+	}
+	wg.Wait()
+	k.waitProgress(t)
+	k.check(t)
+	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "bind_timeout"); got != 0 {
+		t.Fatalf("%v flooding binds were closed by the bind timeout instead of answered", got)
+	}
+	if got := counterValue(t, reg, "smpp_bind_addresses_blocked_total", "", ""); got != 1 {
+		t.Fatalf("smpp_bind_addresses_blocked_total = %v, want 1", got)
+	}
+	t.Logf("flooding binds: %d answered, %d refused at accept; refused: from_address %v, blocked %v",
+		answered.Load(), unanswered.Load(),
+		counterValue(t, reg, "smpp_connections_refused_total", "reason", "too_many_from_address"),
+		counterValue(t, reg, "smpp_connections_refused_total", "reason", "address_blocked"))
+}
+
+// TestClientUnbindHonoursLateDeliverSMResp: a deliver_sm_resp the client
+// sends right after its unbind is read and completes the deliver_sm (it is
+// not failed, so the receipt is not sent again after the next bind).
+func TestClientUnbindHonoursLateDeliverSMResp(t *testing.T) {
+	ts, _ := startServerOn(t, smpp.Options{}, nil)
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	s := ts.srv.NextReceiver("testuser")
+	type result struct {
+		p   pdu.PDU
+		err error
+	}
+	done := make(chan result, 1)
+	if err := s.Send(&pdu.DeliverSM{SM: pdu.SM{ESMClass: 4, ShortMessage: "id:1"}}, func(p pdu.PDU, err error) {
+		done <- result{p, err}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := readPDU(t, conn)
+	if !ok || d.Command != pdu.CmdDeliverSM {
+		t.Fatal("no deliver_sm")
+	}
+	both := append(header(16, pdu.CmdUnbind, 2),
+		pdu.Append(nil, pdu.PDU{Header: pdu.Header{Command: pdu.CmdDeliverSMResp, Sequence: d.Sequence}, Body: &pdu.DeliverSMResp{}})...)
+	if _, err := conn.Write(both); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdUnbindResp {
+		t.Fatalf("unbind answered %+v", p.Header)
+	}
+	if r := <-done; r.err != nil || r.p.Status != pdu.StatusOK {
+		t.Fatalf("deliver_sm completed with %v %v, want the client's ESME_ROK", r.p.Status, r.err)
+	}
+	conn.Close()
+	<-s.Done()
+	if r := s.CloseReason(); r != smpp.CloseUnbind {
+		t.Fatalf("closed as %s, want unbind", r)
+	}
+}
+
+// TestShutdownWaitsUnbindTimeoutOnly: a client that never answers the
+// server's unbind is closed after SMPP_UNBIND_TIMEOUT_SECONDS, not after
+// the whole shutdown window.
+func TestShutdownWaitsUnbindTimeoutOnly(t *testing.T) {
+	clk := smpp.NewFakeClock(t0)
+	ts, _ := startServerOn(t, smpp.Options{Clock: clk, UnbindTimeout: 2 * time.Second, ResponseTimeout: time.Hour,
+		EnquireLinkInterval: -1, InactivityTimeout: -1}, nil)
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	drain(clk.Added())
+	shut := make(chan error, 1)
+	go func() { shut <- ts.srv.Shutdown(ctxT(t)) }()
+	if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdUnbind {
+		t.Fatalf("no unbind from the server: %+v", p.Header)
+	}
+	select {
+	case <-clk.Added(): // the unbind timer
+	case <-time.After(20 * time.Second):
+		t.Fatal("no unbind timer")
+	}
+	clk.Advance(2 * time.Second)
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestInterfaceVersion33GetsNoTLV: a v3.3 peer gets a bind_resp without
+// sc_interface_version and receipts without optional parameters; a v3.4
+// peer gets both.
+func TestInterfaceVersion33GetsNoTLV(t *testing.T) {
+	for _, tt := range []struct {
+		version uint8
+		tlvs    bool
+	}{{0x33, false}, {0x34, true}} {
+		t.Run(strconv.FormatUint(uint64(tt.version), 16), func(t *testing.T) {
+			ts, _ := startServerOn(t, smpp.Options{}, nil)
+			conn := dialFrom(t, attackerIP, ts.addr)
+			if _, err := conn.Write(bindFrame(1, "testuser", "testpass", tt.version)); err != nil {
+				t.Fatal(err)
+			}
+			p, ok := readPDU(t, conn)
+			if !ok || p.Status != pdu.StatusOK {
+				t.Fatalf("bind: %+v", p.Header)
+			}
+			br := p.Body.(*pdu.BindResp)
+			if _, has := br.TLVs.Get(pdu.TagSCInterfaceVersion); has != tt.tlvs {
+				t.Fatalf("bind_resp sc_interface_version present: %v, want %v", has, tt.tlvs)
+			}
+			receipt := &pdu.DeliverSM{SM: pdu.SM{ESMClass: 4, ShortMessage: "id:1 sub:001 dlvrd:001 stat:DELIVRD err:000 text:",
+				TLVs: pdu.TLVs("").WithCString(pdu.TagReceiptedMessageID, "1").WithUint8(pdu.TagMessageState, 2)}}
+			if err := ts.srv.NextReceiver("testuser").Send(receipt, func(pdu.PDU, error) {}); err != nil {
+				t.Fatal(err)
+			}
+			d, ok := readPDU(t, conn)
+			if !ok || d.Command != pdu.CmdDeliverSM {
+				t.Fatal("no deliver_sm")
+			}
+			got := d.Body.(*pdu.DeliverSM)
+			if (got.TLVs != "") != tt.tlvs || got.ShortMessage != receipt.ShortMessage {
+				t.Fatalf("deliver_sm TLVs %q text %q; want TLVs: %v and the receipt text", got.TLVs, got.ShortMessage, tt.tlvs)
+			}
+		})
+	}
+}

@@ -1,0 +1,110 @@
+package smpp
+
+import (
+	"sync/atomic"
+
+	"golang.org/x/time/rate"
+)
+
+// AccountState is one account as the server uses it: its current settings
+// (replaced as a whole on reload, so a session always sees one consistent
+// version), its throughput limiter shared by every session bound to it, and
+// its submit counters.
+type AccountState struct {
+	SystemID string // never changes; a different system_id is a different account
+
+	settings atomic.Pointer[Account]
+	throttle Throttle
+	removed  atomic.Bool
+
+	accepted  atomic.Uint64
+	rejected  atomic.Uint64
+	throttled atomic.Uint64
+}
+
+func newAccountState(acc Account, newThrottle ThrottleFactory) *AccountState {
+	st := &AccountState{SystemID: acc.SystemID}
+	st.settings.Store(&acc)
+	st.throttle = newThrottle(acc.SystemID, acc.Throughput)
+	return st
+}
+
+// Settings returns the account's current settings.
+func (a *AccountState) Settings() Account { return *a.settings.Load() }
+
+// MaxBinds is the current bind limit; 0 means unlimited.
+func (a *AccountState) MaxBinds() int { return a.settings.Load().MaxBinds }
+
+// Throughput is the current limit in messages per second; 0 means
+// unlimited.
+func (a *AccountState) Throughput() float64 { return a.settings.Load().Throughput }
+
+// Removed reports whether a reload removed the account.
+func (a *AccountState) Removed() bool { return a.removed.Load() }
+
+// Allow reports whether one more message fits the account's throughput.
+func (a *AccountState) Allow() bool {
+	if a.Throughput() <= 0 {
+		return true
+	}
+	return a.throttle.Allow()
+}
+
+// SubmitCounts are the answers given to an account's submit_sm, data_sm
+// and submit_multi since it was loaded.
+type SubmitCounts struct {
+	Accepted  uint64 `json:"accepted"`
+	Rejected  uint64 `json:"rejected"`
+	Throttled uint64 `json:"throttled"`
+}
+
+// Submits returns the account's submit counters.
+func (a *AccountState) Submits() SubmitCounts {
+	return SubmitCounts{Accepted: a.accepted.Load(), Rejected: a.rejected.Load(), Throttled: a.throttled.Load()}
+}
+
+// update applies new settings; limits take effect at once.
+func (a *AccountState) update(acc Account) {
+	old := a.settings.Swap(&acc)
+	if old.Throughput != acc.Throughput {
+		a.throttle.SetRate(acc.Throughput)
+	}
+}
+
+// Throttle limits one account's throughput.
+type Throttle interface {
+	// Allow takes one message's worth of the limit. It runs on a session's
+	// reader goroutine and must not block for long.
+	Allow() bool
+	// SetRate changes the limit (messages per second; 0 = unlimited).
+	SetRate(perSecond float64)
+}
+
+// ThrottleFactory builds the throttle of an account.
+type ThrottleFactory func(systemID string, perSecond float64) Throttle
+
+// LocalThrottle is a token bucket in this process with a burst of one
+// second's worth (at least 1): the limit holds per instance.
+func LocalThrottle(_ string, perSecond float64) Throttle {
+	if perSecond <= 0 {
+		return &localThrottle{l: rate.NewLimiter(rate.Inf, 1)}
+	}
+	return &localThrottle{l: rate.NewLimiter(rate.Limit(perSecond), BurstOf(perSecond))}
+}
+
+type localThrottle struct{ l *rate.Limiter }
+
+func (t *localThrottle) Allow() bool { return t.l.Allow() }
+
+func (t *localThrottle) SetRate(perSecond float64) {
+	if perSecond <= 0 {
+		t.l.SetLimit(rate.Inf)
+		return
+	}
+	t.l.SetBurst(BurstOf(perSecond))
+	t.l.SetLimit(rate.Limit(perSecond))
+}
+
+// BurstOf is the burst allowed at a throughput: one second's worth, at
+// least 1.
+func BurstOf(perSecond float64) int { return max(int(perSecond), 1) }

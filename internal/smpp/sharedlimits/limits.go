@@ -1,0 +1,172 @@
+package sharedlimits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrDegraded is returned by Healthy while the limits hold per instance
+// because Redis cannot be reached.
+var ErrDegraded = errors.New("sharedlimits: Redis unreachable, limits hold per instance")
+
+// Options configure New.
+type Options struct {
+	Prefix     string        // REDIS_KEY_PREFIX
+	Instance   string        // this instance's name, part of its lease members
+	LeaseTTL   time.Duration // a lease lives this long after its last heartbeat; default 30 s
+	Timeout    time.Duration // one Redis call; default 500 ms
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Limits are the shared throughput limiters and bind leases of one
+// instance. Run must be running for refills, heartbeats and releases.
+type Limits struct {
+	rdb   redis.UniversalClient
+	rate  *redis_rate.Limiter
+	epoch time.Time // for mono
+	opts  Options
+	log   *slog.Logger
+
+	degraded   atomic.Bool
+	degradedG  prometheus.Gauge
+	redisCalls *prometheus.CounterVec
+
+	refills  chan *throttle
+	releases chan lease
+
+	mu   sync.Mutex
+	held map[string]map[uint64]struct{} // system_id → sessions holding a lease here
+}
+
+type lease struct {
+	systemID string
+	session  uint64
+}
+
+// New builds the limits over rdb.
+func New(rdb redis.UniversalClient, o Options) *Limits {
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 30 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 500 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Limits{
+		rdb: rdb, rate: redis_rate.NewLimiter(rdb), epoch: time.Now(), opts: o, log: o.Logger,
+		degradedG: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smpp_shared_limits_degraded",
+			Help: "1 while Redis cannot be reached and per-account throughput and max_binds hold per instance.",
+		}),
+		redisCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smpp_shared_limits_redis_calls_total",
+			Help: "Redis calls of the shared limits by kind (reserve, lease, heartbeat, release) and result (ok, error).",
+		}, []string{"kind", "result"}),
+		refills:  make(chan *throttle, 1024),
+		releases: make(chan lease, 4096),
+		held:     make(map[string]map[uint64]struct{}),
+	}
+	for _, k := range []string{"reserve", "lease", "heartbeat", "release"} {
+		for _, r := range []string{"ok", "error"} {
+			l.redisCalls.WithLabelValues(k, r)
+		}
+	}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(l.degradedG, l.redisCalls)
+	}
+	return l
+}
+
+// Healthy returns ErrDegraded while the limits hold per instance.
+func (l *Limits) Healthy(context.Context) error {
+	if l.degraded.Load() {
+		return ErrDegraded
+	}
+	return nil
+}
+
+// Run refills throttles, renews leases and releases them until ctx ends.
+func (l *Limits) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { l.refillLoop(ctx) })
+	wg.Go(func() { l.releaseLoop(ctx) })
+	beat := time.NewTicker(l.opts.LeaseTTL / 3)
+	defer beat.Stop()
+	probe := time.NewTicker(time.Second)
+	defer probe.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-beat.C:
+			l.heartbeat(ctx)
+		case <-probe.C:
+			// While falling back, find out soon that Redis is back.
+			if l.degraded.Load() {
+				l.heartbeat(ctx)
+			}
+		}
+	}
+}
+
+// observe records the outcome of a Redis call and enters or leaves the
+// per-instance fallback.
+func (l *Limits) observe(kind string, err error) {
+	if err != nil && errors.Is(err, context.Canceled) {
+		return
+	}
+	if err != nil {
+		l.redisCalls.WithLabelValues(kind, "error").Inc()
+		if l.degraded.CompareAndSwap(false, true) {
+			l.degradedG.Set(1)
+			l.log.Warn("smpp.shared_limits.degraded", "error", err.Error(),
+				"detail", "Redis unreachable: throughput and max_binds hold per instance until it answers")
+		}
+		return
+	}
+	l.redisCalls.WithLabelValues(kind, "ok").Inc()
+	if l.degraded.CompareAndSwap(true, false) {
+		l.degradedG.Set(0)
+		l.log.Info("smpp.shared_limits.restored")
+	}
+}
+
+func (l *Limits) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, l.opts.Timeout)
+}
+
+func (l *Limits) member(session uint64) string {
+	return l.opts.Instance + ":" + strconv.FormatUint(session, 10)
+}
+
+func (l *Limits) leaseKey(systemID string) string { return l.opts.Prefix + "gw:binds:" + systemID }
+
+func (l *Limits) rateKey(systemID string) string { return l.opts.Prefix + "gw:throughput:" + systemID }
+
+// ttlMillis is the lease lifetime for the scripts.
+func (l *Limits) ttlMillis() int64 { return l.opts.LeaseTTL.Milliseconds() }
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sharedlimits: %s: %w", what, err)
+}
+
+// mono is monotonic nanoseconds since New: wall-clock steps do not move
+// the throttles' waits.
+func (l *Limits) mono() int64 { return int64(time.Since(l.epoch)) }

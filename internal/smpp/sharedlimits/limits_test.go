@@ -1,0 +1,177 @@
+package sharedlimits_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp/sharedlimits"
+)
+
+func newPair(t *testing.T, ttl time.Duration) (a, b *sharedlimits.Limits, rdb *redis.Client) {
+	t.Helper()
+	rdb, prefix := redistest.Client(t)
+	a = sharedlimits.New(rdb, sharedlimits.Options{Prefix: prefix, Instance: "a", LeaseTTL: ttl})
+	b = sharedlimits.New(rdb, sharedlimits.Options{Prefix: prefix, Instance: "b", LeaseTTL: ttl})
+	return a, b, rdb
+}
+
+func run(t *testing.T, l *sharedlimits.Limits) context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return cancel
+}
+
+func TestLeasesHoldAcrossInstances(t *testing.T) {
+	a, b, _ := newPair(t, 30*time.Second)
+	run(t, a)
+	run(t, b)
+	ctx := context.Background()
+	if !a.Acquire(ctx, "acc", 1, 2) || !b.Acquire(ctx, "acc", 1, 2) {
+		t.Fatal("the first two leases were refused")
+	}
+	if a.Acquire(ctx, "acc", 2, 2) || b.Acquire(ctx, "acc", 2, 2) {
+		t.Fatal("a third lease was granted with max_binds 2")
+	}
+	if !a.Acquire(ctx, "other", 1, 1) {
+		t.Fatal("another account's lease was refused")
+	}
+	if n, err := b.Count(ctx, "acc"); err != nil || n != 2 {
+		t.Fatalf("Count = %d, %v; want 2", n, err)
+	}
+	a.Release("acc", 1)
+	// The release is asynchronous: wait until Redis shows it.
+	if !eventually(func() bool { n, _ := b.Count(ctx, "acc"); return n == 1 }) {
+		t.Fatal("the released lease is still counted")
+	}
+	if !b.Acquire(ctx, "acc", 2, 2) {
+		t.Fatal("a lease was refused after a release")
+	}
+}
+
+func TestLeasesOfADeadInstanceExpire(t *testing.T) {
+	a, b, _ := newPair(t, 3*time.Second)
+	run(t, b) // a never renews: it died
+	ctx := context.Background()
+	if !a.Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("lease refused")
+	}
+	if b.Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("second lease granted with max_binds 1")
+	}
+	if !eventually(func() bool { return b.Acquire(ctx, "acc", 1, 1) }) {
+		t.Fatal("the dead instance's lease never expired")
+	}
+}
+
+func TestHeartbeatKeepsLeases(t *testing.T) {
+	a, b, _ := newPair(t, 3*time.Second)
+	run(t, a)
+	ctx := context.Background()
+	if !a.Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("lease refused")
+	}
+	// Two lease lifetimes later the renewed lease still holds.
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) {
+		if b.Acquire(ctx, "acc", 1, 1) {
+			t.Fatal("a renewed lease expired")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func TestThroughputIsShared(t *testing.T) {
+	a, b, _ := newPair(t, 30*time.Second)
+	run(t, a)
+	run(t, b)
+	// 0.5/s: a burst of one message, then one every 2 s, for both
+	// instances together.
+	ta, tb := a.Throttle("acc", 0.5), b.Throttle("acc", 0.5)
+	allowed := 0
+	for range 20 {
+		for _, th := range []interface{ Allow() bool }{ta, tb} {
+			if th.Allow() {
+				allowed++
+			}
+		}
+	}
+	if allowed != 1 {
+		t.Fatalf("two instances allowed %d messages at 0.5/s in one burst, want 1", allowed)
+	}
+	// Another account has its own limit.
+	if !a.Throttle("other", 0.5).Allow() {
+		t.Fatal("another account was throttled")
+	}
+}
+
+func TestFallsBackPerInstanceWithoutRedis(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	reg := prometheus.NewRegistry()
+	l := sharedlimits.New(rdb, sharedlimits.Options{Instance: "a", Timeout: 200 * time.Millisecond, Registerer: reg})
+	ctx := context.Background()
+	if !l.Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("without Redis a lease must be granted (the local count applies)")
+	}
+	if err := l.Healthy(ctx); !errors.Is(err, sharedlimits.ErrDegraded) {
+		t.Fatalf("Healthy = %v, want ErrDegraded", err)
+	}
+	th := l.Throttle("acc", 0.5)
+	allowed := 0
+	for range 10 {
+		if th.Allow() {
+			allowed++
+		}
+	}
+	if allowed != 1 {
+		t.Fatalf("fallback allowed %d at 0.5/s, want the local burst of 1", allowed)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "smpp_shared_limits_degraded" && mf.GetMetric()[0].GetGauge().GetValue() != 1 {
+			t.Fatal("smpp_shared_limits_degraded is not 1")
+		}
+	}
+}
+
+// eventually polls cond for up to 10 s.
+func eventually(cond func() bool) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+func TestStopReleasesQueuedLeases(t *testing.T) {
+	a, b, _ := newPair(t, 30*time.Second)
+	ctx := context.Background()
+	const n = 20
+	for i := range n {
+		if !a.Acquire(ctx, "acc", uint64(i), n) {
+			t.Fatal("lease refused")
+		}
+	}
+	// The sessions close as the instance stops: Run's context has already
+	// ended when it gets to the releases.
+	for i := range n {
+		a.Release("acc", uint64(i))
+	}
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	a.Run(stopped)
+	if got, err := b.Count(ctx, "acc"); err != nil || got != 0 {
+		t.Fatalf("%d leases (%v) left after the stop, want 0", got, err)
+	}
+}

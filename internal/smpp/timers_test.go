@@ -1,0 +1,138 @@
+package smpp_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+)
+
+// The session timers run on the injected clock: these tests move a fake
+// clock instead of waiting out real time windows.
+
+func waitAdded(t *testing.T, clk *smpp.FakeClock) {
+	t.Helper()
+	select {
+	case <-clk.Added():
+	case <-time.After(20 * time.Second):
+		t.Fatal("no timer was started")
+	}
+}
+
+func waitClosed(t *testing.T, s *smpp.Session, want smpp.CloseReason) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the session was not closed (want %s)", want)
+	}
+	if r := s.CloseReason(); r != want {
+		t.Fatalf("closed as %s, want %s", r, want)
+	}
+}
+
+// fakeClockServer starts a server on a fake clock with the given timers
+// (the tick is a quarter of the shortest, at most 1 s).
+func fakeClockServer(t *testing.T, opts smpp.Options) (*testServer, *smpp.FakeClock) {
+	t.Helper()
+	clk := smpp.NewFakeClock(t0)
+	opts.Clock = clk
+	ts, _ := startServerOn(t, opts, nil)
+	return ts, clk
+}
+
+func TestTimersCloseSessions(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   smpp.Options
+		bind   bool
+		steps  []time.Duration // clock moves; after each but the last the server sends expect[i]
+		expect []pdu.CommandID
+		reason smpp.CloseReason
+	}{
+		{"no bind", smpp.Options{BindTimeout: 10 * time.Second}, false,
+			[]time.Duration{11 * time.Second}, nil, smpp.CloseBindTimeout},
+		{"inactive", smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: 60 * time.Second}, true,
+			[]time.Duration{61 * time.Second}, nil, smpp.CloseInactivity},
+		{"enquire_link unanswered", smpp.Options{EnquireLinkInterval: 30 * time.Second, EnquireLinkTimeout: 10 * time.Second,
+			ResponseTimeout: time.Hour, InactivityTimeout: -1}, true,
+			[]time.Duration{31 * time.Second, 11 * time.Second}, []pdu.CommandID{pdu.CmdEnquireLink}, smpp.CloseEnquireLinkTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, clk := fakeClockServer(t, tt.opts)
+			var conn net.Conn
+			if tt.bind {
+				conn = rawBoundFrom(t, attackerIP, ts.addr) // the bind answer means the timers run
+			} else {
+				conn = dialFrom(t, attackerIP, ts.addr)
+				waitAdded(t, clk)
+			}
+			s := sessionFrom(ts.srv, attackerIP)
+			for i, d := range tt.steps {
+				clk.Advance(d)
+				if i < len(tt.expect) {
+					if p, ok := readPDU(t, conn); !ok || p.Command != tt.expect[i] {
+						t.Fatalf("step %d: server sent %+v (%v), want %s", i, p.Header, ok, tt.expect[i])
+					}
+				}
+			}
+			waitClosed(t, s, tt.reason)
+		})
+	}
+}
+
+// TestAnsweredEnquireLinkKeepsSession: a client that answers the server's
+// enquire_link, and sends nothing else, stays bound past the inactivity
+// timeout: any PDU counts as activity.
+func TestAnsweredEnquireLinkKeepsSession(t *testing.T) {
+	ts, clk := fakeClockServer(t, smpp.Options{EnquireLinkInterval: 30 * time.Second, InactivityTimeout: 100 * time.Second})
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	s := sessionFrom(ts.srv, attackerIP)
+	for i := range 5 {
+		clk.Advance(31 * time.Second)
+		p, ok := readPDU(t, conn)
+		if !ok || p.Command != pdu.CmdEnquireLink {
+			t.Fatalf("round %d: %+v (%v), want enquire_link", i, p.Header, ok)
+		}
+		// The answer, then an enquire_link of ours: its answer means the
+		// server has read ours before the clock moves again.
+		msg := append(header(16, pdu.CmdEnquireLinkResp, p.Sequence), header(16, pdu.CmdEnquireLink, 100+uint32(i))...)
+		if _, err := conn.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdEnquireLinkResp {
+			t.Fatalf("round %d: %+v (%v), want enquire_link_resp", i, p.Header, ok)
+		}
+	}
+	if r := s.CloseReason(); r != smpp.CloseNone {
+		t.Fatalf("an answering session was closed as %s", r)
+	}
+}
+
+// TestDelayedBindAnsweredPastBindTimeout: a bind whose check the bind
+// guard delays is answered even when the session-init timer runs out
+// meanwhile; the session closes after the answer.
+func TestDelayedBindAnsweredPastBindTimeout(t *testing.T) {
+	ts, clk := fakeClockServer(t, smpp.Options{BindTimeout: 10 * time.Second, FailedBindDelay: 4 * time.Second, MaxPrebindRequests: 100})
+	conn := dialFrom(t, attackerIP, ts.addr)
+	for i := range 3 { // failures before the slow-down starts
+		if _, err := conn.Write(bindFrame(uint32(i+1), "testuser", "guess", 0x34)); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusInvPaswd {
+			t.Fatalf("bind %d: %+v (%v)", i+1, p.Header, ok)
+		}
+	}
+	drain(clk.Added())
+	if _, err := conn.Write(bindFrame(4, "testuser", "testpass", 0x34)); err != nil {
+		t.Fatal(err)
+	}
+	waitAdded(t, clk) // the delay before the check
+	clk.Advance(11 * time.Second)
+	if p, ok := readPDU(t, conn); !ok || p.Sequence != 4 || p.Status != pdu.StatusOK {
+		t.Fatalf("the delayed bind was not answered: %+v (%v)", p.Header, ok)
+	}
+}
