@@ -40,7 +40,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	logger, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
+	logger, logw, err := logging.NewBuffered(stderr, cfg.Log.Level, cfg.Log.Format, cfg.Log.BufferBytes)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -48,8 +48,12 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	if w := accountsFileWarning(cfg); w != "" {
 		logger.Warn("config.accounts_file.readable", "detail", w)
 	}
+	// Every return below writes out the buffered lines; what is printed
+	// to stderr from here on goes after them, in order.
+	defer logw.Close()
+	stderr = logw
 	routeRedisLogs(logger, cfg.Redis.URL)
-	a, err := app.New(ctx, cfg, logger, app.Options{})
+	a, err := app.New(ctx, cfg, logger, app.Options{LogLinesDropped: logw.Dropped})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if errors.Is(err, config.ErrInvalid) {

@@ -61,6 +61,9 @@ type App struct {
 type Options struct {
 	// Provider replaces the configured HLR provider.
 	Provider hlr.Lookuper
+	// LogLinesDropped reports the log lines the logger's buffered writer
+	// dropped (log_lines_dropped_total); nil: none.
+	LogLinesDropped func() uint64
 }
 
 // New builds the gateway from cfg; nothing listens until Start.
@@ -86,6 +89,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		a.rdb = rdb
 	}
 	a.registerRedisPoolGauge()
+	a.registerLogDrops(o.LogLinesDropped)
 
 	provider, codes, err := BuildProvider(cfg, a.log)
 	if err != nil {

@@ -132,6 +132,10 @@ type DLR struct {
 type Log struct {
 	Level  string // LOG_LEVEL, normalised: DEBUG, INFO, WARNING or ERROR
 	Format string // LOG_FORMAT: FormatJSON or FormatConsole
+	// BufferBytes (LOG_BUFFER_BYTES) bounds the lines waiting to be
+	// written; lines that do not fit are dropped and counted. 0: no
+	// buffer, every line is written by its caller.
+	BufferBytes int
 }
 
 // Metrics configures the admin HTTP server (/metrics, /healthz, /readyz).

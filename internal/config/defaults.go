@@ -68,6 +68,8 @@ func Default() Config {
 		Log: Log{
 			Level:  LevelInfo,
 			Format: FormatJSON,
+			// A few hundred ms of the reject path's lines at full rate.
+			BufferBytes: 4 << 20,
 		},
 		Metrics: Metrics{
 			Enabled: true,

@@ -17,6 +17,9 @@ import (
 const (
 	MinPDUSize = 512
 	MaxPDUSize = 16 << 20
+	// minLogBufferBytes keeps a LOG_BUFFER_BYTES typo from dropping every
+	// line (a line longer than the buffer is always dropped).
+	minLogBufferBytes = 64 << 10
 )
 
 // Validate checks every value and the rules between them. It returns the
@@ -297,6 +300,9 @@ func (c Config) validateLogMetrics() error {
 	}
 	if err := oneOf("LOG_FORMAT", c.Log.Format, FormatJSON, FormatConsole); err != nil {
 		return err
+	}
+	if b := c.Log.BufferBytes; b != 0 && b < minLogBufferBytes {
+		return fieldErr("LOG_BUFFER_BYTES", "%d must be 0 (no buffer) or at least %d", b, minLogBufferBytes)
 	}
 	if err := validHost("METRICS_HOST", c.Metrics.Host); err != nil {
 		return err

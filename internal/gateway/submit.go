@@ -232,7 +232,8 @@ func messageLength(sm string, tlvs pdu.TLVs) int {
 
 // observe counts and logs one answered destination.
 func (h *Handler) observe(r *smpp.Request, d decision, id, src, dst string, length int, start time.Time) {
-	h.metrics.processing.Observe(h.opts.Now().Sub(start).Seconds())
+	now := h.opts.Now()
+	h.metrics.processing.Observe(now.Sub(start).Seconds())
 	event, level := "submit.accepted", slog.LevelInfo
 	switch d.status {
 	case pdu.StatusOK:
@@ -244,19 +245,5 @@ func (h *Handler) observe(r *smpp.Request, d decision, id, src, dst string, leng
 		h.metrics.failed.Inc()
 		event, level = "submit.failed", slog.LevelWarn
 	}
-	if !h.log.Enabled(context.Background(), level) {
-		return
-	}
-	h.log.LogAttrs(context.Background(), level, event,
-		slog.String("message_id", id),
-		slog.String("system_id", r.Session.SystemID()),
-		slog.String("command", r.PDU.Command.String()),
-		slog.String("source", src),
-		slog.String("destination", dst),
-		slog.Int("message_length", length),
-		slog.String("status", d.status.String()),
-		slog.String("receipt_err", d.err),
-		slog.String("reason", d.reason),
-		slog.String("detail", d.detail),
-	)
+	h.logSubmit(now, level, event, r, d, id, src, dst, length)
 }

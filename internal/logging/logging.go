@@ -48,7 +48,7 @@ func New(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	switch strings.ToLower(strings.TrimSpace(format)) {
 	case FormatJSON:
-		return slog.New(newJSONHandler(w, lvl)), nil
+		return slog.New(newLineJSONHandler(w, lvl)), nil
 	case FormatConsole:
 		return slog.New(newConsoleHandler(w, lvl)), nil
 	}

@@ -1,0 +1,76 @@
+package logging
+
+import (
+	"log/slog"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The console handler encodes a Line into the bytes its Handle writes for
+// the same fields.
+
+func (h *consoleHandler) canEncode() bool { return true }
+
+func (h *consoleHandler) beginLine(buf, timestamp []byte, level slog.Level, event string) []byte {
+	buf = append(buf, timestamp...)
+	buf = append(buf, ' ')
+	lv := consoleLevel(level)
+	buf = append(buf, lv...)
+	buf = appendSpaces(buf, 5-len(lv))
+	buf = append(buf, ' ')
+	buf = append(buf, event...)
+	buf = appendSpaces(buf, eventWidth-utf8.RuneCountInString(event))
+	return append(buf, h.attrs...)
+}
+
+func (h *consoleHandler) appendStr(buf []byte, key, val string) []byte {
+	buf = h.appendKey(buf, key)
+	if needsQuote(val) {
+		return strconv.AppendQuote(buf, val)
+	}
+	return append(buf, val...)
+}
+
+func (h *consoleHandler) appendInt(buf []byte, key string, v int64) []byte {
+	return strconv.AppendInt(h.appendKey(buf, key), v, 10)
+}
+
+func (h *consoleHandler) appendKey(buf []byte, key string) []byte {
+	buf = append(buf, ' ')
+	buf = append(buf, h.prefix...)
+	buf = append(buf, key...)
+	return append(buf, '=')
+}
+
+func (h *consoleHandler) endLine(buf []byte) {
+	for len(buf) > 0 && buf[len(buf)-1] == ' ' {
+		buf = buf[:len(buf)-1]
+	}
+	buf = append(buf, '\n')
+	h.out.mu.Lock()
+	defer h.out.mu.Unlock()
+	_, _ = h.out.w.Write(buf)
+}
+
+func appendSpaces(buf []byte, n int) []byte {
+	for ; n > 0; n-- {
+		buf = append(buf, ' ')
+	}
+	return buf
+}
+
+// needsQuote is quoteIfNeeded's test.
+func needsQuote(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || r == '=' || r == '"' || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}

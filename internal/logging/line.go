@@ -1,0 +1,145 @@
+package logging
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Line is one log record of string and integer fields, encoded straight
+// into a pooled buffer in the logger's format (json or console) and handed
+// to the output in one Write: no slog.Record, no allocation. It is for the
+// lines logged per message; the output is exactly what the same fields
+// given to slog would give.
+//
+//	logging.Begin(logger, slog.LevelInfo, "submit.accepted").Str("message_id", id).Int("message_length", n).End()
+//
+// Begin returns nil when the level is disabled; every method of a nil
+// *Line does nothing. A Line must not be used after End.
+type Line struct {
+	enc    lineEncoder // nil: the logger's handler is not one of this package's
+	json   bool        // enc is a *jsonHandler: fields are appended by direct calls
+	buf    []byte
+	logger *slog.Logger
+	level  slog.Level
+	event  string
+	attrs  []slog.Attr // the fields, when enc is nil
+
+	// The timestamp's text up to the second, for the second it was last
+	// made for: lines come many per second, and formatting a time is a
+	// good part of a line's cost. Per Line (the pool keeps Lines per
+	// processor), so nothing is shared.
+	stampSec int64
+	stamp    [len(secondFormat)]byte
+	stampOK  bool
+	ts       [len(TimeFormat)]byte // the line's timestamp
+}
+
+// lineEncoder is implemented by this package's handlers that can encode a
+// Line themselves.
+type lineEncoder interface {
+	// lineEncoder returns false when the handler cannot (e.g. after
+	// WithGroup), and the Line falls back to slog.
+	canEncode() bool
+	// beginLine starts the line with its timestamp (TimeFormat), level
+	// and event.
+	beginLine(buf, timestamp []byte, level slog.Level, event string) []byte
+	appendStr(buf []byte, key, val string) []byte
+	appendInt(buf []byte, key string, v int64) []byte
+	// endLine finishes the line in buf and writes it.
+	endLine(buf []byte)
+}
+
+var linePool = sync.Pool{New: func() any { return &Line{buf: make([]byte, 0, 512)} }}
+
+// Begin starts a line at level with event as its event (message), timed
+// now; nil when logger does not log level.
+func Begin(logger *slog.Logger, level slog.Level, event string) *Line {
+	return BeginAt(logger, time.Now(), level, event)
+}
+
+// BeginAt is Begin with the line's time given (a caller that has just
+// read the clock).
+func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *Line {
+	ctx := context.Background()
+	if !logger.Enabled(ctx, level) {
+		return nil
+	}
+	x := linePool.Get().(*Line)
+	x.logger, x.level, x.event = logger, level, event
+	if enc, ok := logger.Handler().(lineEncoder); ok && enc.canEncode() {
+		x.enc = enc
+		_, x.json = enc.(*jsonHandler)
+		x.buf = enc.beginLine(x.buf[:0], x.appendTime(x.ts[:0], t), level, event)
+	}
+	return x
+}
+
+// Str adds a string field.
+func (x *Line) Str(key, val string) *Line {
+	if x == nil {
+		return nil
+	}
+	if x.json {
+		x.buf = appendJSONStrField(x.buf, key, val)
+	} else if x.enc != nil {
+		x.buf = x.enc.appendStr(x.buf, key, val)
+	} else {
+		x.attrs = append(x.attrs, slog.String(key, val))
+	}
+	return x
+}
+
+// Int adds an integer field.
+func (x *Line) Int(key string, v int) *Line {
+	if x == nil {
+		return nil
+	}
+	if x.json {
+		x.buf = strconv.AppendInt(appendJSONKey(x.buf, key), int64(v), 10)
+	} else if x.enc != nil {
+		x.buf = x.enc.appendInt(x.buf, key, int64(v))
+	} else {
+		x.attrs = append(x.attrs, slog.Int(key, v))
+	}
+	return x
+}
+
+// End writes the line and returns the Line to its pool.
+func (x *Line) End() {
+	if x == nil {
+		return
+	}
+	if x.enc != nil {
+		x.enc.endLine(x.buf)
+	} else {
+		x.logger.LogAttrs(context.Background(), x.level, x.event, x.attrs...)
+	}
+	if cap(x.buf) > 64<<10 {
+		x.buf = make([]byte, 0, 512) // do not keep a huge line's buffer
+	}
+	clear(x.attrs)
+	x.enc, x.json, x.logger, x.event, x.attrs = nil, false, nil, "", x.attrs[:0]
+	linePool.Put(x)
+}
+
+// secondFormat is TimeFormat up to the second, with the decimal point.
+const secondFormat = "2006-01-02T15:04:05."
+
+// appendTime appends t as TimeFormat, formatting the part up to the
+// second once per second.
+func (x *Line) appendTime(buf []byte, t time.Time) []byte {
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return t.AppendFormat(buf, TimeFormat)
+	}
+	if sec := t.Unix(); sec != x.stampSec || !x.stampOK {
+		t.AppendFormat(x.stamp[:0], secondFormat) // years 0..9999: always this length
+		x.stampSec, x.stampOK = sec, true
+	}
+	ms := t.Nanosecond() / int(time.Millisecond)
+	buf = append(buf, x.stamp[:]...)
+	return append(buf, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}

@@ -1,0 +1,171 @@
+package logging
+
+import (
+	"bytes"
+	"log/slog"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// leadingTimestamp matches the timestamp of either format, which differs
+// between two calls.
+var leadingTimestamp = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`)
+
+type lineField struct {
+	key string
+	str string
+	n   int
+	int bool
+}
+
+// TestLineWritesWhatSlogWrites: a Line's bytes are those of LogAttrs with
+// the same fields, in both formats, with and without WithAttrs, and after
+// WithGroup (where the Line goes through slog).
+func TestLineWritesWhatSlogWrites(t *testing.T) {
+	fields := [][]lineField{
+		{{key: "message_id", str: "0A1B2C3D"}, {key: "message_length", n: 160, int: true}, {key: "destination", str: "40722570240999"}},
+		{{key: "empty", str: ""}, {key: "neg", n: -5, int: true}},
+		{{key: "quotes", str: `say "hi" \ there`}, {key: "ctl", str: "a\nb\tc\r\x01\x1f\x7f"}},
+		{{key: "html", str: "<a href='x'>&amp;</a>"}, {key: "eq", str: "a=b"}, {key: "space", str: "two words"}},
+		{{key: "unicode", str: "Ünïcödé ✓ \u2028\u2029 😀"}, {key: "bad_utf8", str: "a\xffb\xc3"}},
+		{{key: "msg", str: "shadow"}, {key: "time", str: "shadow"}, {key: "level", str: "shadow"}},
+		{{key: "k\"ey", str: "v"}},
+	}
+	withs := []struct {
+		name string
+		f    func(*slog.Logger) *slog.Logger
+	}{
+		{"plain", func(l *slog.Logger) *slog.Logger { return l }},
+		{"with", func(l *slog.Logger) *slog.Logger {
+			return l.With("system_id", "alice", "n", 3, "u", uint64(7), "ok", true)
+		}},
+		{"with twice", func(l *slog.Logger) *slog.Logger { return l.With("a", "x y").With("b", "<&>") }},
+		{"with float", func(l *slog.Logger) *slog.Logger { return l.With("f", 1.5) }},
+		{"group", func(l *slog.Logger) *slog.Logger { return l.With("a", 1).WithGroup("g").With("b", 2) }},
+	}
+	levels := []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
+	for _, format := range []string{"json", "console"} {
+		for _, w := range withs {
+			for _, fs := range fields {
+				for _, lv := range levels {
+					var viaSlog, viaLine bytes.Buffer
+					ls, err := New(&viaSlog, "DEBUG", format)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ll, _ := New(&viaLine, "DEBUG", format)
+					attrs := make([]slog.Attr, 0, len(fs))
+					x := Begin(w.f(ll), lv, "submit.accepted")
+					for _, f := range fs {
+						if f.int {
+							attrs = append(attrs, slog.Int(f.key, f.n))
+							x = x.Int(f.key, f.n)
+						} else {
+							attrs = append(attrs, slog.String(f.key, f.str))
+							x = x.Str(f.key, f.str)
+						}
+					}
+					x.End()
+					w.f(ls).LogAttrs(t.Context(), lv, "submit.accepted", attrs...)
+					want := leadingTimestamp.ReplaceAllString(viaSlog.String(), "T")
+					got := leadingTimestamp.ReplaceAllString(viaLine.String(), "T")
+					if got != want {
+						t.Errorf("%s %s %v:\nline %s\nslog %s", format, w.name, lv, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestLineOfADisabledLevelIsNil(t *testing.T) {
+	var buf bytes.Buffer
+	l, _ := New(&buf, "WARNING", "json")
+	x := Begin(l, slog.LevelInfo, "submit.accepted")
+	if x != nil {
+		t.Fatal("Begin returned a line for a disabled level")
+	}
+	x.Str("a", "b").Int("n", 1).End()
+	if buf.Len() != 0 {
+		t.Fatalf("wrote %q", buf.String())
+	}
+}
+
+func TestLineWithAForeignHandlerGoesThroughSlog(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	Begin(l, slog.LevelInfo, "submit.accepted").Str("message_id", "X").Int("message_length", 3).End()
+	if !regexp.MustCompile(`msg=submit.accepted message_id=X message_length=3\n$`).Match(buf.Bytes()) {
+		t.Fatalf("output %q", buf.String())
+	}
+}
+
+// TestLineAllocatesNothing: the per-message line costs no allocation in
+// either format once the pool is warm.
+func TestLineAllocatesNothing(t *testing.T) {
+	for _, format := range []string{"json", "console"} {
+		w := NewWriter(discardWriter{}, WriterOptions{Bytes: 1 << 20})
+		l, _ := New(w, "INFO", format)
+		allocs := testing.AllocsPerRun(1000, func() { submitLine(l) })
+		_ = w.Close()
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per line", format, allocs)
+		}
+	}
+}
+
+type discardWriter struct{}
+
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// submitLine is the gateway's per-message line.
+func submitLine(l *slog.Logger) {
+	Begin(l, slog.LevelInfo, "submit.rejected").
+		Str("message_id", "").Str("system_id", "bench").Str("command", "submit_sm").
+		Str("source", "BenchSrc").Str("destination", "19990000042").Int("message_length", 40).
+		Str("status", "ESME_RINVDSTADR").Str("receipt_err", "").Str("reason", "live_number").Str("detail", "").
+		End()
+}
+
+// BenchmarkSubmitLine compares the per-message line through slog (as it
+// was logged before Lines) and as a Line, into a buffered Writer whose
+// output discards.
+func BenchmarkSubmitLine(b *testing.B) {
+	for _, format := range []string{"json", "console"} {
+		b.Run(format+"/line", func(b *testing.B) {
+			w := NewWriter(discardWriter{}, WriterOptions{Bytes: 1 << 20})
+			defer w.Close()
+			l, _ := New(w, "INFO", format)
+			b.ReportAllocs()
+			for b.Loop() {
+				submitLine(l)
+			}
+		})
+		b.Run(format+"/slog", func(b *testing.B) {
+			w := NewWriter(discardWriter{}, WriterOptions{Bytes: 1 << 20})
+			defer w.Close()
+			l, _ := New(w, "INFO", format)
+			b.ReportAllocs()
+			for b.Loop() {
+				l.LogAttrs(b.Context(), slog.LevelInfo, "submit.rejected",
+					slog.String("message_id", ""), slog.String("system_id", "bench"), slog.String("command", "submit_sm"),
+					slog.String("source", "BenchSrc"), slog.String("destination", "19990000042"), slog.Int("message_length", 40),
+					slog.String("status", "ESME_RINVDSTADR"), slog.String("receipt_err", ""), slog.String("reason", "live_number"),
+					slog.String("detail", ""))
+			}
+		})
+	}
+}
+
+func TestLineTimestampIsFormatTime(t *testing.T) {
+	x := &Line{}
+	base := time.Date(2026, 11, 25, 23, 59, 58, 0, time.FixedZone("X", 3*3600))
+	for _, d := range []time.Duration{0, time.Millisecond, 999 * time.Millisecond, 999999999, time.Second, 1500 * time.Millisecond,
+		2*time.Second + 7*time.Millisecond, 42 * time.Hour, -3 * time.Second, 10 * time.Millisecond, 100*time.Millisecond + 1} {
+		tm := base.Add(d)
+		if got, want := string(x.appendTime(nil, tm)), formatTime(tm); got != want {
+			t.Errorf("%v: %s, want %s", tm, got, want)
+		}
+	}
+}
