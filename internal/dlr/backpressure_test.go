@@ -1,6 +1,7 @@
 package dlr
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -119,5 +120,55 @@ func TestDispatcherLosesNoAnswerUnderConcurrency(t *testing.T) {
 		if st, _, ok := h.state(fmt.Sprintf("%016X", i+1)); !ok || st != pdu.StateDelivered {
 			t.Fatalf("receipt %d: state %v %v, want DELIVERED", i+1, st, ok)
 		}
+	}
+}
+
+// slowAckQueue holds every Ack until release is closed and reports each
+// Claim, so a test can claim while an acknowledgement is on its way.
+type slowAckQueue struct {
+	Queue
+	acking  chan struct{} // one value per Ack entered
+	release chan struct{}
+	claimed chan time.Time
+}
+
+func (q *slowAckQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
+	q.acking <- struct{}{}
+	<-q.release
+	return q.Queue.Ack(ctx, o, rs...)
+}
+
+func (q *slowAckQueue) Claim(ctx context.Context, sys string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
+	rs, err := q.Queue.Claim(ctx, sys, now, lease, max)
+	q.claimed <- now // a handful per test: the buffer holds them all
+	return rs, err
+}
+
+// An answered receipt whose Ack has not reached the queue when its lease
+// ends is claimed again; the dispatcher must not send it a second time.
+func TestDispatcherDoesNotResendWhileAcking(t *testing.T) {
+	q := &slowAckQueue{Queue: NewMemoryQueue(MemoryOptions{}), acking: make(chan struct{}, 1),
+		release: make(chan struct{}), claimed: make(chan time.Time, 64)}
+	h := newHarness(t, q, nil)
+	h.d.ReceiversChanged("acme", 1)
+	h.schedule(receipt("00000000000000C1", "acme", 0))
+	d := h.s.next(t)
+	d.done(pdu.StatusOK, nil)
+	<-q.acking // answered; the Ack waits
+	leaseEnd := t0.Add(DefaultLease)
+	h.clk.Advance(DefaultLease + time.Second)
+	for now := range q.claimed { // a claim made after the lease ended
+		if !now.Before(leaseEnd) {
+			break
+		}
+	}
+	close(q.release)
+	h.settle()
+	h.s.none(t)
+	if st, _, ok := h.state(d.id()); !ok || st != pdu.StateDelivered {
+		t.Fatalf("state = %v %v, want DELIVERED", st, ok)
+	}
+	if n := metric(t, h.reg, "dlr_sent_total"); n != 1 {
+		t.Fatalf("dlr_sent_total = %v, want 1", n)
 	}
 }

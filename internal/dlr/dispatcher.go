@@ -51,7 +51,14 @@ type Dispatcher struct {
 	receivers map[string]int
 	blocked   map[string]time.Time // ErrNoReceiver seen: skip until then
 	inflight  map[string]struct{}
-	results   []result
+	// acking holds the ids handed to the acknowledging goroutine: the
+	// queue still has them, and once their lease ends a claim hands them
+	// out again, which must not send them twice. An id leaves acking at
+	// the first step that starts after its Ack returned (acked lists
+	// those), since a claim begun before the Ack landed may return it.
+	acking  map[string]struct{}
+	acked   []string
+	results []result
 	// Owned by the loop goroutine: buffers reused from step to step, and
 	// the deliver_sm being sent (the Sender only reads it during Deliver).
 	spareResults   []result
@@ -79,6 +86,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 		receivers: make(map[string]int),
 		blocked:   make(map[string]time.Time),
 		inflight:  make(map[string]struct{}),
+		acking:    make(map[string]struct{}),
 		counts:    newAccountPending(),
 	}
 	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) }, opts.Logger)

@@ -88,6 +88,7 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time
 	d.handleResults(ctx, now)
 
 	d.mu.Lock()
+	d.forgetAckedLocked()
 	accounts := make([]string, 0, len(d.receivers))
 	for sys := range d.receivers {
 		if until, ok := d.blocked[sys]; ok {
@@ -160,11 +161,14 @@ func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now 
 		todo = append(todo, r)
 	}
 	// One lock for the batch: a receipt re-claimed after its lease while
-	// still awaiting an answer is skipped (and not put back).
+	// still awaiting an answer, or answered and still being acknowledged,
+	// is skipped (and not put back: the answer or the Ack settles it).
 	d.mu.Lock()
 	fresh := todo[:0]
 	for _, r := range todo {
-		if _, dup := d.inflight[r.MessageID]; !dup {
+		_, waiting := d.inflight[r.MessageID]
+		_, acking := d.acking[r.MessageID]
+		if !waiting && !acking {
 			d.inflight[r.MessageID] = struct{}{}
 			fresh = append(fresh, r)
 		}
@@ -290,11 +294,18 @@ func (d *Dispatcher) retry(ctx context.Context, r Receipt, at time.Time) {
 // ack hands the receipts to the acknowledging goroutine, so that the loop
 // claims the next batch while the queue removes this one (two round trips
 // overlap). A failed Ack lets the lease run out and the receipts are sent
-// again: at least once.
+// again: at least once. Until the Ack returns the ids stay in d.acking,
+// so that a claim made meanwhile (the lease ran out while the answer or
+// the Ack was on its way) does not send them again.
 func (d *Dispatcher) ack(_ context.Context, o Outcome, rs ...Receipt) {
 	for _, r := range rs {
 		d.counts.add(r.SystemID, -1)
 	}
+	d.mu.Lock()
+	for _, r := range rs {
+		d.acking[r.MessageID] = struct{}{}
+	}
+	d.mu.Unlock()
 	cp := append([]Receipt(nil), rs...) // the caller reuses rs
 	a := &d.acks
 	a.mu.Lock()
@@ -338,8 +349,28 @@ func (d *Dispatcher) ackAll() {
 				d.o.Logger.Warn("dlr.ack_failed", "receipts", len(r.rs), "err", err)
 			}
 			cancel()
+			// Acked, or the Ack failed and the lease lets the receipts be
+			// claimed and sent again: either way no longer held back by
+			// claims that start from now on.
+			d.mu.Lock()
+			for _, x := range r.rs {
+				d.acked = append(d.acked, x.MessageID)
+			}
+			d.mu.Unlock()
 		}
 	}
+}
+
+// forgetAckedLocked drops from d.acking the ids whose Ack has returned.
+// The loop calls it before claiming: a claim that starts afterwards no
+// longer finds them in the queue (or, after a failed Ack, may send them
+// again). d.mu is held.
+func (d *Dispatcher) forgetAckedLocked() {
+	for _, id := range d.acked {
+		delete(d.acking, id)
+	}
+	clear(d.acked)
+	d.acked = d.acked[:0]
 }
 
 // acksIdle reports whether no acknowledgement is waiting or running.
