@@ -2,8 +2,9 @@
 // across every instance that shares one Redis:
 //
 //   - throughput is a GCRA rate limiter in Redis (redis_rate), drawn in
-//     small batches into a local pool so that a session's reader goroutine
-//     rarely waits for Redis;
+//     small batches into a local pool refilled in the background, so that
+//     a session's reader goroutine never waits for Redis (an empty pool
+//     means throttled);
 //   - max_binds is a set of bind leases per account (a sorted set scored by
 //     expiry), renewed by a heartbeat, released on unbind or close, and
 //     expiring on their own when an instance dies.

@@ -3,6 +3,7 @@ package sharedlimits_test
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -92,23 +93,88 @@ func TestThroughputIsShared(t *testing.T) {
 	a, b, _ := newPair(t, 30*time.Second)
 	run(t, a)
 	run(t, b)
-	// 0.5/s: a burst of one message, then one every 2 s, for both
-	// instances together.
-	ta, tb := a.Throttle("acc", 0.5), b.Throttle("acc", 0.5)
-	allowed := 0
-	for range 20 {
+	// 0.01/s: a burst of one message, then one every 100 s, for both
+	// instances together. The pools fill in the background, so ask until
+	// the one message goes through, then some more.
+	ta, tb := a.Throttle("acc", 0.01), b.Throttle("acc", 0.01)
+	allowed, rounds := 0, 0
+	for deadline := time.Now().Add(10 * time.Second); rounds < 50 && time.Now().Before(deadline); {
 		for _, th := range []interface{ Allow() bool }{ta, tb} {
 			if th.Allow() {
 				allowed++
 			}
 		}
+		if allowed > 0 {
+			rounds++
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if allowed != 1 {
-		t.Fatalf("two instances allowed %d messages at 0.5/s in one burst, want 1", allowed)
+		t.Fatalf("two instances allowed %d messages at 0.01/s, want the burst of 1", allowed)
 	}
 	// Another account has its own limit.
-	if !a.Throttle("other", 0.5).Allow() {
+	other := a.Throttle("other", 0.01)
+	if !eventually(other.Allow) {
 		t.Fatal("another account was throttled")
+	}
+}
+
+// stallingRedis accepts connections and reads requests but answers only
+// once release is closed, like a Redis that hangs.
+func stallingRedis(t *testing.T) (addr string, got <-chan struct{}, release chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotc, release := make(chan struct{}, 1), make(chan struct{})
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				if _, err := c.Read(buf); err == nil {
+					select {
+					case gotc <- struct{}{}:
+					default:
+					}
+				}
+				<-release
+			}()
+		}
+	}()
+	return ln.Addr().String(), gotc, release
+}
+
+// Allow runs on a session's reader goroutine: with an empty pool it
+// answers at once (throttled) while the refill waits for Redis.
+func TestAllowNeverWaitsForRedis(t *testing.T) {
+	addr, got, release := stallingRedis(t)
+	defer close(release)
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, Protocol: 2})
+	t.Cleanup(func() { _ = rdb.Close() })
+	l := sharedlimits.New(rdb, sharedlimits.Options{Instance: "a", Timeout: time.Minute})
+	run(t, l)
+	th := l.Throttle("acc", 100)
+	answered := make(chan bool, 1)
+	go func() { answered <- th.Allow() }()
+	select {
+	case ok := <-answered:
+		if ok {
+			t.Fatal("allowed with an empty pool")
+		}
+	case <-time.After(10 * time.Second): // guards against a hang only
+		t.Fatal("Allow waited for Redis")
+	}
+	select {
+	case <-got: // a refill was asked for, in the background
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refill reached Redis")
 	}
 }
 

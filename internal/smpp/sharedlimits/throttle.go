@@ -12,17 +12,21 @@ import (
 )
 
 // throttle is one account's share of a Redis GCRA limiter. Messages take
-// tokens from a local pool; when the pool runs low a worker reserves the
-// next small batch from Redis, so the session's reader waits for Redis
-// only when the pool is empty. Reserved tokens are counted in Redis, so
-// all instances together never exceed the limit; a pool holds at most
-// about 1.5 batches (50 ms of the rate), so little is reserved unused.
+// tokens from a local pool; a worker (refillLoop) reserves the next small
+// batch from Redis when the pool falls to half a batch, and again as soon
+// as Redis has one after saying "not yet", so the pool is refilled ahead
+// of need. Allow runs on a session's reader goroutine and never waits for
+// Redis: with the pool empty the message is throttled (that is what the
+// limit means) and a refill is requested. Reserved tokens are counted in
+// Redis, so all instances together never exceed the limit; a pool holds
+// at most about 1.5 batches (50 ms of the rate), so little is reserved
+// unused.
 type throttle struct {
 	l       *Limits
 	key     string
 	perSec  atomic.Uint64 // math.Float64bits of the rate
 	tokens  atomic.Int64
-	pending atomic.Bool  // a refill is queued or running
+	pending atomic.Bool  // a refill is queued, running or timed
 	batchAt atomic.Int64 // Limits.mono time: Redis has no whole batch before then
 	local   smpp.Throttle
 }
@@ -32,6 +36,9 @@ type throttle struct {
 func (l *Limits) Throttle(systemID string, perSecond float64) smpp.Throttle {
 	t := &throttle{l: l, key: l.rateKey(systemID), local: smpp.LocalThrottle(systemID, perSecond)}
 	t.perSec.Store(math.Float64bits(perSecond))
+	if perSecond > 0 {
+		t.refillSoon() // the first message finds a batch rather than an empty pool
+	}
 	return t
 }
 
@@ -44,6 +51,9 @@ func (t *throttle) SetRate(perSecond float64) {
 	t.perSec.Store(math.Float64bits(perSecond))
 	t.local.SetRate(perSecond)
 	t.tokens.Store(0)
+	if perSecond > 0 {
+		t.refillSoon()
+	}
 }
 
 // batch is how many tokens one reservation asks for: 50 ms of the rate,
@@ -55,6 +65,9 @@ func (t *throttle) batch() int {
 func (t *throttle) Allow() bool {
 	if t.l.degraded.Load() {
 		return t.local.Allow()
+	}
+	if t.rate() <= 0 {
+		return true // no limit
 	}
 	for {
 		n := t.tokens.Load()
@@ -68,22 +81,12 @@ func (t *throttle) Allow() bool {
 			return true
 		}
 	}
-	// The pool is empty. Unless Redis said when the next batch will be
-	// there, ask for one now. At the limit this asks Redis about as often
-	// as batches are granted (20 times a second per instance), however
-	// many messages are offered.
-	if t.l.mono() < t.batchAt.Load() {
-		return false
-	}
-	n := t.batch()
-	ok, err := t.reserve(context.Background(), n, &t.batchAt)
-	if err != nil {
-		return t.local.Allow()
-	}
-	if ok {
-		t.tokens.Add(int64(n - 1))
-	}
-	return ok
+	// The pool is empty: throttled now, and a batch is asked for in the
+	// background (unless Redis said when the next one will be there: then
+	// the worker asks at that time). At the limit this asks Redis about
+	// as often as batches are granted, however many messages are offered.
+	t.refillSoon()
+	return false
 }
 
 // refillSoon queues one refill unless one is already queued.
@@ -134,13 +137,51 @@ func (l *Limits) refillLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case t := <-l.refills:
-			if t.l.mono() >= t.batchAt.Load() {
-				n := t.batch()
-				if ok, err := t.reserve(ctx, n, &t.batchAt); ok && err == nil {
-					t.tokens.Add(int64(n))
-				}
-			}
-			t.pending.Store(false)
+			l.refill(ctx, t)
 		}
 	}
+}
+
+// refill reserves one batch for t unless its pool is already full enough
+// (another request got there first). When Redis has no whole batch yet, the
+// refill is requested again for when it will: a timer per throttle at
+// most, since t.pending stays set until then.
+func (l *Limits) refill(ctx context.Context, t *throttle) {
+	n := t.batch()
+	if t.tokens.Load() > int64(n/2) {
+		t.pending.Store(false)
+		return
+	}
+	if wait := t.batchAt.Load() - l.mono(); wait > 0 {
+		l.refillAt(ctx, t, time.Duration(wait))
+		return
+	}
+	ok, err := t.reserve(ctx, n, &t.batchAt)
+	switch {
+	case err != nil:
+		// Allow falls back on the local limit while degraded; the next
+		// message asks again.
+		t.pending.Store(false)
+	case ok:
+		t.tokens.Add(int64(n))
+		t.pending.Store(false)
+	default:
+		l.refillAt(ctx, t, time.Duration(t.batchAt.Load()-l.mono()))
+	}
+}
+
+// refillAt queues t's refill again after wait, keeping t.pending set so
+// that messages meanwhile do not queue more.
+func (l *Limits) refillAt(ctx context.Context, t *throttle, wait time.Duration) {
+	time.AfterFunc(max(wait, 0), func() {
+		if ctx.Err() != nil {
+			t.pending.Store(false)
+			return
+		}
+		select {
+		case l.refills <- t:
+		default:
+			t.pending.Store(false) // the next message asks again
+		}
+	})
 }
