@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,8 +17,11 @@ import (
 // SMSC it is compared with. A run exits 0 when every submit was answered
 // and, with --wait-receipts, every receipt matched; 1 otherwise.
 func runBench(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("bench", "smpp-hlr-gateway bench [flags]",
+		"Load generator: binds sessions and submits at a rate or flat out, then reports throughput and\n"+
+			"latency (BENCHMARKS.md). With --serve-responder it is instead the minimal SMSC it is compared\n"+
+			"with. Exit codes: 0 every submit answered (and with --wait-receipts every receipt matched);\n"+
+			"1 otherwise; 2 usage error.")
 	var cfg bench.Config
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:2776", "SMSC host:port")
 	fs.StringVar(&cfg.SystemID, "system-id", envOr(env, "SMPP_SYSTEM_ID", "testuser"), "system_id")
@@ -41,12 +43,8 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	serve := fs.Bool("serve-responder", false, "run the minimal SMPP responder (the ceiling) instead, until interrupted")
 	listen := fs.String("listen", "127.0.0.1:2777", "with --serve-responder: listen address")
 	receipts := fs.Bool("receipts", false, "with --serve-responder: also send a DELIVRD receipt per message")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
 	}
 	if *serve {
 		return serveResponder(ctx, *listen, bench.ResponderConfig{
@@ -58,12 +56,10 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	case "tx":
 		cfg.Separate = true
 	default:
-		fmt.Fprintf(stderr, "bench: --bind %q: want trx or tx\n", *bind)
-		return 2
+		return fs.usageError(stderr, "--bind %q: want trx or tx", *bind)
 	}
 	if cfg.Count <= 0 && cfg.Duration <= 0 {
-		fmt.Fprintln(stderr, "bench: give --count or --duration")
-		return 2
+		return fs.usageError(stderr, "give --count or --duration")
 	}
 	if !*quiet {
 		cfg.Progress = stderr

@@ -36,7 +36,15 @@ var demoScenarios = []scenario{
 // runDemo starts the HLR simulator as a TMT-compatible HTTP API and the
 // gateway against it on free ports, runs the reference scenarios over a
 // real SMPP session and prints what happened.
-func runDemo(ctx context.Context, _ []string, env func(string) string, stdout, stderr io.Writer) int {
+func runDemo(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := newCmdFlags("demo", "smpp-hlr-gateway demo",
+		"Starts the HLR simulator (as a TMT-compatible HTTP API) and the gateway against it on free\n"+
+			"loopback ports, binds a client, runs the four reference scenarios and prints what each got,\n"+
+			"receipts included. Needs no Redis and no credentials; only LOG_LEVEL is read (default WARNING).\n"+
+			"Exit codes: 0 every scenario behaved as expected, 1 otherwise.")
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
+	}
 	const key, secret = "demo-key", "demo-secret"
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,22 +18,22 @@ import (
 // cancelled. Point the gateway at it with HLR_PROVIDER=tmt
 // HLR_BASE_URL=http://127.0.0.1:8090.
 func runHLRSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("hlr-simulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("hlr-simulator", "smpp-hlr-gateway hlr-simulator [--host H] [--port N] [--latency-ms N] [--api-key K --api-secret S]",
+		"Serves the HLR simulator's rules as a TMT-Live-compatible HTTP API until interrupted. Point the\n"+
+			"gateway at it with HLR_PROVIDER=tmt HLR_BASE_URL=http://127.0.0.1:8090.")
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	port := fs.Int("port", 8090, "TCP port to listen on (0: any free port)")
 	latency := fs.Int("latency-ms", 0, "latency added to every answer, in milliseconds")
 	key := fs.String("api-key", "", "if set with --api-secret, other credentials get status 2")
 	secret := fs.String("api-secret", "", "see --api-key")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
 	}
-	if fs.NArg() > 0 || *port < 0 || *port > 65535 || *latency < 0 {
-		fmt.Fprintln(stderr, "usage: smpp-hlr-gateway hlr-simulator [--host H] [--port N] [--latency-ms N]")
-		return 2
+	if *port < 0 || *port > 65535 {
+		return fs.usageError(stderr, "--port %d: want 0 to 65535", *port)
+	}
+	if *latency < 0 {
+		return fs.usageError(stderr, "--latency-ms %d: must not be negative", *latency)
 	}
 	sim := simulator.New(simulator.Options{
 		Latency: time.Duration(*latency) * time.Millisecond,

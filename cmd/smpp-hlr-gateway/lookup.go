@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/app"
 	"github.com/smpp-hlr-gateway/gateway/internal/config"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
 // lookupRow is one line of the lookup command's output.
@@ -44,28 +44,21 @@ type lookupRow struct {
 // returns the exit code: 0 all answered, 1 some lookup had no usable
 // answer, 2 usage or configuration error.
 func runLookup(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lookup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("lookup", "smpp-hlr-gateway lookup [--json] MSISDN...",
+		"Looks numbers up through the same HLR chain as the server (HLR_PROVIDER, HLR_*, REDIS_URL) and\n"+
+			"prints what each answer means. Exit codes: 0 all answered, 1 some lookup had no usable answer,\n"+
+			"2 usage or configuration error. Log lines (LOG_LEVEL, LOG_FORMAT) go to stderr.")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	account := fs.String("account", "", "read the numbers as this account's submits (its default_region and allow/deny lists)")
 	ton := fs.Uint("ton", uint(hlr.TONUnknown), "dest_addr_ton of the numbers: 0 unknown, 1 international, 2 national")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: smpp-hlr-gateway lookup [--json] MSISDN...")
-		fmt.Fprintln(stderr, "Looks numbers up through the same HLR chain as the server (HLR_PROVIDER, HLR_*, REDIS_URL).")
-		fs.PrintDefaults()
-	}
-	numbers, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	numbers, done, code := fs.parse(args, true, stdout, stderr)
+	if done {
+		return code
 	}
 	if len(numbers) == 0 {
-		fs.Usage()
-		return 2
+		return fs.usageError(stderr, "give at least one number")
 	}
-	cfg, err := config.Load(env)
+	cfg, err := loadConfig(env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -75,7 +68,11 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 		fmt.Fprintln(stderr, "config: HLR_ERR_CODES:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	routeRedisLogs(logger, cfg.Redis.URL)
 	chain, cleanup, err := buildLookupChain(ctx, cfg, logger)
 	if err != nil {
@@ -90,7 +87,6 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 	}
 
 	rows := make([]lookupRow, 0, len(numbers))
-	code := 0
 	for _, in := range numbers {
 		row := lookupRow{Input: in}
 		msisdn, res, err := resolver.Resolve(ctx, hlr.Destination{Account: *account, Addr: in, TON: uint8(*ton)})
@@ -196,24 +192,4 @@ func buildLookupChain(ctx context.Context, cfg config.Config, logger *slog.Logge
 		}
 	}
 	return chain, cleanup, nil
-}
-
-// parseInterspersed parses flags that may appear before, between or after
-// positional arguments; "--" ends flag parsing.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

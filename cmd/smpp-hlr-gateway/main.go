@@ -24,8 +24,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":        {"run the gateway (the default)", runServe},
 		"version":      {"print the version", runVersion},
-		"check-config": {"print the effective configuration with secrets masked", runCheckConfig},
-		"healthcheck":  {"exit 0 if the running gateway is alive (--ready: ready), else 1", runHealthcheck},
+		"check-config": {"validate the configuration as serve does; print it, secrets masked", runCheckConfig},
+		"healthcheck":  {"exit 0 if the running gateway is alive (--ready: ready), else 1: healthcheck [--addr HOST:PORT]", runHealthcheck},
 		"lookup":       {"look numbers up in the HLR: lookup [--json] MSISDN...", runLookup},
 		"hlr-simulator": {"serve the HLR simulator as a TMT-compatible HTTP API: hlr-simulator [--port N]",
 			func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
@@ -51,9 +51,16 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		name, args = args[0], args[1:]
 	}
 	switch name {
-	case "-h", "--help", "help":
+	case "-h", "-help", "--help":
 		usage(stdout)
 		return 0
+	case "help":
+		if len(args) == 0 {
+			usage(stdout)
+			return 0
+		}
+		// help COMMAND is COMMAND --help.
+		name, args = args[0], []string{"--help"}
 	case "-v", "--version":
 		name = "version"
 	}
@@ -77,10 +84,15 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nConfiguration comes from environment variables; see README.md.")
+	fmt.Fprintln(w, "\n`smpp-hlr-gateway COMMAND -h` (or `help COMMAND`) describes a command.")
+	fmt.Fprintln(w, configHelp)
 }
 
-func runVersion(_ context.Context, _ []string, _ func(string) string, stdout, _ io.Writer) int {
+func runVersion(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) int {
+	fs := newCmdFlags("version", "smpp-hlr-gateway version", "Prints the version.")
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
+	}
 	fmt.Fprintf(stdout, "smpp-hlr-gateway %s\n", version)
 	return 0
 }

@@ -18,6 +18,7 @@ type receipt struct {
 
 // collector matches incoming receipts to message ids.
 type collector struct {
+	answer  pdu.Status // the deliver_sm_resp status (ESME_ROK by default)
 	mu      sync.Mutex
 	got     map[string]receipt
 	waiting map[string]chan receipt
@@ -42,7 +43,7 @@ func (c *collector) onDeliver(d *pdu.DeliverSM) pdu.Status {
 	if ch != nil {
 		ch <- r
 	}
-	return pdu.StatusOK
+	return c.answer
 }
 
 // expect returns a channel that yields the receipt for id.

@@ -55,24 +55,33 @@ func envOr(env func(string) string, key, def string) string {
 
 // runSend binds, submits one message to each number, prints the
 // responses, waits for the receipts and prints them. It exits 0 only when
-// every accepted message got its receipt.
+// every submit was answered ESME_ROK and every accepted message got its
+// receipt.
 func runSend(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("send", "smpp-hlr-gateway send [flags] MSISDN...",
+		"A small ESME: binds, submits one message to each number, prints each response, then waits for\n"+
+			"the receipts of the accepted ones and prints them. Exit codes: 0 every submit answered ESME_ROK\n"+
+			"and every receipt arrived; 1 a submit answered with an error status (a rejected live number\n"+
+			"included), a receipt missing or a connection failure; 2 usage error.")
 	var cf clientFlags
-	cf.register(fs, env)
+	cf.register(fs.FlagSet, env)
 	from := fs.String("from", "GATEWAY", "source address")
 	text := fs.String("text", "hello", "message text")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for receipts (0: do not wait)")
 	registered := fs.Uint("registered-delivery", 1, "registered_delivery field")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	receiptStatus := fs.Uint64("receipt-status", 0, "command_status to answer receipts with (e.g. 0x65 ESME_RX_P_APPN refuses them for good)")
+	dests, done, code := fs.parse(args, true, stdout, stderr)
+	if done {
+		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "send: give at least one destination number")
-		return 2
+	if len(dests) == 0 {
+		return fs.usageError(stderr, "give at least one destination number")
+	}
+	if *receiptStatus > 0xFFFFFFFF {
+		return fs.usageError(stderr, "--receipt-status %d: not a command_status", *receiptStatus)
 	}
 	col := newCollector()
+	col.answer = pdu.Status(*receiptStatus)
 	cfg, err := cf.config(col.onDeliver)
 	if err != nil {
 		fmt.Fprintln(stderr, "send:", err)
@@ -98,8 +107,8 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdout
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DESTINATION\tSTATUS\tMESSAGE ID")
 	var accepted []string
-	failed := false
-	for _, dest := range fs.Args() {
+	failed, refused := false, 0
+	for _, dest := range dests {
 		sm := &pdu.SubmitSM{SM: pdu.SM{
 			Source: pdu.Address{TON: 5, NPI: 0, Addr: *from}, Dest: pdu.Address{TON: 1, NPI: 1, Addr: dest},
 			RegisteredDelivery: uint8(*registered), ShortMessage: *text,
@@ -113,9 +122,15 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdout
 		fmt.Fprintf(tw, "%s\t%s (0x%02X)\t%s\n", dest, status.String(), uint32(status), id)
 		if status == pdu.StatusOK {
 			accepted = append(accepted, id)
+		} else {
+			refused++
 		}
 	}
 	_ = tw.Flush()
+	if refused > 0 {
+		fmt.Fprintf(stderr, "send: %d submit(s) answered with an error status\n", refused)
+		failed = true
+	}
 	if *wait <= 0 || len(accepted) == 0 {
 		_ = c.Unbind(ctx)
 		if failed {

@@ -14,17 +14,28 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/app"
 	"github.com/smpp-hlr-gateway/gateway/internal/config"
-	"github.com/smpp-hlr-gateway/gateway/internal/hlr/tmt"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
-func runServe(ctx context.Context, _ []string, env func(string) string, _, stderr io.Writer) int {
+const configHelp = "Configuration comes from environment variables (README.md, docs/configuration.md)."
+
+// runServe runs the gateway until SIGINT or SIGTERM; SIGHUP reloads the
+// accounts and rules files. Exit codes: 0 after a graceful stop, 2 on
+// invalid configuration, 1 when it cannot start or a listener fails.
+func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := newCmdFlags("serve", "smpp-hlr-gateway serve",
+		"Runs the gateway until SIGINT or SIGTERM; SIGHUP reloads the accounts and rules files.\n"+
+			"Exit codes: 0 after a graceful stop, 2 on invalid configuration, 1 when it cannot start or a\n"+
+			"listener fails. "+configHelp)
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
+	}
 	// First of all: SIGHUP's default action ends the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	cfg, err := config.Load(env)
+	cfg, err := loadConfig(env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -34,6 +45,9 @@ func runServe(ctx context.Context, _ []string, env func(string) string, _, stder
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	if w := accountsFileWarning(cfg); w != "" {
+		logger.Warn("config.accounts_file.readable", "detail", w)
+	}
 	// Every return below writes out the buffered lines; what is printed
 	// to stderr from here on goes after them, in order.
 	defer logw.Close()
@@ -42,8 +56,8 @@ func runServe(ctx context.Context, _ []string, env func(string) string, _, stder
 	a, err := app.New(ctx, cfg, logger, app.Options{LogLinesDropped: logw.Dropped})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		if errors.Is(err, tmt.ErrConfig) {
-			return 2
+		if errors.Is(err, config.ErrInvalid) {
+			return 2 // loadConfig should have caught it; the documented code anyway
 		}
 		return 1
 	}
@@ -59,11 +73,23 @@ func runServe(ctx context.Context, _ []string, env func(string) string, _, stder
 	return code
 }
 
-func runCheckConfig(_ context.Context, _ []string, env func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(env)
+// runCheckConfig validates the configuration exactly as serve does and
+// prints it with secrets masked.
+func runCheckConfig(_ context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	fs := newCmdFlags("check-config", "smpp-hlr-gateway check-config",
+		"Validates the configuration exactly as serve does (without opening any connection) and prints\n"+
+			"every variable's effective value, secrets masked. Exit codes: 0 valid, 2 invalid (one line\n"+
+			"naming the variable on stderr). "+configHelp)
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
+	}
+	cfg, err := loadConfig(env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if w := accountsFileWarning(cfg); w != "" {
+		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if err := cfg.Print(stdout); err != nil {
 		fmt.Fprintln(stderr, err)
@@ -92,7 +118,9 @@ func serveUntilStopped(ctx context.Context, a *app.App, hup <-chan os.Signal, lo
 // routeRedisLogs sends go-redis's own log lines to logger with the
 // passwords of redisURL masked. go-redis keeps its logger in a package
 // variable, so this is the one place that sets it, once per command that
-// opens Redis.
+// opens Redis. The client logs every failed dial; while Redis is down that
+// is one line per attempt, so they are throttled to one per 30 s with a
+// count.
 func routeRedisLogs(logger *slog.Logger, redisURL string) {
-	redis.SetLogger(redisconn.NewLogger(logger, redisURL))
+	redis.SetLogger(redisconn.NewLogger(logging.Throttled(logger, logging.DefaultRepeatEvery, nil), redisURL))
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -19,27 +17,16 @@ import (
 // runStatus prints the sessions and accounts of a running gateway from
 // its admin API, as two aligned tables.
 func runStatus(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: smpp-hlr-gateway status [--addr HOST:PORT] [--token TOKEN] [--timeout D]")
-		fmt.Fprintln(fs.Output(), "\nPrints the bound sessions and the accounts of a running gateway, read from its admin API.")
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("status", "smpp-hlr-gateway status [--addr HOST:PORT] [--token TOKEN] [--timeout D]",
+		"Prints the bound sessions and the accounts of a running gateway, read from its admin API.")
 	addr := fs.String("addr", defaultAdminAddr(env), "the gateway's metrics and admin API address (default from METRICS_HOST and METRICS_PORT)")
 	token := fs.String("token", env("ADMIN_TOKEN"), "the admin API bearer token (default ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
+		return code
 	}
 	if *token == "" {
-		fmt.Fprintln(stderr, "status: no token: pass --token or set ADMIN_TOKEN")
-		return 2
+		return fs.usageError(stderr, "no token: pass --token or set ADMIN_TOKEN")
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

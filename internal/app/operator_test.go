@@ -351,4 +351,21 @@ func TestReloadReadsTheRulesFile(t *testing.T) {
 	if st := submit(); st != pdu.StatusInvDstAdr {
 		t.Fatalf("after the rules reload: %v, want ESME_RINVDSTADR from the HLR", st)
 	}
+
+	// A default_region and a deny rule for British mobiles: the national
+	// spelling is now a British number, denied without a lookup.
+	national := sm("07400123456", 1)
+	national.Dest.TON = 2
+	writeAccounts(t, rules, "accounts:\n  alice:\n    deny: [\"4474\"]\n")
+	writeAccounts(t, accounts, "accounts:\n  - {system_id: alice, password: a, default_region: GB}\n  - {system_id: dave, password: d}\n")
+	if res, err := gw.app.Reload(ctxT(t)); err != nil || strings.Join(res.Changed, ",") != "alice" {
+		t.Fatalf("Reload = %+v, %v; want alice changed", res, err)
+	}
+	before := tmt.requests.Load()
+	if st, _, err := c.Submit(ctxT(t), national); err != nil || st != pdu.StatusInvDstAdr {
+		t.Fatalf("national number after the region reload: %v %v, want ESME_RINVDSTADR", st, err)
+	}
+	if got := tmt.requests.Load(); got != before {
+		t.Fatalf("the HLR was asked %d times for a denied number", got-before)
+	}
 }

@@ -81,7 +81,9 @@ func ReadAccountsFile(path string) ([]Account, error) {
 	}
 	accounts, err := ParseAccounts(data)
 	if err != nil {
-		return nil, &FieldError{Var: accountsFileVar, Msg: fmt.Sprintf("%s: %v", path, err), Err: err}
+		// FieldError says "config: SMPP_ACCOUNTS_FILE:" already.
+		msg := strings.TrimPrefix(err.Error(), ErrAccounts.Error()+": ")
+		return nil, &FieldError{Var: accountsFileVar, Msg: fmt.Sprintf("%s: %s", path, msg), Err: err}
 	}
 	return accounts, nil
 }
@@ -108,7 +110,7 @@ func ParseAccounts(data []byte) ([]Account, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: the file is empty", ErrAccounts)
 		}
-		return nil, fmt.Errorf("%w: %w", ErrAccounts, err)
+		return nil, fmt.Errorf("%w: %s", ErrAccounts, describeYAMLError(data, err))
 	}
 	out := make([]Account, 0, len(doc.Accounts))
 	for i, a := range doc.Accounts {

@@ -51,7 +51,7 @@ func TestAccountsFileErrors(t *testing.T) {
 	}{
 		{"empty", ``, "the file is empty"},
 		{"no accounts", "accounts: []\n", "the file lists no accounts"},
-		{"unknown key", "accounts:\n  - system_id: a\n    pasword: x\n", "field pasword not found"},
+		{"unknown key", "accounts:\n  - system_id: a\n    pasword: x\n", `unknown key "pasword"`},
 		{"not yaml", "accounts: [\n", "yaml:"},
 		{"bad cidr", "accounts:\n  - {system_id: a, password: p, allowed_networks: [\"10.0.0.0/33\"]}\n",
 			`accounts[0].allowed_networks: "10.0.0.0/33" is not a CIDR or an address`},

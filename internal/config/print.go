@@ -20,15 +20,15 @@ type KV struct {
 
 // Redacted returns every variable with its effective value, in the order of
 // the variables table, with secrets masked: SMPP_PASSWORD, HLR_API_KEY and
-// HLR_API_SECRET become Mask when set, and REDIS_URL keeps everything but
-// its password.
+// HLR_API_SECRET become Mask when set, and REDIS_URL and HLR_BASE_URL keep
+// everything but their passwords.
 func (c Config) Redacted() []KV {
 	vars := variables()
 	out := make([]KV, 0, len(vars))
 	for _, v := range vars {
 		val := v.get(&c)
 		switch {
-		case v.name == "REDIS_URL":
+		case v.name == "REDIS_URL" || v.name == "HLR_BASE_URL":
 			val = redactURL(val)
 		case v.secret && val != "":
 			val = Mask

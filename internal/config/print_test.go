@@ -12,6 +12,7 @@ func TestPrintMasksSecrets(t *testing.T) {
 		"HLR_API_KEY", "k3y-value",
 		"HLR_API_SECRET", "s3cret-value",
 		"REDIS_URL", "redis-sentinel://user:hunter2@s1:26379,s2:26379/0?master=m&sentinel_password=hunter3",
+		"HLR_BASE_URL", "https://proxy:hunter4@hlr.example/live/json",
 		"SMPP_ACCOUNTS_FILE", path,
 	))
 	if err != nil {
@@ -22,7 +23,7 @@ func TestPrintMasksSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, secret := range []string{"ninechar", "k3y-value", "s3cret-value", "hunter2", "hunter3", "pw-alice"} {
+	for _, secret := range []string{"ninechar", "k3y-value", "s3cret-value", "hunter2", "hunter3", "hunter4", "pw-alice"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("printed configuration contains %q:\n%s", secret, out)
 		}
@@ -32,6 +33,7 @@ func TestPrintMasksSecrets(t *testing.T) {
 		"HLR_API_KEY=****\n",
 		"HLR_API_SECRET=****\n",
 		"REDIS_URL=redis-sentinel://user:****@s1:26379,s2:26379/0?master=m&sentinel_password=****\n",
+		"HLR_BASE_URL=https://proxy:****@hlr.example/live/json\n",
 		"SMPP_PORT=2776\n",
 		"SMPP_TLS_PORT=\n",
 		"HLR_TIMEOUT_SECONDS=5\n",

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -39,6 +40,10 @@ type Dispatcher struct {
 	wake     chan struct{}
 	syncReq  chan chan struct{} // tests: close the channel once quiescent
 	pending  atomic.Int64       // last count the queue gave
+	claimLog *logging.Repeats   // dlr.claim_failed: once per outage and account, then every 30 s
+	sweepLog *logging.Repeats   // dlr.expiry_sweep_failed, likewise
+	countLog *logging.Repeats   // dlr.pending_count_failed, likewise
+	maintLog *logging.Repeats   // dlr.maintenance_failed, likewise
 	counts   *accountPending
 	acks     acker
 
@@ -77,6 +82,10 @@ func NewDispatcher(opts Options) *Dispatcher {
 		counts:    newAccountPending(),
 	}
 	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) }, opts.Logger)
+	d.claimLog = logging.NewRepeats(d.o.Logger, "dlr.claim_failed", logging.RepeatOptions{Recovered: "dlr.claim_recovered", Now: d.o.Clock.Now})
+	d.sweepLog = logging.NewRepeats(d.o.Logger, "dlr.expiry_sweep_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
+	d.countLog = logging.NewRepeats(d.o.Logger, "dlr.pending_count_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
+	d.maintLog = logging.NewRepeats(d.o.Logger, "dlr.maintenance_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
 	if reg := opts.Registerer; reg != nil {
 		if err := reg.Register(d.counts); err != nil {
 			opts.Logger.Error("dlr.metric_not_registered", "err", err)
@@ -227,9 +236,10 @@ func (d *Dispatcher) Pending() int {
 func (d *Dispatcher) pendingCount(ctx context.Context) int {
 	n, err := d.q.Len(ctx)
 	if err != nil {
-		d.o.Logger.Warn("dlr.pending_count_failed", "err", err)
+		d.countLog.Failed(ctx, "", err)
 		return int(d.pending.Load())
 	}
+	d.countLog.Succeeded(ctx, "")
 	d.pending.Store(int64(n))
 	return n
 }

@@ -113,9 +113,10 @@ func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time
 		}
 		rs, due, ok, err := d.claim(ctx, sys, now, n)
 		if err != nil {
-			d.o.Logger.Warn("dlr.claim_failed", "system_id", sys, "err", err)
+			d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
 			continue
 		}
+		d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
 		room -= d.sendAll(ctx, sys, rs, now)
 		if len(rs) == n {
 			busy = true
@@ -366,13 +367,15 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 	if m, ok := d.q.(Maintainer); ok {
 		opCtx, cancel := d.opCtx(ctx)
 		if err := m.Maintain(opCtx); err != nil {
-			d.o.Logger.Warn("dlr.maintenance_failed", "err", err)
+			d.maintLog.Failed(ctx, "", err)
+		} else {
+			d.maintLog.Succeeded(ctx, "")
 		}
 		cancel()
 	}
 	opCtx, cancel := d.opCtx(ctx)
 	if err := d.counts.refresh(opCtx, d.q); err != nil {
-		d.o.Logger.Warn("dlr.pending_count_failed", "err", err)
+		d.countLog.Failed(ctx, "", err)
 	}
 	cancel()
 	for range expireRounds {
@@ -380,9 +383,10 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		rs, err := d.q.Expire(opCtx, now, expireBatch)
 		cancel()
 		if err != nil {
-			d.o.Logger.Warn("dlr.expiry_sweep_failed", "err", err)
+			d.sweepLog.Failed(ctx, "", err)
 			break
 		}
+		d.sweepLog.Succeeded(ctx, "")
 		for _, r := range rs {
 			d.logExpired(r)
 			d.counts.add(r.SystemID, -1)

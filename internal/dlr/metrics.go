@@ -91,6 +91,10 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 			}
 		}
 	}
+	// Alerts see drops with increase(): each series exists from the start.
+	for _, s := range []pdu.Status{pdu.StatusXPAppn, pdu.StatusXRAppn} {
+		m.dropped.WithLabelValues(dropLabel(s))
+	}
 	return m
 }
 

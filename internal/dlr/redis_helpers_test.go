@@ -6,34 +6,17 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 )
 
-// redisTestClient connects to REDIS_TEST_URL, else to
-// redis://127.0.0.1:6379/15 if it answers; otherwise it skips tb.
+// redisTestClient returns a client for the test Redis (redistest: at
+// once skipped without one, failed when REDIS_TEST_URL does not answer).
 func redisTestClient(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
-	url, explicit := os.LookupEnv("REDIS_TEST_URL")
-	if !explicit || url == "" {
-		url, explicit = "redis://127.0.0.1:6379/15", false
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Fatalf("REDIS_TEST_URL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
-		if explicit {
-			tb.Fatalf("REDIS_TEST_URL=%s: %v", url, err)
-		}
-		tb.Skipf("no Redis at %s (%v): start redis-server on 127.0.0.1:6379 or set REDIS_TEST_URL to run the Redis tests", url, err)
-	}
-	tb.Cleanup(func() { _ = c.Close() })
+	c, _ := redistest.Client(tb)
 	return c
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
 // TestScriptFailsOtherWritesSucceedReceiptStillArrives: the receipt's
@@ -196,5 +197,46 @@ func TestCloseCountsWhatItCouldNotStore(t *testing.T) {
 	}
 	if got := lost.Count(LostShutdown); got != 3 {
 		t.Fatalf("lost{shutdown} = %d, want 3", got)
+	}
+}
+
+// TestRestoreSkipsFinishedReceipts: the write-back of a buffered receipt
+// whose earlier Put did reach Redis, and which was delivered since, must
+// not bring it back; one still pending is left as it is (not listed twice).
+func TestRestoreSkipsFinishedReceipts(t *testing.T) {
+	c := redisTestClient(t)
+	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c)})
+	ctx := context.Background()
+	done, pending, fresh := receipt("00000000000000R1", "acme", 0), receipt("00000000000000R2", "acme", time.Hour), receipt("00000000000000R3", "acme", 0)
+	for _, r := range []Receipt{done, pending} {
+		if err := q.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := q.Claim(ctx, "acme", t0.Add(time.Minute), time.Minute, 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("Claim = %v %v", ids(rs), err)
+	}
+	if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range q.Restore(ctx, []Receipt{done, pending, fresh}) {
+		if err != nil {
+			t.Fatalf("Restore[%d]: %v", i, err)
+		}
+	}
+	if o, ok, _ := q.Lookup(ctx, "acme", done.MessageID); !ok || o.State != pdu.StateDelivered {
+		t.Fatalf("the delivered receipt is %v (known %v) after the write-back", o.State, ok)
+	}
+	if n, _ := q.PendingCount(ctx, "acme"); n != 2 {
+		t.Fatalf("PendingCount = %d, want 2 (the pending one and the new one)", n)
+	}
+	// The pending one keeps its single list element; the new one, due an
+	// hour before the list's tail, is scheduled in the due set.
+	if n, _ := c.LLen(ctx, q.accountKeys("acme")[1]).Result(); n != 1 {
+		t.Fatalf("fresh list holds %d elements, want 1", n)
+	}
+	if n, _ := c.ZCard(ctx, q.accountKeys("acme")[2]).Result(); n != 1 {
+		t.Fatalf("due set holds %d elements, want 1", n)
 	}
 }

@@ -398,12 +398,13 @@ func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 		return
 	}
 	if err := q.c.SAdd(ctx, q.accountsKey(), add...).Err(); err != nil {
-		q.log.Warn("dlr.accounts_set_not_updated", "err", err)
+		q.listLog.Failed(ctx, "", err)
 		q.mu.Lock()
 		q.listRetry = time.Now().Add(listRetryAfter)
 		q.mu.Unlock()
 		return
 	}
+	q.listLog.Succeeded(ctx, "")
 	q.mu.Lock()
 	for _, a := range add {
 		q.listed[a.(string)] = true

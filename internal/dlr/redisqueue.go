@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -88,6 +90,7 @@ type RedisQueue struct {
 	remember time.Duration
 	o        RedisOptions
 	log      *slog.Logger
+	listLog  *logging.Repeats // dlr.accounts_set_not_updated: once per outage, then every 30 s
 	s        redisScripts
 	put      groupCommit
 
@@ -130,6 +133,7 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	}
 	return &RedisQueue{
 		c: c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
+		listLog:  logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
 		s:        newRedisScripts(),
 		epochs:   make(map[string]string),
 		known:    make(map[string]int),

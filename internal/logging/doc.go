@@ -11,5 +11,10 @@
 //	2026-11-25T18:05:05.123Z INFO  submit.accepted          message_id=0A1B2C3D4E5F6071 destination=40722570240999
 //
 // Event names are dotted, lower-case identifiers (subject.verb), so the
-// message of every log call is a stable event name, not prose.
+// message of every log call is a stable event name, not prose; a test keeps
+// docs/operations.md's table of events and the code's log calls one.
+// Durations are written as Go durations ("1.5s") in both formats.
+//
+// Repeats limits the lines of a failure that repeats (one per outage and
+// key, then at most one per interval with a count).
 package logging

@@ -82,6 +82,11 @@ func newJSONHandler(w io.Writer, lvl slog.Level) slog.Handler {
 	return slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: lvl,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				// "500ms", as the console format writes it, rather than
+				// slog's integer nanoseconds.
+				return slog.String(a.Key, a.Value.Duration().String())
+			}
 			if len(groups) > 0 {
 				return a
 			}

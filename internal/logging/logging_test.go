@@ -231,3 +231,19 @@ func TestDiscard(t *testing.T) {
 		t.Fatal("Discard logger is enabled")
 	}
 }
+
+func TestJSONDurationsAreReadable(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := New(&buf, "info", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Warn("redis.cache.down", slog.Duration("retry_after", 1500*time.Millisecond), slog.Group("g", slog.Duration("d", time.Second)))
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["retry_after"] != "1.5s" || m["g"].(map[string]any)["d"] != "1s" {
+		t.Fatalf("durations rendered as %v and %v, want 1.5s and 1s", m["retry_after"], m["g"])
+	}
+}

@@ -27,6 +27,21 @@ func TestLoggerMasksSecrets(t *testing.T) {
 	}
 }
 
+// TestLoggerMasksOnlySecrets: a one-letter password must not turn
+// "sentinel" into "****entinel".
+func TestLoggerMasksOnlySecrets(t *testing.T) {
+	var b bytes.Buffer
+	l := NewLogger(slog.New(slog.NewJSONHandler(&b, nil)), "redis-sentinel://:s@s1:1?master=m")
+	l.Printf(context.Background(), "sentinel: new master=%q addr=%q", "mymaster", "10.0.0.1:6379")
+	l.Printf(context.Background(), "dial %s: refused", "redis://:s@10.0.0.1:6379")
+	out := b.String()
+	for _, want := range []string{`sentinel: new master=\"mymaster\" addr=\"10.0.0.1:6379\"`, "dial redis://:****@10.0.0.1:6379: refused"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log %s lacks %s", out, want)
+		}
+	}
+}
+
 func TestIsNodeError(t *testing.T) {
 	tests := []struct {
 		err  error

@@ -76,11 +76,3 @@ func secrets(raw string) []string {
 	}
 	return out
 }
-
-// maskSecrets replaces every secret in s with Mask.
-func maskSecrets(s string, secrets []string) string {
-	for _, p := range secrets {
-		s = strings.ReplaceAll(s, p, Mask)
-	}
-	return s
-}

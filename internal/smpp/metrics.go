@@ -1,6 +1,10 @@
 package smpp
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
 
 type metrics struct {
 	active    prometheus.Gauge
@@ -57,6 +61,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, l := range []string{"window", "throughput", "shutdown"} {
 		m.throttled.WithLabelValues(l)
+	}
+	// Alerts see failed binds with rate(): each series exists from the start.
+	for _, st := range []pdu.Status{pdu.StatusOK, pdu.StatusInvSysID, pdu.StatusInvPaswd, pdu.StatusAlyBnd, pdu.StatusBindFail} {
+		m.binds.WithLabelValues(st.String())
 	}
 	if reg != nil {
 		reg.MustRegister(m.active, m.bound, m.closed, m.binds, m.throttled, m.panics,

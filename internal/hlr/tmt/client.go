@@ -46,8 +46,7 @@ type Options struct {
 type Client struct {
 	base     string // without trailing slash
 	prefix   string // base + escaped key and secret
-	redacted string // base + "/***/***/"
-	secrets  []string
+	redacted string // base, its user info password masked, + "/***/***/"
 	timeout  time.Duration
 	http     *http.Client
 	codes    hlr.ErrCodes
@@ -89,16 +88,11 @@ func New(o Options) (*Client, error) {
 	c := &Client{
 		base:     base,
 		prefix:   base + "/" + url.PathEscape(o.APIKey) + "/" + url.PathEscape(o.APISecret) + "/",
-		redacted: base + "/***/***/",
+		redacted: strings.TrimRight(u.Redacted(), "/") + "/***/***/",
 		timeout:  o.Timeout,
 		http:     hc,
 		codes:    o.ErrCodes,
 		log:      o.Logger,
-	}
-	for _, s := range []string{o.APIKey, o.APISecret, url.PathEscape(o.APIKey), url.PathEscape(o.APISecret), url.QueryEscape(o.APIKey), url.QueryEscape(o.APISecret)} {
-		if s != "" {
-			c.secrets = append(c.secrets, s)
-		}
 	}
 	return c, nil
 }
@@ -193,7 +187,10 @@ func (e transportError) Error() string { return e.cause.Error() }
 func (e transportError) Unwrap() error { return e.cause }
 
 // classifyErr maps err to hlr.ErrTimeout/hlr.ErrProvider (or the caller's
-// cancellation) and scrubs the credentials from its text.
+// cancellation). Its text names the redacted URL: the credentials travel
+// only in the request URL, which no error below carries (do drops the
+// *url.Error), so no text is searched and replaced: a blind replacement
+// of a short secret mangled unrelated words.
 func (c *Client) classifyErr(ctx context.Context, redacted string, err error) error {
 	var te transportError
 	isTransport := errors.As(err, &te)
@@ -205,7 +202,7 @@ func (c *Client) classifyErr(ctx context.Context, redacted string, err error) er
 		sentinel = context.Canceled
 	case errors.Is(err, hlr.ErrProvider):
 		// Already an HLR error (status, parse); keep its identity.
-		return &scrubbed{msg: c.scrub("tmt: GET " + redacted + ": " + err.Error()), is: []error{err}}
+		return &scrubbed{msg: "tmt: GET " + redacted + ": " + err.Error(), is: []error{err}}
 	default:
 		sentinel = hlr.ErrProvider
 	}
@@ -220,14 +217,7 @@ func (c *Client) classifyErr(ctx context.Context, redacted string, err error) er
 	if sentinel == hlr.ErrTimeout {
 		is = append(is, context.DeadlineExceeded)
 	}
-	return &scrubbed{msg: c.scrub(msg + err.Error()), is: is}
-}
-
-func (c *Client) scrub(s string) string {
-	for _, sec := range c.secrets {
-		s = strings.ReplaceAll(s, sec, "***")
-	}
-	return s
+	return &scrubbed{msg: msg + err.Error(), is: is}
 }
 
 // scrubbed is an error whose text has no credentials and which unwraps only

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/app"
+	"github.com/smpp-hlr-gateway/gateway/internal/config"
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
+)
+
+// flagDefaultVars are the only variables a command may read before it
+// has parsed its flags: they are flag defaults (send's and bench's
+// --system-id and --password, status's --addr and --token).
+var flagDefaultVars = []string{"SMPP_SYSTEM_ID", "SMPP_PASSWORD", "METRICS_HOST", "METRICS_PORT", "ADMIN_TOKEN"}
+
+// TestHelpDoesNothing: -h, -help and --help on every command print its
+// usage on stdout and exit 0 without reading the configuration or
+// starting anything.
+func TestHelpDoesNothing(t *testing.T) {
+	for name := range commands() {
+		for _, flag := range []string{"-h", "-help", "--help"} {
+			t.Run(name+" "+flag, func(t *testing.T) {
+				env := func(k string) string {
+					if !slices.Contains(flagDefaultVars, k) {
+						t.Errorf("%s %s read %s", name, flag, k)
+					}
+					return ""
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel() // anything started would stop at once rather than hang
+				var out, errOut bytes.Buffer
+				code := run(ctx, []string{name, flag}, env, &out, &errOut)
+				if code != 0 || errOut.Len() != 0 || !strings.HasPrefix(out.String(), "usage: smpp-hlr-gateway "+name) {
+					t.Fatalf("exit %d, stdout %q, stderr %q; want 0 and the usage on stdout only", code, out.String(), errOut.String())
+				}
+			})
+		}
+	}
+}
+
+// TestHelpCommand: "help COMMAND" is "COMMAND --help".
+func TestHelpCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"help", "send"}, envOf(nil), &out, &errOut); code != 0 ||
+		!strings.HasPrefix(out.String(), "usage: smpp-hlr-gateway send") {
+		t.Fatalf("help send: exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
+
+// TestUsageErrorsExit2: an unknown flag or an unexpected argument prints
+// the error and the usage on stderr and exits 2, for every command.
+func TestUsageErrorsExit2(t *testing.T) {
+	for name := range commands() {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			var out, errOut bytes.Buffer
+			code := run(ctx, []string{name, "--no-such-flag"}, envOf(nil), &out, &errOut)
+			if code != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "no-such-flag") ||
+				!strings.Contains(errOut.String(), "usage: smpp-hlr-gateway "+name) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 2, the error and the usage on stderr", code, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
+// TestCheckConfigIsServesValidation keeps check-config and serve one
+// validation: for each invalid configuration both exit 2 with the same
+// line, and serve never gets as far as starting.
+func TestCheckConfigIsServesValidation(t *testing.T) {
+	dir := t.TempDir()
+	badYAML := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(badYAML, []byte("accounts:\n  - system_id: [1, 2]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badRules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(badRules, []byte("prefixes: [[\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // in the line
+	}{
+		{"rules file", map[string]string{"HLR_PROVIDER": "simulator", "HLR_RULES_FILE": badRules}, "HLR_RULES_FILE"},
+		{"not a port", map[string]string{"SMPP_PORT": "abc"}, "SMPP_PORT"},
+		{"tmt without credentials", map[string]string{"HLR_PROVIDER": "tmt"}, "HLR_API_KEY"},
+		{"tmt base URL", map[string]string{"HLR_PROVIDER": "tmt", "HLR_API_KEY": "k", "HLR_API_SECRET": "s", "HLR_BASE_URL": "ftp://x"}, "HLR_BASE_URL"},
+		{"err codes", map[string]string{"HLR_PROVIDER": "simulator", "HLR_ERR_CODES": "nonsense"}, "HLR_ERR_CODES"},
+		{"sentinel without master", map[string]string{"HLR_PROVIDER": "simulator", "REDIS_URL": "redis-sentinel://127.0.0.1:1/0"}, "REDIS_URL"},
+		{"log format", map[string]string{"HLR_PROVIDER": "simulator", "LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"accounts YAML", map[string]string{"HLR_PROVIDER": "simulator", "SMPP_ACCOUNTS_FILE": badYAML}, "SMPP_ACCOUNTS_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"SMPP_HOST": "127.0.0.1", "SMPP_PORT": "0", "METRICS_ENABLED": "false"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			var lines [2]string
+			for i, cmd := range []string{"serve", "check-config"} {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				var out, errOut bytes.Buffer
+				code := run(ctx, []string{cmd}, envOf(env), &out, &errOut)
+				cancel()
+				if code != 2 || !strings.Contains(errOut.String(), tt.want) || strings.Count(errOut.String(), "\n") != 1 {
+					t.Fatalf("%s: exit %d, stderr %q; want 2 and one line naming %s", cmd, code, errOut.String(), tt.want)
+				}
+				lines[i] = errOut.String()
+			}
+			if lines[0] != lines[1] {
+				t.Fatalf("serve said %q, check-config %q", lines[0], lines[1])
+			}
+		})
+	}
+}
+
+func TestCheckConfigWarnsAboutReadableAccounts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "accounts.yaml")
+	if err := os.WriteFile(path, []byte("accounts:\n  - system_id: alice\n    password: secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"HLR_PROVIDER": "simulator", "SMPP_ACCOUNTS_FILE": path})
+	for _, mode := range []os.FileMode{0o600, 0o644} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"check-config"}, env, &out, &errOut)
+		warned := strings.Contains(errOut.String(), "readable by every user")
+		if code != 0 || warned != (mode&0o004 != 0) {
+			t.Fatalf("mode %04o: exit %d, stderr %q", mode, code, errOut.String())
+		}
+	}
+}
+
+// TestHealthcheckAddrNeedsNoConfiguration: with --addr nothing else is
+// read; the answer decides the exit code.
+func TestHealthcheckAddrNeedsNoConfiguration(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" {
+			http.Error(w, "redis: down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	closed := closedAddr(t)
+	noEnv := func(k string) string {
+		t.Errorf("healthcheck --addr read %s", k)
+		return ""
+	}
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"healthcheck", "--addr", addr}, 0},
+		{[]string{"healthcheck", "--addr", addr, "--ready"}, 1},
+		{[]string{"healthcheck", "--addr", closed}, 1},
+		{[]string{"healthcheck", "--addr", "no-port"}, 2},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), tt.args, noEnv, &out, &errOut); code != tt.want {
+			t.Errorf("%v: exit %d, want %d (stdout %q, stderr %q)", tt.args, code, tt.want, out.String(), errOut.String())
+		}
+	}
+	// Without --addr only the METRICS_* variables count: an HLR provider
+	// without its key does not matter.
+	host, port, _ := net.SplitHostPort(addr)
+	env := envOf(map[string]string{"METRICS_HOST": host, "METRICS_PORT": port, "HLR_PROVIDER": "tmt"})
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"healthcheck"}, env, &out, &errOut); code != 0 {
+		t.Fatalf("healthcheck from METRICS_*: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// TestSendExitCodes: an error status in a submit_sm_resp makes send fail.
+func TestSendExitCodes(t *testing.T) {
+	addr := startGateway(t)
+	tests := []struct {
+		name    string
+		dests   []string
+		want    int
+		wantErr string
+	}{
+		{"accepted, receipt arrives", []string{"40722570240999"}, 0, ""},
+		{"live number rejected", []string{"13476841841"}, 1, "1 submit(s) answered with an error status"},
+		{"one of two rejected", []string{"40722570240999", "13476841841"}, 1, "1 submit(s) answered with an error status"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var out, errOut bytes.Buffer
+			args := append([]string{"send", "--addr", addr, "--wait", "20s"}, tt.dests...)
+			code := run(ctx, args, envOf(nil), &out, &errOut)
+			if code != tt.want || !strings.Contains(errOut.String(), tt.wantErr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d and %q", code, out.String(), errOut.String(), tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// startGateway runs a gateway with the simulator on a free port.
+func startGateway(t *testing.T) string {
+	t.Helper()
+	vars := map[string]string{
+		"SMPP_HOST": "127.0.0.1", "SMPP_PORT": "0", "METRICS_ENABLED": "false",
+		"HLR_PROVIDER": "simulator", "DLR_DELAY_SECONDS": "0",
+	}
+	cfg, err := config.Load(envOf(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, logging.Discard(), app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.Shutdown(ctx)
+	})
+	return a.SMPPAddr()
+}
+
+// TestLookupLogsInTheConfiguredFormat: with Redis unreachable, lookup's
+// log lines (its own and the Redis client's) are JSON like serve's.
+func TestLookupLogsInTheConfiguredFormat(t *testing.T) {
+	env := envOf(map[string]string{
+		"HLR_PROVIDER": "simulator", "LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG",
+		"REDIS_URL": "redis://" + closedAddr(t) + "/0", "REDIS_TIMEOUT_SECONDS": "0.2",
+	})
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"lookup", "40722570240999"}, env, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		t.Fatal("no log line although Redis is unreachable")
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["event"] == nil {
+			t.Errorf("not a JSON log line: %q", l)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// yamlTypes are the Go types the accounts file decodes into, by the name
+// the YAML decoder gives them in its errors.
+var yamlTypes = []reflect.Type{reflect.TypeOf(accountsDoc{}), reflect.TypeOf(accountYAML{})}
+
+var (
+	yamlCannot  = regexp.MustCompile("^line (\\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
+	yamlUnknown = regexp.MustCompile(`^line (\d+): field (.+) not found in type (.+)$`)
+)
+
+// describeYAMLError rewrites a YAML decoding error of the accounts file for
+// the person who wrote the file: the key and the line, what was expected,
+// no Go type names, no "yaml:" prefix. data is the file, to find the key
+// of a line.
+func describeYAMLError(data []byte, err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	keys := keysByLine(data)
+	parts := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		parts = append(parts, describeTypeError(e, keys))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func describeTypeError(e string, keys map[int]string) string {
+	if m := yamlUnknown.FindStringSubmatch(e); m != nil {
+		known := knownKeys(m[3])
+		if len(known) == 0 {
+			return fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
+		}
+		return fmt.Sprintf("line %s: unknown key %q (known: %s)", m[1], m[2], strings.Join(known, ", "))
+	}
+	m := yamlCannot.FindStringSubmatch(e)
+	if m == nil {
+		return e
+	}
+	line, _ := strconv.Atoi(m[1])
+	where := "line " + m[1]
+	key := keys[line]
+	if key != "" {
+		where += ": " + key
+	}
+	got := yamlKind(m[2])
+	if m[3] != "" && key != "password" {
+		got += " " + strconv.Quote(m[3])
+	}
+	return fmt.Sprintf("%s: want %s, not %s", where, goKind(m[4]), got)
+}
+
+// keysByLine maps the line of each mapping value to its key.
+func keysByLine(data []byte) map[int]string {
+	out := map[int]string{}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return out
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				out[n.Content[i+1].Line] = n.Content[i].Value
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&root)
+	return out
+}
+
+// knownKeys lists the YAML keys of the Go type the decoder named.
+func knownKeys(typeName string) []string {
+	for _, t := range yamlTypes {
+		if t.String() != typeName {
+			continue
+		}
+		var keys []string
+		for i := range t.NumField() {
+			if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		return keys
+	}
+	return nil
+}
+
+func yamlKind(tag string) string {
+	switch tag {
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!str":
+		return "text"
+	case "!!int":
+		return "a whole number"
+	case "!!float":
+		return "a number"
+	case "!!bool":
+		return "true or false"
+	case "!!null":
+		return "nothing"
+	}
+	return strings.TrimPrefix(tag, "!!")
+}
+
+func goKind(t string) string {
+	switch {
+	case t == "string":
+		return "text"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["):
+		return "a mapping"
+	}
+	if strings.Contains(t, ".") {
+		return "a mapping" // a struct
+	}
+	return t
+}

@@ -1,0 +1,44 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestAccountsFileErrorsReadForPeople: YAML mistakes are reported by line
+// and key, without Go type names, "yaml:" or a second "config:".
+func TestAccountsFileErrorsReadForPeople(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"list for a string", "accounts:\n  - system_id: [1, 2]\n", "line 2: system_id: want text, not a list"},
+		{"text for a number", "accounts:\n  - system_id: a\n    max_binds: many\n", `line 3: max_binds: want a whole number, not text "many"`},
+		{"unknown key", "accounts:\n  - system_id: a\n    nope: 1\n", `line 3: unknown key "nope" (known: ` + strings.Join(knownKeys("config.accountYAML"), ", ") + ")"},
+		{"unknown top-level key", "acounts: []\n", `line 1: unknown key "acounts" (known: accounts)`},
+		{"syntax", "accounts: [\n", "line 1: did not find expected node content"},
+		{"password value never shown", "accounts:\n  - system_id: a\n    password: [hunter2]\n", "line 3: password: want text, not a list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, "accounts.yaml", tt.yaml)
+			_, err := ReadAccountsFile(path)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			want := "config: SMPP_ACCOUNTS_FILE: " + path + ": " + tt.want
+			if err.Error() != want {
+				t.Fatalf("error\n%s\nwant\n%s", err, want)
+			}
+			detail := strings.TrimPrefix(err.Error(), "config: SMPP_ACCOUNTS_FILE: "+path+": ")
+			for _, bad := range []string{"config", "yaml:", "!!", "hunter2"} {
+				if strings.Contains(detail, bad) {
+					t.Errorf("error contains %q", bad)
+				}
+			}
+			if !errors.Is(err, ErrAccounts) || !errors.Is(err, ErrInvalid) {
+				t.Errorf("error does not match ErrAccounts and ErrInvalid")
+			}
+		})
+	}
+}
