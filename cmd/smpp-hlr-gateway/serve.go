@@ -45,13 +45,13 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if w := accountsFileWarning(cfg); w != "" {
-		logger.Warn("config.accounts_file.readable", "detail", w)
-	}
 	// Every return below writes out the buffered lines; what is printed
 	// to stderr from here on goes after them, in order.
 	defer logw.Close()
 	stderr = logw
+	if w := accountsFileWarning(cfg); w != "" {
+		logger.Warn("config.accounts_file.readable", "detail", w)
+	}
 	routeRedisLogs(logger, cfg.Redis.URL)
 	a, err := app.New(ctx, cfg, logger, app.Options{LogLinesDropped: logw.Dropped})
 	if err != nil {

@@ -17,4 +17,12 @@
 //
 // Repeats limits the lines of a failure that repeats (one per outage and
 // key, then at most one per interval with a count).
+//
+// NewBuffered puts a Writer between the handlers and the output: lines are
+// queued in a bounded buffer and written many per write(2) by one
+// goroutine, at least every DefaultFlushInterval and on Close; lines that
+// do not fit while the output is blocked are dropped, counted and
+// reported. A Line writes a record of string and integer fields (the
+// per-message lines) without slog.Record and without allocating, in the
+// same bytes slog would write.
 package logging

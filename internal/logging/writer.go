@@ -48,13 +48,14 @@ type Writer struct {
 	report  func(n uint64) []byte
 	dropped atomic.Uint64
 
-	mu       sync.Mutex // guards the fields below
-	buf      []byte     // lines waiting to be written
-	drops    uint64     // lines dropped since the last write
-	closed   bool
-	kicked   bool // a flush is requested and not yet started
-	outMu    sync.Mutex
-	spare    []byte // the buffer being written; guarded by outMu
+	mu     sync.Mutex // guards buf, drops, closed and kicked
+	buf    []byte     // lines waiting to be written
+	drops  uint64     // lines dropped since the last write
+	closed bool
+	kicked bool // a flush is requested and not yet started
+
+	outMu    sync.Mutex // held while writing to out, so writes keep their order
+	spare    []byte     // the buffer being written; guarded by outMu
 	kick     chan struct{}
 	stopOnce sync.Once
 	stop     chan struct{}
