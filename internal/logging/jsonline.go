@@ -129,6 +129,16 @@ func appendJSONKey(buf []byte, key string) []byte {
 	if key == slog.MessageKey {
 		key = "event"
 	}
+	if isPlainJSON(key) {
+		// The usual key (an integer field's): one copy, no escaping loop.
+		n, k := len(buf), len(key)
+		buf = slices.Grow(buf, k+4)[:n+k+4]
+		b := buf[n:]
+		b[0], b[1] = ',', '"'
+		copy(b[2:], key)
+		b[k+2], b[k+3] = '"', ':'
+		return buf
+	}
 	buf = append(buf, ',', '"')
 	buf = appendEscapedJSON(buf, key)
 	return append(buf, '"', ':')
