@@ -131,11 +131,14 @@ const secondFormat = "2006-01-02T15:04:05."
 // appendTime appends t as TimeFormat, formatting the part up to the
 // second once per second.
 func (x *Line) appendTime(buf []byte, t time.Time) []byte {
-	t = t.UTC()
-	if y := t.Year(); y < 0 || y > 9999 {
-		return t.AppendFormat(buf, TimeFormat)
-	}
-	if sec := t.Unix(); sec != x.stampSec || !x.stampOK {
+	sec := t.Unix()
+	if sec != x.stampSec || !x.stampOK {
+		// Once a second: the date and time of day (t.Year and the like
+		// cost a calendar computation each).
+		t = t.UTC()
+		if y := t.Year(); y < 0 || y > 9999 {
+			return t.AppendFormat(buf, TimeFormat) // not this length
+		}
 		t.AppendFormat(x.stamp[:0], secondFormat) // years 0..9999: always this length
 		x.stampSec, x.stampOK = sec, true
 	}
