@@ -11,21 +11,26 @@ import "github.com/redis/go-redis/v9"
 // fixed offsets), exp "9999999999999" for never.
 const (
 	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets...]; ARGV
-	// expected epoch, new epoch, mode ("p" put, "r" restore), then id,
-	// body, due, exp for each receipt (times as 13-digit unix ms, exp
-	// "9999999999999" for never). Stores the receipts of one account in
-	// one script (Redis runs it without interleaving; a failure half way
-	// leaves nothing a claim would hand out). A receipt joins the tail of
-	// the fresh list while the list stays in due and expiry order (the
-	// usual case: one delay and one TTL for every receipt; a receipt up to
-	// 250 ms early joins it too, due with the tail); one that would break
-	// the order goes to the due/exp sets instead. Put mode trusts the
-	// caller that ids are new (a repeated id only costs a list element
-	// that claims drop). Restore mode leaves a pending receipt as it is
-	// and skips one whose outcome is remembered (finished). The epoch
-	// marker is created when missing; it reports lost=1 when the caller
-	// expected one (Redis lost the account's keys). Returns {stored,
-	// epoch, lost}.
+	// expected epoch, new epoch, mode ("p" put, "o" put of receipts already
+	// in due and expiry order, "r" restore), n, then the n fresh-list
+	// elements "due|exp|id" (times as 13-digit unix ms, exp "9999999999999"
+	// for never), then id and body of each receipt in the same order. The
+	// elements and the id/body pairs are contiguous so that the usual batch
+	// moves with one unpack each: in mode "o", when the first element is
+	// not before the list's tail, the whole batch joins the list as it is
+	// (no work per receipt in Lua). Otherwise stores the receipts of one
+	// account one by one, in one script (Redis runs it without
+	// interleaving; a failure half way leaves nothing a claim would hand
+	// out). A receipt joins the tail of the fresh list while the list stays
+	// in due and expiry order (the usual case: one delay and one TTL for
+	// every receipt; a receipt up to 250 ms early joins it too, due with the
+	// tail); one that would break the order goes to the due/exp sets
+	// instead. Put mode trusts the caller that ids are new (a repeated id
+	// only costs a list element that claims drop). Restore mode leaves a
+	// pending receipt as it is and skips one whose outcome is remembered
+	// (finished). The epoch marker is created when missing; it reports
+	// lost=1 when the caller expected one (Redis lost the account's keys).
+	// Returns {stored, epoch, lost}.
 	putLua = `
 local e = redis.call('GET', KEYS[3])
 local lost = 0
@@ -35,14 +40,24 @@ if not e then
   if ARGV[1] ~= '' then lost = 1 end
 end
 local restore = ARGV[3] == 'r'
-local fresh, bodies, due, exp = {}, {}, {}, {}
+local n = tonumber(ARGV[4])
+if n == 0 then return {0, e, lost} end
 local tdue, texp = '0000000000000', '0000000000000'
 local tail = redis.call('LINDEX', KEYS[2], -1)
 if tail then
   tdue, texp = string.sub(tail, 1, 13), string.sub(tail, 15, 27)
 end
-for i = 4, #ARGV, 4 do
-  local id, dms, xms = ARGV[i], ARGV[i+2], ARGV[i+3]
+local first = ARGV[5]
+if ARGV[3] == 'o' and string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 5, 4 + n))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n, 4 + 3 * n))
+  return {n, e, lost}
+end
+local fresh, bodies, due, exp = {}, {}, {}, {}
+for i = 1, n do
+  local el = ARGV[4 + i]
+  local id, body = ARGV[3 + n + 2 * i], ARGV[4 + n + 2 * i]
+  local dms, xms = string.sub(el, 1, 13), string.sub(el, 15, 27)
   local skip, isnew = false, true
   if restore then
     for k = 6, #KEYS do
@@ -67,7 +82,7 @@ for i = 4, #ARGV, 4 do
       end
     end
     bodies[#bodies + 1] = id
-    bodies[#bodies + 1] = ARGV[i+1]
+    bodies[#bodies + 1] = body
   end
 end
 if #fresh > 0 then redis.call('RPUSH', KEYS[2], unpack(fresh)) end
