@@ -181,8 +181,8 @@ type putGroup struct {
 	sys    string
 	kind   putKind
 	script *redis.Script
-	reqs   []putReq
-	items  []putItem // put and restore: the receipts, until putArgs
+	dones  []func(error) // of each receipt, in batch order
+	items  []putItem     // put and restore: the receipts, until putArgs
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
@@ -217,8 +217,8 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 		if err != nil {
 			err = redisErr("put", err)
 		}
-		for _, req := range g.reqs {
-			req.done(err)
+		for _, done := range g.dones {
+			done(err)
 		}
 	}
 }
@@ -246,7 +246,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 		}
 		if k.kind == kindFinished {
 			g.args = append(g.args, req.r.MessageID)
-			g.reqs = append(g.reqs, req)
+			g.dones = append(g.dones, req.done)
 			continue
 		}
 		if g == nil {
@@ -256,12 +256,18 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 				g.keys = append(g.keys, q.doneKeys(k.sys, now)...)
 			}
 			g.args = []any{q.epochs[k.sys], q.newEpoch}
+			if len(groups) == 0 {
+				// Often one account per batch: room for all of it at
+				// once (other groups grow as they go).
+				g.items = make([]putItem, 0, len(batch))
+				g.dones = make([]func(error), 0, len(batch))
+			}
 			idx[k] = g
 			groups = append(groups, g)
 		}
 		body, _ := req.r.MarshalBinary()
 		g.items = append(g.items, putItem{el: freshElement(req.r), id: req.r.MessageID, body: body})
-		g.reqs = append(g.reqs, req)
+		g.dones = append(g.dones, req.done)
 	}
 	for _, g := range groups {
 		if g.kind != kindFinished {
