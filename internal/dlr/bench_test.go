@@ -170,3 +170,60 @@ func (c *atomicCounter) inc() int {
 	c.n++
 	return c.n
 }
+
+// BenchmarkRedisPutClaimAckCPU is the receipt path as the gateway runs it
+// (puts group-committed in batches of up to 256, one claim and one ack per
+// batch) and reports Redis's CPU per receipt (INFO cpu, used_cpu_sys +
+// used_cpu_user). Meaningful only against a Redis nothing else uses
+// (REDIS_TEST_URL).
+func BenchmarkRedisPutClaimAckCPU(b *testing.B) {
+	c := redisTestClient(b)
+	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(b, c)})
+	ctx := context.Background()
+	const batch = 256
+	now := t0.Add(time.Hour)
+	b.ReportAllocs()
+	cpu0 := redisUsedCPU(b, c)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		n := min(batch, b.N-i)
+		var wg sync.WaitGroup
+		wg.Add(n)
+		for j := range n {
+			q.PutAsync(benchReceipt(i+j), func(err error) {
+				if err != nil {
+					b.Error(err)
+				}
+				wg.Done()
+			})
+		}
+		wg.Wait()
+		got, err := q.Claim(ctx, "acme01", now, time.Minute, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: now}, got...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric((redisUsedCPU(b, c)-cpu0)*1e6/float64(b.N), "redis-µs/receipt")
+}
+
+// redisUsedCPU is INFO cpu's used_cpu_sys + used_cpu_user, in seconds.
+func redisUsedCPU(b *testing.B, c redis.UniversalClient) float64 {
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(info, "\r\n") {
+		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(line, k); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				sum += f
+			}
+		}
+	}
+	return sum
+}

@@ -102,7 +102,8 @@ func (q *RedisQueue) reclaim(ctx context.Context, sys, instance string, all bool
 	if all {
 		flag = "1"
 	}
-	keys := []string{q.leaseKey(sys, instance), q.accountKeys(sys)[2], q.lesseesKey(sys)}
+	k := q.accountKeys(sys)
+	keys := []string{q.leaseKey(sys, instance), k[2], q.lesseesKey(sys), k[0], k[3]}
 	n, err := q.s.reclaim.Run(ctx, q.c, keys, time.Now().UnixMilli(), flag, instance).Int()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, redisErr("reclaim leases of "+instance, err)

@@ -11,21 +11,26 @@ import "github.com/redis/go-redis/v9"
 // fixed offsets), exp "9999999999999" for never.
 const (
 	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets...]; ARGV
-	// expected epoch, new epoch, mode ("p" put, "r" restore), then id,
-	// body, due, exp for each receipt (times as 13-digit unix ms, exp
-	// "9999999999999" for never). Stores the receipts of one account in
-	// one script (Redis runs it without interleaving; a failure half way
-	// leaves nothing a claim would hand out). A receipt joins the tail of
-	// the fresh list while the list stays in due and expiry order (the
-	// usual case: one delay and one TTL for every receipt; a receipt up to
-	// 250 ms early joins it too, due with the tail); one that would break
-	// the order goes to the due/exp sets instead. Put mode trusts the
-	// caller that ids are new (a repeated id only costs a list element
-	// that claims drop). Restore mode leaves a pending receipt as it is
-	// and skips one whose outcome is remembered (finished). The epoch
-	// marker is created when missing; it reports lost=1 when the caller
-	// expected one (Redis lost the account's keys). Returns {stored,
-	// epoch, lost}.
+	// expected epoch, new epoch, mode ("p" put, "o" put of receipts already
+	// in due and expiry order, "r" restore), n, then the n fresh-list
+	// elements "due|exp|id" (times as 13-digit unix ms, exp "9999999999999"
+	// for never), then id and body of each receipt in the same order. The
+	// elements and the id/body pairs are contiguous so that the usual batch
+	// moves with one unpack each: in mode "o", when the first element is
+	// not before the list's tail, the whole batch joins the list as it is
+	// (no work per receipt in Lua). Otherwise stores the receipts of one
+	// account one by one, in one script (Redis runs it without
+	// interleaving; a failure half way leaves nothing a claim would hand
+	// out). A receipt joins the tail of the fresh list while the list stays
+	// in due and expiry order (the usual case: one delay and one TTL for
+	// every receipt; a receipt up to 250 ms early joins it too, due with the
+	// tail); one that would break the order goes to the due/exp sets
+	// instead. Put mode trusts the caller that ids are new (a repeated id
+	// only costs a list element that claims drop). Restore mode leaves a
+	// pending receipt as it is and skips one whose outcome is remembered
+	// (finished). The epoch marker is created when missing; it reports
+	// lost=1 when the caller expected one (Redis lost the account's keys).
+	// Returns {stored, epoch, lost}.
 	putLua = `
 local e = redis.call('GET', KEYS[3])
 local lost = 0
@@ -35,14 +40,24 @@ if not e then
   if ARGV[1] ~= '' then lost = 1 end
 end
 local restore = ARGV[3] == 'r'
-local fresh, bodies, due, exp = {}, {}, {}, {}
+local n = tonumber(ARGV[4])
+if n == 0 then return {0, e, lost} end
 local tdue, texp = '0000000000000', '0000000000000'
 local tail = redis.call('LINDEX', KEYS[2], -1)
 if tail then
   tdue, texp = string.sub(tail, 1, 13), string.sub(tail, 15, 27)
 end
-for i = 4, #ARGV, 4 do
-  local id, dms, xms = ARGV[i], ARGV[i+2], ARGV[i+3]
+local first = ARGV[5]
+if ARGV[3] == 'o' and string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 5, 4 + n))
+  redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n, 4 + 3 * n))
+  return {n, e, lost}
+end
+local fresh, bodies, due, exp = {}, {}, {}, {}
+for i = 1, n do
+  local el = ARGV[4 + i]
+  local id, body = ARGV[3 + n + 2 * i], ARGV[4 + n + 2 * i]
+  local dms, xms = string.sub(el, 1, 13), string.sub(el, 15, 27)
   local skip, isnew = false, true
   if restore then
     for k = 6, #KEYS do
@@ -67,7 +82,7 @@ for i = 4, #ARGV, 4 do
       end
     end
     bodies[#bodies + 1] = id
-    bodies[#bodies + 1] = ARGV[i+1]
+    bodies[#bodies + 1] = body
   end
 end
 if #fresh > 0 then redis.call('RPUSH', KEYS[2], unpack(fresh)) end
@@ -76,6 +91,99 @@ if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
 return {#bodies / 2, e, lost}`
 
+	// expiryLua defines expiryOf(body): a receipt's expiry read from its
+	// encoded body (encoding.go, version 1) as 13-digit unix ms, or nil
+	// when it has none or the body does not parse. Receipts leased from the
+	// fresh list are not in the exp set (their expiry is in the list
+	// element, and nearly all are acknowledged long before it); a lease
+	// that ends puts them back in the due set, and in the exp set from
+	// their bodies. The expiry is a zigzag varint of unix nanoseconds,
+	// divided by 2,000,000 (zigzag, then ns to ms) in 28-bit limbs so
+	// that every step is exact in Lua's doubles.
+	expiryLua = `
+local function expiryOf(b)
+  if not b or string.byte(b, 1) ~= 1 then return nil end
+  local p = 2
+  local function uv()
+    local v, m = 0, 1
+    while true do
+      local c = string.byte(b, p)
+      if not c then return nil end
+      p = p + 1
+      if c < 128 then return v + c * m end
+      v = v + (c - 128) * m
+      m = m * 128
+    end
+  end
+  local function skip(k)
+    for _ = 1, k do
+      local n = uv()
+      if not n then return false end
+      p = p + n
+    end
+    return true
+  end
+  if not skip(2) then return nil end -- message id, system id
+  p = p + 2 -- source TON, NPI
+  if not skip(1) then return nil end
+  p = p + 2 -- destination TON, NPI
+  if not skip(3) then return nil end -- destination, err, reason
+  if not uv() or not uv() then return nil end -- submitted, due
+  local limb, m = {0, 0, 0}, 1 -- 28-bit limbs of z, low first
+  for i = 0, 9 do
+    local c = string.byte(b, p + i)
+    if not c then return nil end
+    local k = math.floor(i / 4) + 1
+    limb[k] = limb[k] + (c % 128) * m
+    m = m * 128
+    if i % 4 == 3 then m = 1 end
+    if c < 128 then break end
+  end
+  if limb[1] + limb[2] + limb[3] == 0 or limb[1] % 2 == 1 then return nil end -- none, or before 1970
+  local ms, rem = 0, 0
+  for k = 3, 1, -1 do -- long division by 2e6 (zigzag, then ns to ms), exact in doubles
+    local cur = rem * 268435456 + limb[k]
+    local d = math.floor(cur / 2000000)
+    rem = cur - d * 2000000
+    ms = ms * 268435456 + d
+  end
+  return string.format('%013.0f', ms)
+end
+`
+
+	// endLeasesLua defines endLeases(r, due, exp, lessees, now, max,
+	// prefix, self): leases of the account that ended (the visibility
+	// timeout), whoever held them, are due again (at most max per
+	// lessee), and join the exp set when they expire; an instance that
+	// left no lease is dropped from the lessees. The lease keys share the
+	// account's hash tag (same slot).
+	endLeasesLua = `
+local function endLeases(r, due, exp, lessees, now, max, prefix, self)
+  for _, l in ipairs(redis.call('SMEMBERS', lessees)) do
+    local lk = prefix .. l
+    local ended = redis.call('ZRANGE', lk, '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+    if #ended > 0 then
+      local z, x = {}, {}
+      local bs = redis.call('HMGET', r, unpack(ended))
+      for i, id in ipairs(ended) do
+        z[#z + 1] = now
+        z[#z + 1] = id
+        local e = expiryOf(bs[i] or nil)
+        if e then
+          x[#x + 1] = e
+          x[#x + 1] = id
+        end
+      end
+      redis.call('ZADD', due, unpack(z))
+      if #x > 0 then redis.call('ZADD', exp, unpack(x)) end
+      redis.call('ZREM', lk, unpack(ended))
+    elseif l ~= self and redis.call('EXISTS', lk) == 0 then
+      redis.call('SREM', lessees, l) -- an instance that left no lease
+    end
+  end
+end
+`
+
 	// claimLua: KEYS r, fresh, due, exp, lease (this instance's), lessees;
 	// ARGV now (13-digit unix ms), lease_until_ms, max, instance id, lease
 	// key prefix ("P{T}:lease:").
@@ -83,32 +191,19 @@ return {#bodies / 2, e, lost}`
 	// (retries, ended leases put back), then fresh ones from the head of
 	// the list. Leased receipts move to the instance's lease set (score:
 	// lease end), which lets a restarted instance take its own leases back
-	// at once and others take a dead instance's; fresh ones with an expiry
-	// also join the exp set. A handful of commands per call, not per
+	// at once and others take a dead instance's; fresh ones that expire
+	// before the lease ends also join the exp set. A handful of commands per call, not per
 	// receipt. Returns {id, body, ..., next due ms or ""}; ids whose body is
 	// gone (cancelled, acknowledged) are dropped on the way, and so are
 	// list elements of receipts already in the due set (put again).
-	claimLua = `
+	claimLua = expiryLua + endLeasesLua + `
 local now, untl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
 local leased = {}
--- Leases that ended (the visibility timeout), whoever held them, are due
--- again. The lease keys share the account's hash tag (same slot).
-for _, l in ipairs(redis.call('SMEMBERS', KEYS[6])) do
-  local lk = ARGV[5] .. l
-  local ended = redis.call('ZRANGE', lk, '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
-  if #ended > 0 then
-    local z = {}
-    for _, id in ipairs(ended) do
-      z[#z + 1] = now
-      z[#z + 1] = id
-    end
-    redis.call('ZADD', KEYS[3], unpack(z))
-    redis.call('ZREM', lk, unpack(ended))
-  elseif l ~= ARGV[4] and redis.call('EXISTS', lk) == 0 then
-    redis.call('SREM', KEYS[6], l) -- an instance that left no lease
-  end
-end
+endLeases(KEYS[1], KEYS[3], KEYS[4], KEYS[6], now, max, ARGV[5], ARGV[4])
+-- A fresh receipt that expires before its lease ends joins the exp set
+-- now; the others join it if their lease ends (endLeases).
+local untl13 = string.format('%013.0f', tonumber(untl))
 local ids = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
 if #ids > 0 then
   local bs = redis.call('HMGET', KEYS[1], unpack(ids))
@@ -164,7 +259,7 @@ for i = 1, n do
     leased[#leased + 1] = fids[i]
     out[#out + 1] = fids[i]
     out[#out + 1] = bs[i]
-    if fexp[i] ~= '9999999999999' then
+    if fexp[i] < untl13 then
       xs[#xs + 1] = fexp[i]
       xs[#xs + 1] = fids[i]
     end
@@ -173,12 +268,12 @@ end
 if #xs > 0 then redis.call('ZADD', KEYS[4], unpack(xs)) end
 return finish()`
 
-	// reclaimLua: KEYS lease (of instance ARGV[3]), due, lessees; ARGV
-	// now_ms, all ("1": the instance restarted or died), instance id.
+	// reclaimLua: KEYS lease (of instance ARGV[3]), due, lessees, r, exp;
+	// ARGV now_ms, all ("1": the instance restarted or died), instance id.
 	// Puts leases back into the due set: all of them, due at once, or
 	// those whose lease ended (the visibility timeout), due since their
-	// lease end. Returns how many.
-	reclaimLua = `
+	// lease end; those that expire join the exp set. Returns how many.
+	reclaimLua = expiryLua + `
 local ids
 if ARGV[2] == '1' then
   ids = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -202,6 +297,15 @@ if #ids > 0 then
   end
   ids = m
   redis.call('ZADD', KEYS[2], unpack(z))
+  local bs, x = redis.call('HMGET', KEYS[4], unpack(ids)), {}
+  for i, id in ipairs(ids) do
+    local e = expiryOf(bs[i] or nil)
+    if e then
+      x[#x + 1] = e
+      x[#x + 1] = id
+    end
+  end
+  if #x > 0 then redis.call('ZADD', KEYS[5], unpack(x)) end
   redis.call('ZREM', KEYS[1], unpack(ids))
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[3]) end
@@ -256,13 +360,17 @@ end
 if n > 0 or ARGV[3] ~= '1' then redis.call('PEXPIREAT', KEYS[4], ARGV[2]) end
 return n`
 
-	// expireLua: KEYS r, fresh, due, exp, done bucket; ARGV now (13-digit
-	// unix ms), max, outcome value, bucket expiry. Removes up to max
-	// receipts whose expiry is not after now: fresh ones from the head of
-	// the list (in submit order, so in expiry order for one TTL) and
-	// leased or scheduled ones from the exp set. Returns {id, body, ...}.
-	expireLua = `
+	// expireLua: KEYS r, fresh, due, exp, done bucket, lessees; ARGV now
+	// (13-digit unix ms), max, outcome value, bucket expiry, lease key
+	// prefix ("P{T}:lease:"), instance id. Ends the leases that ended
+	// (endLeases: so that their receipts are in the exp set), then removes
+	// up to max receipts whose expiry is not after now: fresh ones from the
+	// head of the list (in submit order, so in expiry order for one TTL)
+	// and leased or scheduled ones from the exp set. Returns {id, body,
+	// ...}.
+	expireLua = expiryLua + endLeasesLua + `
 local now, max = ARGV[1], tonumber(ARGV[2])
+endLeases(KEYS[1], KEYS[3], KEYS[4], KEYS[6], now, max, ARGV[5], ARGV[6])
 local out = {}
 local function finish(id)
   local b = redis.call('HGET', KEYS[1], id)

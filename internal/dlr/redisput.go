@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,7 +181,8 @@ type putGroup struct {
 	sys    string
 	kind   putKind
 	script *redis.Script
-	reqs   []putReq
+	dones  []func(error) // of each receipt, in batch order
+	items  []putItem     // put and restore: the receipts, until putArgs
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
@@ -214,15 +217,13 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 		if err != nil {
 			err = redisErr("put", err)
 		}
-		for _, req := range g.reqs {
-			req.done(err)
+		for _, done := range g.dones {
+			done(err)
 		}
 	}
 }
 
 func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
-	// Not sorted by due time: receipts of concurrent submits are out of
-	// order by far less than the 250 ms putLua tolerates.
 	type gk struct {
 		sys  string
 		kind putKind
@@ -245,26 +246,95 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 		}
 		if k.kind == kindFinished {
 			g.args = append(g.args, req.r.MessageID)
-			g.reqs = append(g.reqs, req)
+			g.dones = append(g.dones, req.done)
 			continue
 		}
 		if g == nil {
 			keys := q.accountKeys(k.sys)
 			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.put, keys: []string{keys[0], keys[1], q.epochKey(k.sys), keys[2], keys[3]}}
-			mode := "p"
 			if k.kind == kindRestore {
-				mode = "r"
 				g.keys = append(g.keys, q.doneKeys(k.sys, now)...)
 			}
-			g.args = []any{q.epochs[k.sys], q.newEpoch, mode}
+			g.args = []any{q.epochs[k.sys], q.newEpoch}
+			if len(groups) == 0 {
+				// Often one account per batch: room for all of it at
+				// once (other groups grow as they go).
+				g.items = make([]putItem, 0, len(batch))
+				g.dones = make([]func(error), 0, len(batch))
+			}
 			idx[k] = g
 			groups = append(groups, g)
 		}
 		body, _ := req.r.MarshalBinary()
-		g.args = append(g.args, req.r.MessageID, body, millisArg(req.r.DueAt), expiryArg(req.r))
-		g.reqs = append(g.reqs, req)
+		g.items = append(g.items, putItem{el: freshElement(req.r), id: req.r.MessageID, body: body})
+		g.dones = append(g.dones, req.done)
+	}
+	for _, g := range groups {
+		if g.kind != kindFinished {
+			g.putArgs()
+		}
 	}
 	return groups
+}
+
+// putItem is one receipt of a put group: its fresh-list element and body.
+type putItem struct {
+	el   string // "due|exp|id"
+	id   string
+	body []byte
+}
+
+// freshElement is a receipt's fresh-list element, "due|exp|id" with both
+// times as 13-digit unix ms (see putLua), built in one allocation.
+func freshElement(r Receipt) string {
+	var b [64]byte
+	s := appendMillis(b[:0], r.DueAt)
+	s = append(s, '|')
+	if r.ExpiresAt.IsZero() {
+		s = append(s, neverMillis...)
+	} else {
+		s = appendMillis(s, r.ExpiresAt)
+	}
+	s = append(s, '|')
+	s = append(s, r.MessageID...)
+	return string(s)
+}
+
+// appendMillis appends t as the scripts' 13-digit unix milliseconds.
+func appendMillis(b []byte, t time.Time) []byte {
+	ms := max(scoreMillis(t), 0)
+	for p := int64(1_000_000_000_000); p > 1 && ms < p; p /= 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, ms, 10)
+}
+
+// putArgs appends the put script's mode, count, elements and id/body
+// pairs. The receipts are sorted by due and expiry time (stable: submit
+// order among equal times; concurrent submits arrive a little out of
+// order), and when that leaves both in order the script may append the
+// whole batch with one command each (mode "o").
+func (g *putGroup) putArgs() {
+	mode := "r"
+	if g.kind == kindPut {
+		slices.SortStableFunc(g.items, func(a, b putItem) int { return strings.Compare(a.el[:27], b.el[:27]) })
+		mode = "o"
+		for i := 1; i < len(g.items); i++ {
+			if g.items[i].el[14:27] < g.items[i-1].el[14:27] {
+				mode = "p" // expiry out of due order: the script sorts it out
+				break
+			}
+		}
+	}
+	g.args = slices.Grow(g.args, 2+3*len(g.items))
+	g.args = append(g.args, mode, len(g.items))
+	for _, it := range g.items {
+		g.args = append(g.args, it.el)
+	}
+	for _, it := range g.items {
+		g.args = append(g.args, it.id, it.body)
+	}
+	g.items = nil
 }
 
 // runGroups sends every group's script and, with WaitReplicas, WAIT on

@@ -568,7 +568,8 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Rece
 		}
 		k := q.accountKeys(sys)
 		bucket, until := q.doneBucket(sys, time.Now())
-		pairs, err := q.s.expire.Run(ctx, q.c, []string{k[0], k[1], k[2], k[3], bucket}, millisArg(now), max-len(out), val, until).StringSlice()
+		keys := []string{k[0], k[1], k[2], k[3], bucket, q.lesseesKey(sys)}
+		pairs, err := q.s.expire.Run(ctx, q.c, keys, millisArg(now), max-len(out), val, until, q.leaseKey(sys, ""), q.o.InstanceID).StringSlice()
 		if err != nil {
 			errs = append(errs, redisErr("expire "+sys, err))
 			continue
