@@ -471,6 +471,10 @@ func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw
 	acct = account{"acct001", "pw001"}
 	env := mergeEnv(topoEnv(rs.URL(), writeAccounts(t, []account{acct})), map[string]string{
 		"DLR_VISIBILITY_TIMEOUT_SECONDS": "60", "SMPP_RESPONSE_TIMEOUT_SECONDS": "10",
+		// What is tested is the leases, not Redis timeouts: with fsync on
+		// every write, a loaded machine can take longer than the default
+		// 0.5 s, and the receipts would then wait in the outage buffer.
+		"REDIS_TIMEOUT_SECONDS": "2",
 	})
 	a, b = startGW(t, "gw-a", env), startGW(t, "gw-b", env)
 	rc = newReceipts()
