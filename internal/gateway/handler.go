@@ -112,12 +112,6 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 		if h.overPendingCap(r) {
 			return
 		}
-	case *pdu.QuerySM:
-		h.query(r, b)
-		return
-	case *pdu.CancelSM:
-		h.cancelSM(r, b)
-		return
 	case *pdu.ReplaceSM:
 		r.Respond(pdu.StatusReplaceFail, nil)
 		return
@@ -158,6 +152,11 @@ func (h *Handler) serveJob(j job) {
 		h.dataSM(ctx, j.req, b, j.start)
 	case *pdu.SubmitMulti:
 		h.submitMulti(ctx, j.req, b, j.start)
+	case *pdu.QuerySM:
+		// A worker, not the reader: the receipt queue may be Redis.
+		h.query(ctx, j.req, b)
+	case *pdu.CancelSM:
+		h.cancelSM(ctx, j.req, b)
 	default:
 		j.req.Respond(pdu.StatusSysErr, nil)
 	}

@@ -11,9 +11,7 @@ import (
 // query answers query_sm from the receipt queue: ENROUTE until the
 // receipt is delivered, DELIVERED after; an unknown id, or one of another
 // account, is ESME_RQUERYFAIL.
-func (h *Handler) query(r *smpp.Request, q *pdu.QuerySM) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
+func (h *Handler) query(ctx context.Context, r *smpp.Request, q *pdu.QuerySM) {
 	o, ok, err := h.opts.Receipts.Lookup(ctx, r.Session.SystemID(), q.MessageID)
 	if err != nil {
 		h.log.Warn("query.failed", "message_id", q.MessageID, "system_id", r.Session.SystemID(), "err", err)
@@ -31,13 +29,11 @@ func (h *Handler) query(r *smpp.Request, q *pdu.QuerySM) {
 
 // cancelSM removes a pending receipt of the caller's account; anything
 // else is ESME_RCANCELFAIL.
-func (h *Handler) cancelSM(r *smpp.Request, c *pdu.CancelSM) {
+func (h *Handler) cancelSM(ctx context.Context, r *smpp.Request, c *pdu.CancelSM) {
 	if c.MessageID == "" {
 		r.Respond(pdu.StatusCancelFail, nil)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	ok, err := h.opts.Receipts.Cancel(ctx, r.Session.SystemID(), c.MessageID)
 	if err != nil || !ok {
 		r.Respond(pdu.StatusCancelFail, nil)
