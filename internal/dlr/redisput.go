@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,9 +44,6 @@ type groupCommit struct {
 	mu         sync.Mutex
 	waiting    []putReq
 	committers int
-	// byHash: Redis has the scripts cached, so batches send their hash
-	// (EVALSHA) instead of their text.
-	byHash atomic.Bool
 }
 
 type putKind uint8
@@ -192,16 +188,13 @@ type putGroup struct {
 
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 	groups := q.groupBatch(batch)
-	if !q.put.byHash.Load() {
-		// Loading the scripts (on every node of a Cluster) lets batches
-		// send 40 octets instead of the text, which Redis would hash each
-		// time.
-		q.put.byHash.Store(q.s.put.Load(ctx, q.c).Err() == nil && q.s.finish.Load(ctx, q.c).Err() == nil)
-	}
-	q.runGroups(ctx, groups, q.put.byHash.Load())
+	// By hash first (40 octets instead of the text). A node without the
+	// script answers NOSCRIPT for its groups only, which are sent again
+	// with the text; EVAL caches it there for the next batch. No SCRIPT
+	// LOAD here: on a Cluster it goes to every node, and one dead node
+	// would spend the healthy accounts' commit time.
+	q.runGroups(ctx, groups, true)
 	if again := noScriptGroups(groups); len(again) > 0 {
-		// Redis restarted or flushed its script cache: send the text.
-		q.put.byHash.Store(false)
 		for _, g := range again {
 			g.cmd, g.err = nil, nil
 		}
