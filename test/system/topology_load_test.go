@@ -2,6 +2,7 @@ package system
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,6 +80,11 @@ func (l *loadRun) pace(c *esme.Client, dests []string, pace time.Duration, windo
 		}
 		wg.Add(1)
 		sent := time.Now()
+		// Until its response comes, a submit counts as unanswered (not as
+		// a status 0, which is ESME_ROK).
+		l.mu.Lock()
+		res[i] = submitResult{err: errNoResponse, sent: sent}
+		l.mu.Unlock()
 		c.SendAsync(submitSM(dest), func(p pdu.PDU, err error) {
 			r := submitResult{err: err, at: time.Now(), sent: sent}
 			if err == nil {
@@ -87,7 +93,9 @@ func (l *loadRun) pace(c *esme.Client, dests []string, pace time.Duration, windo
 					r.id = b.MessageID
 				}
 			}
+			l.mu.Lock()
 			res[i] = r
+			l.mu.Unlock()
 			<-sem
 			wg.Done()
 		})
@@ -99,9 +107,11 @@ func (l *loadRun) pace(c *esme.Client, dests []string, pace time.Duration, windo
 	case <-time.After(d):
 	}
 	l.mu.Lock()
-	l.results = res
+	l.results = append([]submitResult(nil), res...) // late answers keep writing res
 	l.mu.Unlock()
 }
+
+var errNoResponse = errors.New("no response")
 
 // accepted returns the ids answered ESME_ROK whose answer arrived in
 // [from, to) (zero times: unbounded).

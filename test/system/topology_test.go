@@ -178,10 +178,11 @@ func TestClusterMasterKillUnderLoad(t *testing.T) {
 		if during[pdu.StatusOK.String()] != sumCounts(during) {
 			t.Errorf("%s on a healthy shard: submits during the outage answered %s, want all ESME_ROK", l.acct.sys, fmtTally(during))
 		}
-		// Receipts of messages accepted after the kill reach the receiver
-		// before the promotion: the healthy shard never stopped.
-		if l.rc.between(killed.Add(time.Second), promoted) == 0 {
-			t.Errorf("%s on a healthy shard: no receipt arrived between 1 s after the kill and the promotion", l.acct.sys)
+		// Receipts reach the receiver between the kill and the promotion:
+		// the healthy shard never stopped. (The promotion can come 1.5 s
+		// after the kill, so the whole outage is the window.)
+		if l.rc.between(killed, promoted) == 0 {
+			t.Errorf("%s on a healthy shard: no receipt arrived between the kill and the promotion", l.acct.sys)
 		}
 	}
 	if len(lost) > 0 {
