@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"text/tabwriter"
@@ -19,7 +18,7 @@ import (
 func runStatus(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fs := newCmdFlags("status", "smpp-hlr-gateway status [--addr HOST:PORT] [--token TOKEN] [--timeout D]",
 		"Prints the bound sessions and the accounts of a running gateway, read from its admin API.")
-	addr := fs.String("addr", defaultAdminAddr(env), "the gateway's metrics and admin API address (default from METRICS_HOST and METRICS_PORT)")
+	addr := fs.String("addr", "", "the gateway's metrics and admin API address (default from METRICS_HOST and METRICS_PORT)")
 	token := fs.String("token", env("ADMIN_TOKEN"), "the admin API bearer token (default ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
 	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
@@ -30,7 +29,11 @@ func runStatus(ctx context.Context, args []string, env func(string) string, stdo
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	c := statusClient{base: "http://" + *addr, token: *token}
+	base, err := healthURL(*addr, env, "")
+	if err != nil {
+		return fs.usageError(stderr, "%v", err)
+	}
+	c := statusClient{base: base, token: *token}
 	var sessions struct{ Sessions []admin.Session }
 	if err := c.get(ctx, admin.PathAPI+"sessions", &sessions); err != nil {
 		fmt.Fprintln(stderr, "status:", err)
@@ -45,19 +48,6 @@ func runStatus(ctx context.Context, args []string, env func(string) string, stdo
 	fmt.Fprintln(stdout)
 	printAccounts(stdout, accounts.Accounts)
 	return 0
-}
-
-// defaultAdminAddr is METRICS_HOST:METRICS_PORT with the defaults, a
-// wildcard host asked on the loopback address.
-func defaultAdminAddr(env func(string) string) string {
-	host, port := env("METRICS_HOST"), env("METRICS_PORT")
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	if port == "" {
-		port = "9091"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 type statusClient struct{ base, token string }
