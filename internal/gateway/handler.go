@@ -25,7 +25,7 @@ type Handler struct {
 	workers sync.WaitGroup
 	// accepting counts submits whose receipt is being stored: their
 	// answer comes from the store's completion, after the worker left.
-	accepting sync.WaitGroup
+	accepting inflight
 	once      sync.Once
 }
 
@@ -92,7 +92,7 @@ func (h *Handler) Close(ctx context.Context) {
 	h.cancel()
 	// Answers still waiting for their receipt's commit: bounded by the
 	// queue's commit timeout.
-	h.accepting.Wait()
+	h.accepting.closeAndWait()
 }
 
 // ServeSMPP implements smpp.Handler.

@@ -47,19 +47,32 @@ func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start
 func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time) {
 	id := h.opts.IDs.NextAt(start)
 	rc, want := h.receiptFor(r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start)
-	if !want {
-		h.opts.Receipts.Accepted(rc)
-		h.finishSubmit(r, sm, d, id, start)
-		return
-	}
-	h.accepting.Add(1)
-	h.opts.Receipts.ScheduleAsync(rc, func(err error) {
-		defer h.accepting.Done()
+	h.storeReceipt(rc, want, func(err error) {
 		if err != nil {
 			h.finishSubmit(r, sm, decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}, "", start)
 			return
 		}
 		h.finishSubmit(r, sm, d, id, start)
+	})
+}
+
+// storeReceipt stores rc when the client gets one (else records the
+// accepted message) and calls answer from the store's completion, so an
+// HLR worker never waits for the commit. Once Close is waiting for the
+// stores in flight, answer gets errClosing at once.
+func (h *Handler) storeReceipt(rc dlr.Receipt, want bool, answer func(error)) {
+	if !want {
+		h.opts.Receipts.Accepted(rc)
+		answer(nil)
+		return
+	}
+	if !h.accepting.add() {
+		answer(errClosing)
+		return
+	}
+	h.opts.Receipts.ScheduleAsync(rc, func(err error) {
+		defer h.accepting.done()
+		answer(err)
 	})
 }
 
@@ -140,14 +153,7 @@ func (h *Handler) dataSM(ctx context.Context, r *smpp.Request, b *pdu.DataSM, st
 	// does not wait for it.
 	id := h.opts.IDs.NextAt(start)
 	rc, want := h.receiptFor(r, b.Source, b.Dest, b.RegisteredDelivery, id, d, start)
-	if !want {
-		h.opts.Receipts.Accepted(rc)
-		answer(d, id)
-		return
-	}
-	h.accepting.Add(1)
-	h.opts.Receipts.ScheduleAsync(rc, func(err error) {
-		defer h.accepting.Done()
+	h.storeReceipt(rc, want, func(err error) {
 		if err != nil {
 			d = decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}
 		}
