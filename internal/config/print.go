@@ -29,7 +29,7 @@ func (c Config) Redacted() []KV {
 		val := v.get(&c)
 		switch {
 		case v.name == "REDIS_URL" || v.name == "HLR_BASE_URL":
-			val = redactURL(val)
+			val = redisconn.Redact(val)
 		case v.secret && val != "":
 			val = Mask
 		}
@@ -69,8 +69,3 @@ func (c Config) Print(w io.Writer) error {
 	}
 	return nil
 }
-
-// redactURL masks the passwords of a URL (user info and any query
-// parameter named like a password). A value that does not parse keeps only
-// its scheme.
-func redactURL(raw string) string { return redisconn.Redact(raw) }

@@ -68,11 +68,5 @@ func secrets(raw string) []string {
 			}
 		}
 	}
-	// Longest first, so a password containing another is masked whole.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && len(out[j]) > len(out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
 	return out
 }
