@@ -61,10 +61,16 @@ func (c *ttlRecorder[V]) Set(_ context.Context, key string, _ V, ttl time.Durati
 	return nil
 }
 
+// ttl is what key was stored with; -1 when it was never stored (a TTL of
+// 0 stored would keep it for ever).
 func (c *ttlRecorder[V]) ttl(key string) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.ttls[key]
+	d, ok := c.ttls[key]
+	if !ok {
+		return -1
+	}
+	return d
 }
 
 // TestBothTiersCacheByMeaning: a permanent answer is kept TTL, a
@@ -84,10 +90,10 @@ func TestBothTiersCacheByMeaning(t *testing.T) {
 		name          string
 		ttl, tempTTL  time.Duration
 		permanent     time.Duration
-		wantTemporary time.Duration
+		wantTemporary time.Duration // -1: not stored
 	}{
 		{"defaults", 24 * time.Hour, 15 * time.Minute, 24 * time.Hour, 15 * time.Minute},
-		{"temporary not cached", 24 * time.Hour, 0, 24 * time.Hour, 0},
+		{"temporary not cached", 24 * time.Hour, 0, 24 * time.Hour, -1},
 		{"temporary capped by TTL", time.Minute, time.Hour, time.Minute, time.Minute},
 	}
 	for _, tt := range tests {
