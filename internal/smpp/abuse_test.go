@@ -387,3 +387,38 @@ func TestInterfaceVersion33GetsNoTLV(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelinedFailedBindsEndAtTheBindTimeout: a bind whose slow-down
+// would end after the connection's bind timeout is answered ESME_RBINDFAIL
+// at once and the connection closed as bind_timeout; pipelined binds
+// cannot keep an unbound connection past SMPP_BIND_TIMEOUT_SECONDS.
+func TestPipelinedFailedBindsEndAtTheBindTimeout(t *testing.T) {
+	clk := smpp.NewFakeClock(t0)
+	ts, reg := startServerOn(t, smpp.Options{Clock: clk, BindTimeout: 10 * time.Second, FailedBindDelay: time.Second,
+		EnquireLinkInterval: -1, InactivityTimeout: -1}, nil)
+	conn := dialFrom(t, attackerIP, ts.addr)
+	for i := range 3 { // the failures a client gets without delay
+		if _, err := conn.Write(bindFrame(uint32(i+1), "testuser", "wrong", 0x34)); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusInvPaswd {
+			t.Fatalf("bind %d: %+v (%v)", i+1, p.Header, ok)
+		}
+	}
+	clk.Advance(9500 * time.Millisecond) // 0.5 s of the bind timeout left, the next delay is 1 s
+	if _, err := conn.Write(bindFrame(4, "testuser", "testpass", 0x34)); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, conn); !ok || p.Sequence != 4 || p.Status != pdu.StatusBindFail {
+		t.Fatalf("bind that would outlast the bind timeout: %+v (%v), want ESME_RBINDFAIL at once", p.Header, ok)
+	}
+	if p, ok := readPDU(t, conn); ok {
+		t.Fatalf("the connection stayed open: %+v", p.Header)
+	}
+	if err := ts.srv.Shutdown(ctxT(t)); err != nil { // returns once the session is counted
+		t.Fatal(err)
+	}
+	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "bind_timeout"); got != 1 {
+		t.Fatalf("closed as bind_timeout: %v, want 1", got)
+	}
+}

@@ -179,8 +179,19 @@ func (s *Session) handleBind(p pdu.PDU) {
 	defer s.binding.Store(false)
 	status := pdu.StatusBindFail
 	var acc *AccountState
+	delay := s.srv.guard.delay(s.remote, b.SystemID)
+	if left := s.srv.opts.BindTimeout - s.sinceOpened(s.srv.opts.Clock.Now()); delay > 0 && delay >= left {
+		// Binds pipelined on one connection would each wait their delay
+		// while the session-init timer waits for the answer: the
+		// connection would outlive its bind timeout. Answer now, close.
+		s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
+		s.writeHeader(p.Command.Response(), status, p.Sequence)
+		s.stopReading = true
+		s.closeAfterFlush(CloseBindTimeout)
+		return
+	}
 	// The address may become blocked while this bind waits its delay.
-	if s.waitBindDelay(s.srv.guard.delay(s.remote, b.SystemID)) && !s.srv.guard.blocked(s.remote) {
+	if s.waitBindDelay(delay) && !s.srv.guard.blocked(s.remote) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
 		acc, status = s.srv.opts.Auth.Authenticate(ctx, BindRequest{
 			Mode: mode, SystemID: b.SystemID, Password: b.Password, SystemType: b.SystemType, Remote: s.remote,
