@@ -364,18 +364,20 @@ func (q *RedisQueue) runGroups(ctx context.Context, groups []*putGroup, byHash b
 // configured (on a Cluster c is one master).
 func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups []*putGroup, byHash bool) {
 	var wait *redis.IntCmd
+	promises := false // a receipt an ESME_ROK waits for, not only outcomes
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, g := range groups {
 			if g.err != nil {
 				continue // no master for its slot
 			}
+			promises = promises || g.kind != kindFinished
 			if byHash {
 				g.cmd = g.script.EvalSha(ctx, p, g.keys, g.args...)
 			} else {
 				g.cmd = g.script.Eval(ctx, p, g.keys, g.args...)
 			}
 		}
-		if q.o.WaitReplicas > 0 {
+		if q.o.WaitReplicas > 0 && promises {
 			wait = redis.NewIntCmd(ctx, "wait", q.o.WaitReplicas, q.o.WaitTimeout.Milliseconds())
 			_ = p.Process(ctx, wait)
 		}
