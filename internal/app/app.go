@@ -126,6 +126,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 	a.dispatcher = dlr.NewDispatcher(dlr.Options{
 		Queue: a.queue, Sender: &router,
 		RetryMin: cfg.DLR.RetryMin, RetryMax: cfg.DLR.RetryMax, Lease: cfg.DLR.VisibilityTimeout,
+		Shards:     cfg.DLR.DispatcherShards,
 		Registerer: a.registry, Logger: a.log,
 	})
 	errPolicy, timeoutPolicy := gateway.Reject, gateway.Reject

@@ -126,6 +126,10 @@ type DLR struct {
 	// receipts of an account without max_pending_receipts in the accounts
 	// file; 0 = no cap.
 	MaxPendingPerAccount int
+	// DispatcherShards (DLR_DISPATCHER_SHARDS) is the number of receipt
+	// scheduling loops, each owning the accounts whose system_id hashes to
+	// it; 0 = GOMAXPROCS.
+	DispatcherShards int
 }
 
 // Log configures logging.

@@ -291,6 +291,9 @@ func (c Config) validateDLR() error {
 	if d.MaxPendingPerAccount < 0 {
 		return fieldErr("DLR_MAX_PENDING_PER_ACCOUNT", "%d must not be negative (0 = no cap)", d.MaxPendingPerAccount)
 	}
+	if d.DispatcherShards < 0 {
+		return fieldErr("DLR_DISPATCHER_SHARDS", "%d must not be negative (0 = GOMAXPROCS)", d.DispatcherShards)
+	}
 	return nil
 }
 

@@ -85,6 +85,7 @@ func variables() []variable {
 		secondsVar("DLR_RETRY_MAX_SECONDS", func(c *Config) *time.Duration { return &c.DLR.RetryMax }),
 		intVar("DLR_BUFFER_SIZE", func(c *Config) *int { return &c.DLR.BufferSize }),
 		intVar("DLR_MAX_PENDING_PER_ACCOUNT", func(c *Config) *int { return &c.DLR.MaxPendingPerAccount }),
+		intVar("DLR_DISPATCHER_SHARDS", func(c *Config) *int { return &c.DLR.DispatcherShards }),
 		secondsVar("DLR_VISIBILITY_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.DLR.VisibilityTimeout }),
 
 		{name: "LOG_LEVEL",

@@ -13,9 +13,12 @@ import (
 )
 
 // Dispatcher sends pending receipts as deliver_sm to the receiver binds of
-// their account. One loop (Run) does all scheduling: it claims due receipts
-// only for accounts that have a receiver bound, so receipts of other
-// accounts cost nothing until a receiver binds or they expire.
+// their account. Scheduling is done by Options.Shards loops (Run), each
+// owning the accounts whose system_id hashes to it: one account's receipts
+// are claimed and sent by one loop, in order, while several accounts use
+// several cores. A loop claims due receipts only for its accounts that
+// have a receiver bound, so receipts of other accounts cost nothing until
+// a receiver binds or they expire.
 //
 // Outcomes of a deliver_sm:
 //   - deliver_sm_resp ESME_ROK: removed (Ack), remembered as DELIVERED.
@@ -36,58 +39,32 @@ type Dispatcher struct {
 	m        *metrics
 	stop     chan struct{}
 	stopOnce sync.Once
-	loopMu   sync.Mutex // held by Run or Drain
-	wake     chan struct{}
-	syncReq  chan chan struct{} // tests: close the channel once quiescent
+	loopMu   sync.Mutex         // held by Run or Drain
+	syncReq  chan chan struct{} // tests: close the channel once every shard is quiescent
 	pending  atomic.Int64       // last count the queue gave
+	inflight atomic.Int64       // deliver_sm of all shards sent (or reserved) and not answered
 	claimLog *logging.Repeats   // dlr.claim_failed: once per outage and account, then every 30 s
 	sweepLog *logging.Repeats   // dlr.expiry_sweep_failed, likewise
 	countLog *logging.Repeats   // dlr.pending_count_failed, likewise
 	maintLog *logging.Repeats   // dlr.maintenance_failed, likewise
 	counts   *accountPending
-	acks     acker
-
-	mu        sync.Mutex
-	receivers map[string]int
-	blocked   map[string]time.Time // ErrNoReceiver seen: skip until then
-	inflight  map[string]struct{}
-	// acking holds the ids handed to the acknowledging goroutine: the
-	// queue still has them, and once their lease ends a claim hands them
-	// out again, which must not send them twice. An id leaves acking at
-	// the first step that starts after its Ack returned (acked lists
-	// those), since a claim begun before the Ack landed may return it.
-	acking  map[string]struct{}
-	acked   []string
-	results []result
-	// Owned by the loop goroutine: buffers reused from step to step, and
-	// the deliver_sm being sent (the Sender only reads it during Deliver).
-	spareResults   []result
-	spareDelivered []Receipt
-	sm             pdu.DeliverSM
-	smBuf          []byte
-	nextWake       time.Time
-}
-
-type result struct {
-	r      Receipt
-	status pdu.Status
-	err    error
+	expiries expirySeen // counted once when a claim and the sweep both expire a receipt
+	shards   []*shard
 }
 
 // NewDispatcher returns a dispatcher; start it with Run.
 func NewDispatcher(opts Options) *Dispatcher {
 	opts.setDefaults()
 	d := &Dispatcher{
-		o:         opts,
-		q:         opts.Queue,
-		stop:      make(chan struct{}),
-		wake:      make(chan struct{}, 1),
-		syncReq:   make(chan chan struct{}),
-		receivers: make(map[string]int),
-		blocked:   make(map[string]time.Time),
-		inflight:  make(map[string]struct{}),
-		acking:    make(map[string]struct{}),
-		counts:    newAccountPending(),
+		o:       opts,
+		q:       opts.Queue,
+		stop:    make(chan struct{}),
+		syncReq: make(chan chan struct{}),
+		counts:  newAccountPending(),
+	}
+	d.shards = make([]*shard, opts.Shards)
+	for i := range d.shards {
+		d.shards[i] = newShard(d, i)
 	}
 	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) }, opts.Logger)
 	d.claimLog = logging.NewRepeats(d.o.Logger, "dlr.claim_failed", logging.RepeatOptions{Recovered: "dlr.claim_recovered", Now: d.o.Clock.Now})
@@ -112,13 +89,13 @@ func (d *Dispatcher) Schedule(ctx context.Context, r Receipt) error {
 	if err := d.q.Put(ctx, r); err != nil {
 		return fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
 	}
-	d.scheduled(r)
+	d.scheduled(&r)
 	return nil
 }
 
-// scheduled counts and logs a stored receipt and wakes the loop when the
-// receipt falls due before its next wake-up.
-func (d *Dispatcher) scheduled(r Receipt) {
+// scheduled counts and logs a stored receipt and wakes its shard's loop
+// when the receipt falls due before the loop's next wake-up.
+func (d *Dispatcher) scheduled(r *Receipt) {
 	ctx := context.Background()
 	d.m.scheduled(r.Reason)
 	d.counts.add(r.SystemID, 1)
@@ -126,11 +103,15 @@ func (d *Dispatcher) scheduled(r Receipt) {
 		d.o.Logger.Debug("dlr.queued", "message_id", r.MessageID, "system_id", r.SystemID,
 			"due", r.DueAt.UTC().Format(time.RFC3339Nano), "err", r.Err, "reason", r.Reason)
 	}
-	d.mu.Lock()
-	poke := d.receivers[r.SystemID] > 0 && r.DueAt.Before(d.nextWake)
-	d.mu.Unlock()
-	if poke {
-		d.poke()
+	s := d.shardOf(r.SystemID)
+	if !r.DueAt.Before(time.Unix(0, s.nextWake.Load())) {
+		return // the loop wakes before it is due: no lock taken
+	}
+	s.mu.Lock()
+	bound := s.receivers[r.SystemID] > 0
+	s.mu.Unlock()
+	if bound {
+		s.poke()
 	}
 }
 
@@ -140,6 +121,18 @@ func (d *Dispatcher) scheduled(r Receipt) {
 // The submit_sm_resp promising the receipt is sent from done.
 func (d *Dispatcher) ScheduleAsync(r Receipt, done func(error)) {
 	if err := validate(r); err != nil {
+		done(err)
+		return
+	}
+	if mq, ok := d.q.(*MemoryQueue); ok {
+		// Stored at once and never blocks: no deadline and no callback
+		// wrapped around done (the accept path's cost per receipt).
+		err := mq.Put(context.Background(), r)
+		if err != nil {
+			err = fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
+		} else {
+			d.scheduled(&r)
+		}
 		done(err)
 		return
 	}
@@ -155,7 +148,7 @@ func (d *Dispatcher) ScheduleAsync(r Receipt, done func(error)) {
 			done(fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err))
 			return
 		}
-		d.scheduled(r)
+		d.scheduled(&r)
 		done(nil)
 	})
 }
@@ -185,16 +178,17 @@ func (d *Dispatcher) Accepted(r Receipt) {
 // claimed and sent.
 func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
 	d.counts.touch(systemID)
-	d.mu.Lock()
+	s := d.shardOf(systemID)
+	s.mu.Lock()
 	if n > 0 {
-		d.receivers[systemID] = n
+		s.receivers[systemID] = n
 	} else {
-		delete(d.receivers, systemID)
+		delete(s.receivers, systemID)
 	}
-	delete(d.blocked, systemID)
-	d.mu.Unlock()
+	delete(s.blocked, systemID)
+	s.mu.Unlock()
 	if n > 0 {
-		d.poke()
+		s.poke()
 	}
 }
 
@@ -252,20 +246,21 @@ func (d *Dispatcher) pendingCount(ctx context.Context) int {
 	return n
 }
 
-// Run is the scheduling loop. It returns nil when ctx is done or Drain
-// has taken over.
+// Run runs the scheduling loops, one per shard. It returns nil when ctx is
+// done or Drain has taken over.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.loopMu.Lock()
 	defer d.loopMu.Unlock()
-	d.loop(ctx, d.stop, time.Time{}, false)
+	d.runShards(ctx, d.stop, time.Time{}, false)
 	return nil
 }
 
 // Drain is the graceful shutdown: it stops Run (waiting for it to return),
 // sends the receipts of bound accounts that are due now or fall due before
 // ctx's deadline, waits for their responses and returns how many receipts
-// are left pending in the queue. Call it before the receiver binds are
-// closed. Run returns at once after Drain.
+// are left pending in the queue. Every shard drains at the same time.
+// Call it before the receiver binds are closed. Run returns at once after
+// Drain.
 func (d *Dispatcher) Drain(ctx context.Context) (pending int) {
 	d.stopOnce.Do(func() { close(d.stop) })
 	d.loopMu.Lock()
@@ -274,17 +269,10 @@ func (d *Dispatcher) Drain(ctx context.Context) (pending int) {
 	if dl, ok := ctx.Deadline(); ok {
 		horizon = horizon.Add(time.Until(dl))
 	}
-	d.loop(ctx, nil, horizon, true)
+	d.runShards(ctx, nil, horizon, true) // every shard until it is done
 	opCtx, cancel := d.opCtx(ctx)
 	defer cancel()
 	return d.pendingCount(opCtx)
-}
-
-func (d *Dispatcher) poke() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
 }
 
 // opCtx bounds one queue call of the loop. It survives ctx's cancellation

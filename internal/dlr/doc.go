@@ -14,11 +14,15 @@
 //     receipts are taken over. See docs/receipts.md.
 //   - [BufferedQueue] wraps a queue (the Redis one) and keeps receipts
 //     created during an outage in a bounded buffer until it is back.
-//   - [Dispatcher] runs one scheduling loop: no goroutine or timer per
-//     receipt. It claims due receipts only for accounts with a receiver
-//     bound ([Dispatcher.ReceiversChanged]), sends them through a [Sender],
-//     retries with backoff, drops permanent refusals and expired receipts
-//     (each logged and counted), and answers query_sm and cancel_sm.
+//   - [Dispatcher] runs one scheduling loop per shard of accounts
+//     (Options.Shards, by the hash of the system_id, so one account's
+//     receipts keep their order): no goroutine or timer per receipt. A loop
+//     claims due receipts only for accounts with a receiver bound
+//     ([Dispatcher.ReceiversChanged]) and sends them through a [Sender];
+//     the shard's answer goroutine settles the answers: removes delivered
+//     receipts, retries with backoff, drops permanent refusals. Expired
+//     receipts are dropped (each logged and counted once), and the
+//     dispatcher answers query_sm and cancel_sm.
 //
 // Delivery is at least once: a receipt leaves the queue only after a
 // deliver_sm_resp OK, a permanent refusal (ESME_RX_P_APPN, ESME_RX_R_APPN),

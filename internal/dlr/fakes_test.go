@@ -159,7 +159,9 @@ type harness struct {
 func newHarness(t *testing.T, q Queue, tweak func(*Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, clk: newFakeClock(t0), q: q, s: newFakeSender(), reg: prometheus.NewRegistry(), done: make(chan struct{}), sys: make(map[string]string)}
-	opts := Options{Queue: q, Sender: h.s, Clock: h.clk, RetryMin: time.Second, RetryMax: 8 * time.Second, Registerer: h.reg}
+	// Four shards, whatever the machine's GOMAXPROCS: the tests' accounts
+	// spread over several loops.
+	opts := Options{Queue: q, Sender: h.s, Clock: h.clk, RetryMin: time.Second, RetryMax: 8 * time.Second, Registerer: h.reg, Shards: 4}
 	if tweak != nil {
 		tweak(&opts)
 	}

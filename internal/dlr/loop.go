@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
-
-	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
 // expireBatch and expireRounds bound the work of one sweep.
@@ -18,8 +15,9 @@ const (
 
 // loop runs steps until ctx is done or stop is closed; when draining, also
 // until nothing is in flight and nothing of a bound account falls due
-// before horizon.
-func (d *Dispatcher) loop(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
+// before horizon. Shard 0 also sweeps.
+func (s *shard) loop(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
+	d := s.d
 	if !drain {
 		select {
 		case <-stop:
@@ -28,33 +26,34 @@ func (d *Dispatcher) loop(ctx context.Context, stop <-chan struct{}, horizon tim
 		}
 	}
 	var syncs []chan struct{}
+	sweeps := s.index == 0
 	nextSweep := d.o.Clock.Now()
 	for {
 		now := d.o.Clock.Now()
-		if !now.Before(nextSweep) {
+		if sweeps && !now.Before(nextSweep) {
 			d.sweep(ctx, now)
 			nextSweep = now.Add(d.o.SweepInterval)
 		}
-		nextDue, busy := d.step(ctx, now)
+		nextDue, busy := s.step(ctx, now)
 		next := now.Add(d.o.PollInterval)
 		if !nextDue.IsZero() && nextDue.Before(next) {
 			next = nextDue
 		}
-		if nextSweep.Before(next) {
+		if sweeps && nextSweep.Before(next) {
 			next = nextSweep
 		}
-		d.mu.Lock()
-		idle := !busy && len(d.results) == 0 && d.acksIdle()
-		inflight := len(d.inflight)
-		d.nextWake = next
-		d.mu.Unlock()
+		s.nextWake.Store(next.UnixNano())
+		idle := !busy && s.answersIdle()
+		s.mu.Lock()
+		held := len(s.held)
+		s.mu.Unlock()
 		if idle {
 			for _, c := range syncs {
 				close(c)
 			}
 			syncs = nil
 		}
-		if drain && idle && inflight == 0 && (nextDue.IsZero() || nextDue.After(horizon)) {
+		if drain && idle && held == 0 && (nextDue.IsZero() || nextDue.After(horizon)) {
 			return
 		}
 		if ctx.Err() != nil {
@@ -71,54 +70,57 @@ func (d *Dispatcher) loop(ctx context.Context, stop <-chan struct{}, horizon tim
 		case <-stop:
 			t.Stop()
 			return
-		case c := <-d.syncReq:
+		case c := <-s.syncReq:
 			syncs = append(syncs, c)
-		case <-d.wake:
+		case <-s.wake:
 		case <-t.C():
 		}
 		t.Stop()
 	}
 }
 
-// step handles the answers received so far, then claims and sends due
-// receipts of the accounts with receivers, one batch each. It returns the
-// earliest known due time of those accounts (zero: none) and whether a
-// batch came back full, so that another step should follow at once.
-func (d *Dispatcher) step(ctx context.Context, now time.Time) (nextDue time.Time, busy bool) {
-	d.handleResults(ctx, now)
-
-	d.mu.Lock()
-	d.forgetAckedLocked()
-	accounts := make([]string, 0, len(d.receivers))
-	for sys := range d.receivers {
-		if until, ok := d.blocked[sys]; ok {
+// step claims and sends due receipts of the shard's accounts with
+// receivers, one batch each (the answer goroutine settles the answers). It
+// returns the earliest known due time of those accounts (zero: none) and
+// whether a batch came back full, so that another step should follow at
+// once.
+func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, busy bool) {
+	d := s.d
+	s.mu.Lock()
+	s.forgetSettledLocked()
+	accounts := s.accounts[:0]
+	for sys := range s.receivers {
+		if until, ok := s.blocked[sys]; ok {
 			if now.Before(until) {
 				continue
 			}
-			delete(d.blocked, sys)
+			delete(s.blocked, sys)
 		}
 		accounts = append(accounts, sys)
 	}
-	room := d.o.MaxInFlight - len(d.inflight)
-	d.mu.Unlock()
+	s.mu.Unlock()
+	s.accounts = accounts
 
+	cs, capped := d.o.Sender.(CapacitySender)
 	for _, sys := range accounts {
-		if room <= 0 {
-			return nextDue, false // an answer will wake the loop
-		}
-		n := min(room, d.o.BatchSize)
-		if cs, ok := d.o.Sender.(CapacitySender); ok {
+		n := d.o.BatchSize
+		if capped {
 			if n = min(n, cs.Capacity(sys)); n <= 0 {
 				continue // an answer from this account's receivers wakes the loop
 			}
 		}
+		if n = s.reserve(n); n <= 0 {
+			return nextDue, false // an answer (of any shard) wakes the loop
+		}
 		rs, due, ok, err := d.claim(ctx, sys, now, n)
 		if err != nil {
+			d.inflight.Add(-int64(n))
 			d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
 			continue
 		}
 		d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
-		room -= d.sendAll(ctx, sys, rs, now)
+		sent := s.sendAll(ctx, sys, rs, now)
+		d.inflight.Add(-int64(n - sent)) // the reservation not used
 		if len(rs) == n {
 			busy = true
 			continue
@@ -151,46 +153,56 @@ func (d *Dispatcher) claim(ctx context.Context, sys string, now time.Time, n int
 
 // sendAll hands claimed receipts to the sender and returns how many went
 // out. What the sender cannot take (no receiver, full windows) is put back.
-func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now time.Time) int {
-	todo := rs[:0]
-	for _, r := range rs {
-		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
-			d.expired(ctx, now, r)
+// rs is filtered in place; from the first Deliver on its receipts are not
+// moved again, since the answers point at them.
+func (s *shard) sendAll(ctx context.Context, sys string, rs []Receipt, now time.Time) int {
+	d := s.d
+	live := 0
+	for i := range rs {
+		if !rs[i].ExpiresAt.IsZero() && !now.Before(rs[i].ExpiresAt) {
+			s.expired(rs[i]) // a copy: the batch is compacted below
 			continue
 		}
-		todo = append(todo, r)
+		if i != live {
+			rs[live] = rs[i]
+		}
+		live++
 	}
 	// One lock for the batch: a receipt re-claimed after its lease while
 	// still awaiting an answer, or answered and still being acknowledged,
 	// is skipped (and not put back: the answer or the Ack settles it).
-	d.mu.Lock()
-	fresh := todo[:0]
-	for _, r := range todo {
-		_, waiting := d.inflight[r.MessageID]
-		_, acking := d.acking[r.MessageID]
-		if !waiting && !acking {
-			d.inflight[r.MessageID] = struct{}{}
-			fresh = append(fresh, r)
+	fresh := 0
+	s.mu.Lock()
+	for i := range rs[:live] {
+		id := rs[i].MessageID
+		if _, held := s.held[id]; held {
+			continue
 		}
+		s.held[id] = struct{}{}
+		if i != fresh {
+			rs[fresh] = rs[i]
+		}
+		fresh++
 	}
-	d.mu.Unlock()
+	s.mu.Unlock()
+	todo := rs[:fresh]
 	sent := 0
-	for i := range fresh {
-		r := &fresh[i] // stable: the claimed batch is not touched again
-		d.smBuf = r.fillDeliverSM(&d.sm, d.smBuf, now)
-		err := d.o.Sender.Deliver(sys, &d.sm, d.doneFunc(r))
+	for i := range todo {
+		r := &todo[i] // stable: the batch is not moved or reused from here on
+		s.smBuf = r.fillDeliverSM(&s.sm, s.smBuf, now)
+		err := d.o.Sender.Deliver(sys, &s.sm, s.doneFunc(r))
 		if err == nil {
 			sent++
 			continue
 		}
 		if errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrBusy) {
-			d.putBack(ctx, sys, fresh[i:], now, err)
+			s.putBack(ctx, sys, todo[i:], now, err)
 			break
 		}
-		d.mu.Lock()
-		delete(d.inflight, r.MessageID)
-		d.mu.Unlock()
-		d.failed(ctx, now, *r, err)
+		s.mu.Lock()
+		delete(s.held, r.MessageID)
+		s.mu.Unlock()
+		s.failed(ctx, now, *r, err)
 	}
 	d.m.sentN(sent)
 	return sent
@@ -199,81 +211,24 @@ func (d *Dispatcher) sendAll(ctx context.Context, sys string, rs []Receipt, now 
 // putBack returns receipts the sender could not take right now, unchanged.
 // After ErrNoReceiver the account is left alone until ReceiversChanged or
 // the next sweep; after ErrBusy an answer wakes the loop.
-func (d *Dispatcher) putBack(ctx context.Context, sys string, rs []Receipt, now time.Time, cause error) {
-	d.mu.Lock()
-	for _, r := range rs {
-		delete(d.inflight, r.MessageID)
+func (s *shard) putBack(ctx context.Context, sys string, rs []Receipt, now time.Time, cause error) {
+	s.mu.Lock()
+	for i := range rs {
+		delete(s.held, rs[i].MessageID)
 	}
 	if errors.Is(cause, ErrNoReceiver) {
-		d.blocked[sys] = now.Add(d.o.SweepInterval)
+		s.blocked[sys] = now.Add(s.d.o.SweepInterval)
 	}
-	d.mu.Unlock()
-	for _, r := range rs {
-		d.retry(ctx, r, now) // un-lease, attempts unchanged
+	s.mu.Unlock()
+	for i := range rs {
+		s.d.retry(ctx, rs[i], now) // un-lease, attempts unchanged
 	}
-	d.o.Logger.Debug("dlr.put_back", "system_id", sys, "receipts", len(rs), "cause", cause.Error())
-}
-
-// doneFunc records the answer for r; it holds a pointer into the claimed
-// batch rather than a copy of the receipt, so the closure stays small.
-func (d *Dispatcher) doneFunc(r *Receipt) func(pdu.PDU, error) {
-	return func(resp pdu.PDU, err error) {
-		d.mu.Lock()
-		d.results = append(d.results, result{r: *r, status: resp.Status, err: err})
-		d.mu.Unlock()
-		d.poke()
-	}
-}
-
-// handleResults applies the answers collected by doneFunc.
-func (d *Dispatcher) handleResults(ctx context.Context, now time.Time) {
-	d.mu.Lock()
-	res := d.results
-	if len(res) == 0 {
-		d.mu.Unlock()
-		return
-	}
-	// The two buffers take turns, so the results slice does not grow anew
-	// every step; res and the new d.results never share an array.
-	d.results = d.spareResults[:0]
-	for _, x := range res {
-		delete(d.inflight, x.r.MessageID)
-	}
-	d.mu.Unlock()
-	delivered := d.spareDelivered[:0]
-	defer func() { clear(delivered); d.spareDelivered = delivered[:0] }()
-	for _, x := range res {
-		switch {
-		case x.err == nil && x.status == pdu.StatusOK:
-			delivered = append(delivered, x.r)
-			if d.o.Logger.Enabled(ctx, slog.LevelDebug) {
-				d.o.Logger.Debug("dlr.delivered", "message_id", x.r.MessageID, "system_id", x.r.SystemID, "attempts", x.r.Attempts+1)
-			}
-			if !x.r.SubmittedAt.IsZero() {
-				d.m.delivered(now.Sub(x.r.SubmittedAt).Seconds())
-			}
-		case x.err == nil && (x.status == pdu.StatusXPAppn || x.status == pdu.StatusXRAppn):
-			d.o.Logger.Warn("dlr.dropped", "message_id", x.r.MessageID, "system_id", x.r.SystemID,
-				"status", x.status.String(), "attempts", x.r.Attempts+1)
-			d.m.droppedOne(dropLabel(x.status))
-			d.ack(ctx, Outcome{State: pdu.StateUndeliverable, At: now}, x.r)
-		default:
-			err := x.err
-			if err == nil {
-				err = x.status
-			}
-			d.failed(ctx, now, x.r, err)
-		}
-	}
-	if len(delivered) > 0 {
-		d.ack(ctx, Outcome{State: pdu.StateDelivered, At: now}, delivered...)
-	}
-	clear(res) // drop the receipts' strings before the slice is reused
-	d.spareResults = res[:0]
+	s.d.o.Logger.Debug("dlr.put_back", "system_id", sys, "receipts", len(rs), "cause", cause.Error())
 }
 
 // failed schedules another attempt with backoff.
-func (d *Dispatcher) failed(ctx context.Context, now time.Time, r Receipt, cause error) {
+func (s *shard) failed(ctx context.Context, now time.Time, r Receipt, cause error) {
+	d := s.d
 	r.Attempts++
 	wait := d.o.backoff(r.Attempts)
 	d.o.Logger.Info("dlr.retry", "message_id", r.MessageID, "system_id", r.SystemID,
@@ -291,99 +246,18 @@ func (d *Dispatcher) retry(ctx context.Context, r Receipt, at time.Time) {
 	}
 }
 
-// ack hands the receipts to the acknowledging goroutine, so that the loop
-// claims the next batch while the queue removes this one (two round trips
-// overlap). A failed Ack lets the lease run out and the receipts are sent
-// again: at least once. Until the Ack returns the ids stay in d.acking,
-// so that a claim made meanwhile (the lease ran out while the answer or
-// the Ack was on its way) does not send them again.
-func (d *Dispatcher) ack(_ context.Context, o Outcome, rs ...Receipt) {
-	for _, r := range rs {
-		d.counts.add(r.SystemID, -1)
+// expired counts a claimed receipt found past its ExpiresAt and has the
+// answer goroutine acknowledge it as EXPIRED.
+func (s *shard) expired(r Receipt) {
+	if s.d.expiries.first(r.MessageID) { // else the sweep took it as well
+		s.d.logExpired(r)
+		s.d.m.expiredN(1)
+		s.d.counts.add(r.SystemID, -1)
 	}
-	d.mu.Lock()
-	for _, r := range rs {
-		d.acking[r.MessageID] = struct{}{}
-	}
-	d.mu.Unlock()
-	cp := append([]Receipt(nil), rs...) // the caller reuses rs
-	a := &d.acks
-	a.mu.Lock()
-	a.pending = append(a.pending, ackReq{o: o, rs: cp})
-	start := !a.running
-	a.running = true
-	a.mu.Unlock()
-	if start {
-		go d.ackAll()
-	}
-}
-
-// acker queues acknowledgements; one goroutine runs while any wait.
-type acker struct {
-	mu      sync.Mutex
-	pending []ackReq
-	running bool
-}
-
-type ackReq struct {
-	o  Outcome
-	rs []Receipt
-}
-
-func (d *Dispatcher) ackAll() {
-	a := &d.acks
-	for {
-		a.mu.Lock()
-		reqs := a.pending
-		a.pending = nil
-		if len(reqs) == 0 {
-			a.running = false
-			a.mu.Unlock()
-			d.poke() // the loop may be waiting for the acknowledgements (Drain, tests)
-			return
-		}
-		a.mu.Unlock()
-		for _, r := range reqs {
-			opCtx, cancel := d.opCtx(context.Background())
-			if err := d.q.Ack(opCtx, r.o, r.rs...); err != nil {
-				d.o.Logger.Warn("dlr.ack_failed", "receipts", len(r.rs), "err", err)
-			}
-			cancel()
-			// Acked, or the Ack failed and the lease lets the receipts be
-			// claimed and sent again: either way no longer held back by
-			// claims that start from now on.
-			d.mu.Lock()
-			for _, x := range r.rs {
-				d.acked = append(d.acked, x.MessageID)
-			}
-			d.mu.Unlock()
-		}
-	}
-}
-
-// forgetAckedLocked drops from d.acking the ids whose Ack has returned.
-// The loop calls it before claiming: a claim that starts afterwards no
-// longer finds them in the queue (or, after a failed Ack, may send them
-// again). d.mu is held.
-func (d *Dispatcher) forgetAckedLocked() {
-	for _, id := range d.acked {
-		delete(d.acking, id)
-	}
-	clear(d.acked)
-	d.acked = d.acked[:0]
-}
-
-// acksIdle reports whether no acknowledgement is waiting or running.
-func (d *Dispatcher) acksIdle() bool {
-	d.acks.mu.Lock()
-	defer d.acks.mu.Unlock()
-	return !d.acks.running
-}
-
-func (d *Dispatcher) expired(ctx context.Context, now time.Time, r Receipt) {
-	d.logExpired(r)
-	d.m.expiredN(1)
-	d.ack(ctx, Outcome{State: pdu.StateExpired, At: now}, r)
+	s.mu.Lock()
+	s.held[r.MessageID] = struct{}{} // until acknowledged, like a sent one
+	s.mu.Unlock()
+	s.answer(result{r: &r, expired: true})
 }
 
 func (d *Dispatcher) logExpired(r Receipt) {
@@ -392,8 +266,8 @@ func (d *Dispatcher) logExpired(r Receipt) {
 }
 
 // sweep refreshes the per-account pending counts and expires receipts of
-// all accounts. (An outage buffer writes itself back in the background,
-// never in this loop.)
+// all accounts. Only shard 0 runs it. (An outage buffer writes itself back
+// in the background, never in a loop.)
 func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 	if m, ok := d.q.(Maintainer); ok {
 		opCtx, cancel := d.opCtx(ctx)
@@ -409,6 +283,7 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		d.countLog.Failed(ctx, "", err)
 	}
 	cancel()
+	d.expiries.rotate()
 	for range expireRounds {
 		opCtx, cancel := d.opCtx(ctx)
 		rs, err := d.q.Expire(opCtx, now, expireBatch)
@@ -418,11 +293,15 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 			break
 		}
 		d.sweepLog.Succeeded(ctx, "")
+		n := 0
 		for _, r := range rs {
-			d.logExpired(r)
-			d.counts.add(r.SystemID, -1)
+			if d.expiries.first(r.MessageID) { // else a claim took it as well
+				d.logExpired(r)
+				d.counts.add(r.SystemID, -1)
+				n++
+			}
 		}
-		d.m.expiredN(len(rs))
+		d.m.expiredN(n)
 		if len(rs) < expireBatch {
 			break
 		}

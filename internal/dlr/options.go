@@ -3,6 +3,7 @@ package dlr
 import (
 	"io"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,8 +48,13 @@ type Options struct {
 	// accounts, with or without receivers) and the per-account pending
 	// counts refreshed (2 s).
 	SweepInterval time.Duration
-	// OpTimeout bounds each queue call made by the dispatcher loop (2 s).
+	// OpTimeout bounds each queue call made by the dispatcher loops (2 s).
 	OpTimeout time.Duration
+	// Shards is the number of scheduling loops (DLR_DISPATCHER_SHARDS;
+	// default GOMAXPROCS). An account belongs to one shard by the hash of
+	// its system_id, so its receipts keep their order; several accounts'
+	// receipts are sent on several cores.
+	Shards int
 
 	Registerer prometheus.Registerer // nil: no metrics
 	Logger     *slog.Logger          // nil: discard
@@ -84,6 +90,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = DefaultOpTimeout
+	}
+	if o.Shards <= 0 {
+		o.Shards = runtime.GOMAXPROCS(0)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

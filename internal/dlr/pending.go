@@ -37,6 +37,17 @@ func (p *accountPending) add(sys string, delta int64) {
 	p.mu.Unlock()
 }
 
+// addEach changes the count of each receipt's account by delta, under one
+// lock for the batch (answers come in batches of one account mostly).
+func (p *accountPending) addEach(rs []Receipt, delta int64) {
+	p.mu.Lock()
+	for i := range rs {
+		sys := rs[i].SystemID
+		p.n[sys] = max(p.n[sys]+delta, 0)
+	}
+	p.mu.Unlock()
+}
+
 // touch makes sys known without changing its count.
 func (p *accountPending) touch(sys string) {
 	p.mu.Lock()

@@ -1,0 +1,170 @@
+package dlr
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// answers queues the results a shard has to settle. One goroutine runs
+// while any wait (started by the first result, ending when none is left):
+// it settles them in the queue while the loop claims and sends the next
+// batch, so the two queue round trips overlap and the answers' work is
+// off the loop.
+type answers struct {
+	mu      sync.Mutex
+	results []result
+	spare   []result // the other buffer: results and spare take turns
+	running bool
+}
+
+// doneFunc records the answer for r; it holds a pointer into the claimed
+// batch rather than a copy of the receipt, so the closure stays small.
+func (s *shard) doneFunc(r *Receipt) func(pdu.PDU, error) {
+	return func(resp pdu.PDU, err error) {
+		s.answer(result{r: r, status: resp.Status, err: err})
+		s.poke() // the receivers' windows have room again
+	}
+}
+
+// answer queues x for the answer goroutine, starting it when none runs.
+func (s *shard) answer(x result) {
+	a := &s.ans
+	a.mu.Lock()
+	a.results = append(a.results, x)
+	start := !a.running
+	a.running = true
+	a.mu.Unlock()
+	if start {
+		go s.settleAll()
+	}
+}
+
+// settleAll settles queued results until none is left.
+func (s *shard) settleAll() {
+	a := &s.ans
+	var done []result
+	var w settleBufs
+	for {
+		a.mu.Lock()
+		if done != nil {
+			clear(done) // drop the pointers into claimed batches
+			a.spare = done[:0]
+		}
+		res := a.results
+		if len(res) == 0 {
+			a.running = false
+			a.mu.Unlock()
+			s.poke() // the loop may be waiting for the answers (Drain, tests)
+			return
+		}
+		a.results, a.spare = a.spare[:0], nil
+		a.mu.Unlock()
+		s.settle(res, &w)
+		done = res
+	}
+}
+
+// answersIdle reports whether no result is waiting or being settled.
+func (s *shard) answersIdle() bool {
+	s.ans.mu.Lock()
+	defer s.ans.mu.Unlock()
+	return !s.ans.running
+}
+
+// settleBufs are the answer goroutine's buffers, reused from batch to
+// batch: the queue's Ack does not keep the receipts it is given.
+type settleBufs struct {
+	delivered, expired []Receipt
+}
+
+// settle applies a batch of results: a deliver_sm_resp OK or an expired
+// receipt is acknowledged (removed, its outcome remembered), a permanent
+// refusal dropped, anything else retried with backoff. A failed Ack lets
+// the lease run out and the receipt is sent again: at least once. The ids
+// stay held until then, so that a claim made meanwhile (the lease ran out
+// while the answer or the Ack was on its way) does not send them again.
+func (s *shard) settle(res []result, w *settleBufs) {
+	d := s.d
+	now := d.o.Clock.Now()
+	sent := 0
+	for i := range res {
+		if !res[i].expired {
+			sent++
+		}
+	}
+	if sent > 0 {
+		d.inflight.Add(-int64(sent))
+		d.freed()
+	}
+	ctx := context.Background()
+	debug := d.o.Logger.Enabled(ctx, slog.LevelDebug)
+	delivered, expired := w.delivered[:0], w.expired[:0]
+	for _, x := range res {
+		r := x.r
+		switch {
+		case x.expired:
+			expired = append(expired, *r)
+		case x.err == nil && x.status == pdu.StatusOK:
+			delivered = append(delivered, *r)
+			if debug {
+				d.o.Logger.Debug("dlr.delivered", "message_id", r.MessageID, "system_id", r.SystemID, "attempts", r.Attempts+1)
+			}
+			if !r.SubmittedAt.IsZero() {
+				d.m.delivered(now.Sub(r.SubmittedAt).Seconds())
+			}
+		case x.err == nil && (x.status == pdu.StatusXPAppn || x.status == pdu.StatusXRAppn):
+			d.o.Logger.Warn("dlr.dropped", "message_id", r.MessageID, "system_id", r.SystemID,
+				"status", x.status.String(), "attempts", r.Attempts+1)
+			d.m.droppedOne(dropLabel(x.status))
+			d.counts.add(r.SystemID, -1)
+			d.ack(Outcome{State: pdu.StateUndeliverable, At: now}, *r)
+		default:
+			err := x.err
+			if err == nil {
+				err = x.status
+			}
+			s.failed(ctx, now, *r, err)
+		}
+	}
+	if len(delivered) > 0 {
+		d.counts.addEach(delivered, -1)
+		d.ack(Outcome{State: pdu.StateDelivered, At: now}, delivered...)
+	}
+	if len(expired) > 0 {
+		d.ack(Outcome{State: pdu.StateExpired, At: now}, expired...)
+	}
+	clear(delivered) // drop the receipts' strings before the buffers wait
+	clear(expired)
+	w.delivered, w.expired = delivered[:0], expired[:0]
+	// Acked or retried, or the Ack failed and the lease lets the receipts
+	// be claimed and sent again: either way no longer held back by claims
+	// that start from now on.
+	s.mu.Lock()
+	for i := range res {
+		s.settled = append(s.settled, res[i].r.MessageID)
+	}
+	s.mu.Unlock()
+}
+
+func (d *Dispatcher) ack(o Outcome, rs ...Receipt) {
+	opCtx, cancel := d.opCtx(context.Background())
+	defer cancel()
+	if err := d.q.Ack(opCtx, o, rs...); err != nil {
+		d.o.Logger.Warn("dlr.ack_failed", "receipts", len(rs), "err", err)
+	}
+}
+
+// forgetSettledLocked drops from s.held the ids settled since the last
+// step. The loop calls it before claiming: a claim that starts afterwards
+// no longer finds them in the queue (or, after a failed Ack, may send them
+// again). s.mu is held.
+func (s *shard) forgetSettledLocked() {
+	for _, id := range s.settled {
+		delete(s.held, id)
+	}
+	clear(s.settled)
+	s.settled = s.settled[:0]
+}

@@ -1,0 +1,176 @@
+package dlr
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// shard is one scheduling loop and the accounts whose system_id hashes to
+// it. Each shard has its own wake channel, lock, set of held receipts and
+// answer goroutine, so the loops of different shards share nothing on the
+// hot path but the queue and the dispatcher's global in-flight count:
+// receipts of several accounts use several cores, while one account's
+// receipts are claimed and sent by one goroutine, in order.
+//
+// Within a shard the work is split in two: the loop claims and sends; the
+// answers to what it sent are settled in the queue (Ack, or Retry with
+// backoff) by the shard's answer goroutine (answers.go), so even a single
+// account keeps two cores busy.
+type shard struct {
+	d       *Dispatcher
+	index   int
+	wake    chan struct{}
+	syncReq chan chan struct{} // fed by Dispatcher.forwardSyncs (tests)
+	// starved is set while the shard waits for room under MaxInFlight,
+	// which answers (of any shard) free: they poke it.
+	starved atomic.Bool
+	// nextWake is when the loop next wakes by itself (unix nanos): a
+	// receipt due earlier pokes it.
+	nextWake atomic.Int64
+	ans      answers
+
+	mu        sync.Mutex
+	receivers map[string]int
+	blocked   map[string]time.Time // ErrNoReceiver seen: skip until then
+	// held has the id of every receipt sent and not yet settled: awaiting
+	// its answer, or answered and being acknowledged (or retried). The
+	// queue still has them, and once their lease ends a claim hands them
+	// out again, which must not send them twice. An id leaves held at the
+	// first step that starts after its Ack (or Retry) returned (settled
+	// lists those), since a claim begun before the Ack landed may return
+	// it.
+	held    map[string]struct{}
+	settled []string
+
+	// Owned by the loop goroutine: buffers reused from step to step, and
+	// the deliver_sm being sent (the Sender only reads it during Deliver).
+	accounts []string
+	sm       pdu.DeliverSM
+	smBuf    []byte
+}
+
+// result is the answer to one deliver_sm, or a claimed receipt found
+// expired. r points into the batch the receipt was claimed in, which stays
+// untouched until its answers are settled, so an answer costs no copy of
+// the receipt.
+type result struct {
+	r       *Receipt
+	status  pdu.Status
+	err     error
+	expired bool // not sent: past ExpiresAt when claimed
+}
+
+func newShard(d *Dispatcher, index int) *shard {
+	return &shard{
+		d:         d,
+		index:     index,
+		wake:      make(chan struct{}, 1),
+		syncReq:   make(chan chan struct{}),
+		receivers: make(map[string]int),
+		blocked:   make(map[string]time.Time),
+		held:      make(map[string]struct{}),
+	}
+}
+
+// shardOf returns the shard owning systemID (FNV-1a of the id, so the same
+// account always lands on the same shard and its receipts keep their order).
+func (d *Dispatcher) shardOf(systemID string) *shard {
+	if len(d.shards) == 1 {
+		return d.shards[0]
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(systemID); i++ {
+		h ^= uint32(systemID[i])
+		h *= 16777619
+	}
+	return d.shards[h%uint32(len(d.shards))]
+}
+
+func (s *shard) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runShards runs every shard's loop and returns when all have returned.
+// Shard 0 also runs the sweep, so expiry and the count refresh happen once
+// per SweepInterval, not once per shard.
+func (d *Dispatcher) runShards(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
+	var wg sync.WaitGroup
+	for _, s := range d.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.loop(ctx, stop, horizon, drain)
+		}()
+	}
+	done := make(chan struct{})
+	go d.forwardSyncs(done)
+	wg.Wait()
+	close(done)
+}
+
+// forwardSyncs answers a request on d.syncReq (tests: "has everything that
+// happened before been handled?") once every shard has been idle after it.
+// Shards do not make work for each other, so asking them one by one is
+// enough.
+func (d *Dispatcher) forwardSyncs(done <-chan struct{}) {
+	for {
+		var c chan struct{}
+		select {
+		case <-done:
+			return
+		case c = <-d.syncReq:
+		}
+		for _, s := range d.shards {
+			sc := make(chan struct{})
+			select {
+			case s.syncReq <- sc:
+			case <-done:
+				return
+			}
+			select {
+			case <-sc:
+			case <-done:
+				return
+			}
+		}
+		close(c)
+	}
+}
+
+// reserve takes up to n of the deliver_sm that all shards together may
+// have in flight (MaxInFlight) and returns how many it took; the caller
+// gives back what it does not send. A shard that finds no room is marked
+// starved first, so that an answer handled by another shard at the same
+// time either leaves room seen here or pokes it.
+func (s *shard) reserve(n int) int {
+	s.starved.Store(true)
+	limit := int64(s.d.o.MaxInFlight)
+	for {
+		cur := s.d.inflight.Load()
+		k := min(int64(n), limit-cur)
+		if k <= 0 {
+			return 0
+		}
+		if s.d.inflight.CompareAndSwap(cur, cur+k) {
+			s.starved.Store(false)
+			return int(k)
+		}
+	}
+}
+
+// freed tells the shards waiting for room under MaxInFlight that answers
+// made some.
+func (d *Dispatcher) freed() {
+	for _, s := range d.shards {
+		if s.starved.CompareAndSwap(true, false) {
+			s.poke()
+		}
+	}
+}
