@@ -8,16 +8,16 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
-// answers queues the results a shard has to settle. One goroutine runs
-// while any wait (started by the first result, ending when none is left):
-// it settles them in the queue while the loop claims and sends the next
-// batch, so the two queue round trips overlap and the answers' work is
-// off the loop.
+// answers queues the results a shard has to settle. The shard's answer
+// goroutine (settler), started with the loops, settles them in the queue
+// while the loop claims and sends the next batch, so the two queue round
+// trips overlap and the answers' work is off the loop.
 type answers struct {
-	mu      sync.Mutex
-	results []result
-	spare   []result // the other buffer: results and spare take turns
-	running bool
+	mu       sync.Mutex
+	results  []result
+	spare    []result // the other buffer: results and spare take turns
+	settling bool     // the settler holds a batch
+	kick     chan struct{}
 }
 
 // doneFunc records the answer for r; it holds a pointer into the claimed
@@ -29,41 +29,53 @@ func (s *shard) doneFunc(r *Receipt) func(pdu.PDU, error) {
 	}
 }
 
-// answer queues x for the answer goroutine, starting it when none runs.
+// answer queues x for the settler. Only the first result of an empty list
+// kicks it: the settler takes the whole list at once.
 func (s *shard) answer(x result) {
 	a := &s.ans
 	a.mu.Lock()
 	a.results = append(a.results, x)
-	start := !a.running
-	a.running = true
+	first := len(a.results) == 1
 	a.mu.Unlock()
-	if start {
-		go s.settleAll()
+	if first {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// settleAll settles queued results until none is left.
-func (s *shard) settleAll() {
+// settler settles queued results until quit is closed. Results queued
+// when it returns wait for the next one (Drain starts its own).
+func (s *shard) settler(quit <-chan struct{}) {
 	a := &s.ans
-	var done []result
 	var w settleBufs
 	for {
-		a.mu.Lock()
-		if done != nil {
-			clear(done) // drop the pointers into claimed batches
-			a.spare = done[:0]
-		}
-		res := a.results
-		if len(res) == 0 {
-			a.running = false
-			a.mu.Unlock()
-			s.poke() // the loop may be waiting for the answers (Drain, tests)
+		select {
+		case <-quit:
 			return
+		case <-a.kick:
 		}
-		a.results, a.spare = a.spare[:0], nil
-		a.mu.Unlock()
-		s.settle(res, &w)
-		done = res
+		var done []result
+		for {
+			a.mu.Lock()
+			if done != nil {
+				clear(done) // drop the pointers into claimed batches
+				a.spare = done[:0]
+			}
+			res := a.results
+			if len(res) == 0 {
+				a.settling = false
+				a.mu.Unlock()
+				break
+			}
+			a.results, a.spare = a.spare[:0], nil
+			a.settling = true
+			a.mu.Unlock()
+			s.settle(res, &w)
+			done = res
+		}
+		s.poke() // the loop may be waiting for the answers (Drain, tests)
 	}
 }
 
@@ -71,7 +83,7 @@ func (s *shard) settleAll() {
 func (s *shard) answersIdle() bool {
 	s.ans.mu.Lock()
 	defer s.ans.mu.Unlock()
-	return !s.ans.running
+	return len(s.ans.results) == 0 && !s.ans.settling
 }
 
 // settleBufs are the answer goroutine's buffers, reused from batch to

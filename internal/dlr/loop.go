@@ -189,7 +189,7 @@ func (s *shard) sendAll(ctx context.Context, sys string, rs []Receipt, now time.
 	sent := 0
 	for i := range todo {
 		r := &todo[i] // stable: the batch is not moved or reused from here on
-		s.smBuf = r.fillDeliverSM(&s.sm, s.smBuf, now)
+		s.smBuf = r.fillDeliverSM(&s.sm, s.smBuf, now, &s.dates)
 		err := d.o.Sender.Deliver(sys, &s.sm, s.doneFunc(r))
 		if err == nil {
 			sent++

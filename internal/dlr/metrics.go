@@ -24,7 +24,15 @@ type metrics struct {
 
 	mu      sync.Mutex
 	reasons map[string]struct{}
+	// byReason caches delivrd_total's counter per reason as the caller
+	// gives it (up to maxCachedReasons), so that a scheduled receipt costs
+	// one map lookup, not the label checks and the vector's lookup.
+	byReason map[string]prometheus.Counter
 }
+
+// maxCachedReasons bounds metrics.byReason: reasons past it (all counted
+// as "other" anyway) take the slower path.
+const maxCachedReasons = 2 * maxReasonLabels
 
 func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Logger) *metrics {
 	if reg == nil {
@@ -56,7 +64,8 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 			Help:    "Time from submit_sm acceptance to the receipt's deliver_sm_resp OK.",
 			Buckets: []float64{.5, 1, 1.5, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
 		}),
-		reasons: make(map[string]struct{}),
+		reasons:  make(map[string]struct{}),
+		byReason: make(map[string]prometheus.Counter),
 	}
 	// Exported at 0 from the start, so that an alert on their increase
 	// sees the first drop.
@@ -126,9 +135,21 @@ func (m *metrics) reasonLabel(reason string) string {
 }
 
 func (m *metrics) scheduled(reason string) {
-	if m != nil {
-		m.delivrd.WithLabelValues(m.reasonLabel(reason)).Inc()
+	if m == nil {
+		return
 	}
+	m.mu.Lock()
+	c, ok := m.byReason[reason]
+	m.mu.Unlock()
+	if !ok {
+		c = m.delivrd.WithLabelValues(m.reasonLabel(reason))
+		m.mu.Lock()
+		if len(m.byReason) < maxCachedReasons {
+			m.byReason[reason] = c
+		}
+		m.mu.Unlock()
+	}
+	c.Inc()
 }
 
 func (m *metrics) sentN(n int) {

@@ -31,19 +31,55 @@ const receiptDateLayout = "0601021504"
 //
 // Both dates are in UTC; done is the time the receipt is sent.
 func (r Receipt) Text(done time.Time) string {
-	return string(r.appendText(make([]byte, 0, 96+len(r.MessageID)+len(r.Err)), done))
+	return string(r.appendText(make([]byte, 0, 96+len(r.MessageID)+len(r.Err)), done, nil))
 }
 
-func (r Receipt) appendText(b []byte, done time.Time) []byte {
+// appendText appends the receipt text; st, when not nil, keeps the dates'
+// text from one receipt to the next.
+func (r *Receipt) appendText(b []byte, done time.Time, st *dateStamps) []byte {
+	var own dateStamps
+	if st == nil {
+		st = &own
+	}
 	b = append(b, "id:"...)
 	b = append(b, r.MessageID...)
 	b = append(b, " sub:001 dlvrd:000 submit date:"...)
-	b = r.SubmittedAt.UTC().AppendFormat(b, receiptDateLayout)
+	b = st.submit.append(b, r.SubmittedAt)
 	b = append(b, " done date:"...)
-	b = done.UTC().AppendFormat(b, receiptDateLayout)
+	b = st.done.append(b, done)
 	b = append(b, " stat:DELIVRD err:"...)
 	b = append(b, r.Err...)
 	return append(b, " text:"...)
+}
+
+// dateStamps keeps the last "submit date" and "done date" text: receipts
+// sent together share the done date and mostly the submit date's minute,
+// so formatting them once per minute instead of per receipt saves the
+// sender's loop two time formats per receipt.
+type dateStamps struct{ submit, done minuteStamp }
+
+// minuteStamp is the YYMMDDhhmm text of one UTC minute.
+type minuteStamp struct {
+	minute int64 // unix minutes; valid only when set
+	set    bool
+	text   [len(receiptDateLayout)]byte
+}
+
+func (m *minuteStamp) append(b []byte, t time.Time) []byte {
+	minute := t.Unix()
+	if minute < 0 { // floor, so a minute's seconds never straddle two keys
+		minute -= 59
+	}
+	minute /= 60
+	if !m.set || minute != m.minute {
+		out := t.UTC().AppendFormat(m.text[:0], receiptDateLayout)
+		if len(out) != len(m.text) { // a year past 9999: no caching
+			m.set = false
+			return append(b, out...)
+		}
+		m.minute, m.set = minute, true
+	}
+	return append(b, m.text[:]...)
 }
 
 // DeliverSM returns the receipt as a deliver_sm: esm_class 0x04 (SMSC
@@ -53,15 +89,16 @@ func (r Receipt) appendText(b []byte, done time.Time) []byte {
 // network_error_code (type 3 GSM, two-octet code = Err).
 func (r Receipt) DeliverSM(done time.Time) *pdu.DeliverSM {
 	sm := new(pdu.DeliverSM)
-	r.fillDeliverSM(sm, nil, done)
+	r.fillDeliverSM(sm, nil, done, nil)
 	return sm
 }
 
 // fillDeliverSM writes the receipt into sm, building the text and the TLVs
 // in buf (returned for reuse) and cutting both from one string: one
-// allocation per receipt when the caller reuses sm and buf.
-func (r Receipt) fillDeliverSM(sm *pdu.DeliverSM, buf []byte, done time.Time) []byte {
-	b := r.appendText(buf[:0], done)
+// allocation per receipt when the caller reuses sm and buf (and st, the
+// dates' text; nil formats them).
+func (r *Receipt) fillDeliverSM(sm *pdu.DeliverSM, buf []byte, done time.Time, st *dateStamps) []byte {
+	b := r.appendText(buf[:0], done, st)
 	textLen := len(b)
 	b = pdu.AppendTLVCString(b, pdu.TagReceiptedMessageID, r.MessageID)
 	b = pdu.AppendTLVUint8(b, pdu.TagMessageState, uint8(pdu.StateDelivered))

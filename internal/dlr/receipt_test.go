@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -177,5 +178,52 @@ func assertSameReceipt(t *testing.T, got, want Receipt) {
 		got.Dest != want.Dest || got.Err != want.Err || got.Reason != want.Reason || got.Attempts != want.Attempts ||
 		!sameTime(got.SubmittedAt, want.SubmittedAt) || !sameTime(got.DueAt, want.DueAt) || !sameTime(got.ExpiresAt, want.ExpiresAt) {
 		t.Errorf("receipt:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// The cached date text is the formatted date, whatever the order of the
+// times it is asked for.
+func TestMinuteStampMatchesFormat(t *testing.T) {
+	base := time.Date(2026, 11, 29, 22, 59, 59, 999_999_999, time.UTC)
+	times := []struct {
+		name string
+		t    time.Time
+	}{
+		{"a minute's last instant", base},
+		{"the next minute", base.Add(time.Nanosecond)},
+		{"the same minute again", base.Add(30 * time.Second)},
+		{"back one minute", base.Add(-time.Minute)},
+		{"another zone, same instant", base.In(time.FixedZone("x", 5*3600+1800))},
+		{"before 1970", time.Date(1969, 12, 31, 23, 59, 30, 0, time.UTC)},
+		{"1970's first minute", time.Date(1970, 1, 1, 0, 0, 30, 0, time.UTC)},
+		{"zero time", time.Time{}},
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"after year 10000", base},
+	}
+	var st minuteStamp
+	for _, tt := range times {
+		want := tt.t.UTC().Format(receiptDateLayout)
+		if got := string(st.append(nil, tt.t)); got != want {
+			t.Errorf("%s: %q, want %q", tt.name, got, want)
+		}
+	}
+}
+
+func BenchmarkFillDeliverSM(b *testing.B) {
+	r := sampleReceipt()
+	done := r.SubmittedAt.Add(time.Second)
+	for _, cached := range []bool{false, true} {
+		b.Run(fmt.Sprintf("cached=%v", cached), func(b *testing.B) {
+			var sm pdu.DeliverSM
+			var buf []byte
+			var st *dateStamps
+			if cached {
+				st = new(dateStamps)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = r.fillDeliverSM(&sm, buf, done, st)
+			}
+		})
 	}
 }

@@ -51,6 +51,7 @@ type shard struct {
 	accounts []string
 	sm       pdu.DeliverSM
 	smBuf    []byte
+	dates    dateStamps
 }
 
 // result is the answer to one deliver_sm, or a claimed receipt found
@@ -73,6 +74,7 @@ func newShard(d *Dispatcher, index int) *shard {
 		receivers: make(map[string]int),
 		blocked:   make(map[string]time.Time),
 		held:      make(map[string]struct{}),
+		ans:       answers{kick: make(chan struct{}, 1)},
 	}
 }
 
@@ -97,22 +99,23 @@ func (s *shard) poke() {
 	}
 }
 
-// runShards runs every shard's loop and returns when all have returned.
-// Shard 0 also runs the sweep, so expiry and the count refresh happen once
-// per SweepInterval, not once per shard.
+// runShards runs every shard's loop and answer goroutine and returns when
+// all have returned: the answer goroutines end once the loops have, after
+// the batch they hold. Shard 0 also runs the sweep, so expiry and the
+// count refresh happen once per SweepInterval, not once per shard.
 func (d *Dispatcher) runShards(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
-	var wg sync.WaitGroup
+	var loops, settlers sync.WaitGroup
+	quit := make(chan struct{})
 	for _, s := range d.shards {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.loop(ctx, stop, horizon, drain)
-		}()
+		settlers.Go(func() { s.settler(quit) })
+		loops.Go(func() { s.loop(ctx, stop, horizon, drain) })
 	}
 	done := make(chan struct{})
 	go d.forwardSyncs(done)
-	wg.Wait()
+	loops.Wait()
 	close(done)
+	close(quit)
+	settlers.Wait()
 }
 
 // forwardSyncs answers a request on d.syncReq (tests: "has everything that
