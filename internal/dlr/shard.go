@@ -19,7 +19,7 @@ import (
 // Within a shard the work is split in two: the loop claims and sends; the
 // answers to what it sent are settled in the queue (Ack, or Retry with
 // backoff) by the shard's answer goroutine (answers.go), so even a single
-// account keeps two cores busy.
+// account's receipts can use two cores.
 type shard struct {
 	d       *Dispatcher
 	index   int
