@@ -92,6 +92,15 @@ func (x *Line) Str(key, val string) *Line {
 	return x
 }
 
+// OptStr adds a string field unless val is empty: a field that often has
+// nothing to say costs nothing then.
+func (x *Line) OptStr(key, val string) *Line {
+	if val == "" {
+		return x
+	}
+	return x.Str(key, val)
+}
+
 // Int adds an integer field.
 func (x *Line) Int(key string, v int) *Line {
 	if x == nil {
