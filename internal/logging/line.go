@@ -42,6 +42,7 @@ type Line struct {
 	// not change once it is made, and headEnc keeps the handler alive, so
 	// no other handler can take its address.
 	head      []byte
+	headArr   [64]byte // head's storage, when it fits: no allocation of its own
 	headEnc   lineEncoder
 	headLevel slog.Level
 	headEvent string
@@ -94,6 +95,9 @@ func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *
 // again only when it is not the one this Line rendered last.
 func (x *Line) appendHead(buf []byte, enc lineEncoder, level slog.Level, event string) []byte {
 	if enc != x.headEnc || level != x.headLevel || event != x.headEvent {
+		if x.head == nil {
+			x.head = x.headArr[:0]
+		}
 		x.head = enc.appendHead(x.head[:0], level, event)
 		x.headEnc, x.headLevel, x.headEvent = enc, level, event
 	}
