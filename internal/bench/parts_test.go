@@ -79,7 +79,12 @@ func TestTrackerOutcomes(t *testing.T) {
 }
 
 func TestReceiptIDFallsBackToText(t *testing.T) {
-	d := receiptFor(&pdu.SubmitSM{}, "00000000000000AB", time.Now())
+	frame := appendReceipt(nil, 1, 0xAB, []byte{5, 0, 'B', 0}, []byte{1, 1, '4', '9', 0}, []byte("2611292230"))
+	p, err := pdu.Decode(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Body.(*pdu.DeliverSM)
 	if got := receiptID(d); got != "00000000000000AB" {
 		t.Fatalf("from TLV: %q", got)
 	}
