@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -91,5 +92,25 @@ func TestReceiptIDFallsBackToText(t *testing.T) {
 	d.TLVs = ""
 	if got := receiptID(d); got != "00000000000000AB" {
 		t.Fatalf("from text: %q", got)
+	}
+}
+
+func TestPacerSpacesMessages(t *testing.T) {
+	start := time.Unix(1000, 0)
+	p := newPacer(start, 4000)
+	for i, want := range map[uint64]time.Duration{0: 0, 1: 250 * time.Microsecond, 4000: time.Second, 6000: 1500 * time.Millisecond} {
+		if got := p.due(i).Sub(start); got != want {
+			t.Errorf("due(%d) = %v, want %v", i, got, want)
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	if !p.wait(t.Context(), 0, timer) {
+		t.Fatal("a message already due must not wait")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if newPacer(time.Now(), 1).wait(ctx, 1_000_000, timer) {
+		t.Fatal("wait must end with stop")
 	}
 }

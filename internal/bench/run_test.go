@@ -112,6 +112,11 @@ func TestRunStopsAfterDuration(t *testing.T) {
 	if rep.Sent == 0 || rep.Sent != rep.Responses || !rep.OK() {
 		t.Fatalf("sent %d responses %d ok %v", rep.Sent, rep.Responses, rep.OK())
 	}
+	// The pacer never sends a message before it is due: message i goes
+	// at i/rate, so no more than rate × sending time (+ the first) left.
+	if limit := int64(rep.Rate*rep.SendingSeconds) + 1; rep.Sent > limit {
+		t.Fatalf("sent %d in %.3fs at %g/s, more than %d", rep.Sent, rep.SendingSeconds, rep.Rate, limit)
+	}
 	var decoded Report
 	b, err := json.Marshal(rep)
 	if err != nil {
