@@ -28,7 +28,7 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	fs.IntVar(&cfg.Sessions, "sessions", 4, "submitting binds")
 	fs.IntVar(&cfg.Window, "window", 64, "submit_sm in flight per session")
 	bind := fs.String("bind", "trx", "trx: transceivers; tx: transmitters plus as many receivers")
-	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second over all sessions (0: unlimited)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second offered over all sessions, evenly paced (0: as fast as the window allows)")
 	fs.Int64Var(&cfg.Count, "count", 0, "stop after this many messages")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (with --count: whichever comes first)")
 	fs.StringVar(&cfg.DestPrefix, "dest-prefix", "4099", "destination prefix (simulator: 1999 valid → rejected, 4099 invalid → accepted)")
