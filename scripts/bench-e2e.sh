@@ -65,14 +65,17 @@ PY
 start_bg() { "$@" > >(cat >/dev/null) 2>&1 & pids+=($!); }
 stop_bg() { kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
 
-# responder RECEIPTS PREFIX FLAGS: prints responses/s, receipts/s, p99 ms
+# responder RECEIPTS PREFIX FLAGS: prints responses/s, receipts/s, p99 ms,
+# the responder's CPU µs per response
 responder() {
-	local port; port=$(free_port)
+	local port t0 t1; port=$(free_port)
 	start_bg "$RB" bench --serve-responder --listen "127.0.0.1:$port" $1
 	wait_port "$port"
+	t0=$(cpu_ticks "${pids[-1]}")
 	"$B" bench --addr "127.0.0.1:$port" "${LOAD[@]}" --dest-prefix "$2" $3 >"$tmp/r.json"
+	t1=$(cpu_ticks "${pids[-1]}")
 	stop_bg
-	fields "$tmp/r.json" responses_per_second receipts_per_second latency_ms.p99
+	echo "$(fields "$tmp/r.json" responses_per_second receipts_per_second latency_ms.p99) $(cpu_per_response "$t0" "$t1" <"$tmp/r.json")"
 }
 
 # gateway PREFIX FLAGS ENV...: serve with the simulator, no Redis, metrics
@@ -87,14 +90,13 @@ gateway() {
 	wait_port "$port"
 	"$B" bench --addr "127.0.0.1:$port" --count 1000 --distinct 1000 --dest-prefix "$prefix" --wait-receipts --receipt-timeout 10s --quiet >/dev/null # warm the cache; take its receipts
 	# A run that misses receipts exits 1; its figures are still printed.
-	local t0 t1 hz
+	local t0 t1
 	t0=$(cpu_ticks "${pids[-1]}")
 	"$B" bench --addr "127.0.0.1:$port" "${LOAD[@]}" --dest-prefix "$prefix" $flags >"$tmp/g.json" || true
 	t1=$(cpu_ticks "${pids[-1]}")
-	hz=$(getconf CLK_TCK)
 	stop_bg
 	# The CPU figure is less sensitive to the machine's other load than a rate.
-	echo "$(fields "$tmp/g.json" responses_per_second receipts_per_second unanswered receipts.missing) $(python3 -c "import json,sys; d=json.load(sys.stdin); print(f'{($t1-$t0)/$hz/max(d[\"responses\"],1)*1e6:.2f}')" <"$tmp/g.json") $(fields "$tmp/g.json" latency_ms.p99)"
+	echo "$(fields "$tmp/g.json" responses_per_second receipts_per_second unanswered receipts.missing) $(cpu_per_response "$t0" "$t1" <"$tmp/g.json") $(fields "$tmp/g.json" latency_ms.p99)"
 }
 
 # default_config FLAGS: the gateway as shipped (LOG_LEVEL=INFO, metrics on,
@@ -105,29 +107,35 @@ default_config() {
 
 # cpu_ticks PID: user + system CPU of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# cpu_per_response T0 T1 < REPORT: the ticks between T0 and T1 in µs per
+# response of the report.
+cpu_per_response() {
+	python3 -c "import json,sys; d=json.load(sys.stdin); print(f'{($2-$1)/$(getconf CLK_TCK)/max(d[\"responses\"],1)*1e6:.2f}')"
+}
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
+# CPU µs per response: the gateway's, and the responder's of the round.
 row() { printf '%-6s %-34s %12.0f %12.0f %8s %14s\n' "$@"; }
 
-printf '%-6s %-34s %12s %12s %8s %14s\n' round path gateway/s responder/s ratio 'gw CPU µs/resp'
+printf '%-6s %-34s %12s %12s %8s %14s\n' round path gateway/s responder/s ratio 'CPU µs/resp'
 for r in $(seq 1 "$rounds"); do
-	read -r resp _ < <(responder "" 1999 "")
+	read -r resp _ _ rcpu < <(responder "" 1999 "")
 	for lvl in $levels; do
 		read -r gw _ _ _ cpu _ < <(LOG_LEVEL=$lvl gateway 1999 "")
-		row "$r" "reject (cache hits) $lvl" "$gw" "$resp" "$(ratio "$gw" "$resp")" "$cpu"
+		row "$r" "reject (cache hits) $lvl" "$gw" "$resp" "$(ratio "$gw" "$resp")" "$cpu / $rcpu"
 	done
 	read -r dflt _ _ _ cpu _ < <(default_config "")
-	row "$r" "reject, default config (INFO)" "$dflt" "$resp" "$(ratio "$dflt" "$resp")" "$cpu"
+	row "$r" "reject, default config (INFO)" "$dflt" "$resp" "$(ratio "$dflt" "$resp")" "$cpu / $rcpu"
 	# p99 at half the default configuration's maximum, the same offered
 	# rate for both.
 	half=$(python3 -c "print(int($dflt/2))")
-	read -r _ _ rp99 < <(responder "" 1999 "--rate $half")
+	read -r _ _ rp99 _ < <(responder "" 1999 "--rate $half")
 	read -r _ _ _ _ _ gp99 < <(default_config "--rate $half")
 	printf '%-6s %-34s %12s %12s %8s\n' "$r" "p99 ms at $half/s, default config" "$gp99" "$rp99" \
 		"$(python3 -c "print(f'{$gp99-$rp99:+.2f}')")"
 	[ "$paths" = reject ] && continue
-	read -r _ rresp_rc _ < <(responder --receipts 4099 "--wait-receipts --receipt-timeout 30s")
+	read -r _ rresp_rc _ _ < <(responder --receipts 4099 "--wait-receipts --receipt-timeout 30s")
 	read -r _ gwrc unans missing _ _ < <(gateway 4099 "--wait-receipts --receipt-timeout 30s" DLR_DELAY_SECONDS=0.1)
 	printf '%-6s %-34s %12.0f %12.0f %8s   (missing receipts: %s, unanswered: %s)\n' "$r" "accept + receipt (receipts)" "$gwrc" "$rresp_rc" "$(ratio "$gwrc" "$rresp_rc")" "$missing" "$unans"
 done
