@@ -75,10 +75,7 @@ func (c *rconn) enqueue(b []byte, delivers int64, last bool) bool {
 	c.lastWrite = last
 	c.delivered.Add(delivers)
 	c.mu.Unlock()
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
+	c.kickWriter()
 	return true
 }
 
@@ -124,8 +121,22 @@ func (c *rconn) close() {
 }
 
 // unbind asks the peer to unbind; its unbind_resp closes the connection.
+// It never waits for room: a peer that stopped reading must not hold up
+// Shutdown, which closes it when its deadline comes.
 func (c *rconn) unbind() {
-	c.enqueue(appendHeader(nil, cmdUnbind, 0, c.nextSeq()), 0, false)
+	c.mu.Lock()
+	if !c.closed && !c.lastWrite {
+		c.out = appendHeader(c.out, cmdUnbind, 0, c.nextSeq())
+	}
+	c.mu.Unlock()
+	c.kickWriter()
+}
+
+func (c *rconn) kickWriter() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
 }
 
 // readLoop reads PDUs until the connection ends. Bodies are looked at in
