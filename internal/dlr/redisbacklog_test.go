@@ -1,0 +1,130 @@
+package dlr
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// blackholeRedis accepts connections and never answers: a paused Redis.
+func blackholeRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		<-done
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestOutcomeRecordsAreBounded: with Redis not answering, outcome records
+// of receipt-less messages (nobody waits for them) stop being queued at
+// maxWaitingRecords instead of growing without bound.
+func TestOutcomeRecordsAreBounded(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: blackholeRedis(t), ReadTimeout: time.Minute, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() }) // fails the blocked commits at once
+	q := NewRedisQueue(c, RedisOptions{CommitTimeout: time.Minute})
+	o := Outcome{State: pdu.StateDelivered, At: t0}
+	// Committers hold at most maxCommitters batches out of the queue.
+	limit := maxWaitingRecords + maxCommitters*putBatchMax + 1
+	refused := 0
+	for i := range limit {
+		r := receipt(fmtID(i), "acme", 0)
+		q.RecordAsync(o, r, func(err error) {
+			if errors.Is(err, ErrRecordBacklog) {
+				refused++ // refusals are answered at once, on this goroutine
+			}
+		})
+	}
+	if refused == 0 {
+		t.Fatalf("%d records queued behind a Redis that never answers, none refused", limit)
+	}
+	q.put.mu.Lock()
+	waiting := q.put.records
+	q.put.mu.Unlock()
+	if waiting > maxWaitingRecords {
+		t.Fatalf("%d records waiting, bound %d", waiting, maxWaitingRecords)
+	}
+}
+
+func fmtID(i int) string {
+	const hex = "0123456789ABCDEF"
+	b := []byte("0000000000000000")
+	for j := 15; j >= 0 && i > 0; j-- {
+		b[j] = hex[i&15]
+		i >>= 4
+	}
+	return string(b)
+}
+
+// failSAdd fails SADD while on is set: the accounts set's shard is down.
+type failSAdd struct{ on *atomic.Bool }
+
+func (h failSAdd) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h failSAdd) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.on.Load() && cmd.Name() == "sadd" {
+			cmd.SetErr(errDown)
+			return errDown
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h failSAdd) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestAccountListedAfterFailedAdd: an account whose first receipts were
+// stored while adding it to the accounts set failed is added by the next
+// sweep, even if it never stores another receipt: other instances' expiry
+// sweeps and lease upkeep find accounts only there.
+func TestAccountListedAfterFailedAdd(t *testing.T) {
+	base := redisTestClient(t)
+	prefix := redisTestPrefix(t, base)
+	opts := base.(*redis.Client).Options()
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	var down atomic.Bool
+	down.Store(true)
+	c.AddHook(failSAdd{&down})
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix})
+	ctx := context.Background()
+	if err := q.Put(ctx, receipt("00000000000000F1", "quiet", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := base.SIsMember(ctx, q.accountsKey(), "quiet").Result(); ok {
+		t.Fatal("listed although SADD failed")
+	}
+	down.Store(false)
+	q.mu.Lock()
+	q.listRetry = time.Time{} // the retry pause is over
+	q.mu.Unlock()
+	_ = q.Maintain(ctx)
+	if ok, err := base.SIsMember(ctx, q.accountsKey(), "quiet").Result(); err != nil || !ok {
+		t.Fatalf("after a sweep the account is listed: %v (%v), want true", ok, err)
+	}
+}
