@@ -14,8 +14,7 @@ import (
 // findLocked returns the entry of message id.
 func (q *MemoryQueue) findLocked(id string) (memRef, bool) {
 	if v, ok := parseCanonicalID(id); ok {
-		ref, found := q.byID[v]
-		return ref, found
+		return q.byID.get(v, &q.store)
 	}
 	ref, found := q.byOther[id]
 	return ref, found
@@ -26,7 +25,7 @@ func (q *MemoryQueue) newEntryLocked(id string) memRef {
 	ref := q.store.alloc()
 	if v, ok := parseCanonicalID(id); ok {
 		q.store.at(ref).id = v
-		q.byID[v] = ref
+		q.byID.put(v, ref, &q.store)
 		return ref
 	}
 	id = strings.Clone(id)
@@ -250,7 +249,7 @@ func (q *MemoryQueue) dropLocked(ref memRef) {
 	if e.flags&memSpilledID != 0 {
 		delete(q.byOther, q.spill[ref].id)
 	} else {
-		delete(q.byID, e.id)
+		q.byID.remove(e.id, &q.store)
 	}
 	delete(q.spill, ref)
 	q.accts.unref(e.acct)

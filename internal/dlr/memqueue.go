@@ -36,7 +36,7 @@ const DefaultRememberEntries = 100_000
 type MemoryQueue struct {
 	mu      sync.Mutex
 	store   memStore
-	byID    map[uint64]memRef // entries with a canonical id
+	byID    memIndex          // entries with a canonical id
 	byOther map[string]memRef // entries with an id of any other form
 	spill   map[memRef]*memSpill
 	texts   internTable
@@ -64,7 +64,6 @@ func NewMemoryQueue(opts MemoryOptions) *MemoryQueue {
 		n = DefaultRememberEntries
 	}
 	q := &MemoryQueue{
-		byID:     make(map[uint64]memRef),
 		byOther:  make(map[string]memRef),
 		spill:    make(map[memRef]*memSpill),
 		texts:    newInternTable(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,46 @@ func TestPackAddrs(t *testing.T) {
 		if string(b[:n]) != c.src || string(b[n:]) != c.dst || unpackDest(&a) != c.dst {
 			t.Errorf("packAddrs(%q, %q) unpacks as %q, %q", c.src, c.dst, b[:n], b[n:])
 		}
+	}
+}
+
+// TestMemIndex checks the id index against a map through growth, shrinking
+// and deletions inside probe runs, with ids that share their low bits.
+func TestMemIndex(t *testing.T) {
+	var s memStore
+	var x memIndex
+	want := map[uint64]memRef{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	id := func() uint64 { return uint64(rng.IntN(5000)) << 40 }
+	for step := range 200_000 {
+		v := id() // puts and deletions, then only deletions: the table shrinks
+		ref, ok := want[v]
+		switch {
+		case !ok && step < 100_000:
+			ref = s.alloc()
+			s.at(ref).id = v
+			x.put(v, ref, &s)
+			want[v] = ref
+		case ok:
+			x.remove(v, &s)
+			s.release(ref)
+			delete(want, v)
+		}
+		if step%997 == 0 || step == 199_999 {
+			if x.len() != len(want) {
+				t.Fatalf("step %d: index holds %d, want %d", step, x.len(), len(want))
+			}
+			for v, ref := range want {
+				if got, ok := x.get(v, &s); !ok || got != ref {
+					t.Fatalf("step %d: get(%x) = %d %v, want %d", step, v, got, ok, ref)
+				}
+			}
+			if _, ok := x.get(1, &s); ok {
+				t.Fatal("found an id never put")
+			}
+		}
+	}
+	if len(x.slots) > 1<<memIndexMinBits {
+		t.Errorf("%d slots for %d ids: the table did not shrink", len(x.slots), x.len())
 	}
 }
