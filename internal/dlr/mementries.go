@@ -256,6 +256,50 @@ func (q *MemoryQueue) dropLocked(ref memRef) {
 	q.store.release(ref)
 }
 
+// compactIfSparseLocked compacts the store when most of it is free. It is
+// called at the end of operations that forget entries, never in between:
+// compacting renumbers every entry.
+func (q *MemoryQueue) compactIfSparseLocked() {
+	if q.store.sparse() {
+		q.compactLocked()
+	}
+}
+
+// compactLocked moves the entries in use into a new store, numbered from
+// 0, so the chunks a burst needed go back to the garbage collector. Every
+// entry in use is pending (its heap slot names it) or remembered (its ring
+// slot does). Ring slots that named an entry which moved on before are
+// left as they are: rememberLocked ignores them whatever they now name,
+// since that entry's own slot is another.
+func (q *MemoryQueue) compactLocked() {
+	old := q.store
+	q.store = memStore{}
+	q.byID = memIndex{}
+	spill := make(map[memRef]*memSpill, len(q.spill))
+	for r := memRef(0); r < old.used; r++ {
+		e := old.at(r)
+		if e.flags&(memPending|memRemembered) == 0 {
+			continue
+		}
+		nr := q.store.alloc()
+		*q.store.at(nr) = *e
+		if sp := q.spill[r]; sp != nil {
+			spill[nr] = sp
+		}
+		if e.flags&memSpilledID != 0 {
+			q.byOther[q.spill[r].id] = nr
+		} else {
+			q.byID.put(e.id, nr, &q.store)
+		}
+		if e.flags&memPending != 0 {
+			q.accts.get(e.acct).due.a[e.pos].ref = nr
+		} else {
+			q.finalRing[e.pos] = nr
+		}
+	}
+	q.spill = spill
+}
+
 func expiryNanos(t time.Time) int64 {
 	if t.IsZero() {
 		return noExpiry

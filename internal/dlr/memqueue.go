@@ -147,6 +147,7 @@ func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 		}
 		q.finishLocked(r.MessageID, ro)
 	}
+	q.compactIfSparseLocked()
 	return nil
 }
 
@@ -177,6 +178,7 @@ func (q *MemoryQueue) Cancel(_ context.Context, systemID, messageID string, at t
 		return false, nil
 	}
 	q.finishRefLocked(ref, Outcome{State: pdu.StateDeleted, At: at, SystemID: systemID})
+	q.compactIfSparseLocked()
 	return true, nil
 }
 
@@ -246,6 +248,7 @@ func (q *MemoryQueue) Expire(_ context.Context, now time.Time, max int) ([]Recei
 	for _, ref := range refs {
 		q.finishRefLocked(ref, Outcome{State: pdu.StateExpired, At: now})
 	}
+	q.compactIfSparseLocked()
 	return out, nil
 }
 

@@ -285,3 +285,80 @@ func TestMemIndex(t *testing.T) {
 		t.Errorf("%d slots for %d ids: the table did not shrink", len(x.slots), x.len())
 	}
 }
+
+// TestMemoryQueueCompacts checks that the entries a burst needed are given
+// back once most of them are forgotten, and that every receipt, outcome
+// and index survives the renumbering.
+func TestMemoryQueueCompacts(t *testing.T) {
+	ctx := context.Background()
+	q := NewMemoryQueue(MemoryOptions{RememberEntries: 100})
+	const n, keep = 6 * memChunkLen, 500
+	mk := func(i int) Receipt {
+		id := fmt.Sprintf("%016X", 0x5A00000000000000+uint64(i))
+		if i%5 == 0 {
+			id = fmt.Sprintf("other-%d", i) // kept aside
+		}
+		r := receipt(id, fmt.Sprintf("sys%d", i%2), time.Duration(i))
+		if i%7 == 0 {
+			r.Dest.Addr = strings.Repeat("d", 30) + fmt.Sprint(i) // kept aside
+		}
+		r.Attempts = i % 100
+		return r
+	}
+	var acked []Receipt
+	for i := range n {
+		r := mk(i)
+		if err := q.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if i >= keep {
+			acked = append(acked, r)
+		}
+	}
+	// One outcome is remembered, put again, and acked again with the
+	// rest: its first ring slot goes stale before the renumbering.
+	if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, acked[len(acked)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, acked[len(acked)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, acked...); err != nil {
+		t.Fatal(err)
+	}
+	if q.store.used > keep+200 {
+		t.Fatalf("%d entries in the store for %d pending and 100 remembered", q.store.used, keep)
+	}
+	for i := range keep {
+		want := mk(i)
+		o, ok, _ := q.Lookup(ctx, want.SystemID, want.MessageID)
+		if !ok || o.State != pdu.StateEnroute || o.Destination != want.Dest.Addr {
+			t.Fatalf("Lookup %s after compaction = %+v %v", want.MessageID, o, ok)
+		}
+	}
+	for _, r := range acked[len(acked)-100:] {
+		if o, ok, _ := q.Lookup(ctx, r.SystemID, r.MessageID); !ok || o.State != pdu.StateDelivered || o.Destination != r.Dest.Addr {
+			t.Fatalf("Lookup %s = %+v %v", r.MessageID, o, ok)
+		}
+	}
+	for _, sys := range []string{"sys0", "sys1"} {
+		rs, err := q.Claim(ctx, sys, t0.Add(time.Hour), time.Minute, n)
+		if err != nil || len(rs) != keep/2 {
+			t.Fatalf("Claim %s = %d receipts, %v", sys, len(rs), err)
+		}
+		for _, r := range rs {
+			var i int
+			if _, err := fmt.Sscanf(r.MessageID, "other-%d", &i); err != nil {
+				v, _ := parseCanonicalID(r.MessageID)
+				i = int(v - 0x5A00000000000000)
+			}
+			assertSameReceipt(t, r, mk(i))
+		}
+		if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := q.Len(ctx); n != 0 || q.store.live != 100 || q.byID.len()+len(q.byOther) != 100 {
+		t.Fatalf("Len %d, %d entries live, %d ids indexed; want 0, 100, 100", n, q.store.live, q.byID.len()+len(q.byOther))
+	}
+}

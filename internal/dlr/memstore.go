@@ -50,8 +50,9 @@ const (
 // would briefly hold both copies), and freed entries are reused.
 type memStore struct {
 	chunks [][]memEntry
-	used   uint32 // entries ever handed out; next fresh ref
+	used   uint32 // entries handed out since the store began; next fresh ref
 	free   uint32 // first free ref + 1 (0: none); linked through id
+	live   int    // entries handed out and not released
 }
 
 func (s *memStore) at(r memRef) *memEntry {
@@ -60,6 +61,7 @@ func (s *memStore) at(r memRef) *memEntry {
 
 // alloc returns a zeroed entry.
 func (s *memStore) alloc() memRef {
+	s.live++
 	if s.free != 0 {
 		r := s.free - 1
 		e := s.at(r)
@@ -79,4 +81,11 @@ func (s *memStore) release(r memRef) {
 	e := s.at(r)
 	*e = memEntry{id: uint64(s.free)}
 	s.free = r + 1
+	s.live--
+}
+
+// sparse reports whether most of the store's entries are free: after a
+// burst of pending receipts was delivered and forgotten.
+func (s *memStore) sparse() bool {
+	return s.used > 4*memChunkLen && s.live < int(s.used/4)
 }
