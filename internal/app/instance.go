@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -15,12 +16,13 @@ import (
 )
 
 // Instance tag leases: the 12-bit tag in message ids must differ between
-// instances minting ids at the same time. With Redis, each instance leases
-// one of the 4096 tags (key <prefix>gw:tag:<n>, value INSTANCE_ID, with a
-// TTL its heartbeat keeps refreshing); an instance started again with the
-// same INSTANCE_ID gets its own tag back, and a dead instance's tag becomes
-// free once its lease expires. A counter modulo 4096 would hand a live
-// instance's tag to the 4097th start.
+// processes minting ids at the same time. With Redis, each process leases
+// one of the 4096 tags (key <prefix>gw:tag:<n>, value INSTANCE_ID plus a
+// random per-process suffix, with a TTL its heartbeat keeps refreshing); a
+// dead process's tag becomes free once its lease expires. The holder is the
+// process, not the instance: a restarted instance whose old process is
+// still draining must not mint ids with that process's tag. A counter
+// modulo 4096 would hand a live instance's tag to the 4097th start.
 const (
 	tagLeaseTTL     = 30 * time.Second
 	tagLeaseRefresh = 5 * time.Second
@@ -44,38 +46,37 @@ func randomTag() uint16 {
 	return binary.BigEndian.Uint16(b[:]) & 0xFFF
 }
 
-// leaseTag takes a free tag (or this instance's own), starting from one
-// derived from the instance id. Without Redis, or when Redis fails, the tag
-// is random and the lease nil.
+// leaseTag takes a free tag, starting from one derived from the instance
+// id; the lease's value names this process (tagHolder). Without Redis, or
+// when Redis fails, the tag is random and the lease nil.
 func leaseTag(ctx context.Context, rdb redis.UniversalClient, prefix, instanceID string, log *slog.Logger) (uint16, *tagLease, error) {
 	if rdb == nil {
 		return randomTag(), nil, nil
 	}
+	holder := tagHolder(instanceID)
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(instanceID))
 	start := int(h.Sum32() % tagCount)
 	for i := range tagCount {
 		n := (start + i) % tagCount
 		key := tagKey(prefix, n)
-		ok, err := rdb.SetNX(ctx, key, instanceID, tagLeaseTTL).Result()
+		ok, err := rdb.SetNX(ctx, key, holder, tagLeaseTTL).Result()
 		if err != nil {
 			return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
 		}
-		if !ok {
-			holder, err := rdb.Get(ctx, key).Result()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
-			}
-			if holder != instanceID {
-				continue
-			}
-			if err := rdb.Set(ctx, key, instanceID, tagLeaseTTL).Err(); err != nil {
-				return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
-			}
+		if ok {
+			return uint16(n), &tagLease{rdb: rdb, key: key, id: holder, tag: uint16(n), log: log}, nil
 		}
-		return uint16(n), &tagLease{rdb: rdb, key: key, id: instanceID, tag: uint16(n), log: log}, nil
 	}
 	return randomTag(), nil, errors.New("app: instance tag lease: all 4096 tags are leased")
+}
+
+// tagHolder is the value of this process's tag lease: the instance id, for
+// operators reading Redis, and a random suffix naming the process.
+func tagHolder(instanceID string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return instanceID + "/" + hex.EncodeToString(b[:])
 }
 
 // run refreshes the lease until ctx ends. A lease found held by another

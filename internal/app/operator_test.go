@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/admin"
+	"github.com/smpp-hlr-gateway/gateway/internal/app"
 	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
@@ -285,7 +286,7 @@ type failingReloader struct{}
 
 func (failingReloader) Name() string { return "HLR rules" }
 
-func (failingReloader) Prepare(context.Context) (func() smpp.ReloadResult, error) {
+func (failingReloader) Prepare(context.Context, *app.ReloadInput) (func() smpp.ReloadResult, error) {
 	return nil, errors.New("rules file: line 3: bad prefix")
 }
 

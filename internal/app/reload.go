@@ -26,8 +26,25 @@ type Reloader interface {
 	Name() string
 	// Prepare reads and validates the new configuration without applying
 	// it; apply makes it effective and reports what changed. Nothing is
-	// applied unless every reloader prepared without error.
-	Prepare(ctx context.Context) (apply func() smpp.ReloadResult, err error)
+	// applied unless every reloader prepared without error. Files that
+	// several reloaders need (the accounts file) are read once per reload,
+	// through in, so every part applies the same version.
+	Prepare(ctx context.Context, in *ReloadInput) (apply func() smpp.ReloadResult, err error)
+}
+
+// ReloadInput is what one reload reads once for all its reloaders.
+type ReloadInput struct {
+	cfg      config.Config
+	once     sync.Once
+	accounts []config.Account
+	err      error
+}
+
+// Accounts returns the accounts file as read (and validated) by this
+// reload, reading it on the first call only.
+func (in *ReloadInput) Accounts() ([]config.Account, error) {
+	in.once.Do(func() { in.accounts, in.err = in.cfg.ReloadAccounts() })
+	return in.accounts, in.err
 }
 
 // reloads runs the reloaders one reload at a time.
@@ -62,8 +79,9 @@ func (a *App) Reload(ctx context.Context) (smpp.ReloadResult, error) {
 	a.reloads.mu.Lock()
 	defer a.reloads.mu.Unlock()
 	applies := make([]func() smpp.ReloadResult, 0, len(a.reloads.reloaders))
+	in := &ReloadInput{cfg: a.cfg}
 	for _, r := range a.reloads.reloaders {
-		apply, err := r.Prepare(ctx)
+		apply, err := r.Prepare(ctx, in)
 		if err != nil {
 			a.reloads.total.WithLabelValues("failure").Inc()
 			a.log.Error("config.reload.failed", "part", r.Name(), "error", err.Error(),
@@ -107,16 +125,15 @@ func (a *App) unbindRemoved(systemID string) {
 	}()
 }
 
-// accountsReloader reads SMPP_ACCOUNTS_FILE again.
+// accountsReloader applies SMPP_ACCOUNTS_FILE read again.
 type accountsReloader struct {
-	cfg      config.Config
 	accounts *smpp.Accounts
 }
 
 func (r accountsReloader) Name() string { return "SMPP_ACCOUNTS_FILE" }
 
-func (r accountsReloader) Prepare(context.Context) (func() smpp.ReloadResult, error) {
-	accounts, err := r.cfg.ReloadAccounts()
+func (r accountsReloader) Prepare(_ context.Context, in *ReloadInput) (func() smpp.ReloadResult, error) {
+	accounts, err := in.Accounts()
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +157,7 @@ func (a *App) buildAccounts() {
 		opts.Throttle = a.limits.Throttle
 	}
 	a.accounts = smpp.NewAccountsWith(Accounts(a.cfg), opts)
-	a.AddReloader(accountsReloader{cfg: a.cfg, accounts: a.accounts})
+	a.AddReloader(accountsReloader{accounts: a.accounts})
 }
 
 // bindLeases are the shared bind leases, or nil (an untyped nil: per
@@ -170,8 +187,8 @@ type numberingReloader struct {
 
 func (r numberingReloader) Name() string { return "HLR_RULES_FILE" }
 
-func (r numberingReloader) Prepare(context.Context) (func() smpp.ReloadResult, error) {
-	accounts, err := r.cfg.ReloadAccounts()
+func (r numberingReloader) Prepare(_ context.Context, in *ReloadInput) (func() smpp.ReloadResult, error) {
+	accounts, err := in.Accounts()
 	if err != nil {
 		return nil, err
 	}

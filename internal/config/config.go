@@ -159,7 +159,7 @@ type Shutdown struct {
 
 // Instance identifies this gateway among several sharing one Redis.
 type Instance struct {
-	ID string // INSTANCE_ID; default host name + random suffix
+	ID string // INSTANCE_ID; default host name + "-" + SMPP port
 	// BindLease is SMPP_BIND_LEASE_SECONDS: with Redis, how long a bind
 	// lease of a dead instance outlives its last heartbeat.
 	BindLease time.Duration

@@ -41,10 +41,26 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
-func TestInstanceIDsDiffer(t *testing.T) {
-	a, b := defaultInstanceID(), defaultInstanceID()
-	if a == b || !instanceIDPattern.MatchString(a) {
-		t.Fatalf("instance ids %q %q", a, b)
+// TestDefaultInstanceID: the default id is stable across restarts of one
+// instance (same host, same SMPP port), differs between ports, and is
+// random when the port is chosen at start.
+func TestDefaultInstanceID(t *testing.T) {
+	tests := []struct {
+		name     string
+		a, b     int
+		wantSame bool
+	}{
+		{"restart on one port", 2775, 2775, true},
+		{"two ports on one host", 2775, 2776, false},
+		{"free port chosen at start", 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := defaultInstanceID(tt.a), defaultInstanceID(tt.b)
+			if (a == b) != tt.wantSame || !instanceIDPattern.MatchString(a) || !instanceIDPattern.MatchString(b) {
+				t.Fatalf("instance ids %q %q, want same: %v", a, b, tt.wantSame)
+			}
+		})
 	}
 }
 

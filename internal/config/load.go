@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -36,7 +37,7 @@ func Load(getenv func(string) string) (Config, error) {
 		c.SMPP.FileAccounts = accounts
 	}
 	if c.Instance.ID == "" {
-		c.Instance.ID = defaultInstanceID()
+		c.Instance.ID = defaultInstanceID(c.SMPP.Port)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -45,8 +46,12 @@ func Load(getenv func(string) string) (Config, error) {
 }
 
 // defaultInstanceID is the host name (reduced to the characters an instance
-// id allows) plus a random suffix, so two processes on one host differ.
-func defaultInstanceID() string {
+// id allows) plus the SMPP port: stable across restarts of one instance, so
+// a restarted instance takes its own receipt leases back at once (with a
+// random suffix it would wait for its old heartbeat to expire), and
+// distinct for two processes on one host, which cannot listen on one port.
+// With SMPP_PORT=0 (a free port chosen at start) the suffix is random.
+func defaultInstanceID(port int) string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "gateway"
@@ -59,6 +64,9 @@ func defaultInstanceID() string {
 	}, host)
 	if len(host) > 48 {
 		host = host[:48]
+	}
+	if port > 0 {
+		return host + "-" + strconv.Itoa(port)
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)

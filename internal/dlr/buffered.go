@@ -77,7 +77,7 @@ type BufferedQueue struct {
 	mu        sync.Mutex
 	accounts  map[string]*degraded // accounts whose receipts go to the buffer
 	n         int                  // receipts buffered, all accounts
-	cancelled map[string]struct{}  // taken out by Cancel while a pass may hold a copy
+	cancelled map[string]time.Time // taken out by Cancel while a pass may hold a copy: when
 	flushing  bool                 // the write-back goroutine runs
 	closed    bool
 	stop      chan struct{}
@@ -313,12 +313,13 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	written := make(map[string]struct{}, len(chunk))
 	failed := make(map[string]error)
 	for i, r := range chunk {
-		if errs[i] != nil {
+		if errs[i] != nil && !errors.Is(errs[i], errCancelledInBuffer) {
 			failed[r.SystemID] = errs[i]
 			continue
 		}
 		written[r.MessageID] = struct{}{}
 	}
+	late := q.cancelledWrittenLocked(chunk, errs)
 	n := 0
 	for sys, a := range q.accounts {
 		keep := a.rs[:0]
@@ -346,10 +347,45 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	for sys, err := range failed {
 		all = append(all, fmt.Errorf("%s: %w", sys, err))
 	}
+	if len(late) > 0 {
+		q.mu.Unlock()
+		q.cancelInner(ctx, late)
+		q.mu.Lock()
+	}
 	if len(all) > 0 {
 		return n, fmt.Errorf("dlr: flush: %w", errors.Join(all...))
 	}
 	return n, nil
+}
+
+// cancelledWrittenLocked lists the receipts of chunk that this pass wrote
+// to the inner queue although Cancel took them out of the buffer while the
+// pass ran (after restore had checked): they must be cancelled there too,
+// or a cancelled message would still get its receipt.
+func (q *BufferedQueue) cancelledWrittenLocked(chunk []Receipt, errs []error) []cancelReq {
+	var late []cancelReq
+	for i, r := range chunk {
+		if at, c := q.cancelled[r.MessageID]; c && errs[i] == nil {
+			late = append(late, cancelReq{sys: r.SystemID, id: r.MessageID, at: at})
+		}
+	}
+	return late
+}
+
+type cancelReq struct {
+	sys, id string
+	at      time.Time
+}
+
+// cancelInner cancels in the inner queue what a pass wrote after it was
+// cancelled. A failure is logged: the receipt may then still be sent.
+func (q *BufferedQueue) cancelInner(ctx context.Context, late []cancelReq) {
+	for _, c := range late {
+		if _, err := q.inner.Cancel(ctx, c.sys, c.id, c.at); err != nil {
+			q.log.Error("dlr.cancel_not_applied", "system_id", c.sys, "message_id", c.id, "err", err.Error(),
+				"detail", "cancel_sm raced the outage buffer's write-back and the receipt could not be removed from the queue: it may still be sent")
+		}
+	}
 }
 
 func (q *BufferedQueue) healthyLocked(sys string, written int) {
@@ -365,20 +401,27 @@ type restorer interface {
 	Restore(ctx context.Context, rs []Receipt) []error
 }
 
+// errCancelledInBuffer marks a receipt restore skipped because Cancel took
+// it out of the buffer before the pass wrote it: done, not failed.
+var errCancelledInBuffer = errors.New("dlr: cancelled while buffered")
+
 // restore writes buffered receipts unless cancelled meanwhile or finished
-// in the inner queue; one error per receipt.
+// in the inner queue; one error per receipt (errCancelledInBuffer for
+// those it skipped).
 func (q *BufferedQueue) restore(ctx context.Context, rs []Receipt) []error {
 	q.mu.Lock()
 	todo := make([]Receipt, 0, len(rs))
 	idx := make([]int, 0, len(rs))
+	errs := make([]error, len(rs))
 	for i, r := range rs {
-		if _, c := q.cancelled[r.MessageID]; !c {
-			todo = append(todo, r)
-			idx = append(idx, i)
+		if _, c := q.cancelled[r.MessageID]; c {
+			errs[i] = errCancelledInBuffer
+			continue
 		}
+		todo = append(todo, r)
+		idx = append(idx, i)
 	}
 	q.mu.Unlock()
-	errs := make([]error, len(rs))
 	var got []error
 	if rq, ok := q.inner.(restorer); ok {
 		got = rq.Restore(ctx, todo)
@@ -505,9 +548,9 @@ func (q *BufferedQueue) Cancel(ctx context.Context, systemID, messageID string, 
 				a.rs = append(a.rs[:i], a.rs[i+1:]...)
 				q.n--
 				if q.cancelled == nil {
-					q.cancelled = make(map[string]struct{})
+					q.cancelled = make(map[string]time.Time)
 				}
-				q.cancelled[messageID] = struct{}{}
+				q.cancelled[messageID] = at
 				q.mu.Unlock()
 				return true, nil
 			}

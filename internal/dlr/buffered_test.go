@@ -239,6 +239,8 @@ func (q *failAccountQueue) Put(ctx context.Context, r Receipt) error {
 	return q.MemoryQueue.Put(ctx, r)
 }
 
+func (q *gateQueue) PutAsync(r Receipt, done func(error)) { done(q.Put(context.Background(), r)) }
+
 func ids(rs []Receipt) []string {
 	var out []string
 	for _, r := range rs {
@@ -297,3 +299,64 @@ func (q *failAccountQueue) PutAsync(r Receipt, done func(error)) {
 }
 
 func (q *lateQueue) PutAsync(r Receipt, done func(error)) { done(q.Put(context.Background(), r)) }
+
+// gateQueue is a MemoryQueue whose Put fails while failing is set, and,
+// once hold is set, stops inside Put (after telling entered) until
+// release is closed: a write-back pass caught half-way.
+type gateQueue struct {
+	*MemoryQueue
+	failing bool
+	hold    bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (q *gateQueue) Put(ctx context.Context, r Receipt) error {
+	if q.failing {
+		return errDown
+	}
+	if q.hold {
+		close(q.entered)
+		<-q.release
+	}
+	return q.MemoryQueue.Put(ctx, r)
+}
+
+// TestCancelDuringWriteBackIsNotUndone: a cancel_sm that takes a receipt
+// out of the buffer while a write-back pass is already writing it must
+// still win: the pass cancels what it wrote, so no receipt is sent for a
+// cancelled message.
+func TestCancelDuringWriteBackIsNotUndone(t *testing.T) {
+	ctx := context.Background()
+	inner := &gateQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), failing: true,
+		entered: make(chan struct{}), release: make(chan struct{})}
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
+	r := receipt("00000000000000E1", "acme", 0)
+	if err := bq.Put(ctx, r); err != nil || bq.Buffered() != 1 {
+		t.Fatalf("Put = %v, buffered %d, want buffered", err, bq.Buffered())
+	}
+	inner.failing, inner.hold = false, true
+	flushed := make(chan error, 1)
+	go func() {
+		_, err := bq.Flush(ctx)
+		flushed <- err
+	}()
+	<-inner.entered // the pass is writing r
+	ok, err := bq.Cancel(ctx, "acme", r.MessageID, t0.Add(time.Minute))
+	if err != nil || !ok {
+		t.Fatalf("Cancel = %v, %v", ok, err)
+	}
+	close(inner.release)
+	if err := <-flushed; err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if n, _ := inner.Len(ctx); n != 0 {
+		t.Fatalf("%d receipts pending after the pass: the cancelled receipt would be sent", n)
+	}
+	if o, known, _ := inner.Lookup(ctx, "acme", r.MessageID); !known || o.State != pdu.StateDeleted {
+		t.Fatalf("cancelled receipt is %v (known %v), want DELETED", o.State, known)
+	}
+	if bq.Buffered() != 0 || bq.Degraded() != 0 {
+		t.Fatalf("buffered %d, degraded %d after the pass, want 0 and 0", bq.Buffered(), bq.Degraded())
+	}
+}

@@ -43,8 +43,19 @@ type AsyncQueue interface {
 type groupCommit struct {
 	mu         sync.Mutex
 	waiting    []putReq
+	records    int // kindFinished requests in waiting
 	committers int
 }
+
+// maxWaitingRecords bounds the outcomes of receipt-less messages
+// (DLR_MODE=requested) waiting for a group commit. Nobody waits for them,
+// so unlike receipts (each holding a submit_sm_resp, bounded by the
+// windows) they could pile up while Redis is slow; past the bound a record
+// is refused, which costs only the answer to a later query_sm.
+const maxWaitingRecords = 65_536
+
+// ErrRecordBacklog refuses an outcome record while maxWaitingRecords wait.
+var ErrRecordBacklog = errors.New("dlr: too many outcome records waiting for Redis")
 
 type putKind uint8
 
@@ -67,6 +78,14 @@ type putReq struct {
 func (q *RedisQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
 	if err := validate(r); err != nil {
 		done(err)
+		return
+	}
+	g := &q.put
+	g.mu.Lock()
+	full := g.records >= maxWaitingRecords
+	g.mu.Unlock()
+	if full {
+		done(ErrRecordBacklog)
 		return
 	}
 	q.enqueue(putReq{kind: kindFinished, r: r, o: o, done: done})
@@ -127,6 +146,9 @@ func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
 	g.mu.Lock()
 	g.waiting = append(g.waiting, req)
+	if req.kind == kindFinished {
+		g.records++
+	}
 	start := g.committers == 0
 	if start {
 		g.committers++
@@ -150,6 +172,11 @@ func (q *RedisQueue) commitAll() {
 			return
 		}
 		batch = append(batch[:0], g.waiting[:n]...)
+		for i := range batch {
+			if batch[i].kind == kindFinished {
+				g.records--
+			}
+		}
 		rest := copy(g.waiting, g.waiting[n:])
 		clear(g.waiting[rest:])
 		g.waiting = g.waiting[:rest]
