@@ -77,12 +77,3 @@ func (m *memAccounts) unref(n uint32) {
 	m.list[n] = nil
 	m.free = append(m.free, n)
 }
-
-// each calls f for every account until f returns false.
-func (m *memAccounts) each(f func(*memAccount) bool) {
-	for _, a := range m.list {
-		if a != nil && !f(a) {
-			return
-		}
-	}
-}

@@ -81,6 +81,7 @@ func (q *MemoryQueue) encodeLocked(ref memRef, r Receipt) {
 	e := q.store.at(ref)
 	e.sub = unixNano(r.SubmittedAt)
 	e.exp = expiryNanos(r.ExpiresAt)
+	q.minExp = min(q.minExp, e.exp)
 	e.ton = [4]uint8{r.Source.TON, r.Source.NPI, r.Dest.TON, r.Dest.NPI}
 	e.tries = saturatingAttempts(r.Attempts)
 	e.flags &^= memSpilledAddr | memSpilledText

@@ -42,6 +42,7 @@ type MemoryQueue struct {
 	texts   internTable
 	accts   memAccounts
 	pending int
+	minExp  int64 // no pending receipt expires before this (Unix nanoseconds)
 
 	finalRing []memRef // remembered entries, oldest at finalNext once full
 	finalNext int
@@ -68,6 +69,7 @@ func NewMemoryQueue(opts MemoryOptions) *MemoryQueue {
 		spill:    make(map[memRef]*memSpill),
 		texts:    newInternTable(),
 		accts:    newMemAccounts(),
+		minExp:   noExpiry,
 		finalCap: max(n, 0),
 	}
 	if n > 0 {
@@ -224,27 +226,35 @@ func (q *MemoryQueue) NextDue(_ context.Context, systemID string) (time.Time, bo
 	return time.Unix(0, a.due.peek().key), true, nil
 }
 
-// Expire removes up to max receipts whose ExpiresAt is not after now. It
-// scans the pending receipts: it runs every few seconds, and a scan costs
-// less than keeping an expiry heap ordered on every Put and Ack.
+// Expire removes up to max receipts whose ExpiresAt is not after now. The
+// sweep calls it every few seconds: it returns at once while now is before
+// the earliest expiry of any pending receipt (a bound kept on Put and
+// Retry), and otherwise scans the entries in the order they lie in memory,
+// which costs less than keeping an expiry heap ordered on every Put and Ack.
 func (q *MemoryQueue) Expire(_ context.Context, now time.Time, max int) ([]Receipt, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := now.UnixNano()
+	if n < q.minExp || max == 0 {
+		return nil, nil
+	}
 	var refs []memRef
 	var out []Receipt
-	q.accts.each(func(a *memAccount) bool {
-		for _, s := range a.due.a {
-			if len(out) == max {
-				return false
-			}
-			if q.store.at(s.ref).exp <= n {
-				refs = append(refs, s.ref)
-				out = append(out, q.decodeLocked(s.ref, s.key))
-			}
+	rest := int64(noExpiry) // earliest expiry of the receipts that stay
+	for ref := memRef(0); ref < q.store.used; ref++ {
+		e := q.store.at(ref)
+		switch {
+		case e.flags&memPending == 0:
+		case e.exp > n:
+			rest = min(rest, e.exp)
+		case len(out) == max:
+			rest = min(rest, e.exp) // left for the next call
+		default:
+			refs = append(refs, ref)
+			out = append(out, q.decodeLocked(ref, q.accts.get(e.acct).due.a[e.pos].key))
 		}
-		return true
-	})
+	}
+	q.minExp = rest
 	for _, ref := range refs {
 		q.finishRefLocked(ref, Outcome{State: pdu.StateExpired, At: now})
 	}

@@ -362,3 +362,52 @@ func TestMemoryQueueCompacts(t *testing.T) {
 		t.Fatalf("Len %d, %d entries live, %d ids indexed; want 0, 100, 100", n, q.store.live, q.byID.len()+len(q.byOther))
 	}
 }
+
+// TestMemoryQueueExpiryBound checks that the bound which lets Expire skip
+// its scan follows Put and Retry, and survives a call cut short by max.
+func TestMemoryQueueExpiryBound(t *testing.T) {
+	ctx := context.Background()
+	q := NewMemoryQueue(MemoryOptions{})
+	expire := func(at time.Duration, max int) []string {
+		t.Helper()
+		rs, err := q.Expire(ctx, t0.Add(at), max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range rs {
+			ids = append(ids, r.MessageID)
+		}
+		return sorted(ids)
+	}
+	for i, exp := range []time.Duration{time.Hour, 2 * time.Hour, 2 * time.Hour, 3 * time.Hour} {
+		r := receipt(fmt.Sprintf("X%d", i), "acme", 0)
+		r.ExpiresAt = t0.Add(exp)
+		if err := q.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := expire(30*time.Minute, 10); got != nil {
+		t.Fatalf("expired %v before any expiry", got)
+	}
+	r := receipt("X3", "acme", 0)
+	r.ExpiresAt = t0.Add(10 * time.Minute)
+	if err := q.Retry(ctx, r, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(expire(30*time.Minute, 10)); got != "[X3]" {
+		t.Fatalf("after an earlier expiry by Retry expired %s, want [X3]", got)
+	}
+	if got := fmt.Sprint(expire(90*time.Minute, 10)); got != "[X0]" {
+		t.Fatalf("expired %s, want [X0]", got)
+	}
+	if got := len(expire(150*time.Minute, 1)); got != 1 {
+		t.Fatalf("Expire(max 1) took %d", got)
+	}
+	if got := len(expire(150*time.Minute, 10)); got != 1 {
+		t.Fatalf("the receipt left by max was not expired next time (%d)", got)
+	}
+	if n, _ := q.Len(ctx); n != 0 || q.minExp != noExpiry {
+		t.Fatalf("Len %d, bound %d", n, q.minExp)
+	}
+}
