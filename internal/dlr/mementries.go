@@ -233,7 +233,7 @@ func (q *MemoryQueue) rememberLocked(ref memRef) {
 	slot := q.finalNext
 	// The slot's entry is forgotten unless it moved on since: pending
 	// again (Put of the same id), or remembered again in a later slot.
-	if old := q.finalRing[slot]; old != ref {
+	if old := q.finalRing[slot]; old != ref && old != memNoRef {
 		if oe := q.store.at(old); oe.flags&memRemembered != 0 && oe.pos == int32(slot) {
 			q.dropLocked(old)
 		}
@@ -269,14 +269,17 @@ func (q *MemoryQueue) compactIfSparseLocked() {
 // compactLocked moves the entries in use into a new store, numbered from
 // 0, so the chunks a burst needed go back to the garbage collector. Every
 // entry in use is pending (its heap slot names it) or remembered (its ring
-// slot does). Ring slots that named an entry which moved on before are
-// left as they are: rememberLocked ignores them whatever they now name,
-// since that entry's own slot is another.
+// slot does). Ring slots that name an entry which moved on since (stale,
+// see rememberLocked) would name an arbitrary entry, or none, under the
+// new numbers: they are emptied.
 func (q *MemoryQueue) compactLocked() {
 	old := q.store
 	q.store = memStore{}
 	q.byID = memIndex{}
 	spill := make(map[memRef]*memSpill, len(q.spill))
+	for i := range q.finalRing {
+		q.finalRing[i] = memNoRef
+	}
 	for r := memRef(0); r < old.used; r++ {
 		e := old.at(r)
 		if e.flags&(memPending|memRemembered) == 0 {

@@ -411,3 +411,47 @@ func TestMemoryQueueExpiryBound(t *testing.T) {
 		t.Fatalf("Len %d, bound %d", n, q.minExp)
 	}
 }
+
+// TestMemoryQueueCompactsWithStaleRingSlot renumbers the store while a ring
+// slot still names an entry that was remembered, put again and remembered
+// in a later slot; the ring must not follow that old number afterwards.
+func TestMemoryQueueCompactsWithStaleRingSlot(t *testing.T) {
+	ctx := context.Background()
+	const ring, n = 100, 6 * memChunkLen
+	q := NewMemoryQueue(MemoryOptions{RememberEntries: ring})
+	rs := make([]Receipt, n)
+	for i := range rs {
+		rs[i] = receipt(fmt.Sprintf("%016X", i), "acme", 0)
+		if err := q.Put(ctx, rs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack := func(rs ...Receipt) {
+		t.Helper()
+		if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Leave the store two forgets short of sparse: live entries (pending
+	// and remembered) just above a quarter of those handed out.
+	m := n + ring - n/4 - 2
+	ack(rs[:m]...)
+	if q.store.live != n/4+2 || q.store.used != n {
+		t.Fatalf("live %d of %d, want %d of %d", q.store.live, q.store.used, n/4+2, n)
+	}
+	y := rs[m]
+	ack(y)        // remembered in slot k
+	q.Put(ctx, y) // pending again: slot k names it still
+	ack(y)        // remembered in slot k+1; slot k is stale
+	ack(rs[m+1])  // the store is sparse now and renumbered
+	if q.store.used >= n/4 {
+		t.Fatalf("not compacted: %d entries handed out", q.store.used)
+	}
+	ack(rs[m+2 : m+2+2*ring]...) // the ring passes the stale slot
+	if o, ok, _ := q.Lookup(ctx, "acme", rs[m+1+2*ring].MessageID); !ok || o.State != pdu.StateDelivered {
+		t.Fatalf("Lookup of the last outcome = %+v %v", o, ok)
+	}
+	if n, _ := q.Len(ctx); n != len(rs)-(m+2+2*ring) || q.store.live != n+ring {
+		t.Fatalf("Len %d, %d live", n, q.store.live)
+	}
+}

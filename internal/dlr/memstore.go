@@ -40,6 +40,9 @@ type memSpill struct {
 // memRef numbers an entry in a memStore.
 type memRef = uint32
 
+// memNoRef names no entry (an emptied ring slot).
+const memNoRef memRef = 1<<32 - 1
+
 const (
 	memChunkBits = 12
 	memChunkLen  = 1 << memChunkBits // entries per chunk: 256 KiB
