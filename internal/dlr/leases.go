@@ -51,6 +51,7 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 	if err := q.c.Set(ctx, q.heartbeatKey(q.o.InstanceID), time.Now().UTC().Format(time.RFC3339), q.o.Heartbeat).Err(); err != nil {
 		errs = append(errs, redisErr("heartbeat", err))
 	}
+	q.listAccounts(ctx, nil) // accounts a failed commit could not list
 	accounts, err := q.accounts(ctx)
 	if err != nil {
 		errs = append(errs, redisErr("maintain", err))

@@ -1,8 +1,10 @@
 package dlr
 
 import (
+	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,4 +79,52 @@ func fmtID(i int) string {
 		i >>= 4
 	}
 	return string(b)
+}
+
+// failSAdd fails SADD while on is set: the accounts set's shard is down.
+type failSAdd struct{ on *atomic.Bool }
+
+func (h failSAdd) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h failSAdd) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.on.Load() && cmd.Name() == "sadd" {
+			cmd.SetErr(errDown)
+			return errDown
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h failSAdd) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestAccountListedAfterFailedAdd: an account whose first receipts were
+// stored while adding it to the accounts set failed is added by the next
+// sweep, even if it never stores another receipt: other instances' expiry
+// sweeps and lease upkeep find accounts only there.
+func TestAccountListedAfterFailedAdd(t *testing.T) {
+	base := redisTestClient(t)
+	prefix := redisTestPrefix(t, base)
+	opts := base.(*redis.Client).Options()
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	var down atomic.Bool
+	down.Store(true)
+	c.AddHook(failSAdd{&down})
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix})
+	ctx := context.Background()
+	if err := q.Put(ctx, receipt("00000000000000F1", "quiet", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := base.SIsMember(ctx, q.accountsKey(), "quiet").Result(); ok {
+		t.Fatal("listed although SADD failed")
+	}
+	down.Store(false)
+	q.mu.Lock()
+	q.listRetry = time.Time{} // the retry pause is over
+	q.mu.Unlock()
+	_ = q.Maintain(ctx)
+	if ok, err := base.SIsMember(ctx, q.accountsKey(), "quiet").Result(); err != nil || !ok {
+		t.Fatalf("after a sweep the account is listed: %v (%v), want true", ok, err)
+	}
 }

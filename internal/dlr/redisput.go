@@ -474,21 +474,21 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 // best effort (the key may live on another shard): a failure is retried
 // with the next batch and stops nothing.
 func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
-	var add []any
 	q.mu.Lock()
-	if time.Now().Before(q.listRetry) { // its shard failed lately: do not hold answers on it
+	for _, g := range groups {
+		if g.kind != kindFinished && !q.listed[g.sys] { // also after a failure: the sweep must see it
+			q.unlisted[g.sys] = struct{}{}
+		}
+	}
+	if len(q.unlisted) == 0 || time.Now().Before(q.listRetry) { // its shard failed lately: do not hold answers on it
 		q.mu.Unlock()
 		return
 	}
-	for _, g := range groups {
-		if g.kind != kindFinished && !q.listed[g.sys] { // also after a failure: the sweep must see it
-			add = append(add, g.sys)
-		}
+	add := make([]any, 0, len(q.unlisted))
+	for sys := range q.unlisted {
+		add = append(add, sys)
 	}
 	q.mu.Unlock()
-	if len(add) == 0 {
-		return
-	}
 	if err := q.c.SAdd(ctx, q.accountsKey(), add...).Err(); err != nil {
 		q.listLog.Failed(ctx, "", err)
 		q.mu.Lock()
@@ -500,6 +500,7 @@ func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 	q.mu.Lock()
 	for _, a := range add {
 		q.listed[a.(string)] = true
+		delete(q.unlisted, a.(string))
 	}
 	q.mu.Unlock()
 }

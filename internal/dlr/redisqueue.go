@@ -99,6 +99,9 @@ type RedisQueue struct {
 	known    map[string]int    // account → pending at the last count
 	putsSeen map[string]int    // account → receipts stored since that count
 	listed   map[string]bool   // account added to Paccounts by this process
+	// unlisted: accounts with stored receipts whose addition to Paccounts
+	// failed or waits for listRetry; every commit and sweep tries again.
+	unlisted map[string]struct{}
 	// listRetry: adding to Paccounts failed; not tried again before then.
 	listRetry time.Time
 	newEpoch  string
@@ -139,6 +142,7 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 		known:    make(map[string]int),
 		putsSeen: make(map[string]int),
 		listed:   make(map[string]bool),
+		unlisted: make(map[string]struct{}),
 		newEpoch: hex.EncodeToString(b[:]),
 	}
 }
