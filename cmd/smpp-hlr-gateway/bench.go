@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/bench"
-	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
 // runBench is the load generator, or with --serve-responder the minimal
@@ -29,7 +28,7 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	fs.IntVar(&cfg.Sessions, "sessions", 4, "submitting binds")
 	fs.IntVar(&cfg.Window, "window", 64, "submit_sm in flight per session")
 	bind := fs.String("bind", "trx", "trx: transceivers; tx: transmitters plus as many receivers")
-	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second over all sessions (0: unlimited)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second offered over all sessions, evenly paced (0: as fast as the window allows)")
 	fs.Int64Var(&cfg.Count, "count", 0, "stop after this many messages")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (with --count: whichever comes first)")
 	fs.StringVar(&cfg.DestPrefix, "dest-prefix", "4099", "destination prefix (simulator: 1999 valid → rejected, 4099 invalid → accepted)")
@@ -40,16 +39,14 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	fs.DurationVar(&cfg.ResponseTimeout, "response-timeout", 10*time.Second, "how long to wait for outstanding responses once sending stopped")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	serve := fs.Bool("serve-responder", false, "run the minimal SMPP responder (the ceiling) instead, until interrupted")
+	serve := fs.Bool("serve-responder", false, "run the minimal SMPP responder (the ceiling: accepts any bind, answers at once) instead, until interrupted")
 	listen := fs.String("listen", "127.0.0.1:2777", "with --serve-responder: listen address")
 	receipts := fs.Bool("receipts", false, "with --serve-responder: also send a DELIVRD receipt per message")
 	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
 		return code
 	}
 	if *serve {
-		return serveResponder(ctx, *listen, bench.ResponderConfig{
-			SystemID: cfg.SystemID, Password: cfg.Password, Receipts: *receipts,
-		}, stdout, stderr)
+		return serveResponder(ctx, *listen, bench.ResponderConfig{Receipts: *receipts}, stdout, stderr)
 	}
 	switch *bind {
 	case "trx":
@@ -109,7 +106,7 @@ func serveResponder(ctx context.Context, addr string, cfg bench.ResponderConfig,
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = r.Shutdown(sctx)
-	if err := <-served; err != nil && !errors.Is(err, smpp.ErrServerClosed) {
+	if err := <-served; err != nil && !errors.Is(err, bench.ErrResponderClosed) {
 		fmt.Fprintln(stderr, "bench:", err)
 	}
 	st := r.Stats()

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -79,12 +80,37 @@ func TestTrackerOutcomes(t *testing.T) {
 }
 
 func TestReceiptIDFallsBackToText(t *testing.T) {
-	d := receiptFor(&pdu.SubmitSM{}, "00000000000000AB", time.Now())
+	frame := appendReceipt(nil, 1, 0xAB, []byte{5, 0, 'B', 0}, []byte{1, 1, '4', '9', 0}, []byte("2611292230"))
+	p, err := pdu.Decode(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Body.(*pdu.DeliverSM)
 	if got := receiptID(d); got != "00000000000000AB" {
 		t.Fatalf("from TLV: %q", got)
 	}
 	d.TLVs = ""
 	if got := receiptID(d); got != "00000000000000AB" {
 		t.Fatalf("from text: %q", got)
+	}
+}
+
+func TestPacerSpacesMessages(t *testing.T) {
+	start := time.Unix(1000, 0)
+	p := newPacer(start, 4000)
+	for i, want := range map[uint64]time.Duration{0: 0, 1: 250 * time.Microsecond, 4000: time.Second, 6000: 1500 * time.Millisecond} {
+		if got := p.due(i).Sub(start); got != want {
+			t.Errorf("due(%d) = %v, want %v", i, got, want)
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	if !p.wait(t.Context(), 0, timer) {
+		t.Fatal("a message already due must not wait")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if newPacer(time.Now(), 1).wait(ctx, 1_000_000, timer) {
+		t.Fatal("wait must end with stop")
 	}
 }

@@ -4,31 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"log/slog"
+	"errors"
+	"fmt"
 	"net"
-	"sync/atomic"
-	"time"
-
-	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
-	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
+	"sync"
 )
+
+// ErrResponderClosed is what Serve returns after Shutdown.
+var ErrResponderClosed = errors.New("bench: responder closed")
 
 // ResponderConfig configures the minimal SMSC used as the benchmark ceiling.
 type ResponderConfig struct {
-	SystemID string // account allowed to bind; default "testuser", as the gateway
-	Password string // default "testpass"
-
 	// Receipts sends a DELIVRD deliver_sm for every accepted submit_sm
 	// right after its response, in the gateway's format: on the same
-	// session when it is a transceiver, else on a receiver of the account.
+	// connection when it is bound as a transceiver, else on a receiver
+	// bound with the same system_id (round-robin).
 	Receipts bool
-
-	// Window is the smpp server's window. It also bounds the responder's
-	// own deliver_sm in flight, so it is large by default (65536): the
-	// ceiling should never refuse a receipt for want of window.
-	Window int
-
-	Logger *slog.Logger // nil discards
 }
 
 // ResponderStats counts what the responder did.
@@ -36,130 +27,177 @@ type ResponderStats struct {
 	Submits        int64 // submit_sm answered ESME_ROK
 	Receipts       int64 // deliver_sm answered ESME_ROK
 	ReceiptsFailed int64 // deliver_sm refused, unanswered or not sent
-	Other          int64 // other requests, answered ESME_RINVCMDID
+	Other          int64 // other requests, answered generic_nack
 }
 
-// Responder answers every submit_sm at once with a unique id and nothing
-// else. It runs on internal/smpp, the server the gateway runs on, so the
-// gateway/responder ratio measures the gateway's own work (lookup, cache,
-// decision, receipt scheduling, metrics, logging) rather than framing and
-// socket I/O, which both share.
+func (s *ResponderStats) add(o ResponderStats) {
+	s.Submits += o.Submits
+	s.Receipts += o.Receipts
+	s.ReceiptsFailed += o.ReceiptsFailed
+	s.Other += o.Other
+}
+
+// Responder is the ceiling the gateway is measured against: the least an
+// SMSC on this machine can do per message. It shares no code with the
+// gateway's session layer or codec. Per connection one reader parses the
+// 16-octet header (and, only to send a receipt, the submit_sm's two
+// addresses), answers at once into a pending buffer, and one writer
+// hands whatever is pending to the kernel in one write, so a burst of
+// requests costs one write(2). It accepts any bind, keeps no session
+// state beyond the bound system_id, and checks only command_length.
 type Responder struct {
 	cfg    ResponderConfig
-	srv    *smpp.Server
-	idHigh uint64 // random per responder, so ids differ across restarts
-	ids    atomic.Uint64
+	idBase uint64 // random top 16 bits, so ids differ across restarts
 
-	submits, receipts, receiptsFailed, other atomic.Int64
+	mu        sync.Mutex
+	ln        net.Listener
+	closed    bool
+	conns     map[*rconn]struct{}
+	receivers map[string][]*rconn // by system_id: binds that take deliver_sm
+	rr        uint64              // round-robin over receivers
+	serial    uint64              // connections accepted, part of each id
+	totals    ResponderStats      // of closed connections
+	wg        sync.WaitGroup      // connection goroutines
 }
 
 // NewResponder builds a responder; Serve starts it.
 func NewResponder(cfg ResponderConfig) (*Responder, error) {
-	if cfg.SystemID == "" {
-		cfg.SystemID = "testuser"
+	var seed [2]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("bench: id seed: %w", err)
 	}
-	if cfg.Password == "" {
-		cfg.Password = "testpass"
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = 1 << 16
-	}
-	var seed [4]byte
-	_, _ = rand.Read(seed[:])
-	r := &Responder{cfg: cfg, idHigh: uint64(binary.BigEndian.Uint32(seed[:])) << 32}
-	srv, err := smpp.NewServer(smpp.Options{
-		Handler:  smpp.HandlerFunc(r.serve),
-		Auth:     smpp.NewAccounts([]smpp.Account{{SystemID: cfg.SystemID, Password: cfg.Password}}),
-		SystemID: "bench-responder",
-		Window:   cfg.Window,
-		Logger:   cfg.Logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	r.srv = srv
-	return r, nil
+	return &Responder{
+		cfg:       cfg,
+		idBase:    uint64(binary.BigEndian.Uint16(seed[:])) << 48,
+		conns:     map[*rconn]struct{}{},
+		receivers: map[string][]*rconn{},
+	}, nil
 }
 
-// Serve accepts connections on ln until Shutdown.
-func (r *Responder) Serve(ln net.Listener) error { return r.srv.Serve(ln) }
+// Serve accepts connections on ln until Shutdown, then returns
+// ErrResponderClosed.
+func (r *Responder) Serve(ln net.Listener) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		_ = ln.Close()
+		return ErrResponderClosed
+	}
+	r.ln = ln
+	r.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			r.mu.Lock()
+			closed := r.closed
+			r.mu.Unlock()
+			if closed {
+				return ErrResponderClosed
+			}
+			return fmt.Errorf("bench: accept: %w", err)
+		}
+		if !r.start(nc) {
+			_ = nc.Close()
+		}
+	}
+}
 
-// Shutdown unbinds every session and stops.
-func (r *Responder) Shutdown(ctx context.Context) error { return r.srv.Shutdown(ctx) }
+// start registers a connection and runs its reader and writer.
+func (r *Responder) start(nc net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.serial++
+	c := newConn(r, nc, r.idBase|(r.serial&0xFFFF)<<32)
+	r.conns[c] = struct{}{}
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); c.readLoop() }()
+	go func() { defer r.wg.Done(); c.writeLoop() }()
+	return true
+}
+
+// Shutdown stops accepting, sends unbind on every connection and waits
+// for them to end; those still open when ctx ends are closed.
+func (r *Responder) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	if r.ln != nil {
+		_ = r.ln.Close()
+	}
+	open := make([]*rconn, 0, len(r.conns))
+	for c := range r.conns {
+		open = append(open, c)
+	}
+	r.mu.Unlock()
+	for _, c := range open {
+		c.unbind()
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, c := range open {
+		c.close()
+	}
+	<-done
+	return ctx.Err()
+}
 
 // Stats returns the counters so far.
 func (r *Responder) Stats() ResponderStats {
-	return ResponderStats{
-		Submits: r.submits.Load(), Receipts: r.receipts.Load(),
-		ReceiptsFailed: r.receiptsFailed.Load(), Other: r.other.Load(),
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.totals
+	for c := range r.conns {
+		st.add(c.stats())
 	}
+	return st
 }
 
-const hexDigits = "0123456789ABCDEF"
-
-// nextID is 16 uppercase hex digits, the gateway's id format.
-func (r *Responder) nextID() string {
-	n := r.idHigh | (r.ids.Add(1) & 0xFFFFFFFF)
-	var b [16]byte
-	for i := 15; i >= 0; i-- {
-		b[i] = hexDigits[n&0xF]
-		n >>= 4
-	}
-	return string(b[:])
-}
-
-func (r *Responder) serve(req *smpp.Request) {
-	sm, ok := req.PDU.Body.(*pdu.SubmitSM)
-	if !ok {
-		r.other.Add(1)
-		req.Respond(pdu.StatusInvCmdID, nil)
+// bound records a bind; receivers and transceivers take receipts.
+func (r *Responder) bound(c *rconn, systemID string, receiver bool) {
+	if !receiver {
 		return
 	}
-	id := r.nextID()
-	req.RespondSubmitSM(pdu.StatusOK, id)
-	r.submits.Add(1)
-	if !r.cfg.Receipts {
-		return
-	}
-	to := req.Session
-	if !to.State().CanReceive() {
-		// A transmitter's receipts go to a receiver of the same account,
-		// as the gateway routes them.
-		if to = r.srv.NextReceiver(to.SystemID()); to == nil {
-			r.receiptsFailed.Add(1)
-			return
-		}
-	}
-	err := to.Send(receiptFor(sm, id, time.Now()), func(p pdu.PDU, err error) {
-		if err != nil || p.Status != pdu.StatusOK {
-			r.receiptsFailed.Add(1)
-			return
-		}
-		r.receipts.Add(1)
-	})
-	if err != nil {
-		r.receiptsFailed.Add(1)
-	}
+	r.mu.Lock()
+	r.receivers[systemID] = append(r.receivers[systemID], c)
+	r.mu.Unlock()
 }
 
-// receiptFor builds the DESIGN §3 receipt (err 000) for sm accepted as id.
-func receiptFor(sm *pdu.SubmitSM, id string, now time.Time) *pdu.DeliverSM {
-	const layout = "0601021504"
-	b := make([]byte, 0, 112)
-	b = append(b, "id:"...)
-	b = append(b, id...)
-	b = append(b, " sub:001 dlvrd:000 submit date:"...)
-	b = now.UTC().AppendFormat(b, layout)
-	b = append(b, " done date:"...)
-	b = now.UTC().AppendFormat(b, layout)
-	b = append(b, " stat:DELIVRD err:000 text:"...)
-	return &pdu.DeliverSM{SM: pdu.SM{
-		Source:       sm.Dest,
-		Dest:         sm.Source,
-		ESMClass:     0x04, // SMSC delivery receipt
-		ShortMessage: string(b),
-		TLVs: pdu.TLVs("").
-			WithCString(pdu.TagReceiptedMessageID, id).
-			WithUint8(pdu.TagMessageState, uint8(pdu.StateDelivered)),
-	}}
+// nextReceiver picks a receiver of systemID round-robin, as the gateway
+// routes a transmitter's receipts; nil when none is bound.
+func (r *Responder) nextReceiver(systemID string) *rconn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rx := r.receivers[systemID]
+	if len(rx) == 0 {
+		return nil
+	}
+	r.rr++
+	return rx[r.rr%uint64(len(rx))]
+}
+
+// forget removes a connection that ended and keeps its counts.
+func (r *Responder) forget(c *rconn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.conns, c)
+	if c.systemID != "" {
+		rx := r.receivers[c.systemID]
+		for i, o := range rx {
+			if o == c {
+				r.receivers[c.systemID] = append(rx[:i:i], rx[i+1:]...)
+				break
+			}
+		}
+	}
+	st := c.stats()
+	// What was sent and never answered failed.
+	st.ReceiptsFailed += c.delivered.Load() - st.Receipts - st.ReceiptsFailed
+	r.totals.add(st)
 }

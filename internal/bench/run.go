@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
@@ -18,8 +16,8 @@ import (
 type runner struct {
 	cfg     Config
 	dest    destinations
-	limiter *rate.Limiter // nil: no rate limit
-	tracker *tracker      // nil: receipts are only counted
+	pace    *pacer   // nil: as fast as the window allows
+	tracker *tracker // nil: receipts are only counted
 
 	next         atomic.Uint64 // index of the next message
 	sent         atomic.Int64
@@ -45,11 +43,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r := &runner{cfg: cfg, dest: newDestinations(cfg.DestPrefix, cfg.Distinct)}
-	if cfg.Rate > 0 {
-		// A burst of one window lets every session fill its window at
-		// start without exceeding the rate over any second.
-		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, min(cfg.Window, int(cfg.Rate))))
-	}
 	if cfg.WaitReceipts {
 		r.tracker = newTracker()
 	}
@@ -60,6 +53,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer closeAll(sessions)
 
 	start := time.Now()
+	if cfg.Rate > 0 {
+		r.pace = newPacer(start, cfg.Rate)
+	}
 	stopProgress := r.progress(start)
 
 	stop, cancelStop := context.WithCancel(ctx)

@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
-	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
 // startResponder serves a responder on a free loopback port for the test.
@@ -30,7 +31,7 @@ func startResponder(t *testing.T, cfg ResponderConfig) (*Responder, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = r.Shutdown(ctx)
-		if err := <-served; err != nil && !errors.Is(err, smpp.ErrServerClosed) {
+		if err := <-served; err != nil && !errors.Is(err, ErrResponderClosed) {
 			t.Errorf("serve: %v", err)
 		}
 	})
@@ -111,6 +112,11 @@ func TestRunStopsAfterDuration(t *testing.T) {
 	if rep.Sent == 0 || rep.Sent != rep.Responses || !rep.OK() {
 		t.Fatalf("sent %d responses %d ok %v", rep.Sent, rep.Responses, rep.OK())
 	}
+	// The pacer never sends a message before it is due: message i goes
+	// at i/rate, so no more than rate × sending time (+ the first) left.
+	if limit := int64(rep.Rate*rep.SendingSeconds) + 1; rep.Sent > limit {
+		t.Fatalf("sent %d in %.3fs at %g/s, more than %d", rep.Sent, rep.SendingSeconds, rep.Rate, limit)
+	}
 	var decoded Report
 	b, err := json.Marshal(rep)
 	if err != nil {
@@ -144,9 +150,48 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// refusingSMSC answers every PDU with the 16-octet response header
+// carrying ESME_RINVPASWD: the responder accepts any bind, so a refused
+// bind needs a server of its own.
+func refusingSMSC(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				var h [headerLen]byte
+				for {
+					if _, err := io.ReadFull(nc, h[:]); err != nil {
+						return
+					}
+					in := parseHeader(h[:])
+					if _, err := io.CopyN(io.Discard, nc, int64(in.length)-headerLen); err != nil {
+						return
+					}
+					if _, err := nc.Write(appendHeader(nil, in.command|respBit, uint32(pdu.StatusInvPaswd), in.sequence)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
 func TestRunBindRefused(t *testing.T) {
-	_, addr := startResponder(t, ResponderConfig{})
-	if _, err := Run(t.Context(), Config{Addr: addr, SystemID: "testuser", Password: "wrong", Count: 1}); err == nil {
-		t.Fatal("bind with a wrong password succeeded")
+	addr := refusingSMSC(t)
+	_, err := Run(t.Context(), Config{Addr: addr, SystemID: "testuser", Password: "wrong", Count: 1})
+	var be *esme.BindError
+	if !errors.As(err, &be) || be.Status != pdu.StatusInvPaswd {
+		t.Fatalf("err %v, want a bind refused with ESME_RINVPASWD", err)
 	}
 }

@@ -36,6 +36,8 @@ func (r *runner) sendLoop(stop context.Context, s *session) {
 		ShortMessage:       r.cfg.Text,
 	}}
 	var buf []byte
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case s.slots <- struct{}{}:
@@ -44,12 +46,12 @@ func (r *runner) sendLoop(stop context.Context, s *session) {
 		case <-s.c.Done():
 			return
 		}
-		if r.limiter != nil && r.limiter.Wait(stop) != nil {
+		i := r.next.Add(1) - 1
+		if r.cfg.Count > 0 && i >= uint64(r.cfg.Count) {
 			<-s.slots
 			return
 		}
-		i := r.next.Add(1) - 1
-		if r.cfg.Count > 0 && i >= uint64(r.cfg.Count) {
+		if r.pace != nil && !r.pace.wait(stop, i, timer) {
 			<-s.slots
 			return
 		}

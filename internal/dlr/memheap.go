@@ -6,32 +6,34 @@ package dlr
 // container/heap's interface calls (or function fields) cost a large share
 // of the receipt path.
 //
-// Each slot carries a copy of its entry's key, so sifting compares within
-// the heap's own array instead of chasing a pointer per comparison (those
-// cache misses were most of the heap's cost under load). A key changes
-// only through fix, which refreshes the copy.
+// Each slot holds its entry's key, the due time (Unix nanoseconds), which
+// the entry does not repeat: sifting compares within the heap's own array
+// instead of reaching an entry per comparison (those cache misses were most
+// of the heap's cost under load). Slots name entries by number, not
+// pointer, so the garbage collector has nothing to scan here either.
 type memHeap struct {
 	a []heapSlot
+	s *memStore
 }
 
 type heapSlot struct {
 	key int64
-	e   *memEntry
+	ref memRef
 }
 
 func (h *memHeap) len() int           { return len(h.a) }
-func (h *memHeap) peek() *memEntry    { return h.a[0].e }
+func (h *memHeap) peek() heapSlot     { return h.a[0] }
 func (h *memHeap) less(i, j int) bool { return h.a[i].key < h.a[j].key }
 
 func (h *memHeap) swap(i, j int) {
 	h.a[i], h.a[j] = h.a[j], h.a[i]
-	h.a[i].e.idx = int32(i)
-	h.a[j].e.idx = int32(j)
+	h.s.at(h.a[i].ref).pos = int32(i)
+	h.s.at(h.a[j].ref).pos = int32(j)
 }
 
-func (h *memHeap) push(e *memEntry) {
-	h.a = append(h.a, heapSlot{key: e.due, e: e})
-	e.idx = int32(len(h.a) - 1)
+func (h *memHeap) push(r memRef, key int64) {
+	h.a = append(h.a, heapSlot{key: key, ref: r})
+	h.s.at(r).pos = int32(len(h.a) - 1)
 	h.up(len(h.a) - 1)
 }
 
@@ -43,16 +45,16 @@ func (h *memHeap) remove(i int) {
 	h.a[n] = heapSlot{}
 	h.a = h.a[:n]
 	if i != n {
-		h.fix(i)
+		h.fix(i, h.a[i].key)
 	}
 	if cap(h.a) > 64 && len(h.a) < cap(h.a)/4 { // give memory back after a burst
 		h.a = append(make([]heapSlot, 0, cap(h.a)/2), h.a...)
 	}
 }
 
-// fix restores the order after the key of the entry at i changed.
-func (h *memHeap) fix(i int) {
-	h.a[i].key = h.a[i].e.due
+// fix sets the key of the slot at i and restores the order.
+func (h *memHeap) fix(i int, key int64) {
+	h.a[i].key = key
 	if !h.down(i) {
 		h.up(i)
 	}

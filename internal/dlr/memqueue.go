@@ -2,7 +2,6 @@ package dlr
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,23 +16,35 @@ const DefaultRememberEntries = 100_000
 // restart of the process: the application says so at start-up when it runs
 // without Redis.
 //
-// Each receipt is kept as a value (its addresses copied, so the submit_sm
-// they were cut from is not kept alive) in an entry indexed by message id
-// and by due time per account (a binary heap); see BENCHMARKS.md for the
-// measured bytes per pending receipt. A removed receipt's entry stays in
-// the id index, emptied, with its final outcome for Lookup, until the most
-// recent DefaultRememberEntries (or MemoryOptions.RememberEntries) outcomes
-// push it out: one index serves both, so a delivered receipt costs one
-// lookup and no second map. Expiry is found by a scan when Expire is
-// called (every few seconds), not by a second heap kept up to date on
-// every Put and Ack.
+// Each receipt is kept in a compact entry of 64 octets without pointers
+// (memEntry: the id as an integer, both addresses packed, times as
+// integers, err and reason as codes, the system id as an account number),
+// in chunks the garbage collector does not scan; a Receipt is rebuilt on
+// Claim and Expire. Entries are indexed by message id and by due time per
+// account (a binary heap); see BENCHMARKS.md for the measured bytes per
+// pending receipt. A removed receipt's entry stays in the id index with
+// its final outcome for Lookup until the most recent
+// DefaultRememberEntries (or MemoryOptions.RememberEntries) outcomes push
+// it out: one index serves both, so a delivered receipt costs one lookup
+// and no second map. Expiry is found by a scan when Expire is called
+// (every few seconds), not by a second heap kept up to date on every Put
+// and Ack.
+//
+// One mutex guards it all: every operation is a few map and heap steps,
+// far shorter than the work of the dispatcher loops and submit handlers
+// that call it.
 type MemoryQueue struct {
-	mu       sync.Mutex
-	byID     map[string]*memEntry // pending and remembered entries
-	accounts map[string]*memAccount
-	pending  int
+	mu      sync.Mutex
+	store   memStore
+	byID    memIndex          // entries with a canonical id
+	byOther map[string]memRef // entries with an id of any other form
+	spill   map[memRef]*memSpill
+	texts   internTable
+	accts   memAccounts
+	pending int
+	minExp  int64 // no pending receipt expires before this (Unix nanoseconds)
 
-	finalRing []*memEntry // remembered entries, oldest at finalNext once full
+	finalRing []memRef // remembered entries, oldest at finalNext once full
 	finalNext int
 	finalCap  int
 }
@@ -54,62 +65,41 @@ func NewMemoryQueue(opts MemoryOptions) *MemoryQueue {
 		n = DefaultRememberEntries
 	}
 	q := &MemoryQueue{
-		byID:     make(map[string]*memEntry),
-		accounts: make(map[string]*memAccount),
+		byOther:  make(map[string]memRef),
+		spill:    make(map[memRef]*memSpill),
+		texts:    newInternTable(),
+		accts:    newMemAccounts(),
+		minExp:   noExpiry,
 		finalCap: max(n, 0),
 	}
 	if n > 0 {
-		q.finalRing = make([]*memEntry, 0, min(n, 4096))
+		q.finalRing = make([]memRef, 0, min(n, 4096))
 	}
 	return q
 }
-
-type memAccount struct {
-	id  string
-	due memHeap
-}
-
-// memEntry is one receipt: pending while acct is set, afterwards only its
-// id and final outcome are kept.
-type memEntry struct {
-	r     Receipt
-	acct  *memAccount
-	due   int64 // unix nanos: claimable from
-	exp   int64 // unix nanos: expires at (MaxInt64 for never)
-	idx   int32 // position in the account's due heap
-	final Outcome
-}
-
-func (e *memEntry) pending() bool { return e.acct != nil }
 
 // Put stores r.
 func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	if err := validate(r); err != nil {
 		return err
 	}
-	// One copy of both addresses, so the submit_sm body they were cut from
-	// is not kept alive by a pending receipt.
-	both := r.Source.Addr + r.Dest.Addr
-	r.Source.Addr, r.Dest.Addr = both[:len(r.Source.Addr)], both[len(r.Source.Addr):]
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	e := q.byID[r.MessageID]
+	ref, ok := q.findLocked(r.MessageID)
 	switch {
-	case e == nil:
-		e = &memEntry{}
-		q.byID[r.MessageID] = e
-	case e.pending():
-		q.unlinkLocked(e)
-	default: // a remembered entry is reused; the ring still points at it
-		e.final = Outcome{}
+	case !ok:
+		ref = q.newEntryLocked(r.MessageID)
+	case q.store.at(ref).flags&memPending != 0:
+		q.unlinkLocked(ref)
 	}
-	a := q.accounts[r.SystemID]
-	if a == nil {
-		a = &memAccount{id: r.SystemID}
-		q.accounts[r.SystemID] = a
-	}
-	e.r, e.acct, e.due, e.exp = r, a, unixNano(r.DueAt), expiryNanos(r.ExpiresAt)
-	a.due.push(e)
+	// A remembered entry is reused; its ring slot still names it, and
+	// rememberLocked skips slots whose entry moved on.
+	q.setAccountLocked(ref, r.SystemID)
+	q.encodeLocked(ref, r)
+	e := q.store.at(ref)
+	e.flags = e.flags&^memRemembered | memPending
+	e.state = 0
+	q.accts.get(e.acct).due.push(ref, unixNano(r.DueAt))
 	q.pending++
 	return nil
 }
@@ -122,11 +112,13 @@ func (q *MemoryQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
 	done(q.Ack(context.Background(), o, r))
 }
 
-// Claim leases up to max due receipts of systemID.
+// Claim leases up to max due receipts of systemID. A claimed receipt's
+// DueAt is when it became claimable: its due time, or the end of an
+// earlier lease that ran out.
 func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	a := q.accounts[systemID]
+	a := q.accts.find(systemID)
 	if a == nil || max <= 0 {
 		return nil, nil
 	}
@@ -136,13 +128,12 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 	}
 	var out []Receipt
 	for len(out) < max && a.due.len() > 0 {
-		e := a.due.peek()
-		if e.due > n {
+		top := a.due.peek()
+		if top.key > n {
 			break
 		}
-		e.due = until
-		a.due.fix(int(e.idx))
-		out = append(out, e.r)
+		out = append(out, q.decodeLocked(top.ref, top.key))
+		a.due.fix(0, until)
 	}
 	return out, nil
 }
@@ -158,6 +149,7 @@ func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 		}
 		q.finishLocked(r.MessageID, ro)
 	}
+	q.compactIfSparseLocked()
 	return nil
 }
 
@@ -165,15 +157,13 @@ func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	e := q.byID[r.MessageID]
-	if e == nil || !e.pending() {
+	ref, ok := q.findLocked(r.MessageID)
+	if !ok || q.store.at(ref).flags&memPending == 0 {
 		return nil
 	}
-	r.DueAt = at
-	r.Source.Addr, r.Dest.Addr = e.r.Source.Addr, e.r.Dest.Addr // already copies
-	e.r = r
-	e.due = unixNano(at)
-	e.acct.due.fix(int(e.idx))
+	q.encodeLocked(ref, r)
+	e := q.store.at(ref)
+	q.accts.get(e.acct).due.fix(int(e.pos), unixNano(at))
 	return nil
 }
 
@@ -181,11 +171,16 @@ func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 func (q *MemoryQueue) Cancel(_ context.Context, systemID, messageID string, at time.Time) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	e := q.byID[messageID]
-	if e == nil || !e.pending() || e.r.SystemID != systemID {
+	ref, ok := q.findLocked(messageID)
+	if !ok {
 		return false, nil
 	}
-	q.finishLocked(messageID, Outcome{State: pdu.StateDeleted, At: at})
+	e := q.store.at(ref)
+	if e.flags&memPending == 0 || q.accts.name(e.acct) != systemID {
+		return false, nil
+	}
+	q.finishRefLocked(ref, Outcome{State: pdu.StateDeleted, At: at, SystemID: systemID})
+	q.compactIfSparseLocked()
 	return true, nil
 }
 
@@ -193,27 +188,28 @@ func (q *MemoryQueue) Cancel(_ context.Context, systemID, messageID string, at t
 func (q *MemoryQueue) Lookup(_ context.Context, systemID, messageID string) (Outcome, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	e := q.byID[messageID]
-	switch {
-	case e == nil:
-		return Outcome{}, false, nil
-	case e.pending():
-		if e.r.SystemID != systemID {
-			return Outcome{}, false, nil
-		}
-		return Outcome{State: pdu.StateEnroute, SystemID: e.r.SystemID, Destination: e.r.Dest.Addr, SubmittedAt: e.r.SubmittedAt}, true, nil
-	}
-	if e.final.SystemID != systemID {
+	ref, ok := q.findLocked(messageID)
+	if !ok {
 		return Outcome{}, false, nil
 	}
-	return e.final, true, nil
+	e := q.store.at(ref)
+	if q.accts.name(e.acct) != systemID {
+		return Outcome{}, false, nil
+	}
+	o := Outcome{State: pdu.MessageState(e.state), SystemID: systemID, Destination: q.destLocked(ref), SubmittedAt: fromNanos(e.sub)}
+	if e.flags&memPending != 0 {
+		o.State = pdu.StateEnroute
+	} else {
+		o.At = fromNanos(e.exp)
+	}
+	return o, true, nil
 }
 
 // PendingCount returns the number of pending receipts of systemID.
 func (q *MemoryQueue) PendingCount(_ context.Context, systemID string) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if a := q.accounts[systemID]; a != nil {
+	if a := q.accts.find(systemID); a != nil {
 		return a.due.len(), nil
 	}
 	return 0, nil
@@ -223,34 +219,46 @@ func (q *MemoryQueue) PendingCount(_ context.Context, systemID string) (int, err
 func (q *MemoryQueue) NextDue(_ context.Context, systemID string) (time.Time, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	a := q.accounts[systemID]
+	a := q.accts.find(systemID)
 	if a == nil || a.due.len() == 0 {
 		return time.Time{}, false, nil
 	}
-	return time.Unix(0, a.due.peek().due), true, nil
+	return time.Unix(0, a.due.peek().key), true, nil
 }
 
-// Expire removes up to max receipts whose ExpiresAt is not after now. It
-// scans the pending receipts: it runs every few seconds, and a scan costs
-// less than keeping an expiry heap ordered on every Put and Ack.
+// Expire removes up to max receipts whose ExpiresAt is not after now. The
+// sweep calls it every few seconds: it returns at once while now is before
+// the earliest expiry of any pending receipt (a bound kept on Put and
+// Retry), and otherwise scans the entries in the order they lie in memory,
+// which costs less than keeping an expiry heap ordered on every Put and Ack.
 func (q *MemoryQueue) Expire(_ context.Context, now time.Time, max int) ([]Receipt, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := now.UnixNano()
+	if n < q.minExp || max == 0 {
+		return nil, nil
+	}
+	var refs []memRef
 	var out []Receipt
-	for _, a := range q.accounts {
-		for _, s := range a.due.a {
-			if len(out) == max {
-				break
-			}
-			if s.e.exp <= n {
-				out = append(out, s.e.r)
-			}
+	rest := int64(noExpiry) // earliest expiry of the receipts that stay
+	for ref := memRef(0); ref < q.store.used; ref++ {
+		e := q.store.at(ref)
+		switch {
+		case e.flags&memPending == 0:
+		case e.exp > n:
+			rest = min(rest, e.exp)
+		case len(out) == max:
+			rest = min(rest, e.exp) // left for the next call
+		default:
+			refs = append(refs, ref)
+			out = append(out, q.decodeLocked(ref, q.accts.get(e.acct).due.a[e.pos].key))
 		}
 	}
-	for _, r := range out {
-		q.finishLocked(r.MessageID, Outcome{State: pdu.StateExpired, At: now})
+	q.minExp = rest
+	for _, ref := range refs {
+		q.finishRefLocked(ref, Outcome{State: pdu.StateExpired, At: now})
 	}
+	q.compactIfSparseLocked()
 	return out, nil
 }
 
@@ -259,78 +267,4 @@ func (q *MemoryQueue) Len(context.Context) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.pending, nil
-}
-
-// unlinkLocked takes a pending entry out of its account's heap.
-func (q *MemoryQueue) unlinkLocked(e *memEntry) {
-	a := e.acct
-	a.due.remove(int(e.idx))
-	if a.due.len() == 0 {
-		delete(q.accounts, a.id)
-	}
-	e.acct = nil
-	q.pending--
-}
-
-// finishLocked ends a receipt with outcome o and remembers it for Lookup.
-// Unknown ids are remembered too (an outcome another claimer reported).
-func (q *MemoryQueue) finishLocked(id string, o Outcome) {
-	e := q.byID[id]
-	if e == nil {
-		if q.finalCap == 0 {
-			return
-		}
-		e = &memEntry{}
-		q.byID[strings.Clone(id)] = e
-	} else if e.pending() {
-		q.unlinkLocked(e)
-	} else { // already remembered: only the outcome changes
-		if o.SystemID == "" {
-			o.SystemID = e.r.SystemID
-		}
-		o.Destination, o.SubmittedAt = e.r.Dest.Addr, e.r.SubmittedAt
-		e.final = o
-		return
-	}
-	if q.finalCap == 0 {
-		delete(q.byID, id)
-		return
-	}
-	e.r = Receipt{MessageID: e.r.MessageID, SystemID: e.r.SystemID, Dest: pdu.Address{Addr: e.r.Dest.Addr}, SubmittedAt: e.r.SubmittedAt}
-	if e.r.MessageID == "" {
-		e.r.MessageID = strings.Clone(id)
-	}
-	if o.SystemID == "" {
-		o.SystemID = e.r.SystemID
-	}
-	if o.Destination == "" {
-		o.Destination = e.r.Dest.Addr
-	}
-	if o.SubmittedAt.IsZero() {
-		o.SubmittedAt = e.r.SubmittedAt
-	}
-	e.final = o
-	q.rememberLocked(e)
-}
-
-// rememberLocked puts a finished entry in the ring, forgetting the oldest
-// once the ring is full.
-func (q *MemoryQueue) rememberLocked(e *memEntry) {
-	if len(q.finalRing) < q.finalCap {
-		q.finalRing = append(q.finalRing, e)
-		return
-	}
-	old := q.finalRing[q.finalNext]
-	if cur := q.byID[old.r.MessageID]; cur == old && !old.pending() {
-		delete(q.byID, old.r.MessageID)
-	}
-	q.finalRing[q.finalNext] = e
-	q.finalNext = (q.finalNext + 1) % q.finalCap
-}
-
-func expiryNanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 1<<63 - 1
-	}
-	return t.UnixNano()
 }

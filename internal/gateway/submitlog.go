@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
@@ -14,16 +15,39 @@ import (
 // queued on the log's buffered writer. now is the time observe read (the
 // clock is read once per message).
 func (h *Handler) logSubmit(now time.Time, level slog.Level, event string, r *smpp.Request, d decision, id, src, dst string, length int) {
-	logging.BeginAt(h.log, now, level, event).
-		Str("message_id", id).
-		Str("system_id", r.Session.SystemID()).
-		Str("command", r.PDU.Command.String()).
-		Str("source", src).
-		Str("destination", dst).
-		Int("message_length", length).
-		Str("status", d.status.String()).
-		Str("receipt_err", d.err).
-		Str("reason", d.reason).
-		Str("detail", d.detail).
+	x := logging.BeginAt(h.log, now, level, event)
+	if x == nil {
+		// The level is off (WARNING and above for accepted and
+		// rejected): nothing else is looked up.
+		return
+	}
+	writeSubmitLine(x, r.Session.SystemID(), r.PDU.Command, d, id, src, dst, length)
+}
+
+// writeSubmitLine adds the fields of a submit line and ends it. At the
+// default level this is one line per message, so it writes what an
+// operator needs and nothing the line already says: message_id, system_id,
+// source, destination and message_length always (message_id is "" when
+// none was given); command only when it is not submit_sm; status only on
+// submit.failed (submit.accepted is ESME_ROK, submit.rejected
+// ESME_RINVDSTADR); receipt_err, reason and detail only when not empty.
+func writeSubmitLine(x *logging.Line, systemID string, cmd pdu.CommandID, d decision, id, src, dst string, length int) {
+	x = x.Str("message_id", id).Str("system_id", systemID)
+	if cmd != pdu.CmdSubmitSM {
+		x = x.Str("command", cmd.String())
+	}
+	x = x.Str("source", src).Str("destination", dst).Int("message_length", length)
+	if !statusImplied(d.status) {
+		x = x.Str("status", d.status.String())
+	}
+	x.OptStr("receipt_err", d.err).
+		OptStr("reason", d.reason).
+		OptStr("detail", d.detail).
 		End()
+}
+
+// statusImplied reports whether the event of a submit line already says
+// its status (see observe).
+func statusImplied(s pdu.Status) bool {
+	return s == pdu.StatusOK || s == pdu.StatusInvDstAdr
 }

@@ -10,12 +10,14 @@ import (
 // over out holding at most bufferBytes of lines (0: none, every line is
 // written by its caller as with New). The caller closes the Writer when
 // the process stops, after the last line it wants written out, and may
-// export Writer.Dropped.
+// export Writer.Dropped. When out is a pipe, its kernel buffer is made
+// larger (up to 1 MiB) where the system allows it.
 func NewBuffered(out io.Writer, level, format string, bufferBytes int) (*slog.Logger, *Writer, error) {
 	// Checked first, so that the drop report below cannot fail.
 	if _, err := New(io.Discard, level, format); err != nil {
 		return nil, nil, err
 	}
+	growPipe(out)
 	w := NewWriter(out, WriterOptions{Bytes: bufferBytes, Dropped: func(n uint64) []byte {
 		return dropReport(format, n)
 	}})

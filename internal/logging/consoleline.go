@@ -12,8 +12,9 @@ import (
 
 func (h *consoleHandler) canEncode() bool { return true }
 
-func (h *consoleHandler) beginLine(buf, timestamp []byte, level slog.Level, event string) []byte {
-	buf = append(buf, timestamp...)
+func (h *consoleHandler) lineStart() string { return "" }
+
+func (h *consoleHandler) appendHead(buf []byte, level slog.Level, event string) []byte {
 	buf = append(buf, ' ')
 	lv := consoleLevel(level)
 	buf = append(buf, lv...)

@@ -22,7 +22,10 @@
 // queued in a bounded buffer and written many per write(2) by one
 // goroutine, at least every DefaultFlushInterval and on Close; lines that
 // do not fit while the output is blocked are dropped, counted and
-// reported. A Line writes a record of string and integer fields (the
-// per-message lines) without slog.Record and without allocating, in the
-// same bytes slog would write.
+// reported. When the output is a pipe, NewBuffered grows its kernel
+// buffer (F_SETPIPE_SZ, Linux) so that a reader that is briefly not
+// scheduled does not block those writes. A Line writes a record of string
+// and integer fields (the per-message lines) without slog.Record and
+// without allocating, in the same bytes slog would write; OptStr leaves
+// out a field with nothing to say.
 package logging

@@ -82,9 +82,9 @@ func appendSimpleJSONAttr(buf []byte, a slog.Attr) ([]byte, bool) {
 
 func (h *jsonHandler) canEncode() bool { return h.fast }
 
-func (h *jsonHandler) beginLine(buf, timestamp []byte, level slog.Level, event string) []byte {
-	buf = append(buf, `{"timestamp":"`...)
-	buf = append(buf, timestamp...)
+func (h *jsonHandler) lineStart() string { return `{"timestamp":"` }
+
+func (h *jsonHandler) appendHead(buf []byte, level slog.Level, event string) []byte {
 	buf = append(buf, `","level":"`...)
 	buf = append(buf, levelName(level)...)
 	buf = append(buf, `","event":"`...)

@@ -34,7 +34,18 @@ type Line struct {
 	stampSec int64
 	stamp    [len(secondFormat)]byte
 	stampOK  bool
-	ts       [len(TimeFormat)]byte // the line's timestamp
+
+	// What follows the timestamp (level, event, the handler's attributes)
+	// as last rendered by this Line, and for which handler, level and
+	// event: the lines of one kind come again and again, and the event's
+	// escaping and padding is then one copy. A handler's attributes do
+	// not change once it is made, and headEnc keeps the handler alive, so
+	// no other handler can take its address.
+	head      []byte
+	headArr   [64]byte // head's storage, when it fits: no allocation of its own
+	headEnc   lineEncoder
+	headLevel slog.Level
+	headEvent string
 }
 
 // lineEncoder is implemented by this package's handlers that can encode a
@@ -43,9 +54,12 @@ type lineEncoder interface {
 	// lineEncoder returns false when the handler cannot (e.g. after
 	// WithGroup), and the Line falls back to slog.
 	canEncode() bool
-	// beginLine starts the line with its timestamp (TimeFormat), level
-	// and event.
-	beginLine(buf, timestamp []byte, level slog.Level, event string) []byte
+	// lineStart is what a line starts with, before its timestamp
+	// (TimeFormat).
+	lineStart() string
+	// appendHead appends what follows the timestamp: the level, the
+	// event and the handler's own attributes.
+	appendHead(buf []byte, level slog.Level, event string) []byte
 	appendStr(buf []byte, key, val string) []byte
 	appendInt(buf []byte, key string, v int64) []byte
 	// endLine finishes the line in buf and writes it.
@@ -72,9 +86,22 @@ func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *
 	if enc, ok := logger.Handler().(lineEncoder); ok && enc.canEncode() {
 		x.enc = enc
 		_, x.json = enc.(*jsonHandler)
-		x.buf = enc.beginLine(x.buf[:0], x.appendTime(x.ts[:0], t), level, event)
+		x.buf = x.appendHead(x.appendTime(append(x.buf[:0], enc.lineStart()...), t), enc, level, event)
 	}
 	return x
+}
+
+// appendHead appends enc's head of a line at level with event, rendered
+// again only when it is not the one this Line rendered last.
+func (x *Line) appendHead(buf []byte, enc lineEncoder, level slog.Level, event string) []byte {
+	if enc != x.headEnc || level != x.headLevel || event != x.headEvent {
+		if x.head == nil {
+			x.head = x.headArr[:0]
+		}
+		x.head = enc.appendHead(x.head[:0], level, event)
+		x.headEnc, x.headLevel, x.headEvent = enc, level, event
+	}
+	return append(buf, x.head...)
 }
 
 // Str adds a string field.
@@ -90,6 +117,15 @@ func (x *Line) Str(key, val string) *Line {
 		x.attrs = append(x.attrs, slog.String(key, val))
 	}
 	return x
+}
+
+// OptStr adds a string field unless val is empty: a field that often has
+// nothing to say costs nothing then.
+func (x *Line) OptStr(key, val string) *Line {
+	if val == "" {
+		return x
+	}
+	return x.Str(key, val)
 }
 
 // Int adds an integer field.

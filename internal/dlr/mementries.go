@@ -1,0 +1,312 @@
+package dlr
+
+import (
+	"strings"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// The MemoryQueue's work on single entries: indexing by id, converting a
+// Receipt to and from its compact entry, and the end of a receipt. All
+// methods need q.mu held.
+
+// findLocked returns the entry of message id.
+func (q *MemoryQueue) findLocked(id string) (memRef, bool) {
+	if v, ok := parseCanonicalID(id); ok {
+		return q.byID.get(v, &q.store)
+	}
+	ref, found := q.byOther[id]
+	return ref, found
+}
+
+// newEntryLocked adds an empty entry for message id to the id index.
+func (q *MemoryQueue) newEntryLocked(id string) memRef {
+	ref := q.store.alloc()
+	if v, ok := parseCanonicalID(id); ok {
+		q.store.at(ref).id = v
+		q.byID.put(v, ref, &q.store)
+		return ref
+	}
+	id = strings.Clone(id)
+	q.spillLocked(ref).id = id
+	q.store.at(ref).flags |= memSpilledID
+	q.byOther[id] = ref
+	return ref
+}
+
+// spillLocked returns the spill record of ref, adding one.
+func (q *MemoryQueue) spillLocked(ref memRef) *memSpill {
+	sp := q.spill[ref]
+	if sp == nil {
+		sp = new(memSpill)
+		q.spill[ref] = sp
+	}
+	return sp
+}
+
+// trimSpillLocked drops what ref's spill record holds that its flags no
+// longer use, and the record once it holds nothing.
+func (q *MemoryQueue) trimSpillLocked(ref memRef) {
+	sp := q.spill[ref]
+	if sp == nil {
+		return
+	}
+	f := q.store.at(ref).flags
+	if f&memSpilledAddr == 0 {
+		sp.src, sp.dst = "", ""
+	}
+	if f&memSpilledText == 0 {
+		sp.err, sp.reason = "", ""
+	}
+	if f&memSpilledID == 0 && *sp == (memSpill{}) {
+		delete(q.spill, ref)
+	}
+}
+
+// setAccountLocked makes ref's entry name account sys.
+func (q *MemoryQueue) setAccountLocked(ref memRef, sys string) {
+	e := q.store.at(ref)
+	if q.accts.name(e.acct) == sys {
+		return
+	}
+	old := e.acct
+	e.acct = q.accts.ref(sys, &q.store)
+	q.accts.unref(old)
+}
+
+// encodeLocked writes r's content (all but its id, system id and due time)
+// into ref's entry.
+func (q *MemoryQueue) encodeLocked(ref memRef, r Receipt) {
+	e := q.store.at(ref)
+	e.sub = unixNano(r.SubmittedAt)
+	e.exp = expiryNanos(r.ExpiresAt)
+	q.minExp = min(q.minExp, e.exp)
+	e.ton = [4]uint8{r.Source.TON, r.Source.NPI, r.Dest.TON, r.Dest.NPI}
+	e.tries = saturatingAttempts(r.Attempts)
+	e.flags &^= memSpilledAddr | memSpilledText
+	q.setAddrsLocked(ref, r.Source.Addr, r.Dest.Addr)
+	ec, eok := q.texts.code(r.Err)
+	rc, rok := q.texts.code(r.Reason)
+	if eok && rok {
+		e.err, e.rsn = ec, rc
+	} else {
+		e.err, e.rsn = 0, 0
+		e.flags |= memSpilledText
+		sp := q.spillLocked(ref)
+		sp.err, sp.reason = strings.Clone(r.Err), strings.Clone(r.Reason)
+	}
+	q.trimSpillLocked(ref)
+}
+
+// setAddrsLocked keeps both addresses in ref's entry, or aside when they
+// do not fit. The caller trims the spill record.
+func (q *MemoryQueue) setAddrsLocked(ref memRef, src, dst string) {
+	e := q.store.at(ref)
+	if packAddrs(&e.addrs, src, dst) {
+		e.flags &^= memSpilledAddr
+		return
+	}
+	e.addrs = [memAddrsLen]byte{}
+	e.flags |= memSpilledAddr
+	sp := q.spillLocked(ref)
+	both := src + dst // one copy of both, not the caller's buffers
+	sp.src, sp.dst = both[:len(src)], both[len(src):]
+}
+
+// decodeLocked rebuilds the receipt of pending entry ref, due at due. Its
+// id and addresses share one new string.
+func (q *MemoryQueue) decodeLocked(ref memRef, due int64) Receipt {
+	e := q.store.at(ref)
+	sp := q.spill[ref]
+	r := Receipt{
+		SystemID:    q.accts.name(e.acct),
+		Source:      pdu.Address{TON: e.ton[0], NPI: e.ton[1]},
+		Dest:        pdu.Address{TON: e.ton[2], NPI: e.ton[3]},
+		SubmittedAt: fromNanos(e.sub),
+		DueAt:       fromNanos(due),
+		ExpiresAt:   expiryFromNanos(e.exp),
+		Attempts:    int(e.tries),
+	}
+	if e.flags&memSpilledText != 0 {
+		r.Err, r.Reason = sp.err, sp.reason
+	} else {
+		r.Err, r.Reason = q.texts.text(e.err), q.texts.text(e.rsn)
+	}
+	var buf [16 + 2*addrMaxCount]byte
+	b := buf[:0]
+	idLen := 16
+	if e.flags&memSpilledID != 0 {
+		r.MessageID, idLen = sp.id, 0
+	} else {
+		b = appendCanonicalID(b, e.id)
+	}
+	if e.flags&memSpilledAddr != 0 {
+		r.Source.Addr, r.Dest.Addr = sp.src, sp.dst
+		if idLen > 0 {
+			r.MessageID = string(b)
+		}
+		return r
+	}
+	b, srcLen := unpackAddrs(b, &e.addrs)
+	s := string(b)
+	if idLen > 0 {
+		r.MessageID = s[:idLen]
+	}
+	r.Source.Addr, r.Dest.Addr = s[idLen:idLen+srcLen], s[idLen+srcLen:]
+	return r
+}
+
+// destLocked returns the destination address of entry ref.
+func (q *MemoryQueue) destLocked(ref memRef) string {
+	e := q.store.at(ref)
+	if e.flags&memSpilledAddr != 0 {
+		return q.spill[ref].dst
+	}
+	return unpackDest(&e.addrs)
+}
+
+// unlinkLocked takes a pending entry out of its account's heap.
+func (q *MemoryQueue) unlinkLocked(ref memRef) {
+	e := q.store.at(ref)
+	q.accts.get(e.acct).due.remove(int(e.pos))
+	e.flags &^= memPending
+	q.pending--
+}
+
+// finishLocked ends a receipt with outcome o and remembers it for Lookup.
+// Unknown ids are remembered too (an outcome another claimer reported).
+func (q *MemoryQueue) finishLocked(id string, o Outcome) {
+	ref, ok := q.findLocked(id)
+	if !ok {
+		if q.finalCap == 0 {
+			return
+		}
+		ref = q.newEntryLocked(id)
+	}
+	q.finishRefLocked(ref, o)
+}
+
+// finishRefLocked ends entry ref with outcome o. A remembered entry only
+// takes the new state and time.
+func (q *MemoryQueue) finishRefLocked(ref memRef, o Outcome) {
+	e := q.store.at(ref)
+	fresh := e.flags&(memPending|memRemembered) == 0 // new: never pending
+	if e.flags&memPending != 0 {
+		q.unlinkLocked(ref)
+		if q.finalCap == 0 {
+			q.dropLocked(ref)
+			return
+		}
+	}
+	if o.SystemID != "" {
+		q.setAccountLocked(ref, o.SystemID)
+	}
+	e.state, e.exp = uint8(o.State), unixNano(o.At)
+	if e.flags&memRemembered != 0 {
+		return
+	}
+	if fresh || !o.SubmittedAt.IsZero() {
+		e.sub = unixNano(o.SubmittedAt)
+	}
+	if dst := o.Destination; fresh || dst != "" {
+		if dst == "" {
+			dst = q.destLocked(ref)
+		}
+		q.setAddrsLocked(ref, "", dst)
+	}
+	// Only the id, account, destination and times are needed from now on.
+	e.ton, e.err, e.rsn, e.tries = [4]uint8{}, 0, 0, 0
+	e.flags = e.flags&^memSpilledText | memRemembered
+	q.trimSpillLocked(ref)
+	q.rememberLocked(ref)
+}
+
+// rememberLocked puts a finished entry in the ring, forgetting the oldest
+// once the ring is full.
+func (q *MemoryQueue) rememberLocked(ref memRef) {
+	if len(q.finalRing) < q.finalCap {
+		q.store.at(ref).pos = int32(len(q.finalRing))
+		q.finalRing = append(q.finalRing, ref)
+		return
+	}
+	slot := q.finalNext
+	// The slot's entry is forgotten unless it moved on since: pending
+	// again (Put of the same id), or remembered again in a later slot.
+	if old := q.finalRing[slot]; old != ref && old != memNoRef {
+		if oe := q.store.at(old); oe.flags&memRemembered != 0 && oe.pos == int32(slot) {
+			q.dropLocked(old)
+		}
+	}
+	q.finalRing[slot] = ref
+	q.store.at(ref).pos = int32(slot)
+	q.finalNext = (q.finalNext + 1) % q.finalCap
+}
+
+// dropLocked forgets entry ref: out of the id index, its account and the
+// store.
+func (q *MemoryQueue) dropLocked(ref memRef) {
+	e := q.store.at(ref)
+	if e.flags&memSpilledID != 0 {
+		delete(q.byOther, q.spill[ref].id)
+	} else {
+		q.byID.remove(e.id, &q.store)
+	}
+	delete(q.spill, ref)
+	q.accts.unref(e.acct)
+	q.store.release(ref)
+}
+
+// compactIfSparseLocked compacts the store when most of it is free. It is
+// called at the end of operations that forget entries, never in between:
+// compacting renumbers every entry.
+func (q *MemoryQueue) compactIfSparseLocked() {
+	if q.store.sparse() {
+		q.compactLocked()
+	}
+}
+
+// compactLocked moves the entries in use into a new store, numbered from
+// 0, so the chunks a burst needed go back to the garbage collector. Every
+// entry in use is pending (its heap slot names it) or remembered (its ring
+// slot does). Ring slots that name an entry which moved on since (stale,
+// see rememberLocked) would name an arbitrary entry, or none, under the
+// new numbers: they are emptied.
+func (q *MemoryQueue) compactLocked() {
+	old := q.store
+	q.store = memStore{}
+	q.byID = memIndex{}
+	spill := make(map[memRef]*memSpill, len(q.spill))
+	for i := range q.finalRing {
+		q.finalRing[i] = memNoRef
+	}
+	for r := memRef(0); r < old.used; r++ {
+		e := old.at(r)
+		if e.flags&(memPending|memRemembered) == 0 {
+			continue
+		}
+		nr := q.store.alloc()
+		*q.store.at(nr) = *e
+		if sp := q.spill[r]; sp != nil {
+			spill[nr] = sp
+		}
+		if e.flags&memSpilledID != 0 {
+			q.byOther[q.spill[r].id] = nr
+		} else {
+			q.byID.put(e.id, nr, &q.store)
+		}
+		if e.flags&memPending != 0 {
+			q.accts.get(e.acct).due.a[e.pos].ref = nr
+		} else {
+			q.finalRing[e.pos] = nr
+		}
+	}
+	q.spill = spill
+}
+
+func expiryNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return noExpiry
+	}
+	return t.UnixNano()
+}
