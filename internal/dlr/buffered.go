@@ -92,7 +92,10 @@ type degraded struct {
 	lastErr error
 }
 
-var _ AsyncQueue = (*BufferedQueue)(nil)
+var (
+	_ AsyncQueue   = (*BufferedQueue)(nil)
+	_ hookedPutter = (*BufferedQueue)(nil)
+)
 
 // NewBufferedQueue wraps inner.
 func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
@@ -162,24 +165,42 @@ func (q *BufferedQueue) Put(ctx context.Context, r Receipt) error {
 
 // PutAsync is Put calling done with the result instead of returning it.
 func (q *BufferedQueue) PutAsync(r Receipt, done func(error)) {
+	q.putHooked(r, putHooks{done: done})
+}
+
+// putHooked is PutAsync running h with the result. An inner queue that
+// runs hooks itself (RedisQueue) is handed this buffer as the fallback,
+// so a receipt costs no closure here.
+func (q *BufferedQueue) putHooked(r Receipt, h putHooks) {
 	if err := validate(r); err != nil {
-		done(err)
+		finishPut(h, r, err)
 		return
 	}
 	q.mu.Lock()
 	if _, bad := q.accounts[r.SystemID]; bad {
 		err := q.bufferLocked(r, nil)
 		q.mu.Unlock()
-		done(err)
+		finishPut(h, r, err)
 		return
 	}
 	q.mu.Unlock()
+	if hp, ok := q.inner.(hookedPutter); ok && h.fallback == nil {
+		h.fallback = q
+		hp.putHooked(r, h)
+		return
+	}
+	q.putInner(r, h)
+}
+
+// putInner stores r in an inner queue that runs no hooks. Apart from
+// putHooked, so that its closure does not move every receipt to the heap.
+func (q *BufferedQueue) putInner(r Receipt, h putHooks) {
 	if q.async != nil {
 		q.async.PutAsync(r, func(err error) {
 			if err != nil {
 				err = q.fallback(r, err)
 			}
-			done(err)
+			h.finish(&r, err)
 		})
 		return
 	}
@@ -189,7 +210,7 @@ func (q *BufferedQueue) PutAsync(r Receipt, done func(error)) {
 	if err != nil {
 		err = q.fallback(r, err)
 	}
-	done(err)
+	h.finish(&r, err)
 }
 
 // RecordAsync remembers o for r in the inner queue; a failure only costs

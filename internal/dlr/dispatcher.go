@@ -136,21 +136,13 @@ func (d *Dispatcher) ScheduleAsync(r Receipt, done func(error)) {
 		done(err)
 		return
 	}
-	aq, ok := d.q.(AsyncQueue)
-	if !ok {
-		ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
-		defer cancel()
-		done(d.Schedule(ctx, r))
+	if hp, ok := d.q.(hookedPutter); ok {
+		// The queue calls d.afterPut, then done: no closure holding a
+		// copy of r per receipt.
+		hp.putHooked(r, putHooks{done: done, after: d})
 		return
 	}
-	aq.PutAsync(r, func(err error) {
-		if err != nil {
-			done(fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err))
-			return
-		}
-		d.scheduled(&r)
-		done(nil)
-	})
+	d.scheduleOther(r, done)
 }
 
 // Accepted remembers an accepted message that asked for no receipt

@@ -1,6 +1,7 @@
 package dlr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +70,46 @@ type putReq struct {
 	kind putKind
 	r    Receipt
 	o    Outcome // kindFinished
+	h    putHooks
+}
+
+// putHooks is what happens with a put's result on the committer. The
+// layers above the queue (the outage buffer, the dispatcher) hand their
+// part over as values rather than wrapping done in closures: a closure
+// holding a copy of the receipt cost an allocation per layer and receipt
+// on the accept path.
+type putHooks struct {
 	done func(error)
+	// fallback, when set, buffers a receipt whose put failed; its result
+	// replaces the error.
+	fallback *BufferedQueue
+	// after, when set, sees the result (after fallback) and may replace it.
+	after putHook
+}
+
+// putHook is told a put's result before done is called.
+type putHook interface {
+	afterPut(r *Receipt, err error) error
+}
+
+// hookedPutter is an AsyncQueue that runs putHooks itself.
+type hookedPutter interface {
+	putHooked(r Receipt, h putHooks)
+}
+
+// finishPut is h.finish for a put that never reached the committer; r is
+// a parameter here so that only this path moves a receipt to the heap.
+func finishPut(h putHooks, r Receipt, err error) { h.finish(&r, err) }
+
+// finish applies the hooks to err and calls done.
+func (h *putHooks) finish(r *Receipt, err error) {
+	if err != nil && h.fallback != nil {
+		err = h.fallback.fallback(*r, err)
+	}
+	if h.after != nil {
+		err = h.after.afterPut(r, err)
+	}
+	h.done(err)
 }
 
 // RecordAsync remembers o as the outcome of r (an accepted message that
@@ -88,11 +128,12 @@ func (q *RedisQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
 		done(ErrRecordBacklog)
 		return
 	}
-	q.enqueue(putReq{kind: kindFinished, r: r, o: o, done: done})
+	q.enqueue(putReq{kind: kindFinished, r: r, o: o, h: putHooks{done: done}})
 }
 
 var (
-	_ AsyncQueue = (*RedisQueue)(nil)
+	_ AsyncQueue   = (*RedisQueue)(nil)
+	_ hookedPutter = (*RedisQueue)(nil)
 )
 
 // Put stores r and waits for its group commit.
@@ -101,7 +142,7 @@ func (q *RedisQueue) Put(ctx context.Context, r Receipt) error {
 		return err
 	}
 	ch := make(chan error, 1)
-	q.enqueue(putReq{kind: kindPut, r: r, done: func(err error) { ch <- err }})
+	q.enqueue(putReq{kind: kindPut, r: r, h: putHooks{done: func(err error) { ch <- err }}})
 	select {
 	case err := <-ch:
 		return err
@@ -113,11 +154,16 @@ func (q *RedisQueue) Put(ctx context.Context, r Receipt) error {
 // PutAsync stores r with the next group commit and calls done with its
 // outcome (after WAIT, when configured).
 func (q *RedisQueue) PutAsync(r Receipt, done func(error)) {
+	q.putHooked(r, putHooks{done: done})
+}
+
+// putHooked is PutAsync running h on the committer.
+func (q *RedisQueue) putHooked(r Receipt, h putHooks) {
 	if err := validate(r); err != nil {
-		done(err)
+		finishPut(h, r, err)
 		return
 	}
-	q.enqueue(putReq{kind: kindPut, r: r, done: done})
+	q.enqueue(putReq{kind: kindPut, r: r, h: h})
 }
 
 // Restore stores receipts taken back from an outage buffer, skipping those
@@ -129,7 +175,7 @@ func (q *RedisQueue) Restore(ctx context.Context, rs []Receipt) []error {
 	var wg sync.WaitGroup
 	wg.Add(len(rs))
 	for i := range rs {
-		q.enqueue(putReq{kind: kindRestore, r: rs[i], done: func(err error) { errs[i] = err; wg.Done() }})
+		q.enqueue(putReq{kind: kindRestore, r: rs[i], h: putHooks{done: func(err error) { errs[i] = err; wg.Done() }}})
 	}
 	ch := make(chan struct{})
 	go func() { wg.Wait(); close(ch) }()
@@ -171,15 +217,21 @@ func (q *RedisQueue) commitAll() {
 			g.mu.Unlock()
 			return
 		}
-		batch = append(batch[:0], g.waiting[:n]...)
+		if n == len(g.waiting) {
+			// Take the whole slice and leave this committer's old one
+			// (empty) for the next Puts: no copy of the requests.
+			batch, g.waiting = g.waiting, batch[:0]
+		} else {
+			batch = append(batch[:0], g.waiting[:n]...)
+			rest := copy(g.waiting, g.waiting[n:])
+			clear(g.waiting[rest:])
+			g.waiting = g.waiting[:rest]
+		}
 		for i := range batch {
 			if batch[i].kind == kindFinished {
 				g.records--
 			}
 		}
-		rest := copy(g.waiting, g.waiting[n:])
-		clear(g.waiting[rest:])
-		g.waiting = g.waiting[:rest]
 		// Puts arriving during this commit go out with a second committer
 		// rather than wait for this round trip.
 		helper := g.committers < maxCommitters
@@ -204,8 +256,9 @@ type putGroup struct {
 	sys    string
 	kind   putKind
 	script *redis.Script
-	dones  []func(error) // of each receipt, in batch order
-	items  []putItem     // put and restore: the receipts, until putArgs
+	reqs   []*putReq // of each receipt, in batch order
+	items  []putItem // put and restore: the receipts, until putArgs
+	buf    []byte    // put and restore: the items' elements and bodies
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
@@ -237,8 +290,8 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 		if err != nil {
 			err = redisErr("put", err)
 		}
-		for _, done := range g.dones {
-			done(err)
+		for _, req := range g.reqs {
+			req.h.finish(&req.r, err)
 		}
 	}
 }
@@ -253,7 +306,8 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := time.Now()
-	for _, req := range batch {
+	for i := range batch {
+		req := &batch[i]
 		k := gk{req.r.SystemID, req.kind}
 		g := idx[k]
 		if g == nil && k.kind == kindFinished {
@@ -266,7 +320,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 		}
 		if k.kind == kindFinished {
 			g.args = append(g.args, req.r.MessageID)
-			g.dones = append(g.dones, req.done)
+			g.reqs = append(g.reqs, req)
 			continue
 		}
 		if g == nil {
@@ -280,14 +334,14 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 				// Often one account per batch: room for all of it at
 				// once (other groups grow as they go).
 				g.items = make([]putItem, 0, len(batch))
-				g.dones = make([]func(error), 0, len(batch))
+				g.reqs = make([]*putReq, 0, len(batch))
+				g.buf = make([]byte, 0, len(batch)*(64+req.r.encodedSizeHint()))
 			}
 			idx[k] = g
 			groups = append(groups, g)
 		}
-		body, _ := req.r.MarshalBinary()
-		g.items = append(g.items, putItem{el: freshElement(req.r), id: req.r.MessageID, body: body})
-		g.dones = append(g.dones, req.done)
+		g.items = append(g.items, g.appendItem(&req.r))
+		g.reqs = append(g.reqs, req)
 	}
 	for _, g := range groups {
 		if g.kind != kindFinished {
@@ -297,27 +351,32 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 	return groups
 }
 
-// putItem is one receipt of a put group: its fresh-list element and body.
+// putItem is one receipt of a put group: where its fresh-list element
+// ("due|exp|id") and its encoded body lie in the group's buf.
 type putItem struct {
-	el   string // "due|exp|id"
-	id   string
-	body []byte
+	el, id, body, end int32 // offsets: element, id within it, body, end
 }
 
-// freshElement is a receipt's fresh-list element, "due|exp|id" with both
-// times as 13-digit unix ms (see putLua), built in one allocation.
-func freshElement(r Receipt) string {
-	var b [64]byte
-	s := appendMillis(b[:0], r.DueAt)
-	s = append(s, '|')
+// appendItem appends r's fresh-list element, "due|exp|id" with both times
+// as 13-digit unix ms (see putLua), and its encoding to g.buf: one buffer
+// for the group instead of two allocations per receipt.
+func (g *putGroup) appendItem(r *Receipt) putItem {
+	it := putItem{el: int32(len(g.buf))}
+	b := appendMillis(g.buf, r.DueAt)
+	b = append(b, '|')
 	if r.ExpiresAt.IsZero() {
-		s = append(s, neverMillis...)
+		b = append(b, neverMillis...)
 	} else {
-		s = appendMillis(s, r.ExpiresAt)
+		b = appendMillis(b, r.ExpiresAt)
 	}
-	s = append(s, '|')
-	s = append(s, r.MessageID...)
-	return string(s)
+	b = append(b, '|')
+	it.id = int32(len(b))
+	b = append(b, r.MessageID...)
+	it.body = int32(len(b))
+	b = r.appendBinary(b)
+	it.end = int32(len(b))
+	g.buf = b
+	return it
 }
 
 // appendMillis appends t as the scripts' 13-digit unix milliseconds.
@@ -335,26 +394,36 @@ func appendMillis(b []byte, t time.Time) []byte {
 // order), and when that leaves both in order the script may append the
 // whole batch with one command each (mode "o").
 func (g *putGroup) putArgs() {
+	buf := g.buf
+	times := func(it putItem) []byte { return buf[it.el : it.el+27] } // "due|exp"
 	mode := "r"
 	if g.kind == kindPut {
-		slices.SortStableFunc(g.items, func(a, b putItem) int { return strings.Compare(a.el[:27], b.el[:27]) })
+		slices.SortStableFunc(g.items, func(a, b putItem) int { return bytes.Compare(times(a), times(b)) })
 		mode = "o"
 		for i := 1; i < len(g.items); i++ {
-			if g.items[i].el[14:27] < g.items[i-1].el[14:27] {
+			if bytes.Compare(times(g.items[i])[14:], times(g.items[i-1])[14:]) < 0 {
 				mode = "p" // expiry out of due order: the script sorts it out
 				break
 			}
 		}
 	}
-	g.args = slices.Grow(g.args, 2+3*len(g.items))
+	// One string for the whole group, cut into the arguments, and passed
+	// as *string: boxing a string or []byte in an interface allocates, a
+	// pointer does not, and go-redis writes *string as the string.
+	all := string(buf)
+	strs := make([]string, 3*len(g.items))
+	n := len(g.items)
+	for i, it := range g.items {
+		strs[i] = all[it.el:it.body]
+		strs[n+2*i] = all[it.id:it.body]
+		strs[n+2*i+1] = all[it.body:it.end]
+	}
+	g.args = slices.Grow(g.args, 2+len(strs))
 	g.args = append(g.args, mode, len(g.items))
-	for _, it := range g.items {
-		g.args = append(g.args, it.el)
+	for i := range strs {
+		g.args = append(g.args, &strs[i])
 	}
-	for _, it := range g.items {
-		g.args = append(g.args, it.id, it.body)
-	}
-	g.items = nil
+	g.items, g.buf = nil, nil
 }
 
 // runGroups sends every group's script and, with WaitReplicas, WAIT on
