@@ -1,7 +1,6 @@
 package dlr
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -214,6 +213,9 @@ func (q *RedisQueue) commitAll() {
 		n := min(len(g.waiting), putBatchMax)
 		if n == 0 {
 			g.committers--
+			if cap(batch) > cap(g.waiting) {
+				g.waiting = batch[:0] // cleared: keeps its room for the next Puts
+			}
 			g.mu.Unlock()
 			return
 		}
@@ -258,12 +260,15 @@ type putGroup struct {
 	script *redis.Script
 	reqs   []*putReq // of each receipt, in batch order
 	items  []putItem // put and restore: the receipts, until putArgs
-	buf    []byte    // put and restore: the items' elements and bodies
-	keys   []string
-	args   []any
-	cmd    *redis.Cmd
-	err    error
-	count  int // receipts the script stored
+	// put and restore: the items' elements and bodies, one after the
+	// other (a Builder: its String needs no copy), built in scratch.
+	text    strings.Builder
+	scratch []byte
+	keys    []string
+	args    []any
+	cmd     *redis.Cmd
+	err     error
+	count   int // receipts the script stored
 }
 
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
@@ -335,7 +340,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 				// once (other groups grow as they go).
 				g.items = make([]putItem, 0, len(batch))
 				g.reqs = make([]*putReq, 0, len(batch))
-				g.buf = make([]byte, 0, len(batch)*(64+req.r.encodedSizeHint()))
+				g.text.Grow(len(batch) * (28 + len(req.r.MessageID) + req.r.encodedSizeHint()))
 			}
 			idx[k] = g
 			groups = append(groups, g)
@@ -358,11 +363,11 @@ type putItem struct {
 }
 
 // appendItem appends r's fresh-list element, "due|exp|id" with both times
-// as 13-digit unix ms (see putLua), and its encoding to g.buf: one buffer
+// as 13-digit unix ms (see putLua), and its encoding to g.text: one buffer
 // for the group instead of two allocations per receipt.
 func (g *putGroup) appendItem(r *Receipt) putItem {
-	it := putItem{el: int32(len(g.buf))}
-	b := appendMillis(g.buf, r.DueAt)
+	base := int32(g.text.Len())
+	b := appendMillis(g.scratch[:0], r.DueAt)
 	b = append(b, '|')
 	if r.ExpiresAt.IsZero() {
 		b = append(b, neverMillis...)
@@ -370,12 +375,13 @@ func (g *putGroup) appendItem(r *Receipt) putItem {
 		b = appendMillis(b, r.ExpiresAt)
 	}
 	b = append(b, '|')
-	it.id = int32(len(b))
+	it := putItem{el: base, id: base + int32(len(b))}
 	b = append(b, r.MessageID...)
-	it.body = int32(len(b))
+	it.body = base + int32(len(b))
 	b = r.appendBinary(b)
-	it.end = int32(len(b))
-	g.buf = b
+	it.end = base + int32(len(b))
+	g.text.Write(b)
+	g.scratch = b
 	return it
 }
 
@@ -394,14 +400,14 @@ func appendMillis(b []byte, t time.Time) []byte {
 // order), and when that leaves both in order the script may append the
 // whole batch with one command each (mode "o").
 func (g *putGroup) putArgs() {
-	buf := g.buf
-	times := func(it putItem) []byte { return buf[it.el : it.el+27] } // "due|exp"
+	all := g.text.String()
+	times := func(it putItem) string { return all[it.el : it.el+27] } // "due|exp"
 	mode := "r"
 	if g.kind == kindPut {
-		slices.SortStableFunc(g.items, func(a, b putItem) int { return bytes.Compare(times(a), times(b)) })
+		slices.SortStableFunc(g.items, func(a, b putItem) int { return strings.Compare(times(a), times(b)) })
 		mode = "o"
 		for i := 1; i < len(g.items); i++ {
-			if bytes.Compare(times(g.items[i])[14:], times(g.items[i-1])[14:]) < 0 {
+			if times(g.items[i])[14:] < times(g.items[i-1])[14:] {
 				mode = "p" // expiry out of due order: the script sorts it out
 				break
 			}
@@ -410,7 +416,6 @@ func (g *putGroup) putArgs() {
 	// One string for the whole group, cut into the arguments, and passed
 	// as *string: boxing a string or []byte in an interface allocates, a
 	// pointer does not, and go-redis writes *string as the string.
-	all := string(buf)
 	strs := make([]string, 3*len(g.items))
 	n := len(g.items)
 	for i, it := range g.items {
@@ -423,7 +428,8 @@ func (g *putGroup) putArgs() {
 	for i := range strs {
 		g.args = append(g.args, &strs[i])
 	}
-	g.items, g.buf = nil, nil
+	g.items, g.scratch = nil, nil
+	g.text.Reset()
 }
 
 // runGroups sends every group's script and, with WaitReplicas, WAIT on

@@ -297,9 +297,16 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if len(rs) == 0 {
 		return nil
 	}
-	byAccount := make(map[string][]any)
-	for _, r := range rs {
-		byAccount[r.SystemID] = append(byAccount[r.SystemID], r.MessageID)
+	byAccount := make(map[string][]any, 1)
+	for i := range rs {
+		sys := rs[i].SystemID
+		ids := byAccount[sys]
+		if ids == nil && len(byAccount) == 0 {
+			ids = make([]any, 0, len(rs)) // mostly one account: all of it at once
+		}
+		// As *string: boxing the id itself allocates per receipt; rs
+		// outlives the commands.
+		byAccount[sys] = append(ids, &rs[i].MessageID)
 	}
 	if len(byAccount) == 1 {
 		for sys, ids := range byAccount {
