@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
@@ -75,6 +76,14 @@ func TestPutSurvivesScriptCacheFlush(t *testing.T) {
 	}
 	if n, _ := q.Len(ctx); n != 2 {
 		t.Fatalf("Len = %d, want 2", n)
+	}
+	// The claim, sent by hash too, must also resend its text.
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Claim(ctx, "acme", t0, time.Minute, 10)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Claim after SCRIPT FLUSH = %d receipts, %v; want 2", len(got), err)
 	}
 }
 
