@@ -120,19 +120,11 @@ func (d *Dispatcher) scheduled(r *Receipt) {
 // from the queue's committer goroutine when the queue is an AsyncQueue.
 // The submit_sm_resp promising the receipt is sent from done.
 func (d *Dispatcher) ScheduleAsync(r Receipt, done func(error)) {
-	if err := validate(r); err != nil {
+	if handled, err := d.ScheduleNow(r); handled {
 		done(err)
 		return
 	}
-	if mq, ok := d.q.(*MemoryQueue); ok {
-		// Stored at once and never blocks: no deadline and no callback
-		// wrapped around done (the accept path's cost per receipt).
-		err := mq.Put(context.Background(), r)
-		if err != nil {
-			err = fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
-		} else {
-			d.scheduled(&r)
-		}
+	if err := validate(r); err != nil {
 		done(err)
 		return
 	}
@@ -142,7 +134,48 @@ func (d *Dispatcher) ScheduleAsync(r Receipt, done func(error)) {
 		hp.putHooked(r, putHooks{done: done, after: d})
 		return
 	}
-	d.scheduleOther(r, done)
+	aq, ok := d.q.(AsyncQueue)
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
+		defer cancel()
+		done(d.Schedule(ctx, r))
+		return
+	}
+	d.putAsync(aq, r, done)
+}
+
+// putAsync is ScheduleAsync's store into an AsyncQueue. It is its own
+// function so that only its copy of r is captured by the callback: in
+// ScheduleAsync the capture would move every caller's r to the heap, the
+// memory queue's too.
+func (d *Dispatcher) putAsync(aq AsyncQueue, r Receipt, done func(error)) {
+	aq.PutAsync(r, func(err error) {
+		if err != nil {
+			done(fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err))
+			return
+		}
+		d.scheduled(&r)
+		done(nil)
+	})
+}
+
+// ScheduleNow stores r at once when the queue never blocks (the memory
+// queue) and reports handled with the outcome; otherwise it stores
+// nothing and the caller uses ScheduleAsync. It spares the accept path a
+// callback per receipt.
+func (d *Dispatcher) ScheduleNow(r Receipt) (handled bool, err error) {
+	mq, ok := d.q.(*MemoryQueue)
+	if !ok {
+		return false, nil
+	}
+	if err := validate(r); err != nil {
+		return true, err
+	}
+	if err := mq.Put(context.Background(), r); err != nil {
+		return true, fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
+	}
+	d.scheduled(&r)
+	return true, nil
 }
 
 // Accepted remembers an accepted message that asked for no receipt

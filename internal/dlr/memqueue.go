@@ -42,7 +42,8 @@ type MemoryQueue struct {
 	texts   internTable
 	accts   memAccounts
 	pending int
-	minExp  int64 // no pending receipt expires before this (Unix nanoseconds)
+	minExp  int64      // no pending receipt expires before this (Unix nanoseconds)
+	claimed []heapSlot // Claim's scratch list
 
 	finalRing []memRef // remembered entries, oldest at finalNext once full
 	finalNext int
@@ -126,14 +127,25 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 	if until <= n { // a zero lease would hand the same entry out again
 		until = n + 1
 	}
-	var out []Receipt
-	for len(out) < max && a.due.len() > 0 {
+	// The leased entries are gathered first so the result is allocated
+	// once, at its size: the batch outlives the call (the dispatcher's
+	// answers point into it), so it cannot be a reused buffer.
+	claimed := q.claimed[:0]
+	for len(claimed) < max && a.due.len() > 0 {
 		top := a.due.peek()
 		if top.key > n {
 			break
 		}
-		out = append(out, q.decodeLocked(top.ref, top.key))
+		claimed = append(claimed, top)
 		a.due.fix(0, until)
+	}
+	q.claimed = claimed[:0]
+	if len(claimed) == 0 {
+		return nil, nil
+	}
+	out := make([]Receipt, len(claimed))
+	for i, c := range claimed {
+		out[i] = q.decodeLocked(c.ref, c.key)
 	}
 	return out, nil
 }

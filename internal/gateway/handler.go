@@ -26,6 +26,7 @@ type Handler struct {
 	// accepting counts submits whose receipt is being stored: their
 	// answer comes from the store's completion, after the worker left.
 	accepting inflight
+	storeNow  NowScheduler // opts.Receipts, when it implements it
 	once      sync.Once
 }
 
@@ -63,6 +64,7 @@ func New(opts Options) (*Handler, error) {
 		metrics: newMetrics(opts.Registerer),
 		jobs:    make(chan job, opts.Workers*4),
 	}
+	h.storeNow, _ = opts.Receipts.(NowScheduler)
 	h.dests = opts.Resolver
 	if h.dests == nil {
 		h.dests = hlr.NewResolver(opts.Lookuper, hlr.ResolverOptions{

@@ -29,6 +29,14 @@ type Receipts interface {
 	PendingCount(ctx context.Context, systemID string) (int, error)
 }
 
+// NowScheduler is implemented by Receipts whose store never blocks (the
+// memory queue): ScheduleNow stores r at once and reports handled, or
+// stores nothing and reports false (the caller then uses ScheduleAsync).
+// The handler answers such a submit without a callback per message.
+type NowScheduler interface {
+	ScheduleNow(r dlr.Receipt) (handled bool, err error)
+}
+
 // Policy says what to do when the HLR gave no usable answer.
 type Policy uint8
 

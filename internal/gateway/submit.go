@@ -47,13 +47,35 @@ func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start
 func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time) {
 	id := h.opts.IDs.NextAt(start)
 	rc, want := h.receiptFor(r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start)
-	h.storeReceipt(rc, want, func(err error) {
-		if err != nil {
-			h.finishSubmit(r, sm, decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}, "", start)
+	if want && h.storeNow != nil && h.accepting.add() {
+		handled, err := h.storeNow.ScheduleNow(rc)
+		if handled {
+			h.answerAccepted(r, sm, d, id, start, err)
+			h.accepting.done()
 			return
 		}
-		h.finishSubmit(r, sm, d, id, start)
+		h.accepting.done()
+	}
+	h.acceptAsync(r, sm, d, id, start, rc, want)
+}
+
+// acceptAsync stores rc and answers from the store's callback. It is apart
+// from accept so that the callback's captures stay off the path that
+// stores at once.
+func (h *Handler) acceptAsync(r *smpp.Request, sm *pdu.SM, d decision, id string, start time.Time, rc dlr.Receipt, want bool) {
+	h.storeReceipt(rc, want, func(err error) {
+		h.answerAccepted(r, sm, d, id, start, err)
 	})
+}
+
+// answerAccepted answers an accepted submit once its receipt is stored, or
+// with ESME_RSYSERR when it could not be.
+func (h *Handler) answerAccepted(r *smpp.Request, sm *pdu.SM, d decision, id string, start time.Time, err error) {
+	if err != nil {
+		h.finishSubmit(r, sm, decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}, "", start)
+		return
+	}
+	h.finishSubmit(r, sm, d, id, start)
 }
 
 // storeReceipt stores rc when the client gets one (else records the
