@@ -103,9 +103,10 @@ type Redis struct {
 	MaxConnections int           // REDIS_MAX_CONNECTIONS
 	Timeout        time.Duration // REDIS_TIMEOUT_SECONDS: per-command timeout
 	KeyPrefix      string        // REDIS_KEY_PREFIX: put before every key, so deployments can share a Redis
-	// WaitReplicas (REDIS_WAIT_REPLICAS) > 0: a receipt counts as stored,
-	// and the submit is answered ESME_ROK, only after WAIT saw that many
-	// replicas acknowledge it within WaitTimeout (REDIS_WAIT_TIMEOUT_MS).
+	// WaitReplicas (REDIS_WAIT_REPLICAS) > 0: a receipt counts as stored in
+	// Redis only after WAIT saw that many replicas acknowledge it within
+	// WaitTimeout (REDIS_WAIT_TIMEOUT_MS); until then it is also kept in
+	// the memory buffer, and the submit is answered ESME_ROK either way.
 	WaitReplicas int
 	WaitTimeout  time.Duration
 }
