@@ -100,11 +100,6 @@ func (r *Resolver) Region(account string) string {
 	return r.region
 }
 
-// Normalize returns the E.164 digits of d (see [Numbering]).
-func (r *Resolver) Normalize(d Destination) (string, error) {
-	return r.numbering.Normalize(d.Addr, d.TON, r.Region(d.Account))
-}
-
 // Resolve answers d. msisdn is its E.164 form ("" when it is not a
 // number). The error is the chain's, when it had no usable answer.
 func (r *Resolver) Resolve(ctx context.Context, d Destination) (msisdn string, res Result, err error) {
