@@ -17,16 +17,20 @@ type Router struct {
 // next one; when none can take it dlr.ErrBusy or dlr.ErrNoReceiver is
 // returned at once and done is not called.
 func (r Router) Deliver(systemID string, sm *pdu.DeliverSM, done func(pdu.PDU, error)) error {
-	n := r.Server.Receivers(systemID)
-	if n == 0 {
+	// The usual case costs one lookup: the next receiver takes it. Only
+	// when it cannot are the others counted and tried.
+	s := r.Server.NextReceiver(systemID)
+	if s == nil {
 		return dlr.ErrNoReceiver
 	}
-	for range n {
-		s := r.Server.NextReceiver(systemID)
-		if s == nil {
+	if s.Send(sm, done) == nil { // Send encodes sm before it returns
+		return nil
+	}
+	for range r.Server.Receivers(systemID) - 1 {
+		if s = r.Server.NextReceiver(systemID); s == nil {
 			return dlr.ErrNoReceiver
 		}
-		if s.Send(sm, done) == nil { // Send encodes sm before it returns
+		if s.Send(sm, done) == nil {
 			return nil
 		}
 	}
