@@ -39,11 +39,15 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// startServerOn is startServer with a registry and a listener wrapper.
+// startServerOn serves opts on a loopback port until the test ends, its
+// listener wrapped by wrap (nil: none). Without opts.Registerer the server
+// gets a registry of its own, returned for reading metrics.
 func startServerOn(t *testing.T, opts smpp.Options, wrap func(net.Listener) net.Listener) (*testServer, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	opts.Registerer = reg
+	if opts.Registerer == nil {
+		opts.Registerer = reg
+	}
 	if opts.Handler == nil {
 		opts.Handler = smpp.HandlerFunc(okHandler)
 	}

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"math/big"
 	"net"
 	"net/netip"
@@ -48,31 +47,8 @@ func defaultAccounts() []smpp.Account {
 
 func startServer(t *testing.T, opts smpp.Options) *testServer {
 	t.Helper()
-	if opts.Handler == nil {
-		opts.Handler = smpp.HandlerFunc(okHandler)
-	}
-	if opts.Auth == nil {
-		opts.Auth = smpp.NewAccounts(defaultAccounts())
-	}
-	srv, err := smpp.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		if err := <-served; !errors.Is(err, smpp.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return &testServer{srv: srv, addr: ln.Addr().String()}
+	ts, _ := startServerOn(t, opts, nil)
+	return ts
 }
 
 func dial(t *testing.T, addr string, bind pdu.CommandID, systemID, password string) (*esme.Client, error) {
