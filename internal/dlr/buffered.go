@@ -531,15 +531,7 @@ func (q *BufferedQueue) Claim(ctx context.Context, systemID string, now time.Tim
 
 // ClaimNext claims from the inner queue and tells its next due time.
 func (q *BufferedQueue) ClaimNext(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, time.Time, bool, error) {
-	if nc, ok := q.inner.(NextClaimer); ok {
-		return nc.ClaimNext(ctx, systemID, now, lease, max)
-	}
-	rs, err := q.inner.Claim(ctx, systemID, now, lease, max)
-	if err != nil {
-		return nil, time.Time{}, false, err
-	}
-	due, ok, err := q.inner.NextDue(ctx, systemID)
-	return rs, due, ok, err
+	return claimNext(ctx, q.inner, systemID, now, lease, max)
 }
 
 // Maintain passes the dispatcher's upkeep to the inner queue.

@@ -149,14 +149,7 @@ func (d *Dispatcher) ScheduleAsync(r Receipt, done func(error)) {
 // ScheduleAsync the capture would move every caller's r to the heap, the
 // memory queue's too.
 func (d *Dispatcher) putAsync(aq AsyncQueue, r Receipt, done func(error)) {
-	aq.PutAsync(r, func(err error) {
-		if err != nil {
-			done(fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err))
-			return
-		}
-		d.scheduled(&r)
-		done(nil)
-	})
+	aq.PutAsync(r, func(err error) { done(d.afterPut(&r, err)) })
 }
 
 // ScheduleNow stores r at once when the queue never blocks (the memory
@@ -164,18 +157,10 @@ func (d *Dispatcher) putAsync(aq AsyncQueue, r Receipt, done func(error)) {
 // nothing and the caller uses ScheduleAsync. It spares the accept path a
 // callback per receipt.
 func (d *Dispatcher) ScheduleNow(r Receipt) (handled bool, err error) {
-	mq, ok := d.q.(*MemoryQueue)
-	if !ok {
+	if _, ok := d.q.(*MemoryQueue); !ok {
 		return false, nil
 	}
-	if err := validate(r); err != nil {
-		return true, err
-	}
-	if err := mq.Put(context.Background(), r); err != nil {
-		return true, fmt.Errorf("dlr: schedule %s: %w", r.MessageID, err)
-	}
-	d.scheduled(&r)
-	return true, nil
+	return true, d.Schedule(context.Background(), r)
 }
 
 // Accepted remembers an accepted message that asked for no receipt

@@ -137,16 +137,23 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 func (d *Dispatcher) claim(ctx context.Context, sys string, now time.Time, n int) ([]Receipt, time.Time, bool, error) {
 	opCtx, cancel := d.opCtx(ctx)
 	defer cancel()
-	if nc, ok := d.q.(NextClaimer); ok {
-		return nc.ClaimNext(opCtx, sys, now, d.o.Lease, n)
+	return claimNext(opCtx, d.q, sys, now, d.o.Lease, n)
+}
+
+// claimNext is q's ClaimNext when it has one, else Claim and, unless the
+// claim was full, NextDue. A failed NextDue is not an error: the receipts
+// are claimed already (leased), and the poll interval bounds the wait.
+func claimNext(ctx context.Context, q Queue, sys string, now time.Time, lease time.Duration, n int) ([]Receipt, time.Time, bool, error) {
+	if nc, ok := q.(NextClaimer); ok {
+		return nc.ClaimNext(ctx, sys, now, lease, n)
 	}
-	rs, err := d.q.Claim(opCtx, sys, now, d.o.Lease, n)
+	rs, err := q.Claim(ctx, sys, now, lease, n)
 	if err != nil || len(rs) == n {
 		return rs, time.Time{}, false, err
 	}
-	due, ok, err := d.q.NextDue(opCtx, sys)
+	due, ok, err := q.NextDue(ctx, sys)
 	if err != nil {
-		return rs, time.Time{}, false, nil // the poll interval bounds the wait
+		return rs, time.Time{}, false, nil
 	}
 	return rs, due, ok, nil
 }

@@ -211,13 +211,8 @@ const neverMillis = "9999999999999"
 // millisArg formats t as the scripts' 13-digit unix milliseconds (fixed
 // width, so that the scripts compare times as strings).
 func millisArg(t time.Time) string {
-	ms := max(scoreMillis(t), 0)
 	var b [20]byte
-	s := strconv.AppendInt(b[:0], ms, 10)
-	if len(s) >= 13 {
-		return string(s)
-	}
-	return "0000000000000"[:13-len(s)] + string(s)
+	return string(appendMillis(b[:0], t))
 }
 
 // expiryArg is the expiry argument of the scripts: neverMillis for never.
