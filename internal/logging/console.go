@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // eventWidth is the column the attributes of console lines start at
@@ -25,9 +23,18 @@ type consoleHandler struct {
 	prefix string // group prefix, e.g. "session."
 }
 
+// lockedWriter serialises writes on an output that is not safe for
+// concurrent use (the console handler's, and the JSON handler's and Lines'
+// when the output is not a Writer).
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func newConsoleHandler(w io.Writer, lvl slog.Leveler) *consoleHandler {
@@ -143,15 +150,8 @@ func valueString(v slog.Value) string {
 // quoteIfNeeded quotes empty values and values with spaces, quotes, '='
 // or non-printable characters, so a line splits unambiguously.
 func quoteIfNeeded(s string) string {
-	if s == "" {
-		return `""`
-	}
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError || r == '=' || r == '"' || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-		i += size
+	if needsQuote(s) {
+		return strconv.Quote(s)
 	}
 	return s
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -18,22 +17,9 @@ type jsonHandler struct {
 	fast         bool      // false after WithGroup or an attribute Lines cannot pre-render
 }
 
-// syncWriter serialises the Writes of the slog handler and of Lines on an
-// output that is not safe for concurrent use.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
 func newLineJSONHandler(w io.Writer, lvl slog.Level) *jsonHandler {
 	if _, ok := w.(*Writer); !ok {
-		w = &syncWriter{w: w}
+		w = &lockedWriter{w: w}
 	}
 	return &jsonHandler{Handler: newJSONHandler(w, lvl), out: w, fast: true}
 }

@@ -125,9 +125,7 @@ func TestWriterWritesAChunkWithoutWaitingForTheInterval(t *testing.T) {
 		t.Fatalf("write %q", got)
 	}
 	g.release <- struct{}{}
-	done := make(chan error)
-	go func() { done <- w.Close() }()
-	if err := <-done; err != nil {
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
