@@ -60,7 +60,7 @@ gateway() { # prints receipts/s, responses/s, missing, Redis µs per receipt
 import json, sys
 d = json.load(open(sys.argv[1]))
 rc = d.get("receipts") or {}
-n = rc.get("received") or rc.get("matched") or d.get("receipts_per_second", 0) * d.get("seconds", 0)
+n = rc.get("received") or rc.get("matched") or d.get("receipts_received", 0)
 us = (float(sys.argv[3]) - float(sys.argv[2])) * 1e6 / n if n else float("nan")
 print(d["receipts_per_second"], d["responses_per_second"], rc.get("missing", "-"), f"{us:.1f}")
 PY

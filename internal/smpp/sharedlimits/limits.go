@@ -55,6 +55,14 @@ type lease struct {
 }
 
 // New builds the limits over rdb.
+// Queues of the background Redis work. A refill request dropped on a full
+// queue is asked again by the account's next submit; a dropped release is
+// logged and its lease expires after LeaseTTL (SMPP_BIND_LEASE_SECONDS).
+const (
+	refillQueue  = 1024
+	releaseQueue = 4096
+)
+
 func New(rdb redis.UniversalClient, o Options) *Limits {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 30 * time.Second
@@ -75,8 +83,8 @@ func New(rdb redis.UniversalClient, o Options) *Limits {
 			Name: "smpp_shared_limits_redis_calls_total",
 			Help: "Redis calls of the shared limits by kind (reserve, lease, heartbeat, release) and result (ok, error).",
 		}, []string{"kind", "result"}),
-		refills:  make(chan *throttle, 1024),
-		releases: make(chan lease, 4096),
+		refills:  make(chan *throttle, refillQueue),
+		releases: make(chan lease, releaseQueue),
 		held:     make(map[string]map[uint64]struct{}),
 	}
 	for _, k := range []string{"reserve", "lease", "heartbeat", "release"} {

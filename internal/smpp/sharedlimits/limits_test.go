@@ -201,10 +201,17 @@ func TestFallsBackPerInstanceWithoutRedis(t *testing.T) {
 		t.Fatalf("fallback allowed %d at 0.5/s, want the local burst of 1", allowed)
 	}
 	mfs, _ := reg.Gather()
+	found := false
 	for _, mf := range mfs {
-		if mf.GetName() == "smpp_shared_limits_degraded" && mf.GetMetric()[0].GetGauge().GetValue() != 1 {
-			t.Fatal("smpp_shared_limits_degraded is not 1")
+		if mf.GetName() == "smpp_shared_limits_degraded" {
+			found = true
+			if v := mf.GetMetric()[0].GetGauge().GetValue(); v != 1 {
+				t.Fatalf("smpp_shared_limits_degraded = %v, want 1", v)
+			}
 		}
+	}
+	if !found {
+		t.Fatal("smpp_shared_limits_degraded is not exported")
 	}
 }
 
