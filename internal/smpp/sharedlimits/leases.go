@@ -44,14 +44,18 @@ return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 // Acquire takes one of the account's maxBinds leases cluster-wide; it
 // implements smpp.BindLeases. When Redis cannot be reached it answers true
 // (the server's own bind count still applies) and the heartbeat publishes
-// the lease once Redis is back.
+// the lease once Redis is back. While the limits are degraded it does not
+// ask Redis at all: the bind runs on the session's reader, and the
+// once-a-second probe finds out when Redis answers again.
 func (l *Limits) Acquire(ctx context.Context, systemID string, session uint64, maxBinds int) bool {
-	ctx, cancel := l.opCtx(ctx)
-	defer cancel()
-	n, err := acquireScript.Run(ctx, l.rdb, []string{l.leaseKey(systemID)}, l.member(session), maxBinds, l.ttlMillis()).Int()
-	l.observe("lease", err)
-	if err == nil && n == 0 {
-		return false
+	if !l.degraded.Load() {
+		ctx, cancel := l.opCtx(ctx)
+		n, err := acquireScript.Run(ctx, l.rdb, []string{l.leaseKey(systemID)}, l.member(session), maxBinds, l.ttlMillis()).Int()
+		cancel()
+		l.observe("lease", err)
+		if err == nil && n == 0 {
+			return false
+		}
 	}
 	l.mu.Lock()
 	s := l.held[systemID]

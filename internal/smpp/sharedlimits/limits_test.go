@@ -190,6 +190,14 @@ func TestFallsBackPerInstanceWithoutRedis(t *testing.T) {
 	if err := l.Healthy(ctx); !errors.Is(err, sharedlimits.ErrDegraded) {
 		t.Fatalf("Healthy = %v, want ErrDegraded", err)
 	}
+	// Once degraded, a bind does not wait for Redis again: no second
+	// lease call is made.
+	if !l.Acquire(ctx, "acc", 2, 1) {
+		t.Fatal("a second lease must be granted while degraded")
+	}
+	if got := leaseErrors(t, reg); got != 1 {
+		t.Fatalf("%v failed lease calls, want 1: the second bind asked Redis", got)
+	}
 	th := l.Throttle("acc", 0.5)
 	allowed := 0
 	for range 10 {
@@ -247,4 +255,29 @@ func TestStopReleasesQueuedLeases(t *testing.T) {
 	if got, err := b.Count(ctx, "acc"); err != nil || got != 0 {
 		t.Fatalf("%d leases (%v) left after the stop, want 0", got, err)
 	}
+}
+
+// leaseErrors reads smpp_shared_limits_redis_calls_total{kind="lease",result="error"}.
+func leaseErrors(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "smpp_shared_limits_redis_calls_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["kind"] == "lease" && labels["result"] == "error" {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatal("smpp_shared_limits_redis_calls_total{kind=lease,result=error} is not exported")
+	return 0
 }
