@@ -477,7 +477,9 @@ func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw
 		// 0.5 s, and the receipts would then wait in the outage buffer.
 		"REDIS_TIMEOUT_SECONDS": "2",
 	})
-	a, b = startGW(t, "gw-a", env), startGW(t, "gw-b", env)
+	// A runs with the default INSTANCE_ID (host name and SMPP port), as an
+	// operator who sets none would: its restart must still be recognised.
+	a, b = startGW(t, "gw-a", mergeEnv(env, map[string]string{"INSTANCE_ID": ""})), startGW(t, "gw-b", env)
 	rc = newReceipts()
 	gate := make(chan struct{})
 	t.Cleanup(func() { close(gate) })
@@ -504,8 +506,9 @@ func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw
 }
 
 // TestGatewayKillRestartTakesBackLeases: A, killed while holding leases,
-// is restarted with the same INSTANCE_ID and delivers every undelivered
-// receipt within 5 s of being ready again (the leases run for 60 s).
+// is restarted (same host and SMPP port, so the same default INSTANCE_ID)
+// and delivers every undelivered receipt within 5 s of being ready again
+// (the leases run for 60 s; the dead process's heartbeat lasts 6 s).
 func TestGatewayKillRestartTakesBackLeases(t *testing.T) {
 	ids, rc, a, _, acct := killedWithLeases(t)
 	_, before, _ := rc.counts()
