@@ -157,9 +157,13 @@ func TestDispatcherDoesNotResendWhileAcking(t *testing.T) {
 	<-q.acking // answered; the Ack waits
 	leaseEnd := t0.Add(DefaultLease)
 	h.clk.Advance(DefaultLease + time.Second)
-	for now := range q.claimed { // a claim made after the lease ended
-		if !now.Before(leaseEnd) {
-			break
+	hang := time.After(time.Minute) // a guard against hanging, not a measure
+	for claimedAfterLease := false; !claimedAfterLease; {
+		select {
+		case now := <-q.claimed:
+			claimedAfterLease = !now.Before(leaseEnd)
+		case <-hang:
+			t.Fatal("no claim after the lease ended")
 		}
 	}
 	close(q.release)
