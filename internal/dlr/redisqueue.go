@@ -473,7 +473,10 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 		})
 		for i, sys := range systems {
 			res, err := cmds[i].Slice()
-			if err != nil || len(res) != 3 {
+			if err == nil && len(res) != 3 {
+				err = fmt.Errorf("%w: count reply of %d values, want 3", ErrCorrupt, len(res))
+			}
+			if err != nil {
 				noScript = noScript || isNoScript(err)
 				errs = append(errs, fmt.Errorf("%s: %w", sys, err))
 				out[i] = -1
