@@ -308,8 +308,9 @@ func (q *RedisQueue) setAside(ctx context.Context, sys, id, body string, cause e
 	}
 }
 
-// Ack removes the receipts and records o under their ids: one script per
-// account, sent in one pipeline.
+// Ack removes the receipts and records o under their ids: one transaction
+// of plain commands (redistx.go), or on a Cluster, when they belong to
+// several accounts, one script per account in one pipeline.
 func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if len(rs) == 0 {
 		return nil
@@ -325,11 +326,9 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 		// outlives the commands.
 		byAccount[sys] = append(ids, &rs[i].MessageID)
 	}
-	if len(byAccount) == 1 {
-		for sys, ids := range byAccount {
-			if err := q.finish(ctx, q.c, sys, o, false, true, ids...).Err(); err != nil {
-				return redisErr("ack", err)
-			}
+	if _, cluster := q.c.(*redis.ClusterClient); len(byAccount) == 1 || !cluster {
+		if err := q.ackTx(ctx, o, byAccount); err != nil {
+			return redisErr("ack", err)
 		}
 		return nil
 	}
