@@ -186,16 +186,20 @@ end
 
 	// claimLua: KEYS r, fresh, due, exp, lease (this instance's), lessees;
 	// ARGV now (13-digit unix ms), lease_until_ms, max, instance id, lease
-	// key prefix ("P{T}:lease:").
+	// key prefix ("P{T}:lease:"), now + 1 ms (13 digits).
 	// Leases up to max due receipts: first those scheduled in the due set
 	// (retries, ended leases put back), then fresh ones from the head of
 	// the list. Leased receipts move to the instance's lease set (score:
 	// lease end), which lets a restarted instance take its own leases back
 	// at once and others take a dead instance's; fresh ones that expire
-	// before the lease ends also join the exp set. A handful of commands per call, not per
-	// receipt. Returns {id, body, ..., next due ms or ""}; ids whose body is
-	// gone (cancelled, acknowledged) are dropped on the way, and so are
-	// list elements of receipts already in the due set (put again).
+	// before the lease ends also join the exp set. A handful of commands
+	// per call, not per receipt. Returns {id, ..., next due ms or ""}: the
+	// ids only, the caller reads the bodies with HMGET (a plain command:
+	// bodies through Lua cost Redis a conversion each way). Scheduled ids
+	// whose body is gone (cancelled, acknowledged) are dropped on the way,
+	// and so are list elements of receipts already in the due set (put
+	// again); a list element whose body is gone (cancelled) is leased, and
+	// the caller, finding no body, ends that lease.
 	claimLua = expiryLua + endLeasesLua + `
 local now, untl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
@@ -213,7 +217,6 @@ if #ids > 0 then
       leased[#leased + 1] = untl
       leased[#leased + 1] = id
       out[#out + 1] = id
-      out[#out + 1] = bs[i]
     else
       gone[#gone + 1] = id
     end
@@ -223,7 +226,17 @@ if #ids > 0 then
 end
 local function finish()
   if #leased > 0 then
+    -- A sorted set starts as a listpack (up to zset-max-listpack-entries,
+    -- 128 by default), where each ZADD and ZREM scans it: a lease set
+    -- that fills by a claim's hundreds of ids and empties with the acks
+    -- would be rebuilt that way each time. A member longer than
+    -- zset-max-listpack-value turns it into a skiplist at once; it is
+    -- removed again before the script ends, so no command sees it.
+    local big = #leased / 2 + redis.call('ZCARD', KEYS[5]) > 128
+    local pad = '~lease-set-as-skiplist~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+    if big then redis.call('ZADD', KEYS[5], untl, pad) end
     redis.call('ZADD', KEYS[5], unpack(leased))
+    if big then redis.call('ZREM', KEYS[5], pad) end
     redis.call('SADD', KEYS[6], ARGV[4])
   end
   -- The last element is the account's next due time after this claim
@@ -236,31 +249,32 @@ local function finish()
   out[#out + 1] = nd
   return out
 end
-local want = max - #out / 2
+local want = max - #out
 if want <= 0 then return finish() end
 local es = redis.call('LRANGE', KEYS[2], 0, want - 1)
-local fids, fexp, n = {}, {}, 0
+-- An element is due when it sorts before now + 1 ms (its due time leads
+-- it, 13 digits): no substring to compare.
+local after = ARGV[6]
+local fids, n = {}, 0
 for _, el in ipairs(es) do
-  if string.sub(el, 1, 13) > now then break end
+  if el >= after then break end
   n = n + 1
   fids[n] = string.sub(el, 29)
-  fexp[n] = string.sub(el, 15, 27)
 end
 if n == 0 then return finish() end
 redis.call('LTRIM', KEYS[2], n, -1)
-local bs = redis.call('HMGET', KEYS[1], unpack(fids))
 local sched = {}
 if redis.call('EXISTS', KEYS[3]) == 1 then sched = redis.call('ZMSCORE', KEYS[3], unpack(fids)) end
 local xs = {}
 for i = 1, n do
   -- An id already in the due set (put again) stays scheduled there.
-  if bs[i] and not sched[i] then
+  if not sched[i] then
     leased[#leased + 1] = untl
     leased[#leased + 1] = fids[i]
     out[#out + 1] = fids[i]
-    out[#out + 1] = bs[i]
-    if fexp[i] < untl13 then
-      xs[#xs + 1] = fexp[i]
+    local x = string.sub(es[i], 15, 27)
+    if x < untl13 then
+      xs[#xs + 1] = x
       xs[#xs + 1] = fids[i]
     end
   end

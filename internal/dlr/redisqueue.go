@@ -243,24 +243,32 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 		until = now.UnixMilli() + 1
 	}
 	keys := append(q.accountKeys(systemID), q.leaseKey(systemID, q.o.InstanceID), q.lesseesKey(systemID))
-	pairs, err := q.claimStrings(ctx, keys, millisArg(now), until, max, q.o.InstanceID, q.leaseKey(systemID, ""))
+	ids, err := q.claimStrings(ctx, keys, millisArg(now), until, max, q.o.InstanceID, q.leaseKey(systemID, ""), millisArg(now.Add(time.Millisecond)))
 	if err != nil {
 		return nil, time.Time{}, false, redisErr("claim", err)
 	}
 	var next time.Time
-	if len(pairs)%2 == 1 {
-		if ms, err := strconv.ParseFloat(pairs[len(pairs)-1], 64); err == nil {
+	if len(ids) > 0 {
+		if ms, err := strconv.ParseFloat(ids[len(ids)-1], 64); err == nil {
 			next = millisTime(ms)
 		}
-		pairs = pairs[:len(pairs)-1]
+		ids = ids[:len(ids)-1]
 	}
-	return q.decodePairs(ctx, systemID, pairs), next, !next.IsZero(), nil
+	if len(ids) == 0 {
+		return nil, next, !next.IsZero(), nil
+	}
+	bodies, err := q.claimBodies(ctx, systemID, keys[0], ids)
+	if err != nil {
+		// Leased: claimed again when the lease ends.
+		return nil, time.Time{}, false, redisErr("claim bodies", err)
+	}
+	return q.decodeClaimed(ctx, systemID, ids, bodies), next, !next.IsZero(), nil
 }
 
 // claimStrings runs the claim script (by hash; by text after NOSCRIPT)
 // and reads its reply as strings: go-redis's StringSliceCmd reads each
 // element straight into a string, where Cmd.StringSlice boxes each in an
-// interface first, two allocations more per claimed receipt.
+// interface first.
 func (q *RedisQueue) claimStrings(ctx context.Context, keys []string, args ...any) ([]string, error) {
 	run := func(eval, script string) *redis.StringSliceCmd {
 		a := make([]any, 0, 3+len(keys)+len(args))
@@ -279,16 +287,45 @@ func (q *RedisQueue) claimStrings(ctx context.Context, keys []string, args ...an
 	return cmd.Result()
 }
 
-// decodePairs decodes {id, body, ...}; undecodable bodies are set aside.
-func (q *RedisQueue) decodePairs(ctx context.Context, sys string, pairs []string) []Receipt {
-	out := make([]Receipt, 0, len(pairs)/2)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		r, err := decodeReceipt(pairs[i+1])
-		if err == nil && r.MessageID == pairs[i] {
+// claimBodies reads the bodies of claimed ids (HMGET, as strings; "" for
+// a body that is gone).
+func (q *RedisQueue) claimBodies(ctx context.Context, sys, r string, ids []string) ([]string, error) {
+	a := make([]any, 0, 2+len(ids))
+	a = append(a, "hmget", r)
+	for i := range ids {
+		a = append(a, &ids[i]) // *string: no allocation per id
+	}
+	cmd := redis.NewStringSliceCmd(ctx, a...)
+	_ = q.c.Process(ctx, cmd)
+	bodies, err := cmd.Result()
+	if err == nil && len(bodies) != len(ids) {
+		err = fmt.Errorf("%w: %d bodies for %d ids", ErrCorrupt, len(bodies), len(ids))
+	}
+	return bodies, err
+}
+
+// decodeClaimed decodes the claimed bodies. An id whose body is gone (a
+// cancelled receipt's list element) loses its lease; an undecodable body
+// is set aside.
+func (q *RedisQueue) decodeClaimed(ctx context.Context, sys string, ids, bodies []string) []Receipt {
+	out := make([]Receipt, 0, len(ids))
+	var gone []any
+	for i, id := range ids {
+		if bodies[i] == "" {
+			gone = append(gone, &ids[i])
+			continue
+		}
+		r, err := decodeReceipt(bodies[i])
+		if err == nil && r.MessageID == id {
 			out = append(out, r)
 			continue
 		}
-		q.setAside(ctx, sys, pairs[i], pairs[i+1], err)
+		q.setAside(ctx, sys, id, bodies[i], err)
+	}
+	if len(gone) > 0 {
+		// Best effort: a lease left behind ends by itself and the next
+		// claim drops it.
+		_ = q.c.ZRem(ctx, q.leaseKey(sys, q.o.InstanceID), gone...).Err()
 	}
 	return out
 }

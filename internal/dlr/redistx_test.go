@@ -2,6 +2,8 @@ package dlr
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -312,6 +314,75 @@ func TestOrderedPutClientTypes(t *testing.T) {
 			q := NewRedisQueue(tc.c, RedisOptions{WaitReplicas: tc.wait})
 			if got := q.txPuts(tc.groups); got != tc.want {
 				t.Fatalf("txPuts(%d) = %v, want %v", tc.groups, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestClaimOfCancelledFreshReceiptLeavesNoLease: the claim script leases
+// the ids of due list elements without reading their bodies; the claim
+// reads them afterwards and ends the lease of one whose body is gone (a
+// cancelled receipt's element stays in the list).
+func TestClaimOfCancelledFreshReceiptLeavesNoLease(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "a"})
+	cancelled := receipt("00000000000000G1", "acme", time.Second)
+	kept := receipt("00000000000000G2", "acme", time.Second)
+	for _, r := range []Receipt{cancelled, kept} {
+		if err := q.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := q.Cancel(ctx, "acme", cancelled.MessageID, t0); err != nil || !ok {
+		t.Fatalf("cancel: %v %v", ok, err)
+	}
+	if got := claimIDs(t, q, "acme", kept.DueAt); !slices.Equal(got, []string{kept.MessageID}) {
+		t.Fatalf("claimed %v, want %s", got, kept.MessageID)
+	}
+	if err := c.ZScore(ctx, q.leaseKey("acme", "a"), cancelled.MessageID).Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("the cancelled receipt is still leased (%v)", err)
+	}
+	if _, err := c.ZScore(ctx, q.leaseKey("acme", "a"), kept.MessageID).Result(); err != nil {
+		t.Fatalf("the claimed receipt is not leased: %v", err)
+	}
+}
+
+// TestLargeClaimLeavesLeaseSetAsSkiplist: a claim of more ids than a
+// listpack holds builds the lease set as a skiplist at once (its member
+// that forces it is gone when the script ends), and one of a few leaves
+// the small set alone.
+func TestLargeClaimLeavesLeaseSetAsSkiplist(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "a"})
+	tests := []struct {
+		sys      string
+		n        int
+		skiplist bool
+	}{
+		{"small", 3, false}, // listpack (ziplist before Redis 7)
+		{"large", 200, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.sys, func(t *testing.T) {
+			for i := range tc.n {
+				if err := q.Put(ctx, receipt(fmt.Sprintf("%016X", i+1), tc.sys, 0)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rs, err := q.Claim(ctx, tc.sys, t0, time.Minute, 256)
+			if err != nil || len(rs) != tc.n {
+				t.Fatalf("claimed %d (%v), want %d", len(rs), err, tc.n)
+			}
+			lease := q.leaseKey(tc.sys, "a")
+			if n, _ := c.ZCard(ctx, lease).Result(); n != int64(tc.n) {
+				t.Fatalf("lease set of %d members, want %d", n, tc.n)
+			}
+			if enc, err := c.ObjectEncoding(ctx, lease).Result(); err != nil || (enc == "skiplist") != tc.skiplist {
+				t.Fatalf("lease set encoding %q (%v), want skiplist %v", enc, err, tc.skiplist)
 			}
 		})
 	}
