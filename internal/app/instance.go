@@ -79,9 +79,30 @@ func tagHolder(instanceID string) string {
 	return instanceID + "/" + hex.EncodeToString(b[:])
 }
 
+// refreshTagLua extends the lease only while this process holds it (or
+// nobody does): a GET then SET from the client could overwrite a lease
+// another process took between the two. Returns "" when refreshed, else
+// the holder found.
+var refreshTagLua = redis.NewScript(`
+local h = redis.call('GET', KEYS[1])
+if h and h ~= ARGV[1] then return h end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ''`)
+
+// refresh extends this process's lease by tagLeaseTTL in one atomic step.
+// It returns the other holder when the lease was taken meanwhile (this
+// process could not refresh it for tagLeaseTTL), and leaves that lease
+// alone.
+func (l *tagLease) refresh(ctx context.Context) (other string, err error) {
+	other, err = refreshTagLua.Run(ctx, l.rdb, []string{l.key}, l.id, tagLeaseTTL.Milliseconds()).Text()
+	if err != nil {
+		return "", fmt.Errorf("app: instance tag lease refresh: %w", err)
+	}
+	return other, nil
+}
+
 // run refreshes the lease until ctx ends. A lease found held by another
-// instance (this one could not refresh it for tagLeaseTTL) is logged: both
-// may then mint the same ids.
+// process is logged: both may then mint the same ids.
 func (l *tagLease) run(ctx context.Context) {
 	t := time.NewTicker(tagLeaseRefresh)
 	defer t.Stop()
@@ -92,17 +113,14 @@ func (l *tagLease) run(ctx context.Context) {
 		case <-t.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, tagLeaseRefresh)
-		holder, err := l.rdb.Get(rctx, l.key).Result()
-		switch {
-		case errors.Is(err, redis.Nil) || (err == nil && holder == l.id):
-			err = l.rdb.Set(rctx, l.key, l.id, tagLeaseTTL).Err()
-		case err == nil:
-			l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", holder,
-				"detail", "the lease expired while Redis was unreachable and another instance took the tag: message ids may collide")
-		}
+		other, err := l.refresh(rctx)
 		cancel()
-		if err != nil {
+		switch {
+		case err != nil:
 			l.log.Warn("gateway.instance_tag_not_refreshed", "tag", l.tag, "err", err.Error())
+		case other != "":
+			l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", other,
+				"detail", "the lease expired while Redis was unreachable and another instance took the tag: message ids may collide")
 		}
 	}
 }
