@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
 // Instance tag leases: the 12-bit tag in message ids must differ between
@@ -35,6 +37,9 @@ type tagLease struct {
 	id  string
 	tag uint16
 	log *slog.Logger
+	// failures logs a failed refresh when it starts, then at most every
+	// 30 s with a count, while Redis stays unreachable.
+	failures *logging.Repeats
 }
 
 func tagKey(prefix string, n int) string { return prefix + "gw:tag:" + strconv.Itoa(n) }
@@ -65,7 +70,9 @@ func leaseTag(ctx context.Context, rdb redis.UniversalClient, prefix, instanceID
 			return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
 		}
 		if ok {
-			return uint16(n), &tagLease{rdb: rdb, key: key, id: holder, tag: uint16(n), log: log}, nil
+			return uint16(n), &tagLease{rdb: rdb, key: key, id: holder, tag: uint16(n), log: log,
+				failures: logging.NewRepeats(log, "gateway.instance_tag_not_refreshed",
+					logging.RepeatOptions{Recovered: "gateway.instance_tag_refreshed"})}, nil
 		}
 	}
 	return randomTag(), nil, errors.New("app: instance tag lease: all 4096 tags are leased")
@@ -115,10 +122,12 @@ func (l *tagLease) run(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(ctx, tagLeaseRefresh)
 		other, err := l.refresh(rctx)
 		cancel()
-		switch {
-		case err != nil:
-			l.log.Warn("gateway.instance_tag_not_refreshed", "tag", l.tag, "err", err.Error())
-		case other != "":
+		if err != nil {
+			l.failures.Failed(ctx, "", err, slog.Int("tag", int(l.tag)))
+			continue
+		}
+		l.failures.Succeeded(ctx, "", slog.Int("tag", int(l.tag)))
+		if other != "" {
 			l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", other,
 				"detail", "the lease expired while Redis was unreachable and another instance took the tag: message ids may collide")
 		}
