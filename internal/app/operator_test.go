@@ -385,3 +385,18 @@ func TestReloadReadsTheRulesFile(t *testing.T) {
 		t.Fatalf("the HLR was asked %d times for a denied number", got-before)
 	}
 }
+
+// TestReloadNamesTheAccountsFileWhenItIsInvalid: an invalid accounts file
+// is reported as SMPP_ACCOUNTS_FILE, not as another part that reads it.
+func TestReloadNamesTheAccountsFileWhenItIsInvalid(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	writeAccounts(t, file, "accounts:\n  - {system_id: alice, password: a}\n")
+	gw := startGateway(t, newFakeTMT(t, nil), map[string]string{"SMPP_ACCOUNTS_FILE": file})
+	writeAccounts(t, file, "accounts:\n  - {system_id: alice, password: \"\"}\n")
+	if _, err := gw.app.Reload(ctxT(t)); !errors.Is(err, admin.ErrInvalidConfig) {
+		t.Fatalf("Reload = %v, want invalid configuration", err)
+	}
+	if !strings.Contains(gw.logs.String(), `"event":"config.reload.failed","part":"SMPP_ACCOUNTS_FILE"`) {
+		t.Fatalf("the failure does not name SMPP_ACCOUNTS_FILE:\n%s", gw.logs.String())
+	}
+}
