@@ -456,16 +456,14 @@ func (g *putGroup) putArgs(tx bool, newEpoch string) {
 		strs[n+2*i] = all[it.id:it.body]
 		strs[n+2*i+1] = all[it.body:it.end]
 	}
-	ptrs := make([]any, len(strs))
-	for i := range strs {
-		ptrs[i] = &strs[i]
-	}
 	if tx && mode == "o" {
-		g.tx = newPutTx(g.keys, newEpoch, ptrs[:n], ptrs[n:])
+		g.tx = newPutTx(g.keys, newEpoch, strs, n)
 	} else {
 		g.args = slices.Grow(g.args, 2+len(strs))
 		g.args = append(g.args, mode, len(g.items))
-		g.args = append(g.args, ptrs...)
+		for i := range strs {
+			g.args = append(g.args, &strs[i])
+		}
 	}
 	g.items, g.scratch = nil, nil
 	g.text.Reset()

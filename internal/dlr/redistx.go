@@ -93,26 +93,35 @@ const (
 	txCommands
 )
 
-// newPutTx builds the commands of an ordered group: elems and pairs
-// (id, body, ...) as *string, in order.
-func newPutTx(keys []string, newEpoch string, elems, pairs []any) *putTx {
+// newPutTx builds the commands of an ordered group: strs holds the n
+// elements, then id, body, ... in order (passed as *string: boxing a
+// string in an interface allocates, a pointer does not).
+func newPutTx(keys []string, newEpoch string, strs []string, n int) *putTx {
 	r, fresh, epoch := keys[0], keys[1], keys[2]
 	// One backing array for every command's arguments.
-	all := make([]any, 0, 2+4+3+2+len(elems)+2+len(pairs))
-	cut := func(rest []any, a ...any) []any {
+	all := make([]any, 0, 2+4+3+2+2+len(strs))
+	cut := func(a ...any) []any {
 		start := len(all)
 		all = append(all, a...)
-		all = append(all, rest...)
 		return all[start:len(all):len(all)]
 	}
-	t := &putTx{args: make([][]any, txCommands), elems: elems, pairs: pairs}
-	t.args[txGet] = cut(nil, "get", epoch)
-	t.args[txSetNX] = cut(nil, "set", epoch, newEpoch, "nx")
-	t.args[txTail] = cut(nil, "lindex", fresh, -1)
-	t.args[txRPush] = cut(elems, "rpush", fresh)
-	t.args[txHSet] = cut(pairs, "hset", r)
-	if len(elems) > 0 {
-		t.first = *elems[0].(*string)
+	ptrs := func(cmd, key string, from, to int) []any {
+		start := len(all)
+		all = append(all, cmd, key)
+		for i := from; i < to; i++ {
+			all = append(all, &strs[i])
+		}
+		return all[start:len(all):len(all)]
+	}
+	t := &putTx{args: make([][]any, txCommands)}
+	t.args[txGet] = cut("get", epoch)
+	t.args[txSetNX] = cut("set", epoch, newEpoch, "nx")
+	t.args[txTail] = cut("lindex", fresh, -1)
+	t.args[txRPush] = ptrs("rpush", fresh, 0, n)
+	t.args[txHSet] = ptrs("hset", r, n, len(strs))
+	t.elems, t.pairs = t.args[txRPush][2:], t.args[txHSet][2:]
+	if n > 0 {
+		t.first = strs[0]
 	}
 	return t
 }

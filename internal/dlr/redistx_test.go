@@ -278,11 +278,11 @@ func TestPutTxLateElems(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			elems := make([]any, len(tc.elems))
+			strs := make([]string, len(tc.elems))
 			for i, e := range tc.elems {
-				elems[i] = e
+				strs[i] = *e
 			}
-			tx := newPutTx([]string{"r", "fresh", "epoch"}, "e", elems, nil)
+			tx := newPutTx([]string{"r", "fresh", "epoch"}, "e", strs, len(strs))
 			if got := tx.lateElems(*tc.tail); len(got) != tc.late {
 				t.Fatalf("%d late elements, want %d", len(got), tc.late)
 			}
