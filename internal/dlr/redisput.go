@@ -505,9 +505,8 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 	cc, cluster := c.(*redis.ClusterClient)
 	if cluster && len(groups) == 1 && groups[0].tx != nil {
 		g := groups[0]
-		if g.err = g.tx.runCluster(ctx, cc); g.err == nil {
-			q.readTx(g)
-		}
+		g.tx.runCluster(ctx, cc)
+		q.readTx(g)
 		return
 	}
 	var wait *redis.IntCmd

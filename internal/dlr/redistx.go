@@ -140,20 +140,19 @@ func (t *putTx) queueMulti(ctx context.Context, p redis.Pipeliner) {
 }
 
 // runCluster runs the transaction with the Cluster client, which routes it
-// to the slot's master and follows redirections.
-func (t *putTx) runCluster(ctx context.Context, c *redis.ClusterClient) error {
+// to the slot's master and follows redirections. Its outcome is read
+// from each command (replies): TxPipelined's own error is only the first
+// command's, and a command that failed when it ran must not hide the
+// others' writes.
+func (t *putTx) runCluster(ctx context.Context, c *redis.ClusterClient) {
 	t.cmds = make([]*redis.Cmd, len(t.args))
-	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, _ = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, a := range t.args {
 			t.cmds[i] = redis.NewCmd(ctx, a...)
 			_ = p.Process(ctx, t.cmds[i])
 		}
 		return nil
 	})
-	if errors.Is(err, redis.Nil) {
-		err = nil // GET or LINDEX of a missing key
-	}
-	return err
 }
 
 // replies returns the commands' replies: nil for a missing value, an

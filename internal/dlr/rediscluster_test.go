@@ -1,0 +1,146 @@
+package dlr
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// oneNodeCluster starts a redis-server in Cluster mode holding every slot
+// (skipped without redis-server) and returns a Cluster client on it: the
+// queue's Cluster paths (TxPipelined for an ordered put of one account,
+// scripts for a batch of several) against a real Cluster.
+func oneNodeCluster(t *testing.T) *redis.ClusterClient {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	l.Close()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ctx := context.Background()
+	node := redis.NewClient(&redis.Options{Addr: addr})
+	defer node.Close()
+	ready := func(check func() bool) {
+		t.Helper()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(10 * time.Second)
+		for !check() {
+			select {
+			case <-tick.C:
+			case <-deadline:
+				t.Fatal("the cluster node did not come up")
+			}
+		}
+	}
+	ready(func() bool { return node.Ping(ctx).Err() == nil })
+	if err := node.Do(ctx, "cluster", "addslotsrange", 0, 16383).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ready(func() bool {
+		info, err := node.ClusterInfo(ctx).Result()
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	})
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestClusterPutClaimAck: on a Cluster client an ordered put of one
+// account is a transaction (TxPipelined), a batch of several accounts
+// goes in one pipeline of scripts, and both are claimed, acked (a
+// transaction) and remembered; a put whose transaction fails half way is
+// undone there too.
+func TestClusterPutClaimAck(t *testing.T) {
+	c := oneNodeCluster(t)
+	ctx := context.Background()
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a"})
+	one := receipt("00000000000000H1", "acme", time.Second)
+	if err := q.Put(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	// Several accounts in one batch: the group commit takes what waits.
+	rs := make([]Receipt, 6)
+	for i := range rs {
+		rs[i] = receipt(fmt.Sprintf("%016X", 0xB0+i), fmt.Sprintf("acct%d", i%3), time.Second)
+	}
+	for i, err := range q.Restore(ctx, rs) { // restores: scripts
+		if err != nil {
+			t.Fatalf("restore %d: %v", i, err)
+		}
+	}
+	errs := make(chan error, len(rs))
+	for i := range rs {
+		rs[i].MessageID = fmt.Sprintf("%016X", 0xC0+i)
+		q.PutAsync(rs[i], func(err error) { errs <- err })
+	}
+	for range rs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sys := range []string{"acme", "acct0", "acct1", "acct2"} {
+		want := 4
+		if sys == "acme" {
+			want = 1
+		}
+		got, err := q.Claim(ctx, sys, one.DueAt, time.Minute, 100)
+		if err != nil || len(got) != want {
+			t.Fatalf("%s: claimed %d (%v), want %d", sys, len(got), err, want)
+		}
+		if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, got...); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := q.PendingCount(ctx, sys); err != nil || n != 0 {
+			t.Fatalf("%s: %d pending (%v) after the ack", sys, n, err)
+		}
+		if o, ok, err := q.Lookup(ctx, sys, got[0].MessageID); err != nil || !ok || o.State != pdu.StateDelivered {
+			t.Fatalf("%s: lookup %+v %v %v", sys, o, ok, err)
+		}
+	}
+
+	// Half way: the fresh list of the wrong type.
+	k := q.accountKeys("acme")
+	if err := c.Set(ctx, k[1], "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	bad := receipt("00000000000000H2", "acme", time.Second)
+	if err := q.Put(ctx, bad); err == nil {
+		t.Fatal("put succeeded with a fresh list of the wrong type")
+	}
+	if n, _ := c.HLen(ctx, k[0]).Result(); n != 0 {
+		t.Fatalf("%d bodies left by the failed put", n)
+	}
+	if err := c.Del(ctx, k[1]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Claim(ctx, "acme", bad.DueAt, time.Minute, 100)
+	if err != nil || !slices.EqualFunc(got, []Receipt{bad}, func(a, b Receipt) bool { return a.MessageID == b.MessageID }) {
+		t.Fatalf("claimed %v (%v), want %s", got, err, bad.MessageID)
+	}
+}
