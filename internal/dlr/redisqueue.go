@@ -257,7 +257,7 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 	if len(ids) == 0 {
 		return nil, next, !next.IsZero(), nil
 	}
-	bodies, err := q.claimBodies(ctx, systemID, keys[0], ids)
+	bodies, err := q.claimBodies(ctx, keys[0], ids)
 	if err != nil {
 		// Leased: claimed again when the lease ends.
 		return nil, time.Time{}, false, redisErr("claim bodies", err)
@@ -289,7 +289,7 @@ func (q *RedisQueue) claimStrings(ctx context.Context, keys []string, args ...an
 
 // claimBodies reads the bodies of claimed ids (HMGET, as strings; "" for
 // a body that is gone).
-func (q *RedisQueue) claimBodies(ctx context.Context, sys, r string, ids []string) ([]string, error) {
+func (q *RedisQueue) claimBodies(ctx context.Context, r string, ids []string) ([]string, error) {
 	a := make([]any, 0, 2+len(ids))
 	a = append(a, "hmget", r)
 	for i := range ids {
