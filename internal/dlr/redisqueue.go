@@ -346,8 +346,8 @@ func (q *RedisQueue) setAside(ctx context.Context, sys, id, body string, cause e
 }
 
 // Ack removes the receipts and records o under their ids: one transaction
-// of plain commands (redistx.go), or on a Cluster, when they belong to
-// several accounts, one script per account in one pipeline.
+// of plain commands (redistx.go), or on a Cluster client, when they belong
+// to several accounts, one script per account in one pipeline.
 func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if len(rs) == 0 {
 		return nil
@@ -363,7 +363,9 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 		// outlives the commands.
 		byAccount[sys] = append(ids, &rs[i].MessageID)
 	}
-	if _, cluster := q.c.(*redis.ClusterClient); len(byAccount) == 1 || !cluster {
+	// One connection (a Client) takes every account in one transaction;
+	// a Cluster client's transaction takes one slot, one account.
+	if _, single := q.c.(*redis.Client); len(byAccount) == 1 || single {
 		if err := q.ackTx(ctx, o, byAccount); err != nil {
 			return redisErr("ack", err)
 		}
