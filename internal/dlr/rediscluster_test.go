@@ -101,7 +101,9 @@ func TestClusterPutClaimAck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, sys := range []string{"acme", "acct0", "acct1", "acct2"} {
+	accounts := []string{"acme", "acct0", "acct1", "acct2"}
+	var claimed []Receipt
+	for _, sys := range accounts {
 		want := 4
 		if sys == "acme" {
 			want = 1
@@ -110,14 +112,26 @@ func TestClusterPutClaimAck(t *testing.T) {
 		if err != nil || len(got) != want {
 			t.Fatalf("%s: claimed %d (%v), want %d", sys, len(got), err, want)
 		}
-		if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, got...); err != nil {
-			t.Fatal(err)
-		}
+		claimed = append(claimed, got...)
+	}
+	// One account: a transaction; several: one script per account.
+	if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, claimed[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, claimed[1:]...); err != nil {
+		t.Fatal(err)
+	}
+	for _, sys := range accounts {
 		if n, err := q.PendingCount(ctx, sys); err != nil || n != 0 {
 			t.Fatalf("%s: %d pending (%v) after the ack", sys, n, err)
 		}
-		if o, ok, err := q.Lookup(ctx, sys, got[0].MessageID); err != nil || !ok || o.State != pdu.StateDelivered {
-			t.Fatalf("%s: lookup %+v %v %v", sys, o, ok, err)
+		if n, _ := c.Exists(ctx, q.leaseKey(sys, "a")).Result(); n != 0 {
+			t.Fatalf("%s: lease set left after the ack", sys)
+		}
+	}
+	for _, r := range claimed {
+		if o, ok, err := q.Lookup(ctx, r.SystemID, r.MessageID); err != nil || !ok || o.State != pdu.StateDelivered {
+			t.Fatalf("%s: lookup %+v %v %v", r.MessageID, o, ok, err)
 		}
 	}
 
