@@ -20,14 +20,30 @@ func (q *MemoryQueue) findLocked(id string) (memRef, bool) {
 	return ref, found
 }
 
-// newEntryLocked adds an empty entry for message id to the id index.
-func (q *MemoryQueue) newEntryLocked(id string) memRef {
-	ref := q.store.alloc()
-	if v, ok := parseCanonicalID(id); ok {
-		q.store.at(ref).id = v
-		q.byID.put(v, ref, &q.store)
-		return ref
+// findOrAddLocked returns the entry of message id and true, or a new
+// empty entry for it and false: one probe of the id index either way.
+func (q *MemoryQueue) findOrAddLocked(id string) (memRef, bool) {
+	v, ok := parseCanonicalID(id)
+	if !ok {
+		if ref, found := q.byOther[id]; found {
+			return ref, true
+		}
+		return q.newOtherEntryLocked(id), false
 	}
+	ref, slot, found := q.byID.lookup(v, &q.store)
+	if found {
+		return ref, true
+	}
+	ref = q.store.alloc()
+	q.store.at(ref).id = v
+	q.byID.putAt(slot, ref)
+	return ref, false
+}
+
+// newOtherEntryLocked adds an empty entry for message id, not of the
+// canonical form, to byOther.
+func (q *MemoryQueue) newOtherEntryLocked(id string) memRef {
+	ref := q.store.alloc()
 	id = strings.Clone(id)
 	q.spillLocked(ref).id = id
 	q.store.at(ref).flags |= memSpilledID
@@ -177,13 +193,14 @@ func (q *MemoryQueue) unlinkLocked(ref memRef) {
 // finishLocked ends a receipt with outcome o and remembers it for Lookup.
 // Unknown ids are remembered too (an outcome another claimer reported).
 func (q *MemoryQueue) finishLocked(id string, o Outcome) {
-	ref, ok := q.findLocked(id)
-	if !ok {
-		if q.finalCap == 0 {
-			return
+	if q.finalCap == 0 {
+		ref, ok := q.findLocked(id)
+		if ok {
+			q.finishRefLocked(ref, o)
 		}
-		ref = q.newEntryLocked(id)
+		return
 	}
+	ref, _ := q.findOrAddLocked(id)
 	q.finishRefLocked(ref, o)
 }
 

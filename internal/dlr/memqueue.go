@@ -86,11 +86,8 @@ func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	ref, ok := q.findLocked(r.MessageID)
-	switch {
-	case !ok:
-		ref = q.newEntryLocked(r.MessageID)
-	case q.store.at(ref).flags&memPending != 0:
+	ref, found := q.findOrAddLocked(r.MessageID)
+	if found && q.store.at(ref).flags&memPending != 0 {
 		q.unlinkLocked(ref)
 	}
 	// A remembered entry is reused; its ring slot still names it, and
