@@ -133,6 +133,21 @@ func (q *MemoryQueue) setAddrsLocked(ref memRef, src, dst string) {
 // decodeLocked rebuilds the receipt of pending entry ref, due at due. Its
 // id and addresses share one new string.
 func (q *MemoryQueue) decodeLocked(ref memRef, due int64) Receipt {
+	var buf [16 + 2*addrMaxCount]byte
+	r, b, l := q.decodeIntoLocked(ref, due, buf[:0])
+	r.setTexts(string(b), l)
+	return r
+}
+
+// textLens are the lengths of a decoded receipt's id and addresses in the
+// text decodeIntoLocked appended; -1: the receipt has that field already
+// (kept aside in a memSpill).
+type textLens struct{ id, src, dst int32 }
+
+// decodeIntoLocked rebuilds the receipt of pending entry ref, due at due,
+// but for the id and addresses of the compact form, which it appends to b
+// for setTexts: a batch of receipts can share one string.
+func (q *MemoryQueue) decodeIntoLocked(ref memRef, due int64, b []byte) (Receipt, []byte, textLens) {
 	e := q.store.at(ref)
 	sp := q.spill[ref]
 	r := Receipt{
@@ -149,28 +164,33 @@ func (q *MemoryQueue) decodeLocked(ref memRef, due int64) Receipt {
 	} else {
 		r.Err, r.Reason = q.texts.text(e.err), q.texts.text(e.rsn)
 	}
-	var buf [16 + 2*addrMaxCount]byte
-	b := buf[:0]
-	idLen := 16
+	l := textLens{id: 16, src: -1, dst: -1}
 	if e.flags&memSpilledID != 0 {
-		r.MessageID, idLen = sp.id, 0
+		r.MessageID, l.id = sp.id, -1
 	} else {
 		b = appendCanonicalID(b, e.id)
 	}
 	if e.flags&memSpilledAddr != 0 {
 		r.Source.Addr, r.Dest.Addr = sp.src, sp.dst
-		if idLen > 0 {
-			r.MessageID = string(b)
-		}
-		return r
+		return r, b, l
 	}
+	start := len(b)
 	b, srcLen := unpackAddrs(b, &e.addrs)
-	s := string(b)
-	if idLen > 0 {
-		r.MessageID = s[:idLen]
+	l.src, l.dst = int32(srcLen), int32(len(b)-start-srcLen)
+	return r, b, l
+}
+
+// setTexts cuts the receipt's id and addresses, as l says, from the start
+// of s, and returns the rest of s.
+func (r *Receipt) setTexts(s string, l textLens) string {
+	if l.id >= 0 {
+		r.MessageID, s = s[:l.id], s[l.id:]
 	}
-	r.Source.Addr, r.Dest.Addr = s[idLen:idLen+srcLen], s[idLen+srcLen:]
-	return r
+	if l.src >= 0 {
+		r.Source.Addr, s = s[:l.src], s[l.src:]
+		r.Dest.Addr, s = s[:l.dst], s[l.dst:]
+	}
+	return s
 }
 
 // destLocked returns the destination address of entry ref.
