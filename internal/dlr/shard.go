@@ -51,8 +51,13 @@ type shard struct {
 	accounts []string
 	sm       pdu.DeliverSM
 	smBuf    []byte
+	smLens   []smLen // per receipt of the batch being sent: see deliverBodies
 	dates    dateStamps
 }
+
+// smLen is the length of one receipt's deliver_sm body (text and TLVs) in
+// its batch's string, and of its text.
+type smLen struct{ body, text int }
 
 // result is the answer to one deliver_sm, or a claimed receipt found
 // expired. r points into the batch the receipt was claimed in, which stays
