@@ -88,6 +88,7 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 	d := s.d
 	s.mu.Lock()
 	s.forgetSettledLocked()
+	s.reclaimTicketsLocked()
 	accounts := s.accounts[:0]
 	for sys := range s.receivers {
 		if until, ok := s.blocked[sys]; ok {
@@ -200,11 +201,13 @@ func (s *shard) sendAll(ctx context.Context, sys string, rs []Receipt, now time.
 		n, textLen := s.smLens[i].body, s.smLens[i].text
 		r.setDeliverSM(&s.sm, bodies[:n], textLen)
 		bodies = bodies[n:]
-		err := d.o.Sender.Deliver(sys, &s.sm, s.doneFunc(r))
+		t := s.takeTicket(r)
+		err := d.o.Sender.Deliver(sys, &s.sm, t.done)
 		if err == nil {
 			sent++
 			continue
 		}
+		s.dropTicket(t) // done is not called: not sent
 		if errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrBusy) {
 			s.putBack(ctx, sys, todo[i:], now, err)
 			break

@@ -45,13 +45,17 @@ type shard struct {
 	// it.
 	held    map[string]struct{}
 	settled []string
+	// returned are the tickets of settled answers, for the loop to take
+	// over (reclaimTicketsLocked).
+	returned []*ticket
 
 	// Owned by the loop goroutine: buffers reused from step to step, and
 	// the deliver_sm being sent (the Sender only reads it during Deliver).
 	accounts []string
 	sm       pdu.DeliverSM
 	smBuf    []byte
-	smLens   []smLen // per receipt of the batch being sent: see deliverBodies
+	smLens   []smLen   // per receipt of the batch being sent: see deliverBodies
+	tickets  []*ticket // free: see takeTicket
 	dates    dateStamps
 }
 
@@ -67,7 +71,8 @@ type result struct {
 	r       *Receipt
 	status  pdu.Status
 	err     error
-	expired bool // not sent: past ExpiresAt when claimed
+	expired bool    // not sent: past ExpiresAt when claimed
+	t       *ticket // the callback that answered, given back once settled
 }
 
 func newShard(d *Dispatcher, index int) *shard {
