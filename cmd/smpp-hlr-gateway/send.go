@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 type clientFlags struct {
 	addr, systemID, password, bind string
 	useTLS, insecure               bool
+	caFile                         string
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet, env func(string) string) {
@@ -26,6 +30,7 @@ func (c *clientFlags) register(fs *flag.FlagSet, env func(string) string) {
 	fs.StringVar(&c.bind, "bind", "trx", "bind mode: trx, tx or rx")
 	fs.BoolVar(&c.useTLS, "tls", false, "connect with TLS")
 	fs.BoolVar(&c.insecure, "insecure", false, "with --tls, do not verify the server certificate")
+	fs.StringVar(&c.caFile, "ca", "", "with --tls, PEM file of the certificate authorities to verify the server against (default: the system's)")
 }
 
 func (c *clientFlags) config(onDeliver func(*pdu.DeliverSM) pdu.Status) (esme.Config, error) {
@@ -41,9 +46,36 @@ func (c *clientFlags) config(onDeliver func(*pdu.DeliverSM) pdu.Status) (esme.Co
 		return cfg, fmt.Errorf("--bind %q: want trx, tx or rx", c.bind)
 	}
 	if c.useTLS {
-		cfg.TLS = &tls.Config{InsecureSkipVerify: c.insecure} //nolint:gosec // an explicit flag
+		t, err := c.tlsConfig()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.TLS = t
 	}
 	return cfg, nil
+}
+
+// tlsConfig verifies the server's certificate against the host named in
+// --addr (a name or an IP address), with the system's authorities or those
+// of --ca.
+func (c *clientFlags) tlsConfig() (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(c.addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %q: %w", c.addr, err)
+	}
+	t := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.insecure} //nolint:gosec // an explicit flag
+	if c.caFile != "" {
+		pemBytes, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("--ca %s: no PEM certificate in it", c.caFile)
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
 }
 
 func envOr(env func(string) string, key, def string) string {

@@ -45,24 +45,23 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	// Every return below writes out the buffered lines; what is printed
-	// to stderr from here on goes after them, in order.
+	// Every return below writes out the buffered lines; from here on
+	// everything goes through the logger, in the configured format.
 	defer logw.Close()
-	stderr = logw
 	if w := accountsFileWarning(cfg); w != "" {
 		logger.Warn("config.accounts_file.readable", "detail", w)
 	}
 	routeRedisLogs(logger, cfg.Redis.URL)
 	a, err := app.New(ctx, cfg, logger, app.Options{LogLinesDropped: logw.Dropped})
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		logger.Error("gateway.start_failed", "error", err.Error())
 		if errors.Is(err, config.ErrInvalid) {
 			return 2 // loadConfig should have caught it; the documented code anyway
 		}
 		return 1
 	}
 	if err := a.Start(ctx); err != nil {
-		fmt.Fprintln(stderr, err)
+		logger.Error("gateway.start_failed", "error", err.Error())
 		return 1
 	}
 	code := serveUntilStopped(ctx, a, hup, logger)

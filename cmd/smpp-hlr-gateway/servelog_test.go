@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"strconv"
 	"strings"
@@ -31,9 +32,10 @@ func TestServeWritesOutBufferedLinesWhenItReturns(t *testing.T) {
 	}
 }
 
-// TestServeStartErrorFollowsTheBufferedLines: an error printed when the
-// gateway cannot start comes out after the lines logged before it.
-func TestServeStartErrorFollowsTheBufferedLines(t *testing.T) {
+// TestServeStartErrorIsALogLine: when the gateway cannot start (its port
+// is taken), the error is a log line in the configured format, after the
+// lines logged before it, and serve exits 1.
+func TestServeStartErrorIsALogLine(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -45,8 +47,13 @@ func TestServeStartErrorFollowsTheBufferedLines(t *testing.T) {
 		t.Fatalf("exit %d, want 1: %s", code, errOut.String())
 	}
 	logs := errOut.String()
-	queued, failed := strings.Index(logs, `"event":"dlr.queue.memory"`), strings.Index(logs, "SMPP listener")
-	if queued < 0 || failed < queued {
-		t.Fatalf("want the log line, then the error:\n%s", logs)
+	for _, line := range strings.Split(strings.TrimSuffix(logs, "\n"), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("not a JSON line: %q", line)
+		}
+	}
+	queued, failed := strings.Index(logs, `"event":"dlr.queue.memory"`), strings.Index(logs, `"event":"gateway.start_failed"`)
+	if queued < 0 || failed < queued || !strings.Contains(logs[failed:], "SMPP listener") {
+		t.Fatalf("want the log line, then gateway.start_failed naming the SMPP listener:\n%s", logs)
 	}
 }

@@ -95,27 +95,79 @@ type API struct {
 	Backend Backend
 }
 
+// apiRoutes serves everything under PathAPI through one handler that
+// checks the token first: an unknown path or a wrong method is answered
+// (as JSON) only to a caller with the token, so the API shows nothing of
+// itself to others.
 func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
+	routes := http.NewServeMux()
+	s.apiEndpoints(routes, api)
 	want := sha256.Sum256([]byte(api.Token))
-	auth := func(h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			got := sha256.Sum256([]byte(token))
-			// Compare digests: constant time, and the token's length does
-			// not show either.
-			if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="smpp-hlr-gateway"`)
-				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-				return
-			}
-			h(w, r)
+	mux.HandleFunc(PathAPI, func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(bearerToken(r)))
+		// Compare digests: constant time, and the token's length does
+		// not show either.
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="smpp-hlr-gateway"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
 		}
+		h, pattern := routes.Handler(r)
+		if pattern == "" { // the mux's own 404 or 405: the same answer, as JSON
+			rec := &statusOnly{header: http.Header{}}
+			h.ServeHTTP(rec, r)
+			if allow := rec.header.Get("Allow"); allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			writeError(w, rec.code, http.StatusText(rec.code)+": "+r.Method+" "+r.URL.Path)
+			return
+		}
+		routes.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken is the token of an "Authorization: Bearer <token>" header
+// (the scheme is case-insensitive, RFC 9110 §11.1), or "".
+func bearerToken(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
 	}
+	return strings.TrimSpace(token)
+}
+
+// statusOnly records the status and headers a handler writes, and drops
+// its body.
+type statusOnly struct {
+	header http.Header
+	code   int
+}
+
+func (w *statusOnly) Header() http.Header { return w.header }
+
+func (w *statusOnly) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *statusOnly) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+// apiEndpoints registers the API's endpoints on routes, without the token
+// check (apiRoutes does it for all of them).
+func (s *Server) apiEndpoints(routes *http.ServeMux, api *API) {
 	b := api.Backend
-	mux.HandleFunc("GET "+PathAPI+"sessions", auth(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"sessions": nonNil(b.Sessions(r.Context()))})
-	}))
-	mux.HandleFunc("DELETE "+PathAPI+"sessions/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
+	routes.HandleFunc("GET "+PathAPI+"sessions", func(w http.ResponseWriter, r *http.Request) {
+		sessions := nonNil(b.Sessions(r.Context()))
+		for i := range sessions {
+			sessions[i].BoundAt = toMillis(sessions[i].BoundAt)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"sessions": sessions})
+	})
+	routes.HandleFunc("DELETE "+PathAPI+"sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		if !b.UnbindSession(r.Context(), id) {
 			writeError(w, http.StatusNotFound, "no session "+id)
@@ -123,16 +175,16 @@ func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
 		}
 		s.logger.Info("admin.session.unbound", "session", id, "remote", r.RemoteAddr)
 		w.WriteHeader(http.StatusNoContent)
-	}))
-	mux.HandleFunc("GET "+PathAPI+"accounts", auth(func(w http.ResponseWriter, r *http.Request) {
+	})
+	routes.HandleFunc("GET "+PathAPI+"accounts", func(w http.ResponseWriter, r *http.Request) {
 		accs, err := b.Accounts(r.Context())
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"accounts": nonNil(accs)})
-	}))
-	mux.HandleFunc("GET "+PathAPI+"messages/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
+	})
+	routes.HandleFunc("GET "+PathAPI+"messages/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		m, ok, err := b.Message(r.Context(), id)
 		switch {
@@ -141,10 +193,15 @@ func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
 		case !ok:
 			writeError(w, http.StatusNotFound, "no message "+id)
 		default:
+			for _, t := range []*time.Time{m.SubmittedAt, m.DoneAt} {
+				if t != nil {
+					*t = toMillis(*t)
+				}
+			}
 			writeJSON(w, http.StatusOK, m)
 		}
-	}))
-	mux.HandleFunc("POST "+PathAPI+"reload", auth(func(w http.ResponseWriter, r *http.Request) {
+	})
+	routes.HandleFunc("POST "+PathAPI+"reload", func(w http.ResponseWriter, r *http.Request) {
 		res, err := b.Reload(r.Context())
 		switch {
 		case errors.Is(err, ErrInvalidConfig):
@@ -155,8 +212,12 @@ func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
 		default:
 			writeJSON(w, http.StatusOK, res)
 		}
-	}))
+	})
 }
+
+// toMillis is t in UTC to the millisecond, as every time the API shows
+// (the queues keep nanoseconds or milliseconds).
+func toMillis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 func nonNil[T any](s []T) []T {
 	if s == nil {

@@ -21,7 +21,7 @@ type fakeBackend struct {
 
 func (f *fakeBackend) Sessions(context.Context) []admin.Session {
 	return []admin.Session{{ID: "7", SystemID: "alice", Bind: "transceiver", RemoteAddr: "127.0.0.1:5000",
-		InterfaceVersion: "0x34", BoundAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+		InterfaceVersion: "0x34", BoundAt: time.Date(2026, 1, 2, 3, 4, 5, 6_789_012, time.UTC)}}
 }
 
 func (f *fakeBackend) UnbindSession(_ context.Context, id string) bool {
@@ -72,8 +72,13 @@ func TestAPI(t *testing.T) {
 		{"message", "GET", "/api/v1/messages/ABC", "s3cret", 200, `"state": "ENROUTE"`},
 		{"unknown message", "GET", "/api/v1/messages/XYZ", "s3cret", 404, `no message XYZ`},
 		{"reload", "POST", "/api/v1/reload", "s3cret", 200, `"added": [`},
-		{"reload by GET", "GET", "/api/v1/reload", "s3cret", 405, ``},
-		{"unknown path", "GET", "/api/v1/nothing", "s3cret", 404, ``},
+		{"reload by GET", "GET", "/api/v1/reload", "s3cret", 405, `"error": "Method Not Allowed: GET /api/v1/reload"`},
+		{"unknown path", "GET", "/api/v1/nothing", "s3cret", 404, `"error": "Not Found: GET /api/v1/nothing"`},
+		{"unknown path without a token", "GET", "/api/v1/nothing", "", 401, `missing or wrong bearer token`},
+		{"wrong method without a token", "GET", "/api/v1/reload", "", 401, `missing or wrong bearer token`},
+		{"scheme in lower case", "GET", "/api/v1/sessions", "bearer s3cret", 200, `"system_id": "alice"`},
+		{"another scheme", "GET", "/api/v1/sessions", "Basic s3cret", 401, `"error"`},
+		{"bound_at to the millisecond", "GET", "/api/v1/sessions", "s3cret", 200, `"bound_at": "2026-01-02T03:04:05.006Z"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -109,7 +114,10 @@ func do(t *testing.T, method, url, token string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token != "" {
+	switch {
+	case strings.Contains(token, " "): // a whole header value
+		req.Header.Set("Authorization", token)
+	case token != "":
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
 // Instance tag leases: the 12-bit tag in message ids must differ between
@@ -35,6 +37,9 @@ type tagLease struct {
 	id  string
 	tag uint16
 	log *slog.Logger
+	// failures logs a failed refresh when it starts, then at most every
+	// 30 s with a count, while Redis stays unreachable.
+	failures *logging.Repeats
 }
 
 func tagKey(prefix string, n int) string { return prefix + "gw:tag:" + strconv.Itoa(n) }
@@ -65,7 +70,9 @@ func leaseTag(ctx context.Context, rdb redis.UniversalClient, prefix, instanceID
 			return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
 		}
 		if ok {
-			return uint16(n), &tagLease{rdb: rdb, key: key, id: holder, tag: uint16(n), log: log}, nil
+			return uint16(n), &tagLease{rdb: rdb, key: key, id: holder, tag: uint16(n), log: log,
+				failures: logging.NewRepeats(log, "gateway.instance_tag_not_refreshed",
+					logging.RepeatOptions{Recovered: "gateway.instance_tag_refreshed"})}, nil
 		}
 	}
 	return randomTag(), nil, errors.New("app: instance tag lease: all 4096 tags are leased")
@@ -79,9 +86,30 @@ func tagHolder(instanceID string) string {
 	return instanceID + "/" + hex.EncodeToString(b[:])
 }
 
+// refreshTagLua extends the lease only while this process holds it (or
+// nobody does): a GET then SET from the client could overwrite a lease
+// another process took between the two. Returns "" when refreshed, else
+// the holder found.
+var refreshTagLua = redis.NewScript(`
+local h = redis.call('GET', KEYS[1])
+if h and h ~= ARGV[1] then return h end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ''`)
+
+// refresh extends this process's lease by tagLeaseTTL in one atomic step.
+// It returns the other holder when the lease was taken meanwhile (this
+// process could not refresh it for tagLeaseTTL), and leaves that lease
+// alone.
+func (l *tagLease) refresh(ctx context.Context) (other string, err error) {
+	other, err = refreshTagLua.Run(ctx, l.rdb, []string{l.key}, l.id, tagLeaseTTL.Milliseconds()).Text()
+	if err != nil {
+		return "", fmt.Errorf("app: instance tag lease refresh: %w", err)
+	}
+	return other, nil
+}
+
 // run refreshes the lease until ctx ends. A lease found held by another
-// instance (this one could not refresh it for tagLeaseTTL) is logged: both
-// may then mint the same ids.
+// process is logged: both may then mint the same ids.
 func (l *tagLease) run(ctx context.Context) {
 	t := time.NewTicker(tagLeaseRefresh)
 	defer t.Stop()
@@ -92,17 +120,16 @@ func (l *tagLease) run(ctx context.Context) {
 		case <-t.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, tagLeaseRefresh)
-		holder, err := l.rdb.Get(rctx, l.key).Result()
-		switch {
-		case errors.Is(err, redis.Nil) || (err == nil && holder == l.id):
-			err = l.rdb.Set(rctx, l.key, l.id, tagLeaseTTL).Err()
-		case err == nil:
-			l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", holder,
-				"detail", "the lease expired while Redis was unreachable and another instance took the tag: message ids may collide")
-		}
+		other, err := l.refresh(rctx)
 		cancel()
 		if err != nil {
-			l.log.Warn("gateway.instance_tag_not_refreshed", "tag", l.tag, "err", err.Error())
+			l.failures.Failed(ctx, "", err, slog.Int("tag", int(l.tag)))
+			continue
+		}
+		l.failures.Succeeded(ctx, "", slog.Int("tag", int(l.tag)))
+		if other != "" {
+			l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", other,
+				"detail", "the lease expired while Redis was unreachable and another instance took the tag: message ids may collide")
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -383,5 +384,40 @@ func TestReloadReadsTheRulesFile(t *testing.T) {
 	}
 	if got := tmt.requests.Load(); got != before {
 		t.Fatalf("the HLR was asked %d times for a denied number", got-before)
+	}
+}
+
+// TestReloadNamesTheAccountsFileWhenItIsInvalid: an invalid accounts file
+// is reported as SMPP_ACCOUNTS_FILE, not as another part that reads it.
+func TestReloadNamesTheAccountsFileWhenItIsInvalid(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	writeAccounts(t, file, "accounts:\n  - {system_id: alice, password: a}\n")
+	gw := startGateway(t, newFakeTMT(t, nil), map[string]string{"SMPP_ACCOUNTS_FILE": file})
+	writeAccounts(t, file, "accounts:\n  - {system_id: alice, password: \"\"}\n")
+	if _, err := gw.app.Reload(ctxT(t)); !errors.Is(err, admin.ErrInvalidConfig) {
+		t.Fatalf("Reload = %v, want invalid configuration", err)
+	}
+	if !strings.Contains(gw.logs.String(), `"event":"config.reload.failed","part":"SMPP_ACCOUNTS_FILE"`) {
+		t.Fatalf("the failure does not name SMPP_ACCOUNTS_FILE:\n%s", gw.logs.String())
+	}
+}
+
+// TestReloadRefusesAFIFO: an accounts file replaced by a FIFO fails the
+// reload at once (nothing waits for a writer) and keeps the accounts.
+func TestReloadRefusesAFIFO(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	writeAccounts(t, file, "accounts:\n  - {system_id: alice, password: a}\n")
+	gw := startGateway(t, newFakeTMT(t, nil), map[string]string{"SMPP_ACCOUNTS_FILE": file})
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(file, 0o600); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	if _, err := gw.app.Reload(ctxT(t)); !errors.Is(err, admin.ErrInvalidConfig) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Reload = %v, want the FIFO refused as invalid configuration", err)
+	}
+	if _, err := dialAs(t, gw.addr, "alice", "a", pdu.CmdBindTransmitter); err != nil {
+		t.Fatalf("alice cannot bind after the failed reload: %v", err)
 	}
 }

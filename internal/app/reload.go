@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -83,8 +84,12 @@ func (a *App) Reload(ctx context.Context) (smpp.ReloadResult, error) {
 	for _, r := range a.reloads.reloaders {
 		apply, err := r.Prepare(ctx, in)
 		if err != nil {
+			part := r.Name()
+			if in.err != nil && errors.Is(err, in.err) { // any part that needs the accounts file fails on it
+				part = accountsReloader{}.Name()
+			}
 			a.reloads.total.WithLabelValues("failure").Inc()
-			a.log.Error("config.reload.failed", "part", r.Name(), "error", err.Error(),
+			a.log.Error("config.reload.failed", "part", part, "error", err.Error(),
 				"detail", "the configuration in use is kept")
 			return smpp.ReloadResult{}, fmt.Errorf("%w: %w", admin.ErrInvalidConfig, err)
 		}

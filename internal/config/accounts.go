@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+	"github.com/smpp-hlr-gateway/gateway/internal/readfile"
 )
 
 // Account is one ESME login.
@@ -75,7 +76,7 @@ type accountYAML struct {
 // ReadAccountsFile reads and parses an accounts file. Errors name
 // SMPP_ACCOUNTS_FILE and never contain a password.
 func ReadAccountsFile(path string) ([]Account, error) {
-	data, err := os.ReadFile(path)
+	data, err := readfile.Regular(path, readfile.MaxConfigBytes)
 	if err != nil {
 		return nil, fieldErrCause(accountsFileVar, err, "cannot read %q: %v", path, unwrapPathError(err))
 	}

@@ -46,6 +46,10 @@ func (c Config) Print(w io.Writer) error {
 	for _, kv := range c.Redacted() {
 		fmt.Fprintf(&b, "%s=%s\n", kv.Key, kv.Value)
 	}
+	if c.Cache.TemporaryTTL > c.Cache.TTL {
+		fmt.Fprintf(&b, "# HLR_CACHE_TTL_TEMPORARY_SECONDS is capped at HLR_CACHE_TTL_SECONDS: temporary answers are kept %s\n",
+			strconv.FormatFloat(c.Cache.TTL.Seconds(), 'f', -1, 64)+" s")
+	}
 	source := "SMPP_SYSTEM_ID/SMPP_PASSWORD"
 	if c.SMPP.AccountsFile != "" {
 		source = "SMPP_ACCOUNTS_FILE"

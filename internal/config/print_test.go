@@ -53,3 +53,27 @@ func TestRedactedEmptySecretsStayEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintSaysWhenTheTemporaryTTLIsCapped: a temporary lifetime above the
+// permanent one is printed as given, with the lifetime in effect.
+func TestPrintSaysWhenTheTemporaryTTLIsCapped(t *testing.T) {
+	for _, tt := range []struct {
+		ttl, temporary string
+		want           string
+	}{
+		{"10", "100", "# HLR_CACHE_TTL_TEMPORARY_SECONDS is capped at HLR_CACHE_TTL_SECONDS: temporary answers are kept 10 s\n"},
+		{"86400", "900", ""},
+	} {
+		c, err := Load(env("HLR_PROVIDER", "simulator", "HLR_CACHE_TTL_SECONDS", tt.ttl, "HLR_CACHE_TTL_TEMPORARY_SECONDS", tt.temporary))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := c.Print(&b); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(b.String(), "is capped at"); got != (tt.want != "") || !strings.Contains(b.String(), tt.want) {
+			t.Errorf("TTL %s, temporary %s: printed\n%s\nwant the line %q", tt.ttl, tt.temporary, b.String(), tt.want)
+		}
+	}
+}

@@ -35,15 +35,21 @@ type BreakerSettings struct {
 // It remembers what opened it: while open (and for the requests refused in
 // half-open), its error also matches ErrTimeout when most of the failures
 // that opened it were timeouts, so HLR_TIMEOUT_POLICY keeps deciding during
-// an outage of a slow HLR rather than HLR_ERROR_POLICY.
+// an outage of a slow HLR rather than HLR_ERROR_POLICY. A reopening after a
+// failed half-open probe takes the probe's cause: an outage that changes
+// kind (errors, then a hanging HLR) is decided by the policy of what fails
+// now, not of what failed first.
 type Breaker struct {
 	next Lookuper
 	cb   *gobreaker.CircuitBreaker[Result]
 	m    *Metrics
 
 	// Failures of the current run of consecutive failures, by kind; both
-	// are reset by a success.
+	// are reset by a success and by an opening.
 	runTimeouts, runErrors atomic.Int64
+	// lastTimeout is the kind of the last failure counted: the cause of a
+	// reopening from half-open (the probe's).
+	lastTimeout atomic.Bool
 	// openedByTimeouts is the cause of the last opening.
 	openedByTimeouts atomic.Bool
 }
@@ -78,7 +84,7 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			m.setBreakerState(stateValue(to))
 			if to == gobreaker.StateOpen {
-				b.openedByTimeouts.Store(b.runTimeouts.Load() >= b.runErrors.Load())
+				b.openedByTimeouts.Store(b.openingCause(from))
 				// gobreaker moves to half-open lazily, when it is next
 				// asked; ask it when the open period ends so the state
 				// (and hlr_breaker_state) follows the breaker, not the
@@ -130,6 +136,20 @@ func (b *Breaker) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	return res, err
 }
 
+// openingCause reports whether timeouts opened the breaker: the majority of
+// the run that tripped it when it was closed, the failed probe's kind when
+// it was half-open. The run starts again from nothing, so that failures of
+// this outage do not outvote the next probe's.
+func (b *Breaker) openingCause(from gobreaker.State) bool {
+	byTimeouts := b.runTimeouts.Load() >= b.runErrors.Load()
+	if from == gobreaker.StateHalfOpen {
+		byTimeouts = b.lastTimeout.Load()
+	}
+	b.runTimeouts.Store(0)
+	b.runErrors.Store(0)
+	return byTimeouts
+}
+
 // countRun keeps the kinds of the current run of consecutive failures, the
 // same outcomes gobreaker counts (see the settings in NewBreaker). It runs
 // before gobreaker sees the outcome, so an opening finds the run complete.
@@ -139,8 +159,10 @@ func (b *Breaker) countRun(err error) {
 		b.runTimeouts.Store(0)
 		b.runErrors.Store(0)
 	case errors.Is(err, ErrTimeout):
+		b.lastTimeout.Store(true)
 		b.runTimeouts.Add(1)
 	case errors.Is(err, ErrProvider):
+		b.lastTimeout.Store(false)
 		b.runErrors.Add(1)
 	}
 }

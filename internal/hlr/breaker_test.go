@@ -73,3 +73,33 @@ func TestBreakerStateMetricFollowsTheBreaker(t *testing.T) {
 		}
 	})
 }
+
+// TestBreakerReopensWithTheProbesCause: an outage that changes kind while
+// the breaker is open (provider errors, then a hanging HLR, and back) is
+// decided by what the half-open probe met, so HLR_TIMEOUT_POLICY decides
+// a timeout outage even when errors opened the breaker first.
+func TestBreakerReopensWithTheProbesCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var failWith error = hlr.ErrProvider
+		p := &fakeProvider{fn: func(context.Context, string) (hlr.Result, error) { return hlr.Result{}, failWith }}
+		b := hlr.NewBreaker(p, hlr.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second}, nil, nil)
+		for range 3 {
+			_, _ = b.Lookup(context.Background(), "1")
+		}
+		for i, kind := range []error{hlr.ErrProvider, hlr.ErrTimeout, hlr.ErrTimeout, hlr.ErrProvider} {
+			_, err := b.Lookup(context.Background(), "1")
+			if !errors.Is(err, hlr.ErrCircuitOpen) {
+				t.Fatalf("cycle %d: err = %v, want ErrCircuitOpen", i, err)
+			}
+			wantTimeout := i > 0 && errors.Is(failWith, hlr.ErrTimeout)
+			if got := errors.Is(err, hlr.ErrTimeout); got != wantTimeout {
+				t.Fatalf("cycle %d: errors.Is(%v, ErrTimeout) = %v, want %v", i, err, got, wantTimeout)
+			}
+			failWith = kind
+			time.Sleep(11 * time.Second) // fake time: half-open
+			if _, err := b.Lookup(context.Background(), "1"); !errors.Is(err, kind) || errors.Is(err, hlr.ErrCircuitOpen) {
+				t.Fatalf("cycle %d: the probe's error = %v, want the provider's %v", i, err, kind)
+			}
+		}
+	})
+}

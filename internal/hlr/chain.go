@@ -78,9 +78,11 @@ func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
 		ch.breaker = NewBreaker(l, o.Breaker, m, logger)
 		l = ch.breaker
 	}
-	l = NewLimiter(l, o.MaxConcurrency, m)
+	l = NewLimiter(l, LimiterOptions{MaxConcurrency: o.MaxConcurrency, CallTimeout: o.Timeout, Metrics: m})
 
-	co := CoalesceOptions{Timeout: o.Timeout, Metrics: m}
+	// The shared call may wait up to Timeout for a provider slot, then
+	// has Timeout for the provider (the limiter's CallTimeout).
+	co := CoalesceOptions{Timeout: 2 * o.Timeout, Metrics: m}
 	// The decorators are built inside out, but the coalescer needs the cache
 	// tiers for its recheck/store hooks, so build them first with a
 	// placeholder next and fill it in afterwards.

@@ -200,7 +200,7 @@ func TestLimiter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := hlr.NewLimiter(p, 2, m)
+	l := hlr.NewLimiter(p, hlr.LimiterOptions{MaxConcurrency: 2, Metrics: m})
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)

@@ -1,43 +1,187 @@
 package hlr
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
 
 // DefaultMaxConcurrency is the default bound on provider calls in flight
 // (HLR_MAX_CONCURRENCY).
 const DefaultMaxConcurrency = 256
 
-// limiter bounds the number of calls in flight to next.
-type limiter struct {
-	next  Lookuper
-	slots chan struct{}
-	m     *Metrics
+// LimiterOptions configures NewLimiter. The zero value gives
+// DefaultMaxConcurrency slots and no per-call timeout.
+type LimiterOptions struct {
+	// MaxConcurrency bounds the provider calls in flight (default
+	// DefaultMaxConcurrency).
+	MaxConcurrency int
+	// CallTimeout, when set, bounds each call to next from the moment it
+	// has a slot (HLR_TIMEOUT_SECONDS), and a caller waits for a slot only
+	// until its context's deadline less CallTimeout: a call that starts
+	// always has its whole time, so the circuit breaker behind never
+	// counts as a provider timeout the time a lookup spent queued here.
+	CallTimeout time.Duration
+	// Metrics receives hlr_inflight_requests and
+	// hlr_slot_wait_timeouts_total (nil: none).
+	Metrics *Metrics
 }
 
-// NewLimiter allows at most max concurrent calls to next (DefaultMaxConcurrency
-// when max <= 0). Callers beyond that wait for a slot while their context
-// allows; a context that ends first returns ContextError (ErrTimeout on a
-// deadline). It keeps hlr_inflight_requests.
-func NewLimiter(next Lookuper, max int, m *Metrics) Lookuper {
-	if max <= 0 {
-		max = DefaultMaxConcurrency
+// limiter bounds the calls in flight to next and shares the slots
+// fairly between accounts (WithAccount): while callers wait, a freed slot
+// goes to the next account in turn, so one account's burst (a flood, a
+// submit_multi of 254 numbers) queues behind its own lookups, not behind
+// every other account's.
+type limiter struct {
+	next Lookuper
+	o    LimiterOptions
+
+	mu      sync.Mutex
+	free    int                     // slots not held
+	waiting map[string]*slotWaiters // by account, only accounts with waiters
+	turn    []string                // accounts with waiters, in the order they are served
+}
+
+// slotWaiters are one account's callers waiting for a slot, first come
+// first served; a caller that gave up stays in the list, marked, until
+// its turn comes (removing it at once would cost a scan per timeout).
+type slotWaiters struct{ list []*slotWaiter }
+
+type slotWaiter struct {
+	ready     chan struct{} // receives the slot
+	granted   bool          // under limiter.mu
+	abandoned bool          // under limiter.mu
+}
+
+// NewLimiter returns next behind a fair concurrency limit (see
+// LimiterOptions). Callers beyond it wait for a slot while their context
+// allows; one that cannot get a slot in time returns ContextError's error
+// (ErrTimeout on a deadline) without calling next.
+func NewLimiter(next Lookuper, o LimiterOptions) Lookuper {
+	if o.MaxConcurrency <= 0 {
+		o.MaxConcurrency = DefaultMaxConcurrency
 	}
-	return &limiter{next: next, slots: make(chan struct{}, max), m: m}
+	return &limiter{next: next, o: o, free: o.MaxConcurrency, waiting: make(map[string]*slotWaiters)}
 }
 
 func (l *limiter) Lookup(ctx context.Context, msisdn string) (Result, error) {
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		select {
-		case l.slots <- struct{}{}:
-		case <-ctx.Done():
-			return Result{}, ContextError(ctx.Err())
+	if !l.tryAcquire() {
+		if err := l.wait(ctx); err != nil {
+			l.o.Metrics.slotWaitTimedOut()
+			return Result{}, fmt.Errorf("hlr: no free lookup slot in time (HLR_MAX_CONCURRENCY): %w", ContextError(err))
 		}
 	}
-	l.m.inflightAdd(1)
+	l.o.Metrics.inflightAdd(1)
 	defer func() {
-		l.m.inflightAdd(-1)
-		<-l.slots
+		l.o.Metrics.inflightAdd(-1)
+		l.release()
 	}()
-	return l.next.Lookup(ctx, msisdn)
+	if l.o.CallTimeout <= 0 {
+		return l.next.Lookup(ctx, msisdn)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, l.o.CallTimeout)
+	defer cancel()
+	res, err := l.next.Lookup(callCtx, msisdn)
+	if err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
+		err = ContextError(callCtx.Err()) // a provider that did not say its time ran out
+	}
+	return res, err
+}
+
+// tryAcquire takes a free slot when nobody waits for one.
+func (l *limiter) tryAcquire() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.free > 0 && len(l.turn) == 0 {
+		l.free--
+		return true
+	}
+	return false
+}
+
+// wait queues the caller under its account until a slot is handed to it
+// or ctx (less CallTimeout) ends.
+func (l *limiter) wait(ctx context.Context) error {
+	if dl, ok := ctx.Deadline(); ok && l.o.CallTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-l.o.CallTimeout))
+		defer cancel()
+	}
+	w := &slotWaiter{ready: make(chan struct{}, 1)}
+	acct := accountOf(ctx)
+	l.mu.Lock()
+	if l.free > 0 && len(l.turn) == 0 { // freed meanwhile
+		l.free--
+		l.mu.Unlock()
+		return nil
+	}
+	q := l.waiting[acct]
+	if q == nil {
+		q = &slotWaiters{}
+		l.waiting[acct] = q
+		l.turn = append(l.turn, acct)
+	}
+	q.list = append(q.list, w)
+	l.mu.Unlock()
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	if w.granted { // handed a slot as ctx ended: pass it on
+		l.mu.Unlock()
+		l.release()
+		return ctx.Err()
+	}
+	w.abandoned = true
+	l.mu.Unlock()
+	return ctx.Err()
+}
+
+// release hands the slot to the first waiter of the next account in
+// turn, or frees it.
+func (l *limiter) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.turn) > 0 {
+		acct := l.turn[0]
+		l.turn = l.turn[1:]
+		q := l.waiting[acct]
+		var w *slotWaiter
+		for len(q.list) > 0 && w == nil {
+			if x := q.list[0]; !x.abandoned {
+				w = x
+			}
+			q.list[0] = nil
+			q.list = q.list[1:]
+		}
+		if len(q.list) > 0 {
+			l.turn = append(l.turn, acct) // its next waiter is served after the others'
+		} else {
+			delete(l.waiting, acct)
+		}
+		if w != nil {
+			w.granted = true
+			w.ready <- struct{}{}
+			return
+		}
+	}
+	l.free++
+}
+
+// accountKey is the context key of the account a lookup is made for.
+type accountKey struct{}
+
+// WithAccount returns ctx naming the account (system_id) a lookup is made
+// for; the concurrency limit takes turns between accounts.
+func WithAccount(ctx context.Context, account string) context.Context {
+	return context.WithValue(ctx, accountKey{}, account)
+}
+
+func accountOf(ctx context.Context) string {
+	s, _ := ctx.Value(accountKey{}).(string)
+	return s
 }

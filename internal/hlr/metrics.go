@@ -23,6 +23,7 @@ type Metrics struct {
 	breakerState prometheus.Gauge
 	inflight     prometheus.Gauge
 	rejected     prometheus.Counter
+	slotWaits    prometheus.Counter
 	avoided      [numAvoided]prometheus.Counter
 }
 
@@ -48,7 +49,8 @@ var avoidedLabels = [numAvoided]string{"memory", "redis", "coalesced", "precheck
 // calls only), hlr_cache_hits_total{tier}, hlr_cache_misses_total{tier}
 // (tier = memory|redis), hlr_latency_seconds (provider call latency),
 // hlr_breaker_state (0 closed, 1 half-open, 2 open), hlr_inflight_requests
-// (provider calls in flight), hlr_breaker_rejections_total,
+// (provider calls in flight), hlr_slot_wait_timeouts_total,
+// hlr_breaker_rejections_total,
 // hlr_lookups_avoided_total{by=memory|redis|coalesced|precheck|rule|not_a_number}
 // (lookups answered without a billed provider call; every label starts at 0).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
@@ -86,6 +88,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "hlr_breaker_rejections_total",
 			Help: "Lookups failed fast by the open circuit breaker.",
 		}),
+		slotWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hlr_slot_wait_timeouts_total",
+			Help: "Lookups that found no free provider slot (HLR_MAX_CONCURRENCY) in time: answered by HLR_TIMEOUT_POLICY, not counted by the circuit breaker.",
+		}),
 	}
 	avoided := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hlr_lookups_avoided_total",
@@ -94,7 +100,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for i, l := range avoidedLabels {
 		m.avoided[i] = avoided.WithLabelValues(l)
 	}
-	for _, c := range []prometheus.Collector{requests, hits, misses, m.latency, m.breakerState, m.inflight, m.rejected, avoided} {
+	for _, c := range []prometheus.Collector{requests, hits, misses, m.latency, m.breakerState, m.inflight, m.rejected, m.slotWaits, avoided} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("hlr: register metrics: %w", err)
 		}
@@ -152,6 +158,12 @@ func (m *Metrics) inflightAdd(d float64) {
 func (m *Metrics) setBreakerState(v float64) {
 	if m != nil {
 		m.breakerState.Set(v)
+	}
+}
+
+func (m *Metrics) slotWaitTimedOut() {
+	if m != nil {
+		m.slotWaits.Inc()
 	}
 }
 

@@ -113,7 +113,7 @@ func (r *Resolver) Resolve(ctx context.Context, d Destination) (msisdn string, r
 		r.m.avoid(byPrecheck)
 		return msisdn, Result{Class: ClassInvalid, Reason: ReasonInvalidNumber, ErrCode: r.codes.InvalidNumber, Source: SourcePrecheck}, nil
 	}
-	res, err = r.next.Lookup(ctx, msisdn)
+	res, err = r.next.Lookup(WithAccount(ctx, d.Account), msisdn)
 	return msisdn, res, err
 }
 

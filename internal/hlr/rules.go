@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/readfile"
 )
 
 // ErrRules is matched by errors in a rules file's content.
@@ -172,7 +173,7 @@ func ParseRules(data []byte, codes ErrCodes) (*Rules, error) {
 
 // ReadRulesFile reads and parses a rules file.
 func ReadRulesFile(path string, codes ErrCodes) (*Rules, error) {
-	data, err := os.ReadFile(path)
+	data, err := readfile.Regular(path, readfile.MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("hlr: rules file: %w", err)
 	}

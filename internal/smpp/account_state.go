@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -42,12 +43,13 @@ func (a *AccountState) Throughput() float64 { return a.settings.Load().Throughpu
 // Removed reports whether a reload removed the account.
 func (a *AccountState) Removed() bool { return a.removed.Load() }
 
-// Allow reports whether one more message fits the account's throughput.
-func (a *AccountState) Allow() bool {
+// Allow reports whether n more messages (a submit_multi's destinations)
+// fit the account's throughput.
+func (a *AccountState) Allow(n int) bool {
 	if a.Throughput() <= 0 {
 		return true
 	}
-	return a.throttle.Allow()
+	return a.throttle.AllowN(n)
 }
 
 // SubmitCounts are the answers given to an account's submit_sm, data_sm
@@ -73,9 +75,13 @@ func (a *AccountState) update(acc Account) {
 
 // Throttle limits one account's throughput.
 type Throttle interface {
-	// Allow takes one message's worth of the limit. It runs on a session's
-	// reader goroutine and must not block for long.
-	Allow() bool
+	// AllowN takes n messages' worth of the limit (a submit_multi counts
+	// each destination: each costs a lookup and a receipt). More than one
+	// second's worth is allowed only when the whole second's worth is
+	// there, and the rest is owed: later messages wait until it is paid
+	// back, so the rate holds on average. It runs on a session's reader
+	// goroutine and must not block for long.
+	AllowN(n int) bool
 	// SetRate changes the limit (messages per second; 0 = unlimited).
 	SetRate(perSecond float64)
 }
@@ -94,7 +100,23 @@ func LocalThrottle(_ string, perSecond float64) Throttle {
 
 type localThrottle struct{ l *rate.Limiter }
 
-func (t *localThrottle) Allow() bool { return t.l.Allow() }
+func (t *localThrottle) AllowN(n int) bool {
+	if n <= 1 {
+		return t.l.Allow()
+	}
+	now := time.Now()
+	burst := t.l.Burst()
+	first := min(n, burst)
+	r := t.l.ReserveN(now, first)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return false
+	}
+	for left := n - first; left > 0; left -= burst { // owed: reserved now, paid by the time to come
+		t.l.ReserveN(now, min(left, burst))
+	}
+	return true
+}
 
 func (t *localThrottle) SetRate(perSecond float64) {
 	if perSecond <= 0 {

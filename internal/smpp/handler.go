@@ -38,7 +38,7 @@ func (r *Request) Respond(status pdu.Status, body pdu.Body) {
 		return
 	}
 	s := r.Session
-	s.submitAnswered(r.PDU.Command, status)
+	s.submitAnswered(r.PDU.Command, countedStatus(status, body))
 	h := pdu.Header{Command: r.PDU.Command.Response(), Status: status, Sequence: r.PDU.Sequence}
 	if body == nil || status != pdu.StatusOK {
 		s.writeHeader(h.Command, status, h.Sequence)
@@ -46,6 +46,17 @@ func (r *Request) Respond(status pdu.Status, body pdu.Body) {
 		s.writePDU(pdu.PDU{Header: h, Body: s.forPeer(body)})
 	}
 	s.requestDone()
+}
+
+// countedStatus is the status an answer counts as for the account: a
+// submit_multi_resp is ESME_ROK even when no destination was accepted
+// (each has its own status in unsuccess_sme); with no message id it counts
+// as its first destination's refusal, not as accepted.
+func countedStatus(status pdu.Status, body pdu.Body) pdu.Status {
+	if m, ok := body.(*pdu.SubmitMultiResp); ok && status == pdu.StatusOK && m.MessageID == "" && len(m.Unsuccess) > 0 {
+		return m.Unsuccess[0].Status
+	}
+	return status
 }
 
 // RespondSubmitSM answers a submit_sm without boxing a body: the hot path.

@@ -176,3 +176,42 @@ func gatherValue(t *testing.T, g prometheus.Gatherer, name string, labels map[st
 	t.Fatalf("no sample %s%v", name, labels)
 	return 0
 }
+
+// TestSubmitMultiWithNoDestinationAcceptedCountsAsRejected: a
+// submit_multi_resp is ESME_ROK whatever its destinations' fate; one with
+// no message id (every destination refused) counts as rejected, one with
+// an id as accepted.
+func TestSubmitMultiWithNoDestinationAcceptedCountsAsRejected(t *testing.T) {
+	h := smpp.HandlerFunc(func(r *smpp.Request) {
+		m := r.PDU.Body.(*pdu.SubmitMulti)
+		resp := &pdu.SubmitMultiResp{}
+		for _, d := range m.Dests {
+			if strings.HasPrefix(d.Address.Addr, "1") {
+				resp.Unsuccess = append(resp.Unsuccess, pdu.UnsuccessSME{Address: d.Address, Status: pdu.StatusInvDstAdr})
+			} else if resp.MessageID == "" {
+				resp.MessageID = "0123456789ABCDEF"
+			}
+		}
+		r.Respond(pdu.StatusOK, resp)
+	})
+	reg := prometheus.NewRegistry()
+	ts := startServer(t, smpp.Options{Handler: h, Registerer: reg})
+	c := mustDial(t, ts.addr, pdu.CmdBindTransmitter)
+	multi := func(dests ...string) *pdu.SubmitMulti {
+		m := &pdu.SubmitMulti{Source: pdu.Address{TON: 1, NPI: 1, Addr: "4915123456789"}, ShortMessage: "hello"}
+		for _, d := range dests {
+			m.Dests = append(m.Dests, pdu.DestAddress{Address: pdu.Address{TON: 1, NPI: 1, Addr: d}})
+		}
+		return m
+	}
+	for _, m := range []*pdu.SubmitMulti{multi("13476841841", "13476841842"), multi("13476841841", "40722570240")} {
+		if p, err := c.Send(ctxT(t), m); err != nil || p.Status != pdu.StatusOK {
+			t.Fatalf("submit_multi: %v %v", p.Status, err)
+		}
+	}
+	for status, want := range map[string]float64{"accepted": 1, "rejected": 1} {
+		if got := gatherValue(t, reg, "smpp_account_submits_total", map[string]string{"system_id": "testuser", "status": status}); got != want {
+			t.Errorf("smpp_account_submits_total{testuser,%s} = %v, want %v", status, got, want)
+		}
+	}
+}

@@ -143,7 +143,7 @@ func (s *Session) dispatch(p pdu.PDU) {
 			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
 			return
 		}
-		if !s.Account().Allow() {
+		if !s.Account().Allow(messagesIn(p)) {
 			s.srv.metrics.throttled.WithLabelValues("throughput").Inc()
 			s.submitAnswered(p.Command, pdu.StatusThrottled)
 			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
@@ -153,6 +153,23 @@ func (s *Session) dispatch(p pdu.PDU) {
 	s.inflight.Add(1)
 	req := &Request{Session: s, PDU: p}
 	s.serve(req)
+}
+
+// messagesIn is how many messages a submit stands for in the account's
+// throughput: one, or a submit_multi's destinations (distribution lists
+// are refused without a lookup and do not count).
+func messagesIn(p pdu.PDU) int {
+	m, ok := p.Body.(*pdu.SubmitMulti)
+	if !ok {
+		return 1
+	}
+	n := 0
+	for _, d := range m.Dests {
+		if !d.IsDistList {
+			n++
+		}
+	}
+	return max(n, 1)
 }
 
 // serve calls the handler; a panic in it answers ESME_RSYSERR and keeps

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp/sharedlimits"
 )
 
@@ -99,8 +100,8 @@ func TestThroughputIsShared(t *testing.T) {
 	ta, tb := a.Throttle("acc", 0.01), b.Throttle("acc", 0.01)
 	allowed, rounds := 0, 0
 	for deadline := time.Now().Add(10 * time.Second); rounds < 50 && time.Now().Before(deadline); {
-		for _, th := range []interface{ Allow() bool }{ta, tb} {
-			if th.Allow() {
+		for _, th := range []smpp.Throttle{ta, tb} {
+			if th.AllowN(1) {
 				allowed++
 			}
 		}
@@ -114,7 +115,7 @@ func TestThroughputIsShared(t *testing.T) {
 	}
 	// Another account has its own limit.
 	other := a.Throttle("other", 0.01)
-	if !eventually(other.Allow) {
+	if !eventually(func() bool { return other.AllowN(1) }) {
 		t.Fatal("another account was throttled")
 	}
 }
@@ -151,6 +152,28 @@ func stallingRedis(t *testing.T) (addr string, got <-chan struct{}, release chan
 	return ln.Addr().String(), gotc, release
 }
 
+// TestSharedThroughputCountsEveryDestination: a submit_multi to three
+// numbers at 0.01/s passes on the one token there is and owes two: no
+// instance lets another message through for the next 200 s.
+func TestSharedThroughputCountsEveryDestination(t *testing.T) {
+	a, b, _ := newPair(t, 30*time.Second)
+	run(t, a)
+	run(t, b)
+	ta, tb := a.Throttle("multi", 0.01), b.Throttle("multi", 0.01)
+	// The one token is in whichever pool got it first.
+	if !eventually(func() bool { return ta.AllowN(3) || tb.AllowN(3) }) {
+		t.Fatal("the multi never passed")
+	}
+	for range 20 {
+		for _, th := range []smpp.Throttle{ta, tb} {
+			if th.AllowN(1) {
+				t.Fatal("a message passed while the multi's destinations are owed")
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // let refills run and be refused
+	}
+}
+
 // Allow runs on a session's reader goroutine: with an empty pool it
 // answers at once (throttled) while the refill waits for Redis.
 func TestAllowNeverWaitsForRedis(t *testing.T) {
@@ -162,7 +185,7 @@ func TestAllowNeverWaitsForRedis(t *testing.T) {
 	run(t, l)
 	th := l.Throttle("acc", 100)
 	answered := make(chan bool, 1)
-	go func() { answered <- th.Allow() }()
+	go func() { answered <- th.AllowN(1) }()
 	select {
 	case ok := <-answered:
 		if ok {
@@ -201,7 +224,7 @@ func TestFallsBackPerInstanceWithoutRedis(t *testing.T) {
 	th := l.Throttle("acc", 0.5)
 	allowed := 0
 	for range 10 {
-		if th.Allow() {
+		if th.AllowN(1) {
 			allowed++
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // tokens from a local pool; a worker (refillLoop) reserves the next small
 // batch from Redis when the pool falls to half a batch, and again as soon
 // as Redis has one after saying "not yet", so the pool is refilled ahead
-// of need. Allow runs on a session's reader goroutine and never waits for
+// of need. AllowN runs on a session's reader goroutine and never waits for
 // Redis: with the pool empty the message is throttled (that is what the
 // limit means) and a refill is requested. Reserved tokens are counted in
 // Redis, so all instances together never exceed the limit; a pool holds
@@ -62,20 +62,26 @@ func (t *throttle) batch() int {
 	return min(max(int(t.rate()/20), 1), 100)
 }
 
-func (t *throttle) Allow() bool {
+// AllowN takes k tokens from the pool. More than a batch is allowed when
+// a whole batch is there; the pool then goes below zero, and the refills
+// (each reserved in Redis) pay the debt before anything else passes, so
+// all instances together still keep to the limit.
+func (t *throttle) AllowN(k int) bool {
 	if t.l.degraded.Load() {
-		return t.local.Allow()
+		return t.local.AllowN(k)
 	}
 	if t.rate() <= 0 {
 		return true // no limit
 	}
+	k = max(k, 1)
+	need := int64(min(k, t.batch()))
 	for {
 		n := t.tokens.Load()
-		if n <= 0 {
+		if n < need {
 			break
 		}
-		if t.tokens.CompareAndSwap(n, n-1) {
-			if n-1 <= int64(t.batch()/2) {
+		if t.tokens.CompareAndSwap(n, n-int64(k)) {
+			if n-int64(k) <= int64(t.batch()/2) {
 				t.refillSoon()
 			}
 			return true

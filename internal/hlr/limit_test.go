@@ -1,0 +1,111 @@
+package hlr_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
+)
+
+// TestLimiterTakesTurnsBetweenAccounts: with every slot taken, a freed slot
+// goes to the accounts in turn, so the one lookup of an account that
+// queued last is served second, not after the burst of the account that
+// queued first.
+func TestLimiterTakesTurnsBetweenAccounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hold := make(chan struct{})
+		var mu sync.Mutex
+		var order []string
+		p := &fakeProvider{fn: func(_ context.Context, msisdn string) (hlr.Result, error) {
+			if msisdn == "hold" {
+				<-hold
+				return validResult(), nil
+			}
+			mu.Lock()
+			order = append(order, msisdn)
+			mu.Unlock()
+			return validResult(), nil
+		}}
+		l := hlr.NewLimiter(p, hlr.LimiterOptions{MaxConcurrency: 1})
+		var wg sync.WaitGroup
+		lookup := func(account, msisdn string) {
+			wg.Go(func() { _, _ = l.Lookup(hlr.WithAccount(context.Background(), account), msisdn) })
+			synctest.Wait() // queued before the next one
+		}
+		lookup("x", "hold")
+		for _, n := range []string{"a1", "a2", "a3", "a4"} {
+			lookup("a", n)
+		}
+		lookup("b", "b1")
+		lookup("c", "c1")
+		close(hold)
+		wg.Wait()
+		if want := []string{"a1", "b1", "c1", "a2", "a3", "a4"}; !slices.Equal(order, want) {
+			t.Fatalf("served %v, want %v", order, want)
+		}
+	})
+}
+
+// TestSlotWaitIsNotAProviderTimeout: lookups queued behind a full limiter
+// that cannot get a slot in time fail with ErrTimeout (the timeout policy)
+// and are counted in hlr_slot_wait_timeouts_total, but the breaker, which
+// opens after one provider failure here, stays closed: every call that
+// reached the provider had its whole HLR_TIMEOUT and answered.
+func TestSlotWaitIsNotAProviderTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		m, err := hlr.NewMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &fakeProvider{fn: func(ctx context.Context, _ string) (hlr.Result, error) {
+			select {
+			case <-time.After(900 * time.Millisecond): // slow, but within the timeout
+				return validResult(), nil
+			case <-ctx.Done():
+				return hlr.Result{}, hlr.ContextError(ctx.Err())
+			}
+		}}
+		c := newChain(t, p, hlr.ChainOptions{Timeout: time.Second, MaxConcurrency: 1, Metrics: m,
+			Breaker: hlr.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Hour}})
+		const n = 4
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, errs[i] = c.Lookup(context.Background(), string(rune('1'+i)))
+			})
+			synctest.Wait()
+		}
+		wg.Wait()
+		var answered, timedOut int
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				answered++
+			case errors.Is(err, hlr.ErrTimeout) && !errors.Is(err, hlr.ErrCircuitOpen):
+				timedOut++
+			default:
+				t.Errorf("lookup: %v, want an answer or a slot-wait timeout", err)
+			}
+		}
+		// Each waits up to 1 s for the slot; calls take 0.9 s: the first
+		// two are answered, the others find no slot in time.
+		if answered != 2 || timedOut != n-2 {
+			t.Fatalf("answered %d, timed out %d; want 2 and %d", answered, timedOut, n-2)
+		}
+		if got := metricValue(t, reg, "hlr_slot_wait_timeouts_total", nil); got != n-2 {
+			t.Errorf("hlr_slot_wait_timeouts_total = %v, want %d", got, n-2)
+		}
+		if s := c.BreakerState(); s != "closed" {
+			t.Errorf("breaker %s after slot-wait timeouts, want closed", s)
+		}
+	})
+}
