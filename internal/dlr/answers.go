@@ -20,13 +20,53 @@ type answers struct {
 	kick     chan struct{}
 }
 
-// doneFunc records the answer for r; it holds a pointer into the claimed
-// batch rather than a copy of the receipt, so the closure stays small.
-func (s *shard) doneFunc(r *Receipt) func(pdu.PDU, error) {
-	return func(resp pdu.PDU, err error) {
-		s.answer(result{r: r, status: resp.Status, err: err})
-		s.poke() // the receivers' windows have room again
+// ticket is the callback of one deliver_sm in flight: it records the
+// answer for r, a pointer into the claimed batch. A ticket is used again
+// once its answer is settled, so a receipt sent costs no new closure: the
+// loop takes one (takeTicket), the settler gives it back (settle), the
+// loop takes the given-back ones over at its next step.
+type ticket struct {
+	s    *shard
+	r    *Receipt
+	done func(pdu.PDU, error) // t.answer, made once per ticket
+}
+
+func (t *ticket) answer(resp pdu.PDU, err error) {
+	s := t.s // t may be reused once the answer is settled
+	s.answer(result{r: t.r, status: resp.Status, err: err, t: t})
+	s.poke() // the receivers' windows have room again
+}
+
+// takeTicket returns a ticket for r. Only the loop calls it.
+func (s *shard) takeTicket(r *Receipt) *ticket {
+	var t *ticket
+	if n := len(s.tickets); n > 0 {
+		t = s.tickets[n-1]
+		s.tickets[n-1] = nil
+		s.tickets = s.tickets[:n-1]
+	} else {
+		t = &ticket{s: s}
+		t.done = t.answer
 	}
+	t.r = r
+	return t
+}
+
+// dropTicket keeps t, whose deliver_sm was not sent, for the next
+// receipt. Only the loop calls it.
+func (s *shard) dropTicket(t *ticket) {
+	t.r = nil
+	s.tickets = append(s.tickets, t)
+}
+
+// reclaimTicketsLocked takes over the tickets the settler gave back.
+// s.mu is held.
+func (s *shard) reclaimTicketsLocked() {
+	for i, t := range s.returned {
+		s.tickets = append(s.tickets, t)
+		s.returned[i] = nil
+	}
+	s.returned = s.returned[:0]
 }
 
 // answer queues x for the settler. Only the first result of an empty list
@@ -157,6 +197,10 @@ func (s *shard) settle(res []result, w *settleBufs) {
 	s.mu.Lock()
 	for i := range res {
 		s.settled = append(s.settled, res[i].r.MessageID)
+		if t := res[i].t; t != nil {
+			t.r = nil
+			s.returned = append(s.returned, t)
+		}
 	}
 	s.mu.Unlock()
 }

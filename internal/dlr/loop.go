@@ -88,6 +88,7 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 	d := s.d
 	s.mu.Lock()
 	s.forgetSettledLocked()
+	s.reclaimTicketsLocked()
 	accounts := s.accounts[:0]
 	for sys := range s.receivers {
 		if until, ok := s.blocked[sys]; ok {
@@ -193,15 +194,20 @@ func (s *shard) sendAll(ctx context.Context, sys string, rs []Receipt, now time.
 	}
 	s.mu.Unlock()
 	todo := rs[:fresh]
+	bodies := s.deliverBodies(todo, now)
 	sent := 0
 	for i := range todo {
 		r := &todo[i] // stable: the batch is not moved or reused from here on
-		s.smBuf = r.fillDeliverSM(&s.sm, s.smBuf, now, &s.dates)
-		err := d.o.Sender.Deliver(sys, &s.sm, s.doneFunc(r))
+		n, textLen := s.smLens[i].body, s.smLens[i].text
+		r.setDeliverSM(&s.sm, bodies[:n], textLen)
+		bodies = bodies[n:]
+		t := s.takeTicket(r)
+		err := d.o.Sender.Deliver(sys, &s.sm, t.done)
 		if err == nil {
 			sent++
 			continue
 		}
+		s.dropTicket(t) // done is not called: not sent
 		if errors.Is(err, ErrNoReceiver) || errors.Is(err, ErrBusy) {
 			s.putBack(ctx, sys, todo[i:], now, err)
 			break
@@ -214,6 +220,30 @@ func (s *shard) sendAll(ctx context.Context, sys string, rs []Receipt, now time.
 	d.m.sentN(sent)
 	return sent
 }
+
+// deliverBodies builds the deliver_sm text and TLVs of every receipt in
+// rs into one string, their lengths in s.smLens: one allocation per batch
+// instead of one per receipt. (What the sender does not take is built for
+// nothing: the rest of a batch after ErrBusy, rarely more than its tail.)
+func (s *shard) deliverBodies(rs []Receipt, now time.Time) string {
+	b, lens := s.smBuf[:0], s.smLens[:0]
+	for i := range rs {
+		start := len(b)
+		var textLen int
+		b, textLen = rs[i].appendDeliverSM(b, now, &s.dates)
+		lens = append(lens, smLen{body: len(b) - start, text: textLen})
+	}
+	bodies := string(b)
+	s.smBuf, s.smLens = b[:0], lens
+	if cap(b) > maxBodiesBuf { // an unusually large batch: not kept
+		s.smBuf = nil
+	}
+	return bodies
+}
+
+// maxBodiesBuf bounds the buffer deliverBodies keeps from one batch to
+// the next.
+const maxBodiesBuf = 256 << 10
 
 // putBack returns receipts the sender could not take right now, unchanged.
 // After ErrNoReceiver the account is left alone until ReceiversChanged or

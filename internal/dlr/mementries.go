@@ -20,14 +20,30 @@ func (q *MemoryQueue) findLocked(id string) (memRef, bool) {
 	return ref, found
 }
 
-// newEntryLocked adds an empty entry for message id to the id index.
-func (q *MemoryQueue) newEntryLocked(id string) memRef {
-	ref := q.store.alloc()
-	if v, ok := parseCanonicalID(id); ok {
-		q.store.at(ref).id = v
-		q.byID.put(v, ref, &q.store)
-		return ref
+// findOrAddLocked returns the entry of message id and true, or a new
+// empty entry for it and false: one probe of the id index either way.
+func (q *MemoryQueue) findOrAddLocked(id string) (memRef, bool) {
+	v, ok := parseCanonicalID(id)
+	if !ok {
+		if ref, found := q.byOther[id]; found {
+			return ref, true
+		}
+		return q.newOtherEntryLocked(id), false
 	}
+	ref, slot, found := q.byID.lookup(v, &q.store)
+	if found {
+		return ref, true
+	}
+	ref = q.store.alloc()
+	q.store.at(ref).id = v
+	q.byID.putAt(slot, ref)
+	return ref, false
+}
+
+// newOtherEntryLocked adds an empty entry for message id, not of the
+// canonical form, to byOther.
+func (q *MemoryQueue) newOtherEntryLocked(id string) memRef {
+	ref := q.store.alloc()
 	id = strings.Clone(id)
 	q.spillLocked(ref).id = id
 	q.store.at(ref).flags |= memSpilledID
@@ -117,6 +133,21 @@ func (q *MemoryQueue) setAddrsLocked(ref memRef, src, dst string) {
 // decodeLocked rebuilds the receipt of pending entry ref, due at due. Its
 // id and addresses share one new string.
 func (q *MemoryQueue) decodeLocked(ref memRef, due int64) Receipt {
+	var buf [16 + 2*addrMaxCount]byte
+	r, b, l := q.decodeIntoLocked(ref, due, buf[:0])
+	r.setTexts(string(b), l)
+	return r
+}
+
+// textLens are the lengths of a decoded receipt's id and addresses in the
+// text decodeIntoLocked appended; -1: the receipt has that field already
+// (kept aside in a memSpill).
+type textLens struct{ id, src, dst int32 }
+
+// decodeIntoLocked rebuilds the receipt of pending entry ref, due at due,
+// but for the id and addresses of the compact form, which it appends to b
+// for setTexts: a batch of receipts can share one string.
+func (q *MemoryQueue) decodeIntoLocked(ref memRef, due int64, b []byte) (Receipt, []byte, textLens) {
 	e := q.store.at(ref)
 	sp := q.spill[ref]
 	r := Receipt{
@@ -133,28 +164,33 @@ func (q *MemoryQueue) decodeLocked(ref memRef, due int64) Receipt {
 	} else {
 		r.Err, r.Reason = q.texts.text(e.err), q.texts.text(e.rsn)
 	}
-	var buf [16 + 2*addrMaxCount]byte
-	b := buf[:0]
-	idLen := 16
+	l := textLens{id: 16, src: -1, dst: -1}
 	if e.flags&memSpilledID != 0 {
-		r.MessageID, idLen = sp.id, 0
+		r.MessageID, l.id = sp.id, -1
 	} else {
 		b = appendCanonicalID(b, e.id)
 	}
 	if e.flags&memSpilledAddr != 0 {
 		r.Source.Addr, r.Dest.Addr = sp.src, sp.dst
-		if idLen > 0 {
-			r.MessageID = string(b)
-		}
-		return r
+		return r, b, l
 	}
+	start := len(b)
 	b, srcLen := unpackAddrs(b, &e.addrs)
-	s := string(b)
-	if idLen > 0 {
-		r.MessageID = s[:idLen]
+	l.src, l.dst = int32(srcLen), int32(len(b)-start-srcLen)
+	return r, b, l
+}
+
+// setTexts cuts the receipt's id and addresses, as l says, from the start
+// of s, and returns the rest of s.
+func (r *Receipt) setTexts(s string, l textLens) string {
+	if l.id >= 0 {
+		r.MessageID, s = s[:l.id], s[l.id:]
 	}
-	r.Source.Addr, r.Dest.Addr = s[idLen:idLen+srcLen], s[idLen+srcLen:]
-	return r
+	if l.src >= 0 {
+		r.Source.Addr, s = s[:l.src], s[l.src:]
+		r.Dest.Addr, s = s[:l.dst], s[l.dst:]
+	}
+	return s
 }
 
 // destLocked returns the destination address of entry ref.
@@ -177,13 +213,14 @@ func (q *MemoryQueue) unlinkLocked(ref memRef) {
 // finishLocked ends a receipt with outcome o and remembers it for Lookup.
 // Unknown ids are remembered too (an outcome another claimer reported).
 func (q *MemoryQueue) finishLocked(id string, o Outcome) {
-	ref, ok := q.findLocked(id)
-	if !ok {
-		if q.finalCap == 0 {
-			return
+	if q.finalCap == 0 {
+		ref, ok := q.findLocked(id)
+		if ok {
+			q.finishRefLocked(ref, o)
 		}
-		ref = q.newEntryLocked(id)
+		return
 	}
+	ref, _ := q.findOrAddLocked(id)
 	q.finishRefLocked(ref, o)
 }
 

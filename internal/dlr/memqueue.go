@@ -44,11 +44,19 @@ type MemoryQueue struct {
 	pending int
 	minExp  int64      // no pending receipt expires before this (Unix nanoseconds)
 	claimed []heapSlot // Claim's scratch list
+	// Claim's scratch text of the batch's ids and addresses, and their
+	// lengths per receipt.
+	claimText []byte
+	claimLens []textLens
 
 	finalRing []memRef // remembered entries, oldest at finalNext once full
 	finalNext int
 	finalCap  int
 }
+
+// maxClaimText bounds the scratch text Claim keeps from one batch to the
+// next.
+const maxClaimText = 64 << 10
 
 // MemoryOptions tunes a MemoryQueue. The zero value gives the defaults.
 type MemoryOptions struct {
@@ -86,11 +94,8 @@ func (q *MemoryQueue) Put(_ context.Context, r Receipt) error {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	ref, ok := q.findLocked(r.MessageID)
-	switch {
-	case !ok:
-		ref = q.newEntryLocked(r.MessageID)
-	case q.store.at(ref).flags&memPending != 0:
+	ref, found := q.findOrAddLocked(r.MessageID)
+	if found && q.store.at(ref).flags&memPending != 0 {
 		q.unlinkLocked(ref)
 	}
 	// A remembered entry is reused; its ring slot still names it, and
@@ -144,8 +149,22 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 		return nil, nil
 	}
 	out := make([]Receipt, len(claimed))
+	// The ids and addresses of the whole batch share one string: one
+	// allocation per batch instead of one per receipt.
+	text, lens := q.claimText[:0], q.claimLens[:0]
 	for i, c := range claimed {
-		out[i] = q.decodeLocked(c.ref, c.key)
+		var l textLens
+		out[i], text, l = q.decodeIntoLocked(c.ref, c.key, text)
+		lens = append(lens, l)
+	}
+	rest := string(text)
+	for i := range out {
+		rest = out[i].setTexts(rest, lens[i])
+	}
+	if cap(text) <= maxClaimText {
+		q.claimText, q.claimLens = text[:0], lens[:0]
+	} else { // an unusually large batch: not kept
+		q.claimText, q.claimLens = nil, nil
 	}
 	return out, nil
 }

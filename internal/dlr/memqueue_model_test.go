@@ -145,7 +145,7 @@ func checkMemoryQueue(t *testing.T, q *MemoryQueue, pending int) {
 			if e.flags&memPending == 0 || int(e.pos) != i || e.acct != uint32(n) {
 				t.Fatalf("heap slot %d of %s names entry %d (%+v)", i, a.id, s.ref, *e)
 			}
-			if i > 0 && a.due.a[(i-1)/2].key > s.key {
+			if i > 0 && a.due.a[memHeapParent(i)].key > s.key {
 				t.Fatalf("heap of %s out of order at %d", a.id, i)
 			}
 		}

@@ -3,7 +3,10 @@ package dlr
 import (
 	"errors"
 	"log/slog"
+	"maps"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -26,8 +29,11 @@ type metrics struct {
 	reasons map[string]struct{}
 	// byReason caches delivrd_total's counter per reason as the caller
 	// gives it (up to maxCachedReasons), so that a scheduled receipt costs
-	// one map lookup, not the label checks and the vector's lookup.
-	byReason map[string]prometheus.Counter
+	// one map lookup, not the label checks and the vector's lookup. The
+	// map is never changed once published: a new reason publishes a copy
+	// (under mu), so the submit handlers of every session read it without
+	// a lock.
+	byReason atomic.Pointer[map[string]prometheus.Counter]
 }
 
 // maxCachedReasons bounds metrics.byReason: reasons past it (all counted
@@ -64,9 +70,9 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 			Help:    "Time from submit_sm acceptance to the receipt's deliver_sm_resp OK.",
 			Buckets: []float64{.5, 1, 1.5, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
 		}),
-		reasons:  make(map[string]struct{}),
-		byReason: make(map[string]prometheus.Counter),
+		reasons: make(map[string]struct{}),
 	}
+	m.byReason.Store(&map[string]prometheus.Counter{})
 	// Exported at 0 from the start, so that an alert on their increase
 	// sees the first drop.
 	for _, s := range []pdu.Status{pdu.StatusXPAppn, pdu.StatusXRAppn} {
@@ -138,18 +144,28 @@ func (m *metrics) scheduled(reason string) {
 	if m == nil {
 		return
 	}
-	m.mu.Lock()
-	c, ok := m.byReason[reason]
-	m.mu.Unlock()
+	c, ok := (*m.byReason.Load())[reason]
 	if !ok {
-		c = m.delivrd.WithLabelValues(m.reasonLabel(reason))
-		m.mu.Lock()
-		if len(m.byReason) < maxCachedReasons {
-			m.byReason[reason] = c
-		}
-		m.mu.Unlock()
+		c = m.counterFor(reason)
 	}
 	c.Inc()
+}
+
+// counterFor returns delivrd_total's counter of a reason not cached yet,
+// and caches it while there is room.
+func (m *metrics) counterFor(reason string) prometheus.Counter {
+	c := m.delivrd.WithLabelValues(m.reasonLabel(reason))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.byReason.Load()
+	if _, ok := old[reason]; ok || len(old) >= maxCachedReasons {
+		return c
+	}
+	next := make(map[string]prometheus.Counter, len(old)+1)
+	maps.Copy(next, old)
+	next[strings.Clone(reason)] = c
+	m.byReason.Store(&next)
+	return c
 }
 
 func (m *metrics) sentN(n int) {

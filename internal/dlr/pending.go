@@ -3,7 +3,11 @@ package dlr
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,9 +20,13 @@ import (
 // dlr_account_pending{system_id}; the accounts it knows are those that
 // submitted or bound a receiver, so its cardinality is bounded by the
 // accounts file.
+//
+// Each account's count is an atomic number in a map that is never changed
+// once published: a new account publishes a copy (under mu), so the
+// submit handlers of every session count without a lock.
 type accountPending struct {
-	mu sync.Mutex
-	n  map[string]int64
+	mu sync.Mutex // held to publish a new map
+	n  atomic.Pointer[map[string]*atomic.Int64]
 }
 
 var accountPendingDesc = prometheus.NewDesc("dlr_account_pending",
@@ -26,51 +34,71 @@ var accountPendingDesc = prometheus.NewDesc("dlr_account_pending",
 	[]string{"system_id"}, nil)
 
 func newAccountPending() *accountPending {
-	return &accountPending{n: make(map[string]int64)}
+	p := &accountPending{}
+	p.n.Store(&map[string]*atomic.Int64{})
+	return p
+}
+
+// counter returns sys's count, adding sys when it is new.
+func (p *accountPending) counter(sys string) *atomic.Int64 {
+	if c, ok := (*p.n.Load())[sys]; ok {
+		return c
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.n.Load()
+	if c, ok := old[sys]; ok {
+		return c
+	}
+	next := make(map[string]*atomic.Int64, len(old)+1)
+	maps.Copy(next, old)
+	c := new(atomic.Int64)
+	next[strings.Clone(sys)] = c
+	p.n.Store(&next)
+	return c
 }
 
 // add changes sys's count by delta (never below zero).
 func (p *accountPending) add(sys string, delta int64) {
-	p.mu.Lock()
-	v := p.n[sys] + delta
-	p.n[sys] = max(v, 0)
-	p.mu.Unlock()
+	addClamped(p.counter(sys), delta)
 }
 
-// addEach changes the count of each receipt's account by delta, under one
-// lock for the batch (answers come in batches of one account mostly).
-func (p *accountPending) addEach(rs []Receipt, delta int64) {
-	p.mu.Lock()
-	for i := range rs {
-		sys := rs[i].SystemID
-		p.n[sys] = max(p.n[sys]+delta, 0)
+func addClamped(c *atomic.Int64, delta int64) {
+	for {
+		old := c.Load()
+		if c.CompareAndSwap(old, max(old+delta, 0)) {
+			return
+		}
 	}
-	p.mu.Unlock()
+}
+
+// addEach changes the count of each receipt's account by delta (answers
+// come in batches of one account mostly: one map lookup per run of one
+// account).
+func (p *accountPending) addEach(rs []Receipt, delta int64) {
+	var sys string
+	var c *atomic.Int64
+	for i := range rs {
+		if c == nil || rs[i].SystemID != sys {
+			sys = rs[i].SystemID
+			c = p.counter(sys)
+		}
+		addClamped(c, delta)
+	}
 }
 
 // touch makes sys known without changing its count.
-func (p *accountPending) touch(sys string) {
-	p.mu.Lock()
-	if _, ok := p.n[sys]; !ok {
-		p.n[sys] = 0
-	}
-	p.mu.Unlock()
-}
+func (p *accountPending) touch(sys string) { p.counter(sys) }
 
 func (p *accountPending) get(sys string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return int(p.n[sys])
+	if c, ok := (*p.n.Load())[sys]; ok {
+		return int(c.Load())
+	}
+	return 0
 }
 
 func (p *accountPending) accounts() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]string, 0, len(p.n))
-	for sys := range p.n {
-		out = append(out, sys)
-	}
-	return out
+	return slices.Collect(maps.Keys(*p.n.Load()))
 }
 
 // pendingCounter is implemented by queues that count several accounts in
@@ -106,11 +134,9 @@ func (p *accountPending) refresh(ctx context.Context, q Queue) error {
 	} else {
 		counts, err = pendingCountsOneByOne(ctx, q, systems)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for i, sys := range systems {
 		if i < len(counts) && counts[i] >= 0 {
-			p.n[sys] = int64(counts[i])
+			p.counter(sys).Store(int64(counts[i]))
 		}
 	}
 	return err
@@ -121,9 +147,7 @@ func (p *accountPending) Describe(ch chan<- *prometheus.Desc) { ch <- accountPen
 
 // Collect implements prometheus.Collector.
 func (p *accountPending) Collect(ch chan<- prometheus.Metric) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for sys, n := range p.n {
-		ch <- prometheus.MustNewConstMetric(accountPendingDesc, prometheus.GaugeValue, float64(n), sys)
+	for sys, n := range *p.n.Load() {
+		ch <- prometheus.MustNewConstMetric(accountPendingDesc, prometheus.GaugeValue, float64(n.Load()), sys)
 	}
 }

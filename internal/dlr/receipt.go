@@ -96,25 +96,39 @@ func (r Receipt) DeliverSM(done time.Time) *pdu.DeliverSM {
 // fillDeliverSM writes the receipt into sm, building the text and the TLVs
 // in buf (returned for reuse) and cutting both from one string: one
 // allocation per receipt when the caller reuses sm and buf (and st, the
-// dates' text; nil formats them).
+// dates' text; nil formats them). A batch of receipts can share one
+// string: appendDeliverSM, then setDeliverSM.
 func (r *Receipt) fillDeliverSM(sm *pdu.DeliverSM, buf []byte, done time.Time, st *dateStamps) []byte {
-	b := r.appendText(buf[:0], done, st)
-	textLen := len(b)
+	b, textLen := r.appendDeliverSM(buf[:0], done, st)
+	r.setDeliverSM(sm, string(b), textLen)
+	return b
+}
+
+// appendDeliverSM appends the receipt's text, then its TLVs, to b and
+// returns b and the length of the text.
+func (r *Receipt) appendDeliverSM(b []byte, done time.Time, st *dateStamps) ([]byte, int) {
+	start := len(b)
+	b = r.appendText(b, done, st)
+	textLen := len(b) - start
 	b = pdu.AppendTLVCString(b, pdu.TagReceiptedMessageID, r.MessageID)
 	b = pdu.AppendTLVUint8(b, pdu.TagMessageState, uint8(pdu.StateDelivered))
 	if code, ok := networkErrorCode(r.Err); ok {
 		tag := pdu.TagNetworkErrorCode
 		b = append(b, byte(tag>>8), byte(tag), 0, 3, networkTypeGSM, byte(code>>8), byte(code))
 	}
-	s := string(b)
+	return b, textLen
+}
+
+// setDeliverSM writes the receipt into sm with body, what appendDeliverSM
+// appended, as its text (the first textLen octets) and TLVs.
+func (r *Receipt) setDeliverSM(sm *pdu.DeliverSM, body string, textLen int) {
 	*sm = pdu.DeliverSM{SM: pdu.SM{
 		Source:       r.Dest,
 		Dest:         r.Source,
 		ESMClass:     esmClassReceipt,
-		ShortMessage: s[:textLen],
-		TLVs:         pdu.TLVs(s[textLen:]),
+		ShortMessage: body[:textLen],
+		TLVs:         pdu.TLVs(body[textLen:]),
 	}}
-	return b
 }
 
 const (

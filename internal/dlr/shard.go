@@ -45,14 +45,23 @@ type shard struct {
 	// it.
 	held    map[string]struct{}
 	settled []string
+	// returned are the tickets of settled answers, for the loop to take
+	// over (reclaimTicketsLocked).
+	returned []*ticket
 
 	// Owned by the loop goroutine: buffers reused from step to step, and
 	// the deliver_sm being sent (the Sender only reads it during Deliver).
 	accounts []string
 	sm       pdu.DeliverSM
 	smBuf    []byte
+	smLens   []smLen   // per receipt of the batch being sent: see deliverBodies
+	tickets  []*ticket // free: see takeTicket
 	dates    dateStamps
 }
+
+// smLen is the length of one receipt's deliver_sm body (text and TLVs) in
+// its batch's string, and of its text.
+type smLen struct{ body, text int }
 
 // result is the answer to one deliver_sm, or a claimed receipt found
 // expired. r points into the batch the receipt was claimed in, which stays
@@ -62,7 +71,8 @@ type result struct {
 	r       *Receipt
 	status  pdu.Status
 	err     error
-	expired bool // not sent: past ExpiresAt when claimed
+	expired bool    // not sent: past ExpiresAt when claimed
+	t       *ticket // the callback that answered, given back once settled
 }
 
 func newShard(d *Dispatcher, index int) *shard {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/hex"
 	"sync/atomic"
 	"time"
 )
@@ -49,18 +48,14 @@ func (g *IDs) NextAt(now time.Time) string {
 	}
 }
 
+// formatID writes v as 16 uppercase hexadecimal digits, straight into the
+// id's octets (no lowercase pass over hex.Encode's output).
 func formatID(v uint64) string {
-	var raw [8]byte
-	for i := 7; i >= 0; i-- {
-		raw[i] = byte(v)
-		v >>= 8
-	}
+	const digits = "0123456789ABCDEF"
 	var out [16]byte
-	hex.Encode(out[:], raw[:])
-	for i, c := range out {
-		if c >= 'a' {
-			out[i] = c - 'a' + 'A'
-		}
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = digits[v&0xF]
+		v >>= 4
 	}
 	return string(out[:])
 }

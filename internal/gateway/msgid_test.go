@@ -63,3 +63,29 @@ func TestIDsAfterRestartDoNotRepeat(t *testing.T) {
 		t.Fatalf("restart one second later repeated id %s", after)
 	}
 }
+
+func TestFormatID(t *testing.T) {
+	tests := []struct {
+		v    uint64
+		want string
+	}{
+		{0, "0000000000000000"},
+		{0x0123456789ABCDEF, "0123456789ABCDEF"},
+		{0xFEDCBA9876543210, "FEDCBA9876543210"},
+		{1<<64 - 1, "FFFFFFFFFFFFFFFF"},
+	}
+	for _, tt := range tests {
+		if got := formatID(tt.v); got != tt.want {
+			t.Errorf("formatID(%#x) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkIDsNext(b *testing.B) {
+	now := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
+	g := NewIDs(7, func() time.Time { return now })
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = g.NextAt(now)
+	}
+}
