@@ -424,30 +424,6 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], b)
 return 1`
 
-	// reorderLua: KEYS fresh, due, exp, r; ARGV fresh-list elements that a
-	// put appended out of order (redistx.go: an ordered put is a
-	// transaction of plain commands, and only its reply shows where the
-	// list's tail was). Each element still in the list leaves it (LREM
-	// from the tail, where it was just appended) and, while its receipt is
-	// pending, joins the due and exp sets, as putLua puts a receipt that
-	// would break the list's order. An element a claim or the expiry took
-	// in between is gone from the list and left alone. Returns how many
-	// moved.
-	reorderLua = `
-local n = 0
-for _, el in ipairs(ARGV) do
-  if redis.call('LREM', KEYS[1], -1, el) > 0 then
-    local id = string.sub(el, 29)
-    if redis.call('HEXISTS', KEYS[4], id) == 1 then
-      n = n + 1
-      redis.call('ZADD', KEYS[2], string.sub(el, 1, 13), id)
-      local x = string.sub(el, 15, 27)
-      if x ~= '9999999999999' then redis.call('ZADD', KEYS[3], x, id) end
-    end
-  end
-end
-return n`
-
 	// countLua: KEYS r, epoch; ARGV expected epoch, new epoch. Returns
 	// {pending, epoch, lost}: lost=1 when the caller expected an epoch
 	// marker and it is gone (Redis lost the account's keys); the marker
@@ -464,7 +440,7 @@ return {redis.call('HLEN', KEYS[1]), e or '', lost}`
 )
 
 type redisScripts struct {
-	put, claim, retry, finish, expire, setAside, count, reclaim, reorder *redis.Script
+	put, claim, retry, finish, expire, setAside, count, reclaim *redis.Script
 }
 
 func newRedisScripts() redisScripts {
@@ -477,6 +453,5 @@ func newRedisScripts() redisScripts {
 		setAside: redis.NewScript(setAsideLua),
 		count:    redis.NewScript(countLua),
 		reclaim:  redis.NewScript(reclaimLua),
-		reorder:  redis.NewScript(reorderLua),
 	}
 }

@@ -267,15 +267,8 @@ type putGroup struct {
 	keys    []string
 	args    []any
 	cmd     *redis.Cmd
-	// tx: an ordered put as a transaction of plain commands instead of
-	// the script (redistx.go).
-	tx       *putTx
-	expected string // put and restore: the epoch marker expected
-	err      error
-	count    int    // receipts stored
-	epoch    string // put and restore: the epoch marker found (or written)
-	lost     bool   // put and restore: the marker was expected and gone
-	late     []any  // tx: elements to move out of the fresh list (reorder)
+	err     error
+	count   int // receipts the script stored
 }
 
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
@@ -291,14 +284,6 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 			g.cmd, g.err = nil, nil
 		}
 		q.runGroups(ctx, again, false)
-	}
-	for _, g := range groups {
-		if len(g.late) > 0 { // also when WAIT fell short: the transaction ran
-			q.reorder(ctx, g, g.late)
-		}
-		if pe := (*txPartialError)(nil); errors.As(g.err, &pe) {
-			q.undoPut(ctx, g, pe)
-		}
 	}
 	q.recordGroups(groups)
 	// Before the answers: an account is in Paccounts (the sweeps' list)
@@ -349,8 +334,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 			if k.kind == kindRestore {
 				g.keys = append(g.keys, q.doneKeys(k.sys, now)...)
 			}
-			g.expected = q.epochs[k.sys]
-			g.args = []any{g.expected, q.newEpoch}
+			g.args = []any{q.epochs[k.sys], q.newEpoch}
 			if len(groups) == 0 {
 				// Often one account per batch: room for all of it at
 				// once (other groups grow as they go).
@@ -364,28 +348,12 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 		g.items = append(g.items, g.appendItem(&req.r))
 		g.reqs = append(g.reqs, req)
 	}
-	tx := q.txPuts(len(groups))
 	for _, g := range groups {
 		if g.kind != kindFinished {
-			g.putArgs(tx, q.newEpoch)
+			g.putArgs()
 		}
 	}
 	return groups
-}
-
-// txPuts reports whether an ordered put group may go out as a transaction
-// of plain commands: always on one connection (a Client, or a Cluster
-// master with WAIT), on a Cluster client only when it is the batch's one
-// group (ClusterClient.TxPipelined takes one slot; a batch of several
-// accounts goes in one pipeline of scripts instead).
-func (q *RedisQueue) txPuts(groups int) bool {
-	switch q.c.(type) {
-	case *redis.Client:
-		return true
-	case *redis.ClusterClient:
-		return q.o.WaitReplicas > 0 || groups == 1
-	}
-	return false
 }
 
 // putItem is one receipt of a put group: where its fresh-list element
@@ -430,9 +398,8 @@ func appendMillis(b []byte, t time.Time) []byte {
 // pairs. The receipts are sorted by due and expiry time (stable: submit
 // order among equal times; concurrent submits arrive a little out of
 // order), and when that leaves both in order the script may append the
-// whole batch with one command each (mode "o"); with tx, such a batch
-// becomes a transaction of plain commands instead (g.tx).
-func (g *putGroup) putArgs(tx bool, newEpoch string) {
+// whole batch with one command each (mode "o").
+func (g *putGroup) putArgs() {
 	all := g.text.String()
 	times := func(it putItem) string { return all[it.el : it.el+27] } // "due|exp"
 	mode := "r"
@@ -456,14 +423,10 @@ func (g *putGroup) putArgs(tx bool, newEpoch string) {
 		strs[n+2*i] = all[it.id:it.body]
 		strs[n+2*i+1] = all[it.body:it.end]
 	}
-	if tx && mode == "o" {
-		g.tx = newPutTx(g.keys, newEpoch, strs, n)
-	} else {
-		g.args = slices.Grow(g.args, 2+len(strs))
-		g.args = append(g.args, mode, len(g.items))
-		for i := range strs {
-			g.args = append(g.args, &strs[i])
-		}
+	g.args = slices.Grow(g.args, 2+len(strs))
+	g.args = append(g.args, mode, len(g.items))
+	for i := range strs {
+		g.args = append(g.args, &strs[i])
 	}
 	g.items, g.scratch = nil, nil
 	g.text.Reset()
@@ -502,13 +465,6 @@ func (q *RedisQueue) runGroups(ctx context.Context, groups []*putGroup, byHash b
 // pipelineGroups runs groups in one pipeline on c, ending with WAIT when
 // configured (on a Cluster c is one master).
 func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups []*putGroup, byHash bool) {
-	cc, cluster := c.(*redis.ClusterClient)
-	if cluster && len(groups) == 1 && groups[0].tx != nil {
-		g := groups[0]
-		g.tx.runCluster(ctx, cc)
-		q.readTx(g)
-		return
-	}
 	var wait *redis.IntCmd
 	promises := false // a receipt an ESME_ROK waits for, not only outcomes
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -517,14 +473,6 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 				continue // no master for its slot
 			}
 			promises = promises || g.kind != kindFinished
-			if g.tx != nil {
-				if cluster {
-					g.err = errTxCrossSlot // txPuts rules this out
-					continue
-				}
-				g.tx.queueMulti(ctx, p)
-				continue
-			}
 			if byHash {
 				g.cmd = g.script.EvalSha(ctx, p, g.keys, g.args...)
 			} else {
@@ -546,12 +494,6 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 		}
 	}
 	for _, g := range groups {
-		if g.tx != nil && g.tx.exec != nil {
-			if q.readTx(g); g.err == nil && waitErr != nil {
-				g.err, g.count = waitErr, 0
-			}
-			continue
-		}
 		if g.cmd == nil {
 			if g.err == nil {
 				g.err = err
@@ -570,25 +512,14 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 			g.err = cerr
 		case len(res) != 3:
 			g.err = fmt.Errorf("put script returned %d values", len(res))
-		default:
-			// Kept also when WAIT fell short: the script ran.
-			g.epoch, _ = res[1].(string)
-			lost, _ := res[2].(int64)
-			g.lost = lost == 1
-			if g.err = waitErr; g.err == nil {
-				n, _ := res[0].(int64)
-				g.count = int(n)
-			}
+		case waitErr != nil:
+			g.err = waitErr
+		}
+		if g.err == nil {
+			n, _ := res[0].(int64)
+			g.count = int(n)
 		}
 	}
-}
-
-// errTxCrossSlot: an ordered put's transaction in a Cluster pipeline.
-var errTxCrossSlot = errors.New("dlr: put transaction in a cluster pipeline")
-
-// readTx reads a transaction group's replies.
-func (q *RedisQueue) readTx(g *putGroup) {
-	g.count, g.epoch, g.lost, g.late, g.err = g.tx.result(g.expected, q.newEpoch)
 }
 
 // recordGroups keeps the epochs and counts the scripts reported, and
@@ -597,13 +528,19 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, g := range groups {
-		if g.kind == kindFinished || g.epoch == "" { // epoch: the script or transaction ran
+		if g.kind == kindFinished || g.cmd == nil || g.cmd.Err() != nil {
 			continue
 		}
-		if g.lost {
+		res, _ := g.cmd.Slice()
+		if len(res) != 3 {
+			continue
+		}
+		epoch, _ := res[1].(string)
+		lost, _ := res[2].(int64)
+		if lost == 1 {
 			q.lostLocked(g.sys)
 		}
-		q.epochs[g.sys] = g.epoch
+		q.epochs[g.sys] = epoch
 		q.putsSeen[g.sys] += g.count
 	}
 }

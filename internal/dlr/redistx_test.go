@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -30,14 +29,13 @@ func claimIDs(t *testing.T, q *RedisQueue, sys string, now time.Time) []string {
 	return ids
 }
 
-// TestOrderedPutsOfTwoInstancesClaimedInTime: ordered puts are
-// transactions of plain commands that append to the account's fresh list
-// whatever its tail. Two instances (clocks apart) put receipts out of
-// order: one that lands more than the tolerance before the list's tail is
-// moved to the due set and claimed at its own due time, not behind the
-// tail; one within the tolerance stays in the list. Every receipt is
+// TestPutsOfTwoInstancesClaimedInTime: two instances (clocks apart) put
+// receipts out of order. The put script, which reads the fresh list's tail
+// and writes in one step, sends one due more than 250 ms before the tail
+// to the due set, claimed at its own due time, not behind the tail; one
+// within 250 ms joins the list, due with the tail. Every receipt is
 // claimed exactly once.
-func TestOrderedPutsOfTwoInstancesClaimedInTime(t *testing.T) {
+func TestPutsOfTwoInstancesClaimedInTime(t *testing.T) {
 	c := redisTestClient(t)
 	prefix := redisTestPrefix(t, c)
 	ctx := context.Background()
@@ -77,124 +75,6 @@ func TestOrderedPutsOfTwoInstancesClaimedInTime(t *testing.T) {
 		if got := claimIDs(t, a, "acme", tc.at); !slices.Equal(got, tc.want) {
 			t.Fatalf("claim at %v: %v, want %v", tc.at.Sub(t0), got, tc.want)
 		}
-	}
-}
-
-// TestReorderSkipsClaimedAndFinished: an element the reorder script finds
-// gone from the list (a claim took it) stays with its claim, and one whose
-// receipt is finished does not join the due set.
-func TestReorderSkipsClaimedAndFinished(t *testing.T) {
-	c := redisTestClient(t)
-	prefix := redisTestPrefix(t, c)
-	ctx := context.Background()
-	q := NewRedisQueue(c, RedisOptions{Prefix: prefix})
-	claimed := receipt("00000000000000C1", "acme", time.Second)
-	acked := receipt("00000000000000C2", "acme", 2*time.Second)
-	for _, r := range []Receipt{claimed, acked} {
-		if err := q.Put(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := claimIDs(t, q, "acme", claimed.DueAt); !slices.Equal(got, []string{claimed.MessageID}) {
-		t.Fatalf("claimed %v", got)
-	}
-	if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, acked); err != nil {
-		t.Fatal(err)
-	}
-	k := q.accountKeys("acme")
-	els := []any{millisArg(claimed.DueAt) + "|" + expiryArg(claimed) + "|" + claimed.MessageID,
-		millisArg(acked.DueAt) + "|" + expiryArg(acked) + "|" + acked.MessageID}
-	n, err := q.s.reorder.Run(ctx, c, []string{k[1], k[2], k[3], k[0]}, els...).Int()
-	if err != nil || n != 0 {
-		t.Fatalf("reorder moved %d (%v), want 0", n, err)
-	}
-	for _, key := range []string{k[1], k[2], k[3]} {
-		if m, _ := c.Exists(ctx, key).Result(); m != 0 {
-			t.Fatalf("%s left behind", key)
-		}
-	}
-}
-
-// TestOrderedPutDetectsLoss: the transaction's GET of the epoch marker
-// finds it gone after Redis lost the account, as the script did.
-func TestOrderedPutDetectsLoss(t *testing.T) {
-	c := redisTestClient(t)
-	prefix := redisTestPrefix(t, c)
-	ctx := context.Background()
-	reg := prometheus.NewRegistry()
-	lost, err := NewLossCounter(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost})
-	for _, id := range []string{"00000000000000D1", "00000000000000D2"} {
-		if err := q.Put(ctx, receipt(id, "acme", 0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	epoch, err := c.Get(ctx, q.epochKey("acme")).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Another instance's put finds the marker and keeps it.
-	other := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "other"})
-	if err := other.Put(ctx, receipt("00000000000000D3", "acme", 0)); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := c.Get(ctx, q.epochKey("acme")).Result(); got != epoch {
-		t.Fatalf("epoch marker %q after another instance's put, want %q", got, epoch)
-	}
-	base := q.accountBase("acme")
-	if err := c.Del(ctx, base+"r", base+"fresh", base+"epoch").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Put(ctx, receipt("00000000000000D4", "acme", 0)); err != nil {
-		t.Fatal(err)
-	}
-	if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 2 {
-		t.Fatalf("dlr_lost_total{cause=redis_data_loss} = %v, want 2 (what this instance stored)", got)
-	}
-	if n, _ := c.Exists(ctx, q.epochKey("acme")).Result(); n != 1 {
-		t.Fatal("no epoch marker after the loss")
-	}
-	// Counted once: the next put finds the new marker.
-	if err := q.Put(ctx, receipt("00000000000000D5", "acme", 0)); err != nil {
-		t.Fatal(err)
-	}
-	if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 2 {
-		t.Fatalf("dlr_lost_total{cause=redis_data_loss} = %v after another put, want 2", got)
-	}
-}
-
-// TestOrderedPutFailingHalfWayLeavesNoBody: a command of the put's
-// transaction fails when it runs (the fresh list has the wrong type) while
-// the others run: the put fails and the body it wrote is removed, so that
-// a later restore stores the receipt in full rather than leave a body no
-// claim finds.
-func TestOrderedPutFailingHalfWayLeavesNoBody(t *testing.T) {
-	c := redisTestClient(t)
-	prefix := redisTestPrefix(t, c)
-	ctx := context.Background()
-	q := NewRedisQueue(c, RedisOptions{Prefix: prefix})
-	k := q.accountKeys("acme")
-	if err := c.Set(ctx, k[1], "not a list", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	r := receipt("00000000000000E1", "acme", 0)
-	if err := q.Put(ctx, r); err == nil {
-		t.Fatal("put succeeded with a fresh list of the wrong type")
-	}
-	if n, _ := c.HLen(ctx, k[0]).Result(); n != 0 {
-		t.Fatalf("%d bodies left by the failed put", n)
-	}
-	if err := c.Del(ctx, k[1]).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if errs := q.Restore(ctx, []Receipt{r}); errs[0] != nil {
-		t.Fatal(errs[0])
-	}
-	if got := claimIDs(t, q, "acme", r.DueAt); !slices.Equal(got, []string{r.MessageID}) {
-		t.Fatalf("claimed %v after the restore, want %s", got, r.MessageID)
 	}
 }
 
@@ -249,73 +129,6 @@ func TestAckTransactionLeavesNoMember(t *testing.T) {
 	}
 	if got := claimIDs(t, q, "acme", at.Add(time.Hour)); len(got) != 0 {
 		t.Fatalf("claimed %v after the ack", got)
-	}
-}
-
-// TestPutTxLateElems: which elements of an ordered put land too far
-// before the list's old tail.
-func TestPutTxLateElems(t *testing.T) {
-	el := func(due, exp int64, id string) *string {
-		var b []byte
-		b = appendMillis(b, time.UnixMilli(due))
-		b = append(b, '|')
-		b = appendMillis(b, time.UnixMilli(exp))
-		s := string(append(append(b, '|'), id...))
-		return &s
-	}
-	const d, x = 1_700_000_000_000, 1_700_000_600_000
-	tests := []struct {
-		name  string
-		tail  *string
-		elems []*string
-		late  int
-	}{
-		{"after the tail", el(d, x, "t"), []*string{el(d, x, "a"), el(d+5, x+5, "b")}, 0},
-		{"within the tolerance", el(d, x, "t"), []*string{el(d-orderTolerance, x-orderTolerance, "a")}, 0},
-		{"due too early", el(d, x, "t"), []*string{el(d-orderTolerance-1, x, "a"), el(d, x, "b")}, 1},
-		{"expires too early", el(d, x, "t"), []*string{el(d, x-1000, "a"), el(d+1, x-orderTolerance-1, "b"), el(d+2, x, "c")}, 2},
-		{"tail unreadable", ptr("garbage"), []*string{el(d, x, "a")}, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			strs := make([]string, len(tc.elems))
-			for i, e := range tc.elems {
-				strs[i] = *e
-			}
-			tx := newPutTx([]string{"r", "fresh", "epoch"}, "e", strs, len(strs))
-			if got := tx.lateElems(*tc.tail); len(got) != tc.late {
-				t.Fatalf("%d late elements, want %d", len(got), tc.late)
-			}
-		})
-	}
-}
-
-func ptr(s string) *string { return &s }
-
-// TestOrderedPutClientTypes: the ordered put goes out as a transaction on
-// a Client and, when a batch holds one account, on a Cluster client; a
-// Cluster batch of several accounts keeps the script.
-func TestOrderedPutClientTypes(t *testing.T) {
-	tests := []struct {
-		name   string
-		c      redis.UniversalClient
-		wait   int
-		groups int
-		want   bool
-	}{
-		{"client", redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), 0, 3, true},
-		{"cluster, one account", redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), 0, 1, true},
-		{"cluster, several accounts", redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), 0, 2, false},
-		{"cluster with WAIT: by master", redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), 1, 2, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			defer tc.c.Close()
-			q := NewRedisQueue(tc.c, RedisOptions{WaitReplicas: tc.wait})
-			if got := q.txPuts(tc.groups); got != tc.want {
-				t.Fatalf("txPuts(%d) = %v, want %v", tc.groups, got, tc.want)
-			}
-		})
 	}
 }
 
