@@ -424,6 +424,24 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], b)
 return 1`
 
+	// unleaseGoneLua: KEYS lease (this instance's), r; ARGV ids the claim
+	// leased and found no body for. Ends the lease of each id whose body is
+	// gone on the master (a cancelled receipt's list element), and only
+	// those: a script runs on the master, where the body is as the last
+	// write left it, and between the check and the ZREM nothing runs. An
+	// id whose body the HMGET did not see but the master holds (a reply
+	// from a lagging replica, a put landing in between) keeps its lease and
+	// is delivered when the lease ends: late, not lost. Returns how many
+	// leases ended.
+	unleaseGoneLua = `
+local n = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('HEXISTS', KEYS[2], id) == 0 then
+    n = n + redis.call('ZREM', KEYS[1], id)
+  end
+end
+return n`
+
 	// countLua: KEYS r, epoch; ARGV expected epoch, new epoch. Returns
 	// {pending, epoch, lost}: lost=1 when the caller expected an epoch
 	// marker and it is gone (Redis lost the account's keys); the marker
@@ -440,18 +458,19 @@ return {redis.call('HLEN', KEYS[1]), e or '', lost}`
 )
 
 type redisScripts struct {
-	put, claim, retry, finish, expire, setAside, count, reclaim *redis.Script
+	put, claim, retry, finish, expire, setAside, count, reclaim, unleaseGone *redis.Script
 }
 
 func newRedisScripts() redisScripts {
 	return redisScripts{
-		put:      redis.NewScript(putLua),
-		claim:    redis.NewScript(claimLua),
-		retry:    redis.NewScript(retryLua),
-		finish:   redis.NewScript(finishLua),
-		expire:   redis.NewScript(expireLua),
-		setAside: redis.NewScript(setAsideLua),
-		count:    redis.NewScript(countLua),
-		reclaim:  redis.NewScript(reclaimLua),
+		put:         redis.NewScript(putLua),
+		claim:       redis.NewScript(claimLua),
+		retry:       redis.NewScript(retryLua),
+		finish:      redis.NewScript(finishLua),
+		expire:      redis.NewScript(expireLua),
+		setAside:    redis.NewScript(setAsideLua),
+		count:       redis.NewScript(countLua),
+		reclaim:     redis.NewScript(reclaimLua),
+		unleaseGone: redis.NewScript(unleaseGoneLua),
 	}
 }

@@ -238,21 +238,10 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 		due, ok, err := q.NextDue(ctx, systemID)
 		return nil, due, ok, err
 	}
-	until := now.Add(lease).UnixMilli()
-	if until <= now.UnixMilli() {
-		until = now.UnixMilli() + 1
-	}
-	keys := append(q.accountKeys(systemID), q.leaseKey(systemID, q.o.InstanceID), q.lesseesKey(systemID))
-	ids, err := q.claimStrings(ctx, keys, millisArg(now), until, max, q.o.InstanceID, q.leaseKey(systemID, ""), millisArg(now.Add(time.Millisecond)))
+	keys := q.claimKeys(systemID)
+	ids, next, err := q.leaseDue(ctx, systemID, keys, now, lease, max)
 	if err != nil {
 		return nil, time.Time{}, false, redisErr("claim", err)
-	}
-	var next time.Time
-	if len(ids) > 0 {
-		if ms, err := strconv.ParseFloat(ids[len(ids)-1], 64); err == nil {
-			next = millisTime(ms)
-		}
-		ids = ids[:len(ids)-1]
 	}
 	if len(ids) == 0 {
 		return nil, next, !next.IsZero(), nil
@@ -263,6 +252,34 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 		return nil, time.Time{}, false, redisErr("claim bodies", err)
 	}
 	return q.decodeClaimed(ctx, systemID, ids, bodies), next, !next.IsZero(), nil
+}
+
+// claimKeys are the claim script's keys: the account's, this instance's
+// lease set, the lessees.
+func (q *RedisQueue) claimKeys(systemID string) []string {
+	return append(q.accountKeys(systemID), q.leaseKey(systemID, q.o.InstanceID), q.lesseesKey(systemID))
+}
+
+// leaseDue runs the claim script on keys (claimKeys): it leases up to max
+// due receipts and returns their ids and the account's next due time
+// (zero for none).
+func (q *RedisQueue) leaseDue(ctx context.Context, systemID string, keys []string, now time.Time, lease time.Duration, max int) ([]string, time.Time, error) {
+	until := now.Add(lease).UnixMilli()
+	if until <= now.UnixMilli() {
+		until = now.UnixMilli() + 1
+	}
+	ids, err := q.claimStrings(ctx, keys, millisArg(now), until, max, q.o.InstanceID, q.leaseKey(systemID, ""), millisArg(now.Add(time.Millisecond)))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var next time.Time
+	if len(ids) > 0 {
+		if ms, err := strconv.ParseFloat(ids[len(ids)-1], 64); err == nil {
+			next = millisTime(ms)
+		}
+		ids = ids[:len(ids)-1]
+	}
+	return ids, next, nil
 }
 
 // claimStrings runs the claim script (by hash; by text after NOSCRIPT)
@@ -304,9 +321,10 @@ func (q *RedisQueue) claimBodies(ctx context.Context, r string, ids []string) ([
 	return bodies, err
 }
 
-// decodeClaimed decodes the claimed bodies. An id whose body is gone (a
-// cancelled receipt's list element) loses its lease; an undecodable body
-// is set aside.
+// decodeClaimed decodes the claimed bodies. An id the HMGET found no
+// body for loses its lease only where the master holds no body either
+// (unleaseGoneLua): a cancelled receipt's list element. An undecodable
+// body is set aside.
 func (q *RedisQueue) decodeClaimed(ctx context.Context, sys string, ids, bodies []string) []Receipt {
 	out := make([]Receipt, 0, len(ids))
 	var gone []any
@@ -323,9 +341,12 @@ func (q *RedisQueue) decodeClaimed(ctx context.Context, sys string, ids, bodies 
 		q.setAside(ctx, sys, id, bodies[i], err)
 	}
 	if len(gone) > 0 {
-		// Best effort: a lease left behind ends by itself and the next
-		// claim drops it.
-		_ = q.c.ZRem(ctx, q.leaseKey(sys, q.o.InstanceID), gone...).Err()
+		// Best effort: a lease left behind ends by itself, and the claim
+		// after that drops an id whose body is gone.
+		keys := []string{q.leaseKey(sys, q.o.InstanceID), q.accountKeys(sys)[0]}
+		if err := q.s.unleaseGone.Run(ctx, q.c, keys, gone...).Err(); err != nil {
+			q.log.Debug("dlr.lease_not_ended", "system_id", sys, "receipts", len(gone), "err", err)
+		}
 	}
 	return out
 }

@@ -162,6 +162,55 @@ func TestClaimOfCancelledFreshReceiptLeavesNoLease(t *testing.T) {
 	}
 }
 
+// TestClaimKeepsLeaseOfBodyOnTheMaster: the HMGET after the claim script
+// answered no body (as a lagging replica would) for two leased ids: the
+// lease ends only for the one whose body the master does not hold either
+// (cancelled). The other keeps its lease, is not delivered now, and is
+// claimed again once the lease ends: late, not lost.
+func TestClaimKeepsLeaseOfBodyOnTheMaster(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "a"})
+	live := receipt("00000000000000J1", "acme", time.Second)
+	cancelled := receipt("00000000000000J2", "acme", time.Second)
+	for _, r := range []Receipt{live, cancelled} {
+		if err := q.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := q.Cancel(ctx, "acme", cancelled.MessageID, t0); err != nil || !ok {
+		t.Fatalf("cancel: %v %v", ok, err)
+	}
+	ids, _, err := q.leaseDue(ctx, "acme", q.claimKeys("acme"), live.DueAt, time.Minute, 100)
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("leased %v (%v), want both list elements", ids, err)
+	}
+	if got := q.decodeClaimed(ctx, "acme", ids, make([]string, len(ids))); len(got) != 0 {
+		t.Fatalf("decoded %d receipts from no bodies", len(got))
+	}
+	lease := q.leaseKey("acme", "a")
+	tests := []struct {
+		id     string
+		leased bool
+	}{
+		{live.MessageID, true},
+		{cancelled.MessageID, false},
+	}
+	for _, tc := range tests {
+		err := c.ZScore(ctx, lease, tc.id).Err()
+		if leased := err == nil; leased != tc.leased || (err != nil && !errors.Is(err, redis.Nil)) {
+			t.Fatalf("%s leased %v (%v), want %v", tc.id, leased, err, tc.leased)
+		}
+	}
+	if got := claimIDs(t, q, "acme", live.DueAt.Add(30*time.Second)); len(got) != 0 {
+		t.Fatalf("claimed %v while leased", got)
+	}
+	if got := claimIDs(t, q, "acme", live.DueAt.Add(time.Minute)); !slices.Equal(got, []string{live.MessageID}) {
+		t.Fatalf("claimed %v after the lease ended, want %s", got, live.MessageID)
+	}
+}
+
 // TestLargeClaimLeavesLeaseSetAsSkiplist: a claim of more ids than a
 // listpack holds builds the lease set as a skiplist at once (its member
 // that forces it is gone when the script ends), and one of a few leaves
