@@ -175,6 +175,8 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"REDIS_URL", "redis-cluster://h1:7000/3"}, `config: REDIS_URL: "redis-cluster://h1:7000/3": a Cluster has only database 0, not "3"`},
 		{[]string{"REDIS_URL", "redis-sentinel://:hunter2@s1:26379"}, `config: REDIS_URL: "redis-sentinel://:****@s1:26379": a Sentinel URL needs ?master=name`},
 		{[]string{"REDIS_URL", "redis://h:6379?dial_timeot=1s"}, `config: REDIS_URL: "redis://h:6379?dial_timeot=1s": unexpected option: dial_timeot`},
+		{[]string{"REDIS_URL", "redis-cluster://:hunter2@h1:7000?read_only=true"}, `config: REDIS_URL: "redis-cluster://:****@h1:7000?read_only=true": read_only would send reads to replicas, which lag the master: the gateway reads receipts it has just written and needs every command on the master; remove it`},
+		{[]string{"REDIS_URL", "redis-sentinel://s1:26379?master=gw&route_randomly=true"}, `config: REDIS_URL: "redis-sentinel://s1:26379?master=gw&route_randomly=true": route_randomly would send reads to replicas, which lag the master: the gateway reads receipts it has just written and needs every command on the master; remove it`},
 		{[]string{"REDIS_MAX_CONNECTIONS", "0"}, `config: REDIS_MAX_CONNECTIONS: 0 must be at least 1`},
 		{[]string{"REDIS_WAIT_REPLICAS", "1", "REDIS_WAIT_TIMEOUT_MS", "500"}, `config: REDIS_WAIT_TIMEOUT_MS: 500 must be below REDIS_TIMEOUT_SECONDS (500ms), the client's read timeout`},
 		{[]string{"DLR_MODE", "never"}, `config: DLR_MODE: "never" is not one of always, requested`},

@@ -13,7 +13,10 @@
 //     go-redis's addr=host:port parameters, or both.
 //
 // Other query parameters are go-redis's (dial_timeout, max_retries, …) and
-// win over the defaults set here. An unknown parameter is an error.
+// win over the defaults set here. An unknown parameter is an error, and so
+// is one that sends reads to replicas (read_only, route_by_latency,
+// route_randomly; replica_only on Sentinel): the receipt queue reads what
+// it has just written on the master, which a lagging replica may not show.
 //
 // [New] applies REDIS_TIMEOUT_SECONDS to the client's own dial, read, write
 // and pool-wait timeouts and makes it honour context deadlines, so a

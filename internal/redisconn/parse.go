@@ -102,6 +102,10 @@ func parseCluster(u *url.URL, fail func(string, ...any) (Target, error)) (Target
 	if err != nil {
 		return fail("%s", goRedisReason(err))
 	}
+	if reason := replicaReads(readOption{"read_only", o.ReadOnly}, readOption{"route_by_latency", o.RouteByLatency},
+		readOption{"route_randomly", o.RouteRandomly}); reason != "" {
+		return fail("%s", reason)
+	}
 	return Target{Topology: Cluster, Cluster: o}, nil
 }
 
@@ -153,10 +157,40 @@ func parseSentinel(u *url.URL, fail func(string, ...any) (Target, error)) (Targe
 	if err != nil {
 		return fail("%s", goRedisReason(err))
 	}
+	if reason := replicaReads(readOption{"replica_only", o.ReplicaOnly}, readOption{"route_by_latency", o.RouteByLatency},
+		readOption{"route_randomly", o.RouteRandomly}); reason != "" {
+		return fail("%s", reason)
+	}
 	if sentinelUser == "" {
 		o.SentinelUsername = ""
 	}
 	return Target{Topology: Sentinel, Sentinel: o}, nil
+}
+
+// readOption is a go-redis URL parameter that sends commands to replicas,
+// and whether the URL sets it.
+type readOption struct {
+	name string
+	set  bool
+}
+
+// replicaReads refuses the parameters that send reads to replicas. A
+// replica lags its master, and the receipt queue reads what it has just
+// written (the bodies of the receipts a claim just leased, a query_sm's
+// receipt right after its submit): every command must go to the master.
+// Returns why, or "" when none is set.
+func replicaReads(opts ...readOption) string {
+	var set []string
+	for _, o := range opts {
+		if o.set {
+			set = append(set, o.name)
+		}
+	}
+	if len(set) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s would send reads to replicas, which lag the master: the gateway reads receipts it has just written and needs every command on the master; remove it",
+		strings.Join(set, " and "))
 }
 
 // splitHosts splits "h:p,h:p" and checks each is host:port.

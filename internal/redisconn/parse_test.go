@@ -135,6 +135,43 @@ func TestParseErrorsNeverShowSecrets(t *testing.T) {
 	}
 }
 
+// TestParseRefusesReplicaReads: every parameter that sends reads to
+// replicas is refused, named in the error; the same set to false, and
+// Sentinel's parameters that only choose among Sentinels, are not.
+func TestParseRefusesReplicaReads(t *testing.T) {
+	tests := []struct {
+		url  string
+		refs string // the parameters named, "" when accepted
+	}{
+		{"redis-cluster://:hunter2@a:1?read_only=true", "read_only would send reads to replicas"},
+		{"redis-cluster://a:1?route_by_latency=true", "route_by_latency would send"},
+		{"redis-cluster://a:1?route_randomly=1", "route_randomly would send"},
+		{"redis-cluster://a:1?read_only=true&route_randomly=true", "read_only and route_randomly would send"},
+		{"redis-cluster://a:1?read_only=false&route_by_latency=false&route_randomly=false", ""},
+		{"redis-cluster://a:1?route_by_latency_tolerance=5ms", ""},
+		{"redis-sentinel://:hunter2@s:1?master=m&replica_only=true", "replica_only would send"},
+		{"redis-sentinel://s:1?master=m&route_by_latency=true", "route_by_latency would send"},
+		{"redis-sentinel://s:1?master=m&route_randomly=true", "route_randomly would send"},
+		{"redis-sentinel://s:1?master=m&replica_only=false", ""},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.url)
+		if tt.refs == "" {
+			if err != nil {
+				t.Errorf("%s: %v, want accepted", tt.url, err)
+			}
+			continue
+		}
+		var ue *URLError
+		if !errors.As(err, &ue) || !strings.Contains(ue.Reason, tt.refs) || !strings.Contains(ue.Reason, "master") {
+			t.Errorf("%s: error %v, want a *URLError saying %q", tt.url, err, tt.refs)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter") {
+			t.Errorf("%s: error %q shows a password", tt.url, err)
+		}
+	}
+}
+
 func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},
