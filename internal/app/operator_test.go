@@ -137,6 +137,13 @@ func TestOperatorEndToEnd(t *testing.T) {
 		"METRICS_ENABLED": "true", "METRICS_HOST": "127.0.0.1", "METRICS_PORT": "0",
 	})
 	adminAddr := gw.app.AdminAddr()
+	// Every account's pending-receipt gauge is there from the start.
+	start := scrape(t, adminAddr)
+	for _, id := range []string{"alice", "bob", "carol"} {
+		if v, ok := start[`dlr_account_pending{system_id="`+id+`"}`]; !ok || v != 0 {
+			t.Errorf("at start dlr_account_pending{%s} = %v (present %v), want 0", id, v, ok)
+		}
+	}
 	aliceTX := mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindTransmitter)
 	mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindReceiver)
 	bob := mustDialAs(t, gw.addr, "bob", "b", pdu.CmdBindTransceiver)
@@ -291,7 +298,7 @@ func TestOperatorEndToEnd(t *testing.T) {
 		t.Error(`no dlr_account_pending{system_id="alice"}`)
 	}
 	for k := range m {
-		if strings.Contains(k, `system_id="carol"`) && strings.HasPrefix(k, "smpp_account_") {
+		if strings.Contains(k, `system_id="carol"`) && (strings.HasPrefix(k, "smpp_account_") || strings.HasPrefix(k, "dlr_account_")) {
 			t.Errorf("removed account still exported: %s", k)
 		}
 	}

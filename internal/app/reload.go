@@ -133,6 +133,9 @@ func (a *App) unbindRemoved(systemID string) {
 // accountsReloader applies SMPP_ACCOUNTS_FILE read again.
 type accountsReloader struct {
 	accounts *smpp.Accounts
+	// applied learns the account ids in force after each reload (the
+	// per-account receipt gauge follows them).
+	applied func(systemIDs []string)
 }
 
 func (r accountsReloader) Name() string { return "SMPP_ACCOUNTS_FILE" }
@@ -143,7 +146,11 @@ func (r accountsReloader) Prepare(_ context.Context, in *ReloadInput) (func() sm
 		return nil, err
 	}
 	converted := convertAccounts(accounts)
-	return func() smpp.ReloadResult { return r.accounts.Replace(converted) }, nil
+	return func() smpp.ReloadResult {
+		res := r.accounts.Replace(converted)
+		r.applied(accountIDs(converted))
+		return res
+	}, nil
 }
 
 // buildAccounts makes the reloadable account set: with Redis its
@@ -161,8 +168,18 @@ func (a *App) buildAccounts() {
 		})
 		opts.Throttle = a.limits.Throttle
 	}
-	a.accounts = smpp.NewAccountsWith(Accounts(a.cfg), opts)
-	a.AddReloader(accountsReloader{accounts: a.accounts})
+	initial := Accounts(a.cfg)
+	a.accounts = smpp.NewAccountsWith(initial, opts)
+	a.dispatcher.SetAccounts(accountIDs(initial))
+	a.AddReloader(accountsReloader{accounts: a.accounts, applied: a.dispatcher.SetAccounts})
+}
+
+func accountIDs(accounts []smpp.Account) []string {
+	ids := make([]string, len(accounts))
+	for i, acc := range accounts {
+		ids[i] = acc.SystemID
+	}
+	return ids
 }
 
 // bindLeases are the shared bind leases, or nil (an untyped nil: per

@@ -183,11 +183,18 @@ func (d *Dispatcher) Accepted(r Receipt) {
 	logErr(d.q.Ack(ctx, o, r))
 }
 
+// SetAccounts names the accounts of the accounts file, at start and after
+// every reload: dlr_account_pending has a series for each from the start,
+// and none for an account a reload removed.
+func (d *Dispatcher) SetAccounts(systemIDs []string) { d.counts.setAccounts(systemIDs) }
+
 // ReceiversChanged tells the dispatcher that systemID now has n receiver or
 // transceiver binds (on this instance). With n > 0 its due receipts are
 // claimed and sent.
 func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
-	d.counts.touch(systemID)
+	if n > 0 {
+		d.counts.touch(systemID)
+	}
 	s := d.shardOf(systemID)
 	s.mu.Lock()
 	if n > 0 {

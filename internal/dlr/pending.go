@@ -17,9 +17,9 @@ import (
 // submit: each Schedule adds one, each local removal takes one off, and
 // the dispatcher's sweep replaces the estimate with the queue's own count
 // (which also sees other instances' work). It is exported as the gauge
-// dlr_account_pending{system_id}; the accounts it knows are those that
-// submitted or bound a receiver, so its cardinality is bounded by the
-// accounts file.
+// dlr_account_pending{system_id} for the accounts of the accounts file
+// (setAccounts, at start and on every reload), so its cardinality is
+// bounded by that file.
 //
 // Each account's count is an atomic number in a map that is never changed
 // once published: a new account publishes a copy (under mu), so the
@@ -58,9 +58,34 @@ func (p *accountPending) counter(sys string) *atomic.Int64 {
 	return c
 }
 
-// add changes sys's count by delta (never below zero).
+// add changes sys's count by delta (never below zero). A removal for an
+// account it does not follow (one a reload removed) changes nothing.
 func (p *accountPending) add(sys string, delta int64) {
+	if delta < 0 {
+		if c, ok := (*p.n.Load())[sys]; ok {
+			addClamped(c, delta)
+		}
+		return
+	}
 	addClamped(p.counter(sys), delta)
+}
+
+// setAccounts makes the followed accounts exactly ids (the accounts file):
+// each is exported from the start, at 0 until counted, and an account a
+// reload removed is no longer exported. Counts of kept accounts stay.
+func (p *accountPending) setAccounts(ids []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.n.Load()
+	next := make(map[string]*atomic.Int64, len(ids))
+	for _, id := range ids {
+		if c, ok := old[id]; ok {
+			next[id] = c
+		} else {
+			next[strings.Clone(id)] = new(atomic.Int64)
+		}
+	}
+	p.n.Store(&next)
 }
 
 func addClamped(c *atomic.Int64, delta int64) {
@@ -78,12 +103,19 @@ func addClamped(c *atomic.Int64, delta int64) {
 func (p *accountPending) addEach(rs []Receipt, delta int64) {
 	var sys string
 	var c *atomic.Int64
+	known := false
 	for i := range rs {
-		if c == nil || rs[i].SystemID != sys {
+		if i == 0 || rs[i].SystemID != sys {
 			sys = rs[i].SystemID
-			c = p.counter(sys)
+			if delta < 0 {
+				c, known = (*p.n.Load())[sys]
+			} else {
+				c, known = p.counter(sys), true
+			}
 		}
-		addClamped(c, delta)
+		if known {
+			addClamped(c, delta)
+		}
 	}
 }
 
