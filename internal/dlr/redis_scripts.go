@@ -199,7 +199,7 @@ end
 	// whose body is gone (cancelled, acknowledged) are dropped on the way,
 	// and so are list elements of receipts already in the due set (put
 	// again); a list element whose body is gone (cancelled) is leased, and
-	// the caller, finding no body, ends that lease.
+	// the caller, finding no body, ends that lease (unleaseGoneLua).
 	claimLua = expiryLua + endLeasesLua + `
 local now, untl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
