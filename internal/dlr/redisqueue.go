@@ -367,7 +367,8 @@ func (q *RedisQueue) setAside(ctx context.Context, sys, id, body string, cause e
 }
 
 // Ack removes the receipts and records o under their ids: one transaction
-// of plain commands (redistx.go), or on a Cluster client, when they belong
+// of plain commands (redistx.go; when Redis refuses it, e.g. at maxmemory,
+// the scripts instead), or on a Cluster client, when they belong
 // to several accounts, one script per account in one pipeline.
 func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if len(rs) == 0 {
@@ -387,10 +388,18 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	// One connection (a Client) takes every account in one transaction;
 	// a Cluster client's transaction takes one slot, one account.
 	if _, single := q.c.(*redis.Client); len(byAccount) == 1 || single {
-		if err := q.ackTx(ctx, o, byAccount); err != nil {
+		err := q.ackTx(ctx, o, byAccount)
+		if err == nil {
+			return nil
+		}
+		if !refusedByServer(err) {
 			return redisErr("ack", err)
 		}
-		return nil
+		// Redis answered and refused: above maxmemory (noeviction) it
+		// refuses every write queued in a transaction, so the ack that
+		// would free memory could never run. A script whose first write
+		// is the HDEL is let through: fall back on the scripts below
+		// (finishing twice is harmless).
 	}
 	// Several accounts: one pipeline, by hash; by text once more if Redis
 	// lost its script cache (finishing twice is harmless).

@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,9 +14,11 @@ import (
 // the atomicity (every key of an account shares its hash tag, so one slot
 // // on a Cluster) without that. The ack decides nothing from what it reads:
 // its commands are the same whatever Redis holds, and it finishes receipts
-// already sent, so one of its commands failing when it runs (only a key of
-// the wrong type can) loses no receipt, as finishLua failing half way
-// would not. Everything that reads before it writes (put, restore, cancel,
+// already sent, so one of its commands failing when it runs (a key of the
+// wrong type) loses no receipt, as finishLua failing half way would not. A
+// Redis above maxmemory refuses every write queued in a transaction (OOM,
+// then EXECABORT) but lets a script through once its first write (HDEL)
+// has run: Ack then falls back on finishLua (refusedByServer). Everything that reads before it writes (put, restore, cancel,
 // claim, expiry) stays in Lua, where nothing runs in between.
 
 // queueAck queues the ack of ids (*string message ids) of sys in p, a
@@ -59,4 +62,11 @@ func (q *RedisQueue) ackTx(ctx context.Context, o Outcome, byAccount map[string]
 		return nil
 	})
 	return err
+}
+
+// refusedByServer reports whether err is Redis's own refusal (an error
+// reply such as OOM or EXECABORT), not a failure to reach it.
+func refusedByServer(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
 }
