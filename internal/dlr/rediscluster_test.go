@@ -14,11 +14,10 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
-// oneNodeCluster starts a redis-server in Cluster mode holding every slot
-// (skipped without redis-server) and returns a Cluster client on it: the
-// queue's Cluster paths (a pipeline of put scripts over several accounts,
-// TxPipelined for an ack of one account) against a real Cluster.
-func oneNodeCluster(t *testing.T) *redis.ClusterClient {
+// startRedisServer starts a redis-server of the test's own on a free
+// loopback port with args (skipped without redis-server), stopped at the
+// end of the test, and returns its address.
+func startRedisServer(t *testing.T, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -31,13 +30,22 @@ func oneNodeCluster(t *testing.T) *redis.ClusterClient {
 	addr := l.Addr().String()
 	_, port, _ := net.SplitHostPort(addr)
 	l.Close()
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	args = append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)
+	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return addr
+}
+
+// oneNodeCluster starts a redis-server in Cluster mode holding every slot
+// (skipped without redis-server) and returns a Cluster client on it: the
+// queue's Cluster paths (a pipeline of put scripts over several accounts,
+// TxPipelined for an ack of one account) against a real Cluster.
+func oneNodeCluster(t *testing.T) *redis.ClusterClient {
+	t.Helper()
+	addr := startRedisServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 	ctx := context.Background()
 	node := redis.NewClient(&redis.Options{Addr: addr})
 	defer node.Close()
