@@ -64,3 +64,46 @@ func TestLongTextIsAccepted(t *testing.T) {
 	}
 	gw.logs.waitFor(t, `"message_length":300`)
 }
+
+// TestSubmitMultiDoesNotHoldTheWorkers: with two HLR workers, two
+// submit_multi whose lookups hang at the HLR do not stall another
+// session's data_sm to a cached number: it is answered while both multis
+// still wait. A multi used to hold a worker until every destination was
+// decided, so a client sending multis stalled everyone's submits.
+func TestSubmitMultiDoesNotHoldTheWorkers(t *testing.T) {
+	const cached = "491510000999"
+	answers := map[string]fakeAnswer{cached: {present: "yes", typ: "mobile"}}
+	multi := func(i int) *pdu.SubmitMulti {
+		m := &pdu.SubmitMulti{Source: pdu.Address{TON: 5, Addr: "SENDER"}, ShortMessage: "hi"}
+		for j := range 2 {
+			n := fmt.Sprintf("4915200000%02d%d", i, j)
+			answers[n] = fakeAnswer{delay: 1500 * time.Millisecond, present: "yes", typ: "mobile"}
+			m.Dests = append(m.Dests, pdu.DestAddress{Address: pdu.Address{TON: 1, NPI: 1, Addr: n}})
+		}
+		return m
+	}
+	multis := []*pdu.SubmitMulti{multi(0), multi(1)}
+	tmt := newFakeTMT(t, answers)
+	gw := startGateway(t, tmt, map[string]string{"HLR_MAX_CONCURRENCY": "2", "HLR_TIMEOUT_SECONDS": "5"})
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	if st, _, err := c.Submit(ctxT(t), sm(cached, 1)); err != nil || st != pdu.StatusInvDstAdr {
+		t.Fatalf("warming the cache: %v %v", st, err)
+	}
+	<-tmt.arrived
+	answered := make(chan pdu.Status, len(multis))
+	for _, m := range multis {
+		c.SendAsync(m, func(p pdu.PDU, _ error) { answered <- p.Status })
+	}
+	<-tmt.arrived // both provider slots are taken by the multis' lookups
+	<-tmt.arrived
+	other := bind(t, gw.addr, pdu.CmdBindTransmitter, nil)
+	resp, err := other.Send(ctxT(t), &pdu.DataSM{Source: pdu.Address{TON: 5, Addr: "SENDER"}, Dest: pdu.Address{TON: 1, NPI: 1, Addr: cached}})
+	if err != nil || resp.Status != pdu.StatusInvDstAdr {
+		t.Fatalf("data_sm to a cached live number: %v %v", resp.Status, err)
+	}
+	select {
+	case st := <-answered:
+		t.Fatalf("a submit_multi was answered (%s) before the data_sm: the multis held the workers", st)
+	default:
+	}
+}

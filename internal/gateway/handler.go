@@ -23,6 +23,13 @@ type Handler struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
+	// multiSlots bounds the submit_multi being decided (opts.Workers);
+	// multis waits for them at Close. A submit_multi is decided on a
+	// goroutine of its own, not on a worker: it waits for up to 254
+	// lookups, and a client sending many would otherwise hold every
+	// worker and stall every other account's submits.
+	multiSlots chan struct{}
+	multis     sync.WaitGroup
 	// accepting counts submits whose receipt is being stored: their
 	// answer comes from the store's completion, after the worker left.
 	accepting inflight
@@ -63,6 +70,8 @@ func New(opts Options) (*Handler, error) {
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registerer),
 		jobs:    make(chan job, opts.Workers*4),
+
+		multiSlots: make(chan struct{}, opts.Workers),
 	}
 	h.storeNow, _ = opts.Receipts.(NowScheduler)
 	h.dests = opts.Resolver
@@ -84,7 +93,7 @@ func New(opts Options) (*Handler, error) {
 func (h *Handler) Close(ctx context.Context) {
 	h.once.Do(func() { close(h.jobs) })
 	done := make(chan struct{})
-	go func() { h.workers.Wait(); close(done) }()
+	go func() { h.workers.Wait(); h.multis.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -110,7 +119,12 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 		if h.overPendingCap(r) || h.tryInline(r, &b.SM, start) {
 			return
 		}
-	case *pdu.DataSM, *pdu.SubmitMulti:
+	case *pdu.SubmitMulti:
+		if !h.overPendingCap(r) {
+			h.startMulti(r, start)
+		}
+		return
+	case *pdu.DataSM:
 		if h.overPendingCap(r) {
 			return
 		}
@@ -128,6 +142,28 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 		r.Respond(pdu.StatusThrottled, nil)
 		h.metrics.throttled.Inc()
 	}
+}
+
+// startMulti decides a submit_multi on a goroutine of its own while one
+// of the opts.Workers multi slots is free; with none free it is answered
+// ESME_RTHROTTLED at once, as a submit is when the workers' queue is full.
+func (h *Handler) startMulti(r *smpp.Request, start time.Time) {
+	select {
+	case h.multiSlots <- struct{}{}:
+	default:
+		r.Respond(pdu.StatusThrottled, nil)
+		h.metrics.throttled.Inc()
+		return
+	}
+	h.metrics.activeTasks.Inc()
+	h.multis.Add(1)
+	go func() {
+		defer func() {
+			<-h.multiSlots
+			h.multis.Done()
+		}()
+		h.serveJob(job{req: r, start: start})
+	}()
 }
 
 func (h *Handler) work() {

@@ -68,7 +68,16 @@ func NewLimiter(next Lookuper, o LimiterOptions) Lookuper {
 
 func (l *limiter) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	if !l.tryAcquire() {
-		if err := l.wait(ctx); err != nil {
+		err := l.wait(ctx)
+		if err == nil && l.tooLate(ctx) {
+			// Handed a slot after its wait should have ended (the
+			// process stalled, or the grant raced the deadline): the
+			// call would not have its whole CallTimeout and its timeout
+			// would count against the provider.
+			l.release()
+			err = context.DeadlineExceeded
+		}
+		if err != nil {
 			l.o.Metrics.slotWaitTimedOut()
 			return Result{}, fmt.Errorf("hlr: no free lookup slot in time (HLR_MAX_CONCURRENCY): %w", ContextError(err))
 		}
@@ -88,6 +97,12 @@ func (l *limiter) Lookup(ctx context.Context, msisdn string) (Result, error) {
 		err = ContextError(callCtx.Err()) // a provider that did not say its time ran out
 	}
 	return res, err
+}
+
+// tooLate reports whether less than CallTimeout is left of ctx.
+func (l *limiter) tooLate(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && l.o.CallTimeout > 0 && time.Until(dl) < l.o.CallTimeout
 }
 
 // tryAcquire takes a free slot when nobody waits for one.
