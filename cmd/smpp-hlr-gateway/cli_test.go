@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -225,13 +226,19 @@ func TestSendExitCodes(t *testing.T) {
 	}
 }
 
-// startGateway runs a gateway with the simulator on a free port.
-func startGateway(t *testing.T) string {
+// startGateway runs a gateway with the simulator on a free port and
+// returns its SMPP address.
+func startGateway(t *testing.T) string { return startApp(t, nil).SMPPAddr() }
+
+// startApp runs a gateway with the simulator on a free port, with extra
+// variables on top, until the test ends.
+func startApp(t *testing.T, extra map[string]string) *app.App {
 	t.Helper()
 	vars := map[string]string{
 		"SMPP_HOST": "127.0.0.1", "SMPP_PORT": "0", "METRICS_ENABLED": "false",
 		"HLR_PROVIDER": "simulator", "DLR_DELAY_SECONDS": "0",
 	}
+	maps.Copy(vars, extra)
 	cfg, err := config.Load(envOf(vars))
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +256,7 @@ func startGateway(t *testing.T) string {
 		defer cancel()
 		a.Shutdown(ctx)
 	})
-	return a.SMPPAddr()
+	return a
 }
 
 // TestLookupLogsInTheConfiguredFormat: with Redis unreachable, lookup's

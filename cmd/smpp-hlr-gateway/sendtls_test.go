@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smpp-hlr-gateway/gateway/internal/app"
-	"github.com/smpp-hlr-gateway/gateway/internal/config"
-	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/testcert"
 )
 
@@ -21,25 +18,8 @@ func TestSendVerifiesTLS(t *testing.T) {
 	certFile, keyFile := testcert.Files(t)
 	tlsAddr := closedAddr(t)
 	_, port, _ := net.SplitHostPort(tlsAddr)
-	cfg, err := config.Load(envOf(map[string]string{
-		"SMPP_HOST": "127.0.0.1", "SMPP_PORT": "0", "METRICS_ENABLED": "false",
-		"HLR_PROVIDER": "simulator", "DLR_DELAY_SECONDS": "0",
+	startApp(t, map[string]string{
 		"SMPP_TLS_PORT": port, "SMPP_TLS_CERT_FILE": certFile, "SMPP_TLS_KEY_FILE": keyFile,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, logging.Discard(), app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.Shutdown(ctx)
 	})
 	tests := []struct {
 		name    string
