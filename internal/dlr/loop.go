@@ -115,13 +115,13 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 		}
 		rs, due, ok, err := d.claim(ctx, sys, now, n)
 		if err != nil {
-			d.inflight.Add(-int64(n))
+			d.giveBack(n)
 			d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
 			continue
 		}
 		d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
 		sent := s.sendAll(ctx, sys, rs, now)
-		d.inflight.Add(-int64(n - sent)) // the reservation not used
+		d.giveBack(n - sent) // the reservation not used
 		if len(rs) == n {
 			busy = true
 			continue

@@ -178,8 +178,20 @@ func (s *shard) reserve(n int) int {
 	}
 }
 
+// giveBack returns k reserved and unused places under MaxInFlight. A
+// shard may have found no room because of this reservation and be waiting
+// for an answer to wake it: it is woken as by an answer, or it would sleep
+// until its next receipt comes due.
+func (d *Dispatcher) giveBack(k int) {
+	if k <= 0 {
+		return
+	}
+	d.inflight.Add(-int64(k))
+	d.freed()
+}
+
 // freed tells the shards waiting for room under MaxInFlight that answers
-// made some.
+// (or returned reservations) made some.
 func (d *Dispatcher) freed() {
 	for _, s := range d.shards {
 		if s.starved.CompareAndSwap(true, false) {
