@@ -15,6 +15,13 @@ import (
 // (HLR_TIMEOUT_SECONDS).
 const DefaultTimeout = 5 * time.Second
 
+// SlotWait is the longest a lookup waits for a provider slot
+// (HLR_MAX_CONCURRENCY) before HLR_TIMEOUT_POLICY decides it: the second
+// that a submit's deadline adds to HLR_TIMEOUT_SECONDS, so that a lookup
+// that gets a slot still has its whole timeout before the submit gives up
+// (and its billed answer is not thrown away).
+const SlotWait = time.Second
+
 // ChainOptions configures NewChain. The zero value is a chain without
 // caches, with the default timeout, concurrency and breaker, and no metrics.
 type ChainOptions struct {
@@ -80,9 +87,9 @@ func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
 	}
 	l = NewLimiter(l, LimiterOptions{MaxConcurrency: o.MaxConcurrency, CallTimeout: o.Timeout, Metrics: m})
 
-	// The shared call may wait up to Timeout for a provider slot, then
+	// The shared call may wait up to SlotWait for a provider slot, then
 	// has Timeout for the provider (the limiter's CallTimeout).
-	co := CoalesceOptions{Timeout: 2 * o.Timeout, Metrics: m}
+	co := CoalesceOptions{Timeout: SlotWait + o.Timeout, Metrics: m}
 	// The decorators are built inside out, but the coalescer needs the cache
 	// tiers for its recheck/store hooks, so build them first with a
 	// placeholder next and fill it in afterwards.
