@@ -17,15 +17,15 @@ const eventWidth = 24
 
 // consoleHandler writes aligned human-readable lines.
 type consoleHandler struct {
-	out    *lockedWriter
-	level  slog.Leveler
+	out    io.Writer // a *Writer, or a *lockedWriter over any other output
+	level  slog.Level
 	attrs  string // pre-rendered " key=value" pairs from WithAttrs
 	prefix string // group prefix, e.g. "session."
 }
 
 // lockedWriter serialises writes on an output that is not safe for
-// concurrent use (the console handler's, and the JSON handler's and Lines'
-// when the output is not a Writer).
+// concurrent use (the handlers' and Lines' when the output is not a
+// Writer, which is).
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -37,12 +37,15 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func newConsoleHandler(w io.Writer, lvl slog.Leveler) *consoleHandler {
-	return &consoleHandler{out: &lockedWriter{w: w}, level: lvl}
+func newConsoleHandler(w io.Writer, lvl slog.Level) *consoleHandler {
+	if _, ok := w.(*Writer); !ok {
+		w = &lockedWriter{w: w}
+	}
+	return &consoleHandler{out: w, level: lvl}
 }
 
 func (h *consoleHandler) Enabled(_ context.Context, l slog.Level) bool {
-	return l >= h.level.Level()
+	return l >= h.level
 }
 
 func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
@@ -58,9 +61,7 @@ func (h *consoleHandler) Handle(_ context.Context, r slog.Record) error {
 		return true
 	})
 	line := strings.TrimRight(b.String(), " ") + "\n"
-	h.out.mu.Lock()
-	defer h.out.mu.Unlock()
-	if _, err := io.WriteString(h.out.w, line); err != nil {
+	if _, err := io.WriteString(h.out, line); err != nil {
 		return fmt.Errorf("logging: write: %w", err)
 	}
 	return nil

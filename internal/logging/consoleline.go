@@ -2,6 +2,7 @@ package logging
 
 import (
 	"log/slog"
+	"slices"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -10,10 +11,8 @@ import (
 // The console handler encodes a Line into the bytes its Handle writes for
 // the same fields.
 
-func (h *consoleHandler) canEncode() bool { return true }
-
-func (h *consoleHandler) lineStart() string { return "" }
-
+// appendHead appends what follows a line's timestamp: the level, the
+// event padded to eventWidth and the handler's own attributes.
 func (h *consoleHandler) appendHead(buf []byte, level slog.Level, event string) []byte {
 	buf = append(buf, ' ')
 	lv := consoleLevel(level)
@@ -26,6 +25,17 @@ func (h *consoleHandler) appendHead(buf []byte, level slog.Level, event string) 
 }
 
 func (h *consoleHandler) appendStr(buf []byte, key, val string) []byte {
+	if h.prefix == "" && isPlainConsole(val) {
+		// The usual field: ` key=value`, one copy of each part.
+		n, k := len(buf), len(key)
+		buf = slices.Grow(buf, k+len(val)+2)[:n+k+len(val)+2]
+		b := buf[n:]
+		b[0] = ' '
+		copy(b[1:], key)
+		b[k+1] = '='
+		copy(b[k+2:], val)
+		return buf
+	}
 	buf = h.appendKey(buf, key)
 	if needsQuote(val) {
 		return strconv.AppendQuote(buf, val)
@@ -44,14 +54,17 @@ func (h *consoleHandler) appendKey(buf []byte, key string) []byte {
 	return append(buf, '=')
 }
 
+// endLine finishes the line in buf and writes it.
 func (h *consoleHandler) endLine(buf []byte) {
 	for len(buf) > 0 && buf[len(buf)-1] == ' ' {
 		buf = buf[:len(buf)-1]
 	}
 	buf = append(buf, '\n')
-	h.out.mu.Lock()
-	defer h.out.mu.Unlock()
-	_, _ = h.out.w.Write(buf)
+	if w, ok := h.out.(*Writer); ok {
+		_, _ = w.Write(buf) // the usual output: a direct call
+	} else {
+		_, _ = h.out.Write(buf)
+	}
 }
 
 func appendSpaces(buf []byte, n int) []byte {
@@ -63,6 +76,9 @@ func appendSpaces(buf []byte, n int) []byte {
 
 // needsQuote is quoteIfNeeded's test.
 func needsQuote(s string) bool {
+	if isPlainConsole(s) {
+		return false // the usual value: printable ASCII, nothing to quote
+	}
 	if s == "" {
 		return true
 	}

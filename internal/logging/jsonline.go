@@ -11,24 +11,25 @@ import (
 // jsonHandler is slog's JSON handler as configured by newJSONHandler, which
 // can also encode a Line into the same bytes slog would write.
 type jsonHandler struct {
-	slog.Handler           // slog's handler, WithAttrs and WithGroup applied
-	out          io.Writer // shared with the slog handler; safe for concurrent Writes
-	attrs        []byte    // `,"key":value` of WithAttrs, when fast
-	fast         bool      // false after WithGroup or an attribute Lines cannot pre-render
+	slog.Handler            // slog's handler, WithAttrs and WithGroup applied
+	out          io.Writer  // shared with the slog handler; safe for concurrent Writes
+	level        slog.Level // the slog handler's: Lines check it without going through it
+	attrs        []byte     // `,"key":value` of WithAttrs, when fast
+	fast         bool       // false after WithGroup or an attribute Lines cannot pre-render
 }
 
 func newLineJSONHandler(w io.Writer, lvl slog.Level) *jsonHandler {
 	if _, ok := w.(*Writer); !ok {
 		w = &lockedWriter{w: w}
 	}
-	return &jsonHandler{Handler: newJSONHandler(w, lvl), out: w, fast: true}
+	return &jsonHandler{Handler: newJSONHandler(w, lvl), out: w, level: lvl, fast: true}
 }
 
 func (h *jsonHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	c := &jsonHandler{Handler: h.Handler.WithAttrs(attrs), out: h.out, fast: h.fast}
+	c := &jsonHandler{Handler: h.Handler.WithAttrs(attrs), out: h.out, level: h.level, fast: h.fast}
 	if c.fast {
 		c.attrs = append([]byte(nil), h.attrs...)
 		for _, a := range attrs {
@@ -46,7 +47,7 @@ func (h *jsonHandler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &jsonHandler{Handler: h.Handler.WithGroup(name), out: h.out}
+	return &jsonHandler{Handler: h.Handler.WithGroup(name), out: h.out, level: h.level}
 }
 
 // appendSimpleJSONAttr renders a string, integer or boolean attribute as
@@ -66,10 +67,11 @@ func appendSimpleJSONAttr(buf []byte, a slog.Attr) ([]byte, bool) {
 	return buf, false
 }
 
-func (h *jsonHandler) canEncode() bool { return h.fast }
+// jsonLineStart is what a JSON line starts with, before its timestamp.
+const jsonLineStart = `{"timestamp":"`
 
-func (h *jsonHandler) lineStart() string { return `{"timestamp":"` }
-
+// appendHead appends what follows a line's timestamp: the level, the
+// event and the handler's own attributes.
 func (h *jsonHandler) appendHead(buf []byte, level slog.Level, event string) []byte {
 	buf = append(buf, `","level":"`...)
 	buf = append(buf, levelName(level)...)
@@ -79,33 +81,33 @@ func (h *jsonHandler) appendHead(buf []byte, level slog.Level, event string) []b
 	return append(buf, h.attrs...)
 }
 
-func (h *jsonHandler) appendStr(buf []byte, key, val string) []byte {
-	return appendJSONStrField(buf, key, val)
-}
-
-func (h *jsonHandler) appendInt(buf []byte, key string, v int64) []byte {
-	return strconv.AppendInt(appendJSONKey(buf, key), v, 10)
-}
-
+// endLine finishes the line in buf and writes it.
 func (h *jsonHandler) endLine(buf []byte) {
 	buf = append(buf, '}', '\n')
-	_, _ = h.out.Write(buf) // as slog: a log call has no one to report to
+	// As slog: a log call has no one to report a failed write to.
+	if w, ok := h.out.(*Writer); ok {
+		_, _ = w.Write(buf) // the usual output: a direct call
+	} else {
+		_, _ = h.out.Write(buf)
+	}
 }
 
+// appendJSONStrField appends `,"key":"val"`, escaped as slog does.
 func appendJSONStrField(buf []byte, key, val string) []byte {
-	if isPlainJSON(key) && isPlainJSON(val) && key != slog.MessageKey {
-		// The usual field: nothing to escape, one copy of each part.
-		n, k := len(buf), len(key)
-		buf = slices.Grow(buf, k+len(val)+6)[:n+k+len(val)+6]
-		b := buf[n:]
-		b[0], b[1] = ',', '"'
-		copy(b[2:], key)
-		b[k+2], b[k+3], b[k+4] = '"', ':', '"'
-		copy(b[k+5:], val)
-		b[len(b)-1] = '"'
-		return buf
+	// The usual field has nothing to escape: copied in place, checked as
+	// it is copied, and done over when it has.
+	n, k, v := len(buf), len(key), len(val)
+	buf = slices.Grow(buf, k+v+6)
+	b := buf[n : n+k+v+6]
+	b[0], b[1] = ',', '"'
+	plain := copyPlainJSON(b[2:], key)
+	b[k+2], b[k+3], b[k+4] = '"', ':', '"'
+	plain = copyPlainJSON(b[k+5:], val) && plain
+	b[k+v+5] = '"'
+	if plain && key != slog.MessageKey {
+		return buf[:n+k+v+6]
 	}
-	buf = append(appendJSONKey(buf, key), '"')
+	buf = append(appendJSONKey(buf[:n], key), '"')
 	return append(appendEscapedJSON(buf, val), '"')
 }
 
@@ -130,25 +132,6 @@ func appendJSONKey(buf []byte, key string) []byte {
 	return append(buf, '"', ':')
 }
 
-// jsonPlain marks the bytes appendEscapedJSON copies as they are: ASCII
-// from space on, except the quote and the backslash.
-var jsonPlain = func() (t [256]bool) {
-	for b := 0x20; b < utf8.RuneSelf; b++ {
-		t[b] = b != '"' && b != '\\'
-	}
-	return t
-}()
-
-// isPlainJSON reports whether s goes into a JSON string as it is.
-func isPlainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !jsonPlain[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
 // appendEscapedJSON escapes s as log/slog's JSON handler does: quotes,
 // backslashes and control characters, invalid UTF-8 as U+FFFD, U+2028 and
 // U+2029; not HTML characters.
@@ -156,7 +139,11 @@ func appendEscapedJSON(buf []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	start := 0
 	for i := 0; i < len(s); {
-		// Most of a line is plain ASCII: skip it with one lookup a byte.
+		// Most of a line is plain ASCII: skip it a word, then a byte, at
+		// a time.
+		for i+8 <= len(s) && jsonSpecial(load64(s, i)) == 0 {
+			i += 8
+		}
 		for i < len(s) && jsonPlain[s[i]] {
 			i++
 		}

@@ -19,13 +19,17 @@ import (
 // Begin returns nil when the level is disabled; every method of a nil
 // *Line does nothing. A Line must not be used after End.
 type Line struct {
-	enc    lineEncoder // nil: the logger's handler is not one of this package's
-	json   bool        // enc is a *jsonHandler: fields are appended by direct calls
+	// The handler encoding the line, when it is one of this package's
+	// (concrete types: the calls per field are direct); both nil: the
+	// fields go to slog as attrs.
+	json *jsonHandler
+	con  *consoleHandler
+
 	buf    []byte
 	logger *slog.Logger
 	level  slog.Level
 	event  string
-	attrs  []slog.Attr // the fields, when enc is nil
+	attrs  []slog.Attr // the fields, when neither handler encodes them
 
 	// The timestamp's text up to the second, for the second it was last
 	// made for: lines come many per second, and formatting a time is a
@@ -36,34 +40,18 @@ type Line struct {
 	stampOK  bool
 
 	// What follows the timestamp (level, event, the handler's attributes)
-	// as last rendered by this Line, and for which handler, level and
-	// event: the lines of one kind come again and again, and the event's
-	// escaping and padding is then one copy. A handler's attributes do
-	// not change once it is made, and headEnc keeps the handler alive, so
-	// no other handler can take its address.
+	// as last rendered by this Line, and for which handler (headJSON or
+	// headCon), level and event: the lines of one kind come again and
+	// again, and the event's escaping and padding is then one copy. A
+	// handler's attributes do not change once it is made, and the
+	// pointer keeps the handler alive, so no other handler can take its
+	// address.
 	head      []byte
 	headArr   [64]byte // head's storage, when it fits: no allocation of its own
-	headEnc   lineEncoder
+	headJSON  *jsonHandler
+	headCon   *consoleHandler
 	headLevel slog.Level
 	headEvent string
-}
-
-// lineEncoder is implemented by this package's handlers that can encode a
-// Line themselves.
-type lineEncoder interface {
-	// lineEncoder returns false when the handler cannot (e.g. after
-	// WithGroup), and the Line falls back to slog.
-	canEncode() bool
-	// lineStart is what a line starts with, before its timestamp
-	// (TimeFormat).
-	lineStart() string
-	// appendHead appends what follows the timestamp: the level, the
-	// event and the handler's own attributes.
-	appendHead(buf []byte, level slog.Level, event string) []byte
-	appendStr(buf []byte, key, val string) []byte
-	appendInt(buf []byte, key string, v int64) []byte
-	// endLine finishes the line in buf and writes it.
-	endLine(buf []byte)
 }
 
 var linePool = sync.Pool{New: func() any { return &Line{buf: make([]byte, 0, 512)} }}
@@ -77,31 +65,62 @@ func Begin(logger *slog.Logger, level slog.Level, event string) *Line {
 // BeginAt is Begin with the line's time given (a caller that has just
 // read the clock).
 func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *Line {
-	ctx := context.Background()
-	if !logger.Enabled(ctx, level) {
+	// This package's handlers are checked by their concrete types: their
+	// level is a field, read without the two interface calls of
+	// logger.Enabled.
+	switch h := logger.Handler().(type) {
+	case *jsonHandler:
+		if level < h.level {
+			return nil
+		}
+		if h.fast {
+			x := linePool.Get().(*Line)
+			x.json = h
+			x.buf = x.appendJSONHead(x.appendTime(append(x.buf[:0], jsonLineStart...), t), h, level, event)
+			return x
+		}
+	case *consoleHandler:
+		if level < h.level {
+			return nil
+		}
+		x := linePool.Get().(*Line)
+		x.con = h
+		x.buf = x.appendConsoleHead(x.appendTime(x.buf[:0], t), h, level, event)
+		return x
+	}
+	if !logger.Enabled(context.Background(), level) {
 		return nil
 	}
 	x := linePool.Get().(*Line)
 	x.logger, x.level, x.event = logger, level, event
-	if enc, ok := logger.Handler().(lineEncoder); ok && enc.canEncode() {
-		x.enc = enc
-		_, x.json = enc.(*jsonHandler)
-		x.buf = x.appendHead(x.appendTime(append(x.buf[:0], enc.lineStart()...), t), enc, level, event)
-	}
 	return x
 }
 
-// appendHead appends enc's head of a line at level with event, rendered
+// appendJSONHead appends h's head of a line at level with event, rendered
 // again only when it is not the one this Line rendered last.
-func (x *Line) appendHead(buf []byte, enc lineEncoder, level slog.Level, event string) []byte {
-	if enc != x.headEnc || level != x.headLevel || event != x.headEvent {
-		if x.head == nil {
-			x.head = x.headArr[:0]
-		}
-		x.head = enc.appendHead(x.head[:0], level, event)
-		x.headEnc, x.headLevel, x.headEvent = enc, level, event
+func (x *Line) appendJSONHead(buf []byte, h *jsonHandler, level slog.Level, event string) []byte {
+	if h != x.headJSON || level != x.headLevel || event != x.headEvent {
+		x.head = h.appendHead(x.headBuf(), level, event)
+		x.headJSON, x.headCon, x.headLevel, x.headEvent = h, nil, level, event
 	}
 	return append(buf, x.head...)
+}
+
+// appendConsoleHead is appendJSONHead for the console handler.
+func (x *Line) appendConsoleHead(buf []byte, h *consoleHandler, level slog.Level, event string) []byte {
+	if h != x.headCon || level != x.headLevel || event != x.headEvent {
+		x.head = h.appendHead(x.headBuf(), level, event)
+		x.headJSON, x.headCon, x.headLevel, x.headEvent = nil, h, level, event
+	}
+	return append(buf, x.head...)
+}
+
+// headBuf is head emptied, on headArr the first time.
+func (x *Line) headBuf() []byte {
+	if x.head == nil {
+		return x.headArr[:0]
+	}
+	return x.head[:0]
 }
 
 // Str adds a string field.
@@ -109,10 +128,10 @@ func (x *Line) Str(key, val string) *Line {
 	if x == nil {
 		return nil
 	}
-	if x.json {
+	if x.json != nil {
 		x.buf = appendJSONStrField(x.buf, key, val)
-	} else if x.enc != nil {
-		x.buf = x.enc.appendStr(x.buf, key, val)
+	} else if x.con != nil {
+		x.buf = x.con.appendStr(x.buf, key, val)
 	} else {
 		x.attrs = append(x.attrs, slog.String(key, val))
 	}
@@ -133,10 +152,10 @@ func (x *Line) Int(key string, v int) *Line {
 	if x == nil {
 		return nil
 	}
-	if x.json {
+	if x.json != nil {
 		x.buf = strconv.AppendInt(appendJSONKey(x.buf, key), int64(v), 10)
-	} else if x.enc != nil {
-		x.buf = x.enc.appendInt(x.buf, key, int64(v))
+	} else if x.con != nil {
+		x.buf = x.con.appendInt(x.buf, key, int64(v))
 	} else {
 		x.attrs = append(x.attrs, slog.Int(key, v))
 	}
@@ -148,16 +167,19 @@ func (x *Line) End() {
 	if x == nil {
 		return
 	}
-	if x.enc != nil {
-		x.enc.endLine(x.buf)
+	if x.json != nil {
+		x.json.endLine(x.buf)
+	} else if x.con != nil {
+		x.con.endLine(x.buf)
 	} else {
 		x.logger.LogAttrs(context.Background(), x.level, x.event, x.attrs...)
+		clear(x.attrs)
+		x.attrs = x.attrs[:0]
 	}
 	if cap(x.buf) > 64<<10 {
 		x.buf = make([]byte, 0, 512) // do not keep a huge line's buffer
 	}
-	clear(x.attrs)
-	x.enc, x.json, x.logger, x.event, x.attrs = nil, false, nil, "", x.attrs[:0]
+	x.json, x.con, x.logger, x.event = nil, nil, nil, ""
 	linePool.Put(x)
 }
 

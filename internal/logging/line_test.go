@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"regexp"
 	"testing"
@@ -31,6 +32,16 @@ func TestLineWritesWhatSlogWrites(t *testing.T) {
 		{{key: "unicode", str: "Ünïcödé ✓ \u2028\u2029 😀"}, {key: "bad_utf8", str: "a\xffb\xc3"}},
 		{{key: "msg", str: "shadow"}, {key: "time", str: "shadow"}, {key: "level", str: "shadow"}},
 		{{key: "k\"ey", str: "v"}},
+		// Past the first 8 bytes, where strings are looked at a word at
+		// a time, at word boundaries and in the last, overlapping word.
+		{{key: "long_plain", str: "0123456789abcdefghijklmnopqrstuvwxyz"}, {key: "destination_number", str: "40722570240999"}},
+		{{key: "quote9", str: `abcdefgh"ij`}, {key: "backslash15", str: `abcdefghijklmno\`}, {key: "quote_last", str: `abcdefghijkl"`}},
+		{{key: "ctl", str: "abcdefgh\x00ijklmnop\x1f"}, {key: "tab", str: "abcdefghijklmn\tq"}, {key: "del", str: "abcdefghijk\x7fl"}},
+		{{key: "bad_utf8_8", str: "abcdefgh\xffijk"}, {key: "cut_rune", str: "abcdefg\xe2\x80"}, {key: "u2028_at_7", str: "abcdefg\u2028hij"}},
+		{{key: "u2029_last", str: "abcdefghijklm\u2029"}, {key: "accents", str: "abcdefgh-Ünïcödé-ijk"}, {key: "nbsp", str: "abcdefgh\u00a0ij"}},
+		{{key: "eq_late", str: "abcdefghij=k"}, {key: "space_late", str: "abcdefghijklmnop q"}, {key: "short", str: "a b"}},
+		{{key: "key with space", str: "abcdefghijkl"}, {key: "ünïcödé_key", str: "v"}, {key: "key\u2028", str: "v"}},
+		{{key: "four", str: "a\"cd"}, {key: "seven", str: "abcdef\n"}, {key: "three", str: "a=c"}, {key: "one", str: "\x01"}},
 	}
 	withs := []struct {
 		name string
@@ -45,33 +56,41 @@ func TestLineWritesWhatSlogWrites(t *testing.T) {
 		{"group", func(l *slog.Logger) *slog.Logger { return l.With("a", 1).WithGroup("g").With("b", 2) }},
 	}
 	levels := []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
+	// The output as given, or a Writer (unbuffered: it writes at once),
+	// which the handlers call directly.
+	outs := map[string]func(*bytes.Buffer) io.Writer{
+		"buffer": func(b *bytes.Buffer) io.Writer { return b },
+		"writer": func(b *bytes.Buffer) io.Writer { return NewWriter(b, WriterOptions{}) },
+	}
 	for _, format := range []string{"json", "console"} {
-		for _, w := range withs {
-			for _, fs := range fields {
-				for _, lv := range levels {
-					var viaSlog, viaLine bytes.Buffer
-					ls, err := New(&viaSlog, "DEBUG", format)
-					if err != nil {
-						t.Fatal(err)
-					}
-					ll, _ := New(&viaLine, "DEBUG", format)
-					attrs := make([]slog.Attr, 0, len(fs))
-					x := Begin(w.f(ll), lv, "submit.accepted")
-					for _, f := range fs {
-						if f.int {
-							attrs = append(attrs, slog.Int(f.key, f.n))
-							x = x.Int(f.key, f.n)
-						} else {
-							attrs = append(attrs, slog.String(f.key, f.str))
-							x = x.Str(f.key, f.str)
+		for outName, out := range outs {
+			for _, w := range withs {
+				for _, fs := range fields {
+					for _, lv := range levels {
+						var viaSlog, viaLine bytes.Buffer
+						ls, err := New(out(&viaSlog), "DEBUG", format)
+						if err != nil {
+							t.Fatal(err)
 						}
-					}
-					x.End()
-					w.f(ls).LogAttrs(t.Context(), lv, "submit.accepted", attrs...)
-					want := leadingTimestamp.ReplaceAllString(viaSlog.String(), "T")
-					got := leadingTimestamp.ReplaceAllString(viaLine.String(), "T")
-					if got != want {
-						t.Errorf("%s %s %v:\nline %s\nslog %s", format, w.name, lv, got, want)
+						ll, _ := New(out(&viaLine), "DEBUG", format)
+						attrs := make([]slog.Attr, 0, len(fs))
+						x := Begin(w.f(ll), lv, "submit.accepted")
+						for _, f := range fs {
+							if f.int {
+								attrs = append(attrs, slog.Int(f.key, f.n))
+								x = x.Int(f.key, f.n)
+							} else {
+								attrs = append(attrs, slog.String(f.key, f.str))
+								x = x.Str(f.key, f.str)
+							}
+						}
+						x.End()
+						w.f(ls).LogAttrs(t.Context(), lv, "submit.accepted", attrs...)
+						want := leadingTimestamp.ReplaceAllString(viaSlog.String(), "T")
+						got := leadingTimestamp.ReplaceAllString(viaLine.String(), "T")
+						if got != want {
+							t.Errorf("%s %s %s %v:\nline %s\nslog %s", format, outName, w.name, lv, got, want)
+						}
 					}
 				}
 			}
