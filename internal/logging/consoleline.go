@@ -2,7 +2,6 @@ package logging
 
 import (
 	"log/slog"
-	"slices"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -25,17 +24,6 @@ func (h *consoleHandler) appendHead(buf []byte, level slog.Level, event string) 
 }
 
 func (h *consoleHandler) appendStr(buf []byte, key, val string) []byte {
-	if h.prefix == "" && isPlainConsole(val) {
-		// The usual field: ` key=value`, one copy of each part.
-		n, k := len(buf), len(key)
-		buf = slices.Grow(buf, k+len(val)+2)[:n+k+len(val)+2]
-		b := buf[n:]
-		b[0] = ' '
-		copy(b[1:], key)
-		b[k+1] = '='
-		copy(b[k+2:], val)
-		return buf
-	}
 	buf = h.appendKey(buf, key)
 	if needsQuote(val) {
 		return strconv.AppendQuote(buf, val)

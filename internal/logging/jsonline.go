@@ -3,7 +3,6 @@ package logging
 import (
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -94,20 +93,14 @@ func (h *jsonHandler) endLine(buf []byte) {
 
 // appendJSONStrField appends `,"key":"val"`, escaped as slog does.
 func appendJSONStrField(buf []byte, key, val string) []byte {
-	// The usual field has nothing to escape: copied in place, checked as
-	// it is copied, and done over when it has.
-	n, k, v := len(buf), len(key), len(val)
-	buf = slices.Grow(buf, k+v+6)
-	b := buf[n : n+k+v+6]
-	b[0], b[1] = ',', '"'
-	plain := copyPlainJSON(b[2:], key)
-	b[k+2], b[k+3], b[k+4] = '"', ':', '"'
-	plain = copyPlainJSON(b[k+5:], val) && plain
-	b[k+v+5] = '"'
-	if plain && key != slog.MessageKey {
-		return buf[:n+k+v+6]
+	if isPlainJSON(key) && isPlainJSON(val) && key != slog.MessageKey {
+		buf = append(buf, ',', '"')
+		buf = append(buf, key...)
+		buf = append(buf, '"', ':', '"')
+		buf = append(buf, val...)
+		return append(buf, '"')
 	}
-	buf = append(appendJSONKey(buf[:n], key), '"')
+	buf = append(appendJSONKey(buf, key), '"')
 	return append(appendEscapedJSON(buf, val), '"')
 }
 
@@ -117,18 +110,12 @@ func appendJSONKey(buf []byte, key string) []byte {
 	if key == slog.MessageKey {
 		key = "event"
 	}
-	if isPlainJSON(key) {
-		// The usual key (an integer field's): one copy, no escaping loop.
-		n, k := len(buf), len(key)
-		buf = slices.Grow(buf, k+4)[:n+k+4]
-		b := buf[n:]
-		b[0], b[1] = ',', '"'
-		copy(b[2:], key)
-		b[k+2], b[k+3] = '"', ':'
-		return buf
-	}
 	buf = append(buf, ',', '"')
-	buf = appendEscapedJSON(buf, key)
+	if isPlainJSON(key) {
+		buf = append(buf, key...) // the usual key (an integer field's)
+	} else {
+		buf = appendEscapedJSON(buf, key)
+	}
 	return append(buf, '"', ':')
 }
 

@@ -1,7 +1,5 @@
 package logging
 
-import "encoding/binary"
-
 // The tests below look at 8 bytes of a string at a time (as one uint64):
 // the fields of a per-message line are plain ASCII, and a word's test
 // costs about what one byte's table lookup does.
@@ -9,35 +7,41 @@ import "encoding/binary"
 const (
 	lowBits  = 0x0101010101010101 // 0x01 in every byte of a word
 	highBits = 0x8080808080808080 // 0x80 in every byte of a word
+	low7Bits = 0x7f7f7f7f7f7f7f7f // 0x7f in every byte of a word
 )
 
-// bytesEqual has at least one high bit set when a byte of w is b. (The
-// usual "has a zero byte" test on w^b: exact in whether any byte matches;
-// only bytes above a matching one may be marked wrongly.)
-func bytesEqual(w uint64, b byte) uint64 {
-	v := w ^ uint64(b)*lowBits
-	return (v - lowBits) &^ v & highBits
+// The tests below take w7, a word with the high bit of every byte
+// cleared, and set the high bit of exactly the bytes they report: every
+// byte of w7 is at most 0x7f and what is added to it at most 0x7f, so no
+// carry crosses from one byte into the next.
+
+// bytesEqual7 marks the bytes of w7 equal to b (b < 0x80): x+0x7f reaches
+// 0x80 for every byte x but 0.
+func bytesEqual7(w7 uint64, b byte) uint64 {
+	return ^((w7 ^ uint64(b)*lowBits) + low7Bits) & highBits
 }
 
-// bytesBelow has at least one high bit set when a byte of w below 0x80 is
-// below b (b <= 0x80; exact in the same sense as bytesEqual). Bytes from
-// 0x80 on are left to the caller's w&highBits.
-func bytesBelow(w uint64, b byte) uint64 {
-	return (w - uint64(b)*lowBits) &^ w & highBits
+// bytesBelow7 marks the bytes of w7 below b (0 < b <= 0x80): x+0x80-b
+// reaches 0x80 for every byte x from b on.
+func bytesBelow7(w7 uint64, b byte) uint64 {
+	return ^(w7 + uint64(0x80-b)*lowBits) & highBits
 }
 
-// jsonSpecial is non-zero when a byte of w is one appendEscapedJSON does
-// not copy as it is: a control character, a quote, a backslash, or a byte
-// of a multi-byte UTF-8 sequence (or invalid UTF-8), which it must decode.
+// jsonSpecial marks the bytes of w that appendEscapedJSON does not copy
+// as they are: control characters, quotes, backslashes, and the bytes of
+// multi-byte UTF-8 sequences (or invalid UTF-8), which it must decode.
 func jsonSpecial(w uint64) uint64 {
-	return w&highBits | bytesBelow(w, 0x20) | bytesEqual(w, '"') | bytesEqual(w, '\\')
+	w7 := w & low7Bits
+	return w&highBits | bytesBelow7(w7, 0x20) | bytesEqual7(w7, '"') | bytesEqual7(w7, '\\')
 }
 
-// consoleSpecial is non-zero when a byte of w is not printable ASCII
-// other than '=', '"' and '\\' (what needsQuote must look at closer):
-// jsonSpecial's bytes, the space, '=' and DEL.
+// consoleSpecial marks the bytes of w that are not printable ASCII other
+// than '=', '"' and '\\' (what needsQuote must look at closer):
+// jsonSpecial's, the space, '=' and DEL.
 func consoleSpecial(w uint64) uint64 {
-	return jsonSpecial(w) | bytesEqual(w, ' ') | bytesEqual(w, '=') | bytesEqual(w, 0x7f)
+	w7 := w & low7Bits
+	return w&highBits | bytesBelow7(w7, 0x21) | bytesEqual7(w7, '"') | bytesEqual7(w7, '\\') |
+		bytesEqual7(w7, '=') | bytesEqual7(w7, 0x7f)
 }
 
 // load64 is the 8 bytes of s from i as a little-endian word (the compiler
@@ -52,37 +56,6 @@ func load64(s string, i int) uint64 {
 func load32(s string, i int) uint64 {
 	_ = s[i+3]
 	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24
-}
-
-// copyPlainJSON copies s into b, of its length, and reports whether s
-// goes into a JSON string as it is: one pass, a word at a time, where a
-// test then a copy would read s twice and call memmove.
-func copyPlainJSON(b []byte, s string) bool {
-	n := len(s)
-	b = b[:n]
-	switch {
-	case n >= 8:
-		var special uint64
-		for i := 0; i < n-8; i += 8 {
-			w := load64(s, i)
-			special |= jsonSpecial(w)
-			binary.LittleEndian.PutUint64(b[i:], w)
-		}
-		w := load64(s, n-8) // the last word, overlapping the one before
-		binary.LittleEndian.PutUint64(b[n-8:], w)
-		return special|jsonSpecial(w) == 0
-	case n >= 4:
-		lo, hi := load32(s, 0), load32(s, n-4)
-		binary.LittleEndian.PutUint32(b, uint32(lo))
-		binary.LittleEndian.PutUint32(b[n-4:], uint32(hi))
-		return jsonSpecial(lo|hi<<32) == 0
-	}
-	plain := true
-	for i := 0; i < n; i++ {
-		b[i] = s[i]
-		plain = plain && jsonPlain[s[i]]
-	}
-	return plain
 }
 
 // isPlainJSON reports whether s goes into a JSON string as it is.
