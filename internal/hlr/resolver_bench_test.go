@@ -2,6 +2,7 @@ package hlr_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,4 +69,35 @@ func BenchmarkResolveNational(b *testing.B) {
 			b.Fatalf("source %v, want memory", res.Source)
 		}
 	}
+}
+
+// BenchmarkReaderHitParallel is the reader's reject path under load: several
+// sessions' reader goroutines answer destinations from the in-process tier
+// through Resolver.Cached, over a 1,000-number working set (the cache's
+// entries are cold in the CPU caches, as under a real load). Every call
+// must be a memory hit.
+func BenchmarkReaderHitParallel(b *testing.B) {
+	c := newChain(b, &fakeProvider{}, hlr.ChainOptions{Memory: newMemory(b), TTL: time.Hour})
+	warm(b, c)
+	r := hlr.NewResolver(c, hlr.ResolverOptions{})
+	dests := make([]hlr.Destination, len(benchMSISDNs))
+	for i, n := range benchMSISDNs {
+		dests[i] = hlr.Destination{Account: "acct", Addr: n, TON: 1}
+	}
+	var seed atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		// Each goroutine walks the numbers with its own stride and start,
+		// so they do not read the same entry in lock step.
+		i := int(seed.Add(1)) * 7919
+		for pb.Next() {
+			i += 613
+			res, ok := r.Cached(dests[i%len(dests)])
+			if !ok || res.Source != hlr.SourceMemory || !res.Valid() {
+				b.Errorf("not a valid memory hit: %v %+v", ok, res)
+				return
+			}
+		}
+	})
 }
