@@ -151,10 +151,11 @@ func (c *Chain) BreakerState() string {
 // Cached answers from the in-process tier only, without blocking, and
 // counts nothing: the caller counts the hit ([Resolver.Answered]) when it
 // uses the answer, or does the full Lookup, which counts. It lets the SMPP
-// reader decide cache hits without a hand-off.
-func (c *Chain) Cached(msisdn string) (Result, bool) {
+// reader decide cache hits without a hand-off. The answer is the cached
+// one, shared: it must not be modified.
+func (c *Chain) Cached(msisdn string) (*Result, bool) {
 	if c.memory == nil {
-		return Result{}, false
+		return nil, false
 	}
-	return c.memory.Peek(context.Background(), msisdn)
+	return c.memory.Ref(context.Background(), msisdn)
 }

@@ -25,9 +25,10 @@ type Destination struct {
 }
 
 // CachedLookuper is implemented by a Lookuper that can answer from memory
-// without blocking and without counting ([Chain]).
+// without blocking and without counting ([Chain]). The answer is shared
+// and must not be modified.
 type CachedLookuper interface {
-	Cached(msisdn string) (Result, bool)
+	Cached(msisdn string) (*Result, bool)
 }
 
 // ResolverOptions configures NewResolver.
@@ -137,7 +138,10 @@ func (r *Resolver) Cached(d Destination) (Result, bool) {
 	if r.cached == nil {
 		return Result{}, false
 	}
-	return r.cached.Cached(msisdn)
+	if res, ok := r.cached.Cached(msisdn); ok {
+		return *res, true
+	}
+	return Result{}, false
 }
 
 func (r *Resolver) notANumber() Result {
