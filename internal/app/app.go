@@ -141,7 +141,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		TimeoutPolicy: timeoutPolicy, ErrorPolicy: errPolicy,
 		// A little longer than the HLR timeout, so the chain reports its
 		// own timeout rather than the handler's deadline.
-		LookupTimeout:         cfg.HLR.Timeout + hlr.SlotWait,
+		LookupTimeout:         cfg.HLR.Timeout + cfg.HLR.SlotWait,
 		DLRDelay:              cfg.DLR.Delay,
 		DLRTTL:                cfg.DLR.TTL,
 		ReceiptsRequestedOnly: cfg.DLR.Mode == config.ModeRequested,

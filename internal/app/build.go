@@ -48,6 +48,7 @@ func BuildLookuper(c config.Config, provider hlr.Lookuper, rdb redis.UniversalCl
 		TTL:            c.Cache.TTL,
 		TemporaryTTL:   c.Cache.TemporaryTTL,
 		Timeout:        c.HLR.Timeout,
+		SlotWait:       c.HLR.SlotWait,
 		MaxConcurrency: c.HLR.MaxConcurrency,
 		Breaker: hlr.BreakerSettings{
 			ConsecutiveFailures: uint32(c.HLR.BreakerFailures),

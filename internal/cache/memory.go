@@ -15,11 +15,14 @@ const DefaultMemoryEntries = 1_000_000
 // Memory is a bounded in-process cache with per-entry TTL. It is safe for
 // concurrent use. Call Close to stop its maintenance goroutine.
 type Memory[V any] struct {
-	c *otter.Cache[string, memEntry[V]]
+	c *otter.Cache[string, *memEntry[V]]
 }
 
 // memEntry carries the TTL next to the value so one otter cache can hold
-// entries with different lifetimes without extra allocations.
+// entries with different lifetimes. otter keeps a pointer-shaped value in
+// the node itself, so a hit loads one pointer and copies nothing (a struct
+// value would be boxed by otter and copied out whole on every Get). An
+// entry is never modified once stored: Set stores a new one.
 type memEntry[V any] struct {
 	v   V
 	ttl time.Duration
@@ -41,10 +44,10 @@ func NewMemory[V any](maxEntries int, opts MemoryOptions) (*Memory[V], error) {
 	if initial > 4096 {
 		initial = 4096
 	}
-	c, err := otter.New(&otter.Options[string, memEntry[V]]{
+	c, err := otter.New(&otter.Options[string, *memEntry[V]]{
 		MaximumSize:     maxEntries,
 		InitialCapacity: initial,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, memEntry[V]]) time.Duration {
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *memEntry[V]]) time.Duration {
 			return e.Value.ttl
 		}),
 		Clock: opts.Clock,
@@ -57,8 +60,23 @@ func NewMemory[V any](maxEntries int, opts MemoryOptions) (*Memory[V], error) {
 
 // Get returns the value stored under key. It never returns an error.
 func (m *Memory[V]) Get(_ context.Context, key string) (V, bool, error) {
+	if p, ok := m.Ref(key); ok {
+		return *p, true, nil
+	}
+	var zero V
+	return zero, false, nil
+}
+
+// Ref returns the value stored under key without copying it: a hit costs
+// a pointer however large V is. The value is shared with other readers and
+// must not be modified; a later Set stores a new value and leaves the one
+// returned as it was.
+func (m *Memory[V]) Ref(key string) (*V, bool) {
 	e, ok := m.c.GetIfPresent(key)
-	return e.v, ok, nil
+	if !ok {
+		return nil, false
+	}
+	return &e.v, true
 }
 
 // Set stores value under key for ttl. A ttl <= 0 removes any stored value.
@@ -67,7 +85,7 @@ func (m *Memory[V]) Set(_ context.Context, key string, value V, ttl time.Duratio
 		m.c.Invalidate(key)
 		return nil
 	}
-	m.c.Set(key, memEntry[V]{v: value, ttl: ttl})
+	m.c.Set(key, &memEntry[V]{v: value, ttl: ttl})
 	return nil
 }
 

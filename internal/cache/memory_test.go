@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,5 +67,46 @@ func TestMemoryDefaultSize(t *testing.T) {
 	}
 	if v, ok, _ := m.Get(context.Background(), "k"); !ok || v != 1 {
 		t.Fatalf("got %v %v", v, ok)
+	}
+}
+
+// fakeClock is otter's clock in tests: it moves only when told.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (c *fakeClock) NowNano() int64                      { return c.ns.Load() }
+func (c *fakeClock) Tick(time.Duration) <-chan time.Time { return nil }
+
+// TestMemoryRef: Ref lends the stored value; a later Set stores a new one
+// and leaves the lent one as it was; the TTL applies as it does to Get.
+func TestMemoryRef(t *testing.T) {
+	clk := &fakeClock{}
+	clk.ns.Store(time.Unix(1_800_000_000, 0).UnixNano())
+	m, err := cache.NewMemory[value](10, cache.MemoryOptions{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	if p, ok := m.Ref("a"); ok || p != nil {
+		t.Fatalf("Ref of a missing key = %v, %v", p, ok)
+	}
+	_ = m.Set(ctx, "a", value{"x", 1}, time.Minute)
+	p, ok := m.Ref("a")
+	if !ok || *p != (value{"x", 1}) {
+		t.Fatalf("Ref = %v, %v", p, ok)
+	}
+	_ = m.Set(ctx, "a", value{"y", 2}, time.Minute)
+	if *p != (value{"x", 1}) {
+		t.Fatalf("a Set changed a lent value: %v", *p)
+	}
+	if q, ok := m.Ref("a"); !ok || *q != (value{"y", 2}) {
+		t.Fatalf("Ref after Set = %v, %v", q, ok)
+	}
+	clk.ns.Add(int64(time.Minute))
+	if q, ok := m.Ref("a"); ok {
+		t.Fatalf("Ref of an expired entry = %v", *q)
+	}
+	if _, ok, _ := m.Get(ctx, "a"); ok {
+		t.Fatal("Get of an expired entry hit")
 	}
 }

@@ -75,6 +75,7 @@ type HLR struct {
 	APISecret        string        // HLR_API_SECRET (secret)
 	BaseURL          string        // HLR_BASE_URL
 	Timeout          time.Duration // HLR_TIMEOUT_SECONDS
+	SlotWait         time.Duration // HLR_SLOT_WAIT_SECONDS: longest wait for a provider slot
 	TimeoutPolicy    string        // HLR_TIMEOUT_POLICY: PolicyReject or PolicyAccept
 	ErrorPolicy      string        // HLR_ERROR_POLICY: PolicyAccept or PolicyReject
 	MaxConcurrency   int           // HLR_MAX_CONCURRENCY

@@ -37,6 +37,7 @@ func Default() Config {
 			Provider:        ProviderTMT,
 			BaseURL:         "https://api.tmtvelocity.com/live/json",
 			Timeout:         5 * time.Second,
+			SlotWait:        time.Second,
 			TimeoutPolicy:   PolicyReject,
 			ErrorPolicy:     PolicyAccept,
 			MaxConcurrency:  256,

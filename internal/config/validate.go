@@ -166,6 +166,9 @@ func (c Config) validateHLR() error {
 	if err := positive("HLR_TIMEOUT_SECONDS", h.Timeout); err != nil {
 		return err
 	}
+	if err := positive("HLR_SLOT_WAIT_SECONDS", h.SlotWait); err != nil {
+		return err
+	}
 	if err := oneOf("HLR_TIMEOUT_POLICY", h.TimeoutPolicy, PolicyReject, PolicyAccept); err != nil {
 		return err
 	}

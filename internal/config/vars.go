@@ -53,6 +53,7 @@ func variables() []variable {
 		secretVar("HLR_API_SECRET", func(c *Config) *string { return &c.HLR.APISecret }),
 		strVar("HLR_BASE_URL", func(c *Config) *string { return &c.HLR.BaseURL }),
 		secondsVar("HLR_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.HLR.Timeout }),
+		secondsVar("HLR_SLOT_WAIT_SECONDS", func(c *Config) *time.Duration { return &c.HLR.SlotWait }),
 		lowerVar("HLR_TIMEOUT_POLICY", func(c *Config) *string { return &c.HLR.TimeoutPolicy }),
 		lowerVar("HLR_ERROR_POLICY", func(c *Config) *string { return &c.HLR.ErrorPolicy }),
 		intVar("HLR_MAX_CONCURRENCY", func(c *Config) *int { return &c.HLR.MaxConcurrency }),

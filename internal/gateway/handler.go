@@ -108,7 +108,10 @@ func (h *Handler) Close(ctx context.Context) {
 
 // ServeSMPP implements smpp.Handler.
 func (h *Handler) ServeSMPP(r *smpp.Request) {
-	start := h.opts.Now()
+	start := r.Received // when the server read it: no second clock read
+	if start.IsZero() {
+		start = h.opts.Now()
+	}
 	if h.log.Enabled(context.Background(), slog.LevelDebug) {
 		h.log.LogAttrs(context.Background(), slog.LevelDebug, "submit.received",
 			slog.String("command", r.PDU.Command.String()), slog.Uint64("sequence", uint64(r.PDU.Sequence)),

@@ -80,6 +80,9 @@ type Options struct {
 	// (the in-memory queue).
 	InlineReceipts bool
 
+	// Now is the clock of the times the handler reads itself (a
+	// request's answer); a request's start is its Received, the server's
+	// reading, when set.
 	Now        func() time.Time
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer

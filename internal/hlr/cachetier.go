@@ -54,9 +54,17 @@ func stamp(r Result, l Lifetimes, now time.Time) (Result, time.Duration) {
 type MemoryCache struct {
 	next  Lookuper
 	store cache.Cache[Result]
+	refs  refStore // store, when it can lend its values; else nil
 	ttl   Lifetimes
 	m     *Metrics
 	now   func() time.Time
+}
+
+// refStore is a store that lends its values without copying them
+// ([cache.Memory]). A Result is ~200 bytes: the reader's hit path ([Chain.Cached])
+// passes a pointer instead of copying it through every layer.
+type refStore interface {
+	Ref(key string) (*Result, bool)
 }
 
 // NewMemoryCache answers from store when it can and otherwise asks next,
@@ -65,7 +73,8 @@ func NewMemoryCache(next Lookuper, store cache.Cache[Result], ttl Lifetimes, m *
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryCache{next: next, store: store, ttl: ttl, m: m, now: now}
+	refs, _ := store.(refStore)
+	return &MemoryCache{next: next, store: store, refs: refs, ttl: ttl, m: m, now: now}
 }
 
 // Lookup implements Lookuper.
@@ -88,6 +97,12 @@ func (c *MemoryCache) Lookup(ctx context.Context, msisdn string) (Result, error)
 
 // Peek returns a cached answer without asking next or counting metrics.
 func (c *MemoryCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
+	if c.refs != nil {
+		if p, ok := c.Ref(ctx, msisdn); ok {
+			return *p, true
+		}
+		return Result{}, false
+	}
 	r, ok, err := c.store.Get(ctx, msisdn)
 	if !ok || err != nil {
 		return Result{}, false
@@ -96,13 +111,40 @@ func (c *MemoryCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
 	return r, true
 }
 
-// Store caches a usable answer and returns it with Expires set.
+// Ref is Peek without the copy: the answer is the cached one, shared with
+// every other reader, and must not be modified. A store that cannot lend
+// its values costs an allocation per hit.
+func (c *MemoryCache) Ref(ctx context.Context, msisdn string) (*Result, bool) {
+	if c.refs == nil {
+		r, ok := c.Peek(ctx, msisdn)
+		if !ok {
+			return nil, false
+		}
+		return &r, true
+	}
+	p, ok := c.refs.Ref(msisdn)
+	if !ok {
+		return nil, false
+	}
+	if p.Source != SourceMemory { // stored by someone other than Store
+		r := *p
+		r.Source = SourceMemory
+		return &r, true
+	}
+	return p, true
+}
+
+// Store caches a usable answer and returns it with Expires set. The copy
+// kept already says it comes from memory, so that a hit can be lent as it
+// is (Ref).
 func (c *MemoryCache) Store(ctx context.Context, msisdn string, r Result) Result {
 	r, ttl := stamp(r, c.ttl, c.now())
 	if ttl <= 0 {
 		return r
 	}
-	_ = c.store.Set(ctx, msisdn, r, ttl) // the memory tier does not fail
+	kept := r
+	kept.Source = SourceMemory
+	_ = c.store.Set(ctx, msisdn, kept, ttl) // the memory tier does not fail
 	return r
 }
 

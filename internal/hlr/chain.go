@@ -15,12 +15,13 @@ import (
 // (HLR_TIMEOUT_SECONDS).
 const DefaultTimeout = 5 * time.Second
 
-// SlotWait is the longest a lookup waits for a provider slot
-// (HLR_MAX_CONCURRENCY) before HLR_TIMEOUT_POLICY decides it: the second
-// that a submit's deadline adds to HLR_TIMEOUT_SECONDS, so that a lookup
-// that gets a slot still has its whole timeout before the submit gives up
-// (and its billed answer is not thrown away).
-const SlotWait = time.Second
+// DefaultSlotWait is the default of the longest a lookup waits for a
+// provider slot (HLR_MAX_CONCURRENCY) before HLR_TIMEOUT_POLICY decides it
+// (HLR_SLOT_WAIT_SECONDS): the time a submit's deadline adds to
+// HLR_TIMEOUT_SECONDS, so that a lookup that gets a slot still has its
+// whole timeout before the submit gives up (and its billed answer is not
+// thrown away).
+const DefaultSlotWait = time.Second
 
 // ChainOptions configures NewChain. The zero value is a chain without
 // caches, with the default timeout, concurrency and breaker, and no metrics.
@@ -37,6 +38,9 @@ type ChainOptions struct {
 	TemporaryTTL time.Duration
 	// Timeout bounds one provider call (default DefaultTimeout).
 	Timeout time.Duration
+	// SlotWait bounds a lookup's wait for a provider slot (default
+	// DefaultSlotWait). A caller's deadline should be Timeout + SlotWait.
+	SlotWait time.Duration
 	// MaxConcurrency bounds provider calls in flight (default 256).
 	MaxConcurrency int
 	// Breaker configures the circuit breaker.
@@ -79,6 +83,9 @@ func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.SlotWait <= 0 {
+		o.SlotWait = DefaultSlotWait
+	}
 	ch := &Chain{}
 	l := NewInstrumented(provider, m, o.Now)
 	if !o.Breaker.Disabled {
@@ -89,7 +96,7 @@ func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
 
 	// The shared call may wait up to SlotWait for a provider slot, then
 	// has Timeout for the provider (the limiter's CallTimeout).
-	co := CoalesceOptions{Timeout: SlotWait + o.Timeout, Metrics: m}
+	co := CoalesceOptions{Timeout: o.SlotWait + o.Timeout, Metrics: m}
 	// The decorators are built inside out, but the coalescer needs the cache
 	// tiers for its recheck/store hooks, so build them first with a
 	// placeholder next and fill it in afterwards.
@@ -151,10 +158,11 @@ func (c *Chain) BreakerState() string {
 // Cached answers from the in-process tier only, without blocking, and
 // counts nothing: the caller counts the hit ([Resolver.Answered]) when it
 // uses the answer, or does the full Lookup, which counts. It lets the SMPP
-// reader decide cache hits without a hand-off.
-func (c *Chain) Cached(msisdn string) (Result, bool) {
+// reader decide cache hits without a hand-off. The answer is the cached
+// one, shared: it must not be modified.
+func (c *Chain) Cached(msisdn string) (*Result, bool) {
 	if c.memory == nil {
-		return Result{}, false
+		return nil, false
 	}
-	return c.memory.Peek(context.Background(), msisdn)
+	return c.memory.Ref(context.Background(), msisdn)
 }

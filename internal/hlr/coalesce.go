@@ -11,7 +11,7 @@ import (
 // CoalesceOptions configures NewCoalescing.
 type CoalesceOptions struct {
 	// Timeout bounds the shared call (in a chain: the wait for a provider
-	// slot, at most SlotWait, then the provider call, HLR_TIMEOUT_SECONDS). The shared
+	// slot, at most ChainOptions.SlotWait, then the provider call, HLR_TIMEOUT_SECONDS). The shared
 	// call does not end when one caller gives up, only at this timeout;
 	// each caller still returns when its own context ends. 0 means no
 	// bound beyond the callers' contexts' values.

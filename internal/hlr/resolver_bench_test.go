@@ -2,6 +2,7 @@ package hlr_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,5 +68,59 @@ func BenchmarkResolveNational(b *testing.B) {
 		if _, res, _ := r.Resolve(ctx, d); res.Source != hlr.SourceMemory {
 			b.Fatalf("source %v, want memory", res.Source)
 		}
+	}
+}
+
+// BenchmarkReaderHitParallel is the reader's reject path under load: several
+// sessions' reader goroutines answer destinations from the in-process tier
+// through Resolver.Cached, over a 1,000-number working set (the cache's
+// entries are cold in the CPU caches, as under a real load). Every call
+// must be a memory hit. cpu-ns/op is the CPU time of a hit (all goroutines'
+// CPU time over the calls), which the load of a shared machine does not
+// inflate as it does the wall-clock ns/op. BenchmarkChainCachedParallel is
+// the memory tier's part of it (Chain.Cached).
+func BenchmarkReaderHitParallel(b *testing.B) {
+	c := newChain(b, &fakeProvider{}, hlr.ChainOptions{Memory: newMemory(b), TTL: time.Hour})
+	warm(b, c)
+	r := hlr.NewResolver(c, hlr.ResolverOptions{})
+	dests := make([]hlr.Destination, len(benchMSISDNs))
+	for i, n := range benchMSISDNs {
+		dests[i] = hlr.Destination{Account: "acct", Addr: n, TON: 1}
+	}
+	runParallelHits(b, func(i int) bool {
+		res, ok := r.Cached(dests[i%len(dests)])
+		return ok && res.Source == hlr.SourceMemory && res.Valid()
+	})
+}
+
+func BenchmarkChainCachedParallel(b *testing.B) {
+	c := newChain(b, &fakeProvider{}, hlr.ChainOptions{Memory: newMemory(b), TTL: time.Hour})
+	warm(b, c)
+	runParallelHits(b, func(i int) bool {
+		res, ok := c.Cached(benchMSISDNs[i%len(benchMSISDNs)])
+		return ok && res.Source == hlr.SourceMemory && res.Valid()
+	})
+}
+
+// runParallelHits calls hit from GOMAXPROCS goroutines, each walking the
+// numbers with its own start so that they do not read the same entry in
+// lock step, and reports cpu-ns/op.
+func runParallelHits(b *testing.B, hit func(i int) bool) {
+	var seed atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seed.Add(1)) * 7919
+		for pb.Next() {
+			i += 613
+			if !hit(i) {
+				b.Error("not a valid memory hit")
+				return
+			}
+		}
+	})
+	if cpu := processCPU() - cpu; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

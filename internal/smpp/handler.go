@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
@@ -28,7 +29,11 @@ func (f HandlerFunc) ServeSMPP(r *Request) { f(r) }
 type Request struct {
 	Session *Session
 	PDU     pdu.PDU
-	done    atomic.Bool
+	// Received is the server clock's reading when the PDU's frame was
+	// read: the start of its processing, read once for the session's
+	// inactivity timer and the handler alike.
+	Received time.Time
+	done     atomic.Bool
 }
 
 // Respond answers the request. A non-zero status sends the bare header.

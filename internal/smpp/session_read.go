@@ -151,7 +151,7 @@ func (s *Session) dispatch(p pdu.PDU) {
 		}
 	}
 	s.inflight.Add(1)
-	req := &Request{Session: s, PDU: p}
+	req := &Request{Session: s, PDU: p, Received: s.frameAt}
 	s.serve(req)
 }
 
