@@ -109,3 +109,25 @@ func TestAppendEscapedJSONIsSlogs(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendJSONStrFieldIsTheEscapingPath: the fast paths of a string
+// field write what the escaping path writes, for every case as the key
+// and as the value, and into a buffer with and without room.
+func TestAppendJSONStrFieldIsTheEscapingPath(t *testing.T) {
+	slow := func(key, val string) string {
+		b := append(appendJSONKey([]byte("x"), key), '"')
+		return string(append(appendEscapedJSON(b, val), '"'))
+	}
+	cases := append(plainCases(), "msg", "0123456789abcdef", "0123456789abcde\"", "\"123456789abcdef")
+	for _, s := range cases {
+		for _, kv := range [][2]string{{"k", s}, {s, "v"}, {s, s}} {
+			want := slow(kv[0], kv[1])
+			for _, c := range []int{1, 512} {
+				buf := append(make([]byte, 0, c), 'x')
+				if got := string(appendJSONStrField(buf, kv[0], kv[1])); got != want {
+					t.Fatalf("appendJSONStrField(%q, %q) = %s, want %s", kv[0], kv[1], got, want)
+				}
+			}
+		}
+	}
+}
