@@ -20,6 +20,7 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/config"
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/gateway"
+	"github.com/smpp-hlr-gateway/gateway/internal/gctune"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
@@ -285,6 +286,11 @@ func (a *App) Start(ctx context.Context) error {
 	if a.limits != nil {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.limits.Run(runCtx) }()
+	}
+	if rt := cfg.Runtime; rt.GCHeadroomMB > 0 && !rt.GCFromEnv {
+		tuner := gctune.New(gctune.Options{Headroom: uint64(rt.GCHeadroomMB) << 20})
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); tuner.Run(runCtx) }()
 	}
 	a.wg.Add(1)
 	go func() {

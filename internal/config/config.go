@@ -18,6 +18,7 @@ type Config struct {
 	Metrics  Metrics
 	Shutdown Shutdown
 	Instance Instance
+	Runtime  Runtime
 }
 
 // SMPP configures the plain SMPP listener, sessions and the default account.
@@ -169,6 +170,17 @@ type Instance struct {
 	// BindLease is SMPP_BIND_LEASE_SECONDS: with Redis, how long a bind
 	// lease of a dead instance outlives its last heartbeat.
 	BindLease time.Duration
+}
+
+// Runtime configures the Go runtime.
+type Runtime struct {
+	// GCHeadroomMB is GC_HEADROOM_MB: how far the heap may grow above
+	// the live heap before a collection, within GOGC 100..400 (package
+	// gctune); 0 leaves GOGC alone.
+	GCHeadroomMB int
+	// GCFromEnv is set when the environment sets GOGC or GOMEMLIMIT: the
+	// operator's setting is kept and GC_HEADROOM_MB is not applied.
+	GCFromEnv bool
 }
 
 // Allowed spellings of the enumerated settings.

@@ -36,6 +36,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.SMPP.FileAccounts = accounts
 	}
+	c.Runtime.GCFromEnv = getenv("GOGC") != "" || getenv("GOMEMLIMIT") != ""
 	if c.Instance.ID == "" {
 		c.Instance.ID = defaultInstanceID(c.SMPP.Port)
 	}

@@ -325,8 +325,15 @@ func (c Config) validateLogMetrics() error {
 	if !instanceIDPattern.MatchString(c.Instance.ID) {
 		return fieldErr("INSTANCE_ID", "%q must be 1 to 64 of A-Z a-z 0-9 . _ -", c.Instance.ID)
 	}
+	if h := c.Runtime.GCHeadroomMB; h < 0 || h > maxGCHeadroomMB {
+		return fieldErr("GC_HEADROOM_MB", "%d must be 0 (off) to %d", h, maxGCHeadroomMB)
+	}
 	return nil
 }
+
+// maxGCHeadroomMB bounds GC_HEADROOM_MB: the garbage a process may hold
+// between collections is at most this (and four times the live heap).
+const maxGCHeadroomMB = 4096
 
 // validatePorts checks ranges and that no two listeners share a port.
 func (c Config) validatePorts() error {

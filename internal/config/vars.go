@@ -107,6 +107,7 @@ func variables() []variable {
 		secondsVar("SHUTDOWN_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.Shutdown.Timeout }),
 		strVar("INSTANCE_ID", func(c *Config) *string { return &c.Instance.ID }),
 		secondsVar("SMPP_BIND_LEASE_SECONDS", func(c *Config) *time.Duration { return &c.Instance.BindLease }),
+		intVar("GC_HEADROOM_MB", func(c *Config) *int { return &c.Runtime.GCHeadroomMB }),
 	}
 }
 
