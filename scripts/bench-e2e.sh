@@ -22,6 +22,9 @@
 #                  (the default configuration and the latency row included)
 #   RESPONDER_BIN  take the responder from that binary (an older build's,
 #                  say) instead of this tree's
+#   GATEWAY_ENV    more VAR=value settings for every gateway run (space
+#                  separated), e.g. GATEWAY_ENV=GC_HEADROOM_MB=0 to compare
+#                  with a setting off
 #
 # The gateway's log stream goes into a pipe read by another process (as
 # under a container runtime or a log shipper), not a file.
@@ -86,7 +89,7 @@ gateway() {
 	local port prefix=$1 flags=$2; shift 2
 	port=$(free_port)
 	start_bg env SMPP_HOST=127.0.0.1 SMPP_PORT="$port" HLR_PROVIDER=simulator LOG_LEVEL="${LOG_LEVEL:-WARNING}" \
-		METRICS_ENABLED=false REDIS_URL= "$@" "$B" serve
+		METRICS_ENABLED=false REDIS_URL= ${GATEWAY_ENV:-} "$@" "$B" serve
 	wait_port "$port"
 	"$B" bench --addr "127.0.0.1:$port" --count 1000 --distinct 1000 --dest-prefix "$prefix" --wait-receipts --receipt-timeout 10s --quiet >/dev/null # warm the cache; take its receipts
 	# A run that misses receipts exits 1; its figures are still printed.

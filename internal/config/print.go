@@ -50,6 +50,9 @@ func (c Config) Print(w io.Writer) error {
 		fmt.Fprintf(&b, "# HLR_CACHE_TTL_TEMPORARY_SECONDS is capped at HLR_CACHE_TTL_SECONDS: temporary answers are kept %s\n",
 			strconv.FormatFloat(c.Cache.TTL.Seconds(), 'f', -1, 64)+" s")
 	}
+	if c.Runtime.GCFromEnv && c.Runtime.GCHeadroomMB > 0 {
+		b.WriteString("# GC_HEADROOM_MB is not applied: GOGC or GOMEMLIMIT is set in the environment\n")
+	}
 	source := "SMPP_SYSTEM_ID/SMPP_PASSWORD"
 	if c.SMPP.AccountsFile != "" {
 		source = "SMPP_ACCOUNTS_FILE"

@@ -56,6 +56,31 @@ func TestRedactedEmptySecretsStayEmpty(t *testing.T) {
 
 // TestPrintSaysWhenTheTemporaryTTLIsCapped: a temporary lifetime above the
 // permanent one is printed as given, with the lifetime in effect.
+func TestPrintSaysWhenGCHeadroomIsNotApplied(t *testing.T) {
+	const note = "# GC_HEADROOM_MB is not applied: GOGC or GOMEMLIMIT is set in the environment\n"
+	for _, tt := range []struct {
+		env  []string
+		want bool
+	}{
+		{[]string{"GOGC", "200"}, true},
+		{[]string{"GOMEMLIMIT", "1GiB"}, true},
+		{[]string{"GOGC", "200", "GC_HEADROOM_MB", "0"}, false},
+		{nil, false},
+	} {
+		c, err := Load(env(append([]string{"HLR_PROVIDER", "simulator"}, tt.env...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := c.Print(&b); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(b.String(), note); got != tt.want {
+			t.Errorf("%v: note printed %v, want %v:\n%s", tt.env, got, tt.want, b.String())
+		}
+	}
+}
+
 func TestPrintSaysWhenTheTemporaryTTLIsCapped(t *testing.T) {
 	for _, tt := range []struct {
 		ttl, temporary string

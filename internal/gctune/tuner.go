@@ -8,9 +8,7 @@ import (
 )
 
 // DefaultMaxPercent bounds the GOGC a Tuner sets: the heap grows to at
-// most five times its live size between collections, so a burst that
-// grows the live heap between two adjustments cannot take the process far
-// beyond its usual size.
+// most five times its live size between collections.
 const DefaultMaxPercent = 400
 
 // DefaultInterval is how often a Tuner reads the live heap.
@@ -29,16 +27,19 @@ type Options struct {
 	// Tick, when set, replaces the ticker (tests): one adjustment per
 	// value received.
 	Tick <-chan time.Time
-	// LiveHeap and SetPercent replace the runtime's (tests): the live heap
-	// in bytes as of the last collection, and debug.SetGCPercent.
+	// LiveHeap, Current and SetPercent replace the runtime's (tests): the
+	// live heap in bytes as of the last collection, the GOGC in force,
+	// and debug.SetGCPercent.
 	LiveHeap   func() uint64
+	Current    func() int
 	SetPercent func(int) int
 }
 
 // Tuner adjusts GOGC to the live heap; see the package documentation.
 type Tuner struct {
-	o   Options
-	cur int // the GOGC this Tuner set last; 0 before the first
+	o      Options
+	before int  // the GOGC in force before this Tuner's first change
+	set    bool // before is known
 }
 
 // New returns a Tuner; Run starts it.
@@ -50,7 +51,10 @@ func New(o Options) *Tuner {
 		o.Interval = DefaultInterval
 	}
 	if o.LiveHeap == nil {
-		o.LiveHeap = liveHeap
+		o.LiveHeap = func() uint64 { return readUint64("/gc/heap/live:bytes") }
+	}
+	if o.Current == nil {
+		o.Current = func() int { return int(readUint64("/gc/gogc:percent")) }
 	}
 	if o.SetPercent == nil {
 		o.SetPercent = debug.SetGCPercent
@@ -74,20 +78,26 @@ func Percent(live, headroom uint64, max int) int {
 	return int(p)
 }
 
-// Adjust sets GOGC for the live heap now and returns it. A change of less
-// than a tenth is not made: the setting stays steady while the heap does.
+// Adjust sets GOGC for the live heap now and returns the GOGC in force.
+// A change of less than a tenth of the GOGC in force is not made: the
+// setting stays steady while the heap does. The GOGC in force is read
+// from the runtime, not remembered: whoever else set it, it is compared
+// with what holds.
 func (t *Tuner) Adjust() int {
 	p := Percent(t.o.LiveHeap(), t.o.Headroom, t.o.MaxPercent)
-	if t.cur != 0 && abs(p-t.cur)*10 < t.cur {
-		return t.cur
+	cur := t.o.Current()
+	if cur > 0 && abs(p-cur)*10 < cur {
+		return cur
 	}
-	t.o.SetPercent(p)
-	t.cur = p
+	old := t.o.SetPercent(p)
+	if !t.set {
+		t.before, t.set = old, true
+	}
 	return p
 }
 
 // Run adjusts GOGC every Interval until ctx ends, then gives back the
-// default, 100.
+// GOGC that was in force before its first change.
 func (t *Tuner) Run(ctx context.Context) {
 	if t.o.Headroom == 0 {
 		return
@@ -98,7 +108,11 @@ func (t *Tuner) Run(ctx context.Context) {
 		defer tk.Stop()
 		tick = tk.C
 	}
-	defer t.o.SetPercent(100)
+	defer func() {
+		if t.set {
+			t.o.SetPercent(t.before)
+		}
+	}()
 	t.Adjust()
 	for {
 		select {
@@ -117,9 +131,10 @@ func abs(x int) int {
 	return x
 }
 
-// liveHeap reads the heap the last collection marked live.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+// readUint64 reads one runtime metric of kind uint64; 0 when the runtime
+// does not have it.
+func readUint64(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0

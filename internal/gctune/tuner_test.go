@@ -3,12 +3,14 @@ package gctune
 import (
 	"context"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
 
+const mb = 1 << 20
+
 func TestPercent(t *testing.T) {
-	const mb = 1 << 20
 	for _, c := range []struct {
 		name     string
 		live, hr uint64
@@ -26,24 +28,30 @@ func TestPercent(t *testing.T) {
 	}
 }
 
-// fakeRuntime is the live heap and the GOGC calls a Tuner sees.
+// fakeRuntime is the process's GOGC, shared by the Tuners of a test as the
+// runtime's is by every Tuner of a process, and the calls that set it.
 type fakeRuntime struct {
-	live uint64
+	gogc int
 	set  []int
 }
 
-func (f *fakeRuntime) options(headroom uint64, tick <-chan time.Time) Options {
+func (f *fakeRuntime) options(headroom uint64, live func() uint64, tick <-chan time.Time) Options {
 	return Options{
-		Headroom: headroom, Tick: tick,
-		LiveHeap:   func() uint64 { return f.live },
-		SetPercent: func(p int) int { f.set = append(f.set, p); return 100 },
+		Headroom: headroom, Tick: tick, LiveHeap: live,
+		Current: func() int { return f.gogc },
+		SetPercent: func(p int) int {
+			old := f.gogc
+			f.gogc = p
+			f.set = append(f.set, p)
+			return old
+		},
 	}
 }
 
 func TestAdjustFollowsTheLiveHeapAndIgnoresSmallChanges(t *testing.T) {
-	const mb = 1 << 20
-	f := &fakeRuntime{live: 8 * mb}
-	tu := New(f.options(64*mb, nil))
+	f := &fakeRuntime{gogc: 100}
+	live := uint64(0)
+	tu := New(f.options(64*mb, func() uint64 { return live }, nil))
 	for _, step := range []struct {
 		live uint64
 		want int
@@ -54,23 +62,33 @@ func TestAdjustFollowsTheLiveHeapAndIgnoresSmallChanges(t *testing.T) {
 		{40 * mb, 160},
 		{200 * mb, 100},
 	} {
-		f.live = step.live
+		live = step.live
 		if got := tu.Adjust(); got != step.want {
 			t.Fatalf("live %d MB: Adjust() = %d, want %d", step.live/mb, got, step.want)
 		}
 	}
-	if want := []int{400, 200, 160, 100}; !equal(f.set, want) {
+	if want := []int{400, 200, 160, 100}; !slices.Equal(f.set, want) {
 		t.Fatalf("SetPercent calls %v, want %v", f.set, want)
 	}
 }
 
-func TestRunAdjustsOnEveryTickAndRestoresTheDefault(t *testing.T) {
-	const mb = 1 << 20
-	f := &fakeRuntime{}
+// Another Tuner of the process (or anyone) changing GOGC is seen: the
+// setting is compared with what holds, not with what this Tuner set last.
+func TestAdjustSeesAChangeMadeByOthers(t *testing.T) {
+	f := &fakeRuntime{gogc: 100}
+	tu := New(f.options(64*mb, func() uint64 { return 4 * mb }, nil))
+	tu.Adjust()
+	f.gogc = 100 // another Tuner stopped and gave back its default
+	if got := tu.Adjust(); got != 400 || f.gogc != 400 {
+		t.Fatalf("Adjust() = %d with GOGC %d, want 400 set again", got, f.gogc)
+	}
+}
+
+func TestRunAdjustsOnEveryTickAndRestoresWhatWasInForce(t *testing.T) {
+	f := &fakeRuntime{gogc: 150} // set before the Tuner starts
 	tick := make(chan time.Time)
 	lives := make(chan uint64) // each adjustment reads the next live heap
-	o := f.options(64*mb, tick)
-	o.LiveHeap = func() uint64 { return <-lives }
+	o := f.options(64*mb, func() uint64 { return <-lives }, tick)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { New(o).Run(ctx); close(done) }()
@@ -81,39 +99,30 @@ func TestRunAdjustsOnEveryTickAndRestoresTheDefault(t *testing.T) {
 	lives <- 128 * mb
 	cancel()
 	<-done
-	if want := []int{400, 200, 100, 100}; !equal(f.set, want) {
-		t.Fatalf("SetPercent calls %v, want %v (the last: the default given back)", f.set, want)
+	if want := []int{400, 200, 100, 150}; !slices.Equal(f.set, want) {
+		t.Fatalf("SetPercent calls %v, want %v (the last: the GOGC in force before)", f.set, want)
 	}
 }
 
 func TestRunWithoutHeadroomDoesNothing(t *testing.T) {
-	f := &fakeRuntime{live: 1}
-	New(f.options(0, nil)).Run(context.Background()) // returns at once
+	f := &fakeRuntime{gogc: 100}
+	New(f.options(0, func() uint64 { return 1 }, nil)).Run(context.Background()) // returns at once
 	if len(f.set) != 0 {
 		t.Fatalf("SetPercent calls %v, want none", f.set)
 	}
 }
 
-func TestLiveHeapReadsTheRuntime(t *testing.T) {
+func TestRuntimeMetricsAreRead(t *testing.T) {
 	keep := make([]*[1024]byte, 1024) // 1 MiB live across the collection
 	for i := range keep {
 		keep[i] = new([1024]byte)
 	}
 	runtime.GC()
-	if got := liveHeap(); got < 1<<20 {
-		t.Fatalf("liveHeap() = %d after a collection with 1 MiB live, want at least that", got)
+	if got := readUint64("/gc/heap/live:bytes"); got < 1<<20 {
+		t.Fatalf("live heap %d after a collection with 1 MiB live, want at least that", got)
 	}
 	runtime.KeepAlive(keep)
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
+	if got := readUint64("/gc/gogc:percent"); got == 0 {
+		t.Fatalf("GOGC read as 0")
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

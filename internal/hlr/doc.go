@@ -44,7 +44,7 @@
 //   - [NewLimiter]: at most HLR_MAX_CONCURRENCY (default 256) provider calls
 //     in flight (hlr_inflight_requests). While lookups wait, freed slots go
 //     to the accounts in turn ([WithAccount]), so one account's burst does
-//     not hold up the others. A lookup waits at most SlotWait (HLR_SLOT_WAIT_SECONDS, 1 s) for
+//     not hold up the others. A lookup waits at most HLR_SLOT_WAIT_SECONDS (ChainOptions.SlotWait, 1 s) for
 //     a slot (hlr_slot_wait_timeouts_total, answered by the timeout policy,
 //     never seen by the breaker), then has HLR_TIMEOUT_SECONDS for the call.
 //   - [NewBreaker]: a circuit breaker (sony/gobreaker/v2) that opens after

@@ -99,15 +99,19 @@ func TestLineWritesWhatSlogWrites(t *testing.T) {
 }
 
 func TestLineOfADisabledLevelIsNil(t *testing.T) {
-	var buf bytes.Buffer
-	l, _ := New(&buf, "WARNING", "json")
-	x := Begin(l, slog.LevelInfo, "submit.accepted")
-	if x != nil {
-		t.Fatal("Begin returned a line for a disabled level")
-	}
-	x.Str("a", "b").Int("n", 1).End()
-	if buf.Len() != 0 {
-		t.Fatalf("wrote %q", buf.String())
+	for _, format := range []string{"json", "console"} {
+		var buf bytes.Buffer
+		l, _ := New(&buf, "WARNING", format)
+		for _, logger := range []*slog.Logger{l, l.With("instance", "a")} {
+			x := Begin(logger, slog.LevelInfo, "submit.accepted")
+			if x != nil {
+				t.Fatalf("%s: Begin returned a line for a disabled level", format)
+			}
+			x.Str("a", "b").Int("n", 1).End()
+		}
+		if buf.Len() != 0 {
+			t.Fatalf("%s: wrote %q", format, buf.String())
+		}
 	}
 }
 
