@@ -76,7 +76,7 @@ func TestLoadOverrides(t *testing.T) {
 		{"fractional seconds", []string{"HLR_TIMEOUT_SECONDS", "2.5"}, func(c Config) bool { return c.HLR.Timeout == 2500*time.Millisecond }},
 		{"slot wait", []string{"HLR_SLOT_WAIT_SECONDS", "0.25"}, func(c Config) bool { return c.HLR.SlotWait == 250*time.Millisecond }},
 		{"gc headroom off", []string{"GC_HEADROOM_MB", "0"}, func(c Config) bool { return c.Runtime.GCHeadroomMB == 0 && !c.Runtime.GCFromEnv }},
-		{"GOGC kept", []string{"GOGC", "200"}, func(c Config) bool { return c.Runtime.GCFromEnv && c.Runtime.GCHeadroomMB == 64 }},
+		{"GOGC kept", []string{"GOGC", "200"}, func(c Config) bool { return c.Runtime.GCFromEnv && c.Runtime.GCHeadroomMB == 32 }},
 		{"GOMEMLIMIT kept", []string{"GOMEMLIMIT", "1GiB"}, func(c Config) bool { return c.Runtime.GCFromEnv }},
 		{"seed float default form", []string{"DLR_DELAY_SECONDS", "1.0"}, func(c Config) bool { return c.DLR.Delay == time.Second }},
 		{"zero delay", []string{"DLR_DELAY_SECONDS", "0"}, func(c Config) bool { return c.DLR.Delay == 0 }},

@@ -83,6 +83,6 @@ func Default() Config {
 		Instance: Instance{
 			BindLease: 30 * time.Second,
 		},
-		Runtime: Runtime{GCHeadroomMB: 64},
+		Runtime: Runtime{GCHeadroomMB: 32},
 	}
 }
