@@ -1,0 +1,107 @@
+package system
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// TestOneAccountsFloodDoesNotStarveAnother: with four provider slots and a
+// 50 ms HLR, one account floods submit_multi to 1,600 uncached numbers.
+// The flood slows only itself: another account's submits to uncached
+// numbers are all decided by the HLR (ESME_RINVDSTADR for live numbers,
+// never the timeout policy's ESME_RSYSERR), the flood's surplus is answered
+// after the slot wait (hlr_slot_wait_timeouts_total), every multi is
+// answered (ESME_RTHROTTLED beyond the HLR_MAX_CONCURRENCY multis decided at
+// once), and the circuit breaker stays closed.
+func TestOneAccountsFloodDoesNotStarveAnother(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	writeFile(t, file, "accounts:\n  - {system_id: flood, password: f}\n  - {system_id: good, password: g}\n")
+	g := startGW(t, "gw-fair", map[string]string{
+		"SMPP_ACCOUNTS_FILE": file, "SIMULATOR_LATENCY_MS": "50", "HLR_MAX_CONCURRENCY": "4",
+		"HLR_TIMEOUT_POLICY": "reject",
+	})
+	flood, err := bindAs(t, g.smppAddr, "flood", "f", pdu.CmdBindTransmitter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := bindAs(t, g.smppAddr, "good", "g", pdu.CmdBindTransmitter)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const multis, perMulti = 8, 200
+	type answer struct {
+		status pdu.Status
+		err    error
+	}
+	var answered sync.WaitGroup
+	floodAnswers := make(chan answer, multis) // buffered: a callback never blocks, nor logs after the test
+	for m := range multis {
+		dests := make([]pdu.DestAddress, perMulti)
+		for i := range dests {
+			dests[i] = pdu.DestAddress{Address: pdu.Address{TON: 1, NPI: 1, Addr: fmt.Sprintf("1999%02d%05d", m, i)}}
+		}
+		answered.Add(1)
+		flood.SendAsync(&pdu.SubmitMulti{Source: pdu.Address{TON: 5, Addr: "FLOOD"}, Dests: dests, ShortMessage: "x"},
+			func(p pdu.PDU, err error) {
+				floodAnswers <- answer{p.Status, err}
+				answered.Done()
+			})
+	}
+	// The flood is queued once the slots are taken and lookups wait.
+	if !waitFor(10*time.Second, func() bool { v, _ := g.metric("hlr_inflight_requests"); return v >= 4 }) {
+		t.Fatal("the flood never took the four provider slots")
+	}
+
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m := &pdu.SubmitSM{SM: pdu.SM{Source: pdu.Address{TON: 5, Addr: "GOOD"},
+			Dest: pdu.Address{TON: 1, NPI: 1, Addr: fmt.Sprintf("19998%06d", i)}, ShortMessage: "hi"}}
+		st, _, err := good.Submit(ctx, m)
+		cancel()
+		if err != nil {
+			t.Fatalf("good submit %d: %v", i, err)
+		}
+		if st != pdu.StatusInvDstAdr {
+			t.Fatalf("good submit %d to a live, uncached number during the flood: %s, want ESME_RINVDSTADR (decided by the HLR)", i, st)
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { answered.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("not every flooding submit_multi was answered within 60 s")
+	}
+	close(floodAnswers)
+	decided := 0
+	for a := range floodAnswers {
+		if a.err != nil {
+			t.Errorf("submit_multi: %v", a.err)
+			continue
+		}
+		switch st := a.status; st {
+		case pdu.StatusOK: // each destination has its own status in unsuccess_sme
+			decided++
+		case pdu.StatusThrottled: // more multis than HLR_MAX_CONCURRENCY at once
+		default:
+			t.Errorf("a flooding submit_multi was answered %s", st)
+		}
+	}
+	if decided == 0 {
+		t.Error("no flooding submit_multi was decided")
+	}
+	if v, _ := g.metric("hlr_slot_wait_timeouts_total"); v == 0 {
+		t.Error("hlr_slot_wait_timeouts_total is 0: the flood never waited out a slot, so it proved nothing")
+	}
+	if v, ok := g.metric("hlr_breaker_state"); !ok || v != 0 {
+		t.Errorf("hlr_breaker_state %v after the flood, want 0 (closed)", v)
+	}
+}
