@@ -97,29 +97,23 @@ func (c *MemoryCache) Lookup(ctx context.Context, msisdn string) (Result, error)
 
 // Peek returns a cached answer without asking next or counting metrics.
 func (c *MemoryCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
-	if c.refs != nil {
-		if p, ok := c.Ref(ctx, msisdn); ok {
-			return *p, true
-		}
+	p, ok := c.Ref(ctx, msisdn)
+	if !ok {
 		return Result{}, false
 	}
-	r, ok, err := c.store.Get(ctx, msisdn)
-	if !ok || err != nil {
-		return Result{}, false
-	}
-	r.Source = SourceMemory
-	return r, true
+	return *p, true
 }
 
 // Ref is Peek without the copy: the answer is the cached one, shared with
 // every other reader, and must not be modified. A store that cannot lend
-// its values costs an allocation per hit.
+// its values (not [cache.Memory]) costs a copy per hit.
 func (c *MemoryCache) Ref(ctx context.Context, msisdn string) (*Result, bool) {
 	if c.refs == nil {
-		r, ok := c.Peek(ctx, msisdn)
-		if !ok {
+		r, ok, err := c.store.Get(ctx, msisdn)
+		if !ok || err != nil {
 			return nil, false
 		}
+		r.Source = SourceMemory
 		return &r, true
 	}
 	p, ok := c.refs.Ref(msisdn)
