@@ -140,9 +140,9 @@ func (a *App) build(ctx context.Context, o Options) error {
 	a.handler, err = gateway.New(gateway.Options{
 		Lookuper: a.chain, Resolver: a.resolver, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
 		TimeoutPolicy: timeoutPolicy, ErrorPolicy: errPolicy,
-		// A little longer than the HLR timeout, so the chain reports its
-		// own timeout rather than the handler's deadline.
-		LookupTimeout:         cfg.HLR.Timeout + cfg.HLR.SlotWait,
+		// The chain's own bound (slot wait, then the call), so the chain
+		// reports its timeout rather than the handler's deadline.
+		LookupTimeout:         a.chain.LookupTimeout(),
 		DLRDelay:              cfg.DLR.Delay,
 		DLRTTL:                cfg.DLR.TTL,
 		ReceiptsRequestedOnly: cfg.DLR.Mode == config.ModeRequested,

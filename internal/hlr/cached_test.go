@@ -173,3 +173,17 @@ func TestResolverCachedDoesNotAllocate(t *testing.T) {
 		t.Fatalf("a memory hit allocates %v times", allocs)
 	}
 }
+
+func TestChainLookupTimeoutIsSlotWaitPlusCallTimeout(t *testing.T) {
+	for _, c := range []struct {
+		o    hlr.ChainOptions
+		want time.Duration
+	}{
+		{hlr.ChainOptions{}, hlr.DefaultSlotWait + hlr.DefaultTimeout},
+		{hlr.ChainOptions{Timeout: 2 * time.Second, SlotWait: 250 * time.Millisecond}, 2250 * time.Millisecond},
+	} {
+		if got := newChain(t, &fakeProvider{}, c.o).LookupTimeout(); got != c.want {
+			t.Errorf("%+v: LookupTimeout() = %v, want %v", c.o, got, c.want)
+		}
+	}
+}

@@ -64,7 +64,13 @@ type Chain struct {
 	breaker *Breaker
 	memory  *MemoryCache
 	redis   *RedisCache
+	bound   time.Duration // the coalesced call's: SlotWait + Timeout
 }
+
+// LookupTimeout is the longest a lookup through the chain takes: the wait
+// for a provider slot, then the provider call. A caller's deadline should
+// be this, so the chain reports its own timeout first.
+func (c *Chain) LookupTimeout() time.Duration { return c.bound }
 
 // NewChain composes the decorators around provider. It fails only when the
 // metrics cannot be registered.
@@ -96,7 +102,8 @@ func NewChain(provider Lookuper, o ChainOptions) (*Chain, error) {
 
 	// The shared call may wait up to SlotWait for a provider slot, then
 	// has Timeout for the provider (the limiter's CallTimeout).
-	co := CoalesceOptions{Timeout: o.SlotWait + o.Timeout, Metrics: m}
+	ch.bound = o.SlotWait + o.Timeout
+	co := CoalesceOptions{Timeout: ch.bound, Metrics: m}
 	// The decorators are built inside out, but the coalescer needs the cache
 	// tiers for its recheck/store hooks, so build them first with a
 	// placeholder next and fill it in afterwards.

@@ -46,7 +46,6 @@ type Session struct {
 	clientUnbound  atomic.Bool // the client sent unbind
 	prebind        int         // requests read before a bind; reader goroutine only
 	stopReading    bool        // the reader stops: the session closes once its answers are written; reader only
-	frameAt        time.Time   // the clock's reading when the frame being handled arrived; reader only
 
 	wmu        sync.Mutex
 	out        []byte
@@ -103,12 +102,13 @@ func newSession(srv *Server, conn net.Conn, id uint64) *Session {
 // sinceOpened is the monotonic time since the session opened.
 func (s *Session) sinceOpened(now time.Time) time.Duration { return now.Sub(s.opened) }
 
-// touch records that a PDU arrived, and when: the one clock reading of a
-// frame, which its Request carries on as Received (a clock read costs as
-// much as a good part of a cached decision).
-func (s *Session) touch() {
-	s.frameAt = s.srv.opts.Clock.Now()
-	s.lastRead.Store(int64(s.sinceOpened(s.frameAt)))
+// touch records that a PDU arrived and returns when: the one clock reading
+// of a frame, which its Request carries on as Received (a clock read costs
+// as much as a good part of a cached decision).
+func (s *Session) touch() time.Time {
+	now := s.srv.opts.Clock.Now()
+	s.lastRead.Store(int64(s.sinceOpened(now)))
+	return now
 }
 
 // idleFor is how long nothing has arrived from the client.

@@ -55,21 +55,22 @@ func (s *Session) recoverPanic() {
 // handleFrame answers or dispatches one PDU. It returns false when the
 // session stops reading.
 func (s *Session) handleFrame(frame []byte) bool {
-	s.touch()
+	arrived := s.touch()
 	p, err := pdu.Decode(frame)
 	if p.Command.IsResponse() {
 		s.handleResponse(p, err)
 		return true
 	}
 	st := s.State()
-	s.handleRequest(st, p, err)
+	s.handleRequest(st, p, err, arrived)
 	if st == StateOpen && modeOf(p.Command) == 0 {
 		s.countPrebind()
 	}
 	return !s.stopReading
 }
 
-func (s *Session) handleRequest(st State, p pdu.PDU, err error) {
+// handleRequest answers or dispatches request p, read at arrived.
+func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Time) {
 	if err != nil {
 		s.answerDecodeError(p, err)
 		return
@@ -86,7 +87,7 @@ func (s *Session) handleRequest(st State, p pdu.PDU, err error) {
 	case pdu.CmdUnbind:
 		s.handleUnbind(p)
 	default:
-		s.dispatch(p)
+		s.dispatch(p, arrived)
 	}
 }
 
@@ -128,7 +129,7 @@ func (s *Session) answerWrongState(st State, p pdu.PDU) {
 
 // dispatch applies the window and the account's throughput, then hands
 // the request to the handler.
-func (s *Session) dispatch(p pdu.PDU) {
+func (s *Session) dispatch(p pdu.PDU, arrived time.Time) {
 	if int(s.inflight.Load()) >= s.srv.opts.Window {
 		s.srv.metrics.throttled.WithLabelValues("window").Inc()
 		s.submitAnswered(p.Command, pdu.StatusThrottled)
@@ -151,7 +152,7 @@ func (s *Session) dispatch(p pdu.PDU) {
 		}
 	}
 	s.inflight.Add(1)
-	req := &Request{Session: s, PDU: p, Received: s.frameAt}
+	req := &Request{Session: s, PDU: p, Received: arrived}
 	s.serve(req)
 }
 
