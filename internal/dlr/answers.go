@@ -182,7 +182,7 @@ func (s *shard) settle(res []result, w *settleBufs) {
 		}
 	}
 	if len(delivered) > 0 {
-		d.counts.addEach(delivered, -1)
+		d.counts.doneEach(delivered)
 		d.ack(Outcome{State: pdu.StateDelivered, At: now}, delivered...)
 	}
 	if len(expired) > 0 {

@@ -97,24 +97,20 @@ func addClamped(c *atomic.Int64, delta int64) {
 	}
 }
 
-// addEach changes the count of each receipt's account by delta (answers
+// doneEach counts one receipt fewer for each receipt's account (answers
 // come in batches of one account mostly: one map lookup per run of one
-// account).
-func (p *accountPending) addEach(rs []Receipt, delta int64) {
+// account). An account no longer known (removed by a reload) stays gone.
+func (p *accountPending) doneEach(rs []Receipt) {
 	var sys string
 	var c *atomic.Int64
 	known := false
 	for i := range rs {
 		if i == 0 || rs[i].SystemID != sys {
 			sys = rs[i].SystemID
-			if delta < 0 {
-				c, known = (*p.n.Load())[sys]
-			} else {
-				c, known = p.counter(sys), true
-			}
+			c, known = (*p.n.Load())[sys]
 		}
 		if known {
-			addClamped(c, delta)
+			addClamped(c, -1)
 		}
 	}
 }
@@ -166,9 +162,12 @@ func (p *accountPending) refresh(ctx context.Context, q Queue) error {
 	} else {
 		counts, err = pendingCountsOneByOne(ctx, q, systems)
 	}
+	known := *p.n.Load()
 	for i, sys := range systems {
-		if i < len(counts) && counts[i] >= 0 {
-			p.counter(sys).Store(int64(counts[i]))
+		// Looked up, not added: an account a reload removed since the
+		// snapshot stays removed.
+		if c, ok := known[sys]; ok && i < len(counts) && counts[i] >= 0 {
+			c.Store(int64(counts[i]))
 		}
 	}
 	return err
