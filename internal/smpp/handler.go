@@ -29,9 +29,11 @@ func (f HandlerFunc) ServeSMPP(r *Request) { f(r) }
 type Request struct {
 	Session *Session
 	PDU     pdu.PDU
-	// Received is the server clock's reading when the PDU's frame was
-	// read: the start of its processing, read once for the session's
-	// inactivity timer and the handler alike.
+	// Received is the server clock's reading taken when the read that
+	// completed the PDU's frame returned: the start of its processing,
+	// read once for the session's inactivity timer and the handler alike.
+	// The frames one read brings share it, so a latency measured from it
+	// includes the wait behind the frames ahead of it in that read.
 	Received time.Time
 	done     atomic.Bool
 }

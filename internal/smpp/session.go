@@ -38,7 +38,7 @@ type Session struct {
 	seq      atomic.Uint32
 	inflight atomic.Int32
 	idle     chan struct{} // signalled when inflight drops to zero while unbinding
-	lastRead atomic.Int64  // monotonic nanoseconds from opened to the last PDU of any kind
+	lastRead atomic.Int64  // monotonic nanoseconds from opened to the read that completed the last PDU of any kind
 
 	binding        atomic.Bool // a bind is being checked: the session-init timer waits for its answer
 	legacy         atomic.Bool // interface_version below 0x34: nothing sent carries a TLV
@@ -102,13 +102,11 @@ func newSession(srv *Server, conn net.Conn, id uint64) *Session {
 // sinceOpened is the monotonic time since the session opened.
 func (s *Session) sinceOpened(now time.Time) time.Duration { return now.Sub(s.opened) }
 
-// touch records that a PDU arrived and returns when: the one clock reading
-// of a frame, which its Request carries on as Received (a clock read costs
-// as much as a good part of a cached decision).
-func (s *Session) touch() time.Time {
-	now := s.srv.opts.Clock.Now()
-	s.lastRead.Store(int64(s.sinceOpened(now)))
-	return now
+// touch records that a whole PDU arrived at the clock reading arrived,
+// for the inactivity timer. Bytes that do not complete a PDU are no
+// activity: a client trickling a frame out does not keep its session.
+func (s *Session) touch(arrived time.Time) {
+	s.lastRead.Store(int64(s.sinceOpened(arrived)))
 }
 
 // idleFor is how long nothing has arrived from the client.

@@ -16,15 +16,37 @@ import (
 // readLoop is the session's only reader.
 func (s *Session) readLoop() {
 	defer s.recoverPanic()
-	sc := bufio.NewScanner(s.conn)
+	in := &stampedReader{conn: s.conn, clock: s.srv.opts.Clock}
+	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 4096), int(s.srv.opts.MaxPDULength)+1)
 	sc.Split(pdu.SplitFunc(s.srv.opts.MaxPDULength))
 	for sc.Scan() {
-		if !s.handleFrame(sc.Bytes()) || !s.waitOutputRoom() {
+		// The scanner reads only when no whole frame is buffered, so the
+		// last read is the one that completed this frame.
+		if !s.handleFrame(sc.Bytes(), in.at) || !s.waitOutputRoom() {
 			return
 		}
 	}
 	s.readEnded(sc.Err())
+}
+
+// stampedReader reads the connection for the session's scanner and takes
+// the clock's reading once per read that returns data: every frame that
+// read completes was received at that instant. Under load one read brings
+// tens of frames, and a clock read costs as much as a good part of a
+// cached decision.
+type stampedReader struct {
+	conn  net.Conn
+	clock Clock
+	at    time.Time // the reading of the last read that returned data
+}
+
+func (r *stampedReader) Read(p []byte) (int, error) {
+	n, err := r.conn.Read(p)
+	if n > 0 {
+		r.at = r.clock.Now()
+	}
+	return n, err
 }
 
 func (s *Session) readEnded(err error) {
@@ -52,10 +74,10 @@ func (s *Session) recoverPanic() {
 	}
 }
 
-// handleFrame answers or dispatches one PDU. It returns false when the
-// session stops reading.
-func (s *Session) handleFrame(frame []byte) bool {
-	arrived := s.touch()
+// handleFrame answers or dispatches one PDU, received at arrived. It
+// returns false when the session stops reading.
+func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
+	s.touch(arrived)
 	p, err := pdu.Decode(frame)
 	if p.Command.IsResponse() {
 		s.handleResponse(p, err)
