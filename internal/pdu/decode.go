@@ -8,8 +8,8 @@ import "fmt"
 //
 // The body is copied into one string and every string field, the short
 // message and the optional parameters are substrings of it: a decoded PDU
-// costs two allocations (that string and the body struct) and shares
-// nothing with frame.
+// costs two allocations (that string and the body struct; for a submit_sm
+// DecodeInto saves the second) and shares nothing with frame.
 //
 // Responses are read leniently, requests strictly. A response with a
 // non-zero status, or with an empty body, decodes to its body type with zero
@@ -18,7 +18,19 @@ import "fmt"
 // response is ignored. A request with data after its last field (where the
 // specification has no optional parameters) is rejected with
 // ESME_RINVMSGLEN; the header-only requests ignore any body.
-func Decode(frame []byte) (PDU, error) {
+func Decode(frame []byte) (PDU, error) { return decode(frame, nil) }
+
+// DecodeInto is Decode for a caller that keeps a submit_sm's body in a
+// struct of its own (a server's request, say): a submit_sm's body is
+// decoded into *sm, which the returned PDU's Body then points to, instead
+// of a new allocation. *sm is written only when the body decodes; any
+// other command decodes exactly as with Decode and leaves *sm alone. The
+// strings are copies, as with Decode: nothing aliases frame.
+func DecodeInto(frame []byte, sm *SubmitSM) (PDU, error) { return decode(frame, sm) }
+
+// decode decodes frame; a submit_sm's body goes into *into when into is
+// not nil.
+func decode(frame []byte, into *SubmitSM) (PDU, error) {
 	if len(frame) < HeaderLen {
 		fe := &FrameError{Length: uint32(len(frame))}
 		if len(frame) >= 4 {
@@ -59,7 +71,11 @@ func Decode(frame []byte) (PDU, error) {
 	case CmdSubmitSM:
 		sm := decodeSM(&r)
 		if r.err == nil {
-			b = &SubmitSM{sm}
+			if into == nil {
+				into = new(SubmitSM)
+			}
+			into.SM = sm
+			b = into
 		}
 	case CmdDeliverSM:
 		sm := decodeSM(&r)

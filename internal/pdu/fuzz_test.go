@@ -23,6 +23,7 @@ func FuzzDecode(f *testing.F) {
 
 func checkDecodeStable(t *testing.T, frame []byte) {
 	p1, err := Decode(frame)
+	checkDecodeIntoAgrees(t, frame, p1, err)
 	if err != nil {
 		if st := StatusOf(err); st == StatusOK || st == StatusSysErr {
 			t.Fatalf("error %v maps to %v", err, st)
@@ -54,6 +55,27 @@ func checkDecodeStable(t *testing.T, frame []byte) {
 	}
 	if strictRequest(p1) && !bytes.Equal(b1, frame) {
 		t.Fatalf("accepted request re-encodes differently:\n% x\n% x", frame, b1)
+	}
+}
+
+// checkDecodeIntoAgrees checks that DecodeInto decodes frame as Decode did
+// (want, wantErr), placing a submit_sm's body in the struct it is given
+// and leaving that struct alone otherwise.
+func checkDecodeIntoAgrees(t *testing.T, frame []byte, want PDU, wantErr error) {
+	t.Helper()
+	untouched := SubmitSM{SM{ServiceType: "kept", TLVs: "\x00\x05\x00\x01\x01"}}
+	into := untouched
+	got, err := DecodeInto(frame, &into)
+	if !reflect.DeepEqual(err, wantErr) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeInto: %+v, %v; Decode: %+v, %v", got, err, want, wantErr)
+	}
+	switch {
+	case err == nil && got.Command == CmdSubmitSM:
+		if got.Body != Body(&into) {
+			t.Fatalf("DecodeInto did not place the submit_sm body in the struct given")
+		}
+	case !reflect.DeepEqual(into, untouched):
+		t.Fatalf("DecodeInto of %v (error %v) wrote the struct given: %+v", got.Command, err, into)
 	}
 }
 
