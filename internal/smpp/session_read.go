@@ -3,6 +3,7 @@ package smpp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -78,21 +79,43 @@ func (s *Session) recoverPanic() {
 // returns false when the session stops reading.
 func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 	s.touch(arrived)
-	p, err := pdu.Decode(frame)
+	sr, p, err := s.decode(frame)
 	if p.Command.IsResponse() {
 		s.handleResponse(p, err)
 		return true
 	}
 	st := s.State()
-	s.handleRequest(st, p, err, arrived)
+	s.handleRequest(st, p, err, arrived, sr)
 	if st == StateOpen && modeOf(p.Command) == 0 {
 		s.countPrebind()
 	}
 	return !s.stopReading
 }
 
-// handleRequest answers or dispatches request p, read at arrived.
-func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Time) {
+// submitRequest is a submit_sm's Request and its body in one allocation:
+// submit_sm is nearly all a busy session reads.
+type submitRequest struct {
+	Request
+	body pdu.SubmitSM
+}
+
+// decode decodes frame. A submit_sm is decoded into the submitRequest
+// returned, which dispatches it; any other PDU gets a Request only if it
+// is dispatched (sr is nil).
+func (s *Session) decode(frame []byte) (sr *submitRequest, p pdu.PDU, err error) {
+	// The splitter yields frames of 16 octets or more.
+	if pdu.CommandID(binary.BigEndian.Uint32(frame[4:])) != pdu.CmdSubmitSM {
+		p, err = pdu.Decode(frame)
+		return nil, p, err
+	}
+	sr = new(submitRequest)
+	p, err = pdu.DecodeInto(frame, &sr.body)
+	return sr, p, err
+}
+
+// handleRequest answers or dispatches request p, read at arrived; sr is
+// the submitRequest a submit_sm was decoded into.
+func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Time, sr *submitRequest) {
 	if err != nil {
 		s.answerDecodeError(p, err)
 		return
@@ -109,7 +132,7 @@ func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Tim
 	case pdu.CmdUnbind:
 		s.handleUnbind(p)
 	default:
-		s.dispatch(p, arrived)
+		s.dispatch(p, arrived, sr)
 	}
 }
 
@@ -151,7 +174,7 @@ func (s *Session) answerWrongState(st State, p pdu.PDU) {
 
 // dispatch applies the window and the account's throughput, then hands
 // the request to the handler.
-func (s *Session) dispatch(p pdu.PDU, arrived time.Time) {
+func (s *Session) dispatch(p pdu.PDU, arrived time.Time, sr *submitRequest) {
 	if int(s.inflight.Load()) >= s.srv.opts.Window {
 		s.srv.metrics.throttled.WithLabelValues("window").Inc()
 		s.submitAnswered(p.Command, pdu.StatusThrottled)
@@ -174,8 +197,16 @@ func (s *Session) dispatch(p pdu.PDU, arrived time.Time) {
 		}
 	}
 	s.inflight.Add(1)
-	req := &Request{Session: s, PDU: p, Received: arrived}
-	s.serve(req)
+	s.serve(s.newRequest(p, arrived, sr))
+}
+
+// newRequest returns the Request of p: sr's when p was decoded into it.
+func (s *Session) newRequest(p pdu.PDU, arrived time.Time, sr *submitRequest) *Request {
+	if sr == nil {
+		return &Request{Session: s, PDU: p, Received: arrived}
+	}
+	sr.Session, sr.PDU, sr.Received = s, p, arrived
+	return &sr.Request
 }
 
 // messagesIn is how many messages a submit stands for in the account's
