@@ -206,6 +206,10 @@ func (h *Handler) serveJob(j job) {
 			j.req.Respond(pdu.StatusSysErr, nil)
 		}
 	}()
+	if b, ok := j.req.PDU.Body.(*pdu.SubmitMulti); ok {
+		h.submitMulti(j.req, b, j.start) // a deadline per destination
+		return
+	}
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.LookupTimeout)
 	defer cancel()
 	switch b := j.req.PDU.Body.(type) {
@@ -213,8 +217,6 @@ func (h *Handler) serveJob(j job) {
 		h.submit(ctx, j.req, &b.SM, j.start)
 	case *pdu.DataSM:
 		h.dataSM(ctx, j.req, b, j.start)
-	case *pdu.SubmitMulti:
-		h.submitMulti(ctx, j.req, b, j.start)
 	case *pdu.QuerySM:
 		// A worker, not the reader: the receipt queue may be Redis.
 		h.query(ctx, j.req, b)
