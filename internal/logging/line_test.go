@@ -21,8 +21,9 @@ type lineField struct {
 }
 
 // TestLineWritesWhatSlogWrites: a Line's bytes are those of LogAttrs with
-// the same fields, in both formats, with and without WithAttrs, and after
-// WithGroup (where the Line goes through slog).
+// the same fields, named by strings or by Keys, in both formats, with and
+// without WithAttrs, and after WithGroup (where the Line goes through
+// slog).
 func TestLineWritesWhatSlogWrites(t *testing.T) {
 	fields := [][]lineField{
 		{{key: "message_id", str: "0A1B2C3D"}, {key: "message_length", n: 160, int: true}, {key: "destination", str: "40722570240999"}},
@@ -67,29 +68,37 @@ func TestLineWritesWhatSlogWrites(t *testing.T) {
 			for _, w := range withs {
 				for _, fs := range fields {
 					for _, lv := range levels {
-						var viaSlog, viaLine bytes.Buffer
+						var viaSlog, viaLine, viaKeys bytes.Buffer
 						ls, err := New(out(&viaSlog), "DEBUG", format)
 						if err != nil {
 							t.Fatal(err)
 						}
 						ll, _ := New(out(&viaLine), "DEBUG", format)
+						lk, _ := New(out(&viaKeys), "DEBUG", format)
 						attrs := make([]slog.Attr, 0, len(fs))
 						x := Begin(w.f(ll), lv, "submit.accepted")
+						xk := Begin(w.f(lk), lv, "submit.accepted")
 						for _, f := range fs {
+							k := NewKey(f.key)
 							if f.int {
 								attrs = append(attrs, slog.Int(f.key, f.n))
 								x = x.Int(f.key, f.n)
+								xk = xk.IntK(&k, f.n)
 							} else {
 								attrs = append(attrs, slog.String(f.key, f.str))
 								x = x.Str(f.key, f.str)
+								xk = xk.StrK(&k, f.str)
 							}
 						}
 						x.End()
+						xk.End()
 						w.f(ls).LogAttrs(t.Context(), lv, "submit.accepted", attrs...)
 						want := leadingTimestamp.ReplaceAllString(viaSlog.String(), "T")
-						got := leadingTimestamp.ReplaceAllString(viaLine.String(), "T")
-						if got != want {
-							t.Errorf("%s %s %s %v:\nline %s\nslog %s", format, outName, w.name, lv, got, want)
+						for via, b := range map[string]*bytes.Buffer{"Str": &viaLine, "Key": &viaKeys} {
+							got := leadingTimestamp.ReplaceAllString(b.String(), "T")
+							if got != want {
+								t.Errorf("%s %s %s %v, fields by %s:\nline %s\nslog %s", format, outName, w.name, lv, via, got, want)
+							}
 						}
 					}
 				}
@@ -133,10 +142,11 @@ func TestLineAllocatesNothing(t *testing.T) {
 	for _, format := range []string{"json", "console"} {
 		w := NewWriter(discardWriter{}, WriterOptions{Bytes: 1 << 20})
 		l, _ := New(w, "INFO", format)
-		allocs := testing.AllocsPerRun(1000, func() { submitLine(l) })
+		byKeys := testing.AllocsPerRun(1000, func() { submitLine(l) })
+		byNames := testing.AllocsPerRun(1000, func() { submitFieldsByName(Begin(l, slog.LevelInfo, "submit.rejected")) })
 		_ = w.Close()
-		if allocs != 0 {
-			t.Errorf("%s: %.1f allocations per line", format, allocs)
+		if byKeys != 0 || byNames != 0 {
+			t.Errorf("%s: %.1f allocations per line with Keys, %.1f with names", format, byKeys, byNames)
 		}
 	}
 }
@@ -155,11 +165,28 @@ func submitLineAt(l *slog.Logger, now time.Time) {
 	submitFields(BeginAt(l, now, slog.LevelInfo, "submit.rejected"))
 }
 
+// submitFields writes the fields with Keys, as the gateway does.
 func submitFields(x *Line) {
+	k := &submitKeys
+	x.StrK(&k.messageID, "").StrK(&k.systemID, "bench").
+		StrK(&k.source, "BenchSrc").StrK(&k.destination, "19990000042").IntK(&k.messageLength, 40).
+		OptStrK(&k.receiptErr, "").OptStrK(&k.reason, "").OptStrK(&k.detail, "valid").
+		End()
+}
+
+// submitFieldsByName is submitFields with the keys given as strings.
+func submitFieldsByName(x *Line) {
 	x.Str("message_id", "").Str("system_id", "bench").
 		Str("source", "BenchSrc").Str("destination", "19990000042").Int("message_length", 40).
 		OptStr("receipt_err", "").OptStr("reason", "").OptStr("detail", "valid").
 		End()
+}
+
+var submitKeys = struct {
+	messageID, systemID, source, destination, messageLength, receiptErr, reason, detail Key
+}{
+	NewKey("message_id"), NewKey("system_id"), NewKey("source"), NewKey("destination"),
+	NewKey("message_length"), NewKey("receipt_err"), NewKey("reason"), NewKey("detail"),
 }
 
 // BenchmarkSubmitLine compares the per-message line through slog (as it
@@ -187,6 +214,17 @@ func BenchmarkSubmitLine(b *testing.B) {
 			for b.Loop() {
 				submitLineAt(l, now)
 				now = now.Add(3 * time.Microsecond) // a new millisecond every 333 lines
+			}
+		})
+		b.Run(format+"/line_at_names", func(b *testing.B) {
+			w := NewWriter(discardWriter{}, WriterOptions{Bytes: 1 << 20})
+			defer w.Close()
+			l, _ := New(w, "INFO", format)
+			b.ReportAllocs()
+			now := time.Now()
+			for b.Loop() {
+				submitFieldsByName(BeginAt(l, now, slog.LevelInfo, "submit.rejected"))
+				now = now.Add(3 * time.Microsecond)
 			}
 		})
 		b.Run(format+"/slog", func(b *testing.B) {

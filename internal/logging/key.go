@@ -1,0 +1,75 @@
+package logging
+
+import (
+	"log/slog"
+	"strconv"
+)
+
+// Key is a field name checked and rendered once, for the fields a line
+// gives on every message: a Line would otherwise test the same name for
+// characters to escape, and copy it in pieces, on every line. A Key's
+// field is written exactly as the same name given as a string.
+type Key struct {
+	name string
+	// json is `,"name":"`, what a string field starts with, when name
+	// goes into JSON as it is and is not slog's message key (renamed
+	// "event"); "" otherwise, and the field takes the string path.
+	json string
+	// con is " name=", a console field's start when the handler has no
+	// group prefix.
+	con string
+}
+
+// NewKey prepares name as a field name.
+func NewKey(name string) Key {
+	k := Key{name: name, con: " " + name + "="}
+	if isPlainJSON(name) && name != slog.MessageKey {
+		k.json = `,"` + name + `":"`
+	}
+	return k
+}
+
+// jsonIntStart is `,"name":`, what an integer field starts with; json is
+// not empty.
+func (k *Key) jsonIntStart() string { return k.json[:len(k.json)-1] }
+
+// StrK is Str with a prepared key.
+func (x *Line) StrK(k *Key, val string) *Line {
+	if x == nil {
+		return nil
+	}
+	if x.json != nil && k.json != "" && isPlainJSON(val) {
+		// The usual field: the key's start, the value and its quote.
+		x.buf = append(append(append(x.buf, k.json...), val...), '"')
+		return x
+	}
+	if x.con != nil && x.con.prefix == "" && isPlainConsole(val) {
+		x.buf = append(append(x.buf, k.con...), val...)
+		return x
+	}
+	return x.Str(k.name, val)
+}
+
+// OptStrK is OptStr with a prepared key.
+func (x *Line) OptStrK(k *Key, val string) *Line {
+	if val == "" {
+		return x
+	}
+	return x.StrK(k, val)
+}
+
+// IntK is Int with a prepared key.
+func (x *Line) IntK(k *Key, v int) *Line {
+	if x == nil {
+		return nil
+	}
+	if x.json != nil && k.json != "" {
+		x.buf = strconv.AppendInt(append(x.buf, k.jsonIntStart()...), int64(v), 10)
+		return x
+	}
+	if x.con != nil && x.con.prefix == "" {
+		x.buf = strconv.AppendInt(append(x.buf, k.con...), int64(v), 10)
+		return x
+	}
+	return x.Int(k.name, v)
+}
