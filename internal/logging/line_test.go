@@ -254,6 +254,58 @@ func TestLineTimestampIsFormatTime(t *testing.T) {
 	}
 }
 
+// TestLineStartFollowsTimeAndKind: a line's start (timestamp, level,
+// event, the handler's attributes), kept from the line before within a
+// millisecond, is what slog writes for the same record through every
+// change of millisecond, second, level, event and handler, forwards and
+// backwards.
+func TestLineStartFollowsTimeAndKind(t *testing.T) {
+	// The last millisecond of a year in UTC, given in another zone.
+	base := time.Date(2026, 12, 31, 23, 59, 59, 998_400_000, time.UTC).In(time.FixedZone("X", 3*3600))
+	steps := []struct {
+		at    time.Duration
+		level slog.Level
+		event string
+		with  bool
+	}{
+		{0, slog.LevelInfo, "submit.rejected", false},
+		{300 * time.Microsecond, slog.LevelInfo, "submit.rejected", false}, // the same millisecond
+		{600 * time.Microsecond, slog.LevelInfo, "submit.rejected", false}, // the next
+		{600 * time.Microsecond, slog.LevelWarn, "submit.rejected", false},
+		{600 * time.Microsecond, slog.LevelWarn, "submit.failed", false},
+		{600 * time.Microsecond, slog.LevelWarn, "submit.failed", true},
+		{600 * time.Microsecond, slog.LevelInfo, "submit.rejected", false},
+		{1700 * time.Microsecond, slog.LevelInfo, "submit.rejected", false}, // the next second, day and year
+		{-time.Millisecond, slog.LevelInfo, "submit.rejected", false},       // back
+		{1700*time.Microsecond + time.Second, slog.LevelInfo, "submit.rejected", false},
+		{1700*time.Microsecond + time.Second + 999_999, slog.LevelInfo, "submit.rejected", false},
+	}
+	for _, format := range []string{"json", "console"} {
+		var viaLine, viaSlog bytes.Buffer
+		ll, _ := New(&viaLine, "DEBUG", format)
+		ls, _ := New(&viaSlog, "DEBUG", format)
+		lw, lsw := ll.With("instance", "a"), ls.With("instance", "a")
+		for _, st := range steps {
+			l, s := ll, ls
+			if st.with {
+				l, s = lw, lsw
+			}
+			at := base.Add(st.at)
+			BeginAt(l, at, st.level, st.event).StrK(&submitKeys.detail, "valid").End()
+			r := slog.NewRecord(at, st.level, st.event, 0)
+			r.AddAttrs(slog.String("detail", "valid"))
+			if err := s.Handler().Handle(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := viaLine.String(), viaSlog.String(); got != want {
+				t.Fatalf("%s, %v %v %s: line\n%s\nslog\n%s", format, at, st.level, st.event, got, want)
+			}
+			viaLine.Reset()
+			viaSlog.Reset()
+		}
+	}
+}
+
 // TestLineOptStrLeavesOutEmpty: OptStr writes what Str writes, or nothing
 // for an empty value.
 func TestLineOptStrLeavesOutEmpty(t *testing.T) {
