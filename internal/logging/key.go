@@ -1,9 +1,6 @@
 package logging
 
-import (
-	"log/slog"
-	"strconv"
-)
+import "strconv"
 
 // Key is a field name checked and rendered once, for the fields a line
 // gives on every message: a Line would otherwise test the same name for
@@ -11,9 +8,9 @@ import (
 // field is written exactly as the same name given as a string.
 type Key struct {
 	name string
-	// json is `,"name":"`, what a string field starts with, when name
-	// goes into JSON as it is and is not slog's message key (renamed
-	// "event"); "" otherwise, and the field takes the string path.
+	// json is `,"name":"`, what a string field starts with in JSON: the
+	// name escaped, and slog's message key renamed "event", as the
+	// string path writes them.
 	json string
 	// con is " name=", a console field's start when the handler has no
 	// group prefix.
@@ -22,15 +19,10 @@ type Key struct {
 
 // NewKey prepares name as a field name.
 func NewKey(name string) Key {
-	k := Key{name: name, con: " " + name + "="}
-	if isPlainJSON(name) && name != slog.MessageKey {
-		k.json = `,"` + name + `":"`
-	}
-	return k
+	return Key{name: name, json: string(appendJSONKey(nil, name)) + `"`, con: " " + name + "="}
 }
 
-// jsonIntStart is `,"name":`, what an integer field starts with; json is
-// not empty.
+// jsonIntStart is `,"name":`, what an integer field starts with.
 func (k *Key) jsonIntStart() string { return k.json[:len(k.json)-1] }
 
 // StrK is Str with a prepared key.
@@ -38,7 +30,7 @@ func (x *Line) StrK(k *Key, val string) *Line {
 	if x == nil {
 		return nil
 	}
-	if x.json != nil && k.json != "" && isPlainJSON(val) {
+	if x.json != nil && isPlainJSON(val) {
 		// The usual field: the key's start, the value and its quote.
 		x.buf = append(append(append(x.buf, k.json...), val...), '"')
 		return x
@@ -63,7 +55,7 @@ func (x *Line) IntK(k *Key, v int) *Line {
 	if x == nil {
 		return nil
 	}
-	if x.json != nil && k.json != "" {
+	if x.json != nil {
 		x.buf = strconv.AppendInt(append(x.buf, k.jsonIntStart()...), int64(v), 10)
 		return x
 	}
