@@ -56,12 +56,27 @@ func (x *Line) IntK(k *Key, v int) *Line {
 		return nil
 	}
 	if x.json != nil {
-		x.buf = strconv.AppendInt(append(x.buf, k.jsonIntStart()...), int64(v), 10)
+		x.buf = appendDecimal(append(x.buf, k.jsonIntStart()...), v)
 		return x
 	}
 	if x.con != nil && x.con.prefix == "" {
-		x.buf = strconv.AppendInt(append(x.buf, k.con...), int64(v), 10)
+		x.buf = appendDecimal(append(x.buf, k.con...), v)
 		return x
 	}
 	return x.Int(k.name, v)
+}
+
+// appendDecimal is strconv.AppendInt in base 10, with the values below
+// 1000 (a message's length, the usual integer field) written digit by
+// digit.
+func appendDecimal(buf []byte, v int) []byte {
+	switch {
+	case v < 0 || v >= 1000:
+		return strconv.AppendInt(buf, int64(v), 10)
+	case v < 10:
+		return append(buf, byte('0'+v))
+	case v < 100:
+		return append(buf, byte('0'+v/10), byte('0'+v%10))
+	}
+	return append(buf, byte('0'+v/100), byte('0'+v/10%10), byte('0'+v%10))
 }
