@@ -8,7 +8,7 @@ import "strings"
 // one copy of the system id.
 type memAccount struct {
 	id   string
-	due  memHeap
+	due  memDue
 	refs int
 }
 
@@ -49,7 +49,7 @@ func (m *memAccounts) ref(id string, s *memStore) uint32 {
 	}
 	n, ok := m.byName[id]
 	if !ok {
-		a := &memAccount{id: strings.Clone(id), due: memHeap{s: s}}
+		a := &memAccount{id: strings.Clone(id), due: newMemDue(s)}
 		if k := len(m.free); k > 0 {
 			n, m.free = m.free[k-1], m.free[:k-1]
 			m.list[n] = a

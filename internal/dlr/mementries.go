@@ -205,7 +205,7 @@ func (q *MemoryQueue) destLocked(ref memRef) string {
 // unlinkLocked takes a pending entry out of its account's heap.
 func (q *MemoryQueue) unlinkLocked(ref memRef) {
 	e := q.store.at(ref)
-	q.accts.get(e.acct).due.remove(int(e.pos))
+	q.accts.get(e.acct).due.remove(ref)
 	e.flags &^= memPending
 	q.pending--
 }
@@ -333,7 +333,7 @@ func (q *MemoryQueue) compactLocked() {
 			q.byID.put(e.id, nr, &q.store)
 		}
 		if e.flags&memPending != 0 {
-			q.accts.get(e.acct).due.a[e.pos].ref = nr
+			q.accts.get(e.acct).due.renumber(e, nr)
 		} else {
 			q.finalRing[e.pos] = nr
 		}
