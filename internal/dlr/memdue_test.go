@@ -1,8 +1,12 @@
 package dlr
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
 // TestMemDuePlacement checks where receipts go by the order of their due
@@ -105,5 +109,86 @@ func TestMemLaneRemovesAndPacks(t *testing.T) {
 				t.Errorf("%d slots in a ring of %d", l.size(), len(l.a))
 			}
 		})
+	}
+}
+
+// TestMemoryQueueAckHint acknowledges claimed receipts whose entries were
+// forgotten and reused for another id, or renumbered by a compaction,
+// since the claim: the hint Claim left in them must not end the receipt
+// that holds the entry now.
+func TestMemoryQueueAckHint(t *testing.T) {
+	ctx := context.Background()
+	ids := func(from, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%016X", from+i)
+		}
+		return out
+	}
+	delivered := Outcome{State: pdu.StateDelivered, At: t0}
+	// claimAB puts A and B (entries 0 and 1), claims both and cancels A:
+	// A's entry is free, B's claimed.
+	claimAB := func(t *testing.T, q *MemoryQueue) []Receipt {
+		putAll(t, q, ids(0, 2))
+		got, _ := q.Claim(ctx, "acme", t0.Add(time.Hour), time.Minute, 2)
+		if len(got) != 2 || got[0].MessageID != ids(0, 1)[0] {
+			t.Fatalf("claimed %v", got)
+		}
+		if ok, _ := q.Cancel(ctx, "acme", got[0].MessageID, t0); !ok {
+			t.Fatal("not cancelled")
+		}
+		return got
+	}
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, q *MemoryQueue) []Receipt // what to Ack
+		want  []string                                     // pending after the Ack
+	}{
+		{"claimed", func(t *testing.T, q *MemoryQueue) []Receipt {
+			got := claimAB(t, q)
+			return got[1:]
+		}, nil},
+		{"entry reused for another id", func(t *testing.T, q *MemoryQueue) []Receipt {
+			got := claimAB(t, q)
+			putAll(t, q, ids(1000, 1)) // takes A's entry
+			return got[:1]
+		}, []string{ids(1, 1)[0], ids(1000, 1)[0]}},
+		{"entries renumbered", func(t *testing.T, q *MemoryQueue) []Receipt {
+			got := claimAB(t, q)
+			more := ids(1000, 5*memChunkLen)
+			putAll(t, q, more)
+			_ = q.Ack(ctx, delivered, receiptsOf(more)...) // compacts: B moves to entry 0
+			return got[:1]
+		}, []string{ids(1, 1)[0]}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := NewMemoryQueue(MemoryOptions{RememberEntries: -1})
+			acks := c.setup(t, q)
+			_ = q.Ack(ctx, delivered, acks...)
+			for _, id := range c.want {
+				if o, ok, _ := q.Lookup(ctx, "acme", id); !ok || o.State != pdu.StateEnroute {
+					t.Errorf("%s: %+v %v, want pending", id, o, ok)
+				}
+			}
+			checkMemoryQueue(t, q, len(c.want))
+		})
+	}
+}
+
+func receiptsOf(ids []string) []Receipt {
+	rs := make([]Receipt, len(ids))
+	for i, id := range ids {
+		rs[i] = receipt(id, "acme", 0)
+	}
+	return rs
+}
+
+func putAll(t *testing.T, q *MemoryQueue, ids []string) {
+	t.Helper()
+	for _, r := range receiptsOf(ids) {
+		if err := q.Put(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -20,6 +20,12 @@ type Receipt struct {
 	DueAt       time.Time   // when to send it (SubmittedAt + DLR_DELAY_SECONDS)
 	ExpiresAt   time.Time   // when to give up (SubmittedAt + DLR_TTL_SECONDS); zero: never
 	Attempts    int         // deliver_sm attempts that failed so far
+
+	// memRef is a hint set by MemoryQueue.Claim: the number of the entry
+	// the receipt came from, plus one (0: none). Ack tries that entry
+	// before the id index; the hint is ignored unless the entry is live
+	// and holds this id.
+	memRef uint32
 }
 
 // receiptDateLayout is the YYMMDDhhmm layout of "submit date" and "done date".
