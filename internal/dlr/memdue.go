@@ -147,6 +147,12 @@ type memLane struct {
 // memLaneMinDead is how many dead slots a lane keeps before it packs.
 const memLaneMinDead = 64
 
+// memLaneKeep is the ring size a lane keeps however empty it gets (16 KiB):
+// a steady load fills and empties a lane by a few thousand receipts from
+// one moment to the next, and giving the ring back each time cost an
+// allocation and a copy per doubling.
+const memLaneKeep = 1024
+
 func (l *memLane) size() int               { return int(l.tail - l.head) }
 func (l *memLane) live() int               { return l.size() - l.dead }
 func (l *memLane) at(seq uint32) *heapSlot { return &l.a[seq&uint32(len(l.a)-1)] }
@@ -174,7 +180,7 @@ func (l *memLane) popFront() {
 	if l.dead > 0 {
 		l.skipDead()
 	}
-	if len(l.a) > 64 && l.size() < len(l.a)/4 {
+	if len(l.a) > memLaneKeep && l.size() < len(l.a)/4 {
 		l.shrink()
 	}
 }
@@ -235,7 +241,7 @@ func (l *memLane) pack() {
 // shrink gives memory back once the lane is mostly empty.
 func (l *memLane) shrink() {
 	n := len(l.a)
-	for n > 64 && l.size() < n/4 {
+	for n > memLaneKeep && l.size() < n/4 {
 		n /= 2
 	}
 	if n != len(l.a) {

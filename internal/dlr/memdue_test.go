@@ -60,10 +60,10 @@ func TestMemLaneRemovesAndPacks(t *testing.T) {
 		n      int
 		remove func(i int) bool // which slots, by the order they were pushed
 	}{
-		{"every other", 1000, func(i int) bool { return i%2 == 1 }},
-		{"all but every tenth", 1000, func(i int) bool { return i%10 != 0 }},
-		{"the first half", 1000, func(i int) bool { return i < 500 }},
-		{"the last half", 1000, func(i int) bool { return i >= 500 }},
+		{"every other", 5000, func(i int) bool { return i%2 == 1 }},
+		{"all but every tenth", 5000, func(i int) bool { return i%10 != 0 }},
+		{"the first half", 5000, func(i int) bool { return i < 2500 }},
+		{"the last half", 5000, func(i int) bool { return i >= 2500 }},
 		{"all", 300, func(int) bool { return true }},
 	}
 	for _, c := range cases {
@@ -105,7 +105,7 @@ func TestMemLaneRemovesAndPacks(t *testing.T) {
 			if l.dead >= memLaneMinDead && 2*l.dead > l.size() {
 				t.Errorf("%d dead of %d slots, not packed", l.dead, l.size())
 			}
-			if len(l.a) > 64 && l.size() < len(l.a)/4 {
+			if len(l.a) > memLaneKeep && l.size() < len(l.a)/4 {
 				t.Errorf("%d slots in a ring of %d", l.size(), len(l.a))
 			}
 		})
