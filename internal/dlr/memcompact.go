@@ -196,6 +196,10 @@ func saturatingAttempts(n int) uint16 {
 type internTable struct {
 	codes map[string]uint8
 	texts []string // by code; texts[0] == ""
+	// recent are the last two codes found: each receipt asks for its err
+	// and its reason, mostly the same two as the receipt before, and
+	// comparing a short text costs less than hashing it.
+	recent [2]uint8
 }
 
 const internMax = math.MaxUint8
@@ -206,7 +210,13 @@ func newInternTable() internTable {
 
 // code returns s's code, adding s while there is room.
 func (t *internTable) code(s string) (uint8, bool) {
+	for _, c := range t.recent {
+		if t.texts[c] == s {
+			return c, true
+		}
+	}
 	if c, ok := t.codes[s]; ok {
+		t.recent[0], t.recent[1] = t.recent[1], c
 		return c, true
 	}
 	if len(t.texts) > internMax {
@@ -216,6 +226,7 @@ func (t *internTable) code(s string) (uint8, bool) {
 	c := uint8(len(t.texts))
 	t.codes[s] = c
 	t.texts = append(t.texts, s)
+	t.recent[0], t.recent[1] = t.recent[1], c
 	return c, true
 }
 
