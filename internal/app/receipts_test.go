@@ -334,9 +334,10 @@ func TestBusyWorkersThrottleInsteadOfStallingTheReader(t *testing.T) {
 	for i := range 10 {
 		c.SendAsync(sm(fmt.Sprintf("4070000010%d", i), 1), func(p pdu.PDU, _ error) { answers <- p.Status })
 	}
-	// One submit in the worker and four queued: the other five are
-	// throttled at once, while the first five still wait for the HLR.
-	for range 5 {
+	// One worker and a queue of four are five places, of which an
+	// account alone holds half (two): the other eight are throttled at
+	// once, while the first two still wait for the HLR.
+	for range 8 {
 		if st := <-answers; st != pdu.StatusThrottled {
 			t.Fatalf("got %s before the HLR answered, want ESME_RTHROTTLED", st)
 		}

@@ -6,7 +6,9 @@
 //   - [Memory], an in-process, bounded, TTL cache built on
 //     github.com/maypok86/otter/v2. It stores values as they are (no
 //     serialisation), so a hit costs no allocation beyond what V itself needs.
-//     Create it with [NewMemory].
+//     Create it with [NewMemory]. Its TTLs are measured on a [CoarseClock],
+//     which reads the time every few milliseconds so that a hit does not:
+//     an entry lives its TTL give or take that much.
 //   - [Redis], a shared cache on github.com/redis/go-redis/v9 that stores
 //     []byte values under a configurable key prefix (default "hlr:"). Every
 //     operation has a short timeout, and the cache fails open: while Redis is

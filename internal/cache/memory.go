@@ -15,7 +15,8 @@ const DefaultMemoryEntries = 1_000_000
 // Memory is a bounded in-process cache with per-entry TTL. It is safe for
 // concurrent use. Call Close to stop its maintenance goroutine.
 type Memory[V any] struct {
-	c *otter.Cache[string, *memEntry[V]]
+	c     *otter.Cache[string, *memEntry[V]]
+	clock *CoarseClock // the default clock, which Close stops; nil when one was given
 }
 
 // memEntry carries the TTL next to the value so one otter cache can hold
@@ -30,7 +31,10 @@ type memEntry[V any] struct {
 
 // MemoryOptions tunes a [Memory] cache. The zero value is usable.
 type MemoryOptions struct {
-	// Clock replaces otter's time source (tests).
+	// Clock is the time the entries' TTLs are measured on, read on every
+	// hit and write (tests). nil: the system clock read once per
+	// DefaultCoarseResolution by a [CoarseClock], so an entry lives its
+	// TTL give or take a few milliseconds.
 	Clock otter.Clock
 }
 
@@ -44,18 +48,27 @@ func NewMemory[V any](maxEntries int, opts MemoryOptions) (*Memory[V], error) {
 	if initial > 4096 {
 		initial = 4096
 	}
+	var coarse *CoarseClock
+	clock := opts.Clock
+	if clock == nil {
+		coarse = NewCoarseClock(SystemClock{}, DefaultCoarseResolution)
+		clock = coarse
+	}
 	c, err := otter.New(&otter.Options[string, *memEntry[V]]{
 		MaximumSize:     maxEntries,
 		InitialCapacity: initial,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *memEntry[V]]) time.Duration {
 			return e.Value.ttl
 		}),
-		Clock: opts.Clock,
+		Clock: clock,
 	})
 	if err != nil {
+		if coarse != nil {
+			coarse.Stop()
+		}
 		return nil, fmt.Errorf("cache: memory: %w", err)
 	}
-	return &Memory[V]{c: c}, nil
+	return &Memory[V]{c: c, clock: coarse}, nil
 }
 
 // Get returns the value stored under key. It never returns an error.
@@ -92,8 +105,13 @@ func (m *Memory[V]) Set(_ context.Context, key string, value V, ttl time.Duratio
 // Len returns the approximate number of entries.
 func (m *Memory[V]) Len() int { return m.c.EstimatedSize() }
 
-// Close stops the cache's background maintenance. The cache stays usable.
+// Close stops the cache's background maintenance and its default clock's
+// goroutine. The cache stays usable (its clock then reads the time on
+// every call).
 func (m *Memory[V]) Close() error {
 	m.c.StopAllGoroutines()
+	if m.clock != nil {
+		m.clock.Stop()
+	}
 	return nil
 }

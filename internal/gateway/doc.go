@@ -8,6 +8,11 @@
 //
 // Lookups answered by the in-process cache are decided on the session's
 // reader goroutine; the rest go to a fixed pool of workers, so a slow HLR
-// costs no goroutine per message. A receipt is stored before the
-// submit_sm_resp that promises it is written.
+// costs no goroutine per message. A submit_multi is decided on a goroutine
+// of its own, within a bounded number of places. The workers' queue and
+// the multi places are shared out per account (fairshare.go): one account
+// may hold at most places ÷ (accounts holding places + 1), so a client
+// flooding slow lookups is throttled itself while another account still
+// finds a place. A receipt is stored before the submit_sm_resp that
+// promises it is written.
 package gateway

@@ -23,12 +23,18 @@ type Handler struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
-	// multiSlots bounds the submit_multi being decided (opts.Workers);
-	// multis waits for them at Close. A submit_multi is decided on a
-	// goroutine of its own, not on a worker: it waits for up to 254
-	// lookups, and a client sending many would otherwise hold every
-	// worker and stall every other account's submits.
-	multiSlots chan struct{}
+	// jobShare bounds, per account, the requests queued for a worker or
+	// on one (the queue's 4 × opts.Workers and the workers): one account
+	// cannot fill the queue and leave every other account's submits
+	// ESME_RTHROTTLED.
+	jobShare *fairShare
+	// multiShare bounds the submit_multi being decided (opts.Workers),
+	// shared out per account as jobShare is; multis waits for them at
+	// Close. A submit_multi is decided on a goroutine of its own, not on
+	// a worker: it waits for up to 254 lookups, and a client sending many
+	// would otherwise hold every worker and stall every other account's
+	// submits.
+	multiShare *fairShare
 	multis     sync.WaitGroup
 	// accepting counts submits whose receipt is being stored: their
 	// answer comes from the store's completion, after the worker left.
@@ -41,6 +47,10 @@ type job struct {
 	req   *smpp.Request
 	start time.Time
 }
+
+// queuedPerWorker sizes the workers' queue: 4 × opts.Workers requests may
+// wait for a worker (README, limits).
+const queuedPerWorker = 4
 
 // New builds a handler and starts its workers; Close stops them.
 func New(opts Options) (*Handler, error) {
@@ -69,9 +79,10 @@ func New(opts Options) (*Handler, error) {
 		opts:    opts,
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registerer),
-		jobs:    make(chan job, opts.Workers*4),
+		jobs:    make(chan job, opts.Workers*queuedPerWorker),
 
-		multiSlots: make(chan struct{}, opts.Workers),
+		jobShare:   newFairShare(opts.Workers * (queuedPerWorker + 1)),
+		multiShare: newFairShare(opts.Workers),
 	}
 	h.storeNow, _ = opts.Receipts.(NowScheduler)
 	h.dests = opts.Resolver
@@ -135,25 +146,35 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 		r.Respond(pdu.StatusReplaceFail, nil)
 		return
 	}
-	select {
-	case h.jobs <- job{req: r, start: start}:
-		h.metrics.activeTasks.Inc()
-	default:
-		// Every worker is busy and the queue is full (a slow HLR): answer
-		// at once rather than stall the session's reader, which must keep
-		// reading deliver_sm_resp and enquire_link.
-		r.Respond(pdu.StatusThrottled, nil)
-		h.metrics.throttled.Inc()
-	}
+	h.enqueue(r, start)
 }
 
-// startMulti decides a submit_multi on a goroutine of its own while one
-// of the opts.Workers multi slots is free; with none free it is answered
-// ESME_RTHROTTLED at once, as a submit is when the workers' queue is full.
+// enqueue hands a request to the workers. When every worker is busy and
+// the queue is full (a slow HLR), or the account holds its share of them,
+// it is answered ESME_RTHROTTLED at once rather than stall the session's
+// reader, which must keep reading deliver_sm_resp and enquire_link.
+func (h *Handler) enqueue(r *smpp.Request, start time.Time) {
+	account := r.Session.SystemID()
+	if h.jobShare.take(account) {
+		select {
+		case h.jobs <- job{req: r, start: start}:
+			h.metrics.activeTasks.Inc()
+			return
+		default:
+			h.jobShare.give(account)
+		}
+	}
+	r.Respond(pdu.StatusThrottled, nil)
+	h.metrics.throttled.Inc()
+}
+
+// startMulti decides a submit_multi on a goroutine of its own while the
+// account has its share of the opts.Workers multi places; without one it
+// is answered ESME_RTHROTTLED at once, as a submit is when the workers'
+// queue is full.
 func (h *Handler) startMulti(r *smpp.Request, start time.Time) {
-	select {
-	case h.multiSlots <- struct{}{}:
-	default:
+	account := r.Session.SystemID()
+	if !h.multiShare.take(account) {
 		r.Respond(pdu.StatusThrottled, nil)
 		h.metrics.throttled.Inc()
 		return
@@ -162,7 +183,7 @@ func (h *Handler) startMulti(r *smpp.Request, start time.Time) {
 	h.multis.Add(1)
 	go func() {
 		defer func() {
-			<-h.multiSlots
+			h.multiShare.give(account)
 			h.multis.Done()
 		}()
 		h.serveJob(job{req: r, start: start})
@@ -173,6 +194,7 @@ func (h *Handler) work() {
 	defer h.workers.Done()
 	for j := range h.jobs {
 		h.serveJob(j)
+		h.jobShare.give(j.req.Session.SystemID())
 	}
 }
 
@@ -184,6 +206,10 @@ func (h *Handler) serveJob(j job) {
 			j.req.Respond(pdu.StatusSysErr, nil)
 		}
 	}()
+	if b, ok := j.req.PDU.Body.(*pdu.SubmitMulti); ok {
+		h.submitMulti(j.req, b, j.start) // a deadline per destination
+		return
+	}
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.LookupTimeout)
 	defer cancel()
 	switch b := j.req.PDU.Body.(type) {
@@ -191,8 +217,6 @@ func (h *Handler) serveJob(j job) {
 		h.submit(ctx, j.req, &b.SM, j.start)
 	case *pdu.DataSM:
 		h.dataSM(ctx, j.req, b, j.start)
-	case *pdu.SubmitMulti:
-		h.submitMulti(ctx, j.req, b, j.start)
 	case *pdu.QuerySM:
 		// A worker, not the reader: the receipt queue may be Redis.
 		h.query(ctx, j.req, b)

@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "active_tasks", Help: "Submits waiting for an HLR answer.",
 		}),
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "submit_throttled_total", Help: "Submits answered ESME_RTHROTTLED because every HLR worker was busy and the queue full.",
+			Name: "submit_throttled_total", Help: "Submits answered ESME_RTHROTTLED because every HLR worker was busy and the queue full, or the account held its share of them.",
 		}),
 		pendingCap: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "submit_pending_cap_total",

@@ -190,7 +190,7 @@ func (h *Handler) dataSM(ctx context.Context, r *smpp.Request, b *pdu.DataSM, st
 // concurrently (at most multiLookups at once), each under its own
 // LookupTimeout, and the response is sent once every one is decided: a
 // slow HLR costs one lookup time, not one per destination.
-func (h *Handler) submitMulti(_ context.Context, r *smpp.Request, b *pdu.SubmitMulti, start time.Time) {
+func (h *Handler) submitMulti(r *smpp.Request, b *pdu.SubmitMulti, start time.Time) {
 	type outcome struct {
 		d  decision
 		id string

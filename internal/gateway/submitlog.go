@@ -32,18 +32,37 @@ func (h *Handler) logSubmit(now time.Time, level slog.Level, event string, r *sm
 // submit.failed (submit.accepted is ESME_ROK, submit.rejected
 // ESME_RINVDSTADR); receipt_err, reason and detail only when not empty.
 func writeSubmitLine(x *logging.Line, systemID string, cmd pdu.CommandID, d decision, id, src, dst string, length int) {
-	x = x.Str("message_id", id).Str("system_id", systemID)
+	k := &submitKeys
+	x = x.StrK(&k.messageID, id).StrK(&k.systemID, systemID)
 	if cmd != pdu.CmdSubmitSM {
-		x = x.Str("command", cmd.String())
+		x = x.StrK(&k.command, cmd.String())
 	}
-	x = x.Str("source", src).Str("destination", dst).Int("message_length", length)
+	x = x.StrK(&k.source, src).StrK(&k.destination, dst).IntK(&k.messageLength, length)
 	if !statusImplied(d.status) {
-		x = x.Str("status", d.status.String())
+		x = x.StrK(&k.status, d.status.String())
 	}
-	x.OptStr("receipt_err", d.err).
-		OptStr("reason", d.reason).
-		OptStr("detail", d.detail).
+	x.OptStrK(&k.receiptErr, d.err).
+		OptStrK(&k.reason, d.reason).
+		OptStrK(&k.detail, d.detail).
 		End()
+}
+
+// submitKeys are the field names of the submit lines, rendered once
+// (never changed after): they are written on every message.
+var submitKeys = struct {
+	messageID, systemID, command, source, destination, messageLength,
+	status, receiptErr, reason, detail logging.Key
+}{
+	messageID:     logging.NewKey("message_id"),
+	systemID:      logging.NewKey("system_id"),
+	command:       logging.NewKey("command"),
+	source:        logging.NewKey("source"),
+	destination:   logging.NewKey("destination"),
+	messageLength: logging.NewKey("message_length"),
+	status:        logging.NewKey("status"),
+	receiptErr:    logging.NewKey("receipt_err"),
+	reason:        logging.NewKey("reason"),
+	detail:        logging.NewKey("detail"),
 }
 
 // statusImplied reports whether the event of a submit line already says

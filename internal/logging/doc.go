@@ -27,5 +27,6 @@
 // scheduled does not block those writes. A Line writes a record of string
 // and integer fields (the per-message lines) without slog.Record and
 // without allocating, in the same bytes slog would write; OptStr leaves
-// out a field with nothing to say.
+// out a field with nothing to say, and a Key names a field that is written
+// on every line (its JSON and console forms are rendered once).
 package logging

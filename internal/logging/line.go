@@ -52,6 +52,16 @@ type Line struct {
 	headCon   *consoleHandler
 	headLevel slog.Level
 	headEvent string
+
+	// The whole start of the line up to its fields (for JSON the
+	// opening, the timestamp and the head), as last rendered by this
+	// Line (startOK), for the millisecond startMs and the head's kind
+	// above: a Line writes hundreds of lines within a millisecond, and
+	// the start is then one copy.
+	start    []byte
+	startArr [128]byte // start's storage, when it fits
+	startMs  int64
+	startOK  bool
 }
 
 var linePool = sync.Pool{New: func() any { return &Line{buf: make([]byte, 0, 512)} }}
@@ -76,7 +86,7 @@ func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *
 		if h.fast {
 			x := linePool.Get().(*Line)
 			x.json = h
-			x.buf = x.appendJSONHead(x.appendTime(append(x.buf[:0], jsonLineStart...), t), h, level, event)
+			x.buf = x.appendJSONStart(x.buf[:0], t, h, level, event)
 			return x
 		}
 	case *consoleHandler:
@@ -85,7 +95,7 @@ func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *
 		}
 		x := linePool.Get().(*Line)
 		x.con = h
-		x.buf = x.appendConsoleHead(x.appendTime(x.buf[:0], t), h, level, event)
+		x.buf = x.appendConsoleStart(x.buf[:0], t, h, level, event)
 		return x
 	}
 	if !logger.Enabled(context.Background(), level) {
@@ -94,6 +104,37 @@ func BeginAt(logger *slog.Logger, t time.Time, level slog.Level, event string) *
 	x := linePool.Get().(*Line)
 	x.logger, x.level, x.event = logger, level, event
 	return x
+}
+
+// appendJSONStart appends the start of a JSON line up to its fields:
+// copied from the last line's when it was rendered for the same
+// millisecond, handler, level and event.
+func (x *Line) appendJSONStart(buf []byte, t time.Time, h *jsonHandler, level slog.Level, event string) []byte {
+	ms := t.UnixMilli()
+	if ms != x.startMs || !x.startOK || h != x.headJSON || level != x.headLevel || event != x.headEvent {
+		start := x.appendTime(append(x.startBuf(), jsonLineStart...), t)
+		x.start = x.appendJSONHead(start, h, level, event)
+		x.startMs, x.startOK = ms, true
+	}
+	return append(buf, x.start...)
+}
+
+// appendConsoleStart is appendJSONStart for the console handler.
+func (x *Line) appendConsoleStart(buf []byte, t time.Time, h *consoleHandler, level slog.Level, event string) []byte {
+	ms := t.UnixMilli()
+	if ms != x.startMs || !x.startOK || h != x.headCon || level != x.headLevel || event != x.headEvent {
+		x.start = x.appendConsoleHead(x.appendTime(x.startBuf(), t), h, level, event)
+		x.startMs, x.startOK = ms, true
+	}
+	return append(buf, x.start...)
+}
+
+// startBuf is start emptied, on startArr the first time.
+func (x *Line) startBuf() []byte {
+	if x.start == nil {
+		return x.startArr[:0]
+	}
+	return x.start[:0]
 }
 
 // appendJSONHead appends h's head of a line at level with event, rendered

@@ -21,8 +21,9 @@ type lineField struct {
 }
 
 // TestLineWritesWhatSlogWrites: a Line's bytes are those of LogAttrs with
-// the same fields, in both formats, with and without WithAttrs, and after
-// WithGroup (where the Line goes through slog).
+// the same fields, named by strings or by Keys, in both formats, with and
+// without WithAttrs, and after WithGroup (where the Line goes through
+// slog).
 func TestLineWritesWhatSlogWrites(t *testing.T) {
 	fields := [][]lineField{
 		{{key: "message_id", str: "0A1B2C3D"}, {key: "message_length", n: 160, int: true}, {key: "destination", str: "40722570240999"}},
@@ -67,29 +68,37 @@ func TestLineWritesWhatSlogWrites(t *testing.T) {
 			for _, w := range withs {
 				for _, fs := range fields {
 					for _, lv := range levels {
-						var viaSlog, viaLine bytes.Buffer
+						var viaSlog, viaLine, viaKeys bytes.Buffer
 						ls, err := New(out(&viaSlog), "DEBUG", format)
 						if err != nil {
 							t.Fatal(err)
 						}
 						ll, _ := New(out(&viaLine), "DEBUG", format)
+						lk, _ := New(out(&viaKeys), "DEBUG", format)
 						attrs := make([]slog.Attr, 0, len(fs))
 						x := Begin(w.f(ll), lv, "submit.accepted")
+						xk := Begin(w.f(lk), lv, "submit.accepted")
 						for _, f := range fs {
+							k := NewKey(f.key)
 							if f.int {
 								attrs = append(attrs, slog.Int(f.key, f.n))
 								x = x.Int(f.key, f.n)
+								xk = xk.IntK(&k, f.n)
 							} else {
 								attrs = append(attrs, slog.String(f.key, f.str))
 								x = x.Str(f.key, f.str)
+								xk = xk.StrK(&k, f.str)
 							}
 						}
 						x.End()
+						xk.End()
 						w.f(ls).LogAttrs(t.Context(), lv, "submit.accepted", attrs...)
 						want := leadingTimestamp.ReplaceAllString(viaSlog.String(), "T")
-						got := leadingTimestamp.ReplaceAllString(viaLine.String(), "T")
-						if got != want {
-							t.Errorf("%s %s %s %v:\nline %s\nslog %s", format, outName, w.name, lv, got, want)
+						for via, b := range map[string]*bytes.Buffer{"Str": &viaLine, "Key": &viaKeys} {
+							got := leadingTimestamp.ReplaceAllString(b.String(), "T")
+							if got != want {
+								t.Errorf("%s %s %s %v, fields by %s:\nline %s\nslog %s", format, outName, w.name, lv, via, got, want)
+							}
 						}
 					}
 				}
@@ -133,10 +142,11 @@ func TestLineAllocatesNothing(t *testing.T) {
 	for _, format := range []string{"json", "console"} {
 		w := NewWriter(discardWriter{}, WriterOptions{Bytes: 1 << 20})
 		l, _ := New(w, "INFO", format)
-		allocs := testing.AllocsPerRun(1000, func() { submitLine(l) })
+		byKeys := testing.AllocsPerRun(1000, func() { submitLine(l) })
+		byNames := testing.AllocsPerRun(1000, func() { submitFieldsByName(Begin(l, slog.LevelInfo, "submit.rejected")) })
 		_ = w.Close()
-		if allocs != 0 {
-			t.Errorf("%s: %.1f allocations per line", format, allocs)
+		if byKeys != 0 || byNames != 0 {
+			t.Errorf("%s: %.1f allocations per line with Keys, %.1f with names", format, byKeys, byNames)
 		}
 	}
 }
@@ -155,11 +165,28 @@ func submitLineAt(l *slog.Logger, now time.Time) {
 	submitFields(BeginAt(l, now, slog.LevelInfo, "submit.rejected"))
 }
 
+// submitFields writes the fields with Keys, as the gateway does.
 func submitFields(x *Line) {
+	k := &submitKeys
+	x.StrK(&k.messageID, "").StrK(&k.systemID, "bench").
+		StrK(&k.source, "BenchSrc").StrK(&k.destination, "19990000042").IntK(&k.messageLength, 40).
+		OptStrK(&k.receiptErr, "").OptStrK(&k.reason, "").OptStrK(&k.detail, "valid").
+		End()
+}
+
+// submitFieldsByName is submitFields with the keys given as strings.
+func submitFieldsByName(x *Line) {
 	x.Str("message_id", "").Str("system_id", "bench").
 		Str("source", "BenchSrc").Str("destination", "19990000042").Int("message_length", 40).
 		OptStr("receipt_err", "").OptStr("reason", "").OptStr("detail", "valid").
 		End()
+}
+
+var submitKeys = struct {
+	messageID, systemID, source, destination, messageLength, receiptErr, reason, detail Key
+}{
+	NewKey("message_id"), NewKey("system_id"), NewKey("source"), NewKey("destination"),
+	NewKey("message_length"), NewKey("receipt_err"), NewKey("reason"), NewKey("detail"),
 }
 
 // BenchmarkSubmitLine compares the per-message line through slog (as it
@@ -189,6 +216,17 @@ func BenchmarkSubmitLine(b *testing.B) {
 				now = now.Add(3 * time.Microsecond) // a new millisecond every 333 lines
 			}
 		})
+		b.Run(format+"/line_at_names", func(b *testing.B) {
+			w := NewWriter(discardWriter{}, WriterOptions{Bytes: 1 << 20})
+			defer w.Close()
+			l, _ := New(w, "INFO", format)
+			b.ReportAllocs()
+			now := time.Now()
+			for b.Loop() {
+				submitFieldsByName(BeginAt(l, now, slog.LevelInfo, "submit.rejected"))
+				now = now.Add(3 * time.Microsecond)
+			}
+		})
 		b.Run(format+"/slog", func(b *testing.B) {
 			w := NewWriter(discardWriter{}, WriterOptions{Bytes: 1 << 20})
 			defer w.Close()
@@ -212,6 +250,58 @@ func TestLineTimestampIsFormatTime(t *testing.T) {
 		tm := base.Add(d)
 		if got, want := string(x.appendTime(nil, tm)), formatTime(tm); got != want {
 			t.Errorf("%v: %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestLineStartFollowsTimeAndKind: a line's start (timestamp, level,
+// event, the handler's attributes), kept from the line before within a
+// millisecond, is what slog writes for the same record through every
+// change of millisecond, second, level, event and handler, forwards and
+// backwards.
+func TestLineStartFollowsTimeAndKind(t *testing.T) {
+	// The last millisecond of a year in UTC, given in another zone.
+	base := time.Date(2026, 12, 31, 23, 59, 59, 998_400_000, time.UTC).In(time.FixedZone("X", 3*3600))
+	steps := []struct {
+		at    time.Duration
+		level slog.Level
+		event string
+		with  bool
+	}{
+		{0, slog.LevelInfo, "submit.rejected", false},
+		{300 * time.Microsecond, slog.LevelInfo, "submit.rejected", false}, // the same millisecond
+		{600 * time.Microsecond, slog.LevelInfo, "submit.rejected", false}, // the next
+		{600 * time.Microsecond, slog.LevelWarn, "submit.rejected", false},
+		{600 * time.Microsecond, slog.LevelWarn, "submit.failed", false},
+		{600 * time.Microsecond, slog.LevelWarn, "submit.failed", true},
+		{600 * time.Microsecond, slog.LevelInfo, "submit.rejected", false},
+		{1700 * time.Microsecond, slog.LevelInfo, "submit.rejected", false}, // the next second, day and year
+		{-time.Millisecond, slog.LevelInfo, "submit.rejected", false},       // back
+		{1700*time.Microsecond + time.Second, slog.LevelInfo, "submit.rejected", false},
+		{1700*time.Microsecond + time.Second + 999_999, slog.LevelInfo, "submit.rejected", false},
+	}
+	for _, format := range []string{"json", "console"} {
+		var viaLine, viaSlog bytes.Buffer
+		ll, _ := New(&viaLine, "DEBUG", format)
+		ls, _ := New(&viaSlog, "DEBUG", format)
+		lw, lsw := ll.With("instance", "a"), ls.With("instance", "a")
+		for _, st := range steps {
+			l, s := ll, ls
+			if st.with {
+				l, s = lw, lsw
+			}
+			at := base.Add(st.at)
+			BeginAt(l, at, st.level, st.event).StrK(&submitKeys.detail, "valid").End()
+			r := slog.NewRecord(at, st.level, st.event, 0)
+			r.AddAttrs(slog.String("detail", "valid"))
+			if err := s.Handler().Handle(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := viaLine.String(), viaSlog.String(); got != want {
+				t.Fatalf("%s, %v %v %s: line\n%s\nslog\n%s", format, at, st.level, st.event, got, want)
+			}
+			viaLine.Reset()
+			viaSlog.Reset()
 		}
 	}
 }

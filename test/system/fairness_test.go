@@ -12,18 +12,19 @@ import (
 )
 
 // TestOneAccountsFloodDoesNotStarveAnother: with four provider slots and a
-// 50 ms HLR, one account floods submit_multi to 1,600 uncached numbers.
+// 100 ms HLR, one account floods submit_multi to 1,600 uncached numbers.
 // The flood slows only itself: another account's submits to uncached
 // numbers are all decided by the HLR (ESME_RINVDSTADR for live numbers,
 // never the timeout policy's ESME_RSYSERR), the flood's surplus is answered
 // after the slot wait (hlr_slot_wait_timeouts_total), every multi is
-// answered (ESME_RTHROTTLED beyond the HLR_MAX_CONCURRENCY multis decided at
-// once), and the circuit breaker stays closed.
+// answered (ESME_RTHROTTLED beyond its share of the HLR_MAX_CONCURRENCY
+// multis decided at once), the other account's submit_multi is decided
+// while the flood's wait, and the circuit breaker stays closed.
 func TestOneAccountsFloodDoesNotStarveAnother(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "accounts.yaml")
 	writeFile(t, file, "accounts:\n  - {system_id: flood, password: f}\n  - {system_id: good, password: g}\n")
 	g := startGW(t, "gw-fair", map[string]string{
-		"SMPP_ACCOUNTS_FILE": file, "SIMULATOR_LATENCY_MS": "50", "HLR_MAX_CONCURRENCY": "4",
+		"SMPP_ACCOUNTS_FILE": file, "SIMULATOR_LATENCY_MS": "100", "HLR_MAX_CONCURRENCY": "4",
 		"HLR_TIMEOUT_POLICY": "reject",
 	})
 	flood, err := bindAs(t, g.smppAddr, "flood", "f", pdu.CmdBindTransmitter)
@@ -73,6 +74,32 @@ func TestOneAccountsFloodDoesNotStarveAnother(t *testing.T) {
 		}
 	}
 
+	// The flood holds its share of the multi places (half of four), not
+	// all of them: the good account's submit_multi is decided too, each
+	// destination by the HLR.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	goodMulti := &pdu.SubmitMulti{Source: pdu.Address{TON: 5, Addr: "GOOD"}, ShortMessage: "hi"}
+	for i := range 3 {
+		goodMulti.Dests = append(goodMulti.Dests, pdu.DestAddress{Address: pdu.Address{TON: 1, NPI: 1, Addr: fmt.Sprintf("19997%06d", i)}})
+	}
+	resp, err := good.Send(ctx, goodMulti)
+	cancel()
+	if err != nil {
+		t.Fatalf("good submit_multi: %v", err)
+	}
+	if resp.Status != pdu.StatusOK {
+		t.Fatalf("good submit_multi during the flood: %s, want ESME_ROK (decided, not throttled)", resp.Status)
+	}
+	if body, ok := resp.Body.(*pdu.SubmitMultiResp); !ok || len(body.Unsuccess) != 3 {
+		t.Errorf("good submit_multi to three live numbers: %+v, want all three in unsuccess_sme", resp.Body)
+	} else {
+		for _, u := range body.Unsuccess {
+			if u.Status != pdu.StatusInvDstAdr {
+				t.Errorf("good submit_multi's %s: %s, want ESME_RINVDSTADR (decided by the HLR)", u.Address.Addr, u.Status)
+			}
+		}
+	}
+
 	done := make(chan struct{})
 	go func() { answered.Wait(); close(done) }()
 	select {
@@ -90,7 +117,7 @@ func TestOneAccountsFloodDoesNotStarveAnother(t *testing.T) {
 		switch st := a.status; st {
 		case pdu.StatusOK: // each destination has its own status in unsuccess_sme
 			decided++
-		case pdu.StatusThrottled: // more multis than HLR_MAX_CONCURRENCY at once
+		case pdu.StatusThrottled: // beyond the flood's share of HLR_MAX_CONCURRENCY multis
 		default:
 			t.Errorf("a flooding submit_multi was answered %s", st)
 		}

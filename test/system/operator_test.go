@@ -144,39 +144,9 @@ func TestSharedLimitsTwoInstances(t *testing.T) {
 	}
 
 	// 150/s offered on each instance for 10 s.
-	type result struct {
-		status pdu.Status
-		at     time.Time
-	}
-	var mu sync.Mutex
-	var results []result
 	start := time.Now().Add(50 * time.Millisecond)
-	var wg sync.WaitGroup
-	for _, c := range []*esme.Client{txA, txB} {
-		wg.Go(func() {
-			n := int(run.Seconds() * offered)
-			for i := range n {
-				time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / offered)))
-				wg.Add(1)
-				c.SendAsync(submitSM(invalidNumbers(i, 1)[0]), func(p pdu.PDU, err error) {
-					defer wg.Done()
-					if err != nil {
-						return
-					}
-					mu.Lock()
-					results = append(results, result{p.Status, time.Now()})
-					mu.Unlock()
-				})
-			}
-		})
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(run + 30*time.Second):
-		t.Fatal("not every submit was answered")
-	}
+	results := offerEvenly(t, []*esme.Client{txA, txB}, offered, run, start,
+		func(i int) pdu.Body { return submitSM(invalidNumbers(i, 1)[0]) })
 	counts := map[pdu.Status]int{}
 	inWindow := 0
 	from, to := start.Add(warmup), start.Add(run)
@@ -232,5 +202,118 @@ func TestSharedLimitsTwoInstances(t *testing.T) {
 	}
 	if _, err := bindAs(t, a.smppAddr, "acme", "pw", pdu.CmdBindTransmitter); err != nil {
 		t.Fatalf("bind on A without Redis (one bind here, max 2): %v", err)
+	}
+}
+
+// answered is one answer of offerEvenly.
+type answered struct {
+	status pdu.Status
+	body   pdu.Body
+	at     time.Time
+}
+
+// offerEvenly sends perSecond requests a second on each client for run,
+// the i-th due at start + i/perSecond, and returns every answer once all
+// are in (failing the test if they are not within run + 30 s).
+func offerEvenly(t *testing.T, clients []*esme.Client, perSecond int, run time.Duration, start time.Time, request func(i int) pdu.Body) []answered {
+	t.Helper()
+	var mu sync.Mutex
+	var results []answered
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() {
+			n := int(run.Seconds() * float64(perSecond))
+			for i := range n {
+				time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(perSecond))))
+				wg.Add(1)
+				c.SendAsync(request(i), func(p pdu.PDU, err error) {
+					defer wg.Done()
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					results = append(results, answered{p.Status, p.Body, time.Now()})
+					mu.Unlock()
+				})
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(run + 30*time.Second):
+		t.Fatal("not every request was answered")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return results
+}
+
+// TestSharedThroughputCountsMultiDestinations: two instances sharing a
+// Redis hold one account's throughput together when it sends submit_multi,
+// each destination counting one message.
+func TestSharedThroughputCountsMultiDestinations(t *testing.T) {
+	const (
+		rate   = 100.0 // the account's throughput, messages per second
+		multis = 15    // per instance, per second
+		dests  = 5     // per multi: 150 destinations/s offered in all
+		run    = 8 * time.Second
+		warmup = 2 * time.Second
+	)
+	rs := startRedis(t)
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	writeFile(t, file, "accounts:\n  - {system_id: acme, password: pw, throughput: 100}\n")
+	env := map[string]string{"REDIS_URL": rs.URL(), "REDIS_KEY_PREFIX": uniquePrefix(),
+		"SMPP_ACCOUNTS_FILE": file, "DLR_DELAY_SECONDS": "0.2"}
+	a := startGW(t, "gw-a", env)
+	b := startGW(t, "gw-b", env)
+	var clients []*esme.Client
+	for _, g := range []*gw{a, b} {
+		c, err := bindAs(t, g.smppAddr, "acme", "pw", pdu.CmdBindTransmitter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	start := time.Now().Add(50 * time.Millisecond)
+	results := offerEvenly(t, clients, multis, run, start, func(i int) pdu.Body {
+		m := &pdu.SubmitMulti{Source: pdu.Address{TON: 5, Addr: "ACME"}, ShortMessage: "x"}
+		for _, n := range invalidNumbers(i*dests, dests) {
+			m.Dests = append(m.Dests, pdu.DestAddress{Address: pdu.Address{TON: 1, NPI: 1, Addr: n}})
+		}
+		return m
+	})
+	accepted, throttled, other := 0, 0, 0
+	from, to := start.Add(warmup), start.Add(run)
+	for _, r := range results {
+		switch r.status {
+		case pdu.StatusOK:
+			resp, ok := r.body.(*pdu.SubmitMultiResp)
+			if !ok {
+				t.Fatalf("a submit_multi answered ESME_ROK with %T", r.body)
+			}
+			if !r.at.Before(from) && r.at.Before(to) {
+				accepted += dests - len(resp.Unsuccess)
+			}
+		case pdu.StatusThrottled:
+			throttled++
+		default:
+			other++
+		}
+	}
+	got := float64(accepted) / to.Sub(from).Seconds()
+	t.Logf("two instances, throughput %v, %d multis of %d a second offered on each: %d answers (%d throttled, %d other); %.1f destinations/s accepted between %v and %v",
+		rate, multis, dests, len(results), throttled, other, got, warmup, run)
+	if other > 0 {
+		t.Errorf("%d submit_multi answered neither ESME_ROK nor ESME_RTHROTTLED", other)
+	}
+	// As in TestSharedLimitsTwoInstances: over by more than 10 % means the
+	// destinations were not counted, or not across instances.
+	if got > rate*1.1 {
+		t.Fatalf("accepted %.1f destinations/s across both instances, want at most %v +10%%", got, rate)
+	}
+	if got < rate*0.5 {
+		t.Fatalf("accepted %.1f destinations/s across both instances, want about %v", got, rate)
 	}
 }

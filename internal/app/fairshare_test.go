@@ -1,0 +1,106 @@
+package app_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/esme"
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// floodAndGood starts a gateway with one HLR worker (HLR_MAX_CONCURRENCY=1)
+// and two accounts, "flood" and "good", and binds one session of each.
+// Numbers 40700000200x answer after hold; every other number at once.
+func floodAndGood(t *testing.T, workers string, hold time.Duration) (flood, good *esme.Client) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	yaml := "accounts:\n  - {system_id: flood, password: f}\n  - {system_id: good, password: g}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	slow := map[string]fakeAnswer{}
+	for i := range 10 {
+		slow[fmt.Sprintf("40700000200%d", i)] = fakeAnswer{delay: hold, present: "yes", typ: "mobile"}
+	}
+	gw := startGateway(t, newFakeTMT(t, slow), map[string]string{
+		"SMPP_ACCOUNTS_FILE": file, "HLR_MAX_CONCURRENCY": workers, "HLR_TIMEOUT_SECONDS": "5",
+	})
+	dial := func(id, pw string) *esme.Client {
+		c, err := esme.Dial(ctxT(t), esme.Config{Addr: gw.addr, SystemID: id, Password: pw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	return dial("flood", "f"), dial("good", "g")
+}
+
+// TestOneAccountCannotFillTheWorkersQueue: one worker and a queue of four
+// are five places; an account alone may hold half of them. The flood's
+// ten slow submits get two places and eight ESME_RTHROTTLED, and another
+// account's submit still finds a place and is decided by the HLR. With a
+// plain queue the flood took all five and the other account was throttled.
+func TestOneAccountCannotFillTheWorkersQueue(t *testing.T) {
+	flood, good := floodAndGood(t, "1", 300*time.Millisecond)
+	answers := make(chan pdu.Status, 10)
+	for i := range 10 {
+		flood.SendAsync(sm(fmt.Sprintf("40700000200%d", i), 0), func(p pdu.PDU, _ error) { answers <- p.Status })
+	}
+	for range 8 {
+		if st := <-answers; st != pdu.StatusThrottled {
+			t.Fatalf("the flood got %s before the HLR answered, want ESME_RTHROTTLED beyond its share", st)
+		}
+	}
+	st, _, err := good.Submit(ctxT(t), sm("40722570240111", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != pdu.StatusInvDstAdr {
+		t.Fatalf("the other account's submit during the flood: %s, want ESME_RINVDSTADR (decided by the HLR)", st)
+	}
+	for range 2 {
+		if st := <-answers; st != pdu.StatusInvDstAdr {
+			t.Errorf("an admitted flood submit: %s, want ESME_RINVDSTADR", st)
+		}
+	}
+}
+
+// TestOneAccountCannotTakeEveryMultiPlace: with HLR_MAX_CONCURRENCY=2, two
+// submit_multi are decided at once; an account alone gets one. The flood's
+// three hanging multis get one place and two ESME_RTHROTTLED, and another
+// account's submit_multi is decided while the flood's still waits.
+func TestOneAccountCannotTakeEveryMultiPlace(t *testing.T) {
+	flood, good := floodAndGood(t, "2", 2*time.Second)
+	multi := func(dests ...string) *pdu.SubmitMulti {
+		m := &pdu.SubmitMulti{Source: pdu.Address{TON: 5, Addr: "SENDER"}, ShortMessage: "hi"}
+		for _, d := range dests {
+			m.Dests = append(m.Dests, pdu.DestAddress{Address: pdu.Address{TON: 1, NPI: 1, Addr: d}})
+		}
+		return m
+	}
+	answers := make(chan pdu.Status, 3)
+	for i := range 3 {
+		flood.SendAsync(multi(fmt.Sprintf("40700000200%d", i)), func(p pdu.PDU, _ error) { answers <- p.Status })
+	}
+	for range 2 {
+		if st := <-answers; st != pdu.StatusThrottled {
+			t.Fatalf("a flood multi got %s before the HLR answered, want ESME_RTHROTTLED beyond its share", st)
+		}
+	}
+	resp, err := good.Send(ctxT(t), multi("40722570240222"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != pdu.StatusOK {
+		t.Fatalf("the other account's submit_multi during the flood: %s, want ESME_ROK (decided)", resp.Status)
+	}
+	select {
+	case st := <-answers:
+		t.Fatalf("the flood's multi was answered (%s) before the other account's: it did not wait for the HLR", st)
+	default:
+	}
+}

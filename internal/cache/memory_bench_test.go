@@ -1,0 +1,57 @@
+package cache_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache"
+)
+
+// benchValue is about the size of an hlr.Result.
+type benchValue struct {
+	A, B, C, D, E, F, G string
+	N, M                int
+	Raw                 []byte
+	Expires             time.Time
+}
+
+// BenchmarkMemoryRefParallel is a memory hit as the SMPP readers make it:
+// GOMAXPROCS goroutines read 1,000 cached keys (the end-to-end benchmark's
+// working set), each walking them from its own start. cpu-ns/op is the
+// process's CPU time per hit, which the other load of a shared machine
+// inflates less than the wall-clock ns/op.
+func BenchmarkMemoryRefParallel(b *testing.B) {
+	const n = 1000
+	m, err := cache.NewMemory[benchValue](n, cache.MemoryOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "1999" + strconv.Itoa(5550000000+i)
+		if err := m.Set(context.Background(), keys[i], benchValue{A: "valid", N: i}, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var seed atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seed.Add(1)) * 7919
+		for pb.Next() {
+			i += 613
+			if p, ok := m.Ref(keys[i%len(keys)]); !ok || p.A != "valid" {
+				b.Error("not a hit")
+				return
+			}
+		}
+	})
+	if cpu := processCPU() - cpu; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
