@@ -18,10 +18,13 @@
 #   LOG_LEVELS     levels the reject path is run at in each round, each paired
 #                  with the same round's responder (default "WARNING INFO";
 #                  INFO logs one line per submit)
-#   PATHS          "all" (default) or "reject": only the reject path rows
-#                  (the default configuration and the latency row included)
+#   PATHS          "all" (default), "reject": only the reject path rows
+#                  (the default configuration and the latency row included),
+#                  or "accept": only the accept + receipt row
 #   RESPONDER_BIN  take the responder from that binary (an older build's,
 #                  say) instead of this tree's
+#   GATEWAY_BIN    run that gateway binary (an older build's, to compare)
+#                  instead of this tree's; the load generator stays this tree's
 #   GATEWAY_ENV    more VAR=value settings for every gateway run (space
 #                  separated), e.g. GATEWAY_ENV=GC_HEADROOM_MB=0 to compare
 #                  with a setting off
@@ -42,6 +45,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 go build -o "$tmp/gw" ./cmd/smpp-hlr-gateway
 B=$tmp/gw
+GB=${GATEWAY_BIN:-$B}
 RB=${RESPONDER_BIN:-$B}
 LOAD=(--sessions 4 --window 64 --duration "${secs}s" --distinct 1000 --quiet --json)
 
@@ -89,7 +93,7 @@ gateway() {
 	local port prefix=$1 flags=$2; shift 2
 	port=$(free_port)
 	start_bg env SMPP_HOST=127.0.0.1 SMPP_PORT="$port" HLR_PROVIDER=simulator LOG_LEVEL="${LOG_LEVEL:-WARNING}" \
-		METRICS_ENABLED=false REDIS_URL= ${GATEWAY_ENV:-} "$@" "$B" serve
+		METRICS_ENABLED=false REDIS_URL= ${GATEWAY_ENV:-} "$@" "$GB" serve
 	wait_port "$port"
 	"$B" bench --addr "127.0.0.1:$port" --count 1000 --distinct 1000 --dest-prefix "$prefix" --wait-receipts --receipt-timeout 10s --quiet >/dev/null # warm the cache; take its receipts
 	# A run that misses receipts exits 1; its figures are still printed.
@@ -121,27 +125,35 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 # CPU µs per response: the gateway's, and the responder's of the round.
 row() { printf '%-6s %-34s %12.0f %12.0f %8s %14s\n' "$@"; }
 
-printf '%-6s %-34s %12s %12s %8s %14s\n' round path gateway/s responder/s ratio 'CPU µs/resp'
-for r in $(seq 1 "$rounds"); do
+# reject_rows ROUND: the responder, the reject path at each level, the
+# default configuration and its p99 at half its rate.
+reject_rows() {
 	read -r resp _ _ rcpu < <(responder "" 1999 "")
 	for lvl in $levels; do
 		read -r gw _ _ _ cpu _ < <(LOG_LEVEL=$lvl gateway 1999 "")
-		row "$r" "reject (cache hits) $lvl" "$gw" "$resp" "$(ratio "$gw" "$resp")" "$cpu / $rcpu"
+		row "$1" "reject (cache hits) $lvl" "$gw" "$resp" "$(ratio "$gw" "$resp")" "$cpu / $rcpu"
 	done
 	read -r dflt _ _ _ cpu _ < <(default_config "")
-	row "$r" "reject, default config (INFO)" "$dflt" "$resp" "$(ratio "$dflt" "$resp")" "$cpu / $rcpu"
+	row "$1" "reject, default config (INFO)" "$dflt" "$resp" "$(ratio "$dflt" "$resp")" "$cpu / $rcpu"
 	# p99 at half the default configuration's maximum, the same offered
 	# rate for both.
 	half=$(python3 -c "print(int($dflt/2))")
 	read -r _ _ rp99 _ < <(responder "" 1999 "--rate $half")
 	read -r _ _ _ _ _ gp99 < <(default_config "--rate $half")
-	printf '%-6s %-34s %12s %12s %8s\n' "$r" "p99 ms at $half/s, default config" "$gp99" "$rp99" \
+	printf '%-6s %-34s %12s %12s %8s\n' "$1" "p99 ms at $half/s, default config" "$gp99" "$rp99" \
 		"$(python3 -c "print(f'{$gp99-$rp99:+.2f}')")"
+}
+
+printf '%-6s %-34s %12s %12s %8s %14s\n' round path gateway/s responder/s ratio 'CPU µs/resp'
+for r in $(seq 1 "$rounds"); do
+	[ "$paths" = accept ] || reject_rows "$r"
 	[ "$paths" = reject ] && continue
-	read -r _ rresp_rc _ _ < <(responder --receipts 4099 "--wait-receipts --receipt-timeout 30s")
-	read -r _ gwrc unans missing _ _ < <(gateway 4099 "--wait-receipts --receipt-timeout 30s" DLR_DELAY_SECONDS=0.1)
-	printf '%-6s %-34s %12.0f %12.0f %8s   (missing receipts: %s, unanswered: %s)\n' "$r" "accept + receipt (receipts)" "$gwrc" "$rresp_rc" "$(ratio "$gwrc" "$rresp_rc")" "$missing" "$unans"
+	# One accepted message, one receipt: the CPU per response is the CPU
+	# per message with its receipt.
+	read -r _ rresp_rc _ rcpu < <(responder --receipts 4099 "--wait-receipts --receipt-timeout 30s")
+	read -r _ gwrc unans missing cpu _ < <(gateway 4099 "--wait-receipts --receipt-timeout 30s" DLR_DELAY_SECONDS=0.1)
+	printf '%-6s %-34s %12.0f %12.0f %8s %14s   (missing receipts: %s, unanswered: %s)\n' "$r" "accept + receipt (receipts)" "$gwrc" "$rresp_rc" "$(ratio "$gwrc" "$rresp_rc")" "$cpu / $rcpu" "$missing" "$unans"
 done
-[ "$paths" = reject ] && exit 0
+[ "$paths" = all ] || exit 0
 read -r miss _ < <(gateway 1999 "--distinct 1000000" SIMULATOR_LATENCY_MS=50 HLR_CACHE_TTL_SECONDS=0)
 printf '%-6s %-34s %12.0f %12s %8s\n' "-" "cache miss, 50 ms HLR" "$miss" "5120 ideal" "$(ratio "$miss" 5120)"

@@ -129,7 +129,8 @@ func (s *shard) answersIdle() bool {
 // settleBufs are the answer goroutine's buffers, reused from batch to
 // batch: the queue's Ack does not keep the receipts it is given.
 type settleBufs struct {
-	delivered, expired []Receipt
+	delivered, expired []*Receipt // into the claimed batches
+	copies             []Receipt  // for a queue's Ack, which takes values
 }
 
 // settle applies a batch of results: a deliver_sm_resp OK or an expired
@@ -158,9 +159,9 @@ func (s *shard) settle(res []result, w *settleBufs) {
 		r := x.r
 		switch {
 		case x.expired:
-			expired = append(expired, *r)
+			expired = append(expired, r)
 		case x.err == nil && x.status == pdu.StatusOK:
-			delivered = append(delivered, *r)
+			delivered = append(delivered, r)
 			if debug {
 				d.o.Logger.Debug("dlr.delivered", "message_id", r.MessageID, "system_id", r.SystemID, "attempts", r.Attempts+1)
 			}
@@ -183,12 +184,12 @@ func (s *shard) settle(res []result, w *settleBufs) {
 	}
 	if len(delivered) > 0 {
 		d.counts.doneEach(delivered)
-		d.ack(Outcome{State: pdu.StateDelivered, At: now}, delivered...)
+		d.ackClaimed(Outcome{State: pdu.StateDelivered, At: now}, delivered, w)
 	}
 	if len(expired) > 0 {
-		d.ack(Outcome{State: pdu.StateExpired, At: now}, expired...)
+		d.ackClaimed(Outcome{State: pdu.StateExpired, At: now}, expired, w)
 	}
-	clear(delivered) // drop the receipts' strings before the buffers wait
+	clear(delivered) // drop the pointers into the batches before the buffers wait
 	clear(expired)
 	w.delivered, w.expired = delivered[:0], expired[:0]
 	// Acked or retried, or the Ack failed and the lease lets the receipts
@@ -203,6 +204,22 @@ func (s *shard) settle(res []result, w *settleBufs) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+// ackClaimed acknowledges claimed receipts with outcome o: by pointer on
+// the memory queue, else copied into w.copies for the queue's Ack.
+func (d *Dispatcher) ackClaimed(o Outcome, rs []*Receipt, w *settleBufs) {
+	if q, ok := d.q.(*MemoryQueue); ok {
+		q.ackClaimed(o, rs)
+		return
+	}
+	copies := w.copies[:0]
+	for _, r := range rs {
+		copies = append(copies, *r)
+	}
+	d.ack(o, copies...)
+	clear(copies) // drop the receipts' strings before the buffer waits
+	w.copies = copies[:0]
 }
 
 func (d *Dispatcher) ack(o Outcome, rs ...Receipt) {

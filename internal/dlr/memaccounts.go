@@ -8,7 +8,7 @@ import "strings"
 // one copy of the system id.
 type memAccount struct {
 	id   string
-	due  memHeap
+	due  memDue
 	refs int
 }
 
@@ -18,6 +18,10 @@ type memAccounts struct {
 	byName map[string]uint32
 	list   []*memAccount // by number; list[0] is nil
 	free   []uint32
+	// last is the account ref or find found last (0: none): receipts
+	// come in runs of one account, and comparing a name costs less than
+	// hashing it.
+	last uint32
 }
 
 func newMemAccounts() memAccounts {
@@ -28,7 +32,11 @@ func (m *memAccounts) get(n uint32) *memAccount { return m.list[n] }
 
 // find returns the account named id, nil when no entry names it.
 func (m *memAccounts) find(id string) *memAccount {
+	if a := m.list[m.last]; a != nil && a.id == id {
+		return a
+	}
 	if n, ok := m.byName[id]; ok {
+		m.last = n
 		return m.list[n]
 	}
 	return nil
@@ -47,9 +55,13 @@ func (m *memAccounts) ref(id string, s *memStore) uint32 {
 	if id == "" {
 		return 0
 	}
+	if a := m.list[m.last]; a != nil && a.id == id {
+		a.refs++
+		return m.last
+	}
 	n, ok := m.byName[id]
 	if !ok {
-		a := &memAccount{id: strings.Clone(id), due: memHeap{s: s}}
+		a := &memAccount{id: strings.Clone(id), due: newMemDue(s)}
 		if k := len(m.free); k > 0 {
 			n, m.free = m.free[k-1], m.free[:k-1]
 			m.list[n] = a
@@ -60,6 +72,7 @@ func (m *memAccounts) ref(id string, s *memStore) uint32 {
 		m.byName[a.id] = n
 	}
 	m.list[n].refs++
+	m.last = n
 	return n
 }
 
@@ -75,5 +88,8 @@ func (m *memAccounts) unref(n uint32) {
 	}
 	delete(m.byName, a.id)
 	m.list[n] = nil
+	if m.last == n {
+		m.last = 0
+	}
 	m.free = append(m.free, n)
 }

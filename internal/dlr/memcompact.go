@@ -20,19 +20,38 @@ func parseCanonicalID(id string) (uint64, bool) {
 		return 0, false
 	}
 	var v uint64
+	var bad byte // the high bits of any octet that is not a digit
 	for i := 0; i < 16; i++ {
-		c := id[i]
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | uint64(c-'0')
-		case c >= 'A' && c <= 'F':
-			v = v<<4 | uint64(c-'A'+10)
-		default:
-			return 0, false
-		}
+		d := hexDigitValues[id[i]]
+		bad |= d
+		v = v<<4 | uint64(d&0xF)
+	}
+	if bad&0xF0 != 0 {
+		return 0, false
 	}
 	return v, true
 }
+
+// hexDigitValues is the value of each octet as an uppercase hexadecimal
+// digit, 0xFF for the octets that are not one: a table lookup per digit
+// instead of two range tests.
+const hexDigitValues = "" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\xff\xff\xff\xff\xff\xff" +
+	"\xff\x0a\x0b\x0c\x0d\x0e\x0f\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff" +
+	"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
 
 // appendCanonicalID appends v as 16 uppercase hexadecimal digits.
 func appendCanonicalID(b []byte, v uint64) []byte {
@@ -177,6 +196,10 @@ func saturatingAttempts(n int) uint16 {
 type internTable struct {
 	codes map[string]uint8
 	texts []string // by code; texts[0] == ""
+	// recent are the last two codes found: each receipt asks for its err
+	// and its reason, mostly the same two as the receipt before, and
+	// comparing a short text costs less than hashing it.
+	recent [2]uint8
 }
 
 const internMax = math.MaxUint8
@@ -187,7 +210,13 @@ func newInternTable() internTable {
 
 // code returns s's code, adding s while there is room.
 func (t *internTable) code(s string) (uint8, bool) {
+	for _, c := range t.recent {
+		if t.texts[c] == s {
+			return c, true
+		}
+	}
 	if c, ok := t.codes[s]; ok {
+		t.recent[0], t.recent[1] = t.recent[1], c
 		return c, true
 	}
 	if len(t.texts) > internMax {
@@ -197,6 +226,7 @@ func (t *internTable) code(s string) (uint8, bool) {
 	c := uint8(len(t.texts))
 	t.codes[s] = c
 	t.texts = append(t.texts, s)
+	t.recent[0], t.recent[1] = t.recent[1], c
 	return c, true
 }
 

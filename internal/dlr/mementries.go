@@ -158,6 +158,7 @@ func (q *MemoryQueue) decodeIntoLocked(ref memRef, due int64, b []byte) (Receipt
 		DueAt:       fromNanos(due),
 		ExpiresAt:   expiryFromNanos(e.exp),
 		Attempts:    int(e.tries),
+		memRef:      ref + 1,
 	}
 	if e.flags&memSpilledText != 0 {
 		r.Err, r.Reason = sp.err, sp.reason
@@ -205,23 +206,47 @@ func (q *MemoryQueue) destLocked(ref memRef) string {
 // unlinkLocked takes a pending entry out of its account's heap.
 func (q *MemoryQueue) unlinkLocked(ref memRef) {
 	e := q.store.at(ref)
-	q.accts.get(e.acct).due.remove(int(e.pos))
+	q.accts.get(e.acct).due.remove(ref)
 	e.flags &^= memPending
 	q.pending--
 }
 
-// finishLocked ends a receipt with outcome o and remembers it for Lookup.
+// finishLocked ends receipt r with outcome o and remembers it for Lookup.
 // Unknown ids are remembered too (an outcome another claimer reported).
-func (q *MemoryQueue) finishLocked(id string, o Outcome) {
+func (q *MemoryQueue) finishLocked(r *Receipt, o Outcome) {
+	if o.SystemID == "" {
+		o.SystemID = r.SystemID
+	}
+	if ref, ok := q.claimedRefLocked(r); ok {
+		q.finishRefLocked(ref, o)
+		return
+	}
 	if q.finalCap == 0 {
-		ref, ok := q.findLocked(id)
+		ref, ok := q.findLocked(r.MessageID)
 		if ok {
 			q.finishRefLocked(ref, o)
 		}
 		return
 	}
-	ref, _ := q.findOrAddLocked(id)
+	ref, _ := q.findOrAddLocked(r.MessageID)
 	q.finishRefLocked(ref, o)
+}
+
+// claimedRefLocked returns the entry r's hint names (Receipt.memRef) when
+// that entry is live and holds r's id: then it is the entry the id index
+// would find, without the index's probe. An entry freed, reused for
+// another id or renumbered by a compaction since the claim fails the test.
+func (q *MemoryQueue) claimedRefLocked(r *Receipt) (memRef, bool) {
+	if r.memRef == 0 || r.memRef > q.store.used {
+		return 0, false
+	}
+	ref := r.memRef - 1
+	e := q.store.at(ref)
+	if e.flags&(memPending|memRemembered) == 0 || e.flags&memSpilledID != 0 {
+		return 0, false
+	}
+	v, ok := parseCanonicalID(r.MessageID)
+	return ref, ok && e.id == v
 }
 
 // finishRefLocked ends entry ref with outcome o. A remembered entry only
@@ -333,7 +358,7 @@ func (q *MemoryQueue) compactLocked() {
 			q.byID.put(e.id, nr, &q.store)
 		}
 		if e.flags&memPending != 0 {
-			q.accts.get(e.acct).due.a[e.pos].ref = nr
+			q.accts.get(e.acct).due.renumber(e, nr)
 		} else {
 			q.finalRing[e.pos] = nr
 		}

@@ -21,7 +21,8 @@ const DefaultRememberEntries = 100_000
 // integers, err and reason as codes, the system id as an account number),
 // in chunks the garbage collector does not scan; a Receipt is rebuilt on
 // Claim and Expire. Entries are indexed by message id and by due time per
-// account (a binary heap); see BENCHMARKS.md for the measured bytes per
+// account (memDue: lanes for receipts put or leased in due order, a heap
+// for the rest); see BENCHMARKS.md for the measured bytes per
 // pending receipt. A removed receipt's entry stays in the id index with
 // its final outcome for Lookup until the most recent
 // DefaultRememberEntries (or MemoryOptions.RememberEntries) outcomes push
@@ -137,12 +138,12 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 	// answers point into it), so it cannot be a reused buffer.
 	claimed := q.claimed[:0]
 	for len(claimed) < max && a.due.len() > 0 {
-		top := a.due.peek()
+		top, where := a.due.first()
 		if top.key > n {
 			break
 		}
 		claimed = append(claimed, top)
-		a.due.fix(0, until)
+		a.due.lease(top, where, until)
 	}
 	q.claimed = claimed[:0]
 	if len(claimed) == 0 {
@@ -173,15 +174,23 @@ func (q *MemoryQueue) Claim(_ context.Context, systemID string, now time.Time, l
 func (q *MemoryQueue) Ack(_ context.Context, o Outcome, rs ...Receipt) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, r := range rs {
-		ro := o
-		if ro.SystemID == "" {
-			ro.SystemID = r.SystemID
-		}
-		q.finishLocked(r.MessageID, ro)
+	for i := range rs {
+		q.finishLocked(&rs[i], o)
 	}
 	q.compactIfSparseLocked()
 	return nil
+}
+
+// ackClaimed is Ack for receipts given by pointer: the dispatcher's
+// answers point into the claimed batches, and copying each receipt into a
+// list for Ack cost more than the rest of its answer's handling.
+func (q *MemoryQueue) ackClaimed(o Outcome, rs []*Receipt) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, r := range rs {
+		q.finishLocked(r, o)
+	}
+	q.compactIfSparseLocked()
 }
 
 // Retry stores r again, due at at, if it is still pending.
@@ -194,7 +203,7 @@ func (q *MemoryQueue) Retry(_ context.Context, r Receipt, at time.Time) error {
 	}
 	q.encodeLocked(ref, r)
 	e := q.store.at(ref)
-	q.accts.get(e.acct).due.fix(int(e.pos), unixNano(at))
+	q.accts.get(e.acct).due.fix(ref, unixNano(at))
 	return nil
 }
 
@@ -282,7 +291,7 @@ func (q *MemoryQueue) Expire(_ context.Context, now time.Time, max int) ([]Recei
 			rest = min(rest, e.exp) // left for the next call
 		default:
 			refs = append(refs, ref)
-			out = append(out, q.decodeLocked(ref, q.accts.get(e.acct).due.a[e.pos].key))
+			out = append(out, q.decodeLocked(ref, q.accts.get(e.acct).due.key(ref)))
 		}
 	}
 	q.minExp = rest

@@ -140,14 +140,17 @@ func checkMemoryQueue(t *testing.T, q *MemoryQueue, pending int) {
 			continue
 		}
 		refs := 0
-		for i, s := range a.due.a {
+		for i, s := range a.due.heap.a {
 			e := q.store.at(s.ref)
-			if e.flags&memPending == 0 || int(e.pos) != i || e.acct != uint32(n) {
+			if e.flags&memPending == 0 || e.flags&memWhere != memInHeap || int(e.pos) != i || e.acct != uint32(n) {
 				t.Fatalf("heap slot %d of %s names entry %d (%+v)", i, a.id, s.ref, *e)
 			}
-			if i > 0 && a.due.a[memHeapParent(i)].key > s.key {
+			if i > 0 && a.due.heap.a[memHeapParent(i)].key > s.key {
 				t.Fatalf("heap of %s out of order at %d", a.id, i)
 			}
+		}
+		for _, where := range []uint8{memInPuts, memInLeases} {
+			checkMemLane(t, q, a.due.lane(where), where, uint32(n))
 		}
 		inHeaps += a.due.len()
 		for r := memRef(0); r < q.store.used; r++ {
@@ -187,5 +190,33 @@ func checkMemoryQueue(t *testing.T, q *MemoryQueue, pending int) {
 		q.byID.len()+len(q.byOther) != live {
 		t.Fatalf("%d in heaps, %d live (store says %d), %d remembered, %d ids indexed",
 			inHeaps, live, q.store.live, remembered, q.byID.len()+len(q.byOther))
+	}
+}
+
+// checkMemLane checks that a lane of account n is in order, that its live
+// slots name pending entries of n that say they are there, and that its
+// counts agree with its slots.
+func checkMemLane(t *testing.T, q *MemoryQueue, l *memLane, where uint8, n uint32) {
+	t.Helper()
+	dead := 0
+	for seq := l.head; seq != l.tail; seq++ {
+		s := *l.at(seq)
+		if seq != l.head && l.at(seq-1).key > s.key {
+			t.Fatalf("lane %d of account %d out of order at %d", where, n, seq)
+		}
+		if s.ref == memNoRef {
+			if seq == l.head {
+				t.Fatalf("lane %d of account %d starts with a dead slot", where, n)
+			}
+			dead++
+			continue
+		}
+		e := q.store.at(s.ref)
+		if e.flags&memPending == 0 || e.flags&memWhere != where || uint32(e.pos) != seq || e.acct != n {
+			t.Fatalf("lane %d slot %d of account %d names entry %d (%+v)", where, seq, n, s.ref, *e)
+		}
+	}
+	if dead != l.dead || l.size() > len(l.a) {
+		t.Fatalf("lane %d of account %d: %d dead slots, counted %d; %d slots in %d", where, n, dead, l.dead, l.size(), len(l.a))
 	}
 }

@@ -199,6 +199,9 @@ func TestParseCanonicalID(t *testing.T) {
 		{"5A0000000000001", 0, false},
 		{"5A000000000000001", 0, false},
 		{"5A00000000000 01", 0, false},
+		{"5A0000000000000G", 0, false},
+		{"5A000000000000:1", 0, false},
+		{"/A00000000000001", 0, false},
 		{"", 0, false},
 	}
 	for _, c := range cases {

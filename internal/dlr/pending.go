@@ -100,7 +100,7 @@ func addClamped(c *atomic.Int64, delta int64) {
 // doneEach counts one receipt fewer for each receipt's account (answers
 // come in batches of one account mostly: one map lookup per run of one
 // account). An account no longer known (removed by a reload) stays gone.
-func (p *accountPending) doneEach(rs []Receipt) {
+func (p *accountPending) doneEach(rs []*Receipt) {
 	var sys string
 	var c *atomic.Int64
 	known := false

@@ -41,7 +41,7 @@ func TestDoneEachDoesNotBringBackARemovedAccount(t *testing.T) {
 	p := newAccountPending()
 	p.setAccounts([]string{"alice"})
 	p.add("alice", 2)
-	p.doneEach([]Receipt{{SystemID: "alice"}, {SystemID: "bob"}, {SystemID: "bob"}})
+	p.doneEach([]*Receipt{{SystemID: "alice"}, {SystemID: "bob"}, {SystemID: "bob"}})
 	if _, ok := (*p.n.Load())["bob"]; ok {
 		t.Fatal("an answer for an unknown account made it known")
 	}
