@@ -23,6 +23,7 @@ import (
 type fakeTMT struct {
 	srv      *httptest.Server
 	requests atomic.Int64
+	answered atomic.Int64  // requests answered (or hung up on)
 	arrived  chan struct{} // one token per request, when it arrives
 	answers  map[string]fakeAnswer
 	fallback *fakeAnswer // the answer for numbers not in answers; nil = valid
@@ -68,6 +69,7 @@ func (f *fakeTMT) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	defer f.answered.Add(1)
 	if a.hangup {
 		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 			_ = conn.Close()

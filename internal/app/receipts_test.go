@@ -320,9 +320,10 @@ func TestShutdownSendsReceiptsOfSubmitsInFlight(t *testing.T) {
 	}
 }
 
-// TestBusyWorkersThrottleInsteadOfStallingTheReader: with every HLR worker
-// busy and the queue full, further submits are answered ESME_RTHROTTLED at
-// once and the session keeps answering enquire_link.
+// TestBusyWorkersThrottleInsteadOfStallingTheReader: with the HLR worker
+// busy and the account holding its share of the worker and its queue,
+// further submits are answered ESME_RTHROTTLED at once and the session
+// keeps answering enquire_link.
 func TestBusyWorkersThrottleInsteadOfStallingTheReader(t *testing.T) {
 	slow := map[string]fakeAnswer{}
 	for i := range 10 {

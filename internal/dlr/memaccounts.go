@@ -2,8 +2,8 @@ package dlr
 
 import "strings"
 
-// memAccount is one system id of a MemoryQueue: its name, the due heap of
-// its pending receipts and how many entries (pending or remembered) name
+// memAccount is one system id of a MemoryQueue: its name, the due order of
+// its pending receipts (memDue) and how many entries (pending or remembered) name
 // it. Entries hold its number, not its name, so a million receipts share
 // one copy of the system id.
 type memAccount struct {

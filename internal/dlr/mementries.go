@@ -203,7 +203,7 @@ func (q *MemoryQueue) destLocked(ref memRef) string {
 	return unpackDest(&e.addrs)
 }
 
-// unlinkLocked takes a pending entry out of its account's heap.
+// unlinkLocked takes a pending entry out of its account's due order.
 func (q *MemoryQueue) unlinkLocked(ref memRef) {
 	e := q.store.at(ref)
 	q.accts.get(e.acct).due.remove(ref)
@@ -330,8 +330,8 @@ func (q *MemoryQueue) compactIfSparseLocked() {
 
 // compactLocked moves the entries in use into a new store, numbered from
 // 0, so the chunks a burst needed go back to the garbage collector. Every
-// entry in use is pending (its heap slot names it) or remembered (its ring
-// slot does). Ring slots that name an entry which moved on since (stale,
+// entry in use is pending (its heap or lane slot names it) or remembered
+// (its ring slot does). Ring slots that name an entry which moved on since (stale,
 // see rememberLocked) would name an arbitrary entry, or none, under the
 // new numbers: they are emptied.
 func (q *MemoryQueue) compactLocked() {

@@ -2,8 +2,9 @@ package dlr
 
 // memHeap is a 4-ary min-heap of entries by due time, keeping each
 // entry's position up to date so entries can be fixed or removed in
-// O(log n). Four children rather than two halve the levels an entry
-// passes (a claimed receipt, leased, sinks from the top to the bottom),
+// O(log n). It holds what arrives out of due order (memDue: receipts in
+// order go to a lane). Four children rather than two halve the levels an
+// entry passes (one moved from the top sinks to the bottom),
 // and with them the entries whose position is rewritten; the four
 // children's slots share a cache line, so choosing the least costs little
 // more than choosing between two. A moving slot is held aside while the

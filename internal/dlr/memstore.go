@@ -9,7 +9,7 @@ type memEntry struct {
 	id    uint64 // canonical message id (memSpilledID: see memSpill); free: next free ref
 	sub   int64  // SubmittedAt, Unix nanoseconds (0: zero time)
 	exp   int64  // pending: ExpiresAt (noExpiry: never); remembered: the outcome's At
-	pos   int32  // pending: position in the account's due heap; remembered: ring slot
+	pos   int32  // pending: heap index or lane sequence number (memDue); remembered: ring slot
 	acct  uint32 // account number (memAccounts), 0 for none
 	ton   [4]uint8
 	err   uint8  // intern code of Err
@@ -21,7 +21,7 @@ type memEntry struct {
 }
 
 const (
-	memPending     = 1 << iota // in its account's due heap
+	memPending     = 1 << iota // in its account's due order (memDue)
 	memRemembered              // finished; kept for Lookup while in the ring
 	memSpilledID               // the id is in memSpill
 	memSpilledAddr             // the addresses are in memSpill

@@ -12,7 +12,7 @@
 // of its own, within a bounded number of places. The workers' queue and
 // the multi places are shared out per account (fairshare.go): one account
 // may hold at most places ÷ (accounts holding places + 1), so a client
-// flooding slow lookups is throttled itself while another account still
-// finds a place. A receipt is stored before the submit_sm_resp that
+// flooding slow lookups is throttled itself and leaves room for others
+// (room that later arrivals share until the pool is full). A receipt is stored before the submit_sm_resp that
 // promises it is written.
 package gateway

@@ -8,8 +8,9 @@ import "sync"
 // An account may hold at most capacity ÷ (active + 1) places (at least
 // one), where active counts the accounts holding places, itself included.
 // The "+ 1" keeps room for an account that holds nothing yet: an account
-// alone gets half the pool, two share two thirds, and a newcomer always
-// finds a place until the pool itself is full. When another account
+// alone gets half the pool, two share two thirds, and a newcomer finds a
+// place while the pool is not full (with several accounts it can be: each
+// keeps what it took before the others arrived, until that work ends). When another account
 // arrives, the share of those already in shrinks and their surplus drains
 // as their work completes; nothing is taken back from work already
 // admitted.

@@ -161,6 +161,9 @@ func (h *Handler) enqueue(r *smpp.Request, start time.Time) {
 			h.metrics.activeTasks.Inc()
 			return
 		default:
+			// Only between a worker giving its place back and taking
+			// the next job can the queue be full while the share is
+			// not: throttle, never block the reader.
 			h.jobShare.give(account)
 		}
 	}
