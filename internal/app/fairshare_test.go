@@ -11,9 +11,9 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
-// floodAndGood starts a gateway with one HLR worker (HLR_MAX_CONCURRENCY=1)
-// and two accounts, "flood" and "good", and binds one session of each.
-// Numbers 40700000200x answer after hold; every other number at once.
+// floodAndGood starts a gateway with HLR_MAX_CONCURRENCY=workers and two
+// accounts, "flood" and "good", and binds one session of each. Numbers
+// 40700000200xx answer after hold; every other number at once.
 func floodAndGood(t *testing.T, workers string, hold time.Duration) (flood, good *esme.Client) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "accounts.yaml")
@@ -22,8 +22,8 @@ func floodAndGood(t *testing.T, workers string, hold time.Duration) (flood, good
 		t.Fatal(err)
 	}
 	slow := map[string]fakeAnswer{}
-	for i := range 10 {
-		slow[fmt.Sprintf("40700000200%d", i)] = fakeAnswer{delay: hold, present: "yes", typ: "mobile"}
+	for i := range 12 {
+		slow[fmt.Sprintf("40700000200%02d", i)] = fakeAnswer{delay: hold, present: "yes", typ: "mobile"}
 	}
 	gw := startGateway(t, newFakeTMT(t, slow), map[string]string{
 		"SMPP_ACCOUNTS_FILE": file, "HLR_MAX_CONCURRENCY": workers, "HLR_TIMEOUT_SECONDS": "5",
@@ -39,18 +39,19 @@ func floodAndGood(t *testing.T, workers string, hold time.Duration) (flood, good
 	return dial("flood", "f"), dial("good", "g")
 }
 
-// TestOneAccountCannotFillTheWorkersQueue: one worker and a queue of four
-// are five places; an account alone may hold half of them. The flood's
-// ten slow submits get two places and eight ESME_RTHROTTLED, and another
-// account's submit still finds a place and is decided by the HLR. With a
-// plain queue the flood took all five and the other account was throttled.
+// TestOneAccountCannotFillTheWorkersQueue: two workers and a queue of
+// eight are ten places, one of them kept for an account holding none. The
+// flood's twelve slow submits get nine places and three ESME_RTHROTTLED,
+// and another account's submit still finds a place and is decided by the
+// HLR. With a plain queue the flood took all ten and the other account
+// was throttled.
 func TestOneAccountCannotFillTheWorkersQueue(t *testing.T) {
-	flood, good := floodAndGood(t, "1", 300*time.Millisecond)
-	answers := make(chan pdu.Status, 10)
-	for i := range 10 {
-		flood.SendAsync(sm(fmt.Sprintf("40700000200%d", i), 0), func(p pdu.PDU, _ error) { answers <- p.Status })
+	flood, good := floodAndGood(t, "2", 300*time.Millisecond)
+	answers := make(chan pdu.Status, 12)
+	for i := range 12 {
+		flood.SendAsync(sm(fmt.Sprintf("40700000200%02d", i), 0), func(p pdu.PDU, _ error) { answers <- p.Status })
 	}
-	for range 8 {
+	for range 3 {
 		if st := <-answers; st != pdu.StatusThrottled {
 			t.Fatalf("the flood got %s before the HLR answered, want ESME_RTHROTTLED beyond its share", st)
 		}
@@ -62,19 +63,20 @@ func TestOneAccountCannotFillTheWorkersQueue(t *testing.T) {
 	if st != pdu.StatusInvDstAdr {
 		t.Fatalf("the other account's submit during the flood: %s, want ESME_RINVDSTADR (decided by the HLR)", st)
 	}
-	for range 2 {
+	for range 9 {
 		if st := <-answers; st != pdu.StatusInvDstAdr {
 			t.Errorf("an admitted flood submit: %s, want ESME_RINVDSTADR", st)
 		}
 	}
 }
 
-// TestOneAccountCannotTakeEveryMultiPlace: with HLR_MAX_CONCURRENCY=2, two
-// submit_multi are decided at once; an account alone gets one. The flood's
-// three hanging multis get one place and two ESME_RTHROTTLED, and another
-// account's submit_multi is decided while the flood's still waits.
+// TestOneAccountCannotTakeEveryMultiPlace: with HLR_MAX_CONCURRENCY=8,
+// eight submit_multi are decided at once, one place kept for an account
+// holding none. The flood's nine hanging multis get seven places and two
+// ESME_RTHROTTLED, and another account's submit_multi is decided while the
+// flood's still wait.
 func TestOneAccountCannotTakeEveryMultiPlace(t *testing.T) {
-	flood, good := floodAndGood(t, "2", 2*time.Second)
+	flood, good := floodAndGood(t, "8", 2*time.Second)
 	multi := func(dests ...string) *pdu.SubmitMulti {
 		m := &pdu.SubmitMulti{Source: pdu.Address{TON: 5, Addr: "SENDER"}, ShortMessage: "hi"}
 		for _, d := range dests {
@@ -82,9 +84,9 @@ func TestOneAccountCannotTakeEveryMultiPlace(t *testing.T) {
 		}
 		return m
 	}
-	answers := make(chan pdu.Status, 3)
-	for i := range 3 {
-		flood.SendAsync(multi(fmt.Sprintf("40700000200%d", i)), func(p pdu.PDU, _ error) { answers <- p.Status })
+	answers := make(chan pdu.Status, 9)
+	for i := range 9 {
+		flood.SendAsync(multi(fmt.Sprintf("40700000200%02d", i)), func(p pdu.PDU, _ error) { answers <- p.Status })
 	}
 	for range 2 {
 		if st := <-answers; st != pdu.StatusThrottled {

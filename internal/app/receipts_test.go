@@ -320,10 +320,9 @@ func TestShutdownSendsReceiptsOfSubmitsInFlight(t *testing.T) {
 	}
 }
 
-// TestBusyWorkersThrottleInsteadOfStallingTheReader: with the HLR worker
-// busy and the account holding its share of the worker and its queue,
-// further submits are answered ESME_RTHROTTLED at once and the session
-// keeps answering enquire_link.
+// TestBusyWorkersThrottleInsteadOfStallingTheReader: with every HLR worker
+// busy and the queue full, further submits are answered ESME_RTHROTTLED at
+// once and the session keeps answering enquire_link.
 func TestBusyWorkersThrottleInsteadOfStallingTheReader(t *testing.T) {
 	slow := map[string]fakeAnswer{}
 	for i := range 10 {
@@ -335,10 +334,10 @@ func TestBusyWorkersThrottleInsteadOfStallingTheReader(t *testing.T) {
 	for i := range 10 {
 		c.SendAsync(sm(fmt.Sprintf("4070000010%d", i), 1), func(p pdu.PDU, _ error) { answers <- p.Status })
 	}
-	// One worker and a queue of four are five places, of which an
-	// account alone holds half (two): the other eight are throttled at
-	// once, while the first two still wait for the HLR.
-	for range 8 {
+	// One submit in the worker and four queued (a pool this small keeps
+	// no place for other accounts): the other five are throttled at once,
+	// while the first five still wait for the HLR.
+	for range 5 {
 		if st := <-answers; st != pdu.StatusThrottled {
 			t.Fatalf("got %s before the HLR answered, want ESME_RTHROTTLED", st)
 		}

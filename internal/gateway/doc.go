@@ -10,9 +10,9 @@
 // reader goroutine; the rest go to a fixed pool of workers, so a slow HLR
 // costs no goroutine per message. A submit_multi is decided on a goroutine
 // of its own, within a bounded number of places. The workers' queue and
-// the multi places are shared out per account (fairshare.go): one account
-// may hold at most places ÷ (accounts holding places + 1), so a client
-// flooding slow lookups is throttled itself and leaves room for others
-// (room that later arrivals share until the pool is full). A receipt is stored before the submit_sm_resp that
+// the multi places are shared out per account (fairshare.go): an eighth
+// of each pool is kept for accounts holding no place, and the rest is
+// shared among those holding places, so a client flooding slow lookups is
+// throttled itself and leaves room for others. A receipt is stored before the submit_sm_resp that
 // promises it is written.
 package gateway

@@ -5,15 +5,15 @@ import "sync"
 // fairShare admits work into a bounded pool per account, so that one
 // account cannot take every place and leave the others ESME_RTHROTTLED.
 //
-// An account may hold at most capacity ÷ (active + 1) places (at least
-// one), where active counts the accounts holding places, itself included.
-// The "+ 1" keeps room for an account that holds nothing yet: an account
-// alone gets half the pool, two share two thirds, and a newcomer finds a
-// place while the pool is not full (with several accounts it can be: each
-// keeps what it took before the others arrived, until that work ends). When another account
-// arrives, the share of those already in shrinks and their surplus drains
-// as their work completes; nothing is taken back from work already
-// admitted.
+// An eighth of the pool (reserveDivisor) is kept for accounts that hold no
+// place: an account alone may fill the rest, and a newcomer still finds a
+// place. The rest is shared: an account may hold at most (capacity −
+// reserve) ÷ active places, where active counts the accounts holding
+// places, itself included. When another account arrives, the share of
+// those already in shrinks and their surplus drains as their work
+// completes; nothing is taken back from work already admitted. A pool of
+// fewer than reserveDivisor places has no reserve: an account alone may
+// take all of it, as with a plain queue.
 //
 // Work that waits (the submits queued for an HLR worker, the submit_multi
 // being decided) is what it bounds; the cost is one mutex per admitted
@@ -21,21 +21,32 @@ import "sync"
 type fairShare struct {
 	mu       sync.Mutex
 	capacity int
+	reserve  int // places only an account holding none may take
 	used     int
 	held     map[string]int
 }
 
+// reserveDivisor: the pool's 1/reserveDivisor is the newcomers' reserve.
+const reserveDivisor = 8
+
 func newFairShare(capacity int) *fairShare {
-	return &fairShare{capacity: max(capacity, 1), held: make(map[string]int)}
+	capacity = max(capacity, 1)
+	return &fairShare{capacity: capacity, reserve: capacity / reserveDivisor, held: make(map[string]int)}
 }
 
-// take reserves a place for account; false when the pool is full or the
-// account holds its share already.
+// take reserves a place for account; false when the pool is full, when
+// only the reserve is left and the account holds a place already, or when
+// it holds its share.
 func (f *fairShare) take(account string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := f.held[account]
-	if f.used >= f.capacity || n >= f.shareLocked(n) {
+	switch {
+	case f.used >= f.capacity:
+		return false
+	case n > 0 && f.used >= f.capacity-f.reserve:
+		return false
+	case n >= f.shareLocked(n):
 		return false
 	}
 	f.held[account] = n + 1
@@ -49,7 +60,7 @@ func (f *fairShare) shareLocked(n int) int {
 	if n == 0 {
 		active++ // the account asking counts too
 	}
-	return max(f.capacity/(active+1), 1)
+	return max((f.capacity-f.reserve)/active, 1)
 }
 
 // give returns a place taken by take.

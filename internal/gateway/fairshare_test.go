@@ -14,37 +14,74 @@ func TestFairShare(t *testing.T) {
 		capacity int
 		steps    []step
 	}{
-		{"an account alone gets half", 4, []step{
-			{take: "a", want: true, wantUse: 1},
-			{take: "a", want: true, wantUse: 2},
-			{take: "a", want: false, wantUse: 2},
-		}},
-		{"a newcomer finds a place and the first account's share shrinks", 6, []step{
+		{"an account alone takes all but the reserve", 16, []step{ // reserve 2
 			{take: "a", want: true, wantUse: 1},
 			{take: "a", want: true, wantUse: 2},
 			{take: "a", want: true, wantUse: 3},
-			{take: "b", want: true, wantUse: 4}, // b's share: 6/(2+1) = 2
-			{take: "b", want: true, wantUse: 5},
+			{take: "a", want: true, wantUse: 4},
+			{take: "a", want: true, wantUse: 5},
+			{take: "a", want: true, wantUse: 6},
+			{take: "a", want: true, wantUse: 7},
+			{take: "a", want: true, wantUse: 8},
+			{take: "a", want: true, wantUse: 9},
+			{take: "a", want: true, wantUse: 10},
+			{take: "a", want: true, wantUse: 11},
+			{take: "a", want: true, wantUse: 12},
+			{take: "a", want: true, wantUse: 13},
+			{take: "a", want: true, wantUse: 14},
+			{take: "a", want: false, wantUse: 14},
+			// A newcomer takes from the reserve, once: then it holds a place.
+			{take: "b", want: true, wantUse: 15},
+			{take: "b", want: false, wantUse: 15},
+			{take: "c", want: true, wantUse: 16},
+			{take: "d", want: false, wantUse: 16}, // full
+			// The shares are now 14/3 = 4: a drains to it before it takes again.
+			{give: "a", wantUse: 15},
+			{give: "a", wantUse: 14},
+			{give: "a", wantUse: 13},
+			{take: "b", want: true, wantUse: 14}, // b holds 2 of its 4
+			{take: "a", want: false, wantUse: 14},
+		}},
+		{"shares shrink as accounts arrive and grow as they leave", 16, []step{
+			{take: "a", want: true, wantUse: 1},
+			{take: "b", want: true, wantUse: 2},
+			{take: "a", want: true, wantUse: 3},
+			{take: "b", want: true, wantUse: 4},
+			{take: "a", want: true, wantUse: 5},
+			{take: "b", want: true, wantUse: 6},
+			{take: "a", want: true, wantUse: 7},
+			{take: "b", want: true, wantUse: 8},
+			{take: "a", want: true, wantUse: 9},
+			{take: "b", want: true, wantUse: 10},
+			{take: "a", want: true, wantUse: 11},
+			{take: "b", want: true, wantUse: 12},
+			{take: "a", want: true, wantUse: 13},
+			{take: "b", want: true, wantUse: 14},
+			{take: "a", want: false, wantUse: 14}, // 7 each, 14/2
+			{give: "b", wantUse: 13},
+			{give: "b", wantUse: 12},
+			{give: "b", wantUse: 11},
+			{give: "b", wantUse: 10},
+			{give: "b", wantUse: 9},
+			{give: "b", wantUse: 8},
+			{give: "b", wantUse: 7}, // b is gone: a alone, its share 14
+			{take: "a", want: true, wantUse: 8},
+		}},
+		{"a small pool has no reserve", 5, []step{
+			{take: "a", want: true, wantUse: 1},
+			{take: "a", want: true, wantUse: 2},
+			{take: "a", want: true, wantUse: 3},
+			{take: "a", want: true, wantUse: 4},
+			{take: "a", want: true, wantUse: 5},
 			{take: "b", want: false, wantUse: 5},
-			{take: "a", want: false, wantUse: 5}, // a holds 3 > its share of 2
 			{give: "a", wantUse: 4},
-			{take: "a", want: false, wantUse: 4}, // 2, its share now
-			{give: "b", wantUse: 3},
-			{give: "b", wantUse: 2}, // b is gone: a alone again, share 3
-			{take: "a", want: true, wantUse: 3},
+			{take: "b", want: true, wantUse: 5},
 		}},
-		{"a pool of one still serves one at a time", 1, []step{
+		{"a pool of one serves one at a time", 1, []step{
 			{take: "a", want: true, wantUse: 1},
 			{take: "b", want: false, wantUse: 1},
 			{give: "a", wantUse: 0},
 			{take: "b", want: true, wantUse: 1},
-		}},
-		{"a full pool refuses even an account with nothing", 4, []step{
-			{take: "a", want: true, wantUse: 1},
-			{take: "b", want: true, wantUse: 2},
-			{take: "c", want: true, wantUse: 3},
-			{take: "d", want: true, wantUse: 4},
-			{take: "e", want: false, wantUse: 4},
 		}},
 		{"giving back what was never taken changes nothing", 2, []step{
 			{give: "a", wantUse: 0},

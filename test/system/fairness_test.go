@@ -11,7 +11,7 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
-// TestOneAccountsFloodDoesNotStarveAnother: with four provider slots and a
+// TestOneAccountsFloodDoesNotStarveAnother: with eight provider slots and a
 // 100 ms HLR, one account floods submit_multi to 1,600 uncached numbers.
 // The flood slows only itself: another account's submits to uncached
 // numbers are all decided by the HLR (ESME_RINVDSTADR for live numbers,
@@ -24,7 +24,7 @@ func TestOneAccountsFloodDoesNotStarveAnother(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "accounts.yaml")
 	writeFile(t, file, "accounts:\n  - {system_id: flood, password: f}\n  - {system_id: good, password: g}\n")
 	g := startGW(t, "gw-fair", map[string]string{
-		"SMPP_ACCOUNTS_FILE": file, "SIMULATOR_LATENCY_MS": "100", "HLR_MAX_CONCURRENCY": "4",
+		"SMPP_ACCOUNTS_FILE": file, "SIMULATOR_LATENCY_MS": "100", "HLR_MAX_CONCURRENCY": "8",
 		"HLR_TIMEOUT_POLICY": "reject",
 	})
 	flood, err := bindAs(t, g.smppAddr, "flood", "f", pdu.CmdBindTransmitter)
@@ -56,8 +56,8 @@ func TestOneAccountsFloodDoesNotStarveAnother(t *testing.T) {
 			})
 	}
 	// The flood is queued once the slots are taken and lookups wait.
-	if !waitFor(10*time.Second, func() bool { v, _ := g.metric("hlr_inflight_requests"); return v >= 4 }) {
-		t.Fatal("the flood never took the four provider slots")
+	if !waitFor(10*time.Second, func() bool { v, _ := g.metric("hlr_inflight_requests"); return v >= 8 }) {
+		t.Fatal("the flood never took the eight provider slots")
 	}
 
 	for i := range 20 {
@@ -74,9 +74,9 @@ func TestOneAccountsFloodDoesNotStarveAnother(t *testing.T) {
 		}
 	}
 
-	// The flood holds its share of the multi places (half of four), not
-	// all of them: the good account's submit_multi is decided too, each
-	// destination by the HLR.
+	// The flood holds seven of the eight multi places, not all of them
+	// (one is kept for an account holding none): the good account's
+	// submit_multi is decided too, each destination by the HLR.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	goodMulti := &pdu.SubmitMulti{Source: pdu.Address{TON: 5, Addr: "GOOD"}, ShortMessage: "hi"}
 	for i := range 3 {
