@@ -3,10 +3,10 @@ package cache_test
 import (
 	"context"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/benchcpu"
 	"github.com/smpp-hlr-gateway/gateway/internal/cache"
 )
 
@@ -37,21 +37,8 @@ func BenchmarkMemoryRefParallel(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var seed atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := processCPU()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(seed.Add(1)) * 7919
-		for pb.Next() {
-			i += 613
-			if p, ok := m.Ref(keys[i%len(keys)]); !ok || p.A != "valid" {
-				b.Error("not a hit")
-				return
-			}
-		}
+	benchcpu.RunParallel(b, func(i int) bool {
+		p, ok := m.Ref(keys[i%len(keys)])
+		return ok && p.A == "valid"
 	})
-	if cpu := processCPU() - cpu; cpu > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
 }

@@ -2,10 +2,10 @@ package hlr_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/benchcpu"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 )
 
@@ -87,7 +87,7 @@ func BenchmarkReaderHitParallel(b *testing.B) {
 	for i, n := range benchMSISDNs {
 		dests[i] = hlr.Destination{Account: "acct", Addr: n, TON: 1}
 	}
-	runParallelHits(b, func(i int) bool {
+	benchcpu.RunParallel(b, func(i int) bool {
 		res, ok := r.Cached(dests[i%len(dests)])
 		return ok && res.Source == hlr.SourceMemory && res.Valid()
 	})
@@ -96,31 +96,8 @@ func BenchmarkReaderHitParallel(b *testing.B) {
 func BenchmarkChainCachedParallel(b *testing.B) {
 	c := newChain(b, &fakeProvider{}, hlr.ChainOptions{Memory: newMemory(b), TTL: time.Hour})
 	warm(b, c)
-	runParallelHits(b, func(i int) bool {
+	benchcpu.RunParallel(b, func(i int) bool {
 		res, ok := c.Cached(benchMSISDNs[i%len(benchMSISDNs)])
 		return ok && res.Source == hlr.SourceMemory && res.Valid()
 	})
-}
-
-// runParallelHits calls hit from GOMAXPROCS goroutines, each walking the
-// numbers with its own start so that they do not read the same entry in
-// lock step, and reports cpu-ns/op.
-func runParallelHits(b *testing.B, hit func(i int) bool) {
-	var seed atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := processCPU()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(seed.Add(1)) * 7919
-		for pb.Next() {
-			i += 613
-			if !hit(i) {
-				b.Error("not a valid memory hit")
-				return
-			}
-		}
-	})
-	if cpu := processCPU() - cpu; cpu > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
 }

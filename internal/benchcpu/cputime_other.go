@@ -1,6 +1,6 @@
 //go:build !unix
 
-package cache_test
+package benchcpu
 
 import "time"
 
