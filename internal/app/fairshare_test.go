@@ -13,8 +13,8 @@ import (
 
 // floodAndGood starts a gateway with HLR_MAX_CONCURRENCY=workers and two
 // accounts, "flood" and "good", and binds one session of each. Numbers
-// 40700000200xx answer after hold; every other number at once.
-func floodAndGood(t *testing.T, workers string, hold time.Duration) (flood, good *esme.Client) {
+// 40700000200xx get slowAnswer; every other number is answered at once.
+func floodAndGood(t *testing.T, workers string, slowAnswer fakeAnswer) (flood, good *esme.Client) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "accounts.yaml")
 	yaml := "accounts:\n  - {system_id: flood, password: f}\n  - {system_id: good, password: g}\n"
@@ -23,7 +23,7 @@ func floodAndGood(t *testing.T, workers string, hold time.Duration) (flood, good
 	}
 	slow := map[string]fakeAnswer{}
 	for i := range 12 {
-		slow[fmt.Sprintf("40700000200%02d", i)] = fakeAnswer{delay: hold, present: "yes", typ: "mobile"}
+		slow[fmt.Sprintf("40700000200%02d", i)] = slowAnswer
 	}
 	gw := startGateway(t, newFakeTMT(t, slow), map[string]string{
 		"SMPP_ACCOUNTS_FILE": file, "HLR_MAX_CONCURRENCY": workers, "HLR_TIMEOUT_SECONDS": "5",
@@ -46,7 +46,7 @@ func floodAndGood(t *testing.T, workers string, hold time.Duration) (flood, good
 // HLR. With a plain queue the flood took all ten and the other account
 // was throttled.
 func TestOneAccountCannotFillTheWorkersQueue(t *testing.T) {
-	flood, good := floodAndGood(t, "2", 300*time.Millisecond)
+	flood, good := floodAndGood(t, "2", fakeAnswer{delay: time.Second, present: "yes", typ: "mobile"})
 	answers := make(chan pdu.Status, 12)
 	for i := range 12 {
 		flood.SendAsync(sm(fmt.Sprintf("40700000200%02d", i), 0), func(p pdu.PDU, _ error) { answers <- p.Status })
@@ -76,7 +76,9 @@ func TestOneAccountCannotFillTheWorkersQueue(t *testing.T) {
 // ESME_RTHROTTLED, and another account's submit_multi is decided while the
 // flood's still wait.
 func TestOneAccountCannotTakeEveryMultiPlace(t *testing.T) {
-	flood, good := floodAndGood(t, "8", 2*time.Second)
+	hold := make(chan struct{}) // the flood's lookups hang until the test ends
+	defer close(hold)
+	flood, good := floodAndGood(t, "8", fakeAnswer{hold: hold, present: "yes", typ: "mobile"})
 	multi := func(dests ...string) *pdu.SubmitMulti {
 		m := &pdu.SubmitMulti{Source: pdu.Address{TON: 5, Addr: "SENDER"}, ShortMessage: "hi"}
 		for _, d := range dests {

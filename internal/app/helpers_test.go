@@ -23,16 +23,17 @@ import (
 type fakeTMT struct {
 	srv      *httptest.Server
 	requests atomic.Int64
-	answered atomic.Int64  // requests answered (or hung up on)
+	inFlight atomic.Int64  // requests not yet answered or given up
 	arrived  chan struct{} // one token per request, when it arrives
 	answers  map[string]fakeAnswer
 	fallback *fakeAnswer // the answer for numbers not in answers; nil = valid
 }
 
 type fakeAnswer struct {
-	code        int           // HTTP status; 0 = 200
-	body        string        // raw body; "" = built from status/error/present
-	delay       time.Duration // before answering (honours the request context)
+	code        int             // HTTP status; 0 = 200
+	body        string          // raw body; "" = built from status/error/present
+	delay       time.Duration   // before answering (honours the request context)
+	hold        <-chan struct{} // when set, no answer before it is closed (or the request ends)
 	status, err int
 	present     string
 	typ         string
@@ -48,6 +49,8 @@ func newFakeTMT(t *testing.T, answers map[string]fakeAnswer) *fakeTMT {
 
 func (f *fakeTMT) serve(w http.ResponseWriter, r *http.Request) {
 	f.requests.Add(1)
+	f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
 	select {
 	case f.arrived <- struct{}{}:
 	default:
@@ -69,7 +72,13 @@ func (f *fakeTMT) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	defer f.answered.Add(1)
+	if a.hold != nil {
+		select {
+		case <-a.hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if a.hangup {
 		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 			_ = conn.Close()
