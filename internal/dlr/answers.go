@@ -206,11 +206,12 @@ func (s *shard) settle(res []result, w *settleBufs) {
 	s.mu.Unlock()
 }
 
-// ackClaimed acknowledges claimed receipts with outcome o: by pointer on
-// the memory queue, else copied into w.copies for the queue's Ack.
+// ackClaimed acknowledges claimed receipts with outcome o: by pointer
+// when the queue can (claimedAcker), else copied into w.copies for the
+// queue's Ack.
 func (d *Dispatcher) ackClaimed(o Outcome, rs []*Receipt, w *settleBufs) {
-	if q, ok := d.q.(*MemoryQueue); ok {
-		q.ackClaimed(o, rs)
+	if d.byRef != nil {
+		d.byRef.ackClaimed(o, rs)
 		return
 	}
 	copies := w.copies[:0]

@@ -50,6 +50,14 @@ type Dispatcher struct {
 	counts   *accountPending
 	expiries expirySeen // counted once when a claim and the sweep both expire a receipt
 	shards   []*shard
+	byRef    claimedAcker // q, when it acknowledges claimed receipts by pointer
+}
+
+// claimedAcker is implemented by a queue that acknowledges the receipts
+// its Claim handed out by pointer (MemoryQueue): it finds their entries
+// without copying them or looking their ids up again.
+type claimedAcker interface {
+	ackClaimed(o Outcome, rs []*Receipt)
 }
 
 // NewDispatcher returns a dispatcher; start it with Run.
@@ -62,6 +70,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 		syncReq: make(chan chan struct{}),
 		counts:  newAccountPending(),
 	}
+	d.byRef, _ = opts.Queue.(claimedAcker)
 	d.shards = make([]*shard, opts.Shards)
 	for i := range d.shards {
 		d.shards[i] = newShard(d, i)
