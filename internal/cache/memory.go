@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -14,8 +15,16 @@ const DefaultMemoryEntries = 1_000_000
 
 // Memory is a bounded in-process cache with per-entry TTL. It is safe for
 // concurrent use. Call Close to stop its maintenance goroutine.
+//
+// otter holds the entries under a uint64 made from the key, its slot: a key of 1 to 15 decimal digits (an E.164 number, the
+// gateway's only key) maps to a number of its own, so such keys never
+// collide; any other key maps to a seeded hash, and its entry keeps the
+// key to tell it from another key with the same hash. A number key costs
+// a hit no string hashing and no string compare, and the entry keeps no
+// string alive (a key cut from a larger string would keep all of it).
 type Memory[V any] struct {
-	c     *otter.Cache[string, *memEntry[V]]
+	c     *otter.Cache[uint64, *memEntry[V]]
+	seed  maphash.Seed // of the hashed slots
 	clock *CoarseClock // the default clock, which Close stops; nil when one was given
 }
 
@@ -27,6 +36,81 @@ type Memory[V any] struct {
 type memEntry[V any] struct {
 	v   V
 	ttl time.Duration
+	key string // the key of a hashed slot; "" for a number key
+}
+
+// Slots. A number key of n digits (1 ≤ n ≤ 15) keeps n in bits 0–3, so
+// "7" and "007" differ. Up to 7 digits, bits 4 and up are its value;
+// from 8 on, the value of its first 8 digits (below 10^8 < 2^27) is in
+// bits 31–57 and that of its last 8 (they overlap below 16) in bits 4–30,
+// which together give every digit. A hashed slot has bit 63 set: the two
+// ranges do not meet.
+const (
+	maxDigitKey = 15
+	hashedSlot  = uint64(1) << 63
+)
+
+// digitSlot returns the slot of a key of 1 to 15 decimal digits. From 8
+// digits on it reads them 8 at a time: ~70 instructions for 14 digits,
+// where a loop over the digits took ~170.
+func digitSlot(key string) (uint64, bool) {
+	n := len(key)
+	switch {
+	case n == 0 || n > maxDigitKey:
+		return 0, false
+	case n < 8:
+		var v uint64
+		for i := 0; i < n; i++ {
+			d := key[i] - '0'
+			if d > 9 {
+				return 0, false
+			}
+			v = v*10 + uint64(d)
+		}
+		return v<<4 | uint64(n), true
+	}
+	hi, ok := digits8(load8(key))
+	if !ok {
+		return 0, false
+	}
+	lo, ok := digits8(load8(key[n-8:]))
+	if !ok {
+		return 0, false
+	}
+	return hi<<31 | lo<<4 | uint64(n), true
+}
+
+// load8 returns the first 8 bytes of s, the first in the low byte (one
+// load: the compiler combines them).
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// digits8 returns the value of 8 decimal digits read by load8, and false
+// when a byte is not one.
+func digits8(x uint64) (uint64, bool) {
+	const high, three = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030
+	// Each byte is 0x30–0x3F, and adding 6 leaves it below 0x40: '0'–'9'.
+	if x&high != three || (x+0x0606060606060606)&high != three {
+		return 0, false
+	}
+	x -= three
+	// Byte i becomes 10·d(i) + d(i+1); bytes 0, 2, 4 and 6 are the four
+	// pairs, which two multiplications weigh and add up in bits 32–63.
+	x = x*10 + x>>8
+	x = ((x&0x000000FF000000FF)*(100+1000000<<32) + (x>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
+	return x, true
+}
+
+// slot returns the slot of key and whether it is a hashed one, whose entry
+// must be checked for the key.
+func (m *Memory[V]) slot(key string) (uint64, bool) {
+	if s, ok := digitSlot(key); ok {
+		return s, false
+	}
+	return maphash.String(m.seed, key) | hashedSlot, true
 }
 
 // MemoryOptions tunes a [Memory] cache. The zero value is usable.
@@ -54,10 +138,10 @@ func NewMemory[V any](maxEntries int, opts MemoryOptions) (*Memory[V], error) {
 		coarse = NewCoarseClock(SystemClock{}, DefaultCoarseResolution)
 		clock = coarse
 	}
-	c, err := otter.New(&otter.Options[string, *memEntry[V]]{
+	c, err := otter.New(&otter.Options[uint64, *memEntry[V]]{
 		MaximumSize:     maxEntries,
 		InitialCapacity: initial,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *memEntry[V]]) time.Duration {
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[uint64, *memEntry[V]]) time.Duration {
 			return e.Value.ttl
 		}),
 		Clock: clock,
@@ -68,7 +152,7 @@ func NewMemory[V any](maxEntries int, opts MemoryOptions) (*Memory[V], error) {
 		}
 		return nil, fmt.Errorf("cache: memory: %w", err)
 	}
-	return &Memory[V]{c: c, clock: coarse}, nil
+	return &Memory[V]{c: c, seed: maphash.MakeSeed(), clock: coarse}, nil
 }
 
 // Get returns the value stored under key. It never returns an error.
@@ -85,20 +169,40 @@ func (m *Memory[V]) Get(_ context.Context, key string) (V, bool, error) {
 // must not be modified; a later Set stores a new value and leaves the one
 // returned as it was.
 func (m *Memory[V]) Ref(key string) (*V, bool) {
-	e, ok := m.c.GetIfPresent(key)
-	if !ok {
+	if s, ok := digitSlot(key); ok {
+		if e, ok := m.c.GetIfPresent(s); ok {
+			return &e.v, true
+		}
+		return nil, false
+	}
+	return m.refHashed(key)
+}
+
+// refHashed is Ref of a key that is not a number.
+func (m *Memory[V]) refHashed(key string) (*V, bool) {
+	e, ok := m.c.GetIfPresent(maphash.String(m.seed, key) | hashedSlot)
+	if !ok || e.key != key {
 		return nil, false
 	}
 	return &e.v, true
 }
 
 // Set stores value under key for ttl. A ttl <= 0 removes any stored value.
+//
+// Two keys that are not numbers and share a hash (about one chance in
+// 2^63 for a pair) share a slot: storing or removing one removes the
+// other, as an eviction would.
 func (m *Memory[V]) Set(_ context.Context, key string, value V, ttl time.Duration) error {
+	s, hashed := m.slot(key)
 	if ttl <= 0 {
-		m.c.Invalidate(key)
+		m.c.Invalidate(s)
 		return nil
 	}
-	m.c.Set(key, &memEntry[V]{v: value, ttl: ttl})
+	e := &memEntry[V]{v: value, ttl: ttl}
+	if hashed {
+		e.key = key
+	}
+	m.c.Set(s, e)
 	return nil
 }
 

@@ -1,0 +1,10 @@
+package cache
+
+// DigitSlot exposes digitSlot to the tests.
+var DigitSlot = digitSlot
+
+// HashedSlot is the bit that marks a hashed slot.
+const HashedSlot = hashedSlot
+
+// CleanUp runs the cache's pending maintenance (eviction) now.
+func (m *Memory[V]) CleanUp() { m.c.CleanUp() }
