@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/smpp-hlr-gateway/gateway/internal/cache"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 )
@@ -186,4 +188,46 @@ func TestChainLookupTimeoutIsSlotWaitPlusCallTimeout(t *testing.T) {
 			t.Errorf("%+v: LookupTimeout() = %v, want %v", c.o, got, c.want)
 		}
 	}
+}
+
+// TestResolverAnsweredCounts: an answer of Cached that is used counts as
+// what answered it; a memory hit is both a cache hit and an avoided
+// lookup.
+func TestResolverAnsweredCounts(t *testing.T) {
+	tests := []struct {
+		src     hlr.Source
+		hit     float64 // hlr_cache_hits_total{tier="memory"}
+		avoided string  // the hlr_lookups_avoided_total label counted, "" none
+	}{
+		{src: hlr.SourceMemory, hit: 1, avoided: "memory"},
+		{src: hlr.SourceRedis, avoided: "redis"},
+		{src: hlr.SourceRule, avoided: "rule"},
+		{src: hlr.SourcePrecheck, avoided: "precheck"},
+		{src: hlr.SourceNotANumber, avoided: "not_a_number"},
+		{src: hlr.SourceProvider},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src.String(), func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m, err := hlr.NewMetrics(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := hlr.NewResolver(&fakeProvider{}, hlr.ResolverOptions{Metrics: m})
+			r.Answered(hlr.Result{Class: hlr.ClassValid, Source: tt.src})
+			if got := metricValue(t, reg, "hlr_cache_hits_total", map[string]string{"tier": "memory"}); got != tt.hit {
+				t.Errorf("memory hits = %v, want %v", got, tt.hit)
+			}
+			for _, by := range []string{"memory", "redis", "coalesced", "precheck", "rule", "not_a_number"} {
+				want := 0.0
+				if by == tt.avoided {
+					want = 1
+				}
+				if got := metricValue(t, reg, "hlr_lookups_avoided_total", map[string]string{"by": by}); got != want {
+					t.Errorf("hlr_lookups_avoided_total{by=%q} = %v, want %v", by, got, want)
+				}
+			}
+		})
+	}
+	hlr.NewResolver(&fakeProvider{}, hlr.ResolverOptions{}).Answered(hlr.Result{Source: hlr.SourceMemory}) // no metrics: no panic
 }

@@ -54,17 +54,10 @@ func stamp(r Result, l Lifetimes, now time.Time) (Result, time.Duration) {
 type MemoryCache struct {
 	next  Lookuper
 	store cache.Cache[Result]
-	refs  refStore // store, when it can lend its values; else nil
+	mem   *cache.Memory[Result] // store, when it can lend its values; else nil
 	ttl   Lifetimes
 	m     *Metrics
 	now   func() time.Time
-}
-
-// refStore is a store that lends its values without copying them
-// ([cache.Memory]). A Result is ~200 bytes: the reader's hit path ([Chain.Cached])
-// passes a pointer instead of copying it through every layer.
-type refStore interface {
-	Ref(key string) (*Result, bool)
 }
 
 // NewMemoryCache answers from store when it can and otherwise asks next,
@@ -73,8 +66,11 @@ func NewMemoryCache(next Lookuper, store cache.Cache[Result], ttl Lifetimes, m *
 	if now == nil {
 		now = time.Now
 	}
-	refs, _ := store.(refStore)
-	return &MemoryCache{next: next, store: store, refs: refs, ttl: ttl, m: m, now: now}
+	// A [cache.Memory] lends its values without copying them. A Result is
+	// ~200 bytes: the reader's hit path ([Chain.Cached]) passes a pointer
+	// instead of copying it through every layer.
+	mem, _ := store.(*cache.Memory[Result])
+	return &MemoryCache{next: next, store: store, mem: mem, ttl: ttl, m: m, now: now}
 }
 
 // Lookup implements Lookuper.
@@ -108,7 +104,7 @@ func (c *MemoryCache) Peek(ctx context.Context, msisdn string) (Result, bool) {
 // every other reader, and must not be modified. A store that cannot lend
 // its values (not [cache.Memory]) costs a copy per hit.
 func (c *MemoryCache) Ref(ctx context.Context, msisdn string) (*Result, bool) {
-	if c.refs == nil {
+	if c.mem == nil {
 		r, ok, err := c.store.Get(ctx, msisdn)
 		if !ok || err != nil {
 			return nil, false
@@ -116,16 +112,19 @@ func (c *MemoryCache) Ref(ctx context.Context, msisdn string) (*Result, bool) {
 		r.Source = SourceMemory
 		return &r, true
 	}
-	p, ok := c.refs.Ref(msisdn)
-	if !ok {
-		return nil, false
-	}
-	if p.Source != SourceMemory { // stored by someone other than Store
+	return lent(c.mem.Ref(msisdn))
+}
+
+// lent returns a cached answer of a [cache.Memory] as a hit lends it: as
+// it is when Store kept it (which marks it SourceMemory), else a copy so
+// marked.
+func lent(p *Result, ok bool) (*Result, bool) {
+	if ok && p.Source != SourceMemory { // stored by someone other than Store
 		r := *p
 		r.Source = SourceMemory
 		return &r, true
 	}
-	return p, true
+	return p, ok
 }
 
 // Store caches a usable answer and returns it with Expires set. The copy

@@ -180,6 +180,21 @@ func (m *Metrics) avoid(by avoidedBy) {
 }
 
 // avoidBySource counts an answer a layer gave without a provider call.
+// answered counts an answer given on the reader ([Resolver.Answered]): a
+// memory hit is a cache hit and an avoided lookup, counted here without
+// going through cache and avoidBySource.
+func (m *Metrics) answered(s Source) {
+	if m == nil {
+		return
+	}
+	if s == SourceMemory {
+		m.hitsMemory.Inc()
+		m.avoided[byMemory].Inc()
+		return
+	}
+	m.avoidBySource(s)
+}
+
 func (m *Metrics) avoidBySource(s Source) {
 	switch s {
 	case SourceMemory:

@@ -152,12 +152,11 @@ func (r *Resolver) notANumber() Result {
 	return Result{Class: ClassInvalid, Reason: ReasonInvalidNumber, ErrCode: r.codes.InvalidNumber, Source: SourceNotANumber}
 }
 
-// Answered counts an answer of Cached that was used.
+// Answered counts an answer of Cached that was used. It is small enough
+// to be inlined, so that the caller passes only res.Source, not a copy of
+// res.
 func (r *Resolver) Answered(res Result) {
-	if res.Source == SourceMemory {
-		r.m.cache(SourceMemory, true)
-	}
-	r.m.avoidBySource(res.Source)
+	r.m.answered(res.Source)
 }
 
 // answerWithoutLookup normalises d and applies the rules.
