@@ -95,8 +95,11 @@ func (r *Resolver) Rules() *RulesHolder { return r.rules }
 
 // Region returns the default region of account's destinations.
 func (r *Resolver) Region(account string) string {
-	if reg, ok := (*r.regions.Load())[account]; ok {
-		return reg
+	// Most deployments set no account region: skip the map's call then.
+	if m := *r.regions.Load(); len(m) != 0 {
+		if reg, ok := m[account]; ok {
+			return reg
+		}
 	}
 	return r.region
 }
