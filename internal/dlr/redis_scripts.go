@@ -91,6 +91,70 @@ if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
 return {#bodies / 2, e, lost}`
 
+	// putTailLua: KEYS fresh, epoch, due, exp, r; ARGV expected epoch, new
+	// epoch, n, the n ids each as "<length>:<id>". The end of a put in due
+	// and expiry order (mode "o") on a single server or Sentinel, where the
+	// put is a transaction of plain commands: RPUSH of the n fresh-list
+	// elements, HSET of their bodies, then this script, which sees the list
+	// with the n elements at its tail and nothing run in between. It checks
+	// the epoch marker as putLua does. When the RPUSH failed (the list key
+	// holds another type: a transaction runs its other commands anyway) it
+	// removes the bodies the HSET stored, so that no body is left that no
+	// claim would find, and fails. When the batch sorts before the element
+	// it joined (another instance's clock or delay) it takes the n elements
+	// off the list again and places each as putLua does. The usual batch
+	// costs it a TYPE and two LINDEX, not a conversion to Lua and back per
+	// receipt (elements and bodies never pass through Lua). Returns {n,
+	// epoch, lost}.
+	putTailLua = `
+local e = redis.call('GET', KEYS[2])
+local lost = 0
+if not e then
+  e = ARGV[2]
+  redis.call('SET', KEYS[2], e)
+  if ARGV[1] ~= '' then lost = 1 end
+end
+local n = tonumber(ARGV[3])
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'list' then
+  local ids, p, s = {}, 1, ARGV[4]
+  while p <= #s do
+    local c = string.find(s, ':', p, true)
+    local l = tonumber(string.sub(s, p, c - 1))
+    ids[#ids + 1] = string.sub(s, c + 1, c + l)
+    p = c + l + 1
+  end
+  if #ids > 0 then redis.pcall('HDEL', KEYS[5], unpack(ids)) end
+  return redis.error_reply('WRONGTYPE the fresh list of the put holds another type')
+end
+local prev = redis.call('LINDEX', KEYS[1], -n - 1)
+if not prev then return {n, e, lost} end
+local tdue, texp = string.sub(prev, 1, 13), string.sub(prev, 15, 27)
+local first = redis.call('LINDEX', KEYS[1], -n)
+if string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then return {n, e, lost} end
+local els = redis.call('LRANGE', KEYS[1], -n, -1)
+redis.call('LTRIM', KEYS[1], 0, -n - 1)
+local fresh, due, exp = {}, {}, {}
+for _, el in ipairs(els) do
+  local dms, xms, id = string.sub(el, 1, 13), string.sub(el, 15, 27), string.sub(el, 29)
+  if dms < tdue and tonumber(tdue) - tonumber(dms) <= 250 then dms = tdue end
+  if xms < texp and tonumber(texp) - tonumber(xms) <= 250 then xms = texp end
+  if dms >= tdue and xms >= texp then
+    fresh[#fresh + 1] = dms .. '|' .. xms .. '|' .. id
+    tdue, texp = dms, xms
+  else
+    due[#due + 1] = dms
+    due[#due + 1] = id
+    if xms ~= '9999999999999' then
+      exp[#exp + 1] = xms
+      exp[#exp + 1] = id
+    end
+  end
+end
+if #fresh > 0 then redis.call('RPUSH', KEYS[1], unpack(fresh)) end
+if #due > 0 then redis.call('ZADD', KEYS[3], unpack(due)) end
+if #exp > 0 then redis.call('ZADD', KEYS[4], unpack(exp)) end
+return {n, e, lost}`
+
 	// expiryLua defines expiryOf(body): a receipt's expiry read from its
 	// encoded body (encoding.go, version 1) as 13-digit unix ms, or nil
 	// when it has none or the body does not parse. Receipts leased from the

@@ -93,6 +93,10 @@ type RedisQueue struct {
 	listLog  *logging.Repeats // dlr.accounts_set_not_updated: once per outage, then every 30 s
 	s        redisScripts
 	put      groupCommit
+	// plainPuts: a single server or Sentinel (one connection's pipeline
+	// takes a transaction), where puts in due order are transactions of
+	// plain commands (putTx) rather than scripts.
+	plainPuts bool
 
 	mu       sync.Mutex
 	epochs   map[string]string // account → epoch marker last seen
@@ -134,8 +138,10 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
 	}
+	_, plain := c.(*redis.Client)
 	return &RedisQueue{
-		c: c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
+		plainPuts: plain,
+		c:         c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
 		listLog:  logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
 		s:        newRedisScripts(),
 		epochs:   make(map[string]string),
