@@ -315,31 +315,55 @@ local function finish()
 end
 local want = max - #out
 if want <= 0 then return finish() end
-local es = redis.call('LRANGE', KEYS[2], 0, want - 1)
 -- An element is due when it sorts before now + 1 ms (its due time leads
--- it, 13 digits): no substring to compare.
+-- it, 13 digits): no substring to compare. Only the due ones are read:
+-- when the list holds receipts not yet due (the usual case under a
+-- delay), a binary search of LINDEX finds how many are due, rather than
+-- each of the want elements costing a Lua string.
 local after = ARGV[6]
-local fids, n = {}, 0
-for _, el in ipairs(es) do
-  if el >= after then break end
-  n = n + 1
-  fids[n] = string.sub(el, 29)
+local function isdue(i)
+  local el = redis.call('LINDEX', KEYS[2], i)
+  return el and el < after
+end
+local n = want
+if not isdue(want - 1) then
+  local lo, hi = 0, want - 1 -- the first not due is in [lo, hi]
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if isdue(mid) then lo = mid + 1 else hi = mid end
+  end
+  n = lo
 end
 if n == 0 then return finish() end
+local es = redis.call('LRANGE', KEYS[2], 0, n - 1)
+n = #es
+if n == 0 then return finish() end
 redis.call('LTRIM', KEYS[2], n, -1)
+local fids = {}
+for i = 1, n do fids[i] = string.sub(es[i], 29) end
 local sched = {}
 if redis.call('EXISTS', KEYS[3]) == 1 then sched = redis.call('ZMSCORE', KEYS[3], unpack(fids)) end
-local xs = {}
+-- The list is in expiry order too: once one element expires after the
+-- lease ends, so do the rest.
+local xs, checkx = {}, string.sub(es[1], 15, 27) < untl13
+local nl, no = #leased, #out
 for i = 1, n do
   -- An id already in the due set (put again) stays scheduled there.
   if not sched[i] then
-    leased[#leased + 1] = untl
-    leased[#leased + 1] = fids[i]
-    out[#out + 1] = fids[i]
-    local x = string.sub(es[i], 15, 27)
-    if x < untl13 then
-      xs[#xs + 1] = x
-      xs[#xs + 1] = fids[i]
+    local id = fids[i]
+    leased[nl + 1] = untl
+    leased[nl + 2] = id
+    nl = nl + 2
+    no = no + 1
+    out[no] = id
+    if checkx then
+      local x = string.sub(es[i], 15, 27)
+      if x < untl13 then
+        xs[#xs + 1] = x
+        xs[#xs + 1] = id
+      else
+        checkx = false
+      end
     end
   end
 end
