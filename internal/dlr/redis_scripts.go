@@ -10,7 +10,17 @@ import "github.com/redis/go-redis/v9"
 // 13-digit unix milliseconds (fixed width: compared as strings, cut at
 // fixed offsets), exp "9999999999999" for never.
 const (
-	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets...]; ARGV
+	// doneLua defines doneAt(bucket, id): the key and field of id's
+	// outcome in a done bucket (doneKey in redisqueue.go): the key is the
+	// bucket and the id without its last character, the field that
+	// character.
+	doneLua = `
+local function doneAt(b, id)
+  return b .. ':' .. string.sub(id, 1, -2), string.sub(id, -1)
+end
+`
+
+	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets (doneAt)...]; ARGV
 	// expected epoch, new epoch, mode ("p" put, "o" put of receipts already
 	// in due and expiry order, "r" restore), n, then the n fresh-list
 	// elements "due|exp|id" (times as 13-digit unix ms, exp "9999999999999"
@@ -31,7 +41,7 @@ const (
 	// (finished). The epoch marker is created when missing; it reports
 	// lost=1 when the caller expected one (Redis lost the account's keys).
 	// Returns {stored, epoch, lost}.
-	putLua = `
+	putLua = doneLua + `
 local e = redis.call('GET', KEYS[3])
 local lost = 0
 if not e then
@@ -61,7 +71,8 @@ for i = 1, n do
   local skip, isnew = false, true
   if restore then
     for k = 6, #KEYS do
-      if redis.call('HEXISTS', KEYS[k], id) == 1 then skip = true break end
+      local dk, df = doneAt(KEYS[k], id)
+      if redis.call('HEXISTS', dk, df) == 1 then skip = true break end
     end
     isnew = not skip and redis.call('HEXISTS', KEYS[1], id) == 0
   end
@@ -424,14 +435,26 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] ~= '9999999999999' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
 return 1`
 
-	// finishLua: KEYS r, due, exp, done bucket, lease; ARGV outcome value,
-	// bucket expiry (unix ms), only_pending ("1": cancel), ids...
-	// Removes the receipts and remembers the outcome for each. With
+	// finishLua: KEYS r, due, exp, done bucket (doneAt), lease; ARGV
+	// outcome value, bucket expiry (unix ms), only_pending ("1": cancel),
+	// ids... Removes the receipts and remembers the outcome for each. With
 	// only_pending, ids that are not pending are left alone. A fresh-list
 	// element of a removed receipt stays until a claim drops it. Returns
 	// the number of receipts that were pending.
-	finishLua = `
+	finishLua = doneLua + `
 local n = 0
+local done, keys = {}, {}
+local function remember(id)
+  local k, f = doneAt(KEYS[4], id)
+  local d = done[k]
+  if not d then
+    d = {}
+    done[k] = d
+    keys[#keys + 1] = k
+  end
+  d[#d + 1] = f
+  d[#d + 1] = ARGV[1]
+end
 if ARGV[3] == '1' then
   for i = 4, #ARGV do
     local id = ARGV[i]
@@ -440,15 +463,14 @@ if ARGV[3] == '1' then
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)
       redis.call('ZREM', KEYS[5], id)
-      redis.call('HSET', KEYS[4], id, ARGV[1])
+      remember(id)
     end
   end
 else
-  local ids, done = {}, {}
+  local ids = {}
   for i = 4, #ARGV do
     ids[#ids + 1] = ARGV[i]
-    done[#done + 1] = ARGV[i]
-    done[#done + 1] = ARGV[1]
+    remember(ARGV[i])
   end
   n = redis.call('HDEL', KEYS[1], unpack(ids))
   -- The due and exp sets hold only retried or out-of-order receipts:
@@ -457,12 +479,14 @@ else
     if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('ZREM', KEYS[k], unpack(ids)) end
   end
   redis.call('ZREM', KEYS[5], unpack(ids))
-  redis.call('HSET', KEYS[4], unpack(done))
 end
-if n > 0 or ARGV[3] ~= '1' then redis.call('PEXPIREAT', KEYS[4], ARGV[2]) end
+for _, k in ipairs(keys) do
+  redis.call('HSET', k, unpack(done[k]))
+  redis.call('PEXPIREAT', k, ARGV[2])
+end
 return n`
 
-	// expireLua: KEYS r, fresh, due, exp, done bucket, lessees; ARGV now
+	// expireLua: KEYS r, fresh, due, exp, done bucket (doneAt), lessees; ARGV now
 	// (13-digit unix ms), max, outcome value, bucket expiry, lease key
 	// prefix ("P{T}:lease:"), instance id. Ends the leases that ended
 	// (endLeases: so that their receipts are in the exp set), then removes
@@ -470,15 +494,21 @@ return n`
 	// head of the list (in submit order, so in expiry order for one TTL)
 	// and leased or scheduled ones from the exp set. Returns {id, body,
 	// ...}.
-	expireLua = expiryLua + endLeasesLua + `
+	expireLua = expiryLua + endLeasesLua + doneLua + `
 local now, max = ARGV[1], tonumber(ARGV[2])
 endLeases(KEYS[1], KEYS[3], KEYS[4], KEYS[6], now, max, ARGV[5], ARGV[6])
 local out = {}
+local touched = {}
 local function finish(id)
   local b = redis.call('HGET', KEYS[1], id)
   if b then
     redis.call('HDEL', KEYS[1], id)
-    redis.call('HSET', KEYS[5], id, ARGV[3])
+    local dk, df = doneAt(KEYS[5], id)
+    redis.call('HSET', dk, df, ARGV[3])
+    if not touched[dk] then
+      touched[dk] = true
+      redis.call('PEXPIREAT', dk, ARGV[4])
+    end
     out[#out + 1] = id
     out[#out + 1] = b
   end
@@ -496,7 +526,6 @@ if popped > 0 then redis.call('LTRIM', KEYS[2], popped, -1) end
 local ids = redis.call('ZRANGE', KEYS[4], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
 for _, id in ipairs(ids) do finish(id) end
 
-if #out > 0 then redis.call('PEXPIREAT', KEYS[5], ARGV[4]) end
 return out`
 
 	// setAsideLua: KEYS r, due, exp, bad, lease; ARGV id. Moves an undecodable

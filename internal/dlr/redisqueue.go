@@ -77,7 +77,8 @@ type RedisOptions struct {
 //	P{T}:fresh    list: "due_ms|exp_ms|id" of receipts never claimed, in submit order
 //	P{T}:due      sorted set: id → due time or lease end (unix ms) of claimed/retried receipts
 //	P{T}:exp      sorted set: id → expiry (unix ms) of the receipts in :due
-//	P{T}:done:<n> hash: id → "<state>:<unix ms>" outcomes, one key per time bucket
+//	P{T}:done:<n>:<id but its last character> hash: that character → "<state>:<unix ms>",
+//	              outcomes by time bucket (doneKey)
 //	P{T}:epoch    marker written with the first receipt; its loss means Redis lost the account
 //	P{T}:bad      hash: id → body that did not decode (set aside)
 //	Paccounts     set of accounts (for the expiry sweep; best effort, cached locally)
@@ -187,6 +188,23 @@ func (q *RedisQueue) doneBucket(sys string, t time.Time) (string, int64) {
 	w := q.bucketWidth()
 	n := t.UnixMilli() / w
 	return q.accountBase(sys) + "done:" + strconv.FormatInt(n, 10), (n+1)*w + q.remember.Milliseconds()
+}
+
+// doneKey returns the key and field of id's outcome in bucket (doneAt in
+// the scripts): the key is the bucket and the id without its last
+// character, the field that character. Ids that count up, as the
+// gateway's do (16 hex digits), share a key sixteen at a time: a hash that
+// small stays a listpack, about half the memory per outcome of one field
+// in a large hash, and an ack's outcomes go to a few small hashes written
+// in one go instead of each adding an entry to a hash that grows all
+// bucket long (each entry allocated, the table rehashed as it doubles):
+// about a third less of Redis's CPU per outcome. An id that shares no
+// prefix with others costs a key of its own; correct, only larger.
+func doneKey(bucket, id string) (key, field string) {
+	if id == "" {
+		return bucket + ":", ""
+	}
+	return bucket + ":" + id[:len(id)-1], id[len(id)-1:]
 }
 
 // doneKeys returns every bucket that may hold an outcome reached up to
@@ -487,8 +505,9 @@ func (q *RedisQueue) Lookup(ctx context.Context, systemID, messageID string) (Ou
 	var finals []*redis.StringCmd
 	_, err := q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		body = p.HGet(ctx, k[0], messageID)
-		for _, dk := range q.doneKeys(systemID, time.Now()) {
-			finals = append(finals, p.HGet(ctx, dk, messageID))
+		for _, b := range q.doneKeys(systemID, time.Now()) {
+			dk, df := doneKey(b, messageID)
+			finals = append(finals, p.HGet(ctx, dk, df))
 		}
 		return nil
 	})

@@ -124,7 +124,8 @@ func TestAckTransactionLeavesNoMember(t *testing.T) {
 		}
 	}
 	bucket, _ := q.doneBucket("acme", time.Now())
-	if ttl, err := c.PTTL(ctx, bucket).Result(); err != nil || ttl <= 0 {
+	key, _ := doneKey(bucket, fresh.MessageID)
+	if ttl, err := c.PTTL(ctx, key).Result(); err != nil || ttl <= 0 {
 		t.Fatalf("done bucket TTL %v (%v), want one", ttl, err)
 	}
 	if got := claimIDs(t, q, "acme", at.Add(time.Hour)); len(got) != 0 {
