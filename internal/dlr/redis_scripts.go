@@ -110,23 +110,23 @@ return {#bodies / 2, e, lost}`
 	// with the n elements at its tail and nothing run in between. It checks
 	// the epoch marker as putLua does. When the RPUSH failed (the list key
 	// holds another type: a transaction runs its other commands anyway) it
-	// removes the bodies the HSET stored, so that no body is left that no
-	// claim would find, and fails. When the batch sorts before the element
-	// it joined (another instance's clock or delay) it takes the n elements
-	// off the list again and places each as putLua does. The usual batch
-	// costs it a TYPE and two LINDEX, not a conversion to Lua and back per
-	// receipt (elements and bodies never pass through Lua). Returns {n,
-	// epoch, lost}.
+	// first removes the bodies the HSET stored, so that no body is left
+	// that no claim would find, and fails. When the batch sorts before the
+	// element it joined (another instance's clock or delay) it takes the n
+	// elements off the list again and places each as putLua does, all
+	// inside the transaction: no other client sees the list in between,
+	// and nothing is left to do after EXEC. The usual batch costs it a
+	// TYPE and two LINDEX, not a conversion to Lua and back per receipt
+	// (elements and bodies never pass through Lua). Returns {n, epoch,
+	// lost}.
 	putTailLua = `
-local e = redis.call('GET', KEYS[2])
-local lost = 0
-if not e then
-  e = ARGV[2]
-  redis.call('SET', KEYS[2], e)
-  if ARGV[1] ~= '' then lost = 1 end
+local function ztype(k)
+  local t = redis.call('TYPE', k)['ok']
+  return t == 'zset' or t == 'none'
 end
-local n = tonumber(ARGV[3])
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'list' then
+-- First of all: a refused RPUSH leaves no body behind, whatever fails next.
+local refused = redis.call('TYPE', KEYS[1])['ok'] ~= 'list'
+if refused then
   local ids, p, s = {}, 1, ARGV[4]
   while p <= #s do
     local c = string.find(s, ':', p, true)
@@ -135,13 +135,26 @@ if redis.call('TYPE', KEYS[1])['ok'] ~= 'list' then
     p = c + l + 1
   end
   if #ids > 0 then redis.pcall('HDEL', KEYS[5], unpack(ids)) end
+end
+local e = redis.call('GET', KEYS[2])
+local lost = 0
+if not e then
+  e = ARGV[2]
+  redis.call('SET', KEYS[2], e)
+  if ARGV[1] ~= '' then lost = 1 end
+end
+if refused then
   return redis.error_reply('WRONGTYPE the fresh list of the put holds another type')
 end
+local n = tonumber(ARGV[3])
 local prev = redis.call('LINDEX', KEYS[1], -n - 1)
 if not prev then return {n, e, lost} end
 local tdue, texp = string.sub(prev, 1, 13), string.sub(prev, 15, 27)
 local first = redis.call('LINDEX', KEYS[1], -n)
 if string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then return {n, e, lost} end
+-- Out of order. Should the sets refuse writes, the batch stays where it
+-- is (claimed late, not lost): the bodies are written already.
+if not ztype(KEYS[3]) or not ztype(KEYS[4]) then return {n, e, lost} end
 local els = redis.call('LRANGE', KEYS[1], -n, -1)
 redis.call('LTRIM', KEYS[1], 0, -n - 1)
 local fresh, due, exp = {}, {}, {}

@@ -69,9 +69,9 @@ type RedisOptions struct {
 // instance using the same prefix. It works with a standalone server,
 // Sentinel or Cluster (redis.UniversalClient). Every key of an account
 // carries the hash tag {system_id}, and every write of a receipt is one
-// Lua script on those keys, so a receipt is stored in its account's slot
-// atomically or not at all, and one failed shard only stops the accounts
-// it holds. Key layout, per prefix P and account tag T:
+// Lua script or one MULTI/EXEC on those keys, so a receipt is stored in
+// its account's slot atomically or not at all, and one failed shard only
+// stops the accounts it holds. Key layout, per prefix P and account tag T:
 //
 //	P{T}:r        hash: message id → encoded receipt (the pending index)
 //	P{T}:fresh    list: "due_ms|exp_ms|id" of receipts never claimed, in submit order

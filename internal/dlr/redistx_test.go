@@ -250,3 +250,39 @@ func TestLargeClaimLeavesLeaseSetAsSkiplist(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedPutTransactionLeavesNoBody: on a single server the usual put
+// is a transaction (RPUSH, HSET, putTailLua); when the RPUSH is refused
+// (the fresh list's key holds another type) the HSET runs anyway, and the
+// script must remove those bodies: a body without a list element would be
+// pending for ever and never claimed. The put fails, and succeeds once
+// the key is a list again.
+func TestRefusedPutTransactionLeavesNoBody(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix})
+	if !q.plainPuts {
+		t.Skip("the test client is not a single server")
+	}
+	k := q.accountKeys("acme")
+	if err := c.Set(ctx, k[1], "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := receipt("00000000000000E1", "acme", time.Second)
+	if err := q.Put(ctx, r); err == nil {
+		t.Fatal("put succeeded while the fresh list holds a string")
+	}
+	if n, err := c.HLen(ctx, k[0]).Result(); err != nil || n != 0 {
+		t.Fatalf("pending index holds %d bodies (%v) after the refused put, want 0", n, err)
+	}
+	if err := c.Del(ctx, k[1]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := claimIDs(t, q, "acme", r.DueAt); !slices.Equal(got, []string{r.MessageID}) {
+		t.Fatalf("claimed %v, want %s", got, r.MessageID)
+	}
+}
