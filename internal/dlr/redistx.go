@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,9 +34,25 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 	k := q.accountKeys(sys)
 	bucket, until := q.doneBucket(sys, time.Now())
 	n := len(ids)
-	// One backing array for every command's arguments (appends past it,
-	// with many done keys, copy: the commands keep their own slices).
-	all := make([]any, 0, 4*(n+2)+2*n+4)
+	// The outcomes by done key (doneKey), sorted by it: an ack's ids come
+	// back from several receivers interleaved, while ids that count up
+	// share keys sixteen at a time. Sorted by the id's part of the key (a
+	// substring), and each key built once.
+	outs := make([]doneField, n)
+	for i, id := range ids {
+		if s := *id.(*string); s != "" {
+			outs[i] = doneField{key: s[:len(s)-1], field: s[len(s)-1:]}
+		}
+	}
+	slices.SortFunc(outs, func(a, b doneField) int { return strings.Compare(a.key, b.key) })
+	keys := 0
+	for i := range outs {
+		if i == 0 || outs[i].key != outs[i-1].key {
+			keys++
+		}
+	}
+	// One backing array for every command's arguments.
+	all := make([]any, 0, 4*(n+2)+5*keys+2*n)
 	add := func(cmd, key string) []any {
 		start := len(all)
 		all = append(all, cmd, key)
@@ -45,32 +62,28 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 	for _, a := range [][]any{add("hdel", k[0]), add("zrem", k[2]), add("zrem", k[3]), add("zrem", q.leaseKey(sys, q.o.InstanceID))} {
 		_ = p.Process(ctx, redis.NewIntCmd(ctx, a...))
 	}
-	// The outcomes by done key (doneKey), sorted by it: an ack's ids come
-	// back from several receivers interleaved, while ids that count up
-	// share keys sixteen at a time.
-	outs := make([]doneField, n)
-	for i, id := range ids {
-		outs[i].key, outs[i].field = doneKey(bucket, *id.(*string))
-	}
-	slices.SortFunc(outs, func(a, b doneField) int { return strings.Compare(a.key, b.key) })
-	at := time.UnixMilli(until)
+	at := strconv.FormatInt(until, 10)
 	for i := 0; i < n; {
 		j := i + 1
 		for j < n && outs[j].key == outs[i].key {
 			j++
 		}
+		key := bucket + ":" + outs[i].key // doneKey
 		start := len(all)
-		all = append(all, "hset", outs[i].key)
+		all = append(all, "hset", key)
 		for k := i; k < j; k++ {
 			all = append(all, &outs[k].field, &val)
 		}
-		_ = p.Process(ctx, redis.NewIntCmd(ctx, all[start:]...))
-		p.PExpireAt(ctx, outs[i].key, at)
+		_ = p.Process(ctx, redis.NewIntCmd(ctx, all[start:len(all):len(all)]...))
+		start = len(all)
+		all = append(all, "pexpireat", key, &at)
+		_ = p.Process(ctx, redis.NewIntCmd(ctx, all[start:len(all):len(all)]...))
 		i = j
 	}
 }
 
-// doneField is where an outcome goes: doneKey's key and field.
+// doneField is an id cut as doneKey cuts it: the part that goes into the
+// key, and the field.
 type doneField struct{ key, field string }
 
 // ackTx acks byAccount in one transaction. The caller makes sure the
