@@ -40,3 +40,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	return m
 }
+
+// addOutcomes counts answered messages by outcome.
+func (m *metrics) addOutcomes(accepted, rejected, failed int) {
+	if accepted > 0 {
+		m.accepted.Add(float64(accepted))
+	}
+	if rejected > 0 {
+		m.rejected.Add(float64(rejected))
+	}
+	if failed > 0 {
+		m.failed.Add(float64(failed))
+	}
+}
