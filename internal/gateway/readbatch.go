@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
@@ -20,6 +22,14 @@ type readBatch struct {
 	s       *smpp.Session // whose reader this is
 	answers []inlineAnswer
 	lines   logging.Batch
+
+	// The session's account's cap of pending receipts and its count,
+	// looked up at the first submit (a session's account does not
+	// change once bound): pendingOK says they are.
+	pendingOK    bool
+	pendingSys   string
+	pendingLimit int
+	pendingCount *dlr.AccountCount // nil: asked from Receipts.PendingCount
 }
 
 // inlineAnswer is an answered submit_sm waiting for its read to end.
@@ -41,6 +51,33 @@ func (h *Handler) readBatchOf(r *smpp.Request) *readBatch {
 		return b
 	}
 	return nil
+}
+
+// pendingOverCap reports whether the session's account is at its cap of
+// pending receipts, with the account, the cap and the count when it is:
+// what overPendingCap asks, without a lookup by system_id per submit.
+func (b *readBatch) pendingOverCap() (sys string, limit, n int, over bool) {
+	h := b.h
+	if !b.pendingOK {
+		b.pendingSys = b.s.SystemID()
+		b.pendingLimit = h.opts.PendingCap(b.pendingSys)
+		if c, ok := h.opts.Receipts.(AccountCounter); ok && b.pendingLimit > 0 {
+			b.pendingCount = c.AccountCount(b.pendingSys)
+		}
+		b.pendingOK = true
+	}
+	if b.pendingLimit <= 0 {
+		return "", 0, 0, false
+	}
+	if b.pendingCount != nil {
+		n = b.pendingCount.Load()
+	} else {
+		var err error
+		if n, err = h.opts.Receipts.PendingCount(context.Background(), b.pendingSys); err != nil {
+			return "", 0, 0, false
+		}
+	}
+	return b.pendingSys, b.pendingLimit, n, n >= b.pendingLimit
 }
 
 // add keeps a submit_sm answered on the reader for EndRead.

@@ -128,29 +128,7 @@ func TestInlineAnswersAreCountedAndLoggedOncePerRead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv, err := smpp.NewServer(smpp.Options{Handler: h, Auth: smpp.NewAccounts([]smpp.Account{{SystemID: "alice", Password: "pw"}}),
-				Registerer: prometheus.NewRegistry(), EnquireLinkInterval: -1, InactivityTimeout: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go func() { _ = srv.Serve(ln) }()
-			conn, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			bind := pdu.Append(nil, pdu.PDU{Header: pdu.Header{Command: pdu.CmdBindTransmitter, Sequence: 1},
-				Body: &pdu.Bind{Command: pdu.CmdBindTransmitter, SystemID: "alice", Password: "pw", InterfaceVersion: 0x34}})
-			if _, err := conn.Write(bind); err != nil {
-				t.Fatal(err)
-			}
-			if p, err := readResponse(t, conn); err != nil || p.Status != pdu.StatusOK {
-				t.Fatalf("bind: %v %v", p.Header, err)
-			}
+			srv, conn := serveOneClient(t, h)
 			// Every submit in one write: the reader reads them in one read,
 			// or a few.
 			var burst []byte
@@ -194,13 +172,7 @@ func TestInlineAnswersAreCountedAndLoggedOncePerRead(t *testing.T) {
 					answers++
 				}
 			}
-			_ = conn.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil { // every reader has ended
-				t.Fatal(err)
-			}
-			h.Close(ctx)
+			stopServing(t, srv, h, conn)
 
 			got := map[string]string{}
 			lines := out.lines()
@@ -266,6 +238,114 @@ func TestInlineAnswersAreCountedAndLoggedOncePerRead(t *testing.T) {
 			}
 			if most := tc.accepted + max(1, tc.rejected/4); tc.rejected > 0 && out.writes > most {
 				t.Errorf("%d log writes for %d inline and %d worker answers", out.writes, tc.rejected, tc.accepted)
+			}
+		})
+	}
+}
+
+// serveOneClient serves h on 127.0.0.1 and binds one raw transmitter of
+// the account alice to it.
+func serveOneClient(t *testing.T, h *Handler) (*smpp.Server, net.Conn) {
+	t.Helper()
+	srv, err := smpp.NewServer(smpp.Options{Handler: h, Auth: smpp.NewAccounts([]smpp.Account{{SystemID: "alice", Password: "pw"}}),
+		Registerer: prometheus.NewRegistry(), EnquireLinkInterval: -1, InactivityTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	bind := pdu.Append(nil, pdu.PDU{Header: pdu.Header{Command: pdu.CmdBindTransmitter, Sequence: 1},
+		Body: &pdu.Bind{Command: pdu.CmdBindTransmitter, SystemID: "alice", Password: "pw", InterfaceVersion: 0x34}})
+	if _, err := conn.Write(bind); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := readResponse(t, conn); err != nil || p.Status != pdu.StatusOK {
+		t.Fatalf("bind: %v %v", p.Header, err)
+	}
+	return srv, conn
+}
+
+// stopServing hangs up and waits for the server's readers and the
+// handler's workers to end.
+func stopServing(t *testing.T, srv *smpp.Server, h *Handler, conn net.Conn) {
+	t.Helper()
+	_ = conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil { // every reader has ended
+		t.Fatal(err)
+	}
+	h.Close(ctx)
+}
+
+// countedReceipts are noReceipts whose PendingCount is pending.
+type countedReceipts struct {
+	noReceipts
+	pending atomic.Int64
+	asked   atomic.Int64
+}
+
+func (c *countedReceipts) PendingCount(context.Context, string) (int, error) {
+	c.asked.Add(1)
+	return int(c.pending.Load()), nil
+}
+
+// TestPendingCapOnTheReader: a session's reader asks the account's cap
+// once, and refuses a submit with ESME_RMSGQFUL from the moment the
+// account's count reaches it, before any lookup, as before.
+func TestPendingCapOnTheReader(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		limit   int
+		pending []int64 // the count before each submit
+		want    []pdu.Status
+	}{
+		{"no cap", 0, []int64{0, 5, 5}, []pdu.Status{pdu.StatusInvDstAdr, pdu.StatusInvDstAdr, pdu.StatusInvDstAdr}},
+		{"under, at, over, under the cap", 3, []int64{2, 3, 4, 2},
+			[]pdu.Status{pdu.StatusInvDstAdr, pdu.StatusMsgQFul, pdu.StatusMsgQFul, pdu.StatusInvDstAdr}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var capAsked atomic.Int64
+			rc := &countedReceipts{}
+			h, err := New(Options{Lookuper: memoryHLR{}, Receipts: rc, IDs: NewIDs(1, time.Now), Workers: 1,
+				PendingCap: func(sys string) int {
+					capAsked.Add(1)
+					if sys != "alice" {
+						t.Errorf("cap of %q", sys)
+					}
+					return tc.limit
+				}, Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, conn := serveOneClient(t, h)
+			for i, pending := range tc.pending {
+				rc.pending.Store(pending)
+				if _, err := conn.Write(submitPDU(uint32(i+2), "19990000001")); err != nil {
+					t.Fatal(err)
+				}
+				p, err := readResponse(t, conn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Status != tc.want[i] {
+					t.Errorf("submit %d with %d pending: %v, want %v", i, pending, p.Status, tc.want[i])
+				}
+			}
+			stopServing(t, srv, h, conn)
+			if capAsked.Load() != 1 {
+				t.Errorf("the cap was asked %d times, want once", capAsked.Load())
+			}
+			if want := int64(len(tc.pending)); tc.limit > 0 && rc.asked.Load() != want {
+				t.Errorf("the count was asked %d times, want %d", rc.asked.Load(), want)
 			}
 		})
 	}

@@ -124,14 +124,24 @@ func (h *Handler) overPendingCap(r *smpp.Request) bool {
 	if h.opts.PendingCap == nil {
 		return false
 	}
-	sys := r.Session.SystemID()
-	limit := h.opts.PendingCap(sys)
-	if limit <= 0 {
-		return false
-	}
-	n, err := h.opts.Receipts.PendingCount(context.Background(), sys)
-	if err != nil || n < limit {
-		return false
+	var sys string
+	var limit, n int
+	if b := h.readBatchOf(r); b != nil {
+		// The session's account, its cap and its count looked up once.
+		var ok bool
+		if sys, limit, n, ok = b.pendingOverCap(); !ok {
+			return false
+		}
+	} else {
+		sys = r.Session.SystemID()
+		limit = h.opts.PendingCap(sys)
+		if limit <= 0 {
+			return false
+		}
+		var err error
+		if n, err = h.opts.Receipts.PendingCount(context.Background(), sys); err != nil || n < limit {
+			return false
+		}
 	}
 	r.Respond(pdu.StatusMsgQFul, nil)
 	h.metrics.pendingCap.WithLabelValues(sys).Inc()
