@@ -77,13 +77,6 @@ type Options struct {
 	// OtherErr is the receipt err after a timeout or HLR error (default "000").
 	OtherErr string
 	Workers  int // lookups in progress at once; default 256
-	// PendingCap returns the most pending receipts systemID may have
-	// (max_pending_receipts, DLR_MAX_PENDING_PER_ACCOUNT); 0 or a nil
-	// func: no cap. Over it a submit is answered ESME_RMSGQFUL before
-	// any lookup. A session's reader asks it once for its account and
-	// keeps the answer, so an account's cap must not change while the
-	// handler runs.
-	PendingCap func(systemID string) int
 	// InlineReceipts lets a cache hit that accepts the message store its
 	// receipt on the reader goroutine: set it when Schedule never blocks
 	// (the in-memory queue).

@@ -23,13 +23,12 @@ type readBatch struct {
 	answers []inlineAnswer
 	lines   logging.Batch
 
-	// The session's account's cap of pending receipts and its count,
-	// looked up at the first submit (a session's account does not
-	// change once bound): pendingOK says they are.
-	pendingOK    bool
-	pendingSys   string
-	pendingLimit int
+	// The count of pending receipts of the session's account, looked up
+	// at the first submit that meets a cap (a session's account does not
+	// change once bound; its cap may, on a reload, and is read from the
+	// account's settings every time).
 	pendingCount *dlr.AccountCount // nil: asked from Receipts.PendingCount
+	pendingAsked bool              // pendingCount was looked up
 }
 
 // inlineAnswer is an answered submit_sm waiting for its read to end.
@@ -53,31 +52,20 @@ func (h *Handler) readBatchOf(r *smpp.Request) *readBatch {
 	return nil
 }
 
-// pendingOverCap reports whether the session's account is at its cap of
-// pending receipts, with the account, the cap and the count when it is:
-// what overPendingCap asks, without a lookup by system_id per submit.
-func (b *readBatch) pendingOverCap() (sys string, limit, n int, over bool) {
-	h := b.h
-	if !b.pendingOK {
-		b.pendingSys = b.s.SystemID()
-		b.pendingLimit = h.opts.PendingCap(b.pendingSys)
-		if c, ok := h.opts.Receipts.(AccountCounter); ok && b.pendingLimit > 0 {
-			b.pendingCount = c.AccountCount(b.pendingSys)
+// pending returns the number of pending receipts of sys, the
+// session's account, without a lookup by system_id per submit when the
+// queue offers an AccountCount.
+func (b *readBatch) pending(sys string) (int, error) {
+	if !b.pendingAsked {
+		if c, ok := b.h.opts.Receipts.(AccountCounter); ok {
+			b.pendingCount = c.AccountCount(sys)
 		}
-		b.pendingOK = true
-	}
-	if b.pendingLimit <= 0 {
-		return "", 0, 0, false
+		b.pendingAsked = true
 	}
 	if b.pendingCount != nil {
-		n = b.pendingCount.Load()
-	} else {
-		var err error
-		if n, err = h.opts.Receipts.PendingCount(context.Background(), b.pendingSys); err != nil {
-			return "", 0, 0, false
-		}
+		return b.pendingCount.Load(), nil
 	}
-	return b.pendingSys, b.pendingLimit, n, n >= b.pendingLimit
+	return b.h.opts.Receipts.PendingCount(context.Background(), sys)
 }
 
 // add keeps a submit_sm answered on the reader for EndRead.

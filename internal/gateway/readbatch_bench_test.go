@@ -39,14 +39,14 @@ func benchInlineReject(b *testing.B, sessions int) {
 	}
 	defer w.Close()
 	h, err := New(Options{Lookuper: newMemoryHLR(), Receipts: noReceipts{}, IDs: NewIDs(1, time.Now), Workers: 4,
-		PendingCap: func(string) int { return 1_000_000 }, Logger: logger, Registerer: prometheus.NewRegistry()})
+		Logger: logger, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var srv *smpp.Server
 	conns := make([]net.Conn, sessions)
 	for i := range conns {
-		srv, conns[i] = serveOneClient(b, h) // a server per session: the handler is shared
+		srv, conns[i] = serveOneClientAs(b, h, smpp.NewAccounts([]smpp.Account{{SystemID: "alice", Password: "pw", MaxPending: 1_000_000}})) // a server per session: the handler is shared
 		_ = conns[i].SetReadDeadline(time.Time{})
 		defer stopServing(b, srv, h, conns[i])
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
 // logOutput is the log's output: its lines and how many Writes brought them.
@@ -197,37 +198,51 @@ func (c *countedReceipts) PendingCount(context.Context, string) (int, error) {
 	return int(c.pending.Load()), nil
 }
 
-// TestPendingCapOnTheReader: a session's reader asks the account's cap
-// once, and refuses a submit with ESME_RMSGQFUL from the moment the
-// account's count reaches it, before any lookup, as before.
+// TestPendingCapOnTheReader: a submit is refused with ESME_RMSGQFUL,
+// before any lookup, from the moment the account's count reaches the cap
+// in its settings, and a reload that changes the cap applies to the bound
+// session at once.
 func TestPendingCapOnTheReader(t *testing.T) {
+	type step struct {
+		limit   int   // the account's cap, reloaded before the submit when it changed
+		pending int64 // the count before the submit
+		want    pdu.Status
+	}
 	for _, tc := range []struct {
-		name    string
-		limit   int
-		pending []int64 // the count before each submit
-		want    []pdu.Status
+		name  string
+		steps []step
 	}{
-		{"no cap", 0, []int64{0, 5, 5}, []pdu.Status{pdu.StatusInvDstAdr, pdu.StatusInvDstAdr, pdu.StatusInvDstAdr}},
-		{"under, at, over, under the cap", 3, []int64{2, 3, 4, 2},
-			[]pdu.Status{pdu.StatusInvDstAdr, pdu.StatusMsgQFul, pdu.StatusMsgQFul, pdu.StatusInvDstAdr}},
+		{"no cap", []step{{0, 0, pdu.StatusInvDstAdr}, {0, 5, pdu.StatusInvDstAdr}}},
+		{"under, at, over, under the cap", []step{
+			{3, 2, pdu.StatusInvDstAdr}, {3, 3, pdu.StatusMsgQFul}, {3, 4, pdu.StatusMsgQFul}, {3, 2, pdu.StatusInvDstAdr}}},
+		{"a reload raises, lowers and lifts the cap", []step{
+			{3, 3, pdu.StatusMsgQFul}, {10, 3, pdu.StatusInvDstAdr}, {2, 3, pdu.StatusMsgQFul}, {0, 3, pdu.StatusInvDstAdr}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var capAsked atomic.Int64
 			rc := &countedReceipts{}
 			h, err := New(Options{Lookuper: newMemoryHLR(), Receipts: rc, IDs: NewIDs(1, time.Now), Workers: 1,
-				PendingCap: func(sys string) int {
-					capAsked.Add(1)
-					if sys != "alice" {
-						t.Errorf("cap of %q", sys)
-					}
-					return tc.limit
-				}, Registerer: prometheus.NewRegistry()})
+				Registerer: prometheus.NewRegistry()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv, conn := serveOneClient(t, h)
-			for i, pending := range tc.pending {
-				rc.pending.Store(pending)
+			account := func(limit int) []smpp.Account {
+				return []smpp.Account{{SystemID: "alice", Password: "pw", MaxPending: limit}}
+			}
+			accounts := smpp.NewAccounts(account(tc.steps[0].limit))
+			srv, conn := serveOneClientAs(t, h, accounts)
+			limit := tc.steps[0].limit
+			var capped int64
+			for i, st := range tc.steps {
+				if st.limit != limit {
+					if res := accounts.Replace(account(st.limit)); len(res.Changed) != 1 {
+						t.Fatalf("reload to cap %d: %+v", st.limit, res)
+					}
+					limit = st.limit
+				}
+				if limit > 0 {
+					capped++
+				}
+				rc.pending.Store(st.pending)
 				if _, err := conn.Write(submitPDU(uint32(i+2), "19990000001")); err != nil {
 					t.Fatal(err)
 				}
@@ -235,16 +250,13 @@ func TestPendingCapOnTheReader(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.Status != tc.want[i] {
-					t.Errorf("submit %d with %d pending: %v, want %v", i, pending, p.Status, tc.want[i])
+				if p.Status != st.want {
+					t.Errorf("submit %d with cap %d and %d pending: %v, want %v", i, limit, st.pending, p.Status, st.want)
 				}
 			}
 			stopServing(t, srv, h, conn)
-			if capAsked.Load() != 1 {
-				t.Errorf("the cap was asked %d times, want once", capAsked.Load())
-			}
-			if want := int64(len(tc.pending)); tc.limit > 0 && rc.asked.Load() != want {
-				t.Errorf("the count was asked %d times, want %d", rc.asked.Load(), want)
+			if rc.asked.Load() != capped {
+				t.Errorf("the count was asked %d times, want %d (once per submit under a cap)", rc.asked.Load(), capped)
 			}
 		})
 	}

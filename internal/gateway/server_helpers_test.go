@@ -78,7 +78,14 @@ func readResponse(t testing.TB, conn net.Conn) (pdu.PDU, error) {
 // the account alice to it.
 func serveOneClient(t testing.TB, h *Handler) (*smpp.Server, net.Conn) {
 	t.Helper()
-	srv, err := smpp.NewServer(smpp.Options{Handler: h, Auth: smpp.NewAccounts([]smpp.Account{{SystemID: "alice", Password: "pw"}}),
+	return serveOneClientAs(t, h, smpp.NewAccounts([]smpp.Account{{SystemID: "alice", Password: "pw"}}))
+}
+
+// serveOneClientAs is serveOneClient with the server's accounts, which
+// must hold alice with the password pw.
+func serveOneClientAs(t testing.TB, h *Handler, accounts *smpp.Accounts) (*smpp.Server, net.Conn) {
+	t.Helper()
+	srv, err := smpp.NewServer(smpp.Options{Handler: h, Auth: accounts,
 		Registerer: prometheus.NewRegistry(), EnquireLinkInterval: -1, InactivityTimeout: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -121,27 +121,24 @@ func (h *Handler) storeReceipt(rc dlr.Receipt, want bool, answer func(error)) {
 // of pending receipts with ESME_RMSGQFUL. It runs on the reader goroutine:
 // the count is the dispatcher's local one, no queue round trip.
 func (h *Handler) overPendingCap(r *smpp.Request) bool {
-	if h.opts.PendingCap == nil {
+	acc := r.Session.Account()
+	if acc == nil {
 		return false
 	}
-	var sys string
-	var limit, n int
+	limit := acc.MaxPending() // the account's settings: a reload applies at once
+	if limit <= 0 {
+		return false
+	}
+	sys := acc.SystemID
+	var n int
+	var err error
 	if b := h.readBatchOf(r); b != nil {
-		// The session's account, its cap and its count looked up once.
-		var ok bool
-		if sys, limit, n, ok = b.pendingOverCap(); !ok {
-			return false
-		}
+		n, err = b.pending(sys) // the count looked up once per session
 	} else {
-		sys = r.Session.SystemID()
-		limit = h.opts.PendingCap(sys)
-		if limit <= 0 {
-			return false
-		}
-		var err error
-		if n, err = h.opts.Receipts.PendingCount(context.Background(), sys); err != nil || n < limit {
-			return false
-		}
+		n, err = h.opts.Receipts.PendingCount(context.Background(), sys)
+	}
+	if err != nil || n < limit {
+		return false
 	}
 	r.Respond(pdu.StatusMsgQFul, nil)
 	h.metrics.pendingCap.WithLabelValues(sys).Inc()
