@@ -72,7 +72,7 @@ for i = 1, n do
   if restore then
     for k = 6, #KEYS do
       local dk, df = doneAt(KEYS[k], id)
-      if redis.call('HEXISTS', dk, df) == 1 then skip = true break end
+      if redis.call('HEXISTS', dk, df) == 1 or redis.call('HEXISTS', KEYS[k], id) == 1 then skip = true break end
     end
     isnew = not skip and redis.call('HEXISTS', KEYS[1], id) == 0
   end

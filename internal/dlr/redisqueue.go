@@ -508,6 +508,10 @@ func (q *RedisQueue) Lookup(ctx context.Context, systemID, messageID string) (Ou
 		for _, b := range q.doneKeys(systemID, time.Now()) {
 			dk, df := doneKey(b, messageID)
 			finals = append(finals, p.HGet(ctx, dk, df))
+			// The bucket itself is where earlier versions kept the
+			// outcome (one hash per bucket): read while they still run
+			// beside this one, at most Remember after an upgrade.
+			finals = append(finals, p.HGet(ctx, b, messageID))
 		}
 		return nil
 	})
