@@ -149,7 +149,6 @@ func (a *App) build(ctx context.Context, o Options) error {
 		InvalidNumberErr:      codes.InvalidNumber,
 		OtherErr:              codes.Other,
 		Workers:               cfg.HLR.MaxConcurrency,
-		PendingCap:            pendingCaps(cfg),
 		// Every queue stores without blocking (PutAsync): a cache hit is
 		// decided and its receipt handed over on the reader goroutine.
 		InlineReceipts: true,

@@ -103,14 +103,23 @@ func AccountRegions(accounts []config.Account) map[string]string {
 }
 
 // Accounts converts the configured accounts for the SMPP server.
-func Accounts(c config.Config) []smpp.Account { return convertAccounts(c.Accounts()) }
+func Accounts(c config.Config) []smpp.Account {
+	return convertAccounts(c.Accounts(), c.DLR.MaxPendingPerAccount)
+}
 
-func convertAccounts(accounts []config.Account) []smpp.Account {
+// convertAccounts converts accounts read at start or on a reload; an
+// account without max_pending_receipts gets defaultPending
+// (DLR_MAX_PENDING_PER_ACCOUNT, read only at start).
+func convertAccounts(accounts []config.Account, defaultPending int) []smpp.Account {
 	out := make([]smpp.Account, 0, len(accounts))
 	for _, a := range accounts {
+		maxPending := a.MaxPendingReceipts
+		if maxPending <= 0 {
+			maxPending = defaultPending
+		}
 		out = append(out, smpp.Account{
 			SystemID: a.SystemID, Password: a.Password, MaxBinds: a.MaxBinds,
-			Throughput: a.Throughput, AllowedNetworks: a.AllowedNetworks,
+			Throughput: a.Throughput, AllowedNetworks: a.AllowedNetworks, MaxPending: maxPending,
 		})
 	}
 	return out

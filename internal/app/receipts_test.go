@@ -131,10 +131,24 @@ func TestPendingCapAnswersMsgQFul(t *testing.T) {
 	if n := tmt.requests.Load(); n != lookups {
 		t.Fatalf("the refused submit cost %d HLR lookups", n-lookups)
 	}
+	// A reload raises the cap: the bound session may submit one more.
+	if err := os.WriteFile(file, []byte(strings.Replace(yaml, "receipts: 2", "receipts: 3", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := gw.app.Reload(ctxT(t)); err != nil || strings.Join(res.Changed, ",") != "testuser" {
+		t.Fatalf("reload: %+v %v", res, err)
+	}
+	if status, _ := tx.submit(t, sm("40722570240999", 1)); status != pdu.StatusOK {
+		t.Fatalf("submit under the reloaded cap: %s", status)
+	}
+	if status, _ := tx.submit(t, sm("40722570240998", 1)); status != pdu.StatusMsgQFul {
+		t.Fatalf("submit over the reloaded cap: %s, want ESME_RMSGQFUL", status)
+	}
 	// A receiver takes the receipts: the account is under its cap again.
 	rx := bind(t, gw.addr, pdu.CmdBindReceiver, nil)
-	rx.nextReceipt(t)
-	rx.nextReceipt(t)
+	for range 3 {
+		rx.nextReceipt(t)
+	}
 }
 
 func TestQueryCancelReplace(t *testing.T) {

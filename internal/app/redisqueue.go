@@ -33,21 +33,3 @@ func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClie
 		Size: cfg.DLR.BufferSize, PutTimeout: cfg.Redis.Timeout, Lost: lost, Registerer: reg, Logger: log,
 	}), inner
 }
-
-// pendingCaps returns each account's cap of pending receipts: its
-// max_pending_receipts, else DLR_MAX_PENDING_PER_ACCOUNT (0: none).
-func pendingCaps(cfg config.Config) func(systemID string) int {
-	caps := make(map[string]int)
-	for _, a := range cfg.Accounts() {
-		if a.MaxPendingReceipts > 0 {
-			caps[a.SystemID] = a.MaxPendingReceipts
-		}
-	}
-	def := cfg.DLR.MaxPendingPerAccount
-	return func(systemID string) int {
-		if n, ok := caps[systemID]; ok {
-			return n
-		}
-		return def
-	}
-}

@@ -133,6 +133,9 @@ func (a *App) unbindRemoved(systemID string) {
 // accountsReloader applies SMPP_ACCOUNTS_FILE read again.
 type accountsReloader struct {
 	accounts *smpp.Accounts
+	// defaultPending is the cap of an account without
+	// max_pending_receipts (DLR_MAX_PENDING_PER_ACCOUNT).
+	defaultPending int
 	// applied learns the account ids in force after each reload (the
 	// per-account receipt gauge follows them).
 	applied func(systemIDs []string)
@@ -145,7 +148,7 @@ func (r accountsReloader) Prepare(_ context.Context, in *ReloadInput) (func() sm
 	if err != nil {
 		return nil, err
 	}
-	converted := convertAccounts(accounts)
+	converted := convertAccounts(accounts, r.defaultPending)
 	return func() smpp.ReloadResult {
 		res := r.accounts.Replace(converted)
 		r.applied(accountIDs(converted))
@@ -171,7 +174,7 @@ func (a *App) buildAccounts() {
 	initial := Accounts(a.cfg)
 	a.accounts = smpp.NewAccountsWith(initial, opts)
 	a.dispatcher.SetAccounts(accountIDs(initial))
-	a.AddReloader(accountsReloader{accounts: a.accounts, applied: a.dispatcher.SetAccounts})
+	a.AddReloader(accountsReloader{accounts: a.accounts, defaultPending: a.cfg.DLR.MaxPendingPerAccount, applied: a.dispatcher.SetAccounts})
 }
 
 func accountIDs(accounts []smpp.Account) []string {

@@ -182,3 +182,32 @@ func (p *accountPending) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(accountPendingDesc, prometheus.GaugeValue, float64(n.Load()), sys)
 	}
 }
+
+// AccountCount is one account's count of pending receipts for a caller
+// that reads it again and again (a session's reader, once per submit):
+// the account is looked up once, and again only when the followed
+// accounts changed (a reload, a new account); in between Load is two
+// atomic loads. It reads what PendingCount reads. It is not safe for
+// concurrent use: each caller has its own.
+type AccountCount struct {
+	p   *accountPending
+	sys string
+	m   *map[string]*atomic.Int64 // the map c was looked up in
+	c   *atomic.Int64             // sys's count in m; nil when m does not follow sys (0)
+}
+
+// Load returns the account's pending receipts, as PendingCount does.
+func (a *AccountCount) Load() int {
+	if m := a.p.n.Load(); m != a.m {
+		a.m, a.c = m, (*m)[a.sys]
+	}
+	if a.c == nil {
+		return 0
+	}
+	return int(a.c.Load())
+}
+
+// AccountCount returns systemID's AccountCount (see PendingCount).
+func (d *Dispatcher) AccountCount(systemID string) *AccountCount {
+	return &AccountCount{p: d.counts, sys: systemID}
+}

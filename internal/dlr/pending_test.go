@@ -49,3 +49,44 @@ func TestDoneEachDoesNotBringBackARemovedAccount(t *testing.T) {
 		t.Fatalf("alice's count %d, want 1", got)
 	}
 }
+
+// TestAccountCountReadsWhatGetReads: an AccountCount kept across changes
+// of the followed accounts (a new account, a reload removing and adding
+// back its own) reads what get reads after each.
+func TestAccountCountReadsWhatGetReads(t *testing.T) {
+	p := newAccountPending()
+	alice := &AccountCount{p: p, sys: "alice"}
+	bob := &AccountCount{p: p, sys: "bob"}
+	for _, step := range []struct {
+		name string
+		do   func()
+	}{
+		{"unknown", func() {}},
+		{"counted", func() { p.add("alice", 3) }},
+		{"another account", func() { p.add("bob", 2) }},
+		{"taken off", func() { p.add("alice", -1) }},
+		{"reload keeps both", func() { p.setAccounts([]string{"alice", "bob"}) }},
+		{"counted after the reload", func() { p.add("alice", 5) }},
+		{"reload removes alice", func() { p.setAccounts([]string{"bob"}) }},
+		{"removed, not counted", func() { p.add("alice", -1) }},
+		{"alice comes back at 0", func() { p.setAccounts([]string{"alice", "bob"}) }},
+		{"and is counted again", func() { p.add("alice", 4) }},
+		{"done", func() { p.doneEach([]*Receipt{{SystemID: "alice"}, {SystemID: "bob"}}) }},
+		{"refreshed", func() {
+			q := reloadingQueue{NewMemoryQueue(MemoryOptions{}), func() {}}
+			if err := p.refresh(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		step.do()
+		for _, c := range []*AccountCount{alice, bob} {
+			if got, want := c.Load(), p.get(c.sys); got != want {
+				t.Errorf("%s: %s's AccountCount %d, get %d", step.name, c.sys, got, want)
+			}
+		}
+	}
+	if got := alice.Load(); got != 7 {
+		t.Fatalf("alice's count %d at the end, want 7", got)
+	}
+}

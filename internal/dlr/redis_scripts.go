@@ -10,7 +10,17 @@ import "github.com/redis/go-redis/v9"
 // 13-digit unix milliseconds (fixed width: compared as strings, cut at
 // fixed offsets), exp "9999999999999" for never.
 const (
-	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets...]; ARGV
+	// doneLua defines doneAt(bucket, id): the key and field of id's
+	// outcome in a done bucket (doneKey in redisqueue.go): the key is the
+	// bucket and the id without its last character, the field that
+	// character.
+	doneLua = `
+local function doneAt(b, id)
+  return b .. ':' .. string.sub(id, 1, -2), string.sub(id, -1)
+end
+`
+
+	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets (doneAt)...]; ARGV
 	// expected epoch, new epoch, mode ("p" put, "o" put of receipts already
 	// in due and expiry order, "r" restore), n, then the n fresh-list
 	// elements "due|exp|id" (times as 13-digit unix ms, exp "9999999999999"
@@ -31,7 +41,7 @@ const (
 	// (finished). The epoch marker is created when missing; it reports
 	// lost=1 when the caller expected one (Redis lost the account's keys).
 	// Returns {stored, epoch, lost}.
-	putLua = `
+	putLua = doneLua + `
 local e = redis.call('GET', KEYS[3])
 local lost = 0
 if not e then
@@ -61,7 +71,8 @@ for i = 1, n do
   local skip, isnew = false, true
   if restore then
     for k = 6, #KEYS do
-      if redis.call('HEXISTS', KEYS[k], id) == 1 then skip = true break end
+      local dk, df = doneAt(KEYS[k], id)
+      if redis.call('HEXISTS', dk, df) == 1 or redis.call('HEXISTS', KEYS[k], id) == 1 then skip = true break end
     end
     isnew = not skip and redis.call('HEXISTS', KEYS[1], id) == 0
   end
@@ -90,6 +101,83 @@ if #due > 0 then redis.call('ZADD', KEYS[4], unpack(due)) end
 if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
 return {#bodies / 2, e, lost}`
+
+	// putTailLua: KEYS fresh, epoch, due, exp, r; ARGV expected epoch, new
+	// epoch, n, the n ids each as "<length>:<id>". The end of a put in due
+	// and expiry order (mode "o") on a single server or Sentinel, where the
+	// put is a transaction of plain commands: RPUSH of the n fresh-list
+	// elements, HSET of their bodies, then this script, which sees the list
+	// with the n elements at its tail and nothing run in between. It checks
+	// the epoch marker as putLua does. When the RPUSH failed (the list key
+	// holds another type: a transaction runs its other commands anyway) it
+	// first removes the bodies the HSET stored, so that no body is left
+	// that no claim would find, and fails. When the batch sorts before the
+	// element it joined (another instance's clock or delay) it takes the n
+	// elements off the list again and places each as putLua does, all
+	// inside the transaction: no other client sees the list in between,
+	// and nothing is left to do after EXEC. The usual batch costs it a
+	// TYPE and two LINDEX, not a conversion to Lua and back per receipt
+	// (elements and bodies never pass through Lua). Returns {n, epoch,
+	// lost}.
+	putTailLua = `
+local function ztype(k)
+  local t = redis.call('TYPE', k)['ok']
+  return t == 'zset' or t == 'none'
+end
+-- First of all: a refused RPUSH leaves no body behind, whatever fails next.
+local refused = redis.call('TYPE', KEYS[1])['ok'] ~= 'list'
+if refused then
+  local ids, p, s = {}, 1, ARGV[4]
+  while p <= #s do
+    local c = string.find(s, ':', p, true)
+    local l = tonumber(string.sub(s, p, c - 1))
+    ids[#ids + 1] = string.sub(s, c + 1, c + l)
+    p = c + l + 1
+  end
+  if #ids > 0 then redis.pcall('HDEL', KEYS[5], unpack(ids)) end
+end
+local e = redis.call('GET', KEYS[2])
+local lost = 0
+if not e then
+  e = ARGV[2]
+  redis.call('SET', KEYS[2], e)
+  if ARGV[1] ~= '' then lost = 1 end
+end
+if refused then
+  return redis.error_reply('WRONGTYPE the fresh list of the put holds another type')
+end
+local n = tonumber(ARGV[3])
+local prev = redis.call('LINDEX', KEYS[1], -n - 1)
+if not prev then return {n, e, lost} end
+local tdue, texp = string.sub(prev, 1, 13), string.sub(prev, 15, 27)
+local first = redis.call('LINDEX', KEYS[1], -n)
+if string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then return {n, e, lost} end
+-- Out of order. Should the sets refuse writes, the batch stays where it
+-- is (claimed late, not lost): the bodies are written already.
+if not ztype(KEYS[3]) or not ztype(KEYS[4]) then return {n, e, lost} end
+local els = redis.call('LRANGE', KEYS[1], -n, -1)
+redis.call('LTRIM', KEYS[1], 0, -n - 1)
+local fresh, due, exp = {}, {}, {}
+for _, el in ipairs(els) do
+  local dms, xms, id = string.sub(el, 1, 13), string.sub(el, 15, 27), string.sub(el, 29)
+  if dms < tdue and tonumber(tdue) - tonumber(dms) <= 250 then dms = tdue end
+  if xms < texp and tonumber(texp) - tonumber(xms) <= 250 then xms = texp end
+  if dms >= tdue and xms >= texp then
+    fresh[#fresh + 1] = dms .. '|' .. xms .. '|' .. id
+    tdue, texp = dms, xms
+  else
+    due[#due + 1] = dms
+    due[#due + 1] = id
+    if xms ~= '9999999999999' then
+      exp[#exp + 1] = xms
+      exp[#exp + 1] = id
+    end
+  end
+end
+if #fresh > 0 then redis.call('RPUSH', KEYS[1], unpack(fresh)) end
+if #due > 0 then redis.call('ZADD', KEYS[3], unpack(due)) end
+if #exp > 0 then redis.call('ZADD', KEYS[4], unpack(exp)) end
+return {n, e, lost}`
 
 	// expiryLua defines expiryOf(body): a receipt's expiry read from its
 	// encoded body (encoding.go, version 1) as 13-digit unix ms, or nil
@@ -251,31 +339,55 @@ local function finish()
 end
 local want = max - #out
 if want <= 0 then return finish() end
-local es = redis.call('LRANGE', KEYS[2], 0, want - 1)
 -- An element is due when it sorts before now + 1 ms (its due time leads
--- it, 13 digits): no substring to compare.
+-- it, 13 digits): no substring to compare. Only the due ones are read:
+-- when the list holds receipts not yet due (the usual case under a
+-- delay), a binary search of LINDEX finds how many are due, rather than
+-- each of the want elements costing a Lua string.
 local after = ARGV[6]
-local fids, n = {}, 0
-for _, el in ipairs(es) do
-  if el >= after then break end
-  n = n + 1
-  fids[n] = string.sub(el, 29)
+local function isdue(i)
+  local el = redis.call('LINDEX', KEYS[2], i)
+  return el and el < after
+end
+local n = want
+if not isdue(want - 1) then
+  local lo, hi = 0, want - 1 -- the first not due is in [lo, hi]
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if isdue(mid) then lo = mid + 1 else hi = mid end
+  end
+  n = lo
 end
 if n == 0 then return finish() end
+local es = redis.call('LRANGE', KEYS[2], 0, n - 1)
+n = #es
+if n == 0 then return finish() end
 redis.call('LTRIM', KEYS[2], n, -1)
+local fids = {}
+for i = 1, n do fids[i] = string.sub(es[i], 29) end
 local sched = {}
 if redis.call('EXISTS', KEYS[3]) == 1 then sched = redis.call('ZMSCORE', KEYS[3], unpack(fids)) end
-local xs = {}
+-- The list is in expiry order too: once one element expires after the
+-- lease ends, so do the rest.
+local xs, checkx = {}, string.sub(es[1], 15, 27) < untl13
+local nl, no = #leased, #out
 for i = 1, n do
   -- An id already in the due set (put again) stays scheduled there.
   if not sched[i] then
-    leased[#leased + 1] = untl
-    leased[#leased + 1] = fids[i]
-    out[#out + 1] = fids[i]
-    local x = string.sub(es[i], 15, 27)
-    if x < untl13 then
-      xs[#xs + 1] = x
-      xs[#xs + 1] = fids[i]
+    local id = fids[i]
+    leased[nl + 1] = untl
+    leased[nl + 2] = id
+    nl = nl + 2
+    no = no + 1
+    out[no] = id
+    if checkx then
+      local x = string.sub(es[i], 15, 27)
+      if x < untl13 then
+        xs[#xs + 1] = x
+        xs[#xs + 1] = id
+      else
+        checkx = false
+      end
     end
   end
 end
@@ -336,14 +448,26 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] ~= '9999999999999' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
 return 1`
 
-	// finishLua: KEYS r, due, exp, done bucket, lease; ARGV outcome value,
-	// bucket expiry (unix ms), only_pending ("1": cancel), ids...
-	// Removes the receipts and remembers the outcome for each. With
+	// finishLua: KEYS r, due, exp, done bucket (doneAt), lease; ARGV
+	// outcome value, bucket expiry (unix ms), only_pending ("1": cancel),
+	// ids... Removes the receipts and remembers the outcome for each. With
 	// only_pending, ids that are not pending are left alone. A fresh-list
 	// element of a removed receipt stays until a claim drops it. Returns
 	// the number of receipts that were pending.
-	finishLua = `
+	finishLua = doneLua + `
 local n = 0
+local done, keys = {}, {}
+local function remember(id)
+  local k, f = doneAt(KEYS[4], id)
+  local d = done[k]
+  if not d then
+    d = {}
+    done[k] = d
+    keys[#keys + 1] = k
+  end
+  d[#d + 1] = f
+  d[#d + 1] = ARGV[1]
+end
 if ARGV[3] == '1' then
   for i = 4, #ARGV do
     local id = ARGV[i]
@@ -352,15 +476,14 @@ if ARGV[3] == '1' then
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)
       redis.call('ZREM', KEYS[5], id)
-      redis.call('HSET', KEYS[4], id, ARGV[1])
+      remember(id)
     end
   end
 else
-  local ids, done = {}, {}
+  local ids = {}
   for i = 4, #ARGV do
     ids[#ids + 1] = ARGV[i]
-    done[#done + 1] = ARGV[i]
-    done[#done + 1] = ARGV[1]
+    remember(ARGV[i])
   end
   n = redis.call('HDEL', KEYS[1], unpack(ids))
   -- The due and exp sets hold only retried or out-of-order receipts:
@@ -369,12 +492,14 @@ else
     if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('ZREM', KEYS[k], unpack(ids)) end
   end
   redis.call('ZREM', KEYS[5], unpack(ids))
-  redis.call('HSET', KEYS[4], unpack(done))
 end
-if n > 0 or ARGV[3] ~= '1' then redis.call('PEXPIREAT', KEYS[4], ARGV[2]) end
+for _, k in ipairs(keys) do
+  redis.call('HSET', k, unpack(done[k]))
+  redis.call('PEXPIREAT', k, ARGV[2])
+end
 return n`
 
-	// expireLua: KEYS r, fresh, due, exp, done bucket, lessees; ARGV now
+	// expireLua: KEYS r, fresh, due, exp, done bucket (doneAt), lessees; ARGV now
 	// (13-digit unix ms), max, outcome value, bucket expiry, lease key
 	// prefix ("P{T}:lease:"), instance id. Ends the leases that ended
 	// (endLeases: so that their receipts are in the exp set), then removes
@@ -382,15 +507,21 @@ return n`
 	// head of the list (in submit order, so in expiry order for one TTL)
 	// and leased or scheduled ones from the exp set. Returns {id, body,
 	// ...}.
-	expireLua = expiryLua + endLeasesLua + `
+	expireLua = expiryLua + endLeasesLua + doneLua + `
 local now, max = ARGV[1], tonumber(ARGV[2])
 endLeases(KEYS[1], KEYS[3], KEYS[4], KEYS[6], now, max, ARGV[5], ARGV[6])
 local out = {}
+local touched = {}
 local function finish(id)
   local b = redis.call('HGET', KEYS[1], id)
   if b then
     redis.call('HDEL', KEYS[1], id)
-    redis.call('HSET', KEYS[5], id, ARGV[3])
+    local dk, df = doneAt(KEYS[5], id)
+    redis.call('HSET', dk, df, ARGV[3])
+    if not touched[dk] then
+      touched[dk] = true
+      redis.call('PEXPIREAT', dk, ARGV[4])
+    end
     out[#out + 1] = id
     out[#out + 1] = b
   end
@@ -408,7 +539,6 @@ if popped > 0 then redis.call('LTRIM', KEYS[2], popped, -1) end
 local ids = redis.call('ZRANGE', KEYS[4], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
 for _, id in ipairs(ids) do finish(id) end
 
-if #out > 0 then redis.call('PEXPIREAT', KEYS[5], ARGV[4]) end
 return out`
 
 	// setAsideLua: KEYS r, due, exp, bad, lease; ARGV id. Moves an undecodable

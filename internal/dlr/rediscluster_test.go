@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,27 +19,81 @@ import (
 
 // startRedisServer starts a redis-server of the test's own on a free
 // loopback port with args (skipped without redis-server), stopped at the
-// end of the test, and returns its address.
+// end of the test, and returns its address. A port is free when it is
+// picked, not always when the server binds it (another process may take
+// it in between): a server that exits before it answers is started again
+// on other ports, and its own words are in the failure.
 func startRedisServer(t *testing.T, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("no redis-server")
 	}
+	var why string
+	for range 3 {
+		addr, out, ok := tryRedisServer(t, bin, args)
+		if ok {
+			return addr
+		}
+		why = out
+	}
+	t.Fatalf("redis-server did not start: %s", why)
+	return ""
+}
+
+// tryRedisServer starts one redis-server and waits until it accepts a
+// connection (ok) or exits (its output).
+func tryRedisServer(t *testing.T, bin string, args []string) (addr, out string, ok bool) {
+	t.Helper()
+	port := freePort(t)
+	dir := t.TempDir()
+	all := []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
+	if slices.Contains(args, "--cluster-enabled") {
+		// The bus port defaults to port + 10000, which may be taken or
+		// above 65535: name a free one.
+		all = append(all, "--cluster-port", freePort(t))
+	}
+	logFile := filepath.Join(dir, "redis.log")
+	cmd := exec.Command(bin, append(all, append(args, "--logfile", logFile)...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	addr = net.JoinHostPort("127.0.0.1", port)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+			return addr, "", true
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(logFile)
+			return "", fmt.Sprintf("exited: %s", b), false
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			<-exited
+			b, _ := os.ReadFile(logFile)
+			return "", fmt.Sprintf("no answer in 10 s: %s", b), false
+		case <-tick.C:
+		}
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	l.Close()
-	args = append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return addr
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }
 
 // oneNodeCluster starts a redis-server in Cluster mode holding every slot

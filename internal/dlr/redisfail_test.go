@@ -3,6 +3,7 @@ package dlr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -238,5 +239,32 @@ func TestRestoreSkipsFinishedReceipts(t *testing.T) {
 	}
 	if n, _ := c.ZCard(ctx, q.accountKeys("acme")[2]).Result(); n != 1 {
 		t.Fatalf("due set holds %d elements, want 1", n)
+	}
+}
+
+// TestOutcomesOfTheEarlierLayoutAreRead: while instances of an earlier
+// version still run beside this one, an outcome they wrote (one hash per
+// time bucket, the id as its field) is found by query_sm and keeps the
+// write-back of a buffered receipt from sending that receipt again.
+func TestOutcomesOfTheEarlierLayoutAreRead(t *testing.T) {
+	c := redisTestClient(t)
+	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c)})
+	ctx := context.Background()
+	r := receipt("00000000000000E1", "acme", 0)
+	bucket, _ := q.doneBucket("acme", time.Now())
+	at := time.Now().Truncate(time.Millisecond).UTC()
+	if err := c.HSet(ctx, bucket, r.MessageID, fmt.Sprintf("%d:%d", pdu.StateDelivered, at.UnixMilli())).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok, err := q.Lookup(ctx, "acme", r.MessageID); err != nil || !ok || o.State != pdu.StateDelivered || !o.At.Equal(at) {
+		t.Fatalf("Lookup = %+v %v %v, want DELIVERED at %v", o, ok, err, at)
+	}
+	for i, err := range q.Restore(ctx, []Receipt{r}) {
+		if err != nil {
+			t.Fatalf("Restore[%d]: %v", i, err)
+		}
+	}
+	if n, _ := q.PendingCount(ctx, "acme"); n != 0 {
+		t.Fatalf("PendingCount = %d after the write-back of a finished receipt, want 0", n)
 	}
 }

@@ -267,6 +267,14 @@ type putGroup struct {
 	keys    []string
 	args    []any
 	cmd     *redis.Cmd
+	// tx: the put is a transaction of plain commands (putTx) instead of
+	// the script; txArgs are its RPUSH and HSET arguments, one after the
+	// other (txSplit: where the HSET starts), exec its EXEC.
+	tx      bool
+	txArgs  []any
+	txSplit int
+	exec    *redis.SliceCmd
+	res     []any // the script's reply {stored, epoch, lost}
 	err     error
 	count   int // receipts the script stored
 }
@@ -350,7 +358,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 	}
 	for _, g := range groups {
 		if g.kind != kindFinished {
-			g.putArgs()
+			g.putArgs(q.plainPuts)
 		}
 	}
 	return groups
@@ -398,8 +406,10 @@ func appendMillis(b []byte, t time.Time) []byte {
 // pairs. The receipts are sorted by due and expiry time (stable: submit
 // order among equal times; concurrent submits arrive a little out of
 // order), and when that leaves both in order the script may append the
-// whole batch with one command each (mode "o").
-func (g *putGroup) putArgs() {
+// whole batch with one command each (mode "o"). With plain set (a single
+// server or Sentinel), such a batch is a transaction instead (putTx): the
+// RPUSH and HSET arguments are built, not the script's.
+func (g *putGroup) putArgs(plain bool) {
 	all := g.text.String()
 	times := func(it putItem) string { return all[it.el : it.el+27] } // "due|exp"
 	mode := "r"
@@ -423,10 +433,34 @@ func (g *putGroup) putArgs() {
 		strs[n+2*i] = all[it.id:it.body]
 		strs[n+2*i+1] = all[it.body:it.end]
 	}
-	g.args = slices.Grow(g.args, 2+len(strs))
-	g.args = append(g.args, mode, len(g.items))
-	for i := range strs {
-		g.args = append(g.args, &strs[i])
+	if plain && mode == "o" {
+		g.tx = true
+		g.txSplit = 2 + n
+		g.txArgs = make([]any, 0, 4+len(strs))
+		g.txArgs = append(g.txArgs, "rpush", g.keys[1])
+		for i := range strs[:n] {
+			g.txArgs = append(g.txArgs, &strs[i])
+		}
+		g.txArgs = append(g.txArgs, "hset", g.keys[0])
+		for i := n; i < len(strs); i++ {
+			g.txArgs = append(g.txArgs, &strs[i])
+		}
+		// The ids once more, in one argument, for putTailLua to undo the
+		// HSET should the RPUSH fail.
+		b := g.scratch[:0]
+		for i := range n {
+			id := strs[n+2*i]
+			b = strconv.AppendInt(b, int64(len(id)), 10)
+			b = append(b, ':')
+			b = append(b, id...)
+		}
+		g.args = append(g.args, n, string(b))
+	} else {
+		g.args = slices.Grow(g.args, 2+len(strs))
+		g.args = append(g.args, mode, len(g.items))
+		for i := range strs {
+			g.args = append(g.args, &strs[i])
+		}
 	}
 	g.items, g.scratch = nil, nil
 	g.text.Reset()
@@ -473,6 +507,10 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 				continue // no master for its slot
 			}
 			promises = promises || g.kind != kindFinished
+			if g.tx {
+				q.putTx(ctx, p, g)
+				continue
+			}
 			if byHash {
 				g.cmd = g.script.EvalSha(ctx, p, g.keys, g.args...)
 			} else {
@@ -494,6 +532,17 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 		}
 	}
 	for _, g := range groups {
+		if g.tx && g.exec != nil {
+			g.res, g.err = txPutResult(g.exec)
+			if g.err == nil && waitErr != nil {
+				g.err = waitErr
+			}
+			if g.err == nil {
+				n, _ := g.res[0].(int64)
+				g.count = int(n)
+			}
+			continue
+		}
 		if g.cmd == nil {
 			if g.err == nil {
 				g.err = err
@@ -515,6 +564,9 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 		case waitErr != nil:
 			g.err = waitErr
 		}
+		if cerr == nil && len(res) == 3 {
+			g.res = res
+		}
 		if g.err == nil {
 			n, _ := res[0].(int64)
 			g.count = int(n)
@@ -528,11 +580,8 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, g := range groups {
-		if g.kind == kindFinished || g.cmd == nil || g.cmd.Err() != nil {
-			continue
-		}
-		res, _ := g.cmd.Slice()
-		if len(res) != 3 {
+		res := g.res
+		if g.kind == kindFinished || len(res) != 3 {
 			continue
 		}
 		epoch, _ := res[1].(string)
@@ -590,4 +639,46 @@ func noScriptGroups(groups []*putGroup) []*putGroup {
 		}
 	}
 	return out
+}
+
+// putTx queues g, a put in due and expiry order, as one transaction of
+// plain commands: RPUSH of the fresh-list elements, HSET of the bodies,
+// then putTailLua (by its text: EVAL finds it in the script cache by its
+// hash, and a transaction never meets NOSCRIPT half way). Every key is
+// the account's, and nothing runs between the commands: stored whole or,
+// when Redis refuses the transaction (EXECABORT, e.g. above maxmemory),
+// not at all. The elements and bodies reach the list and the hash as they
+// do with any plain command, where the script would convert each to a Lua
+// string and back: most of what a put cost Redis.
+func (q *RedisQueue) putTx(ctx context.Context, p redis.Pipeliner, g *putGroup) {
+	_ = p.Process(ctx, redis.NewStatusCmd(ctx, "multi"))
+	_ = p.Process(ctx, redis.NewStatusCmd(ctx, g.txArgs[:g.txSplit]...))
+	_ = p.Process(ctx, redis.NewStatusCmd(ctx, g.txArgs[g.txSplit:]...))
+	a := make([]any, 0, 3+5+len(g.args))
+	a = append(a, "eval", putTailLua, 5, g.keys[1], g.keys[2], g.keys[3], g.keys[4], g.keys[0])
+	_ = p.Process(ctx, redis.NewStatusCmd(ctx, append(a, g.args...)...))
+	g.exec = redis.NewSliceCmd(ctx, "exec")
+	_ = p.Process(ctx, g.exec)
+}
+
+// txPutResult reads putTx's EXEC reply: the RPUSH's and HSET's counts and
+// the script's {n, epoch, lost}, any of which may be an error.
+func txPutResult(exec *redis.SliceCmd) ([]any, error) {
+	v, err := exec.Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != 3 {
+		return nil, fmt.Errorf("put transaction returned %d replies", len(v))
+	}
+	for _, r := range v {
+		if e, ok := r.(error); ok {
+			return nil, e
+		}
+	}
+	res, _ := v[2].([]any)
+	if len(res) != 3 {
+		return nil, fmt.Errorf("put script returned %d values", len(res))
+	}
+	return res, nil
 }

@@ -3,6 +3,9 @@ package dlr
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,14 +28,31 @@ import (
 // transaction: HDEL from the pending index, ZREM from the due, exp and
 // this instance's lease sets (on a set that does not exist, as the due and
 // exp sets usually do not, ZREM costs next to nothing), HSET the outcome
-// into the done bucket and PEXPIREAT the bucket. What finishLua does
+// into the done bucket's keys (doneKey) and PEXPIREAT each. What finishLua does
 // without only_pending, in plain commands.
 func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val string, ids []any) {
 	k := q.accountKeys(sys)
 	bucket, until := q.doneBucket(sys, time.Now())
 	n := len(ids)
+	// The outcomes by done key (doneKey), sorted by it: an ack's ids come
+	// back from several receivers interleaved, while ids that count up
+	// share keys sixteen at a time. Sorted by the id's part of the key (a
+	// substring), and each key built once.
+	outs := make([]doneField, n)
+	for i, id := range ids {
+		if s := *id.(*string); s != "" {
+			outs[i] = doneField{key: s[:len(s)-1], field: s[len(s)-1:]}
+		}
+	}
+	slices.SortFunc(outs, func(a, b doneField) int { return strings.Compare(a.key, b.key) })
+	keys := 0
+	for i := range outs {
+		if i == 0 || outs[i].key != outs[i-1].key {
+			keys++
+		}
+	}
 	// One backing array for every command's arguments.
-	all := make([]any, 0, 4*(n+2)+2*n+2)
+	all := make([]any, 0, 4*(n+2)+5*keys+2*n)
 	add := func(cmd, key string) []any {
 		start := len(all)
 		all = append(all, cmd, key)
@@ -42,14 +62,29 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 	for _, a := range [][]any{add("hdel", k[0]), add("zrem", k[2]), add("zrem", k[3]), add("zrem", q.leaseKey(sys, q.o.InstanceID))} {
 		_ = p.Process(ctx, redis.NewIntCmd(ctx, a...))
 	}
-	start := len(all)
-	all = append(all, "hset", bucket)
-	for _, id := range ids {
-		all = append(all, id, &val)
+	at := strconv.FormatInt(until, 10)
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && outs[j].key == outs[i].key {
+			j++
+		}
+		key := bucket + ":" + outs[i].key // doneKey
+		start := len(all)
+		all = append(all, "hset", key)
+		for k := i; k < j; k++ {
+			all = append(all, &outs[k].field, &val)
+		}
+		_ = p.Process(ctx, redis.NewIntCmd(ctx, all[start:len(all):len(all)]...))
+		start = len(all)
+		all = append(all, "pexpireat", key, &at)
+		_ = p.Process(ctx, redis.NewIntCmd(ctx, all[start:len(all):len(all)]...))
+		i = j
 	}
-	_ = p.Process(ctx, redis.NewIntCmd(ctx, all[start:]...))
-	p.PExpireAt(ctx, bucket, time.UnixMilli(until))
 }
+
+// doneField is an id cut as doneKey cuts it: the part that goes into the
+// key, and the field.
+type doneField struct{ key, field string }
 
 // ackTx acks byAccount in one transaction. The caller makes sure the
 // transaction holds one slot on a Cluster (one account).

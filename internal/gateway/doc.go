@@ -7,9 +7,14 @@
 // is decided in one place, decide.go.
 //
 // Lookups answered by the in-process cache are decided on the session's
-// reader goroutine; the rest go to a fixed pool of workers, so a slow HLR
-// costs no goroutine per message. A submit_multi is decided on a goroutine
-// of its own, within a bounded number of places. The workers' queue and
+// reader goroutine, and answered at once; the Handler is an
+// smpp.ReadBatcher, so what follows those answers (the processing-time
+// histogram, the outcome counters, the log lines) waits for the end of
+// the read that brought them and is done with one clock reading and one
+// Write to the shared log writer per read (readbatch.go). The rest go to
+// a fixed pool of workers, so a slow HLR costs no goroutine per message. A
+// submit_multi is decided on a goroutine of its own, within a bounded
+// number of places. The workers' queue and
 // the multi places are shared out per account (fairshare.go): an eighth
 // of each pool is kept for accounts holding no place, and the rest is
 // shared among those holding places, so a client flooding slow lookups is

@@ -21,7 +21,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		failed:   submits.WithLabelValues("failed"),
 		processing: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "submit_processing_seconds",
-			Help:    "Time from reading a submit to writing its response.",
+			Help:    "Time from reading a submit to handing its response to the session writer (answered on the reader: to the end of its read).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 		activeTasks: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -39,4 +39,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled, m.pendingCap)
 	}
 	return m
+}
+
+// addOutcomes counts answered messages by outcome.
+func (m *metrics) addOutcomes(accepted, rejected, failed int) {
+	if accepted > 0 {
+		m.accepted.Add(float64(accepted))
+	}
+	if rejected > 0 {
+		m.rejected.Add(float64(rejected))
+	}
+	if failed > 0 {
+		m.failed.Add(float64(failed))
+	}
 }

@@ -37,6 +37,13 @@ type NowScheduler interface {
 	ScheduleNow(r dlr.Receipt) (handled bool, err error)
 }
 
+// AccountCounter is implemented by Receipts that can hand out one
+// account's pending count to be read again and again without a lookup by
+// system_id (the dispatcher): a session's reader asks it once per submit.
+type AccountCounter interface {
+	AccountCount(systemID string) *dlr.AccountCount
+}
+
 // Policy says what to do when the HLR gave no usable answer.
 type Policy uint8
 
@@ -70,11 +77,6 @@ type Options struct {
 	// OtherErr is the receipt err after a timeout or HLR error (default "000").
 	OtherErr string
 	Workers  int // lookups in progress at once; default 256
-	// PendingCap returns the most pending receipts systemID may have
-	// (max_pending_receipts, DLR_MAX_PENDING_PER_ACCOUNT); 0 or a nil
-	// func: no cap. Over it a submit is answered ESME_RMSGQFUL before
-	// any lookup.
-	PendingCap func(systemID string) int
 	// InlineReceipts lets a cache hit that accepts the message store its
 	// receipt on the reader goroutine: set it when Schedule never blocks
 	// (the in-memory queue).

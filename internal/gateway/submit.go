@@ -22,14 +22,14 @@ func (h *Handler) tryInline(r *smpp.Request, sm *pdu.SM, start time.Time) bool {
 	d := h.decide(res, nil)
 	if d.status != pdu.StatusOK {
 		h.dests.Answered(res)
-		h.finishSubmit(r, sm, d, "", start)
+		h.finishInline(r, sm, d, "", start)
 		return true
 	}
 	if !h.opts.InlineReceipts {
 		return false // storing the receipt may block: leave it to a worker
 	}
 	h.dests.Answered(res)
-	h.accept(context.Background(), r, sm, d, start)
+	h.accept(context.Background(), r, sm, d, start, true)
 	return true
 }
 
@@ -39,18 +39,31 @@ func (h *Handler) submit(ctx context.Context, r *smpp.Request, sm *pdu.SM, start
 		h.finishSubmit(r, sm, d, "", start)
 		return
 	}
-	h.accept(ctx, r, sm, d, start)
+	h.accept(ctx, r, sm, d, start, false)
 }
 
 // accept stores the receipt, then answers with the message id from the
 // store's completion: the caller (an HLR worker) does not wait for it.
-func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time) {
+// inline says the caller is the session's reader (a cache hit): an answer
+// given before accept returns is then the reader's.
+func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decision, start time.Time, inline bool) {
 	id := h.opts.IDs.NextAt(start)
 	rc, want := h.receiptFor(r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start)
+	if !want && inline {
+		// As storeReceipt, without the callback: answered here.
+		h.opts.Receipts.Accepted(rc)
+		h.finishInline(r, sm, d, id, start)
+		return
+	}
 	if want && h.storeNow != nil && h.accepting.add() {
 		handled, err := h.storeNow.ScheduleNow(rc)
 		if handled {
-			h.answerAccepted(r, sm, d, id, start, err)
+			d, id = acceptedOrFailed(d, id, err)
+			if inline {
+				h.finishInline(r, sm, d, id, start)
+			} else {
+				h.finishSubmit(r, sm, d, id, start)
+			}
 			h.accepting.done()
 			return
 		}
@@ -71,11 +84,17 @@ func (h *Handler) acceptAsync(r *smpp.Request, sm *pdu.SM, d decision, id string
 // answerAccepted answers an accepted submit once its receipt is stored, or
 // with ESME_RSYSERR when it could not be.
 func (h *Handler) answerAccepted(r *smpp.Request, sm *pdu.SM, d decision, id string, start time.Time, err error) {
-	if err != nil {
-		h.finishSubmit(r, sm, decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}, "", start)
-		return
-	}
+	d, id = acceptedOrFailed(d, id, err)
 	h.finishSubmit(r, sm, d, id, start)
+}
+
+// acceptedOrFailed is the answer of an accepted submit whose receipt was
+// stored with err: d and id, or ESME_RSYSERR without an id.
+func acceptedOrFailed(d decision, id string, err error) (decision, string) {
+	if err != nil {
+		return decision{status: pdu.StatusSysErr, detail: "receipt not stored: " + err.Error()}, ""
+	}
+	return d, id
 }
 
 // storeReceipt stores rc when the client gets one (else records the
@@ -102,15 +121,22 @@ func (h *Handler) storeReceipt(rc dlr.Receipt, want bool, answer func(error)) {
 // of pending receipts with ESME_RMSGQFUL. It runs on the reader goroutine:
 // the count is the dispatcher's local one, no queue round trip.
 func (h *Handler) overPendingCap(r *smpp.Request) bool {
-	if h.opts.PendingCap == nil {
+	acc := r.Session.Account()
+	if acc == nil {
 		return false
 	}
-	sys := r.Session.SystemID()
-	limit := h.opts.PendingCap(sys)
+	limit := acc.MaxPending() // the account's settings: a reload applies at once
 	if limit <= 0 {
 		return false
 	}
-	n, err := h.opts.Receipts.PendingCount(context.Background(), sys)
+	sys := acc.SystemID
+	var n int
+	var err error
+	if b := h.readBatchOf(r); b != nil {
+		n, err = b.pending(sys) // the count looked up once per session
+	} else {
+		n, err = h.opts.Receipts.PendingCount(context.Background(), sys)
+	}
 	if err != nil || n < limit {
 		return false
 	}
@@ -126,6 +152,19 @@ func (h *Handler) overPendingCap(r *smpp.Request) bool {
 func (h *Handler) finishSubmit(r *smpp.Request, sm *pdu.SM, d decision, id string, start time.Time) {
 	r.RespondSubmitSM(d.status, id)
 	h.observe(r, d, id, sm.Source.Addr, sm.Dest.Addr, messageLength(sm.ShortMessage, sm.TLVs), start)
+}
+
+// finishInline is finishSubmit on the session's reader goroutine: the
+// answer is written at once, its observation and log line wait for the
+// end of the read (readBatch.EndRead).
+func (h *Handler) finishInline(r *smpp.Request, sm *pdu.SM, d decision, id string, start time.Time) {
+	b := h.readBatchOf(r)
+	if b == nil {
+		h.finishSubmit(r, sm, d, id, start)
+		return
+	}
+	r.RespondSubmitSM(d.status, id)
+	b.add(sm, d, id, start)
 }
 
 // scheduleReceipt stores the receipt the response is about to promise.
@@ -262,16 +301,13 @@ func messageLength(sm string, tlvs pdu.TLVs) int {
 func (h *Handler) observe(r *smpp.Request, d decision, id, src, dst string, length int, start time.Time) {
 	now := h.opts.Now()
 	h.metrics.processing.Observe(now.Sub(start).Seconds())
-	event, level := "submit.accepted", slog.LevelInfo
 	switch d.status {
 	case pdu.StatusOK:
 		h.metrics.accepted.Inc()
 	case pdu.StatusInvDstAdr:
 		h.metrics.rejected.Inc()
-		event = "submit.rejected"
 	default:
 		h.metrics.failed.Inc()
-		event, level = "submit.failed", slog.LevelWarn
 	}
-	h.logSubmit(now, level, event, r, d, id, src, dst, length)
+	h.logSubmit(nil, now, d, r.Session, r.PDU.Command, id, src, dst, length)
 }

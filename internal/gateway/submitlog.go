@@ -10,18 +10,38 @@ import (
 )
 
 // logSubmit writes the line of one answered destination (submit.accepted,
-// submit.rejected or submit.failed). It runs once per message, often on a
-// session's reader goroutine: the line is encoded without allocating and
-// queued on the log's buffered writer. now is the time observe read (the
-// clock is read once per message).
-func (h *Handler) logSubmit(now time.Time, level slog.Level, event string, r *smpp.Request, d decision, id, src, dst string, length int) {
-	x := logging.BeginAt(h.log, now, level, event)
+// submit.rejected or submit.failed, after d's status). It runs once per
+// message, often on a session's reader goroutine: the line is encoded
+// without allocating and queued on the log's buffered writer, or added to
+// lines (a reader's batch) when not nil. now is the time observe read (the
+// clock is read once per message, or once per read for a batch).
+func (h *Handler) logSubmit(lines *logging.Batch, now time.Time, d decision, s *smpp.Session, cmd pdu.CommandID, id, src, dst string, length int) {
+	event, level := submitEvent(d.status)
+	var x *logging.Line
+	if lines != nil {
+		x = lines.BeginAt(h.log, now, level, event)
+	} else {
+		x = logging.BeginAt(h.log, now, level, event)
+	}
 	if x == nil {
 		// The level is off (WARNING and above for accepted and
 		// rejected): nothing else is looked up.
 		return
 	}
-	writeSubmitLine(x, r.Session.SystemID(), r.PDU.Command, d, id, src, dst, length)
+	writeSubmitLine(x, s.SystemID(), cmd, d, id, src, dst, length)
+}
+
+// submitEvent is the event and level of the line of an answer with status.
+func submitEvent(status pdu.Status) (event string, level slog.Level) {
+	switch status {
+	case pdu.StatusOK:
+		event, level = "submit.accepted", slog.LevelInfo
+	case pdu.StatusInvDstAdr:
+		event, level = "submit.rejected", slog.LevelInfo
+	default:
+		event, level = "submit.failed", slog.LevelWarn
+	}
+	return event, level
 }
 
 // writeSubmitLine adds the fields of a submit line and ends it. At the

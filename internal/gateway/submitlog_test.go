@@ -12,7 +12,6 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
-	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
 
 // TestSubmitLineFields: the per-message line carries the seed's fields
@@ -99,8 +98,8 @@ func TestSubmitLineOffDoesNoWork(t *testing.T) {
 	var buf bytes.Buffer
 	l, _ := logging.New(&buf, "WARNING", "json")
 	h := &Handler{log: l}
-	r := &smpp.Request{PDU: pdu.PDU{Header: pdu.Header{Command: pdu.CmdSubmitSM}}}
-	h.logSubmit(time.Now(), slog.LevelInfo, "submit.rejected", r, decision{status: pdu.StatusInvDstAdr}, "", "A", "B", 1)
+	h.logSubmit(nil, time.Now(), decision{status: pdu.StatusInvDstAdr}, nil, pdu.CmdSubmitSM, "", "A", "B", 1)
+	h.logSubmit(new(logging.Batch), time.Now(), decision{status: pdu.StatusInvDstAdr}, nil, pdu.CmdSubmitSM, "", "A", "B", 1)
 	if buf.Len() != 0 {
 		t.Fatalf("wrote %q", buf.String())
 	}

@@ -44,15 +44,22 @@ func (h *consoleHandler) appendKey(buf []byte, key string) []byte {
 
 // endLine finishes the line in buf and writes it.
 func (h *consoleHandler) endLine(buf []byte) {
-	for len(buf) > 0 && buf[len(buf)-1] == ' ' {
-		buf = buf[:len(buf)-1]
-	}
-	buf = append(buf, '\n')
+	buf = finishConsole(buf)
 	if w, ok := h.out.(*Writer); ok {
 		_, _ = w.Write(buf) // the usual output: a direct call
 	} else {
 		_, _ = h.out.Write(buf)
 	}
+}
+
+// finishConsole ends the console line in buf: the padding of a line with
+// no field after its event is cut. A line always has its timestamp, so
+// the cut never reaches the line before it in a Batch.
+func finishConsole(buf []byte) []byte {
+	for len(buf) > 0 && buf[len(buf)-1] == ' ' {
+		buf = buf[:len(buf)-1]
+	}
+	return append(buf, '\n')
 }
 
 func appendSpaces(buf []byte, n int) []byte {

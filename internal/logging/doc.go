@@ -28,5 +28,10 @@
 // and integer fields (the per-message lines) without slog.Record and
 // without allocating, in the same bytes slog would write; OptStr leaves
 // out a field with nothing to say, and a Key names a field that is written
-// on every line (its JSON and console forms are rendered once).
+// on every line (its JSON and console forms are rendered once). A Batch
+// gathers one goroutine's Lines and hands them to the output in one Write
+// when the goroutine flushes it (a session's reader, once per read): the
+// Writer's lock, shared by every session, is taken once per batch, not
+// once per line; a Writer keeps the lines of such a Write that fit and
+// drops and counts the rest, line by line.
 package logging

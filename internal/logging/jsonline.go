@@ -82,7 +82,7 @@ func (h *jsonHandler) appendHead(buf []byte, level slog.Level, event string) []b
 
 // endLine finishes the line in buf and writes it.
 func (h *jsonHandler) endLine(buf []byte) {
-	buf = append(buf, '}', '\n')
+	buf = finishJSON(buf)
 	// As slog: a log call has no one to report a failed write to.
 	if w, ok := h.out.(*Writer); ok {
 		_, _ = w.Write(buf) // the usual output: a direct call
@@ -90,6 +90,9 @@ func (h *jsonHandler) endLine(buf []byte) {
 		_, _ = h.out.Write(buf)
 	}
 }
+
+// finishJSON ends the JSON line in buf.
+func finishJSON(buf []byte) []byte { return append(buf, '}', '\n') }
 
 // appendJSONStrField appends `,"key":"val"`, escaped as slog does.
 func appendJSONStrField(buf []byte, key, val string) []byte {

@@ -30,6 +30,7 @@ type Line struct {
 	level  slog.Level
 	event  string
 	attrs  []slog.Attr // the fields, when neither handler encodes them
+	batch  *Batch      // the Batch this Line is, whose buffer buf extends; nil for a pooled Line
 
 	// The timestamp's text up to the second, for the second it was last
 	// made for: lines come many per second, and formatting a time is a
@@ -203,9 +204,14 @@ func (x *Line) Int(key string, v int) *Line {
 	return x
 }
 
-// End writes the line and returns the Line to its pool.
+// End writes the line and returns the Line to its pool; a Batch's Line
+// is added to its Batch.
 func (x *Line) End() {
 	if x == nil {
+		return
+	}
+	if x.batch != nil {
+		x.batch.end(x)
 		return
 	}
 	if x.json != nil {

@@ -33,8 +33,8 @@ type WriterOptions struct {
 // line to a buffer and returns; one goroutine writes the buffer out (one
 // write(2) for many lines) when it holds a chunk, at least every
 // FlushInterval, on Flush and on Close. Lines keep the order of their Write
-// calls. Each Write must be one whole line: a line is kept or dropped
-// whole.
+// calls. Each Write must be whole lines (one, or a Batch's): a line is
+// kept or dropped whole.
 //
 // When the output blocks (a pipe whose reader is slow) the buffer fills up;
 // the lines that no longer fit are dropped rather than blocking their
@@ -90,9 +90,11 @@ func NewWriter(out io.Writer, o WriterOptions) *Writer {
 	return w
 }
 
-// Write queues one line; it never blocks on the output while buffering.
-// It returns len(p) even when the line is dropped: a log call has nothing
-// better to do with the error, and the drop is counted and reported.
+// Write queues one line, or several (a Batch's); it never blocks on the
+// output while buffering. It returns len(p) even when lines are dropped: a
+// log call has nothing better to do with the error, and the drop is
+// counted and reported. Of several lines that do not all fit, those that
+// do are kept.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.limit <= 0 {
 		return w.writeOut(p)
@@ -103,9 +105,16 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return w.writeOut(p)
 	}
 	if len(w.buf)+len(p) > w.limit {
-		w.drops++
+		// The lines that fit are kept, the rest dropped whole.
+		keep := 0
+		if room := w.limit - len(w.buf); room > 0 {
+			keep = bytes.LastIndexByte(p[:room], '\n') + 1
+		}
+		n := linesIn(p[keep:])
+		w.buf = append(w.buf, p[:keep]...)
+		w.drops += n
 		w.mu.Unlock()
-		w.dropped.Add(1)
+		w.dropped.Add(n)
 		return len(p), nil
 	}
 	w.buf = append(w.buf, p...)
@@ -121,6 +130,16 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// linesIn counts the lines in p, the last one whether or not it ends in a
+// newline.
+func linesIn(p []byte) uint64 {
+	n := uint64(bytes.Count(p, []byte{'\n'}))
+	if len(p) > 0 && p[len(p)-1] != '\n' {
+		n++
+	}
+	return n
 }
 
 // writeOut writes p at once, after whatever is being written.

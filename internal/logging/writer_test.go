@@ -273,3 +273,65 @@ func TestNewBufferedFlushesOnClose(t *testing.T) {
 		t.Fatalf("bad format: %v", err)
 	}
 }
+
+// TestWriterKeepsTheLinesOfAWriteThatFit: of a Write of several lines (a
+// Batch's) that does not fit, the whole lines that fit are kept, and
+// every line dropped is counted.
+func TestWriterKeepsTheLinesOfAWriteThatFit(t *testing.T) {
+	const line = "0123456789abcdefghi\n" // 20 bytes
+	for _, tc := range []struct {
+		name    string
+		queued  int    // 10-byte lines already waiting (limit 100)
+		write   string // the Write
+		kept    string
+		dropped uint64
+	}{
+		{"all fit", 4, line + line + line, line + line + line, 0},
+		{"exactly", 4, line + line + line, line + line + line, 0},
+		{"two of three", 5, line + line + line, line + line, 1},
+		{"room ends in a line", 6, line + line + line, line + line, 1},
+		{"none", 9, line + line + line, "", 3},
+		{"full", 10, line, "", 1},
+		{"an unended last line", 6, line + line + "abc", line + line, 1},
+		{"one long line", 0, strings.Repeat("y", 120) + "\n", "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGateWriter()
+			w := NewWriter(g, WriterOptions{Bytes: 100, FlushInterval: time.Hour})
+			_, _ = w.Write([]byte("first\n"))
+			flushed := make(chan error)
+			go func() { flushed <- w.Flush() }()
+			<-g.entered // the output is blocked: nothing leaves the buffer
+			queued := strings.Repeat("012345678\n", tc.queued)
+			for i := 0; i < len(queued); i += 10 {
+				_, _ = w.Write([]byte(queued[i : i+10]))
+			}
+			if n, err := w.Write([]byte(tc.write)); n != len(tc.write) || err != nil {
+				t.Fatalf("Write = %d, %v", n, err)
+			}
+			if got := w.Dropped(); got != tc.dropped {
+				t.Errorf("Dropped = %d, want %d", got, tc.dropped)
+			}
+			g.release <- struct{}{}
+			if err := <-flushed; err != nil {
+				t.Fatal(err)
+			}
+			want := queued + tc.kept
+			if tc.dropped > 0 {
+				want += fmt.Sprintf("log.lines_dropped dropped=%d\n", tc.dropped)
+			}
+			closed := make(chan error)
+			go func() { closed <- w.Close() }()
+			if want != "" {
+				// One write: the writer's goroutine's, or Close's.
+				if got := <-g.entered; string(got) != want {
+					t.Errorf("written\n got %q\nwant %q", got, want)
+				}
+				g.release <- struct{}{}
+			}
+			if err := <-closed; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

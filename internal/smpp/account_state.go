@@ -40,6 +40,10 @@ func (a *AccountState) MaxBinds() int { return a.settings.Load().MaxBinds }
 // unlimited.
 func (a *AccountState) Throughput() float64 { return a.settings.Load().Throughput }
 
+// MaxPending is the current cap of receipts waiting for delivery; 0 means
+// none.
+func (a *AccountState) MaxPending() int { return a.settings.Load().MaxPending }
+
 // Removed reports whether a reload removed the account.
 func (a *AccountState) Removed() bool { return a.removed.Load() }
 

@@ -17,6 +17,10 @@ type Account struct {
 	MaxBinds        int            // concurrent binds across all sessions; 0 = unlimited
 	Throughput      float64        // messages per second; 0 = unlimited
 	AllowedNetworks []netip.Prefix // empty = any address
+	// MaxPending is the most receipts the account may have waiting for
+	// delivery; 0 = no cap. The server only carries it, with the rest of
+	// the account's settings and through reloads, for its Handler.
+	MaxPending int
 }
 
 // BindRequest is what an Authenticator sees of a bind.

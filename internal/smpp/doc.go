@@ -16,6 +16,17 @@
 //	StateUnbinding  an unbind was sent or received; the session is ending
 //	StateClosed     the connection is closed
 //
+// The reader takes the clock's reading once per read(2), not per PDU: the
+// frames one read brings share it as their Request.Received. A Handler
+// that also implements ReadBatcher gets a ReadBatch per session, whose
+// EndRead the reader calls once the requests it served since the last
+// call are done and it is about to wait (its next read, room in the
+// output buffer), and once more when it stops. Work that is the same for
+// every request answered on the reader goroutine (reading the clock,
+// handing log lines to a shared writer under its lock) can then be done
+// once per read instead of once per request; nothing may be left pending
+// after EndRead returns.
+//
 // The server answers every request it reads: unknown commands get
 // generic_nack ESME_RINVCMDID, requests in the wrong state get their
 // response with ESME_RINVBNDSTS, bodies that do not decode get the

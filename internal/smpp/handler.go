@@ -19,6 +19,31 @@ type Handler interface {
 	ServeSMPP(r *Request)
 }
 
+// ReadBatcher is an optional interface of a Handler: one that implements it
+// learns where the requests of one read end, so that what it would do once
+// per request (read the clock, take a lock shared with other sessions) it
+// can do once per read, which under load brings tens of requests.
+type ReadBatcher interface {
+	// NewReadBatch returns the handler's state for the reader of session
+	// s. It is called once, on that reader goroutine, before the reader
+	// serves any request.
+	NewReadBatch(s *Session) ReadBatch
+}
+
+// ReadBatch is a ReadBatcher's state for one session's reader; only that
+// reader goroutine uses it (Session.ReadBatch from ServeSMPP, and the
+// calls below).
+type ReadBatch interface {
+	// EndRead is called on the reader goroutine when requests were
+	// handed to ServeSMPP since the last call (every one of those calls
+	// has returned) and the reader is about to wait: before its next
+	// read(2), before it waits for room in the output buffer, and once
+	// when it stops, whyever it stops (a panic included), before the
+	// server counts it as ended. The requests since the last call are
+	// those of one read, unless a wait for output room came between.
+	EndRead()
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(r *Request)
 

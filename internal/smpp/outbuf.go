@@ -36,6 +36,7 @@ func (s *Session) waitOutputRoom() bool {
 		return true
 	}
 	s.srv.metrics.readPauses.Inc()
+	s.endRead() // the reader waits: what its handler holds must not
 	t := s.srv.opts.Clock.NewTimer(s.srv.opts.SlowConsumerTimeout)
 	defer t.Stop()
 	for s.outputFull() {

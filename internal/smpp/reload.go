@@ -53,7 +53,7 @@ func (a *Accounts) Replace(accounts []Account) ReloadResult {
 
 func sameAccount(a, b Account) bool {
 	return a.SystemID == b.SystemID && a.Password == b.Password && a.MaxBinds == b.MaxBinds &&
-		a.Throughput == b.Throughput && slices.Equal(a.AllowedNetworks, b.AllowedNetworks)
+		a.Throughput == b.Throughput && a.MaxPending == b.MaxPending && slices.Equal(a.AllowedNetworks, b.AllowedNetworks)
 }
 
 // UnbindAccount sends unbind to every session bound to systemID and closes

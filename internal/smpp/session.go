@@ -46,6 +46,8 @@ type Session struct {
 	clientUnbound  atomic.Bool // the client sent unbind
 	prebind        int         // requests read before a bind; reader goroutine only
 	stopReading    bool        // the reader stops: the session closes once its answers are written; reader only
+	batch          ReadBatch   // the handler's, when it is a ReadBatcher; reader only
+	batchUsed      bool        // requests were served since batch.EndRead; reader only
 
 	wmu        sync.Mutex
 	out        []byte
@@ -127,6 +129,11 @@ func (s *Session) SystemID() string {
 	}
 	return ""
 }
+
+// ReadBatch is the handler's ReadBatch for this session's reader, nil when
+// the Handler is not a ReadBatcher. Only the reader goroutine may use it:
+// from ServeSMPP, not from a goroutine that answers later.
+func (s *Session) ReadBatch() ReadBatch { return s.batch }
 
 // Account is the bound account, or nil before the bind.
 func (s *Session) Account() *AccountState {

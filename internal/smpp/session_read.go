@@ -17,7 +17,11 @@ import (
 // readLoop is the session's only reader.
 func (s *Session) readLoop() {
 	defer s.recoverPanic()
-	in := &stampedReader{conn: s.conn, clock: s.srv.opts.Clock}
+	if b, ok := s.srv.opts.Handler.(ReadBatcher); ok {
+		s.batch = b.NewReadBatch(s)
+		defer s.endRead() // runs before recoverPanic: a panic's batch too
+	}
+	in := &stampedReader{conn: s.conn, clock: s.srv.opts.Clock, s: s}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 4096), int(s.srv.opts.MaxPDULength)+1)
 	sc.Split(pdu.SplitFunc(s.srv.opts.MaxPDULength))
@@ -36,13 +40,19 @@ func (s *Session) readLoop() {
 // read completes was received at that instant. Under load one read brings
 // tens of frames, and a clock read costs as much as a good part of a
 // cached decision.
+//
+// The scanner reads only when no whole frame is left in its buffer, so a
+// call of Read is also where the frames of the last read have all been
+// handled: the handler's read batch ends there, before the read may wait.
 type stampedReader struct {
 	conn  net.Conn
 	clock Clock
 	at    time.Time // the reading of the last read that returned data
+	s     *Session  // whose read batch ends before each read
 }
 
 func (r *stampedReader) Read(p []byte) (int, error) {
+	r.s.endRead()
 	n, err := r.conn.Read(p)
 	if n > 0 {
 		r.at = r.clock.Now()
@@ -226,9 +236,20 @@ func messagesIn(p pdu.PDU) int {
 	return max(n, 1)
 }
 
+// endRead tells the handler's read batch that the requests served since
+// the last call are all there is before the reader waits.
+func (s *Session) endRead() {
+	if !s.batchUsed {
+		return
+	}
+	s.batchUsed = false
+	s.batch.EndRead()
+}
+
 // serve calls the handler; a panic in it answers ESME_RSYSERR and keeps
 // the session up.
 func (s *Session) serve(req *Request) {
+	s.batchUsed = s.batch != nil
 	defer func() {
 		if v := recover(); v != nil {
 			s.srv.metrics.panics.Inc()
