@@ -20,6 +20,45 @@ local function doneAt(b, id)
 end
 `
 
+	// epochLua defines epochOf(key, expected, new): the account's epoch
+	// marker, created as new when missing, and lost = 1 when it was
+	// missing although the caller expected one (Redis lost the account's
+	// keys).
+	epochLua = `
+local function epochOf(key, expected, new)
+  local e = redis.call('GET', key)
+  if e then return e, 0 end
+  redis.call('SET', key, new)
+  if expected ~= '' then return new, 1 end
+  return new, 0
+end
+`
+
+	// placeLua defines place(dms, xms, id, tdue, texp, fresh, due, exp):
+	// where a new receipt due at dms and expiring at xms (13-digit unix ms)
+	// goes, given the fresh list's tail tdue/texp. It joins the list's
+	// tail (an element in fresh) while the list stays in due and expiry
+	// order, up to 250 ms early taking the tail's times; otherwise it is
+	// scheduled in the due set, and in the exp set when it expires.
+	// Returns the tail's times after it.
+	placeLua = `
+local function place(dms, xms, id, tdue, texp, fresh, due, exp)
+  if dms < tdue and tonumber(tdue) - tonumber(dms) <= 250 then dms = tdue end
+  if xms < texp and tonumber(texp) - tonumber(xms) <= 250 then xms = texp end
+  if dms >= tdue and xms >= texp then
+    fresh[#fresh + 1] = dms .. '|' .. xms .. '|' .. id
+    return dms, xms
+  end
+  due[#due + 1] = dms
+  due[#due + 1] = id
+  if xms ~= '9999999999999' then
+    exp[#exp + 1] = xms
+    exp[#exp + 1] = id
+  end
+  return tdue, texp
+end
+`
+
 	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets (doneAt)...]; ARGV
 	// expected epoch, new epoch, mode ("p" put, "o" put of receipts already
 	// in due and expiry order, "r" restore), n, then the n fresh-list
@@ -41,14 +80,8 @@ end
 	// (finished). The epoch marker is created when missing; it reports
 	// lost=1 when the caller expected one (Redis lost the account's keys).
 	// Returns {stored, epoch, lost}.
-	putLua = doneLua + `
-local e = redis.call('GET', KEYS[3])
-local lost = 0
-if not e then
-  e = ARGV[2]
-  redis.call('SET', KEYS[3], e)
-  if ARGV[1] ~= '' then lost = 1 end
-end
+	putLua = doneLua + epochLua + placeLua + `
+local e, lost = epochOf(KEYS[3], ARGV[1], ARGV[2])
 local restore = ARGV[3] == 'r'
 local n = tonumber(ARGV[4])
 if n == 0 then return {0, e, lost} end
@@ -77,20 +110,8 @@ for i = 1, n do
     isnew = not skip and redis.call('HEXISTS', KEYS[1], id) == 0
   end
   if not skip then
-    if isnew then
-      if dms < tdue and tonumber(tdue) - tonumber(dms) <= 250 then dms = tdue end
-      if xms < texp and tonumber(texp) - tonumber(xms) <= 250 then xms = texp end
-    end
-    if isnew and dms >= tdue and xms >= texp then
-      fresh[#fresh + 1] = dms .. '|' .. xms .. '|' .. id
-      tdue, texp = dms, xms
-    elseif isnew or not restore then
-      due[#due + 1] = dms
-      due[#due + 1] = id
-      if xms ~= '9999999999999' then
-        exp[#exp + 1] = xms
-        exp[#exp + 1] = id
-      end
+    if isnew then -- else a restore of a receipt still pending: left where it is
+      tdue, texp = place(dms, xms, id, tdue, texp, fresh, due, exp)
     end
     bodies[#bodies + 1] = id
     bodies[#bodies + 1] = body
@@ -119,7 +140,7 @@ return {#bodies / 2, e, lost}`
 	// TYPE and two LINDEX, not a conversion to Lua and back per receipt
 	// (elements and bodies never pass through Lua). Returns {n, epoch,
 	// lost}.
-	putTailLua = `
+	putTailLua = epochLua + placeLua + `
 local function ztype(k)
   local t = redis.call('TYPE', k)['ok']
   return t == 'zset' or t == 'none'
@@ -136,13 +157,7 @@ if refused then
   end
   if #ids > 0 then redis.pcall('HDEL', KEYS[5], unpack(ids)) end
 end
-local e = redis.call('GET', KEYS[2])
-local lost = 0
-if not e then
-  e = ARGV[2]
-  redis.call('SET', KEYS[2], e)
-  if ARGV[1] ~= '' then lost = 1 end
-end
+local e, lost = epochOf(KEYS[2], ARGV[1], ARGV[2])
 if refused then
   return redis.error_reply('WRONGTYPE the fresh list of the put holds another type')
 end
@@ -159,20 +174,7 @@ local els = redis.call('LRANGE', KEYS[1], -n, -1)
 redis.call('LTRIM', KEYS[1], 0, -n - 1)
 local fresh, due, exp = {}, {}, {}
 for _, el in ipairs(els) do
-  local dms, xms, id = string.sub(el, 1, 13), string.sub(el, 15, 27), string.sub(el, 29)
-  if dms < tdue and tonumber(tdue) - tonumber(dms) <= 250 then dms = tdue end
-  if xms < texp and tonumber(texp) - tonumber(xms) <= 250 then xms = texp end
-  if dms >= tdue and xms >= texp then
-    fresh[#fresh + 1] = dms .. '|' .. xms .. '|' .. id
-    tdue, texp = dms, xms
-  else
-    due[#due + 1] = dms
-    due[#due + 1] = id
-    if xms ~= '9999999999999' then
-      exp[#exp + 1] = xms
-      exp[#exp + 1] = id
-    end
-  end
+  tdue, texp = place(string.sub(el, 1, 13), string.sub(el, 15, 27), string.sub(el, 29), tdue, texp, fresh, due, exp)
 end
 if #fresh > 0 then redis.call('RPUSH', KEYS[1], unpack(fresh)) end
 if #due > 0 then redis.call('ZADD', KEYS[3], unpack(due)) end
