@@ -96,6 +96,18 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// reclaimClaim puts the receipts this instance leased on sys by the claim
+// whose lease end was until back into the due set, due at once.
+func (q *RedisQueue) reclaimClaim(ctx context.Context, sys string, until int64) (int, error) {
+	k := q.accountKeys(sys)
+	keys := []string{q.leaseKey(sys, q.o.InstanceID), k[2], q.lesseesKey(sys), k[0], k[3]}
+	n, err := q.s.reclaim.Run(ctx, q.c, keys, time.Now().UnixMilli(), "at", q.o.InstanceID, until).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, redisErr("take back a lost claim", err)
+	}
+	return n, nil
+}
+
 // reclaim puts instance's leases on sys back into the due set: all of
 // them, or those that ended.
 func (q *RedisQueue) reclaim(ctx context.Context, sys, instance string, all bool) (int, error) {

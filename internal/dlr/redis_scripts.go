@@ -289,7 +289,10 @@ end
 	// whose body is gone (cancelled, acknowledged) are dropped on the way,
 	// and so are list elements of receipts already in the due set (put
 	// again); a list element whose body is gone (cancelled) is leased, and
-	// the caller, finding no body, ends that lease (unleaseGoneLua).
+	// the caller, finding no body, ends that lease (unleaseGoneLua). The
+	// caller gives each claim a lease end of its own, so that a claim run
+	// twice (a retry after a lost reply) returns the first run's ids
+	// instead of leasing more.
 	claimLua = expiryLua + endLeasesLua + `
 local now, untl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
@@ -298,22 +301,6 @@ endLeases(KEYS[1], KEYS[3], KEYS[4], KEYS[6], now, max, ARGV[5], ARGV[4])
 -- A fresh receipt that expires before its lease ends joins the exp set
 -- now; the others join it if their lease ends (endLeases).
 local untl13 = string.format('%013.0f', tonumber(untl))
-local ids = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
-if #ids > 0 then
-  local bs = redis.call('HMGET', KEYS[1], unpack(ids))
-  local gone = {}
-  for i, id in ipairs(ids) do
-    if bs[i] then
-      leased[#leased + 1] = untl
-      leased[#leased + 1] = id
-      out[#out + 1] = id
-    else
-      gone[#gone + 1] = id
-    end
-  end
-  redis.call('ZREM', KEYS[3], unpack(ids))
-  if #gone > 0 then redis.call('ZREM', KEYS[4], unpack(gone)) end
-end
 local function finish()
   if #leased > 0 then
     -- A sorted set starts as a listpack (up to zset-max-listpack-entries,
@@ -338,6 +325,30 @@ local function finish()
   if h and (nd == '' or tonumber(string.sub(h, 1, 13)) < tonumber(nd)) then nd = string.sub(h, 1, 13) end
   out[#out + 1] = nd
   return out
+end
+-- A claim sent again (the client retries when a reply was lost) returns
+-- what the first one leased: every claim of an instance has a lease end
+-- of its own (untl), so the members scored untl are that claim's.
+local again = redis.call('ZRANGE', KEYS[5], untl, untl, 'BYSCORE')
+if #again > 0 then
+  out = again
+  return finish()
+end
+local ids = redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
+if #ids > 0 then
+  local bs = redis.call('HMGET', KEYS[1], unpack(ids))
+  local gone = {}
+  for i, id in ipairs(ids) do
+    if bs[i] then
+      leased[#leased + 1] = untl
+      leased[#leased + 1] = id
+      out[#out + 1] = id
+    else
+      gone[#gone + 1] = id
+    end
+  end
+  redis.call('ZREM', KEYS[3], unpack(ids))
+  if #gone > 0 then redis.call('ZREM', KEYS[4], unpack(gone)) end
 end
 local want = max - #out
 if want <= 0 then return finish() end
@@ -397,20 +408,25 @@ if #xs > 0 then redis.call('ZADD', KEYS[4], unpack(xs)) end
 return finish()`
 
 	// reclaimLua: KEYS lease (of instance ARGV[3]), due, lessees, r, exp;
-	// ARGV now_ms, all ("1": the instance restarted or died), instance id.
-	// Puts leases back into the due set: all of them, due at once, or
-	// those whose lease ended (the visibility timeout), due since their
-	// lease end; those that expire join the exp set. Returns how many.
+	// ARGV now_ms, which ("1": all, the instance restarted or died; "at":
+	// those of one claim, whose lease end is ARGV[4]; "0": those whose
+	// lease ended), instance id[, lease end]. Puts leases back into the
+	// due set: all of them or one claim's, due at once, or those whose
+	// lease ended (the visibility timeout), due since their lease end;
+	// those that expire join the exp set. Returns how many.
 	reclaimLua = expiryLua + `
 local ids
+local now = ARGV[2] ~= '0'
 if ARGV[2] == '1' then
   ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+elseif ARGV[2] == 'at' then
+  ids = redis.call('ZRANGE', KEYS[1], ARGV[4], ARGV[4], 'BYSCORE')
 else
   ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'WITHSCORES')
 end
 if #ids > 0 then
   local z, m = {}, {}
-  if ARGV[2] == '1' then
+  if now then
     for _, id in ipairs(ids) do
       z[#z + 1] = 0
       z[#z + 1] = id

@@ -98,6 +98,7 @@ type RedisQueue struct {
 	// takes a transaction), where puts in due order are transactions of
 	// plain commands (putTx) rather than scripts.
 	plainPuts bool
+	claims    *claimLeases // lease ends of claims, to take back one without a reply
 
 	mu       sync.Mutex
 	epochs   map[string]string // account → epoch marker last seen
@@ -145,6 +146,7 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 		c:         c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
 		listLog:  logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
 		s:        newRedisScripts(),
+		claims:   newClaimLeases(),
 		epochs:   make(map[string]string),
 		known:    make(map[string]int),
 		putsSeen: make(map[string]int),
@@ -262,9 +264,18 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 		due, ok, err := q.NextDue(ctx, systemID)
 		return nil, due, ok, err
 	}
+	q.takeBackLostClaims(ctx, systemID)
 	keys := q.claimKeys(systemID)
-	ids, next, err := q.leaseDue(ctx, systemID, keys, now, lease, max)
+	until := now.Add(lease).UnixMilli()
+	if until <= now.UnixMilli() {
+		until = now.UnixMilli() + 1
+	}
+	until = q.claims.next(systemID, until)
+	ids, next, err := q.leaseDue(ctx, systemID, keys, now, until, max)
 	if err != nil {
+		// The script may have run: its leases are taken back at the
+		// account's next claim.
+		q.claims.failed(systemID, until)
 		return nil, time.Time{}, false, redisErr("claim", err)
 	}
 	if len(ids) == 0 {
@@ -272,7 +283,8 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 	}
 	bodies, err := q.claimBodies(ctx, keys[0], ids)
 	if err != nil {
-		// Leased: claimed again when the lease ends.
+		// Leased: taken back at the account's next claim.
+		q.claims.failed(systemID, until)
 		return nil, time.Time{}, false, redisErr("claim bodies", err)
 	}
 	return q.decodeClaimed(ctx, systemID, ids, bodies), next, !next.IsZero(), nil
@@ -285,13 +297,9 @@ func (q *RedisQueue) claimKeys(systemID string) []string {
 }
 
 // leaseDue runs the claim script on keys (claimKeys): it leases up to max
-// due receipts and returns their ids and the account's next due time
-// (zero for none).
-func (q *RedisQueue) leaseDue(ctx context.Context, systemID string, keys []string, now time.Time, lease time.Duration, max int) ([]string, time.Time, error) {
-	until := now.Add(lease).UnixMilli()
-	if until <= now.UnixMilli() {
-		until = now.UnixMilli() + 1
-	}
+// due receipts until the unix ms until and returns their ids and the
+// account's next due time (zero for none).
+func (q *RedisQueue) leaseDue(ctx context.Context, systemID string, keys []string, now time.Time, until int64, max int) ([]string, time.Time, error) {
 	ids, err := q.claimStrings(ctx, keys, millisArg(now), until, max, q.o.InstanceID, q.leaseKey(systemID, ""), millisArg(now.Add(time.Millisecond)))
 	if err != nil {
 		return nil, time.Time{}, err

@@ -193,7 +193,7 @@ func TestClaimKeepsLeaseOfBodyOnTheMaster(t *testing.T) {
 	if ok, err := q.Cancel(ctx, "acme", cancelled.MessageID, t0); err != nil || !ok {
 		t.Fatalf("cancel: %v %v", ok, err)
 	}
-	ids, _, err := q.leaseDue(ctx, "acme", q.claimKeys("acme"), live.DueAt, time.Minute, 100)
+	ids, _, err := q.leaseDue(ctx, "acme", q.claimKeys("acme"), live.DueAt, live.DueAt.Add(time.Minute).UnixMilli(), 100)
 	if err != nil || len(ids) != 2 {
 		t.Fatalf("leased %v (%v), want both list elements", ids, err)
 	}
