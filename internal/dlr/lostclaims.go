@@ -63,14 +63,19 @@ func (c *claimLeases) take(sys string) []int64 {
 }
 
 // takeBackLostClaims puts the receipts of sys's claims that got no reply
-// back into the due set, due at once. A lease end whose taking back fails
-// is kept for the next claim.
+// back into the due set, due at once. At the first failure it stops and
+// keeps that lease end and the rest for the next claim: while the
+// account's part of Redis does not answer, a claim costs one more failed
+// round trip, not one per lost claim.
 func (q *RedisQueue) takeBackLostClaims(ctx context.Context, sys string) {
-	for _, until := range q.claims.take(sys) {
+	lost := q.claims.take(sys)
+	for i, until := range lost {
 		n, err := q.reclaimClaim(ctx, sys, until)
 		if err != nil {
-			q.claims.failed(sys, until)
-			continue
+			for _, u := range lost[i:] {
+				q.claims.failed(sys, u)
+			}
+			return
 		}
 		if n > 0 {
 			q.log.Info("dlr.lost_claim_taken_back", "system_id", sys, "receipts", n)
