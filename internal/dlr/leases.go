@@ -41,7 +41,8 @@ func (q *RedisQueue) TakeBackLeases(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// Maintain writes this instance's heartbeat and, for every account, puts
+// Maintain writes this instance's heartbeat, takes back the receipts of
+// this instance's claims that got no reply, and, for every account, puts
 // back into the due set the leases that ended (the visibility timeout) and
 // all leases of instances whose heartbeat expired (they died). One
 // account's failure stops none of the others, and neither does the
@@ -50,6 +51,9 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 	var errs []error
 	if err := q.c.Set(ctx, q.heartbeatKey(q.o.InstanceID), time.Now().UTC().Format(time.RFC3339), q.o.Heartbeat).Err(); err != nil {
 		errs = append(errs, redisErr("heartbeat", err))
+	}
+	if err := q.takeBackLostClaims(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	q.listAccounts(ctx, nil) // accounts a failed commit could not list
 	accounts, err := q.accounts(ctx)

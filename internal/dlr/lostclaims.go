@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -12,12 +13,17 @@ const maxLostClaims = 64
 
 // claimLeases follows the lease ends of this instance's claims, so that
 // the receipts of a claim whose reply never came (a timeout, a connection
-// cut, a failover: the script may have run) are taken back at the
-// account's next claim instead of waiting out the visibility timeout.
-// Every claim of an account gets a lease end of its own (one millisecond
-// after the last at least), so the lease set's members scored with a lost
-// claim's lease end are exactly the receipts that claim leased, never
-// those of a claim still being delivered.
+// cut, a failover: the script may have run) are taken back by the next
+// sweep (Maintain, every couple of seconds, outside the claim path)
+// instead of waiting out the visibility timeout. Every claim of an
+// account gets a lease end of its own (one millisecond after the last at
+// least), so the lease set's members scored with a lost claim's lease end
+// are exactly the receipts that claim leased, never those of a claim
+// still being delivered. The uniqueness holds within one process: two
+// processes with the same INSTANCE_ID claiming at once (a restart while
+// the old one still drains) could meet on a lease end, and a lost claim's
+// take-back would then send some of the other's receipts again (at least
+// once, never lost).
 type claimLeases struct {
 	mu   sync.Mutex
 	last map[string]int64   // account → lease end of its last claim (unix ms)
@@ -62,23 +68,39 @@ func (c *claimLeases) take(sys string) []int64 {
 	return l
 }
 
-// takeBackLostClaims puts the receipts of sys's claims that got no reply
-// back into the due set, due at once. At the first failure it stops and
-// keeps that lease end and the rest for the next claim: while the
-// account's part of Redis does not answer, a claim costs one more failed
-// round trip, not one per lost claim.
-func (q *RedisQueue) takeBackLostClaims(ctx context.Context, sys string) {
-	lost := q.claims.take(sys)
-	for i, until := range lost {
-		n, err := q.reclaimClaim(ctx, sys, until)
-		if err != nil {
-			for _, u := range lost[i:] {
-				q.claims.failed(sys, u)
+// accounts returns the accounts with claims without a reply.
+func (c *claimLeases) accounts() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.lost))
+	for sys := range c.lost {
+		out = append(out, sys)
+	}
+	return out
+}
+
+// takeBackLostClaims puts the receipts of every claim that got no reply
+// back into their account's due set, due at once. For an account it stops
+// at the first failure and keeps that lease end and the rest for the next
+// sweep: one failed round trip per account while its part of Redis does
+// not answer.
+func (q *RedisQueue) takeBackLostClaims(ctx context.Context) error {
+	var errs []error
+	for _, sys := range q.claims.accounts() {
+		lost := q.claims.take(sys)
+		for i, until := range lost {
+			n, err := q.reclaimClaim(ctx, sys, until)
+			if err != nil {
+				for _, u := range lost[i:] {
+					q.claims.failed(sys, u)
+				}
+				errs = append(errs, err)
+				break
 			}
-			return
-		}
-		if n > 0 {
-			q.log.Info("dlr.lost_claim_taken_back", "system_id", sys, "receipts", n)
+			if n > 0 {
+				q.log.Info("dlr.lost_claim_taken_back", "system_id", sys, "receipts", n)
+			}
 		}
 	}
+	return errors.Join(errs...)
 }

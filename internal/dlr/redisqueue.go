@@ -264,7 +264,6 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 		due, ok, err := q.NextDue(ctx, systemID)
 		return nil, due, ok, err
 	}
-	q.takeBackLostClaims(ctx, systemID)
 	keys := q.claimKeys(systemID)
 	until := now.Add(lease).UnixMilli()
 	if until <= now.UnixMilli() {
@@ -273,8 +272,8 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 	until = q.claims.next(systemID, until)
 	ids, next, err := q.leaseDue(ctx, systemID, keys, now, until, max)
 	if err != nil {
-		// The script may have run: its leases are taken back at the
-		// account's next claim.
+		// The script may have run: its leases are taken back by the
+		// next sweep (Maintain).
 		q.claims.failed(systemID, until)
 		return nil, time.Time{}, false, redisErr("claim", err)
 	}
@@ -283,7 +282,7 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 	}
 	bodies, err := q.claimBodies(ctx, keys[0], ids)
 	if err != nil {
-		// Leased: taken back at the account's next claim.
+		// Leased: taken back by the next sweep (Maintain).
 		q.claims.failed(systemID, until)
 		return nil, time.Time{}, false, redisErr("claim bodies", err)
 	}
