@@ -36,7 +36,8 @@ type AsyncQueue interface {
 }
 
 // groupCommit lets concurrent Puts share one pipeline (one round trip for
-// many receipts, one script per account). A Put that finds no committer
+// many receipts, one script or, on a single server or Sentinel, one
+// transaction per account). A Put that finds no committer
 // (or finds Puts waiting behind busy ones, below maxCommitters) starts a
 // goroutine that writes batches until nothing is waiting and then ends, so
 // an idle queue holds no goroutine and a busy one at most maxCommitters.

@@ -249,7 +249,8 @@ func expiryArg(r Receipt) string {
 	return millisArg(r.ExpiresAt)
 }
 
-// Claim leases up to max due receipts of systemID (one Lua script). A
+// Claim leases up to max due receipts of systemID (one Lua script, then
+// the bodies by HMGET). A
 // body that does not decode is set aside (P{T}:bad), counted and logged;
 // the others are returned.
 func (q *RedisQueue) Claim(ctx context.Context, systemID string, now time.Time, lease time.Duration, max int) ([]Receipt, error) {

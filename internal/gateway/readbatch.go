@@ -31,6 +31,11 @@ type readBatch struct {
 	pendingAsked bool              // pendingCount was looked up
 }
 
+// readBatchKeep is the most answers whose room a read batch keeps between
+// reads (a window's worth, SMPP_WINDOW's default): one read may bring
+// more, whose room is let go once they are done.
+const readBatchKeep = 256
+
 // inlineAnswer is an answered submit_sm waiting for its read to end.
 type inlineAnswer struct {
 	received time.Time // the request's start
@@ -99,7 +104,11 @@ func (b *readBatch) EndRead() {
 		h.logSubmit(&b.lines, now, a.d, b.s, pdu.CmdSubmitSM, a.id, a.src, a.dst, a.length)
 		*a = inlineAnswer{} // let go of the request's strings
 	}
-	b.answers = b.answers[:0]
+	if cap(b.answers) > readBatchKeep {
+		b.answers = nil // a burst's worth is not kept for the session's life
+	} else {
+		b.answers = b.answers[:0]
+	}
 	b.lines.Flush()
 	h.metrics.addOutcomes(accepted, rejected, failed)
 }

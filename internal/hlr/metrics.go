@@ -179,7 +179,6 @@ func (m *Metrics) avoid(by avoidedBy) {
 	}
 }
 
-// avoidBySource counts an answer a layer gave without a provider call.
 // answered counts an answer given on the reader ([Resolver.Answered]): a
 // memory hit is a cache hit and an avoided lookup, counted here without
 // going through cache and avoidBySource.
@@ -195,6 +194,7 @@ func (m *Metrics) answered(s Source) {
 	m.avoidBySource(s)
 }
 
+// avoidBySource counts an answer a layer gave without a provider call.
 func (m *Metrics) avoidBySource(s Source) {
 	switch s {
 	case SourceMemory:
