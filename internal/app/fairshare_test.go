@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -46,21 +46,42 @@ func floodAndGood(t *testing.T, workers string, slowAnswer fakeAnswer) (flood, g
 // HLR. With a plain queue the flood took all ten and the other account
 // was throttled.
 func TestOneAccountCannotFillTheWorkersQueue(t *testing.T) {
-	flood, good := floodAndGood(t, "2", fakeAnswer{delay: time.Second, present: "yes", typ: "mobile"})
+	hold := make(chan struct{}) // the flood's lookups wait until released
+	release := sync.OnceFunc(func() { close(hold) })
+	defer release()
+	flood, good := floodAndGood(t, "2", fakeAnswer{hold: hold, present: "yes", typ: "mobile"})
 	answers := make(chan pdu.Status, 12)
 	for i := range 12 {
 		flood.SendAsync(sm(fmt.Sprintf("40700000200%02d", i), 0), func(p pdu.PDU, _ error) { answers <- p.Status })
 	}
+	ctx := ctxT(t)
 	for range 3 {
-		if st := <-answers; st != pdu.StatusThrottled {
-			t.Fatalf("the flood got %s before the HLR answered, want ESME_RTHROTTLED beyond its share", st)
+		select {
+		case st := <-answers:
+			if st != pdu.StatusThrottled {
+				t.Fatalf("the flood got %s before the HLR answered, want ESME_RTHROTTLED beyond its share", st)
+			}
+		case <-ctx.Done():
+			t.Fatal("the flood's submits beyond its share were not throttled: it took every place")
 		}
 	}
-	st, _, err := good.Submit(ctxT(t), sm("40722570240111", 0))
-	if err != nil {
+	// The flood holds both workers: the other account's submit must find
+	// a place in the queue (not ESME_RTHROTTLED) and be decided once the
+	// HLR answers.
+	goodAnswer := make(chan pdu.Status, 1)
+	good.SendAsync(sm("40722570240111", 0), func(p pdu.PDU, _ error) { goodAnswer <- p.Status })
+	// The session answers in order what it cannot queue: once its
+	// enquire_link is answered, a throttled submit would have been too.
+	if err := good.EnquireLink(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if st != pdu.StatusInvDstAdr {
+	select {
+	case st := <-goodAnswer:
+		t.Fatalf("the other account's submit was answered %s while the flood held the workers, want it queued", st)
+	default:
+	}
+	release()
+	if st := <-goodAnswer; st != pdu.StatusInvDstAdr {
 		t.Fatalf("the other account's submit during the flood: %s, want ESME_RINVDSTADR (decided by the HLR)", st)
 	}
 	for range 9 {
