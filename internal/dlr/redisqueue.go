@@ -203,10 +203,17 @@ func (q *RedisQueue) doneBucket(sys string, t time.Time) (string, int64) {
 // about a third less of Redis's CPU per outcome. An id that shares no
 // prefix with others costs a key of its own; correct, only larger.
 func doneKey(bucket, id string) (key, field string) {
+	part, field := doneSplit(id)
+	return bucket + ":" + part, field
+}
+
+// doneSplit returns id's part of its done key and its field there: all
+// but its last character, and that character.
+func doneSplit(id string) (part, field string) {
 	if id == "" {
-		return bucket + ":", ""
+		return "", ""
 	}
-	return bucket + ":" + id[:len(id)-1], id[len(id)-1:]
+	return id[:len(id)-1], id[len(id)-1:]
 }
 
 // doneKeys returns every bucket that may hold an outcome reached up to

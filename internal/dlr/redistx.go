@@ -40,9 +40,7 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 	// substring), and each key built once.
 	outs := make([]doneField, n)
 	for i, id := range ids {
-		if s := *id.(*string); s != "" {
-			outs[i] = doneField{key: s[:len(s)-1], field: s[len(s)-1:]}
-		}
+		outs[i].key, outs[i].field = doneSplit(*id.(*string))
 	}
 	slices.SortFunc(outs, func(a, b doneField) int { return strings.Compare(a.key, b.key) })
 	keys := 0
@@ -68,7 +66,7 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 		for j < n && outs[j].key == outs[i].key {
 			j++
 		}
-		key := bucket + ":" + outs[i].key // doneKey
+		key := bucket + ":" + outs[i].key // doneKey's key
 		start := len(all)
 		all = append(all, "hset", key)
 		for k := i; k < j; k++ {
