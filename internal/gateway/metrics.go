@@ -1,13 +1,42 @@
 package gateway
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
 
 type metrics struct {
-	accepted, rejected, failed prometheus.Counter
-	processing                 prometheus.Histogram
-	activeTasks                prometheus.Gauge
-	throttled                  prometheus.Counter
-	pendingCap                 *prometheus.CounterVec
+	outcomes    [outcomeCount]prometheus.Counter // submit_total by outcome
+	processing  prometheus.Histogram
+	activeTasks prometheus.Gauge
+	throttled   prometheus.Counter
+	pendingCap  *prometheus.CounterVec
+}
+
+// outcome is how a message was answered: the label of submit_total and
+// the event of its log line.
+type outcome int
+
+const (
+	outcomeAccepted outcome = iota // ESME_ROK
+	outcomeRejected                // ESME_RINVDSTADR: a live number
+	outcomeFailed                  // anything else (ESME_RSYSERR by policy)
+	outcomeCount
+)
+
+var outcomeLabels = [outcomeCount]string{"accepted", "rejected", "failed"}
+
+// outcomeOf is the outcome of a message answered with status.
+func outcomeOf(status pdu.Status) outcome {
+	switch status {
+	case pdu.StatusOK:
+		return outcomeAccepted
+	case pdu.StatusInvDstAdr:
+		return outcomeRejected
+	default:
+		return outcomeFailed
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -16,9 +45,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Messages answered, by outcome: accepted (ESME_ROK), rejected (live number, ESME_RINVDSTADR), failed (ESME_RSYSERR by policy).",
 	}, []string{"status"})
 	m := &metrics{
-		accepted: submits.WithLabelValues("accepted"),
-		rejected: submits.WithLabelValues("rejected"),
-		failed:   submits.WithLabelValues("failed"),
 		processing: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "submit_processing_seconds",
 			Help:    "Time from reading a submit to handing its response to the session writer (answered on the reader: to the end of its read).",
@@ -35,6 +61,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Submits answered ESME_RMSGQFUL because the account had max_pending_receipts (DLR_MAX_PENDING_PER_ACCOUNT) receipts pending.",
 		}, []string{"system_id"}),
 	}
+	for o, label := range outcomeLabels {
+		m.outcomes[o] = submits.WithLabelValues(label)
+	}
 	if reg != nil {
 		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled, m.pendingCap)
 	}
@@ -42,14 +71,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 // addOutcomes counts answered messages by outcome.
-func (m *metrics) addOutcomes(accepted, rejected, failed int) {
-	if accepted > 0 {
-		m.accepted.Add(float64(accepted))
-	}
-	if rejected > 0 {
-		m.rejected.Add(float64(rejected))
-	}
-	if failed > 0 {
-		m.failed.Add(float64(failed))
+func (m *metrics) addOutcomes(n [outcomeCount]int) {
+	for o, k := range n {
+		if k > 0 {
+			m.outcomes[o].Add(float64(k))
+		}
 	}
 }

@@ -89,18 +89,11 @@ func (b *readBatch) EndRead() {
 	}
 	h := b.h
 	now := h.opts.Now()
-	var accepted, rejected, failed int
+	var outcomes [outcomeCount]int
 	for i := range b.answers {
 		a := &b.answers[i]
 		h.metrics.processing.Observe(now.Sub(a.received).Seconds())
-		switch a.d.status {
-		case pdu.StatusOK:
-			accepted++
-		case pdu.StatusInvDstAdr:
-			rejected++
-		default:
-			failed++
-		}
+		outcomes[outcomeOf(a.d.status)]++
 		h.logSubmit(&b.lines, now, a.d, b.s, pdu.CmdSubmitSM, a.id, a.src, a.dst, a.length)
 		*a = inlineAnswer{} // let go of the request's strings
 	}
@@ -110,5 +103,5 @@ func (b *readBatch) EndRead() {
 		b.answers = b.answers[:0]
 	}
 	b.lines.Flush()
-	h.metrics.addOutcomes(accepted, rejected, failed)
+	h.metrics.addOutcomes(outcomes)
 }

@@ -301,13 +301,6 @@ func messageLength(sm string, tlvs pdu.TLVs) int {
 func (h *Handler) observe(r *smpp.Request, d decision, id, src, dst string, length int, start time.Time) {
 	now := h.opts.Now()
 	h.metrics.processing.Observe(now.Sub(start).Seconds())
-	switch d.status {
-	case pdu.StatusOK:
-		h.metrics.accepted.Inc()
-	case pdu.StatusInvDstAdr:
-		h.metrics.rejected.Inc()
-	default:
-		h.metrics.failed.Inc()
-	}
+	h.metrics.outcomes[outcomeOf(d.status)].Inc()
 	h.logSubmit(nil, now, d, r.Session, r.PDU.Command, id, src, dst, length)
 }

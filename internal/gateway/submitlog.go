@@ -33,16 +33,15 @@ func (h *Handler) logSubmit(lines *logging.Batch, now time.Time, d decision, s *
 
 // submitEvent is the event and level of the line of an answer with status.
 func submitEvent(status pdu.Status) (event string, level slog.Level) {
-	switch status {
-	case pdu.StatusOK:
-		event, level = "submit.accepted", slog.LevelInfo
-	case pdu.StatusInvDstAdr:
-		event, level = "submit.rejected", slog.LevelInfo
-	default:
-		event, level = "submit.failed", slog.LevelWarn
+	o := outcomeOf(status)
+	if o == outcomeFailed {
+		return outcomeEvents[o], slog.LevelWarn
 	}
-	return event, level
+	return outcomeEvents[o], slog.LevelInfo
 }
+
+// outcomeEvents are the events of the submit lines by outcome.
+var outcomeEvents = [outcomeCount]string{"submit.accepted", "submit.rejected", "submit.failed"}
 
 // writeSubmitLine adds the fields of a submit line and ends it. At the
 // default level this is one line per message, so it writes what an
