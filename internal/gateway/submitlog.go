@@ -33,15 +33,16 @@ func (h *Handler) logSubmit(lines *logging.Batch, now time.Time, d decision, s *
 
 // submitEvent is the event and level of the line of an answer with status.
 func submitEvent(status pdu.Status) (event string, level slog.Level) {
-	o := outcomeOf(status)
-	if o == outcomeFailed {
-		return outcomeEvents[o], slog.LevelWarn
+	switch outcomeOf(status) {
+	case outcomeAccepted:
+		event, level = "submit.accepted", slog.LevelInfo
+	case outcomeRejected:
+		event, level = "submit.rejected", slog.LevelInfo
+	default:
+		event, level = "submit.failed", slog.LevelWarn
 	}
-	return outcomeEvents[o], slog.LevelInfo
+	return event, level
 }
-
-// outcomeEvents are the events of the submit lines by outcome.
-var outcomeEvents = [outcomeCount]string{"submit.accepted", "submit.rejected", "submit.failed"}
 
 // writeSubmitLine adds the fields of a submit line and ends it. At the
 // default level this is one line per message, so it writes what an
