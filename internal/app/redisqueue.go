@@ -28,6 +28,7 @@ func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClie
 		Lost:          lost,
 		Logger:        log,
 		InstanceID:    cfg.Instance.ID,
+		Registerer:    reg,
 	})
 	return dlr.NewBufferedQueue(inner, dlr.BufferOptions{
 		Size: cfg.DLR.BufferSize, PutTimeout: cfg.Redis.Timeout, Lost: lost, Registerer: reg, Logger: log,

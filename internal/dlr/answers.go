@@ -150,6 +150,7 @@ func (s *shard) settle(res []result, w *settleBufs) {
 	}
 	if sent > 0 {
 		d.inflight.Add(-int64(sent))
+		d.unanswered.Add(-int64(sent))
 		d.freed()
 	}
 	ctx := context.Background()

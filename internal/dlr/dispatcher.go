@@ -43,6 +43,9 @@ type Dispatcher struct {
 	syncReq  chan chan struct{} // tests: close the channel once every shard is quiescent
 	pending  atomic.Int64       // last count the queue gave
 	inflight atomic.Int64       // deliver_sm of all shards sent (or reserved) and not answered
+	// unanswered is the part of inflight sent (dlr_deliver_inflight):
+	// without the places a step reserved while it claims.
+	unanswered atomic.Int64
 	claimLog *logging.Repeats   // dlr.claim_failed: once per outage and account, then every 30 s
 	sweepLog *logging.Repeats   // dlr.expiry_sweep_failed, likewise
 	countLog *logging.Repeats   // dlr.pending_count_failed, likewise
@@ -75,7 +78,8 @@ func NewDispatcher(opts Options) *Dispatcher {
 	for i := range d.shards {
 		d.shards[i] = newShard(d, i)
 	}
-	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) }, opts.Logger)
+	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) },
+		func() float64 { return float64(d.unanswered.Load()) }, opts.Logger)
 	d.claimLog = logging.NewRepeats(d.o.Logger, "dlr.claim_failed", logging.RepeatOptions{Recovered: "dlr.claim_recovered", Now: d.o.Clock.Now})
 	d.sweepLog = logging.NewRepeats(d.o.Logger, "dlr.expiry_sweep_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
 	d.countLog = logging.NewRepeats(d.o.Logger, "dlr.pending_count_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
@@ -174,12 +178,14 @@ func (d *Dispatcher) ScheduleNow(r Receipt) (handled bool, err error) {
 
 // Accepted remembers an accepted message that asked for no receipt
 // (DLR_MODE=requested) as delivered, so that query_sm answers its state.
-// It does not wait: a failure is logged at DEBUG and costs only the answer
-// to a later query_sm.
+// It does not wait: a failure is logged at DEBUG, counted in
+// dlr_outcomes_not_recorded_total, and costs only the answer to a later
+// query_sm.
 func (d *Dispatcher) Accepted(r Receipt) {
 	o := Outcome{State: pdu.StateDelivered, At: r.SubmittedAt, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt}
 	logErr := func(err error) {
 		if err != nil {
+			d.m.notRecordedOne()
 			d.o.Logger.Debug("dlr.outcome_not_recorded", "message_id", r.MessageID, "err", err)
 		}
 	}

@@ -366,3 +366,49 @@ func TestReasonLabelBounded(t *testing.T) {
 		t.Errorf("reason past the bound = %q, want other", got)
 	}
 }
+
+// TestDeliverInflightGauge: dlr_deliver_inflight counts the deliver_sm
+// sent and not answered yet (bounded by MaxInFlight).
+func TestDeliverInflightGauge(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q Queue) {
+		h := newHarness(t, q, nil)
+		h.d.ReceiversChanged("acme", 1)
+		h.schedule(receipt("00000000000000B1", "acme", 0), receipt("00000000000000B2", "acme", 0))
+		first, second := h.s.next(t), h.s.next(t)
+		h.settle()
+		if got := metric(t, h.reg, "dlr_deliver_inflight"); got != 2 {
+			t.Fatalf("dlr_deliver_inflight = %v with two deliver_sm unanswered, want 2", got)
+		}
+		first.done(pdu.StatusOK, nil)
+		h.settle()
+		if got := metric(t, h.reg, "dlr_deliver_inflight"); got != 1 {
+			t.Fatalf("dlr_deliver_inflight = %v after one answer, want 1", got)
+		}
+		second.done(pdu.StatusOK, nil)
+		h.settle()
+		if got := metric(t, h.reg, "dlr_deliver_inflight"); got != 0 {
+			t.Fatalf("dlr_deliver_inflight = %v after both answers, want 0", got)
+		}
+	})
+}
+
+// failingRecorder is a memory queue whose outcome records all fail.
+type failingRecorder struct{ *MemoryQueue }
+
+func (failingRecorder) RecordAsync(_ Outcome, _ Receipt, done func(error)) {
+	done(errors.New("record refused"))
+}
+
+// TestOutcomeNotRecordedIsCounted: an accepted message that asked for no
+// receipt and whose outcome could not be remembered is counted in
+// dlr_outcomes_not_recorded_total (a later query_sm cannot answer it).
+func TestOutcomeNotRecordedIsCounted(t *testing.T) {
+	h := newHarness(t, failingRecorder{NewMemoryQueue(MemoryOptions{})}, nil)
+	if got := metric(t, h.reg, "dlr_outcomes_not_recorded_total"); got != 0 {
+		t.Fatalf("dlr_outcomes_not_recorded_total = %v before any message, want 0", got)
+	}
+	h.d.Accepted(receipt("00000000000000C1", "acme", 0))
+	if got := metric(t, h.reg, "dlr_outcomes_not_recorded_total"); got != 1 {
+		t.Fatalf("dlr_outcomes_not_recorded_total = %v after a refused record, want 1", got)
+	}
+}

@@ -195,6 +195,9 @@ func (s *shard) sendAll(ctx context.Context, sys string, rs []Receipt, now time.
 	s.mu.Unlock()
 	todo := rs[:fresh]
 	bodies := s.deliverBodies(todo, now)
+	// Counted before they go: an answer may be settled before Deliver
+	// returns. What is not sent is taken off again below.
+	d.unanswered.Add(int64(len(todo)))
 	sent := 0
 	for i := range todo {
 		r := &todo[i] // stable: the batch is not moved or reused from here on
@@ -216,6 +219,9 @@ func (s *shard) sendAll(ctx context.Context, sys string, rs []Receipt, now time.
 		delete(s.held, r.MessageID)
 		s.mu.Unlock()
 		s.failed(ctx, now, *r, err)
+	}
+	if unsent := len(todo) - sent; unsent > 0 {
+		d.unanswered.Add(-int64(unsent))
 	}
 	d.m.sentN(sent)
 	return sent

@@ -24,6 +24,9 @@ type metrics struct {
 	expired  prometheus.Counter
 	dropped  *prometheus.CounterVec
 	delivery prometheus.Histogram
+	// notRecorded counts outcomes of receipt-less messages
+	// (DLR_MODE=requested) that could not be remembered.
+	notRecorded prometheus.Counter
 
 	mu      sync.Mutex
 	reasons map[string]struct{}
@@ -40,7 +43,7 @@ type metrics struct {
 // as "other" anyway) take the slower path.
 const maxCachedReasons = 2 * maxReasonLabels
 
-func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Logger) *metrics {
+func newMetrics(reg prometheus.Registerer, pending, inflight func() float64, log *slog.Logger) *metrics {
 	if reg == nil {
 		return nil
 	}
@@ -70,6 +73,10 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 			Help:    "Time from submit_sm acceptance to the receipt's deliver_sm_resp OK.",
 			Buckets: []float64{.5, 1, 1.5, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
 		}),
+		notRecorded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dlr_outcomes_not_recorded_total",
+			Help: "Outcomes of accepted messages that asked for no receipt (DLR_MODE=requested) not remembered: a later query_sm cannot answer them.",
+		}),
 		reasons: make(map[string]struct{}),
 	}
 	m.byReason.Store(&map[string]prometheus.Counter{})
@@ -82,7 +89,11 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 		Name: "dlr_pending",
 		Help: "Receipts waiting for delivery (for a shared queue: all instances').",
 	}, pending)
-	cs := []prometheus.Collector{m.delivrd, m.sent, m.retried, m.expired, m.dropped, m.delivery, gauge}
+	inflightGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dlr_deliver_inflight",
+		Help: "deliver_sm of receipts sent and not answered yet, all accounts together; at most 4,096 (then due receipts wait in the queue).",
+	}, inflight)
+	cs := []prometheus.Collector{m.delivrd, m.sent, m.retried, m.expired, m.dropped, m.delivery, m.notRecorded, gauge, inflightGauge}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
@@ -103,6 +114,8 @@ func newMetrics(reg prometheus.Registerer, pending func() float64, log *slog.Log
 				m.dropped = are.ExistingCollector.(*prometheus.CounterVec)
 			case 5:
 				m.delivery = are.ExistingCollector.(prometheus.Histogram)
+			case 6:
+				m.notRecorded = are.ExistingCollector.(prometheus.Counter)
 			}
 		}
 	}
@@ -171,6 +184,12 @@ func (m *metrics) counterFor(reason string) prometheus.Counter {
 func (m *metrics) sentN(n int) {
 	if m != nil && n > 0 {
 		m.sent.Add(float64(n))
+	}
+}
+
+func (m *metrics) notRecordedOne() {
+	if m != nil {
+		m.notRecorded.Inc()
 	}
 }
 

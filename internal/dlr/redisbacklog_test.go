@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
@@ -126,5 +127,32 @@ func TestAccountListedAfterFailedAdd(t *testing.T) {
 	_ = q.Maintain(ctx)
 	if ok, err := base.SIsMember(ctx, q.accountsKey(), "quiet").Result(); err != nil || !ok {
 		t.Fatalf("after a sweep the account is listed: %v (%v), want true", ok, err)
+	}
+}
+
+// TestCommitBacklogGauge: dlr_commit_backlog counts the receipts handed to
+// the group commit until Redis answers them, here a Redis that never does:
+// every put is counted from PutAsync on, and none once their commits
+// failed.
+func TestCommitBacklogGauge(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: blackholeRedis(t), MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	reg := prometheus.NewRegistry()
+	q := NewRedisQueue(c, RedisOptions{CommitTimeout: 200 * time.Millisecond, Registerer: reg})
+	const n = 3
+	done := make(chan error, n)
+	for i := range n {
+		q.PutAsync(receipt(fmtID(i+1), "acme", 0), func(err error) { done <- err })
+	}
+	if got := metric(t, reg, "dlr_commit_backlog"); got != n {
+		t.Fatalf("dlr_commit_backlog = %v with %d puts waiting for Redis, want %d", got, n, n)
+	}
+	for range n {
+		if err := <-done; err == nil {
+			t.Fatal("a put succeeded against a Redis that never answers")
+		}
+	}
+	if got := metric(t, reg, "dlr_commit_backlog"); got != 0 {
+		t.Fatalf("dlr_commit_backlog = %v once every commit failed, want 0", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,6 +47,9 @@ type groupCommit struct {
 	waiting    []putReq
 	records    int // kindFinished requests in waiting
 	committers int
+	// open counts the requests enqueued and not finished yet, waiting or
+	// in a commit (dlr_commit_backlog).
+	open atomic.Int64
 }
 
 // maxWaitingRecords bounds the outcomes of receipt-less messages
@@ -190,6 +194,7 @@ func (q *RedisQueue) Restore(ctx context.Context, rs []Receipt) []error {
 
 func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
+	g.open.Add(1)
 	g.mu.Lock()
 	g.waiting = append(g.waiting, req)
 	if req.kind == kindFinished {
@@ -299,6 +304,9 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 	// by the time its first receipt is acknowledged. Only new accounts
 	// cost this round trip.
 	q.listAccounts(ctx, groups)
+	// Answered by Redis (or failed): out of dlr_commit_backlog before the
+	// callers hear of it.
+	q.put.open.Add(-int64(len(batch)))
 	for _, g := range groups {
 		err := g.err
 		if err != nil {

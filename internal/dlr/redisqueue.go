@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
@@ -63,6 +64,8 @@ type RedisOptions struct {
 	// Heartbeat is how long the instance counts as alive after a Maintain
 	// (default 6 s).
 	Heartbeat time.Duration
+	// Registerer exports dlr_commit_backlog (nil: not exported).
+	Registerer prometheus.Registerer
 }
 
 // RedisQueue is a Queue in Redis, durable and shared by every gateway
@@ -141,7 +144,7 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 		opts.Heartbeat = DefaultHeartbeat
 	}
 	_, plain := c.(*redis.Client)
-	return &RedisQueue{
+	q := &RedisQueue{
 		plainPuts: plain,
 		c:         c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
 		listLog:  logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
@@ -153,6 +156,24 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 		listed:   make(map[string]bool),
 		unlisted: make(map[string]struct{}),
 		newEpoch: hex.EncodeToString(b[:]),
+	}
+	q.registerMetrics(opts.Registerer)
+	return q
+}
+
+// registerMetrics exports how many receipts and outcome records wait for
+// Redis in the group commit: while Redis is slow it grows, and every
+// receipt in it holds its submit_sm_resp.
+func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dlr_commit_backlog",
+		Help: "Receipts and outcome records handed to the group commit and not yet answered by Redis (each receipt's submit_sm_resp waits for it).",
+	}, func() float64 { return float64(q.put.open.Load()) })
+	if err := reg.Register(g); err != nil {
+		q.log.Error("dlr.metric_not_registered", "err", err)
 	}
 }
 
