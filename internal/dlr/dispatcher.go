@@ -46,14 +46,14 @@ type Dispatcher struct {
 	// unanswered is the part of inflight sent (dlr_deliver_inflight):
 	// without the places a step reserved while it claims.
 	unanswered atomic.Int64
-	claimLog *logging.Repeats   // dlr.claim_failed: once per outage and account, then every 30 s
-	sweepLog *logging.Repeats   // dlr.expiry_sweep_failed, likewise
-	countLog *logging.Repeats   // dlr.pending_count_failed, likewise
-	maintLog *logging.Repeats   // dlr.maintenance_failed, likewise
-	counts   *accountPending
-	expiries expirySeen // counted once when a claim and the sweep both expire a receipt
-	shards   []*shard
-	byRef    claimedAcker // q, when it acknowledges claimed receipts by pointer
+	claimLog   *logging.Repeats // dlr.claim_failed: once per outage and account, then every 30 s
+	sweepLog   *logging.Repeats // dlr.expiry_sweep_failed, likewise
+	countLog   *logging.Repeats // dlr.pending_count_failed, likewise
+	maintLog   *logging.Repeats // dlr.maintenance_failed, likewise
+	counts     *accountPending
+	expiries   expirySeen // counted once when a claim and the sweep both expire a receipt
+	shards     []*shard
+	byRef      claimedAcker // q, when it acknowledges claimed receipts by pointer
 }
 
 // claimedAcker is implemented by a queue that acknowledges the receipts
