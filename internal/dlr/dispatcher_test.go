@@ -412,3 +412,19 @@ func TestOutcomeNotRecordedIsCounted(t *testing.T) {
 		t.Fatalf("dlr_outcomes_not_recorded_total = %v after a refused record, want 1", got)
 	}
 }
+
+// TestDeliverInflightGaugeNotSent: receipts the sender could not take (no
+// receiver) are put back and not counted as in flight.
+func TestDeliverInflightGaugeNotSent(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q Queue) {
+		h := newHarness(t, q, nil)
+		h.s.setNoReceiver("acme", true)
+		h.d.ReceiversChanged("acme", 1)
+		h.schedule(receipt("00000000000000D1", "acme", 0), receipt("00000000000000D2", "acme", 0))
+		h.settle()
+		h.s.none(t)
+		if got := metric(t, h.reg, "dlr_deliver_inflight"); got != 0 {
+			t.Fatalf("dlr_deliver_inflight = %v after both receipts were put back unsent, want 0", got)
+		}
+	})
+}

@@ -131,25 +131,36 @@ func TestAccountListedAfterFailedAdd(t *testing.T) {
 }
 
 // TestCommitBacklogGauge: dlr_commit_backlog counts the receipts handed to
-// the group commit until Redis answers them, here a Redis that never does:
-// every put is counted from PutAsync on, and none once their commits
-// failed.
+// the group commit until Redis answers them, here a Redis that never does
+// until the client is closed: every put is counted from PutAsync on, a
+// put is no longer counted by the time its caller hears of it, and none
+// is once every commit failed.
 func TestCommitBacklogGauge(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: blackholeRedis(t), MaxRetries: -1, ContextTimeoutEnabled: true})
+	c := redis.NewClient(&redis.Options{Addr: blackholeRedis(t), MaxRetries: -1, ReadTimeout: time.Minute, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	reg := prometheus.NewRegistry()
-	q := NewRedisQueue(c, RedisOptions{CommitTimeout: 200 * time.Millisecond, Registerer: reg})
+	q := NewRedisQueue(c, RedisOptions{CommitTimeout: time.Minute, Registerer: reg})
+	backlog := func() float64 { return float64(q.put.open.Load()) } // what the gauge reads
 	const n = 3
-	done := make(chan error, n)
+	type answer struct {
+		err     error
+		backlog float64 // when the caller heard of it
+	}
+	done := make(chan answer, n)
 	for i := range n {
-		q.PutAsync(receipt(fmtID(i+1), "acme", 0), func(err error) { done <- err })
+		q.PutAsync(receipt(fmtID(i+1), "acme", 0), func(err error) { done <- answer{err, backlog()} })
 	}
 	if got := metric(t, reg, "dlr_commit_backlog"); got != n {
 		t.Fatalf("dlr_commit_backlog = %v with %d puts waiting for Redis, want %d", got, n, n)
 	}
+	_ = c.Close() // fails the blocked commits at once
 	for range n {
-		if err := <-done; err == nil {
+		a := <-done
+		if a.err == nil {
 			t.Fatal("a put succeeded against a Redis that never answers")
+		}
+		if a.backlog > n-1 {
+			t.Fatalf("dlr_commit_backlog = %v when a put's caller heard of its failure, want it off the count by then", a.backlog)
 		}
 	}
 	if got := metric(t, reg, "dlr_commit_backlog"); got != 0 {

@@ -162,15 +162,16 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 }
 
 // registerMetrics exports how many receipts and outcome records wait for
-// Redis in the group commit: while Redis is slow it grows, and every
-// receipt in it holds its submit_sm_resp.
+// Redis in the group commit: while Redis is slow it grows, and every new
+// receipt in it holds its submit_sm_resp (the others are the outage
+// buffer's write-back).
 func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 	if reg == nil {
 		return
 	}
 	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dlr_commit_backlog",
-		Help: "Receipts and outcome records handed to the group commit and not yet answered by Redis (each receipt's submit_sm_resp waits for it).",
+		Help: "Receipts and outcome records handed to the group commit and not yet answered by Redis (a new receipt's submit_sm_resp waits for it).",
 	}, func() float64 { return float64(q.put.open.Load()) })
 	if err := reg.Register(g); err != nil {
 		q.log.Error("dlr.metric_not_registered", "err", err)
