@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/digits"
 )
 
 // DefaultMemoryEntries is the default bound of a [Memory] cache
@@ -51,7 +53,7 @@ const (
 )
 
 // digitSlot returns the slot of a key of 1 to 15 decimal digits. From 8
-// digits on it reads them 8 at a time: ~70 instructions for 14 digits,
+// digits on it reads them 8 at a time (package digits): ~70 instructions for 14 digits,
 // where a loop over the digits took ~170.
 func digitSlot(key string) (uint64, bool) {
 	n := len(key)
@@ -69,39 +71,15 @@ func digitSlot(key string) (uint64, bool) {
 		}
 		return v<<4 | uint64(n), true
 	}
-	hi, ok := digits8(load8(key))
+	hi, ok := digits.Value8(digits.Load8(key))
 	if !ok {
 		return 0, false
 	}
-	lo, ok := digits8(load8(key[n-8:]))
+	lo, ok := digits.Value8(digits.Load8(key[n-8:]))
 	if !ok {
 		return 0, false
 	}
 	return hi<<31 | lo<<4 | uint64(n), true
-}
-
-// load8 returns the first 8 bytes of s, the first in the low byte (one
-// load: the compiler combines them).
-func load8(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// digits8 returns the value of 8 decimal digits read by load8, and false
-// when a byte is not one.
-func digits8(x uint64) (uint64, bool) {
-	const high, three = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030
-	// Each byte is 0x30–0x3F, and adding 6 leaves it below 0x40: '0'–'9'.
-	if x&high != three || (x+0x0606060606060606)&high != three {
-		return 0, false
-	}
-	x -= three
-	// Byte i becomes 10·d(i) + d(i+1); bytes 0, 2, 4 and 6 are the four
-	// pairs, which two multiplications weigh and add up in bits 32–63.
-	x = x*10 + x>>8
-	x = ((x&0x000000FF000000FF)*(100+1000000<<32) + (x>>16&0x000000FF000000FF)*(1+10000<<32)) >> 32
-	return x, true
 }
 
 // slot returns the slot of key and whether it is a hashed one, whose entry

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/digits"
 )
 
 // Types of number (dest_addr_ton, SMPP v3.4 §5.2.5) the numbering rules
@@ -161,7 +163,7 @@ func (n *Numbering) Impossible(msisdn string) bool {
 }
 
 // allDigits reports whether s is only decimal digits ("" is). From 8
-// bytes on it checks 8 at a time (the last 8 overlapping the others):
+// bytes on it checks 8 at a time (package digits; the last 8 overlapping the others):
 // every submit's destination goes through it on the reader.
 func allDigits(s string) bool {
 	n := len(s)
@@ -174,22 +176,11 @@ func allDigits(s string) bool {
 		return true
 	}
 	for i := 0; i+8 < n; i += 8 {
-		if !digits8(s[i:]) {
+		if !digits.Are8(digits.Load8(s[i:])) {
 			return false
 		}
 	}
-	return digits8(s[n-8:])
-}
-
-// digits8 reports whether the first 8 bytes of s are decimal digits: each
-// byte is 0x30–0x3F, and adding 6 leaves it below 0x40. The compiler
-// reads the 8 bytes in one load.
-func digits8(s string) bool {
-	_ = s[7]
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	const high, three = 0xF0F0F0F0F0F0F0F0, 0x3030303030303030
-	return x&high == three && (x+0x0606060606060606)&high == three
+	return digits.Are8(digits.Load8(s[n-8:]))
 }
 
 // stripSeparators drops the characters people put between digits. It
