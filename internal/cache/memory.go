@@ -18,9 +18,9 @@ const DefaultMemoryEntries = 1_000_000
 // Memory is a bounded in-process cache with per-entry TTL. It is safe for
 // concurrent use. Call Close to stop its maintenance goroutine.
 //
-// otter holds the entries under a uint64 made from the key, its slot: a key of 1 to 15 decimal digits (an E.164 number, the
-// gateway's only key) maps to a number of its own, so such keys never
-// collide; any other key maps to a seeded hash, and its entry keeps the
+// otter holds the entries under a uint64 made from the key, its slot: a
+// key of 1 to 15 decimal digits (an E.164 number, the gateway's only key)
+// maps to a number of its own, so such keys never collide; any other key maps to a seeded hash, and its entry keeps the
 // key to tell it from another key with the same hash. A number key costs
 // a hit no string hashing and no string compare, and the entry keeps no
 // string alive (a key cut from a larger string would keep all of it).
@@ -53,8 +53,8 @@ const (
 )
 
 // digitSlot returns the slot of a key of 1 to 15 decimal digits. From 8
-// digits on it reads them 8 at a time (package digits): ~70 instructions for 14 digits,
-// where a loop over the digits took ~170.
+// digits on it reads them 8 at a time (package digits): ~70 instructions
+// for 14 digits, where a loop over the digits took ~170.
 func digitSlot(key string) (uint64, bool) {
 	n := len(key)
 	switch {

@@ -180,16 +180,13 @@ func (m *Metrics) avoid(by avoidedBy) {
 }
 
 // answered counts an answer given on the reader ([Resolver.Answered]): a
-// memory hit is a cache hit and an avoided lookup, counted here without
-// going through cache and avoidBySource.
+// memory hit is also a cache hit; every answer is a lookup avoided.
 func (m *Metrics) answered(s Source) {
 	if m == nil {
 		return
 	}
 	if s == SourceMemory {
 		m.hitsMemory.Inc()
-		m.avoided[byMemory].Inc()
-		return
 	}
 	m.avoidBySource(s)
 }

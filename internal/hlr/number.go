@@ -163,8 +163,8 @@ func (n *Numbering) Impossible(msisdn string) bool {
 }
 
 // allDigits reports whether s is only decimal digits ("" is). From 8
-// bytes on it checks 8 at a time (package digits; the last 8 overlapping the others):
-// every submit's destination goes through it on the reader.
+// bytes on it checks 8 at a time (package digits; the last 8 overlapping
+// the others): every submit's destination goes through it on the reader.
 func allDigits(s string) bool {
 	n := len(s)
 	if n < 8 {
