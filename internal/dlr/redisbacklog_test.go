@@ -140,7 +140,7 @@ func TestCommitBacklogGauge(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	reg := prometheus.NewRegistry()
 	q := NewRedisQueue(c, RedisOptions{CommitTimeout: time.Minute, Registerer: reg})
-	backlog := func() float64 { return float64(q.put.open.Load()) } // what the gauge reads
+	backlog := func() float64 { return float64(q.put.backlog()) } // what the gauge reads
 	const n = 3
 	type answer struct {
 		err     error

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -47,9 +46,15 @@ type groupCommit struct {
 	waiting    []putReq
 	records    int // kindFinished requests in waiting
 	committers int
-	// open counts the requests enqueued and not finished yet, waiting or
-	// in a commit (dlr_commit_backlog).
-	open atomic.Int64
+	committing int // requests taken by committers and not finished yet
+}
+
+// backlog is how many requests wait for Redis, in waiting or in a
+// commit (dlr_commit_backlog).
+func (g *groupCommit) backlog() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.waiting) + g.committing
 }
 
 // maxWaitingRecords bounds the outcomes of receipt-less messages
@@ -194,7 +199,6 @@ func (q *RedisQueue) Restore(ctx context.Context, rs []Receipt) []error {
 
 func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
-	g.open.Add(1)
 	g.mu.Lock()
 	g.waiting = append(g.waiting, req)
 	if req.kind == kindFinished {
@@ -240,6 +244,7 @@ func (q *RedisQueue) commitAll() {
 				g.records--
 			}
 		}
+		g.committing += len(batch)
 		// Puts arriving during this commit go out with a second committer
 		// rather than wait for this round trip.
 		helper := g.committers < maxCommitters
@@ -306,7 +311,9 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 	q.listAccounts(ctx, groups)
 	// Answered by Redis (or failed): out of dlr_commit_backlog before the
 	// callers hear of it.
-	q.put.open.Add(-int64(len(batch)))
+	q.put.mu.Lock()
+	q.put.committing -= len(batch)
+	q.put.mu.Unlock()
 	for _, g := range groups {
 		err := g.err
 		if err != nil {

@@ -172,7 +172,7 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dlr_commit_backlog",
 		Help: "Receipts and outcome records handed to the group commit and not yet answered by Redis (a new receipt's submit_sm_resp waits for it).",
-	}, func() float64 { return float64(q.put.open.Load()) })
+	}, func() float64 { return float64(q.put.backlog()) })
 	if err := reg.Register(g); err != nil {
 		q.log.Error("dlr.metric_not_registered", "err", err)
 	}
