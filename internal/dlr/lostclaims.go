@@ -3,6 +3,7 @@ package dlr
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 )
 
@@ -46,16 +47,39 @@ func (c *claimLeases) next(sys string, want int64) int64 {
 	return want
 }
 
-// failed remembers that the claim of sys leasing until got no reply.
-func (c *claimLeases) failed(sys string, until int64) {
+// failed remembers that the claim of sys leasing until got no reply. It
+// returns how many lease ends it forgot to stay within maxLostClaims (the
+// oldest first): their receipts are not lost, but wait for the visibility
+// timeout, so the caller counts them.
+func (c *claimLeases) failed(sys string, until int64) (forgotten int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := append(c.lost[sys], until)
 	if len(l) > maxLostClaims {
-		l = l[len(l)-maxLostClaims:]
+		forgotten = len(l) - maxLostClaims
+		l = l[forgotten:]
 	}
 	c.lost[sys] = l
+	return forgotten
 }
+
+// claimFailed remembers a claim of sys without a reply for the next
+// sweep's take-back; one forgotten past maxLostClaims is counted
+// (dlr_lost_claims_forgotten_total) and logged, at most once per
+// account and repeat interval.
+func (q *RedisQueue) claimFailed(ctx context.Context, sys string, until int64) {
+	n := q.claims.failed(sys, until)
+	if n == 0 {
+		return
+	}
+	if q.forgotten != nil {
+		q.forgotten.Add(float64(n))
+	}
+	q.forgetLog.Failed(ctx, sys, errLostClaimsForgotten, slog.String("system_id", sys), slog.Int("forgotten", n))
+}
+
+// errLostClaimsForgotten is what dlr.lost_claims_forgotten logs.
+var errLostClaimsForgotten = errors.New("more claims without a reply than remembered: the oldest one's receipts wait for the visibility timeout")
 
 // take returns and forgets the lease ends of sys's claims without a reply.
 func (c *claimLeases) take(sys string) []int64 {
@@ -92,7 +116,7 @@ func (q *RedisQueue) takeBackLostClaims(ctx context.Context) error {
 			n, err := q.reclaimClaim(ctx, sys, until)
 			if err != nil {
 				for _, u := range lost[i:] {
-					q.claims.failed(sys, u)
+					q.claimFailed(ctx, sys, u)
 				}
 				errs = append(errs, err)
 				break

@@ -171,8 +171,16 @@ func TestClaimLeaseEndsAreUniquePerAccount(t *testing.T) {
 			t.Errorf("next(%s, %d) = %d, want %d", tc.sys, tc.want, got, tc.then)
 		}
 	}
+	forgotten := 0
 	for i := range maxLostClaims + 3 {
-		c.failed("a", int64(i))
+		n := c.failed("a", int64(i))
+		if want := min(max(i+1-maxLostClaims, 0), 1); n != want {
+			t.Errorf("failed #%d forgot %d, want %d", i+1, n, want)
+		}
+		forgotten += n
+	}
+	if forgotten != 3 {
+		t.Errorf("forgot %d lease ends in all, want 3", forgotten)
 	}
 	if l := c.take("a"); len(l) != maxLostClaims || l[0] != 3 {
 		t.Errorf("kept %d lost claims from %d, want the last %d", len(l), l[0], maxLostClaims)

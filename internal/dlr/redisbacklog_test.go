@@ -167,3 +167,55 @@ func TestCommitBacklogGauge(t *testing.T) {
 		t.Fatalf("dlr_commit_backlog = %v once every commit failed, want 0", got)
 	}
 }
+
+// TestForgottenLostClaimsAreCounted: claims of one account that all fail
+// (Redis refuses connections) are remembered for the sweep's take-back up
+// to maxLostClaims; each one forgotten beyond that is counted, since its
+// receipts wait for the visibility timeout instead.
+func TestForgottenLostClaimsAreCounted(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every dial is refused
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
+	defer c.Close()
+	reg := prometheus.NewRegistry()
+	q := NewRedisQueue(c, RedisOptions{Registerer: reg})
+	ctx := context.Background()
+	now := time.Now()
+	const claims = maxLostClaims + 5
+	for i := range claims {
+		if _, _, _, err := q.ClaimNext(ctx, "acct", now, time.Minute, 10); err == nil {
+			t.Fatalf("claim %d against a refused connection succeeded", i)
+		}
+		want := float64(max(i+1-maxLostClaims, 0))
+		if got := counterValue(t, reg, "dlr_lost_claims_forgotten_total"); got != want {
+			t.Fatalf("after %d failed claims dlr_lost_claims_forgotten_total = %v, want %v", i+1, got, want)
+		}
+	}
+	if l := q.claims.take("acct"); len(l) != maxLostClaims {
+		t.Errorf("remembered %d lost claims, want %d", len(l), maxLostClaims)
+	}
+}
+
+// counterValue reads the counter name from reg (0 when it has no series).
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var v float64
+			for _, m := range mf.GetMetric() {
+				v += m.GetCounter().GetValue()
+			}
+			return v
+		}
+	}
+	t.Fatalf("%s is not registered", name)
+	return 0
+}

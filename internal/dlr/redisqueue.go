@@ -102,6 +102,10 @@ type RedisQueue struct {
 	// plain commands (putTx) rather than scripts.
 	plainPuts bool
 	claims    *claimLeases // lease ends of claims, to take back one without a reply
+	// forgotten counts lease ends of claims without a reply that claims
+	// forgot past maxLostClaims (nil: not exported); forgetLog logs them.
+	forgotten prometheus.Counter
+	forgetLog *logging.Repeats
 
 	mu       sync.Mutex
 	epochs   map[string]string // account → epoch marker last seen
@@ -147,15 +151,16 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	q := &RedisQueue{
 		plainPuts: plain,
 		c:         c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
-		listLog:  logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
-		s:        newRedisScripts(),
-		claims:   newClaimLeases(),
-		epochs:   make(map[string]string),
-		known:    make(map[string]int),
-		putsSeen: make(map[string]int),
-		listed:   make(map[string]bool),
-		unlisted: make(map[string]struct{}),
-		newEpoch: hex.EncodeToString(b[:]),
+		listLog:   logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
+		s:         newRedisScripts(),
+		claims:    newClaimLeases(),
+		forgetLog: logging.NewRepeats(opts.Logger, "dlr.lost_claims_forgotten", logging.RepeatOptions{}),
+		epochs:    make(map[string]string),
+		known:     make(map[string]int),
+		putsSeen:  make(map[string]int),
+		listed:    make(map[string]bool),
+		unlisted:  make(map[string]struct{}),
+		newEpoch:  hex.EncodeToString(b[:]),
 	}
 	q.registerMetrics(opts.Registerer)
 	return q
@@ -173,9 +178,17 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 		Name: "dlr_commit_backlog",
 		Help: "Receipts and outcome records handed to the group commit and not yet answered by Redis (a new receipt's submit_sm_resp waits for it).",
 	}, func() float64 { return float64(q.put.backlog()) })
-	if err := reg.Register(g); err != nil {
-		q.log.Error("dlr.metric_not_registered", "err", err)
+	forgotten := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dlr_lost_claims_forgotten_total",
+		Help: "Claims without a reply (timeout, cut connection, failover) beyond the 64 per account remembered for the next sweep to take back: their receipts wait for DLR_VISIBILITY_TIMEOUT_SECONDS instead.",
+	})
+	for _, c := range []prometheus.Collector{g, forgotten} {
+		if err := reg.Register(c); err != nil {
+			q.log.Error("dlr.metric_not_registered", "err", err)
+			return
+		}
 	}
+	q.forgotten = forgotten
 }
 
 // accountBase returns "P{tag}:" for sys.
@@ -304,7 +317,7 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 	if err != nil {
 		// The script may have run: its leases are taken back by the
 		// next sweep (Maintain).
-		q.claims.failed(systemID, until)
+		q.claimFailed(ctx, systemID, until)
 		return nil, time.Time{}, false, redisErr("claim", err)
 	}
 	if len(ids) == 0 {
@@ -313,7 +326,7 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 	bodies, err := q.claimBodies(ctx, keys[0], ids)
 	if err != nil {
 		// Leased: taken back by the next sweep (Maintain).
-		q.claims.failed(systemID, until)
+		q.claimFailed(ctx, systemID, until)
 		return nil, time.Time{}, false, redisErr("claim bodies", err)
 	}
 	return q.decodeClaimed(ctx, systemID, ids, bodies), next, !next.IsZero(), nil
