@@ -239,8 +239,13 @@ func (q *RedisQueue) doneBucket(sys string, t time.Time) (string, int64) {
 // prefix with others costs a key of its own; correct, only larger.
 func doneKey(bucket, id string) (key, field string) {
 	part, field := doneSplit(id)
-	return bucket + ":" + part, field
+	return donePartKey(bucket, part), field
 }
+
+// donePartKey is the done key of bucket holding the ids whose part
+// (doneSplit) is part: callers that split ids once, to sort them by key,
+// build the key from the part.
+func donePartKey(bucket, part string) string { return bucket + ":" + part }
 
 // doneSplit returns id's part of its done key and its field there: all
 // but its last character, and that character.

@@ -66,7 +66,7 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 		for j < n && outs[j].key == outs[i].key {
 			j++
 		}
-		key := bucket + ":" + outs[i].key // doneKey's key
+		key := donePartKey(bucket, outs[i].key)
 		start := len(all)
 		all = append(all, "hset", key)
 		for k := i; k < j; k++ {
