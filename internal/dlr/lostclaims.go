@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 )
 
@@ -63,12 +64,36 @@ func (c *claimLeases) failed(sys string, until int64) (forgotten int) {
 	return forgotten
 }
 
+// putBack remembers again lease ends that take returned and a sweep could
+// not take back. They are older than any remembered since, so they go
+// first and are the first forgotten past maxLostClaims; it returns how
+// many were.
+func (c *claimLeases) putBack(sys string, older []int64) (forgotten int) {
+	if len(older) == 0 {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := append(slices.Clone(older), c.lost[sys]...)
+	if len(l) > maxLostClaims {
+		forgotten = len(l) - maxLostClaims
+		l = l[forgotten:]
+	}
+	c.lost[sys] = l
+	return forgotten
+}
+
 // claimFailed remembers a claim of sys without a reply for the next
-// sweep's take-back; one forgotten past maxLostClaims is counted
-// (dlr_lost_claims_forgotten_total) and logged, at most once per
-// account and repeat interval.
+// sweep's take-back.
 func (q *RedisQueue) claimFailed(ctx context.Context, sys string, until int64) {
-	n := q.claims.failed(sys, until)
+	q.countForgotten(ctx, sys, q.claims.failed(sys, until))
+}
+
+// countForgotten counts n lease ends of sys forgotten past maxLostClaims
+// (dlr_lost_claims_forgotten_total) and logs them, at most once per
+// account and repeat interval until a sweep takes back all of the
+// account's remembered claims.
+func (q *RedisQueue) countForgotten(ctx context.Context, sys string, n int) {
 	if n == 0 {
 		return
 	}
@@ -112,18 +137,21 @@ func (q *RedisQueue) takeBackLostClaims(ctx context.Context) error {
 	var errs []error
 	for _, sys := range q.claims.accounts() {
 		lost := q.claims.take(sys)
+		all := true
 		for i, until := range lost {
 			n, err := q.reclaimClaim(ctx, sys, until)
 			if err != nil {
-				for _, u := range lost[i:] {
-					q.claimFailed(ctx, sys, u)
-				}
+				q.countForgotten(ctx, sys, q.claims.putBack(sys, lost[i:]))
 				errs = append(errs, err)
+				all = false
 				break
 			}
 			if n > 0 {
 				q.log.Info("dlr.lost_claim_taken_back", "system_id", sys, "receipts", n)
 			}
+		}
+		if all {
+			q.forgetLog.Succeeded(ctx, sys) // the next forgotten one is logged at once
 		}
 	}
 	return errors.Join(errs...)

@@ -189,3 +189,27 @@ func TestClaimLeaseEndsAreUniquePerAccount(t *testing.T) {
 		t.Errorf("take kept %v", l)
 	}
 }
+
+// TestLostClaimsPutBackFirst: lease ends a sweep took but could not take
+// back are older than those remembered since, so they are remembered
+// again ahead of them and are the ones forgotten past maxLostClaims.
+func TestLostClaimsPutBackFirst(t *testing.T) {
+	c := newClaimLeases()
+	for i := range 60 {
+		c.failed("a", int64(i))
+	}
+	taken := c.take("a")
+	for i := range 10 {
+		c.failed("a", int64(100+i)) // claims failing while the sweep runs
+	}
+	if n := c.putBack("a", taken); n != 6 {
+		t.Errorf("putBack forgot %d, want 6", n)
+	}
+	l := c.take("a")
+	if len(l) != maxLostClaims || l[0] != 6 || l[53] != 59 || l[54] != 100 || l[63] != 109 {
+		t.Errorf("remembered %v, want 6..59 then 100..109", l)
+	}
+	if n := c.putBack("a", nil); n != 0 {
+		t.Errorf("putBack of nothing forgot %d", n)
+	}
+}

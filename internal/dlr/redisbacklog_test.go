@@ -200,7 +200,8 @@ func TestForgottenLostClaimsAreCounted(t *testing.T) {
 	}
 }
 
-// counterValue reads the counter name from reg (0 when it has no series).
+// counterValue is the sum of the counter name's series in reg; the test
+// fails when reg has no such metric.
 func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
