@@ -175,6 +175,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		UnbindTimeout:       cfg.SMPP.UnbindTimeout,
 
 		MaxOutputBytes:        cfg.SMPP.MaxOutputBytes,
+		MaxOutputBytesTotal:   neverIfZero(cfg.SMPP.MaxOutputBytesTotal),
 		SlowConsumerTimeout:   cfg.SMPP.SlowConsumerTimeout,
 		MaxPrebindRequests:    cfg.SMPP.MaxPrebindRequests,
 		MaxConnectionsPerIP:   cfg.SMPP.MaxConnectionsPerIP,

@@ -48,6 +48,7 @@ type SMPP struct {
 	MaxConnectionsPerIP   int           // SMPP_MAX_CONNECTIONS_PER_IP; 0 = no cap
 	MaxUnboundConnections int           // SMPP_MAX_UNBOUND_CONNECTIONS; 0 = no cap
 	MaxOutputBytes        int           // SMPP_MAX_OUTPUT_BYTES: output buffer per session
+	MaxOutputBytesTotal   int           // SMPP_MAX_OUTPUT_BYTES_TOTAL: all sessions' output beyond 64 KiB each; 0 = no cap
 	SlowConsumerTimeout   time.Duration // SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS
 	MaxPrebindRequests    int           // SMPP_MAX_PREBIND_REQUESTS
 	FailedBindDelay       time.Duration // SMPP_FAILED_BIND_DELAY_SECONDS: first slow-down step

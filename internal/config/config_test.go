@@ -132,6 +132,7 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"SMPP_WINDOW", "0"}, `config: SMPP_WINDOW: 0 must be at least 1`},
 		{[]string{"SMPP_MAX_CONNECTIONS", "-3"}, `config: SMPP_MAX_CONNECTIONS: -3 must be at least 1`},
 		{[]string{"SMPP_MAX_CONNECTIONS_PER_IP", "-1"}, `config: SMPP_MAX_CONNECTIONS_PER_IP: -1 must be 0 (no limit) or more`},
+		{[]string{"SMPP_MAX_OUTPUT_BYTES_TOTAL", "-1"}, `config: SMPP_MAX_OUTPUT_BYTES_TOTAL: -1 must be 0 (no limit) or more`},
 		{[]string{"SMPP_MAX_UNBOUND_CONNECTIONS", "-2"}, `config: SMPP_MAX_UNBOUND_CONNECTIONS: -2 must be 0 (no limit) or more`},
 		{[]string{"SMPP_MAX_PREBIND_REQUESTS", "0"}, `config: SMPP_MAX_PREBIND_REQUESTS: 0 must be at least 1`},
 		{[]string{"SMPP_MAX_FAILED_BINDS", "-1"}, `config: SMPP_MAX_FAILED_BINDS: -1 must be 0 (no limit) or more`},

@@ -71,6 +71,7 @@ func (c Config) validateSMPP() error {
 		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
 		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
 		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
+		{"SMPP_MAX_OUTPUT_BYTES_TOTAL", s.MaxOutputBytesTotal},
 	} {
 		if v.n < 0 {
 			return fieldErr(v.name, "%d must be 0 (no limit) or more", v.n)

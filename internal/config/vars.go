@@ -37,6 +37,7 @@ func variables() []variable {
 		intVar("SMPP_MAX_CONNECTIONS_PER_IP", func(c *Config) *int { return &c.SMPP.MaxConnectionsPerIP }),
 		intVar("SMPP_MAX_UNBOUND_CONNECTIONS", func(c *Config) *int { return &c.SMPP.MaxUnboundConnections }),
 		intVar("SMPP_MAX_OUTPUT_BYTES", func(c *Config) *int { return &c.SMPP.MaxOutputBytes }),
+		intVar("SMPP_MAX_OUTPUT_BYTES_TOTAL", func(c *Config) *int { return &c.SMPP.MaxOutputBytesTotal }),
 		secondsVar("SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.SlowConsumerTimeout }),
 		intVar("SMPP_MAX_PREBIND_REQUESTS", func(c *Config) *int { return &c.SMPP.MaxPrebindRequests }),
 		secondsVar("SMPP_FAILED_BIND_DELAY_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.FailedBindDelay }),

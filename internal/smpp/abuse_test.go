@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
@@ -421,4 +423,106 @@ func TestPipelinedFailedBindsEndAtTheBindTimeout(t *testing.T) {
 	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "bind_timeout"); got != 1 {
 		t.Fatalf("closed as bind_timeout: %v, want 1", got)
 	}
+}
+
+// TestUnreadSessionsShareOneOutputBound: several clients that submit and
+// never read each stay far below their own SMPP_MAX_OUTPUT_BYTES once all
+// of them together hold SMPP_MAX_OUTPUT_BYTES_TOTAL beyond their 64 KiB
+// floors: each stops being read at its floor (plus what its window still
+// adds), they are closed as slow_consumer when that lasts, the shared
+// count returns to zero, and a session that reads is never held back.
+func TestUnreadSessionsShareOneOutputBound(t *testing.T) {
+	const (
+		attackers = 4
+		maxOut    = 1 << 20
+		maxTotal  = 128 << 10
+		// What a paused session may still get past its floor: the
+		// answers to the requests it had in flight (a window of 256
+		// submit_sm_resp) and the last request's answer.
+		slack = 16 << 10
+	)
+	clk := smpp.NewFakeClock(t0)
+	opts := smpp.Options{Clock: clk, MaxOutputBytes: maxOut, MaxOutputBytesTotal: maxTotal, SlowConsumerTimeout: time.Minute,
+		BindTimeout: 1000 * time.Hour, EnquireLinkInterval: -1, InactivityTimeout: -1}
+	ts, reg := startServerOn(t, opts, func(l net.Listener) net.Listener { return smallBuffers{l} })
+	k := startKeeper(t, ts.addr)
+
+	var flooding sync.WaitGroup
+	for range attackers {
+		conn := rawBoundFrom(t, attackerIP, ts.addr)
+		flooding.Go(func() { floodSubmits(conn, 0) })
+	}
+	fromAttacker := func() []*smpp.Session {
+		var out []*smpp.Session
+		for _, s := range ts.srv.OpenSessionsForTest() {
+			if s.RemoteAddr().String() == attackerIP {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	// Wait until the shared bound is reached and every flooding session
+	// has been paused (each pause counted), checking the bound on the way.
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		var sum int64
+		for _, s := range fromAttacker() {
+			out := s.OutputBytesForTest()
+			if out > smpp.OutputFloorBytes+maxTotal+slack {
+				t.Fatalf("a session holds %d bytes: the shared bound (%d beyond %d each) did not hold it", out, maxTotal, smpp.OutputFloorBytes)
+			}
+			sum += out
+		}
+		if limit := int64(maxTotal + attackers*(smpp.OutputFloorBytes+slack)); sum > limit {
+			t.Fatalf("the flooding sessions hold %d bytes together, bound %d", sum, limit)
+		}
+		shared := gaugeValue(t, reg, "smpp_output_shared_bytes")
+		if shared >= maxTotal && counterValue(t, reg, "smpp_read_pauses_total", "", "") >= attackers {
+			break
+		}
+		select {
+		case <-poll.C:
+		case <-deadline:
+			t.Fatalf("the shared bound was not reached: smpp_output_shared_bytes %v, pauses %v", shared,
+				counterValue(t, reg, "smpp_read_pauses_total", "", ""))
+		}
+	}
+	k.waitProgress(t) // the session that reads is not held back
+
+	// Paused past the slow-consumer timeout, each is closed; a session
+	// whose writer drained a little pauses again and waits for the clock.
+	for deadline := time.After(30 * time.Second); len(fromAttacker()) > 0; {
+		clk.Advance(time.Minute + time.Second)
+		select {
+		case <-poll.C:
+		case <-deadline:
+			t.Fatalf("%d flooding sessions still open", len(fromAttacker()))
+		}
+	}
+	flooding.Wait()
+	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "slow_consumer"); got != attackers {
+		t.Errorf("slow_consumer closes %v, want %d", got, attackers)
+	}
+	if got := gaugeValue(t, reg, "smpp_output_shared_bytes"); got != 0 {
+		t.Errorf("smpp_output_shared_bytes %v once the flooding sessions closed, want 0", got)
+	}
+	k.waitProgress(t)
+	k.check(t)
+}
+
+// gaugeValue is the value of the unlabelled gauge name in reg (0: absent).
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
 }

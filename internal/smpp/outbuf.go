@@ -3,6 +3,8 @@ package smpp
 import (
 	"errors"
 	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The output buffer of a session holds the encoded PDUs the writer has not
@@ -16,15 +18,67 @@ import (
 // What can still be appended while reading is paused is bounded too:
 // responses to requests already in flight (at most the window) and the
 // server's own requests (at most the window of deliver_sm).
+//
+// One connection's bound does not bound them all: a thousand connections
+// that never read could each hold MaxOutputBytes. So the bytes every
+// session has waiting beyond its first OutputFloorBytes are summed
+// (Server.outOver); past Options.MaxOutputBytesTotal, every session
+// holding more than its floor pauses its reading too, and is closed as
+// slow_consumer when that lasts SlowConsumerTimeout. A client that reads
+// drains below its floor at once and reads on; the floor is what a busy
+// but healthy session holds (a window of deliver_sm and responses), so
+// such sessions never touch the shared count, which costs the hot path
+// nothing below the floor.
 
-// appended records the buffer size after an append; s.wmu is held.
+// OutputFloorBytes is what a session may always have waiting, whatever
+// the others hold (see MaxOutputBytesTotal).
+const OutputFloorBytes = 64 << 10
+
+// appended records the buffer size after an append or a write; s.wmu is
+// held. Once the session is closed its bytes leave the shared count.
 func (s *Session) appended() {
-	s.outBytes.Store(int64(len(s.out) + s.writing))
+	n := int64(len(s.out) + s.writing)
+	s.outBytes.Store(n)
+	over := max(n-OutputFloorBytes, 0)
+	if s.outClosed {
+		over = 0
+	}
+	if over != s.outOver {
+		s.srv.outOver.Add(over - s.outOver)
+		s.outOver = over
+	}
 }
 
-// outputFull reports whether the reader must pause.
+// registerOutputMetrics exports the shared count (smpp_output_shared_bytes).
+func (srv *Server) registerOutputMetrics(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "smpp_output_shared_bytes",
+		Help: "Bytes all sessions have waiting to be written beyond the first 64 KiB of each; past SMPP_MAX_OUTPUT_BYTES_TOTAL every session above its 64 KiB stops being read.",
+	}, func() float64 { return float64(srv.outOver.Load()) }))
+}
+
+// releaseOutput takes the session's bytes off the shared count when it
+// closes: its buffers are dropped with it.
+func (s *Session) releaseOutput() {
+	s.wmu.Lock()
+	s.outClosed = true
+	s.appended()
+	s.wmu.Unlock()
+}
+
+// outputFull reports whether the reader must pause: its own buffer is
+// full, or it holds more than its floor while all sessions together hold
+// more than MaxOutputBytesTotal beyond theirs.
 func (s *Session) outputFull() bool {
-	return s.outBytes.Load() >= int64(s.srv.opts.MaxOutputBytes)
+	n := s.outBytes.Load()
+	if n >= int64(s.srv.opts.MaxOutputBytes) {
+		return true
+	}
+	total := s.srv.opts.MaxOutputBytesTotal
+	return n > OutputFloorBytes && total > 0 && s.srv.outOver.Load() >= int64(total)
 }
 
 // waitOutputRoom is called by the reader between PDUs. It returns at once
@@ -52,10 +106,15 @@ func (s *Session) waitOutputRoom() bool {
 	return true
 }
 
+// closeSlowConsumer closes the session as slow_consumer and logs it once:
+// the reader (output full too long) and the writer (a write timed out)
+// may both get there.
 func (s *Session) closeSlowConsumer() {
-	s.log().Warn("smpp.session.slow_consumer", "session", s.id, "remote", s.remote.String(),
-		"system_id", s.SystemID(), "output_bytes", s.outBytes.Load())
-	s.close(CloseSlowConsumer)
+	out := s.outBytes.Load()
+	if s.close(CloseSlowConsumer) {
+		s.log().Warn("smpp.session.slow_consumer", "session", s.id, "remote", s.remote.String(),
+			"system_id", s.SystemID(), "output_bytes", out)
+	}
 }
 
 // writeFailed closes the session after a failed write: a write that timed

@@ -1,8 +1,11 @@
 package smpp
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -35,5 +38,28 @@ func TestSendRefusedWhileOutputFull(t *testing.T) {
 	s.wmu.Unlock()
 	if got := s.outBytes.Load(); queued == 0 || got != int64(queued) {
 		t.Fatalf("output buffer counted %d bytes, %d queued", got, queued)
+	}
+}
+
+// TestSlowConsumerLoggedOnce: the reader (output full too long) and the
+// writer (a write timed out) may both close a session as slow_consumer;
+// only the close that happens logs it.
+func TestSlowConsumerLoggedOnce(t *testing.T) {
+	var logged bytes.Buffer
+	srv, err := NewServer(Options{Handler: HandlerFunc(func(*Request) {}), Auth: NewAccounts(nil),
+		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := net.Pipe()
+	defer c2.Close()
+	s := newSession(srv, c1, 1)
+	s.closeSlowConsumer()
+	s.closeSlowConsumer()
+	if n := strings.Count(logged.String(), "smpp.session.slow_consumer"); n != 1 {
+		t.Fatalf("slow_consumer logged %d times, want once:\n%s", n, logged.String())
+	}
+	if r := s.CloseReason(); r != CloseSlowConsumer {
+		t.Fatalf("closed as %s", r)
 	}
 }

@@ -29,6 +29,9 @@ type Server struct {
 	closing   bool
 	draining  atomic.Bool    // new messages are refused: the server is stopping
 	wg        sync.WaitGroup // session goroutines
+	// outOver is what all sessions have waiting to be written beyond
+	// OutputFloorBytes each (outbuf.go), bounded by MaxOutputBytesTotal.
+	outOver atomic.Int64
 }
 
 // accountBinds are the bound sessions of one account.
@@ -58,6 +61,7 @@ func NewServer(opts Options) (*Server, error) {
 		accounts:  make(map[string]*accountBinds),
 	}
 	srv.registerAccountMetrics(opts.Registerer)
+	srv.registerOutputMetrics(opts.Registerer)
 	return srv, nil
 }
 

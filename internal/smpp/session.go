@@ -53,6 +53,8 @@ type Session struct {
 	out        []byte
 	writing    int          // bytes of the batch the writer is writing
 	outBytes   atomic.Int64 // len(out) + writing, for the reader's bound check
+	outOver    int64        // outBytes beyond OutputFloorBytes as last added to Server.outOver
+	outClosed  bool         // closed: nothing counts in Server.outOver any more
 	drained    chan struct{}
 	closeAfter CloseReason // close once out is flushed
 	kick       chan struct{}
@@ -363,9 +365,11 @@ func (s *Session) failPending() {
 	}
 }
 
-// close ends the session at once. The first reason wins.
-func (s *Session) close(reason CloseReason) {
+// close ends the session at once. The first reason wins; it reports
+// whether this call was the one that closed it.
+func (s *Session) close(reason CloseReason) (closedNow bool) {
 	s.closeOnce.Do(func() {
+		closedNow = true
 		if reason == ClosePeer && s.clientUnbound.Load() {
 			reason = CloseUnbind // the client closed after its unbind, as it should
 		}
@@ -373,7 +377,9 @@ func (s *Session) close(reason CloseReason) {
 		prev := State(s.state.Swap(int32(StateClosed)))
 		close(s.done)
 		_ = s.conn.Close()
+		s.releaseOutput()
 		s.srv.sessionClosed(s, prev)
 		s.failPending()
 	})
+	return closedNow
 }

@@ -64,7 +64,9 @@ func (s *Session) readEnded(err error) {
 	var fe *pdu.FrameError
 	switch {
 	case errors.As(err, &fe):
-		s.log().Warn("smpp.frame.invalid_length", "session", s.id, "remote", s.remote.String(), "command_length", fe.Length)
+		// DEBUG: one line per connection a client can open; the close is
+		// logged with its reason (bad_frame).
+		s.log().Debug("smpp.frame.invalid_length", "session", s.id, "remote", s.remote.String(), "command_length", fe.Length)
 		s.writeHeader(pdu.CmdGenericNack, pdu.StatusInvCmdLen, fe.Sequence)
 		s.closeAfterFlush(CloseBadFrame)
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
