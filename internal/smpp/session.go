@@ -20,6 +20,10 @@ var (
 	ErrWindowFull    = errors.New("smpp: too many requests awaiting a response")
 	ErrOutputFull    = errors.New("smpp: the client is not reading: output buffer full")
 	ErrTimeout       = errors.New("smpp: response timeout")
+	// ErrWrongResponse: the answer carried the request's sequence number
+	// but another command's response (or a generic_nack saying ESME_ROK):
+	// the client did not say it took the request.
+	ErrWrongResponse = errors.New("smpp: answered with a response to another command")
 	ErrServerClosed  = errors.New("smpp: server closed")
 )
 
@@ -80,7 +84,8 @@ type binding struct {
 type outbound struct {
 	deadline time.Time
 	done     func(pdu.PDU, error)
-	receipt  bool // a deliver_sm
+	cmd      pdu.CommandID // the request's
+	receipt  bool          // a deliver_sm
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64) *Session {
@@ -236,7 +241,7 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 	}
 	seq := s.nextSeq()
 	receipt := body.CommandID() == pdu.CmdDeliverSM
-	s.pending[seq] = outbound{deadline: s.srv.opts.Clock.Now().Add(timeout), done: done, receipt: receipt}
+	s.pending[seq] = outbound{deadline: s.srv.opts.Clock.Now().Add(timeout), done: done, cmd: body.CommandID(), receipt: receipt}
 	s.pmu.Unlock()
 	if receipt {
 		s.stats.receiptsSent.Add(1)
@@ -286,6 +291,12 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 		s.log().Debug("smpp.response.unmatched", "session", s.id, "command", p.Command.String(), "sequence", p.Sequence)
 		return
 	}
+	if !answers(p, ob.cmd) {
+		s.log().Debug("smpp.response.mismatched", "session", s.id, "command", p.Command.String(),
+			"status", p.Status.String(), "request", ob.cmd.String(), "sequence", p.Sequence)
+		ob.done(p, ErrWrongResponse)
+		return
+	}
 	if decodeErr != nil {
 		// The header decoded, so its status is the answer; a body we
 		// cannot read (clients send odd deliver_sm_resp bodies) must not
@@ -293,6 +304,17 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 		s.log().Debug("smpp.response.body_invalid", "session", s.id, "command", p.Command.String(), "error", decodeErr.Error())
 	}
 	ob.done(p, nil)
+}
+
+// answers reports whether p answers a request of command cmd: its own
+// response, or a generic_nack with an error status (the request was not
+// understood). A response to another command, or a generic_nack saying
+// ESME_ROK, does not say the client took the request.
+func answers(p pdu.PDU, cmd pdu.CommandID) bool {
+	if p.Command == pdu.CmdGenericNack {
+		return p.Status != pdu.StatusOK
+	}
+	return p.Command == cmd.Response()
 }
 
 // expirePending fails requests whose response is overdue.

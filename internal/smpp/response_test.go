@@ -1,0 +1,53 @@
+package smpp
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// TestResponseMustAnswerTheRequest: an answer to the gateway's deliver_sm
+// counts only when it is a deliver_sm_resp, or a generic_nack with an
+// error status; another command's response with the same sequence number
+// (or a generic_nack saying ESME_ROK) is ErrWrongResponse, so the receipt
+// is retried rather than taken as delivered.
+func TestResponseMustAnswerTheRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		command pdu.CommandID
+		status  pdu.Status
+		wantErr error
+	}{
+		{"deliver_sm_resp", pdu.CmdDeliverSMResp, pdu.StatusOK, nil},
+		{"deliver_sm_resp with an error", pdu.CmdDeliverSMResp, pdu.StatusXTAppn, nil},
+		{"generic_nack with an error", pdu.CmdGenericNack, pdu.StatusInvCmdID, nil},
+		{"generic_nack saying ESME_ROK", pdu.CmdGenericNack, pdu.StatusOK, ErrWrongResponse},
+		{"enquire_link_resp", pdu.CmdEnquireLinkResp, pdu.StatusOK, ErrWrongResponse},
+		{"submit_sm_resp", pdu.CmdSubmitSMResp, pdu.StatusOK, ErrWrongResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := NewServer(Options{Handler: HandlerFunc(func(*Request) {}), Auth: NewAccounts(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c1, c2 := net.Pipe()
+			defer c1.Close()
+			defer c2.Close()
+			s := newSession(srv, c1, 1)
+			var got []error
+			s.pending[7] = outbound{deadline: time.Now().Add(time.Minute), cmd: pdu.CmdDeliverSM, receipt: true,
+				done: func(_ pdu.PDU, err error) { got = append(got, err) }}
+			s.handleResponse(pdu.PDU{Header: pdu.Header{Command: tt.command, Status: tt.status, Sequence: 7}}, nil)
+			if len(got) != 1 || !errors.Is(got[0], tt.wantErr) {
+				t.Fatalf("done called with %v, want once with %v", got, tt.wantErr)
+			}
+			if len(s.pending) != 0 {
+				t.Fatalf("the request is still pending")
+			}
+		})
+	}
+}
