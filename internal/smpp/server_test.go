@@ -72,6 +72,16 @@ func TestStateTable(t *testing.T) {
 			t.Fatalf("got %s, want ESME_RINVBNDSTS", resp.Status)
 		}
 	})
+	t.Run("data_sm on receiver", func(t *testing.T) {
+		c := mustDial(t, ts.addr, pdu.CmdBindReceiver)
+		resp, err := c.Send(ctxT(t), &pdu.DataSM{Source: pdu.Address{Addr: "1234"}, Dest: pdu.Address{Addr: "40722570240"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Command != pdu.CmdDataSMResp || resp.Status != pdu.StatusInvBndSts {
+			t.Fatalf("got %s %s, want data_sm_resp ESME_RINVBNDSTS", resp.Command, resp.Status)
+		}
+	})
 	t.Run("second bind", func(t *testing.T) {
 		c := mustDial(t, ts.addr, pdu.CmdBindTransmitter)
 		resp, err := c.Send(ctxT(t), &pdu.Bind{Command: pdu.CmdBindReceiver, SystemID: "testuser", Password: "testpass"})

@@ -86,7 +86,10 @@ func allowed(s State, c pdu.CommandID) bool {
 	case pdu.CmdSubmitSM, pdu.CmdSubmitMulti, pdu.CmdQuerySM, pdu.CmdCancelSM, pdu.CmdReplaceSM:
 		return s.CanTransmit()
 	case pdu.CmdDataSM:
-		return s.Bound()
+		// The table allows data_sm in every bound state because either
+		// side may issue it: the SMSC to a receiver, an ESME as a
+		// transmitter. Arriving from an ESME it is a message to send.
+		return s.CanTransmit()
 	case pdu.CmdEnquireLink:
 		return true
 	case pdu.CmdUnbind:
