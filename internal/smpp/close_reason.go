@@ -26,6 +26,7 @@ const (
 	CloseAddressBlocked                 // the address is refused after repeated failed binds
 	CloseAdminUnbind                    // unbound through the admin API
 	CloseAccountRemoved                 // a reload removed the account
+	CloseUnanswered                     // our requests timed out and the client answered none of them for a response timeout
 )
 
 var closeReasonNames = [...]string{
@@ -33,7 +34,7 @@ var closeReasonNames = [...]string{
 	"enquire_link_timeout", "bad_frame", "read_error", "write_error",
 	"too_many_connections", "panic", "bind_failed", "slow_consumer", "prebind_requests",
 	"too_many_from_address", "too_many_unbound", "address_blocked",
-	"admin_unbind", "account_removed",
+	"admin_unbind", "account_removed", "unanswered",
 }
 
 func (r CloseReason) String() string {

@@ -43,6 +43,9 @@ type Session struct {
 	inflight atomic.Int32
 	idle     chan struct{} // signalled when inflight drops to zero while unbinding
 	lastRead atomic.Int64  // monotonic nanoseconds from opened to the read that completed the last PDU of any kind
+	// lastAnswer is when the client last answered one of our requests:
+	// monotonic nanoseconds from opened, plus one (0: never).
+	lastAnswer atomic.Int64
 
 	binding        atomic.Bool // a bind is being checked: the session-init timer waits for its answer
 	legacy         atomic.Bool // interface_version below 0x34: nothing sent carries a TLV
@@ -82,6 +85,7 @@ type binding struct {
 }
 
 type outbound struct {
+	sent     time.Time
 	deadline time.Time
 	done     func(pdu.PDU, error)
 	cmd      pdu.CommandID // the request's
@@ -241,7 +245,8 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 	}
 	seq := s.nextSeq()
 	receipt := body.CommandID() == pdu.CmdDeliverSM
-	s.pending[seq] = outbound{deadline: s.srv.opts.Clock.Now().Add(timeout), done: done, cmd: body.CommandID(), receipt: receipt}
+	now := s.srv.opts.Clock.Now()
+	s.pending[seq] = outbound{sent: now, deadline: now.Add(timeout), done: done, cmd: body.CommandID(), receipt: receipt}
 	s.pmu.Unlock()
 	if receipt {
 		s.stats.receiptsSent.Add(1)
@@ -291,6 +296,7 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 		s.log().Debug("smpp.response.unmatched", "session", s.id, "command", p.Command.String(), "sequence", p.Sequence)
 		return
 	}
+	s.lastAnswer.Store(s.lastRead.Load() + 1) // the read that brought p (touch)
 	if !answers(p, ob.cmd) {
 		s.log().Debug("smpp.response.mismatched", "session", s.id, "command", p.Command.String(),
 			"status", p.Status.String(), "request", ob.cmd.String(), "sequence", p.Sequence)
@@ -334,6 +340,29 @@ func (s *Session) expirePending(now time.Time) {
 	for _, ob := range expired {
 		ob.done(pdu.PDU{}, ErrTimeout)
 	}
+	if len(expired) > 0 && !s.answeredSince(expired) {
+		// A request went unanswered and nothing sent after it was
+		// answered either: a client that keeps the link alive with its
+		// own enquire_link but answers nothing would otherwise keep its
+		// share of the account's receipts waiting for ever.
+		s.log().Info("smpp.session.unanswered", "session", s.id, "remote", s.remote.String(),
+			"system_id", s.SystemID(), "expired", len(expired))
+		s.close(CloseUnanswered)
+	}
+}
+
+// answeredSince reports whether the client answered any request of ours
+// after the first of expired was sent: a client that answers is alive,
+// even if it dropped these.
+func (s *Session) answeredSince(expired []outbound) bool {
+	first := expired[0].sent
+	for _, ob := range expired[1:] {
+		if ob.sent.Before(first) {
+			first = ob.sent
+		}
+	}
+	last := s.lastAnswer.Load()
+	return last != 0 && time.Duration(last-1) >= s.sinceOpened(first)
 }
 
 // signalIfNoPending wakes a waitNoPending; s.pmu is held.

@@ -136,3 +136,80 @@ func TestDelayedBindAnsweredPastBindTimeout(t *testing.T) {
 		t.Fatalf("the delayed bind was not answered: %+v (%v)", p.Header, ok)
 	}
 }
+
+// TestUnansweredRequestsCloseSession: a receiver that keeps its link
+// alive with its own enquire_link but answers none of the server's
+// requests is closed (unanswered) once one of them times out, so its
+// share of the account's receipts goes to the other receivers; one that
+// answers a request sent after the one it dropped is alive and stays.
+func TestUnansweredRequestsCloseSession(t *testing.T) {
+	tests := []struct {
+		name     string
+		answer   []int // which of the two deliver_sm the client answers
+		closedAs smpp.CloseReason
+	}{
+		{"answers nothing", nil, smpp.CloseUnanswered},
+		{"answers the later one", []int{1}, smpp.CloseNone},
+		{"answers both", []int{0, 1}, smpp.CloseNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, clk := fakeClockServer(t, smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: -1, ResponseTimeout: 10 * time.Second})
+			conn := rawBoundFrom(t, attackerIP, ts.addr)
+			s := sessionFrom(ts.srv, attackerIP)
+			answered := make(chan error, 2)
+			var seqs []uint32
+			for i := range 2 {
+				if i == 1 {
+					clk.Advance(time.Second) // the second is sent later
+				}
+				if err := s.Send(&pdu.DeliverSM{}, func(_ pdu.PDU, err error) { answered <- err }); err != nil {
+					t.Fatal(err)
+				}
+				p, ok := readPDU(t, conn)
+				if !ok || p.Command != pdu.CmdDeliverSM {
+					t.Fatalf("server sent %+v (%v), want deliver_sm", p.Header, ok)
+				}
+				seqs = append(seqs, p.Sequence)
+			}
+			var msg []byte
+			for _, i := range tt.answer {
+				msg = append(msg, header(16, pdu.CmdDeliverSMResp, seqs[i])...)
+			}
+			// The client's own enquire_link: its answer means the server
+			// has read what came before it.
+			msg = append(msg, header(16, pdu.CmdEnquireLink, 100)...)
+			if _, err := conn.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdEnquireLinkResp {
+				t.Fatalf("%+v (%v), want enquire_link_resp", p.Header, ok)
+			}
+			for range tt.answer {
+				if err := <-answered; err != nil {
+					t.Fatalf("an answered deliver_sm: %v", err)
+				}
+			}
+			clk.Advance(20 * time.Second) // past the response timeout of both
+			for range 2 - len(tt.answer) {
+				if err := <-answered; err != smpp.ErrTimeout {
+					t.Fatalf("an unanswered deliver_sm: %v, want ErrTimeout", err)
+				}
+			}
+			if tt.closedAs != smpp.CloseNone {
+				waitClosed(t, s, tt.closedAs)
+				return
+			}
+			// Still open: it answers an enquire_link of its own.
+			if _, err := conn.Write(header(16, pdu.CmdEnquireLink, 101)); err != nil {
+				t.Fatal(err)
+			}
+			if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdEnquireLinkResp {
+				t.Fatalf("%+v (%v), want enquire_link_resp from a session left open", p.Header, ok)
+			}
+			if r := s.CloseReason(); r != smpp.CloseNone {
+				t.Fatalf("a session that answers was closed as %s", r)
+			}
+		})
+	}
+}
