@@ -124,6 +124,71 @@ func TestRedisDataLossIsCounted(t *testing.T) {
 	}
 }
 
+// TestRedisDataLossCountsAcksAndOtherInstances: what Redis held when it
+// lost an account is counted once in all: the instance that finds the
+// marker gone counts the account's last count and its own receipts since,
+// less those it acknowledged since (no longer in Redis); another instance
+// counts the receipts it stored since its own last count, which the first
+// cannot know of, when it finds the new marker.
+func TestRedisDataLossCountsAcksAndOtherInstances(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	regs := [2]*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	var qs [2]*RedisQueue
+	for i := range qs {
+		lost, err := NewLossCounter(regs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs[i] = NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, InstanceID: fmt.Sprintf("gw%d", i)})
+	}
+	put := func(q *RedisQueue, ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			if err := q.Put(ctx, receipt(id, "acme", 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(qs[0], "00000000000000C1", "00000000000000C2", "00000000000000C3", "00000000000000C4")
+	for _, q := range qs { // each instance's last count: 4
+		if n, err := q.PendingCount(ctx, "acme"); err != nil || n != 4 {
+			t.Fatalf("PendingCount = %d %v", n, err)
+		}
+	}
+	put(qs[0], "00000000000000C5", "00000000000000C6")
+	put(qs[1], "00000000000000D1", "00000000000000D2", "00000000000000D3")
+	if err := qs[0].Ack(ctx, Outcome{State: pdu.StateDelivered, At: time.Now()}, receipt("00000000000000C1", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	// Redis held C2..C6 and D1..D3: 8. It loses the account.
+	base := qs[0].accountBase("acme")
+	if err := c.Del(ctx, base+"r", base+"fresh", base+"epoch").Err(); err != nil {
+		t.Fatal(err)
+	}
+	put(qs[0], "00000000000000C7") // finds the marker gone
+	put(qs[1], "00000000000000D4") // finds the new marker
+	want := [2]float64{4 + 2 - 1, 3}
+	for i, reg := range regs {
+		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != want[i] {
+			t.Errorf("instance %d: dlr_lost_total{cause=redis_data_loss} = %v, want %v", i, got, want[i])
+		}
+	}
+	// Counted once: further puts and counts add nothing.
+	put(qs[1], "00000000000000D5")
+	for _, q := range qs {
+		if n, err := q.PendingCount(ctx, "acme"); err != nil || n != 3 {
+			t.Fatalf("PendingCount after the loss = %d %v, want 3", n, err)
+		}
+	}
+	for i, reg := range regs {
+		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != want[i] {
+			t.Errorf("instance %d counted again: %v, want %v", i, got, want[i])
+		}
+	}
+}
+
 // TestCorruptBodyIsSetAside: a body that does not decode is moved to the
 // bad hash, counted once, and the receipts claimed with it are returned.
 func TestCorruptBodyIsSetAside(t *testing.T) {

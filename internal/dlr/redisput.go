@@ -602,10 +602,7 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 		}
 		epoch, _ := res[1].(string)
 		lost, _ := res[2].(int64)
-		if lost == 1 {
-			q.lostLocked(g.sys)
-		}
-		q.epochs[g.sys] = epoch
+		q.epochSeenLocked(g.sys, epoch, lost == 1)
 		q.putsSeen[g.sys] += g.count
 	}
 }

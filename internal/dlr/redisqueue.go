@@ -111,13 +111,14 @@ type RedisQueue struct {
 	epochs   map[string]string // account → epoch marker last seen
 	known    map[string]int    // account → pending at the last count
 	putsSeen map[string]int    // account → receipts stored since that count
+	acksSeen map[string]int    // account → receipts this instance acknowledged since that count
 	listed   map[string]bool   // account added to Paccounts by this process
 	// unlisted: accounts with stored receipts whose addition to Paccounts
 	// failed or waits for listRetry; every commit and sweep tries again.
 	unlisted map[string]struct{}
 	// listRetry: adding to Paccounts failed; not tried again before then.
 	listRetry time.Time
-	newEpoch  string
+	newEpoch  string // the epoch marker a script creates when the account has none (q.mu)
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -158,6 +159,7 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 		epochs:    make(map[string]string),
 		known:     make(map[string]int),
 		putsSeen:  make(map[string]int),
+		acksSeen:  make(map[string]int),
 		listed:    make(map[string]bool),
 		unlisted:  make(map[string]struct{}),
 		newEpoch:  hex.EncodeToString(b[:]),
@@ -469,6 +471,7 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if _, single := q.c.(*redis.Client); len(byAccount) == 1 || single {
 		err := q.ackTx(ctx, o, byAccount)
 		if err == nil {
+			q.acked(byAccount)
 			return nil
 		}
 		if !refusedByServer(err) {
@@ -510,7 +513,18 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if err := errors.Join(errs...); err != nil {
 		return redisErr("ack", err)
 	}
+	q.acked(byAccount)
 	return nil
+}
+
+// acked counts receipts acknowledged since the last count of their
+// account: no longer in Redis, so not lost if Redis loses the account.
+func (q *RedisQueue) acked(byAccount map[string][]any) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for sys, ids := range byAccount {
+		q.acksSeen[sys] += len(ids)
+	}
 }
 
 // finish runs finishLua: by Run (hash, then text on NOSCRIPT) on a
@@ -611,14 +625,15 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 		for i, sys := range systems {
 			expected[i] = q.epochs[sys]
 		}
+		newEpoch := q.newEpoch
 		q.mu.Unlock()
 		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, sys := range systems {
 				keys := []string{q.accountKeys(sys)[0], q.epochKey(sys)}
 				if byHash {
-					cmds[i] = q.s.count.EvalSha(ctx, p, keys, expected[i], q.newEpoch)
+					cmds[i] = q.s.count.EvalSha(ctx, p, keys, expected[i], newEpoch)
 				} else {
-					cmds[i] = q.s.count.Eval(ctx, p, keys, expected[i], q.newEpoch)
+					cmds[i] = q.s.count.Eval(ctx, p, keys, expected[i], newEpoch)
 				}
 			}
 			return nil
@@ -651,9 +666,9 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 // held is counted in dlr_lost_total{cause="redis_data_loss"}.
 func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, error) {
 	q.mu.Lock()
-	expected := q.epochs[systemID]
+	expected, newEpoch := q.epochs[systemID], q.newEpoch
 	q.mu.Unlock()
-	res, err := q.s.count.Run(ctx, q.c, []string{q.accountKeys(systemID)[0], q.epochKey(systemID)}, expected, q.newEpoch).Slice()
+	res, err := q.s.count.Run(ctx, q.c, []string{q.accountKeys(systemID)[0], q.epochKey(systemID)}, expected, newEpoch).Slice()
 	if err != nil || len(res) != 3 {
 		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
 	}
@@ -668,26 +683,62 @@ func (q *RedisQueue) recordCount(sys string, res []any) int {
 	lost, _ := res[2].(int64)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if lost == 1 {
-		q.lostLocked(sys)
+	q.epochSeenLocked(sys, epoch, lost == 1)
+	q.known[sys] = int(n)
+	q.putsSeen[sys], q.acksSeen[sys] = 0, 0
+	return int(n)
+}
+
+// epochSeenLocked takes the epoch marker a script reported for sys (and
+// whether it found the marker gone: lost) before anything the same reply
+// stored is counted, and counts a loss:
+//   - lost: this instance is the first to find the account's keys gone.
+//     It counts what the account held at its last count, plus what it
+//     stored since, less what it acknowledged since.
+//   - a marker other than the one this instance last saw: another
+//     instance found the keys gone first (and counted its share). This
+//     one counts what it stored since its last count, less what it
+//     acknowledged: receipts the other cannot know of.
+//
+// With one instance the count is exact; with several, each one's share
+// is its own traffic since its last count (a sweep, every couple of
+// seconds), so the total can be off by what they stored or acknowledged
+// between their counts.
+func (q *RedisQueue) epochSeenLocked(sys, epoch string, lost bool) {
+	before := q.epochs[sys]
+	switch {
+	case lost:
+		q.lostLocked(sys, q.known[sys], "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
+	case before != "" && epoch != "" && epoch != before:
+		q.lostLocked(sys, 0, "another instance found the account's epoch marker gone: these are the receipts this instance stored since its last count")
 	}
 	if epoch != "" {
 		q.epochs[sys] = epoch
 	}
-	q.known[sys] = int(n)
-	q.putsSeen[sys] = 0
-	return int(n)
+	if epoch == q.newEpoch {
+		// This process created that marker. Should Redis lose the
+		// account again, the marker it creates next must differ, or the
+		// other instances would not see that it changed.
+		q.newEpoch = randomEpoch()
+	}
 }
 
-// lostLocked counts what sys held when Redis lost it: the pending count
-// last read plus what this instance stored since.
-func (q *RedisQueue) lostLocked(sys string) {
-	n := q.known[sys] + q.putsSeen[sys]
-	q.known[sys], q.putsSeen[sys] = 0, 0
+// randomEpoch is a new epoch marker value: 16 random hex digits.
+func randomEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// lostLocked counts what sys lost: held (what the account held at the
+// last count, or 0) plus what this instance stored since, less what it
+// acknowledged since.
+func (q *RedisQueue) lostLocked(sys string, held int, detail string) {
+	n := max(held+q.putsSeen[sys]-q.acksSeen[sys], 0)
+	q.known[sys], q.putsSeen[sys], q.acksSeen[sys] = 0, 0, 0
 	delete(q.listed, sys)
 	q.o.Lost.add(LostRedisDataLoss, n)
-	q.log.Error("dlr.redis_lost_receipts", "system_id", sys, "receipts", n,
-		"detail", "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
+	q.log.Error("dlr.redis_lost_receipts", "system_id", sys, "receipts", n, "detail", detail)
 }
 
 // NextDue returns the earliest due time of the account's receipts.
