@@ -39,7 +39,7 @@ type Dispatcher struct {
 	m        *metrics
 	stop     chan struct{}
 	stopOnce sync.Once
-	loopMu   sync.Mutex         // held by Run or Drain
+	loop     chan struct{}      // a token held by Run or Drain (a lock Drain can stop waiting for)
 	syncReq  chan chan struct{} // tests: close the channel once every shard is quiescent
 	pending  atomic.Int64       // last count the queue gave
 	inflight atomic.Int64       // deliver_sm of all shards sent (or reserved) and not answered
@@ -70,6 +70,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 		o:       opts,
 		q:       opts.Queue,
 		stop:    make(chan struct{}),
+		loop:    make(chan struct{}, 1),
 		syncReq: make(chan chan struct{}),
 		counts:  newAccountPending(),
 	}
@@ -281,9 +282,22 @@ func (d *Dispatcher) pendingCount(ctx context.Context) int {
 // Run runs the scheduling loops, one per shard. It returns nil when ctx is
 // done or Drain has taken over.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	d.loopMu.Lock()
-	defer d.loopMu.Unlock()
-	d.runShards(ctx, d.stop, time.Time{}, false)
+	d.loop <- struct{}{}
+	defer func() { <-d.loop }()
+	// Drain's stop also ends a sweep under way: its queue calls (each up
+	// to OpTimeout) would otherwise hold Drain, and the shutdown, while
+	// Redis does not answer. Claims and acknowledgements keep their own
+	// contexts (opCtx).
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-d.stop:
+			cancel()
+		case <-rctx.Done():
+		}
+	}()
+	d.runShards(rctx, d.stop, time.Time{}, false)
 	return nil
 }
 
@@ -295,8 +309,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // Drain.
 func (d *Dispatcher) Drain(ctx context.Context) (pending int) {
 	d.stopOnce.Do(func() { close(d.stop) })
-	d.loopMu.Lock()
-	defer d.loopMu.Unlock()
+	if !d.takeLoop(ctx) {
+		// Run is still in a queue call (Redis not answering): nothing
+		// can be drained before the deadline. The count is asked with
+		// the spent ctx: a queue that needs the network gives the last
+		// known count at once.
+		return d.pendingCount(ctx)
+	}
+	defer func() { <-d.loop }()
 	horizon := d.o.Clock.Now()
 	if dl, ok := ctx.Deadline(); ok {
 		horizon = horizon.Add(time.Until(dl))
@@ -305,6 +325,22 @@ func (d *Dispatcher) Drain(ctx context.Context) (pending int) {
 	opCtx, cancel := d.opCtx(ctx)
 	defer cancel()
 	return d.pendingCount(opCtx)
+}
+
+// takeLoop takes the loop token from a Run that stops, waiting no longer
+// than ctx; a free token is taken even when ctx is done already.
+func (d *Dispatcher) takeLoop(ctx context.Context) bool {
+	select {
+	case d.loop <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case d.loop <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // opCtx bounds one queue call of the loop. It survives ctx's cancellation

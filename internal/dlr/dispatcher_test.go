@@ -428,3 +428,54 @@ func TestDeliverInflightGaugeNotSent(t *testing.T) {
 		}
 	})
 }
+
+// stuckSweepQueue is a memory queue whose upkeep (Maintain) does not
+// return until its context ends: a sweep against a Redis that does not
+// answer, with a long OpTimeout.
+type stuckSweepQueue struct {
+	*MemoryQueue
+	entered chan struct{}
+	release chan struct{} // closed when the test ends, whatever happened
+}
+
+func (q *stuckSweepQueue) Maintain(ctx context.Context) error {
+	select {
+	case q.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-q.release:
+		return errors.New("released by the test")
+	}
+}
+
+// TestDrainDoesNotWaitOutAStuckSweep: a sweep stuck in a queue call holds
+// neither Drain past its context nor Run past Drain's stop: the sweep's
+// calls end when the loop is told to stop (the shutdown's budget is not
+// spent waiting on a Redis that does not answer).
+func TestDrainDoesNotWaitOutAStuckSweep(t *testing.T) {
+	q := &stuckSweepQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := newHarness(t, q, func(o *Options) { o.OpTimeout = time.Hour })
+	t.Cleanup(func() { close(q.release) }) // before the harness waits for Run
+	select {
+	case <-q.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no sweep started")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		h.d.Drain(ctx)
+	}()
+	for name, c := range map[string]<-chan struct{}{"Drain": drained, "Run": h.done} {
+		select {
+		case <-c:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not return while a sweep's queue call was stuck", name)
+		}
+	}
+}

@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// sweepCtx bounds one queue call of the sweep by OpTimeout and by ctx.
+func (d *Dispatcher) sweepCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := d.q.(*MemoryQueue); ok {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(ctx, d.o.OpTimeout)
+}
+
 // expireBatch and expireRounds bound the work of one sweep.
 const (
 	expireBatch  = 1000
@@ -311,28 +319,42 @@ func (d *Dispatcher) logExpired(r Receipt) {
 // sweep refreshes the per-account pending counts and expires receipts of
 // all accounts. Only shard 0 runs it. (An outage buffer writes itself back
 // in the background, never in a loop.)
+//
+// Unlike the claims and acknowledgements, whose queue calls outlive ctx
+// (opCtx), the sweep's calls end with ctx: it is upkeep that the next
+// sweep, or another instance's, does again.
 func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 	if m, ok := d.q.(Maintainer); ok {
-		opCtx, cancel := d.opCtx(ctx)
-		if err := m.Maintain(opCtx); err != nil {
+		opCtx, cancel := d.sweepCtx(ctx)
+		err := m.Maintain(opCtx)
+		cancel()
+		if ctx.Err() != nil {
+			return // stopping: not a failure to report
+		}
+		if err != nil {
 			d.maintLog.Failed(ctx, "", err)
 		} else {
 			d.maintLog.Succeeded(ctx, "")
 		}
-		cancel()
 	}
-	opCtx, cancel := d.opCtx(ctx)
-	if err := d.counts.refresh(opCtx, d.q); err != nil {
+	opCtx, cancel := d.sweepCtx(ctx)
+	err := d.counts.refresh(opCtx, d.q)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
 		d.countLog.Failed(ctx, "", err)
 	}
-	cancel()
 	d.expiries.rotate()
 	for range expireRounds {
-		opCtx, cancel := d.opCtx(ctx)
+		opCtx, cancel := d.sweepCtx(ctx)
 		rs, err := d.q.Expire(opCtx, now, expireBatch)
 		cancel()
 		if err != nil {
-			d.sweepLog.Failed(ctx, "", err)
+			if ctx.Err() == nil {
+				d.sweepLog.Failed(ctx, "", err)
+			}
 			break
 		}
 		d.sweepLog.Succeeded(ctx, "")
@@ -345,7 +367,7 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 			}
 		}
 		d.m.expiredN(n)
-		if len(rs) < expireBatch {
+		if len(rs) < expireBatch || ctx.Err() != nil {
 			break
 		}
 	}
