@@ -432,13 +432,32 @@ func (a *App) closeRedis() {
 // count it gave plus the receipts that could not be stored, never a
 // false 0.
 func (a *App) pendingAtStop(unstored int) int {
-	ctx, cancel := context.WithTimeout(context.Background(), max(a.cfg.Redis.Timeout, 100*time.Millisecond))
+	wait := max(a.cfg.Redis.Timeout, 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	n, err := a.queue.Len(ctx)
+	// The client's own retries and dials can outlast ctx on a Redis that
+	// accepts connections and answers nothing: the count is not worth
+	// more of the shutdown than its timeout.
+	type count struct {
+		n   int
+		err error
+	}
+	got := make(chan count, 1)
+	go func() {
+		n, err := a.queue.Len(ctx)
+		got <- count{n, err}
+	}()
+	var c count
+	select {
+	case c = <-got:
+	case <-time.After(wait):
+		c.err = fmt.Errorf("pending count: no answer within %v", wait)
+	}
+	n, err := c.n, c.err
 	if err == nil {
 		return n
 	}
-	last := a.dispatcher.Pending()
+	last := a.dispatcher.LastPending()
 	a.log.Warn("dlr.pending_count_unknown_at_stop", "err", err.Error(),
 		"last_known_pending", last, "unstored_receipts", unstored)
 	return last + unstored

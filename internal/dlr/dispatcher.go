@@ -268,6 +268,10 @@ func (d *Dispatcher) Pending() int {
 	return d.pendingCount(ctx)
 }
 
+// LastPending is the pending count the queue gave last, without asking
+// it again (the shutdown's report when Redis does not answer).
+func (d *Dispatcher) LastPending() int { return int(d.pending.Load()) }
+
 func (d *Dispatcher) pendingCount(ctx context.Context) int {
 	n, err := d.q.Len(ctx)
 	if err != nil {
@@ -322,9 +326,15 @@ func (d *Dispatcher) Drain(ctx context.Context) (pending int) {
 		horizon = horizon.Add(time.Until(dl))
 	}
 	d.runShards(ctx, nil, horizon, true) // every shard until it is done
-	opCtx, cancel := d.opCtx(ctx)
+	// The count outlives ctx only briefly: past the deadline the last
+	// known count will do.
+	wait := d.o.OpTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, max(time.Until(dl), 100*time.Millisecond))
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	defer cancel()
-	return d.pendingCount(opCtx)
+	return d.pendingCount(cctx)
 }
 
 // takeLoop takes the loop token from a Run that stops, waiting no longer
