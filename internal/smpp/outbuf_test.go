@@ -16,14 +16,7 @@ import (
 // another receiver of the account instead of piling up behind a client
 // that does not read.
 func TestSendRefusedWhileOutputFull(t *testing.T) {
-	srv, err := NewServer(Options{Handler: HandlerFunc(func(*Request) {}), Auth: NewAccounts(nil), MaxOutputBytes: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1, c2 := net.Pipe()
-	defer c1.Close()
-	defer c2.Close()
-	s := newSession(srv, c1, 1)
+	s := pipeSession(t, Options{MaxOutputBytes: 1024})
 	s.state.Store(int32(StateBoundTRX))
 	s.outBytes.Store(1024)
 	if err := s.Send(&pdu.DeliverSM{}, func(pdu.PDU, error) {}); !errors.Is(err, ErrOutputFull) {
@@ -46,14 +39,7 @@ func TestSendRefusedWhileOutputFull(t *testing.T) {
 // only the close that happens logs it.
 func TestSlowConsumerLoggedOnce(t *testing.T) {
 	var logged bytes.Buffer
-	srv, err := NewServer(Options{Handler: HandlerFunc(func(*Request) {}), Auth: NewAccounts(nil),
-		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c1, c2 := net.Pipe()
-	defer c2.Close()
-	s := newSession(srv, c1, 1)
+	s := pipeSession(t, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	s.closeSlowConsumer()
 	s.closeSlowConsumer()
 	if n := strings.Count(logged.String(), "smpp.session.slow_consumer"); n != 1 {
@@ -62,4 +48,24 @@ func TestSlowConsumerLoggedOnce(t *testing.T) {
 	if r := s.CloseReason(); r != CloseSlowConsumer {
 		t.Fatalf("closed as %s", r)
 	}
+}
+
+// pipeSession is a session of a server with opts (no handler, no
+// accounts unless set) on one end of an in-memory pipe, both ends closed
+// when the test ends.
+func pipeSession(t *testing.T, opts Options) *Session {
+	t.Helper()
+	if opts.Handler == nil {
+		opts.Handler = HandlerFunc(func(*Request) {})
+	}
+	if opts.Auth == nil {
+		opts.Auth = NewAccounts(nil)
+	}
+	srv, err := NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := net.Pipe()
+	t.Cleanup(func() { c1.Close(); c2.Close() })
+	return newSession(srv, c1, 1)
 }

@@ -2,7 +2,6 @@ package smpp
 
 import (
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -30,14 +29,7 @@ func TestResponseMustAnswerTheRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, err := NewServer(Options{Handler: HandlerFunc(func(*Request) {}), Auth: NewAccounts(nil)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c1, c2 := net.Pipe()
-			defer c1.Close()
-			defer c2.Close()
-			s := newSession(srv, c1, 1)
+			s := pipeSession(t, Options{})
 			var got []error
 			s.pending[7] = outbound{deadline: time.Now().Add(time.Minute), cmd: pdu.CmdDeliverSM, receipt: true,
 				done: func(_ pdu.PDU, err error) { got = append(got, err) }}
