@@ -26,7 +26,7 @@ func Default() Config {
 			MaxConnectionsPerIP:   100,
 			MaxUnboundConnections: 200,
 			MaxOutputBytes:        4 << 20,
-			MaxOutputBytesTotal:   256 << 20,
+			MaxOutputBytesTotal:   64 << 20,
 			SlowConsumerTimeout:   10 * time.Second,
 			MaxPrebindRequests:    10,
 			FailedBindDelay:       time.Second,

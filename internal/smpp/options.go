@@ -25,7 +25,7 @@ type Options struct {
 
 	// Per-connection bounds (see outbuf.go).
 	MaxOutputBytes      int           // encoded bytes waiting to be written before reading pauses; default 4 MiB
-	MaxOutputBytesTotal int           // all sessions' bytes waiting beyond OutputFloorBytes each, before every session above its floor pauses too; default 256 MiB, negative none
+	MaxOutputBytesTotal int           // all sessions' bytes waiting beyond OutputFloorBytes each, before every session above its floor pauses too; default 64 MiB, negative none
 	SlowConsumerTimeout time.Duration // close as slow_consumer when the output stays full this long; default 10 s
 	MaxPrebindRequests  int           // requests other than bind answered before a bind; then close; default 10
 
@@ -84,7 +84,7 @@ func (o *Options) setDefaults() {
 		o.MaxOutputBytes = 4 << 20
 	}
 	if o.MaxOutputBytesTotal == 0 {
-		o.MaxOutputBytesTotal = 256 << 20
+		o.MaxOutputBytesTotal = 64 << 20
 	}
 	if o.SlowConsumerTimeout <= 0 {
 		o.SlowConsumerTimeout = 10 * time.Second
