@@ -112,6 +112,11 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 
 	cs, capped := d.o.Sender.(CapacitySender)
 	for _, sys := range accounts {
+		if ctx.Err() != nil {
+			// Stopping: a claim per account against a Redis that does
+			// not answer would each take OpTimeout (claims outlive ctx).
+			break
+		}
 		n := d.o.BatchSize
 		if capped {
 			if n = min(n, cs.Capacity(sys)); n <= 0 {
@@ -351,13 +356,9 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 		opCtx, cancel := d.sweepCtx(ctx)
 		rs, err := d.q.Expire(opCtx, now, expireBatch)
 		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				d.sweepLog.Failed(ctx, "", err)
-			}
-			break
-		}
-		d.sweepLog.Succeeded(ctx, "")
+		// What Expire returns is expired in the queue even when a later
+		// part of it failed (or the sweep was stopped): logged and
+		// counted first.
 		n := 0
 		for _, r := range rs {
 			if d.expiries.first(r.MessageID) { // else a claim took it as well
@@ -367,6 +368,13 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 			}
 		}
 		d.m.expiredN(n)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.sweepLog.Failed(ctx, "", err)
+			}
+			break
+		}
+		d.sweepLog.Succeeded(ctx, "")
 		if len(rs) < expireBatch || ctx.Err() != nil {
 			break
 		}
