@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -331,5 +332,33 @@ func TestOutcomesOfTheEarlierLayoutAreRead(t *testing.T) {
 	}
 	if n, _ := q.PendingCount(ctx, "acme"); n != 0 {
 		t.Fatalf("PendingCount = %d after the write-back of a finished receipt, want 0", n)
+	}
+}
+
+// TestDataLossCountedOnceWhateverTheReplyOrder: the reply that found the
+// marker gone and another showing the new marker (a count, or the other
+// committer) may be recorded in either order; the loss is counted once,
+// as what the account held, and receipts stored after it are not.
+func TestDataLossCountedOnceWhateverTheReplyOrder(t *testing.T) {
+	for _, lostFirst := range []bool{true, false} {
+		reg := prometheus.NewRegistry()
+		lost, err := NewLossCounter(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := NewRedisQueue(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), RedisOptions{Lost: lost})
+		q.mu.Lock()
+		q.epochs["acme"], q.known["acme"] = "old", 12
+		mine := q.newEpoch
+		// The first reply recorded brings 5 receipts stored after the
+		// loss, under the new marker (recordGroups adds them after the
+		// marker is taken): the second reply must not count them.
+		q.epochSeenLocked("acme", mine, lostFirst)
+		q.putsSeen["acme"] += 5
+		q.epochSeenLocked("acme", mine, !lostFirst)
+		q.mu.Unlock()
+		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 12 {
+			t.Errorf("lost reply first %v: dlr_lost_total{cause=redis_data_loss} = %v, want 12", lostFirst, got)
+		}
 	}
 }

@@ -704,12 +704,20 @@ func (q *RedisQueue) recordCount(sys string, res []any) int {
 // is its own traffic since its last count (a sweep, every couple of
 // seconds), so the total can be off by what they stored or acknowledged
 // between their counts.
+//
+// Replies can be recorded in another order than Redis ran them (two
+// commits and a count in flight): a marker already recorded was counted
+// when it was first seen, whichever reply brought it, and one this
+// process wrote (its newEpoch) is its own finding even when the reply
+// that says so comes after another showing the marker.
 func (q *RedisQueue) epochSeenLocked(sys, epoch string, lost bool) {
 	before := q.epochs[sys]
 	switch {
-	case lost:
+	case epoch != "" && epoch == before:
+		// Seen already (and counted then, if it was a loss).
+	case lost || (before != "" && epoch != "" && epoch == q.newEpoch):
 		q.lostLocked(sys, q.known[sys], "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
-	case before != "" && epoch != "" && epoch != before:
+	case before != "" && epoch != "":
 		q.lostLocked(sys, 0, "another instance found the account's epoch marker gone: these are the receipts this instance stored since its last count")
 	}
 	if epoch != "" {
