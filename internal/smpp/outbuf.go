@@ -74,9 +74,12 @@ func (s *Session) releaseOutput() {
 // more than MaxOutputBytesTotal beyond theirs.
 func (s *Session) outputFull() bool {
 	n := s.outBytes.Load()
-	if n >= int64(s.srv.opts.MaxOutputBytes) {
-		return true
-	}
+	return n >= int64(s.srv.opts.MaxOutputBytes) || s.sharedFull(n)
+}
+
+// sharedFull reports whether a session holding n bytes is above its floor
+// while all sessions together are past MaxOutputBytesTotal.
+func (s *Session) sharedFull(n int64) bool {
 	total := s.srv.opts.MaxOutputBytesTotal
 	return n > OutputFloorBytes && total > 0 && s.srv.outOver.Load() >= int64(total)
 }

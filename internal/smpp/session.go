@@ -46,6 +46,7 @@ type Session struct {
 	// lastAnswer is when the client last answered one of our requests:
 	// monotonic nanoseconds from opened, plus one (0: never).
 	lastAnswer atomic.Int64
+	unanswered atomic.Bool // being unbound for answering nothing (expirePending)
 
 	binding        atomic.Bool // a bind is being checked: the session-init timer waits for its answer
 	legacy         atomic.Bool // interface_version below 0x34: nothing sent carries a TLV
@@ -229,7 +230,10 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 	if body.CommandID() == pdu.CmdDeliverSM && !s.State().CanReceive() {
 		return ErrNotReceiver
 	}
-	if s.outputFull() {
+	// The shared bound holds back receipts only: unbind and enquire_link
+	// are small and end or test a session that may be the one holding
+	// the output.
+	if n := s.outBytes.Load(); n >= int64(s.srv.opts.MaxOutputBytes) || (body.CommandID() == pdu.CmdDeliverSM && s.sharedFull(n)) {
 		return ErrOutputFull // a receipt goes to another receiver, or waits
 	}
 	s.pmu.Lock()
@@ -293,6 +297,9 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 	}
 	s.pmu.Unlock()
 	if !ok {
+		// Late (its request timed out) or unknown: the client answers,
+		// so it is alive (expirePending).
+		s.lastAnswer.Store(s.lastRead.Load() + 1)
 		s.log().Debug("smpp.response.unmatched", "session", s.id, "command", p.Command.String(), "sequence", p.Sequence)
 		return
 	}
@@ -340,14 +347,21 @@ func (s *Session) expirePending(now time.Time) {
 	for _, ob := range expired {
 		ob.done(pdu.PDU{}, ErrTimeout)
 	}
-	if len(expired) > 0 && !s.answeredSince(expired) {
+	if len(expired) > 0 && s.State().Bound() && !s.answeredSince(expired) && s.unanswered.CompareAndSwap(false, true) {
 		// A request went unanswered and nothing sent after it was
 		// answered either: a client that keeps the link alive with its
 		// own enquire_link but answers nothing would otherwise keep its
-		// share of the account's receipts waiting for ever.
+		// share of the account's receipts waiting for ever. It is
+		// unbound as an operator's unbind would: the requests it sent
+		// are answered first (its submits must not be lost to it).
+		// Unbinding or closing already: that ends it anyway.
 		s.log().Info("smpp.session.unanswered", "session", s.id, "remote", s.remote.String(),
 			"system_id", s.SystemID(), "expired", len(expired))
-		s.close(CloseUnanswered)
+		s.srv.wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
+			defer cancel()
+			s.unbindAndClose(ctx, CloseUnanswered)
+		})
 	}
 }
 

@@ -197,6 +197,22 @@ func TestUnansweredRequestsCloseSession(t *testing.T) {
 				}
 			}
 			if tt.closedAs != smpp.CloseNone {
+				// Unbound as an operator's unbind would: unbind, which
+				// this client leaves unanswered too, then closed once
+				// the unbind timeout passes on the clock.
+				if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdUnbind {
+					t.Fatalf("server sent %+v (%v), want unbind", p.Header, ok)
+				}
+				for i := 0; s.CloseReason() == smpp.CloseNone; i++ {
+					if i == 1000 {
+						t.Fatal("not closed after the unbind timeout")
+					}
+					clk.Advance(3 * time.Second)
+					select {
+					case <-s.Done():
+					case <-time.After(10 * time.Millisecond):
+					}
+				}
 				waitClosed(t, s, tt.closedAs)
 				return
 			}
