@@ -94,6 +94,8 @@ func (s *Session) waitOutputRoom() bool {
 	}
 	s.srv.metrics.readPauses.Inc()
 	s.endRead() // the reader waits: what its handler holds must not
+	s.readPaused.Store(true)
+	defer s.readPaused.Store(false)
 	t := s.srv.opts.Clock.NewTimer(s.srv.opts.SlowConsumerTimeout)
 	defer t.Stop()
 	for s.outputFull() {

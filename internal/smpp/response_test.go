@@ -43,3 +43,24 @@ func TestResponseMustAnswerTheRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestUnansweredNotJudgedWhileReadingPaused: while the reader waits for
+// output room the client's answers may sit unread, so a request that
+// times out then does not get the session unbound as answering nothing
+// (TestUnansweredRequestsCloseSession covers a reader that is not paused).
+func TestUnansweredNotJudgedWhileReadingPaused(t *testing.T) {
+	s := pipeSession(t, Options{})
+	s.state.Store(int32(StateBoundTRX))
+	s.readPaused.Store(true)
+	sent := time.Now().Add(-time.Minute)
+	expired := make(chan error, 1)
+	s.pending[7] = outbound{sent: sent, deadline: sent.Add(time.Second), cmd: pdu.CmdDeliverSM, receipt: true,
+		done: func(_ pdu.PDU, err error) { expired <- err }}
+	s.expirePending(time.Now())
+	if err := <-expired; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("the request ended with %v, want ErrTimeout", err)
+	}
+	if s.unanswered.Load() {
+		t.Fatal("unbound for answering nothing while its reader was paused")
+	}
+}

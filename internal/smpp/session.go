@@ -47,6 +47,7 @@ type Session struct {
 	// monotonic nanoseconds from opened, plus one (0: never).
 	lastAnswer atomic.Int64
 	unanswered atomic.Bool // being unbound for answering nothing (expirePending)
+	readPaused atomic.Bool // the reader waits for output room: answers may sit unread
 
 	binding        atomic.Bool // a bind is being checked: the session-init timer waits for its answer
 	legacy         atomic.Bool // interface_version below 0x34: nothing sent carries a TLV
@@ -347,7 +348,9 @@ func (s *Session) expirePending(now time.Time) {
 	for _, ob := range expired {
 		ob.done(pdu.PDU{}, ErrTimeout)
 	}
-	if len(expired) > 0 && s.State().Bound() && !s.answeredSince(expired) && s.unanswered.CompareAndSwap(false, true) {
+	// While the reader is paused the client's answers may sit unread:
+	// not judged then (a client that does not read is a slow consumer).
+	if len(expired) > 0 && s.State().Bound() && !s.readPaused.Load() && !s.answeredSince(expired) && s.unanswered.CompareAndSwap(false, true) {
 		// A request went unanswered and nothing sent after it was
 		// answered either: a client that keeps the link alive with its
 		// own enquire_link but answers nothing would otherwise keep its
