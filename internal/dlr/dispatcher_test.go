@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -477,5 +478,89 @@ func TestDrainDoesNotWaitOutAStuckSweep(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s did not return while a sweep's queue call was stuck", name)
 		}
+	}
+}
+
+// stuckClaimQueue is a memory queue whose claims, once stuck is set, do
+// not return until their context ends: a Redis that does not answer.
+// Claims begun after late is set are counted.
+type stuckClaimQueue struct {
+	*MemoryQueue
+	stuck, late atomic.Bool
+	entered     chan struct{}
+	lateClaims  atomic.Int32
+}
+
+func (q *stuckClaimQueue) Claim(ctx context.Context, sys string, now time.Time, lease time.Duration, n int) ([]Receipt, error) {
+	if q.late.Load() {
+		q.lateClaims.Add(1)
+	}
+	if !q.stuck.Load() {
+		return q.MemoryQueue.Claim(ctx, sys, now, lease, n)
+	}
+	select {
+	case q.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestStoppingLoopClaimsForNoFurtherAccount: each claim outlives the
+// loop's context (an answered receipt's claim must not be cut), so a loop
+// told to stop while claims hang would otherwise go on claiming for each
+// of its accounts, OpTimeout each, and hold the shutdown that long.
+func TestStoppingLoopClaimsForNoFurtherAccount(t *testing.T) {
+	const accounts = 200
+	q := &stuckClaimQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), entered: make(chan struct{}, 1)}
+	h := newHarness(t, q, func(o *Options) { o.OpTimeout = 100 * time.Millisecond })
+	q.stuck.Store(true)
+	for i := range accounts {
+		h.d.ReceiversChanged(fmt.Sprintf("acct%02d", i), 1)
+	}
+	select {
+	case <-q.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no claim started")
+	}
+	q.late.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Drain gives up on the loop at once; Run is told to stop
+	h.d.Drain(ctx)
+	select {
+	case <-h.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	// Between Drain's stop and Run's context ending, each of the shards
+	// may start one more claim; without the check every account gets one.
+	if n := q.lateClaims.Load(); n > int32(len(h.d.shards)) {
+		t.Fatalf("%d claims started after the loop was told to stop, want at most %d", n, len(h.d.shards))
+	}
+}
+
+// partlyExpiringQueue is a memory queue whose Expire removes one receipt
+// and then fails, as a Redis expiry whose next account's script failed
+// (or a sweep cut short) does: once.
+type partlyExpiringQueue struct {
+	*MemoryQueue
+	once atomic.Bool
+}
+
+func (q *partlyExpiringQueue) Expire(ctx context.Context, now time.Time, max int) ([]Receipt, error) {
+	if q.once.CompareAndSwap(false, true) {
+		return []Receipt{receipt("0000000000000E01", "acme", 0)}, errors.New("the next account's expiry failed")
+	}
+	return q.MemoryQueue.Expire(ctx, now, max)
+}
+
+// TestSweepCountsWhatExpireReturnedWithAnError: receipts Expire returns
+// along with an error are expired in the queue, so they are logged and
+// counted like any other.
+func TestSweepCountsWhatExpireReturnedWithAnError(t *testing.T) {
+	h := newHarness(t, &partlyExpiringQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{})}, nil)
+	h.settle() // the first sweep has run
+	if got := metric(t, h.reg, "dlr_expired_total"); got != 1 {
+		t.Fatalf("dlr_expired_total = %v, want 1", got)
 	}
 }

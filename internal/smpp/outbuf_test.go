@@ -69,3 +69,21 @@ func pipeSession(t *testing.T, opts Options) *Session {
 	t.Cleanup(func() { c1.Close(); c2.Close() })
 	return newSession(srv, c1, 1)
 }
+
+// TestSharedBoundHoldsBackReceiptsOnly: a session above its floor while
+// all sessions together are past MaxOutputBytesTotal gets no more
+// receipts, but its unbind and enquire_link still go out.
+func TestSharedBoundHoldsBackReceiptsOnly(t *testing.T) {
+	s := pipeSession(t, Options{MaxOutputBytesTotal: 1 << 20})
+	s.state.Store(int32(StateBoundTRX))
+	s.outBytes.Store(OutputFloorBytes + 1)
+	s.srv.outOver.Store(1 << 20)
+	if err := s.Send(&pdu.DeliverSM{}, func(pdu.PDU, error) {}); !errors.Is(err, ErrOutputFull) {
+		t.Fatalf("deliver_sm under the shared bound: %v, want ErrOutputFull", err)
+	}
+	for _, body := range []pdu.Body{&pdu.EnquireLink{}, &pdu.Unbind{}} {
+		if err := s.Send(body, func(pdu.PDU, error) {}); err != nil {
+			t.Fatalf("%s under the shared bound: %v", body.CommandID(), err)
+		}
+	}
+}
