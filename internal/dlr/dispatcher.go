@@ -358,8 +358,14 @@ func (d *Dispatcher) takeLoop(ctx context.Context) bool {
 // The memory queue never blocks and ignores its context: its calls get
 // none, which spares a timer per claim and per batch of answers.
 func (d *Dispatcher) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return d.sweepCtx(context.WithoutCancel(ctx))
+}
+
+// sweepCtx bounds one queue call of the sweep by OpTimeout and by ctx
+// (the memory queue's get none, as in opCtx).
+func (d *Dispatcher) sweepCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := d.q.(*MemoryQueue); ok {
 		return context.Background(), func() {}
 	}
-	return context.WithTimeout(context.WithoutCancel(ctx), d.o.OpTimeout)
+	return context.WithTimeout(ctx, d.o.OpTimeout)
 }

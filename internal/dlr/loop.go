@@ -7,14 +7,6 @@ import (
 	"time"
 )
 
-// sweepCtx bounds one queue call of the sweep by OpTimeout and by ctx.
-func (d *Dispatcher) sweepCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := d.q.(*MemoryQueue); ok {
-		return context.Background(), func() {}
-	}
-	return context.WithTimeout(ctx, d.o.OpTimeout)
-}
-
 // expireBatch and expireRounds bound the work of one sweep.
 const (
 	expireBatch  = 1000

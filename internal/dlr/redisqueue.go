@@ -64,7 +64,8 @@ type RedisOptions struct {
 	// Heartbeat is how long the instance counts as alive after a Maintain
 	// (default 6 s).
 	Heartbeat time.Duration
-	// Registerer exports dlr_commit_backlog (nil: not exported).
+	// Registerer exports dlr_commit_backlog and
+	// dlr_lost_claims_forgotten_total (nil: not exported).
 	Registerer prometheus.Registerer
 }
 
@@ -140,10 +141,8 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
 	if opts.InstanceID == "" {
-		opts.InstanceID = "anon-" + hex.EncodeToString(b[:4])
+		opts.InstanceID = "anon-" + randomToken()[:8]
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
@@ -162,7 +161,7 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 		acksSeen:  make(map[string]int),
 		listed:    make(map[string]bool),
 		unlisted:  make(map[string]struct{}),
-		newEpoch:  hex.EncodeToString(b[:]),
+		newEpoch:  randomToken(),
 	}
 	q.registerMetrics(opts.Registerer)
 	return q
@@ -727,12 +726,13 @@ func (q *RedisQueue) epochSeenLocked(sys, epoch string, lost bool) {
 		// This process created that marker. Should Redis lose the
 		// account again, the marker it creates next must differ, or the
 		// other instances would not see that it changed.
-		q.newEpoch = randomEpoch()
+		q.newEpoch = randomToken()
 	}
 }
 
-// randomEpoch is a new epoch marker value: 16 random hex digits.
-func randomEpoch() string {
+// randomToken is 16 random hex digits: a new epoch marker value, or an
+// anonymous instance id.
+func randomToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

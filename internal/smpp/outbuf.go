@@ -74,8 +74,11 @@ func (s *Session) releaseOutput() {
 // more than MaxOutputBytesTotal beyond theirs.
 func (s *Session) outputFull() bool {
 	n := s.outBytes.Load()
-	return n >= int64(s.srv.opts.MaxOutputBytes) || s.sharedFull(n)
+	return s.ownFull(n) || s.sharedFull(n)
 }
+
+// ownFull reports whether n bytes fill the session's own buffer.
+func (s *Session) ownFull(n int64) bool { return n >= int64(s.srv.opts.MaxOutputBytes) }
 
 // sharedFull reports whether a session holding n bytes is above its floor
 // while all sessions together are past MaxOutputBytesTotal.

@@ -234,7 +234,7 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 	// The shared bound holds back receipts only: unbind and enquire_link
 	// are small and end or test a session that may be the one holding
 	// the output.
-	if n := s.outBytes.Load(); n >= int64(s.srv.opts.MaxOutputBytes) || (body.CommandID() == pdu.CmdDeliverSM && s.sharedFull(n)) {
+	if n := s.outBytes.Load(); s.ownFull(n) || (body.CommandID() == pdu.CmdDeliverSM && s.sharedFull(n)) {
 		return ErrOutputFull // a receipt goes to another receiver, or waits
 	}
 	s.pmu.Lock()
@@ -297,14 +297,13 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 		s.signalIfNoPending()
 	}
 	s.pmu.Unlock()
+	// Matched or not (late: its request timed out), the client answers,
+	// so it is alive (expirePending); lastRead is the read that brought p.
+	s.lastAnswer.Store(s.lastRead.Load() + 1)
 	if !ok {
-		// Late (its request timed out) or unknown: the client answers,
-		// so it is alive (expirePending).
-		s.lastAnswer.Store(s.lastRead.Load() + 1)
 		s.log().Debug("smpp.response.unmatched", "session", s.id, "command", p.Command.String(), "sequence", p.Sequence)
 		return
 	}
-	s.lastAnswer.Store(s.lastRead.Load() + 1) // the read that brought p (touch)
 	if !answers(p, ob.cmd) {
 		s.log().Debug("smpp.response.mismatched", "session", s.id, "command", p.Command.String(),
 			"status", p.Status.String(), "request", ob.cmd.String(), "sequence", p.Sequence)
