@@ -268,9 +268,12 @@ func (d *Dispatcher) Pending() int {
 	return d.pendingCount(ctx)
 }
 
-// LastPending is the pending count the queue gave last, without asking
-// it again (the shutdown's report when Redis does not answer).
-func (d *Dispatcher) LastPending() int { return int(d.pending.Load()) }
+// LastPending estimates the pending receipts without asking the queue
+// (the shutdown's report when Redis does not answer): the count the queue
+// gave last, or the per-account counts, each the last read moved by this
+// instance's puts and removals since, when those are more. The outage
+// buffer's receipts are in the latter.
+func (d *Dispatcher) LastPending() int { return max(int(d.pending.Load()), d.counts.total()) }
 
 func (d *Dispatcher) pendingCount(ctx context.Context) int {
 	n, err := d.q.Len(ctx)

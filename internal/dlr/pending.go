@@ -125,6 +125,16 @@ func (p *accountPending) get(sys string) int {
 	return 0
 }
 
+// total is the sum of the accounts' counts: each the last count read,
+// moved by this instance's puts and removals since.
+func (p *accountPending) total() int {
+	n := int64(0)
+	for _, c := range *p.n.Load() {
+		n += c.Load()
+	}
+	return int(n)
+}
+
 func (p *accountPending) accounts() []string {
 	return slices.Collect(maps.Keys(*p.n.Load()))
 }
