@@ -1,6 +1,10 @@
 package gateway
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+)
 
 func TestFairShare(t *testing.T) {
 	type step struct {
@@ -103,5 +107,23 @@ func TestFairShare(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWorkersQueueHoldsEveryPlace: the workers' channel has room for every
+// place the share admits, so a request admitted before the workers have
+// taken the ones ahead of it is queued, not ESME_RTHROTTLED. With a
+// channel of only the queue's places, an admitted request met a full
+// channel whenever the workers were slow to start.
+func TestWorkersQueueHoldsEveryPlace(t *testing.T) {
+	for _, workers := range []int{1, 2, 256} {
+		h, err := New(Options{Lookuper: newMemoryHLR(), Receipts: noReceipts{}, IDs: NewIDs(1, time.Now), Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(h.jobs) < h.jobShare.capacity {
+			t.Errorf("workers=%d: the channel holds %d, the share admits %d", workers, cap(h.jobs), h.jobShare.capacity)
+		}
+		h.Close(context.Background())
 	}
 }

@@ -79,7 +79,10 @@ func New(opts Options) (*Handler, error) {
 		opts:    opts,
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registerer),
-		jobs:    make(chan job, opts.Workers*queuedPerWorker),
+		// The channel holds every place of jobShare, the one bound: a
+		// request the share admits always finds room, even when the
+		// workers have not yet taken the jobs before it.
+		jobs: make(chan job, opts.Workers*(queuedPerWorker+1)),
 
 		jobShare:   newFairShare(opts.Workers * (queuedPerWorker + 1)),
 		multiShare: newFairShare(opts.Workers),
@@ -161,9 +164,8 @@ func (h *Handler) enqueue(r *smpp.Request, start time.Time) {
 			h.metrics.activeTasks.Inc()
 			return
 		default:
-			// Only between a worker giving its place back and taking
-			// the next job can the queue be full while the share is
-			// not: throttle, never block the reader.
+			// Not reached while the channel holds every place of the
+			// share; kept so the reader can never block.
 			h.jobShare.give(account)
 		}
 	}
