@@ -1,6 +1,7 @@
 package smpp_test
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -225,6 +226,81 @@ func TestUnansweredRequestsCloseSession(t *testing.T) {
 			}
 			if r := s.CloseReason(); r != smpp.CloseNone {
 				t.Fatalf("a session that answers was closed as %s", r)
+			}
+		})
+	}
+}
+
+// TestLateAnswerKeepsSessionAlive: an answer that comes after its request
+// timed out still says the client is alive. Three deliver_sm at 0 s, 1 s
+// and 5 s: the second answered at once, the first only after it timed out
+// at 10 s, the third never. When the third times out at 15 s, the late
+// answer (after the third was sent) keeps the session; without it the
+// client answered nothing since the third was sent and is unbound.
+func TestLateAnswerKeepsSessionAlive(t *testing.T) {
+	for _, late := range []bool{true, false} {
+		t.Run(fmt.Sprintf("late answer %v", late), func(t *testing.T) {
+			ts, clk := fakeClockServer(t, smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: -1, ResponseTimeout: 10 * time.Second})
+			conn := rawBoundFrom(t, attackerIP, ts.addr)
+			s := sessionFrom(ts.srv, attackerIP)
+			answered := make(chan error, 3)
+			var seqs []uint32
+			send := func() {
+				t.Helper()
+				if err := s.Send(&pdu.DeliverSM{}, func(_ pdu.PDU, err error) { answered <- err }); err != nil {
+					t.Fatal(err)
+				}
+				p, ok := readPDU(t, conn)
+				if !ok || p.Command != pdu.CmdDeliverSM {
+					t.Fatalf("server sent %+v (%v), want deliver_sm", p.Header, ok)
+				}
+				seqs = append(seqs, p.Sequence)
+			}
+			// sync writes the client's msg and its own enquire_link, and
+			// waits for the answer: the server has read msg by then.
+			sync := func(msg []byte, seq uint32) {
+				t.Helper()
+				if _, err := conn.Write(append(msg, header(16, pdu.CmdEnquireLink, seq)...)); err != nil {
+					t.Fatal(err)
+				}
+				if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdEnquireLinkResp {
+					t.Fatalf("%+v (%v), want enquire_link_resp", p.Header, ok)
+				}
+			}
+			send()
+			clk.Advance(time.Second)
+			send()
+			sync(header(16, pdu.CmdDeliverSMResp, seqs[1]), 100)
+			if err := <-answered; err != nil {
+				t.Fatalf("the answered deliver_sm: %v", err)
+			}
+			clk.Advance(4 * time.Second)
+			send()
+			clk.Advance(5500 * time.Millisecond) // 10.5 s: the first timed out
+			if err := <-answered; err != smpp.ErrTimeout {
+				t.Fatalf("the first deliver_sm: %v, want ErrTimeout", err)
+			}
+			if r := s.CloseReason(); r != smpp.CloseNone {
+				t.Fatalf("closed as %s after the first timed out, though the second was answered", r)
+			}
+			if late {
+				sync(header(16, pdu.CmdDeliverSMResp, seqs[0]), 101)
+			} else {
+				sync(nil, 101)
+			}
+			clk.Advance(5 * time.Second) // 15.5 s: the third timed out
+			if err := <-answered; err != smpp.ErrTimeout {
+				t.Fatalf("the third deliver_sm: %v, want ErrTimeout", err)
+			}
+			if !late {
+				if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdUnbind {
+					t.Fatalf("server sent %+v (%v), want unbind: nothing answered since the third was sent", p.Header, ok)
+				}
+				return
+			}
+			sync(nil, 102)
+			if r := s.CloseReason(); r != smpp.CloseNone {
+				t.Fatalf("a session whose late answer came after the third was sent was closed as %s", r)
 			}
 		})
 	}
