@@ -164,14 +164,7 @@ func TestUnansweredRequestsCloseSession(t *testing.T) {
 				if i == 1 {
 					clk.Advance(time.Second) // the second is sent later
 				}
-				if err := s.Send(&pdu.DeliverSM{}, func(_ pdu.PDU, err error) { answered <- err }); err != nil {
-					t.Fatal(err)
-				}
-				p, ok := readPDU(t, conn)
-				if !ok || p.Command != pdu.CmdDeliverSM {
-					t.Fatalf("server sent %+v (%v), want deliver_sm", p.Header, ok)
-				}
-				seqs = append(seqs, p.Sequence)
+				seqs = append(seqs, sendDeliver(t, s, conn, answered))
 			}
 			var msg []byte
 			for _, i := range tt.answer {
@@ -245,17 +238,7 @@ func TestLateAnswerKeepsSessionAlive(t *testing.T) {
 			s := sessionFrom(ts.srv, attackerIP)
 			answered := make(chan error, 3)
 			var seqs []uint32
-			send := func() {
-				t.Helper()
-				if err := s.Send(&pdu.DeliverSM{}, func(_ pdu.PDU, err error) { answered <- err }); err != nil {
-					t.Fatal(err)
-				}
-				p, ok := readPDU(t, conn)
-				if !ok || p.Command != pdu.CmdDeliverSM {
-					t.Fatalf("server sent %+v (%v), want deliver_sm", p.Header, ok)
-				}
-				seqs = append(seqs, p.Sequence)
-			}
+			send := func() { seqs = append(seqs, sendDeliver(t, s, conn, answered)) }
 			// sync writes the client's msg and its own enquire_link, and
 			// waits for the answer: the server has read msg by then.
 			sync := func(msg []byte, seq uint32) {
@@ -304,4 +287,18 @@ func TestLateAnswerKeepsSessionAlive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sendDeliver sends a deliver_sm on s, whose answer or error goes to
+// answered, reads it on the client's conn and returns its sequence number.
+func sendDeliver(t *testing.T, s *smpp.Session, conn net.Conn, answered chan<- error) uint32 {
+	t.Helper()
+	if err := s.Send(&pdu.DeliverSM{}, func(_ pdu.PDU, err error) { answered <- err }); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := readPDU(t, conn)
+	if !ok || p.Command != pdu.CmdDeliverSM {
+		t.Fatalf("server sent %+v (%v), want deliver_sm", p.Header, ok)
+	}
+	return p.Sequence
 }
