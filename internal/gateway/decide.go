@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -34,6 +35,13 @@ type decision struct {
 func (h *Handler) lookupDest(ctx context.Context, account string, dest pdu.Address) decision {
 	if dest.Addr == "" {
 		return decision{status: pdu.StatusInvDstAdr, detail: "empty destination"}
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The whole lookup timeout went by in the workers' queue
+		// (lookupContext): no HLR slot is spent on an answer that
+		// could only come too late.
+		h.metrics.queueTimeouts.Inc()
+		return h.decide(hlr.Result{}, fmt.Errorf("%w: waited for an HLR worker", context.DeadlineExceeded))
 	}
 	_, res, err := h.dests.Resolve(ctx, destination(account, dest))
 	return h.decide(res, err)

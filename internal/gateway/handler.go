@@ -215,19 +215,42 @@ func (h *Handler) serveJob(j job) {
 		h.submitMulti(j.req, b, j.start) // a deadline per destination
 		return
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, h.opts.LookupTimeout)
-	defer cancel()
 	switch b := j.req.PDU.Body.(type) {
 	case *pdu.SubmitSM:
+		ctx, cancel := h.lookupContext(j.start)
+		defer cancel()
 		h.submit(ctx, j.req, &b.SM, j.start)
 	case *pdu.DataSM:
+		ctx, cancel := h.lookupContext(j.start)
+		defer cancel()
 		h.dataSM(ctx, j.req, b, j.start)
+	default:
+		ctx, cancel := context.WithTimeout(h.ctx, h.opts.LookupTimeout)
+		defer cancel()
+		h.serveOther(ctx, j.req)
+	}
+}
+
+// lookupContext bounds the decision of a message read at start by what is
+// left of LookupTimeout after its wait in the workers' queue. That wait is
+// a wait for an HLR slot as the chain's own is: a submit is answered within
+// HLR_SLOT_WAIT_SECONDS + HLR_TIMEOUT_SECONDS of its arrival however long
+// the queue, and one that waited all of it is decided by
+// HLR_TIMEOUT_POLICY without a lookup (lookupDest).
+func (h *Handler) lookupContext(start time.Time) (context.Context, context.CancelFunc) {
+	waited := min(max(h.opts.Now().Sub(start), 0), h.opts.LookupTimeout)
+	return context.WithTimeout(h.ctx, h.opts.LookupTimeout-waited)
+}
+
+// serveOther serves the requests a worker takes that are not messages.
+func (h *Handler) serveOther(ctx context.Context, r *smpp.Request) {
+	switch b := r.PDU.Body.(type) {
 	case *pdu.QuerySM:
 		// A worker, not the reader: the receipt queue may be Redis.
-		h.query(ctx, j.req, b)
+		h.query(ctx, r, b)
 	case *pdu.CancelSM:
-		h.cancelSM(ctx, j.req, b)
+		h.cancelSM(ctx, r, b)
 	default:
-		j.req.Respond(pdu.StatusSysErr, nil)
+		r.Respond(pdu.StatusSysErr, nil)
 	}
 }

@@ -12,6 +12,9 @@ type metrics struct {
 	activeTasks prometheus.Gauge
 	throttled   prometheus.Counter
 	pendingCap  *prometheus.CounterVec
+	// queueTimeouts: messages that waited in the workers' queue for the
+	// whole lookup timeout, decided by HLR_TIMEOUT_POLICY without a lookup.
+	queueTimeouts prometheus.Counter
 }
 
 // outcome is how a message was answered: the label of submit_total and
@@ -56,6 +59,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "submit_throttled_total", Help: "Submits answered ESME_RTHROTTLED because every HLR worker was busy and the queue full, or the account held its share of them.",
 		}),
+		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "submit_queue_timeouts_total",
+			Help: "Messages that waited for an HLR worker for the whole HLR_SLOT_WAIT_SECONDS + HLR_TIMEOUT_SECONDS, decided by HLR_TIMEOUT_POLICY without a lookup.",
+		}),
 		pendingCap: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "submit_pending_cap_total",
 			Help: "Submits answered ESME_RMSGQFUL because the account had max_pending_receipts (DLR_MAX_PENDING_PER_ACCOUNT) receipts pending.",
@@ -65,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.outcomes[o] = submits.WithLabelValues(label)
 	}
 	if reg != nil {
-		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled, m.pendingCap)
+		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled, m.pendingCap, m.queueTimeouts)
 	}
 	return m
 }
