@@ -160,12 +160,15 @@ func (c *Client) do(ctx context.Context, msisdn string) (hlr.Result, error) {
 		return hlr.Result{}, transportError{cause: err}
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Decided by the status alone, before the body: an error page
+		// sent slowly must not turn a provider error (HLR_ERROR_POLICY)
+		// into a timeout (HLR_TIMEOUT_POLICY) by running out the clock.
+		return hlr.Result{}, fmt.Errorf("%w: HTTP %d", hlr.ErrProvider, resp.StatusCode)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return hlr.Result{}, transportError{cause: fmt.Errorf("read body: %w", err)}
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return hlr.Result{}, fmt.Errorf("%w: HTTP %d", hlr.ErrProvider, resp.StatusCode)
 	}
 	if len(body) > maxBody {
 		return hlr.Result{}, fmt.Errorf("%w: response body over %d bytes", hlr.ErrProvider, maxBody)

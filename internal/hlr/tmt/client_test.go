@@ -172,6 +172,17 @@ func failureCases(t *testing.T) []struct {
 			case <-r.Context().Done():
 			}
 		}), hlr.ErrTimeout},
+		// An error status sent at once with a body that never ends: the
+		// status decides (HLR_ERROR_POLICY), not the clock.
+		{"HTTP 503 with an endless body", srv(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("<html>"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}), hlr.ErrProvider},
 	}
 }
 
