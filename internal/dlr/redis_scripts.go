@@ -59,7 +59,8 @@ local function place(dms, xms, id, tdue, texp, fresh, due, exp)
 end
 `
 
-	// putLua: KEYS r, fresh, epoch, due, exp, [done buckets (doneAt)...]; ARGV
+	// putLua: KEYS r, fresh, epoch, due, exp, count sequence, [done buckets
+	// (doneAt)...]; ARGV
 	// expected epoch, new epoch, mode ("p" put, "o" put of receipts already
 	// in due and expiry order, "r" restore), n, then the n fresh-list
 	// elements "due|exp|id" (times as 13-digit unix ms, exp "9999999999999"
@@ -79,12 +80,14 @@ end
 	// pending receipt as it is and skips one whose outcome is remembered
 	// (finished). The epoch marker is created when missing; it reports
 	// lost=1 when the caller expected one (Redis lost the account's keys).
-	// Returns {stored, epoch, lost}.
+	// Returns {stored, epoch, lost, count sequence} (the sequence: see
+	// countLua).
 	putLua = doneLua + epochLua + placeLua + `
 local e, lost = epochOf(KEYS[3], ARGV[1], ARGV[2])
+local seq = tonumber(redis.call('GET', KEYS[6]) or '0')
 local restore = ARGV[3] == 'r'
 local n = tonumber(ARGV[4])
-if n == 0 then return {0, e, lost} end
+if n == 0 then return {0, e, lost, seq} end
 local tdue, texp = '0000000000000', '0000000000000'
 local tail = redis.call('LINDEX', KEYS[2], -1)
 if tail then
@@ -94,7 +97,7 @@ local first = ARGV[5]
 if ARGV[3] == 'o' and string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then
   redis.call('RPUSH', KEYS[2], unpack(ARGV, 5, 4 + n))
   redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n, 4 + 3 * n))
-  return {n, e, lost}
+  return {n, e, lost, seq}
 end
 local fresh, bodies, due, exp = {}, {}, {}, {}
 for i = 1, n do
@@ -103,7 +106,7 @@ for i = 1, n do
   local dms, xms = string.sub(el, 1, 13), string.sub(el, 15, 27)
   local skip, isnew = false, true
   if restore then
-    for k = 6, #KEYS do
+    for k = 7, #KEYS do
       local dk, df = doneAt(KEYS[k], id)
       if redis.call('HEXISTS', dk, df) == 1 or redis.call('HEXISTS', KEYS[k], id) == 1 then skip = true break end
     end
@@ -121,9 +124,10 @@ if #fresh > 0 then redis.call('RPUSH', KEYS[2], unpack(fresh)) end
 if #due > 0 then redis.call('ZADD', KEYS[4], unpack(due)) end
 if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
-return {#bodies / 2, e, lost}`
+return {#bodies / 2, e, lost, seq}`
 
-	// putTailLua: KEYS fresh, epoch, due, exp, r; ARGV expected epoch, new
+	// putTailLua: KEYS fresh, epoch, due, exp, r, count sequence; ARGV
+	// expected epoch, new
 	// epoch, n, the n ids each as "<length>:<id>". The end of a put in due
 	// and expiry order (mode "o") on a single server or Sentinel, where the
 	// put is a transaction of plain commands: RPUSH of the n fresh-list
@@ -139,7 +143,7 @@ return {#bodies / 2, e, lost}`
 	// and nothing is left to do after EXEC. The usual batch costs it a
 	// TYPE and two LINDEX, not a conversion to Lua and back per receipt
 	// (elements and bodies never pass through Lua). Returns {n, epoch,
-	// lost}.
+	// lost, count sequence}.
 	putTailLua = epochLua + placeLua + `
 local function ztype(k)
   local t = redis.call('TYPE', k)['ok']
@@ -161,15 +165,16 @@ local e, lost = epochOf(KEYS[2], ARGV[1], ARGV[2])
 if refused then
   return redis.error_reply('WRONGTYPE the fresh list of the put holds another type')
 end
+local seq = tonumber(redis.call('GET', KEYS[6]) or '0')
 local n = tonumber(ARGV[3])
 local prev = redis.call('LINDEX', KEYS[1], -n - 1)
-if not prev then return {n, e, lost} end
+if not prev then return {n, e, lost, seq} end
 local tdue, texp = string.sub(prev, 1, 13), string.sub(prev, 15, 27)
 local first = redis.call('LINDEX', KEYS[1], -n)
-if string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then return {n, e, lost} end
+if string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then return {n, e, lost, seq} end
 -- Out of order. Should the sets refuse writes, the batch stays where it
 -- is (claimed late, not lost): the bodies are written already.
-if not ztype(KEYS[3]) or not ztype(KEYS[4]) then return {n, e, lost} end
+if not ztype(KEYS[3]) or not ztype(KEYS[4]) then return {n, e, lost, seq} end
 local els = redis.call('LRANGE', KEYS[1], -n, -1)
 redis.call('LTRIM', KEYS[1], 0, -n - 1)
 local fresh, due, exp = {}, {}, {}
@@ -179,7 +184,7 @@ end
 if #fresh > 0 then redis.call('RPUSH', KEYS[1], unpack(fresh)) end
 if #due > 0 then redis.call('ZADD', KEYS[3], unpack(due)) end
 if #exp > 0 then redis.call('ZADD', KEYS[4], unpack(exp)) end
-return {n, e, lost}`
+return {n, e, lost, seq}`
 
 	// expiryLua defines expiryOf(body): a receipt's expiry read from its
 	// encoded body (encoding.go, version 1) as 13-digit unix ms, or nil
@@ -590,10 +595,14 @@ for _, id in ipairs(ARGV) do
 end
 return n`
 
-	// countLua: KEYS r, epoch; ARGV expected epoch, new epoch. Returns
-	// {pending, epoch, lost}: lost=1 when the caller expected an epoch
-	// marker and it is gone (Redis lost the account's keys); the marker
-	// is then written again.
+	// countLua: KEYS r, epoch, count sequence; ARGV expected epoch, new
+	// epoch. Returns {pending, epoch, lost, count sequence}: lost=1 when
+	// the caller expected an epoch marker and it is gone (Redis lost the
+	// account's keys); the marker is then written again. Every count
+	// takes the next number of the account's count sequence, and every
+	// put (and ack) reads it: an instance knows after which count each of
+	// its writes came, so that what Redis lost can be summed from one
+	// count and every instance's writes after it (lossShares).
 	countLua = `
 local e = redis.call('GET', KEYS[2])
 local lost = 0
@@ -602,7 +611,11 @@ if not e and ARGV[1] ~= '' then
   redis.call('SET', KEYS[2], e)
   lost = 1
 end
-return {redis.call('HLEN', KEYS[1]), e or '', lost}`
+-- Above maxmemory (noeviction) the INCR is refused: the count still
+-- answers, with -1 for no new number.
+local seq = redis.pcall('INCR', KEYS[3])
+if type(seq) ~= 'number' then seq = -1 end
+return {redis.call('HLEN', KEYS[1]), e or '', lost, seq}`
 )
 
 type redisScripts struct {

@@ -190,6 +190,86 @@ func TestRedisDataLossCountsAcksAndOtherInstances(t *testing.T) {
 	}
 }
 
+// TestRedisDataLossExactWhateverWhenInstancesCounted: two instances
+// store receipts of one account and count it at different times; Redis
+// loses it. The one that finds the marker gone counts from its own last
+// count and names that count in the new marker; the other counts what it
+// stored after that same count, so the two add up to what Redis held
+// whichever counted last. (Each counting from its own last count, the
+// total missed or doubled what the other stored between the two counts.)
+func TestRedisDataLossExactWhateverWhenInstancesCounted(t *testing.T) {
+	type step struct {
+		q     int // the instance
+		count bool
+		puts  int
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  [2]float64
+	}{
+		{"the other counted later", []step{{q: 0, puts: 4}, {q: 0, count: true}, {q: 1, puts: 3}, {q: 1, count: true}, {q: 1, puts: 2}, {q: 0, puts: 1}},
+			[2]float64{4 + 1, 3 + 2}},
+		{"the other counted earlier", []step{{q: 0, puts: 4}, {q: 1, count: true}, {q: 1, puts: 3}, {q: 0, count: true}, {q: 1, puts: 2}, {q: 0, puts: 1}},
+			[2]float64{7 + 1, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := redisTestClient(t)
+			prefix := redisTestPrefix(t, c)
+			ctx := context.Background()
+			var regs [2]*prometheus.Registry
+			var qs [2]*RedisQueue
+			for i := range qs {
+				regs[i] = prometheus.NewRegistry()
+				lost, err := NewLossCounter(regs[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				qs[i] = NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, InstanceID: fmt.Sprintf("gw%d", i)})
+			}
+			next := 0
+			put := func(q *RedisQueue, n int) {
+				t.Helper()
+				for range n {
+					next++
+					if err := q.Put(ctx, receipt(fmt.Sprintf("%016X", next), "acme", 0)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			held := 0
+			for _, st := range tt.steps {
+				if st.count {
+					if _, err := qs[st.q].PendingCount(ctx, "acme"); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				put(qs[st.q], st.puts)
+				held += st.puts
+			}
+			base := qs[0].accountBase("acme")
+			if err := c.Del(ctx, base+"r", base+"fresh", base+"epoch", base+"countseq").Err(); err != nil {
+				t.Fatal(err)
+			}
+			put(qs[0], 1) // finds the marker gone
+			put(qs[1], 1) // finds the new marker
+			total := 0.0
+			for i, reg := range regs {
+				got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss)
+				if got != tt.want[i] {
+					t.Errorf("instance %d: dlr_lost_total{cause=redis_data_loss} = %v, want %v", i, got, tt.want[i])
+				}
+				total += got
+			}
+			if total != float64(held) {
+				t.Errorf("counted %v in all, Redis held %d", total, held)
+			}
+		})
+	}
+}
+
 // TestCorruptBodyIsSetAside: a body that does not decode is moved to the
 // bad hash, counted once, and the receipts claimed with it are returned.
 func TestCorruptBodyIsSetAside(t *testing.T) {
@@ -348,13 +428,14 @@ func TestDataLossCountedOnceWhateverTheReplyOrder(t *testing.T) {
 		}
 		q := NewRedisQueue(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), RedisOptions{Lost: lost})
 		q.mu.Lock()
-		q.epochs["acme"], q.known["acme"] = "old", 12
-		mine := q.newEpoch
+		q.epochs["acme"] = "old"
+		q.shareLocked("acme").counted(1, 12, time.Now())
+		mine := q.markerLocked("acme")
 		// The first reply recorded brings 5 receipts stored after the
 		// loss, under the new marker (recordGroups adds them after the
 		// marker is taken): the second reply must not count them.
 		q.epochSeenLocked("acme", mine, lostFirst)
-		q.putsSeen["acme"] += 5
+		q.shareLocked("acme").wrote(0, 5, time.Now())
 		q.epochSeenLocked("acme", mine, !lostFirst)
 		q.mu.Unlock()
 		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 12 {

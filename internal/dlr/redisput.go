@@ -354,11 +354,11 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 		}
 		if g == nil {
 			keys := q.accountKeys(k.sys)
-			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.put, keys: []string{keys[0], keys[1], q.epochKey(k.sys), keys[2], keys[3]}}
+			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.put, keys: []string{keys[0], keys[1], q.epochKey(k.sys), keys[2], keys[3], q.countSeqKey(k.sys)}}
 			if k.kind == kindRestore {
 				g.keys = append(g.keys, q.doneKeys(k.sys, now)...)
 			}
-			g.args = []any{q.epochs[k.sys], q.newEpoch}
+			g.args = []any{q.epochs[k.sys], q.markerLocked(k.sys)}
 			if len(groups) == 0 {
 				// Often one account per batch: room for all of it at
 				// once (other groups grow as they go).
@@ -575,12 +575,12 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 		switch {
 		case cerr != nil:
 			g.err = cerr
-		case len(res) != 3:
+		case len(res) != 4:
 			g.err = fmt.Errorf("put script returned %d values", len(res))
 		case waitErr != nil:
 			g.err = waitErr
 		}
-		if cerr == nil && len(res) == 3 {
+		if cerr == nil && len(res) == 4 {
 			g.res = res
 		}
 		if g.err == nil {
@@ -595,15 +595,17 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 func (q *RedisQueue) recordGroups(groups []*putGroup) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	now := time.Now()
 	for _, g := range groups {
 		res := g.res
-		if g.kind == kindFinished || len(res) != 3 {
+		if g.kind == kindFinished || len(res) != 4 {
 			continue
 		}
 		epoch, _ := res[1].(string)
 		lost, _ := res[2].(int64)
+		seq, _ := res[3].(int64)
 		q.epochSeenLocked(g.sys, epoch, lost == 1)
-		q.putsSeen[g.sys] += g.count
+		q.shareLocked(g.sys).wrote(seq, g.count, now)
 	}
 }
 
@@ -667,15 +669,16 @@ func (q *RedisQueue) putTx(ctx context.Context, p redis.Pipeliner, g *putGroup) 
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, "multi"))
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, g.txArgs[:g.txSplit]...))
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, g.txArgs[g.txSplit:]...))
-	a := make([]any, 0, 3+5+len(g.args))
-	a = append(a, "eval", putTailLua, 5, g.keys[1], g.keys[2], g.keys[3], g.keys[4], g.keys[0])
+	a := make([]any, 0, 3+6+len(g.args))
+	a = append(a, "eval", putTailLua, 6, g.keys[1], g.keys[2], g.keys[3], g.keys[4], g.keys[0], g.keys[5])
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, append(a, g.args...)...))
 	g.exec = redis.NewSliceCmd(ctx, "exec")
 	_ = p.Process(ctx, g.exec)
 }
 
 // txPutResult reads putTx's EXEC reply: the RPUSH's and HSET's counts and
-// the script's {n, epoch, lost}, any of which may be an error.
+// the script's {n, epoch, lost, count number}, any of which may be an
+// error.
 func txPutResult(exec *redis.SliceCmd) ([]any, error) {
 	v, err := exec.Result()
 	if err != nil {
@@ -690,7 +693,7 @@ func txPutResult(exec *redis.SliceCmd) ([]any, error) {
 		}
 	}
 	res, _ := v[2].([]any)
-	if len(res) != 3 {
+	if len(res) != 4 {
 		return nil, fmt.Errorf("put script returned %d values", len(res))
 	}
 	return res, nil

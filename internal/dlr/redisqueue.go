@@ -108,12 +108,10 @@ type RedisQueue struct {
 	forgotten prometheus.Counter
 	forgetLog *logging.Repeats
 
-	mu       sync.Mutex
-	epochs   map[string]string // account → epoch marker last seen
-	known    map[string]int    // account → pending at the last count
-	putsSeen map[string]int    // account → receipts stored since that count
-	acksSeen map[string]int    // account → receipts this instance acknowledged since that count
-	listed   map[string]bool   // account added to Paccounts by this process
+	mu     sync.Mutex
+	epochs map[string]string      // account → epoch marker last seen
+	shares map[string]*lossShares // account → its counts and this instance's writes, for a loss
+	listed map[string]bool        // account added to Paccounts by this process
 	// unlisted: accounts with stored receipts whose addition to Paccounts
 	// failed or waits for listRetry; every commit and sweep tries again.
 	unlisted map[string]struct{}
@@ -156,9 +154,7 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 		claims:    newClaimLeases(),
 		forgetLog: logging.NewRepeats(opts.Logger, "dlr.lost_claims_forgotten", logging.RepeatOptions{}),
 		epochs:    make(map[string]string),
-		known:     make(map[string]int),
-		putsSeen:  make(map[string]int),
-		acksSeen:  make(map[string]int),
+		shares:    make(map[string]*lossShares),
 		listed:    make(map[string]bool),
 		unlisted:  make(map[string]struct{}),
 		newEpoch:  randomToken(),
@@ -208,6 +204,9 @@ func (q *RedisQueue) accountKeys(sys string) []string {
 }
 
 func (q *RedisQueue) epochKey(sys string) string { return q.accountBase(sys) + "epoch" }
+
+// countSeqKey holds the number of the account's last count (countLua).
+func (q *RedisQueue) countSeqKey(sys string) string { return q.accountBase(sys) + "countseq" }
 func (q *RedisQueue) leaseKey(sys, instance string) string {
 	return q.accountBase(sys) + "lease:" + instance
 }
@@ -468,9 +467,9 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	// One connection (a Client) takes every account in one transaction;
 	// a Cluster client's transaction takes one slot, one account.
 	if _, single := q.c.(*redis.Client); len(byAccount) == 1 || single {
-		err := q.ackTx(ctx, o, byAccount)
+		seqs, err := q.ackTx(ctx, o, byAccount)
 		if err == nil {
-			q.acked(byAccount)
+			q.acked(byAccount, seqs)
 			return nil
 		}
 		if !refusedByServer(err) {
@@ -512,19 +511,47 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if err := errors.Join(errs...); err != nil {
 		return redisErr("ack", err)
 	}
-	q.acked(byAccount)
+	q.acked(byAccount, nil)
 	return nil
 }
 
-// acked counts receipts acknowledged since the last count of their
-// account: no longer in Redis, so not lost if Redis loses the account.
-func (q *RedisQueue) acked(byAccount map[string][]any) {
+// acked records receipts acknowledged (no longer in Redis, so not lost
+// if Redis loses the account), after the count seqs says for each
+// account (none: after the last count seen).
+func (q *RedisQueue) acked(byAccount map[string][]any, seqs map[string]int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	now := time.Now()
 	for sys, ids := range byAccount {
-		q.acksSeen[sys] += len(ids)
+		seq, ok := seqs[sys]
+		if !ok {
+			seq = -1
+		}
+		q.shareLocked(sys).wrote(seq, -len(ids), now)
 	}
 }
+
+// removed records n receipts of sys removed from Redis after count seq
+// (-1: the last seen) by an expiry or a cancel.
+func (q *RedisQueue) removed(sys string, seq int64, n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.shareLocked(sys).wrote(seq, -n, time.Now())
+}
+
+// shareLocked is sys's lossShares, made when new.
+func (q *RedisQueue) shareLocked(sys string) *lossShares {
+	s := q.shares[sys]
+	if s == nil {
+		s = &lossShares{}
+		q.shares[sys] = s
+	}
+	return s
+}
+
+// markerLocked is the epoch marker a script writes for sys when the
+// account has none (markerFor).
+func (q *RedisQueue) markerLocked(sys string) string { return markerFor(q.newEpoch, q.shares[sys]) }
 
 // finish runs finishLua: by Run (hash, then text on NOSCRIPT) on a
 // client, or by hash or text in a pipeline.
@@ -562,6 +589,7 @@ func (q *RedisQueue) Cancel(ctx context.Context, systemID, messageID string, at 
 	if err != nil {
 		return false, redisErr("cancel", err)
 	}
+	q.removed(systemID, -1, n)
 	return n == 1, nil
 }
 
@@ -620,27 +648,26 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 		noScript := false
 		cmds := make([]*redis.Cmd, len(systems))
 		q.mu.Lock()
-		expected := make([]string, len(systems))
+		expected, markers := make([]string, len(systems)), make([]string, len(systems))
 		for i, sys := range systems {
-			expected[i] = q.epochs[sys]
+			expected[i], markers[i] = q.epochs[sys], q.markerLocked(sys)
 		}
-		newEpoch := q.newEpoch
 		q.mu.Unlock()
 		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, sys := range systems {
-				keys := []string{q.accountKeys(sys)[0], q.epochKey(sys)}
+				keys := q.countKeys(sys)
 				if byHash {
-					cmds[i] = q.s.count.EvalSha(ctx, p, keys, expected[i], newEpoch)
+					cmds[i] = q.s.count.EvalSha(ctx, p, keys, expected[i], markers[i])
 				} else {
-					cmds[i] = q.s.count.Eval(ctx, p, keys, expected[i], newEpoch)
+					cmds[i] = q.s.count.Eval(ctx, p, keys, expected[i], markers[i])
 				}
 			}
 			return nil
 		})
 		for i, sys := range systems {
 			res, err := cmds[i].Slice()
-			if err == nil && len(res) != 3 {
-				err = fmt.Errorf("%w: count reply of %d values, want 3", ErrCorrupt, len(res))
+			if err == nil && len(res) != 4 {
+				err = fmt.Errorf("%w: count reply of %d values, want 4", ErrCorrupt, len(res))
 			}
 			if err != nil {
 				noScript = noScript || isNoScript(err)
@@ -665,44 +692,46 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 // held is counted in dlr_lost_total{cause="redis_data_loss"}.
 func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, error) {
 	q.mu.Lock()
-	expected, newEpoch := q.epochs[systemID], q.newEpoch
+	expected, marker := q.epochs[systemID], q.markerLocked(systemID)
 	q.mu.Unlock()
-	res, err := q.s.count.Run(ctx, q.c, []string{q.accountKeys(systemID)[0], q.epochKey(systemID)}, expected, newEpoch).Slice()
-	if err != nil || len(res) != 3 {
+	res, err := q.s.count.Run(ctx, q.c, q.countKeys(systemID), expected, marker).Slice()
+	if err != nil || len(res) != 4 {
 		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
 	}
 	return q.recordCount(systemID, res), nil
 }
 
-// recordCount keeps what the count script reported {pending, epoch, lost}
-// and counts a loss it detected.
+// countKeys are countLua's keys for sys.
+func (q *RedisQueue) countKeys(sys string) []string {
+	return []string{q.accountKeys(sys)[0], q.epochKey(sys), q.countSeqKey(sys)}
+}
+
+// recordCount keeps what the count script reported {pending, epoch, lost,
+// count number} and counts a loss it detected.
 func (q *RedisQueue) recordCount(sys string, res []any) int {
 	n, _ := res[0].(int64)
 	epoch, _ := res[1].(string)
 	lost, _ := res[2].(int64)
+	seq, _ := res[3].(int64)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.epochSeenLocked(sys, epoch, lost == 1)
-	q.known[sys] = int(n)
-	q.putsSeen[sys], q.acksSeen[sys] = 0, 0
+	q.shareLocked(sys).counted(seq, int(n), time.Now())
 	return int(n)
 }
 
 // epochSeenLocked takes the epoch marker a script reported for sys (and
 // whether it found the marker gone: lost) before anything the same reply
-// stored is counted, and counts a loss:
+// stored is counted, and counts a loss (lossShares):
 //   - lost: this instance is the first to find the account's keys gone.
-//     It counts what the account held at its last count, plus what it
-//     stored since, less what it acknowledged since.
+//     It counts what its last count found plus its own writes since; the
+//     marker it wrote names that count.
 //   - a marker other than the one this instance last saw: another
-//     instance found the keys gone first (and counted its share). This
-//     one counts what it stored since its last count, less what it
-//     acknowledged: receipts the other cannot know of.
-//
-// With one instance the count is exact; with several, each one's share
-// is its own traffic since its last count (a sweep, every couple of
-// seconds), so the total can be off by what they stored or acknowledged
-// between their counts.
+//     instance found the keys gone first and counted from the count its
+//     marker names. This one counts its own writes after that count:
+//     receipts the other cannot know of. A marker that names no count (an
+//     earlier version's) leaves this instance its own writes since its
+//     own last count, as that version counted.
 //
 // Replies can be recorded in another order than Redis ran them (two
 // commits and a count in flight): a marker already recorded was counted
@@ -711,18 +740,24 @@ func (q *RedisQueue) recordCount(sys string, res []any) int {
 // that says so comes after another showing the marker.
 func (q *RedisQueue) epochSeenLocked(sys, epoch string, lost bool) {
 	before := q.epochs[sys]
+	mine := epoch != "" && markerToken(epoch) == q.newEpoch
 	switch {
 	case epoch != "" && epoch == before:
 		// Seen already (and counted then, if it was a loss).
-	case lost || (before != "" && epoch != "" && epoch == q.newEpoch):
-		q.lostLocked(sys, q.known[sys], "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
+	case lost || (before != "" && mine):
+		q.lostLocked(sys, q.shareLocked(sys).heldNow(), "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
 	case before != "" && epoch != "":
-		q.lostLocked(sys, 0, "another instance found the account's epoch marker gone: these are the receipts this instance stored since its last count")
+		sh := q.shareLocked(sys)
+		from, ok := markerCount(epoch)
+		if !ok {
+			from = sh.countSeq
+		}
+		q.lostLocked(sys, sh.since(from), "another instance found the account's epoch marker gone: these are the receipts this instance stored after the count it counted from")
 	}
 	if epoch != "" {
 		q.epochs[sys] = epoch
 	}
-	if epoch == q.newEpoch {
+	if mine {
 		// This process created that marker. Should Redis lose the
 		// account again, the marker it creates next must differ, or the
 		// other instances would not see that it changed.
@@ -738,12 +773,12 @@ func randomToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// lostLocked counts what sys lost: held (what the account held at the
-// last count, or 0) plus what this instance stored since, less what it
-// acknowledged since.
-func (q *RedisQueue) lostLocked(sys string, held int, detail string) {
-	n := max(held+q.putsSeen[sys]-q.acksSeen[sys], 0)
-	q.known[sys], q.putsSeen[sys], q.acksSeen[sys] = 0, 0, 0
+// lostLocked counts n receipts of sys lost (this instance's share:
+// epochSeenLocked; never below 0) and forgets what it knew of the
+// account's counts and its writes.
+func (q *RedisQueue) lostLocked(sys string, n int, detail string) {
+	n = max(n, 0)
+	delete(q.shares, sys)
 	delete(q.listed, sys)
 	q.o.Lost.add(LostRedisDataLoss, n)
 	q.log.Error("dlr.redis_lost_receipts", "system_id", sys, "receipts", n, "detail", detail)
@@ -816,6 +851,7 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Rece
 			errs = append(errs, redisErr("expire "+sys, err))
 			continue
 		}
+		q.removed(sys, -1, len(pairs)/2)
 		out = append(out, q.decodeExpired(sys, pairs)...)
 	}
 	return out, errors.Join(errs...)

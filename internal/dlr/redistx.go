@@ -29,8 +29,11 @@ import (
 // this instance's lease sets (on a set that does not exist, as the due and
 // exp sets usually do not, ZREM costs next to nothing), HSET the outcome
 // into the done bucket's keys (doneKey) and PEXPIREAT each. What finishLua does
-// without only_pending, in plain commands.
-func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val string, ids []any) {
+// without only_pending, in plain commands. Then the account's count number
+// (countLua), returned: after which count the ack came. It is read with
+// INCRBY 0, which answers 0 rather than nil when no count ran yet: a nil
+// would be the transaction's first error and hide another account's.
+func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val string, ids []any) *redis.IntCmd {
 	k := q.accountKeys(sys)
 	bucket, until := q.doneBucket(sys, time.Now())
 	n := len(ids)
@@ -78,23 +81,35 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 		_ = p.Process(ctx, redis.NewIntCmd(ctx, all[start:len(all):len(all)]...))
 		i = j
 	}
+	seq := redis.NewIntCmd(ctx, "incrby", q.countSeqKey(sys), 0)
+	_ = p.Process(ctx, seq)
+	return seq
 }
 
 // doneField is an id cut as doneKey cuts it: the part that goes into the
 // key, and the field.
 type doneField struct{ key, field string }
 
-// ackTx acks byAccount in one transaction. The caller makes sure the
-// transaction holds one slot on a Cluster (one account).
-func (q *RedisQueue) ackTx(ctx context.Context, o Outcome, byAccount map[string][]any) error {
+// ackTx acks byAccount in one transaction and returns each account's
+// count number at the ack. The caller makes sure the transaction holds
+// one slot on a Cluster (one account).
+func (q *RedisQueue) ackTx(ctx context.Context, o Outcome, byAccount map[string][]any) (map[string]int64, error) {
 	val := finalValue(o)
+	cmds := make(map[string]*redis.IntCmd, len(byAccount))
 	_, err := q.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for sys, ids := range byAccount {
-			q.queueAck(ctx, p, sys, val, ids)
+			cmds[sys] = q.queueAck(ctx, p, sys, val, ids)
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	seqs := make(map[string]int64, len(cmds))
+	for sys, c := range cmds {
+		seqs[sys] = c.Val()
+	}
+	return seqs, nil
 }
 
 // refusedByServer reports whether err is Redis's own refusal (an error

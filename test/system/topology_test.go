@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/esme"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
@@ -190,57 +191,116 @@ func TestClusterMasterKillUnderLoad(t *testing.T) {
 	}
 }
 
-// TestRedisRestartedEmptyCountsLost: two gateways on one Redis hold 300
-// pending receipts (no receiver bound); Redis is killed with SIGKILL and
-// started again with its data deleted. dlr_lost_total, summed over both
-// gateways, equals what Redis held.
+// TestRedisRestartedEmptyCountsLost: two gateways on one Redis hold
+// pending receipts of three accounts (no receiver bound); Redis is killed
+// with SIGKILL and started again with its data deleted. dlr_lost_total,
+// summed over both gateways, equals what Redis held:
+//   - once both gateways have counted the accounts since the last submit;
+//   - right after a steady load on both gateways for every account, five
+//     seconds long, so that the gateways' counts (every couple of
+//     seconds, at different times) fall between the submits.
 func TestRedisRestartedEmptyCountsLost(t *testing.T) {
-	const n = 300
-	rs := startRedis(t, "--appendfsync", "always")
 	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}}
-	env := topoEnv(rs.URL(), writeAccounts(t, accts))
-	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
-	held := 0
-	for i, a := range accts {
-		tx := dialAs(t, gws[i%2].smppAddr, a, pdu.CmdBindTransmitter, nil)
-		res := submitAll(t, tx, invalidNumbers(60_000_000+i*1_000_000, n/len(accts)), 64, 0, 30*time.Second)
-		held += len(acceptedIDs(t, res))
+	tests := []struct {
+		name   string
+		submit func(t *testing.T, gws [2]*gw) int // returns the receipts accepted
+	}{
+		{"counted before the restart", func(t *testing.T, gws [2]*gw) int {
+			held := 0
+			for i, a := range accts {
+				tx := dialAs(t, gws[i%2].smppAddr, a, pdu.CmdBindTransmitter, nil)
+				res := submitAll(t, tx, invalidNumbers(60_000_000+i*1_000_000, 100), 64, 0, 30*time.Second)
+				held += len(acceptedIDs(t, res))
+			}
+			pendingBoth := func() float64 {
+				pa, _ := gws[0].metric("dlr_pending")
+				pb, _ := gws[1].metric("dlr_pending")
+				return max(pa, pb)
+			}
+			if !waitFor(10*time.Second, func() bool { return pendingBoth() == float64(held) }) {
+				t.Fatalf("dlr_pending = %v, want the %d accepted", pendingBoth(), held)
+			}
+			return held
+		}},
+		{"restarted under a steady load", func(t *testing.T, gws [2]*gw) int {
+			return steadySubmits(t, gws, accts, 250, 20*time.Millisecond)
+		}},
 	}
-	pendingBoth := func() float64 {
-		pa, _ := gws[0].metric("dlr_pending")
-		pb, _ := gws[1].metric("dlr_pending")
-		return max(pa, pb)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := startRedis(t, "--appendfsync", "always")
+			env := topoEnv(rs.URL(), writeAccounts(t, accts))
+			gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
+			held := tt.submit(t, gws)
+			if err := rs.stop(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(rs.dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(rs.dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := rs.start(); err != nil {
+				t.Fatal(err)
+			}
+			restarted := time.Now()
+			lostBoth := func() float64 {
+				la, _ := gws[0].metric("dlr_lost_total")
+				lb, _ := gws[1].metric("dlr_lost_total")
+				return la + lb
+			}
+			waitFor(15*time.Second, func() bool { return lostBoth() >= float64(held) })
+			// A little longer, so a count above what was held shows.
+			time.Sleep(2 * time.Second)
+			got := lostBoth()
+			t.Logf("redis restarted empty: it held %d receipts; dlr_lost_total summed over both gateways = %v, %v after the restart",
+				held, got, time.Since(restarted).Round(time.Millisecond))
+			if got != float64(held) {
+				t.Errorf("dlr_lost_total = %v after Redis lost %d receipts", got, held)
+			}
+		})
 	}
-	if !waitFor(10*time.Second, func() bool { return pendingBoth() == float64(held) }) {
-		t.Fatalf("dlr_pending = %v, want the %d accepted", pendingBoth(), held)
+}
+
+// steadySubmits binds a transmitter of every account on both gateways
+// and has each send perClient submits, one every pace, all at once; it
+// returns once every one is answered, with how many were accepted (each
+// accepted receipt is stored in Redis by then).
+func steadySubmits(t *testing.T, gws [2]*gw, accts []account, perClient int, pace time.Duration) int {
+	t.Helper()
+	var clients []*esme.Client
+	for _, a := range accts {
+		for _, g := range gws {
+			clients = append(clients, dialAs(t, g.smppAddr, a, pdu.CmdBindTransmitter, nil))
+		}
 	}
-	if err := rs.stop(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	answers := make(chan pdu.Status, len(clients)*perClient)
+	for i := range perClient {
+		for k, c := range clients {
+			c.SendAsync(submitSM(fmt.Sprintf("4099%08d", 70_000_000+k*1_000_000+i)), func(p pdu.PDU, err error) {
+				if err != nil {
+					answers <- pdu.StatusSysErr
+					return
+				}
+				answers <- p.Status
+			})
+		}
+		time.Sleep(pace)
 	}
-	if err := os.RemoveAll(rs.dir); err != nil {
-		t.Fatal(err)
+	accepted := 0
+	timeout := time.After(30 * time.Second)
+	for range len(clients) * perClient {
+		select {
+		case st := <-answers:
+			if st == pdu.StatusOK {
+				accepted++
+			}
+		case <-timeout:
+			t.Fatalf("not every submit was answered within 30 s (%d accepted)", accepted)
+		}
 	}
-	if err := os.MkdirAll(rs.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := rs.start(); err != nil {
-		t.Fatal(err)
-	}
-	restarted := time.Now()
-	lostBoth := func() float64 {
-		la, _ := gws[0].metric("dlr_lost_total")
-		lb, _ := gws[1].metric("dlr_lost_total")
-		return la + lb
-	}
-	waitFor(15*time.Second, func() bool { return lostBoth() >= float64(held) })
-	// A little longer, so a count above what was held shows.
-	time.Sleep(2 * time.Second)
-	got := lostBoth()
-	t.Logf("redis restarted empty: it held %d receipts; dlr_lost_total summed over both gateways = %v, %v after the restart",
-		held, got, time.Since(restarted).Round(time.Millisecond))
-	if got != float64(held) {
-		t.Errorf("dlr_lost_total = %v after Redis lost %d receipts", got, held)
-	}
+	return accepted
 }
 
 // TestSentinelFailoverWaitReplicas: two gateways on a Sentinel set (a

@@ -1,0 +1,129 @@
+package dlr
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// lossShares is what one instance knows of an account's pending receipts
+// in Redis, to count them should Redis lose the account's keys.
+//
+// Redis numbers the account's counts (countLua: each count takes the next
+// number of a sequence kept with the account's keys), and every put and
+// ack of this instance reads the current number with its write. So the
+// instance knows, for each of its writes, after which count it came. What
+// Redis held when it lost the account is what any one count found plus
+// every write after that count, by every instance. The instance that
+// finds the marker gone takes its own last count: it counts that count's
+// pending plus its own writes after it, and names the count in the new
+// marker (markerFor); every other instance, finding that marker, counts
+// its own writes after the same count. With instances that only store,
+// as when no receiver is bound, the sum is exact whenever the counts ran.
+// An instance that acknowledged more than it stored after that count
+// cannot take its surplus off the first one's count (a counter only
+// grows): the total is then over by that surplus.
+//
+// It is used under RedisQueue.mu.
+type lossShares struct {
+	countSeq int64 // the number of this instance's last count (0: none)
+	held     int   // pending at that count
+	lastSeq  int64 // the highest number a reply of this instance showed
+	// nets: count number → receipts this instance stored less those it
+	// removed after that count and before the next, with when the first
+	// was recorded (entries are forgotten after shareMemory).
+	nets map[int64]*netShare
+}
+
+type netShare struct {
+	n     int
+	first time.Time
+}
+
+// shareMemory is how long an instance remembers its writes after a
+// count: far longer than the sweeps' interval, after which every instance
+// has counted again.
+const shareMemory = time.Minute
+
+// counted records this instance's count number seq, which found held
+// pending. A count that could not take a number (seq < 1) changes
+// nothing: the last count stays the base.
+func (s *lossShares) counted(seq int64, held int, now time.Time) {
+	if seq < 1 {
+		return
+	}
+	s.countSeq, s.held = seq, held
+	s.lastSeq = max(s.lastSeq, seq)
+	for k, v := range s.nets {
+		if now.Sub(v.first) > shareMemory {
+			delete(s.nets, k)
+		}
+	}
+}
+
+// wrote records n receipts stored (n < 0: removed) after count seq; seq
+// < 0 (the write did not say): after the last count this instance saw.
+func (s *lossShares) wrote(seq int64, n int, now time.Time) {
+	if n == 0 {
+		return
+	}
+	if seq < 0 {
+		seq = s.lastSeq
+	}
+	s.lastSeq = max(s.lastSeq, seq)
+	if s.nets == nil {
+		s.nets = make(map[int64]*netShare)
+	}
+	v := s.nets[seq]
+	if v == nil {
+		v = &netShare{first: now}
+		s.nets[seq] = v
+	}
+	v.n += n
+}
+
+// since sums this instance's writes after count seq.
+func (s *lossShares) since(seq int64) int {
+	n := 0
+	for k, v := range s.nets {
+		if k >= seq {
+			n += v.n
+		}
+	}
+	return n
+}
+
+// heldNow is what the account held as far as this instance can tell: its
+// last count's pending plus its own writes since.
+func (s *lossShares) heldNow() int { return s.held + s.since(s.countSeq) }
+
+// markerFor is the epoch marker this instance writes when it finds the
+// account's marker gone: its token, and the number of the count its own
+// loss count starts from; 0 when it has not counted the account (a new
+// account, or a new instance): it then counts every write of its own,
+// and so does every other instance.
+func markerFor(token string, s *lossShares) string {
+	var seq int64
+	if s != nil {
+		seq = max(s.countSeq, 0)
+	}
+	return token + "/" + strconv.FormatInt(seq, 10)
+}
+
+// markerToken is the token of an epoch marker, without its count number.
+func markerToken(m string) string {
+	t, _, _ := strings.Cut(m, "/")
+	return t
+}
+
+// markerCount is the count number an epoch marker names, if any: its
+// writer counted what the account held at that count (0: it counted its
+// own writes only). An earlier version's marker names none.
+func markerCount(m string) (int64, bool) {
+	_, c, ok := strings.Cut(m, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(c, 10, 64)
+	return n, err == nil && n >= 0
+}
