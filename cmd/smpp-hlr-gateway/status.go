@@ -19,10 +19,15 @@ func runStatus(ctx context.Context, args []string, env func(string) string, stdo
 	fs := newCmdFlags("status", "smpp-hlr-gateway status [--addr HOST:PORT] [--token TOKEN] [--timeout D]",
 		"Prints the bound sessions and the accounts of a running gateway, read from its admin API.")
 	addr := fs.String("addr", "", "the gateway's metrics and admin API address (default from METRICS_HOST and METRICS_PORT)")
-	token := fs.String("token", env("ADMIN_TOKEN"), "the admin API bearer token (default ADMIN_TOKEN)")
+	// No flag default from ADMIN_TOKEN: the usage text prints defaults,
+	// and the token is a secret.
+	token := fs.String("token", "", "the admin API bearer token (default ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
 	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
 		return code
+	}
+	if *token == "" {
+		*token = env("ADMIN_TOKEN")
 	}
 	if *token == "" {
 		return fs.usageError(stderr, "no token: pass --token or set ADMIN_TOKEN")

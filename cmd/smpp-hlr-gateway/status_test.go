@@ -46,6 +46,8 @@ func TestStatus(t *testing.T) {
 		{"no token", []string{"status", "--addr", addr}, nil, 2, nil, "no token"},
 		{"help", []string{"status", "-h"}, nil, 0, []string{"usage: smpp-hlr-gateway status"}, ""},
 		{"--help", []string{"status", "--help"}, nil, 0, []string{"--addr"}, ""},
+		{"--help with ADMIN_TOKEN set", []string{"status", "--help"}, map[string]string{"ADMIN_TOKEN": "s3cr3t-admin-token"}, 0, []string{"--token"}, ""},
+		{"a usage error with ADMIN_TOKEN set", []string{"status", "extra"}, map[string]string{"ADMIN_TOKEN": "s3cr3t-admin-token"}, 2, nil, "usage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,6 +55,9 @@ func TestStatus(t *testing.T) {
 			code := run(context.Background(), tt.args, envOf(tt.env), &out, &errOut)
 			if code != tt.wantCode || !strings.Contains(errOut.String(), tt.wantErr) {
 				t.Fatalf("exit %d, stderr %q; want %d with %q\nstdout:\n%s", code, errOut.String(), tt.wantCode, tt.wantErr, out.String())
+			}
+			if strings.Contains(out.String()+errOut.String(), "s3cr3t") {
+				t.Fatalf("the admin token was printed:\n%s%s", out.String(), errOut.String())
 			}
 			for _, w := range tt.wantOut {
 				if !strings.Contains(out.String(), w) {
