@@ -169,8 +169,8 @@ func validateAccounts(accounts []Account, fromFile bool) error {
 			return fieldErr(idVar, "%smax_binds of %q is negative", where, a.SystemID)
 		case a.MaxPendingReceipts < 0:
 			return fieldErr(idVar, "%smax_pending_receipts of %q is negative", where, a.SystemID)
-		case a.Throughput < 0 || a.Throughput != a.Throughput:
-			return fieldErr(idVar, "%sthroughput of %q must be 0 (unlimited) or positive", where, a.SystemID)
+		case a.Throughput != 0 && !(a.Throughput >= MinThroughput && a.Throughput <= MaxThroughput): // NaN too
+			return fieldErr(idVar, "%sthroughput of %q must be 0 (unlimited) or from %g to %g messages per second", where, a.SystemID, float64(MinThroughput), float64(MaxThroughput))
 		}
 		if err := hlr.CheckRegion(a.DefaultRegion); err != nil {
 			return fieldErr(idVar, "%sdefault_region of %q: %q is not an ISO 3166-1 region code with a numbering plan", where, a.SystemID, a.DefaultRegion)

@@ -65,6 +65,10 @@ func TestAccountsFileErrors(t *testing.T) {
 			`accounts[1]: system_id "a" is already used by accounts[0]`},
 		{"negative binds", "accounts:\n  - {system_id: a, password: p, max_binds: -1}\n", `max_binds of "a" is negative`},
 		{"negative throughput", "accounts:\n  - {system_id: a, password: p, throughput: -1}\n", `throughput of "a" must be 0`},
+		{"infinite throughput", "accounts:\n  - {system_id: a, password: p, throughput: .inf}\n", `throughput of "a" must be 0 (unlimited) or from 0.001 to 1e+06`},
+		{"NaN throughput", "accounts:\n  - {system_id: a, password: p, throughput: .nan}\n", `throughput of "a" must be 0`},
+		{"throughput beyond the shared limiter", "accounts:\n  - {system_id: a, password: p, throughput: 1e19}\n", `throughput of "a" must be 0`},
+		{"throughput below a thousandth", "accounts:\n  - {system_id: a, password: p, throughput: 0.0001}\n", `throughput of "a" must be 0`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -209,3 +209,12 @@ const (
 	MaxSystemIDLen = 15
 	MaxPasswordLen = 8
 )
+
+// The range of an account's throughput other than 0 (unlimited), in
+// messages per second: the shared rate limiter counts in thousandths of a
+// message per second, and a rate beyond any real account's (or +Inf)
+// would overflow its arithmetic and throttle everything.
+const (
+	MinThroughput = 0.001
+	MaxThroughput = 1_000_000
+)
