@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -173,7 +174,12 @@ func (s *Server) apiEndpoints(routes *http.ServeMux, api *API) {
 			writeError(w, http.StatusNotFound, "no session "+id)
 			return
 		}
-		s.logger.Info("admin.session.unbound", "session", id, "remote", r.RemoteAddr)
+		// A number, as the smpp.* lines log it (the id is the session's).
+		var session any = id
+		if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+			session = n
+		}
+		s.logger.Info("admin.session.unbound", "session", session, "remote", r.RemoteAddr)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	routes.HandleFunc("GET "+PathAPI+"accounts", func(w http.ResponseWriter, r *http.Request) {
@@ -226,12 +232,18 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
+// writeJSON encodes v before the status line goes out: a value that does
+// not encode is answered 500 with the reason, never a status with an
+// empty body.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		code = http.StatusInternalServerError
+		body, _ = json.Marshal(map[string]string{"error": "cannot encode the answer: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_, _ = w.Write(append(body, '\n'))
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
