@@ -27,6 +27,10 @@ import (
 type accountPending struct {
 	mu sync.Mutex // held to publish a new map
 	n  atomic.Pointer[map[string]*atomic.Int64]
+	// fixed: setAccounts named the accounts followed; no other is added
+	// (a removed account's last receipts and receivers must not bring
+	// its series back). Before that, every account seen is followed.
+	fixed atomic.Bool
 }
 
 var accountPendingDesc = prometheus.NewDesc("dlr_account_pending",
@@ -39,7 +43,8 @@ func newAccountPending() *accountPending {
 	return p
 }
 
-// counter returns sys's count, adding sys when it is new.
+// counter returns sys's count, adding sys when it is new, unless the
+// followed accounts are fixed (nil then).
 func (p *accountPending) counter(sys string) *atomic.Int64 {
 	if c, ok := (*p.n.Load())[sys]; ok {
 		return c
@@ -49,6 +54,9 @@ func (p *accountPending) counter(sys string) *atomic.Int64 {
 	old := *p.n.Load()
 	if c, ok := old[sys]; ok {
 		return c
+	}
+	if p.fixed.Load() {
+		return nil
 	}
 	next := make(map[string]*atomic.Int64, len(old)+1)
 	maps.Copy(next, old)
@@ -67,7 +75,9 @@ func (p *accountPending) add(sys string, delta int64) {
 		}
 		return
 	}
-	addClamped(p.counter(sys), delta)
+	if c := p.counter(sys); c != nil {
+		addClamped(c, delta)
+	}
 }
 
 // setAccounts makes the followed accounts exactly ids (the accounts file):
@@ -76,6 +86,7 @@ func (p *accountPending) add(sys string, delta int64) {
 func (p *accountPending) setAccounts(ids []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.fixed.Store(true)
 	old := *p.n.Load()
 	next := make(map[string]*atomic.Int64, len(ids))
 	for _, id := range ids {
@@ -115,7 +126,8 @@ func (p *accountPending) doneEach(rs []*Receipt) {
 	}
 }
 
-// touch makes sys known without changing its count.
+// touch makes sys known without changing its count (unless the followed
+// accounts are fixed).
 func (p *accountPending) touch(sys string) { p.counter(sys) }
 
 func (p *accountPending) get(sys string) int {

@@ -90,3 +90,22 @@ func TestAccountCountReadsWhatGetReads(t *testing.T) {
 		t.Fatalf("alice's count %d at the end, want 7", got)
 	}
 }
+
+// TestRemovedAccountStaysGone: once the accounts file names the accounts
+// followed, a removed account's last receipts and receivers (one of two
+// receivers unbinding as the reload closes them: ReceiversChanged with 1)
+// do not bring its series back.
+func TestRemovedAccountStaysGone(t *testing.T) {
+	p := newAccountPending()
+	p.setAccounts([]string{"alice", "carol"})
+	p.setAccounts([]string{"alice"}) // a reload removed carol
+	p.touch("carol")
+	p.add("carol", 1)
+	if _, ok := (*p.n.Load())["carol"]; ok {
+		t.Fatal("a removed account is exported again")
+	}
+	p.add("alice", 1)
+	if got := p.get("alice"); got != 1 {
+		t.Fatalf("alice's count %d, want 1", got)
+	}
+}
