@@ -87,7 +87,7 @@ func New(rdb redis.UniversalClient, o Options) *Limits {
 		releases: make(chan lease, releaseQueue),
 		held:     make(map[string]map[uint64]struct{}),
 	}
-	for _, k := range []string{"reserve", "lease", "heartbeat", "release"} {
+	for _, k := range []string{"reserve", "reset", "lease", "heartbeat", "release"} {
 		for _, r := range []string{"ok", "error"} {
 			l.redisCalls.WithLabelValues(k, r)
 		}

@@ -120,6 +120,23 @@ func TestThroughputIsShared(t *testing.T) {
 	}
 }
 
+// TestRaisedThroughputAppliesAtOnce: at 0.01/s the one message of the
+// burst passes, then none for 100 s. The account's throughput raised to
+// 100/s by a reload lets messages through at once: the limiter's state in
+// Redis, kept at the old rate, no longer holds the new one back.
+func TestRaisedThroughputAppliesAtOnce(t *testing.T) {
+	a, _, _ := newPair(t, 30*time.Second)
+	run(t, a)
+	th := a.Throttle("acc", 0.01)
+	if !eventually(func() bool { return th.AllowN(1) }) {
+		t.Fatal("the burst's message did not pass")
+	}
+	th.SetRate(100)
+	if !eventually(func() bool { return th.AllowN(1) }) {
+		t.Fatal("nothing passed within 10 s of raising the throughput to 100/s")
+	}
+}
+
 // stallingRedis accepts connections and reads requests but answers only
 // once release is closed, like a Redis that hangs.
 func stallingRedis(t *testing.T) (addr string, got <-chan struct{}, release chan struct{}) {

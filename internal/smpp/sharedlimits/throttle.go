@@ -28,7 +28,10 @@ type throttle struct {
 	tokens  atomic.Int64
 	pending atomic.Bool  // a refill is queued, running or timed
 	batchAt atomic.Int64 // Limits.mono time: Redis has no whole batch before then
-	local   smpp.Throttle
+	// raised: the rate went up; the next refill clears the limiter's
+	// state in Redis first (see SetRate).
+	raised atomic.Bool
+	local  smpp.Throttle
 }
 
 // Throttle builds the shared throttle of an account; it is an
@@ -46,13 +49,27 @@ func (t *throttle) rate() float64 { return math.Float64frombits(t.perSec.Load())
 
 // SetRate changes the limit at once on this instance; Redis holds the
 // limit as arguments of each call, so the other instances follow as soon
-// as they reload too.
+// as they reload too. A raised rate also clears the limiter's state in
+// Redis: the state kept at the lower rate (when the next message may
+// pass) would hold the new rate back, for up to one message's interval
+// at the old rate (20 s at 0.05/s). Clearing it lets one burst through,
+// as after a restart. The refill is asked for at once, even while one
+// waits on a timer set at the old rate.
 func (t *throttle) SetRate(perSecond float64) {
-	t.perSec.Store(math.Float64bits(perSecond))
+	old := math.Float64frombits(t.perSec.Swap(math.Float64bits(perSecond)))
 	t.local.SetRate(perSecond)
 	t.tokens.Store(0)
+	t.batchAt.Store(0)
+	if perSecond > old && old > 0 {
+		t.raised.Store(true)
+	}
 	if perSecond > 0 {
-		t.refillSoon()
+		t.pending.Store(true)
+		select {
+		case t.l.refills <- t:
+		default:
+			t.pending.Store(false) // the next message asks again
+		}
 	}
 }
 
@@ -153,6 +170,9 @@ func (l *Limits) refillLoop(ctx context.Context) {
 // refill is requested again for when it will: a timer per throttle at
 // most, since t.pending stays set until then.
 func (l *Limits) refill(ctx context.Context, t *throttle) {
+	if t.raised.CompareAndSwap(true, false) {
+		l.clearRate(ctx, t)
+	}
 	n := t.batch()
 	if t.tokens.Load() > int64(n/2) {
 		t.pending.Store(false)
@@ -174,6 +194,15 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 	default:
 		l.refillAt(ctx, t, time.Duration(t.batchAt.Load()-l.mono()))
 	}
+}
+
+// clearRate deletes t's limiter state in Redis (SetRate: a raised rate).
+// A failure leaves the old state to run out, as before.
+func (l *Limits) clearRate(ctx context.Context, t *throttle) {
+	ctx, cancel := l.opCtx(ctx)
+	defer cancel()
+	err := l.rate.Reset(ctx, t.key)
+	l.observe("reset", err)
 }
 
 // refillAt queues t's refill again after wait, keeping t.pending set so
