@@ -49,7 +49,15 @@ func (b adminBackend) UnbindSession(ctx context.Context, id string) bool {
 func (b adminBackend) Accounts(ctx context.Context) ([]admin.Account, error) {
 	accs := b.a.accounts.List()
 	out := make([]admin.Account, 0, len(accs))
-	for _, acc := range accs {
+	var cluster []int // the binds of each account across instances: its leases
+	if b.a.limits != nil {
+		ids := make([]string, len(accs))
+		for i, acc := range accs {
+			ids[i] = acc.SystemID
+		}
+		cluster = b.a.limits.Counts(ctx, ids)
+	}
+	for i, acc := range accs {
 		set := acc.Settings()
 		n := acc.Submits()
 		pending, err := b.a.dispatcher.PendingCount(ctx, acc.SystemID)
@@ -62,11 +70,8 @@ func (b adminBackend) Accounts(ctx context.Context) ([]admin.Account, error) {
 			PendingReceipts: pending,
 			Submits:         admin.SubmitStats{Accepted: n.Accepted, Rejected: n.Rejected, Throttled: n.Throttled},
 		}
-		if b.a.limits != nil {
-			// Every bind holds a lease: their count is the cluster's.
-			if c, err := b.a.limits.Count(ctx, acc.SystemID); err == nil {
-				view.Binds.Cluster = &c
-			}
+		if cluster != nil && cluster[i] >= 0 {
+			view.Binds.Cluster = &cluster[i]
 		}
 		out = append(out, view)
 	}

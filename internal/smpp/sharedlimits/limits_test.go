@@ -3,7 +3,9 @@ package sharedlimits_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -134,6 +136,46 @@ func TestRaisedThroughputAppliesAtOnce(t *testing.T) {
 	th.SetRate(100)
 	if !eventually(func() bool { return th.AllowN(1) }) {
 		t.Fatal("nothing passed within 10 s of raising the throughput to 100/s")
+	}
+}
+
+// TestCountsAnswersEveryAccount: Counts gives each account's leases in
+// one pipeline; while the limits are degraded (Redis hangs) it answers -1
+// for every account without asking Redis, so a listing of many accounts
+// does not wait out the timeout once per account.
+func TestCountsAnswersEveryAccount(t *testing.T) {
+	a, b, _ := newPair(t, 30*time.Second)
+	ctx := context.Background()
+	if !a.Acquire(ctx, "acc", 1, 3) || !b.Acquire(ctx, "acc", 1, 3) || !a.Acquire(ctx, "other", 2, 3) {
+		t.Fatal("a lease was refused")
+	}
+	if got := b.Counts(ctx, []string{"acc", "other", "none"}); !slices.Equal(got, []int{2, 1, 0}) {
+		t.Fatalf("Counts = %v, want [2 1 0]", got)
+	}
+
+	addr, got, release := stallingRedis(t)
+	defer close(release)
+	// As the gateway's client: the context's deadline bounds each call.
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	l := sharedlimits.New(rdb, sharedlimits.Options{Instance: "a", Timeout: 100 * time.Millisecond})
+	if !l.Acquire(ctx, "acc", 1, 1) { // times out: degraded
+		t.Fatal("without Redis a lease must be granted")
+	}
+	<-got
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("acc%d", i)
+	}
+	for i, n := range l.Counts(ctx, ids) {
+		if n != -1 {
+			t.Fatalf("Counts[%d] = %d while degraded, want -1", i, n)
+		}
+	}
+	select {
+	case <-got:
+		t.Fatal("Counts asked a Redis known not to answer")
+	default:
 	}
 }
 
