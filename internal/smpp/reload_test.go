@@ -165,3 +165,49 @@ func TestBindLeasesAcquiredAndReleased(t *testing.T) {
 		t.Fatalf("bind after a release: %v", err)
 	}
 }
+
+// slowLeases is a BindLeases whose Acquire waits until release is closed,
+// as a slow Redis would, after saying on asked that a bind waits.
+type slowLeases struct {
+	asked    chan struct{}
+	release  chan struct{}
+	released chan uint64
+}
+
+func (l *slowLeases) Acquire(context.Context, string, uint64, int) bool {
+	l.asked <- struct{}{}
+	<-l.release
+	return true
+}
+
+func (l *slowLeases) Release(_ string, session uint64) { l.released <- session }
+
+// TestBindDuringItsAccountsRemoval: a bind whose password was checked
+// before a reload removed its account, and which registers after the
+// reload looked for the account's sessions, is refused (its lease given
+// back) rather than left bound to an account that no longer exists.
+func TestBindDuringItsAccountsRemoval(t *testing.T) {
+	leases := &slowLeases{asked: make(chan struct{}, 1), release: make(chan struct{}), released: make(chan uint64, 1)}
+	accounts := smpp.NewAccounts([]smpp.Account{{SystemID: "judy", Password: "pw"}, {SystemID: "keep", Password: "pw"}})
+	ts := startServer(t, smpp.Options{Auth: accounts, BindLeases: leases})
+	bound := make(chan error, 1)
+	go func() {
+		_, err := dial(t, ts.addr, pdu.CmdBindTransmitter, "judy", "pw")
+		bound <- err
+	}()
+	<-leases.asked // the password is checked; the bind waits for its lease
+	accounts.Replace([]smpp.Account{{SystemID: "keep", Password: "pw"}})
+	if n := ts.srv.UnbindAccount(ctxT(t), "judy"); n != 0 {
+		t.Fatalf("UnbindAccount ended %d sessions, want 0: the bind has not registered", n)
+	}
+	close(leases.release)
+	var be *esme.BindError
+	if err := <-bound; !errors.As(err, &be) || be.Status != pdu.StatusBindFail {
+		t.Fatalf("a bind of a removed account: %v, want ESME_RBINDFAIL", err)
+	}
+	select {
+	case <-leases.released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refused bind's lease was not given back")
+	}
+}

@@ -127,9 +127,18 @@ func (srv *Server) accept(conn net.Conn) {
 }
 
 // registerBind records a successful bind; it fails when the account
-// already has MaxBinds binds or the session is no longer open.
+// already has MaxBinds binds, a reload removed it since its password was
+// checked, or the session is no longer open.
 func (srv *Server) registerBind(s *Session, acc *AccountState, mode BindMode) bool {
 	srv.mu.Lock()
+	if acc.Removed() {
+		// Checked under srv.mu: a reload marks the account removed
+		// before UnbindAccount looks for its sessions under srv.mu, so
+		// a bind either registers before that look (and is unbound by
+		// it) or sees the mark here.
+		srv.mu.Unlock()
+		return false
+	}
 	ab := srv.accounts[acc.SystemID]
 	if ab == nil {
 		ab = &accountBinds{}
