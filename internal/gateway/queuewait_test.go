@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -68,25 +69,13 @@ func TestQueueWaitCountsAgainstTheLookupTimeout(t *testing.T) {
 			if n := lk.lookups.Load(); n != tt.wantLookups {
 				t.Errorf("%d lookups, want %d", n, tt.wantLookups)
 			}
-			if n := gathered(t, reg, "submit_queue_timeouts_total"); n != tt.wantTimeout {
+			var m dto.Metric
+			if err := h.metrics.queueTimeouts.Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			if n := m.GetCounter().GetValue(); n != tt.wantTimeout {
 				t.Errorf("submit_queue_timeouts_total %v, want %v", n, tt.wantTimeout)
 			}
 		})
 	}
-}
-
-// gathered is the value of the unlabelled counter name in reg.
-func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no %s in the registry", name)
-	return 0
 }
