@@ -148,7 +148,11 @@ func (t *throttle) reserve(ctx context.Context, n int, retry *atomic.Int64) (boo
 		return false, wrap("reserve throughput", err)
 	}
 	if res.Allowed == 0 {
-		retry.Store(t.l.mono() + int64(res.RetryAfter))
+		// An answer at a rate changed meanwhile (SetRate) says nothing
+		// of when the new rate has a batch: not kept.
+		if t.rate() == perSec {
+			retry.Store(t.l.mono() + int64(res.RetryAfter))
+		}
 		return false, nil
 	}
 	return true, nil
@@ -172,6 +176,7 @@ func (l *Limits) refillLoop(ctx context.Context) {
 func (l *Limits) refill(ctx context.Context, t *throttle) {
 	if t.raised.CompareAndSwap(true, false) {
 		l.clearRate(ctx, t)
+		t.batchAt.Store(0) // what Redis said of the old state is void
 	}
 	n := t.batch()
 	if t.tokens.Load() > int64(n/2) {
