@@ -107,3 +107,55 @@ func TestMaxConnections(t *testing.T) {
 		t.Fatalf("a connection beyond SMPP_MAX_CONNECTIONS was served: %s", p.Command)
 	}
 }
+
+// TestUnbindWithAFullWindow: a session whose window is full of receipts
+// it has not answered still gets the server's unbind (an operator's
+// unbind, a shutdown, a removed account); the window bounds receipts
+// only. The answers to those receipts that follow unbind_resp are waited
+// for, within the unbind timeout, before the connection closes: each is
+// settled (not sent again later).
+func TestUnbindWithAFullWindow(t *testing.T) {
+	ts, _ := fakeClockServer(t, smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: -1, Window: 2, ResponseTimeout: time.Minute})
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	s := sessionFrom(ts.srv, attackerIP)
+	answered := make(chan error, 2)
+	seqs := []uint32{sendDeliver(t, s, conn, answered), sendDeliver(t, s, conn, answered)}
+	if err := s.Send(&pdu.DeliverSM{}, func(pdu.PDU, error) {}); err != smpp.ErrWindowFull {
+		t.Fatalf("a third receipt: %v, want ErrWindowFull", err)
+	}
+	done := make(chan bool, 1)
+	go func() { done <- ts.srv.UnbindSession(context.Background(), s.ID()) }()
+	p, ok := readPDU(t, conn)
+	if !ok || p.Command != pdu.CmdUnbind {
+		t.Fatalf("server sent %+v (%v), want unbind", p.Header, ok)
+	}
+	// unbind_resp, then the client's own enquire_link: its answer says
+	// the server has read the unbind_resp.
+	if _, err := conn.Write(append(header(16, pdu.CmdUnbindResp, p.Sequence), header(16, pdu.CmdEnquireLink, 100)...)); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdEnquireLinkResp {
+		t.Fatalf("server sent %+v (%v), want enquire_link_resp", p.Header, ok)
+	}
+	select {
+	case <-s.Done():
+		t.Fatal("closed after unbind_resp with two receipts unanswered")
+	case <-time.After(100 * time.Millisecond): // a negative: nothing should happen
+	}
+	var msg []byte
+	for _, seq := range seqs {
+		msg = append(msg, header(16, pdu.CmdDeliverSMResp, seq)...)
+	}
+	if _, err := conn.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	for range seqs {
+		if err := <-answered; err != nil {
+			t.Fatalf("a receipt answered after unbind_resp: %v, want its answer", err)
+		}
+	}
+	if !<-done {
+		t.Fatal("UnbindSession did not find the session")
+	}
+	waitClosed(t, s, smpp.CloseAdminUnbind)
+}

@@ -132,6 +132,11 @@ func (s *Session) unbindAndClose(ctx context.Context, reason CloseReason) {
 	defer t.Stop()
 	select {
 	case <-answered:
+		// The answers to receipts sent before the unbind may still be
+		// on their way: wait for them within the same UnbindTimeout, as
+		// after the client's own unbind (handleUnbind). Closing at once
+		// had each of them sent again after the visibility timeout.
+		s.waitNoPending(t)
 		s.closeAfterFlush(reason)
 	case <-t.C():
 		s.closeAfterFlush(reason)

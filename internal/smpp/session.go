@@ -244,12 +244,15 @@ func (s *Session) send(body pdu.Body, timeout time.Duration, done func(resp pdu.
 		return ErrSessionClosed
 	default:
 	}
-	if len(s.pending) >= s.srv.opts.Window {
+	receipt := body.CommandID() == pdu.CmdDeliverSM
+	// The window bounds receipts: unbind and enquire_link end or test a
+	// session whose window may be full of receipts it does not answer
+	// (a shutdown, an operator's unbind), and must still go out.
+	if receipt && len(s.pending) >= s.srv.opts.Window {
 		s.pmu.Unlock()
 		return ErrWindowFull
 	}
 	seq := s.nextSeq()
-	receipt := body.CommandID() == pdu.CmdDeliverSM
 	now := s.srv.opts.Clock.Now()
 	s.pending[seq] = outbound{sent: now, deadline: now.Add(timeout), done: done, cmd: body.CommandID(), receipt: receipt}
 	s.pmu.Unlock()
