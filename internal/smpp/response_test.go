@@ -60,7 +60,7 @@ func TestUnansweredNotJudgedWhileReadingPaused(t *testing.T) {
 	if err := <-expired; !errors.Is(err, ErrTimeout) {
 		t.Fatalf("the request ended with %v, want ErrTimeout", err)
 	}
-	if s.unanswered.Load() {
+	if s.selfUnbinding.Load() {
 		t.Fatal("unbound for answering nothing while its reader was paused")
 	}
 }

@@ -45,9 +45,9 @@ type Session struct {
 	lastRead atomic.Int64  // monotonic nanoseconds from opened to the read that completed the last PDU of any kind
 	// lastAnswer is when the client last answered one of our requests:
 	// monotonic nanoseconds from opened, plus one (0: never).
-	lastAnswer atomic.Int64
-	unanswered atomic.Bool // being unbound for answering nothing (expirePending)
-	readPaused atomic.Bool // the reader waits for output room: answers may sit unread
+	lastAnswer    atomic.Int64
+	selfUnbinding atomic.Bool // being unbound by the gateway itself: answering nothing (expirePending) or silent (onTick)
+	readPaused    atomic.Bool // the reader waits for output room: answers may sit unread
 
 	binding        atomic.Bool // a bind is being checked: the session-init timer waits for its answer
 	legacy         atomic.Bool // interface_version below 0x34: nothing sent carries a TLV
@@ -352,7 +352,7 @@ func (s *Session) expirePending(now time.Time) {
 	}
 	// While the reader is paused the client's answers may sit unread:
 	// not judged then (a client that does not read is a slow consumer).
-	if len(expired) > 0 && s.State().Bound() && !s.readPaused.Load() && !s.answeredSince(expired) && s.unanswered.CompareAndSwap(false, true) {
+	if len(expired) > 0 && s.State().Bound() && !s.readPaused.Load() && !s.answeredSince(expired) && s.selfUnbinding.CompareAndSwap(false, true) {
 		// A request went unanswered and nothing sent after it was
 		// answered either: a client that keeps the link alive with its
 		// own enquire_link but answers nothing would otherwise keep its

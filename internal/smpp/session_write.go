@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"context"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -113,8 +114,17 @@ func (s *Session) onTick(now time.Time) {
 	}
 	// Any PDU counts as activity: a receiver that only answers deliver_sm
 	// and enquire_link is alive.
-	if st.Bound() && o.InactivityTimeout > 0 && s.idleFor(now) > o.InactivityTimeout {
-		s.close(CloseInactivity)
+	if st.Bound() && o.InactivityTimeout > 0 && s.idleFor(now) > o.InactivityTimeout && s.selfUnbinding.CompareAndSwap(false, true) {
+		// Unbound as the README says, not cut: the client gets unbind
+		// and the connection closes when it answers or after the unbind
+		// timeout (once: selfUnbinding).
+		s.log().Info("smpp.session.inactive", "session", s.id, "remote", s.remote.String(),
+			"system_id", s.SystemID(), "idle_seconds", s.idleFor(now).Seconds())
+		s.srv.wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), o.ResponseTimeout)
+			defer cancel()
+			s.unbindAndClose(ctx, CloseInactivity)
+		})
 		return
 	}
 	s.expirePending(now)

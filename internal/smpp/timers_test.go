@@ -55,8 +55,9 @@ func TestTimersCloseSessions(t *testing.T) {
 	}{
 		{"no bind", smpp.Options{BindTimeout: 10 * time.Second}, false,
 			[]time.Duration{11 * time.Second}, nil, smpp.CloseBindTimeout},
+		// Unbound, not cut: unbind, and closed once the client answers.
 		{"inactive", smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: 60 * time.Second}, true,
-			[]time.Duration{61 * time.Second}, nil, smpp.CloseInactivity},
+			[]time.Duration{61 * time.Second}, []pdu.CommandID{pdu.CmdUnbind}, smpp.CloseInactivity},
 		{"enquire_link unanswered", smpp.Options{EnquireLinkInterval: 30 * time.Second, EnquireLinkTimeout: 10 * time.Second,
 			ResponseTimeout: time.Hour, InactivityTimeout: -1}, true,
 			[]time.Duration{31 * time.Second, 11 * time.Second}, []pdu.CommandID{pdu.CmdEnquireLink}, smpp.CloseEnquireLinkTimeout},
@@ -75,8 +76,14 @@ func TestTimersCloseSessions(t *testing.T) {
 			for i, d := range tt.steps {
 				clk.Advance(d)
 				if i < len(tt.expect) {
-					if p, ok := readPDU(t, conn); !ok || p.Command != tt.expect[i] {
+					p, ok := readPDU(t, conn)
+					if !ok || p.Command != tt.expect[i] {
 						t.Fatalf("step %d: server sent %+v (%v), want %s", i, p.Header, ok, tt.expect[i])
+					}
+					if p.Command == pdu.CmdUnbind {
+						if _, err := conn.Write(header(16, pdu.CmdUnbindResp, p.Sequence)); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
 			}
