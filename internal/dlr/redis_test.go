@@ -3,6 +3,7 @@ package dlr
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,3 +109,30 @@ func TestRedisKeysShareAccountSlot(t *testing.T) {
 
 // registry is a fresh registry for tests that need one.
 func registry() *prometheus.Registry { return prometheus.NewRegistry() }
+
+// TestAccountTagsNeverCollide: an account whose system_id holds a brace
+// has its hash tag escaped; another account named as that escape (or as
+// the escape of an escape) gets a tag of its own, so neither reads the
+// other's receipts. Plain ids keep their own name as tag.
+func TestAccountTagsNeverCollide(t *testing.T) {
+	ids := []string{"alice", "{a}", "x7b617d", "x78376236313764", "a}b", "x", "x00", "X7B617D", "x7B617D", "xx"}
+	seen := map[string]string{}
+	for _, id := range ids {
+		tag := accountTag(id)
+		if other, dup := seen[tag]; dup {
+			t.Fatalf("%q and %q share the hash tag %q", id, other, tag)
+		}
+		seen[tag] = id
+		if strings.ContainsAny(tag, "{}") {
+			t.Fatalf("%q: tag %q holds a brace", id, tag)
+		}
+	}
+	for _, id := range []string{"alice", "x7B617D", "xx", "x00", "x"} {
+		if tag := accountTag(id); tag != id {
+			t.Errorf("%q: tag %q, want the id itself", id, tag)
+		}
+	}
+	if got := accountTag("{a}"); got != "x7b617d" {
+		t.Errorf("{a}: tag %q, want x7b617d (as before: keys stay where they were)", got)
+	}
+}

@@ -190,11 +190,35 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 
 // accountBase returns "P{tag}:" for sys.
 func (q *RedisQueue) accountBase(sys string) string {
-	tag := sys
-	if strings.ContainsAny(sys, "{}") { // keep the hash tag well formed
-		tag = "x" + hex.EncodeToString([]byte(sys))
+	return q.prefix + "{" + accountTag(sys) + "}:"
+}
+
+// accountTag is sys as the hash tag of its keys: itself, or "x" and its
+// hex digits when it holds a brace (the tag must be well formed), and
+// also when it is itself what an escaped system_id looks like, so that no
+// two accounts share keys ("{a}" escapes to x7b617d; an account named
+// x7b617d must not read its receipts). The escape applies to exactly
+// the ids needsEscape says, and a plain tag never needs it, so the map
+// is one to one.
+func accountTag(sys string) string {
+	if needsEscape(sys) {
+		return "x" + hex.EncodeToString([]byte(sys))
 	}
-	return q.prefix + "{" + tag + "}:"
+	return sys
+}
+
+// needsEscape: sys holds a brace, or is "x" + the hex digits of an id
+// that needs escaping (lower case, as accountTag writes them).
+func needsEscape(sys string) bool {
+	if strings.ContainsAny(sys, "{}") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(sys, "x")
+	if !ok || rest == "" || rest != strings.ToLower(rest) {
+		return false
+	}
+	inner, err := hex.DecodeString(rest)
+	return err == nil && needsEscape(string(inner))
 }
 
 // accountKeys returns the r, fresh, due and exp keys of sys.
