@@ -390,3 +390,37 @@ func TestAnotherAccountCannotQueryOrCancel(t *testing.T) {
 		t.Fatalf("the owner's cancel_sm: %s", resp.Status)
 	}
 }
+
+// TestQueryCancelCheckTheAddresses: a source_addr (query_sm, cancel_sm)
+// or destination_addr (cancel_sm) other than the message's fails
+// (SMPP v3.4 4.8.1, 4.9.1); NULL or the message's own passes.
+func TestQueryCancelCheckTheAddresses(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), map[string]string{"DLR_DELAY_SECONDS": "30"})
+	c := bind(t, gw.addr, pdu.CmdBindTransceiver, nil)
+	_, id := c.submit(t, sm("40722570240999", 1)) // from SENDER
+	steps := []struct {
+		name string
+		req  pdu.Body
+		want pdu.Status
+	}{
+		{"query_sm from another source", &pdu.QuerySM{MessageID: id, Source: pdu.Address{TON: 5, Addr: "OTHER"}}, pdu.StatusQueryFail},
+		{"query_sm from its source", &pdu.QuerySM{MessageID: id, Source: pdu.Address{TON: 5, Addr: "SENDER"}}, pdu.StatusOK},
+		{"cancel_sm from another source", &pdu.CancelSM{MessageID: id, Source: pdu.Address{TON: 5, Addr: "OTHER"}}, pdu.StatusCancelFail},
+		{"cancel_sm to another destination", &pdu.CancelSM{MessageID: id, Dest: pdu.Address{TON: 1, NPI: 1, Addr: "99999"}}, pdu.StatusCancelFail},
+		{"query_sm after the refused cancels", &pdu.QuerySM{MessageID: id}, pdu.StatusOK},
+		{"cancel_sm naming both its addresses", &pdu.CancelSM{MessageID: id, Source: pdu.Address{TON: 5, Addr: "SENDER"},
+			Dest: pdu.Address{TON: 1, NPI: 1, Addr: "40722570240999"}}, pdu.StatusOK},
+	}
+	for _, st := range steps {
+		resp, err := c.Send(ctxT(t), st.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Status != st.want {
+			t.Fatalf("%s: %s, want %s", st.name, resp.Status, st.want)
+		}
+		if q, ok := resp.Body.(*pdu.QuerySMResp); ok && resp.Status == pdu.StatusOK && q.MessageState != pdu.StateEnroute {
+			t.Fatalf("%s: state %v, want ENROUTE (nothing cancelled it)", st.name, q.MessageState)
+		}
+	}
+}

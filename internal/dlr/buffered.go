@@ -580,7 +580,7 @@ func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) 
 		for _, r := range a.rs {
 			if r.MessageID == messageID {
 				q.mu.Unlock()
-				return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt}, true, nil
+				return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt, Source: r.Source.Addr}, true, nil
 			}
 		}
 	}

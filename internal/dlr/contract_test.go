@@ -194,10 +194,11 @@ func TestQueueContract(t *testing.T) {
 				t.Fatalf("claimed cancelled %v", got)
 			}
 		}},
-		{"lookup pending is enroute", func(t *testing.T, q Queue) {
-			put(t, q, receipt("L1", "acme", time.Hour))
-			if o, ok := lookup(t, q, "L1"); !ok || o.State != pdu.StateEnroute {
-				t.Fatalf("Lookup = %+v %v", o, ok)
+		{"lookup pending is enroute, with its addresses", func(t *testing.T, q Queue) {
+			r := receipt("L1", "acme", time.Hour)
+			put(t, q, r)
+			if o, ok := lookup(t, q, "L1"); !ok || o.State != pdu.StateEnroute || o.Source != r.Source.Addr || o.Destination != r.Dest.Addr {
+				t.Fatalf("Lookup = %+v %v, want ENROUTE from %q to %q", o, ok, r.Source.Addr, r.Dest.Addr)
 			}
 		}},
 		{"next due", func(t *testing.T, q Queue) {

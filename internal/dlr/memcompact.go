@@ -157,8 +157,15 @@ func unpackAddr(b, p []byte) ([]byte, int) {
 
 // unpackDest returns the destination address packed in a.
 func unpackDest(a *[memAddrsLen]byte) string {
+	_, dst := unpackAddrPair(a)
+	return dst
+}
+
+// unpackAddrPair returns the source and destination addresses packed in a.
+func unpackAddrPair(a *[memAddrsLen]byte) (src, dst string) {
 	b, srcLen := unpackAddrs(make([]byte, 0, 2*addrMaxCount), a)
-	return string(b[srcLen:])
+	both := string(b) // one copy of both
+	return both[:srcLen], both[srcLen:]
 }
 
 // fromNanos is the inverse of unixNano, in UTC like a decoded receipt.

@@ -196,11 +196,19 @@ func (r *Receipt) setTexts(s string, l textLens) string {
 
 // destLocked returns the destination address of entry ref.
 func (q *MemoryQueue) destLocked(ref memRef) string {
+	_, dst := q.addrsLocked(ref)
+	return dst
+}
+
+// addrsLocked returns the source and destination addresses of entry ref
+// (the source is empty once the entry is finished).
+func (q *MemoryQueue) addrsLocked(ref memRef) (src, dst string) {
 	e := q.store.at(ref)
 	if e.flags&memSpilledAddr != 0 {
-		return q.spill[ref].dst
+		sp := q.spill[ref]
+		return sp.src, sp.dst
 	}
-	return unpackDest(&e.addrs)
+	return unpackAddrPair(&e.addrs)
 }
 
 // unlinkLocked takes a pending entry out of its account's due order.

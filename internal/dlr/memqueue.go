@@ -236,9 +236,10 @@ func (q *MemoryQueue) Lookup(_ context.Context, systemID, messageID string) (Out
 	if q.accts.name(e.acct) != systemID {
 		return Outcome{}, false, nil
 	}
-	o := Outcome{State: pdu.MessageState(e.state), SystemID: systemID, Destination: q.destLocked(ref), SubmittedAt: fromNanos(e.sub)}
+	src, dst := q.addrsLocked(ref)
+	o := Outcome{State: pdu.MessageState(e.state), SystemID: systemID, Destination: dst, SubmittedAt: fromNanos(e.sub)}
 	if e.flags&memPending != 0 {
-		o.State = pdu.StateEnroute
+		o.State, o.Source = pdu.StateEnroute, src
 	} else {
 		o.At = fromNanos(e.exp)
 	}

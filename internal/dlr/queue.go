@@ -48,6 +48,10 @@ type Outcome struct {
 	// acceptance time, when the queue still knows them (zero otherwise).
 	Destination string
 	SubmittedAt time.Time
+	// Source is the submit_sm's source_addr while the receipt is pending
+	// (empty once it is finished): query_sm and cancel_sm that name one
+	// must name this one.
+	Source string
 }
 
 // Queue stores pending receipts. Implementations: MemoryQueue (one process,

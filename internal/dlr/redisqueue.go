@@ -641,7 +641,7 @@ func (q *RedisQueue) Lookup(ctx context.Context, systemID, messageID string) (Ou
 	if b, err := body.Result(); err == nil {
 		o := Outcome{State: pdu.StateEnroute, SystemID: systemID}
 		if r, err := decodeReceipt(b); err == nil {
-			o.Destination, o.SubmittedAt = r.Dest.Addr, r.SubmittedAt
+			o.Destination, o.SubmittedAt, o.Source = r.Dest.Addr, r.SubmittedAt, r.Source.Addr
 		}
 		return o, true, nil
 	}
