@@ -424,3 +424,45 @@ func TestQueryCancelCheckTheAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelRefusedWhileTheReceiptIsBeingSent: once a receipt's
+// deliver_sm is out and unanswered, cancel_sm can no longer recall it:
+// ESME_RCANCELFAIL, and the message ends DELIVERED when the answer comes
+// (before, the cancel answered ESME_ROK, query_sm said DELETED and then
+// DELIVERED).
+func TestCancelRefusedWhileTheReceiptIsBeingSent(t *testing.T) {
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), nil)
+	got, release := make(chan struct{}, 1), make(chan struct{})
+	bind(t, gw.addr, pdu.CmdBindReceiver, func(*pdu.DeliverSM) pdu.Status {
+		got <- struct{}{}
+		<-release // answers only when the test says
+		return pdu.StatusOK
+	})
+	tx := bind(t, gw.addr, pdu.CmdBindTransmitter, nil)
+	_, id := tx.submit(t, sm("40722570240999", 1))
+	<-got
+	resp, err := tx.Send(ctxT(t), &pdu.CancelSM{MessageID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != pdu.StatusCancelFail {
+		t.Fatalf("cancel_sm while its receipt is being sent: %s, want ESME_RCANCELFAIL", resp.Status)
+	}
+	close(release)
+	for {
+		resp, err := tx.Send(ctxT(t), &pdu.QuerySM{MessageID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, _ := resp.Body.(*pdu.QuerySMResp)
+		if resp.Status == pdu.StatusOK && q.MessageState == pdu.StateDelivered {
+			return
+		}
+		if resp.Status != pdu.StatusOK || q.MessageState != pdu.StateEnroute {
+			t.Fatalf("query_sm after the refused cancel: %s %+v, want ENROUTE then DELIVERED", resp.Status, resp.Body)
+		}
+		if ctxT(t).Err() != nil {
+			t.Fatal("never DELIVERED")
+		}
+	}
+}

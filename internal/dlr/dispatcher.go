@@ -226,9 +226,19 @@ func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
 }
 
 // Cancel removes a pending receipt of systemID (cancel_sm). It reports
-// whether one was removed. A receipt already handed to a bind may still
-// arrive.
+// whether one was removed: not when it is being sent.
 func (d *Dispatcher) Cancel(ctx context.Context, systemID, messageID string) (bool, error) {
+	// A receipt this instance is sending (its deliver_sm is out, the
+	// answer not in) can no longer be recalled: its answer would record
+	// it DELIVERED after the cancel said DELETED. Receipts another
+	// instance is sending are refused by the queue (their lease).
+	s := d.shardOf(systemID)
+	s.mu.Lock()
+	_, sending := s.held[messageID]
+	s.mu.Unlock()
+	if sending {
+		return false, nil
+	}
 	ok, err := d.q.Cancel(ctx, systemID, messageID, d.o.Clock.Now())
 	if err != nil {
 		return false, fmt.Errorf("dlr: cancel %s: %w", messageID, err)

@@ -472,11 +472,10 @@ if ARGV[4] ~= '9999999999999' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 return 1`
 
 	// finishLua: KEYS r, due, exp, done bucket (doneAt), lease; ARGV
-	// outcome value, bucket expiry (unix ms), only_pending ("1": cancel),
-	// ids... Removes the receipts and remembers the outcome for each. With
-	// only_pending, ids that are not pending are left alone. A fresh-list
-	// element of a removed receipt stays until a claim drops it. Returns
-	// the number of receipts that were pending.
+	// outcome value, bucket expiry (unix ms), ids... Removes the receipts
+	// and remembers the outcome for each. A fresh-list element of a
+	// removed receipt stays until a claim drops it. Returns the number of
+	// receipts that were pending.
 	finishLua = doneLua + `
 local n = 0
 local done, keys = {}, {}
@@ -491,36 +490,47 @@ local function remember(id)
   d[#d + 1] = f
   d[#d + 1] = ARGV[1]
 end
-if ARGV[3] == '1' then
-  for i = 4, #ARGV do
-    local id = ARGV[i]
-    if redis.call('HDEL', KEYS[1], id) == 1 then
-      n = n + 1
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('ZREM', KEYS[3], id)
-      redis.call('ZREM', KEYS[5], id)
-      remember(id)
-    end
-  end
-else
-  local ids = {}
-  for i = 4, #ARGV do
-    ids[#ids + 1] = ARGV[i]
-    remember(ARGV[i])
-  end
-  n = redis.call('HDEL', KEYS[1], unpack(ids))
-  -- The due and exp sets hold only retried or out-of-order receipts:
-  -- usually absent, and then not worth passing every id to.
-  for k = 2, 3 do
-    if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('ZREM', KEYS[k], unpack(ids)) end
-  end
-  redis.call('ZREM', KEYS[5], unpack(ids))
+local ids = {}
+for i = 3, #ARGV do
+  ids[#ids + 1] = ARGV[i]
+  remember(ARGV[i])
 end
+n = redis.call('HDEL', KEYS[1], unpack(ids))
+-- The due and exp sets hold only retried or out-of-order receipts:
+-- usually absent, and then not worth passing every id to.
+for k = 2, 3 do
+  if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('ZREM', KEYS[k], unpack(ids)) end
+end
+redis.call('ZREM', KEYS[5], unpack(ids))
 for _, k in ipairs(keys) do
   redis.call('HSET', k, unpack(done[k]))
   redis.call('PEXPIREAT', k, ARGV[2])
 end
 return n`
+
+	// cancelLua: KEYS r, due, exp, done bucket (doneAt), lessees; ARGV
+	// outcome value, bucket expiry (unix ms), lease key prefix
+	// ("P{T}:lease:"), now (unix ms), id. Removes the receipt and
+	// remembers its outcome if it is pending and no instance holds a live
+	// lease on it: a leased receipt is being sent (its deliver_sm may be
+	// on the wire) and can no longer be recalled; its answer would record
+	// it DELIVERED after the cancel said DELETED. A lease that ended
+	// (the receipt waits to be sent again) does not stop the cancel.
+	// Returns 1 (cancelled), 0 (not pending) or -1 (being sent).
+	cancelLua = doneLua + `
+local id = ARGV[5]
+if redis.call('HEXISTS', KEYS[1], id) == 0 then return 0 end
+for _, l in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  local u = redis.call('ZSCORE', ARGV[3] .. l, id)
+  if u and tonumber(u) > tonumber(ARGV[4]) then return -1 end
+end
+redis.call('HDEL', KEYS[1], id)
+redis.call('ZREM', KEYS[2], id)
+redis.call('ZREM', KEYS[3], id)
+local dk, df = doneAt(KEYS[4], id)
+redis.call('HSET', dk, df, ARGV[1])
+redis.call('PEXPIREAT', dk, ARGV[2])
+return 1`
 
 	// expireLua: KEYS r, fresh, due, exp, done bucket (doneAt), lessees; ARGV now
 	// (13-digit unix ms), max, outcome value, bucket expiry, lease key
@@ -619,7 +629,7 @@ return {redis.call('HLEN', KEYS[1]), e or '', lost, seq}`
 )
 
 type redisScripts struct {
-	put, claim, retry, finish, expire, setAside, count, reclaim, unleaseGone *redis.Script
+	put, claim, retry, finish, cancel, expire, setAside, count, reclaim, unleaseGone *redis.Script
 }
 
 func newRedisScripts() redisScripts {
@@ -628,6 +638,7 @@ func newRedisScripts() redisScripts {
 		claim:       redis.NewScript(claimLua),
 		retry:       redis.NewScript(retryLua),
 		finish:      redis.NewScript(finishLua),
+		cancel:      redis.NewScript(cancelLua),
 		expire:      redis.NewScript(expireLua),
 		setAside:    redis.NewScript(setAsideLua),
 		count:       redis.NewScript(countLua),

@@ -136,3 +136,33 @@ func TestAccountTagsNeverCollide(t *testing.T) {
 		t.Errorf("{a}: tag %q, want x7b617d (as before: keys stay where they were)", got)
 	}
 }
+
+// TestCancelRefusedWhileLeased: a receipt another instance has claimed
+// (its live lease: it is being sent) is not cancelled; once that lease
+// has ended (the receipt waits to be sent again) it is.
+func TestCancelRefusedWhileLeased(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	lost, _ := NewLossCounter(nil)
+	a := NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, InstanceID: "gwA"})
+	b := NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, InstanceID: "gwB"})
+	if err := a.Put(ctx, receipt("CCCCCCCCCCCCCCC1", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := b.Claim(ctx, "acme", t0, 30*time.Second, 10); err != nil || len(rs) != 1 {
+		t.Fatalf("Claim = %d %v", len(rs), err)
+	}
+	if ok, err := a.Cancel(ctx, "acme", "CCCCCCCCCCCCCCC1", t0.Add(time.Second)); err != nil || ok {
+		t.Fatalf("Cancel while leased = %v %v, want false", ok, err)
+	}
+	if o, ok, err := a.Lookup(ctx, "acme", "CCCCCCCCCCCCCCC1"); err != nil || !ok || o.State != pdu.StateEnroute {
+		t.Fatalf("Lookup after the refused cancel = %+v %v %v, want ENROUTE", o, ok, err)
+	}
+	if ok, err := a.Cancel(ctx, "acme", "CCCCCCCCCCCCCCC1", t0.Add(31*time.Second)); err != nil || !ok {
+		t.Fatalf("Cancel after the lease ended = %v %v, want true", ok, err)
+	}
+	if o, ok, _ := a.Lookup(ctx, "acme", "CCCCCCCCCCCCCCC1"); !ok || o.State != pdu.StateDeleted {
+		t.Fatalf("Lookup after the cancel = %+v %v, want DELETED", o, ok)
+	}
+}

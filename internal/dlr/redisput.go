@@ -343,7 +343,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 			keys := q.accountKeys(k.sys)
 			bucket, until := q.doneBucket(k.sys, now)
 			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.finish, keys: []string{keys[0], keys[2], keys[3], bucket, q.leaseKey(k.sys, q.o.InstanceID)},
-				args: []any{finalValue(req.o), until, "0"}}
+				args: []any{finalValue(req.o), until}}
 			idx[k] = g
 			groups = append(groups, g)
 		}

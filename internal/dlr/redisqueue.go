@@ -514,7 +514,7 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			cmds := make([]*redis.Cmd, 0, len(byAccount))
 			for sys, ids := range byAccount {
-				cmds = append(cmds, q.finish(ctx, p, sys, o, false, byHash, ids...))
+				cmds = append(cmds, q.finish(ctx, p, sys, o, byHash, ids...))
 			}
 			_, err := p.Exec(ctx)
 			for _, c := range cmds {
@@ -579,14 +579,10 @@ func (q *RedisQueue) markerLocked(sys string) string { return markerFor(q.newEpo
 
 // finish runs finishLua: by Run (hash, then text on NOSCRIPT) on a
 // client, or by hash or text in a pipeline.
-func (q *RedisQueue) finish(ctx context.Context, c redis.Scripter, sys string, o Outcome, onlyPending, byHash bool, ids ...any) *redis.Cmd {
+func (q *RedisQueue) finish(ctx context.Context, c redis.Scripter, sys string, o Outcome, byHash bool, ids ...any) *redis.Cmd {
 	k := q.accountKeys(sys)
 	bucket, until := q.doneBucket(sys, time.Now())
-	only := "0"
-	if onlyPending {
-		only = "1"
-	}
-	keys, args := []string{k[0], k[2], k[3], bucket, q.leaseKey(sys, q.o.InstanceID)}, append([]any{finalValue(o), until, only}, ids...)
+	keys, args := []string{k[0], k[2], k[3], bucket, q.leaseKey(sys, q.o.InstanceID)}, append([]any{finalValue(o), until}, ids...)
 	if _, pipe := c.(redis.Pipeliner); !pipe {
 		return q.s.finish.Run(ctx, c, keys, args...)
 	}
@@ -607,12 +603,18 @@ func (q *RedisQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
 	return nil
 }
 
-// Cancel removes a pending receipt of systemID.
+// Cancel removes a pending receipt of systemID that no instance is
+// sending (cancelLua).
 func (q *RedisQueue) Cancel(ctx context.Context, systemID, messageID string, at time.Time) (bool, error) {
-	n, err := q.finish(ctx, q.c, systemID, Outcome{State: pdu.StateDeleted, At: at}, true, true, messageID).Int()
+	k := q.accountKeys(systemID)
+	bucket, until := q.doneBucket(systemID, time.Now())
+	keys := []string{k[0], k[2], k[3], bucket, q.lesseesKey(systemID)}
+	n, err := q.s.cancel.Run(ctx, q.c, keys, finalValue(Outcome{State: pdu.StateDeleted, At: at}), until,
+		q.leaseKey(systemID, ""), millisArg(at), messageID).Int()
 	if err != nil {
 		return false, redisErr("cancel", err)
 	}
+	n = max(n, 0) // -1: being sent
 	q.removed(systemID, -1, n)
 	return n == 1, nil
 }
