@@ -47,3 +47,33 @@ func TestTwoInstancesShareCacheAndReceipts(t *testing.T) {
 		t.Fatalf("instance B made %d HLR requests for numbers A looked up, want 0", n)
 	}
 }
+
+// TestQueryRightAfterAcceptWithoutReceipt: with DLR_MODE=requested and
+// Redis, a message that asked for no receipt is answered once its outcome
+// is recorded, so a query_sm sent as soon as the answer arrives, on this
+// instance or another, finds it DELIVERED. (The answer used to go out
+// before the record's commit: 23 to 41 of 300 such queries got
+// ESME_RQUERYFAIL.)
+func TestQueryRightAfterAcceptWithoutReceipt(t *testing.T) {
+	url, prefix := redistest.URL(t)
+	env := map[string]string{"REDIS_URL": url, "REDIS_KEY_PREFIX": prefix, "DLR_MODE": "requested"}
+	a := startGateway(t, newFakeTMT(t, invalidNumbers), env)
+	b := startGateway(t, newFakeTMT(t, invalidNumbers), env)
+	ta := bind(t, a.addr, pdu.CmdBindTransceiver, nil)
+	tb := bind(t, b.addr, pdu.CmdBindTransceiver, nil)
+	for i := range 100 {
+		status, id := ta.submit(t, sm("40722570240999", 0)) // cached after the first: answered on the reader
+		if status != pdu.StatusOK {
+			t.Fatalf("submit %d: %s", i, status)
+		}
+		for _, c := range []*client{ta, tb} {
+			resp, err := c.Send(ctxT(t), &pdu.QuerySM{MessageID: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q, _ := resp.Body.(*pdu.QuerySMResp); resp.Status != pdu.StatusOK || q.MessageState != pdu.StateDelivered {
+				t.Fatalf("query_sm %d right after its submit_sm_resp: %s %+v, want DELIVERED", i, resp.Status, resp.Body)
+			}
+		}
+	}
+}

@@ -178,25 +178,30 @@ func (d *Dispatcher) ScheduleNow(r Receipt) (handled bool, err error) {
 }
 
 // Accepted remembers an accepted message that asked for no receipt
-// (DLR_MODE=requested) as delivered, so that query_sm answers its state.
-// It does not wait: a failure is logged at DEBUG, counted in
+// (DLR_MODE=requested) as delivered, so that query_sm answers its state,
+// and calls done (when not nil) once it is recorded or failed, perhaps
+// before it returns: the caller answers the submit then, so a query_sm
+// sent at once finds it. A failure is logged at DEBUG, counted in
 // dlr_outcomes_not_recorded_total, and costs only the answer to a later
 // query_sm.
-func (d *Dispatcher) Accepted(r Receipt) {
+func (d *Dispatcher) Accepted(r Receipt, done func()) {
 	o := Outcome{State: pdu.StateDelivered, At: r.SubmittedAt, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt}
-	logErr := func(err error) {
+	finish := func(err error) {
 		if err != nil {
 			d.m.notRecordedOne()
 			d.o.Logger.Debug("dlr.outcome_not_recorded", "message_id", r.MessageID, "err", err)
 		}
+		if done != nil {
+			done()
+		}
 	}
 	if rec, ok := d.q.(OutcomeRecorder); ok {
-		rec.RecordAsync(o, r, logErr)
+		rec.RecordAsync(o, r, finish)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
 	defer cancel()
-	logErr(d.q.Ack(ctx, o, r))
+	finish(d.q.Ack(ctx, o, r))
 }
 
 // SetAccounts names the accounts of the accounts file, at start and after

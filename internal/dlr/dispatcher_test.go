@@ -408,7 +408,9 @@ func TestOutcomeNotRecordedIsCounted(t *testing.T) {
 	if got := metric(t, h.reg, "dlr_outcomes_not_recorded_total"); got != 0 {
 		t.Fatalf("dlr_outcomes_not_recorded_total = %v before any message, want 0", got)
 	}
-	h.d.Accepted(receipt("00000000000000C1", "acme", 0))
+	done := make(chan struct{})
+	h.d.Accepted(receipt("00000000000000C1", "acme", 0), func() { close(done) })
+	<-done // a refused record is done too: the submit is answered
 	if got := metric(t, h.reg, "dlr_outcomes_not_recorded_total"); got != 1 {
 		t.Fatalf("dlr_outcomes_not_recorded_total = %v after a refused record, want 1", got)
 	}

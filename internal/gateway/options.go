@@ -19,8 +19,11 @@ type Receipts interface {
 	// from done.
 	ScheduleAsync(r dlr.Receipt, done func(error))
 	// Accepted remembers an accepted message that asked for no receipt
-	// (DLR_MODE=requested), so that query_sm can answer its state.
-	Accepted(r dlr.Receipt)
+	// (DLR_MODE=requested), so that query_sm can answer its state, and
+	// calls done once it is remembered (or could not be: counted by the
+	// queue), perhaps before it returns. The answer waits for done, so a
+	// query_sm sent as soon as it arrives finds the message.
+	Accepted(r dlr.Receipt, done func())
 	// Cancel and Lookup only ever see receipts of systemID, the session's
 	// account: message ids are predictable.
 	Cancel(ctx context.Context, systemID, messageID string) (bool, error)

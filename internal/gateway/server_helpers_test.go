@@ -45,7 +45,7 @@ type noReceipts struct{}
 
 func (noReceipts) Schedule(context.Context, dlr.Receipt) error          { return nil }
 func (noReceipts) ScheduleAsync(_ dlr.Receipt, done func(error))        { done(nil) }
-func (noReceipts) Accepted(dlr.Receipt)                                 {}
+func (noReceipts) Accepted(_ dlr.Receipt, done func())                  { done() }
 func (noReceipts) Cancel(context.Context, string, string) (bool, error) { return false, nil }
 func (noReceipts) Lookup(context.Context, string, string) (dlr.Outcome, bool, error) {
 	return dlr.Outcome{}, false, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/dlr"
@@ -50,9 +51,7 @@ func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decis
 	id := h.opts.IDs.NextAt(start)
 	rc, want := h.receiptFor(r, sm.Source, sm.Dest, sm.RegisteredDelivery, id, d, start)
 	if !want && inline {
-		// As storeReceipt, without the callback: answered here.
-		h.opts.Receipts.Accepted(rc)
-		h.finishInline(r, sm, d, id, start)
+		h.acceptRecordedInline(r, sm, d, id, start, rc)
 		return
 	}
 	if want && h.storeNow != nil && h.accepting.add() {
@@ -70,6 +69,31 @@ func (h *Handler) accept(_ context.Context, r *smpp.Request, sm *pdu.SM, d decis
 		h.accepting.done()
 	}
 	h.acceptAsync(r, sm, d, id, start, rc, want)
+}
+
+// acceptRecordedInline is accept for a message that asked for no receipt,
+// on the session's reader: answered once its outcome is recorded, here
+// (inline) when the queue records it at once, else from the record's
+// completion.
+func (h *Handler) acceptRecordedInline(r *smpp.Request, sm *pdu.SM, d decision, id string, start time.Time, rc dlr.Receipt) {
+	if !h.accepting.add() {
+		h.finishInline(r, sm, decision{status: pdu.StatusSysErr, detail: errClosing.Error()}, "", start)
+		return
+	}
+	// 0: recording; 1: recorded before Accepted returned (answered
+	// below); 2: Accepted returned first (answered by the callback).
+	var state atomic.Int32
+	h.opts.Receipts.Accepted(rc, func() {
+		if state.CompareAndSwap(0, 1) {
+			return
+		}
+		h.finishSubmit(r, sm, d, id, start)
+		h.accepting.done()
+	})
+	if !state.CompareAndSwap(0, 2) {
+		h.finishInline(r, sm, d, id, start)
+		h.accepting.done()
+	}
 }
 
 // acceptAsync stores rc and answers from the store's callback. It is apart
@@ -103,8 +127,14 @@ func acceptedOrFailed(d decision, id string, err error) (decision, string) {
 // stores in flight, answer gets errClosing at once.
 func (h *Handler) storeReceipt(rc dlr.Receipt, want bool, answer func(error)) {
 	if !want {
-		h.opts.Receipts.Accepted(rc)
-		answer(nil)
+		if !h.accepting.add() {
+			answer(errClosing)
+			return
+		}
+		h.opts.Receipts.Accepted(rc, func() {
+			defer h.accepting.done()
+			answer(nil) // a record that failed is counted; the message is accepted
+		})
 		return
 	}
 	if !h.accepting.add() {
@@ -171,7 +201,12 @@ func (h *Handler) finishInline(r *smpp.Request, sm *pdu.SM, d decision, id strin
 func (h *Handler) scheduleReceipt(ctx context.Context, r *smpp.Request, src, dst pdu.Address, registered uint8, id string, d decision, start time.Time) error {
 	rc, want := h.receiptFor(r, src, dst, registered, id, d, start)
 	if !want {
-		h.opts.Receipts.Accepted(rc)
+		recorded := make(chan struct{})
+		h.opts.Receipts.Accepted(rc, func() { close(recorded) })
+		select {
+		case <-recorded:
+		case <-ctx.Done(): // the record goes on; the answer does not wait for it
+		}
 		return nil
 	}
 	return h.opts.Receipts.Schedule(ctx, rc)
