@@ -159,3 +159,33 @@ func TestUnbindWithAFullWindow(t *testing.T) {
 	}
 	waitClosed(t, s, smpp.CloseAdminUnbind)
 }
+
+// TestHalfCloseAnswersInFlight: a client that sends a submit_sm and then
+// closes its sending side (a half-close) still reads: the submit is
+// answered before the connection closes, where the session used to close
+// at the end of input and drop the answer.
+func TestHalfCloseAnswersInFlight(t *testing.T) {
+	held := make(chan *smpp.Request, 1)
+	ts := startServer(t, smpp.Options{Handler: smpp.HandlerFunc(func(r *smpp.Request) { held <- r }),
+		Auth: smpp.NewAccounts(defaultAccounts()), EnquireLinkInterval: -1})
+	conn := rawBound(t, ts.addr)
+	if _, err := conn.Write(submitFrame(7)); err != nil {
+		t.Fatal(err)
+	}
+	req := <-held // the submit is being decided
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	s := sessionFrom(ts.srv, "127.0.0.1")
+	select {
+	case <-s.Done():
+		t.Fatal("closed at the client's half-close with a submit in flight")
+	case <-time.After(100 * time.Millisecond): // a negative: nothing should happen
+	}
+	req.RespondSubmitSM(pdu.StatusOK, "0123456789ABCDEF")
+	p, ok := readPDU(t, conn)
+	if !ok || p.Command != pdu.CmdSubmitSMResp || p.Sequence != 7 || p.Status != pdu.StatusOK {
+		t.Fatalf("read %+v (%v), want the submit_sm_resp of sequence 7", p.Header, ok)
+	}
+	waitClosed(t, s, smpp.ClosePeer)
+}

@@ -70,12 +70,33 @@ func (s *Session) readEnded(err error) {
 		s.writeHeader(pdu.CmdGenericNack, pdu.StatusInvCmdLen, fe.Sequence)
 		s.closeAfterFlush(CloseBadFrame)
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		s.close(ClosePeer)
+		s.answerThenClose()
 	case errors.Is(err, net.ErrClosed):
 		s.close(CloseShutdown) // closed by us; the first reason already won
 	default:
 		s.close(CloseReadError)
 	}
+}
+
+// answerThenClose ends a session whose client stopped sending (EOF). The
+// client may have closed only its sending side (a half-close) and still
+// read: the requests it sent are answered first, within the response
+// timeout, as after its unbind, and no receipt is routed here meanwhile.
+// A client that closed both sides does not read them; nothing waits
+// longer than the requests take.
+func (s *Session) answerThenClose() {
+	if s.inflight.Load() == 0 {
+		s.close(ClosePeer)
+		return
+	}
+	s.beginUnbinding()
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
+	defer cancel()
+	if !s.waitIdle(ctx) {
+		s.close(ClosePeer)
+		return
+	}
+	s.closeAfterFlush(ClosePeer)
 }
 
 // recoverPanic contains a panic to its session.
