@@ -189,3 +189,51 @@ func TestHalfCloseAnswersInFlight(t *testing.T) {
 	}
 	waitClosed(t, s, smpp.ClosePeer)
 }
+
+// TestHalfCloseGetsWhatTheReaderAnswered: a half-closing client gets the
+// answers the reader wrote itself and that were still queued at the end
+// of its input (2,000 enquire_link_resp), and the unbind_resp of an
+// unbind it sent just before.
+func TestHalfCloseGetsWhatTheReaderAnswered(t *testing.T) {
+	t.Run("enquire_link", func(t *testing.T) {
+		const n = 2000
+		ts := startServer(t, smpp.Options{Auth: smpp.NewAccounts(defaultAccounts()), EnquireLinkInterval: -1})
+		conn := rawBound(t, ts.addr)
+		var msg []byte
+		for i := range n {
+			msg = append(msg, header(16, pdu.CmdEnquireLink, uint32(10+i))...)
+		}
+		if _, err := conn.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for {
+			p, ok := readPDU(t, conn)
+			if !ok {
+				break
+			}
+			if p.Command == pdu.CmdEnquireLinkResp {
+				got++
+			}
+		}
+		if got != n {
+			t.Fatalf("the half-closed client got %d of %d enquire_link_resp", got, n)
+		}
+	})
+	t.Run("unbind", func(t *testing.T) {
+		ts := startServer(t, smpp.Options{Auth: smpp.NewAccounts(defaultAccounts()), EnquireLinkInterval: -1})
+		conn := rawBound(t, ts.addr)
+		if _, err := conn.Write(header(16, pdu.CmdUnbind, 5)); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdUnbindResp {
+			t.Fatalf("after unbind and a half-close: %+v (%v), want unbind_resp", p.Header, ok)
+		}
+	})
+}

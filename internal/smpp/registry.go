@@ -136,7 +136,7 @@ func (s *Session) unbindAndClose(ctx context.Context, reason CloseReason) {
 		// on their way: wait for them within the same UnbindTimeout, as
 		// after the client's own unbind (handleUnbind). Closing at once
 		// had each of them sent again after the visibility timeout.
-		s.waitNoPending(t)
+		s.waitNoPending(ctx, t)
 		s.closeAfterFlush(reason)
 	case <-t.C():
 		s.closeAfterFlush(reason)

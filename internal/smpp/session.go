@@ -395,8 +395,9 @@ func (s *Session) signalIfNoPending() {
 }
 
 // waitNoPending waits until every request we sent is answered or has
-// timed out, the timer fires or the session closes.
-func (s *Session) waitNoPending(t Timer) {
+// timed out, the timer fires, ctx ends (a shutdown's deadline) or the
+// session closes.
+func (s *Session) waitNoPending(ctx context.Context, t Timer) {
 	for {
 		s.pmu.Lock()
 		n := len(s.pending)
@@ -407,6 +408,8 @@ func (s *Session) waitNoPending(t Timer) {
 		select {
 		case <-s.pendingEmpty:
 		case <-t.C():
+			return
+		case <-ctx.Done():
 			return
 		case <-s.done:
 			return

@@ -81,12 +81,19 @@ func (s *Session) readEnded(err error) {
 // answerThenClose ends a session whose client stopped sending (EOF). The
 // client may have closed only its sending side (a half-close) and still
 // read: the requests it sent are answered first, within the response
-// timeout, as after its unbind, and no receipt is routed here meanwhile.
-// A client that closed both sides does not read them; nothing waits
-// longer than the requests take.
+// timeout, as after its unbind, and no receipt is routed here meanwhile;
+// what is queued is written before the close (bounded by the write
+// deadline, SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS). A client that closed
+// both sides does not read them; nothing waits longer than the requests
+// take.
 func (s *Session) answerThenClose() {
+	if s.clientUnbound.Load() {
+		return // handleUnbind answers the unbind and closes (unbind)
+	}
 	if s.inflight.Load() == 0 {
-		s.close(ClosePeer)
+		// The answers the reader wrote itself (enquire_link_resp, a
+		// cached submit's) may still be queued: written first.
+		s.closeAfterFlush(ClosePeer)
 		return
 	}
 	s.beginUnbinding()
@@ -386,7 +393,7 @@ func (s *Session) handleUnbind(p pdu.PDU) {
 		cancel()
 		s.writeHeader(pdu.CmdUnbindResp, pdu.StatusOK, p.Sequence)
 		t := s.srv.opts.Clock.NewTimer(s.srv.opts.UnbindTimeout)
-		s.waitNoPending(t)
+		s.waitNoPending(context.Background(), t) // bounded by the unbind timeout
 		t.Stop()
 		s.closeAfterFlush(CloseUnbind)
 	}()

@@ -289,8 +289,10 @@ func TestLateAnswerKeepsSessionAlive(t *testing.T) {
 				return
 			}
 			sync(nil, 102)
-			if r := s.CloseReason(); r != smpp.CloseNone {
-				t.Fatalf("a session whose late answer came after the third was sent was closed as %s", r)
+			// Bound, not only open: an unbind started by mistake would
+			// close only after the unbind timeout on the fake clock.
+			if r := s.CloseReason(); r != smpp.CloseNone || !s.State().Bound() {
+				t.Fatalf("a session whose late answer came after the third was sent was closed as %s, or is unbinding (%v)", r, s.State())
 			}
 		})
 	}
