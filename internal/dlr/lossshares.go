@@ -29,6 +29,10 @@ type lossShares struct {
 	countSeq int64 // the number of this instance's last count (0: none)
 	held     int   // pending at that count
 	lastSeq  int64 // the highest number a reply of this instance showed
+	// recent: this instance's last counts (number, pending), newest
+	// last: the marker a script writes names the count current when the
+	// call was built, and a later count may be recorded before its reply.
+	recent []countAt
 	// nets: count number → receipts this instance stored less those it
 	// removed after that count and before the next, with when the first
 	// was recorded (entries are forgotten after shareMemory).
@@ -39,6 +43,14 @@ type netShare struct {
 	n     int
 	first time.Time
 }
+
+type countAt struct {
+	seq  int64
+	held int
+}
+
+// recentCounts is how many of its last counts an instance keeps.
+const recentCounts = 8
 
 // shareMemory is how long an instance remembers its writes after a
 // count: far longer than the sweeps' interval, after which every instance
@@ -54,6 +66,10 @@ func (s *lossShares) counted(seq int64, held int, now time.Time) {
 	}
 	s.countSeq, s.held = seq, held
 	s.lastSeq = max(s.lastSeq, seq)
+	if len(s.recent) == recentCounts {
+		s.recent = append(s.recent[:0], s.recent[1:]...)
+	}
+	s.recent = append(s.recent, countAt{seq, held})
 	for k, v := range s.nets {
 		if now.Sub(v.first) > shareMemory {
 			delete(s.nets, k)
@@ -96,6 +112,18 @@ func (s *lossShares) since(seq int64) int {
 // heldNow is what the account held as far as this instance can tell: its
 // last count's pending plus its own writes since.
 func (s *lossShares) heldNow() int { return s.held + s.since(s.countSeq) }
+
+// heldFrom is heldNow from this instance's count seq, the one its marker
+// named (the other instances count their writes after that same count);
+// heldNow when it no longer remembers that count.
+func (s *lossShares) heldFrom(seq int64) int {
+	for _, c := range s.recent {
+		if c.seq == seq {
+			return c.held + s.since(seq)
+		}
+	}
+	return s.heldNow()
+}
 
 // markerFor is the epoch marker this instance writes when it finds the
 // account's marker gone: its token, and the number of the count its own

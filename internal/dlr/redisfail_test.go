@@ -270,6 +270,39 @@ func TestRedisDataLossExactWhateverWhenInstancesCounted(t *testing.T) {
 	}
 }
 
+// TestLossCountedFromTheCountTheMarkerNames: the marker a put writes
+// names the finder's count when the put was built (5); the finder's next
+// count (6) is recorded before the put's reply. The finder counts from
+// count 5, as the other instance does: what Redis held (15), not count 6
+// plus the other's writes after 5 (18).
+func TestLossCountedFromTheCountTheMarkerNames(t *testing.T) {
+	var qs [2]*RedisQueue
+	var regs [2]*prometheus.Registry
+	for i := range qs {
+		regs[i] = prometheus.NewRegistry()
+		lost, err := NewLossCounter(regs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs[i] = NewRedisQueue(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), RedisOptions{Lost: lost})
+		qs[i].epochs["acme"] = "old"
+	}
+	a, b := qs[0], qs[1]
+	now := time.Now()
+	a.shareLocked("acme").counted(5, 10, now) // count 5: 10 pending
+	b.shareLocked("acme").wrote(5, 3, now)    // B stores 3 after it
+	marker := a.markerLocked("acme")          // A builds a put: its marker names count 5
+	a.shareLocked("acme").counted(6, 13, now) // A's count 6 (13 pending) is recorded first
+	b.shareLocked("acme").wrote(6, 2, now)    // B stores 2 after it: Redis holds 15
+	a.epochSeenLocked("acme", marker, true)   // A's put finds the keys gone
+	b.epochSeenLocked("acme", marker, false)  // B finds A's marker
+	la := metric(t, regs[0], "dlr_lost_total", "cause="+LostRedisDataLoss)
+	lb := metric(t, regs[1], "dlr_lost_total", "cause="+LostRedisDataLoss)
+	if la+lb != 15 {
+		t.Fatalf("counted %v (A %v + B %v), Redis held 15", la+lb, la, lb)
+	}
+}
+
 // TestCorruptBodyIsSetAside: a body that does not decode is moved to the
 // bad hash, counted once, and the receipts claimed with it are returned.
 func TestCorruptBodyIsSetAside(t *testing.T) {

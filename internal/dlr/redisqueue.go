@@ -771,7 +771,15 @@ func (q *RedisQueue) epochSeenLocked(sys, epoch string, lost bool) {
 	case epoch != "" && epoch == before:
 		// Seen already (and counted then, if it was a loss).
 	case lost || (before != "" && mine):
-		q.lostLocked(sys, q.shareLocked(sys).heldNow(), "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
+		// From the count the marker names, which the others count from
+		// too: a later count of this instance may have been recorded
+		// while the call that wrote the marker was on its way.
+		sh := q.shareLocked(sys)
+		n := sh.heldNow()
+		if c, ok := markerCount(epoch); ok {
+			n = sh.heldFrom(c)
+		}
+		q.lostLocked(sys, n, "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
 	case before != "" && epoch != "":
 		sh := q.shareLocked(sys)
 		from, ok := markerCount(epoch)
