@@ -194,6 +194,18 @@ func TestQueueContract(t *testing.T) {
 				t.Fatalf("claimed cancelled %v", got)
 			}
 		}},
+		{"cancel refuses a receipt whose lease is not over", func(t *testing.T, q Queue) {
+			put(t, q, receipt("K1", "acme", 0))
+			if got := claim(t, q, "acme", t0, 10); len(got) != 1 {
+				t.Fatalf("claimed %v", got)
+			}
+			if got, err := q.Cancel(ctx, "acme", "K1", t0.Add(time.Second)); err != nil || got {
+				t.Fatalf("Cancel while leased = %v %v, want false: it is being sent", got, err)
+			}
+			if got, err := q.Cancel(ctx, "acme", "K1", t0.Add(lease+time.Second)); err != nil || !got {
+				t.Fatalf("Cancel after the lease = %v %v, want true", got, err)
+			}
+		}},
 		{"lookup pending is enroute, with its addresses", func(t *testing.T, q Queue) {
 			r := receipt("L1", "acme", time.Hour)
 			put(t, q, r)

@@ -24,6 +24,9 @@ const (
 	memInPuts   = 1 << 5 // lane of receipts put in due order
 	memInLeases = 2 << 5 // lane of leases in the order they end
 	memWhere    = memInPuts | memInLeases
+	// memLeased: claimed, due again at its lease's end (wherever its
+	// slot is: a lease out of order goes to the heap).
+	memLeased = 1 << 7
 )
 
 func newMemDue(s *memStore) memDue {
@@ -65,7 +68,10 @@ func (d *memDue) first() (heapSlot, uint8) {
 
 // push adds entry ref, due at key: at the tail of the put lane when no
 // receipt there is due later, else into the heap.
-func (d *memDue) push(ref memRef, key int64) { d.pushTo(memInPuts, ref, key) }
+func (d *memDue) push(ref memRef, key int64) {
+	d.heap.s.at(ref).flags &^= memLeased
+	d.pushTo(memInPuts, ref, key)
+}
 
 // pushTo adds entry ref at the tail of lane where when it keeps that
 // lane's order, else into the heap.
@@ -88,6 +94,16 @@ func (d *memDue) lease(x heapSlot, where uint8, key int64) {
 		d.lane(where).popFront()
 	}
 	d.pushTo(memInLeases, x.ref, key)
+	d.heap.s.at(x.ref).flags |= memLeased
+}
+
+// leasedUntil is when the lease of pending entry ref ends, or 0 when it
+// is not leased.
+func (d *memDue) leasedUntil(ref memRef) int64 {
+	if d.heap.s.at(ref).flags&memLeased == 0 {
+		return 0
+	}
+	return d.key(ref)
 }
 
 // remove takes pending entry ref out.
@@ -101,9 +117,10 @@ func (d *memDue) remove(ref memRef) {
 	d.heap.remove(int(e.pos))
 }
 
-// fix makes pending entry ref due at key.
+// fix makes pending entry ref due at key (a retry: no longer leased).
 func (d *memDue) fix(ref memRef, key int64) {
 	e := d.heap.s.at(ref)
+	e.flags &^= memLeased
 	if e.flags&memWhere == memInHeap {
 		d.heap.fix(int(e.pos), key)
 		return

@@ -219,6 +219,11 @@ func (q *MemoryQueue) Cancel(_ context.Context, systemID, messageID string, at t
 	if e.flags&memPending == 0 || q.accts.name(e.acct) != systemID {
 		return false, nil
 	}
+	// Claimed and its lease not over: being sent, no longer recalled
+	// (as cancelLua on Redis).
+	if until := q.accts.get(e.acct).due.leasedUntil(ref); until > unixNano(at) {
+		return false, nil
+	}
 	q.finishRefLocked(ref, Outcome{State: pdu.StateDeleted, At: at, SystemID: systemID})
 	q.compactIfSparseLocked()
 	return true, nil
