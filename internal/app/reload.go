@@ -150,9 +150,11 @@ func (r accountsReloader) Prepare(_ context.Context, in *ReloadInput) (func() sm
 	}
 	converted := convertAccounts(accounts, r.defaultPending)
 	return func() smpp.ReloadResult {
-		res := r.accounts.Replace(converted)
+		// Followed before they can bind: an added account's first
+		// receipts are counted (the gauge adds no account it was not
+		// told of).
 		r.applied(accountIDs(converted))
-		return res
+		return r.accounts.Replace(converted)
 	}, nil
 }
 
