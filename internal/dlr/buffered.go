@@ -214,8 +214,18 @@ func (q *BufferedQueue) putInner(r Receipt, h putHooks) {
 }
 
 // RecordAsync remembers o for r in the inner queue; a failure only costs
-// the answer to a later query_sm (nothing was promised).
+// the answer to a later query_sm (nothing was promised). While r's
+// account is degraded (its part of Redis does not answer) the record is
+// refused at once: the submit waiting for it is answered without waiting
+// out a commit that would fail.
 func (q *BufferedQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
+	q.mu.Lock()
+	_, bad := q.accounts[r.SystemID]
+	q.mu.Unlock()
+	if bad {
+		done(ErrDegraded)
+		return
+	}
 	if rec, ok := q.inner.(OutcomeRecorder); ok {
 		rec.RecordAsync(o, r, done)
 		return

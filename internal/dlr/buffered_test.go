@@ -360,3 +360,35 @@ func TestCancelDuringWriteBackIsNotUndone(t *testing.T) {
 		t.Fatalf("buffered %d, degraded %d after the pass, want 0 and 0", bq.Buffered(), bq.Degraded())
 	}
 }
+
+// downRecorder is downQueue with outcome records it counts.
+type downRecorder struct {
+	downQueue
+	records int
+}
+
+func (d *downRecorder) RecordAsync(_ Outcome, _ Receipt, done func(error)) {
+	d.records++
+	done(nil)
+}
+
+// TestBufferedQueueRefusesRecordsOfDegradedAccounts: while an account's
+// receipts wait in the outage buffer, an outcome record of that account
+// is refused at once (the submit waiting for it is answered without
+// waiting out a failing commit); another account's goes to Redis.
+func TestBufferedQueueRefusesRecordsOfDegradedAccounts(t *testing.T) {
+	inner := &downRecorder{}
+	q := NewBufferedQueue(inner, BufferOptions{Size: 10, Registerer: registry(), manual: true})
+	if err := q.Put(context.Background(), receipt("DEG1", "acme", 0)); err != nil {
+		t.Fatalf("Put during the outage: %v", err) // buffered: acme is degraded
+	}
+	var got error
+	q.RecordAsync(Outcome{State: pdu.StateDelivered}, receipt("REC1", "acme", 0), func(err error) { got = err })
+	if !errors.Is(got, ErrDegraded) || inner.records != 0 {
+		t.Fatalf("record of a degraded account: %v, %d sent to Redis; want ErrDegraded and none", got, inner.records)
+	}
+	q.RecordAsync(Outcome{State: pdu.StateDelivered}, receipt("REC2", "other", 0), func(err error) { got = err })
+	if got != nil || inner.records != 1 {
+		t.Fatalf("record of a healthy account: %v, %d sent; want nil and 1", got, inner.records)
+	}
+}
