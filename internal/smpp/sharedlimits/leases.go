@@ -88,15 +88,8 @@ func (l *Limits) Release(systemID string, session uint64) {
 	}
 }
 
-// Count is the number of live leases of systemID on all instances.
-func (l *Limits) Count(ctx context.Context, systemID string) (int, error) {
-	ctx, cancel := l.opCtx(ctx)
-	defer cancel()
-	n, err := countScript.Run(ctx, l.rdb, []string{l.leaseKey(systemID)}).Int()
-	return n, wrap("count leases", err)
-}
-
-// Counts is Count for several accounts: one pipeline within one
+// Counts is the number of live leases of each of systemIDs on all
+// instances (the binds cluster-wide): one pipeline within one
 // REDIS_TIMEOUT_SECONDS, -1 for an account Redis did not count. While the
 // limits are degraded it does not ask (every count -1): a listing of many
 // accounts must not wait out the timeout once per account while Redis
