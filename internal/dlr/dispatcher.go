@@ -232,18 +232,12 @@ func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
 
 // Cancel removes a pending receipt of systemID (cancel_sm). It reports
 // whether one was removed: not when it is being sent.
+//
+// A receipt being sent, by this instance or another, is refused by the
+// queue: it holds a live lease (the lease outlasts the deliver_sm's
+// response timeout), and its answer would record it DELIVERED after the
+// cancel said DELETED.
 func (d *Dispatcher) Cancel(ctx context.Context, systemID, messageID string) (bool, error) {
-	// A receipt this instance is sending (its deliver_sm is out, the
-	// answer not in) can no longer be recalled: its answer would record
-	// it DELIVERED after the cancel said DELETED. Receipts another
-	// instance is sending are refused by the queue (their lease).
-	s := d.shardOf(systemID)
-	s.mu.Lock()
-	_, sending := s.held[messageID]
-	s.mu.Unlock()
-	if sending {
-		return false, nil
-	}
 	ok, err := d.q.Cancel(ctx, systemID, messageID, d.o.Clock.Now())
 	if err != nil {
 		return false, fmt.Errorf("dlr: cancel %s: %w", messageID, err)
