@@ -70,6 +70,7 @@ func decode(frame []byte, into *SubmitSM) (PDU, error) {
 		b = decodeOutbind(&r)
 	case CmdSubmitSM:
 		sm := decodeSM(&r)
+		checkSubmitFlags(&r, sm.PriorityFlag, sm.ReplaceIfPresent)
 		if r.err == nil {
 			if into == nil {
 				into = new(SubmitSM)

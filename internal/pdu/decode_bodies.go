@@ -62,6 +62,20 @@ func decodeSM(r *reader) SM {
 	return m
 }
 
+// checkSubmitFlags refuses the values SMPP v3.4 reserves in a submitted
+// message's flags (section 5.2.14 and 5.2.18): priority levels 0-3, and
+// replace_if_present_flag 0 or 1. A deliver_sm is read as sent: what an
+// SMSC marks is not the reader's to refuse.
+func checkSubmitFlags(r *reader, priority, replace uint8) {
+	switch {
+	case r.err != nil:
+	case priority > maxPriorityFlag:
+		r.fail("priority_flag", StatusInvPrtFlg, ErrInvalidField)
+	case replace > 1:
+		r.fail("replace_if_present_flag", StatusInvRepFlag, ErrInvalidField)
+	}
+}
+
 // checkPayload rejects a message carried twice: the specification wants
 // sm_length 0 when message_payload is present.
 func checkPayload(r *reader, sm string, t TLVs) {
@@ -144,6 +158,7 @@ func decodeSubmitMulti(r *reader) Body {
 	b.ShortMessage = r.shortMessage()
 	b.TLVs = r.tlvs()
 	checkPayload(r, b.ShortMessage, b.TLVs)
+	checkSubmitFlags(r, b.PriorityFlag, b.ReplaceIfPresent)
 	if r.err != nil {
 		return nil
 	}

@@ -35,8 +35,10 @@ const (
 	smServiceType = 0
 	smSource      = 3
 	smDest        = 6
+	smPriority    = 9
 	smSchedule    = 10
 	smValidity    = 11
+	smReplace     = 13
 	smLength      = 16
 	smText        = 17
 )
@@ -120,6 +122,10 @@ var malformed = []struct {
 		"optional parameters", StatusInvOptParStream, ErrTruncated},
 	{"submit_sm_tlv_bad_length", frame(CmdSubmitSM, 0, 2, append(smFields(nil), tlv(TagSARMsgRefNum, "\x00\x01\x02"))...),
 		"optional parameter 0x020C", StatusInvParLen, ErrInvalidField},
+	{"submit_sm_priority_flag_4", frame(CmdSubmitSM, 0, 2, smFields(set(smPriority, "\x04"))...),
+		"priority_flag", StatusInvPrtFlg, ErrInvalidField},
+	{"submit_sm_replace_if_present_2", frame(CmdSubmitSM, 0, 2, smFields(set(smReplace, "\x02"))...),
+		"replace_if_present_flag", StatusInvRepFlag, ErrInvalidField},
 	{"deliver_sm_destination_addr_too_long", frame(CmdDeliverSM, 0, 3, smFields(set(smDest, z(strings.Repeat("9", 30))))...),
 		"destination_addr", StatusInvDstAdr, ErrFieldTooLong},
 	{"deliver_sm_message_state_bad_length", frame(CmdDeliverSM, 0, 3, append(smFields(nil), tlv(TagMessageState, ""))...),
@@ -135,6 +141,8 @@ var malformed = []struct {
 		"dest_flag", StatusInvDestFlag, ErrInvalidField},
 	{"submit_multi_dl_name_too_long", frame(CmdSubmitMulti, 0, 4, multiFields(set(6, "\x02"+z(strings.Repeat("d", 21))))...),
 		"dl_name", StatusInvDLName, ErrFieldTooLong},
+	{"submit_multi_priority_flag_255", frame(CmdSubmitMulti, 0, 4, multiFields(set(smPriority, "\xff"))...),
+		"priority_flag", StatusInvPrtFlg, ErrInvalidField},
 	{"submit_multi_resp_unsuccess_past_body", frame(CmdSubmitMultiResp, 0, 4, z("77"), "\x03", "\x01\x01", z("1"), "\x00\x00\x00\x0b"),
 		"unsuccess_sme", StatusInvMsgLen, ErrTruncated},
 
@@ -182,6 +190,9 @@ var lenient = []struct {
 		f[smLength], f[smText] = "\xfe", strings.Repeat("x", 254)
 	})...), &SubmitSM{SM{ServiceType: "CMT", Source: Address{1, 1, "447700900001"}, Dest: Address{1, 1, "447700900123"},
 		RegisteredDelivery: 1, ShortMessage: strings.Repeat("x", 254)}}},
+	{"deliver_sm_priority_flag_4", frame(CmdDeliverSM, 0, 10, smFields(set(smPriority, "\x04"))...),
+		&DeliverSM{SM{ServiceType: "CMT", Source: Address{1, 1, "447700900001"}, Dest: Address{1, 1, "447700900123"},
+			PriorityFlag: 4, RegisteredDelivery: 1, ShortMessage: "hello"}}},
 	{"submit_sm_unknown_tlv_kept", frame(CmdSubmitSM, 0, 9, append(smFields(nil), tlv(0x1400, "vendor"))...),
 		&SubmitSM{SM{ServiceType: "CMT", Source: Address{1, 1, "447700900001"}, Dest: Address{1, 1, "447700900123"},
 			RegisteredDelivery: 1, ShortMessage: "hello", TLVs: TLVs(tlv(0x1400, "vendor"))}}},

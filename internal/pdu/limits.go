@@ -19,6 +19,10 @@ const (
 	MaxShortMessage = 254
 	// MaxDests is the largest number_of_dests of submit_multi.
 	MaxDests = 254
+
+	// maxPriorityFlag is the highest priority_flag a submit may carry;
+	// SMPP v3.4 reserves the values above it.
+	maxPriorityFlag = 3
 )
 
 // tlvFixedLen is the value length of the optional parameters whose size the

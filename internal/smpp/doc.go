@@ -27,10 +27,12 @@
 // once per read instead of once per request; nothing may be left pending
 // after EndRead returns.
 //
-// The server answers every request it reads: unknown commands get
-// generic_nack ESME_RINVCMDID, requests in the wrong state get their
-// response with ESME_RINVBNDSTS, bodies that do not decode get the
-// response with the field's status, and a command_length outside
+// The server answers every request it reads: unknown commands (a
+// command_id with the response bit set included) get generic_nack
+// ESME_RINVCMDID, requests in the wrong state get their response with
+// ESME_RINVBNDSTS (judged from the header, before the body), bodies that
+// do not decode get the response with the field's status (a reserved
+// priority_flag ESME_RINVPRTFLG, say), and a command_length outside
 // 16..MaxPDULength gets generic_nack ESME_RINVCMDLEN and a close, because
 // the stream can no longer be framed.
 //

@@ -28,13 +28,17 @@ func frame(cmd pdu.CommandID, seq uint32, body []byte) []byte {
 func cstr(s string) []byte { return append([]byte(s), 0) }
 
 func submitBody(dest string, smLength int, sm string) []byte {
+	return submitBodyPriority(dest, 0, smLength, sm)
+}
+
+func submitBodyPriority(dest string, priority byte, smLength int, sm string) []byte {
 	var b []byte
 	b = append(b, 0)                          // service_type
 	b = append(b, 1, 1)                       // source ton, npi
 	b = append(b, cstr("4915123456789")...)   // source_addr
 	b = append(b, 1, 1)                       // dest ton, npi
 	b = append(b, cstr(dest)...)              // destination_addr
-	b = append(b, 0, 0, 0)                    // esm_class, protocol_id, priority_flag
+	b = append(b, 0, 0, priority)             // esm_class, protocol_id, priority_flag
 	b = append(b, 0, 0)                       // schedule_delivery_time, validity_period
 	b = append(b, 0, 0, 0, 0, byte(smLength)) // registered_delivery, replace, data_coding, sm_default_msg_id, sm_length
 	return append(b, sm...)
@@ -58,6 +62,20 @@ func readPDU(t *testing.T, conn net.Conn) (pdu.PDU, bool) {
 		t.Fatalf("server sent a PDU we cannot decode: %v", err)
 	}
 	return p, true
+}
+
+// rawConn is a raw connection, bound as a transceiver when bound is set.
+func rawConn(t *testing.T, addr string, bound bool) net.Conn {
+	t.Helper()
+	if bound {
+		return rawBound(t, addr)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 func rawBound(t *testing.T, addr string) net.Conn {
@@ -92,18 +110,25 @@ func TestMalformedInput(t *testing.T) {
 		wantStatus pdu.Status
 		wantSeq    uint32
 		wantClose  bool
+		unbound    bool // sent before any bind
 	}{
-		{"command_length 0", header(0, pdu.CmdSubmitSM, 7), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 7, true},
-		{"command_length 15", header(15, pdu.CmdSubmitSM, 8), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 8, true},
-		{"command_length 2^31", header(1<<31, pdu.CmdSubmitSM, 9), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 9, true},
-		{"truncated body", frame(pdu.CmdSubmitSM, 10, []byte{0, 1, 1, '4', '9'}), pdu.CmdSubmitSMResp, pdu.StatusInvMsgLen, 10, false},
-		{"over-long destination_addr", frame(pdu.CmdSubmitSM, 11, submitBody(string(long), 2, "hi")), pdu.CmdSubmitSMResp, pdu.StatusInvDstAdr, 11, false},
-		{"sm_length past the body", frame(pdu.CmdSubmitSM, 12, submitBody("40722570240", 200, "hi")), pdu.CmdSubmitSMResp, pdu.StatusInvMsgLen, 12, false},
-		{"over-long system_id", frame(pdu.CmdBindTransmitter, 13, append(long, 0)), pdu.CmdBindTransmitterResp, pdu.StatusInvSysID, 13, false},
+		{"command_length 0", header(0, pdu.CmdSubmitSM, 7), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 7, true, false},
+		{"command_length 15", header(15, pdu.CmdSubmitSM, 8), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 8, true, false},
+		{"command_length 2^31", header(1<<31, pdu.CmdSubmitSM, 9), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 9, true, false},
+		{"truncated body", frame(pdu.CmdSubmitSM, 10, []byte{0, 1, 1, '4', '9'}), pdu.CmdSubmitSMResp, pdu.StatusInvMsgLen, 10, false, false},
+		{"over-long destination_addr", frame(pdu.CmdSubmitSM, 11, submitBody(string(long), 2, "hi")), pdu.CmdSubmitSMResp, pdu.StatusInvDstAdr, 11, false, false},
+		{"sm_length past the body", frame(pdu.CmdSubmitSM, 12, submitBody("40722570240", 200, "hi")), pdu.CmdSubmitSMResp, pdu.StatusInvMsgLen, 12, false, false},
+		{"over-long system_id", frame(pdu.CmdBindTransmitter, 13, append(long, 0)), pdu.CmdBindTransmitterResp, pdu.StatusInvSysID, 13, false, true},
+		// The state is judged from the header, before the body.
+		{"bind once bound, malformed", frame(pdu.CmdBindTransmitter, 14, append(long, 0)), pdu.CmdBindTransmitterResp, pdu.StatusAlyBnd, 14, false, false},
+		{"malformed submit before bind", frame(pdu.CmdSubmitSM, 15, []byte{0, 1, 1, '4', '9'}), pdu.CmdSubmitSMResp, pdu.StatusInvBndSts, 15, false, true},
+		{"unknown command before bind", frame(0x00000099, 16, nil), pdu.CmdGenericNack, pdu.StatusInvCmdID, 16, false, true},
+		{"unknown response command_id", frame(0x80000099, 17, nil), pdu.CmdGenericNack, pdu.StatusInvCmdID, 17, false, false},
+		{"priority_flag 4", frame(pdu.CmdSubmitSM, 18, submitBodyPriority("40722570240", 4, 2, "hi")), pdu.CmdSubmitSMResp, pdu.StatusInvPrtFlg, 18, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conn := rawBound(t, ts.addr)
+			conn := rawConn(t, ts.addr, !tt.unbound)
 			if _, err := conn.Write(tt.input); err != nil {
 				t.Fatal(err)
 			}

@@ -121,6 +121,12 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 	s.touch(arrived)
 	sr, p, err := s.decode(frame)
 	if p.Command.IsResponse() {
+		if errors.Is(err, pdu.ErrUnknownCommand) {
+			// A command_id no version of SMPP v3.4 defines, with the
+			// response bit set: not an answer to anything we sent.
+			s.answerDecodeError(p, err)
+			return true
+		}
 		s.handleResponse(p, err)
 		return true
 	}
@@ -155,13 +161,21 @@ func (s *Session) decode(frame []byte) (sr *submitRequest, p pdu.PDU, err error)
 
 // handleRequest answers or dispatches request p, read at arrived; sr is
 // the submitRequest a submit_sm was decoded into.
+//
+// The state is judged before the body: a request the session may not send
+// now (a submit before bind, a bind once bound) gets ESME_RINVBNDSTS or
+// ESME_RALYBND whatever its body holds, as the header alone decides it.
 func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Time, sr *submitRequest) {
-	if err != nil {
+	if errors.Is(err, pdu.ErrUnknownCommand) {
 		s.answerDecodeError(p, err)
 		return
 	}
 	if !allowed(st, p.Command) {
 		s.answerWrongState(st, p)
+		return
+	}
+	if err != nil {
+		s.answerDecodeError(p, err)
 		return
 	}
 	switch p.Command {
