@@ -137,28 +137,46 @@ func done(s *smpp.Session) <-chan struct{} {
 }
 
 // TestPrebindRequestsAnsweredThenClosed: requests before a bind are each
-// answered ESME_RINVBNDSTS, and after SMPP_MAX_PREBIND_REQUESTS of them
-// the connection is closed.
+// answered (ESME_RINVBNDSTS; an unknown command_id, response bit set or
+// not, generic_nack), and after SMPP_MAX_PREBIND_REQUESTS of them the
+// connection is closed.
 func TestPrebindRequestsAnsweredThenClosed(t *testing.T) {
-	ts, reg := startServerOn(t, smpp.Options{MaxPrebindRequests: 4}, nil)
-	k := startKeeper(t, ts.addr)
-	conn := dialFrom(t, attackerIP, ts.addr)
-	for i := range 4 {
-		if _, err := conn.Write(frame(pdu.CmdSubmitSM, uint32(i+1), submitBody("4915123456789", 5, "hello"))); err != nil {
-			t.Fatal(err)
-		}
-		p, ok := readPDU(t, conn)
-		if !ok || p.Command != pdu.CmdSubmitSMResp || p.Status != pdu.StatusInvBndSts || p.Sequence != uint32(i+1) {
-			t.Fatalf("request %d before bind: %+v (%v)", i+1, p.Header, ok)
-		}
+	tests := []struct {
+		name       string
+		frame      func(seq uint32) []byte
+		wantCmd    pdu.CommandID
+		wantStatus pdu.Status
+	}{
+		{"submit_sm", func(seq uint32) []byte {
+			return frame(pdu.CmdSubmitSM, seq, submitBody("4915123456789", 5, "hello"))
+		}, pdu.CmdSubmitSMResp, pdu.StatusInvBndSts},
+		{"unknown response command_id", func(seq uint32) []byte {
+			return frame(0x80000099, seq, nil)
+		}, pdu.CmdGenericNack, pdu.StatusInvCmdID},
 	}
-	if p, ok := readPDU(t, conn); ok {
-		t.Fatalf("the connection stayed open after the pre-bind limit: %+v", p.Header)
-	}
-	k.waitProgress(t)
-	k.check(t)
-	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "prebind_requests"); got != 1 {
-		t.Fatalf("closed as prebind_requests: %v, want 1", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, reg := startServerOn(t, smpp.Options{MaxPrebindRequests: 4}, nil)
+			k := startKeeper(t, ts.addr)
+			conn := dialFrom(t, attackerIP, ts.addr)
+			for i := range 4 {
+				if _, err := conn.Write(tt.frame(uint32(i + 1))); err != nil {
+					t.Fatal(err)
+				}
+				p, ok := readPDU(t, conn)
+				if !ok || p.Command != tt.wantCmd || p.Status != tt.wantStatus || p.Sequence != uint32(i+1) {
+					t.Fatalf("request %d before bind: %+v (%v)", i+1, p.Header, ok)
+				}
+			}
+			if p, ok := readPDU(t, conn); ok {
+				t.Fatalf("the connection stayed open after the pre-bind limit: %+v", p.Header)
+			}
+			k.waitProgress(t)
+			k.check(t)
+			if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "prebind_requests"); got != 1 {
+				t.Fatalf("closed as prebind_requests: %v, want 1", got)
+			}
+		})
 	}
 }
 

@@ -124,8 +124,13 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 		if errors.Is(err, pdu.ErrUnknownCommand) {
 			// A command_id no version of SMPP v3.4 defines, with the
 			// response bit set: not an answer to anything we sent.
+			// Answered like an unknown request, and counted like one
+			// before a bind.
 			s.answerDecodeError(p, err)
-			return true
+			if s.State() == StateOpen {
+				s.countPrebind()
+			}
+			return !s.stopReading
 		}
 		s.handleResponse(p, err)
 		return true
