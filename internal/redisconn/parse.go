@@ -1,6 +1,7 @@
 package redisconn
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -58,7 +59,7 @@ func Parse(raw string) (Target, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fail("not a URL")
+		return fail("%s", notAURL(raw, err))
 	}
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
@@ -76,6 +77,17 @@ func Parse(raw string) (Target, error) {
 		return parseSentinel(u, fail)
 	}
 	return fail("scheme must be redis, rediss, unix, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster")
+}
+
+// notAURL says why raw does not parse, with the parser's reason when raw
+// holds no secret the reason could quote (an invalid port names the text
+// after the host, an invalid escape part of a password).
+func notAURL(raw string, err error) string {
+	var ue *url.Error
+	if mayHoldSecret(raw) || !errors.As(err, &ue) {
+		return "not a URL"
+	}
+	return "not a URL: " + ue.Err.Error()
 }
 
 // parseCluster hands go-redis a URL of its own form: the first seed as the

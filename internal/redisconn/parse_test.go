@@ -109,6 +109,7 @@ func TestParseErrorsNeverShowSecrets(t *testing.T) {
 	tests := []struct{ url, reason string }{
 		{"http://:hunter2@h:6379", "scheme must be"},
 		{"redis://:hunter2@[bad", "not a URL"},
+		{"redis://u:hunter2%ZZw@h:1/0", "not a URL"},
 		{"redis://:hunter2@h:6379/x", "invalid database number"},
 		{"redis://:hunter2@h:6379?addr=b:1", "unexpected option: addr"},
 		{"redis-cluster://:hunter2@a:1,:2", `":2" is not host:port`},
@@ -172,6 +173,16 @@ func TestParseRefusesReplicaReads(t *testing.T) {
 	}
 }
 
+// TestParseSaysWhyAURLDoesNotParse: a URL with nothing secret in it is
+// refused with the parser's reason (a typo in a host list shows).
+func TestParseSaysWhyAURLDoesNotParse(t *testing.T) {
+	_, err := Parse("redis-cluster://h:p,h:p")
+	want := `"redis-cluster://h:p,h:p": not a URL: invalid port ":p" after host`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %s", err, want)
+	}
+}
+
 func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},
@@ -183,6 +194,9 @@ func TestRedact(t *testing.T) {
 		{"redis-cluster://a:1?addr=b:2&password=x", "redis-cluster://a:1?addr=b:2&password=****"},
 		{"redis://:pw@[bad", "redis://****"},
 		{"::pw@[bad", "****"},
+		// Nothing secret in it: shown as written, so the mistake shows.
+		{"redis-cluster://h:p,h:p", "redis-cluster://h:p,h:p"},
+		{"redis://h:p/0?password=x", "redis://****"},
 	}
 	for _, tt := range tests {
 		if got := Redact(tt.in); got != tt.want {
