@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/bench"
@@ -57,6 +58,19 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	if cfg.Count <= 0 && cfg.Duration <= 0 {
 		return fs.usageError(stderr, "give --count or --duration")
+	}
+	// Zero means the default to the library; given here, below 1 is a
+	// mistake.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"sessions", cfg.Sessions}, {"window", cfg.Window}, {"distinct", cfg.Distinct}} {
+		if f.v < 1 {
+			return fs.usageError(stderr, "--%s %d: must be at least 1", f.name, f.v)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fs.usageError(stderr, "%s", strings.TrimPrefix(err.Error(), "bench: "))
 	}
 	if !*quiet {
 		cfg.Progress = stderr

@@ -76,6 +76,49 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 }
 
+// TestHealthcheckReadsMetricsEnabledAsServeDoes: every spelling of false
+// that serve accepts for METRICS_ENABLED makes healthcheck say there is
+// nothing to ask (exit 1) instead of asking a port nothing listens on.
+func TestHealthcheckReadsMetricsEnabledAsServeDoes(t *testing.T) {
+	for _, v := range []string{"false", "0", "no", "OFF", "n"} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"METRICS_ENABLED": v}), &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), "METRICS_ENABLED=false, no health endpoint to ask") {
+			t.Fatalf("METRICS_ENABLED=%s: exit %d, stderr %q; want 1 and that there is no endpoint", v, code, errOut.String())
+		}
+	}
+}
+
+// TestBadFlagValuesExit2: a flag value a command cannot use is a usage
+// error (exit 2, the reason and the usage on stderr), not a default taken
+// in its place nor a run that fails later.
+func TestBadFlagValuesExit2(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--sessions", "0", "--count", "5"}, "--sessions 0: must be at least 1"},
+		{[]string{"bench", "--window", "-3", "--count", "5"}, "--window -3: must be at least 1"},
+		{[]string{"bench", "--distinct", "-5", "--count", "5"}, "--distinct -5: must be at least 1"},
+		{[]string{"bench", "--rate", "-5", "--count", "5"}, "negative rate -5"},
+		{[]string{"bench", "--dest-prefix", "abc", "--count", "5"}, `destination prefix "abc" is not digits`},
+		{[]string{"send", "--registered-delivery", "257", "40722570240"}, "--registered-delivery 257: a one-octet field"},
+		{[]string{"healthcheck", "--addr", "nonsense"}, `--addr "nonsense": want HOST:PORT`},
+		{[]string{"healthcheck", "--timeout", "-1s"}, "--timeout -1s: must be above 0"},
+		{[]string{"hlr-simulator", "--api-key", "k"}, "give --api-key and --api-secret together"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), tt.args, envOf(nil), &out, &errOut)
+			if code != 2 || !strings.Contains(errOut.String(), tt.want) ||
+				!strings.Contains(errOut.String(), "usage: smpp-hlr-gateway "+tt.args[0]) {
+				t.Fatalf("exit %d, stderr %q; want 2 with %q and the usage", code, errOut.String(), tt.want)
+			}
+		})
+	}
+}
+
 // TestCheckConfigIsServesValidation keeps check-config and serve one
 // validation: for each invalid configuration both exit 2 with the same
 // line, and serve never gets as far as starting.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/admin"
+	"github.com/smpp-hlr-gateway/gateway/internal/config"
 )
 
 // runHealthcheck asks the running gateway's admin port: /healthz by
@@ -22,24 +23,28 @@ func runHealthcheck(ctx context.Context, args []string, env func(string) string,
 	fs := newCmdFlags("healthcheck", "smpp-hlr-gateway healthcheck [--addr HOST:PORT] [--ready] [--timeout D]",
 		"Asks a running gateway's metrics port whether it is alive (/healthz) or, with --ready, ready\n"+
 			"(/readyz). Exit codes: 0 yes, 1 no or unreachable, 2 usage error. Without --addr the address\n"+
-			"is METRICS_HOST:METRICS_PORT (default 127.0.0.1:9091); no other variable is read.")
+			"is METRICS_HOST:METRICS_PORT (default 127.0.0.1:9091), and METRICS_ENABLED=false is\n"+
+			"reported as such; no other variable is read.")
 	addr := fs.String("addr", "", "HOST:PORT of the metrics port (default from METRICS_HOST and METRICS_PORT)")
 	ready := fs.Bool("ready", false, "check readiness (/readyz) instead of liveness")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
 		return code
 	}
+	if *timeout <= 0 {
+		return fs.usageError(stderr, "--timeout %v: must be above 0", *timeout)
+	}
 	path := admin.PathHealthz
 	if *ready {
 		path = admin.PathReadyz
 	}
 	url, err := healthURL(*addr, env, path)
-	if err != nil {
+	if errors.Is(err, errMetricsDisabled) {
 		fmt.Fprintln(stderr, "healthcheck:", err)
-		if errors.Is(err, errMetricsDisabled) {
-			return 1
-		}
-		return 2
+		return 1
+	}
+	if err != nil {
+		return fs.usageError(stderr, "%v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -68,7 +73,7 @@ func healthURL(addr string, env func(string) string, path string) (string, error
 		return admin.LocalURL(host, port, path), nil
 	}
 	if v := strings.TrimSpace(env("METRICS_ENABLED")); v != "" {
-		if on, err := strconv.ParseBool(v); err == nil && !on {
+		if on, ok := config.ParseBool(v); ok && !on {
 			return "", errMetricsDisabled
 		}
 	}

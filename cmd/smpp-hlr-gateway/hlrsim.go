@@ -16,11 +16,12 @@ import (
 // [--port N] [--latency-ms N] [--api-key K --api-secret S]`: it serves the
 // simulator's rules as a TMT-Live-compatible HTTP API until ctx is
 // cancelled. Point the gateway at it with HLR_PROVIDER=tmt
-// HLR_BASE_URL=http://127.0.0.1:8090.
+// HLR_BASE_URL=http://127.0.0.1:8090 and any HLR_API_KEY/HLR_API_SECRET.
 func runHLRSimulator(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newCmdFlags("hlr-simulator", "smpp-hlr-gateway hlr-simulator [--host H] [--port N] [--latency-ms N] [--api-key K --api-secret S]",
 		"Serves the HLR simulator's rules as a TMT-Live-compatible HTTP API until interrupted. Point the\n"+
-			"gateway at it with HLR_PROVIDER=tmt HLR_BASE_URL=http://127.0.0.1:8090.")
+			"gateway at it with HLR_PROVIDER=tmt HLR_BASE_URL=http://127.0.0.1:8090 HLR_API_KEY=k\n"+
+			"HLR_API_SECRET=s (any key and secret, unless --api-key and --api-secret are given).")
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	port := fs.Int("port", 8090, "TCP port to listen on (0: any free port)")
 	latency := fs.Int("latency-ms", 0, "latency added to every answer, in milliseconds")
@@ -34,6 +35,10 @@ func runHLRSimulator(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *latency < 0 {
 		return fs.usageError(stderr, "--latency-ms %d: must not be negative", *latency)
+	}
+	if (*key == "") != (*secret == "") {
+		// One without the other would check nothing, silently.
+		return fs.usageError(stderr, "give --api-key and --api-secret together")
 	}
 	sim := simulator.New(simulator.Options{
 		Latency: time.Duration(*latency) * time.Millisecond,

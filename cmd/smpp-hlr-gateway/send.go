@@ -109,6 +109,9 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdout
 	if len(dests) == 0 {
 		return fs.usageError(stderr, "give at least one destination number")
 	}
+	if *registered > 0xFF {
+		return fs.usageError(stderr, "--registered-delivery %d: a one-octet field (0 to 255)", *registered)
+	}
 	if *receiptStatus > 0xFFFFFFFF {
 		return fs.usageError(stderr, "--receipt-status %d: not a command_status", *receiptStatus)
 	}

@@ -71,6 +71,14 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Validate reports what makes c unusable, after the defaults of its zero
+// fields; Run checks it too.
+func (c *Config) Validate() error {
+	d := *c
+	d.setDefaults()
+	return d.validate()
+}
+
 func (c *Config) validate() error {
 	if c.Addr == "" {
 		return errors.New("bench: no address")

@@ -200,16 +200,26 @@ func boolVar(name string, p func(*Config) *bool) variable {
 	return variable{name: name,
 		get: func(c *Config) string { return strconv.FormatBool(*p(c)) },
 		set: func(c *Config, raw string) error {
-			switch strings.ToLower(raw) {
-			case "1", "t", "true", "yes", "y", "on":
-				*p(c) = true
-			case "0", "f", "false", "no", "n", "off":
-				*p(c) = false
-			default:
+			v, ok := ParseBool(raw)
+			if !ok {
 				return fieldErr(name, "%q is not a boolean (true or false)", raw)
 			}
+			*p(c) = v
 			return nil
 		}}
+}
+
+// ParseBool reads a boolean variable as the configuration does: 1, t,
+// true, yes, y, on or 0, f, false, no, n, off, in any case. Commands that
+// read a variable themselves use it, so they agree with serve.
+func ParseBool(raw string) (v, ok bool) {
+	switch strings.ToLower(raw) {
+	case "1", "t", "true", "yes", "y", "on":
+		return true, true
+	case "0", "f", "false", "no", "n", "off":
+		return false, true
+	}
+	return false, false
 }
 
 // formatSeconds prints a duration as seconds without trailing zeros.
