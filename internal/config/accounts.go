@@ -145,16 +145,20 @@ func parseNetwork(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// validateAccounts applies the SMPP field limits and uniqueness.
-func validateAccounts(accounts []Account, fromFile bool) error {
+// validateAccounts applies the SMPP field limits and uniqueness to the
+// accounts of file (SMPP_ACCOUNTS_FILE), or with file empty to the
+// default account of SMPP_SYSTEM_ID and SMPP_PASSWORD. Errors name the
+// file and the account, as a syntax error names the file and the line.
+func validateAccounts(accounts []Account, file string) error {
+	fromFile := file != ""
 	if fromFile && len(accounts) == 0 {
-		return fieldErr(accountsFileVar, "the file lists no accounts")
+		return fieldErr(accountsFileVar, "%s: the file lists no accounts", file)
 	}
 	seen := make(map[string]int, len(accounts))
 	for i, a := range accounts {
 		idVar, pwVar, where := "SMPP_SYSTEM_ID", "SMPP_PASSWORD", ""
 		if fromFile {
-			idVar, pwVar, where = accountsFileVar, accountsFileVar, fmt.Sprintf("accounts[%d]: ", i)
+			idVar, pwVar, where = accountsFileVar, accountsFileVar, fmt.Sprintf("%s: accounts[%d]: ", file, i)
 		}
 		switch {
 		case a.SystemID == "":

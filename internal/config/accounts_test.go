@@ -77,8 +77,10 @@ func TestAccountsFileErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("Load succeeded")
 			}
-			if !strings.HasPrefix(err.Error(), "config: SMPP_ACCOUNTS_FILE: ") || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error %q does not contain %q", err, tt.want)
+			// Every error names the file, the content rules' as the
+			// syntax errors' do.
+			if !strings.HasPrefix(err.Error(), "config: SMPP_ACCOUNTS_FILE: "+path+": ") || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not name the file or does not contain %q", err, tt.want)
 			}
 			assertFieldError(t, err)
 		})

@@ -250,7 +250,7 @@ func TestValidateProgrammatic(t *testing.T) {
 	}{
 		{"missing instance id", func(c *Config) { c.Instance.ID = "" }, "INSTANCE_ID"},
 		{"port out of range", func(c *Config) { c.Metrics.Port = 70000 }, "METRICS_PORT"},
-		{"files without accounts", func(c *Config) { c.SMPP.AccountsFile = "x.yaml" }, "SMPP_ACCOUNTS_FILE: the file lists no accounts"},
+		{"files without accounts", func(c *Config) { c.SMPP.AccountsFile = "x.yaml" }, "SMPP_ACCOUNTS_FILE: x.yaml: the file lists no accounts"},
 		{"tls port clash", func(c *Config) { c.TLS.Port = 2776; c.TLS.CertFile, c.TLS.KeyFile = "c", "k" }, "SMPP_TLS_CERT_FILE"},
 	}
 	for _, tt := range tests {

@@ -10,7 +10,7 @@ func (c Config) ReloadAccounts() ([]Account, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := validateAccounts(accounts, true); err != nil {
+	if err := validateAccounts(accounts, c.SMPP.AccountsFile); err != nil {
 		return nil, err
 	}
 	return accounts, nil

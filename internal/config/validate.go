@@ -33,7 +33,7 @@ func (c Config) Validate() error {
 		c.validateDLR,
 		c.validateLogMetrics,
 		c.validatePorts,
-		func() error { return validateAccounts(c.Accounts(), c.SMPP.AccountsFile != "") },
+		func() error { return validateAccounts(c.Accounts(), c.SMPP.AccountsFile) },
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
