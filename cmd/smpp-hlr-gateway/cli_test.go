@@ -189,6 +189,28 @@ func TestCheckConfigWarnsAboutReadableAccounts(t *testing.T) {
 	}
 }
 
+// TestCheckConfigWarnsAboutRulesOfUnknownAccounts: allow/deny lists in
+// HLR_RULES_FILE for a system_id no account has apply to no one; the
+// configuration is valid, but check-config says so.
+func TestCheckConfigWarnsAboutRulesOfUnknownAccounts(t *testing.T) {
+	dir := t.TempDir()
+	accounts := filepath.Join(dir, "accounts.yaml")
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(accounts, []byte("accounts:\n  - system_id: alice\n    password: secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rules, []byte("accounts:\n  alice:\n    deny: [\"44\"]\n  alcie:\n    allow: [\"1\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"HLR_PROVIDER": "simulator", "SMPP_ACCOUNTS_FILE": accounts, "HLR_RULES_FILE": rules})
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"check-config"}, env, &out, &errOut)
+	if code != 0 || !strings.Contains(errOut.String(), `lists for account "alcie", which is not configured`) ||
+		strings.Contains(errOut.String(), `"alice"`) {
+		t.Fatalf("exit %d, stderr %q; want 0 and a warning naming alcie only", code, errOut.String())
+	}
+}
+
 // TestHealthcheckAddrNeedsNoConfiguration: with --addr nothing else is
 // read; the answer decides the exit code.
 func TestHealthcheckAddrNeedsNoConfiguration(t *testing.T) {

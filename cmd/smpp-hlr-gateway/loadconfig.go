@@ -7,6 +7,7 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/app"
 	"github.com/smpp-hlr-gateway/gateway/internal/config"
+	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
@@ -43,6 +44,35 @@ func loadConfig(env func(string) string) (config.Config, error) {
 		_ = rdb.Close()
 	}
 	return cfg, nil
+}
+
+// rulesFileWarnings names the accounts HLR_RULES_FILE has lists for but
+// the configuration does not know: a misspelt system_id there applies to
+// no one, silently. loadConfig has read the file already; errors here
+// are its.
+func rulesFileWarnings(cfg config.Config) []string {
+	if cfg.HLR.RulesFile == "" {
+		return nil
+	}
+	codes, err := hlr.ParseErrCodes(cfg.HLR.ErrCodes)
+	if err != nil {
+		return nil
+	}
+	rules, err := hlr.ReadRulesFile(cfg.HLR.RulesFile, codes)
+	if err != nil {
+		return nil
+	}
+	known := make(map[string]bool)
+	for _, a := range cfg.Accounts() {
+		known[a.SystemID] = true
+	}
+	var out []string
+	for _, a := range rules.Accounts() {
+		if !known[a] {
+			out = append(out, fmt.Sprintf("HLR_RULES_FILE %s has lists for account %q, which is not configured: they apply to no one", cfg.HLR.RulesFile, a))
+		}
+	}
+	return out
 }
 
 // accountsFileWarning says when the accounts file (it holds passwords) can

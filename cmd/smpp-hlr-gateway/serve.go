@@ -51,6 +51,9 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	if w := accountsFileWarning(cfg); w != "" {
 		logger.Warn("config.accounts_file.readable", "detail", w)
 	}
+	for _, w := range rulesFileWarnings(cfg) {
+		logger.Warn("config.rules_file.unknown_account", "detail", w)
+	}
 	routeRedisLogs(logger, cfg.Redis.URL)
 	a, err := app.New(ctx, cfg, logger, app.Options{LogLinesDropped: logw.Dropped})
 	if err != nil {
@@ -88,6 +91,9 @@ func runCheckConfig(_ context.Context, args []string, env func(string) string, s
 		return 2
 	}
 	if w := accountsFileWarning(cfg); w != "" {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	for _, w := range rulesFileWarnings(cfg) {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if err := cfg.Print(stdout); err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
@@ -219,6 +221,22 @@ func (r *Rules) Match(account, msisdn, allowErr string) (Result, bool) {
 		return *res, true
 	}
 	return Result{}, false
+}
+
+// Accounts returns the system_ids the rules have allow or deny lists for,
+// sorted.
+func (r *Rules) Accounts() []string {
+	if r == nil {
+		return nil
+	}
+	seen := make(map[string]bool, len(r.deny)+len(r.allow))
+	for a := range r.deny {
+		seen[a] = true
+	}
+	for a := range r.allow {
+		seen[a] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Len returns the number of prefix rules and account list entries.
