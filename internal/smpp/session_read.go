@@ -122,7 +122,7 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 	sr, p, err := s.decode(frame)
 	if p.Command.IsResponse() {
 		if errors.Is(err, pdu.ErrUnknownCommand) {
-			// A command_id no version of SMPP v3.4 defines, with the
+			// A command_id SMPP v3.4 does not define, with the
 			// response bit set: not an answer to anything we sent.
 			// Answered like an unknown request, and counted like one
 			// before a bind.
