@@ -104,7 +104,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
 	routes := http.NewServeMux()
 	s.apiEndpoints(routes, api)
 	want := sha256.Sum256([]byte(api.Token))
-	mux.HandleFunc(PathAPI, func(w http.ResponseWriter, r *http.Request) {
+	guarded := func(w http.ResponseWriter, r *http.Request) {
 		got := sha256.Sum256([]byte(bearerToken(r)))
 		// Compare digests: constant time, and the token's length does
 		// not show either.
@@ -124,7 +124,11 @@ func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
 			return
 		}
 		routes.ServeHTTP(w, r)
-	})
+	}
+	mux.HandleFunc(PathAPI, guarded)
+	// Without it the mux would redirect /api/v1 to /api/v1/ for anyone,
+	// token or not.
+	mux.HandleFunc(strings.TrimSuffix(PathAPI, "/"), guarded)
 }
 
 // bearerToken is the token of an "Authorization: Bearer <token>" header

@@ -76,6 +76,8 @@ func TestAPI(t *testing.T) {
 		{"unknown path", "GET", "/api/v1/nothing", "s3cret", 404, `"error": "Not Found: GET /api/v1/nothing"`},
 		{"unknown path without a token", "GET", "/api/v1/nothing", "", 401, `missing or wrong bearer token`},
 		{"wrong method without a token", "GET", "/api/v1/reload", "", 401, `missing or wrong bearer token`},
+		{"the prefix without its slash, without a token", "GET", "/api/v1", "", 401, `missing or wrong bearer token`},
+		{"the prefix without its slash", "GET", "/api/v1", "s3cret", 404, `"error": "Not Found: GET /api/v1"`},
 		{"scheme in lower case", "GET", "/api/v1/sessions", "bearer s3cret", 200, `"system_id": "alice"`},
 		{"another scheme", "GET", "/api/v1/sessions", "Basic s3cret", 401, `"error"`},
 		{"bound_at to the millisecond", "GET", "/api/v1/sessions", "s3cret", 200, `"bound_at": "2026-01-02T03:04:05.006Z"`},
