@@ -77,6 +77,7 @@ type BufferedQueue struct {
 	mu        sync.Mutex
 	accounts  map[string]*degraded // accounts whose receipts go to the buffer
 	n         int                  // receipts buffered, all accounts
+	nrec      int                  // outcome records buffered, all accounts (bounded by size too)
 	cancelled map[string]time.Time // taken out by Cancel while a pass may hold a copy: when
 	flushing  bool                 // the write-back goroutine runs
 	closed    bool
@@ -88,9 +89,21 @@ type BufferedQueue struct {
 // degraded is one account's part of the buffer.
 type degraded struct {
 	rs      []Receipt
+	recs    []bufferedRecord // outcomes of receipt-less messages (RecordAsync)
 	since   time.Time
 	lastErr error
 }
+
+// bufferedRecord is the outcome of an accepted message that asked for no
+// receipt, waiting to be written like a receipt: a query_sm finds it
+// meanwhile, and after the outage in Redis.
+type bufferedRecord struct {
+	o Outcome
+	r Receipt
+}
+
+// empty reports whether nothing of the account waits any more.
+func (a *degraded) empty() bool { return len(a.rs) == 0 && len(a.recs) == 0 }
 
 var (
 	_ AsyncQueue   = (*BufferedQueue)(nil)
@@ -123,11 +136,15 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 			Name: "dlr_buffer_size",
 			Help: "Receipts held in memory while the receipt queue (Redis) is unavailable for their account.",
 		}, func() float64 { return float64(q.Buffered()) })
+		records := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dlr_buffer_records",
+			Help: "Outcomes of accepted messages without a receipt (DLR_MODE=requested) held in memory while the receipt queue is unavailable for their account.",
+		}, func() float64 { return float64(q.BufferedRecords()) })
 		degradedN := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dlr_degraded_accounts",
 			Help: "Accounts whose receipts are buffered in memory because their part of the receipt queue failed.",
 		}, func() float64 { return float64(q.Degraded()) })
-		for _, c := range []prometheus.Collector{q.overflow, size, degradedN} {
+		for _, c := range []prometheus.Collector{q.overflow, size, records, degradedN} {
 			if err := reg.Register(c); err != nil {
 				q.log.Error("dlr.metric_not_registered", "err", err)
 			}
@@ -141,6 +158,14 @@ func (q *BufferedQueue) Buffered() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
+}
+
+// BufferedRecords returns the number of outcome records waiting in the
+// buffer.
+func (q *BufferedQueue) BufferedRecords() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.nrec
 }
 
 // Degraded returns the number of accounts in the degraded state.
@@ -213,26 +238,60 @@ func (q *BufferedQueue) putInner(r Receipt, h putHooks) {
 	h.finish(&r, err)
 }
 
-// RecordAsync remembers o for r in the inner queue; a failure only costs
-// the answer to a later query_sm (nothing was promised). While r's
-// account is degraded (its part of Redis does not answer) the record is
-// refused at once: the submit waiting for it is answered without waiting
-// out a commit that would fail.
+// RecordAsync remembers o for r in the inner queue. While r's account is
+// degraded (its part of Redis does not answer), or when the inner write
+// fails, the record waits in the buffer like a receipt and is written
+// back with them: a query_sm finds it meanwhile, and in Redis after the
+// outage. The submit waiting for it is answered at once then, without
+// waiting out a commit that would fail. Over the bound (as many records
+// as DLR_BUFFER_SIZE) a record is refused, which costs only the answer to
+// a later query_sm (nothing was promised).
 func (q *BufferedQueue) RecordAsync(o Outcome, r Receipt, done func(error)) {
-	q.mu.Lock()
-	_, bad := q.accounts[r.SystemID]
-	q.mu.Unlock()
-	if bad {
-		done(ErrDegraded)
+	if err := validate(r); err != nil {
+		done(err)
 		return
 	}
+	q.mu.Lock()
+	if _, bad := q.accounts[r.SystemID]; bad {
+		err := q.bufferRecordLocked(o, r, nil)
+		q.mu.Unlock()
+		done(err)
+		return
+	}
+	q.mu.Unlock()
 	if rec, ok := q.inner.(OutcomeRecorder); ok {
-		rec.RecordAsync(o, r, done)
+		rec.RecordAsync(o, r, func(err error) {
+			if err != nil && !errors.Is(err, ErrRecordBacklog) {
+				q.mu.Lock()
+				err = q.bufferRecordLocked(o, r, err)
+				q.mu.Unlock()
+			}
+			done(err)
+		})
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), q.putTimeout)
 	defer cancel()
-	done(q.inner.Ack(ctx, o, r))
+	err := q.inner.Ack(ctx, o, r)
+	if err != nil {
+		q.mu.Lock()
+		err = q.bufferRecordLocked(o, r, err)
+		q.mu.Unlock()
+	}
+	done(err)
+}
+
+// bufferRecordLocked keeps a record for the write-back, making its
+// account degraded as a failed receipt does.
+func (q *BufferedQueue) bufferRecordLocked(o Outcome, r Receipt, cause error) error {
+	if q.nrec >= q.size {
+		return fmt.Errorf("%w (%d outcome records)", ErrBufferFull, q.size)
+	}
+	a := q.degradeLocked(r.SystemID, cause)
+	a.recs = append(a.recs, bufferedRecord{o: o, r: r})
+	q.nrec++
+	q.startFlusherLocked()
+	return nil
 }
 
 // fallback buffers r after its inner Put failed with cause.
@@ -245,14 +304,7 @@ func (q *BufferedQueue) fallback(r Receipt, cause error) error {
 // bufferLocked appends r to its account's buffer, making the account
 // degraded, and makes sure the write-back goroutine runs.
 func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
-	a := q.accounts[r.SystemID]
-	if a == nil {
-		a = &degraded{since: time.Now(), lastErr: cause}
-		q.accounts[r.SystemID] = a
-		q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", r.SystemID, "err", fmt.Sprint(cause), "size", q.size)
-	} else if cause != nil {
-		a.lastErr = cause
-	}
+	a := q.degradeLocked(r.SystemID, cause)
 	if q.n >= q.size {
 		if q.overflow != nil {
 			q.overflow.Inc()
@@ -265,6 +317,20 @@ func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
 	q.n++
 	q.startFlusherLocked()
 	return nil
+}
+
+// degradeLocked returns sys's part of the buffer, making the account
+// degraded if it was not.
+func (q *BufferedQueue) degradeLocked(sys string, cause error) *degraded {
+	a := q.accounts[sys]
+	if a == nil {
+		a = &degraded{since: time.Now(), lastErr: cause}
+		q.accounts[sys] = a
+		q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", sys, "err", fmt.Sprint(cause), "size", q.size)
+	} else if cause != nil {
+		a.lastErr = cause
+	}
+	return a
 }
 
 func (q *BufferedQueue) startFlusherLocked() {
@@ -313,21 +379,24 @@ func (q *BufferedQueue) flushLoop() {
 	}
 }
 
-// Flush makes one write-back pass: up to flushChunk receipts of every
-// degraded account, in one batch. An account whose buffer empties without
-// error is healthy again. It returns how many receipts were written (or
-// found finished) and the failures joined.
+// Flush makes one write-back pass: up to flushChunk receipts and as many
+// outcome records of every degraded account, in one batch each. An
+// account whose buffer empties without error is healthy again. It returns
+// how many receipts and records were written (or found finished) and the
+// failures joined.
 func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	q.flushMu.Lock()
 	defer q.flushMu.Unlock()
 	q.mu.Lock()
 	var chunk []Receipt
+	var recs []bufferedRecord
 	for _, a := range q.accounts {
 		chunk = append(chunk, a.rs[:min(len(a.rs), flushChunk)]...)
+		recs = append(recs, a.recs[:min(len(a.recs), flushChunk)]...)
 	}
 	empty := make([]string, 0)
 	for sys, a := range q.accounts {
-		if len(a.rs) == 0 {
+		if a.empty() {
 			empty = append(empty, sys)
 		}
 	}
@@ -335,13 +404,17 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		q.healthyLocked(sys, 0)
 	}
 	q.mu.Unlock()
-	if len(chunk) == 0 {
+	if len(chunk) == 0 && len(recs) == 0 {
 		return 0, nil
 	}
-	errs := q.restore(ctx, chunk)
+	var errs []error
+	if len(chunk) > 0 {
+		errs = q.restore(ctx, chunk)
+	}
+	recErrs := q.writeRecords(ctx, recs)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	written := make(map[string]struct{}, len(chunk))
+	written := make(map[string]struct{}, len(chunk)+len(recs))
 	failed := make(map[string]error)
 	for i, r := range chunk {
 		if errs[i] != nil && !errors.Is(errs[i], errCancelledInBuffer) {
@@ -350,8 +423,15 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		}
 		written[r.MessageID] = struct{}{}
 	}
+	for i, rec := range recs {
+		if recErrs[i] != nil {
+			failed[rec.r.SystemID] = recErrs[i]
+			continue
+		}
+		written[rec.r.MessageID] = struct{}{}
+	}
 	late := q.cancelledWrittenLocked(chunk, errs)
-	n := 0
+	n, nrec := 0, 0
 	for sys, a := range q.accounts {
 		keep := a.rs[:0]
 		for _, r := range a.rs {
@@ -364,13 +444,24 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		}
 		clear(a.rs[len(keep):])
 		a.rs = keep
+		keepRecs := a.recs[:0]
+		for _, rec := range a.recs {
+			if _, ok := written[rec.r.MessageID]; ok {
+				nrec++
+				continue
+			}
+			keepRecs = append(keepRecs, rec)
+		}
+		clear(a.recs[len(keepRecs):])
+		a.recs = keepRecs
 		if err, bad := failed[sys]; bad {
 			a.lastErr = err
-		} else if len(a.rs) == 0 {
+		} else if a.empty() {
 			q.healthyLocked(sys, n)
 		}
 	}
 	q.n -= n
+	q.nrec -= nrec
 	if q.n == 0 {
 		q.cancelled = nil // every copy a pass could hold is gone
 	}
@@ -384,9 +475,29 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		q.mu.Lock()
 	}
 	if len(all) > 0 {
-		return n, fmt.Errorf("dlr: flush: %w", errors.Join(all...))
+		return n + nrec, fmt.Errorf("dlr: flush: %w", errors.Join(all...))
 	}
-	return n, nil
+	return n + nrec, nil
+}
+
+// writeRecords writes buffered outcome records to the inner queue, with
+// one group commit when it has one; one error per record.
+func (q *BufferedQueue) writeRecords(ctx context.Context, recs []bufferedRecord) []error {
+	errs := make([]error, len(recs))
+	rec, ok := q.inner.(OutcomeRecorder)
+	if !ok {
+		for i, b := range recs {
+			errs[i] = q.inner.Ack(ctx, b.o, b.r)
+		}
+		return errs
+	}
+	var wg sync.WaitGroup
+	wg.Add(len(recs))
+	for i, b := range recs {
+		rec.RecordAsync(b.o, b.r, func(err error) { errs[i] = err; wg.Done() })
+	}
+	wg.Wait() // each commit is bounded by the queue's commit timeout
+	return errs
 }
 
 // cancelledWrittenLocked lists the receipts of chunk that this pass wrote
@@ -491,7 +602,7 @@ func (q *BufferedQueue) Close(ctx context.Context) int {
 	}
 	q.mu.Unlock()
 	wait := flushBackoffMin
-	for q.Buffered() > 0 && ctx.Err() == nil {
+	for (q.Buffered() > 0 || q.BufferedRecords() > 0) && ctx.Err() == nil {
 		if _, err := q.Flush(ctx); err == nil {
 			continue
 		}
@@ -502,6 +613,12 @@ func (q *BufferedQueue) Close(ctx context.Context) int {
 			t.Stop()
 		}
 		wait = min(2*wait, flushBackoffMax)
+	}
+	if recs := q.BufferedRecords(); recs > 0 {
+		// Not receipts: nothing was promised, and dlr_lost_total does
+		// not count them; query_sm will not find these messages.
+		q.log.Warn("dlr.shutdown_records_not_stored", "records", recs,
+			"detail", "the receipt queue stayed unavailable until the shutdown deadline: query_sm will not find these receipt-less messages")
 	}
 	left := q.Buffered()
 	if left > 0 {
@@ -583,7 +700,8 @@ func (q *BufferedQueue) Cancel(ctx context.Context, systemID, messageID string, 
 	return q.inner.Cancel(ctx, systemID, messageID, at)
 }
 
-// Lookup reports a buffered receipt as pending, or asks the inner queue.
+// Lookup reports a buffered receipt as pending and a buffered record as
+// its outcome, or asks the inner queue.
 func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error) {
 	q.mu.Lock()
 	if a := q.accounts[systemID]; a != nil {
@@ -591,6 +709,12 @@ func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) 
 			if r.MessageID == messageID {
 				q.mu.Unlock()
 				return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt, Source: r.Source.Addr}, true, nil
+			}
+		}
+		for _, rec := range a.recs {
+			if rec.r.MessageID == messageID {
+				q.mu.Unlock()
+				return rec.o, true, nil
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,34 +362,81 @@ func TestCancelDuringWriteBackIsNotUndone(t *testing.T) {
 	}
 }
 
-// downRecorder is downQueue with outcome records it counts.
-type downRecorder struct {
-	downQueue
-	records int
+// flakyRecorder is a memory queue whose puts and outcome records fail
+// while down; attempts counts the records it was asked for.
+type flakyRecorder struct {
+	*MemoryQueue
+	down     atomic.Bool
+	attempts int
 }
 
-func (d *downRecorder) RecordAsync(_ Outcome, _ Receipt, done func(error)) {
-	d.records++
-	done(nil)
+func (f *flakyRecorder) Put(ctx context.Context, r Receipt) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.MemoryQueue.Put(ctx, r)
 }
 
-// TestBufferedQueueRefusesRecordsOfDegradedAccounts: while an account's
-// receipts wait in the outage buffer, an outcome record of that account
-// is refused at once (the submit waiting for it is answered without
-// waiting out a failing commit); another account's goes to Redis.
-func TestBufferedQueueRefusesRecordsOfDegradedAccounts(t *testing.T) {
-	inner := &downRecorder{}
-	q := NewBufferedQueue(inner, BufferOptions{Size: 10, Registerer: registry(), manual: true})
-	if err := q.Put(context.Background(), receipt("DEG1", "acme", 0)); err != nil {
-		t.Fatalf("Put during the outage: %v", err) // buffered: acme is degraded
+func (f *flakyRecorder) RecordAsync(o Outcome, r Receipt, done func(error)) {
+	f.attempts++
+	if f.down.Load() {
+		done(errDown)
+		return
 	}
-	var got error
-	q.RecordAsync(Outcome{State: pdu.StateDelivered}, receipt("REC1", "acme", 0), func(err error) { got = err })
-	if !errors.Is(got, ErrDegraded) || inner.records != 0 {
-		t.Fatalf("record of a degraded account: %v, %d sent to Redis; want ErrDegraded and none", got, inner.records)
+	f.MemoryQueue.RecordAsync(o, r, done)
+}
+
+// TestBufferedQueueKeepsRecordsThroughAnOutage: the outcome record of a
+// receipt-less message whose write fails waits in the outage buffer like
+// a receipt (the submit is answered at once, query_sm finds it), a record
+// of an account already degraded goes there without trying Redis, the
+// write-back stores them once Redis answers, and past the bound a record
+// is refused. Another account's record goes straight to Redis.
+func TestBufferedQueueKeepsRecordsThroughAnOutage(t *testing.T) {
+	ctx := context.Background()
+	inner := &flakyRecorder{MemoryQueue: NewMemoryQueue(MemoryOptions{})}
+	q := NewBufferedQueue(inner, BufferOptions{Size: 2, Registerer: registry(), manual: true})
+	delivered := Outcome{State: pdu.StateDelivered, SystemID: "acme"}
+	record := func(id, sys string) error {
+		var got error
+		called := false
+		q.RecordAsync(delivered, receipt(id, sys, 0), func(err error) { got, called = err, true })
+		if !called {
+			t.Fatalf("record %s: done not called at once", id)
+		}
+		return got
 	}
-	q.RecordAsync(Outcome{State: pdu.StateDelivered}, receipt("REC2", "other", 0), func(err error) { got = err })
-	if got != nil || inner.records != 1 {
-		t.Fatalf("record of a healthy account: %v, %d sent; want nil and 1", got, inner.records)
+
+	inner.down.Store(true)
+	if err := record("REC1", "acme"); err != nil {
+		t.Fatalf("record whose write failed: %v, want it buffered", err)
+	}
+	if err := record("REC2", "acme"); err != nil || inner.attempts != 1 {
+		t.Fatalf("record of the degraded account: %v after %d attempts on Redis, want buffered without one", err, inner.attempts)
+	}
+	if q.BufferedRecords() != 2 || q.Degraded() != 1 || q.Buffered() != 0 {
+		t.Fatalf("records %d, degraded %d, receipts %d; want 2, 1, 0", q.BufferedRecords(), q.Degraded(), q.Buffered())
+	}
+	if o, known, err := q.Lookup(ctx, "acme", "REC1"); err != nil || !known || o.State != pdu.StateDelivered {
+		t.Fatalf("Lookup of a buffered record: %v %v %v, want DELIVERED", o.State, known, err)
+	}
+	if err := record("REC3", "acme"); !errors.Is(err, ErrBufferFull) {
+		t.Fatalf("record past the bound: %v, want ErrBufferFull", err)
+	}
+
+	inner.down.Store(false)
+	if err := record("OTHER", "other"); err != nil || inner.attempts != 2 {
+		t.Fatalf("record of a healthy account: %v, %d attempts; want it written", err, inner.attempts)
+	}
+	if n, err := q.Flush(ctx); err != nil || n != 2 {
+		t.Fatalf("Flush: %d, %v; want the 2 records", n, err)
+	}
+	if q.BufferedRecords() != 0 || q.Degraded() != 0 {
+		t.Fatalf("after the pass: records %d, degraded %d; want 0, 0", q.BufferedRecords(), q.Degraded())
+	}
+	for _, id := range []string{"REC1", "REC2"} {
+		if o, known, err := inner.Lookup(ctx, "acme", id); err != nil || !known || o.State != pdu.StateDelivered {
+			t.Fatalf("%s in the queue after the pass: %v %v %v, want DELIVERED", id, o.State, known, err)
+		}
 	}
 }

@@ -124,7 +124,8 @@ func TestCrossInstanceQueryAndCancel(t *testing.T) {
 		"SMPP_ACCOUNTS_FILE": writeAccounts(t, []account{alice, bob, carol}),
 		"DLR_DELAY_SECONDS":  "3", "DLR_MODE": "requested",
 		// A margin over the 300 ms write pause below (a commit that times
-		// out drops its records: ESME_ROK, then ESME_RQUERYFAIL).
+		// out leaves its records in A's outage buffer, which B cannot see
+		// until they are written back: ESME_RQUERYFAIL on B meanwhile).
 		"REDIS_TIMEOUT_SECONDS": "2",
 	}
 	a := startGW(t, "gw-a", env)
