@@ -14,7 +14,9 @@
 //     instance, with leases (visibility timeouts) so a crashed instance's
 //     receipts are taken over. See docs/receipts.md.
 //   - [BufferedQueue] wraps a queue (the Redis one) and keeps receipts
-//     created during an outage in a bounded buffer until it is back.
+//     created during an outage (per account: the accounts whose part of
+//     Redis fails), and the outcome records of receipt-less messages, in
+//     a bounded buffer until it is back.
 //   - [Dispatcher] runs one scheduling loop per shard of accounts
 //     (Options.Shards, by the hash of the system_id, so one account's
 //     receipts keep their order): no goroutine or timer per receipt. A loop
