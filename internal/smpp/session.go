@@ -45,9 +45,12 @@ type Session struct {
 	lastRead atomic.Int64  // monotonic nanoseconds from opened to the read that completed the last PDU of any kind
 	// lastAnswer is when the client last answered one of our requests:
 	// monotonic nanoseconds from opened, plus one (0: never).
-	lastAnswer    atomic.Int64
-	selfUnbinding atomic.Bool // being unbound by the gateway itself: answering nothing (expirePending) or silent (onTick)
-	readPaused    atomic.Bool // the reader waits for output room: answers may sit unread
+	lastAnswer atomic.Int64
+	// lastReceiptAnswer is the same for our deliver_sm only: a receiver
+	// that answers enquire_link but no receipt is no receiver.
+	lastReceiptAnswer atomic.Int64
+	selfUnbinding     atomic.Bool // being unbound by the gateway itself: answering nothing (expirePending) or silent (onTick)
+	readPaused        atomic.Bool // the reader waits for output room: answers may sit unread
 
 	binding        atomic.Bool // a bind is being checked: the session-init timer waits for its answer
 	legacy         atomic.Bool // interface_version below 0x34: nothing sent carries a TLV
@@ -70,6 +73,7 @@ type Session struct {
 
 	pmu          sync.Mutex
 	pending      map[uint32]outbound
+	expired      expiredRing   // requests of ours that timed out lately, whose late answers still count
 	pendingEmpty chan struct{} // signalled when pending becomes empty
 	pinging      bool
 
@@ -295,14 +299,25 @@ func (s *Session) SendWait(ctx context.Context, body pdu.Body) (pdu.PDU, error) 
 func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 	s.pmu.Lock()
 	ob, ok := s.pending[p.Sequence]
+	late, lateReceipt := false, false
 	if ok {
 		delete(s.pending, p.Sequence)
 		s.signalIfNoPending()
+	} else {
+		late, lateReceipt = s.expired.has(p.Sequence)
 	}
 	s.pmu.Unlock()
-	// Matched or not (late: its request timed out), the client answers,
-	// so it is alive (expirePending); lastRead is the read that brought p.
-	s.lastAnswer.Store(s.lastRead.Load() + 1)
+	// Matched, or late to a request that timed out lately: the client
+	// answers, so it is alive (expirePending); lastRead is the read that
+	// brought p. A response to nothing we sent says nothing: a stray
+	// deliver_sm_resp must not keep a receiver that answers no receipt.
+	if ok || late {
+		at := s.lastRead.Load() + 1
+		s.lastAnswer.Store(at)
+		if (ok && ob.receipt) || lateReceipt {
+			s.lastReceiptAnswer.Store(at)
+		}
+	}
 	if !ok {
 		s.log().Debug("smpp.response.unmatched", "session", s.id, "command", p.Command.String(), "sequence", p.Sequence)
 		return
@@ -341,6 +356,7 @@ func (s *Session) expirePending(now time.Time) {
 		if now.After(ob.deadline) {
 			expired = append(expired, ob)
 			delete(s.pending, seq)
+			s.expired.add(seq, ob.receipt)
 		}
 	}
 	if len(expired) > 0 {
@@ -372,16 +388,51 @@ func (s *Session) expirePending(now time.Time) {
 
 // answeredSince reports whether the client answered any request of ours
 // after the first of expired was sent: a client that answers is alive,
-// even if it dropped these.
+// even if it dropped these. When receipts expired, only answers to
+// receipts count: a client that answers the gateway's enquire_link but
+// no deliver_sm would otherwise hold its share of the account's receipts
+// for ever.
 func (s *Session) answeredSince(expired []outbound) bool {
 	first := expired[0].sent
-	for _, ob := range expired[1:] {
+	receipts := false
+	for _, ob := range expired {
 		if ob.sent.Before(first) {
 			first = ob.sent
 		}
+		receipts = receipts || ob.receipt
 	}
 	last := s.lastAnswer.Load()
+	if receipts {
+		last = s.lastReceiptAnswer.Load()
+	}
 	return last != 0 && time.Duration(last-1) >= s.sinceOpened(first)
+}
+
+// expiredRing remembers the sequence numbers of the last requests of ours
+// that timed out, so that their late answers still show the client alive
+// while a response to a number we never sent does not. Fixed size: a
+// client whose answers come later than this many expiries is as good as
+// silent.
+type expiredRing struct {
+	seqs    [64]uint32
+	receipt [64]bool
+	n       int // entries written, ever
+}
+
+func (r *expiredRing) add(seq uint32, receipt bool) {
+	i := r.n % len(r.seqs)
+	r.seqs[i], r.receipt[i] = seq, receipt
+	r.n++
+}
+
+// has reports whether seq timed out lately, and whether it was a receipt.
+func (r *expiredRing) has(seq uint32) (found, receipt bool) {
+	for i := range min(r.n, len(r.seqs)) {
+		if r.seqs[i] == seq {
+			return true, r.receipt[i]
+		}
+	}
+	return false, false
 }
 
 // signalIfNoPending wakes a waitNoPending; s.pmu is held.

@@ -150,15 +150,23 @@ func TestDelayedBindAnsweredPastBindTimeout(t *testing.T) {
 // requests is closed (unanswered) once one of them times out, so its
 // share of the account's receipts goes to the other receivers; one that
 // answers a request sent after the one it dropped is alive and stays.
+// Neither a response to a sequence number the server never sent nor an
+// answer to the server's enquire_link makes a receiver that answers no
+// receipt alive.
 func TestUnansweredRequestsCloseSession(t *testing.T) {
 	tests := []struct {
 		name     string
 		answer   []int // which of the two deliver_sm the client answers
+		stray    bool  // it also sends a deliver_sm_resp for a number never sent
+		elink    bool  // the server also sends enquire_link, which it answers
 		closedAs smpp.CloseReason
 	}{
-		{"answers nothing", nil, smpp.CloseUnanswered},
-		{"answers the later one", []int{1}, smpp.CloseNone},
-		{"answers both", []int{0, 1}, smpp.CloseNone},
+		{"answers nothing", nil, false, false, smpp.CloseUnanswered},
+		{"answers the later one", []int{1}, false, false, smpp.CloseNone},
+		{"answers both", []int{0, 1}, false, false, smpp.CloseNone},
+		{"a stray response only", nil, true, false, smpp.CloseUnanswered},
+		{"the server's enquire_link only", nil, false, true, smpp.CloseUnanswered},
+		{"the later one and enquire_link", []int{1}, false, true, smpp.CloseNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +185,20 @@ func TestUnansweredRequestsCloseSession(t *testing.T) {
 			for _, i := range tt.answer {
 				msg = append(msg, header(16, pdu.CmdDeliverSMResp, seqs[i])...)
 			}
+			if tt.stray {
+				msg = append(msg, header(16, pdu.CmdDeliverSMResp, 999_999)...)
+			}
+			linked := make(chan error, 1)
+			if tt.elink {
+				if err := s.Send(&pdu.EnquireLink{}, func(_ pdu.PDU, err error) { linked <- err }); err != nil {
+					t.Fatal(err)
+				}
+				p, ok := readPDU(t, conn)
+				if !ok || p.Command != pdu.CmdEnquireLink {
+					t.Fatalf("server sent %+v (%v), want enquire_link", p.Header, ok)
+				}
+				msg = append(msg, header(16, pdu.CmdEnquireLinkResp, p.Sequence)...)
+			}
 			// The client's own enquire_link: its answer means the server
 			// has read what came before it.
 			msg = append(msg, header(16, pdu.CmdEnquireLink, 100)...)
@@ -189,6 +211,11 @@ func TestUnansweredRequestsCloseSession(t *testing.T) {
 			for range tt.answer {
 				if err := <-answered; err != nil {
 					t.Fatalf("an answered deliver_sm: %v", err)
+				}
+			}
+			if tt.elink {
+				if err := <-linked; err != nil {
+					t.Fatalf("the answered enquire_link: %v", err)
 				}
 			}
 			clk.Advance(20 * time.Second) // past the response timeout of both
