@@ -438,8 +438,8 @@ func TestPipelinedFailedBindsEndAtTheBindTimeout(t *testing.T) {
 	if err := ts.srv.Shutdown(ctxT(t)); err != nil { // returns once the session is counted
 		t.Fatal(err)
 	}
-	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "bind_timeout"); got != 1 {
-		t.Fatalf("closed as bind_timeout: %v, want 1", got)
+	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "bind_failed"); got != 1 {
+		t.Fatalf("closed as bind_failed: %v, want 1", got)
 	}
 }
 

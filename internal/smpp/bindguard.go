@@ -15,7 +15,9 @@ import (
 // binds from other addresses. Once either count passes freeFailures, the
 // next bind from that address waits step × 2^(failures-freeFailures-1),
 // at most maxDelay, BEFORE its password is checked: a guesser gets one
-// check per delay, not an answer delayed after an instant check. A success
+// check per delay, not an answer delayed after an instant check, and the
+// checks of one address + system_id take turns, so parallel connections
+// do not multiply them. A success
 // clears only its own address + system_id count (never the address count,
 // never another account's). After maxFailures failures within window the
 // address is refused for ban (at accept and at bind), logged once.
@@ -45,6 +47,7 @@ type failureCount struct {
 	n            int
 	last         time.Time
 	blockedUntil time.Time
+	nextCheck    time.Time // pairs: the earliest the next delayed bind's password is checked
 }
 
 const (
@@ -92,8 +95,13 @@ func (g *bindGuard) blocked(addr netip.Addr) bool {
 }
 
 // delay is how long a bind from addr for systemID waits before its
-// password is checked.
-func (g *bindGuard) delay(addr netip.Addr, systemID string) time.Duration {
+// password is checked. The delayed checks of one address + system_id are
+// spaced by the delay: binds sent in parallel connections wait their turn
+// one after another, so a guesser gets one check of an account's password
+// per delay however many connections it opens. A wait of limit or more
+// (the bind's time left before its timeout) reserves no turn: that bind
+// is refused unchecked.
+func (g *bindGuard) delay(addr netip.Addr, systemID string, limit time.Duration) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.clock.Now()
@@ -101,13 +109,22 @@ func (g *bindGuard) delay(addr netip.Addr, systemID string) time.Duration {
 	if f := g.addrs.get(addr); f != nil && now.Sub(f.last) <= failureWindow {
 		n = f.n
 	}
-	if f := g.pairs.get(addrSystemID{addr, systemID}); f != nil && now.Sub(f.last) <= failureWindow {
-		n = max(n, f.n)
+	pair := g.pairs.get(addrSystemID{addr, systemID})
+	if pair != nil && now.Sub(pair.last) <= failureWindow {
+		n = max(n, pair.n)
 	}
 	if n < freeFailures {
 		return 0
 	}
-	return min(g.step<<min(n-freeFailures, 16), g.maxDelay)
+	d := min(g.step<<min(n-freeFailures, 16), g.maxDelay)
+	wait := d
+	if pair != nil {
+		wait = max(wait, pair.nextCheck.Sub(now))
+		if wait < limit {
+			pair.nextCheck = now.Add(wait + d)
+		}
+	}
+	return wait
 }
 
 // failed counts a failed bind. It reports whether this failure made the

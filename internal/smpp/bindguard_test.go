@@ -19,7 +19,7 @@ func TestBindGuardSlowsRepeatedFailures(t *testing.T) {
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	var delays []time.Duration
 	for range 6 {
-		delays = append(delays, g.delay(a, "acct"))
+		delays = append(delays, g.delay(a, "acct", time.Hour))
 		g.failed(a, "acct")
 	}
 	want := []time.Duration{0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second}
@@ -28,21 +28,21 @@ func TestBindGuardSlowsRepeatedFailures(t *testing.T) {
 			t.Fatalf("delays %v, want %v", delays, want)
 		}
 	}
-	if d := g.delay(b, "acct"); d != 0 {
+	if d := g.delay(b, "acct", time.Hour); d != 0 {
 		t.Fatalf("the same account from another address is slowed down by %v", d)
 	}
-	if d := g.delay(a, "other"); d != 5*time.Second {
+	if d := g.delay(a, "other", time.Hour); d != 5*time.Second {
 		// The address count applies to every account from a.
 		t.Fatalf("another account from the flooding address waits %v, want the cap 5s", d)
 	}
 	clk.Advance(failureWindow + time.Second)
-	if d := g.delay(a, "acct"); d != 0 {
+	if d := g.delay(a, "acct", time.Hour); d != 0 {
 		t.Fatalf("failures older than the window still slow down: %v", d)
 	}
 	for range 10 {
 		g.failed(a, "acct")
 	}
-	if d := g.delay(a, "acct"); d != 5*time.Second {
+	if d := g.delay(a, "acct", time.Hour); d != 5*time.Second {
 		t.Fatalf("delay %v after many failures, want the cap: half the bind timeout", d)
 	}
 }
@@ -57,11 +57,11 @@ func TestBindGuardSuccessClearsOnlyItsOwnPair(t *testing.T) {
 		g.failed(a, "victim")
 	}
 	g.succeeded(a, "attacker-owned")
-	if d := g.delay(a, "victim"); d == 0 {
+	if d := g.delay(a, "victim", time.Hour); d == 0 {
 		t.Fatal("a success on another account reset the victim's count")
 	}
 	g.succeeded(a, "victim")
-	if d := g.delay(a, "victim"); d == 0 {
+	if d := g.delay(a, "victim", time.Hour); d == 0 {
 		t.Fatal("a success cleared the address count too")
 	}
 }
@@ -126,5 +126,35 @@ func TestBindGuardNeverBlocksWhenTurnedOff(t *testing.T) {
 	}
 	if g.blocked(a) {
 		t.Fatal("blocked with MaxFailedBinds < 0")
+	}
+}
+
+// TestBindGuardParallelChecksTakeTurns: binds of one address + system_id
+// that arrive together (parallel connections) have their passwords checked
+// one delay apart, so more connections do not mean more guesses; a wait
+// past the bind's time left reserves no turn; another account from the
+// same address does not queue behind them.
+func TestBindGuardParallelChecksTakeTurns(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
+	g := newTestGuard(clk, 0)
+	a := netip.MustParseAddr("192.0.2.1")
+	for range freeFailures {
+		g.failed(a, "acct")
+	}
+	const limit = 3500 * time.Millisecond
+	var got []time.Duration
+	for range 5 { // five connections at the same instant
+		got = append(got, g.delay(a, "acct", limit))
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second, 4 * time.Second}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("waits %v, want %v (one check per second; the waits past %v reserve nothing)", got, want, limit)
+	}
+	if d := g.delay(a, "other", limit); d != time.Second {
+		t.Fatalf("another account from the address waits %v, want the address's delay 1s", d)
+	}
+	clk.Advance(4 * time.Second) // the three turns taken have passed
+	if d := g.delay(a, "acct", limit); d != time.Second {
+		t.Fatalf("after the turns: %v, want the delay again", d)
 	}
 }

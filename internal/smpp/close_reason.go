@@ -18,7 +18,7 @@ const (
 	CloseWriteError                     // a write failed
 	CloseTooManyConnections             // SMPP_MAX_CONNECTIONS reached
 	ClosePanic                          // a panic was contained
-	CloseBindFailed                     // repeated failed binds on the connection
+	CloseBindFailed                     // repeated failed binds on the connection, or a bind the failed-bind throttle could not check before its bind timeout
 	CloseSlowConsumer                   // the output buffer stayed full: the client does not read
 	ClosePrebindRequests                // too many requests before a bind
 	CloseTooManyFromAddress             // SMPP_MAX_CONNECTIONS_PER_IP reached for the address

@@ -320,15 +320,19 @@ func (s *Session) handleBind(p pdu.PDU) {
 	defer s.binding.Store(false)
 	status := pdu.StatusBindFail
 	var acc *AccountState
-	delay := s.srv.guard.delay(s.remote, b.SystemID)
-	if left := s.srv.opts.BindTimeout - s.sinceOpened(s.srv.opts.Clock.Now()); delay > 0 && delay >= left {
-		// Binds pipelined on one connection would each wait their delay
-		// while the session-init timer waits for the answer: the
-		// connection would outlive its bind timeout. Answer now, close.
+	left := s.srv.opts.BindTimeout - s.sinceOpened(s.srv.opts.Clock.Now())
+	delay := s.srv.guard.delay(s.remote, b.SystemID, left)
+	if delay > 0 && delay >= left {
+		// Binds pipelined on one connection, or waiting their turn
+		// behind other connections' checks of the same account, would
+		// wait past the bind timeout while the session-init timer waits
+		// for the answer. Answer now, unchecked, and close. It counts
+		// as a failure: a flood of them gets its address blocked.
+		s.countFailedBind(b.SystemID)
 		s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
 		s.writeHeader(p.Command.Response(), status, p.Sequence)
 		s.stopReading = true
-		s.closeAfterFlush(CloseBindTimeout)
+		s.closeAfterFlush(CloseBindFailed)
 		return
 	}
 	// The address may become blocked while this bind waits its delay.
@@ -383,16 +387,22 @@ func (s *Session) waitBindDelay(d time.Duration) bool {
 func (s *Session) bindFailed(p pdu.PDU, b *pdu.Bind, mode BindMode, status pdu.Status) {
 	s.log().Warn("smpp.bind.failed", "session", s.id, "remote", s.remote.String(), "system_id", b.SystemID,
 		"mode", mode.String(), "status", status.String())
-	if s.srv.guard.failed(s.remote, b.SystemID) {
-		s.srv.metrics.addressesBlocked.Inc()
-		s.log().Warn("smpp.bind.address_blocked", "remote", s.remote.String(),
-			"failures", s.srv.opts.MaxFailedBinds, "blocked_seconds", s.srv.opts.FailedBindBlock.Seconds())
-	}
+	s.countFailedBind(b.SystemID)
 	s.writeHeader(p.Command.Response(), status, p.Sequence)
 	s.prebind++
 	if s.prebind >= s.srv.opts.MaxPrebindRequests {
 		s.stopReading = true
 		s.closeAfterFlush(CloseBindFailed)
+	}
+}
+
+// countFailedBind tells the bind guard of a failed bind for systemID from
+// this session's address, and logs the address's block when it starts.
+func (s *Session) countFailedBind(systemID string) {
+	if s.srv.guard.failed(s.remote, systemID) {
+		s.srv.metrics.addressesBlocked.Inc()
+		s.log().Warn("smpp.bind.address_blocked", "remote", s.remote.String(),
+			"failures", s.srv.opts.MaxFailedBinds, "blocked_seconds", s.srv.opts.FailedBindBlock.Seconds())
 	}
 }
 
