@@ -85,9 +85,9 @@ func (s *Session) receiptsAwaitingAck() int {
 	return n
 }
 
-// UnbindSession ends the session with the given id: it answers the
+// UnbindSession ends the bound session with the given id: it answers the
 // requests already read, sends unbind, waits for unbind_resp (at most
-// until ctx ends) and closes. It reports whether such a session was open.
+// until ctx ends) and closes. It reports whether such a session was bound.
 func (srv *Server) UnbindSession(ctx context.Context, id uint64) bool {
 	var found *Session
 	srv.mu.Lock()
@@ -98,7 +98,10 @@ func (srv *Server) UnbindSession(ctx context.Context, id uint64) bool {
 		}
 	}
 	srv.mu.Unlock()
-	if found == nil || found.State() == StateClosed {
+	// Bound sessions only, as Sessions lists them: a connection that has
+	// not bound (or whose bind is being checked) is no session to an
+	// operator, and closing it would leave its bind unanswered.
+	if found == nil || !found.State().Bound() {
 		return false
 	}
 	found.unbindAndClose(ctx, CloseAdminUnbind)
@@ -117,6 +120,9 @@ func (s *Session) unbindAndClose(ctx context.Context, reason CloseReason) {
 		return
 	}
 	if !wasBound {
+		// A bind being checked (waiting out its delay, say) is answered
+		// first: every request read gets its answer.
+		s.waitBindAnswered(ctx)
 		s.closeAfterFlush(reason)
 		return
 	}

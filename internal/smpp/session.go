@@ -52,14 +52,16 @@ type Session struct {
 	selfUnbinding     atomic.Bool // being unbound by the gateway itself: answering nothing (expirePending) or silent (onTick)
 	readPaused        atomic.Bool // the reader waits for output room: answers may sit unread
 
-	binding        atomic.Bool // a bind is being checked: the session-init timer waits for its answer
-	legacy         atomic.Bool // interface_version below 0x34: nothing sent carries a TLV
-	countedUnbound atomic.Bool // counted by admission as not yet bound
-	clientUnbound  atomic.Bool // the client sent unbind
-	prebind        int         // requests read before a bind; reader goroutine only
-	stopReading    bool        // the reader stops: the session closes once its answers are written; reader only
-	batch          ReadBatch   // the handler's, when it is a ReadBatcher; reader only
-	batchUsed      bool        // requests were served since batch.EndRead; reader only
+	binding        atomic.Bool   // a bind is being checked: the session-init timer waits for its answer
+	bindDone       chan struct{} // signalled when a bind's check ends (unbindAndClose waits for its answer)
+	unbinding      chan struct{} // closed when the session leaves for good (beginUnbinding): a bind's delay ends
+	legacy         atomic.Bool   // interface_version below 0x34: nothing sent carries a TLV
+	countedUnbound atomic.Bool   // counted by admission as not yet bound
+	clientUnbound  atomic.Bool   // the client sent unbind
+	prebind        int           // requests read before a bind; reader goroutine only
+	stopReading    bool          // the reader stops: the session closes once its answers are written; reader only
+	batch          ReadBatch     // the handler's, when it is a ReadBatcher; reader only
+	batchUsed      bool          // requests were served since batch.EndRead; reader only
 
 	wmu        sync.Mutex
 	out        []byte
@@ -109,6 +111,8 @@ func newSession(srv *Server, conn net.Conn, id uint64) *Session {
 		drained:      make(chan struct{}, 1),
 		pending:      make(map[uint32]outbound),
 		pendingEmpty: make(chan struct{}, 1),
+		unbinding:    make(chan struct{}),
+		bindDone:     make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		out:          make([]byte, 0, 4096),
 	}

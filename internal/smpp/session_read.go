@@ -317,7 +317,7 @@ func (s *Session) handleBind(p pdu.PDU) {
 	b := p.Body.(*pdu.Bind)
 	mode := modeOf(p.Command)
 	s.binding.Store(true)
-	defer s.binding.Store(false)
+	defer s.endBinding()
 	status := pdu.StatusBindFail
 	var acc *AccountState
 	left := s.srv.opts.BindTimeout - s.sinceOpened(s.srv.opts.Clock.Now())
@@ -336,7 +336,18 @@ func (s *Session) handleBind(p pdu.PDU) {
 		return
 	}
 	// The address may become blocked while this bind waits its delay.
-	if s.waitBindDelay(delay) && !s.srv.guard.blocked(s.remote) {
+	waited := s.waitBindDelay(delay)
+	switch waited {
+	case bindDelayClosed:
+		return // nothing can be answered; the password was never checked
+	case bindDelayUnbinding:
+		// A shutdown ended the wait: refused unchecked, not counted
+		// against the address.
+		s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
+		s.writeHeader(p.Command.Response(), status, p.Sequence)
+		return
+	}
+	if !s.srv.guard.blocked(s.remote) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
 		acc, status = s.srv.opts.Auth.Authenticate(ctx, BindRequest{
 			Mode: mode, SystemID: b.SystemID, Password: b.Password, SystemType: b.SystemType, Remote: s.remote,
@@ -367,20 +378,53 @@ func (s *Session) handleBind(p pdu.PDU) {
 		"mode", mode.String(), "tls", s.tlsConn, "interface_version", b.InterfaceVersion)
 }
 
-// waitBindDelay waits d on the session's clock; false when the session
-// closed meanwhile.
-func (s *Session) waitBindDelay(d time.Duration) bool {
+// bindDelayEnd is how a bind's delay ended.
+type bindDelayEnd int
+
+const (
+	bindDelayWaited    bindDelayEnd = iota // the delay passed: check the password
+	bindDelayUnbinding                     // the session is being ended (shutdown): refuse unchecked
+	bindDelayClosed                        // the connection is gone
+)
+
+// waitBindDelay waits d on the session's clock, unless the session is
+// ended or closed meanwhile.
+func (s *Session) waitBindDelay(d time.Duration) bindDelayEnd {
 	if d <= 0 {
-		return true
+		return bindDelayWaited
 	}
 	s.srv.metrics.bindsDelayed.Inc()
 	t := s.srv.opts.Clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C():
-		return true
+		return bindDelayWaited
+	case <-s.unbinding:
+		return bindDelayUnbinding
 	case <-s.done:
-		return false
+		return bindDelayClosed
+	}
+}
+
+// endBinding marks a bind's check over and wakes an unbindAndClose
+// waiting to close after its answer.
+func (s *Session) endBinding() {
+	s.binding.Store(false)
+	select {
+	case s.bindDone <- struct{}{}:
+	default:
+	}
+}
+
+// waitBindAnswered waits until no bind is being checked, or ctx ends: the
+// bind's answer is queued by then.
+func (s *Session) waitBindAnswered(ctx context.Context) {
+	for s.binding.Load() {
+		select {
+		case <-s.bindDone:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -437,6 +481,7 @@ func (s *Session) beginUnbinding() State {
 			return cur
 		}
 		if s.state.CompareAndSwap(int32(cur), int32(StateUnbinding)) {
+			close(s.unbinding) // once: the state leaves Open or bound once
 			if cur.Bound() {
 				s.srv.unregisterBind(s, cur)
 			}

@@ -1,6 +1,7 @@
 package smpp_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"testing"
@@ -337,4 +338,41 @@ func sendDeliver(t *testing.T, s *smpp.Session, conn net.Conn, answered chan<- e
 		t.Fatalf("server sent %+v (%v), want deliver_sm", p.Header, ok)
 	}
 	return p.Sequence
+}
+
+// TestShutdownAnswersADelayedBind: a bind waiting out its failed-bind
+// delay when the server shuts down is answered (ESME_RBINDFAIL, its
+// password unchecked) before the connection closes, not dropped; and the
+// admin unbind finds no session on a connection that has not bound.
+func TestShutdownAnswersADelayedBind(t *testing.T) {
+	ts, clk := fakeClockServer(t, smpp.Options{BindTimeout: 10 * time.Second, FailedBindDelay: 4 * time.Second, MaxPrebindRequests: 100})
+	conn := dialFrom(t, attackerIP, ts.addr)
+	for i := range 3 { // failures before the slow-down starts
+		if _, err := conn.Write(bindFrame(uint32(i+1), "testuser", "guess", 0x34)); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusInvPaswd {
+			t.Fatalf("bind %d: %+v (%v)", i+1, p.Header, ok)
+		}
+	}
+	s := sessionFrom(ts.srv, attackerIP)
+	if ts.srv.UnbindSession(context.Background(), s.ID()) {
+		t.Fatal("UnbindSession found a connection that has not bound")
+	}
+	drain(clk.Added())
+	if _, err := conn.Write(bindFrame(4, "testuser", "testpass", 0x34)); err != nil {
+		t.Fatal(err)
+	}
+	waitAdded(t, clk) // the bind waits its delay
+	shut := make(chan error, 1)
+	go func() { shut <- ts.srv.Shutdown(context.Background()) }()
+	if p, ok := readPDU(t, conn); !ok || p.Sequence != 4 || p.Command != pdu.CmdBindTransceiverResp || p.Status != pdu.StatusBindFail {
+		t.Fatalf("the delayed bind at shutdown: %+v (%v), want bind_transceiver_resp ESME_RBINDFAIL seq 4", p.Header, ok)
+	}
+	if p, ok := readPDU(t, conn); ok {
+		t.Fatalf("the connection stayed open after the answer: %+v", p.Header)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
 }
