@@ -25,7 +25,22 @@ func ValidTime(s string) bool {
 		return false
 	}
 	two := func(i int) int { return int(s[i]-'0')*10 + int(s[i+1]-'0') }
-	month, day, hour, minute, second, quarters := two(2), two(4), two(6), two(8), two(10), two(13)
-	return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 &&
+	year, month, day, hour, minute, second, quarters := two(0), two(2), two(4), two(6), two(8), two(10), two(13)
+	return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month, 2000+year) && hour <= 23 &&
 		minute <= 59 && second <= 59 && quarters <= 48
+}
+
+// daysIn is the number of days of month in year (the two-digit years of
+// SMPP times are 2000-2099, where every fourth year is a leap year).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }

@@ -19,6 +19,11 @@ func TestValidTime(t *testing.T) {
 		{"261300180500000+", false}, // month 13
 		{"261100180500000+", false}, // day 00
 		{"261132180500000+", false}, // day 32
+		{"260230120000000+", false}, // 30 February
+		{"270229120000000+", false}, // 29 February of a common year
+		{"280229120000000+", true},  // of a leap year
+		{"260431120000000+", false}, // 31 April
+		{"261231235959000-", true},
 		{"261125240500000+", false}, // hour 24
 		{"261125186000000+", false}, // minute 60
 		{"261125180560000+", false}, // second 60

@@ -239,3 +239,19 @@ func TestHalfCloseGetsWhatTheReaderAnswered(t *testing.T) {
 		}
 	})
 }
+
+// TestClientResetIsAPeerClose: a client that closes with a reset (data
+// unread, or SO_LINGER 0) closed the connection itself: peer_closed, not
+// read_error, which is kept for reads that fail on the gateway's side.
+func TestClientResetIsAPeerClose(t *testing.T) {
+	ts := startServer(t, smpp.Options{EnquireLinkInterval: -1})
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	s := sessionFrom(ts.srv, attackerIP)
+	if err := conn.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(); err != nil { // sends RST
+		t.Fatal(err)
+	}
+	waitClosed(t, s, smpp.ClosePeer)
+}

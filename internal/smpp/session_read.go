@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -73,6 +74,10 @@ func (s *Session) readEnded(err error) {
 		s.answerThenClose()
 	case errors.Is(err, net.ErrClosed):
 		s.close(CloseShutdown) // closed by us; the first reason already won
+	case errors.Is(err, syscall.ECONNRESET):
+		// The client closed with data unread (its kernel resets the
+		// connection): it closed, nothing failed here.
+		s.close(ClosePeer)
 	default:
 		s.close(CloseReadError)
 	}
