@@ -33,16 +33,26 @@ type LimiterOptions struct {
 // fairly between accounts (WithAccount): while callers wait, a freed slot
 // goes to the next account in turn, so one account's burst (a flood, a
 // submit_multi of 254 numbers) queues behind its own lookups, not behind
-// every other account's.
+// every other account's. No account holds more than perAccount slots:
+// the rest (a sixteenth, none below 16 slots) is kept for the others, so
+// an account that arrives while a burst of slow calls (slower than a
+// caller waits for a slot) holds all it may still gets a slot at once.
 type limiter struct {
-	next Lookuper
-	o    LimiterOptions
+	next       Lookuper
+	o          LimiterOptions
+	perAccount int
 
 	mu      sync.Mutex
 	free    int                     // slots not held
+	held    map[string]int          // slots held, by account (only accounts holding some)
 	waiting map[string]*slotWaiters // by account, only accounts with waiters
 	turn    []string                // accounts with waiters, in the order they are served
 }
+
+// reservedSlots is how many of max slots no single account may hold: a
+// sixteenth. Below 16 slots none: a reserve would take too large a part
+// from a single account, the usual set-up.
+func reservedSlots(max int) int { return max / 16 }
 
 // slotWaiters are one account's callers waiting for a slot, first come
 // first served; a caller that gave up stays in the list, marked, until
@@ -63,18 +73,20 @@ func NewLimiter(next Lookuper, o LimiterOptions) Lookuper {
 	if o.MaxConcurrency <= 0 {
 		o.MaxConcurrency = DefaultMaxConcurrency
 	}
-	return &limiter{next: next, o: o, free: o.MaxConcurrency, waiting: make(map[string]*slotWaiters)}
+	return &limiter{next: next, o: o, free: o.MaxConcurrency, perAccount: o.MaxConcurrency - reservedSlots(o.MaxConcurrency),
+		held: make(map[string]int), waiting: make(map[string]*slotWaiters)}
 }
 
 func (l *limiter) Lookup(ctx context.Context, msisdn string) (Result, error) {
-	if !l.tryAcquire() {
-		err := l.wait(ctx)
+	acct := accountOf(ctx)
+	if !l.tryAcquire(acct) {
+		err := l.wait(ctx, acct)
 		if err == nil && l.tooLate(ctx) {
 			// Handed a slot after its wait should have ended (the
 			// process stalled, or the grant raced the deadline): the
 			// call would not have its whole CallTimeout and its timeout
 			// would count against the provider.
-			l.release()
+			l.release(acct)
 			err = context.DeadlineExceeded
 		}
 		if err != nil {
@@ -85,7 +97,7 @@ func (l *limiter) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	l.o.Metrics.inflightAdd(1)
 	defer func() {
 		l.o.Metrics.inflightAdd(-1)
-		l.release()
+		l.release(acct)
 	}()
 	if l.o.CallTimeout <= 0 {
 		return l.next.Lookup(ctx, msisdn)
@@ -105,12 +117,18 @@ func (l *limiter) tooLate(ctx context.Context) bool {
 	return ok && l.o.CallTimeout > 0 && time.Until(dl) < l.o.CallTimeout
 }
 
-// tryAcquire takes a free slot when nobody waits for one.
-func (l *limiter) tryAcquire() bool {
+// tryAcquire takes a free slot for acct when nobody waits for one and
+// acct holds less than its share.
+func (l *limiter) tryAcquire(acct string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.free > 0 && len(l.turn) == 0 {
+	return l.takeFreeLocked(acct)
+}
+
+func (l *limiter) takeFreeLocked(acct string) bool {
+	if l.free > 0 && len(l.turn) == 0 && l.held[acct] < l.perAccount {
 		l.free--
+		l.held[acct]++
 		return true
 	}
 	return false
@@ -118,17 +136,15 @@ func (l *limiter) tryAcquire() bool {
 
 // wait queues the caller under its account until a slot is handed to it
 // or ctx (less CallTimeout) ends.
-func (l *limiter) wait(ctx context.Context) error {
+func (l *limiter) wait(ctx context.Context, acct string) error {
 	if dl, ok := ctx.Deadline(); ok && l.o.CallTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-l.o.CallTimeout))
 		defer cancel()
 	}
 	w := &slotWaiter{ready: make(chan struct{}, 1)}
-	acct := accountOf(ctx)
 	l.mu.Lock()
-	if l.free > 0 && len(l.turn) == 0 { // freed meanwhile
-		l.free--
+	if l.takeFreeLocked(acct) { // freed meanwhile
 		l.mu.Unlock()
 		return nil
 	}
@@ -139,6 +155,9 @@ func (l *limiter) wait(ctx context.Context) error {
 		l.turn = append(l.turn, acct)
 	}
 	q.list = append(q.list, w)
+	// A slot may be free that the accounts queued ahead cannot take (they
+	// hold their share): it goes to the next account in turn that can.
+	l.grantLocked()
 	l.mu.Unlock()
 	select {
 	case <-w.ready:
@@ -148,7 +167,7 @@ func (l *limiter) wait(ctx context.Context) error {
 	l.mu.Lock()
 	if w.granted { // handed a slot as ctx ended: pass it on
 		l.mu.Unlock()
-		l.release()
+		l.release(acct)
 		return ctx.Err()
 	}
 	w.abandoned = true
@@ -156,14 +175,28 @@ func (l *limiter) wait(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// release hands the slot to the first waiter of the next account in
-// turn, or frees it.
-func (l *limiter) release() {
+// release gives back acct's slot and hands one to the first waiter of
+// the next account in turn that holds less than its share, or frees it.
+func (l *limiter) release(acct string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for len(l.turn) > 0 {
-		acct := l.turn[0]
-		l.turn = l.turn[1:]
+	if l.held[acct]--; l.held[acct] <= 0 {
+		delete(l.held, acct)
+	}
+	l.free++
+	l.grantLocked()
+}
+
+// grantLocked hands the free slots to waiters, one per account in turn,
+// skipping (without moving) accounts that hold their share.
+func (l *limiter) grantLocked() {
+	for i := 0; l.free > 0 && i < len(l.turn); {
+		acct := l.turn[i]
+		if l.held[acct] >= l.perAccount {
+			i++
+			continue
+		}
+		l.turn = append(l.turn[:i], l.turn[i+1:]...)
 		q := l.waiting[acct]
 		var w *slotWaiter
 		for len(q.list) > 0 && w == nil {
@@ -180,11 +213,12 @@ func (l *limiter) release() {
 		}
 		if w != nil {
 			w.granted = true
+			l.free--
+			l.held[acct]++
 			w.ready <- struct{}{}
-			return
 		}
+		// turn[i] is now the account after acct: go on from there.
 	}
-	l.free++
 }
 
 // accountKey is the context key of the account a lookup is made for.

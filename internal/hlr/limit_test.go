@@ -53,6 +53,47 @@ func TestLimiterTakesTurnsBetweenAccounts(t *testing.T) {
 	})
 }
 
+// TestLimiterKeepsSlotsForOtherAccounts: one account's burst of slow
+// lookups takes at most fifteen sixteenths of the slots, so another
+// account's lookup gets a slot at once while the burst holds the rest
+// (where it would otherwise wait for one of the burst's calls to end);
+// the burst's waiting lookups take the slots its finished calls free.
+func TestLimiterKeepsSlotsForOtherAccounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hold := make(chan struct{})
+		var mu sync.Mutex
+		started := map[string]int{}
+		p := &fakeProvider{fn: func(ctx context.Context, msisdn string) (hlr.Result, error) {
+			mu.Lock()
+			started[msisdn[:1]]++
+			mu.Unlock()
+			if msisdn[0] == 'a' {
+				<-hold
+			}
+			return validResult(), nil
+		}}
+		l := hlr.NewLimiter(p, hlr.LimiterOptions{MaxConcurrency: 16})
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() { _, _ = l.Lookup(hlr.WithAccount(context.Background(), "a"), "a") })
+		}
+		synctest.Wait() // the burst holds what it may and waits for the rest
+		mu.Lock()
+		if started["a"] != 15 {
+			t.Fatalf("the burst holds %d slots of 16, want 15", started["a"])
+		}
+		mu.Unlock()
+		if _, err := l.Lookup(hlr.WithAccount(context.Background(), "b"), "b"); err != nil {
+			t.Fatalf("another account's lookup during the burst: %v", err)
+		}
+		close(hold)
+		wg.Wait()
+		if started["a"] != 20 || started["b"] != 1 {
+			t.Fatalf("calls %v, want 20 of a and 1 of b", started)
+		}
+	})
+}
+
 // TestSlotWaitIsNotAProviderTimeout: lookups queued behind a full limiter
 // that cannot get a slot in time fail with ErrTimeout (the timeout policy)
 // and are counted in hlr_slot_wait_timeouts_total, but the breaker, which
