@@ -201,7 +201,7 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"DLR_DISPATCHER_SHARDS", "100000"}, `config: DLR_DISPATCHER_SHARDS: 100000 must be 0 (GOMAXPROCS) to 256`},
 		{[]string{"DLR_DISPATCHER_SHARDS", "-1"}, `config: DLR_DISPATCHER_SHARDS: -1 must be 0 (GOMAXPROCS) to 256`},
 		{[]string{"HLR_PRECHECK", "maybe"}, `config: HLR_PRECHECK: "maybe" is not one of auto (or empty), true, false`},
-		{[]string{"REDIS_URL", "redis-cluster://h:p,h:p"}, `config: REDIS_URL: "redis-cluster://h:p,h:p": not a URL: invalid port ":p" after host`},
+		{[]string{"REDIS_URL", "redis-cluster://h:p,h:p"}, `config: REDIS_URL: "redis-cluster://****": not a URL: a port is not a number (want host:port, several separated by commas)`},
 		{[]string{"SHUTDOWN_TIMEOUT_SECONDS", "0"}, `config: SHUTDOWN_TIMEOUT_SECONDS: 0 must be above 0`},
 		{[]string{"INSTANCE_ID", "a b"}, `config: INSTANCE_ID: "a b" must be 1 to 64 of A-Z a-z 0-9 . _ -`},
 		{[]string{"SMPP_ACCOUNTS_FILE", "/nonexistent/accounts.yaml"}, `config: SMPP_ACCOUNTS_FILE: cannot read "/nonexistent/accounts.yaml": no such file or directory`},

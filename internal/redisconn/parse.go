@@ -1,7 +1,6 @@
 package redisconn
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -59,7 +58,7 @@ func Parse(raw string) (Target, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fail("%s", notAURL(raw, err))
+		return fail("%s", notAURL(err))
 	}
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
@@ -79,15 +78,21 @@ func Parse(raw string) (Target, error) {
 	return fail("scheme must be redis, rediss, unix, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster")
 }
 
-// notAURL says why raw does not parse, with the parser's reason when raw
-// holds no secret the reason could quote (an invalid port names the text
-// after the host, an invalid escape part of a password).
-func notAURL(raw string, err error) string {
-	var ue *url.Error
-	if mayHoldSecret(raw) || !errors.As(err, &ue) {
-		return "not a URL"
+// notAURL says why raw does not parse without quoting any of it: a URL
+// that does not parse is masked whole (a password typed without its @
+// reads as a host and port), and the parser's own reason quotes the text
+// it choked on.
+func notAURL(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "invalid port"):
+		return "not a URL: a port is not a number (want host:port, several separated by commas)"
+	case strings.Contains(msg, "invalid URL escape"):
+		return "not a URL: an invalid %-escape (write % as %25)"
+	case strings.Contains(msg, "invalid character") && strings.Contains(msg, "host"):
+		return "not a URL: a character not allowed in a host name"
 	}
-	return "not a URL: " + ue.Err.Error()
+	return "not a URL"
 }
 
 // parseCluster hands go-redis a URL of its own form: the first seed as the

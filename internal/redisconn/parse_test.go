@@ -173,13 +173,20 @@ func TestParseRefusesReplicaReads(t *testing.T) {
 	}
 }
 
-// TestParseSaysWhyAURLDoesNotParse: a URL with nothing secret in it is
-// refused with the parser's reason (a typo in a host list shows).
+// TestParseSaysWhyAURLDoesNotParse: a URL that does not parse is refused
+// with the kind of mistake, in words that quote none of it (the text a
+// parser chokes on may be a password).
 func TestParseSaysWhyAURLDoesNotParse(t *testing.T) {
-	_, err := Parse("redis-cluster://h:p,h:p")
-	want := `"redis-cluster://h:p,h:p": not a URL: invalid port ":p" after host`
-	if err == nil || err.Error() != want {
-		t.Fatalf("error %v, want %s", err, want)
+	tests := []struct{ url, want string }{
+		{"redis-cluster://h:p,h:p", `"redis-cluster://****": not a URL: a port is not a number (want host:port, several separated by commas)`},
+		{"redis://default:S3cret#host:6379/0", `"redis://****": not a URL: a port is not a number (want host:port, several separated by commas)`},
+		{"redis://u:hunter2%ZZw@h:1/0", `"redis://****": not a URL: an invalid %-escape (write % as %25)`},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.url)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Parse(%q): %v, want %s", tt.url, err, tt.want)
+		}
 	}
 }
 
@@ -194,9 +201,10 @@ func TestRedact(t *testing.T) {
 		{"redis-cluster://a:1?addr=b:2&password=x", "redis-cluster://a:1?addr=b:2&password=****"},
 		{"redis://:pw@[bad", "redis://****"},
 		{"::pw@[bad", "****"},
-		// Nothing secret in it: shown as written, so the mistake shows.
-		{"redis-cluster://h:p,h:p", "redis-cluster://h:p,h:p"},
-		{"redis://h:p/0?password=x", "redis://****"},
+		// What does not parse is masked whole: a password typed without
+		// its @ (or with # in it) reads as a host and port.
+		{"redis-cluster://h:p,h:p", "redis-cluster://****"},
+		{"redis://default:S3cret#host:6379/0", "redis://****"},
 	}
 	for _, tt := range tests {
 		if got := Redact(tt.in); got != tt.want {

@@ -21,9 +21,6 @@ func Redact(raw string) string {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		if !mayHoldSecret(raw) {
-			return raw // shown whole, so the mistake can be seen
-		}
 		if i := strings.Index(raw, "://"); i > 0 && !strings.ContainsAny(raw[:i], "@:/?") {
 			return raw[:i+3] + Mask
 		}
@@ -47,13 +44,6 @@ func Redact(raw string) string {
 		u.RawQuery = strings.Join(params, "&")
 	}
 	return strings.ReplaceAll(u.String(), maskPlaceholder, Mask)
-}
-
-// mayHoldSecret reports whether a URL that does not parse could carry a
-// password: user information (an @) or a password parameter. One that
-// cannot is safe to show as written.
-func mayHoldSecret(raw string) bool {
-	return strings.Contains(raw, "@") || strings.Contains(strings.ToLower(raw), "password")
 }
 
 // secrets lists the passwords of raw, longest first, so a log line that
