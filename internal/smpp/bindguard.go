@@ -117,12 +117,14 @@ func (g *bindGuard) delay(addr netip.Addr, systemID string, limit time.Duration)
 		return 0
 	}
 	d := min(g.step<<min(n-freeFailures, 16), g.maxDelay)
-	wait := d
-	if pair != nil {
-		wait = max(wait, pair.nextCheck.Sub(now))
-		if wait < limit {
-			pair.nextCheck = now.Add(wait + d)
-		}
+	if pair == nil {
+		// Slowed by the address's failures only: the pair gets an entry
+		// (no failure of its own) to hold its turns.
+		pair = g.pairs.add(addrSystemID{addr, strings.Clone(systemID)}, now)
+	}
+	wait := max(d, pair.nextCheck.Sub(now))
+	if wait < limit {
+		pair.nextCheck = now.Add(wait + d)
 	}
 	return wait
 }
@@ -170,21 +172,28 @@ func (t *boundedTable[K]) remove(k K) { delete(t.m, k) }
 
 // bump counts one failure for k at now, starting afresh after the window.
 func (t *boundedTable[K]) bump(k K, now time.Time) *failureCount {
-	if t.m == nil {
-		t.m = make(map[K]*failureCount)
-	}
 	f := t.m[k]
 	if f == nil {
-		if len(t.m) >= t.max {
-			t.evictOne(now)
-		}
-		f = &failureCount{}
-		t.m[k] = f
+		f = t.add(k, now)
 	} else if now.Sub(f.last) > failureWindow {
 		f.n = 0
 	}
 	f.n++
 	f.last = now
+	return f
+}
+
+// add makes an entry for k with no failure, seen at now, making room in
+// a full table first.
+func (t *boundedTable[K]) add(k K, now time.Time) *failureCount {
+	if t.m == nil {
+		t.m = make(map[K]*failureCount)
+	}
+	if len(t.m) >= t.max {
+		t.evictOne(now)
+	}
+	f := &failureCount{last: now}
+	t.m[k] = f
 	return f
 }
 

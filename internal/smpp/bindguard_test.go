@@ -158,3 +158,23 @@ func TestBindGuardParallelChecksTakeTurns(t *testing.T) {
 		t.Fatalf("after the turns: %v, want the delay again", d)
 	}
 }
+
+// TestBindGuardTurnsWhenOnlyTheAddressFailed: binds slowed by their
+// address's failures alone (the account itself never failed from there)
+// take turns too, so failing against a decoy account first does not buy
+// parallel checks of another.
+func TestBindGuardTurnsWhenOnlyTheAddressFailed(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
+	g := newTestGuard(clk, 0)
+	a := netip.MustParseAddr("192.0.2.1")
+	for range freeFailures {
+		g.failed(a, "decoy")
+	}
+	var got []time.Duration
+	for range 3 {
+		got = append(got, g.delay(a, "victim", time.Hour))
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+}
