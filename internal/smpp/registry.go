@@ -85,9 +85,10 @@ func (s *Session) receiptsAwaitingAck() int {
 	return n
 }
 
-// UnbindSession ends the bound session with the given id: it answers the
-// requests already read, sends unbind, waits for unbind_resp (at most
-// until ctx ends) and closes. It reports whether such a session was bound.
+// UnbindSession ends the session with the given id that SessionInfos
+// lists: it answers the requests already read, sends unbind (when still
+// bound), waits for unbind_resp (at most until ctx ends) and closes. It
+// reports whether such a session was listed.
 func (srv *Server) UnbindSession(ctx context.Context, id uint64) bool {
 	var found *Session
 	srv.mu.Lock()
@@ -98,10 +99,14 @@ func (srv *Server) UnbindSession(ctx context.Context, id uint64) bool {
 		}
 	}
 	srv.mu.Unlock()
-	// Bound sessions only, as Sessions lists them: a connection that has
-	// not bound (or whose bind is being checked) is no session to an
-	// operator, and closing it would leave its bind unanswered.
-	if found == nil || !found.State().Bound() {
+	// The sessions SessionInfos lists only (bound, or unbinding after a
+	// bind): a connection that has not bound (or whose bind is being
+	// checked) is no session to an operator, and closing it would leave
+	// its bind unanswered.
+	if found == nil {
+		return false
+	}
+	if _, listed := found.info(); !listed {
 		return false
 	}
 	found.unbindAndClose(ctx, CloseAdminUnbind)

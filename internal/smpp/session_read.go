@@ -140,6 +140,13 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 		s.handleResponse(p, err)
 		return true
 	}
+	if modeOf(p.Command) != 0 {
+		// Marked before the state is read: an unbindAndClose that ends
+		// the session meanwhile either finds the mark and waits for this
+		// bind's answer, or this reader finds the session unbinding.
+		s.binding.Store(true)
+		defer s.endBinding()
+	}
 	st := s.State()
 	s.handleRequest(st, p, err, arrived, sr)
 	if st == StateOpen && modeOf(p.Command) == 0 {
@@ -321,8 +328,6 @@ func (s *Session) serve(req *Request) {
 func (s *Session) handleBind(p pdu.PDU) {
 	b := p.Body.(*pdu.Bind)
 	mode := modeOf(p.Command)
-	s.binding.Store(true)
-	defer s.endBinding()
 	status := pdu.StatusBindFail
 	var acc *AccountState
 	left := s.srv.opts.BindTimeout - s.sinceOpened(s.srv.opts.Clock.Now())
@@ -369,6 +374,12 @@ func (s *Session) handleBind(p pdu.PDU) {
 		cancel()
 	}
 	s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
+	if status != pdu.StatusOK && s.State() != StateOpen {
+		// The session is being ended (a shutdown) and the bind could not
+		// register: refused, but no failure of this address's.
+		s.writeHeader(p.Command.Response(), status, p.Sequence)
+		return
+	}
 	if status != pdu.StatusOK {
 		s.bindFailed(p, b, mode, status)
 		return
