@@ -117,8 +117,8 @@ func (l *limiter) tooLate(ctx context.Context) bool {
 	return ok && l.o.CallTimeout > 0 && time.Until(dl) < l.o.CallTimeout
 }
 
-// tryAcquire takes a free slot for acct when nobody waits for one and
-// acct holds less than its share.
+// tryAcquire takes a free slot for acct when no account that could take
+// it waits and acct holds less than its share.
 func (l *limiter) tryAcquire(acct string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -126,10 +126,22 @@ func (l *limiter) tryAcquire(acct string) bool {
 }
 
 func (l *limiter) takeFreeLocked(acct string) bool {
-	if l.free > 0 && len(l.turn) == 0 && l.held[acct] < l.perAccount {
+	if l.free > 0 && l.held[acct] < l.perAccount && !l.eligibleWaiterLocked() {
 		l.free--
 		l.held[acct]++
 		return true
+	}
+	return false
+}
+
+// eligibleWaiterLocked reports whether an account waits that could take a
+// free slot (one below its share): it goes first. Accounts waiting at
+// their share do not make others queue for the slots kept for them.
+func (l *limiter) eligibleWaiterLocked() bool {
+	for _, acct := range l.turn {
+		if l.held[acct] < l.perAccount {
+			return true
+		}
 	}
 	return false
 }
