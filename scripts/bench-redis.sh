@@ -12,6 +12,7 @@
 #
 #   scripts/bench-redis.sh [rounds] [seconds]
 #   WINDOW=256 scripts/bench-redis.sh 3 5   # another window per session (default 64)
+#   GW_LOG_LEVEL=INFO scripts/bench-redis.sh 3 5   # the gateway's log level (default WARNING)
 #
 # 127.0.0.1 only; every process it starts is stopped before it exits.
 set -euo pipefail
@@ -55,7 +56,7 @@ responder() {
 gateway() { # prints receipts/s, responses/s, missing, Redis and gateway µs per receipt, idle cores
 	local port; port=$(free_port)
 	rcli flushall >/dev/null
-	start_bg env SMPP_HOST=127.0.0.1 SMPP_PORT="$port" HLR_PROVIDER=simulator LOG_LEVEL=WARNING \
+	start_bg env SMPP_HOST=127.0.0.1 SMPP_PORT="$port" HLR_PROVIDER=simulator LOG_LEVEL="${GW_LOG_LEVEL:-WARNING}" \
 		METRICS_ENABLED=false REDIS_URL="redis://127.0.0.1:$rport/0" REDIS_MAX_CONNECTIONS=64 \
 		DLR_DELAY_SECONDS=0.1 "$B" serve
 	local gpid=${pids[-1]}
