@@ -491,12 +491,31 @@ func (q *BufferedQueue) writeRecords(ctx context.Context, recs []bufferedRecord)
 		}
 		return errs
 	}
-	var wg sync.WaitGroup
-	wg.Add(len(recs))
-	for i, b := range recs {
-		rec.RecordAsync(b.o, b.r, func(err error) { errs[i] = err; wg.Done() })
+	type result struct {
+		i   int
+		err error
 	}
-	wg.Wait() // each commit is bounded by the queue's commit timeout
+	results := make(chan result, len(recs)) // room for every answer: a late one never blocks
+	for i, b := range recs {
+		rec.RecordAsync(b.o, b.r, func(err error) { results <- result{i, err} })
+	}
+	answered := make([]bool, len(recs))
+	for range recs {
+		select {
+		case r := <-results:
+			errs[r.i], answered[r.i] = r.err, true
+		case <-ctx.Done():
+			// A shutdown's deadline ends the wait: what is not answered
+			// stays in the buffer (a record written twice is the same
+			// record).
+			for i := range errs {
+				if !answered[i] {
+					errs[i] = ctx.Err()
+				}
+			}
+			return errs
+		}
+	}
 	return errs
 }
 

@@ -368,6 +368,8 @@ type flakyRecorder struct {
 	*MemoryQueue
 	down     atomic.Bool
 	attempts int
+	hang     bool // records get no answer: their done is kept in held
+	held     []func(error)
 }
 
 func (f *flakyRecorder) Put(ctx context.Context, r Receipt) error {
@@ -379,6 +381,10 @@ func (f *flakyRecorder) Put(ctx context.Context, r Receipt) error {
 
 func (f *flakyRecorder) RecordAsync(o Outcome, r Receipt, done func(error)) {
 	f.attempts++
+	if f.hang {
+		f.held = append(f.held, done)
+		return
+	}
 	if f.down.Load() {
 		done(errDown)
 		return
@@ -438,5 +444,36 @@ func TestBufferedQueueKeepsRecordsThroughAnOutage(t *testing.T) {
 		if o, known, err := inner.Lookup(ctx, "acme", id); err != nil || !known || o.State != pdu.StateDelivered {
 			t.Fatalf("%s in the queue after the pass: %v %v %v, want DELIVERED", id, o.State, known, err)
 		}
+	}
+}
+
+// TestBufferedQueueRecordWriteBackEndsWithItsContext: a write-back pass
+// whose records get no answer from Redis ends when its context does (a
+// shutdown's deadline), keeping them buffered; a late answer harms
+// nothing, and the next pass writes them.
+func TestBufferedQueueRecordWriteBackEndsWithItsContext(t *testing.T) {
+	inner := &flakyRecorder{MemoryQueue: NewMemoryQueue(MemoryOptions{})}
+	q := NewBufferedQueue(inner, BufferOptions{Size: 10, Registerer: registry(), manual: true})
+	inner.down.Store(true)
+	q.RecordAsync(Outcome{State: pdu.StateDelivered}, receipt("REC1", "acme", 0), func(error) {})
+	if q.BufferedRecords() != 1 {
+		t.Fatalf("records buffered: %d, want 1", q.BufferedRecords())
+	}
+	inner.down.Store(false)
+	inner.hang = true
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if n, err := q.Flush(ctx); err == nil || n != 0 {
+		t.Fatalf("pass with no answer: %d written, err %v; want 0 and the deadline", n, err)
+	}
+	if q.BufferedRecords() != 1 || q.Degraded() != 1 {
+		t.Fatalf("after the pass: records %d, degraded %d; want 1, 1", q.BufferedRecords(), q.Degraded())
+	}
+	for _, done := range inner.held {
+		done(nil) // the late answer
+	}
+	inner.hang = false
+	if n, err := q.Flush(context.Background()); err != nil || n != 1 || q.BufferedRecords() != 0 {
+		t.Fatalf("next pass: %d written, err %v, %d left; want 1, nil, 0", n, err, q.BufferedRecords())
 	}
 }
