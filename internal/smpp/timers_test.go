@@ -127,14 +127,7 @@ func TestAnsweredEnquireLinkKeepsSession(t *testing.T) {
 func TestDelayedBindAnsweredPastBindTimeout(t *testing.T) {
 	ts, clk := fakeClockServer(t, smpp.Options{BindTimeout: 10 * time.Second, FailedBindDelay: 4 * time.Second, MaxPrebindRequests: 100})
 	conn := dialFrom(t, attackerIP, ts.addr)
-	for i := range 3 { // failures before the slow-down starts
-		if _, err := conn.Write(bindFrame(uint32(i+1), "testuser", "guess", 0x34)); err != nil {
-			t.Fatal(err)
-		}
-		if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusInvPaswd {
-			t.Fatalf("bind %d: %+v (%v)", i+1, p.Header, ok)
-		}
-	}
+	failFreeBinds(t, conn)
 	drain(clk.Added())
 	if _, err := conn.Write(bindFrame(4, "testuser", "testpass", 0x34)); err != nil {
 		t.Fatal(err)
@@ -347,14 +340,7 @@ func sendDeliver(t *testing.T, s *smpp.Session, conn net.Conn, answered chan<- e
 func TestShutdownAnswersADelayedBind(t *testing.T) {
 	ts, clk := fakeClockServer(t, smpp.Options{BindTimeout: 10 * time.Second, FailedBindDelay: 4 * time.Second, MaxPrebindRequests: 100})
 	conn := dialFrom(t, attackerIP, ts.addr)
-	for i := range 3 { // failures before the slow-down starts
-		if _, err := conn.Write(bindFrame(uint32(i+1), "testuser", "guess", 0x34)); err != nil {
-			t.Fatal(err)
-		}
-		if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusInvPaswd {
-			t.Fatalf("bind %d: %+v (%v)", i+1, p.Header, ok)
-		}
-	}
+	failFreeBinds(t, conn)
 	s := sessionFrom(ts.srv, attackerIP)
 	if ts.srv.UnbindSession(context.Background(), s.ID()) {
 		t.Fatal("UnbindSession found a connection that has not bound")
@@ -374,5 +360,20 @@ func TestShutdownAnswersADelayedBind(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// failFreeBinds sends the wrong-password binds (sequence numbers 1 to 3)
+// a connection gets without delay, and reads their answers: the next
+// bind from its address waits before its check.
+func failFreeBinds(t *testing.T, conn net.Conn) {
+	t.Helper()
+	for i := range 3 {
+		if _, err := conn.Write(bindFrame(uint32(i+1), "testuser", "guess", 0x34)); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusInvPaswd {
+			t.Fatalf("bind %d: %+v (%v)", i+1, p.Header, ok)
+		}
 	}
 }
