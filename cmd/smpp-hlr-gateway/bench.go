@@ -49,6 +49,9 @@ func runBench(ctx context.Context, args []string, env func(string) string, stdou
 	if *serve {
 		return serveResponder(ctx, *listen, bench.ResponderConfig{Receipts: *receipts}, stdout, stderr)
 	}
+	if *receipts {
+		return fs.usageError(stderr, "--receipts applies to --serve-responder only (the load waits for receipts with --wait-receipts)")
+	}
 	switch *bind {
 	case "trx":
 	case "tx":

@@ -106,6 +106,11 @@ func TestBadFlagValuesExit2(t *testing.T) {
 		{[]string{"healthcheck", "--addr", "nonsense"}, `--addr "nonsense": want HOST:PORT`},
 		{[]string{"healthcheck", "--timeout", "-1s"}, "--timeout -1s: must be above 0"},
 		{[]string{"hlr-simulator", "--api-key", "k"}, "give --api-key and --api-secret together"},
+		{[]string{"send", "--bind", "rx", "40722570240"}, "--bind rx: a receiver cannot submit"},
+		{[]string{"send", "--bind", "xx", "40722570240"}, `--bind "xx": want trx or tx`},
+		{[]string{"send", "--insecure", "40722570240"}, "--insecure and --ca apply to --tls only"},
+		{[]string{"bench", "--receipts", "--count", "5"}, "--receipts applies to --serve-responder only"},
+		{[]string{"lookup", "--ton", "9", "40722570240"}, "--ton 9: want 0 unknown, 1 international or 2 national"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -344,5 +349,17 @@ func TestLookupLogsInTheConfiguredFormat(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &m); err != nil || m["event"] == nil {
 			t.Errorf("not a JSON log line: %q", l)
 		}
+	}
+}
+
+// TestLookupRefusesAnUnknownAccount: --account names an account of the
+// configuration; a misspelt one would read the numbers with no account's
+// region and lists, silently.
+func TestLookupRefusesAnUnknownAccount(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"lookup", "--account", "nobody", "40722570240"},
+		envOf(map[string]string{"HLR_PROVIDER": "simulator"}), &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), `--account "nobody": no such account`) {
+		t.Fatalf("exit %d, stderr %q; want 2 and the unknown account named", code, errOut.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -58,10 +59,16 @@ func runLookup(ctx context.Context, args []string, env func(string) string, stdo
 	if len(numbers) == 0 {
 		return fs.usageError(stderr, "give at least one number")
 	}
+	if *ton > 2 {
+		return fs.usageError(stderr, "--ton %d: want 0 unknown, 1 international or 2 national", *ton)
+	}
 	cfg, err := loadConfig(env)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if *account != "" && !slices.ContainsFunc(cfg.Accounts(), func(a config.Account) bool { return a.SystemID == *account }) {
+		return fs.usageError(stderr, "--account %q: no such account in the configuration", *account)
 	}
 	codes, err := hlr.ParseErrCodes(cfg.HLR.ErrCodes)
 	if err != nil {

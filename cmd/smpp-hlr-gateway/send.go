@@ -27,7 +27,7 @@ func (c *clientFlags) register(fs *flag.FlagSet, env func(string) string) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:2776", "gateway host:port")
 	fs.StringVar(&c.systemID, "system-id", envOr(env, "SMPP_SYSTEM_ID", "testuser"), "system_id")
 	fs.StringVar(&c.password, "password", envOr(env, "SMPP_PASSWORD", "testpass"), "password")
-	fs.StringVar(&c.bind, "bind", "trx", "bind mode: trx, tx or rx")
+	fs.StringVar(&c.bind, "bind", "trx", "bind mode: trx (one transceiver) or tx (a transmitter, plus a receiver for the receipts)")
 	fs.BoolVar(&c.useTLS, "tls", false, "connect with TLS")
 	fs.BoolVar(&c.insecure, "insecure", false, "with --tls, do not verify the server certificate")
 	fs.StringVar(&c.caFile, "ca", "", "with --tls, PEM file of the certificate authorities to verify the server against (default: the system's)")
@@ -41,9 +41,12 @@ func (c *clientFlags) config(onDeliver func(*pdu.DeliverSM) pdu.Status) (esme.Co
 	case "tx":
 		cfg.Bind = pdu.CmdBindTransmitter
 	case "rx":
-		cfg.Bind = pdu.CmdBindReceiver
+		return cfg, errors.New("--bind rx: a receiver cannot submit; want trx or tx")
 	default:
-		return cfg, fmt.Errorf("--bind %q: want trx, tx or rx", c.bind)
+		return cfg, fmt.Errorf("--bind %q: want trx or tx", c.bind)
+	}
+	if !c.useTLS && (c.insecure || c.caFile != "") {
+		return cfg, errors.New("--insecure and --ca apply to --tls only")
 	}
 	if c.useTLS {
 		t, err := c.tlsConfig()
@@ -119,8 +122,7 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdout
 	col.answer = pdu.Status(*receiptStatus)
 	cfg, err := cf.config(col.onDeliver)
 	if err != nil {
-		fmt.Fprintln(stderr, "send:", err)
-		return 2
+		return fs.usageError(stderr, "%v", err)
 	}
 	c, err := esme.Dial(ctx, cfg)
 	if err != nil {
