@@ -92,6 +92,7 @@ type degraded struct {
 	recs    []bufferedRecord // outcomes of receipt-less messages (RecordAsync)
 	since   time.Time
 	lastErr error
+	flushed int // receipts and records written back since it was degraded
 }
 
 // bufferedRecord is the outcome of an accepted message that asked for no
@@ -401,7 +402,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		}
 	}
 	for _, sys := range empty { // degraded by a refused Put only
-		q.healthyLocked(sys, 0)
+		q.healthyLocked(sys)
 	}
 	q.mu.Unlock()
 	if len(chunk) == 0 && len(recs) == 0 {
@@ -433,6 +434,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	late := q.cancelledWrittenLocked(chunk, errs)
 	n, nrec := 0, 0
 	for sys, a := range q.accounts {
+		before := n + nrec
 		keep := a.rs[:0]
 		for _, r := range a.rs {
 			if _, ok := written[r.MessageID]; ok {
@@ -454,10 +456,11 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		}
 		clear(a.recs[len(keepRecs):])
 		a.recs = keepRecs
+		a.flushed += n + nrec - before
 		if err, bad := failed[sys]; bad {
 			a.lastErr = err
 		} else if a.empty() {
-			q.healthyLocked(sys, n)
+			q.healthyLocked(sys)
 		}
 	}
 	q.n -= n
@@ -549,10 +552,12 @@ func (q *BufferedQueue) cancelInner(ctx context.Context, late []cancelReq) {
 	}
 }
 
-func (q *BufferedQueue) healthyLocked(sys string, written int) {
+// healthyLocked ends sys's degraded state, logging what its part of the
+// buffer wrote back over the outage.
+func (q *BufferedQueue) healthyLocked(sys string) {
 	a := q.accounts[sys]
 	delete(q.accounts, sys)
-	q.log.Info("dlr.account_available_again", "system_id", sys, "degraded_for", time.Since(a.since).String(), "flushed", written)
+	q.log.Info("dlr.account_available_again", "system_id", sys, "degraded_for", time.Since(a.since).String(), "flushed", a.flushed)
 }
 
 // restorer is implemented by queues that can take a batch back from the

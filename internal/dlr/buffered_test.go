@@ -1,9 +1,12 @@
 package dlr
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -379,6 +382,14 @@ func (f *flakyRecorder) Put(ctx context.Context, r Receipt) error {
 	return f.MemoryQueue.Put(ctx, r)
 }
 
+func (f *flakyRecorder) PutAsync(r Receipt, done func(error)) {
+	if f.down.Load() {
+		done(errDown)
+		return
+	}
+	f.MemoryQueue.PutAsync(r, done)
+}
+
 func (f *flakyRecorder) RecordAsync(o Outcome, r Receipt, done func(error)) {
 	f.attempts++
 	if f.hang {
@@ -475,5 +486,40 @@ func TestBufferedQueueRecordWriteBackEndsWithItsContext(t *testing.T) {
 	inner.hang = false
 	if n, err := q.Flush(context.Background()); err != nil || n != 1 || q.BufferedRecords() != 0 {
 		t.Fatalf("next pass: %d written, err %v, %d left; want 1, nil, 0", n, err, q.BufferedRecords())
+	}
+}
+
+// TestBufferedQueueLogsWhatEachAccountWroteBack: the line of an account
+// available again counts its own receipts and records written back over
+// the outage, not the pass's running total.
+func TestBufferedQueueLogsWhatEachAccountWroteBack(t *testing.T) {
+	var logBuf bytes.Buffer
+	inner := &flakyRecorder{MemoryQueue: NewMemoryQueue(MemoryOptions{})}
+	q := NewBufferedQueue(inner, BufferOptions{Size: 10, Registerer: registry(), manual: true,
+		Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))})
+	ctx := context.Background()
+	inner.down.Store(true)
+	for _, r := range []Receipt{receipt("A1", "acme", 0), receipt("A2", "acme", 0), receipt("O1", "other", 0)} {
+		if err := q.Put(ctx, r); err != nil {
+			t.Fatalf("Put during the outage: %v", err)
+		}
+	}
+	q.RecordAsync(Outcome{State: pdu.StateDelivered}, receipt("A3", "acme", 0), func(error) {})
+	inner.down.Store(false)
+	if n, err := q.Flush(ctx); err != nil || n != 4 {
+		t.Fatalf("Flush: %d, %v; want 4", n, err)
+	}
+	flushed := map[string]float64{}
+	for _, line := range bytes.Split(bytes.TrimSpace(logBuf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["msg"] == "dlr.account_available_again" {
+			flushed[m["system_id"].(string)] = m["flushed"].(float64)
+		}
+	}
+	if flushed["acme"] != 3 || flushed["other"] != 1 || len(flushed) != 2 {
+		t.Fatalf("flushed per account %v, want acme 3 (two receipts and a record) and other 1", flushed)
 	}
 }
