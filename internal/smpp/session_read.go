@@ -140,7 +140,8 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 		s.handleResponse(p, err)
 		return true
 	}
-	if modeOf(p.Command) != 0 {
+	isBind := modeOf(p.Command) != 0
+	if isBind {
 		// Marked before the state is read: an unbindAndClose that ends
 		// the session meanwhile either finds the mark and waits for this
 		// bind's answer, or this reader finds the session unbinding.
@@ -149,7 +150,7 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 	}
 	st := s.State()
 	s.handleRequest(st, p, err, arrived, sr)
-	if st == StateOpen && modeOf(p.Command) == 0 {
+	if st == StateOpen && !isBind {
 		s.countPrebind()
 	}
 	return !s.stopReading
