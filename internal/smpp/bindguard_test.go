@@ -131,50 +131,43 @@ func TestBindGuardNeverBlocksWhenTurnedOff(t *testing.T) {
 
 // TestBindGuardParallelChecksTakeTurns: binds of one address + system_id
 // that arrive together (parallel connections) have their passwords checked
-// one delay apart, so more connections do not mean more guesses; a wait
-// past the bind's time left reserves no turn; another account from the
-// same address does not queue behind them.
+// one delay apart, so more connections do not mean more guesses, also when
+// only the address failed before (against a decoy account); a wait past the
+// bind's time left reserves no turn; another account from the same address
+// does not queue behind them.
 func TestBindGuardParallelChecksTakeTurns(t *testing.T) {
-	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
-	g := newTestGuard(clk, 0)
-	a := netip.MustParseAddr("192.0.2.1")
-	for range freeFailures {
-		g.failed(a, "acct")
+	s := time.Second
+	tests := []struct {
+		name     string
+		failedOn string // the account the address failed against
+		limit    time.Duration
+		want     []time.Duration // waits of binds for "acct" arriving together
+	}{
+		{"the account failed", "acct", 3500 * time.Millisecond, []time.Duration{s, 2 * s, 3 * s, 4 * s, 4 * s}},
+		{"only the address failed", "decoy", time.Hour, []time.Duration{s, 2 * s, 3 * s}},
 	}
-	const limit = 3500 * time.Millisecond
-	var got []time.Duration
-	for range 5 { // five connections at the same instant
-		got = append(got, g.delay(a, "acct", limit))
-	}
-	want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second, 4 * time.Second}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("waits %v, want %v (one check per second; the waits past %v reserve nothing)", got, want, limit)
-	}
-	if d := g.delay(a, "other", limit); d != time.Second {
-		t.Fatalf("another account from the address waits %v, want the address's delay 1s", d)
-	}
-	clk.Advance(4 * time.Second) // the three turns taken have passed
-	if d := g.delay(a, "acct", limit); d != time.Second {
-		t.Fatalf("after the turns: %v, want the delay again", d)
-	}
-}
-
-// TestBindGuardTurnsWhenOnlyTheAddressFailed: binds slowed by their
-// address's failures alone (the account itself never failed from there)
-// take turns too, so failing against a decoy account first does not buy
-// parallel checks of another.
-func TestBindGuardTurnsWhenOnlyTheAddressFailed(t *testing.T) {
-	clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
-	g := newTestGuard(clk, 0)
-	a := netip.MustParseAddr("192.0.2.1")
-	for range freeFailures {
-		g.failed(a, "decoy")
-	}
-	var got []time.Duration
-	for range 3 {
-		got = append(got, g.delay(a, "victim", time.Hour))
-	}
-	if want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("waits %v, want %v", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := NewFakeClock(time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC))
+			g := newTestGuard(clk, 0)
+			a := netip.MustParseAddr("192.0.2.1")
+			for range freeFailures {
+				g.failed(a, tt.failedOn)
+			}
+			var got []time.Duration
+			for range tt.want {
+				got = append(got, g.delay(a, "acct", tt.limit))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("waits %v, want %v (one check per second; waits past %v reserve nothing)", got, tt.want, tt.limit)
+			}
+			if d := g.delay(a, "other", tt.limit); d != s {
+				t.Fatalf("another account from the address waits %v, want the address's delay 1s", d)
+			}
+			clk.Advance(time.Duration(len(tt.want)) * s) // the turns taken have passed
+			if d := g.delay(a, "acct", tt.limit); d != s {
+				t.Fatalf("after the turns: %v, want the delay again", d)
+			}
+		})
 	}
 }
