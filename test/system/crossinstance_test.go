@@ -143,11 +143,10 @@ func TestCrossInstanceQueryAndCancel(t *testing.T) {
 		kept := submitOne(t, onA, "409900000002", 1)
 
 		wantState(t, "query_sm on B for A's pending message", querySM(t, onB, cancelled), pdu.StateEnroute)
+		// ESME_ROK also proves the receipt was still pending and not
+		// being sent: a cancel comes too late otherwise.
 		if st := cancelSM(t, onB, cancelled); st != pdu.StatusOK {
 			t.Fatalf("cancel_sm on B for A's pending message: %s, want ESME_ROK", st)
-		}
-		if time.Since(submitted) >= delay {
-			t.Fatalf("query_sm and cancel_sm took %v, beyond the receipt's delay (%v): the test proves nothing", time.Since(submitted), delay)
 		}
 		wantState(t, "query_sm on A after the cancel on B", querySM(t, onA, cancelled), pdu.StateDeleted)
 		wantState(t, "query_sm on B after the cancel on B", querySM(t, onB, cancelled), pdu.StateDeleted)
@@ -321,7 +320,6 @@ func TestCrossInstanceQueryAndCancel(t *testing.T) {
 		bobA := dialAs(t, a.smppAddr, bob, pdu.CmdBindTransmitter, nil)
 		bobB := dialAs(t, b.smppAddr, bob, pdu.CmdBindTransmitter, nil)
 
-		submitted := time.Now()
 		pending := submitOne(t, aliceA, "409900000004", 1)  // receipt pending (no receiver of alice)
 		finished := submitOne(t, aliceA, "409900000005", 0) // no receipt: DELIVERED at once
 		for _, c := range []struct {
@@ -337,11 +335,8 @@ func TestCrossInstanceQueryAndCancel(t *testing.T) {
 				}
 			}
 		}
-		if time.Since(submitted) >= delay {
-			t.Fatalf("bob's requests took %v, beyond the receipt's delay (%v): the test proves nothing", time.Since(submitted), delay)
-		}
-		// bob's cancel changed nothing: alice's message is still pending,
-		// and alice can still cancel it.
+		// bob's cancel changed nothing: alice's message is still pending
+		// (so it was while bob asked), and alice can still cancel it.
 		wantState(t, "alice's query_sm on B after bob's cancel_sm", querySM(t, aliceB, pending), pdu.StateEnroute)
 		wantState(t, "alice's query_sm on B for the message without receipt", querySM(t, aliceB, finished), pdu.StateDelivered)
 		if st := cancelSM(t, aliceB, pending); st != pdu.StatusOK {
