@@ -1,10 +1,13 @@
 package pdu
 
+import "time"
+
 // ValidTime reports whether s is an SMPP time (SMPP v3.4 section 7.1.1):
 // 16 characters "YYMMDDhhmmsstnnp".
 //
 // Absolute (p is '+' or '-', nn quarter hours from UTC): month 01-12, day
-// 01-31, hour 00-23, minute and second 00-59, tenths t 0-9, nn 00-48.
+// 01 to the month's last (leap years of 2000-2099 included), hour 00-23,
+// minute and second 00-59, tenths t 0-9, nn 00-48.
 // Relative (p is 'R'): every other character a digit; the fields are
 // amounts (years, months, days, ...), not a date, so only digits are
 // required.
@@ -30,17 +33,8 @@ func ValidTime(s string) bool {
 		minute <= 59 && second <= 59 && quarters <= 48
 }
 
-// daysIn is the number of days of month in year (the two-digit years of
-// SMPP times are 2000-2099, where every fourth year is a leap year).
+// daysIn is the number of days of month in year: the day before the
+// first of the next month.
 func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
+	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
