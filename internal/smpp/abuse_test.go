@@ -1,9 +1,12 @@
 package smpp_test
 
 import (
+	"bytes"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -138,21 +141,30 @@ func done(s *smpp.Session) <-chan struct{} {
 
 // TestPrebindRequestsAnsweredThenClosed: requests before a bind are each
 // answered (ESME_RINVBNDSTS; an unknown command_id, response bit set or
-// not, generic_nack), and after SMPP_MAX_PREBIND_REQUESTS of them the
-// connection is closed.
+// not, generic_nack; a bind that does not decode, the decoder's status),
+// and after SMPP_MAX_PREBIND_REQUESTS of them the connection is closed.
+// Malformed binds used to be answered without end: one connection had
+// millions answered in seconds, none counted.
 func TestPrebindRequestsAnsweredThenClosed(t *testing.T) {
 	tests := []struct {
 		name       string
 		frame      func(seq uint32) []byte
 		wantCmd    pdu.CommandID
 		wantStatus pdu.Status
+		wantReason string // close reason
+		wantBinds  string // smpp_binds_total status counted per request ("": none)
 	}{
 		{"submit_sm", func(seq uint32) []byte {
 			return frame(pdu.CmdSubmitSM, seq, submitBody("4915123456789", 5, "hello"))
-		}, pdu.CmdSubmitSMResp, pdu.StatusInvBndSts},
+		}, pdu.CmdSubmitSMResp, pdu.StatusInvBndSts, "prebind_requests", ""},
 		{"unknown response command_id", func(seq uint32) []byte {
 			return frame(0x80000099, seq, nil)
-		}, pdu.CmdGenericNack, pdu.StatusInvCmdID},
+		}, pdu.CmdGenericNack, pdu.StatusInvCmdID, "prebind_requests", ""},
+		{"bind with a password too long", func(seq uint32) []byte {
+			// system_id, password (9 characters: one over the field), system_type,
+			// interface_version, addr_ton, addr_npi, address_range.
+			return frame(pdu.CmdBindTransceiver, seq, []byte("testuser\x00123456789\x00\x00\x34\x00\x00\x00"))
+		}, pdu.CmdBindTransceiverResp, pdu.StatusInvPaswd, "bind_failed", "ESME_RINVPASWD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,8 +185,13 @@ func TestPrebindRequestsAnsweredThenClosed(t *testing.T) {
 			}
 			k.waitProgress(t)
 			k.check(t)
-			if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "prebind_requests"); got != 1 {
-				t.Fatalf("closed as prebind_requests: %v, want 1", got)
+			if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", tt.wantReason); got != 1 {
+				t.Fatalf("closed as %s: %v, want 1", tt.wantReason, got)
+			}
+			if tt.wantBinds != "" {
+				if got := counterValue(t, reg, "smpp_binds_total", "status", tt.wantBinds); got != 4 {
+					t.Fatalf("smpp_binds_total{status=%q} %v, want 4", tt.wantBinds, got)
+				}
 			}
 		})
 	}
@@ -410,12 +427,14 @@ func TestInterfaceVersion33GetsNoTLV(t *testing.T) {
 
 // TestPipelinedFailedBindsEndAtTheBindTimeout: a bind whose slow-down
 // would end after the connection's bind timeout is answered ESME_RBINDFAIL
-// at once and the connection closed as bind_timeout; pipelined binds
-// cannot keep an unbound connection past SMPP_BIND_TIMEOUT_SECONDS.
+// at once, logged as a failed bind, and the connection closed as
+// bind_failed; pipelined binds cannot keep an unbound connection past
+// SMPP_BIND_TIMEOUT_SECONDS.
 func TestPipelinedFailedBindsEndAtTheBindTimeout(t *testing.T) {
 	clk := smpp.NewFakeClock(t0)
+	logged := &lockedBuffer{}
 	ts, reg := startServerOn(t, smpp.Options{Clock: clk, BindTimeout: 10 * time.Second, FailedBindDelay: time.Second,
-		EnquireLinkInterval: -1, InactivityTimeout: -1}, nil)
+		EnquireLinkInterval: -1, InactivityTimeout: -1, Logger: slog.New(slog.NewTextHandler(logged, nil))}, nil)
 	conn := dialFrom(t, attackerIP, ts.addr)
 	for i := range 3 { // the failures a client gets without delay
 		if _, err := conn.Write(bindFrame(uint32(i+1), "testuser", "wrong", 0x34)); err != nil {
@@ -441,6 +460,27 @@ func TestPipelinedFailedBindsEndAtTheBindTimeout(t *testing.T) {
 	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "bind_failed"); got != 1 {
 		t.Fatalf("closed as bind_failed: %v, want 1", got)
 	}
+	if !strings.Contains(logged.String(), "msg=smpp.bind.failed") || !strings.Contains(logged.String(), "status=ESME_RBINDFAIL") {
+		t.Fatalf("the bind refused unchecked was not logged as smpp.bind.failed with its status:\n%s", logged.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that sessions may log into concurrently.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestUnreadSessionsShareOneOutputBound: several clients that submit and
@@ -543,4 +583,23 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestSecondBindCountedByStatus: a bind on a bound session is answered
+// ESME_RALYBND and counted under that status in smpp_binds_total, as
+// every bind answer is (the series existed but never moved).
+func TestSecondBindCountedByStatus(t *testing.T) {
+	ts, reg := startServerOn(t, smpp.Options{}, nil)
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	if _, err := conn.Write(bindFrame(2, "testuser", "testpass", 0x34)); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusAlyBnd || p.Sequence != 2 {
+		t.Fatalf("second bind: %+v (%v), want ESME_RALYBND", p.Header, ok)
+	}
+	for status, want := range map[string]float64{"ESME_ROK": 1, "ESME_RALYBND": 1} {
+		if got := counterValue(t, reg, "smpp_binds_total", "status", status); got != want {
+			t.Errorf("smpp_binds_total{status=%q} %v, want %v", status, got, want)
+		}
+	}
 }

@@ -192,6 +192,10 @@ func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Tim
 		s.answerWrongState(st, p)
 		return
 	}
+	if err != nil && modeOf(p.Command) != 0 {
+		s.bindMalformed(p, err)
+		return
+	}
 	if err != nil {
 		s.answerDecodeError(p, err)
 		return
@@ -237,6 +241,7 @@ func (s *Session) answerWrongState(st State, p pdu.PDU) {
 	switch {
 	case modeOf(p.Command) != 0 && st != StateOpen:
 		status = pdu.StatusAlyBnd
+		s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
 	case p.Command == pdu.CmdOutbind || p.Command == pdu.CmdAlertNotification:
 		// An ESME never sends these to an SMSC.
 		status = pdu.StatusInvCmdID
@@ -339,6 +344,7 @@ func (s *Session) handleBind(p pdu.PDU) {
 		// wait past the bind timeout while the session-init timer waits
 		// for the answer. Answer now, unchecked, and close. It counts
 		// as a failure: a flood of them gets its address blocked.
+		s.logBindFailed(b.SystemID, mode, status, "not checked: its turn would come after the bind timeout")
 		s.countFailedBind(b.SystemID)
 		s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
 		s.writeHeader(p.Command.Response(), status, p.Sequence)
@@ -446,15 +452,47 @@ func (s *Session) waitBindAnswered(ctx context.Context) {
 }
 
 func (s *Session) bindFailed(p pdu.PDU, b *pdu.Bind, mode BindMode, status pdu.Status) {
-	s.log().Warn("smpp.bind.failed", "session", s.id, "remote", s.remote.String(), "system_id", b.SystemID,
-		"mode", mode.String(), "status", status.String())
+	s.logBindFailed(b.SystemID, mode, status, "")
 	s.countFailedBind(b.SystemID)
+	s.answerFailedBind(p, status)
+}
+
+// bindMalformed answers a bind whose body does not decode (a field too
+// long, bytes after the body…) with the decoder's status. It is a failed
+// bind for the log, smpp_binds_total and SMPP_MAX_PREBIND_REQUESTS, so a
+// connection cannot send such binds without end; it is not counted
+// against the address (SMPP_MAX_FAILED_BINDS): no password was tried.
+func (s *Session) bindMalformed(p pdu.PDU, err error) {
+	status := pdu.StatusOf(err)
+	var systemID string
+	if b, ok := p.Body.(*pdu.Bind); ok && b != nil {
+		systemID = b.SystemID
+	}
+	s.srv.metrics.binds.WithLabelValues(status.String()).Inc()
+	s.logBindFailed(systemID, modeOf(p.Command), status, err.Error())
+	s.answerFailedBind(p, status)
+}
+
+// answerFailedBind answers a refused bind and closes the connection once
+// SMPP_MAX_PREBIND_REQUESTS requests were answered before any bind.
+func (s *Session) answerFailedBind(p pdu.PDU, status pdu.Status) {
 	s.writeHeader(p.Command.Response(), status, p.Sequence)
 	s.prebind++
 	if s.prebind >= s.srv.opts.MaxPrebindRequests {
 		s.stopReading = true
 		s.closeAfterFlush(CloseBindFailed)
 	}
+}
+
+// logBindFailed logs a refused bind (smpp.bind.failed) with the status
+// answered and, when the password was not what decided it, why.
+func (s *Session) logBindFailed(systemID string, mode BindMode, status pdu.Status, detail string) {
+	attrs := []any{"session", s.id, "remote", s.remote.String(), "system_id", systemID,
+		"mode", mode.String(), "status", status.String()}
+	if detail != "" {
+		attrs = append(attrs, "detail", detail)
+	}
+	s.log().Warn("smpp.bind.failed", attrs...)
 }
 
 // countFailedBind tells the bind guard of a failed bind for systemID from
