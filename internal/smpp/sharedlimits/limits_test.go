@@ -363,3 +363,46 @@ func leaseErrors(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Fatal("smpp_shared_limits_redis_calls_total{kind=lease,result=error} is not exported")
 	return 0
 }
+
+// TestBurstPassesOnCredit: at 100/s a pool holds about 7 tokens (50 ms of
+// the rate), yet a client's burst of 60 messages passes at once, as the
+// GCRA's burst of one second's worth allows and as it does without Redis;
+// it used to pass 5–7 and throttle the rest. What passed on credit is
+// reserved in Redis: the two instances together then keep to the limit.
+func TestBurstPassesOnCredit(t *testing.T) {
+	a, b, _ := newPair(t, 30*time.Second)
+	run(t, a)
+	run(t, b)
+	const rate = 100.0
+	begun := time.Now() // Redis grants its burst, then the rate from here
+	ta, tb := a.Throttle("acc", rate), b.Throttle("acc", rate)
+	if !eventually(func() bool { return ta.AllowN(1) }) || !eventually(func() bool { return tb.AllowN(1) }) {
+		t.Fatal("no batch reached the pools")
+	}
+	passed := 0
+	for range 60 {
+		if ta.AllowN(1) {
+			passed++
+		}
+	}
+	if passed != 60 {
+		t.Fatalf("a burst of 60 at %v/s: %d passed, want all (within the burst of one second's worth)", rate, passed)
+	}
+	// Both instances flooded: what passes over the flood is what Redis
+	// granted (its burst, then the rate) plus at most what each pool may
+	// owe (the burst) and hold (a batch and a half).
+	flood := 62 // the two messages and the burst above
+	for start := time.Now(); time.Since(start) < time.Second; {
+		for _, th := range []smpp.Throttle{ta, tb} {
+			if th.AllowN(1) {
+				flood++
+			}
+		}
+	}
+	elapsed := time.Since(begun).Seconds()
+	bound := int(rate + rate*elapsed + 2*(rate+8))
+	t.Logf("%d passed in %.2fs since the throttles were made, at most %d", flood, elapsed, bound)
+	if flood > bound {
+		t.Fatalf("%d passed over %.2fs at %v/s on two instances, want at most %d", flood, elapsed, rate, bound)
+	}
+}

@@ -16,18 +16,26 @@ import (
 // batch from Redis when the pool falls to half a batch, and again as soon
 // as Redis has one after saying "not yet", so the pool is refilled ahead
 // of need. AllowN runs on a session's reader goroutine and never waits for
-// Redis: with the pool empty the message is throttled (that is what the
-// limit means) and a refill is requested. Reserved tokens are counted in
-// Redis, so all instances together never exceed the limit; a pool holds
-// at most about 1.5 batches (50 ms of the rate), so little is reserved
-// unused.
+// Redis. With the pool empty, a message passes on credit while Redis's
+// last answer said the account had that much of its burst left (the pool
+// goes below zero, down to minus that much), and the next refill reserves
+// the debt in Redis: a client's burst passes as the GCRA's burst of one
+// second's worth allows, though the pool holds only 50 ms of the rate.
+// Otherwise the message is throttled (that is what the limit means) and a
+// refill is requested. Reserved tokens are counted in Redis, so the
+// instances together keep to the limit over time; instances that burst at
+// once may each pass on credit what Redis last said was left before they
+// hear of each other, which the refills pay back before anything else
+// passes. A pool holds at most about 1.5 batches (50 ms of the rate), so
+// little is reserved unused.
 type throttle struct {
 	l       *Limits
 	key     string
 	perSec  atomic.Uint64 // math.Float64bits of the rate
-	tokens  atomic.Int64
-	pending atomic.Bool  // a refill is queued, running or timed
-	batchAt atomic.Int64 // Limits.mono time: Redis has no whole batch before then
+	tokens  atomic.Int64  // below zero: a debt the next refills reserve
+	credit  atomic.Int64  // how far below zero the pool may go: Redis's remaining burst at its last answer
+	pending atomic.Bool   // a refill is queued, running or timed
+	batchAt atomic.Int64  // Limits.mono time: Redis has no whole batch before then
 	// raised: the rate went up; the next refill clears the limiter's
 	// state in Redis first (see SetRate).
 	raised atomic.Bool
@@ -59,6 +67,7 @@ func (t *throttle) SetRate(perSecond float64) {
 	old := math.Float64frombits(t.perSec.Swap(math.Float64bits(perSecond)))
 	t.local.SetRate(perSecond)
 	t.tokens.Store(0)
+	t.credit.Store(0) // Redis's word on the old rate's burst
 	t.batchAt.Store(0)
 	if perSecond > old && old > 0 {
 		t.raised.Store(true)
@@ -80,9 +89,10 @@ func (t *throttle) batch() int {
 }
 
 // AllowN takes k tokens from the pool. More than a batch is allowed when
-// a whole batch is there; the pool then goes below zero, and the refills
-// (each reserved in Redis) pay the debt before anything else passes, so
-// all instances together still keep to the limit.
+// a whole batch is there, and anything on credit (see throttle); the pool
+// then goes below zero, and the refills (each reserved in Redis) pay the
+// debt before anything else passes, so all instances together still keep
+// to the limit.
 func (t *throttle) AllowN(k int) bool {
 	if t.l.degraded.Load() {
 		return t.local.AllowN(k)
@@ -94,7 +104,7 @@ func (t *throttle) AllowN(k int) bool {
 	need := int64(min(k, t.batch()))
 	for {
 		n := t.tokens.Load()
-		if n < need {
+		if n < need && n-int64(k) < -t.credit.Load() {
 			break
 		}
 		if t.tokens.CompareAndSwap(n, n-int64(k)) {
@@ -145,8 +155,12 @@ func (t *throttle) reserve(ctx context.Context, n int, retry *atomic.Int64) (boo
 	res, err := t.l.rate.AllowN(ctx, t.key, limit, n)
 	t.l.observe("reserve", err)
 	if err != nil {
+		t.credit.Store(0)
 		return false, wrap("reserve throughput", err)
 	}
+	// What Redis has left of the burst is what the pool may owe until its
+	// next answer (none after "not yet").
+	t.credit.Store(int64(res.Remaining))
 	if res.Allowed == 0 {
 		// An answer at a rate changed meanwhile (SetRate) says nothing
 		// of when the new rate has a batch: not kept.
@@ -178,8 +192,8 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 		l.clearRate(ctx, t)
 		t.batchAt.Store(0) // what Redis said of the old state is void
 	}
-	n := t.batch()
-	if t.tokens.Load() > int64(n/2) {
+	n := t.refillSize()
+	if t.tokens.Load() > int64(t.batch()/2) {
 		t.pending.Store(false)
 		return
 	}
@@ -199,6 +213,21 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 	default:
 		l.refillAt(ctx, t, time.Duration(t.batchAt.Load()-l.mono()))
 	}
+}
+
+// refillSize is how many tokens the next refill reserves: a batch, or the
+// pool's debt when it is larger (messages passed on credit) and Redis
+// last said it had that much left, so that one reservation pays it; never
+// more than the burst, which is all Redis grants at once. After a "not
+// yet" the debt is paid a batch at a time: a reservation of the whole
+// debt would wait for Redis to gather it while other instances' batches
+// take the rate as it comes.
+func (t *throttle) refillSize() int {
+	n := int64(t.batch())
+	if debt := -t.tokens.Load(); debt > n && debt <= t.credit.Load() {
+		n = min(debt, int64(smpp.BurstOf(t.rate())))
+	}
+	return int(n)
 }
 
 // clearRate deletes t's limiter state in Redis (SetRate: a raised rate).
