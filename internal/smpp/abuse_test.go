@@ -603,3 +603,38 @@ func TestSecondBindCountedByStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestBindsOverMaxBindsAreNotFailures: binds with the right password
+// refused because the account's max_binds are taken are answered
+// ESME_RBINDFAIL without delay and do not count against the address:
+// a client reconnecting over its limit used to have its address slowed
+// down and then blocked, every other account's binds from it refused.
+func TestBindsOverMaxBindsAreNotFailures(t *testing.T) {
+	ts, _ := startServerOn(t, smpp.Options{MaxFailedBinds: 3, FailedBindDelay: time.Hour, BindTimeout: time.Minute}, nil)
+	held := dialFrom(t, attackerIP, ts.addr)
+	if _, err := held.Write(bindFrame(1, "limited", "pw", 0x34)); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, held); !ok || p.Status != pdu.StatusOK {
+		t.Fatalf("first bind of limited: %+v (%v)", p.Header, ok)
+	}
+	for i := range 5 {
+		conn := dialFrom(t, attackerIP, ts.addr)
+		if _, err := conn.Write(bindFrame(1, "limited", "pw", 0x34)); err != nil {
+			t.Fatal(err)
+		}
+		// A delay of an hour would be longer than the bind timeout: a
+		// bind counted as failed would be refused unchecked, and the
+		// address blocked after three.
+		if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusBindFail {
+			t.Fatalf("bind %d over max_binds: %+v (%v), want ESME_RBINDFAIL", i+1, p.Header, ok)
+		}
+	}
+	other := dialFrom(t, attackerIP, ts.addr)
+	if _, err := other.Write(bindFrame(1, "testuser", "testpass", 0x34)); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, other); !ok || p.Status != pdu.StatusOK {
+		t.Fatalf("another account's bind from the address after the refusals: %+v (%v), want ESME_ROK", p.Header, ok)
+	}
+}

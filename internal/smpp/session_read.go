@@ -364,6 +364,7 @@ func (s *Session) handleBind(p pdu.PDU) {
 		s.writeHeader(p.Command.Response(), status, p.Sequence)
 		return
 	}
+	overLimit := false // the password was right; the account's binds are all taken
 	if !s.srv.guard.blocked(s.remote) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.srv.opts.ResponseTimeout)
 		acc, status = s.srv.opts.Auth.Authenticate(ctx, BindRequest{
@@ -376,6 +377,7 @@ func (s *Session) handleBind(p pdu.PDU) {
 			s.stats.ifVersion.Store(uint32(b.InterfaceVersion))
 			if !s.srv.admitBind(ctx, s, acc, mode) {
 				status = pdu.StatusBindFail
+				overLimit = true
 			}
 		}
 		cancel()
@@ -385,6 +387,15 @@ func (s *Session) handleBind(p pdu.PDU) {
 		// The session is being ended (a shutdown) and the bind could not
 		// register: refused, but no failure of this address's.
 		s.writeHeader(p.Command.Response(), status, p.Sequence)
+		return
+	}
+	if overLimit {
+		// Not a failed bind of the address's: no password was guessed.
+		// Counted, it got a client reconnecting over its max_binds (or
+		// clients behind one NAT) slowed down and then every account
+		// on the address refused.
+		s.logBindFailed(b.SystemID, mode, status, "max_binds reached")
+		s.answerFailedBind(p, status)
 		return
 	}
 	if status != pdu.StatusOK {
