@@ -62,7 +62,7 @@ type Message struct {
 	State       string     `json:"state"` // ENROUTE, DELIVERED, EXPIRED, DELETED, UNDELIVERABLE
 	SystemID    string     `json:"system_id"`
 	Destination string     `json:"destination,omitempty"`
-	SubmittedAt *time.Time `json:"submitted_at"`
+	SubmittedAt *time.Time `json:"submitted_at,omitempty"`
 	DoneAt      *time.Time `json:"done_at"`
 }
 
@@ -183,7 +183,9 @@ func (s *Server) apiEndpoints(routes *http.ServeMux, api *API) {
 		if n, err := strconv.ParseUint(id, 10, 64); err == nil {
 			session = n
 		}
-		s.logger.Info("admin.session.unbound", "session", session, "remote", r.RemoteAddr)
+		// caller, not remote: in every smpp.* line remote is the SMPP peer,
+		// whose own close (reason admin_unbind) is logged with it.
+		s.logger.Info("admin.session.unbound", "session", session, "caller", r.RemoteAddr)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	routes.HandleFunc("GET "+PathAPI+"accounts", func(w http.ResponseWriter, r *http.Request) {

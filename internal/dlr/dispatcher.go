@@ -42,7 +42,10 @@ type Dispatcher struct {
 	loop     chan struct{}      // a token held by Run or Drain (a lock Drain can stop waiting for)
 	syncReq  chan chan struct{} // tests: close the channel once every shard is quiescent
 	pending  atomic.Int64       // last count the queue gave
-	inflight atomic.Int64       // deliver_sm of all shards sent (or reserved) and not answered
+	// pendingStale: the queue's last Len failed; pendingAsking: Pending
+	// asks it again in the background.
+	pendingStale, pendingAsking atomic.Bool
+	inflight                    atomic.Int64 // deliver_sm of all shards sent (or reserved) and not answered
 	// unanswered is the part of inflight sent (dlr_deliver_inflight):
 	// without the places a step reserved while it claims.
 	unanswered atomic.Int64
@@ -270,8 +273,23 @@ func (d *Dispatcher) PendingCount(_ context.Context, systemID string) (int, erro
 
 // Pending returns the number of receipts pending in the queue (for a
 // shared queue: all instances'), asking the queue with OpTimeout; when the
-// queue cannot answer, the last known count.
+// queue cannot answer, the last known count. Once the queue failed to
+// answer, the last known count is returned at once and the queue asked
+// again in the background, one call at a time, until it answers: the
+// dlr_pending gauge runs in every scrape of /metrics, which would
+// otherwise wait out OpTimeout each time while Redis is down.
 func (d *Dispatcher) Pending() int {
+	if d.pendingStale.Load() {
+		if d.pendingAsking.CompareAndSwap(false, true) {
+			go func() {
+				defer d.pendingAsking.Store(false)
+				ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
+				defer cancel()
+				d.pendingCount(ctx)
+			}()
+		}
+		return int(d.pending.Load())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
 	defer cancel()
 	return d.pendingCount(ctx)
@@ -287,11 +305,13 @@ func (d *Dispatcher) LastPending() int { return max(int(d.pending.Load()), d.cou
 func (d *Dispatcher) pendingCount(ctx context.Context) int {
 	n, err := d.q.Len(ctx)
 	if err != nil {
+		d.pendingStale.Store(true)
 		d.countLog.Failed(ctx, "", err)
 		return int(d.pending.Load())
 	}
 	d.countLog.Succeeded(ctx, "")
 	d.pending.Store(int64(n))
+	d.pendingStale.Store(false)
 	return n
 }
 
