@@ -46,6 +46,16 @@
 // password is checked, and an address with too many is refused for a
 // while, in fixed-size tables.
 //
+// A bind is decided on the reader: its failed-bind delay, the password
+// check and, with shared limits, the bind lease (a Redis call bounded by
+// the response timeout) all run before the next PDU of that connection is
+// read. That is the one wait on a reader, and it is deliberate: until the
+// bind is answered the session has nothing else to serve, and a request
+// the client pipelined behind its bind must be judged in the state the
+// bind leaves (served when bound, ESME_RINVBNDSTS when refused), which a
+// reader that went on reading could not do. A shutdown or close ends the
+// delay at once (the bind is then answered ESME_RBINDFAIL unchecked).
+//
 // A peer bound with interface_version below 0x34 gets no optional
 // parameter in anything the server sends it.
 //
