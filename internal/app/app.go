@@ -123,6 +123,10 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if err != nil {
 		a.log.Warn("gateway.instance_tag.random", "tag", tag, "error", err.Error())
 	}
+	ids := gateway.NewIDs(tag, nil)
+	if lease != nil {
+		lease.setTag = ids.SetTag // before its run starts (Start)
+	}
 	var router gateway.Router
 	a.dispatcher = dlr.NewDispatcher(dlr.Options{
 		Queue: a.queue, Sender: &router,
@@ -138,7 +142,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		timeoutPolicy = gateway.Accept
 	}
 	a.handler, err = gateway.New(gateway.Options{
-		Lookuper: a.chain, Resolver: a.resolver, Receipts: a.dispatcher, IDs: gateway.NewIDs(tag, nil),
+		Lookuper: a.chain, Resolver: a.resolver, Receipts: a.dispatcher, IDs: ids,
 		TimeoutPolicy: timeoutPolicy, ErrorPolicy: errPolicy,
 		// The chain's own bound (slot wait, then the call), so the chain
 		// reports its timeout rather than the handler's deadline.

@@ -31,12 +31,22 @@ const (
 	tagCount        = 4096
 )
 
+// tagLease is this process's tag and its lease. A process that found
+// Redis unreachable at start mints ids with a random tag it does not hold
+// (key ""); its heartbeat leases that tag as soon as Redis answers, or,
+// when another process holds it by then, leases a free one and switches
+// the id generator to it (setTag). Likewise when its lease lapsed while
+// Redis was unreachable and another process took the tag. Until then the
+// two may mint the same ids; from then on they cannot.
 type tagLease struct {
-	rdb redis.UniversalClient
-	key string
-	id  string
-	tag uint16
-	log *slog.Logger
+	rdb      redis.UniversalClient
+	prefix   string
+	instance string // INSTANCE_ID, where a new tag search starts
+	key      string // "" while the tag is not leased
+	id       string
+	tag      uint16
+	setTag   func(uint16) // the id generator's; nil until it exists
+	log      *slog.Logger
 	// failures logs a failed refresh when it starts, then at most every
 	// 30 s with a count, while Redis stays unreachable.
 	failures *logging.Repeats
@@ -52,30 +62,46 @@ func randomTag() uint16 {
 }
 
 // leaseTag takes a free tag, starting from one derived from the instance
-// id; the lease's value names this process (tagHolder). Without Redis, or
-// when Redis fails, the tag is random and the lease nil.
+// id; the lease's value names this process (tagHolder). Without Redis the
+// tag is random and the lease nil. When Redis fails (or holds no free
+// tag), the tag is random too, with a lease not yet taken: its run takes
+// one once Redis answers (see tagLease).
 func leaseTag(ctx context.Context, rdb redis.UniversalClient, prefix, instanceID string, log *slog.Logger) (uint16, *tagLease, error) {
 	if rdb == nil {
 		return randomTag(), nil, nil
 	}
-	holder := tagHolder(instanceID)
+	l := &tagLease{rdb: rdb, prefix: prefix, instance: instanceID, id: tagHolder(instanceID), log: log,
+		failures: logging.NewRepeats(log, "gateway.instance_tag_not_refreshed",
+			logging.RepeatOptions{Recovered: "gateway.instance_tag_refreshed"})}
+	n, err := l.leaseFree(ctx, -1)
+	if err != nil {
+		l.tag = randomTag()
+		return l.tag, l, err
+	}
+	l.tag, l.key = uint16(n), tagKey(prefix, n)
+	return l.tag, l, nil
+}
+
+// leaseFree leases a free tag other than skip for this process, starting
+// from the one the instance id names.
+func (l *tagLease) leaseFree(ctx context.Context, skip int) (int, error) {
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(instanceID))
+	_, _ = h.Write([]byte(l.instance))
 	start := int(h.Sum32() % tagCount)
 	for i := range tagCount {
 		n := (start + i) % tagCount
-		key := tagKey(prefix, n)
-		ok, err := rdb.SetNX(ctx, key, holder, tagLeaseTTL).Result()
+		if n == skip {
+			continue
+		}
+		ok, err := l.rdb.SetNX(ctx, tagKey(l.prefix, n), l.id, tagLeaseTTL).Result()
 		if err != nil {
-			return randomTag(), nil, fmt.Errorf("app: instance tag lease: %w", err)
+			return 0, fmt.Errorf("app: instance tag lease: %w", err)
 		}
 		if ok {
-			return uint16(n), &tagLease{rdb: rdb, key: key, id: holder, tag: uint16(n), log: log,
-				failures: logging.NewRepeats(log, "gateway.instance_tag_not_refreshed",
-					logging.RepeatOptions{Recovered: "gateway.instance_tag_refreshed"})}, nil
+			return n, nil
 		}
 	}
-	return randomTag(), nil, errors.New("app: instance tag lease: all 4096 tags are leased")
+	return 0, errors.New("app: instance tag lease: all 4096 tags are leased")
 }
 
 // tagHolder is the value of this process's tag lease: the instance id, for
@@ -108,8 +134,8 @@ func (l *tagLease) refresh(ctx context.Context) (other string, err error) {
 	return other, nil
 }
 
-// run refreshes the lease until ctx ends. A lease found held by another
-// process is logged: both may then mint the same ids.
+// run keeps the lease until ctx ends: it refreshes it, and takes one
+// when the process holds none (step).
 func (l *tagLease) run(ctx context.Context) {
 	t := time.NewTicker(tagLeaseRefresh)
 	defer t.Stop()
@@ -120,16 +146,39 @@ func (l *tagLease) run(ctx context.Context) {
 		case <-t.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, tagLeaseRefresh)
-		other, err := l.refresh(rctx)
+		l.step(rctx)
 		cancel()
-		if err != nil {
-			l.failures.Failed(ctx, "", err, slog.Int("tag", int(l.tag)))
-			continue
-		}
-		l.failures.Succeeded(ctx, "", slog.Int("tag", int(l.tag)))
-		if other != "" {
-			l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", other,
-				"detail", "the lease expired while Redis was unreachable and another instance took the tag: message ids may collide")
-		}
 	}
+}
+
+// step refreshes the lease of the tag ids are minted with; when another
+// process holds that tag (this one started without Redis, or its lease
+// lapsed while Redis was unreachable), it leases a free tag and switches
+// the id generator to it, logging both.
+func (l *tagLease) step(ctx context.Context) {
+	if l.key == "" {
+		l.key = tagKey(l.prefix, int(l.tag)) // try the tag in use first
+	}
+	other, err := l.refresh(ctx)
+	if err != nil {
+		l.failures.Failed(ctx, "", err, slog.Int("tag", int(l.tag)))
+		return
+	}
+	l.failures.Succeeded(ctx, "", slog.Int("tag", int(l.tag)))
+	if other == "" {
+		return
+	}
+	l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", other,
+		"detail", "another process holds the tag this one minted message ids with while Redis was unreachable: ids minted meanwhile may collide; switching to a free tag")
+	n, err := l.leaseFree(ctx, int(l.tag))
+	if err != nil {
+		l.failures.Failed(ctx, "", err, slog.Int("tag", int(l.tag)))
+		return // tried again at the next step
+	}
+	old := l.tag
+	l.tag, l.key = uint16(n), tagKey(l.prefix, n)
+	if l.setTag != nil {
+		l.setTag(l.tag)
+	}
+	l.log.Warn("gateway.instance_tag_changed", "tag", l.tag, "previous", old)
 }

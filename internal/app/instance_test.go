@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 )
@@ -77,4 +80,60 @@ func TestTagLeaseRefresh(t *testing.T) {
 	if h := rdb.Get(ctx, l.key).Val(); h != "gw-other/1" {
 		t.Fatalf("the other process's lease was overwritten: holder %q", h)
 	}
+}
+
+// TestUnleasedTagIsLeasedOrChanged: a process that started while Redis
+// was unreachable mints ids with a random tag it does not hold. Its next
+// step leases that tag when it is free; when another process holds it, it
+// leases a free tag and switches the id generator to it. It used to keep
+// the unleased tag for good, so a process started later could lease the
+// same tag and both minted the same ids.
+func TestUnleasedTagIsLeasedOrChanged(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	unleased := func(tag uint16) (*tagLease, *[]uint16) {
+		// What leaseTag returns when Redis fails.
+		l, err := newUnleasedForTest(rdb, prefix, "gw-late", tag, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var switched []uint16
+		l.setTag = func(n uint16) { switched = append(switched, n) }
+		return l, &switched
+	}
+
+	free, switched := unleased(100)
+	free.step(ctx)
+	if h := rdb.Get(ctx, tagKey(prefix, 100)).Val(); h != free.id || len(*switched) != 0 || free.tag != 100 {
+		t.Fatalf("a free tag in use: holder %q, switched to %v, tag %d; want it leased as it is", h, *switched, free.tag)
+	}
+
+	if err := rdb.Set(ctx, tagKey(prefix, 200), "gw-early/1", tagLeaseTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+	taken, switched := unleased(200)
+	taken.step(ctx)
+	if len(*switched) != 1 || (*switched)[0] == 200 || (*switched)[0] != taken.tag {
+		t.Fatalf("a tag another process holds: switched to %v (tag now %d), want one switch to a free tag", *switched, taken.tag)
+	}
+	if h := rdb.Get(ctx, tagKey(prefix, int(taken.tag))).Val(); h != taken.id {
+		t.Fatalf("the new tag %d is held by %q, want this process", taken.tag, h)
+	}
+	if h := rdb.Get(ctx, tagKey(prefix, 200)).Val(); h != "gw-early/1" {
+		t.Fatalf("the other process's lease was overwritten: %q", h)
+	}
+}
+
+// newUnleasedForTest is leaseTag's result when Redis failed: tag, not
+// leased.
+func newUnleasedForTest(rdb redis.UniversalClient, prefix, instance string, tag uint16, log *slog.Logger) (*tagLease, error) {
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer down.Close()
+	_, l, err := leaseTag(context.Background(), down, prefix, instance, log)
+	if err == nil || l == nil || l.key != "" {
+		return nil, fmt.Errorf("leaseTag without Redis: lease %+v, err %v; want an unleased tag and the error", l, err)
+	}
+	l.rdb, l.tag = rdb, tag
+	return l, nil
 }

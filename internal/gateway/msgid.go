@@ -10,10 +10,12 @@ import (
 // instance tag and a 20-bit counter. Ids are unique within an instance
 // across restarts as long as its clock does not go back, and across
 // instances whose tags differ (the application takes distinct tags from
-// Redis when several instances share one). When more than 2^20 ids are
-// needed in one second the generator borrows the next second.
+// Redis when several instances share one, and switches a generator to
+// another tag with SetTag when its own turns out to be another's). When
+// more than 2^20 ids are needed in one second the generator borrows the
+// next second.
 type IDs struct {
-	tag   uint64
+	tag   atomic.Uint64
 	now   func() time.Time
 	state atomic.Uint64 // seconds<<20 | counter of the last id
 }
@@ -25,8 +27,13 @@ func NewIDs(tag uint16, now func() time.Time) *IDs {
 	if now == nil {
 		now = time.Now
 	}
-	return &IDs{tag: uint64(tag & 0xFFF), now: now}
+	g := &IDs{now: now}
+	g.SetTag(tag)
+	return g
 }
+
+// SetTag makes the ids minted from now on carry tag (its low 12 bits).
+func (g *IDs) SetTag(tag uint16) { g.tag.Store(uint64(tag & 0xFFF)) }
 
 // Next returns a new message id.
 func (g *IDs) Next() string { return g.NextAt(g.now()) }
@@ -42,7 +49,7 @@ func (g *IDs) NextAt(now time.Time) string {
 			next = old + 1 // same (or borrowed) second: count on
 		}
 		if g.state.CompareAndSwap(old, next) {
-			v := (next>>20)<<32 | g.tag<<20 | next&0xFFFFF
+			v := (next>>20)<<32 | g.tag.Load()<<20 | next&0xFFFFF
 			return formatID(v)
 		}
 	}

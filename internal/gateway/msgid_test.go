@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,26 @@ func TestIDsDifferAcrossInstanceTags(t *testing.T) {
 	a, b := NewIDs(1, now), NewIDs(2, now)
 	if x, y := a.Next(), b.Next(); x == y {
 		t.Fatalf("two instances produced the same id %s", x)
+	}
+}
+
+// TestSetTagSwitchesTheTag: after SetTag, ids carry the new tag (bits
+// 20–31), so they differ from what a process holding the old tag mints in
+// the same second.
+func TestSetTagSwitchesTheTag(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC) }
+	g, other := NewIDs(975, now), NewIDs(975, now)
+	g.SetTag(12)
+	id := g.Next()
+	v, err := strconv.ParseUint(id, 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag := v >> 20 & 0xFFF; tag != 12 {
+		t.Fatalf("id %s carries tag %d after SetTag(12)", id, tag)
+	}
+	if o := other.Next(); o == id {
+		t.Fatalf("the switched generator minted %s, as the old tag's holder did", id)
 	}
 }
 
