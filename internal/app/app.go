@@ -276,12 +276,13 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if a.redisQ != nil {
 		// Receipts this instance (INSTANCE_ID) had leased before it
-		// stopped are due again at once, not after the visibility timeout.
-		lctx, cancel := context.WithTimeout(ctx, max(cfg.Redis.Timeout, time.Second))
-		if _, err := a.redisQ.TakeBackLeases(lctx); err != nil {
-			a.log.Warn("dlr.leases_not_taken_back", "error", err.Error())
+		// stopped are due again at once, not after the visibility timeout;
+		// when Redis does not answer now, as soon as it does.
+		before := time.Now().Add(cfg.DLR.VisibilityTimeout) // this process's own leases end later
+		if !a.takeBackLeases(ctx, before, true) {
+			a.wg.Add(1)
+			go func() { defer a.wg.Done(); a.retryTakeBackLeases(runCtx, before) }()
 		}
-		cancel()
 	}
 	if a.tagLease != nil {
 		a.wg.Add(1)
@@ -465,4 +466,43 @@ func (a *App) pendingAtStop(unstored int) int {
 	a.log.Warn("dlr.pending_count_unknown_at_stop", "err", err.Error(),
 		"last_known_pending", last, "unstored_receipts", unstored)
 	return last + unstored
+}
+
+// takeBackLeases takes back the leases this instance's former process
+// held (those ending before before); it reports whether Redis answered,
+// and logs when it did not and logFailure is set.
+func (a *App) takeBackLeases(ctx context.Context, before time.Time, logFailure bool) bool {
+	lctx, cancel := context.WithTimeout(ctx, max(a.cfg.Redis.Timeout, time.Second))
+	defer cancel()
+	if _, err := a.redisQ.TakeBackLeases(lctx, before); err != nil {
+		if logFailure {
+			a.log.Warn("dlr.leases_not_taken_back", "error", err.Error(),
+				"detail", "tried again every 2 s until Redis answers")
+		}
+		return false
+	}
+	return true
+}
+
+// leaseTakeBackRetry is how often a take-back that found Redis
+// unreachable at start is tried again.
+const leaseTakeBackRetry = 2 * time.Second
+
+// retryTakeBackLeases tries the take-back again until Redis answers or
+// ctx ends: the heartbeat of this instance is live again, so no other
+// instance takes those leases back, and without it they would wait for
+// the visibility timeout.
+func (a *App) retryTakeBackLeases(ctx context.Context, before time.Time) {
+	t := time.NewTicker(leaseTakeBackRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if a.takeBackLeases(ctx, before, false) { // logged once, at start
+			return
+		}
+	}
 }

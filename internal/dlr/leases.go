@@ -18,9 +18,12 @@ var _ Maintainer = (*RedisQueue)(nil)
 
 // TakeBackLeases puts every receipt this instance (InstanceID) had leased
 // before it stopped back into its account's due set, due now: a restarted
-// instance does not wait for the visibility timeout of its own leases. The
-// application calls it once at start-up.
-func (q *RedisQueue) TakeBackLeases(ctx context.Context) (int, error) {
+// instance does not wait for the visibility timeout of its own leases.
+// Only leases ending before before are taken back: the caller passes the
+// time it started plus the lease it claims with, so that the leases its
+// own process took since (which end later) stay. The application calls it
+// at start-up, and again until it succeeds when Redis did not answer.
+func (q *RedisQueue) TakeBackLeases(ctx context.Context, before time.Time) (int, error) {
 	accounts, err := q.accounts(ctx)
 	n := 0
 	var errs []error
@@ -28,7 +31,7 @@ func (q *RedisQueue) TakeBackLeases(ctx context.Context) (int, error) {
 		errs = append(errs, redisErr("take back leases", err))
 	}
 	for _, sys := range accounts {
-		m, err := q.reclaim(ctx, sys, q.o.InstanceID, true)
+		m, err := q.reclaimBefore(ctx, sys, before.UnixMilli())
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -108,6 +111,18 @@ func (q *RedisQueue) reclaimClaim(ctx context.Context, sys string, until int64) 
 	n, err := q.s.reclaim.Run(ctx, q.c, keys, time.Now().UnixMilli(), "at", q.o.InstanceID, until).Int()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, redisErr("take back a lost claim", err)
+	}
+	return n, nil
+}
+
+// reclaimBefore puts this instance's leases on sys that end before the
+// unix ms before back into the due set, due at once.
+func (q *RedisQueue) reclaimBefore(ctx context.Context, sys string, before int64) (int, error) {
+	k := q.accountKeys(sys)
+	keys := []string{q.leaseKey(sys, q.o.InstanceID), k[2], q.lesseesKey(sys), k[0], k[3]}
+	n, err := q.s.reclaim.Run(ctx, q.c, keys, time.Now().UnixMilli(), "before", q.o.InstanceID, before).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, redisErr("take back leases", err)
 	}
 	return n, nil
 }

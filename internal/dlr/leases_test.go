@@ -38,7 +38,7 @@ func TestLeasesCarryTheInstance(t *testing.T) {
 	}
 
 	a2 := newQ("gw-a") // a restarted
-	if n, err := a2.TakeBackLeases(ctx); err != nil || n != 1 {
+	if n, err := a2.TakeBackLeases(ctx, time.Now().Add(time.Hour+time.Second)); err != nil || n != 1 {
 		t.Fatalf("TakeBackLeases = %d %v, want 1", n, err)
 	}
 	if n := claim(a2); n != 1 {
@@ -61,5 +61,40 @@ func TestLeasesCarryTheInstance(t *testing.T) {
 	}
 	if n := claim(b); n != 1 {
 		t.Fatalf("b claimed %d after a's heartbeat expired, want 1", n)
+	}
+}
+
+// TestTakeBackLeasesLeavesTheNewProcesss: the restarted process takes
+// back the leases of its former one (ending before its start plus its
+// lease), and leaves those it took itself since, which a take-back retried
+// after Redis came back would otherwise hand out again while their
+// receipts are being delivered.
+func TestTakeBackLeasesLeavesTheNewProcesss(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	const lease = time.Hour
+	old, restarted := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-a", Heartbeat: time.Hour}),
+		NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-a", Heartbeat: time.Hour})
+	for _, id := range []string{"00000000000000E1", "00000000000000E2"} {
+		if err := old.Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	if rs, err := old.Claim(ctx, "acme", now, lease, 1); err != nil || len(rs) != 1 {
+		t.Fatalf("the former process claimed %d (%v), want 1", len(rs), err)
+	}
+	started := now.Add(time.Second) // the restart
+	if rs, err := restarted.Claim(ctx, "acme", started.Add(time.Second), lease, 1); err != nil || len(rs) != 1 {
+		t.Fatalf("the new process claimed %d (%v), want 1", len(rs), err)
+	}
+	n, err := restarted.TakeBackLeases(ctx, started.Add(lease))
+	if err != nil || n != 1 {
+		t.Fatalf("TakeBackLeases = %d %v, want the former process's 1", n, err)
+	}
+	rs, err := restarted.Claim(ctx, "acme", started.Add(2*time.Second), lease, 10)
+	if err != nil || len(rs) != 1 || rs[0].MessageID != "00000000000000E1" {
+		t.Fatalf("claimed %+v (%v) after the take-back, want the former process's E1 only", rs, err)
 	}
 }

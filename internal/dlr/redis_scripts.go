@@ -413,12 +413,14 @@ if #xs > 0 then redis.call('ZADD', KEYS[4], unpack(xs)) end
 return finish()`
 
 	// reclaimLua: KEYS lease (of instance ARGV[3]), due, lessees, r, exp;
-	// ARGV now_ms, which ("1": all, the instance restarted or died; "at":
-	// those of one claim, whose lease end is ARGV[4]; "0": those whose
-	// lease ended), instance id[, lease end]. Puts leases back into the
-	// due set: all of them or one claim's, due at once, or those whose
-	// lease ended (the visibility timeout), due since their lease end;
-	// those that expire join the exp set. Returns how many.
+	// ARGV now_ms, which ("1": all, the instance died; "before": those
+	// whose lease ends before ARGV[4], the instance restarted and its new
+	// process's own leases end later; "at": those of one claim, whose
+	// lease end is ARGV[4]; "0": those whose lease ended), instance id[,
+	// lease end]. Puts leases back into the due set: all of them, those of
+	// a former process or one claim's, due at once, or those whose lease
+	// ended (the visibility timeout), due since their lease end; those
+	// that expire join the exp set. Returns how many.
 	reclaimLua = expiryLua + `
 local ids
 local now = ARGV[2] ~= '0'
@@ -426,6 +428,8 @@ if ARGV[2] == '1' then
   ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 elseif ARGV[2] == 'at' then
   ids = redis.call('ZRANGE', KEYS[1], ARGV[4], ARGV[4], 'BYSCORE')
+elseif ARGV[2] == 'before' then
+  ids = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[4], 'BYSCORE')
 else
   ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'WITHSCORES')
 end
