@@ -55,9 +55,10 @@ type BufferOptions struct {
 // not promise a receipt.
 //
 // A Put that failed may still have reached the inner queue, and the receipt
-// may even have been delivered since: the write-back skips a receipt whose
-// outcome the inner queue remembers as finished, and otherwise stores it
-// again (a receipt the queue holds as pending stays as it is).
+// may even have been delivered since: the write-back drops a receipt
+// acknowledged through this queue meanwhile, skips one whose outcome the
+// inner queue remembers as finished, and otherwise stores it again (a
+// receipt the queue holds as pending stays as it is).
 //
 // Buffered receipts are not claimable until written; Lookup, Cancel,
 // PendingCount and Len see them.
@@ -77,6 +78,7 @@ type BufferedQueue struct {
 	mu        sync.Mutex
 	accounts  map[string]*degraded // accounts whose receipts go to the buffer
 	n         int                  // receipts buffered, all accounts
+	nacked    int                  // of which finished by Ack, to be dropped (degraded.ids)
 	nrec      int                  // outcome records buffered, all accounts (bounded by size too)
 	cancelled map[string]time.Time // taken out by Cancel while a pass may hold a copy: when
 	flushing  bool                 // the write-back goroutine runs
@@ -88,7 +90,14 @@ type BufferedQueue struct {
 
 // degraded is one account's part of the buffer.
 type degraded struct {
-	rs      []Receipt
+	rs []Receipt
+	// ids are rs's message ids, true once Ack finished the receipt: its
+	// put reached the inner queue although it failed (a timeout, or
+	// REDIS_WAIT_REPLICAS fell short) and it was delivered. The
+	// write-back drops it instead of storing it again, which, once the
+	// queue no longer remembered it as finished, sent it twice.
+	ids     map[string]bool
+	acked   int              // true in ids
 	recs    []bufferedRecord // outcomes of receipt-less messages (RecordAsync)
 	since   time.Time
 	lastErr error
@@ -154,11 +163,12 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 	return q
 }
 
-// Buffered returns the number of receipts waiting in the buffer.
+// Buffered returns the number of receipts waiting in the buffer (not
+// those finished meanwhile, which the next write-back pass drops).
 func (q *BufferedQueue) Buffered() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n
+	return q.n - q.nacked
 }
 
 // BufferedRecords returns the number of outcome records waiting in the
@@ -315,6 +325,10 @@ func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
 		return fmt.Errorf("%w (%d receipts): %v", ErrBufferFull, q.size, a.lastErr)
 	}
 	a.rs = append(a.rs, r)
+	if a.ids == nil {
+		a.ids = make(map[string]bool)
+	}
+	a.ids[r.MessageID] = false
 	q.n++
 	q.startFlusherLocked()
 	return nil
@@ -391,8 +405,15 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	q.mu.Lock()
 	var chunk []Receipt
 	var recs []bufferedRecord
+	var finished []string // acked while buffered: dropped, not written
 	for _, a := range q.accounts {
-		chunk = append(chunk, a.rs[:min(len(a.rs), flushChunk)]...)
+		for _, r := range a.rs[:min(len(a.rs), flushChunk)] {
+			if a.ids[r.MessageID] {
+				finished = append(finished, r.MessageID)
+				continue
+			}
+			chunk = append(chunk, r)
+		}
 		recs = append(recs, a.recs[:min(len(a.recs), flushChunk)]...)
 	}
 	empty := make([]string, 0)
@@ -405,7 +426,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		q.healthyLocked(sys)
 	}
 	q.mu.Unlock()
-	if len(chunk) == 0 && len(recs) == 0 {
+	if len(chunk) == 0 && len(recs) == 0 && len(finished) == 0 {
 		return 0, nil
 	}
 	var errs []error
@@ -415,7 +436,10 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	recErrs := q.writeRecords(ctx, recs)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	written := make(map[string]struct{}, len(chunk)+len(recs))
+	written := make(map[string]struct{}, len(chunk)+len(recs)+len(finished))
+	for _, id := range finished {
+		written[id] = struct{}{}
+	}
 	failed := make(map[string]error)
 	for i, r := range chunk {
 		if errs[i] != nil && !errors.Is(errs[i], errCancelledInBuffer) {
@@ -440,6 +464,11 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 			if _, ok := written[r.MessageID]; ok {
 				n++
 				delete(q.cancelled, r.MessageID)
+				if a.ids[r.MessageID] {
+					a.acked--
+					q.nacked--
+				}
+				delete(a.ids, r.MessageID)
 				continue
 			}
 			keep = append(keep, r)
@@ -693,9 +722,29 @@ func (q *BufferedQueue) Maintain(ctx context.Context) error {
 	return nil
 }
 
-// Ack acknowledges in the inner queue.
+// Ack acknowledges in the inner queue, and marks a buffered copy of a
+// receipt it finished so that the write-back drops it (see degraded.ids).
 func (q *BufferedQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
-	return q.inner.Ack(ctx, o, rs...)
+	if err := q.inner.Ack(ctx, o, rs...); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return nil
+	}
+	for i := range rs {
+		a := q.accounts[rs[i].SystemID]
+		if a == nil {
+			continue
+		}
+		if acked, ok := a.ids[rs[i].MessageID]; ok && !acked {
+			a.ids[rs[i].MessageID] = true
+			a.acked++
+			q.nacked++
+		}
+	}
+	return nil
 }
 
 // Retry retries in the inner queue.
@@ -708,8 +757,9 @@ func (q *BufferedQueue) Cancel(ctx context.Context, systemID, messageID string, 
 	q.mu.Lock()
 	if a := q.accounts[systemID]; a != nil {
 		for i, r := range a.rs {
-			if r.MessageID == messageID {
+			if r.MessageID == messageID && !a.ids[messageID] {
 				a.rs = append(a.rs[:i], a.rs[i+1:]...)
+				delete(a.ids, messageID)
 				q.n--
 				if q.cancelled == nil {
 					q.cancelled = make(map[string]time.Time)
@@ -730,7 +780,7 @@ func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) 
 	q.mu.Lock()
 	if a := q.accounts[systemID]; a != nil {
 		for _, r := range a.rs {
-			if r.MessageID == messageID {
+			if r.MessageID == messageID && !a.ids[messageID] {
 				q.mu.Unlock()
 				return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt, Source: r.Source.Addr}, true, nil
 			}
@@ -751,7 +801,7 @@ func (q *BufferedQueue) PendingCount(ctx context.Context, systemID string) (int,
 	q.mu.Lock()
 	b := 0
 	if a := q.accounts[systemID]; a != nil {
-		b = len(a.rs)
+		b = len(a.rs) - a.acked
 	}
 	q.mu.Unlock()
 	n, err := q.inner.PendingCount(ctx, systemID)
@@ -772,7 +822,7 @@ func (q *BufferedQueue) PendingCounts(ctx context.Context, systems []string) ([]
 	defer q.mu.Unlock()
 	for i, sys := range systems {
 		if a := q.accounts[sys]; a != nil && out[i] >= 0 {
-			out[i] += len(a.rs)
+			out[i] += len(a.rs) - a.acked
 		}
 	}
 	return out, err

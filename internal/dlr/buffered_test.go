@@ -298,6 +298,57 @@ func TestFlushDoesNotBringBackADeliveredReceipt(t *testing.T) {
 	}
 }
 
+// forgetfulQueue is a lateQueue that no longer remembers finished
+// receipts: the done records expired (the outage outlasted the queue's
+// memory of outcomes, ten minutes with Redis).
+type forgetfulQueue struct{ *lateQueue }
+
+func (q *forgetfulQueue) Lookup(ctx context.Context, sys, id string) (Outcome, bool, error) {
+	o, ok, err := q.lateQueue.Lookup(ctx, sys, id)
+	if ok && o.State != pdu.StateEnroute {
+		return Outcome{}, false, err
+	}
+	return o, ok, err
+}
+
+// TestAckedWhileBufferedIsNotWrittenBack: a receipt whose put reached the
+// queue although it failed (a timeout, REDIS_WAIT_REPLICAS short of
+// replicas) stays buffered as well; delivered and acknowledged through
+// the buffered queue meanwhile, its copy is dropped rather than written
+// back, even once the queue has forgotten it finished. It used to be
+// stored again and sent a second time.
+func TestAckedWhileBufferedIsNotWrittenBack(t *testing.T) {
+	ctx := context.Background()
+	inner := &forgetfulQueue{&lateQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{})}}
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
+	r := receipt("00000000000000C2", "acme", 0)
+	if err := bq.Put(ctx, r); err != nil { // times out: buffered, yet stored
+		t.Fatal(err)
+	}
+	rs, err := bq.Claim(ctx, "acme", t0.Add(time.Hour), time.Minute, 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("claim: %v %v", rs, err)
+	}
+	if err := bq.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := bq.Buffered(); n != 0 {
+		t.Fatalf("Buffered = %d after the receipt was delivered, want 0", n)
+	}
+	if _, ok, _ := bq.Lookup(ctx, r.SystemID, r.MessageID); ok {
+		t.Fatal("Lookup still reports the delivered receipt as buffered and pending")
+	}
+	if _, err := bq.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := inner.Len(ctx); n != 0 {
+		t.Fatalf("%d receipts pending after Flush, want 0: the delivered receipt would be sent again", n)
+	}
+	if bq.Degraded() != 0 {
+		t.Fatalf("%d accounts still degraded after the pass dropped the buffer's only receipt", bq.Degraded())
+	}
+}
+
 func (q *failAccountQueue) PutAsync(r Receipt, done func(error)) {
 	done(q.Put(context.Background(), r))
 }
