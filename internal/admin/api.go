@@ -73,6 +73,10 @@ type ReloadResult struct {
 	Changed []string `json:"changed"`
 }
 
+// ErrUnavailable is wrapped by Backend errors that mean a store the answer
+// needs (the receipt queue in Redis) did not answer: 503, not 500.
+var ErrUnavailable = errors.New("admin: store unavailable")
+
 // ErrInvalidConfig is wrapped by Backend.Reload errors that mean the new
 // configuration was rejected (answered 400); other errors answer 500.
 var ErrInvalidConfig = errors.New("admin: invalid configuration")
@@ -200,6 +204,8 @@ func (s *Server) apiEndpoints(routes *http.ServeMux, api *API) {
 		id := r.PathValue("id")
 		m, ok, err := b.Message(r.Context(), id)
 		switch {
+		case errors.Is(err, ErrUnavailable):
+			writeError(w, http.StatusServiceUnavailable, err.Error())
 		case err != nil:
 			writeError(w, http.StatusInternalServerError, err.Error())
 		case !ok:

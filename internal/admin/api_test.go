@@ -39,6 +39,9 @@ func (f *fakeBackend) Accounts(context.Context) ([]admin.Account, error) {
 }
 
 func (f *fakeBackend) Message(_ context.Context, id string) (admin.Message, bool, error) {
+	if id == "DOWN" {
+		return admin.Message{}, false, fmt.Errorf("%w: message %s: dlr: redis lookup: i/o timeout", admin.ErrUnavailable, id)
+	}
 	if id != "ABC" {
 		return admin.Message{}, false, nil
 	}
@@ -71,6 +74,7 @@ func TestAPI(t *testing.T) {
 		{"accounts", "GET", "/api/v1/accounts", "s3cret", 200, `"cluster": 2`},
 		{"message", "GET", "/api/v1/messages/ABC", "s3cret", 200, `"state": "ENROUTE"`},
 		{"unknown message", "GET", "/api/v1/messages/XYZ", "s3cret", 404, `no message XYZ`},
+		{"message while Redis does not answer", "GET", "/api/v1/messages/DOWN", "s3cret", 503, `i/o timeout`},
 		{"reload", "POST", "/api/v1/reload", "s3cret", 200, `"added": [`},
 		{"reload by GET", "GET", "/api/v1/reload", "s3cret", 405, `"error": "Method Not Allowed: GET /api/v1/reload"`},
 		{"unknown path", "GET", "/api/v1/nothing", "s3cret", 404, `"error": "Not Found: GET /api/v1/nothing"`},

@@ -83,7 +83,7 @@ func (b adminBackend) Message(ctx context.Context, id string) (admin.Message, bo
 	for _, acc := range b.a.accounts.List() {
 		o, ok, err := b.a.dispatcher.Lookup(ctx, acc.SystemID, id)
 		if err != nil {
-			return admin.Message{}, false, fmt.Errorf("app: message %s: %w", id, err)
+			return admin.Message{}, false, fmt.Errorf("%w: message %s: %w", admin.ErrUnavailable, id, err)
 		}
 		if !ok {
 			continue
