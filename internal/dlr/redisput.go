@@ -16,9 +16,14 @@ import (
 // putBatchMax bounds the receipts one group commit carries.
 const putBatchMax = 512
 
-// maxCommitters bounds the group commits in flight at once: while one
-// batch is in Redis, the next is written, so a commit's round trip does
-// not cap the rate at one batch per round trip.
+// maxCommitters bounds the group commits in flight at once. A committer
+// that takes a batch starts a second one, which takes what is already
+// waiting (more than putBatchMax, or Puts that came in meanwhile) and ends
+// when it finds nothing: under a steady load one commit is in flight and
+// the Puts of its round trip wait for the next. Starting committers
+// whenever all are busy cut that wait but lengthened the round trip by as
+// much, Redis and the two cores being the bound (BENCHMARKS.md, "What
+// bounds it").
 const maxCommitters = 2
 
 // ErrNotReplicated is the error of a Put whose group commit did not reach
@@ -37,10 +42,10 @@ type AsyncQueue interface {
 
 // groupCommit lets concurrent Puts share one pipeline (one round trip for
 // many receipts, one script or, on a single server or Sentinel, one
-// transaction per account). A Put that finds no committer
-// (or finds Puts waiting behind busy ones, below maxCommitters) starts a
-// goroutine that writes batches until nothing is waiting and then ends, so
-// an idle queue holds no goroutine and a busy one at most maxCommitters.
+// transaction per account). A Put that finds no committer starts a
+// goroutine that writes batches until nothing is waiting and then ends
+// (see maxCommitters for the second one), so an idle queue holds no
+// goroutine and a busy one at most maxCommitters.
 type groupCommit struct {
 	mu         sync.Mutex
 	waiting    []putReq
@@ -245,8 +250,8 @@ func (q *RedisQueue) commitAll() {
 			}
 		}
 		g.committing += len(batch)
-		// Puts arriving during this commit go out with a second committer
-		// rather than wait for this round trip.
+		// What waits beyond this batch, or arrives before the helper
+		// looks, goes out with a second committer.
 		helper := g.committers < maxCommitters
 		if helper {
 			g.committers++
