@@ -106,23 +106,23 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 // reclaimClaim puts the receipts this instance leased on sys by the claim
 // whose lease end was until back into the due set, due at once.
 func (q *RedisQueue) reclaimClaim(ctx context.Context, sys string, until int64) (int, error) {
-	k := q.accountKeys(sys)
-	keys := []string{q.leaseKey(sys, q.o.InstanceID), k[2], q.lesseesKey(sys), k[0], k[3]}
-	n, err := q.s.reclaim.Run(ctx, q.c, keys, time.Now().UnixMilli(), "at", q.o.InstanceID, until).Int()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, redisErr("take back a lost claim", err)
-	}
-	return n, nil
+	return q.reclaimOwn(ctx, sys, "at", until, "take back a lost claim")
 }
 
 // reclaimBefore puts this instance's leases on sys that end before the
 // unix ms before back into the due set, due at once.
 func (q *RedisQueue) reclaimBefore(ctx context.Context, sys string, before int64) (int, error) {
+	return q.reclaimOwn(ctx, sys, "before", before, "take back leases")
+}
+
+// reclaimOwn runs the reclaim script on this instance's leases of sys in
+// mode ("at" or "before") with the lease end ms.
+func (q *RedisQueue) reclaimOwn(ctx context.Context, sys, mode string, ms int64, op string) (int, error) {
 	k := q.accountKeys(sys)
 	keys := []string{q.leaseKey(sys, q.o.InstanceID), k[2], q.lesseesKey(sys), k[0], k[3]}
-	n, err := q.s.reclaim.Run(ctx, q.c, keys, time.Now().UnixMilli(), "before", q.o.InstanceID, before).Int()
+	n, err := q.s.reclaim.Run(ctx, q.c, keys, time.Now().UnixMilli(), mode, q.o.InstanceID, ms).Int()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, redisErr("take back leases", err)
+		return 0, redisErr(op, err)
 	}
 	return n, nil
 }
