@@ -150,6 +150,7 @@ func (c *Client) do(ctx context.Context, msisdn string) (hlr.Result, error) {
 		return hlr.Result{}, errors.New("cannot build request")
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Body = noReplay{}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -179,6 +180,17 @@ func (c *Client) do(ctx context.Context, msisdn string) (hlr.Result, error) {
 	}
 	return hlr.Classify(a, c.codes)
 }
+
+// noReplay is an empty request body without GetBody. net/http's
+// Transport sends a GET again when the connection it reused breaks before
+// the answer (once per pooled connection, then on a new one), though the
+// request may have reached TMT and been billed; it retries only requests
+// with no body or a body it can rewind. The body reads as empty, so
+// nothing but the GET's headers is sent.
+type noReplay struct{}
+
+func (noReplay) Read([]byte) (int, error) { return 0, io.EOF }
+func (noReplay) Close() error             { return nil }
 
 // transportError carries a net/http failure whose URL has been dropped.
 type transportError struct {

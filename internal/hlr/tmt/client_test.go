@@ -314,3 +314,47 @@ func TestThousandConcurrentLookupsOneRequest(t *testing.T) {
 		t.Fatalf("HTTP requests = %d, want 1", got)
 	}
 }
+
+// TestResetConnectionIsNotSentAgain: a lookup whose kept-alive connection
+// the HLR resets after reading the request is one request, an error; the
+// transport used to send it again on every pooled connection and then a
+// new one, each possibly billed while hlr_requests_total counted one.
+func TestResetConnectionIsNotSentAgain(t *testing.T) {
+	var resets atomic.Int64
+	f := newFakeTMT(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 || len(r.TransferEncoding) != 0 {
+			t.Errorf("the GET carries a body: Content-Length %d, Transfer-Encoding %v", r.ContentLength, r.TransferEncoding)
+		}
+		if !strings.HasSuffix(r.URL.Path, "/40700000999") {
+			body(200, `{"40722570240":{"status":0,"error":0,"present":"yes","type":"mobile"}}`)(w, r)
+			return
+		}
+		resets.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // a reset, not a clean close
+		}
+		_ = conn.Close()
+	})
+	c := newClient(t, f.srv.URL, nil, 5*time.Second)
+	// Four connections kept alive in the pool.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := c.Lookup(context.Background(), "40722570240"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := c.Lookup(context.Background(), "40700000999"); !errors.Is(err, hlr.ErrProvider) {
+		t.Fatalf("lookup over a reset connection: %v, want a provider error", err)
+	}
+	if n := resets.Load(); n != 1 {
+		t.Fatalf("the HLR received the lookup %d times, want once", n)
+	}
+}
