@@ -136,12 +136,12 @@ func (b *Breaker) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	return res, err
 }
 
-// openingCause reports whether timeouts opened the breaker: the majority of
+// openingCause reports whether timeouts opened the breaker: more than half of
 // the run that tripped it when it was closed, the failed probe's kind when
 // it was half-open. The run starts again from nothing, so that failures of
 // this outage do not outvote the next probe's.
 func (b *Breaker) openingCause(from gobreaker.State) bool {
-	byTimeouts := b.runTimeouts.Load() >= b.runErrors.Load()
+	byTimeouts := b.runTimeouts.Load() > b.runErrors.Load() // a tie is not most: errors
 	if from == gobreaker.StateHalfOpen {
 		byTimeouts = b.lastTimeout.Load()
 	}

@@ -25,6 +25,8 @@ func TestBreakerRemembersWhatOpenedIt(t *testing.T) {
 		{"provider errors", []error{hlr.ErrProvider, hlr.ErrProvider, hlr.ErrProvider}, false},
 		{"mostly timeouts", []error{hlr.ErrProvider, hlr.ErrTimeout, hlr.ErrTimeout}, true},
 		{"mostly errors", []error{hlr.ErrTimeout, hlr.ErrProvider, hlr.ErrProvider}, false},
+		// Not most: the error policy decides (it used to be the timeout's).
+		{"as many of each", []error{hlr.ErrProvider, hlr.ErrTimeout, hlr.ErrProvider, hlr.ErrTimeout}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +36,7 @@ func TestBreakerRemembersWhatOpenedIt(t *testing.T) {
 				i++
 				return hlr.Result{}, err
 			}}
-			b := hlr.NewBreaker(p, hlr.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Hour}, nil, nil)
+			b := hlr.NewBreaker(p, hlr.BreakerSettings{ConsecutiveFailures: uint32(len(tt.failures)), OpenTimeout: time.Hour}, nil, nil)
 			for range tt.failures {
 				_, _ = b.Lookup(context.Background(), "1")
 			}

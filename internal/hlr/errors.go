@@ -19,7 +19,7 @@ var (
 	// ErrNetworkFailure: the HLR answered with a network congestion/system
 	// failure (error 33/34). It also matches ErrProvider but does not count
 	// against the circuit breaker: the provider itself works.
-	ErrNetworkFailure = fmt.Errorf("%w: network congestion", ErrProvider)
+	ErrNetworkFailure = fmt.Errorf("%w: network congestion or system failure", ErrProvider)
 	// ErrInvalidMSISDN: the number is not 1–15 digits.
 	ErrInvalidMSISDN = errors.New("hlr: invalid msisdn")
 )
