@@ -137,6 +137,40 @@ func TestChainCoalescesConcurrentLookups(t *testing.T) {
 	}
 }
 
+// TestCoalescedFailuresAreCounted: lookups that shared a provider call
+// that failed made no request of their own either: every lookup is a
+// provider call or a coalesced one (the failures were not counted).
+func TestCoalescedFailuresAreCounted(t *testing.T) {
+	release := make(chan struct{})
+	p := &fakeProvider{fn: func(ctx context.Context, _ string) (hlr.Result, error) {
+		<-release
+		return hlr.Result{}, hlr.ErrProvider
+	}}
+	reg := prometheus.NewRegistry()
+	c := newChain(t, p, hlr.ChainOptions{Memory: newMemory(t), TTL: time.Hour, Registerer: reg})
+	const n = 100
+	var wg sync.WaitGroup
+	started := make(chan struct{}, n)
+	for range n {
+		wg.Go(func() {
+			started <- struct{}{}
+			if _, err := c.Lookup(context.Background(), "40722570240"); !errors.Is(err, hlr.ErrProvider) {
+				t.Errorf("lookup: %v, want the shared provider error", err)
+			}
+		})
+	}
+	for range n {
+		<-started
+	}
+	close(release)
+	wg.Wait()
+	calls := float64(p.calls.Load())
+	coalesced := metricValue(t, reg, "hlr_lookups_avoided_total", map[string]string{"by": "coalesced"})
+	if calls+coalesced != n {
+		t.Fatalf("%v provider calls and %v coalesced lookups for %d lookups", calls, coalesced, n)
+	}
+}
+
 func TestCoalescingCallerCancelDoesNotCancelOthers(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 2)

@@ -77,11 +77,13 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 	})
 	select {
 	case res := <-ch:
+		if !ran {
+			// Shared, also when the call failed: this lookup made no
+			// request of its own.
+			c.o.Metrics.avoid(byCoalesced)
+		}
 		if res.Err != nil {
 			return Result{}, res.Err
-		}
-		if !ran {
-			c.o.Metrics.avoid(byCoalesced)
 		}
 		return res.Val.(Result), nil
 	case <-ctx.Done():
