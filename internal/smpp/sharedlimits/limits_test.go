@@ -406,3 +406,35 @@ func TestBurstPassesOnCredit(t *testing.T) {
 		t.Fatalf("%d passed over %.2fs at %v/s on two instances, want at most %d", flood, elapsed, rate, bound)
 	}
 }
+
+// TestBurstAfterAnOverloadPassesOnceIdle: an account throttled until Redis
+// said "none left", then idle while its burst came back in Redis, passes
+// its next burst on credit; it used to pass only what the pool held (5 of
+// 20 at 100/s), the credit being Redis's last word from the overload.
+func TestBurstAfterAnOverloadPassesOnceIdle(t *testing.T) {
+	a, _, _ := newPair(t, 30*time.Second)
+	run(t, a)
+	const rate = 100.0
+	th := a.Throttle("acc", rate)
+	if !eventually(func() bool { return th.AllowN(1) }) {
+		t.Fatal("no batch reached the pool")
+	}
+	// Overload until throttled for a while: Redis's burst is spent.
+	throttled := 0
+	for throttled < 1000 {
+		if !th.AllowN(1) {
+			throttled++
+		}
+	}
+	// Idle until Redis has at least 20 back (the rate refills 100 a second).
+	time.Sleep(300 * time.Millisecond)
+	passed := 0
+	for range 20 {
+		if th.AllowN(1) {
+			passed++
+		}
+	}
+	if passed != 20 {
+		t.Fatalf("a burst of 20 after 0.3 s idle (30 back in Redis at %v/s): %d passed, want 20", rate, passed)
+	}
+}

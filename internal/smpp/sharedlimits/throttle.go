@@ -17,9 +17,10 @@ import (
 // as Redis has one after saying "not yet", so the pool is refilled ahead
 // of need. AllowN runs on a session's reader goroutine and never waits for
 // Redis. With the pool empty, a message passes on credit while Redis's
-// last answer said the account had that much of its burst left (the pool
-// goes below zero, down to minus that much), and the next refill reserves
-// the debt in Redis: a client's burst passes as the GCRA's burst of one
+// last answer said the account had that much of its burst left, plus what
+// the rate has added since, up to the burst (the pool goes below zero,
+// down to minus that much), and the next refill reserves the debt in
+// Redis: a client's burst passes as the GCRA's burst of one
 // second's worth allows, though the pool holds only 50 ms of the rate.
 // Otherwise the message is throttled (that is what the limit means) and a
 // refill is requested. Reserved tokens are counted in Redis, so the
@@ -29,13 +30,14 @@ import (
 // passes. A pool holds at most about 1.5 batches (50 ms of the rate), so
 // little is reserved unused.
 type throttle struct {
-	l       *Limits
-	key     string
-	perSec  atomic.Uint64 // math.Float64bits of the rate
-	tokens  atomic.Int64  // below zero: a debt the next refills reserve
-	credit  atomic.Int64  // how far below zero the pool may go: Redis's remaining burst at its last answer
-	pending atomic.Bool   // a refill is queued, running or timed
-	batchAt atomic.Int64  // Limits.mono time: Redis has no whole batch before then
+	l        *Limits
+	key      string
+	perSec   atomic.Uint64 // math.Float64bits of the rate
+	tokens   atomic.Int64  // below zero: a debt the next refills reserve
+	credit   atomic.Int64  // Redis's remaining burst at its last answer (see creditNow)
+	creditAt atomic.Int64  // Limits.mono time of that answer
+	pending  atomic.Bool   // a refill is queued, running or timed
+	batchAt  atomic.Int64  // Limits.mono time: Redis has no whole batch before then
 	// raised: the rate went up; the next refill clears the limiter's
 	// state in Redis first (see SetRate).
 	raised atomic.Bool
@@ -47,6 +49,7 @@ type throttle struct {
 func (l *Limits) Throttle(systemID string, perSecond float64) smpp.Throttle {
 	t := &throttle{l: l, key: l.rateKey(systemID), local: smpp.LocalThrottle(systemID, perSecond)}
 	t.perSec.Store(math.Float64bits(perSecond))
+	t.setCredit(0) // until Redis's first answer, what the rate adds
 	if perSecond > 0 {
 		t.refillSoon() // the first message finds a batch rather than an empty pool
 	}
@@ -67,7 +70,7 @@ func (t *throttle) SetRate(perSecond float64) {
 	old := math.Float64frombits(t.perSec.Swap(math.Float64bits(perSecond)))
 	t.local.SetRate(perSecond)
 	t.tokens.Store(0)
-	t.credit.Store(0) // Redis's word on the old rate's burst
+	t.setCredit(0) // Redis's word on the old rate's burst
 	t.batchAt.Store(0)
 	if perSecond > old && old > 0 {
 		t.raised.Store(true)
@@ -104,7 +107,7 @@ func (t *throttle) AllowN(k int) bool {
 	need := int64(min(k, t.batch()))
 	for {
 		n := t.tokens.Load()
-		if n < need && n-int64(k) < -t.credit.Load() {
+		if n < need && n-int64(k) < -t.creditNow() {
 			break
 		}
 		if t.tokens.CompareAndSwap(n, n-int64(k)) {
@@ -155,12 +158,12 @@ func (t *throttle) reserve(ctx context.Context, n int, retry *atomic.Int64) (boo
 	res, err := t.l.rate.AllowN(ctx, t.key, limit, n)
 	t.l.observe("reserve", err)
 	if err != nil {
-		t.credit.Store(0)
+		t.setCredit(0)
 		return false, wrap("reserve throughput", err)
 	}
 	// What Redis has left of the burst is what the pool may owe until its
-	// next answer (none after "not yet").
-	t.credit.Store(int64(res.Remaining))
+	// next answer (none after "not yet"), plus what the rate adds.
+	t.setCredit(int64(res.Remaining))
 	if res.Allowed == 0 {
 		// An answer at a rate changed meanwhile (SetRate) says nothing
 		// of when the new rate has a batch: not kept.
@@ -215,6 +218,27 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 	}
 }
 
+// setCredit records Redis's remaining burst as of now.
+func (t *throttle) setCredit(n int64) {
+	t.credit.Store(n)
+	t.creditAt.Store(t.l.mono())
+}
+
+// creditNow is how far below zero the pool may go: what Redis last said
+// was left of the burst, plus what the rate has added since, up to the
+// burst. An account idle since an overload (when Redis last said "none
+// left") has its burst back, as it has in Redis, without a reservation
+// first: it used to pass only what its pool held.
+func (t *throttle) creditNow() int64 {
+	burst := int64(smpp.BurstOf(t.rate()))
+	c := t.credit.Load()
+	if c >= burst {
+		return burst
+	}
+	grown := float64(t.l.mono()-t.creditAt.Load()) / float64(time.Second) * t.rate()
+	return min(burst, c+int64(grown))
+}
+
 // refillSize is how many tokens the next refill reserves: a batch, or the
 // pool's debt when it is larger (messages passed on credit) and Redis
 // last said it had that much left, so that one reservation pays it; never
@@ -224,7 +248,7 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 // take the rate as it comes.
 func (t *throttle) refillSize() int {
 	n := int64(t.batch())
-	if debt := -t.tokens.Load(); debt > n && debt <= t.credit.Load() {
+	if debt := -t.tokens.Load(); debt > n && debt <= t.creditNow() {
 		n = min(debt, int64(smpp.BurstOf(t.rate())))
 	}
 	return int(n)
