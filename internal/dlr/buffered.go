@@ -79,6 +79,7 @@ type BufferedQueue struct {
 	accounts  map[string]*degraded // accounts whose receipts go to the buffer
 	n         int                  // receipts buffered, all accounts
 	nacked    int                  // of which finished by Ack, to be dropped (degraded.ids)
+	nstored   int                  // of which unreplicated: in the queue too
 	nrec      int                  // outcome records buffered, all accounts (bounded by size too)
 	cancelled map[string]time.Time // taken out by Cancel while a pass may hold a copy: when
 	flushing  bool                 // the write-back goroutine runs
@@ -91,18 +92,33 @@ type BufferedQueue struct {
 // degraded is one account's part of the buffer.
 type degraded struct {
 	rs []Receipt
-	// ids are rs's message ids, true once Ack finished the receipt: its
-	// put reached the inner queue although it failed (a timeout, or
-	// REDIS_WAIT_REPLICAS fell short) and it was delivered. The
-	// write-back drops it instead of storing it again, which, once the
-	// queue no longer remembered it as finished, sent it twice.
-	ids     map[string]bool
-	acked   int              // true in ids
+	// ids are rs's message ids and what each copy stands for (copyState).
+	ids     map[string]copyState
+	acked   int              // finished in ids
+	stored  int              // unreplicated in ids
 	recs    []bufferedRecord // outcomes of receipt-less messages (RecordAsync)
 	since   time.Time
 	lastErr error
 	flushed int // receipts and records written back since it was degraded
 }
+
+// copyState is what a buffered receipt's copy stands for.
+type copyState uint8
+
+const (
+	// onlyHere: as far as is known the queue does not hold the receipt;
+	// this copy is the promise.
+	onlyHere copyState = iota
+	// unreplicated: Redis's master holds it but WAIT saw too few replicas
+	// (REDIS_WAIT_REPLICAS): the copy is kept against a failover, and
+	// counted once, in the queue.
+	unreplicated
+	// finished: acknowledged through this queue since; its put reached
+	// the queue although it failed, and it was delivered. The write-back
+	// drops it instead of storing it again, which, once the queue no
+	// longer remembered it as finished, sent it twice.
+	finished
+)
 
 // bufferedRecord is the outcome of an accepted message that asked for no
 // receipt, waiting to be written like a receipt: a query_sm finds it
@@ -145,7 +161,7 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 		size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dlr_buffer_size",
 			Help: "Receipts held in memory while the receipt queue (Redis) is unavailable for their account.",
-		}, func() float64 { return float64(q.Buffered()) })
+		}, func() float64 { return float64(q.Held()) })
 		records := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dlr_buffer_records",
 			Help: "Outcomes of accepted messages without a receipt (DLR_MODE=requested) held in memory while the receipt queue is unavailable for their account.",
@@ -163,12 +179,51 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 	return q
 }
 
-// Buffered returns the number of receipts waiting in the buffer (not
-// those finished meanwhile, which the next write-back pass drops).
+// Buffered returns the number of receipts whose only copy is the
+// buffer's: not those finished meanwhile (the next write-back pass drops
+// them), nor those the queue holds unreplicated (see Held).
 func (q *BufferedQueue) Buffered() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.n - q.nacked - q.nstored
+}
+
+// Held returns the number of receipts the buffer holds and will write
+// back: Buffered and the unreplicated copies (dlr_buffer_size).
+func (q *BufferedQueue) Held() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	return q.n - q.nacked
+}
+
+// setStateLocked moves id's copy in a to st, keeping the counts.
+func (q *BufferedQueue) setStateLocked(a *degraded, id string, st copyState) {
+	old, ok := a.ids[id]
+	if !ok || old == st {
+		return
+	}
+	q.countStateLocked(a, old, -1)
+	q.countStateLocked(a, st, 1)
+	a.ids[id] = st
+}
+
+func (q *BufferedQueue) countStateLocked(a *degraded, st copyState, d int) {
+	switch st {
+	case finished:
+		a.acked += d
+		q.nacked += d
+	case unreplicated:
+		a.stored += d
+		q.nstored += d
+	}
+}
+
+// forgetLocked drops id's copy state from a (the copy left the buffer).
+func (q *BufferedQueue) forgetLocked(a *degraded, id string) {
+	if st, ok := a.ids[id]; ok {
+		q.countStateLocked(a, st, -1)
+		delete(a.ids, id)
+	}
 }
 
 // BufferedRecords returns the number of outcome records waiting in the
@@ -326,9 +381,12 @@ func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
 	}
 	a.rs = append(a.rs, r)
 	if a.ids == nil {
-		a.ids = make(map[string]bool)
+		a.ids = make(map[string]copyState)
 	}
-	a.ids[r.MessageID] = false
+	a.ids[r.MessageID] = onlyHere
+	if errors.Is(cause, ErrNotReplicated) {
+		q.setStateLocked(a, r.MessageID, unreplicated)
+	}
 	q.n++
 	q.startFlusherLocked()
 	return nil
@@ -405,11 +463,11 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	q.mu.Lock()
 	var chunk []Receipt
 	var recs []bufferedRecord
-	var finished []string // acked while buffered: dropped, not written
+	var done []string // finished while buffered: dropped, not written
 	for _, a := range q.accounts {
 		for _, r := range a.rs[:min(len(a.rs), flushChunk)] {
-			if a.ids[r.MessageID] {
-				finished = append(finished, r.MessageID)
+			if a.ids[r.MessageID] == finished {
+				done = append(done, r.MessageID)
 				continue
 			}
 			chunk = append(chunk, r)
@@ -426,7 +484,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		q.healthyLocked(sys)
 	}
 	q.mu.Unlock()
-	if len(chunk) == 0 && len(recs) == 0 && len(finished) == 0 {
+	if len(chunk) == 0 && len(recs) == 0 && len(done) == 0 {
 		return 0, nil
 	}
 	var errs []error
@@ -436,14 +494,17 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	recErrs := q.writeRecords(ctx, recs)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	written := make(map[string]struct{}, len(chunk)+len(recs)+len(finished))
-	for _, id := range finished {
+	written := make(map[string]struct{}, len(chunk)+len(recs)+len(done))
+	for _, id := range done {
 		written[id] = struct{}{}
 	}
 	failed := make(map[string]error)
 	for i, r := range chunk {
 		if errs[i] != nil && !errors.Is(errs[i], errCancelledInBuffer) {
 			failed[r.SystemID] = errs[i]
+			if a := q.accounts[r.SystemID]; a != nil && errors.Is(errs[i], ErrNotReplicated) && a.ids[r.MessageID] == onlyHere {
+				q.setStateLocked(a, r.MessageID, unreplicated) // written, not replicated
+			}
 			continue
 		}
 		written[r.MessageID] = struct{}{}
@@ -464,11 +525,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 			if _, ok := written[r.MessageID]; ok {
 				n++
 				delete(q.cancelled, r.MessageID)
-				if a.ids[r.MessageID] {
-					a.acked--
-					q.nacked--
-				}
-				delete(a.ids, r.MessageID)
+				q.forgetLocked(a, r.MessageID)
 				continue
 			}
 			keep = append(keep, r)
@@ -738,11 +795,7 @@ func (q *BufferedQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error
 		if a == nil {
 			continue
 		}
-		if acked, ok := a.ids[rs[i].MessageID]; ok && !acked {
-			a.ids[rs[i].MessageID] = true
-			a.acked++
-			q.nacked++
-		}
+		q.setStateLocked(a, rs[i].MessageID, finished)
 	}
 	return nil
 }
@@ -757,9 +810,9 @@ func (q *BufferedQueue) Cancel(ctx context.Context, systemID, messageID string, 
 	q.mu.Lock()
 	if a := q.accounts[systemID]; a != nil {
 		for i, r := range a.rs {
-			if r.MessageID == messageID && !a.ids[messageID] {
+			if r.MessageID == messageID && a.ids[messageID] != finished {
 				a.rs = append(a.rs[:i], a.rs[i+1:]...)
-				delete(a.ids, messageID)
+				q.forgetLocked(a, messageID)
 				q.n--
 				if q.cancelled == nil {
 					q.cancelled = make(map[string]time.Time)
@@ -780,7 +833,7 @@ func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) 
 	q.mu.Lock()
 	if a := q.accounts[systemID]; a != nil {
 		for _, r := range a.rs {
-			if r.MessageID == messageID && !a.ids[messageID] {
+			if r.MessageID == messageID && a.ids[messageID] != finished {
 				q.mu.Unlock()
 				return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt, Source: r.Source.Addr}, true, nil
 			}
@@ -801,7 +854,7 @@ func (q *BufferedQueue) PendingCount(ctx context.Context, systemID string) (int,
 	q.mu.Lock()
 	b := 0
 	if a := q.accounts[systemID]; a != nil {
-		b = len(a.rs) - a.acked
+		b = len(a.rs) - a.acked - a.stored // the unreplicated ones are counted by the queue
 	}
 	q.mu.Unlock()
 	n, err := q.inner.PendingCount(ctx, systemID)
@@ -822,7 +875,7 @@ func (q *BufferedQueue) PendingCounts(ctx context.Context, systems []string) ([]
 	defer q.mu.Unlock()
 	for i, sys := range systems {
 		if a := q.accounts[sys]; a != nil && out[i] >= 0 {
-			out[i] += len(a.rs) - a.acked
+			out[i] += len(a.rs) - a.acked - a.stored
 		}
 	}
 	return out, err

@@ -349,6 +349,76 @@ func TestAckedWhileBufferedIsNotWrittenBack(t *testing.T) {
 	}
 }
 
+// unreplicatedQueue stores every receipt but reports that WAIT saw too
+// few replicas, as RedisQueue does with REDIS_WAIT_REPLICAS while
+// replicas are down.
+type unreplicatedQueue struct{ *MemoryQueue }
+
+func (q *unreplicatedQueue) Put(ctx context.Context, r Receipt) error {
+	if err := q.MemoryQueue.Put(ctx, r); err != nil {
+		return err
+	}
+	return fmt.Errorf("dlr: redis put: %w", ErrNotReplicated)
+}
+
+func (q *unreplicatedQueue) PutAsync(r Receipt, done func(error)) {
+	done(q.Put(context.Background(), r))
+}
+
+// Restore writes back as RedisQueue does: stored (unless pending), then
+// WAIT, short of replicas.
+func (q *unreplicatedQueue) Restore(ctx context.Context, rs []Receipt) []error {
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		if _, known, _ := q.Lookup(ctx, r.SystemID, r.MessageID); !known {
+			_ = q.MemoryQueue.Put(ctx, r)
+		}
+		errs[i] = fmt.Errorf("dlr: redis put: %w", ErrNotReplicated)
+	}
+	return errs
+}
+
+// TestUnreplicatedCopiesAreCountedOnce: a receipt Redis holds but could
+// not replicate is kept in the buffer against a failover, and counted
+// once (in the queue): it used to be counted twice in the account's
+// pending receipts (and dlr_pending, and the max_pending_receipts cap),
+// and as lost by a shutdown that could not write it back.
+func TestUnreplicatedCopiesAreCountedOnce(t *testing.T) {
+	ctx := context.Background()
+	inner := &unreplicatedQueue{NewMemoryQueue(MemoryOptions{})}
+	lost := &LossCounter{}
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true, Lost: lost})
+	for _, id := range []string{"00000000000000D1", "00000000000000D2"} {
+		if err := bq.Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first put reached Redis (unreplicated); the account is then
+	// degraded, so the second waits only here.
+	check := func(when string, wantOnly int) {
+		t.Helper()
+		if held, only := bq.Held(), bq.Buffered(); held != 2 || only != wantOnly {
+			t.Fatalf("%s: Held %d, Buffered %d; want 2 held, %d whose only copy is here", when, held, only, wantOnly)
+		}
+		if n, err := bq.PendingCount(ctx, "acme"); err != nil || n != 2 {
+			t.Fatalf("%s: PendingCount = %d (%v), want 2", when, n, err)
+		}
+		if n, err := bq.Len(ctx); err != nil || n != 2 {
+			t.Fatalf("%s: Len = %d (%v), want 2", when, n, err)
+		}
+	}
+	check("after the puts", 1)
+	if _, err := bq.Flush(ctx); !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("write-back with replicas still short: %v", err)
+	}
+	check("after a write-back that reached Redis unreplicated", 0)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if n := bq.Close(done); n != 0 {
+		t.Fatalf("Close counted %d lost: the receipts are in the queue", n)
+	}
+}
+
 func (q *failAccountQueue) PutAsync(r Receipt, done func(error)) {
 	done(q.Put(context.Background(), r))
 }
