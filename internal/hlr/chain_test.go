@@ -147,7 +147,10 @@ func TestCoalescedFailuresAreCounted(t *testing.T) {
 		return hlr.Result{}, hlr.ErrProvider
 	}}
 	reg := prometheus.NewRegistry()
-	c := newChain(t, p, hlr.ChainOptions{Memory: newMemory(t), TTL: time.Hour, Registerer: reg})
+	// No breaker: a lookup that leads a call after ten failures would be
+	// refused by it without a provider call.
+	c := newChain(t, p, hlr.ChainOptions{Memory: newMemory(t), TTL: time.Hour, Registerer: reg,
+		Breaker: hlr.BreakerSettings{Disabled: true}})
 	const n = 100
 	var wg sync.WaitGroup
 	started := make(chan struct{}, n)

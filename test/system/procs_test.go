@@ -161,13 +161,32 @@ type redisServer struct {
 // redis-server the test is skipped, except with CI=true where it fails.
 func startRedis(t *testing.T, extra ...string) *redisServer {
 	t.Helper()
-	r := newRedisServer(t)
-	r.args = append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "yes", "--dir", r.dir, "--protected-mode", "no"}, extra...)
-	if err := r.start(); err != nil {
-		t.Fatal(err)
+	return startOnFreePorts(t, func() *redisServer {
+		r := newRedisServer(t)
+		r.args = append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "yes", "--dir", r.dir, "--protected-mode", "no"}, extra...)
+		return r
+	})
+}
+
+// startOnFreePorts starts the redis-server setup builds (picking its ports
+// with freePort), with new ports when one was taken between freePort and
+// redis-server's bind: another process's outgoing connection can be
+// given it meanwhile on a busy machine. At most three tries.
+func startOnFreePorts(t *testing.T, setup func() *redisServer) *redisServer {
+	t.Helper()
+	var err error
+	for range 3 {
+		r := setup()
+		if err = r.start(); err == nil {
+			return r
+		}
+		if !strings.Contains(err.Error(), "Address already in use") {
+			break
+		}
 	}
-	return r
+	t.Fatal(err)
+	return nil
 }
 
 // newRedisServer finds redis-server and picks a port and a directory; the

@@ -60,15 +60,15 @@ func startCluster(t *testing.T, masters int) *redisCluster {
 	c := &redisCluster{t: t, ids: map[*redisServer]string{}}
 	var addrs []string
 	for range masters * 2 {
-		r := newRedisServer(t)
-		r.args = []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
-			"--appendonly", "yes", "--appendfsync", "everysec", "--dir", r.dir, "--protected-mode", "no",
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-require-full-coverage", "no",
-			"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout / time.Millisecond)),
-			"--cluster-port", strconv.Itoa(freePort(t))}
-		if err := r.start(); err != nil {
-			t.Fatal(err)
-		}
+		r := startOnFreePorts(t, func() *redisServer {
+			r := newRedisServer(t)
+			r.args = []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
+				"--appendonly", "yes", "--appendfsync", "everysec", "--dir", r.dir, "--protected-mode", "no",
+				"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-require-full-coverage", "no",
+				"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout / time.Millisecond)),
+				"--cluster-port", strconv.Itoa(freePort(t))}
+			return r
+		})
 		c.nodes = append(c.nodes, r)
 		addrs = append(addrs, r.addr())
 	}
@@ -301,35 +301,35 @@ func startSentinelSet(t *testing.T, replicas int) *sentinelSet {
 	t.Helper()
 	s := &sentinelSet{t: t, pass: "data-pw-1", sentPw: "sentinel-pw-2"}
 	for i := range 1 + replicas {
-		r := newRedisServer(t)
-		r.pass = s.pass
-		r.args = []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
-			"--appendonly", "yes", "--appendfsync", "everysec", "--dir", r.dir, "--protected-mode", "no",
-			"--requirepass", s.pass, "--masterauth", s.pass}
-		if i > 0 {
-			r.args = append(r.args, "--replicaof", "127.0.0.1", strconv.Itoa(s.data[0].port))
-		}
-		if err := r.start(); err != nil {
-			t.Fatal(err)
-		}
+		r := startOnFreePorts(t, func() *redisServer {
+			r := newRedisServer(t)
+			r.pass = s.pass
+			r.args = []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "",
+				"--appendonly", "yes", "--appendfsync", "everysec", "--dir", r.dir, "--protected-mode", "no",
+				"--requirepass", s.pass, "--masterauth", s.pass}
+			if i > 0 {
+				r.args = append(r.args, "--replicaof", "127.0.0.1", strconv.Itoa(s.data[0].port))
+			}
+			return r
+		})
 		s.data = append(s.data, r)
 	}
 	for range 3 {
-		r := newRedisServer(t)
-		r.pass = s.sentPw
-		conf := filepath.Join(r.dir, "sentinel.conf")
-		text := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nrequirepass %s\n"+
-			"sentinel monitor %s 127.0.0.1 %d 2\nsentinel auth-pass %s %s\n"+
-			"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s 10000\nsentinel parallel-syncs %s 1\n",
-			r.port, r.dir, s.sentPw, sentinelMaster, s.data[0].port, sentinelMaster, s.pass,
-			sentinelMaster, sentinelDownAft/time.Millisecond, sentinelMaster, sentinelMaster)
-		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r.args = []string{conf, "--sentinel"}
-		if err := r.start(); err != nil {
-			t.Fatal(err)
-		}
+		r := startOnFreePorts(t, func() *redisServer {
+			r := newRedisServer(t)
+			r.pass = s.sentPw
+			conf := filepath.Join(r.dir, "sentinel.conf")
+			text := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nrequirepass %s\n"+
+				"sentinel monitor %s 127.0.0.1 %d 2\nsentinel auth-pass %s %s\n"+
+				"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s 10000\nsentinel parallel-syncs %s 1\n",
+				r.port, r.dir, s.sentPw, sentinelMaster, s.data[0].port, sentinelMaster, s.pass,
+				sentinelMaster, sentinelDownAft/time.Millisecond, sentinelMaster, sentinelMaster)
+			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r.args = []string{conf, "--sentinel"}
+			return r
+		})
 		s.sentinels = append(s.sentinels, r)
 	}
 	if !waitFor(30*time.Second, func() bool { return s.settled(replicas) }) {
