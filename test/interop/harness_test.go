@@ -1,15 +1,16 @@
 //go:build interop
 
 // Package interop drives the gateway binary with SMPP clients nobody in this
-// project wrote: Perl Net::SMPP, node-smpp and Kannel. It is excluded from
-// `go test ./...` by the interop build tag; run it with
+// project wrote: Perl Net::SMPP, node-smpp, Kannel, gosmpp and libsmpp34. It
+// is excluded from `go test ./...` by the interop build tag; run it with
 //
 //	bash test/interop/install.sh && go test -tags interop -count=1 ./test/interop/
 //
 // TestMain builds cmd/smpp-hlr-gateway once; every test starts its own
 // gateway process on free 127.0.0.1 ports with the HLR simulator, runs a client
-// script (perl/smpp_client.pl, node/smpp_client.js) or Kannel against it,
-// reads the client's JSON lines and asserts on them. A client that is not
+// (perl/smpp_client.pl, node/smpp_client.js, libsmpp34/smpp_client.c compiled
+// by the test), Kannel, or gosmpp in the test process against it, and asserts
+// on what the client saw (the scripts print JSON lines). A client that is not
 // installed skips its tests, except under CI=true, where it fails them.
 package interop
 
@@ -416,11 +417,11 @@ func writeSelfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
 // ---------------------------------------------------------------------------
 // Client scripts
 
-// client is one of the scripted SMPP clients; both share one command line.
+// client is one of the scripted SMPP clients; all share one command line.
 type client struct {
 	name   string   // for messages
-	interp string   // perl or node
-	script string   // path relative to test/interop
+	interp string   // perl, node, or a compiled client
+	script string   // path relative to test/interop; empty for a compiled client
 	env    []string // extra environment
 }
 
@@ -493,7 +494,11 @@ func runClient(t *testing.T, c client, g *gateway, scenario string, timeout time
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	args := []string{c.script,
+	var args []string
+	if c.script != "" {
+		args = append(args, c.script)
+	}
+	args = append(args,
 		"--scenario", scenario,
 		"--host", "127.0.0.1",
 		"--port", strconv.Itoa(g.port),
@@ -501,7 +506,7 @@ func runClient(t *testing.T, c client, g *gateway, scenario string, timeout time
 		"--password", password,
 		"--timeout", "5",
 		"--receipt-wait", "5",
-	}
+	)
 	args = append(args, extraArgs...)
 	cmd := exec.CommandContext(ctx, c.interp, args...)
 	cmd.Env = append(cleanEnv(), c.env...)

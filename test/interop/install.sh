@@ -4,6 +4,9 @@
 #   - Perl Net::SMPP      (Debian package libnet-smpp-perl)
 #   - Kannel bearerbox and smsbox (Debian package kannel)
 #   - node-smpp 0.5.1     (npm package smpp, pinned by test/interop/node/package-lock.json)
+#   - libsmpp34 and gcc   (Debian packages libsmpp34-dev, gcc, libc6-dev; the
+#                          test compiles test/interop/libsmpp34/smpp_client.c)
+# gosmpp, the fifth client, is a Go module in go.mod: nothing to install.
 #
 # Meant for a new Debian machine, run as root, non-interactively (CI=true, no
 # stdin); safe to run again: it only installs what is missing. It never leaves
@@ -30,7 +33,8 @@ installed() {
 
 # perl: JSON::PP and Getopt::Long used by the Perl client are core modules.
 # nodejs/npm: only installed from Debian when the machine has no node at all.
-want=(libnet-smpp-perl kannel perl)
+# gcc, libc6-dev: the libsmpp34 client is compiled by its test.
+want=(libnet-smpp-perl kannel perl libsmpp34-dev gcc libc6-dev)
 if ! command -v node >/dev/null 2>&1; then
 	want+=(nodejs)
 fi
@@ -116,6 +120,10 @@ for bin in bearerbox smsbox; do
 	fi
 done
 perl -MNet::SMPP -MJSON::PP -e 1
+if [ ! -f /usr/include/libsmpp34/smpp34.h ] || ! command -v gcc >/dev/null 2>&1; then
+	log "error: libsmpp34 headers or gcc missing after installing libsmpp34-dev and gcc"
+	exit 1
+fi
 
 # node-smpp, exactly as locked.
 cd "$here/node"
@@ -127,4 +135,4 @@ else
 fi
 node -e 'const v = require("./node_modules/smpp/package.json").version; if (v !== "0.5.1") { console.error("smpp " + v + " installed, want 0.5.1"); process.exit(1); }'
 
-log "ok: Net::SMPP $(perl -MNet::SMPP -e 'print $Net::SMPP::VERSION'), node-smpp 0.5.1, Kannel $(dpkg-query -W -f='${Version}' kannel)"
+log "ok: Net::SMPP $(perl -MNet::SMPP -e 'print $Net::SMPP::VERSION'), node-smpp 0.5.1, Kannel $(dpkg-query -W -f='${Version}' kannel), libsmpp34 $(dpkg-query -W -f='${Version}' libsmpp34-dev)"
