@@ -100,6 +100,7 @@ type degraded struct {
 	since   time.Time
 	lastErr error
 	flushed int // receipts and records written back since it was degraded
+	dropped int // receipts dropped instead, delivered meanwhile (finished)
 }
 
 // copyState is what a buffered receipt's copy stands for.
@@ -520,10 +521,14 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	n, nrec := 0, 0
 	for sys, a := range q.accounts {
 		before := n + nrec
+		dropped := 0
 		keep := a.rs[:0]
 		for _, r := range a.rs {
 			if _, ok := written[r.MessageID]; ok {
 				n++
+				if a.ids[r.MessageID] == finished {
+					dropped++
+				}
 				delete(q.cancelled, r.MessageID)
 				q.forgetLocked(a, r.MessageID)
 				continue
@@ -542,7 +547,8 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		}
 		clear(a.recs[len(keepRecs):])
 		a.recs = keepRecs
-		a.flushed += n + nrec - before
+		a.flushed += n + nrec - before - dropped
+		a.dropped += dropped
 		if err, bad := failed[sys]; bad {
 			a.lastErr = err
 		} else if a.empty() {
@@ -643,7 +649,8 @@ func (q *BufferedQueue) cancelInner(ctx context.Context, late []cancelReq) {
 func (q *BufferedQueue) healthyLocked(sys string) {
 	a := q.accounts[sys]
 	delete(q.accounts, sys)
-	q.log.Info("dlr.account_available_again", "system_id", sys, "degraded_for", time.Since(a.since).String(), "flushed", a.flushed)
+	q.log.Info("dlr.account_available_again", "system_id", sys, "degraded_for", time.Since(a.since).String(),
+		"flushed", a.flushed, "delivered_meanwhile", a.dropped)
 }
 
 // restorer is implemented by queues that can take a batch back from the

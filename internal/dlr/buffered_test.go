@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -346,6 +347,38 @@ func TestAckedWhileBufferedIsNotWrittenBack(t *testing.T) {
 	}
 	if bq.Degraded() != 0 {
 		t.Fatalf("%d accounts still degraded after the pass dropped the buffer's only receipt", bq.Degraded())
+	}
+}
+
+// TestAvailableAgainCountsDroppedApart: the account's recovery line says
+// how many receipts were written back and how many were dropped because
+// they were delivered meanwhile (it counted both as written back).
+func TestAvailableAgainCountsDroppedApart(t *testing.T) {
+	ctx := context.Background()
+	var logged syncBuffer
+	inner := &forgetfulQueue{&lateQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{})}}
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true, Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
+	if err := bq.Put(ctx, receipt("00000000000000C3", "acme", 0)); err != nil { // stored, reported late: buffered
+		t.Fatal(err)
+	}
+	if err := bq.Put(ctx, receipt("00000000000000C4", "acme", 0)); err != nil { // the account is degraded: buffered only
+		t.Fatal(err)
+	}
+	rs, err := bq.Claim(ctx, "acme", t0.Add(time.Hour), time.Minute, 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("claim: %v %v", rs, err)
+	}
+	if err := bq.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bq.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logged.mu.Lock()
+	out := logged.b.String()
+	logged.mu.Unlock()
+	if !strings.Contains(out, `"flushed":1,"delivered_meanwhile":1`) {
+		t.Fatalf("dlr.account_available_again does not count 1 written back and 1 dropped:\n%s", out)
 	}
 }
 
