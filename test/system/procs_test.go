@@ -313,14 +313,19 @@ func startGW(t *testing.T, name string, env map[string]string) *gw {
 // start runs the process (again, after a kill: same ports, same Redis).
 func (g *gw) start() {
 	g.t.Helper()
+	g.p = startProc(g.t, "gateway "+g.name, g.logPath, g.procEnv(), gwBin, "serve")
+	if !g.waitReady(15 * time.Second) {
+		g.t.Fatalf("gateway %s not ready:\n%s", g.name, g.p.tail(40))
+	}
+}
+
+// procEnv is the gateway's environment: PATH and its settings.
+func (g *gw) procEnv() []string {
 	env := []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range g.env {
 		env = append(env, k+"="+v)
 	}
-	g.p = startProc(g.t, "gateway "+g.name, g.logPath, env, gwBin, "serve")
-	if !g.waitReady(15 * time.Second) {
-		g.t.Fatalf("gateway %s not ready:\n%s", g.name, g.p.tail(40))
-	}
+	return env
 }
 
 func (g *gw) waitReady(d time.Duration) bool {

@@ -525,10 +525,10 @@ func TestPausedRedisSubmitsAnswered(t *testing.T) {
 // deliver_sm unanswered; 200 messages are submitted on B, and A is killed
 // with SIGKILL while it holds leases. It returns the accepted ids, the
 // receipts answered so far, both gateways and the account.
-func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw, acct account) {
+func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw, acct account, rs *redisServer) {
 	t.Helper()
 	const n = 200
-	rs := startRedis(t, "--appendfsync", "always")
+	rs = startRedis(t, "--appendfsync", "always")
 	acct = account{"acct001", "pw001"}
 	env := mergeEnv(topoEnv(rs.URL(), writeAccounts(t, []account{acct})), map[string]string{
 		"DLR_VISIBILITY_TIMEOUT_SECONDS": "60", "SMPP_RESPONSE_TIMEOUT_SECONDS": "10",
@@ -562,7 +562,7 @@ func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw
 	}
 	a.p.kill(t)
 	_ = rxA.Close()
-	return ids, rc, a, b, acct
+	return ids, rc, a, b, acct, rs
 }
 
 // TestGatewayKillRestartTakesBackLeases: A, killed while holding leases,
@@ -570,7 +570,7 @@ func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw
 // and delivers every undelivered receipt within 5 s of being ready again
 // (the leases run for 60 s; the dead process's heartbeat lasts 6 s).
 func TestGatewayKillRestartTakesBackLeases(t *testing.T) {
-	ids, rc, a, _, acct := killedWithLeases(t)
+	ids, rc, a, _, acct, _ := killedWithLeases(t)
 	_, before, _ := rc.counts()
 	a.start()
 	ready := time.Now()
@@ -588,7 +588,7 @@ func TestGatewayKillRestartTakesBackLeases(t *testing.T) {
 // receipt once A's heartbeat has expired (seconds), not after the 60 s
 // lease.
 func TestGatewayKilledLeasesTakenByOther(t *testing.T) {
-	ids, rc, _, b, acct := killedWithLeases(t)
+	ids, rc, _, b, acct, _ := killedWithLeases(t)
 	killed := time.Now()
 	_, before, _ := rc.counts()
 	dialAs(t, b.smppAddr, acct, pdu.CmdBindReceiver, rc)
@@ -597,5 +597,44 @@ func TestGatewayKilledLeasesTakenByOther(t *testing.T) {
 		len(ids), before, missing, rc.lastFirst(ids).Sub(killed).Round(time.Millisecond))
 	if missing > 0 {
 		t.Errorf("%d receipts leased by the dead gateway not delivered by the other within 20 s", missing)
+	}
+}
+
+// TestGatewayRestartedWhileRedisPausedTakesBackLeases: as above, but Redis
+// does not answer when A restarts (paused with SIGSTOP), so its take-back
+// at start fails; B is stopped first, so no other instance can take A's
+// leases. A takes them back once Redis answers again and delivers every
+// undelivered receipt within 5 s of being ready, not after the 60 s
+// lease (it used to try once, at start).
+func TestGatewayRestartedWhileRedisPausedTakesBackLeases(t *testing.T) {
+	ids, rc, a, b, acct, rs := killedWithLeases(t)
+	b.p.kill(t)
+	if err := rs.pause(); err != nil {
+		t.Fatal(err)
+	}
+	paused := true
+	defer func() {
+		if paused {
+			_ = rs.resume()
+		}
+	}()
+	a.p = startProc(t, "gateway "+a.name, a.logPath, a.procEnv(), gwBin, "serve")
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(a.p.logs(), "dlr.leases_not_taken_back") }) {
+		t.Fatalf("A did not report its failed take-back with Redis paused:\n%s", a.p.tail(40))
+	}
+	if err := rs.resume(); err != nil {
+		t.Fatal(err)
+	}
+	paused = false
+	if !a.waitReady(15 * time.Second) {
+		t.Fatalf("A not ready after Redis came back:\n%s", a.p.tail(40))
+	}
+	ready := time.Now()
+	dialAs(t, a.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	missing := rc.waitAll(ids, 5*time.Second)
+	t.Logf("restart with Redis paused: %d accepted, %d still missing 5 s after A was ready, the last arrived %v after (lease 60 s)",
+		len(ids), missing, rc.lastFirst(ids).Sub(ready).Round(time.Millisecond))
+	if missing > 0 {
+		t.Errorf("%d receipts not delivered within 5 s of Redis answering again", missing)
 	}
 }
