@@ -240,12 +240,12 @@ func (t *throttle) creditNow() int64 {
 }
 
 // refillSize is how many tokens the next refill reserves: a batch, or the
-// pool's debt when it is larger (messages passed on credit) and Redis
-// last said it had that much left, so that one reservation pays it; never
-// more than the burst, which is all Redis grants at once. After a "not
-// yet" the debt is paid a batch at a time: a reservation of the whole
-// debt would wait for Redis to gather it while other instances' batches
-// take the rate as it comes.
+// pool's debt when it is larger (messages passed on credit) and within
+// the credit, so that one reservation pays it; never more than the burst,
+// which is all Redis grants at once. After a "not yet" (no credit left)
+// the debt is paid a batch at a time until the credit has grown back to
+// it: a reservation of the whole debt would wait for Redis to gather it
+// while other instances' batches take the rate as it comes.
 func (t *throttle) refillSize() int {
 	n := int64(t.batch())
 	if debt := -t.tokens.Load(); debt > n && debt <= t.creditNow() {
