@@ -153,6 +153,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		InvalidNumberErr:      codes.InvalidNumber,
 		OtherErr:              codes.Other,
 		Workers:               cfg.HLR.MaxConcurrency,
+		QueueQueries:          queueQueries(cfg),
 		// Every queue stores without blocking (PutAsync): a cache hit is
 		// decided and its receipt handed over on the reader goroutine.
 		InlineReceipts: true,
@@ -505,4 +506,15 @@ func (a *App) retryTakeBackLeases(ctx context.Context, before time.Time) {
 			return
 		}
 	}
+}
+
+// queueQueries bounds the query_sm and cancel_sm asking the receipt
+// queue at once: with Redis half of REDIS_MAX_CONNECTIONS (at least one),
+// so that the receipts' commits always find connections; the memory queue
+// answers them in microseconds and needs no bound.
+func queueQueries(cfg config.Config) int {
+	if cfg.Redis.URL == "" {
+		return 0
+	}
+	return max(cfg.Redis.MaxConnections/2, 1)
 }

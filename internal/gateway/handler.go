@@ -35,6 +35,9 @@ type Handler struct {
 	// would otherwise hold every worker and stall every other account's
 	// submits.
 	multiShare *fairShare
+	// queryShare bounds the query_sm and cancel_sm asking the receipt
+	// queue (opts.QueueQueries; nil: no bound), shared out per account.
+	queryShare *fairShare
 	multis     sync.WaitGroup
 	// accepting counts submits whose receipt is being stored: their
 	// answer comes from the store's completion, after the worker left.
@@ -86,6 +89,9 @@ func New(opts Options) (*Handler, error) {
 
 		jobShare:   newFairShare(opts.Workers * (queuedPerWorker + 1)),
 		multiShare: newFairShare(opts.Workers),
+	}
+	if opts.QueueQueries > 0 {
+		h.queryShare = newFairShare(opts.QueueQueries)
 	}
 	h.storeNow, _ = opts.Receipts.(NowScheduler)
 	h.dests = opts.Resolver
@@ -148,8 +154,35 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 	case *pdu.ReplaceSM:
 		r.Respond(pdu.StatusReplaceFail, nil)
 		return
+	case *pdu.QuerySM, *pdu.CancelSM:
+		if !h.takeQueryPlace(r) {
+			return
+		}
 	}
 	h.enqueue(r, start)
+}
+
+// takeQueryPlace takes one of the receipt queue's query places for a
+// query_sm or cancel_sm (given back when it is answered, serveOther); with
+// none for its account it is answered ESME_RTHROTTLED at once.
+func (h *Handler) takeQueryPlace(r *smpp.Request) bool {
+	if h.queryShare == nil || h.queryShare.take(r.Session.SystemID()) {
+		return true
+	}
+	r.Respond(pdu.StatusThrottled, nil)
+	h.metrics.queriesThrottled.Inc()
+	return false
+}
+
+// giveQueryPlace gives back the place a query_sm or cancel_sm took.
+func (h *Handler) giveQueryPlace(r *smpp.Request) {
+	if h.queryShare == nil {
+		return
+	}
+	switch r.PDU.Body.(type) {
+	case *pdu.QuerySM, *pdu.CancelSM:
+		h.queryShare.give(r.Session.SystemID())
+	}
 }
 
 // enqueue hands a request to the workers. When every worker is busy and
@@ -169,6 +202,7 @@ func (h *Handler) enqueue(r *smpp.Request, start time.Time) {
 			h.jobShare.give(account)
 		}
 	}
+	h.giveQueryPlace(r) // a query_sm or cancel_sm that took one
 	r.Respond(pdu.StatusThrottled, nil)
 	h.metrics.throttled.Inc()
 }
@@ -244,6 +278,7 @@ func (h *Handler) lookupContext(start time.Time) (context.Context, context.Cance
 
 // serveOther serves the requests a worker takes that are not messages.
 func (h *Handler) serveOther(ctx context.Context, r *smpp.Request) {
+	defer h.giveQueryPlace(r)
 	switch b := r.PDU.Body.(type) {
 	case *pdu.QuerySM:
 		// A worker, not the reader: the receipt queue may be Redis.

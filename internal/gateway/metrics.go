@@ -15,6 +15,9 @@ type metrics struct {
 	// queueTimeouts: messages that waited in the workers' queue for the
 	// whole lookup timeout, decided by HLR_TIMEOUT_POLICY without a lookup.
 	queueTimeouts prometheus.Counter
+	// queriesThrottled: query_sm and cancel_sm refused for lack of a
+	// receipt-queue place (Options.QueueQueries).
+	queriesThrottled prometheus.Counter
 }
 
 // outcome is how a message was answered: the label of submit_total and
@@ -57,7 +60,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "active_tasks", Help: "Submits waiting for an HLR answer.",
 		}),
 		throttled: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "submit_throttled_total", Help: "Submits answered ESME_RTHROTTLED because every HLR worker was busy and the queue full, or the account held its share of them.",
+			Name: "submit_throttled_total", Help: "Submits (and query_sm, cancel_sm) answered ESME_RTHROTTLED because every HLR worker was busy and the queue full, or the account held its share of them.",
+		}),
+		queriesThrottled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "queue_queries_throttled_total",
+			Help: "query_sm and cancel_sm answered ESME_RTHROTTLED because the receipt queue's query places (half of REDIS_MAX_CONNECTIONS) were taken, or the account held its share of them.",
 		}),
 		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "submit_queue_timeouts_total",
@@ -72,7 +79,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.outcomes[o] = submits.WithLabelValues(label)
 	}
 	if reg != nil {
-		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled, m.pendingCap, m.queueTimeouts)
+		reg.MustRegister(submits, m.processing, m.activeTasks, m.throttled, m.pendingCap, m.queueTimeouts, m.queriesThrottled)
 	}
 	return m
 }
