@@ -35,10 +35,12 @@ type Handler struct {
 	// would otherwise hold every worker and stall every other account's
 	// submits.
 	multiShare *fairShare
-	// queryShare bounds the query_sm and cancel_sm asking the receipt
-	// queue (opts.QueueQueries; nil: no bound), shared out per account.
-	queryShare *fairShare
-	multis     sync.WaitGroup
+	// queryPlaces bounds the query_sm and cancel_sm asking the receipt
+	// queue at once (opts.QueueQueries; nil: no bound). They wait for one
+	// on their worker: an account flooding them holds its share of the
+	// workers' queue (jobShare), not every Redis connection.
+	queryPlaces chan struct{}
+	multis      sync.WaitGroup
 	// accepting counts submits whose receipt is being stored: their
 	// answer comes from the store's completion, after the worker left.
 	accepting inflight
@@ -91,7 +93,7 @@ func New(opts Options) (*Handler, error) {
 		multiShare: newFairShare(opts.Workers),
 	}
 	if opts.QueueQueries > 0 {
-		h.queryShare = newFairShare(opts.QueueQueries)
+		h.queryPlaces = make(chan struct{}, opts.QueueQueries)
 	}
 	h.storeNow, _ = opts.Receipts.(NowScheduler)
 	h.dests = opts.Resolver
@@ -154,35 +156,8 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 	case *pdu.ReplaceSM:
 		r.Respond(pdu.StatusReplaceFail, nil)
 		return
-	case *pdu.QuerySM, *pdu.CancelSM:
-		if !h.takeQueryPlace(r) {
-			return
-		}
 	}
 	h.enqueue(r, start)
-}
-
-// takeQueryPlace takes one of the receipt queue's query places for a
-// query_sm or cancel_sm (given back when it is answered, serveOther); with
-// none for its account it is answered ESME_RTHROTTLED at once.
-func (h *Handler) takeQueryPlace(r *smpp.Request) bool {
-	if h.queryShare == nil || h.queryShare.take(r.Session.SystemID()) {
-		return true
-	}
-	r.Respond(pdu.StatusThrottled, nil)
-	h.metrics.queriesThrottled.Inc()
-	return false
-}
-
-// giveQueryPlace gives back the place a query_sm or cancel_sm took.
-func (h *Handler) giveQueryPlace(r *smpp.Request) {
-	if h.queryShare == nil {
-		return
-	}
-	switch r.PDU.Body.(type) {
-	case *pdu.QuerySM, *pdu.CancelSM:
-		h.queryShare.give(r.Session.SystemID())
-	}
 }
 
 // enqueue hands a request to the workers. When every worker is busy and
@@ -202,7 +177,6 @@ func (h *Handler) enqueue(r *smpp.Request, start time.Time) {
 			h.jobShare.give(account)
 		}
 	}
-	h.giveQueryPlace(r) // a query_sm or cancel_sm that took one
 	r.Respond(pdu.StatusThrottled, nil)
 	h.metrics.throttled.Inc()
 }
@@ -278,7 +252,12 @@ func (h *Handler) lookupContext(start time.Time) (context.Context, context.Cance
 
 // serveOther serves the requests a worker takes that are not messages.
 func (h *Handler) serveOther(ctx context.Context, r *smpp.Request) {
-	defer h.giveQueryPlace(r)
+	if !h.takeQueryPlace(ctx) {
+		r.Respond(pdu.StatusThrottled, nil)
+		h.metrics.queriesThrottled.Inc()
+		return
+	}
+	defer h.giveQueryPlace()
 	switch b := r.PDU.Body.(type) {
 	case *pdu.QuerySM:
 		// A worker, not the reader: the receipt queue may be Redis.
@@ -287,5 +266,31 @@ func (h *Handler) serveOther(ctx context.Context, r *smpp.Request) {
 		h.cancelSM(ctx, r, b)
 	default:
 		r.Respond(pdu.StatusSysErr, nil)
+	}
+}
+
+// takeQueryPlace waits, within ctx, for one of the receipt queue's query
+// places; false when ctx ended first.
+func (h *Handler) takeQueryPlace(ctx context.Context) bool {
+	if h.queryPlaces == nil {
+		return true
+	}
+	select {
+	case h.queryPlaces <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case h.queryPlaces <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// giveQueryPlace gives back a place takeQueryPlace took.
+func (h *Handler) giveQueryPlace() {
+	if h.queryPlaces != nil {
+		<-h.queryPlaces
 	}
 }

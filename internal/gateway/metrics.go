@@ -15,8 +15,8 @@ type metrics struct {
 	// queueTimeouts: messages that waited in the workers' queue for the
 	// whole lookup timeout, decided by HLR_TIMEOUT_POLICY without a lookup.
 	queueTimeouts prometheus.Counter
-	// queriesThrottled: query_sm and cancel_sm refused for lack of a
-	// receipt-queue place (Options.QueueQueries).
+	// queriesThrottled: query_sm and cancel_sm that waited the lookup
+	// timeout for a receipt-queue place (Options.QueueQueries).
 	queriesThrottled prometheus.Counter
 }
 
@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		queriesThrottled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "queue_queries_throttled_total",
-			Help: "query_sm and cancel_sm answered ESME_RTHROTTLED because the receipt queue's query places (half of REDIS_MAX_CONNECTIONS) were taken, or the account held its share of them.",
+			Help: "query_sm and cancel_sm answered ESME_RTHROTTLED after waiting HLR_SLOT_WAIT_SECONDS + HLR_TIMEOUT_SECONDS for one of the receipt queue's query places (with Redis, half of REDIS_MAX_CONNECTIONS).",
 		}),
 		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "submit_queue_timeouts_total",

@@ -81,10 +81,10 @@ type Options struct {
 	OtherErr string
 	Workers  int // lookups in progress at once; default 256
 	// QueueQueries bounds the query_sm and cancel_sm asking the receipt
-	// queue at once, shared out per account as the workers' queue is
-	// (0: no bound). With Redis each holds a connection of the pool the
-	// receipts' commits need too: a flood of them from one account must
-	// not slow every account's submits.
+	// queue at once (0: no bound); the others wait for a place on their
+	// worker, at most the lookup timeout. With Redis each holds a
+	// connection of the pool the receipts' commits need too: a flood of
+	// them from one account must not slow every account's submits.
 	QueueQueries int
 	// InlineReceipts lets a cache hit that accepts the message store its
 	// receipt on the reader goroutine: set it when Schedule never blocks

@@ -27,15 +27,16 @@ func (h heldLookups) Lookup(context.Context, string, string) (dlr.Outcome, bool,
 }
 
 // TestQueriesHoldBoundedQueuePlaces: with QueueQueries 2, a third
-// query_sm while two wait for the receipt queue is answered
-// ESME_RTHROTTLED at once (queue_queries_throttled_total); once answered,
-// the two give their places back. A flood of query_sm from one account
-// used to take every Redis connection the receipts' commits need (every
-// account's submits slowed about 28 times).
+// query_sm while two wait for the receipt queue waits for a place; when
+// none frees within the lookup timeout it is answered ESME_RTHROTTLED
+// (queue_queries_throttled_total). Once the two are answered, their places
+// serve the next. A flood of query_sm from one account used to take every
+// Redis connection the receipts' commits need (every account's submits
+// slowed about 28 times).
 func TestQueriesHoldBoundedQueuePlaces(t *testing.T) {
 	rc := heldLookups{entered: make(chan struct{}, 8), release: make(chan struct{})}
 	h, err := New(Options{Lookuper: newMemoryHLR(), Receipts: rc, IDs: NewIDs(1, time.Now), Workers: 4,
-		QueueQueries: 2, Registerer: prometheus.NewRegistry()})
+		QueueQueries: 2, LookupTimeout: 300 * time.Millisecond, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,12 @@ func TestQueriesHoldBoundedQueuePlaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Sequence != 4 || p.Status != pdu.StatusThrottled {
-		t.Fatalf("third query while two wait: seq %d %s, want seq 4 ESME_RTHROTTLED", p.Sequence, p.Status)
+		t.Fatalf("third query while two hold the places: seq %d %s, want seq 4 ESME_RTHROTTLED after its wait", p.Sequence, p.Status)
+	}
+	select {
+	case <-rc.entered:
+		t.Fatal("the third query reached the receipt queue beside the two")
+	default:
 	}
 	var m dto.Metric
 	if err := h.metrics.queriesThrottled.Write(&m); err != nil {
