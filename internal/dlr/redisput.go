@@ -488,12 +488,16 @@ func (g *putGroup) putArgs(plain bool) {
 }
 
 // runGroups sends every group's script and, with WaitReplicas, WAIT on
-// each master written to. On a Cluster with WAIT the groups are sent to
-// their masters directly (WAIT has no key to route by); otherwise one
-// pipeline on the client, which follows redirections.
+// each master written to. On a Cluster the groups go in one pipeline per
+// master, at once: with WAIT to the master directly (WAIT has no key to
+// route by), otherwise on the Cluster client, which follows redirections.
+// One pipeline for all masters would let a master that hangs fail every
+// account's put: go-redis retries a node's failed commands, and when the
+// context ends during that retry's wait it sets the error on every
+// command of the pipeline, those other masters had answered included.
 func (q *RedisQueue) runGroups(ctx context.Context, groups []*putGroup, byHash bool) {
 	cc, cluster := q.c.(*redis.ClusterClient)
-	if q.o.WaitReplicas <= 0 || !cluster {
+	if !cluster {
 		q.pipelineGroups(ctx, q.c, groups, byHash)
 		return
 	}
@@ -508,10 +512,14 @@ func (q *RedisQueue) runGroups(ctx context.Context, groups []*putGroup, byHash b
 	}
 	var wg sync.WaitGroup
 	for node, gs := range byNode {
+		var c redis.Cmdable = cc
+		if q.o.WaitReplicas > 0 {
+			c = node
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			q.pipelineGroups(ctx, node, gs, byHash)
+			q.pipelineGroups(ctx, c, gs, byHash)
 		}()
 	}
 	wg.Wait()
