@@ -278,11 +278,6 @@ func (h *Handler) takeQueryPlace(ctx context.Context) bool {
 	select {
 	case h.queryPlaces <- struct{}{}:
 		return true
-	default:
-	}
-	select {
-	case h.queryPlaces <- struct{}{}:
-		return true
 	case <-ctx.Done():
 		return false
 	}
