@@ -384,6 +384,7 @@ func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
 	if a.ids == nil {
 		a.ids = make(map[string]copyState)
 	}
+	q.forgetLocked(a, r.MessageID) // buffered again: its counts start over
 	a.ids[r.MessageID] = onlyHere
 	if errors.Is(cause, ErrNotReplicated) {
 		q.setStateLocked(a, r.MessageID, unreplicated)
