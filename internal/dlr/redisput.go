@@ -510,17 +510,21 @@ func (q *RedisQueue) runGroups(ctx context.Context, groups []*putGroup, byHash b
 		}
 		byNode[node] = append(byNode[node], g)
 	}
+	on := func(node *redis.Client) redis.Cmdable {
+		if q.o.WaitReplicas > 0 {
+			return node
+		}
+		return cc
+	}
+	if len(byNode) == 1 { // the usual batch: no goroutine
+		for node, gs := range byNode {
+			q.pipelineGroups(ctx, on(node), gs, byHash)
+		}
+		return
+	}
 	var wg sync.WaitGroup
 	for node, gs := range byNode {
-		var c redis.Cmdable = cc
-		if q.o.WaitReplicas > 0 {
-			c = node
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			q.pipelineGroups(ctx, c, gs, byHash)
-		}()
+		wg.Go(func() { q.pipelineGroups(ctx, on(node), gs, byHash) })
 	}
 	wg.Wait()
 }

@@ -251,7 +251,15 @@ func (h *Handler) lookupContext(start time.Time) (context.Context, context.Cance
 }
 
 // serveOther serves the requests a worker takes that are not messages.
+// query_sm and cancel_sm ask the receipt queue (on a worker, not the
+// reader: it may be Redis), each holding a query place meanwhile.
 func (h *Handler) serveOther(ctx context.Context, r *smpp.Request) {
+	switch r.PDU.Body.(type) {
+	case *pdu.QuerySM, *pdu.CancelSM:
+	default:
+		r.Respond(pdu.StatusSysErr, nil)
+		return
+	}
 	if !h.takeQueryPlace(ctx) {
 		r.Respond(pdu.StatusThrottled, nil)
 		h.metrics.queriesThrottled.Inc()
@@ -260,12 +268,9 @@ func (h *Handler) serveOther(ctx context.Context, r *smpp.Request) {
 	defer h.giveQueryPlace()
 	switch b := r.PDU.Body.(type) {
 	case *pdu.QuerySM:
-		// A worker, not the reader: the receipt queue may be Redis.
 		h.query(ctx, r, b)
 	case *pdu.CancelSM:
 		h.cancelSM(ctx, r, b)
-	default:
-		r.Respond(pdu.StatusSysErr, nil)
 	}
 }
 

@@ -105,10 +105,16 @@ func (t *throttle) AllowN(k int) bool {
 	}
 	k = max(k, 1)
 	need := int64(min(k, t.batch()))
+	floor := int64(math.MinInt64) // -creditNow(), read once when the pool is short
 	for {
 		n := t.tokens.Load()
-		if n < need && n-int64(k) < -t.creditNow() {
-			break
+		if n < need {
+			if floor == math.MinInt64 {
+				floor = -t.creditNow()
+			}
+			if n-int64(k) < floor {
+				break
+			}
 		}
 		if t.tokens.CompareAndSwap(n, n-int64(k)) {
 			if n-int64(k) <= int64(t.batch()/2) {
@@ -195,7 +201,6 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 		l.clearRate(ctx, t)
 		t.batchAt.Store(0) // what Redis said of the old state is void
 	}
-	n := t.refillSize()
 	if t.tokens.Load() > int64(t.batch()/2) {
 		t.pending.Store(false)
 		return
@@ -204,6 +209,7 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 		l.refillAt(ctx, t, time.Duration(wait))
 		return
 	}
+	n := t.refillSize()
 	ok, err := t.reserve(ctx, n, &t.batchAt)
 	switch {
 	case err != nil:
