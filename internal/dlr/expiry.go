@@ -3,7 +3,7 @@ package dlr
 import "sync"
 
 // expirySeen makes a receipt that expires while both a shard's claim and
-// the sweep (shard 0, running at the same time) hold it be logged and
+// the sweep (the sweeper, running at the same time) hold it be logged and
 // counted once: the claim leases it but the sweep's Expire removes it all
 // the same, and the claim's Ack as EXPIRED follows. The ids are kept for
 // one to two sweep intervals, far longer than the step in which both can

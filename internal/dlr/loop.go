@@ -15,7 +15,7 @@ const (
 
 // loop runs steps until ctx is done or stop is closed; when draining, also
 // until nothing is in flight and nothing of a bound account falls due
-// before horizon. Shard 0 also sweeps.
+// before horizon.
 func (s *shard) loop(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
 	d := s.d
 	if !drain {
@@ -26,21 +26,12 @@ func (s *shard) loop(ctx context.Context, stop <-chan struct{}, horizon time.Tim
 		}
 	}
 	var syncs []chan struct{}
-	sweeps := s.index == 0
-	nextSweep := d.o.Clock.Now()
 	for {
 		now := d.o.Clock.Now()
-		if sweeps && !now.Before(nextSweep) {
-			d.sweep(ctx, now)
-			nextSweep = now.Add(d.o.SweepInterval)
-		}
 		nextDue, busy := s.step(ctx, now)
 		next := now.Add(d.o.PollInterval)
 		if !nextDue.IsZero() && nextDue.Before(next) {
 			next = nextDue
-		}
-		if sweeps && nextSweep.Before(next) {
-			next = nextSweep
 		}
 		s.nextWake.Store(next.UnixNano())
 		idle := !busy && s.answersIdle()
@@ -91,6 +82,9 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 	s.reclaimTicketsLocked()
 	accounts := s.accounts[:0]
 	for sys := range s.receivers {
+		if s.suspect[sys] {
+			continue // the prober wakes the loop once it answers
+		}
 		if until, ok := s.blocked[sys]; ok {
 			if now.Before(until) {
 				continue
@@ -122,6 +116,7 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 		if err != nil {
 			d.giveBack(n)
 			d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
+			s.setAside(sys)
 			continue
 		}
 		d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
@@ -313,8 +308,39 @@ func (d *Dispatcher) logExpired(r Receipt) {
 		"attempts", r.Attempts, "submitted_at", r.SubmittedAt)
 }
 
+// sweeper sweeps every SweepInterval, from the start, until ctx is done.
+// A request on syncReq (tests) is answered once any sweep due when it came
+// has run.
+func (d *Dispatcher) sweeper(ctx context.Context, syncReq <-chan chan struct{}) {
+	next := d.o.Clock.Now()
+	var syncs []chan struct{}
+	for {
+		if now := d.o.Clock.Now(); !now.Before(next) {
+			d.sweep(ctx, now)
+			next = now.Add(d.o.SweepInterval)
+		}
+		for _, c := range syncs {
+			close(c)
+		}
+		syncs = syncs[:0]
+		if ctx.Err() != nil {
+			return
+		}
+		t := d.o.Clock.TimerAt(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case c := <-syncReq:
+			syncs = append(syncs, c)
+		case <-t.C():
+		}
+		t.Stop()
+	}
+}
+
 // sweep refreshes the per-account pending counts and expires receipts of
-// all accounts. Only shard 0 runs it. (An outage buffer writes itself back
+// all accounts. Only the sweeper runs it. (An outage buffer writes itself back
 // in the background, never in a loop.)
 //
 // Unlike the claims and acknowledgements, whose queue calls outlive ctx

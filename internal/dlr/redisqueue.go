@@ -505,23 +505,78 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 		// is the HDEL is let through: fall back on the scripts below
 		// (finishing twice is harmless).
 	}
-	// Several accounts: one pipeline, by hash; by text once more if Redis
-	// lost its script cache (finishing twice is harmless).
+	// Several accounts: on a Cluster one pipeline per master at once (a
+	// hung master fails its own accounts' acks only: go-redis sets a
+	// pipeline's error on every command of it once its context ends, the
+	// other masters' answered ones included), else one pipeline.
+	cc, cluster := q.c.(*redis.ClusterClient)
+	if !cluster {
+		errs, done := q.finishPipeline(ctx, q.c, o, byAccount)
+		q.acked(done, nil)
+		if err := errors.Join(errs...); err != nil {
+			return redisErr("ack", err)
+		}
+		return nil
+	}
+	byNode := make(map[*redis.Client]map[string][]any)
 	var errs []error
+	for sys, ids := range byAccount {
+		node, err := cc.MasterForKey(ctx, q.accountKeys(sys)[0])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if byNode[node] == nil {
+			byNode[node] = make(map[string][]any, 1)
+		}
+		byNode[node][sys] = ids
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, accts := range byNode {
+		wg.Go(func() {
+			// On the Cluster client, which follows a redirection should
+			// the slot have moved meanwhile.
+			e, done := q.finishPipeline(ctx, cc, o, accts)
+			q.acked(done, nil)
+			mu.Lock()
+			errs = append(errs, e...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return redisErr("ack", err)
+	}
+	return nil
+}
+
+// finishPipeline runs finishLua for each account of byAccount in one
+// pipeline on c, by hash, then by text once more if Redis lost its script
+// cache (finishing twice is harmless). It returns the errors and the
+// accounts whose receipts it finished.
+func (q *RedisQueue) finishPipeline(ctx context.Context, c redis.Cmdable, o Outcome, byAccount map[string][]any) ([]error, map[string][]any) {
+	var errs []error
+	done := make(map[string][]any, len(byAccount))
 	for _, byHash := range []bool{true, false} {
 		errs = errs[:0]
+		clear(done)
 		noScript := false
-		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			syss := make([]string, 0, len(byAccount))
 			cmds := make([]*redis.Cmd, 0, len(byAccount))
 			for sys, ids := range byAccount {
+				syss = append(syss, sys)
 				cmds = append(cmds, q.finish(ctx, p, sys, o, byHash, ids...))
 			}
 			_, err := p.Exec(ctx)
-			for _, c := range cmds {
+			for i, c := range cmds {
 				if err := c.Err(); err != nil {
 					noScript = noScript || isNoScript(err)
 					errs = append(errs, err)
+					continue
 				}
+				done[syss[i]] = byAccount[syss[i]]
 			}
 			if len(cmds) == 0 && err != nil {
 				errs = append(errs, err)
@@ -532,11 +587,7 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 			break
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return redisErr("ack", err)
-	}
-	q.acked(byAccount, nil)
-	return nil
+	return errs, done
 }
 
 // acked records receipts acknowledged (no longer in Redis, so not lost

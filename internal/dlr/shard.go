@@ -36,6 +36,12 @@ type shard struct {
 	mu        sync.Mutex
 	receivers map[string]int
 	blocked   map[string]time.Time // ErrNoReceiver seen: skip until then
+	// suspect are the accounts whose last claim failed, skipped until the
+	// prober hears from their keys again (probe.go); probing is set while
+	// the prober runs.
+	suspect map[string]bool
+	probing bool
+	probes  probeRun
 	// held has the id of every receipt sent and not yet settled: awaiting
 	// its answer, or answered and being acknowledged (or retried). The
 	// queue still has them, and once their lease ends a claim hands them
@@ -83,6 +89,7 @@ func newShard(d *Dispatcher, index int) *shard {
 		syncReq:   make(chan chan struct{}),
 		receivers: make(map[string]int),
 		blocked:   make(map[string]time.Time),
+		suspect:   make(map[string]bool),
 		held:      make(map[string]struct{}),
 		ans:       answers{kick: make(chan struct{}, 1)},
 	}
@@ -109,30 +116,44 @@ func (s *shard) poke() {
 	}
 }
 
-// runShards runs every shard's loop and answer goroutine and returns when
-// all have returned: the answer goroutines end once the loops have, after
-// the batch they hold. Shard 0 also runs the sweep, so expiry and the
-// count refresh happen once per SweepInterval, not once per shard.
+// runShards runs every shard's loop and answer goroutine, and the sweeper,
+// and returns when all have returned: the answer goroutines end once the
+// loops have, after the batch they hold; the sweeper's queue calls are cut
+// then. The sweep (expiry, the count refresh, lease upkeep: once per
+// SweepInterval, not once per shard) has a goroutine of its own rather
+// than a loop's turn: its calls touch every account, and on a Cluster with
+// a hung master each waits out OpTimeout, which must not hold the claims
+// of the accounts on the healthy masters.
 func (d *Dispatcher) runShards(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
-	var loops, settlers sync.WaitGroup
+	var loops, settlers, probers sync.WaitGroup
 	quit := make(chan struct{})
+	pctx, stopProbes := context.WithCancel(ctx)
 	for _, s := range d.shards {
+		s.probes = probeRun{ctx: pctx, wg: &probers}
 		settlers.Go(func() { s.settler(quit) })
 		loops.Go(func() { s.loop(ctx, stop, horizon, drain) })
 	}
+	sctx, stopSweeper := context.WithCancel(ctx)
+	sweepSync := make(chan chan struct{})
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() { d.sweeper(sctx, sweepSync) })
 	done := make(chan struct{})
-	go d.forwardSyncs(done)
+	go d.forwardSyncs(done, sweepSync)
 	loops.Wait()
+	stopSweeper()
+	stopProbes()
+	sweeper.Wait()
+	probers.Wait()
 	close(done)
 	close(quit)
 	settlers.Wait()
 }
 
 // forwardSyncs answers a request on d.syncReq (tests: "has everything that
-// happened before been handled?") once every shard has been idle after it.
-// Shards do not make work for each other, so asking them one by one is
-// enough.
-func (d *Dispatcher) forwardSyncs(done <-chan struct{}) {
+// happened before been handled?") once every shard has been idle after it,
+// and the sweeper has run any sweep that was due. Shards do not make work
+// for each other, so asking them one by one is enough.
+func (d *Dispatcher) forwardSyncs(done <-chan struct{}, sweepSync chan chan struct{}) {
 	for {
 		var c chan struct{}
 		select {
@@ -140,10 +161,15 @@ func (d *Dispatcher) forwardSyncs(done <-chan struct{}) {
 			return
 		case c = <-d.syncReq:
 		}
+		targets := make([]chan chan struct{}, 0, len(d.shards)+1)
 		for _, s := range d.shards {
+			targets = append(targets, s.syncReq)
+		}
+		targets = append(targets, sweepSync)
+		for _, req := range targets {
 			sc := make(chan struct{})
 			select {
-			case s.syncReq <- sc:
+			case req <- sc:
 			case <-done:
 				return
 			}

@@ -174,6 +174,30 @@ func (c *redisCluster) masters() []*redisServer {
 	return out
 }
 
+// replicasOf returns the nodes that replicate master, as a running node
+// sees it (CLUSTER NODES: a replica's line names its master's id).
+func (c *redisCluster) replicasOf(master *redisServer) []*redisServer {
+	ctx, cancel := shortCtx()
+	defer cancel()
+	text, err := nodeClient(c.t, c.live().addr(), "").ClusterNodes(ctx).Result()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var out []*redisServer
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != c.ids[master] || !strings.Contains(f[2], "slave") {
+			continue
+		}
+		for n, id := range c.ids {
+			if id == f[0] {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
 // keySlot is the cluster slot of key.
 func (c *redisCluster) keySlot(key string) int {
 	ctx, cancel := shortCtx()
