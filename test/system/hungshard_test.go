@@ -15,7 +15,8 @@ import (
 // accounts on the healthy shards keep every submit accepted and get every
 // receipt of the freeze soon after its submit: a claim or an ack of an
 // account on the hung shard must not hold theirs. Once the shard is back,
-// every receipt acknowledged arrives, the hung shard's included.
+// every receipt acknowledged arrives, the hung shard's included, and no
+// healthy account's receipt is sent twice.
 func TestClusterHungShardHealthyAccountsFlow(t *testing.T) {
 	const (
 		n        = 900 // per account: 15 s at 60/s
@@ -70,11 +71,15 @@ func TestClusterHungShardHealthyAccountsFlow(t *testing.T) {
 		onVictim := masterOf[l.acct.sys] == victim
 		during := l.tally(froze, thawed)
 		waits := l.receiptWaits(froze, thawed)
-		t.Logf("  %s (%s): submits during the freeze: %s; receipt after ESME_ROK during it: p50 %v, max %v over %d",
+		_, _, dups := l.rc.counts()
+		t.Logf("  %s (%s): submits during the freeze: %s; receipt after ESME_ROK during it: p50 %v, max %v over %d; sent twice: %d",
 			l.acct.sys, map[bool]string{true: "hung shard", false: "healthy shard"}[onVictim], fmtTally(during),
-			quantile(waits, 0.5), quantile(waits, 1), len(waits))
+			quantile(waits, 0.5), quantile(waits, 1), len(waits), dups)
 		if onVictim {
 			continue
+		}
+		if dups > 0 {
+			t.Errorf("%s on a healthy shard: %d receipts sent twice", l.acct.sys, dups)
 		}
 		if during[pdu.StatusOK.String()] != sumCounts(during) {
 			t.Errorf("%s on a healthy shard: submits during the freeze answered %s, want all ESME_ROK", l.acct.sys, fmtTally(during))

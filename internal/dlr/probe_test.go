@@ -1,0 +1,147 @@
+package dlr
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// hungAccountQueue is a memory queue on which, while hung is set, every
+// call about one account (a Cluster master that hangs) waits until its
+// context ends. Claims and probes (NextDue) of that account are counted.
+type hungAccountQueue struct {
+	*MemoryQueue
+	sys    string
+	hung   atomic.Bool
+	claims atomic.Int32
+	probes atomic.Int32
+}
+
+func (q *hungAccountQueue) stall(ctx context.Context, sys string) error {
+	if sys != q.sys || !q.hung.Load() {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (q *hungAccountQueue) Claim(ctx context.Context, sys string, now time.Time, lease time.Duration, n int) ([]Receipt, error) {
+	if sys == q.sys {
+		q.claims.Add(1)
+	}
+	if err := q.stall(ctx, sys); err != nil {
+		return nil, err
+	}
+	return q.MemoryQueue.Claim(ctx, sys, now, lease, n)
+}
+
+func (q *hungAccountQueue) NextDue(ctx context.Context, sys string) (time.Time, bool, error) {
+	if sys == q.sys {
+		q.probes.Add(1)
+	}
+	if err := q.stall(ctx, sys); err != nil {
+		return time.Time{}, false, err
+	}
+	return q.MemoryQueue.NextDue(ctx, sys)
+}
+
+// TestFailedClaimSetsTheAccountAside: once a claim of an account fails
+// (its queue calls hang until OpTimeout), the loop it shares with another
+// account claims for it no more, however often it steps for the other
+// one, until a probe of the account answers; then its receipts flow again.
+func TestFailedClaimSetsTheAccountAside(t *testing.T) {
+	q := &hungAccountQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), sys: "hung"}
+	q.hung.Store(true)
+	h := newHarness(t, q, func(o *Options) {
+		o.Shards = 1 // both accounts on one loop
+		o.OpTimeout = 50 * time.Millisecond
+	})
+	h.s.setAuto(pdu.StatusOK)
+	h.d.ReceiversChanged("hung", 1)
+	h.d.ReceiversChanged("ok", 1)
+	h.schedule(receipt("00000000000000A0", "hung", 0))
+	if !waitUntil(func() bool { return q.claims.Load() >= 1 }) {
+		t.Fatal("no claim of the hung account")
+	}
+	ids := []string{"00000000000000B1", "00000000000000B2", "00000000000000B3", "00000000000000B4", "00000000000000B5"}
+	for _, id := range ids {
+		h.schedule(receipt(id, "ok", 0))
+		if got := h.s.next(t); got.id() != id {
+			t.Fatalf("delivered %s, want %s", got.id(), id)
+		}
+		h.settle()
+	}
+	if n := q.claims.Load(); n != 1 {
+		t.Fatalf("%d claims of the hung account while the loop served the other one %d times, want 1 (set aside after the first)", n, len(ids))
+	}
+
+	// The account answers again: the next probe finds out and its receipt
+	// goes out.
+	q.hung.Store(false)
+	h.clk.Advance(probeInterval)
+	if got := h.s.next(t); got.id() != "00000000000000A0" {
+		t.Fatalf("delivered %s, want the hung account's receipt", got.id())
+	}
+	if q.probes.Load() == 0 {
+		t.Fatal("the account was claimed again without a probe")
+	}
+}
+
+// TestStuckSweepHoldsNoClaims: a sweep whose queue call does not return
+// (a Redis that does not answer, OpTimeout long) holds no loop: receipts
+// of every shard's accounts are still sent.
+func TestStuckSweepHoldsNoClaims(t *testing.T) {
+	q := &stuckSweepQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := newHarness(t, q, func(o *Options) { o.OpTimeout = time.Hour })
+	t.Cleanup(func() { close(q.release) }) // before the harness waits for Run
+	select {
+	case <-q.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no sweep started")
+	}
+	h.s.setAuto(pdu.StatusOK)
+	// One account on each shard.
+	want := map[string]bool{}
+	for i := 0; len(want) < len(h.d.shards); i++ {
+		sys := "acct" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		s := h.d.shardOf(sys)
+		if want[sys] || shardTaken(h.d, want, s) {
+			continue
+		}
+		want[sys] = true
+		h.d.ReceiversChanged(sys, 1)
+		h.schedule(receipt("00000000000000C"+string(rune('0'+s.index)), sys, 0))
+	}
+	for range len(want) {
+		d := h.s.next(t)
+		delete(want, d.sys)
+	}
+	if len(want) > 0 {
+		t.Fatalf("no receipt sent for %v while the sweep was stuck", want)
+	}
+}
+
+func shardTaken(d *Dispatcher, accts map[string]bool, s *shard) bool {
+	for sys := range accts {
+		if d.shardOf(sys) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// waitUntil polls cond for up to 10 s (a guard against a hanging test,
+// not a performance threshold).
+func waitUntil(cond func() bool) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return cond()
+}
