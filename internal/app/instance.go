@@ -50,6 +50,10 @@ type tagLease struct {
 	// failures logs a failed refresh when it starts, then at most every
 	// 30 s with a count, while Redis stays unreachable.
 	failures *logging.Repeats
+	// takenBy is the holder last reported taking the tag in use: the
+	// ERROR is logged once per holder, not at every step while no free
+	// tag can be leased.
+	takenBy string
 }
 
 func tagKey(prefix string, n int) string { return prefix + "gw:tag:" + strconv.Itoa(n) }
@@ -168,15 +172,18 @@ func (l *tagLease) step(ctx context.Context) {
 	if other == "" {
 		return
 	}
-	l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", other,
-		"detail", "another process holds the tag this one minted message ids with while Redis was unreachable: ids minted meanwhile may collide; switching to a free tag")
+	if other != l.takenBy {
+		l.takenBy = other
+		l.log.Error("gateway.instance_tag_taken", "tag", l.tag, "holder", other,
+			"detail", "another process holds the tag this one minted message ids with while Redis was unreachable: ids minted meanwhile may collide; switching to a free tag")
+	}
 	n, err := l.leaseFree(ctx, int(l.tag))
 	if err != nil {
 		l.failures.Failed(ctx, "", err, slog.Int("tag", int(l.tag)))
 		return // tried again at the next step
 	}
 	old := l.tag
-	l.tag, l.key = uint16(n), tagKey(l.prefix, n)
+	l.tag, l.key, l.takenBy = uint16(n), tagKey(l.prefix, n), ""
 	if l.setTag != nil {
 		l.setTag(l.tag)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +137,59 @@ func newUnleasedForTest(rdb redis.UniversalClient, prefix, instance string, tag 
 	}
 	l.rdb, l.tag = rdb, tag
 	return l, nil
+}
+
+// TestTagTakenLoggedOncePerHolder: while no free tag can be leased (all
+// 4,096 held), every step finds the tag in use taken again; the ERROR is
+// logged once for that holder, not at every step.
+func TestTagTakenLoggedOncePerHolder(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	var logged countingHandler
+	l, err := newUnleasedForTest(rdb, prefix, "gw-full", 300, slog.New(&logged))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for n := range tagCount {
+			p.Set(ctx, tagKey(prefix, n), fmt.Sprintf("gw-other/%d", n), tagLeaseTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		l.step(ctx)
+	}
+	if got := logged.count("gateway.instance_tag_taken"); got != 1 {
+		t.Fatalf("gateway.instance_tag_taken logged %d times in 3 steps, want once", got)
+	}
+	if l.tag != 300 {
+		t.Fatalf("tag %d, want 300 kept while no tag is free", l.tag)
+	}
+}
+
+// countingHandler counts the records logged by message.
+type countingHandler struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n == nil {
+		h.n = map[string]int{}
+	}
+	h.n[r.Message]++
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+func (h *countingHandler) count(msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n[msg]
 }
