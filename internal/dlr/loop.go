@@ -14,9 +14,9 @@ const (
 )
 
 // loop runs steps until ctx is done or stop is closed; when draining, also
-// until nothing is in flight and nothing of a bound account falls due
-// before horizon.
-func (s *shard) loop(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
+// until nothing is in flight, nothing of a bound account falls due before
+// horizon and the first sweep has run (swept closed).
+func (s *shard) loop(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool, swept <-chan struct{}) {
 	d := s.d
 	if !drain {
 		select {
@@ -37,14 +37,15 @@ func (s *shard) loop(ctx context.Context, stop <-chan struct{}, horizon time.Tim
 		idle := !busy && s.answersIdle()
 		s.mu.Lock()
 		held := len(s.held)
+		probeDue := s.probeDueLocked()
 		s.mu.Unlock()
-		if idle {
+		if idle && !probeDue {
 			for _, c := range syncs {
 				close(c)
 			}
 			syncs = nil
 		}
-		if drain && idle && held == 0 && (nextDue.IsZero() || nextDue.After(horizon)) {
+		if drain && idle && held == 0 && (nextDue.IsZero() || nextDue.After(horizon)) && closed(swept) {
 			return
 		}
 		if ctx.Err() != nil {
@@ -308,16 +309,35 @@ func (d *Dispatcher) logExpired(r Receipt) {
 		"attempts", r.Attempts, "submitted_at", r.SubmittedAt)
 }
 
-// sweeper sweeps every SweepInterval, from the start, until ctx is done.
-// A request on syncReq (tests) is answered once any sweep due when it came
-// has run.
-func (d *Dispatcher) sweeper(ctx context.Context, syncReq <-chan chan struct{}) {
+// closed reports whether c is closed.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// sweeper sweeps every SweepInterval, from the start, until ctx is done;
+// it closes swept after the first sweep and wakes the loops (a drain
+// waits for it). A request on syncReq (tests) is answered once any sweep
+// due when it came has run.
+func (d *Dispatcher) sweeper(ctx context.Context, syncReq <-chan chan struct{}, swept chan<- struct{}) {
 	next := d.o.Clock.Now()
 	var syncs []chan struct{}
+	first := true
 	for {
 		if now := d.o.Clock.Now(); !now.Before(next) {
 			d.sweep(ctx, now)
 			next = now.Add(d.o.SweepInterval)
+			if first {
+				first = false
+				close(swept)
+				for _, s := range d.shards {
+					s.poke()
+				}
+			}
 		}
 		for _, c := range syncs {
 			close(c)

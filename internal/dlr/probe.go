@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -30,6 +31,11 @@ type probeRun struct {
 // the loops stop), so a Redis down for every account costs one goroutine
 // per shard, asking one account at a time.
 
+// probeParallel bounds the probes of one round in flight at once: with
+// several accounts on a hung master, each probe waits out OpTimeout, and
+// an account that answers must not wait for all of them in turn.
+const probeParallel = 16
+
 // setAside marks sys as failing and starts the prober if none runs.
 // Outside runShards (no prober can run) it does nothing: the next step
 // claims again.
@@ -43,6 +49,9 @@ func (s *shard) setAside(sys string) {
 	start := !s.probing
 	if start {
 		s.probing = true
+		// Set here, not by the prober when it gets to run: a clock
+		// that moves past it meanwhile fires its timer at once.
+		s.probeAt = s.d.o.Clock.Now().Add(probeInterval)
 		s.probes.wg.Add(1)
 	}
 	s.mu.Unlock()
@@ -51,7 +60,14 @@ func (s *shard) setAside(sys string) {
 	}
 }
 
-// prober waits probeInterval, then asks the queue about each account set
+// probeDueLocked reports whether a probe round is due and not yet done:
+// the loop answers no sync meanwhile (the round pokes it when done).
+// s.mu is held.
+func (s *shard) probeDueLocked() bool {
+	return s.probing && !s.d.o.Clock.Now().Before(s.probeAt)
+}
+
+// prober waits until probeAt, then asks the queue about each account set
 // aside, until every one has answered or ctx ends; an account that
 // answers is claimed for again at the loop's next step, which it wakes.
 func (s *shard) prober(ctx context.Context) {
@@ -59,7 +75,10 @@ func (s *shard) prober(ctx context.Context) {
 	d := s.d
 	var todo []string
 	for {
-		t := d.o.Clock.TimerAt(d.o.Clock.Now().Add(probeInterval))
+		s.mu.Lock()
+		at := s.probeAt
+		s.mu.Unlock()
+		t := d.o.Clock.TimerAt(at)
 		select {
 		case <-ctx.Done():
 		case <-t.C():
@@ -76,27 +95,43 @@ func (s *shard) prober(ctx context.Context) {
 			clear(s.suspect)
 			s.probing = false
 			s.mu.Unlock()
-			if len(todo) > 0 {
-				s.poke()
-			}
+			s.poke()
 			return
 		}
 		s.mu.Unlock()
-		back := false
-		for _, sys := range todo {
+		s.probeRound(ctx, todo)
+		s.mu.Lock()
+		s.probeAt = d.o.Clock.Now().Add(probeInterval)
+		s.mu.Unlock()
+		s.poke() // claims for the accounts back; answers a sync that waited for the round
+	}
+}
+
+// probeRound asks the queue for the next due time of each account of
+// todo, probeParallel at a time, and takes those that answer off the
+// suspects. A failure is reported as the claims' (dlr.claim_failed,
+// repeated while it lasts): no claim is tried meanwhile.
+func (s *shard) probeRound(ctx context.Context, todo []string) {
+	d := s.d
+	sem := make(chan struct{}, probeParallel)
+	var wg sync.WaitGroup
+	for _, sys := range todo {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
 			opCtx, cancel := d.sweepCtx(ctx)
 			_, _, err := d.q.NextDue(opCtx, sys)
 			cancel()
 			if err != nil {
-				continue
+				if ctx.Err() == nil {
+					d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
+				}
+				return
 			}
 			s.mu.Lock()
 			delete(s.suspect, sys)
 			s.mu.Unlock()
-			back = true
-		}
-		if back {
-			s.poke()
-		}
+		})
 	}
+	wg.Wait()
 }

@@ -145,3 +145,51 @@ func waitUntil(cond func() bool) bool {
 	}
 	return cond()
 }
+
+// takeBackQueue is a memory queue whose upkeep, from its second call on
+// (the first is Run's first sweep), makes a receipt due at once, as the
+// take-back of a claim whose reply was lost does; that call waits for the
+// test to release it.
+type takeBackQueue struct {
+	*MemoryQueue
+	calls   atomic.Int32
+	r       Receipt
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (q *takeBackQueue) Maintain(ctx context.Context) error {
+	if q.calls.Add(1) != 2 {
+		return nil
+	}
+	close(q.entered)
+	<-q.release
+	if err := ctx.Err(); err != nil {
+		return err // cut: the drain did not wait for its sweep
+	}
+	return q.MemoryQueue.Put(ctx, q.r)
+}
+
+// TestDrainWaitsForItsFirstSweep: a receipt the drain's first sweep makes
+// due (leases of lost claims taken back) is sent before Drain returns,
+// though every loop was idle before that sweep ended.
+func TestDrainWaitsForItsFirstSweep(t *testing.T) {
+	q := &takeBackQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), r: receipt("00000000000000F1", "acme", 0),
+		entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, q, nil)
+	h.s.setAuto(pdu.StatusOK)
+	h.d.ReceiversChanged("acme", 1)
+	h.settle() // Run's first sweep is done
+	go func() {
+		<-q.entered
+		close(q.release)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if left := h.d.Drain(ctx); left != 0 {
+		t.Fatalf("Drain left %d pending, want 0 (the taken-back receipt sent)", left)
+	}
+	if got := h.s.next(t); got.id() != q.r.MessageID {
+		t.Fatalf("delivered %s, want %s", got.id(), q.r.MessageID)
+	}
+}

@@ -41,6 +41,7 @@ type shard struct {
 	// the prober runs.
 	suspect map[string]bool
 	probing bool
+	probeAt time.Time // the prober's next round
 	probes  probeRun
 	// held has the id of every receipt sent and not yet settled: awaiting
 	// its answer, or answered and being acknowledged (or retried). The
@@ -124,19 +125,31 @@ func (s *shard) poke() {
 // than a loop's turn: its calls touch every account, and on a Cluster with
 // a hung master each waits out OpTimeout, which must not hold the claims
 // of the accounts on the healthy masters.
+//
+// A drain ends no sooner than its first sweep, which may make receipts
+// due at once (the leases of claims whose replies were lost, taken back):
+// swept is closed after it.
 func (d *Dispatcher) runShards(ctx context.Context, stop <-chan struct{}, horizon time.Time, drain bool) {
+	if !drain {
+		select {
+		case <-stop: // Drain came first: no sweep after it
+			return
+		default:
+		}
+	}
 	var loops, settlers, probers sync.WaitGroup
 	quit := make(chan struct{})
+	swept := make(chan struct{})
 	pctx, stopProbes := context.WithCancel(ctx)
 	for _, s := range d.shards {
 		s.probes = probeRun{ctx: pctx, wg: &probers}
 		settlers.Go(func() { s.settler(quit) })
-		loops.Go(func() { s.loop(ctx, stop, horizon, drain) })
+		loops.Go(func() { s.loop(ctx, stop, horizon, drain, swept) })
 	}
 	sctx, stopSweeper := context.WithCancel(ctx)
 	sweepSync := make(chan chan struct{})
 	var sweeper sync.WaitGroup
-	sweeper.Go(func() { d.sweeper(sctx, sweepSync) })
+	sweeper.Go(func() { d.sweeper(sctx, sweepSync, swept) })
 	done := make(chan struct{})
 	go d.forwardSyncs(done, sweepSync)
 	loops.Wait()
@@ -150,9 +163,9 @@ func (d *Dispatcher) runShards(ctx context.Context, stop <-chan struct{}, horizo
 }
 
 // forwardSyncs answers a request on d.syncReq (tests: "has everything that
-// happened before been handled?") once every shard has been idle after it,
-// and the sweeper has run any sweep that was due. Shards do not make work
-// for each other, so asking them one by one is enough.
+// happened before been handled?") once the sweeper has run any sweep
+// that was due and every shard has been idle after it. Shards do not make
+// work for each other, so asking them one by one is enough.
 func (d *Dispatcher) forwardSyncs(done <-chan struct{}, sweepSync chan chan struct{}) {
 	for {
 		var c chan struct{}
@@ -161,11 +174,13 @@ func (d *Dispatcher) forwardSyncs(done <-chan struct{}, sweepSync chan chan stru
 			return
 		case c = <-d.syncReq:
 		}
+		// The sweeper first: its sweep makes work for the shards (leases
+		// taken back, due at once), which their syncs then step over.
 		targets := make([]chan chan struct{}, 0, len(d.shards)+1)
+		targets = append(targets, sweepSync)
 		for _, s := range d.shards {
 			targets = append(targets, s.syncReq)
 		}
-		targets = append(targets, sweepSync)
 		for _, req := range targets {
 			sc := make(chan struct{})
 			select {
