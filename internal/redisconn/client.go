@@ -44,7 +44,9 @@ func (t Target) Client(s Settings) redis.UniversalClient {
 	case Sentinel:
 		o := *t.Sentinel
 		l.applyFailover(&o)
-		return redis.NewFailoverClient(&o)
+		c := redis.NewFailoverClient(&o)
+		c.AddHook(newLastMaster(&o))
+		return c
 	case Cluster:
 		o := *t.Cluster
 		l.applyCluster(&o)

@@ -24,7 +24,9 @@
 // default of several seconds. A Cluster client reloads its slot map every
 // second while commands flow (go-redis's default is a minute) and at once
 // when a command fails on a node error, so a promoted replica is used
-// within about a second of the promotion.
+// within about a second of the promotion. A Sentinel client whose
+// Sentinels are all unreachable dials the master they last named
+// (sentinel.go) rather than failing every new connection.
 //
 // [Parse] is what configuration validation uses, so a URL that validates is
 // one [New] accepts. [Redact] masks every secret of a URL; errors from this
