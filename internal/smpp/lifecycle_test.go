@@ -255,3 +255,61 @@ func TestClientResetIsAPeerClose(t *testing.T) {
 	}
 	waitClosed(t, s, smpp.ClosePeer)
 }
+
+// TestSecondUnbindWaitsForTheFirst: an unbind of a session the gateway is
+// unbinding already (a second admin request, an account removed while the
+// session is unbound as unanswered) leaves the first to finish: the
+// session is not cut before the client has answered. It used to close at
+// once, with the answers to receipts still on their way.
+func TestSecondUnbindWaitsForTheFirst(t *testing.T) {
+	ts, _ := fakeClockServer(t, smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: -1, ResponseTimeout: time.Minute})
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	s := sessionFrom(ts.srv, attackerIP)
+	first := make(chan bool, 1)
+	go func() { first <- ts.srv.UnbindSession(context.Background(), s.ID()) }()
+	p, ok := readPDU(t, conn)
+	if !ok || p.Command != pdu.CmdUnbind {
+		t.Fatalf("server sent %+v (%v), want unbind", p.Header, ok)
+	}
+	// The second one, given up at once: it must neither close the session
+	// nor wait for it.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	ts.srv.UnbindSession(gone, s.ID())
+	if _, err := conn.Write(header(16, pdu.CmdEnquireLink, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if q, ok := readPDU(t, conn); !ok || q.Command != pdu.CmdEnquireLinkResp {
+		t.Fatalf("after a second unbind the server sent %+v (%v), want enquire_link_resp: the session was cut", q.Header, ok)
+	}
+	if _, err := conn.Write(header(16, pdu.CmdUnbindResp, p.Sequence)); err != nil {
+		t.Fatal(err)
+	}
+	if !<-first {
+		t.Fatal("UnbindSession did not find the session")
+	}
+	waitClosed(t, s, smpp.CloseAdminUnbind)
+}
+
+// TestUnbindAnsweredThenClosedKeepsItsReason: a client that answers the
+// gateway's unbind and closes at once (as many do) is closed for the
+// unbind's reason, not as a peer that went away.
+func TestUnbindAnsweredThenClosedKeepsItsReason(t *testing.T) {
+	ts, _ := fakeClockServer(t, smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: -1, ResponseTimeout: time.Minute})
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	s := sessionFrom(ts.srv, attackerIP)
+	done := make(chan bool, 1)
+	go func() { done <- ts.srv.UnbindSession(context.Background(), s.ID()) }()
+	p, ok := readPDU(t, conn)
+	if !ok || p.Command != pdu.CmdUnbind {
+		t.Fatalf("server sent %+v (%v), want unbind", p.Header, ok)
+	}
+	if _, err := conn.Write(header(16, pdu.CmdUnbindResp, p.Sequence)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Close()
+	if !<-done {
+		t.Fatal("UnbindSession did not find the session")
+	}
+	waitClosed(t, s, smpp.CloseAdminUnbind)
+}

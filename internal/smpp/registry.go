@@ -119,7 +119,21 @@ func (srv *Server) UnbindSession(ctx context.Context, id uint64) bool {
 func (s *Session) unbindAndClose(ctx context.Context, reason CloseReason) {
 	// The state left decides: a bind that completed just before must get
 	// its unbind too.
-	wasBound := s.beginUnbinding().Bound()
+	prev := s.beginUnbinding()
+	if prev == StateUnbinding || prev == StateClosed {
+		// Another unbind is under way (the client's own, or one of the
+		// gateway's: a second admin request, an account removed while
+		// the session was unbound as unanswered): it decides when the
+		// session closes. Closing here cut it short, with answers to
+		// receipts still on their way.
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		return
+	}
+	s.unbindReason.CompareAndSwap(int32(CloseNone), int32(reason))
+	wasBound := prev.Bound()
 	if !s.waitIdle(ctx) {
 		s.close(reason)
 		return

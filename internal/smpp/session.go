@@ -58,10 +58,14 @@ type Session struct {
 	legacy         atomic.Bool   // interface_version below 0x34: nothing sent carries a TLV
 	countedUnbound atomic.Bool   // counted by admission as not yet bound
 	clientUnbound  atomic.Bool   // the client sent unbind
-	prebind        int           // requests read before a bind; reader goroutine only
-	stopReading    bool          // the reader stops: the session closes once its answers are written; reader only
-	batch          ReadBatch     // the handler's, when it is a ReadBatcher; reader only
-	batchUsed      bool          // requests were served since batch.EndRead; reader only
+	// unbindReason is the reason of the gateway's own unbind under way
+	// (CloseNone: none): a client that answers it and closes at once
+	// closes for that reason, not as a peer.
+	unbindReason atomic.Int32
+	prebind      int       // requests read before a bind; reader goroutine only
+	stopReading  bool      // the reader stops: the session closes once its answers are written; reader only
+	batch        ReadBatch // the handler's, when it is a ReadBatcher; reader only
+	batchUsed    bool      // requests were served since batch.EndRead; reader only
 
 	wmu        sync.Mutex
 	out        []byte
@@ -498,8 +502,12 @@ func (s *Session) failPending() {
 func (s *Session) close(reason CloseReason) (closedNow bool) {
 	s.closeOnce.Do(func() {
 		closedNow = true
-		if reason == ClosePeer && s.clientUnbound.Load() {
-			reason = CloseUnbind // the client closed after its unbind, as it should
+		if reason == ClosePeer {
+			if s.clientUnbound.Load() {
+				reason = CloseUnbind // the client closed after its unbind, as it should
+			} else if r := CloseReason(s.unbindReason.Load()); r != CloseNone {
+				reason = r // the client closed after answering ours
+			}
 		}
 		s.reason.Store(int32(reason))
 		prev := State(s.state.Swap(int32(StateClosed)))
