@@ -146,10 +146,14 @@ func (s *shard) settle(res []result, w *settleBufs) {
 	for i := range res {
 		if !res[i].expired {
 			sent++
+			// Places given back by account, a run of one account's
+			// answers at a time (usually the whole batch).
+			if i+1 == len(res) || res[i+1].expired || res[i+1].r.SystemID != res[i].r.SystemID {
+				d.inflight.release(res[i].r.SystemID, runOf(res, i))
+			}
 		}
 	}
 	if sent > 0 {
-		d.inflight.Add(-int64(sent))
 		d.unanswered.Add(-int64(sent))
 		d.freed()
 	}

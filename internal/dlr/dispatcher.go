@@ -45,7 +45,10 @@ type Dispatcher struct {
 	// pendingStale: the queue's last Len failed; pendingAsking: Pending
 	// asks it again in the background.
 	pendingStale, pendingAsking atomic.Bool
-	inflight                    atomic.Int64 // deliver_sm of all shards sent (or reserved) and not answered
+	// inflight is the deliver_sm of all shards sent (or reserved) and not
+	// answered, under MaxInFlight, shared out between accounts
+	// (fairshare.go).
+	inflight *inflightShares
 	// unanswered is the part of inflight sent (dlr_deliver_inflight):
 	// without the places a step reserved while it claims.
 	unanswered atomic.Int64
@@ -77,6 +80,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 		syncReq: make(chan chan struct{}),
 		counts:  newAccountPending(),
 	}
+	d.inflight = newInflightShares(d.o.MaxInFlight)
 	d.byRef, _ = opts.Queue.(claimedAcker)
 	d.shards = make([]*shard, opts.Shards)
 	for i := range d.shards {

@@ -98,7 +98,7 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 	s.accounts = accounts
 
 	cs, capped := d.o.Sender.(CapacitySender)
-	for _, sys := range accounts {
+	for i, sys := range accounts {
 		if ctx.Err() != nil {
 			// Stopping: a claim per account against a Redis that does
 			// not answer would each take OpTimeout (claims outlive ctx).
@@ -110,19 +110,30 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 				continue // an answer from this account's receivers wakes the loop
 			}
 		}
-		if n = s.reserve(n); n <= 0 {
-			return nextDue, false // an answer (of any shard) wakes the loop
+		var full bool
+		if n, full = s.reserve(sys, n, now); n <= 0 {
+			if full {
+				// The accounts not asked yet that hold receipts want
+				// places too: the freed ones are shared out with them.
+				for _, other := range accounts[i+1:] {
+					if d.counts.get(other) > 0 {
+						d.inflight.want(other, now)
+					}
+				}
+				return nextDue, false // an answer (of any shard) wakes the loop
+			}
+			continue // its share is taken; an answer wakes the loop
 		}
 		rs, due, ok, err := d.claim(ctx, sys, now, n)
 		if err != nil {
-			d.giveBack(n)
+			d.giveBack(sys, n)
 			d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
 			s.setAside(sys)
 			continue
 		}
 		d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
 		sent := s.sendAll(ctx, sys, rs, now)
-		d.giveBack(n - sent) // the reservation not used
+		d.giveBack(sys, n-sent) // the reservation not used
 		if len(rs) == n {
 			busy = true
 			continue

@@ -199,35 +199,30 @@ func (d *Dispatcher) forwardSyncs(done <-chan struct{}, sweepSync chan chan stru
 }
 
 // reserve takes up to n of the deliver_sm that all shards together may
-// have in flight (MaxInFlight) and returns how many it took; the caller
-// gives back what it does not send. A shard that finds no room is marked
+// have in flight (MaxInFlight) for sys, within its share while other
+// accounts want places too (inflightShares), and returns how many it
+// took; the caller gives back what it does not send. full is set when no
+// place is left for any account. A shard that finds no room is marked
 // starved first, so that an answer handled by another shard at the same
 // time either leaves room seen here or pokes it.
-func (s *shard) reserve(n int) int {
+func (s *shard) reserve(sys string, n int, now time.Time) (k int, full bool) {
 	s.starved.Store(true)
-	limit := int64(s.d.o.MaxInFlight)
-	for {
-		cur := s.d.inflight.Load()
-		k := min(int64(n), limit-cur)
-		if k <= 0 {
-			return 0
-		}
-		if s.d.inflight.CompareAndSwap(cur, cur+k) {
-			s.starved.Store(false)
-			return int(k)
-		}
+	k, full = s.d.inflight.reserve(sys, n, now)
+	if k > 0 {
+		s.starved.Store(false)
 	}
+	return k, full
 }
 
-// giveBack returns k reserved and unused places under MaxInFlight. A
-// shard may have found no room because of this reservation and be waiting
-// for an answer to wake it: it is woken as by an answer, or it would sleep
-// until its next receipt comes due.
-func (d *Dispatcher) giveBack(k int) {
+// giveBack returns k places of sys under MaxInFlight: reserved and unused,
+// or answered. A shard may have found no room because of them and be
+// waiting for an answer to wake it: it is woken as by an answer, or it
+// would sleep until its next receipt comes due.
+func (d *Dispatcher) giveBack(sys string, k int) {
 	if k <= 0 {
 		return
 	}
-	d.inflight.Add(-int64(k))
+	d.inflight.release(sys, k)
 	d.freed()
 }
 
