@@ -7,8 +7,11 @@ import (
 
 // inflightShares is the accounting of MaxInFlight: the deliver_sm of all
 // shards sent (or reserved) and not yet answered, in total and by account.
-// While several accounts want places, each may hold at most an equal share
-// of them; alone, an account may take them all. Without shares, one
+// The accounts that want places share all but an eighth of them equally
+// (alone, an account may take seven eighths): the eighth left is for
+// accounts that hold none, such as one that sends a receipt now and then
+// and holds nothing between them, so it never waits for another's
+// deliver_sm to be answered or time out. Without shares, one
 // account whose receivers never answer (or answer late) held every place
 // until its deliver_sm timed out, and took each freed place again at
 // once: every other account's receipts waited up to the response timeout
@@ -30,6 +33,10 @@ type inflightShares struct {
 // waitWindow is how long a refused account counts as wanting places.
 const waitWindow = time.Second
 
+// headroomDiv: 1/headroomDiv of the places is kept for accounts that hold
+// none.
+const headroomDiv = 8
+
 func newInflightShares(max int) *inflightShares {
 	return &inflightShares{max: max, byAcct: make(map[string]int), waiting: make(map[string]time.Time)}
 }
@@ -44,7 +51,7 @@ func (f *inflightShares) reserve(sys string, n int, now time.Time) (k int, full 
 		f.waiting[sys] = now
 		return 0, true
 	}
-	share := f.max / f.wantingLocked(sys, now)
+	share := (f.max - f.max/headroomDiv) / f.wantingLocked(sys, now)
 	k = min(n, room, max(share, 1)-f.byAcct[sys])
 	if k <= 0 {
 		f.waiting[sys] = now

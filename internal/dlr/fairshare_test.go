@@ -8,9 +8,9 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
-// TestInflightShares: alone an account may take every place; while
-// others want places too, each holds at most an equal share, and one
-// refused counts as wanting for waitWindow.
+// TestInflightShares: the accounts that want places share seven eighths
+// of them (alone, an account takes seven eighths); the eighth left is for
+// accounts that hold none; one refused counts as wanting for waitWindow.
 func TestInflightShares(t *testing.T) {
 	type op struct {
 		sys      string
@@ -23,33 +23,42 @@ func TestInflightShares(t *testing.T) {
 		name string
 		ops  []op
 	}{
-		{"alone takes all", []op{{"a", 10, 0, 8, false}, {"a", 1, 0, 0, true}}},
-		{"a hog leaves the newcomer its share", []op{
-			{"hog", 8, 0, 8, false},
-			{"ok", 4, 0, 0, true},    // nothing left: ok waits
-			{"hog", -2, 0, 0, false}, // two answers
-			{"hog", 2, 0, 0, false},  // hog holds 6 > 8/2
-			{"ok", 4, 0, 2, false},   // ok takes what is free, up to its share
+		{"alone takes seven eighths", []op{{"a", 20, 0, 14, false}, {"a", 1, 0, 0, false}}},
+		{"the eighth left is for a newcomer", []op{
+			{"hog", 16, 0, 14, false},
+			{"ok", 1, 0, 1, false},
+			{"ok", 8, 0, 1, false}, // the last free place
+			{"new", 1, 0, 0, true},
+		}},
+		{"a hog gets no freed place beyond its share", []op{
+			{"hog", 16, 0, 14, false},
+			{"ok", 4, 0, 2, false},   // all that is free
+			{"ok", 1, 0, 0, true},    // ok wants more
+			{"hog", -4, 0, 0, false}, // four answers: hog holds 10
+			{"hog", 4, 0, 0, false},  // over its share, 14 / 2
+			{"ok", 8, 0, 4, false},
 		}},
 		{"shares of three", []op{
-			{"a", 8, 0, 8, false},
-			{"b", 1, 0, 0, true},
-			{"c", 1, 0, 0, true},
-			{"a", -6, 0, 0, false},
-			{"b", 8, 0, 2, false}, // 8 / 3 wanting
-			{"c", 8, 0, 2, false},
-			{"a", 8, 0, 0, false}, // a holds 2 of its 2
+			{"a", 16, 0, 14, false},
+			{"b", 1, 0, 1, false},
+			{"c", 1, 0, 1, false},
+			{"a", -14, 0, 0, false}, // a holds none: not wanting
+			{"b", 16, 0, 6, false},  // 14 / 2 wanting, b holds 1
+			{"c", 16, 0, 6, false},
+			{"a", 16, 0, 2, false}, // 14 / 3 = 4, but 2 are free
 		}},
 		{"a waiter stops counting after waitWindow", []op{
-			{"a", 8, 0, 8, false},
+			{"a", 16, 0, 14, false},
+			{"b", 2, 0, 2, false},
 			{"b", 1, 0, 0, true},
-			{"a", -8, 0, 0, false},
-			{"a", 8, 2 * waitWindow, 8, false},
+			{"b", -2, 0, 0, false},
+			{"a", -14, 0, 0, false},
+			{"a", 16, 2 * waitWindow, 14, false},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newInflightShares(8)
+			f := newInflightShares(16)
 			for i, o := range tt.ops {
 				if o.n < 0 {
 					f.release(o.sys, -o.n)
@@ -65,31 +74,42 @@ func TestInflightShares(t *testing.T) {
 }
 
 // TestHogDoesNotStarveOtherAccounts: an account whose receivers never
-// answer holds every place under MaxInFlight; once some of its deliver_sm
-// are answered (or time out), another account's receipt goes out in the
-// freed place, and the first gets no more than its share back.
+// answer takes seven eighths of the places under MaxInFlight, not all:
+// another account's receipt goes out at once, and, once the first holds
+// its share with the other wanting places, the places its answers free go
+// to the other.
 func TestHogDoesNotStarveOtherAccounts(t *testing.T) {
 	h := newHarness(t, NewMemoryQueue(MemoryOptions{}), func(o *Options) {
-		o.MaxInFlight = 4
+		o.MaxInFlight = 16
 		o.Shards = 1
 	})
 	h.d.ReceiversChanged("hog", 1)
 	h.d.ReceiversChanged("ok", 1)
-	for i := range 10 {
+	for i := range 30 {
 		h.schedule(receipt(fmt.Sprintf("00000000000001%02d", i), "hog", 0))
 	}
 	var hogs []delivery
-	for range 4 {
+	for range 14 {
 		hogs = append(hogs, h.s.next(t))
 	}
-	h.schedule(receipt("00000000000002FF", "ok", 0))
 	h.settle()
-	h.s.none(t) // every place taken
-	hogs[0].done(pdu.StatusOK, nil)
-	hogs[1].done(pdu.StatusOK, nil)
-	if got := h.s.next(t); got.sys != "ok" {
-		t.Fatalf("a freed place went to %s (%s), want the other account's receipt", got.sys, got.id())
+	h.s.none(t) // seven eighths
+	for i := range 4 {
+		h.schedule(receipt(fmt.Sprintf("00000000000002%02d", i), "ok", 0))
+	}
+	for range 2 { // the two places left
+		if got := h.s.next(t); got.sys != "ok" {
+			t.Fatalf("a place went to %s (%s), want the other account's receipt", got.sys, got.id())
+		}
 	}
 	h.settle()
-	h.s.none(t) // hog holds 2 of 4 while ok wants places: its share
+	h.s.none(t) // every place taken, ok wants two more
+	for _, d := range hogs[:2] {
+		d.done(pdu.StatusOK, nil)
+	}
+	for range 2 {
+		if got := h.s.next(t); got.sys != "ok" {
+			t.Fatalf("a freed place went to %s (%s), want the other account's receipt", got.sys, got.id())
+		}
+	}
 }
