@@ -13,6 +13,7 @@
 #   scripts/bench-redis.sh [rounds] [seconds]
 #   WINDOW=256 scripts/bench-redis.sh 3 5   # another window per session (default 64)
 #   GW_LOG_LEVEL=INFO scripts/bench-redis.sh 3 5   # the gateway's log level (default WARNING)
+#   MEMORY=1 scripts/bench-redis.sh 3 5   # also the memory queue (no Redis) in each round
 #
 # 127.0.0.1 only; every process it starts is stopped before it exits.
 set -euo pipefail
@@ -78,11 +79,33 @@ print(d["receipts_per_second"], d["responses_per_second"], rc.get("missing", "-"
 PY
 }
 
+memory() { # the same gateway and load with the memory queue (no Redis): receipts/s
+	local port; port=$(free_port)
+	start_bg env SMPP_HOST=127.0.0.1 SMPP_PORT="$port" HLR_PROVIDER=simulator LOG_LEVEL="${GW_LOG_LEVEL:-WARNING}" \
+		METRICS_ENABLED=false DLR_DELAY_SECONDS=0.1 "$B" serve
+	wait_port "$port"
+	"$B" bench --addr "127.0.0.1:$port" --count 1000 --distinct 1000 --dest-prefix 4099 --wait-receipts --receipt-timeout 10s --quiet >/dev/null
+	"$B" bench --addr "127.0.0.1:$port" "${LOAD[@]}" --dest-prefix 4099 --wait-receipts --receipt-timeout 30s >"$tmp/m.json" || true
+	stop_bg
+	field receipts_per_second <"$tmp/m.json"
+}
+
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
-printf '%-6s %14s %14s %8s %14s %14s %10s %10s\n' round gateway/s responder/s ratio redis-us/rcpt gw-us/rcpt idle-cores missing
+# MEMORY=1 also runs the gateway on the memory queue in each round: what
+# Redis costs, against the same ceiling.
+if [ -n "${MEMORY:-}" ]; then
+	printf '%-6s %14s %14s %8s %14s %8s %14s %14s %10s %10s\n' round gateway/s responder/s ratio memory-q/s ratio redis-us/rcpt gw-us/rcpt idle-cores missing
+else
+	printf '%-6s %14s %14s %8s %14s %14s %10s %10s\n' round gateway/s responder/s ratio redis-us/rcpt gw-us/rcpt idle-cores missing
+fi
 for r in $(seq 1 "$rounds"); do
 	resp=$(responder)
 	read -r gw _ missing us gus idle < <(gateway)
-	printf '%-6s %14.0f %14.0f %8s %14s %14s %10s %10s\n' "$r" "$gw" "$resp" "$(ratio "$gw" "$resp")" "$us" "$gus" "$idle" "$missing"
+	if [ -n "${MEMORY:-}" ]; then
+		mem=$(memory)
+		printf '%-6s %14.0f %14.0f %8s %14.0f %8s %14s %14s %10s %10s\n' "$r" "$gw" "$resp" "$(ratio "$gw" "$resp")" "$mem" "$(ratio "$mem" "$resp")" "$us" "$gus" "$idle" "$missing"
+	else
+		printf '%-6s %14.0f %14.0f %8s %14s %14s %10s %10s\n' "$r" "$gw" "$resp" "$(ratio "$gw" "$resp")" "$us" "$gus" "$idle" "$missing"
+	fi
 done
