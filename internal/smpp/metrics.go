@@ -16,6 +16,7 @@ type metrics struct {
 
 	refused          *prometheus.CounterVec
 	readPauses       prometheus.Counter
+	idlePauses       prometheus.Counter
 	bindsDelayed     prometheus.Counter
 	addressesBlocked prometheus.Counter
 }
@@ -46,6 +47,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		readPauses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smpp_read_pauses_total", Help: "Times a session stopped reading because its output buffer was full.",
 		}),
+		idlePauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smpp_idle_pdu_pauses_total", Help: "Times a session stopped reading for the rest of a second because it sent more than IdlePDUsPerSecond PDUs that do no work (enquire_link, refused requests, stray responses).",
+		}),
 		bindsDelayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smpp_binds_delayed_total", Help: "Binds whose check was delayed after repeated failures.",
 		}),
@@ -68,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.active, m.bound, m.closed, m.binds, m.throttled, m.panics,
-			m.refused, m.readPauses, m.bindsDelayed, m.addressesBlocked)
+			m.refused, m.readPauses, m.idlePauses, m.bindsDelayed, m.addressesBlocked)
 	}
 	return m
 }

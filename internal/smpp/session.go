@@ -62,10 +62,12 @@ type Session struct {
 	// (CloseNone: none): a client that answers it and closes at once
 	// closes for that reason, not as a peer.
 	unbindReason atomic.Int32
-	prebind      int       // requests read before a bind; reader goroutine only
-	stopReading  bool      // the reader stops: the session closes once its answers are written; reader only
-	batch        ReadBatch // the handler's, when it is a ReadBatcher; reader only
-	batchUsed    bool      // requests were served since batch.EndRead; reader only
+	idleSpent    idleBudget // PDUs that do no work, this second; reader only
+	idleLogged   bool       // smpp.session.idle_pdus_paused logged; reader only
+	prebind      int        // requests read before a bind; reader goroutine only
+	stopReading  bool       // the reader stops: the session closes once its answers are written; reader only
+	batch        ReadBatch  // the handler's, when it is a ReadBatcher; reader only
+	batchUsed    bool       // requests were served since batch.EndRead; reader only
 
 	wmu        sync.Mutex
 	out        []byte
@@ -304,7 +306,10 @@ func (s *Session) SendWait(ctx context.Context, body pdu.Body) (pdu.PDU, error) 
 }
 
 // handleResponse completes one of our requests.
-func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
+// handleResponse settles the request p answers and reports whether it
+// answered one (a response to nothing sent, or late, is idle:
+// IdlePDUsPerSecond).
+func (s *Session) handleResponse(p pdu.PDU, decodeErr error) (matched bool) {
 	s.pmu.Lock()
 	ob, ok := s.pending[p.Sequence]
 	late, lateReceipt := false, false
@@ -328,13 +333,13 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 	}
 	if !ok {
 		s.log().Debug("smpp.response.unmatched", "session", s.id, "command", p.Command.String(), "sequence", p.Sequence)
-		return
+		return late
 	}
 	if !answers(p, ob.cmd) {
 		s.log().Debug("smpp.response.mismatched", "session", s.id, "command", p.Command.String(),
 			"status", p.Status.String(), "request", ob.cmd.String(), "sequence", p.Sequence)
 		ob.done(p, ErrWrongResponse)
-		return
+		return true
 	}
 	if decodeErr != nil {
 		// The header decoded, so its status is the answer; a body we
@@ -343,6 +348,7 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) {
 		s.log().Debug("smpp.response.body_invalid", "session", s.id, "command", p.Command.String(), "error", decodeErr.Error())
 	}
 	ob.done(p, nil)
+	return true
 }
 
 // answers reports whether p answers a request of command cmd: its own

@@ -137,7 +137,9 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 			}
 			return !s.stopReading
 		}
-		s.handleResponse(p, err)
+		if !s.handleResponse(p, err) && !s.spendIdle(arrived) {
+			return false
+		}
 		return true
 	}
 	isBind := modeOf(p.Command) != 0
@@ -149,9 +151,12 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 		defer s.endBinding()
 	}
 	st := s.State()
-	s.handleRequest(st, p, err, arrived, sr)
+	idle := s.handleRequest(st, p, err, arrived, sr)
 	if st == StateOpen && !isBind {
 		s.countPrebind()
+	}
+	if idle && st != StateOpen && !s.spendIdle(arrived) {
+		return false
 	}
 	return !s.stopReading
 }
@@ -178,38 +183,42 @@ func (s *Session) decode(frame []byte) (sr *submitRequest, p pdu.PDU, err error)
 }
 
 // handleRequest answers or dispatches request p, read at arrived; sr is
-// the submitRequest a submit_sm was decoded into.
+// the submitRequest a submit_sm was decoded into. It reports whether p
+// did no work for the client (IdlePDUsPerSecond): enquire_link, or a
+// request refused before the handler.
 //
 // The state is judged before the body: a request the session may not send
 // now (a submit before bind, a bind once bound) gets ESME_RINVBNDSTS or
 // ESME_RALYBND whatever its body holds, as the header alone decides it.
-func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Time, sr *submitRequest) {
+func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Time, sr *submitRequest) (idle bool) {
 	if errors.Is(err, pdu.ErrUnknownCommand) {
 		s.answerDecodeError(p, err)
-		return
+		return true
 	}
 	if !allowed(st, p.Command) {
 		s.answerWrongState(st, p)
-		return
+		return true
 	}
 	if err != nil && modeOf(p.Command) != 0 {
 		s.bindMalformed(p, err)
-		return
+		return false // counted as a bind
 	}
 	if err != nil {
 		s.answerDecodeError(p, err)
-		return
+		return true
 	}
 	switch p.Command {
 	case pdu.CmdBindTransmitter, pdu.CmdBindReceiver, pdu.CmdBindTransceiver:
 		s.handleBind(p)
 	case pdu.CmdEnquireLink:
 		s.writeHeader(pdu.CmdEnquireLinkResp, pdu.StatusOK, p.Sequence)
+		return true
 	case pdu.CmdUnbind:
 		s.handleUnbind(p)
 	default:
-		s.dispatch(p, arrived, sr)
+		return !s.dispatch(p, arrived, sr)
 	}
+	return false
 }
 
 // countPrebind counts a request (a failed bind included) answered before
@@ -250,13 +259,13 @@ func (s *Session) answerWrongState(st State, p pdu.PDU) {
 }
 
 // dispatch applies the window and the account's throughput, then hands
-// the request to the handler.
-func (s *Session) dispatch(p pdu.PDU, arrived time.Time, sr *submitRequest) {
+// the request to the handler; it reports whether it did.
+func (s *Session) dispatch(p pdu.PDU, arrived time.Time, sr *submitRequest) (served bool) {
 	if int(s.inflight.Load()) >= s.srv.opts.Window {
 		s.srv.metrics.throttled.WithLabelValues("window").Inc()
 		s.submitAnswered(p.Command, pdu.StatusThrottled)
 		s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
-		return
+		return false
 	}
 	switch p.Command {
 	case pdu.CmdSubmitSM, pdu.CmdDataSM, pdu.CmdSubmitMulti:
@@ -264,17 +273,18 @@ func (s *Session) dispatch(p pdu.PDU, arrived time.Time, sr *submitRequest) {
 			s.srv.metrics.throttled.WithLabelValues("shutdown").Inc()
 			s.submitAnswered(p.Command, pdu.StatusThrottled)
 			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
-			return
+			return false
 		}
 		if !s.Account().Allow(messagesIn(p)) {
 			s.srv.metrics.throttled.WithLabelValues("throughput").Inc()
 			s.submitAnswered(p.Command, pdu.StatusThrottled)
 			s.writeHeader(p.Command.Response(), pdu.StatusThrottled, p.Sequence)
-			return
+			return false
 		}
 	}
 	s.inflight.Add(1)
 	s.serve(s.newRequest(p, arrived, sr))
+	return true
 }
 
 // newRequest returns the Request of p: sr's when p was decoded into it.
