@@ -55,6 +55,9 @@ type Options struct {
 	CheckTimeout time.Duration       // 0 means DefaultCheckTimeout
 	// API serves /api/v1/ when set (ADMIN_TOKEN); nil serves no API.
 	API *API
+	// Registerer takes the server's own metric
+	// (admin_connections_refused_total); nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Server is the admin HTTP server.
@@ -62,6 +65,8 @@ type Server struct {
 	opts   Options
 	srv    *http.Server
 	logger *slog.Logger
+
+	refused prometheus.Counter // admin_connections_refused_total
 
 	mu     sync.Mutex
 	checks []Check
@@ -79,11 +84,24 @@ func New(opts Options) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, logger: logger, checks: append([]Check(nil), opts.Checks...)}
+	s.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "admin_connections_refused_total",
+		Help: "Connections to the metrics and admin port closed at once because MaxConnections were open.",
+	})
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(s.refused); err != nil {
+			logger.Error("admin.metric_not_registered", "err", err)
+		}
+	}
 	s.srv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// A request body (the API's JSON) read within this, so a client
+		// cannot hold a connection by sending one slowly; responses
+		// (a 30 s CPU profile) are not bounded.
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 60 * time.Second,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s
 }
@@ -153,7 +171,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.mu.Unlock()
 	s.logger.Info("admin.listening", "addr", ln.Addr().String(), "pprof", s.opts.Pprof)
-	if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := s.srv.Serve(newLimitListener(ln, MaxConnections, s.refused)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("admin: serve: %w", err)
 	}
 	return nil

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -186,4 +188,72 @@ func TestLocalURL(t *testing.T) {
 			t.Errorf("LocalURL(%q) = %q, want %q", tt.host, got, tt.want)
 		}
 	}
+}
+
+// TestConnectionsBeyondMaxClosed: with MaxConnections open (idle, their
+// requests not sent), one more connection is closed at once and counted;
+// once one closes, a request is served again.
+func TestConnectionsBeyondMaxClosed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	var held []net.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	for range MaxConnections {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	extra, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	_ = extra.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := extra.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection beyond %d: read %d bytes, %v; want it closed", MaxConnections, n, err)
+	}
+	if got := counterOf(t, reg, "admin_connections_refused_total"); got != 1 {
+		t.Fatalf("admin_connections_refused_total = %v, want 1", got)
+	}
+	_ = held[0].Close()
+	held = held[1:]
+	var resp *http.Response
+	ok := false
+	for range 100 { // the freed place is given back when the server sees the close
+		resp, err = http.Get("http://" + s.Addr() + PathHealthz)
+		if err == nil {
+			ok = resp.StatusCode == http.StatusOK
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !ok {
+		t.Fatalf("after one connection closed, /healthz: %v", err)
+	}
+}
+
+func counterOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

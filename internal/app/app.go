@@ -268,7 +268,7 @@ func (a *App) Start(ctx context.Context) error {
 	if cfg.Metrics.Enabled {
 		a.admin = admin.New(admin.Options{
 			Addr: cfg.Metrics.Addr(), Gatherer: a.registry, Checks: a.checks(), Pprof: cfg.Metrics.Pprof, Logger: a.log,
-			API: &admin.API{Token: cfg.Metrics.AdminToken, Backend: adminBackend{a}},
+			API: &admin.API{Token: cfg.Metrics.AdminToken, Backend: adminBackend{a}}, Registerer: a.registry,
 		})
 		if err := a.admin.Start(ctx); err != nil {
 			a.closeListeners()
