@@ -5,18 +5,19 @@ import (
 )
 
 // IdlePDUsPerSecond bounds, per session, the PDUs a client may send each
-// second that do no work for it: enquire_link, requests refused without
-// reaching the handler (a wrong state, a body that does not decode, an
-// unknown command id, a full window) and responses to nothing the
-// gateway sent. Each costs the gateway a read, a decode and most often an
+// second that do no work for it: enquire_link, requests refused for what
+// they are (a wrong state, a body that does not decode, an unknown command
+// id) and responses to nothing the gateway sent. Refusals of the
+// gateway's back-pressure (a full window, the account's throughput, a
+// drain) are not counted: a client whose window is a little larger than
+// the gateway's gets one per excess request and round trip. Each costs the gateway a read, a decode and most often an
 // answer, and nothing else bounds them: four connections sending
 // enquire_link as fast as they could (11 million a second) took both
 // cores, and a well-behaved client's submits went from 0.4 ms to 19 ms
 // (p50). Past the bound the gateway stops reading the connection until
 // the second is over: the client is slowed by its own TCP window, every
-// PDU is still read and answered. A client's keep-alives, and the
-// refusals of one sending a little faster than its window, stay far
-// below it.
+// PDU is still read and answered. A client's keep-alives stay far below
+// it.
 const IdlePDUsPerSecond = 1000
 
 // idleBudget counts a session's idle PDUs in the current second; the
@@ -49,9 +50,10 @@ func (s *Session) spendIdle(arrived time.Time) bool {
 		s.log().Info("smpp.session.idle_pdus_paused", "session", s.id, "remote", s.remote.String(),
 			"system_id", s.SystemID(), "per_second", IdlePDUsPerSecond)
 	}
-	s.endRead()              // the reader waits: what its handler holds must not
-	s.readPaused.Store(true) // answers may sit unread meanwhile: not judged
-	defer s.readPaused.Store(false)
+	// Not marked readPaused: a pause is at most a second, far shorter
+	// than the response timeout, and a receiver that answers nothing but
+	// floods enquire_link must still be judged unanswered.
+	s.endRead() // the reader waits: what its handler holds must not
 	t := s.srv.opts.Clock.NewTimer(wait)
 	defer t.Stop()
 	select {

@@ -54,3 +54,60 @@ func waitCond(cond func() bool) bool {
 	}
 	return cond()
 }
+
+// TestIdleBudgetCounts: what counts against IdlePDUsPerSecond. Unknown
+// command ids with the response bit set do; submits refused by a full
+// window do not (the gateway's own back-pressure: a client whose window is
+// larger than the gateway's gets one refusal per excess request).
+func TestIdleBudgetCounts(t *testing.T) {
+	tests := []struct {
+		name   string
+		pdu    func(seq uint32) []byte
+		answer pdu.CommandID
+		pauses float64
+	}{
+		{"unknown response command", func(seq uint32) []byte { return header(16, pdu.CommandID(0x80000099), seq) }, pdu.CmdGenericNack, 1},
+		{"submits past the window", func(seq uint32) []byte {
+			return frame(pdu.CmdSubmitSM, seq, submitBody("4915123456789", 5, "hello"))
+		}, pdu.CmdSubmitSMResp, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			holding := make(chan *smpp.Request, 1)
+			held := smpp.HandlerFunc(func(r *smpp.Request) { holding <- r }) // the window stays full
+			ts, clk := fakeClockServer(t, smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: -1, Registerer: reg, Window: 1, Handler: held})
+			t.Cleanup(func() { // answered before the server shuts down
+				select {
+				case r := <-holding:
+					r.RespondSubmitSM(pdu.StatusOK, "1")
+				default:
+				}
+			})
+			conn := rawBoundFrom(t, attackerIP, ts.addr)
+			const n = smpp.IdlePDUsPerSecond + 100
+			var flood bytes.Buffer
+			for i := range n {
+				flood.Write(tt.pdu(uint32(1000 + i)))
+			}
+			go func() { _, _ = conn.Write(flood.Bytes()) }()
+			answered := 0
+			for answered < n-1 { // with a window of 1 the first submit is held
+				if answered == smpp.IdlePDUsPerSecond && tt.pauses > 0 {
+					if !waitCond(func() bool { return counterValue(t, reg, "smpp_idle_pdu_pauses_total", "", "") == tt.pauses }) {
+						t.Fatal("the session did not pause")
+					}
+					clk.Advance(time.Second)
+				}
+				p, ok := readPDU(t, conn)
+				if !ok || p.Command != tt.answer {
+					t.Fatalf("answer %d: %+v (%v), want %v", answered, p.Header, ok, tt.answer)
+				}
+				answered++
+			}
+			if got := counterValue(t, reg, "smpp_idle_pdu_pauses_total", "", ""); got != tt.pauses {
+				t.Fatalf("smpp_idle_pdu_pauses_total = %v, want %v", got, tt.pauses)
+			}
+		})
+	}
+}

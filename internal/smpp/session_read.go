@@ -134,6 +134,8 @@ func (s *Session) handleFrame(frame []byte, arrived time.Time) bool {
 			s.answerDecodeError(p, err)
 			if s.State() == StateOpen {
 				s.countPrebind()
+			} else if !s.spendIdle(arrived) {
+				return false
 			}
 			return !s.stopReading
 		}
@@ -185,7 +187,7 @@ func (s *Session) decode(frame []byte) (sr *submitRequest, p pdu.PDU, err error)
 // handleRequest answers or dispatches request p, read at arrived; sr is
 // the submitRequest a submit_sm was decoded into. It reports whether p
 // did no work for the client (IdlePDUsPerSecond): enquire_link, or a
-// request refused before the handler.
+// request refused for what it is (its state, its body, its command id).
 //
 // The state is judged before the body: a request the session may not send
 // now (a submit before bind, a bind once bound) gets ESME_RINVBNDSTS or
@@ -216,7 +218,12 @@ func (s *Session) handleRequest(st State, p pdu.PDU, err error, arrived time.Tim
 	case pdu.CmdUnbind:
 		s.handleUnbind(p)
 	default:
-		return !s.dispatch(p, arrived, sr)
+		// A refusal of dispatch (a full window, the account's
+		// throughput, a drain) is the gateway's own back-pressure, not
+		// idle: a client whose window is a little larger than the
+		// gateway's gets one per excess request and round trip, and
+		// pausing it would cut its throughput.
+		s.dispatch(p, arrived, sr)
 	}
 	return false
 }
