@@ -44,8 +44,9 @@ func (t Target) Client(s Settings) redis.UniversalClient {
 	case Sentinel:
 		o := *t.Sentinel
 		l.applyFailover(&o)
+		m := newLastMaster(&o) // sets o.Dialer
 		c := redis.NewFailoverClient(&o)
-		c.AddHook(newLastMaster(&o))
+		c.AddHook(m)
 		return c
 	case Cluster:
 		o := *t.Cluster

@@ -142,48 +142,59 @@ func TestSentinelClientWithPasswords(t *testing.T) {
 		old.addr(), nm.addr(), promoted.Sub(killed).Round(time.Millisecond), time.Since(promoted).Round(time.Millisecond))
 }
 
-// TestSentinelClientWhileSentinelsDown: with every Sentinel stopped and
+// TestSentinelClientWhileSentinelsDown: with every Sentinel stopped (or
+// frozen with SIGSTOP: it accepts connections and answers nothing) and
 // the master healthy, a redis-sentinel:// client whose connections were
 // all closed (CLIENT KILL on the master: what a timeout, a short stall or
 // the idle reaper also do) opens new ones to the master the Sentinels
 // last named. go-redis alone asks a Sentinel on every dial and failed
 // every command until a Sentinel came back.
 func TestSentinelClientWhileSentinelsDown(t *testing.T) {
-	ss := startSentinelSet(t, 2)
-	rdb, err := redisconn.New(redisconn.Settings{URL: ss.URL(), PoolSize: 4, Timeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	set := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		return rdb.Set(ctx, "probe", "v", 0).Err()
-	}
-	if err := set(); err != nil {
-		t.Fatalf("SET through the Sentinels: %v", err)
-	}
-	master := ss.master() // asked of the Sentinels while they run
-	for _, s := range ss.sentinels {
-		if err := s.stop(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := shortCtx()
-	defer cancel()
-	killed, err := nodeClient(t, master.addr(), ss.pass).ClientKillByFilter(ctx, "TYPE", "normal").Result()
-	if err != nil {
-		t.Fatalf("CLIENT KILL on the master: %v", err)
-	}
-	var last error
-	ok := waitFor(3*time.Second, func() bool { last = set(); return last == nil })
-	if !ok {
-		t.Fatalf("writes fail with every Sentinel down and the master healthy (%d connections closed): %v", killed, last)
-	}
-	for i := range 20 {
-		if err := set(); err != nil {
-			t.Fatalf("write %d with the Sentinels down: %v", i, err)
-		}
+	for _, how := range []string{"stopped", "frozen"} {
+		t.Run(how, func(t *testing.T) {
+			ss := startSentinelSet(t, 2)
+			rdb, err := redisconn.New(redisconn.Settings{URL: ss.URL(), PoolSize: 4, Timeout: 500 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rdb.Close()
+			set := func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				return rdb.Set(ctx, "probe", "v", 0).Err()
+			}
+			if err := set(); err != nil {
+				t.Fatalf("SET through the Sentinels: %v", err)
+			}
+			master := ss.master() // asked of the Sentinels while they run
+			for _, s := range ss.sentinels {
+				if how == "stopped" {
+					err = s.stop(syscall.SIGTERM)
+				} else {
+					err = s.pause()
+					t.Cleanup(func() { _ = s.resume() })
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := shortCtx()
+			defer cancel()
+			killed, err := nodeClient(t, master.addr(), ss.pass).ClientKillByFilter(ctx, "TYPE", "normal").Result()
+			if err != nil {
+				t.Fatalf("CLIENT KILL on the master: %v", err)
+			}
+			var last error
+			ok := waitFor(3*time.Second, func() bool { last = set(); return last == nil })
+			if !ok {
+				t.Fatalf("writes fail with every Sentinel %s and the master healthy (%d connections closed): %v", how, killed, last)
+			}
+			for i := range 20 {
+				if err := set(); err != nil {
+					t.Fatalf("write %d with the Sentinels %s: %v", i, how, err)
+				}
+			}
+		})
 	}
 }
 
