@@ -454,11 +454,10 @@ func (q *stuckSweepQueue) Maintain(ctx context.Context) error {
 	}
 }
 
-// TestDrainDoesNotWaitOutAStuckSweep: a sweep stuck in a queue call holds
-// neither Drain past its context nor Run past Drain's stop: the sweep's
-// calls end when the loop is told to stop (the shutdown's budget is not
-// spent waiting on a Redis that does not answer).
-func TestDrainDoesNotWaitOutAStuckSweep(t *testing.T) {
+// stuckSweepHarness runs a dispatcher whose first sweep is stuck in a
+// queue call (OpTimeout an hour) and returns once it is.
+func stuckSweepHarness(t *testing.T) *harness {
+	t.Helper()
 	q := &stuckSweepQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), entered: make(chan struct{}, 1), release: make(chan struct{})}
 	h := newHarness(t, q, func(o *Options) { o.OpTimeout = time.Hour })
 	t.Cleanup(func() { close(q.release) }) // before the harness waits for Run
@@ -467,6 +466,15 @@ func TestDrainDoesNotWaitOutAStuckSweep(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no sweep started")
 	}
+	return h
+}
+
+// TestDrainDoesNotWaitOutAStuckSweep: a sweep stuck in a queue call holds
+// neither Drain past its context nor Run past Drain's stop: the sweep's
+// calls end when the loop is told to stop (the shutdown's budget is not
+// spent waiting on a Redis that does not answer).
+func TestDrainDoesNotWaitOutAStuckSweep(t *testing.T) {
+	h := stuckSweepHarness(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	drained := make(chan struct{})

@@ -94,14 +94,7 @@ func TestFailedClaimSetsTheAccountAside(t *testing.T) {
 // (a Redis that does not answer, OpTimeout long) holds no loop: receipts
 // of every shard's accounts are still sent.
 func TestStuckSweepHoldsNoClaims(t *testing.T) {
-	q := &stuckSweepQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), entered: make(chan struct{}, 1), release: make(chan struct{})}
-	h := newHarness(t, q, func(o *Options) { o.OpTimeout = time.Hour })
-	t.Cleanup(func() { close(q.release) }) // before the harness waits for Run
-	select {
-	case <-q.entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no sweep started")
-	}
+	h := stuckSweepHarness(t)
 	h.s.setAuto(pdu.StatusOK)
 	// One account on each shard.
 	want := map[string]bool{}

@@ -107,17 +107,16 @@ func TestClusterClientFollowsPromotion(t *testing.T) {
 	}
 }
 
-// TestSentinelClientWithPasswords: a redis-sentinel:// URL with a
-// password on the Sentinels and another on the data nodes reaches the
-// master, and after the master is killed with SIGKILL reaches the
-// promoted replica.
-func TestSentinelClientWithPasswords(t *testing.T) {
+// sentinelClient starts a Sentinel set (two replicas) and a client of its
+// redis-sentinel:// URL, and returns a write through it, checked once.
+func sentinelClient(t *testing.T) (*sentinelSet, func() error) {
+	t.Helper()
 	ss := startSentinelSet(t, 2)
 	rdb, err := redisconn.New(redisconn.Settings{URL: ss.URL(), PoolSize: 4, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
+	t.Cleanup(func() { _ = rdb.Close() })
 	set := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -126,6 +125,15 @@ func TestSentinelClientWithPasswords(t *testing.T) {
 	if err := set(); err != nil {
 		t.Fatalf("SET through the Sentinels: %v", err)
 	}
+	return ss, set
+}
+
+// TestSentinelClientWithPasswords: a redis-sentinel:// URL with a
+// password on the Sentinels and another on the data nodes reaches the
+// master, and after the master is killed with SIGKILL reaches the
+// promoted replica.
+func TestSentinelClientWithPasswords(t *testing.T) {
+	ss, set := sentinelClient(t)
 	old := ss.master()
 	if err := old.stop(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -152,20 +160,8 @@ func TestSentinelClientWithPasswords(t *testing.T) {
 func TestSentinelClientWhileSentinelsDown(t *testing.T) {
 	for _, how := range []string{"stopped", "frozen"} {
 		t.Run(how, func(t *testing.T) {
-			ss := startSentinelSet(t, 2)
-			rdb, err := redisconn.New(redisconn.Settings{URL: ss.URL(), PoolSize: 4, Timeout: 500 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rdb.Close()
-			set := func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				return rdb.Set(ctx, "probe", "v", 0).Err()
-			}
-			if err := set(); err != nil {
-				t.Fatalf("SET through the Sentinels: %v", err)
-			}
+			ss, set := sentinelClient(t)
+			var err error
 			master := ss.master() // asked of the Sentinels while they run
 			for _, s := range ss.sentinels {
 				if how == "stopped" {
