@@ -25,7 +25,13 @@
 //     the shard's answer goroutine settles the answers: removes delivered
 //     receipts, retries with backoff, drops permanent refusals. Expired
 //     receipts are dropped (each logged and counted once), and the
-//     dispatcher answers query_sm and cancel_sm.
+//     dispatcher answers query_sm and cancel_sm. The deliver_sm in flight
+//     (Options.MaxInFlight) are shared out between the accounts that want
+//     them (fairshare.go); an account whose claim failed is set aside and
+//     probed in the background until its part of the queue answers
+//     (probe.go); expiry, lease upkeep and the counts are swept by a
+//     goroutine of their own (loop.go, sweeper), so a hung Redis shard
+//     holds neither the loops nor the other accounts.
 //
 // Delivery is at least once: a receipt leaves the queue only after a
 // deliver_sm_resp OK, a permanent refusal (ESME_RX_P_APPN, ESME_RX_R_APPN),
