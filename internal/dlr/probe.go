@@ -109,7 +109,7 @@ func (s *shard) prober(ctx context.Context) {
 
 // probeRound asks the queue for the next due time of each account of
 // todo, probeParallel at a time, and takes those that answer off the
-// suspects. A failure is reported as the claims' (dlr.claim_failed,
+// suspects, waking the loop for each. A failure is reported as the claims' (dlr.claim_failed,
 // repeated while it lasts): no claim is tried meanwhile.
 func (s *shard) probeRound(ctx context.Context, todo []string) {
 	d := s.d
@@ -131,6 +131,7 @@ func (s *shard) probeRound(ctx context.Context, todo []string) {
 			s.mu.Lock()
 			delete(s.suspect, sys)
 			s.mu.Unlock()
+			s.poke() // claimed for at once, not after the round's slowest probe
 		})
 	}
 	wg.Wait()
