@@ -11,7 +11,10 @@ import (
 // (alone, an account may take seven eighths): the eighth left is for
 // accounts that hold none, such as one that sends a receipt now and then
 // and holds nothing between them, so it never waits for another's
-// deliver_sm to be answered or time out. Without shares, one
+// deliver_sm to be answered or time out. Such an account takes an eighth
+// of that eighth at most, until it holds places and shares the rest: two
+// accounts whose receivers never answered, the second binding after the
+// first took seven eighths, took the last eighth too. Without shares, one
 // account whose receivers never answer (or answer late) held every place
 // until its deliver_sm timed out, and took each freed place again at
 // once: every other account's receipts waited up to the response timeout
@@ -34,8 +37,11 @@ type inflightShares struct {
 const waitWindow = time.Second
 
 // headroomDiv: 1/headroomDiv of the places is kept for accounts that hold
-// none.
-const headroomDiv = 8
+// none; each such account takes at most 1/newcomerDiv of it (64 of 512).
+const (
+	headroomDiv = 8
+	newcomerDiv = 8
+)
 
 func newInflightShares(max int) *inflightShares {
 	return &inflightShares{max: max, byAcct: make(map[string]int), waiting: make(map[string]time.Time)}
@@ -51,8 +57,17 @@ func (f *inflightShares) reserve(sys string, n int, now time.Time) (k int, full 
 		f.waiting[sys] = now
 		return 0, true
 	}
-	share := (f.max - f.max/headroomDiv) / f.wantingLocked(sys, now)
-	k = min(n, room, max(share, 1)-f.byAcct[sys])
+	shared := f.max - f.max/headroomDiv
+	share := shared / f.wantingLocked(sys, now)
+	held := f.byAcct[sys]
+	// The places beyond the shared part are for accounts that hold none,
+	// a slice each: an account that holds places, and a second or third
+	// account whose receivers never answer, cannot take them all.
+	avail := max(0, shared-f.total)
+	if held == 0 {
+		avail += min(room-avail, max(f.max/headroomDiv/newcomerDiv, 1))
+	}
+	k = min(n, avail, max(share, 1)-held)
 	if k <= 0 {
 		f.waiting[sys] = now
 		return 0, false

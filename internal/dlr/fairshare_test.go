@@ -10,7 +10,8 @@ import (
 
 // TestInflightShares: the accounts that want places share seven eighths
 // of them (alone, an account takes seven eighths); the eighth left is for
-// accounts that hold none; one refused counts as wanting for waitWindow.
+// accounts that hold none, a slice each; one refused counts as wanting
+// for waitWindow.
 func TestInflightShares(t *testing.T) {
 	type op struct {
 		sys      string
@@ -24,19 +25,26 @@ func TestInflightShares(t *testing.T) {
 		ops  []op
 	}{
 		{"alone takes seven eighths", []op{{"a", 20, 0, 14, false}, {"a", 1, 0, 0, false}}},
-		{"the eighth left is for a newcomer", []op{
+		{"the eighth left is for newcomers, a slice each", []op{
 			{"hog", 16, 0, 14, false},
+			{"ok", 8, 0, 1, false},  // a slice of the eighth
+			{"ok", 8, 0, 0, false},  // holding one: only the shared part, which is taken
+			{"new", 1, 0, 1, false}, // the last place
+			{"late", 1, 0, 0, true},
+		}},
+		{"a second hog does not take the eighth", []op{
+			{"hog", 16, 0, 14, false},
+			{"hog2", 16, 0, 1, false},
+			{"hog2", 16, 0, 0, false},
 			{"ok", 1, 0, 1, false},
-			{"ok", 8, 0, 1, false}, // the last free place
-			{"new", 1, 0, 0, true},
 		}},
 		{"a hog gets no freed place beyond its share", []op{
 			{"hog", 16, 0, 14, false},
-			{"ok", 4, 0, 2, false},   // all that is free
-			{"ok", 1, 0, 0, true},    // ok wants more
+			{"ok", 4, 0, 1, false},
+			{"ok", 1, 0, 0, false},   // ok wants more
 			{"hog", -4, 0, 0, false}, // four answers: hog holds 10
 			{"hog", 4, 0, 0, false},  // over its share, 14 / 2
-			{"ok", 8, 0, 4, false},
+			{"ok", 8, 0, 3, false},   // the shared part left
 		}},
 		{"shares of three", []op{
 			{"a", 16, 0, 14, false},
@@ -45,13 +53,13 @@ func TestInflightShares(t *testing.T) {
 			{"a", -14, 0, 0, false}, // a holds none: not wanting
 			{"b", 16, 0, 6, false},  // 14 / 2 wanting, b holds 1
 			{"c", 16, 0, 6, false},
-			{"a", 16, 0, 2, false}, // 14 / 3 = 4, but 2 are free
+			{"a", 16, 0, 1, false}, // the shared part is taken: a slice of the eighth
 		}},
 		{"a waiter stops counting after waitWindow", []op{
 			{"a", 16, 0, 14, false},
-			{"b", 2, 0, 2, false},
-			{"b", 1, 0, 0, true},
-			{"b", -2, 0, 0, false},
+			{"b", 2, 0, 1, false},
+			{"b", 1, 0, 0, false}, // b wants more
+			{"b", -1, 0, 0, false},
 			{"a", -14, 0, 0, false},
 			{"a", 16, 2 * waitWindow, 14, false},
 		}},
@@ -75,9 +83,9 @@ func TestInflightShares(t *testing.T) {
 
 // TestHogDoesNotStarveOtherAccounts: an account whose receivers never
 // answer takes seven eighths of the places under MaxInFlight, not all:
-// another account's receipt goes out at once, and, once the first holds
-// its share with the other wanting places, the places its answers free go
-// to the other.
+// another account's receipt goes out at once (a slice of the eighth
+// left), and, with the first over its share while the other wants
+// places, the places its answers free go to the other.
 func TestHogDoesNotStarveOtherAccounts(t *testing.T) {
 	h := newHarness(t, NewMemoryQueue(MemoryOptions{}), func(o *Options) {
 		o.MaxInFlight = 16
@@ -97,19 +105,17 @@ func TestHogDoesNotStarveOtherAccounts(t *testing.T) {
 	for i := range 4 {
 		h.schedule(receipt(fmt.Sprintf("00000000000002%02d", i), "ok", 0))
 	}
-	for range 2 { // the two places left
-		if got := h.s.next(t); got.sys != "ok" {
-			t.Fatalf("a place went to %s (%s), want the other account's receipt", got.sys, got.id())
-		}
+	if got := h.s.next(t); got.sys != "ok" {
+		t.Fatalf("a place went to %s (%s), want the other account's receipt", got.sys, got.id())
 	}
 	h.settle()
-	h.s.none(t) // every place taken, ok wants two more
+	h.s.none(t) // ok holds its slice of the eighth; the shared part is taken
 	for _, d := range hogs[:2] {
 		d.done(pdu.StatusOK, nil)
 	}
-	for range 2 {
-		if got := h.s.next(t); got.sys != "ok" {
-			t.Fatalf("a freed place went to %s (%s), want the other account's receipt", got.sys, got.id())
-		}
+	if got := h.s.next(t); got.sys != "ok" {
+		t.Fatalf("a freed place went to %s (%s), want the other account's receipt", got.sys, got.id())
 	}
+	h.settle()
+	h.s.none(t)
 }
