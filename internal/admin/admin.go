@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,9 +221,27 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// promErrorLog forwards promhttp's errors to the logger.
+// promErrorLog forwards promhttp's errors to the logger. A scraper that
+// went away (gave up on a slow scrape) fails the write of every metric
+// family left, one error each: those are DEBUG, the others ERROR.
 type promErrorLog struct{ logger *slog.Logger }
 
 func (l promErrorLog) Println(v ...any) {
-	l.logger.Error("admin.metrics_failed", "error", fmt.Sprint(v...))
+	msg := fmt.Sprint(v...)
+	if scraperGone(msg) {
+		l.logger.Debug("admin.metrics_failed", "error", msg)
+		return
+	}
+	l.logger.Error("admin.metrics_failed", "error", msg)
+}
+
+// scraperGone reports whether a promhttp error says the client closed
+// the connection (promhttp passes the error as text).
+func scraperGone(msg string) bool {
+	for _, s := range []string{"broken pipe", "connection reset by peer", "use of closed network connection", "i/o timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

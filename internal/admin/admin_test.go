@@ -257,3 +257,19 @@ func counterOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+func TestScraperGone(t *testing.T) {
+	tests := []struct {
+		msg  string
+		gone bool
+	}{
+		{"error encoding and sending metric family: write tcp 127.0.0.1:9090->127.0.0.1:5555: write: broken pipe", true},
+		{"error encoding and sending metric family: write tcp 127.0.0.1:9090->127.0.0.1:5555: write: connection reset by peer", true},
+		{"error gathering metrics: collected metric dlr_pending was collected before with the same name and label values", false},
+	}
+	for _, tt := range tests {
+		if got := scraperGone(tt.msg); got != tt.gone {
+			t.Errorf("scraperGone(%q) = %v, want %v", tt.msg, got, tt.gone)
+		}
+	}
+}

@@ -294,10 +294,16 @@ func (d *Dispatcher) Pending() int {
 		}
 		return int(d.pending.Load())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.o.OpTimeout)
+	// A scrape waits a quarter of a second at most: a Redis that hangs
+	// held the first scrape after it for the whole OpTimeout, longer than
+	// scrapers often wait.
+	ctx, cancel := context.WithTimeout(context.Background(), min(d.o.OpTimeout, pendingScrapeWait))
 	defer cancel()
 	return d.pendingCount(ctx)
 }
+
+// pendingScrapeWait bounds how long Pending waits for the queue.
+const pendingScrapeWait = 250 * time.Millisecond
 
 // LastPending estimates the pending receipts without asking the queue
 // (the shutdown's report when Redis does not answer): the count the queue
