@@ -186,3 +186,29 @@ func TestDrainWaitsForItsFirstSweep(t *testing.T) {
 		t.Fatalf("delivered %s, want %s", got.id(), q.r.MessageID)
 	}
 }
+
+// hangingLenQueue is a memory queue whose Len waits until its context
+// ends: a Redis that hangs, asked for the pending count by a scrape.
+type hangingLenQueue struct{ *MemoryQueue }
+
+func (q hangingLenQueue) Len(ctx context.Context) (int, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// TestPendingDoesNotHoldAScrape: dlr_pending's Pending waits
+// pendingScrapeWait at most for a queue that hangs, not OpTimeout, and
+// gives the last count known.
+func TestPendingDoesNotHoldAScrape(t *testing.T) {
+	h := newHarness(t, hangingLenQueue{NewMemoryQueue(MemoryOptions{})}, func(o *Options) { o.OpTimeout = time.Hour })
+	done := make(chan int, 1)
+	go func() { done <- h.d.Pending() }()
+	select {
+	case n := <-done:
+		if n != 0 {
+			t.Fatalf("Pending() = %d, want the last count known, 0", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Pending waited for the queue that hangs")
+	}
+}
