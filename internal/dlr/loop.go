@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// failedClaimsInRow is how many claims of one step may fail in a row
+// before the step sets the accounts left aside unclaimed.
+const failedClaimsInRow = 2
+
 // expireBatch and expireRounds bound the work of one sweep.
 const (
 	expireBatch  = 1000
@@ -98,11 +102,21 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 	s.accounts = accounts
 
 	cs, capped := d.o.Sender.(CapacitySender)
+	failedInRow := 0
 	for i, sys := range accounts {
 		if ctx.Err() != nil {
 			// Stopping: a claim per account against a Redis that does
 			// not answer would each take OpTimeout (claims outlive ctx).
 			break
+		}
+		if failedInRow >= failedClaimsInRow {
+			// Claims keep failing (Redis down, or hanging: OpTimeout
+			// each): the accounts left are set aside unclaimed, and the
+			// prober, asking several at once, brings back those that
+			// answer within a round, rather than the loop waiting out
+			// each one's timeout in turn.
+			s.setAside(sys)
+			continue
 		}
 		n := d.o.BatchSize
 		if capped {
@@ -129,8 +143,10 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 			d.giveBack(sys, n)
 			d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
 			s.setAside(sys)
+			failedInRow++
 			continue
 		}
+		failedInRow = 0
 		d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
 		sent := s.sendAll(ctx, sys, rs, now)
 		d.giveBack(sys, n-sent) // the reservation not used

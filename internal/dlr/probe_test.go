@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -210,5 +211,59 @@ func TestPendingDoesNotHoldAScrape(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Pending waited for the queue that hangs")
+	}
+}
+
+// manyHungQueue is a memory queue on which every call about an account
+// named hung* waits until its context ends; claims of those are counted.
+type manyHungQueue struct {
+	*MemoryQueue
+	claims atomic.Int32
+}
+
+func hung(sys string) bool { return len(sys) > 4 && sys[:4] == "hung" }
+
+func (q *manyHungQueue) Claim(ctx context.Context, sys string, now time.Time, lease time.Duration, n int) ([]Receipt, error) {
+	if hung(sys) {
+		q.claims.Add(1)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return q.MemoryQueue.Claim(ctx, sys, now, lease, n)
+}
+
+func (q *manyHungQueue) NextDue(ctx context.Context, sys string) (time.Time, bool, error) {
+	if hung(sys) {
+		<-ctx.Done()
+		return time.Time{}, false, ctx.Err()
+	}
+	return q.MemoryQueue.NextDue(ctx, sys)
+}
+
+// TestClaimsFailingInARowSetTheRestAside: once two claims of a step fail
+// in a row, the accounts left are set aside unclaimed (a loop of ten
+// accounts on a hung Redis shard waited out ten timeouts in turn), and
+// the loop serves a healthy account at once, claiming none of them.
+func TestClaimsFailingInARowSetTheRestAside(t *testing.T) {
+	q := &manyHungQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{})}
+	h := newHarness(t, q, func(o *Options) {
+		o.Shards = 1
+		o.OpTimeout = 50 * time.Millisecond
+	})
+	h.s.setAuto(pdu.StatusOK)
+	for i := range 10 {
+		h.d.ReceiversChanged(fmt.Sprintf("hung%02d", i), 1)
+	}
+	h.settle()
+	if n := q.claims.Load(); n != failedClaimsInRow {
+		t.Fatalf("%d claims of hung accounts in the first step, want %d", n, failedClaimsInRow)
+	}
+	h.d.ReceiversChanged("ok", 1)
+	h.schedule(receipt("00000000000003A0", "ok", 0))
+	if got := h.s.next(t); got.id() != "00000000000003A0" {
+		t.Fatalf("delivered %s, want the healthy account's receipt", got.id())
+	}
+	if n := q.claims.Load(); n != failedClaimsInRow {
+		t.Fatalf("%d claims of hung accounts, want %d: they are set aside", n, failedClaimsInRow)
 	}
 }
