@@ -19,6 +19,8 @@ type hungAccountQueue struct {
 	hung   atomic.Bool
 	claims atomic.Int32
 	probes atomic.Int32
+	// claimed gets a value at the first claim of the account.
+	claimed chan struct{}
 }
 
 func (q *hungAccountQueue) stall(ctx context.Context, sys string) error {
@@ -30,8 +32,8 @@ func (q *hungAccountQueue) stall(ctx context.Context, sys string) error {
 }
 
 func (q *hungAccountQueue) Claim(ctx context.Context, sys string, now time.Time, lease time.Duration, n int) ([]Receipt, error) {
-	if sys == q.sys {
-		q.claims.Add(1)
+	if sys == q.sys && q.claims.Add(1) == 1 {
+		close(q.claimed)
 	}
 	if err := q.stall(ctx, sys); err != nil {
 		return nil, err
@@ -54,7 +56,7 @@ func (q *hungAccountQueue) NextDue(ctx context.Context, sys string) (time.Time, 
 // account claims for it no more, however often it steps for the other
 // one, until a probe of the account answers; then its receipts flow again.
 func TestFailedClaimSetsTheAccountAside(t *testing.T) {
-	q := &hungAccountQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), sys: "hung"}
+	q := &hungAccountQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), sys: "hung", claimed: make(chan struct{})}
 	q.hung.Store(true)
 	h := newHarness(t, q, func(o *Options) {
 		o.Shards = 1 // both accounts on one loop
@@ -64,7 +66,9 @@ func TestFailedClaimSetsTheAccountAside(t *testing.T) {
 	h.d.ReceiversChanged("hung", 1)
 	h.d.ReceiversChanged("ok", 1)
 	h.schedule(receipt("00000000000000A0", "hung", 0))
-	if !waitUntil(func() bool { return q.claims.Load() >= 1 }) {
+	select {
+	case <-q.claimed:
+	case <-time.After(10 * time.Second):
 		t.Fatal("no claim of the hung account")
 	}
 	ids := []string{"00000000000000B1", "00000000000000B2", "00000000000000B3", "00000000000000B4", "00000000000000B5"}
@@ -125,19 +129,6 @@ func shardTaken(d *Dispatcher, accts map[string]bool, s *shard) bool {
 		}
 	}
 	return false
-}
-
-// waitUntil polls cond for up to 10 s (a guard against a hanging test,
-// not a performance threshold).
-func waitUntil(cond func() bool) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return cond()
 }
 
 // takeBackQueue is a memory queue whose upkeep, from its second call on

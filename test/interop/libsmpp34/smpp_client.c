@@ -410,6 +410,18 @@ union resp_body {
 	generic_nack_t header;
 };
 
+/* Emits a response that answers nothing this client is waiting for. */
+static void report_unexpected(const struct raw *r)
+{
+	struct json j;
+	j_begin(&j, "unexpected_response");
+	j_cstr(&j, "command", cname(r->id));
+	j_num(&j, "command_id", r->id);
+	j_num(&j, "status", r->status);
+	j_num(&j, "sequence_number", r->seq);
+	j_end(&j);
+}
+
 /*
  * Waits for the response with sequence number seq; it must carry want or
  * generic_nack. Emits it under the name step (with one extra string field
@@ -432,13 +444,7 @@ static uint32_t wait_resp_ex(int fd, const char *step, uint32_t seq, uint32_t wa
 		if (!(r.id & 0x80000000u))
 			continue;
 		if (r.seq != seq) {
-			struct json j;
-			j_begin(&j, "unexpected_response");
-			j_cstr(&j, "command", cname(r.id));
-			j_num(&j, "command_id", r.id);
-			j_num(&j, "status", r.status);
-			j_num(&j, "sequence_number", r.seq);
-			j_end(&j);
+			report_unexpected(&r);
 			continue;
 		}
 		if (r.id != want && r.id != GENERIC_NACK)
@@ -764,13 +770,7 @@ static void scenario(const char *name)
 				continue;
 			long idx = (long)r.seq - (long)first;
 			if (idx < 0 || idx >= count || !pending[idx]) {
-				struct json j;
-				j_begin(&j, "unexpected_response");
-				j_cstr(&j, "command", cname(r.id));
-				j_num(&j, "command_id", r.id);
-				j_num(&j, "status", r.status);
-				j_num(&j, "sequence_number", r.seq);
-				j_end(&j);
+				report_unexpected(&r);
 				continue;
 			}
 			pending[idx] = 0;
