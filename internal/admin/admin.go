@@ -59,6 +59,9 @@ type Options struct {
 	// Registerer takes the server's own metric
 	// (admin_connections_refused_total); nil registers none.
 	Registerer prometheus.Registerer
+	// MaxConnections bounds the connections open at once (limit.go); 0
+	// means DefaultMaxConnections.
+	MaxConnections int
 }
 
 // Server is the admin HTTP server.
@@ -87,7 +90,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, logger: logger, checks: append([]Check(nil), opts.Checks...)}
 	s.refused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "admin_connections_refused_total",
-		Help: "Connections to the metrics and admin port closed at once because MaxConnections were open.",
+		Help: "Connections to the metrics and admin port closed at once because METRICS_MAX_CONNECTIONS were open.",
 	})
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(s.refused); err != nil {
@@ -172,7 +175,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.mu.Unlock()
 	s.logger.Info("admin.listening", "addr", ln.Addr().String(), "pprof", s.opts.Pprof)
-	if err := s.srv.Serve(newLimitListener(ln, MaxConnections, s.refused)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := s.srv.Serve(newLimitListener(ln, s.maxConnections(), s.refused)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("admin: serve: %w", err)
 	}
 	return nil

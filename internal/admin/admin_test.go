@@ -192,10 +192,23 @@ func TestLocalURL(t *testing.T) {
 
 // TestConnectionsBeyondMaxClosed: with MaxConnections open (idle, their
 // requests not sent), one more connection is closed at once and counted;
-// once one closes, a request is served again.
+// once one closes, a request is served again. Unset, the bound is
+// DefaultMaxConnections.
 func TestConnectionsBeyondMaxClosed(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		opt, want int
+	}{
+		{"default", 0, DefaultMaxConnections},
+		{"configured", 8, 8},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testConnectionsBeyondMax(t, tt.opt, tt.want) })
+	}
+}
+
+func testConnectionsBeyondMax(t *testing.T, opt, max int) {
 	reg := prometheus.NewRegistry()
-	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg})
+	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: opt})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +219,7 @@ func TestConnectionsBeyondMaxClosed(t *testing.T) {
 			_ = c.Close()
 		}
 	})
-	for range MaxConnections {
+	for range max {
 		c, err := net.Dial("tcp", s.Addr())
 		if err != nil {
 			t.Fatal(err)
@@ -220,7 +233,7 @@ func TestConnectionsBeyondMaxClosed(t *testing.T) {
 	defer extra.Close()
 	_ = extra.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := extra.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("a connection beyond %d: read %d bytes, %v; want it closed", MaxConnections, n, err)
+		t.Fatalf("a connection beyond %d: read %d bytes, %v; want it closed", max, n, err)
 	}
 	if got := counterOf(t, reg, "admin_connections_refused_total"); got != 1 {
 		t.Fatalf("admin_connections_refused_total = %v, want 1", got)

@@ -8,13 +8,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// MaxConnections bounds the connections the admin server (metrics, health,
+// DefaultMaxConnections is the default of Options.MaxConnections
+// (METRICS_MAX_CONNECTIONS), which bounds the connections the admin server (metrics, health,
 // the API, pprof) holds open at once. Nothing else did: a client could
 // open connections until the process ran out of descriptors, each with a
 // goroutine and buffers, on a port that is often reachable by more than
 // the operators. Prometheus, a load balancer's health checks and an
 // operator need a handful.
-const MaxConnections = 256
+const DefaultMaxConnections = 256
 
 // limitListener closes at once a connection accepted while max are open
 // (counted in admin_connections_refused_total), so a flood neither queues
@@ -56,4 +57,12 @@ type limitConn struct {
 func (c *limitConn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })
 	return c.Conn.Close()
+}
+
+// maxConnections is Options.MaxConnections, or its default.
+func (s *Server) maxConnections() int {
+	if s.opts.MaxConnections > 0 {
+		return s.opts.MaxConnections
+	}
+	return DefaultMaxConnections
 }

@@ -131,7 +131,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 	a.dispatcher = dlr.NewDispatcher(dlr.Options{
 		Queue: a.queue, Sender: &router,
 		RetryMin: cfg.DLR.RetryMin, RetryMax: cfg.DLR.RetryMax, Lease: cfg.DLR.VisibilityTimeout,
-		Shards:     cfg.DLR.DispatcherShards,
+		Shards: cfg.DLR.DispatcherShards, MaxInFlight: cfg.DLR.MaxDeliverInflight,
 		Registerer: a.registry, Logger: a.log,
 	})
 	errPolicy, timeoutPolicy := gateway.Reject, gateway.Reject
@@ -189,6 +189,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		MaxFailedBinds:        neverIfZero(cfg.SMPP.MaxFailedBinds),
 		FailedBindBlock:       cfg.SMPP.FailedBindBlock,
 		BindGuardEntries:      cfg.SMPP.BindGuardEntries,
+		MaxIdlePDUsPerSecond:  neverIfZero(cfg.SMPP.MaxIdlePDUsPerSecond),
 
 		OnReceiversChanged: a.dispatcher.ReceiversChanged,
 		Logger:             a.log,
@@ -268,7 +269,8 @@ func (a *App) Start(ctx context.Context) error {
 	if cfg.Metrics.Enabled {
 		a.admin = admin.New(admin.Options{
 			Addr: cfg.Metrics.Addr(), Gatherer: a.registry, Checks: a.checks(), Pprof: cfg.Metrics.Pprof, Logger: a.log,
-			API: &admin.API{Token: cfg.Metrics.AdminToken, Backend: adminBackend{a}}, Registerer: a.registry,
+			MaxConnections: cfg.Metrics.MaxConnections,
+			API:            &admin.API{Token: cfg.Metrics.AdminToken, Backend: adminBackend{a}}, Registerer: a.registry,
 		})
 		if err := a.admin.Start(ctx); err != nil {
 			a.closeListeners()

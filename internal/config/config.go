@@ -55,6 +55,7 @@ type SMPP struct {
 	MaxFailedBinds        int           // SMPP_MAX_FAILED_BINDS: failures before the address is blocked; 0 = never
 	FailedBindBlock       time.Duration // SMPP_FAILED_BIND_BLOCK_SECONDS
 	BindGuardEntries      int           // SMPP_BIND_GUARD_ENTRIES: size of the failed-bind tables
+	MaxIdlePDUsPerSecond  int           // SMPP_MAX_IDLE_PDUS_PER_SECOND: PDUs that do no work, per session and second; 0 = no cap
 }
 
 // Addr is the plain listener's host:port.
@@ -134,6 +135,9 @@ type DLR struct {
 	// scheduling loops, each owning the accounts whose system_id hashes to
 	// it; 0 = GOMAXPROCS.
 	DispatcherShards int
+	// MaxDeliverInflight (DLR_MAX_DELIVER_INFLIGHT) bounds the receipts'
+	// deliver_sm awaiting their answers, all accounts together.
+	MaxDeliverInflight int
 }
 
 // Log configures logging.
@@ -155,6 +159,9 @@ type Metrics struct {
 	// AdminToken is ADMIN_TOKEN: the bearer token of the admin API on the
 	// same port; empty serves no API.
 	AdminToken string
+	// MaxConnections is METRICS_MAX_CONNECTIONS: connections the metrics
+	// and admin port holds open at once.
+	MaxConnections int
 }
 
 // Addr is the admin server's host:port.

@@ -33,6 +33,7 @@ func Default() Config {
 			MaxFailedBinds:        20,
 			FailedBindBlock:       300 * time.Second,
 			BindGuardEntries:      65536,
+			MaxIdlePDUsPerSecond:  1000,
 		},
 		HLR: HLR{
 			Provider:        ProviderTMT,
@@ -66,6 +67,7 @@ func Default() Config {
 			// A transmitter-only client must not pile up receipts without
 			// bound; a day of a busy account stays under it.
 			MaxPendingPerAccount: 1_000_000,
+			MaxDeliverInflight:   4096,
 		},
 		Log: Log{
 			Level:  LevelInfo,
@@ -77,6 +79,9 @@ func Default() Config {
 			Enabled: true,
 			Host:    "0.0.0.0",
 			Port:    9091,
+			// Scrapers, health checks and operators need a handful; the
+			// bound keeps a client from taking every file descriptor.
+			MaxConnections: 256,
 		},
 		Shutdown: Shutdown{
 			Timeout: 15 * time.Second,

@@ -72,6 +72,7 @@ func (c Config) validateSMPP() error {
 		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
 		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
 		{"SMPP_MAX_OUTPUT_BYTES_TOTAL", s.MaxOutputBytesTotal},
+		{"SMPP_MAX_IDLE_PDUS_PER_SECOND", s.MaxIdlePDUsPerSecond},
 	} {
 		if v.n < 0 {
 			return fieldErr(v.name, "%d must be 0 (no limit) or more", v.n)
@@ -298,6 +299,9 @@ func (c Config) validateDLR() error {
 	if d.DispatcherShards < 0 || d.DispatcherShards > maxDispatcherShards {
 		return fieldErr("DLR_DISPATCHER_SHARDS", "%d must be 0 (GOMAXPROCS) to %d", d.DispatcherShards, maxDispatcherShards)
 	}
+	if d.MaxDeliverInflight < 1 || d.MaxDeliverInflight > maxDeliverInflight {
+		return fieldErr("DLR_MAX_DELIVER_INFLIGHT", "%d must be 1 to %d", d.MaxDeliverInflight, maxDeliverInflight)
+	}
 	return nil
 }
 
@@ -331,6 +335,9 @@ func (c Config) validateLogMetrics() error {
 	if c.Metrics.Pprof && !c.Metrics.Enabled {
 		return fieldErr("PPROF_ENABLED", "is true but METRICS_ENABLED=false: /debug/pprof/ is served on the metrics port")
 	}
+	if m := c.Metrics.MaxConnections; m < 1 || m > maxMetricsConnections {
+		return fieldErr("METRICS_MAX_CONNECTIONS", "%d must be 1 to %d", m, maxMetricsConnections)
+	}
 	if !instanceIDPattern.MatchString(c.Instance.ID) {
 		return fieldErr("INSTANCE_ID", "%q must be 1 to 64 of A-Z a-z 0-9 . _ -", c.Instance.ID)
 	}
@@ -344,6 +351,15 @@ func (c Config) validateLogMetrics() error {
 // goroutine, timers and tables, and more loops than cores only add
 // wakeups (100,000 of them idled at 100 % of a core and 764 MB).
 const maxDispatcherShards = 256
+
+// maxDeliverInflight bounds DLR_MAX_DELIVER_INFLIGHT: each place holds a
+// receipt and its answer's timer until the client answers or the response
+// timeout ends.
+const maxDeliverInflight = 1 << 20
+
+// maxMetricsConnections bounds METRICS_MAX_CONNECTIONS: each connection
+// holds a descriptor and a goroutine.
+const maxMetricsConnections = 65536
 
 // maxGCHeadroomMB bounds GC_HEADROOM_MB: the garbage a process may hold
 // between collections is at most this (and four times the live heap).

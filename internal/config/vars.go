@@ -44,6 +44,7 @@ func variables() []variable {
 		intVar("SMPP_MAX_FAILED_BINDS", func(c *Config) *int { return &c.SMPP.MaxFailedBinds }),
 		secondsVar("SMPP_FAILED_BIND_BLOCK_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.FailedBindBlock }),
 		intVar("SMPP_BIND_GUARD_ENTRIES", func(c *Config) *int { return &c.SMPP.BindGuardEntries }),
+		intVar("SMPP_MAX_IDLE_PDUS_PER_SECOND", func(c *Config) *int { return &c.SMPP.MaxIdlePDUsPerSecond }),
 
 		portVar("SMPP_TLS_PORT", func(c *Config) *int { return &c.TLS.Port }),
 		strVar("SMPP_TLS_CERT_FILE", func(c *Config) *string { return &c.TLS.CertFile }),
@@ -88,6 +89,7 @@ func variables() []variable {
 		intVar("DLR_BUFFER_SIZE", func(c *Config) *int { return &c.DLR.BufferSize }),
 		intVar("DLR_MAX_PENDING_PER_ACCOUNT", func(c *Config) *int { return &c.DLR.MaxPendingPerAccount }),
 		intVar("DLR_DISPATCHER_SHARDS", func(c *Config) *int { return &c.DLR.DispatcherShards }),
+		intVar("DLR_MAX_DELIVER_INFLIGHT", func(c *Config) *int { return &c.DLR.MaxDeliverInflight }),
 		secondsVar("DLR_VISIBILITY_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.DLR.VisibilityTimeout }),
 
 		{name: "LOG_LEVEL",
@@ -104,6 +106,7 @@ func variables() []variable {
 		portVar("METRICS_PORT", func(c *Config) *int { return &c.Metrics.Port }),
 		boolVar("PPROF_ENABLED", func(c *Config) *bool { return &c.Metrics.Pprof }),
 		secretVar("ADMIN_TOKEN", func(c *Config) *string { return &c.Metrics.AdminToken }),
+		intVar("METRICS_MAX_CONNECTIONS", func(c *Config) *int { return &c.Metrics.MaxConnections }),
 
 		secondsVar("SHUTDOWN_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.Shutdown.Timeout }),
 		strVar("INSTANCE_ID", func(c *Config) *string { return &c.Instance.ID }),

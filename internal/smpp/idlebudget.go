@@ -4,7 +4,8 @@ import (
 	"time"
 )
 
-// IdlePDUsPerSecond bounds, per session, the PDUs a client may send each
+// DefaultIdlePDUsPerSecond is the default of Options.MaxIdlePDUsPerSecond
+// (SMPP_MAX_IDLE_PDUS_PER_SECOND), which bounds, per session, the PDUs a client may send each
 // second that do no work for it: enquire_link, requests refused for what
 // they are (a wrong state, a body that does not decode, an unknown command
 // id) and responses to nothing the gateway sent. Refusals of the
@@ -18,7 +19,7 @@ import (
 // the second is over: the client is slowed by its own TCP window, every
 // PDU is still read and answered. A client's keep-alives stay far below
 // it.
-const IdlePDUsPerSecond = 1000
+const DefaultIdlePDUsPerSecond = 1000
 
 // idleBudget counts a session's idle PDUs in the current second; the
 // reader alone uses it.
@@ -27,8 +28,8 @@ type idleBudget struct {
 	n     int
 }
 
-// spendIdle counts one idle PDU read at arrived. Past IdlePDUsPerSecond
-// it stops reading until the second is over and reports false if the
+// spendIdle counts one idle PDU read at arrived. Past
+// Options.MaxIdlePDUsPerSecond it stops reading until the second is over and reports false if the
 // session closed meanwhile.
 func (s *Session) spendIdle(arrived time.Time) bool {
 	b := &s.idleSpent
@@ -36,7 +37,8 @@ func (s *Session) spendIdle(arrived time.Time) bool {
 		b.start, b.n = arrived, 0
 	}
 	b.n++
-	if b.n <= IdlePDUsPerSecond {
+	limit := s.srv.opts.MaxIdlePDUsPerSecond
+	if limit < 0 || b.n <= limit {
 		return true
 	}
 	wait := b.start.Add(time.Second).Sub(arrived)
@@ -48,7 +50,7 @@ func (s *Session) spendIdle(arrived time.Time) bool {
 	if !s.idleLogged {
 		s.idleLogged = true
 		s.log().Info("smpp.session.idle_pdus_paused", "session", s.id, "remote", s.remote.String(),
-			"system_id", s.SystemID(), "per_second", IdlePDUsPerSecond)
+			"system_id", s.SystemID(), "per_second", limit)
 	}
 	// Not marked readPaused: a pause is at most a second, far shorter
 	// than the response timeout, and a receiver that answers nothing but

@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "smpp_read_pauses_total", Help: "Times a session stopped reading because its output buffer was full.",
 		}),
 		idlePauses: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "smpp_idle_pdu_pauses_total", Help: "Times a session stopped reading for the rest of a second because it sent more than IdlePDUsPerSecond PDUs that do no work (enquire_link, refused requests, stray responses).",
+			Name: "smpp_idle_pdu_pauses_total", Help: "Times a session stopped reading for the rest of a second because it sent more than SMPP_MAX_IDLE_PDUS_PER_SECOND PDUs that do no work (enquire_link, refused requests, stray responses).",
 		}),
 		bindsDelayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smpp_binds_delayed_total", Help: "Binds whose check was delayed after repeated failures.",

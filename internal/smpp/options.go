@@ -28,6 +28,10 @@ type Options struct {
 	MaxOutputBytesTotal int           // all sessions' bytes waiting beyond OutputFloorBytes each, before every session above its floor pauses too; default 64 MiB, negative none
 	SlowConsumerTimeout time.Duration // close as slow_consumer when the output stays full this long; default 10 s
 	MaxPrebindRequests  int           // requests other than bind answered before a bind; then close; default 10
+	// MaxIdlePDUsPerSecond bounds a session's PDUs that do no work, per
+	// second (idlebudget.go); default 1000 (DefaultIdlePDUsPerSecond),
+	// negative none.
+	MaxIdlePDUsPerSecond int
 
 	// Admission (see admission.go); 0 = unlimited.
 	MaxConnectionsPerIP   int // open connections from one remote address
@@ -91,6 +95,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxPrebindRequests <= 0 {
 		o.MaxPrebindRequests = 10
+	}
+	if o.MaxIdlePDUsPerSecond == 0 {
+		o.MaxIdlePDUsPerSecond = DefaultIdlePDUsPerSecond
 	}
 	if o.FailedBindDelay <= 0 {
 		o.FailedBindDelay = time.Second

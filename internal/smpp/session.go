@@ -308,7 +308,7 @@ func (s *Session) SendWait(ctx context.Context, body pdu.Body) (pdu.PDU, error) 
 // handleResponse completes one of our requests.
 // handleResponse settles the request p answers and reports whether it
 // answered one (a response to nothing sent, or late, is idle:
-// IdlePDUsPerSecond).
+// MaxIdlePDUsPerSecond).
 func (s *Session) handleResponse(p pdu.PDU, decodeErr error) (matched bool) {
 	s.pmu.Lock()
 	ob, ok := s.pending[p.Sequence]

@@ -186,7 +186,7 @@ func (s *Session) decode(frame []byte) (sr *submitRequest, p pdu.PDU, err error)
 
 // handleRequest answers or dispatches request p, read at arrived; sr is
 // the submitRequest a submit_sm was decoded into. It reports whether p
-// did no work for the client (IdlePDUsPerSecond): enquire_link, or a
+// did no work for the client (MaxIdlePDUsPerSecond): enquire_link, or a
 // request refused for what it is (its state, its body, its command id).
 //
 // The state is judged before the body: a request the session may not send
