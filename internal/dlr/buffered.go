@@ -39,6 +39,7 @@ type BufferOptions struct {
 	// passed, when set, hears about every background pass.
 	manual bool
 	passed func(n int, err error)
+	now    func() time.Time // the flap log's clock; nil: time.Now
 }
 
 // BufferedQueue wraps a queue that can become unreachable, wholly or for
@@ -87,6 +88,7 @@ type BufferedQueue struct {
 	stop      chan struct{}
 	manual    bool
 	passed    func(int, error)
+	flaps     flapLog // an account degraded again soon after it recovered
 }
 
 // degraded is one account's part of the buffer.
@@ -143,6 +145,7 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 		inner: inner, size: opts.Size, putTimeout: opts.PutTimeout, log: opts.Logger, lost: opts.Lost,
 		accounts: make(map[string]*degraded), stop: make(chan struct{}),
 		manual: opts.manual, passed: opts.passed,
+		flaps: newFlapLog(opts.now),
 	}
 	q.async, _ = inner.(AsyncQueue)
 	if q.size <= 0 {
@@ -401,7 +404,12 @@ func (q *BufferedQueue) degradeLocked(sys string, cause error) *degraded {
 	if a == nil {
 		a = &degraded{since: time.Now(), lastErr: cause}
 		q.accounts[sys] = a
-		q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", sys, "err", fmt.Sprint(cause), "size", q.size)
+		if repeated, ok := q.flaps.degraded(sys); ok {
+			q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", sys, "err", fmt.Sprint(cause), "size", q.size,
+				"repeated", repeated)
+		} else {
+			q.log.Debug("dlr.account_degraded_buffering_receipts_in_memory", "system_id", sys, "err", fmt.Sprint(cause), "size", q.size)
+		}
 	} else if cause != nil {
 		a.lastErr = cause
 	}
@@ -650,7 +658,11 @@ func (q *BufferedQueue) cancelInner(ctx context.Context, late []cancelReq) {
 func (q *BufferedQueue) healthyLocked(sys string) {
 	a := q.accounts[sys]
 	delete(q.accounts, sys)
-	q.log.Info("dlr.account_available_again", "system_id", sys, "degraded_for", time.Since(a.since).String(),
+	level := slog.LevelInfo
+	if !q.flaps.recovered(sys) {
+		level = slog.LevelDebug // its degradation was not logged either
+	}
+	q.log.Log(context.Background(), level, "dlr.account_available_again", "system_id", sys, "degraded_for", time.Since(a.since).String(),
 		"flushed", a.flushed, "delivered_meanwhile", a.dropped)
 }
 

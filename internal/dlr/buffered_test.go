@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -675,5 +676,59 @@ func TestBufferedQueueLogsWhatEachAccountWroteBack(t *testing.T) {
 	}
 	if flushed["acme"] != 3 || flushed["other"] != 1 || len(flushed) != 2 {
 		t.Fatalf("flushed per account %v, want acme 3 (two receipts and a record) and other 1", flushed)
+	}
+}
+
+// TestBufferedQueueFlappingAccountLogsOnce: an account whose part of Redis
+// refuses writes on and off (maxmemory reached and freed) logs its first
+// degradation at ERROR and its recovery at INFO; the flaps within the next
+// 30 s go to DEBUG, and the first degradation after them is at ERROR again
+// with how many were not.
+func TestBufferedQueueFlappingAccountLogsOnce(t *testing.T) {
+	var logBuf bytes.Buffer
+	now := time.Unix(1_700_000_000, 0)
+	inner := &flakyRecorder{MemoryQueue: NewMemoryQueue(MemoryOptions{})}
+	q := NewBufferedQueue(inner, BufferOptions{Size: 10, Registerer: registry(), manual: true,
+		now: func() time.Time { return now }, Logger: slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx := context.Background()
+	flap := func(id string) {
+		t.Helper()
+		inner.down.Store(true)
+		if err := q.Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatalf("Put during the outage: %v", err)
+		}
+		inner.down.Store(false)
+		if n, err := q.Flush(ctx); err != nil || n != 1 {
+			t.Fatalf("Flush: %d, %v; want 1", n, err)
+		}
+	}
+	for i := range 5 {
+		flap(fmt.Sprintf("F%d", i))
+		now = now.Add(time.Second)
+	}
+	now = now.Add(flapWindow)
+	flap("L")
+	type line struct {
+		level    string
+		repeated float64
+	}
+	var degraded, again []line
+	for _, raw := range bytes.Split(bytes.TrimSpace(logBuf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		rep, _ := m["repeated"].(float64)
+		switch m["msg"] {
+		case "dlr.account_degraded_buffering_receipts_in_memory":
+			degraded = append(degraded, line{m["level"].(string), rep})
+		case "dlr.account_available_again":
+			again = append(again, line{m["level"].(string), rep})
+		}
+	}
+	wantDegraded := []line{{"ERROR", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"ERROR", 4}}
+	wantAgain := []line{{"INFO", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"INFO", 0}}
+	if !slices.Equal(degraded, wantDegraded) || !slices.Equal(again, wantAgain) {
+		t.Fatalf("degraded lines %v, want %v; available-again lines %v, want %v", degraded, wantDegraded, again, wantAgain)
 	}
 }
