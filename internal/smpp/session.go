@@ -370,7 +370,7 @@ func (s *Session) expirePending(now time.Time) {
 		if now.After(ob.deadline) {
 			expired = append(expired, ob)
 			delete(s.pending, seq)
-			s.expired.add(seq, ob.receipt)
+			s.expired.add(seq, ob.receipt, s.srv.opts.Window)
 		}
 	}
 	if len(expired) > 0 {
@@ -424,29 +424,43 @@ func (s *Session) answeredSince(expired []outbound) bool {
 
 // expiredRing remembers the sequence numbers of the last requests of ours
 // that timed out, so that their late answers still show the client alive
-// while a response to a number we never sent does not. Fixed size: a
-// client whose answers come later than this many expiries is as good as
-// silent.
+// (and are not counted as idle PDUs) while a response to a number we never
+// sent does not. It holds as many as the session can have outstanding (its
+// window, at least minExpiredRing, at most maxExpiredRing): a receiver
+// whose whole window timed out and then answered every one late is
+// answering, not flooding. Allocated at the first expiry: a session whose
+// client answers in time holds nothing.
 type expiredRing struct {
-	seqs    [64]uint32
-	receipt [64]bool
-	n       int // entries written, ever
+	seqs  []uint32
+	index map[uint32]bool // sequence number → a receipt's
+	n     int             // entries written, ever
 }
 
-func (r *expiredRing) add(seq uint32, receipt bool) {
+// Bounds of expiredRing's size, whatever the window.
+const (
+	minExpiredRing = 64
+	maxExpiredRing = 8192
+)
+
+func (r *expiredRing) add(seq uint32, receipt bool, window int) {
+	if r.seqs == nil {
+		size := min(max(window, minExpiredRing), maxExpiredRing)
+		r.seqs = make([]uint32, size)
+		r.index = make(map[uint32]bool, size)
+	}
 	i := r.n % len(r.seqs)
-	r.seqs[i], r.receipt[i] = seq, receipt
+	if r.n >= len(r.seqs) {
+		delete(r.index, r.seqs[i])
+	}
+	r.seqs[i] = seq
+	r.index[seq] = receipt
 	r.n++
 }
 
 // has reports whether seq timed out lately, and whether it was a receipt.
 func (r *expiredRing) has(seq uint32) (found, receipt bool) {
-	for i := range min(r.n, len(r.seqs)) {
-		if r.seqs[i] == seq {
-			return true, r.receipt[i]
-		}
-	}
-	return false, false
+	receipt, found = r.index[seq]
+	return found, receipt
 }
 
 // signalIfNoPending wakes a waitNoPending; s.pmu is held.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
@@ -375,5 +377,54 @@ func failFreeBinds(t *testing.T, conn net.Conn) {
 		if p, ok := readPDU(t, conn); !ok || p.Status != pdu.StatusInvPaswd {
 			t.Fatalf("bind %d: %+v (%v)", i+1, p.Header, ok)
 		}
+	}
+}
+
+// TestLateAnswersOfAWholeWindowAreNotIdle: a receiver whose whole window
+// of deliver_sm timed out and that then answers every one late is
+// answering, not sending stray responses: none counts against
+// MaxIdlePDUsPerSecond (the gateway remembers as many expired requests as
+// the window holds, not only the last 64), so its reads are not paused.
+func TestLateAnswersOfAWholeWindowAreNotIdle(t *testing.T) {
+	const window = 200
+	reg := prometheus.NewRegistry()
+	ts, clk := fakeClockServer(t, smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: -1, ResponseTimeout: 10 * time.Second,
+		Window: window, MaxIdlePDUsPerSecond: 100, Registerer: reg})
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	s := sessionFrom(ts.srv, attackerIP)
+	answered := make(chan error, window)
+	var seqs []uint32
+	for range window {
+		seqs = append(seqs, sendDeliver(t, s, conn, answered))
+	}
+	// The last is answered in time: the client is alive, not unbound.
+	if _, err := conn.Write(header(16, pdu.CmdDeliverSMResp, seqs[window-1])); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-answered; err != nil {
+		t.Fatalf("the answered deliver_sm: %v", err)
+	}
+	clk.Advance(20 * time.Second)
+	for range window - 1 {
+		if err := <-answered; err != smpp.ErrTimeout {
+			t.Fatalf("an unanswered deliver_sm: %v, want ErrTimeout", err)
+		}
+	}
+	var late []byte
+	for _, seq := range seqs[:window-1] {
+		late = append(late, header(16, pdu.CmdDeliverSMResp, seq)...)
+	}
+	late = append(late, header(16, pdu.CmdEnquireLink, 100)...)
+	if _, err := conn.Write(late); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, conn); !ok || p.Command != pdu.CmdEnquireLinkResp {
+		t.Fatalf("%+v (%v), want enquire_link_resp at once", p.Header, ok)
+	}
+	if got := counterValue(t, reg, "smpp_idle_pdu_pauses_total", "", ""); got != 0 {
+		t.Fatalf("smpp_idle_pdu_pauses_total = %v after late answers, want 0", got)
+	}
+	if r := s.CloseReason(); r != smpp.CloseNone || !s.State().Bound() {
+		t.Fatalf("closed as %s (%v)", r, s.State())
 	}
 }
