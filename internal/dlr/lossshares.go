@@ -29,6 +29,7 @@ type lossShares struct {
 	countSeq int64 // the number of this instance's last count (0: none)
 	held     int   // pending at that count
 	lastSeq  int64 // the highest number a reply of this instance showed
+	putSeq   int64 // the highest number a put of this instance took
 	// recent: this instance's last counts (number, pending), newest
 	// last: the marker a script writes names the count current when the
 	// call was built, and a later count may be recorded before its reply.
@@ -40,8 +41,9 @@ type lossShares struct {
 }
 
 type netShare struct {
-	n     int
-	first time.Time
+	n      int
+	stored int // of which stored (n counts removals too)
+	first  time.Time
 }
 
 type countAt struct {
@@ -96,6 +98,22 @@ func (s *lossShares) wrote(seq int64, n int, now time.Time) {
 		s.nets[seq] = v
 	}
 	v.n += n
+	if n > 0 {
+		v.stored += n
+		s.putSeq = max(s.putSeq, seq)
+	}
+}
+
+// storedSince sums the receipts this instance stored after count seq
+// (removals not taken off).
+func (s *lossShares) storedSince(seq int64) int {
+	n := 0
+	for k, v := range s.nets {
+		if k >= seq {
+			n += v.stored
+		}
+	}
+	return n
 }
 
 // since sums this instance's writes after count seq.

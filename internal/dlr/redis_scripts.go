@@ -80,14 +80,14 @@ end
 	// pending receipt as it is and skips one whose outcome is remembered
 	// (finished). The epoch marker is created when missing; it reports
 	// lost=1 when the caller expected one (Redis lost the account's keys).
-	// Returns {stored, epoch, lost, count sequence} (the sequence: see
-	// countLua).
+	// Returns {stored, epoch, lost, count sequence}: a put of one receipt
+	// or more takes the sequence's next number (countLua).
 	putLua = doneLua + epochLua + placeLua + `
 local e, lost = epochOf(KEYS[3], ARGV[1], ARGV[2])
-local seq = tonumber(redis.call('GET', KEYS[6]) or '0')
 local restore = ARGV[3] == 'r'
 local n = tonumber(ARGV[4])
-if n == 0 then return {0, e, lost, seq} end
+if n == 0 then return {0, e, lost, tonumber(redis.call('GET', KEYS[6]) or '0')} end
+local seq = redis.call('INCR', KEYS[6])
 local tdue, texp = '0000000000000', '0000000000000'
 local tail = redis.call('LINDEX', KEYS[2], -1)
 if tail then
@@ -140,7 +140,8 @@ return {#bodies / 2, e, lost, seq}`
 	// element it joined (another instance's clock or delay) it takes the n
 	// elements off the list again and places each as putLua does, all
 	// inside the transaction: no other client sees the list in between,
-	// and nothing is left to do after EXEC. The usual batch costs it a
+	// and nothing is left to do after EXEC. It takes the next number of
+	// the count sequence, as putLua does. The usual batch costs it a
 	// TYPE and two LINDEX, not a conversion to Lua and back per receipt
 	// (elements and bodies never pass through Lua). Returns {n, epoch,
 	// lost, count sequence}.
@@ -165,7 +166,7 @@ local e, lost = epochOf(KEYS[2], ARGV[1], ARGV[2])
 if refused then
   return redis.error_reply('WRONGTYPE the fresh list of the put holds another type')
 end
-local seq = tonumber(redis.call('GET', KEYS[6]) or '0')
+local seq = redis.call('INCR', KEYS[6])
 local n = tonumber(ARGV[3])
 local prev = redis.call('LINDEX', KEYS[1], -n - 1)
 if not prev then return {n, e, lost, seq} end
@@ -612,11 +613,13 @@ return n`
 	// countLua: KEYS r, epoch, count sequence; ARGV expected epoch, new
 	// epoch. Returns {pending, epoch, lost, count sequence}: lost=1 when
 	// the caller expected an epoch marker and it is gone (Redis lost the
-	// account's keys); the marker is then written again. Every count
-	// takes the next number of the account's count sequence, and every
-	// put (and ack) reads it: an instance knows after which count each of
-	// its writes came, so that what Redis lost can be summed from one
-	// count and every instance's writes after it (lossShares).
+	// account's keys); the marker is then written again. Every count and
+	// every put takes the next number of the account's count sequence, and
+	// every ack reads it: an instance knows after which count each of its
+	// writes came, so that what Redis lost can be summed from one count
+	// and every instance's writes after it (lossShares). A number that is
+	// not above one an earlier reply showed says Redis went back in time
+	// (RedisQueue.wentBackLocked).
 	countLua = `
 local e = redis.call('GET', KEYS[2])
 local lost = 0

@@ -64,8 +64,9 @@ type RedisOptions struct {
 	// Heartbeat is how long the instance counts as alive after a Maintain
 	// (default 6 s).
 	Heartbeat time.Duration
-	// Registerer exports dlr_commit_backlog and
-	// dlr_lost_claims_forgotten_total (nil: not exported).
+	// Registerer exports dlr_commit_backlog,
+	// dlr_lost_claims_forgotten_total and dlr_redis_went_back_total (nil:
+	// not exported).
 	Registerer prometheus.Registerer
 }
 
@@ -107,6 +108,9 @@ type RedisQueue struct {
 	// forgot past maxLostClaims (nil: not exported); forgetLog logs them.
 	forgotten prometheus.Counter
 	forgetLog *logging.Repeats
+	// wentBack counts the times Redis went back in time (wentback.go;
+	// nil: not exported).
+	wentBack prometheus.Counter
 
 	mu     sync.Mutex
 	epochs map[string]string      // account → epoch marker last seen
@@ -179,13 +183,17 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 		Name: "dlr_lost_claims_forgotten_total",
 		Help: "Claims without a reply (timeout, cut connection, failover) beyond the 64 per account remembered for the next sweep to take back: their receipts wait for DLR_VISIBILITY_TIMEOUT_SECONDS instead.",
 	})
-	for _, c := range []prometheus.Collector{g, forgotten} {
+	wentBack := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dlr_redis_went_back_total",
+		Help: "Times a put or count of an account found Redis's count sequence below what it had shown: Redis lost acknowledged writes (an older snapshot, or a failover to a replica that lagged) while the account's marker stayed.",
+	})
+	for _, c := range []prometheus.Collector{g, forgotten, wentBack} {
 		if err := reg.Register(c); err != nil {
 			q.log.Error("dlr.metric_not_registered", "err", err)
 			return
 		}
 	}
-	q.forgotten = forgotten
+	q.forgotten, q.wentBack = forgotten, wentBack
 }
 
 // accountBase returns "P{tag}:" for sys.
@@ -726,8 +734,9 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 		cmds := make([]*redis.Cmd, len(systems))
 		q.mu.Lock()
 		expected, markers := make([]string, len(systems)), make([]string, len(systems))
+		seen := make([]int64, len(systems))
 		for i, sys := range systems {
-			expected[i], markers[i] = q.epochs[sys], q.markerLocked(sys)
+			expected[i], markers[i], seen[i] = q.epochs[sys], q.markerLocked(sys), q.seenLocked(sys)
 		}
 		q.mu.Unlock()
 		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -752,7 +761,7 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 				out[i] = -1
 				continue
 			}
-			out[i] = q.recordCount(sys, res)
+			out[i] = q.recordCount(sys, res, seen[i])
 		}
 		if !noScript {
 			break
@@ -769,13 +778,13 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 // held is counted in dlr_lost_total{cause="redis_data_loss"}.
 func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, error) {
 	q.mu.Lock()
-	expected, marker := q.epochs[systemID], q.markerLocked(systemID)
+	expected, marker, seen := q.epochs[systemID], q.markerLocked(systemID), q.seenLocked(systemID)
 	q.mu.Unlock()
 	res, err := q.s.count.Run(ctx, q.c, q.countKeys(systemID), expected, marker).Slice()
 	if err != nil || len(res) != 4 {
 		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
 	}
-	return q.recordCount(systemID, res), nil
+	return q.recordCount(systemID, res, seen), nil
 }
 
 // countKeys are countLua's keys for sys.
@@ -784,14 +793,16 @@ func (q *RedisQueue) countKeys(sys string) []string {
 }
 
 // recordCount keeps what the count script reported {pending, epoch, lost,
-// count number} and counts a loss it detected.
-func (q *RedisQueue) recordCount(sys string, res []any) int {
+// count number} and counts a loss it detected; seen is the highest count
+// number a reply had shown when the count was sent.
+func (q *RedisQueue) recordCount(sys string, res []any, seen int64) int {
 	n, _ := res[0].(int64)
 	epoch, _ := res[1].(string)
 	lost, _ := res[2].(int64)
 	seq, _ := res[3].(int64)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.checkSeqLocked(sys, epoch, lost == 1, seq, seen)
 	q.epochSeenLocked(sys, epoch, lost == 1)
 	q.shareLocked(sys).counted(seq, int(n), time.Now())
 	return int(n)
