@@ -109,7 +109,8 @@ type Entry struct {
 }
 
 // EntryFor renders the TMT entry for msisdn under rule r: number as a JSON
-// number, imsi null unless the subscriber is present.
+// number (a string when it is not one), imsi null unless the subscriber
+// is present.
 func EntryFor(msisdn string, r Rule) Entry {
 	e := Entry{
 		Number:        json.RawMessage(msisdn),
@@ -118,7 +119,10 @@ func EntryFor(msisdn string, r Rule) Entry {
 		Error:         r.Error,
 		TrxID:         "sim-" + msisdn,
 	}
-	if !digits(msisdn) {
+	// A JSON number has no leading zero: "0740…" (a national number sent
+	// as it came, no HLR_DEFAULT_REGION) goes as a string, as anything
+	// that is not digits does, or the whole answer would not encode.
+	if !digits(msisdn) || (len(msisdn) > 1 && msisdn[0] == '0') {
 		q, _ := json.Marshal(msisdn)
 		e.Number = q
 	}

@@ -46,6 +46,7 @@ var table = []struct {
 	{"447700912348", hlr.ClassInvalid, "absent", "001", nil, 0, 27},
 	{"447700912349", hlr.ClassInvalid, "landline", "000", nil, 0, 193},
 	{"abc", hlr.ClassInvalid, "invalid_number", "003", nil, 1, 0},
+	{"07400000000", hlr.ClassValid, "valid", "000", nil, 0, 0}, // a leading zero: not a JSON number
 }
 
 func check(t *testing.T, r hlr.Result, err error, i int) {
