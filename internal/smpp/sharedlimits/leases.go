@@ -156,12 +156,13 @@ func (l *Limits) heartbeat(ctx context.Context) {
 	}
 	l.mu.Unlock()
 	if len(args) == 0 {
-		// Nothing to renew; still find out whether Redis is back.
-		if l.degraded.Load() {
-			octx, cancel := l.opCtx(ctx)
-			l.observe("heartbeat", l.rdb.Ping(octx).Err())
-			cancel()
-		}
+		// Nothing to renew; still find out whether Redis answers, so
+		// that an instance without sessions reports an outage (readyz,
+		// smpp_shared_limits_degraded) before a bind runs into it, and
+		// its end.
+		octx, cancel := l.opCtx(ctx)
+		l.observe("heartbeat", l.rdb.Ping(octx).Err())
+		cancel()
 		return
 	}
 	octx, cancel := l.opCtx(ctx)

@@ -305,6 +305,20 @@ func TestFallsBackPerInstanceWithoutRedis(t *testing.T) {
 	}
 }
 
+// TestIdleInstanceReportsOutage: an instance with no bound session finds
+// out that Redis does not answer by its heartbeat (every third of the
+// lease lifetime), not at the next bind.
+func TestIdleInstanceReportsOutage(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	l := sharedlimits.New(rdb, sharedlimits.Options{Instance: "a", LeaseTTL: 3 * time.Second, Timeout: 200 * time.Millisecond})
+	stop := run(t, l)
+	defer stop()
+	if !eventually(func() bool { return errors.Is(l.Healthy(context.Background()), sharedlimits.ErrDegraded) }) {
+		t.Fatal("an idle instance without Redis does not report degraded")
+	}
+}
+
 // eventually polls cond for up to 10 s.
 func eventually(cond func() bool) bool {
 	deadline := time.Now().Add(10 * time.Second)
