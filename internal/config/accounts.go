@@ -113,6 +113,9 @@ func ParseAccounts(data []byte) ([]Account, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", ErrAccounts, describeYAMLError(data, err))
 	}
+	if msg := checkAccountValues(data); msg != "" {
+		return nil, fmt.Errorf("%w: %s", ErrAccounts, msg)
+	}
 	out := make([]Account, 0, len(doc.Accounts))
 	for i, a := range doc.Accounts {
 		acc := Account{SystemID: a.SystemID, Password: a.Password, MaxBinds: a.MaxBinds, Throughput: a.Throughput, MaxPendingReceipts: a.MaxPending}

@@ -143,3 +143,38 @@ func goKind(t string) string {
 	}
 	return t
 }
+
+// checkAccountValues finds what the decoder lets pass but the file's
+// writer cannot have meant: a whole-number key given a fraction (the
+// decoder truncates max_binds: 2.9 to 2) and an allowed_networks list
+// left empty (which would read as "nobody" but, absent, means any
+// address). It returns "" or the first such value, by line and key.
+func checkAccountValues(data []byte) string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return ""
+	}
+	msg := ""
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if msg != "" {
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content) && msg == ""; i += 2 {
+				k, v := n.Content[i].Value, n.Content[i+1]
+				switch {
+				case (k == "max_binds" || k == "max_pending_receipts") && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!float":
+					msg = fmt.Sprintf("line %d: %s: want a whole number, not %s %q", v.Line, k, yamlKind(v.ShortTag()), v.Value)
+				case k == "allowed_networks" && v.Kind == yaml.SequenceNode && len(v.Content) == 0:
+					msg = fmt.Sprintf("line %d: allowed_networks: the list is empty: leave the key out to allow any address, or list the networks that may bind", v.Line)
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&root)
+	return msg
+}

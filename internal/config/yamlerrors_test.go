@@ -18,6 +18,9 @@ func TestAccountsFileErrorsReadForPeople(t *testing.T) {
 		{"unknown top-level key", "acounts: []\n", `line 1: unknown key "acounts" (known: accounts)`},
 		{"syntax", "accounts: [\n", "line 1: did not find expected node content"},
 		{"password value never shown", "accounts:\n  - system_id: a\n    password: [hunter2]\n", "line 3: password: want text, not a list"},
+		{"fraction for max_binds", "accounts:\n  - system_id: a\n    max_binds: 2.9\n", `line 3: max_binds: want a whole number, not a number "2.9"`},
+		{"fraction for max_pending_receipts", "accounts:\n  - system_id: a\n    max_pending_receipts: 1e3\n", `line 3: max_pending_receipts: want a whole number, not a number "1e3"`},
+		{"empty allowed_networks", "accounts:\n  - system_id: a\n    allowed_networks: []\n", "line 3: allowed_networks: the list is empty: leave the key out to allow any address, or list the networks that may bind"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
