@@ -71,6 +71,7 @@ type Server struct {
 	logger *slog.Logger
 
 	refused prometheus.Counter // admin_connections_refused_total
+	evicted prometheus.Counter // admin_idle_connections_closed_total
 
 	mu     sync.Mutex
 	checks []Check
@@ -92,9 +93,15 @@ func New(opts Options) *Server {
 		Name: "admin_connections_refused_total",
 		Help: "Connections to the metrics and admin port closed at once because METRICS_MAX_CONNECTIONS were open.",
 	})
+	s.evicted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "admin_idle_connections_closed_total",
+		Help: "Keep-alive connections to the metrics and admin port closed between two requests to make room for a new connection at METRICS_MAX_CONNECTIONS.",
+	})
 	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(s.refused); err != nil {
-			logger.Error("admin.metric_not_registered", "err", err)
+		for _, c := range []prometheus.Collector{s.refused, s.evicted} {
+			if err := opts.Registerer.Register(c); err != nil {
+				logger.Error("admin.metric_not_registered", "err", err)
+			}
 		}
 	}
 	s.srv = &http.Server{
@@ -175,7 +182,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.mu.Unlock()
 	s.logger.Info("admin.listening", "addr", ln.Addr().String(), "pprof", s.opts.Pprof)
-	if err := s.srv.Serve(newLimitListener(ln, s.maxConnections(), s.refused)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	ll := newLimitListener(ln, s.maxConnections(), s.refused, s.evicted)
+	s.srv.ConnState = ll.connState
+	if err := s.srv.Serve(ll); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("admin: serve: %w", err)
 	}
 	return nil

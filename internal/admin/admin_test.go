@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -284,5 +285,58 @@ func TestScraperGone(t *testing.T) {
 		if got := scraperGone(tt.msg); got != tt.gone {
 			t.Errorf("scraperGone(%q) = %v, want %v", tt.msg, got, tt.gone)
 		}
+	}
+}
+
+// TestIdleKeepAliveConnectionsMakeRoom: with MaxConnections open and idle
+// between two requests (keep-alive clients that asked once), a new
+// connection takes the place of the one idle longest instead of being
+// refused: clients asking once a minute cannot hold the port shut.
+func TestIdleKeepAliveConnectionsMakeRoom(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: 4})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	var held []net.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	for range 4 {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if _, err := c.Write([]byte("GET " + PathHealthz + " HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("first request: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	var err error
+	ok := false
+	for range 100 { // a connection counts as idle once the server has finished its response
+		var resp *http.Response
+		resp, err = client.Get("http://" + s.Addr() + PathHealthz)
+		if err == nil {
+			ok = resp.StatusCode == http.StatusOK
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !ok {
+		t.Fatalf("a new connection while %d keep-alive ones idle: %v", len(held), err)
+	}
+	if got := counterOf(t, reg, "admin_idle_connections_closed_total"); got < 1 {
+		t.Fatalf("admin_idle_connections_closed_total = %v, want at least 1", got)
 	}
 }

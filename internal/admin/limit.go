@@ -2,8 +2,10 @@ package admin
 
 import (
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,18 +19,28 @@ import (
 // operator need a handful.
 const DefaultMaxConnections = 256
 
-// limitListener closes at once a connection accepted while max are open
-// (counted in admin_connections_refused_total), so a flood neither queues
-// behind the limit nor holds more than max.
+// limitListener holds at most max connections. At the bound, a new
+// connection takes the place of the connection idle the longest between
+// two requests (a keep-alive connection: closing it is what its idle
+// timeout would do later, and its client opens another when it needs
+// one), counted in admin_idle_connections_closed_total; with none idle
+// it is closed at once (admin_connections_refused_total), so a flood
+// neither queues behind the bound nor holds more than max. Without that,
+// 256 clients each asking once a minute held the port shut for good:
+// every health check and scrape after them was refused.
 type limitListener struct {
 	net.Listener
 	max     int64
 	open    atomic.Int64
 	refused prometheus.Counter
+	evicted prometheus.Counter
+
+	mu   sync.Mutex
+	idle map[*limitConn]time.Time // connections between requests, since when
 }
 
-func newLimitListener(ln net.Listener, max int, refused prometheus.Counter) *limitListener {
-	return &limitListener{Listener: ln, max: int64(max), refused: refused}
+func newLimitListener(ln net.Listener, max int, refused, evicted prometheus.Counter) *limitListener {
+	return &limitListener{Listener: ln, max: int64(max), refused: refused, evicted: evicted, idle: make(map[*limitConn]time.Time)}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -37,13 +49,55 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) > l.max {
+		// One Accept at a time (http.Server's loop); closes elsewhere
+		// only lower open.
+		if l.open.Add(1) > l.max && !l.closeIdlest() {
 			l.open.Add(-1)
 			l.refused.Inc()
 			_ = c.Close()
 			continue
 		}
 		return &limitConn{Conn: c, l: l}, nil
+	}
+}
+
+// closeIdlest closes the connection idle the longest, if any.
+func (l *limitListener) closeIdlest() bool {
+	l.mu.Lock()
+	var oldest *limitConn
+	var since time.Time
+	for c, t := range l.idle {
+		if oldest == nil || t.Before(since) {
+			oldest, since = c, t
+		}
+	}
+	if oldest != nil {
+		delete(l.idle, oldest)
+	}
+	l.mu.Unlock()
+	if oldest == nil {
+		return false
+	}
+	_ = oldest.Close() // gives its place back
+	if l.evicted != nil {
+		l.evicted.Inc()
+	}
+	return true
+}
+
+// connState is the http.Server's ConnState hook: it keeps the set of
+// connections idle between requests.
+func (l *limitListener) connState(c net.Conn, st http.ConnState) {
+	lc, ok := c.(*limitConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st == http.StateIdle {
+		l.idle[lc] = time.Now()
+	} else {
+		delete(l.idle, lc)
 	}
 }
 
