@@ -121,8 +121,8 @@ func TestWorkersQueueHoldsEveryPlace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cap(h.jobs) < h.jobShare.capacity {
-			t.Errorf("workers=%d: the channel holds %d, the share admits %d", workers, cap(h.jobs), h.jobShare.capacity)
+		if h.jobs.capacity() < h.jobShare.capacity {
+			t.Errorf("workers=%d: the queue holds %d, the share admits %d", workers, h.jobs.capacity(), h.jobShare.capacity)
 		}
 		h.Close(context.Background())
 	}

@@ -19,7 +19,7 @@ type Handler struct {
 	metrics *metrics
 	dests   *hlr.Resolver
 
-	jobs    chan job
+	jobs    *jobQueue // per account, served in turn
 	ctx     context.Context
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
@@ -87,7 +87,7 @@ func New(opts Options) (*Handler, error) {
 		// The channel holds every place of jobShare, the one bound: a
 		// request the share admits always finds room, even when the
 		// workers have not yet taken the jobs before it.
-		jobs: make(chan job, opts.Workers*(queuedPerWorker+1)),
+		jobs: newJobQueue(opts.Workers * (queuedPerWorker + 1)),
 
 		jobShare:   newFairShare(opts.Workers * (queuedPerWorker + 1)),
 		multiShare: newFairShare(opts.Workers),
@@ -113,7 +113,7 @@ func New(opts Options) (*Handler, error) {
 // Close stops the workers after the queued requests are answered, or at
 // once when ctx ends (the rest are answered ESME_RSYSERR).
 func (h *Handler) Close(ctx context.Context) {
-	h.once.Do(func() { close(h.jobs) })
+	h.once.Do(h.jobs.close)
 	done := make(chan struct{})
 	go func() { h.workers.Wait(); h.multis.Wait(); close(done) }()
 	select {
@@ -167,15 +167,13 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 func (h *Handler) enqueue(r *smpp.Request, start time.Time) {
 	account := r.Session.SystemID()
 	if h.jobShare.take(account) {
-		select {
-		case h.jobs <- job{req: r, start: start}:
+		if h.jobs.push(account, job{req: r, start: start}) {
 			h.metrics.activeTasks.Inc()
 			return
-		default:
-			// Not reached while the channel holds every place of the
-			// share; kept so the reader can never block.
-			h.jobShare.give(account)
 		}
+		// Not reached while the queue holds every place of the share;
+		// kept so the reader can never block.
+		h.jobShare.give(account)
 	}
 	r.Respond(pdu.StatusThrottled, nil)
 	h.metrics.throttled.Inc()
@@ -205,7 +203,11 @@ func (h *Handler) startMulti(r *smpp.Request, start time.Time) {
 
 func (h *Handler) work() {
 	defer h.workers.Done()
-	for j := range h.jobs {
+	for {
+		j, ok := h.jobs.pop()
+		if !ok {
+			return
+		}
 		h.serveJob(j)
 		h.jobShare.give(j.req.Session.SystemID())
 	}
