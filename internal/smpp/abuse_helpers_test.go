@@ -21,6 +21,8 @@ const (
 	attackerIP = "127.0.0.1"
 	goodIP     = "127.0.0.2"
 	keeperIP   = "127.0.0.3"
+	// attackerIP2 is a second attacking address.
+	attackerIP2 = "127.0.0.4"
 )
 
 var t0 = time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)

@@ -221,8 +221,21 @@ func TestAdmissionCaps(t *testing.T) {
 	if !served(t, g1) {
 		t.Fatal("another address was refused")
 	}
-	if served(t, dialFrom(t, keeperIP, ts.addr)) {
-		t.Fatal("a fourth unbound connection was served with SMPP_MAX_UNBOUND_CONNECTIONS=3")
+	// Unbound: attackerIP 2, goodIP 1, at the cap of 3. goodIP holding
+	// one already is refused (the attacker holds only one more)...
+	if served(t, dialFrom(t, goodIP, ts.addr)) {
+		t.Fatal("a fourth unbound connection was served with SMPP_MAX_UNBOUND_CONNECTIONS=3 from an address holding one")
+	}
+	// ...keeperIP, holding none, takes the place of the attacker's oldest.
+	k2 := dialFrom(t, keeperIP, ts.addr)
+	if !served(t, k2) {
+		t.Fatal("an address holding no unbound connection was refused while another held two")
+	}
+	if p, ok := readPDU(t, a1); ok {
+		t.Fatalf("the attacker's oldest unbound connection stayed open: %+v", p.Header)
+	}
+	if !served(t, a2) {
+		t.Fatal("the attacker's newer connection was closed instead of its oldest")
 	}
 	if _, err := g1.Write(bindFrame(1, "testuser", "testpass", 0x34)); err != nil {
 		t.Fatal(err)
@@ -230,7 +243,7 @@ func TestAdmissionCaps(t *testing.T) {
 	if p, ok := readPDU(t, g1); !ok || p.Status != pdu.StatusOK {
 		t.Fatalf("bind: %+v", p.Header)
 	}
-	if !served(t, dialFrom(t, keeperIP, ts.addr)) {
+	if !served(t, dialFrom(t, goodIP, ts.addr)) {
 		t.Fatal("a bound connection still counts as unbound")
 	}
 	k.waitProgress(t)
@@ -239,6 +252,51 @@ func TestAdmissionCaps(t *testing.T) {
 		if got := counterValue(t, reg, "smpp_connections_refused_total", "reason", reason); got != want {
 			t.Errorf("smpp_connections_refused_total{reason=%q} = %v, want %v", reason, got, want)
 		}
+	}
+	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "unbound_evicted"); got != 1 {
+		t.Errorf("smpp_connections_closed_total{reason=\"unbound_evicted\"} = %v, want 1", got)
+	}
+}
+
+// TestTwoAddressesCannotShutOutOthers: two addresses each within their
+// own cap fill every unbound place with connections that never bind; a
+// client from a third address still binds at once, each time taking the
+// place of the oldest unbound connection of the address holding the most.
+func TestTwoAddressesCannotShutOutOthers(t *testing.T) {
+	ts, reg := startServerOn(t, smpp.Options{MaxConnectionsPerIP: 10, MaxUnboundConnections: 20}, nil)
+	var held []net.Conn
+	for _, ip := range []string{attackerIP, attackerIP2} {
+		for range 10 {
+			c := dialFrom(t, ip, ts.addr)
+			if !served(t, c) {
+				t.Fatal("a connection within the caps was refused")
+			}
+			held = append(held, c)
+		}
+	}
+	// Three connections from the third address before any binds: each
+	// takes a place of an attacker's.
+	var good []net.Conn
+	for range 3 {
+		g := dialFrom(t, goodIP, ts.addr)
+		if !served(t, g) { // accepted before the next is dialled
+			t.Fatal("a connection from a third address was refused")
+		}
+		good = append(good, g)
+	}
+	for i, g := range good {
+		if _, err := g.Write(bindFrame(1, "testuser", "testpass", 0x34)); err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := readPDU(t, g); !ok || p.Status != pdu.StatusOK {
+			t.Fatalf("bind %d from a third address with every unbound place taken: %+v (%v)", i, p.Header, ok)
+		}
+	}
+	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "unbound_evicted"); got != 3 {
+		t.Errorf("smpp_connections_closed_total{reason=\"unbound_evicted\"} = %v, want 3", got)
+	}
+	if got := counterValue(t, reg, "smpp_connections_refused_total", "reason", "too_many_unbound"); got != 0 {
+		t.Errorf("smpp_connections_refused_total{reason=\"too_many_unbound\"} = %v, want 0", got)
 	}
 }
 

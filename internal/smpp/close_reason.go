@@ -27,6 +27,7 @@ const (
 	CloseAdminUnbind                    // unbound through the admin API
 	CloseAccountRemoved                 // a reload removed the account
 	CloseUnanswered                     // our requests timed out and the client answered none of them for a response timeout
+	CloseUnboundEvicted                 // not bound yet, closed to make room for a connection from an address holding fewer (admission)
 )
 
 var closeReasonNames = [...]string{
@@ -34,7 +35,7 @@ var closeReasonNames = [...]string{
 	"enquire_link_timeout", "bad_frame", "read_error", "write_error",
 	"too_many_connections", "panic", "bind_failed", "slow_consumer", "prebind_requests",
 	"too_many_from_address", "too_many_unbound", "address_blocked",
-	"admin_unbind", "account_removed", "unanswered",
+	"admin_unbind", "account_removed", "unanswered", "unbound_evicted",
 }
 
 func (r CloseReason) String() string {

@@ -112,7 +112,8 @@ func (srv *Server) accept(conn net.Conn) {
 	s := newSession(srv, conn, srv.nextID.Add(1))
 	_, s.tlsConn = conn.(*tls.Conn)
 	srv.mu.Lock()
-	if reason := srv.admit(s); reason != CloseNone {
+	reason, evict := srv.admit(s)
+	if reason != CloseNone {
 		srv.mu.Unlock()
 		srv.refuse(conn, s.remote, reason)
 		return
@@ -120,6 +121,9 @@ func (srv *Server) accept(conn net.Conn) {
 	srv.sessions[s] = struct{}{}
 	srv.wg.Add(2)
 	srv.mu.Unlock()
+	if evict != nil {
+		evict.close(CloseUnboundEvicted)
+	}
 	srv.metrics.active.Inc()
 	srv.log.Info("smpp.connection.opened", "session", s.id, "remote", s.remote.String(), "tls", s.tlsConn)
 	go func() { defer srv.wg.Done(); s.readLoop() }()
@@ -128,10 +132,10 @@ func (srv *Server) accept(conn net.Conn) {
 
 // registerBind records a successful bind; it fails when the account
 // already has MaxBinds binds, a reload removed it since its password was
-// checked, or the session is no longer open.
+// checked, or the session is no longer open (or being evicted: admit).
 func (srv *Server) registerBind(s *Session, acc *AccountState, mode BindMode) bool {
 	srv.mu.Lock()
-	if acc.Removed() {
+	if acc.Removed() || s.evicted.Load() {
 		// Checked under srv.mu: a reload marks the account removed
 		// before UnbindAccount looks for its sessions under srv.mu, so
 		// a bind either registers before that look (and is unbound by
@@ -156,7 +160,7 @@ func (srv *Server) registerBind(s *Session, acc *AccountState, mode BindMode) bo
 	}
 	ab.binds++
 	if s.countedUnbound.CompareAndSwap(true, false) {
-		srv.adm.bound()
+		srv.adm.bound(s.remote)
 	}
 	receiver := mode.state().CanReceive()
 	if receiver {
@@ -218,7 +222,7 @@ func (srv *Server) sessionClosed(s *Session, prev State) {
 	srv.mu.Lock()
 	delete(srv.sessions, s)
 	srv.mu.Unlock()
-	srv.adm.release(s.remote, s.countedUnbound.Swap(false))
+	srv.adm.release(s.remote, s.countedUnbound.Swap(false), s.evicted.Load())
 	reason := s.CloseReason()
 	srv.metrics.active.Dec()
 	srv.metrics.closed.WithLabelValues(reason.String()).Inc()

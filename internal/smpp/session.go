@@ -57,6 +57,7 @@ type Session struct {
 	unbinding      chan struct{} // closed when the session leaves for good (beginUnbinding): a bind's delay ends
 	legacy         atomic.Bool   // interface_version below 0x34: nothing sent carries a TLV
 	countedUnbound atomic.Bool   // counted by admission as not yet bound
+	evicted        atomic.Bool   // closed to make room at the unbound cap: it may not bind (srv.mu)
 	clientUnbound  atomic.Bool   // the client sent unbind
 	// unbindReason is the reason of the gateway's own unbind under way
 	// (CloseNone: none): a client that answers it and closes at once
