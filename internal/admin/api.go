@@ -88,6 +88,10 @@ type Backend interface {
 	// UnbindSession unbinds and closes a session; false when no session
 	// has that id.
 	UnbindSession(ctx context.Context, id string) bool
+	// UnbindAccount unbinds and closes every session of an account on
+	// this instance and returns how many; false when the account is
+	// neither configured nor bound.
+	UnbindAccount(ctx context.Context, systemID string) (int, bool)
 	Accounts(ctx context.Context) ([]Account, error)
 	// Message finds a message by id; false when unknown.
 	Message(ctx context.Context, id string) (Message, bool, error)
@@ -191,6 +195,16 @@ func (s *Server) apiEndpoints(routes *http.ServeMux, api *API) {
 		// whose own close (reason admin_unbind) is logged with it.
 		s.logger.Info("admin.session.unbound", "session", session, "caller", r.RemoteAddr)
 		w.WriteHeader(http.StatusNoContent)
+	})
+	routes.HandleFunc("DELETE "+PathAPI+"accounts/{system_id}/sessions", func(w http.ResponseWriter, r *http.Request) {
+		sys := r.PathValue("system_id")
+		n, ok := b.UnbindAccount(r.Context(), sys)
+		if !ok {
+			writeError(w, http.StatusNotFound, "no account "+sys)
+			return
+		}
+		s.logger.Info("admin.account.unbound", "system_id", sys, "sessions", n, "caller", r.RemoteAddr)
+		writeJSON(w, http.StatusOK, map[string]any{"system_id": sys, "unbound": n})
 	})
 	routes.HandleFunc("GET "+PathAPI+"accounts", func(w http.ResponseWriter, r *http.Request) {
 		accs, err := b.Accounts(r.Context())

@@ -32,6 +32,14 @@ func (f *fakeBackend) UnbindSession(_ context.Context, id string) bool {
 	return true
 }
 
+func (f *fakeBackend) UnbindAccount(_ context.Context, sys string) (int, bool) {
+	if sys != "alice" {
+		return 0, false
+	}
+	f.unbound = append(f.unbound, sys)
+	return 2, true
+}
+
 func (f *fakeBackend) Accounts(context.Context) ([]admin.Account, error) {
 	two := 2
 	return []admin.Account{{SystemID: "alice", MaxBinds: 2, Throughput: 100, Binds: admin.Binds{Instance: 1, Cluster: &two},
@@ -72,6 +80,8 @@ func TestAPI(t *testing.T) {
 		{"unbind unknown", "DELETE", "/api/v1/sessions/8", "s3cret", 404, `no session 8`},
 		{"unbind", "DELETE", "/api/v1/sessions/7", "s3cret", 204, ``},
 		{"accounts", "GET", "/api/v1/accounts", "s3cret", 200, `"cluster": 2`},
+		{"unbind an account's sessions", "DELETE", "/api/v1/accounts/alice/sessions", "s3cret", 200, `"unbound": 2`},
+		{"unbind an unknown account's sessions", "DELETE", "/api/v1/accounts/zed/sessions", "s3cret", 404, `no account zed`},
 		{"message", "GET", "/api/v1/messages/ABC", "s3cret", 200, `"state": "ENROUTE"`},
 		{"unknown message", "GET", "/api/v1/messages/XYZ", "s3cret", 404, `no message XYZ`},
 		{"message while Redis does not answer", "GET", "/api/v1/messages/DOWN", "s3cret", 503, `i/o timeout`},
@@ -94,8 +104,8 @@ func TestAPI(t *testing.T) {
 			}
 		})
 	}
-	if fmt.Sprint(fb.unbound) != "[7]" {
-		t.Errorf("unbound %v, want [7]", fb.unbound)
+	if fmt.Sprint(fb.unbound) != "[7 alice]" {
+		t.Errorf("unbound %v, want [7 alice]", fb.unbound)
 	}
 	fb.reloadErr = fmt.Errorf("%w: SMPP_ACCOUNTS_FILE: accounts[0]: system_id is empty", admin.ErrInvalidConfig)
 	code, body := do(t, "POST", ts.URL+"/api/v1/reload", "s3cret")

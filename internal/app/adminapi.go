@@ -46,6 +46,20 @@ func (b adminBackend) UnbindSession(ctx context.Context, id string) bool {
 	return b.a.server.UnbindSession(ctx, n)
 }
 
+func (b adminBackend) UnbindAccount(ctx context.Context, systemID string) (int, bool) {
+	known := false
+	for _, acc := range b.a.accounts.List() {
+		if acc.SystemID == systemID {
+			known = true
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.a.cfg.SMPP.ResponseTimeout)
+	defer cancel()
+	n := b.a.server.UnbindAccountSessions(ctx, systemID)
+	return n, known || n > 0
+}
+
 func (b adminBackend) Accounts(ctx context.Context) ([]admin.Account, error) {
 	accs := b.a.accounts.List()
 	out := make([]admin.Account, 0, len(accs))

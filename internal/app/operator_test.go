@@ -428,3 +428,47 @@ func TestReloadRefusesAFIFO(t *testing.T) {
 		t.Fatalf("alice cannot bind after the failed reload: %v", err)
 	}
 }
+
+// TestOperatorUnbindsAnAccount: DELETE /api/v1/accounts/{id}/sessions
+// unbinds every session of the account on this instance and says how
+// many; the other accounts' sessions stay. A configured account without
+// sessions answers 0, an unknown one 404.
+func TestOperatorUnbindsAnAccount(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.yaml")
+	writeAccounts(t, file, `accounts:
+  - {system_id: alice, password: a}
+  - {system_id: bob, password: b}
+  - {system_id: carol, password: c}
+`)
+	gw := startGateway(t, newFakeTMT(t, invalidNumbers), map[string]string{
+		"SMPP_ACCOUNTS_FILE": file, "ADMIN_TOKEN": adminToken,
+		"METRICS_ENABLED": "true", "METRICS_HOST": "127.0.0.1", "METRICS_PORT": "0",
+	})
+	adminAddr := gw.app.AdminAddr()
+	a1 := mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindTransmitter)
+	a2 := mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindReceiver)
+	bob := mustDialAs(t, gw.addr, "bob", "b", pdu.CmdBindTransceiver)
+	var res struct {
+		SystemID string `json:"system_id"`
+		Unbound  int
+	}
+	if code := api(t, adminAddr, "DELETE", "/api/v1/accounts/alice/sessions", &res); code != 200 || res.Unbound != 2 || res.SystemID != "alice" {
+		t.Fatalf("DELETE alice's sessions: %d %+v, want 200 with 2", code, res)
+	}
+	waitClosed(t, a1, "alice's transmitter")
+	waitClosed(t, a2, "alice's receiver")
+	if st, _, err := bob.Submit(ctxT(t), sm("40722570240999", 1)); err != nil || st != pdu.StatusOK {
+		t.Fatalf("bob after alice was unbound: %v %v", st, err)
+	}
+	res.Unbound = -1
+	if code := api(t, adminAddr, "DELETE", "/api/v1/accounts/carol/sessions", &res); code != 200 || res.Unbound != 0 {
+		t.Fatalf("DELETE carol's sessions (none): %d %+v, want 200 with 0", code, res)
+	}
+	if code := api(t, adminAddr, "DELETE", "/api/v1/accounts/zed/sessions", nil); code != 404 {
+		t.Fatalf("DELETE an unknown account's sessions: %d, want 404", code)
+	}
+	m := scrape(t, adminAddr)
+	if got := m[`smpp_connections_closed_total{reason="admin_unbind"}`]; got != 2 {
+		t.Errorf(`smpp_connections_closed_total{reason="admin_unbind"} = %v, want 2`, got)
+	}
+}

@@ -60,6 +60,16 @@ func sameAccount(a, b Account) bool {
 // them (CloseAccountRemoved), waiting at most until ctx ends. It returns
 // the number of sessions it ended.
 func (srv *Server) UnbindAccount(ctx context.Context, systemID string) int {
+	return srv.unbindAccount(ctx, systemID, CloseAccountRemoved)
+}
+
+// UnbindAccountSessions is UnbindAccount for an operator (the admin API):
+// the sessions close as admin_unbind, the account stays.
+func (srv *Server) UnbindAccountSessions(ctx context.Context, systemID string) int {
+	return srv.unbindAccount(ctx, systemID, CloseAdminUnbind)
+}
+
+func (srv *Server) unbindAccount(ctx context.Context, systemID string, reason CloseReason) int {
 	var victims []*Session
 	srv.mu.Lock()
 	for s := range srv.sessions {
@@ -70,7 +80,7 @@ func (srv *Server) UnbindAccount(ctx context.Context, systemID string) int {
 	srv.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range victims {
-		wg.Go(func() { s.unbindAndClose(ctx, CloseAccountRemoved) })
+		wg.Go(func() { s.unbindAndClose(ctx, reason) })
 	}
 	wg.Wait()
 	return len(victims)
