@@ -207,19 +207,27 @@ func TestConnectionsBeyondMaxClosed(t *testing.T) {
 	}
 }
 
-func testConnectionsBeyondMax(t *testing.T, opt, max int) {
+// startLimited starts a server holding at most maxConns connections (0:
+// the default); the connections appended to *held are closed at the end.
+func startLimited(t *testing.T, maxConns int, held *[]net.Conn) (*Server, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: opt})
+	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: maxConns})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	var held []net.Conn
 	t.Cleanup(func() {
-		for _, c := range held {
+		for _, c := range *held {
 			_ = c.Close()
 		}
 	})
+	return s, reg
+}
+
+func testConnectionsBeyondMax(t *testing.T, opt, max int) {
+	var held []net.Conn
+	s, reg := startLimited(t, opt, &held)
 	for range max {
 		c, err := net.Dial("tcp", s.Addr())
 		if err != nil {
@@ -241,20 +249,28 @@ func testConnectionsBeyondMax(t *testing.T, opt, max int) {
 	}
 	_ = held[0].Close()
 	held = held[1:]
-	var resp *http.Response
-	ok := false
-	for range 100 { // the freed place is given back when the server sees the close
-		resp, err = http.Get("http://" + s.Addr() + PathHealthz)
+	// The freed place is given back when the server sees the close.
+	if err := healthzSoon(http.DefaultClient, s.Addr()); err != nil {
+		t.Fatalf("after one connection closed, /healthz: %v", err)
+	}
+}
+
+// healthzSoon asks /healthz until it answers 200, for up to a second.
+func healthzSoon(client *http.Client, addr string) error {
+	var err error
+	for range 100 {
+		var resp *http.Response
+		resp, err = client.Get("http://" + addr + PathHealthz)
 		if err == nil {
-			ok = resp.StatusCode == http.StatusOK
 			resp.Body.Close()
-			break
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !ok {
-		t.Fatalf("after one connection closed, /healthz: %v", err)
-	}
+	return err
 }
 
 func counterOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
@@ -293,18 +309,8 @@ func TestScraperGone(t *testing.T) {
 // connection takes the place of the one idle longest instead of being
 // refused: clients asking once a minute cannot hold the port shut.
 func TestIdleKeepAliveConnectionsMakeRoom(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: 4})
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	var held []net.Conn
-	t.Cleanup(func() {
-		for _, c := range held {
-			_ = c.Close()
-		}
-	})
+	s, reg := startLimited(t, 4, &held)
 	for range 4 {
 		c, err := net.Dial("tcp", s.Addr())
 		if err != nil {
@@ -320,20 +326,9 @@ func TestIdleKeepAliveConnectionsMakeRoom(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// A connection counts as idle once the server has finished its response.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	var err error
-	ok := false
-	for range 100 { // a connection counts as idle once the server has finished its response
-		var resp *http.Response
-		resp, err = client.Get("http://" + s.Addr() + PathHealthz)
-		if err == nil {
-			ok = resp.StatusCode == http.StatusOK
-			resp.Body.Close()
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !ok {
+	if err := healthzSoon(client, s.Addr()); err != nil {
 		t.Fatalf("a new connection while %d keep-alive ones idle: %v", len(held), err)
 	}
 	if got := counterOf(t, reg, "admin_idle_connections_closed_total"); got < 1 {

@@ -125,18 +125,25 @@ func waitClosed(t *testing.T, c *esme.Client, what string) {
 // unbinds one through it, reloads an accounts file that adds, changes and
 // removes accounts while sessions are bound, and checks the per-account
 // series.
+// startOperatorGateway starts a gateway with accounts (the YAML of an
+// accounts file, at file) and the admin API on a free port (adminAddr).
+func startOperatorGateway(t *testing.T, accounts string) (gw *gateway, adminAddr, file string) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "accounts.yaml")
+	writeAccounts(t, file, accounts)
+	gw = startGateway(t, newFakeTMT(t, invalidNumbers), map[string]string{
+		"SMPP_ACCOUNTS_FILE": file, "ADMIN_TOKEN": adminToken,
+		"METRICS_ENABLED": "true", "METRICS_HOST": "127.0.0.1", "METRICS_PORT": "0",
+	})
+	return gw, gw.app.AdminAddr(), file
+}
+
 func TestOperatorEndToEnd(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "accounts.yaml")
-	writeAccounts(t, file, `accounts:
+	gw, adminAddr, file := startOperatorGateway(t, `accounts:
   - {system_id: alice, password: a, max_binds: 3}
   - {system_id: bob, password: b}
   - {system_id: carol, password: c}
 `)
-	gw := startGateway(t, newFakeTMT(t, invalidNumbers), map[string]string{
-		"SMPP_ACCOUNTS_FILE": file, "ADMIN_TOKEN": adminToken,
-		"METRICS_ENABLED": "true", "METRICS_HOST": "127.0.0.1", "METRICS_PORT": "0",
-	})
-	adminAddr := gw.app.AdminAddr()
 	// Every account's pending-receipt gauge is there from the start.
 	start := scrape(t, adminAddr)
 	for _, id := range []string{"alice", "bob", "carol"} {
@@ -434,17 +441,11 @@ func TestReloadRefusesAFIFO(t *testing.T) {
 // many; the other accounts' sessions stay. A configured account without
 // sessions answers 0, an unknown one 404.
 func TestOperatorUnbindsAnAccount(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "accounts.yaml")
-	writeAccounts(t, file, `accounts:
+	gw, adminAddr, _ := startOperatorGateway(t, `accounts:
   - {system_id: alice, password: a}
   - {system_id: bob, password: b}
   - {system_id: carol, password: c}
 `)
-	gw := startGateway(t, newFakeTMT(t, invalidNumbers), map[string]string{
-		"SMPP_ACCOUNTS_FILE": file, "ADMIN_TOKEN": adminToken,
-		"METRICS_ENABLED": "true", "METRICS_HOST": "127.0.0.1", "METRICS_PORT": "0",
-	})
-	adminAddr := gw.app.AdminAddr()
 	a1 := mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindTransmitter)
 	a2 := mustDialAs(t, gw.addr, "alice", "a", pdu.CmdBindReceiver)
 	bob := mustDialAs(t, gw.addr, "bob", "b", pdu.CmdBindTransceiver)

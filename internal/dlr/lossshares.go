@@ -107,21 +107,19 @@ func (s *lossShares) wrote(seq int64, n int, now time.Time) {
 // storedSince sums the receipts this instance stored after count seq
 // (removals not taken off).
 func (s *lossShares) storedSince(seq int64) int {
-	n := 0
-	for k, v := range s.nets {
-		if k >= seq {
-			n += v.stored
-		}
-	}
-	return n
+	return s.sumSince(seq, func(v *netShare) int { return v.stored })
 }
 
 // since sums this instance's writes after count seq.
 func (s *lossShares) since(seq int64) int {
+	return s.sumSince(seq, func(v *netShare) int { return v.n })
+}
+
+func (s *lossShares) sumSince(seq int64, of func(*netShare) int) int {
 	n := 0
 	for k, v := range s.nets {
 		if k >= seq {
-			n += v.n
+			n += of(v)
 		}
 	}
 	return n
