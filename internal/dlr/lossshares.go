@@ -35,8 +35,9 @@ type lossShares struct {
 	// call was built, and a later count may be recorded before its reply.
 	recent []countAt
 	// nets: count number → receipts this instance stored less those it
-	// removed after that count and before the next, with when the first
-	// was recorded (entries are forgotten after shareMemory).
+	// removed after that count and before the next (write numbers rounded
+	// down by countOf), with when the first was recorded (entries are
+	// forgotten after shareMemory).
 	nets map[int64]*netShare
 }
 
@@ -50,6 +51,16 @@ type countAt struct {
 	seq  int64
 	held int
 }
+
+// countStride: a count takes the next multiple of it in the account's
+// sequence, a put the next number (countLua), so the count a write came
+// after is its number rounded down to a multiple (countOf). Far more puts
+// of one account than fit between two counts (a sweep every couple of
+// seconds).
+const countStride = 1 << 20
+
+// countOf is the number of the count that write number seq came after.
+func countOf(seq int64) int64 { return seq - seq%countStride }
 
 // recentCounts is how many of its last counts an instance keeps.
 const recentCounts = 8
@@ -92,10 +103,12 @@ func (s *lossShares) wrote(seq int64, n int, now time.Time) {
 	if s.nets == nil {
 		s.nets = make(map[int64]*netShare)
 	}
-	v := s.nets[seq]
+	// One entry per count, not per write: a put takes a number of its own.
+	k := countOf(seq)
+	v := s.nets[k]
 	if v == nil {
 		v = &netShare{first: now}
-		s.nets[seq] = v
+		s.nets[k] = v
 	}
 	v.n += n
 	if n > 0 {

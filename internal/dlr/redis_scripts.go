@@ -613,13 +613,15 @@ return n`
 	// countLua: KEYS r, epoch, count sequence; ARGV expected epoch, new
 	// epoch. Returns {pending, epoch, lost, count sequence}: lost=1 when
 	// the caller expected an epoch marker and it is gone (Redis lost the
-	// account's keys); the marker is then written again. Every count and
-	// every put takes the next number of the account's count sequence, and
-	// every ack reads it: an instance knows after which count each of its
-	// writes came, so that what Redis lost can be summed from one count
-	// and every instance's writes after it (lossShares). A number that is
-	// not above one an earlier reply showed says Redis went back in time
-	// (RedisQueue.wentBackLocked).
+	// account's keys); the marker is then written again. The account's
+	// sequence numbers its counts and its puts: a count takes the next
+	// multiple of countStride (1,048,576), a put the next number (INCR),
+	// and every ack reads it. So a write's number says after which count
+	// it came (the multiple at or below it), which lets what Redis lost be
+	// summed from one count and every instance's writes after it
+	// (lossShares), and a put's or count's number not above one an
+	// earlier reply showed says Redis went back in time (wentback.go).
+	// Doubles hold the numbers exactly for 2^33 counts.
 	countLua = `
 local e = redis.call('GET', KEYS[2])
 local lost = 0
@@ -628,10 +630,12 @@ if not e and ARGV[1] ~= '' then
   redis.call('SET', KEYS[2], e)
   lost = 1
 end
--- Above maxmemory (noeviction) the INCR is refused: the count still
+-- Above maxmemory (noeviction) the SET is refused: the count still
 -- answers, with -1 for no new number.
-local seq = redis.pcall('INCR', KEYS[3])
-if type(seq) ~= 'number' then seq = -1 end
+local cur = tonumber(redis.call('GET', KEYS[3]) or '0')
+local seq = (math.floor(cur / 1048576) + 1) * 1048576
+local set = redis.pcall('SET', KEYS[3], string.format('%.0f', seq))
+if type(set) == 'table' and set.err then seq = -1 end
 return {redis.call('HLEN', KEYS[1]), e or '', lost, seq}`
 )
 

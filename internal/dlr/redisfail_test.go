@@ -289,13 +289,15 @@ func TestLossCountedFromTheCountTheMarkerNames(t *testing.T) {
 	}
 	a, b := qs[0], qs[1]
 	now := time.Now()
-	a.shareLocked("acme").counted(5, 10, now) // count 5: 10 pending
-	b.shareLocked("acme").wrote(5, 3, now)    // B stores 3 after it
-	marker := a.markerLocked("acme")          // A builds a put: its marker names count 5
-	a.shareLocked("acme").counted(6, 13, now) // A's count 6 (13 pending) is recorded first
-	b.shareLocked("acme").wrote(6, 2, now)    // B stores 2 after it: Redis holds 15
-	a.epochSeenLocked("acme", marker, true)   // A's put finds the keys gone
-	b.epochSeenLocked("acme", marker, false)  // B finds A's marker
+	// Counts take multiples of countStride, puts the numbers after them.
+	c5, c6 := int64(5*countStride), int64(6*countStride)
+	a.shareLocked("acme").counted(c5, 10, now) // count 5: 10 pending
+	b.shareLocked("acme").wrote(c5+1, 3, now)  // B stores 3 after it
+	marker := a.markerLocked("acme")           // A builds a put: its marker names count 5
+	a.shareLocked("acme").counted(c6, 13, now) // A's count 6 (13 pending) is recorded first
+	b.shareLocked("acme").wrote(c6+1, 2, now)  // B stores 2 after it: Redis holds 15
+	a.epochSeenLocked("acme", marker, true)    // A's put finds the keys gone
+	b.epochSeenLocked("acme", marker, false)   // B finds A's marker
 	la := metric(t, regs[0], "dlr_lost_total", "cause="+LostRedisDataLoss)
 	lb := metric(t, regs[1], "dlr_lost_total", "cause="+LostRedisDataLoss)
 	if la+lb != 15 {

@@ -292,8 +292,8 @@ type putGroup struct {
 	exec    *redis.SliceCmd
 	res     []any // the script's reply {stored, epoch, lost}
 	err     error
-	count   int   // receipts the script stored
-	seen    int64 // the highest count number a reply had shown when it was built (wentBackLocked)
+	count   int      // receipts the script stored
+	check   seqCheck // what the reply's count number is judged against (checkSeqLocked)
 }
 
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
@@ -365,7 +365,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 				g.keys = append(g.keys, q.doneKeys(k.sys, now)...)
 			}
 			g.args = []any{q.epochs[k.sys], q.markerLocked(k.sys)}
-			g.seen = q.seenLocked(k.sys)
+			g.check = q.seqCheckLocked(k.sys)
 			if len(groups) == 0 {
 				// Often one account per batch: room for all of it at
 				// once (other groups grow as they go).
@@ -624,7 +624,7 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 		lost, _ := res[2].(int64)
 		seq, _ := res[3].(int64)
 		if g.count > 0 { // the put took a number
-			q.checkSeqLocked(g.sys, epoch, lost == 1, seq, g.seen)
+			q.checkSeqLocked(g.sys, epoch, lost == 1, seq, g.check)
 		}
 		q.epochSeenLocked(g.sys, epoch, lost == 1)
 		q.shareLocked(g.sys).wrote(seq, g.count, now)

@@ -734,9 +734,9 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 		cmds := make([]*redis.Cmd, len(systems))
 		q.mu.Lock()
 		expected, markers := make([]string, len(systems)), make([]string, len(systems))
-		seen := make([]int64, len(systems))
+		checks := make([]seqCheck, len(systems))
 		for i, sys := range systems {
-			expected[i], markers[i], seen[i] = q.epochs[sys], q.markerLocked(sys), q.seenLocked(sys)
+			expected[i], markers[i], checks[i] = q.epochs[sys], q.markerLocked(sys), q.seqCheckLocked(sys)
 		}
 		q.mu.Unlock()
 		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -761,7 +761,7 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 				out[i] = -1
 				continue
 			}
-			out[i] = q.recordCount(sys, res, seen[i])
+			out[i] = q.recordCount(sys, res, checks[i])
 		}
 		if !noScript {
 			break
@@ -778,13 +778,13 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 // held is counted in dlr_lost_total{cause="redis_data_loss"}.
 func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, error) {
 	q.mu.Lock()
-	expected, marker, seen := q.epochs[systemID], q.markerLocked(systemID), q.seenLocked(systemID)
+	expected, marker, check := q.epochs[systemID], q.markerLocked(systemID), q.seqCheckLocked(systemID)
 	q.mu.Unlock()
 	res, err := q.s.count.Run(ctx, q.c, q.countKeys(systemID), expected, marker).Slice()
 	if err != nil || len(res) != 4 {
 		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
 	}
-	return q.recordCount(systemID, res, seen), nil
+	return q.recordCount(systemID, res, check), nil
 }
 
 // countKeys are countLua's keys for sys.
@@ -793,16 +793,16 @@ func (q *RedisQueue) countKeys(sys string) []string {
 }
 
 // recordCount keeps what the count script reported {pending, epoch, lost,
-// count number} and counts a loss it detected; seen is the highest count
-// number a reply had shown when the count was sent.
-func (q *RedisQueue) recordCount(sys string, res []any, seen int64) int {
+// count number} and counts a loss it detected; check is what the count
+// was built with (checkSeqLocked).
+func (q *RedisQueue) recordCount(sys string, res []any, check seqCheck) int {
 	n, _ := res[0].(int64)
 	epoch, _ := res[1].(string)
 	lost, _ := res[2].(int64)
 	seq, _ := res[3].(int64)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.checkSeqLocked(sys, epoch, lost == 1, seq, seen)
+	q.checkSeqLocked(sys, epoch, lost == 1, seq, check)
 	q.epochSeenLocked(sys, epoch, lost == 1)
 	q.shareLocked(sys).counted(seq, int(n), time.Now())
 	return int(n)

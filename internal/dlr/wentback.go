@@ -1,8 +1,8 @@
 package dlr
 
-// Redis that went back in time. Every put and every count takes the next
-// number of the account's count sequence (countLua), so a number not
-// above the highest one this instance had seen when it sent the call
+// Redis that went back in time. Every put and every count takes a new,
+// higher number of the account's count sequence (countLua), so a number
+// not above the highest one this instance had seen when it sent the call
 // says that Redis lost writes it had acknowledged, although the account's
 // epoch marker is still there: it was restarted from an older snapshot or
 // append-only file, or failed over to a replica that had not received
@@ -13,41 +13,56 @@ package dlr
 // dlr_redis_went_back_total and logged with this instance's receipts
 // stored after the number Redis shows now.
 
-// seenLocked is the highest count number a reply has shown this instance
-// for sys (0: none yet). With REDIS_WAIT_REPLICAS, only the numbers its
-// puts took: those were replicated with the receipts, whereas a count's
-// number or an acknowledgement is not waited for, and a failover that
-// loses one of them loses no receipt.
-func (q *RedisQueue) seenLocked(sys string) int64 {
-	sh := q.shares[sys]
-	switch {
-	case sh == nil:
-		return 0
-	case q.o.WaitReplicas > 0:
-		return sh.putSeq
-	default:
-		return sh.lastSeq
-	}
+// seqCheck is what a put or count is built with, for checkSeqLocked to
+// judge the number its reply brings: the highest number a reply had shown
+// this instance for the account (0: none yet), and which history that was
+// (the account's lossShares, replaced when Redis is found to have lost
+// the account, and the epoch marker the call expects).
+type seqCheck struct {
+	seen  int64
+	share *lossShares
+	epoch string
 }
 
-// checkSeqLocked takes the count number seq that a put or count of sys
-// took, sent when seen was the highest number shown: not above it, with
-// the account's marker unchanged, Redis went back in time. A marker found
-// gone (lost) or changed is the data-loss path's (epochSeenLocked).
-func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, seq, seen int64) {
-	if lost || seq < 1 || seen < 1 || seq > seen || epoch == "" || epoch != q.epochs[sys] {
+// seqCheckLocked is the seqCheck of a call for sys built now. With
+// REDIS_WAIT_REPLICAS, seen is the highest number this instance's puts
+// took: those were replicated with the receipts, whereas a count's number
+// or an acknowledgement is not waited for, and a failover that loses one
+// of them loses no receipt.
+func (q *RedisQueue) seqCheckLocked(sys string) seqCheck {
+	sh := q.shares[sys]
+	c := seqCheck{share: sh, epoch: q.epochs[sys]}
+	switch {
+	case sh == nil:
+	case q.o.WaitReplicas > 0:
+		c.seen = sh.putSeq
+	default:
+		c.seen = sh.lastSeq
+	}
+	return c
+}
+
+// checkSeqLocked takes the number seq that a put or count of sys took,
+// built with c: not above c.seen, within the same history and with the
+// account's marker as it expected, Redis went back in time. A marker found
+// gone (lost) or changed is the data-loss path's (epochSeenLocked); a
+// history replaced since the call was built (a loss, or Redis going back,
+// recorded from another reply) is not judged again: the numbers the call
+// was built against belong to the history that ended.
+func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, seq int64, c seqCheck) {
+	if lost || seq < 1 || c.seen < 1 || seq > c.seen || epoch == "" || epoch != c.epoch || q.shares[sys] != c.share {
 		return
 	}
-	stored := 0
-	if sh := q.shares[sys]; sh != nil {
-		stored = sh.storedSince(seq)
-	}
+	// Stored after the count before the number Redis is back at, as far
+	// as this instance remembers (shareMemory): an upper bound within one
+	// count, a lower one for data older than that memory.
+	stored := c.share.storedSince(countOf(seq - 1))
 	// What this instance knew of the account's counts and writes belongs
 	// to the lost history: a later loss is counted from new counts.
 	delete(q.shares, sys)
 	if q.wentBack != nil {
 		q.wentBack.Inc()
 	}
-	q.log.Error("dlr.redis_went_back", "system_id", sys, "count_number", seq, "seen", seen, "stored_after", stored,
-		"detail", "Redis lost writes it had acknowledged although the account's marker is there (restarted from an older snapshot or append-only file, or failed over to a replica that lagged): of the receipts this instance stored after that point (stored_after), those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after it may be sent again")
+	q.log.Error("dlr.redis_went_back", "system_id", sys, "count_number", seq, "seen", c.seen, "stored_after", stored,
+		"detail", "Redis lost writes it had acknowledged although the account's marker is there (restarted from an older snapshot or append-only file, or failed over to a replica that lagged): of the receipts this instance stored after that point (stored_after, as far as the last minute goes), those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after it may be sent again")
 }

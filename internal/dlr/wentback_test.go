@@ -166,17 +166,73 @@ func TestWentBackComparesWaitedNumbersOnly(t *testing.T) {
 	for _, tt := range []struct {
 		wait int
 		want int64
-	}{{0, 12}, {1, 9}} {
+	}{{0, 2 * countStride}, {1, countStride + 9}} {
 		q := &RedisQueue{o: RedisOptions{WaitReplicas: tt.wait}, shares: map[string]*lossShares{}}
 		sh := q.shareLocked("acme")
-		sh.wrote(9, 3, time.Now())    // a put took 9
-		sh.wrote(11, -1, time.Now())  // an ack read 11
-		sh.counted(12, 2, time.Now()) // a count took 12
-		if got := q.seenLocked("acme"); got != tt.want {
+		sh.counted(countStride, 2, time.Now())
+		sh.wrote(countStride+9, 3, time.Now())   // a put took it
+		sh.wrote(countStride+11, -1, time.Now()) // an ack read it
+		sh.counted(2*countStride, 2, time.Now())
+		if got := q.seqCheckLocked("acme").seen; got != tt.want {
 			t.Errorf("WaitReplicas %d: seen %d, want %d", tt.wait, got, tt.want)
 		}
-		if got := q.seenLocked("other"); got != 0 {
+		if got := q.seqCheckLocked("other").seen; got != 0 {
 			t.Errorf("an account never seen: %d, want 0", got)
 		}
+	}
+}
+
+// TestWentBackJudgedOncePerHistory: a call built before its account's
+// history ended (Redis found to have lost the account, or to have gone
+// back, from another reply) is not judged against the old numbers: Redis
+// restarted empty is counted as a loss only, and Redis going back once is
+// counted once however many calls were in flight.
+func TestWentBackJudgedOncePerHistory(t *testing.T) {
+	newQ := func() (*RedisQueue, *prometheus.Registry) {
+		reg := prometheus.NewRegistry()
+		q := &RedisQueue{shares: map[string]*lossShares{}, epochs: map[string]string{"acme": "M1/0"},
+			log: slog.New(slog.DiscardHandler), newEpoch: "M2"}
+		q.wentBack = prometheus.NewCounter(prometheus.CounterOpts{Name: "dlr_redis_went_back_total"})
+		reg.MustRegister(q.wentBack)
+		now := time.Now()
+		q.shareLocked("acme").counted(4*countStride, 10, now)
+		q.shareLocked("acme").wrote(4*countStride+3, 2, now)
+		return q, reg
+	}
+	t.Run("restarted empty while a count was in flight", func(t *testing.T) {
+		q, reg := newQ()
+		count := q.seqCheckLocked("acme")
+		// A commit in flight with it finds the marker gone first.
+		q.epochSeenLocked("acme", "M2/4194304", true)
+		q.checkSeqLocked("acme", "M2/4194304", false, countStride, count)
+		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 0 {
+			t.Fatalf("dlr_redis_went_back_total = %v, want 0: a loss, counted as one", got)
+		}
+	})
+	t.Run("went back with two calls in flight", func(t *testing.T) {
+		q, reg := newQ()
+		put, count := q.seqCheckLocked("acme"), q.seqCheckLocked("acme")
+		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+1, put)
+		q.checkSeqLocked("acme", "M1/0", false, 5*countStride, count) // above: a new count of the new history
+		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+2, count)
+		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
+			t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
+		}
+	})
+}
+
+// TestNetsOneEntryPerCount: every put takes a number of its own, but an
+// instance keeps one entry per count it came after, not one per put.
+func TestNetsOneEntryPerCount(t *testing.T) {
+	var sh lossShares
+	now := time.Now()
+	for c := int64(1); c <= 3; c++ {
+		sh.counted(c*countStride, 0, now)
+		for i := int64(1); i <= 2000; i++ {
+			sh.wrote(c*countStride+i, 1, now)
+		}
+	}
+	if len(sh.nets) != 3 || sh.since(2*countStride) != 4000 || sh.storedSince(3*countStride) != 2000 {
+		t.Fatalf("%d entries, %d since count 2, %d stored since count 3; want 3, 4000, 2000", len(sh.nets), sh.since(2*countStride), sh.storedSince(3*countStride))
 	}
 }
