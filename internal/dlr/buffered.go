@@ -402,7 +402,7 @@ func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
 func (q *BufferedQueue) degradeLocked(sys string, cause error) *degraded {
 	a := q.accounts[sys]
 	if a == nil {
-		a = &degraded{since: time.Now(), lastErr: cause}
+		a = &degraded{since: q.flaps.now(), lastErr: cause}
 		q.accounts[sys] = a
 		if repeated, ok := q.flaps.degraded(sys); ok {
 			q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", sys, "err", fmt.Sprint(cause), "size", q.size,
@@ -414,6 +414,19 @@ func (q *BufferedQueue) degradeLocked(sys string, cause error) *degraded {
 		a.lastErr = cause
 	}
 	return a
+}
+
+// logLastingLocked logs at ERROR the degradation of an account that was
+// logged at DEBUG (a flap soon after another) and has lasted flapWindow
+// since: an outage that starts as a flap is still an outage. Each pass of
+// the write-back runs it.
+func (q *BufferedQueue) logLastingLocked() {
+	for sys, a := range q.accounts {
+		if repeated, ok := q.flaps.lasting(sys, a.since); ok {
+			q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", sys, "err", fmt.Sprint(a.lastErr), "size", q.size,
+				"repeated", repeated, "degraded_for", time.Since(a.since).String())
+		}
+	}
 }
 
 func (q *BufferedQueue) startFlusherLocked() {
@@ -471,6 +484,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	q.flushMu.Lock()
 	defer q.flushMu.Unlock()
 	q.mu.Lock()
+	q.logLastingLocked()
 	var chunk []Receipt
 	var recs []bufferedRecord
 	var done []string // finished while buffered: dropped, not written

@@ -683,7 +683,7 @@ func TestBufferedQueueLogsWhatEachAccountWroteBack(t *testing.T) {
 // refuses writes on and off (maxmemory reached and freed) logs its first
 // degradation at ERROR and its recovery at INFO; the flaps within the next
 // 30 s go to DEBUG, and the first degradation after them is at ERROR again
-// with how many were not.
+// with how many were not; a quiet one that lasts 30 s is logged at ERROR.
 func TestBufferedQueueFlappingAccountLogsOnce(t *testing.T) {
 	var logBuf bytes.Buffer
 	now := time.Unix(1_700_000_000, 0)
@@ -708,6 +708,25 @@ func TestBufferedQueueFlappingAccountLogsOnce(t *testing.T) {
 	}
 	now = now.Add(flapWindow)
 	flap("L")
+	// A flap right after that line, quiet, turns into an outage: once it
+	// has lasted 30 s the next write-back pass logs it at ERROR, and its
+	// end at INFO.
+	now = now.Add(time.Second)
+	inner.down.Store(true)
+	if err := q.Put(ctx, receipt("Q", "acme", 0)); err != nil {
+		t.Fatalf("Put during the outage: %v", err)
+	}
+	if _, err := q.Flush(ctx); err == nil {
+		t.Fatal("Flush succeeded while down")
+	}
+	now = now.Add(flapWindow)
+	if _, err := q.Flush(ctx); err == nil {
+		t.Fatal("Flush succeeded while down")
+	}
+	inner.down.Store(false)
+	if n, err := q.Flush(ctx); err != nil || n != 1 {
+		t.Fatalf("Flush: %d, %v; want 1", n, err)
+	}
 	type line struct {
 		level    string
 		repeated float64
@@ -726,8 +745,8 @@ func TestBufferedQueueFlappingAccountLogsOnce(t *testing.T) {
 			again = append(again, line{m["level"].(string), rep})
 		}
 	}
-	wantDegraded := []line{{"ERROR", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"ERROR", 4}}
-	wantAgain := []line{{"INFO", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"INFO", 0}}
+	wantDegraded := []line{{"ERROR", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"ERROR", 4}, {"DEBUG", 0}, {"ERROR", 0}}
+	wantAgain := []line{{"INFO", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"DEBUG", 0}, {"INFO", 0}, {"INFO", 0}}
 	if !slices.Equal(degraded, wantDegraded) || !slices.Equal(again, wantAgain) {
 		t.Fatalf("degraded lines %v, want %v; available-again lines %v, want %v", degraded, wantDegraded, again, wantAgain)
 	}

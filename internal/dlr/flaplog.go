@@ -52,6 +52,21 @@ func (f *flapLog) degraded(sys string) (repeated int, loud bool) {
 	return repeated, true
 }
 
+// lasting reports whether sys's degradation, not logged at ERROR (quiet),
+// has lasted flapWindow since since and is to be logged at ERROR now, with
+// the degradations before it not logged. Its recovery is then logged at
+// INFO.
+func (f *flapLog) lasting(sys string, since time.Time) (repeated int, loud bool) {
+	e := f.entries[sys]
+	now := f.now()
+	if e == nil || !e.quiet || now.Sub(since) < flapWindow {
+		return 0, false
+	}
+	repeated = max(e.repeated-1, 0) // this one is logged now
+	*e = flapEntry{logged: now}
+	return repeated, true
+}
+
 // recovered reports whether sys's recovery is logged at INFO: when its
 // degradation was.
 func (f *flapLog) recovered(sys string) bool {
