@@ -166,7 +166,7 @@ func checkAccountValues(data []byte) string {
 				switch {
 				case (k == "max_binds" || k == "max_pending_receipts") && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!float":
 					msg = fmt.Sprintf("line %d: %s: want a whole number, not %s %q", v.Line, k, yamlKind(v.ShortTag()), v.Value)
-				case k == "allowed_networks" && v.Kind == yaml.SequenceNode && len(v.Content) == 0:
+				case k == "allowed_networks" && ((v.Kind == yaml.SequenceNode && len(v.Content) == 0) || v.ShortTag() == "!!null"):
 					msg = fmt.Sprintf("line %d: allowed_networks: the list is empty: leave the key out to allow any address, or list the networks that may bind", v.Line)
 				}
 			}

@@ -21,6 +21,8 @@ func TestAccountsFileErrorsReadForPeople(t *testing.T) {
 		{"fraction for max_binds", "accounts:\n  - system_id: a\n    max_binds: 2.9\n", `line 3: max_binds: want a whole number, not a number "2.9"`},
 		{"fraction for max_pending_receipts", "accounts:\n  - system_id: a\n    max_pending_receipts: 1e3\n", `line 3: max_pending_receipts: want a whole number, not a number "1e3"`},
 		{"empty allowed_networks", "accounts:\n  - system_id: a\n    allowed_networks: []\n", "line 3: allowed_networks: the list is empty: leave the key out to allow any address, or list the networks that may bind"},
+		{"allowed_networks with every entry commented out", "accounts:\n  - system_id: a\n    allowed_networks:\n    #  - 10.0.0.0/8\n    password: p\n", "line 3: allowed_networks: the list is empty: leave the key out to allow any address, or list the networks that may bind"},
+		{"allowed_networks: ~", "accounts:\n  - system_id: a\n    allowed_networks: ~\n", "line 3: allowed_networks: the list is empty: leave the key out to allow any address, or list the networks that may bind"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -318,7 +318,7 @@ func (s *Session) handleResponse(p pdu.PDU, decodeErr error) (matched bool) {
 		delete(s.pending, p.Sequence)
 		s.signalIfNoPending()
 	} else {
-		late, lateReceipt = s.expired.has(p.Sequence)
+		late, lateReceipt = s.expired.take(p.Sequence)
 	}
 	s.pmu.Unlock()
 	// Matched, or late to a request that timed out lately: the client
@@ -458,9 +458,15 @@ func (r *expiredRing) add(seq uint32, receipt bool, window int) {
 	r.n++
 }
 
-// has reports whether seq timed out lately, and whether it was a receipt.
-func (r *expiredRing) has(seq uint32) (found, receipt bool) {
+// take reports whether seq timed out lately, and whether it was a
+// receipt, and forgets it: one late answer each. A client replaying the
+// answer to one old request would otherwise count as answering for ever
+// (never unbound as unanswered) and never spend its idle-PDU budget.
+func (r *expiredRing) take(seq uint32) (found, receipt bool) {
 	receipt, found = r.index[seq]
+	if found {
+		delete(r.index, seq) // its slot in seqs is overwritten in turn; add tolerates the missing key
+	}
 	return found, receipt
 }
 

@@ -428,3 +428,38 @@ func TestLateAnswersOfAWholeWindowAreNotIdle(t *testing.T) {
 		t.Fatalf("closed as %s (%v)", r, s.State())
 	}
 }
+
+// TestReplayedLateAnswerIsIdle: a late answer counts once; the same
+// answer sent again is a response to nothing, an idle PDU: a client cannot
+// replay one old answer to look alive or to send without a bound.
+func TestReplayedLateAnswerIsIdle(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ts, clk := fakeClockServer(t, smpp.Options{EnquireLinkInterval: -1, InactivityTimeout: -1, ResponseTimeout: 10 * time.Second,
+		MaxIdlePDUsPerSecond: 5, Registerer: reg})
+	conn := rawBoundFrom(t, attackerIP, ts.addr)
+	s := sessionFrom(ts.srv, attackerIP)
+	answered := make(chan error, 2)
+	first := sendDeliver(t, s, conn, answered)
+	second := sendDeliver(t, s, conn, answered)
+	if _, err := conn.Write(header(16, pdu.CmdDeliverSMResp, second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-answered; err != nil {
+		t.Fatalf("the answered deliver_sm: %v", err)
+	}
+	clk.Advance(20 * time.Second)
+	if err := <-answered; err != smpp.ErrTimeout {
+		t.Fatalf("the unanswered deliver_sm: %v, want ErrTimeout", err)
+	}
+	var replay []byte
+	for range 10 {
+		replay = append(replay, header(16, pdu.CmdDeliverSMResp, first)...)
+	}
+	if _, err := conn.Write(replay); err != nil {
+		t.Fatal(err)
+	}
+	if !waitCond(func() bool { return counterValue(t, reg, "smpp_idle_pdu_pauses_total", "", "") == 1 }) {
+		t.Fatal("nine replays of one late answer did not count against the idle-PDU budget of 5")
+	}
+	clk.Advance(time.Second) // the paused reader reads on, and the server stops at once
+}
