@@ -411,7 +411,11 @@ func (s *Session) handleBind(p pdu.PDU) {
 		// Counted, it got a client reconnecting over its max_binds (or
 		// clients behind one NAT) slowed down and then every account
 		// on the address refused.
-		s.logBindFailed(b.SystemID, mode, status, "max_binds reached")
+		detail := "max_binds reached"
+		if s.evicted.Load() {
+			detail = "the connection was closed to make room for another (unbound_evicted)"
+		}
+		s.logBindFailed(b.SystemID, mode, status, detail)
 		s.answerFailedBind(p, status)
 		return
 	}
