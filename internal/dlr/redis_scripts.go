@@ -611,7 +611,8 @@ end
 return n`
 
 	// countLua: KEYS r, epoch, count sequence; ARGV expected epoch, new
-	// epoch. Returns {pending, epoch, lost, count sequence}: lost=1 when
+	// epoch. Returns {pending, epoch, lost, count sequence, the sequence
+	// before the count}: lost=1 when
 	// the caller expected an epoch marker and it is gone (Redis lost the
 	// account's keys); the marker is then written again. The account's
 	// sequence numbers its counts and its puts: a count takes the next
@@ -619,8 +620,11 @@ return n`
 	// and every ack reads it. So a write's number says after which count
 	// it came (the multiple at or below it), which lets what Redis lost be
 	// summed from one count and every instance's writes after it
-	// (lossShares), and a put's or count's number not above one an
-	// earlier reply showed says Redis went back in time (wentback.go).
+	// (lossShares); and the sequence found below a number an earlier reply
+	// showed, before a put or count took its own, says Redis went back in
+	// time (wentback.go). For a count that is the sequence it found, not
+	// its own number: the multiple that would have come anyway when no
+	// count was lost.
 	// Doubles hold the numbers exactly for 2^33 counts.
 	countLua = `
 local e = redis.call('GET', KEYS[2])
@@ -636,7 +640,7 @@ local cur = tonumber(redis.call('GET', KEYS[3]) or '0')
 local seq = (math.floor(cur / 1048576) + 1) * 1048576
 local set = redis.pcall('SET', KEYS[3], string.format('%.0f', seq))
 if type(set) == 'table' and set.err then seq = -1 end
-return {redis.call('HLEN', KEYS[1]), e or '', lost, seq}`
+return {redis.call('HLEN', KEYS[1]), e or '', lost, seq, cur}`
 )
 
 type redisScripts struct {

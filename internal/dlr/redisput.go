@@ -624,7 +624,7 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 		lost, _ := res[2].(int64)
 		seq, _ := res[3].(int64)
 		if g.count > 0 { // the put took a number
-			q.checkSeqLocked(g.sys, epoch, lost == 1, seq, g.check)
+			q.checkSeqLocked(g.sys, epoch, lost == 1, seq-1, g.check) // the sequence it found
 		}
 		q.epochSeenLocked(g.sys, epoch, lost == 1)
 		q.shareLocked(g.sys).wrote(seq, g.count, now)

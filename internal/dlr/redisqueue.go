@@ -752,8 +752,8 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 		})
 		for i, sys := range systems {
 			res, err := cmds[i].Slice()
-			if err == nil && len(res) != 4 {
-				err = fmt.Errorf("%w: count reply of %d values, want 4", ErrCorrupt, len(res))
+			if err == nil && len(res) != 5 {
+				err = fmt.Errorf("%w: count reply of %d values, want 5", ErrCorrupt, len(res))
 			}
 			if err != nil {
 				noScript = noScript || isNoScript(err)
@@ -781,7 +781,7 @@ func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, er
 	expected, marker, check := q.epochs[systemID], q.markerLocked(systemID), q.seqCheckLocked(systemID)
 	q.mu.Unlock()
 	res, err := q.s.count.Run(ctx, q.c, q.countKeys(systemID), expected, marker).Slice()
-	if err != nil || len(res) != 4 {
+	if err != nil || len(res) != 5 {
 		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
 	}
 	return q.recordCount(systemID, res, check), nil
@@ -793,16 +793,17 @@ func (q *RedisQueue) countKeys(sys string) []string {
 }
 
 // recordCount keeps what the count script reported {pending, epoch, lost,
-// count number} and counts a loss it detected; check is what the count
-// was built with (checkSeqLocked).
+// count number, the sequence it found} and counts a loss it detected;
+// check is what the count was built with (checkSeqLocked).
 func (q *RedisQueue) recordCount(sys string, res []any, check seqCheck) int {
 	n, _ := res[0].(int64)
 	epoch, _ := res[1].(string)
 	lost, _ := res[2].(int64)
 	seq, _ := res[3].(int64)
+	found, _ := res[4].(int64)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.checkSeqLocked(sys, epoch, lost == 1, seq, check)
+	q.checkSeqLocked(sys, epoch, lost == 1, found, check)
 	q.epochSeenLocked(sys, epoch, lost == 1)
 	q.shareLocked(sys).counted(seq, int(n), time.Now())
 	return int(n)

@@ -1,9 +1,9 @@
 package dlr
 
 // Redis that went back in time. Every put and every count takes a new,
-// higher number of the account's count sequence (countLua), so a number
-// not above the highest one this instance had seen when it sent the call
-// says that Redis lost writes it had acknowledged, although the account's
+// higher number of the account's count sequence (countLua), so finding
+// the sequence below the highest number this instance had seen when it
+// sent the call says that Redis lost writes it had acknowledged, although the account's
 // epoch marker is still there: it was restarted from an older snapshot or
 // append-only file, or failed over to a replica that had not received
 // the latest writes (REDIS_WAIT_REPLICAS=0). Receipts stored after that
@@ -42,27 +42,29 @@ func (q *RedisQueue) seqCheckLocked(sys string) seqCheck {
 	return c
 }
 
-// checkSeqLocked takes the number seq that a put or count of sys took,
-// built with c: not above c.seen, within the same history and with the
-// account's marker as it expected, Redis went back in time. A marker found
+// checkSeqLocked takes the sequence found that a put or count of sys
+// found before it took its number, built with c: below c.seen, within the
+// same history and with the account's marker as it expected, Redis went
+// back in time (a put's number found+1 is then not above c.seen; a
+// count's own number, the next multiple of countStride, may well be). A marker found
 // gone (lost) or changed is the data-loss path's (epochSeenLocked); a
 // history replaced since the call was built (a loss, or Redis going back,
 // recorded from another reply) is not judged again: the numbers the call
 // was built against belong to the history that ended.
-func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, seq int64, c seqCheck) {
-	if lost || seq < 1 || c.seen < 1 || seq > c.seen || epoch == "" || epoch != c.epoch || q.shares[sys] != c.share {
+func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, found int64, c seqCheck) {
+	if lost || found < 0 || c.seen < 1 || found >= c.seen || epoch == "" || epoch != c.epoch || q.shares[sys] != c.share {
 		return
 	}
-	// Stored after the count before the number Redis is back at, as far
+	// Stored after the count before the sequence Redis is back at, as far
 	// as this instance remembers (shareMemory): an upper bound within one
 	// count, a lower one for data older than that memory.
-	stored := c.share.storedSince(countOf(seq - 1))
+	stored := c.share.storedSince(countOf(found))
 	// What this instance knew of the account's counts and writes belongs
 	// to the lost history: a later loss is counted from new counts.
 	delete(q.shares, sys)
 	if q.wentBack != nil {
 		q.wentBack.Inc()
 	}
-	q.log.Error("dlr.redis_went_back", "system_id", sys, "count_number", seq, "seen", c.seen, "stored_after", stored,
+	q.log.Error("dlr.redis_went_back", "system_id", sys, "sequence_found", found, "seen", c.seen, "stored_after", stored,
 		"detail", "Redis lost writes it had acknowledged although the account's marker is there (restarted from an older snapshot or append-only file, or failed over to a replica that lagged): of the receipts this instance stored after that point (stored_after, as far as the last minute goes), those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after it may be sent again")
 }

@@ -56,7 +56,7 @@ func restoreAccount(t *testing.T, q *RedisQueue, sys string, snap map[string]str
 
 // TestRedisWentBackIsDetected: Redis that lost acknowledged writes while
 // the account's epoch marker stayed (an older snapshot, a replica that
-// lagged) is found by the next put, whose count number is not above one
+// lagged) is found by the next put, which finds the count sequence below one
 // already seen: dlr_redis_went_back_total counts it and the line says how
 // many receipts this instance stored after that point. Puts and counts
 // in flight together on a Redis that did not go back find nothing.
@@ -204,17 +204,34 @@ func TestWentBackJudgedOncePerHistory(t *testing.T) {
 		count := q.seqCheckLocked("acme")
 		// A commit in flight with it finds the marker gone first.
 		q.epochSeenLocked("acme", "M2/4194304", true)
-		q.checkSeqLocked("acme", "M2/4194304", false, countStride, count)
+		q.checkSeqLocked("acme", "M2/4194304", false, 1, count)
 		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 0 {
 			t.Fatalf("dlr_redis_went_back_total = %v, want 0: a loss, counted as one", got)
+		}
+	})
+	t.Run("no count lost, a count first after the restart", func(t *testing.T) {
+		// Redis came back at 4K+3 (the snapshot), after this instance had
+		// put at 4K+3 and then up to 4K+17: the count takes 5K, which
+		// would have come anyway, but found 4K+3, below what was seen.
+		q, reg := newQ()
+		q.shareLocked("acme").wrote(4*countStride+17, 14, time.Now())
+		count := q.seqCheckLocked("acme")
+		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+3, count)
+		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
+			t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
 		}
 	})
 	t.Run("went back with two calls in flight", func(t *testing.T) {
 		q, reg := newQ()
 		put, count := q.seqCheckLocked("acme"), q.seqCheckLocked("acme")
-		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+1, put)
-		q.checkSeqLocked("acme", "M1/0", false, 5*countStride, count) // above: a new count of the new history
-		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+2, count)
+		q.checkSeqLocked("acme", "M1/0", false, 4*countStride, put)     // the put found 4K: below 4K+3
+		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+1, count) // the count after it: the history ended
+		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
+			t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
+		}
+		// A call of the new history finding a sequence above what it saw
+		// is no going back.
+		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+5, q.seqCheckLocked("acme"))
 		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
 			t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
 		}
