@@ -89,7 +89,10 @@ func (q *jobQueue) pop() (job, bool) {
 	}
 	// The line is empty: it leaves the turn (the next account moves into
 	// its index) and gives its memory back, but for a small slice.
-	q.turn = append(q.turn[:q.next], q.turn[q.next+1:]...)
+	last := len(q.turn) - 1
+	copy(q.turn[q.next:], q.turn[q.next+1:])
+	q.turn[last] = nil // not kept alive by the slice's spare room
+	q.turn = q.turn[:last]
 	delete(q.lines, l.account)
 	return j, true
 }
