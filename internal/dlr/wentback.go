@@ -11,7 +11,10 @@ package dlr
 // sent again. Which of them were delivered meanwhile cannot be told, so
 // they are not counted in dlr_lost_total: the event is counted in
 // dlr_redis_went_back_total and logged with this instance's receipts
-// stored after the number Redis shows now.
+// stored after the number Redis shows now. Each instance judges from the
+// numbers it was shown: one whose first call after the loss comes once
+// other instances have taken the sequence past what it had seen finds
+// nothing (the alert sums every instance's counter).
 
 // seqCheck is what a put or count is built with, for checkSeqLocked to
 // judge the number its reply brings: the highest number a reply had shown
