@@ -122,6 +122,9 @@ type RedisQueue struct {
 	// listRetry: adding to Paccounts failed; not tried again before then.
 	listRetry time.Time
 	newEpoch  string // the epoch marker a script creates when the account has none (q.mu)
+	// wentBack: per account, when this instance last found Redis going
+	// back and the marker it wrote to tell the others (wentback.go).
+	wentBackAt map[string]wentBackMark
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -153,15 +156,16 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	q := &RedisQueue{
 		plainPuts: plain,
 		c:         c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
-		listLog:   logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
-		s:         newRedisScripts(),
-		claims:    newClaimLeases(),
-		forgetLog: logging.NewRepeats(opts.Logger, "dlr.lost_claims_forgotten", logging.RepeatOptions{}),
-		epochs:    make(map[string]string),
-		shares:    make(map[string]*lossShares),
-		listed:    make(map[string]bool),
-		unlisted:  make(map[string]struct{}),
-		newEpoch:  randomToken(),
+		listLog:    logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
+		s:          newRedisScripts(),
+		claims:     newClaimLeases(),
+		forgetLog:  logging.NewRepeats(opts.Logger, "dlr.lost_claims_forgotten", logging.RepeatOptions{}),
+		epochs:     make(map[string]string),
+		shares:     make(map[string]*lossShares),
+		wentBackAt: make(map[string]wentBackMark),
+		listed:     make(map[string]bool),
+		unlisted:   make(map[string]struct{}),
+		newEpoch:   randomToken(),
 	}
 	q.registerMetrics(opts.Registerer)
 	return q
@@ -829,6 +833,15 @@ func (q *RedisQueue) recordCount(sys string, res []any, check seqCheck) int {
 // that says so comes after another showing the marker.
 func (q *RedisQueue) epochSeenLocked(sys, epoch string, lost bool) {
 	before := q.epochs[sys]
+	if found, ok := wentBackFound(epoch); ok && !lost && epoch != before {
+		// Not a loss of the account: another instance (or this one)
+		// found Redis going back and says from which sequence.
+		if before != "" {
+			q.wentBackToldLocked(sys, epoch, found)
+		}
+		q.epochs[sys] = epoch
+		return
+	}
 	mine := epoch != "" && markerToken(epoch) == q.newEpoch
 	switch {
 	case epoch != "" && epoch == before:

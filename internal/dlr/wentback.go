@@ -1,5 +1,12 @@
 package dlr
 
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
 // Redis that went back in time. Every put and every count takes a new,
 // higher number of the account's count sequence (countLua), so finding
 // the sequence below the highest number this instance had seen when it
@@ -12,9 +19,12 @@ package dlr
 // they are not counted in dlr_lost_total: the event is counted in
 // dlr_redis_went_back_total and logged with this instance's receipts
 // stored after the number Redis shows now. Each instance judges from the
-// numbers it was shown: one whose first call after the loss comes once
-// other instances have taken the sequence past what it had seen finds
-// nothing (the alert sums every instance's counter).
+// numbers it was shown, and one whose first call after the loss comes once
+// other instances have taken the sequence past what it had seen would find
+// nothing: so the instance that finds it writes the account's epoch marker
+// anew, as "wb:<token>/<sequence found>", and every other instance that
+// had seen the former marker reports it at its next call, with its own
+// receipts stored after that sequence (wentBackToldLocked).
 
 // seqCheck is what a put or count is built with, for checkSeqLocked to
 // judge the number its reply brings: the highest number a reply had shown
@@ -68,6 +78,67 @@ func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, found int64, c
 	if q.wentBack != nil {
 		q.wentBack.Inc()
 	}
+	mark := wentBackMark{at: time.Now(), marker: "wb:" + randomToken() + "/" + strconv.FormatInt(found, 10)}
+	q.wentBackAt[sys] = mark
+	go q.tellWentBack(sys, mark.marker)
 	q.log.Error("dlr.redis_went_back", "system_id", sys, "sequence_found", found, "seen", c.seen, "stored_after", stored,
 		"detail", "Redis lost writes it had acknowledged although the account's marker is there (restarted from an older snapshot or append-only file, or failed over to a replica that lagged): of the receipts this instance stored after that point (stored_after, as far as the last minute goes), those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after it may be sent again")
+}
+
+// wentBackMark is what an instance remembers of its last finding for an
+// account: when, and the marker it wrote.
+type wentBackMark struct {
+	at     time.Time
+	marker string
+}
+
+// tellWentBackTimeout bounds the write of a went-back marker.
+const tellWentBackTimeout = 2 * time.Second
+
+// tellWentBack writes marker as sys's epoch marker, for the other
+// instances to report the going back too (best effort: should it fail,
+// each still judges from its own numbers). One short goroutine per
+// finding, which is rare.
+func (q *RedisQueue) tellWentBack(sys, marker string) {
+	ctx, cancel := context.WithTimeout(context.Background(), tellWentBackTimeout)
+	defer cancel()
+	if err := q.c.Set(ctx, q.epochKey(sys), marker, 0).Err(); err != nil {
+		q.log.Warn("dlr.redis_went_back_not_told", "system_id", sys, "err", err.Error())
+	}
+}
+
+// wentBackFound is the sequence a went-back marker says Redis came back
+// with ("wb:<token>/<sequence>").
+func wentBackFound(marker string) (int64, bool) {
+	rest, ok := strings.CutPrefix(marker, "wb:")
+	if !ok {
+		return 0, false
+	}
+	_, n, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, false
+	}
+	found, err := strconv.ParseInt(n, 10, 64)
+	return found, err == nil && found >= 0
+}
+
+// wentBackToldLocked takes a went-back marker of sys that replaced the
+// one this instance had seen: unless this instance wrote it, or found
+// the going back itself within shareMemory (already reported), it reports
+// it as its own, with its receipts stored after the sequence found.
+func (q *RedisQueue) wentBackToldLocked(sys, marker string, found int64) {
+	if m, ok := q.wentBackAt[sys]; ok && (m.marker == marker || time.Since(m.at) < shareMemory) {
+		return
+	}
+	stored := 0
+	if sh := q.shares[sys]; sh != nil {
+		stored = sh.storedSince(countOf(found))
+	}
+	delete(q.shares, sys)
+	q.wentBackAt[sys] = wentBackMark{at: time.Now(), marker: marker}
+	if q.wentBack != nil {
+		q.wentBack.Inc()
+	}
+	q.log.Error("dlr.redis_went_back", "system_id", sys, "sequence_found", found, "stored_after", stored, "told", true,
+		"detail", "another instance found that Redis lost writes it had acknowledged (an older snapshot or append-only file, or a replica that lagged): of the receipts this instance stored after that point (stored_after, as far as the last minute goes), those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after it may be sent again")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 )
 
 // snapshotAccount copies every key of sys under prefix (DUMP), and
@@ -189,11 +190,8 @@ func TestWentBackComparesWaitedNumbersOnly(t *testing.T) {
 // counted once however many calls were in flight.
 func TestWentBackJudgedOncePerHistory(t *testing.T) {
 	newQ := func() (*RedisQueue, *prometheus.Registry) {
-		reg := prometheus.NewRegistry()
-		q := &RedisQueue{shares: map[string]*lossShares{}, epochs: map[string]string{"acme": "M1/0"},
-			log: slog.New(slog.DiscardHandler), newEpoch: "M2"}
-		q.wentBack = prometheus.NewCounter(prometheus.CounterOpts{Name: "dlr_redis_went_back_total"})
-		reg.MustRegister(q.wentBack)
+		q, reg := newUnreachableQueue(t)
+		q.newEpoch = "M2"
 		now := time.Now()
 		q.shareLocked("acme").counted(4*countStride, 10, now)
 		q.shareLocked("acme").wrote(4*countStride+3, 2, now)
@@ -251,5 +249,69 @@ func TestNetsOneEntryPerCount(t *testing.T) {
 	}
 	if len(sh.nets) != 3 || sh.since(2*countStride) != 4000 || sh.storedSince(3*countStride) != 2000 {
 		t.Fatalf("%d entries, %d since count 2, %d stored since count 3; want 3, 4000, 2000", len(sh.nets), sh.since(2*countStride), sh.storedSince(3*countStride))
+	}
+}
+
+// newUnreachableQueue is a RedisQueue whose Redis never answers (its
+// went-back markers are not written), knowing the account acme under the
+// marker M1/0, with its metrics on the registry returned.
+func newUnreachableQueue(t *testing.T) (*RedisQueue, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	q := NewRedisQueue(c, RedisOptions{Registerer: reg})
+	q.epochs["acme"] = "M1/0"
+	return q, reg
+}
+
+// TestWentBackToldToTheOtherInstances: the instance that finds Redis
+// going back writes a went-back marker naming the sequence found; another
+// instance that had seen the former marker reports it at its next reply,
+// with its own receipts stored after that sequence, although its own
+// numbers would not have shown it (the sequence was taken past them). The
+// writer does not report it twice, nor does an instance that found it
+// itself.
+func TestWentBackToldToTheOtherInstances(t *testing.T) {
+	a, regA := newUnreachableQueue(t)
+	b, regB := newUnreachableQueue(t)
+	c, regC := newUnreachableQueue(t)
+	now := time.Now()
+	for _, q := range []*RedisQueue{a, b, c} {
+		q.shareLocked("acme").counted(4*countStride, 10, now)
+	}
+	a.shareLocked("acme").wrote(4*countStride+9, 5, now)
+	b.shareLocked("acme").wrote(4*countStride+20, 7, now) // B stored 7 after the point Redis came back at
+	c.shareLocked("acme").wrote(4*countStride+30, 4, now)
+	// A finds Redis back at 4K+2 (below its 4K+9) and C too, by itself.
+	a.checkSeqLocked("acme", "M1/0", false, 4*countStride+2, a.seqCheckLocked("acme"))
+	c.checkSeqLocked("acme", "M1/0", false, 4*countStride+3, c.seqCheckLocked("acme"))
+	marker := a.wentBackAt["acme"].marker
+	if found, ok := wentBackFound(marker); !ok || found != 4*countStride+2 {
+		t.Fatalf("A's marker %q: found %d %v, want 4K+2", marker, found, ok)
+	}
+	// Every instance's next reply brings A's marker.
+	for _, q := range []*RedisQueue{a, b, c} {
+		q.epochSeenLocked("acme", marker, false)
+		q.epochSeenLocked("acme", marker, false) // a second reply with it
+	}
+	for name, reg := range map[string]*prometheus.Registry{"A": regA, "B": regB, "C": regC} {
+		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
+			t.Errorf("%s: dlr_redis_went_back_total = %v, want 1", name, got)
+		}
+		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 0 {
+			t.Errorf("%s: dlr_lost_total{redis_data_loss} = %v, want 0: not a loss of the account", name, got)
+		}
+	}
+	if b.shares["acme"] != nil {
+		t.Error("B kept the history Redis went back from")
+	}
+	// An instance that never saw a marker of the account (started since)
+	// takes it as the marker, nothing more.
+	d, regD := newUnreachableQueue(t)
+	delete(d.epochs, "acme")
+	d.epochSeenLocked("acme", marker, false)
+	if got := counterValue(t, regD, "dlr_redis_went_back_total"); got != 0 || d.epochs["acme"] != marker {
+		t.Errorf("a new instance: dlr_redis_went_back_total = %v, marker %q; want 0, %q", got, d.epochs["acme"], marker)
 	}
 }
