@@ -643,21 +643,31 @@ if type(set) == 'table' and set.err then seq = -1 end
 return {redis.call('HLEN', KEYS[1]), e or '', lost, seq, cur}`
 )
 
+// markWentBackLua: KEYS epoch; ARGV the marker expected, the went-back
+// marker. Replaces the account's epoch marker only while it is the one
+// the finding was made under: a marker written since (a loss found, or
+// another instance's finding) is not overwritten. Returns 1 when written.
+const markWentBackLua = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`
+
 type redisScripts struct {
-	put, claim, retry, finish, cancel, expire, setAside, count, reclaim, unleaseGone *redis.Script
+	put, claim, retry, finish, cancel, expire, setAside, count, reclaim, unleaseGone, markWentBack *redis.Script
 }
 
 func newRedisScripts() redisScripts {
 	return redisScripts{
-		put:         redis.NewScript(putLua),
-		claim:       redis.NewScript(claimLua),
-		retry:       redis.NewScript(retryLua),
-		finish:      redis.NewScript(finishLua),
-		cancel:      redis.NewScript(cancelLua),
-		expire:      redis.NewScript(expireLua),
-		setAside:    redis.NewScript(setAsideLua),
-		count:       redis.NewScript(countLua),
-		reclaim:     redis.NewScript(reclaimLua),
-		unleaseGone: redis.NewScript(unleaseGoneLua),
+		put:          redis.NewScript(putLua),
+		claim:        redis.NewScript(claimLua),
+		retry:        redis.NewScript(retryLua),
+		finish:       redis.NewScript(finishLua),
+		cancel:       redis.NewScript(cancelLua),
+		expire:       redis.NewScript(expireLua),
+		setAside:     redis.NewScript(setAsideLua),
+		count:        redis.NewScript(countLua),
+		reclaim:      redis.NewScript(reclaimLua),
+		unleaseGone:  redis.NewScript(unleaseGoneLua),
+		markWentBack: redis.NewScript(markWentBackLua),
 	}
 }

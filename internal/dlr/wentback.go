@@ -80,7 +80,7 @@ func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, found int64, c
 	}
 	mark := wentBackMark{at: time.Now(), marker: "wb:" + randomToken() + "/" + strconv.FormatInt(found, 10)}
 	q.wentBackAt[sys] = mark
-	go q.tellWentBack(sys, mark.marker)
+	go q.tellWentBack(sys, c.epoch, mark.marker)
 	q.log.Error("dlr.redis_went_back", "system_id", sys, "sequence_found", found, "seen", c.seen, "stored_after", stored,
 		"detail", "Redis lost writes it had acknowledged although the account's marker is there (restarted from an older snapshot or append-only file, or failed over to a replica that lagged): of the receipts this instance stored after that point (stored_after, as far as the last minute goes), those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after it may be sent again")
 }
@@ -92,19 +92,33 @@ type wentBackMark struct {
 	marker string
 }
 
-// tellWentBackTimeout bounds the write of a went-back marker.
-const tellWentBackTimeout = 2 * time.Second
+// tellWentBackTries bounds the writes of a went-back marker: a finding is
+// most often made during a failover, when the next write may still reach
+// the old master; the tries are 250 ms apart, then twice as far each time
+// (about 8 s in all).
+const tellWentBackTries = 6
 
-// tellWentBack writes marker as sys's epoch marker, for the other
-// instances to report the going back too (best effort: should it fail,
-// each still judges from its own numbers). One short goroutine per
-// finding, which is rare.
-func (q *RedisQueue) tellWentBack(sys, marker string) {
-	ctx, cancel := context.WithTimeout(context.Background(), tellWentBackTimeout)
-	defer cancel()
-	if err := q.c.Set(ctx, q.epochKey(sys), marker, 0).Err(); err != nil {
-		q.log.Warn("dlr.redis_went_back_not_told", "system_id", sys, "err", err.Error())
+// tellWentBack writes marker as sys's epoch marker in place of expected
+// (the marker the finding was made under, and only that one), for the
+// other instances to report the going back too. Best effort: should every
+// try fail, each instance still judges from its own numbers. One short
+// goroutine per finding, which is rare.
+func (q *RedisQueue) tellWentBack(sys, expected, marker string) {
+	wait := 250 * time.Millisecond
+	var err error
+	for try := range tellWentBackTries {
+		if try > 0 {
+			time.Sleep(wait) // a goroutine of its own, nothing waits on it
+			wait *= 2
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), q.o.CommitTimeout)
+		err = q.s.markWentBack.Run(ctx, q.c, []string{q.epochKey(sys)}, expected, marker).Err()
+		cancel()
+		if err == nil {
+			return
+		}
 	}
+	q.log.Warn("dlr.redis_went_back_not_told", "system_id", sys, "err", err.Error(), "tries", tellWentBackTries)
 }
 
 // wentBackFound is the sequence a went-back marker says Redis came back

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +135,24 @@ func TestRedisWentBackIsDetected(t *testing.T) {
 			// is in the new history.
 			if line == nil || line["stored_after"] != float64(100) || line["system_id"] != "acme" {
 				t.Fatalf("dlr.redis_went_back line %v, want stored_after 100 for acme", line)
+			}
+			// The other instances are told through the account's epoch
+			// marker, rewritten as a went-back marker naming the sequence
+			// found (by a goroutine of its own: polled, bounded).
+			epochKey := q.epochKey("acme")
+			var marker string
+			for range 200 {
+				if marker, _ = c.Get(ctx, epochKey).Result(); strings.HasPrefix(marker, "wb:") {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if _, ok := wentBackFound(marker); !ok || marker != q.wentBackAt["acme"].marker {
+				t.Fatalf("epoch marker %q after the finding, want the went-back marker %q", marker, q.wentBackAt["acme"].marker)
+			}
+			// Only in place of the marker the finding was made under.
+			if n, err := q.s.markWentBack.Run(ctx, c, []string{epochKey}, "another", "wb:x/1").Int(); err != nil || n != 0 {
+				t.Fatalf("a went-back marker over another marker: %d %v, want 0", n, err)
 			}
 			// Once: the next put and count find the new history.
 			put("00000000000000C2")
