@@ -363,3 +363,53 @@ func TestLookupRefusesAnUnknownAccount(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 2 and the unknown account named", code, errOut.String())
 	}
 }
+
+// TestCheckConfigWarnsAboutListenHostsThatDoNotResolve: serve would exit
+// at its start on a host name that does not resolve, so check-config says
+// so (a warning: resolution depends on where it runs). Addresses are not
+// looked up.
+func TestCheckConfigWarnsAboutListenHostsThatDoNotResolve(t *testing.T) {
+	known := map[string]bool{"gw.example": true}
+	var asked []string
+	lookup := func(_ context.Context, host string) ([]string, error) {
+		asked = append(asked, host)
+		if known[host] {
+			return []string{"192.0.2.1"}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    []string // warnings name these variables
+		wantAsk []string
+	}{
+		{"addresses", map[string]string{"SMPP_HOST": "0.0.0.0", "METRICS_HOST": "::1"}, nil, nil},
+		{"a name that resolves", map[string]string{"SMPP_HOST": "gw.example", "METRICS_ENABLED": "false"}, nil, []string{"gw.example"}},
+		{"SMPP_HOST does not", map[string]string{"SMPP_HOST": "nope.invalid", "METRICS_ENABLED": "false"}, []string{"SMPP_HOST"}, []string{"nope.invalid"}},
+		{"METRICS_HOST does not", map[string]string{"SMPP_HOST": "127.0.0.1", "METRICS_HOST": "nope.invalid"}, []string{"METRICS_HOST"}, []string{"nope.invalid"}},
+		{"METRICS_HOST off", map[string]string{"SMPP_HOST": "127.0.0.1", "METRICS_HOST": "nope.invalid", "METRICS_ENABLED": "false"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			asked = nil
+			env := map[string]string{"HLR_PROVIDER": "simulator"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			cfg, err := loadConfig(envOf(env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws := listenHostWarnings(t.Context(), cfg, lookup)
+			if len(ws) != len(tt.want) || !slices.Equal(asked, tt.wantAsk) {
+				t.Fatalf("warnings %q after looking up %q; want %d naming %v after %q", ws, asked, len(tt.want), tt.want, tt.wantAsk)
+			}
+			for i, w := range ws {
+				if !strings.HasPrefix(w, tt.want[i]+" ") || !strings.Contains(w, "does not resolve") {
+					t.Errorf("warning %q does not name %s", w, tt.want[i])
+				}
+			}
+		})
+	}
+}

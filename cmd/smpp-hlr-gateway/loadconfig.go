@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/app"
 	"github.com/smpp-hlr-gateway/gateway/internal/config"
@@ -88,3 +91,31 @@ func accountsFileWarning(cfg config.Config) string {
 	}
 	return fmt.Sprintf("SMPP_ACCOUNTS_FILE %s is readable by every user (mode %04o) and holds passwords: chmod o-r it", path, st.Mode().Perm())
 }
+
+// listenHostWarnings says which of the hosts serve listens on do not
+// resolve here (serve would exit at its start naming the listener).
+// Resolution depends on where the gateway runs (a container's own names),
+// so check-config warns rather than refusing the configuration. lookup
+// is net.Resolver.LookupHost in production.
+func listenHostWarnings(ctx context.Context, cfg config.Config, lookup func(context.Context, string) ([]string, error)) []string {
+	hosts := []struct{ name, host string }{{"SMPP_HOST", cfg.SMPP.Host}}
+	if cfg.Metrics.Enabled {
+		hosts = append(hosts, struct{ name, host string }{"METRICS_HOST", cfg.Metrics.Host})
+	}
+	var out []string
+	for _, h := range hosts {
+		if net.ParseIP(h.host) != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(ctx, hostLookupTimeout)
+		_, err := lookup(ctx, h.host)
+		cancel()
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s %q does not resolve here (%v): serve would fail to listen", h.name, h.host, err))
+		}
+	}
+	return out
+}
+
+// hostLookupTimeout bounds each name lookup of check-config.
+const hostLookupTimeout = 3 * time.Second

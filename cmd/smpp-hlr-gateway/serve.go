@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -77,7 +78,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 
 // runCheckConfig validates the configuration exactly as serve does and
 // prints it with secrets masked.
-func runCheckConfig(_ context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+func runCheckConfig(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fs := newCmdFlags("check-config", "smpp-hlr-gateway check-config",
 		"Validates the configuration exactly as serve does (without opening any connection) and prints\n"+
 			"every variable's effective value, secrets masked. Exit codes: 0 valid, 2 invalid (one line\n"+
@@ -94,6 +95,9 @@ func runCheckConfig(_ context.Context, args []string, env func(string) string, s
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	for _, w := range rulesFileWarnings(cfg) {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	for _, w := range listenHostWarnings(ctx, cfg, net.DefaultResolver.LookupHost) {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
 	if err := cfg.Print(stdout); err != nil {

@@ -53,7 +53,7 @@ func TestServeStartErrorIsALogLine(t *testing.T) {
 		}
 	}
 	queued, failed := strings.Index(logs, `"event":"dlr.queue.memory"`), strings.Index(logs, `"event":"gateway.start_failed"`)
-	if queued < 0 || failed < queued || !strings.Contains(logs[failed:], "SMPP listener") {
+	if queued < 0 || failed < queued || !strings.Contains(logs[failed:], "SMPP listener (SMPP_HOST, SMPP_PORT)") {
 		t.Fatalf("want the log line, then gateway.start_failed naming the SMPP listener:\n%s", logs)
 	}
 }

@@ -251,7 +251,7 @@ func (a *App) Start(ctx context.Context) error {
 	runCtx := a.runCtx
 	var err error
 	if a.smppLn, err = net.Listen("tcp", cfg.SMPP.Addr()); err != nil {
-		return fmt.Errorf("app: SMPP listener: %w", err)
+		return fmt.Errorf("app: SMPP listener (SMPP_HOST, SMPP_PORT): %w", err)
 	}
 	if cfg.TLS.Enabled() {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
@@ -262,7 +262,7 @@ func (a *App) Start(ctx context.Context) error {
 		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.SMPP.Host, strconv.Itoa(cfg.TLS.Port)))
 		if err != nil {
 			_ = a.smppLn.Close()
-			return fmt.Errorf("app: SMPP TLS listener: %w", err)
+			return fmt.Errorf("app: SMPP TLS listener (SMPP_HOST, SMPP_TLS_PORT): %w", err)
 		}
 		a.tlsLn = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
@@ -274,7 +274,7 @@ func (a *App) Start(ctx context.Context) error {
 		})
 		if err := a.admin.Start(ctx); err != nil {
 			a.closeListeners()
-			return err
+			return fmt.Errorf("app: metrics listener (METRICS_HOST, METRICS_PORT): %w", err)
 		}
 	}
 	if a.redisQ != nil {

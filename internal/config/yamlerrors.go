@@ -17,6 +17,7 @@ import (
 var yamlTypes = []reflect.Type{reflect.TypeOf(accountsDoc{}), reflect.TypeOf(accountYAML{})}
 
 var (
+	yamlSyntax  = regexp.MustCompile(`^line (\d+): (.+)$`)
 	yamlCannot  = regexp.MustCompile("^line (\\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
 	yamlUnknown = regexp.MustCompile(`^line (\d+): field (.+) not found in type (.+)$`)
 )
@@ -28,7 +29,7 @@ var (
 func describeYAMLError(data []byte, err error) string {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
+		return syntaxErrorAt(data, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	keys := keysByLine(data)
 	parts := make([]string, 0, len(te.Errors))
@@ -61,6 +62,61 @@ func describeTypeError(e string, keys map[int]string) string {
 		got += " " + strconv.Quote(m[3])
 	}
 	return fmt.Sprintf("%s: want %s, not %s", where, goKind(m[4]), got)
+}
+
+// syntaxErrorAt corrects the line of a YAML syntax error. For a block
+// that breaks off (a key or a list item indented wrongly) the parser names
+// the line where the enclosing block began, often line 1, not the line
+// that broke it. The line reported is the first one at which the file,
+// read only up to there, no longer parses: found by bisection after the
+// parser's line, so a large file costs a few dozen parses. A file whose
+// beginning does not parse on its own (a multi-line flow list or quoted
+// text cut in two) could move the line too early, so the parser's line is
+// kept unless the prefix ending at the found line fails with the same
+// message the whole file did.
+func syntaxErrorAt(data []byte, msg string) string {
+	m := yamlSyntax.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	reported, _ := strconv.Atoi(m[1])
+	ends := lineEnds(data)
+	fails := func(k int) bool { // the first k lines do not parse
+		var n yaml.Node
+		return yaml.Unmarshal(data[:ends[k-1]], &n) != nil
+	}
+	lo, hi := reported+1, len(ends) // the first failing prefix is in [lo, hi]
+	if lo > hi || !fails(hi) {
+		return msg
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	var n yaml.Node
+	err := yaml.Unmarshal(data[:ends[lo-1]], &n)
+	if err == nil || !strings.HasSuffix(err.Error(), ": "+m[2]) {
+		return msg
+	}
+	return fmt.Sprintf("line %d: %s (is the line indented as the lines before it?)", lo, m[2])
+}
+
+// lineEnds returns the offset just past each line of data.
+func lineEnds(data []byte) []int {
+	var ends []int
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		ends = append(ends, len(data))
+	}
+	return ends
 }
 
 // keysByLine maps the line of each mapping value to its key.
