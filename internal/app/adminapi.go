@@ -93,23 +93,46 @@ func (b adminBackend) Accounts(ctx context.Context) ([]admin.Account, error) {
 }
 
 func (b adminBackend) Message(ctx context.Context, id string) (admin.Message, bool, error) {
-	// Receipts are kept per account: ask each known account.
+	// Receipts are kept per account: ask each configured account, then
+	// the accounts the queue holds receipts of that are configured no
+	// more (a reload removed them; their receipts wait for them).
+	configured := map[string]bool{}
 	for _, acc := range b.a.accounts.List() {
-		o, ok, err := b.a.dispatcher.Lookup(ctx, acc.SystemID, id)
-		if err != nil {
-			return admin.Message{}, false, fmt.Errorf("%w: message %s: %w", admin.ErrUnavailable, id, err)
+		configured[acc.SystemID] = true
+		if m, ok, err := b.message(ctx, acc.SystemID, id); ok || err != nil {
+			return m, ok, err
 		}
-		if !ok {
+	}
+	others, err := b.a.dispatcher.Accounts(ctx)
+	for _, sys := range others {
+		if configured[sys] {
 			continue
 		}
-		m := admin.Message{MessageID: id, State: stateName(o.State), SystemID: acc.SystemID, Destination: o.Destination,
-			SubmittedAt: timePtr(o.SubmittedAt)}
-		if o.State != pdu.StateEnroute {
-			m.DoneAt = timePtr(o.At)
+		if m, ok, err := b.message(ctx, sys, id); ok || err != nil {
+			return m, ok, err
 		}
-		return m, true, nil
+	}
+	if err != nil {
+		return admin.Message{}, false, fmt.Errorf("%w: message %s: %w", admin.ErrUnavailable, id, err)
 	}
 	return admin.Message{}, false, nil
+}
+
+// message looks id up among the receipts of sys.
+func (b adminBackend) message(ctx context.Context, sys, id string) (admin.Message, bool, error) {
+	o, ok, err := b.a.dispatcher.Lookup(ctx, sys, id)
+	if err != nil {
+		return admin.Message{}, false, fmt.Errorf("%w: message %s: %w", admin.ErrUnavailable, id, err)
+	}
+	if !ok {
+		return admin.Message{}, false, nil
+	}
+	m := admin.Message{MessageID: id, State: stateName(o.State), SystemID: sys, Destination: o.Destination,
+		SubmittedAt: timePtr(o.SubmittedAt)}
+	if o.State != pdu.StateEnroute {
+		m.DoneAt = timePtr(o.At)
+	}
+	return m, true, nil
 }
 
 func (b adminBackend) Reload(ctx context.Context) (admin.ReloadResult, error) {

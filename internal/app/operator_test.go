@@ -160,6 +160,11 @@ func TestOperatorEndToEnd(t *testing.T) {
 	if err != nil || st != pdu.StatusOK {
 		t.Fatalf("alice submit: %v %v", st, err)
 	}
+	// carol has no receiver: her receipt stays pending.
+	st, carolMsg, err := carol.Submit(ctxT(t), sm("40722570240999", 1))
+	if err != nil || st != pdu.StatusOK {
+		t.Fatalf("carol submit: %v %v", st, err)
+	}
 	if st, _, _ := aliceTX.Submit(ctxT(t), sm("40722570241000", 1)); st != pdu.StatusInvDstAdr {
 		t.Fatalf("alice submit to a live number: %v, want ESME_RINVDSTADR", st)
 	}
@@ -253,6 +258,15 @@ func TestOperatorEndToEnd(t *testing.T) {
 		t.Fatalf("reload answered %+v", res)
 	}
 	waitClosed(t, carol, "carol (removed)")
+	// A removed account's pending receipt is still found by id.
+	var carols struct {
+		State    string
+		SystemID string `json:"system_id"`
+	}
+	if code := api(t, adminAddr, "GET", "/api/v1/messages/"+carolMsg, &carols); code != 200 ||
+		carols.SystemID != "carol" || carols.State != "ENROUTE" {
+		t.Fatalf("GET the message of a removed account: %d %+v", code, carols)
+	}
 	mustDialAs(t, gw.addr, "dave", "d", pdu.CmdBindTransmitter)
 	if _, err := dialAs(t, gw.addr, "alice", "a", pdu.CmdBindTransmitter); !errors.As(err, &be) || be.Status != pdu.StatusInvPaswd {
 		t.Fatalf("alice's old password after reload: %v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -881,6 +882,25 @@ func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) 
 	}
 	q.mu.Unlock()
 	return q.inner.Lookup(ctx, systemID, messageID)
+}
+
+// Accounts adds the accounts with buffered receipts or outcomes to the
+// inner queue's (those are named even when the inner queue cannot be
+// asked, with its error).
+func (q *BufferedQueue) Accounts(ctx context.Context) ([]string, error) {
+	var accs []string
+	var err error
+	if l, ok := q.inner.(accountLister); ok {
+		accs, err = l.Accounts(ctx)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for sys := range q.accounts {
+		if !slices.Contains(accs, sys) {
+			accs = append(accs, sys)
+		}
+	}
+	return accs, err
 }
 
 // PendingCount adds the account's buffered receipts to the inner count.

@@ -62,6 +62,13 @@ func TestQueueContract(t *testing.T) {
 		name string
 		run  func(t *testing.T, q Queue)
 	}{
+		{"accounts names the accounts holding receipts", func(t *testing.T, q Queue) {
+			put(t, q, receipt("A1", "acme", time.Second), receipt("B1", "other", 0))
+			accs, err := q.(accountLister).Accounts(ctx)
+			if slices.Sort(accs); err != nil || fmt.Sprint(accs) != "[acme other]" {
+				t.Fatalf("Accounts: %v %v, want [acme other]", accs, err)
+			}
+		}},
 		{"claim returns due receipts in due order, leased", func(t *testing.T, q Queue) {
 			put(t, q, receipt("A3", "acme", 3*time.Second), receipt("A1", "acme", time.Second),
 				receipt("A2", "acme", 2*time.Second), receipt("B1", "other", 0))

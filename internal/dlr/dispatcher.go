@@ -268,6 +268,22 @@ func (d *Dispatcher) Lookup(ctx context.Context, systemID, messageID string) (Ou
 	return o, ok, nil
 }
 
+// Accounts names the accounts the queue holds receipts or remembered
+// outcomes of, configured or not (a reload may have removed an account
+// whose receipts are still pending): where a message is looked up without
+// its account. Nil when the queue cannot tell.
+func (d *Dispatcher) Accounts(ctx context.Context) ([]string, error) {
+	l, ok := d.q.(accountLister)
+	if !ok {
+		return nil, nil
+	}
+	accs, err := l.Accounts(ctx)
+	if err != nil {
+		return accs, fmt.Errorf("dlr: accounts: %w", err)
+	}
+	return accs, nil
+}
+
 // PendingCount returns the number of pending receipts of systemID as
 // counted locally since the last sweep refreshed it from the queue: cheap
 // enough to ask on every submit (the pending cap).

@@ -2,6 +2,8 @@ package dlr
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -227,6 +229,13 @@ func (q *MemoryQueue) Cancel(_ context.Context, systemID, messageID string, at t
 	q.finishRefLocked(ref, Outcome{State: pdu.StateDeleted, At: at, SystemID: systemID})
 	q.compactIfSparseLocked()
 	return true, nil
+}
+
+// Accounts names the accounts some entry (pending or remembered) names.
+func (q *MemoryQueue) Accounts(context.Context) ([]string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Collect(maps.Keys(q.accts.byName)), nil
 }
 
 // Lookup reports a pending receipt of systemID or a remembered outcome.

@@ -151,6 +151,12 @@ func (p *accountPending) accounts() []string {
 	return slices.Collect(maps.Keys(*p.n.Load()))
 }
 
+// accountLister is implemented by queues that can name the accounts they
+// hold receipts or outcomes of, also accounts no longer configured.
+type accountLister interface {
+	Accounts(ctx context.Context) ([]string, error)
+}
+
 // pendingCounter is implemented by queues that count several accounts in
 // one round trip.
 type pendingCounter interface {

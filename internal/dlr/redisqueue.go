@@ -921,6 +921,16 @@ func (q *RedisQueue) NextDue(ctx context.Context, systemID string) (time.Time, b
 	return best, !best.IsZero(), nil
 }
 
+// Accounts names the accounts of Paccounts and those this process wrote
+// to (which a failed SADD may have left out of it).
+func (q *RedisQueue) Accounts(ctx context.Context) ([]string, error) {
+	accs, err := q.accounts(ctx)
+	if err != nil {
+		return accs, redisErr("accounts", err)
+	}
+	return accs, nil
+}
+
 // accounts returns the accounts to sweep: Paccounts, or when it cannot
 // be read, those this process wrote to.
 func (q *RedisQueue) accounts(ctx context.Context) ([]string, error) {
