@@ -10,9 +10,9 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
-// TestReverseFilter covers every row of the decision table (DESIGN §1)
-// and every err row (DESIGN §2) end to end: real server, fake TMT over
-// HTTP, a real client.
+// TestReverseFilter covers every row of the decision table (the README's)
+// and every err row (the receipt err codes, docs/hlr.md) end to end: real
+// server, fake TMT over HTTP, a real client.
 func TestReverseFilter(t *testing.T) {
 	answers := map[string]fakeAnswer{
 		"13476841841":    {present: "yes", typ: "mobile"},

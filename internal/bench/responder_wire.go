@@ -147,7 +147,7 @@ func (d *receiptDate) at(now time.Time) []byte {
 	return d.text[:]
 }
 
-// appendReceipt appends the DESIGN §3 DELIVRD deliver_sm (err 000) for a
+// appendReceipt appends the DELIVRD deliver_sm (the README's receipt) (err 000) for a
 // message accepted as id: addresses swapped from the submit, esm_class
 // 0x04, the receipt text, receipted_message_id and message_state.
 func appendReceipt(b []byte, seq uint32, id uint64, submitSrc, submitDst, date []byte) []byte {

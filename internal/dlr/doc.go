@@ -1,5 +1,5 @@
 // Package dlr holds the gateway's delivery receipts: the receipt model and
-// its text and deliver_sm form (DESIGN §3), the Queue interface with three
+// its text and deliver_sm form (as the README gives it), the Queue interface with three
 // implementations, and the Dispatcher that sends receipts to the receiver
 // binds of their account.
 //

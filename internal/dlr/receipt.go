@@ -31,7 +31,7 @@ type Receipt struct {
 // receiptDateLayout is the YYMMDDhhmm layout of "submit date" and "done date".
 const receiptDateLayout = "0601021504"
 
-// Text returns the receipt text of DESIGN §3, byte for byte:
+// Text returns the receipt text of the README, byte for byte:
 //
 //	id:{id} sub:001 dlvrd:000 submit date:{YYMMDDhhmm} done date:{YYMMDDhhmm} stat:DELIVRD err:{err} text:
 //

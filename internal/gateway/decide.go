@@ -31,7 +31,7 @@ type decision struct {
 
 // lookupDest normalises a destination and answers it from the rules, the
 // precheck or the HLR. It is the one place where an HLR outcome becomes an
-// SMPP status (DESIGN §1).
+// SMPP status (the README's decision table).
 func (h *Handler) lookupDest(ctx context.Context, account string, dest pdu.Address) decision {
 	if dest.Addr == "" {
 		return decision{status: pdu.StatusInvDstAdr, detail: "empty destination"}

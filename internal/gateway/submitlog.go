@@ -50,7 +50,9 @@ func submitEvent(status pdu.Status) (event string, level slog.Level) {
 // source, destination and message_length always (message_id is "" when
 // none was given); command only when it is not submit_sm; status only on
 // submit.failed (submit.accepted is ESME_ROK, submit.rejected
-// ESME_RINVDSTADR); receipt_err, reason and detail only when not empty.
+// ESME_RINVDSTADR); receipt_err, reason and detail only when not empty,
+// and detail only when it is not the reason again (an answer whose
+// classification is its reason).
 func writeSubmitLine(x *logging.Line, systemID string, cmd pdu.CommandID, d decision, id, src, dst string, length int) {
 	k := &submitKeys
 	x = x.StrK(&k.messageID, id).StrK(&k.systemID, systemID)
@@ -61,10 +63,11 @@ func writeSubmitLine(x *logging.Line, systemID string, cmd pdu.CommandID, d deci
 	if !statusImplied(d.status) {
 		x = x.StrK(&k.status, d.status.String())
 	}
-	x.OptStrK(&k.receiptErr, d.err).
-		OptStrK(&k.reason, d.reason).
-		OptStrK(&k.detail, d.detail).
-		End()
+	x = x.OptStrK(&k.receiptErr, d.err).OptStrK(&k.reason, d.reason)
+	if d.detail != d.reason {
+		x = x.OptStrK(&k.detail, d.detail)
+	}
+	x.End()
 }
 
 // submitKeys are the field names of the submit lines, rendered once

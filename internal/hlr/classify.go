@@ -27,7 +27,8 @@ type Answer struct {
 	Raw           json.RawMessage
 }
 
-// Classify applies the DESIGN §1/§2 rules to a provider answer:
+// Classify applies the README's decision rules and the err codes of
+// docs/hlr.md to a provider answer:
 //
 //   - status 0, error 0, present "yes" → ClassValid, reason "valid".
 //   - status 1 → ClassInvalid, "invalid_number", codes.InvalidNumber.

@@ -7,7 +7,7 @@ import (
 )
 
 // ErrCodes maps HLR answers to the three-digit receipt err codes
-// (DESIGN §2 table).
+// (the table in docs/hlr.md).
 type ErrCodes struct {
 	InvalidNumber     string // status 1, or a destination that is not a number
 	UnknownSubscriber string // error 1, or present "no"

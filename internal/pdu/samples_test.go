@@ -73,7 +73,7 @@ func pdu(c CommandID, st Status, seq uint32, b Body) PDU {
 
 const receiptText = "id:0123456789ABCDEF sub:001 dlvrd:000 submit date:2611251805 done date:2611251805 stat:DELIVRD err:003 text:"
 
-// receipt is a delivery receipt as DESIGN §3 describes it.
+// receipt is a delivery receipt as the README describes it.
 func receipt() *DeliverSM {
 	return &DeliverSM{SM{
 		Source: Address{1, 1, "447700900123"}, Dest: Address{5, 0, "Gateway"},

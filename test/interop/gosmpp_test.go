@@ -312,7 +312,7 @@ func TestGosmppSession(t *testing.T) {
 			ub := s.unbind(t)
 			r := rec.run(t, mode)
 			if b := r.one(t, mode); b.SystemID == "" {
-				t.Errorf("%s_resp carries no system_id; DESIGN §4 wants the server's system_id on success\n%s", mode, b.raw)
+				t.Errorf("%s_resp carries no system_id; a successful bind response names the server's system_id\n%s", mode, b.raw)
 			}
 			wantResp(t, r, el, enquireLinkResp, statusOK)
 			wantResp(t, r, ub, unbindResp, statusOK)

@@ -564,7 +564,7 @@ func wantResp(t *testing.T, r *run, s step, commandID, status uint32) {
 		t.Errorf("%s: sequence_number = %d, want the request's %d\n%s", s.Step, s.SequenceNumber, s.RequestSequenceNumber, s.raw)
 	}
 	if status != statusOK && s.BodyLength != nil && *s.BodyLength != 0 {
-		t.Errorf("%s: error response carries a %d-byte body; DESIGN §4 wants the 16-byte header only\n%s", s.Step, *s.BodyLength, s.raw)
+		t.Errorf("%s: error response carries a %d-byte body; an error response is the 16-byte header only\n%s", s.Step, *s.BodyLength, s.raw)
 	}
 }
 
@@ -589,7 +589,7 @@ func checkBindMode(t *testing.T, c client, g *gateway, mode string) {
 	b := r.one(t, mode)
 	wantResp(t, r, b, bindRespID[mode], statusOK)
 	if b.SystemID == "" {
-		t.Errorf("%s_resp carries no system_id; DESIGN §4 wants the server's system_id on success\n%s", mode, b.raw)
+		t.Errorf("%s_resp carries no system_id; a successful bind response names the server's system_id\n%s", mode, b.raw)
 	}
 	wantResp(t, r, r.one(t, "enquire_link"), enquireLinkResp, statusOK)
 	wantResp(t, r, r.one(t, "unbind"), unbindResp, statusOK)
@@ -663,7 +663,7 @@ var (
 )
 
 // checkReceipt: an accepted number gets a message_id and one DELIVRD receipt
-// whose text, TLVs and addresses match DESIGN §3.
+// whose text, TLVs and addresses match the README's receipt.
 func checkReceipt(t *testing.T, r *run, dest, wantErr string) {
 	t.Helper()
 	s := r.one(t, "submit_sm")

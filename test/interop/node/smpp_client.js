@@ -113,7 +113,7 @@ function tlvTags(pdu) {
 
 const opt = parseArgs(process.argv.slice(2));
 
-// Numbers of the gateway's HLR simulator (DESIGN: reverse filtering).
+// Numbers of the gateway's HLR simulator (reverse filtering, see the README).
 const VALID_NUMBER = '13476841841'; // live subscriber -> 0x0B, no receipt
 const INVALID_NUMBER = '40722570240999'; // invalid -> accepted + DELIVRD receipt
 

@@ -59,7 +59,7 @@ GetOptions(
 ) or fail('bad command line');
 $opt{interface_version} = oct($opt{interface_version}) if $opt{interface_version} =~ /^0/;
 
-# Numbers of the gateway's HLR simulator (DESIGN: reverse filtering).
+# Numbers of the gateway's HLR simulator (reverse filtering, see the README).
 my $VALID_NUMBER   = '13476841841';      # live subscriber -> 0x0B, no receipt
 my $INVALID_NUMBER = '40722570240999';   # invalid -> accepted + DELIVRD receipt
 
