@@ -233,6 +233,27 @@ func TestSubmitMultiAndDataSM(t *testing.T) {
 	}
 	dr, _ := resp.Body.(*pdu.DataSMResp)
 	checkReceipt(t, c.nextReceipt(t), dr.MessageID, "40722570240998", "003")
+
+	// data_sm takes addresses of 64 octets; its receipt, a deliver_sm,
+	// holds 20: such a data_sm is refused, not given a receipt no client
+	// could decode.
+	long := strings.Repeat("4", 21)
+	for _, tt := range []struct {
+		src, dst string
+		want     pdu.Status
+	}{
+		{"SENDER", long, pdu.StatusInvDstAdr},
+		{long, "40722570240998", pdu.StatusInvSrcAdr},
+		{long, long, pdu.StatusInvDstAdr},
+		{"SENDER", long[:20], pdu.StatusOK}, // not a phone number: accepted without a lookup
+	} {
+		resp, err = c.Send(ctxT(t), &pdu.DataSM{Source: pdu.Address{TON: 5, Addr: tt.src}, Dest: pdu.Address{TON: 1, NPI: 1, Addr: tt.dst}})
+		if err != nil || resp.Status != tt.want {
+			t.Fatalf("data_sm from %d to %d octets: %s %v, want %s", len(tt.src), len(tt.dst), resp.Status, err, tt.want)
+		}
+	}
+	dr, _ = resp.Body.(*pdu.DataSMResp)
+	checkReceipt(t, c.nextReceipt(t), dr.MessageID, long[:20], "003")
 }
 
 func TestSecretsNeverLogged(t *testing.T) {

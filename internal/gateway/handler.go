@@ -150,6 +150,11 @@ func (h *Handler) ServeSMPP(r *smpp.Request) {
 		}
 		return
 	case *pdu.DataSM:
+		if d, bad := dataSMAddrsTooLong(b); bad {
+			r.Respond(d.status, nil)
+			h.observe(r, d, "", b.Source.Addr, b.Dest.Addr, messageLength("", b.TLVs), start)
+			return
+		}
 		if h.overPendingCap(r) {
 			return
 		}
@@ -295,4 +300,22 @@ func (h *Handler) giveQueryPlace() {
 	if h.queryPlaces != nil {
 		<-h.queryPlaces
 	}
+}
+
+// maxReceiptAddr is the longest address a receipt can carry: it is a
+// deliver_sm, whose source_addr and destination_addr hold 21 octets with
+// the NUL (SMPP v3.4 §4.6.1).
+const maxReceiptAddr = 20
+
+// dataSMAddrsTooLong refuses a data_sm whose addresses (up to 64 octets
+// in data_sm) its receipt could not carry; the destination decides first,
+// as for the other checks of a message.
+func dataSMAddrsTooLong(b *pdu.DataSM) (decision, bool) {
+	switch {
+	case len(b.Dest.Addr) > maxReceiptAddr:
+		return decision{status: pdu.StatusInvDstAdr, detail: "destination_addr longer than a receipt's 20 octets"}, true
+	case len(b.Source.Addr) > maxReceiptAddr:
+		return decision{status: pdu.StatusInvSrcAdr, detail: "source_addr longer than a receipt's 20 octets"}, true
+	}
+	return decision{}, false
 }
