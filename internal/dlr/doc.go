@@ -1,7 +1,7 @@
 // Package dlr holds the gateway's delivery receipts: the receipt model and
-// its text and deliver_sm form (as the README gives it), the Queue interface with three
-// implementations, and the Dispatcher that sends receipts to the receiver
-// binds of their account.
+// its text and deliver_sm form (as the README gives them), the Queue
+// interface with three implementations, and the Dispatcher that sends
+// receipts to the receiver binds of their account.
 //
 //   - [Receipt] is what a submit_sm_resp promised. [Receipt.Text] is the
 //     exact receipt text, [Receipt.DeliverSM] the PDU, and
