@@ -158,6 +158,13 @@ type harness struct {
 
 func newHarness(t *testing.T, q Queue, tweak func(*Options)) *harness {
 	t.Helper()
+	return newHarnessBefore(t, q, tweak, nil)
+}
+
+// newHarnessBefore is newHarness calling before with the dispatcher
+// before it runs: what before sets up is there at the loop's first step.
+func newHarnessBefore(t *testing.T, q Queue, tweak func(*Options), before func(*Dispatcher)) *harness {
+	t.Helper()
 	h := &harness{t: t, clk: newFakeClock(t0), q: q, s: newFakeSender(), reg: prometheus.NewRegistry(), done: make(chan struct{}), sys: make(map[string]string)}
 	// Four shards, whatever the machine's GOMAXPROCS: the tests' accounts
 	// spread over several loops.
@@ -166,6 +173,9 @@ func newHarness(t *testing.T, q Queue, tweak func(*Options)) *harness {
 		tweak(&opts)
 	}
 	h.d = NewDispatcher(opts)
+	if before != nil {
+		before(h.d)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer close(h.done)

@@ -237,14 +237,17 @@ func (q *manyHungQueue) NextDue(ctx context.Context, sys string) (time.Time, boo
 // the loop serves a healthy account at once, claiming none of them.
 func TestClaimsFailingInARowSetTheRestAside(t *testing.T) {
 	q := &manyHungQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{})}
-	h := newHarness(t, q, func(o *Options) {
+	// The ten accounts have receivers before the loop's first step (one
+	// added while it runs would be claimed by a step of its own).
+	h := newHarnessBefore(t, q, func(o *Options) {
 		o.Shards = 1
 		o.OpTimeout = 50 * time.Millisecond
+	}, func(d *Dispatcher) {
+		for i := range 10 {
+			d.ReceiversChanged(fmt.Sprintf("hung%02d", i), 1)
+		}
 	})
 	h.s.setAuto(pdu.StatusOK)
-	for i := range 10 {
-		h.d.ReceiversChanged(fmt.Sprintf("hung%02d", i), 1)
-	}
 	h.settle()
 	if n := q.claims.Load(); n != failedClaimsInRow {
 		t.Fatalf("%d claims of hung accounts in the first step, want %d", n, failedClaimsInRow)
