@@ -11,10 +11,15 @@ import (
 // CoalesceOptions configures NewCoalescing.
 type CoalesceOptions struct {
 	// Timeout bounds the shared call (in a chain: the wait for a provider
-	// slot, at most ChainOptions.SlotWait, then the provider call, HLR_TIMEOUT_SECONDS). The shared
-	// call does not end when one caller gives up, only at this timeout;
-	// each caller still returns when its own context ends. 0 means no
-	// bound beyond the callers' contexts' values.
+	// slot, at most ChainOptions.SlotWait, then the provider call,
+	// HLR_TIMEOUT_SECONDS), and so does the deadline of the caller that
+	// starts it: a call must not outlive the submit it was made for (in a
+	// chain, its slot wait ends when the caller's deadline leaves just
+	// the call's time). The shared call does not end when that caller is
+	// cancelled for another reason (its session closed), so a billed
+	// answer still reaches the cache; each caller returns when its own
+	// context ends. 0 means no bound beyond the starting caller's
+	// deadline.
 	Timeout time.Duration
 	// Recheck, if set, is consulted inside the shared call before the
 	// provider: a number cached by a call that finished a moment ago is
@@ -41,6 +46,18 @@ func NewCoalescing(next Lookuper, o CoalesceOptions) Lookuper {
 	return &coalescing{next: next, o: o}
 }
 
+// deadline is the shared call's: the earlier of the starting caller's
+// deadline and Timeout from now.
+func (c *coalescing) deadline(ctx context.Context) (time.Time, bool) {
+	dl, ok := ctx.Deadline()
+	if c.o.Timeout > 0 {
+		if bound := time.Now().Add(c.o.Timeout); !ok || bound.Before(dl) {
+			return bound, true
+		}
+	}
+	return dl, ok
+}
+
 func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, ContextError(err)
@@ -52,9 +69,9 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 	ch := c.g.DoChan(msisdn, func() (any, error) {
 		ran = true
 		callCtx := context.WithoutCancel(ctx)
-		if c.o.Timeout > 0 {
+		if dl, ok := c.deadline(ctx); ok {
 			var cancel context.CancelFunc
-			callCtx, cancel = context.WithTimeout(callCtx, c.o.Timeout)
+			callCtx, cancel = context.WithDeadline(callCtx, dl)
 			defer cancel()
 		}
 		if c.o.Recheck != nil {

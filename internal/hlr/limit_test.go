@@ -150,3 +150,95 @@ func TestSlotWaitIsNotAProviderTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestNoCallOutlivesItsCaller: a caller that comes to the chain with less
+// than its whole deadline left (a submit that waited in the workers'
+// queue) waits for a slot only while the call would still end before its
+// deadline, and never starts a call with less than HLR_TIMEOUT left. An
+// HLR slower than the offered load then answers every call it takes in
+// time; before, each call started late outlived its submit (billed, its
+// answer thrown away) and held the slot that a caller with time left
+// needed, so an overloaded slow HLR answered almost no submit in time.
+func TestNoCallOutlivesItsCaller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		m, err := hlr.NewMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls sync.WaitGroup
+		var mu sync.Mutex
+		completed := 0
+		p := &fakeProvider{fn: func(ctx context.Context, _ string) (hlr.Result, error) {
+			calls.Add(1)
+			defer calls.Done()
+			select {
+			case <-time.After(900 * time.Millisecond): // slow, within the timeout
+				mu.Lock()
+				completed++
+				mu.Unlock()
+				return validResult(), nil
+			case <-ctx.Done():
+				return hlr.Result{}, hlr.ContextError(ctx.Err())
+			}
+		}}
+		c := newChain(t, p, hlr.ChainOptions{Timeout: time.Second, SlotWait: time.Second, MaxConcurrency: 1, Metrics: m})
+		// Each caller spent half a second queued before it came: 1.5 s
+		// of its 2 s are left.
+		const n = 4
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+				defer cancel()
+				_, errs[i] = c.Lookup(ctx, string(rune('1'+i)))
+			})
+			synctest.Wait()
+		}
+		wg.Wait()
+		calls.Wait()
+		answered := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				answered++
+			case !errors.Is(err, hlr.ErrTimeout):
+				t.Errorf("lookup: %v, want an answer or a timeout", err)
+			}
+		}
+		if answered != 1 || completed != answered {
+			t.Fatalf("%d callers answered, %d provider calls completed; want 1 and 1 (no answer after its caller gave up)", answered, completed)
+		}
+		if got := metricValue(t, reg, "hlr_slot_wait_timeouts_total", nil); got != n-1 {
+			t.Errorf("hlr_slot_wait_timeouts_total = %v, want %d", got, n-1)
+		}
+	})
+}
+
+// TestNoCallStartsWithoutItsWholeTimeout: a caller with less than
+// HLR_TIMEOUT left finds a free slot but makes no call (it could not end
+// in time, and its timeout would count against the provider): a
+// slot-wait timeout.
+func TestNoCallStartsWithoutItsWholeTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		m, err := hlr.NewMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &fakeProvider{fn: func(context.Context, string) (hlr.Result, error) {
+			t.Error("the provider was called")
+			return validResult(), nil
+		}}
+		c := newChain(t, p, hlr.ChainOptions{Timeout: time.Second, MaxConcurrency: 4, Metrics: m})
+		ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
+		defer cancel()
+		if _, err := c.Lookup(ctx, "1"); !errors.Is(err, hlr.ErrTimeout) {
+			t.Fatalf("lookup: %v, want ErrTimeout", err)
+		}
+		if got := metricValue(t, reg, "hlr_slot_wait_timeouts_total", nil); got != 1 {
+			t.Errorf("hlr_slot_wait_timeouts_total = %v, want 1", got)
+		}
+	})
+}
