@@ -20,11 +20,13 @@ type LimiterOptions struct {
 	MaxConcurrency int
 	// CallTimeout, when set, bounds each call to next from the moment it
 	// has a slot (HLR_TIMEOUT_SECONDS), and a caller waits for a slot only
-	// until its context's deadline less CallTimeout, and one with less
-	// than CallTimeout left makes no call: a call that starts always has
-	// its whole time, so the circuit breaker behind never counts as a
-	// provider timeout the time a lookup spent queued, and it ends before
-	// its caller gives up.
+	// until its context's deadline less CallTimeout: a call that waited
+	// for its slot always has its whole time, so the circuit breaker
+	// behind never counts as a provider timeout the time a lookup spent
+	// queued here, and it ends before its caller gives up. (One that finds
+	// a slot free calls whatever is left: a caller that spent some of its
+	// time before it came, in a cache tier or a queue, has its answer in
+	// time unless the provider is nearly as slow as its timeout.)
 	CallTimeout time.Duration
 	// Metrics receives hlr_inflight_requests and
 	// hlr_slot_wait_timeouts_total (nil: none).
@@ -81,25 +83,21 @@ func NewLimiter(next Lookuper, o LimiterOptions) Lookuper {
 
 func (l *limiter) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	acct := accountOf(ctx)
-	var err error
 	if !l.tryAcquire(acct) {
-		err = l.wait(ctx, acct)
-	}
-	if err == nil && l.tooLate(ctx) {
-		// Less than CallTimeout left: the caller waited before it came
-		// here (the workers' queue), or was handed a slot after its wait
-		// should have ended (the process stalled, the grant raced the
-		// deadline). The call would not have its whole CallTimeout: it
-		// would end after its caller gave up, holding a slot that a
-		// caller with time left needs (an HLR that is slow and
-		// overloaded would answer almost no submit in time), and its
-		// timeout would count against the provider.
-		l.release(acct)
-		err = context.DeadlineExceeded
-	}
-	if err != nil {
-		l.o.Metrics.slotWaitTimedOut()
-		return Result{}, fmt.Errorf("hlr: no free lookup slot in time (HLR_MAX_CONCURRENCY): %w", ContextError(err))
+		err := l.wait(ctx, acct)
+		if err == nil && l.tooLate(ctx) {
+			// Handed a slot after its wait should have ended (the
+			// process stalled, or the grant raced the deadline): the
+			// call would not have its whole CallTimeout, would end
+			// after its caller gave up, and its timeout would count
+			// against the provider.
+			l.release(acct)
+			err = context.DeadlineExceeded
+		}
+		if err != nil {
+			l.o.Metrics.slotWaitTimedOut()
+			return Result{}, fmt.Errorf("hlr: no free lookup slot in time (HLR_MAX_CONCURRENCY): %w", ContextError(err))
+		}
 	}
 	l.o.Metrics.inflightAdd(1)
 	defer func() {

@@ -215,30 +215,3 @@ func TestNoCallOutlivesItsCaller(t *testing.T) {
 		}
 	})
 }
-
-// TestNoCallStartsWithoutItsWholeTimeout: a caller with less than
-// HLR_TIMEOUT left finds a free slot but makes no call (it could not end
-// in time, and its timeout would count against the provider): a
-// slot-wait timeout.
-func TestNoCallStartsWithoutItsWholeTimeout(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		reg := prometheus.NewRegistry()
-		m, err := hlr.NewMetrics(reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := &fakeProvider{fn: func(context.Context, string) (hlr.Result, error) {
-			t.Error("the provider was called")
-			return validResult(), nil
-		}}
-		c := newChain(t, p, hlr.ChainOptions{Timeout: time.Second, MaxConcurrency: 4, Metrics: m})
-		ctx, cancel := context.WithTimeout(context.Background(), 900*time.Millisecond)
-		defer cancel()
-		if _, err := c.Lookup(ctx, "1"); !errors.Is(err, hlr.ErrTimeout) {
-			t.Fatalf("lookup: %v, want ErrTimeout", err)
-		}
-		if got := metricValue(t, reg, "hlr_slot_wait_timeouts_total", nil); got != 1 {
-			t.Errorf("hlr_slot_wait_timeouts_total = %v, want 1", got)
-		}
-	})
-}
