@@ -47,6 +47,9 @@ type Redis struct {
 
 	down      atomic.Bool
 	nextProbe atomic.Int64 // unix nanos; meaningful while down
+	// refusing is set while Redis answers writes with an error (a full
+	// maxmemory with noeviction, a replica): it still answers reads.
+	refusing atomic.Bool
 }
 
 var _ Cache[[]byte] = (*Redis)(nil)
@@ -114,9 +117,23 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	opCtx, cancel := context.WithTimeout(ctx, r.opTimeout)
 	defer cancel()
 	if err := r.client.Set(opCtx, r.prefix+key, value, ttl).Err(); err != nil {
+		var reply redis.Error
+		if errors.As(err, &reply) {
+			// Redis answered and refused the write: it is up, and its
+			// reads still save billed lookups. Only the transitions are
+			// logged (a refused write per lookup would flood the log).
+			r.markUp()
+			if r.refusing.CompareAndSwap(false, true) {
+				r.log.Warn("redis.cache.writes_refused", slog.String("error", err.Error()))
+			}
+			return fmt.Errorf("cache: redis set refused: %w", err)
+		}
 		return r.fail(ctx, "set", err)
 	}
 	r.markUp()
+	if r.refusing.CompareAndSwap(true, false) {
+		r.log.Info("redis.cache.writes_accepted")
+	}
 	return nil
 }
 

@@ -162,3 +162,66 @@ func (h failingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h failingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
+
+// TestRedisRefusingWritesStillServesReads: a Redis that answers writes
+// with an error (maxmemory with noeviction, a replica) is up: its reads
+// still answer lookups. Before, every refused write took the tier down
+// for RetryAfter, and with it the reads (billed lookups of cached
+// numbers), and logged down and up again every few seconds.
+func TestRedisRefusingWritesStillServesReads(t *testing.T) {
+	client, prefix := redistest.Client(t)
+	ctx := context.Background()
+	if err := client.Set(ctx, prefix+"cached", "v0", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var refuse atomic.Bool
+	refuse.Store(true)
+	client.AddHook(refusingSetHook{refuse: &refuse})
+	var logs bytes.Buffer
+	r := cache.NewRedis(client, cache.RedisOptions{Prefix: prefix, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	for range 3 {
+		if err := r.Set(ctx, "new", []byte("v1"), time.Minute); err == nil || errors.Is(err, cache.ErrUnavailable) {
+			t.Fatalf("refused Set: %v, want an error other than ErrUnavailable", err)
+		}
+		if !r.Up() {
+			t.Fatal("down after a refused write")
+		}
+		if b, ok, err := r.Get(ctx, "cached"); err != nil || !ok || string(b) != "v0" {
+			t.Fatalf("Get after a refused write: %q %v %v", b, ok, err)
+		}
+	}
+	refuse.Store(false)
+	if err := r.Set(ctx, "new", []byte("v1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for event, want := range map[string]int{"redis.cache.writes_refused": 1, "redis.cache.writes_accepted": 1, "redis.cache.down": 0} {
+		if n := strings.Count(logs.String(), event); n != want {
+			t.Errorf("%s logged %d times, want %d:\n%s", event, n, want, logs.String())
+		}
+	}
+}
+
+// replyError is an error reply of Redis (it implements redis.Error).
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+// refusingSetHook answers SET with Redis's out-of-memory reply while
+// refuse is set.
+type refusingSetHook struct{ refuse *atomic.Bool }
+
+func (h refusingSetHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h refusingSetHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.refuse.Load() && cmd.Name() == "set" {
+			err := replyError("OOM command not allowed when used memory > 'maxmemory'.")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h refusingSetHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
