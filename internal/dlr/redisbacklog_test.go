@@ -220,3 +220,49 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("%s is not registered", name)
 	return 0
 }
+
+// deadlineHook reports the deadline of every pipeline sent.
+type deadlineHook struct{ sent chan time.Time }
+
+func (h deadlineHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h deadlineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h deadlineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		dl, _ := ctx.Deadline()
+		h.sent <- dl
+		return next(ctx, cmds)
+	}
+}
+
+// TestCommitEndsATimeoutAfterItsOldestReceipt: a receipt that queued
+// while the committer waited for a Redis that does not answer is
+// committed with what is left of its own CommitTimeout, not a new one:
+// with Redis hung, a submit is held at most REDIS_TIMEOUT_SECONDS before
+// its receipt goes to the outage buffer (it was twice that).
+func TestCommitEndsATimeoutAfterItsOldestReceipt(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	c := redis.NewClient(&redis.Options{Addr: blackholeRedis(t), ReadTimeout: time.Minute, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	sent := make(chan time.Time, 16)
+	c.AddHook(deadlineHook{sent: sent})
+	q := NewRedisQueue(c, RedisOptions{CommitTimeout: timeout})
+	done := make(chan error, 2)
+	q.PutAsync(receipt("00000000000000A1", "acme", 0), func(err error) { done <- err })
+	<-sent // the first batch is in flight, its committer waits for Redis
+	q.PutAsync(receipt("00000000000000A2", "acme", 0), func(err error) { done <- err })
+	queued := time.Now() // the second receipt was queued before this
+	var dl time.Time
+	select {
+	case dl = <-sent:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second receipt was never sent")
+	}
+	if limit := queued.Add(timeout); dl.After(limit) {
+		t.Fatalf("the second receipt's commit ends %v after it was queued, want at most %v", dl.Sub(queued), timeout)
+	}
+	for range 2 {
+		if err := <-done; err == nil {
+			t.Fatal("a put to a Redis that never answers succeeded")
+		}
+	}
+}

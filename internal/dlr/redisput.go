@@ -85,6 +85,7 @@ type putReq struct {
 	r    Receipt
 	o    Outcome // kindFinished
 	h    putHooks
+	at   time.Time // when it was queued: its commit ends CommitTimeout after
 }
 
 // putHooks is what happens with a put's result on the committer. The
@@ -204,6 +205,7 @@ func (q *RedisQueue) Restore(ctx context.Context, rs []Receipt) []error {
 
 func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
+	req.at = time.Now()
 	g.mu.Lock()
 	g.waiting = append(g.waiting, req)
 	if req.kind == kindFinished {
@@ -261,8 +263,12 @@ func (q *RedisQueue) commitAll() {
 			go q.commitAll()
 		}
 		// A batch carries many callers' receipts: no one caller's
-		// cancellation aborts it; CommitTimeout bounds it.
-		ctx, cancel := context.WithTimeout(context.Background(), q.o.CommitTimeout)
+		// cancellation aborts it. CommitTimeout bounds it from when its
+		// oldest receipt was queued, not from now: receipts that queued
+		// while both committers waited for a hung Redis would otherwise
+		// wait out a second timeout of their own before going to the
+		// outage buffer (a submit held twice REDIS_TIMEOUT_SECONDS).
+		ctx, cancel := context.WithDeadline(context.Background(), batch[0].at.Add(q.o.CommitTimeout))
 		q.commit(ctx, batch)
 		cancel()
 		clear(batch)
