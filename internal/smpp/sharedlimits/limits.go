@@ -44,6 +44,9 @@ type Limits struct {
 
 	refills  chan *throttle
 	releases chan lease
+	// latency is a moving average of how long a reservation takes, in
+	// nanoseconds: the throttles' batches grow with it (throttle.batch).
+	latency atomic.Int64
 
 	mu   sync.Mutex
 	held map[string]map[uint64]struct{} // system_id → sessions holding a lease here
@@ -61,6 +64,9 @@ type lease struct {
 const (
 	refillQueue  = 1024
 	releaseQueue = 4096
+	// refillWorkers reserve for several accounts at once: one account's
+	// reservation waiting on a slow Redis does not hold the others'.
+	refillWorkers = 4
 )
 
 func New(rdb redis.UniversalClient, o Options) *Limits {
@@ -109,7 +115,9 @@ func (l *Limits) Healthy(context.Context) error {
 // Run refills throttles, renews leases and releases them until ctx ends.
 func (l *Limits) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Go(func() { l.refillLoop(ctx) })
+	for range refillWorkers {
+		wg.Go(func() { l.refillLoop(ctx) })
+	}
 	wg.Go(func() { l.releaseLoop(ctx) })
 	beat := time.NewTicker(l.opts.LeaseTTL / 3)
 	defer beat.Stop()
@@ -178,3 +186,21 @@ func wrap(what string, err error) error {
 // mono is monotonic nanoseconds since New: wall-clock steps do not move
 // the throttles' waits.
 func (l *Limits) mono() int64 { return int64(time.Since(l.epoch)) }
+
+// reserveTook adds the duration of one answered reservation to the moving
+// average (a quarter weight: a slow spell shows within a few calls).
+func (l *Limits) reserveTook(d time.Duration) {
+	for {
+		old := l.latency.Load()
+		next := int64(d)
+		if old > 0 {
+			next = old + (int64(d)-old)/4
+		}
+		if l.latency.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// reserveLatency is the moving average of a reservation's duration.
+func (l *Limits) reserveLatency() time.Duration { return time.Duration(l.latency.Load()) }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -454,4 +456,55 @@ func TestBurstAfterAnOverloadPassesOnceIdle(t *testing.T) {
 	if passed != 20 {
 		t.Fatalf("a burst of 20 after 1.5 s idle at %v/s: %d passed, want 20", rate, passed)
 	}
+}
+
+// TestSlowReservationHoldsNoOtherAccount: one account's reservation
+// waiting on Redis does not hold another account's refill (a single
+// worker made every account wait behind each slow call in turn).
+func TestSlowReservationHoldsNoOtherAccount(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	slowAsked, fastAsked := make(chan struct{}), make(chan struct{})
+	var slowOnce, fastOnce sync.Once
+	rdb.AddHook(reserveHook{on: func(key string) {
+		switch {
+		case strings.HasSuffix(key, "throughput:slow"):
+			slowOnce.Do(func() { close(slowAsked) })
+			select { // Redis is slow for this account until the other asks
+			case <-fastAsked:
+			case <-time.After(10 * time.Second):
+			}
+		case strings.HasSuffix(key, "throughput:fast"):
+			fastOnce.Do(func() { close(fastAsked) })
+		}
+	}})
+	l := sharedlimits.New(rdb, sharedlimits.Options{Prefix: prefix, Instance: "a"})
+	run(t, l)
+	_ = l.Throttle("slow", 100) // asks for its first batch at once
+	<-slowAsked
+	_ = l.Throttle("fast", 100)
+	select {
+	case <-fastAsked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second account's reservation waited for the first's")
+	}
+}
+
+// reserveHook calls on with the key of every command that names a
+// throughput limiter.
+type reserveHook struct{ on func(key string) }
+
+func (h reserveHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h reserveHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		for _, a := range cmd.Args() {
+			if s, ok := a.(string); ok && strings.Contains(s, "gw:throughput:") {
+				h.on(s)
+				break
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h reserveHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
