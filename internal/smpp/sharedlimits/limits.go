@@ -44,6 +44,13 @@ type Limits struct {
 
 	refills  chan *throttle
 	releases chan lease
+	// flap follows the degraded log lines (logDegraded).
+	flap struct {
+		sync.Mutex
+		warnedAt int64 // mono time of the last WARNING line (0: none)
+		repeated int   // degradations logged at DEBUG since
+		quiet    bool  // the current degradation was logged at DEBUG
+	}
 	// latency is a moving average of how long a reservation takes, in
 	// nanoseconds: the throttles' batches grow with it (throttle.batch).
 	latency atomic.Int64
@@ -149,16 +156,55 @@ func (l *Limits) observe(kind string, err error) {
 		l.redisCalls.WithLabelValues(kind, "error").Inc()
 		if l.degraded.CompareAndSwap(false, true) {
 			l.degradedG.Set(1)
-			l.log.Warn("smpp.shared_limits.degraded", "error", err.Error(),
-				"detail", "Redis unreachable: throughput and max_binds hold per instance until it answers")
+			l.logDegraded(err)
 		}
 		return
 	}
 	l.redisCalls.WithLabelValues(kind, "ok").Inc()
 	if l.degraded.CompareAndSwap(true, false) {
 		l.degradedG.Set(0)
-		l.log.Info("smpp.shared_limits.restored")
+		l.logRestored()
 	}
+}
+
+// flapWindow is how long after a logged degradation another one is
+// logged at DEBUG only: a Redis answering near REDIS_TIMEOUT_SECONDS
+// flips the limits several times a second.
+const flapWindow = 30 * time.Second
+
+// logDegraded logs a degradation at WARNING, or at DEBUG within
+// flapWindow of the last WARNING line, which the next one then counts
+// (repeated).
+func (l *Limits) logDegraded(err error) {
+	l.flap.Lock()
+	now := l.mono()
+	quiet := l.flap.warnedAt != 0 && time.Duration(now-l.flap.warnedAt) < flapWindow
+	repeated := l.flap.repeated
+	if quiet {
+		l.flap.repeated++
+	} else {
+		l.flap.warnedAt, l.flap.repeated = now, 0
+	}
+	l.flap.quiet = quiet
+	l.flap.Unlock()
+	level := slog.LevelWarn
+	if quiet {
+		level = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), level, "smpp.shared_limits.degraded", "error", err.Error(), "repeated", repeated,
+		"detail", "Redis unreachable: throughput and max_binds hold per instance until it answers")
+}
+
+// logRestored logs the end of a degradation at the level its start was.
+func (l *Limits) logRestored() {
+	l.flap.Lock()
+	quiet := l.flap.quiet
+	l.flap.Unlock()
+	level := slog.LevelInfo
+	if quiet {
+		level = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), level, "smpp.shared_limits.restored")
 }
 
 func (l *Limits) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -1,0 +1,76 @@
+package sharedlimits
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBatchFollowsRedisLatency: a reservation asks for 50 ms of the rate
+// (1 to 100) while Redis answers at once, and for what the rate takes in
+// two round trips when it is slow, up to the burst: the half batch left
+// when a refill is asked for then lasts until it arrives.
+func TestBatchFollowsRedisLatency(t *testing.T) {
+	tests := []struct {
+		rate    float64
+		latency time.Duration
+		want    int
+	}{
+		{1500, 0, 75},
+		{1500, time.Millisecond, 75},
+		{1500, 400 * time.Millisecond, 1200},
+		{1500, 2 * time.Second, 1500}, // the burst
+		{10000, 0, 100},
+		{10000, 20 * time.Millisecond, 400},
+		{5, 400 * time.Millisecond, 4},
+		{0.5, 400 * time.Millisecond, 1},
+	}
+	for _, tt := range tests {
+		l := New(nil, Options{})
+		for range 20 { // the average settles on a steady latency
+			l.reserveTook(tt.latency)
+		}
+		th := &throttle{l: l}
+		th.perSec.Store(math.Float64bits(tt.rate))
+		if got := th.batch(); got != tt.want {
+			t.Errorf("rate %v/s, reservations taking %v: batch %d, want %d", tt.rate, tt.latency, got, tt.want)
+		}
+	}
+}
+
+// TestFlappingRedisLogsOnce: a Redis that fails and answers in turn (near
+// REDIS_TIMEOUT_SECONDS) logs its first degradation at WARNING and its
+// end at INFO; the flaps within the next 30 s are DEBUG lines, counted
+// by the next WARNING line's repeated.
+func TestFlappingRedisLogsOnce(t *testing.T) {
+	var logs bytes.Buffer
+	l := New(nil, Options{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	for range 4 {
+		l.observe("reserve", errors.New("i/o timeout"))
+		l.observe("reserve", nil)
+	}
+	levels := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var e struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		levels[e.Msg+"/"+e.Level]++
+	}
+	want := map[string]int{
+		"smpp.shared_limits.degraded/WARN": 1, "smpp.shared_limits.restored/INFO": 1,
+		"smpp.shared_limits.degraded/DEBUG": 3, "smpp.shared_limits.restored/DEBUG": 3,
+	}
+	if !maps.Equal(levels, want) {
+		t.Fatalf("logged %v, want %v", levels, want)
+	}
+	if l.flap.repeated != 3 {
+		t.Fatalf("repeated %d, want 3", l.flap.repeated)
+	}
+}
