@@ -406,7 +406,8 @@ func TestBurstPassesOnCredit(t *testing.T) {
 	}
 	// Both instances flooded: what passes over the flood is what Redis
 	// granted (its burst, then the rate) plus at most what each pool may
-	// owe (the burst) and hold (a batch and a half).
+	// owe (the burst) and hold (a batch and a half: 50 ms of the rate, up
+	// to the burst while Redis is slow to answer, as on a loaded machine).
 	flood := 62 // the two messages and the burst above
 	for start := time.Now(); time.Since(start) < time.Second; {
 		for _, th := range []smpp.Throttle{ta, tb} {
@@ -416,7 +417,7 @@ func TestBurstPassesOnCredit(t *testing.T) {
 		}
 	}
 	elapsed := time.Since(begun).Seconds()
-	bound := int(rate + rate*elapsed + 2*(rate+8))
+	bound := int(rate + rate*elapsed + 2*(rate+1.5*rate))
 	t.Logf("%d passed in %.2fs since the throttles were made, at most %d", flood, elapsed, bound)
 	if flood > bound {
 		t.Fatalf("%d passed over %.2fs at %v/s on two instances, want at most %d", flood, elapsed, rate, bound)
