@@ -123,9 +123,17 @@ func stateValue(s gobreaker.State) float64 {
 func (b *Breaker) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	res, err := b.cb.Execute(func() (Result, error) {
 		res, err := b.next.Lookup(ctx, msisdn)
+		if err != nil && cutByCaller(ctx) {
+			// Not the provider's failure: excluded (neither counted
+			// nor a success), and handed back as it was below.
+			return res, callerGaveUp{err}
+		}
 		b.countRun(err)
 		return res, err
 	})
+	if cut, ok := err.(callerGaveUp); ok {
+		return res, cut.err
+	}
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		b.m.breakerRejected()
 		if b.openedByTimeouts.Load() {
@@ -135,6 +143,13 @@ func (b *Breaker) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	}
 	return res, err
 }
+
+// callerGaveUp carries the error of a call its caller's deadline ended
+// through gobreaker, which excludes it: it matches neither ErrTimeout nor
+// ErrProvider (no Unwrap).
+type callerGaveUp struct{ err error }
+
+func (e callerGaveUp) Error() string { return e.err.Error() }
 
 // openingCause reports whether timeouts opened the breaker: more than half of
 // the run that tripped it when it was closed, the failed probe's kind when

@@ -47,20 +47,46 @@ func NewCoalescing(next Lookuper, o CoalesceOptions) Lookuper {
 }
 
 // deadline is the shared call's: the earlier of the starting caller's
-// deadline and Timeout from now.
-func (c *coalescing) deadline(ctx context.Context) (time.Time, bool) {
-	dl, ok := ctx.Deadline()
+// deadline and Timeout from now; callers reports whether it is the
+// caller's.
+func (c *coalescing) deadline(ctx context.Context) (dl time.Time, ok, callers bool) {
+	dl, ok = ctx.Deadline()
 	if c.o.Timeout > 0 {
 		if bound := time.Now().Add(c.o.Timeout); !ok || bound.Before(dl) {
-			return bound, true
+			return bound, true, false
 		}
 	}
-	return dl, ok
+	return dl, ok, ok
 }
 
+// sharedAnswer is what a shared call hands every caller: the answer, and
+// whether the call ended by its starter's deadline rather than its own
+// bound (a caller with time left then tries again).
+type sharedAnswer struct {
+	r       Result
+	callers bool
+}
+
+// joinAttempts bounds how often a caller whose shared call failed by
+// another caller's deadline tries again.
+const joinAttempts = 3
+
 func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		r, retry, err := c.lookupOnce(ctx, msisdn)
+		if !retry || attempt == joinAttempts {
+			return r, err
+		}
+	}
+}
+
+// lookupOnce makes or joins the shared call of msisdn. retry says the
+// call this caller joined ended by its starter's deadline while this one
+// has time left: a submit that waited in the workers' queue must not fail
+// a fresh submit of the same number.
+func (c *coalescing) lookupOnce(ctx context.Context, msisdn string) (r Result, retry bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return Result{}, ContextError(err)
+		return Result{}, false, ContextError(err)
 	}
 	// Only the caller whose function runs makes the call; the others
 	// share its answer. The channel receive orders the write before the
@@ -69,7 +95,8 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 	ch := c.g.DoChan(msisdn, func() (any, error) {
 		ran = true
 		callCtx := context.WithoutCancel(ctx)
-		if dl, ok := c.deadline(ctx); ok {
+		dl, ok, callers := c.deadline(ctx)
+		if ok {
 			var cancel context.CancelFunc
 			callCtx, cancel = context.WithDeadline(callCtx, dl)
 			defer cancel()
@@ -77,7 +104,7 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 		if c.o.Recheck != nil {
 			if r, ok := c.o.Recheck(callCtx, msisdn); ok {
 				c.o.Metrics.avoidBySource(r.Source)
-				return r, nil
+				return sharedAnswer{r: r}, nil
 			}
 		}
 		r, err := c.next.Lookup(callCtx, msisdn)
@@ -85,12 +112,12 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 			if errors.Is(callCtx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
 				err = ContextError(callCtx.Err())
 			}
-			return Result{}, err
+			return sharedAnswer{callers: callers}, err
 		}
 		if c.o.Store != nil {
 			r = c.o.Store(callCtx, msisdn, r)
 		}
-		return r, nil
+		return sharedAnswer{r: r}, nil
 	})
 	select {
 	case res := <-ch:
@@ -99,11 +126,13 @@ func (c *coalescing) Lookup(ctx context.Context, msisdn string) (Result, error) 
 			// request of its own.
 			c.o.Metrics.avoid(byCoalesced)
 		}
+		a, _ := res.Val.(sharedAnswer)
 		if res.Err != nil {
-			return Result{}, res.Err
+			again := !ran && a.callers && errors.Is(res.Err, ErrTimeout) && ctx.Err() == nil
+			return Result{}, again, res.Err
 		}
-		return res.Val.(Result), nil
+		return a.r, false, nil
 	case <-ctx.Done():
-		return Result{}, ContextError(ctx.Err())
+		return Result{}, false, ContextError(ctx.Err())
 	}
 }

@@ -107,6 +107,12 @@ func (l *limiter) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	if l.o.CallTimeout <= 0 {
 		return l.next.Lookup(ctx, msisdn)
 	}
+	if l.tooLate(ctx) {
+		// Found a slot free with less than CallTimeout left: the call
+		// ends by the caller's deadline, which the breaker must not
+		// count as the provider's timeout.
+		ctx = context.WithValue(ctx, callersDeadlineKey{}, true)
+	}
 	callCtx, cancel := context.WithTimeout(ctx, l.o.CallTimeout)
 	defer cancel()
 	res, err := l.next.Lookup(callCtx, msisdn)
@@ -236,6 +242,18 @@ func (l *limiter) grantLocked() {
 		}
 		// turn[i] is now the account after acct: go on from there.
 	}
+}
+
+// callersDeadlineKey marks the context of a call that ends by its
+// caller's deadline, before CallTimeout (see cutByCaller).
+type callersDeadlineKey struct{}
+
+// cutByCaller reports whether ctx, a provider call's, ended by its
+// caller's deadline rather than its own CallTimeout: the provider was not
+// given its whole time.
+func cutByCaller(ctx context.Context) bool {
+	marked, _ := ctx.Value(callersDeadlineKey{}).(bool)
+	return marked && errors.Is(ctx.Err(), context.DeadlineExceeded)
 }
 
 // accountKey is the context key of the account a lookup is made for.

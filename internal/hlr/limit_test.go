@@ -215,3 +215,68 @@ func TestNoCallOutlivesItsCaller(t *testing.T) {
 		}
 	})
 }
+
+func slowProvider(d time.Duration) *fakeProvider {
+	return &fakeProvider{fn: func(ctx context.Context, _ string) (hlr.Result, error) {
+		select {
+		case <-time.After(d):
+			return validResult(), nil
+		case <-ctx.Done():
+			return hlr.Result{}, hlr.ContextError(ctx.Err())
+		}
+	}}
+}
+
+// TestJoinerWithTimeLeftIsAnswered: a lookup that joins a shared call
+// started by a caller with less time left (a submit that waited in the
+// workers' queue) is not failed by that caller's deadline: it makes the
+// call again with its own.
+func TestJoinerWithTimeLeftIsAnswered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newChain(t, slowProvider(900*time.Millisecond), hlr.ChainOptions{Timeout: time.Second, SlotWait: time.Second})
+		var wg sync.WaitGroup
+		var errShort, errLong error
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			_, errShort = c.Lookup(ctx, "447700900001")
+		})
+		synctest.Wait()
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_, errLong = c.Lookup(ctx, "447700900001")
+		})
+		wg.Wait()
+		if !errors.Is(errShort, hlr.ErrTimeout) {
+			t.Errorf("the caller with 500 ms left: %v, want a timeout (the HLR answers in 900 ms)", errShort)
+		}
+		if errLong != nil {
+			t.Errorf("the caller with 2 s left that joined it: %v, want the answer", errLong)
+		}
+	})
+}
+
+// TestCallerDeadlineIsNotAProviderTimeout: callers that come with less
+// than HLR_TIMEOUT left and find a slot free call with the time they
+// have; when that runs out first, the breaker does not count it against
+// the provider, which answers within its timeout.
+func TestCallerDeadlineIsNotAProviderTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newChain(t, slowProvider(800*time.Millisecond), hlr.ChainOptions{Timeout: time.Second, SlotWait: time.Second,
+			Breaker: hlr.BreakerSettings{ConsecutiveFailures: 3}})
+		for i := range 3 {
+			ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+			if _, err := c.Lookup(ctx, string(rune('1'+i))+"4477009"); !errors.Is(err, hlr.ErrTimeout) {
+				t.Errorf("caller with 700 ms left: %v, want a timeout", err)
+			}
+			cancel()
+			synctest.Wait()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := c.Lookup(ctx, "999447700"); err != nil {
+			t.Fatalf("a caller with its whole time after them: %v, want the answer (breaker %s)", err, c.BreakerState())
+		}
+	})
+}
