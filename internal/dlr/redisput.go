@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,6 +53,10 @@ type groupCommit struct {
 	records    int // kindFinished requests in waiting
 	committers int
 	committing int // requests taken by committers and not finished yet
+	// hung is set while the last commit ran out of time: Redis is taken
+	// to be hung, and a commit then ends CommitTimeout after its oldest
+	// receipt was queued (see commitDeadline).
+	hung atomic.Bool
 }
 
 // backlog is how many requests wait for Redis, in waiting or in a
@@ -205,8 +210,8 @@ func (q *RedisQueue) Restore(ctx context.Context, rs []Receipt) []error {
 
 func (q *RedisQueue) enqueue(req putReq) {
 	g := &q.put
-	req.at = time.Now()
 	g.mu.Lock()
+	req.at = time.Now() // under the lock: waiting stays in queueing order
 	g.waiting = append(g.waiting, req)
 	if req.kind == kindFinished {
 		g.records++
@@ -263,16 +268,29 @@ func (q *RedisQueue) commitAll() {
 			go q.commitAll()
 		}
 		// A batch carries many callers' receipts: no one caller's
-		// cancellation aborts it. CommitTimeout bounds it from when its
-		// oldest receipt was queued, not from now: receipts that queued
-		// while both committers waited for a hung Redis would otherwise
-		// wait out a second timeout of their own before going to the
-		// outage buffer (a submit held twice REDIS_TIMEOUT_SECONDS).
-		ctx, cancel := context.WithDeadline(context.Background(), batch[0].at.Add(q.o.CommitTimeout))
+		// cancellation aborts it; commitDeadline bounds it.
+		ctx, cancel := context.WithDeadline(context.Background(), q.commitDeadline(batch[0].at))
 		q.commit(ctx, batch)
+		g.hung.Store(errors.Is(ctx.Err(), context.DeadlineExceeded))
 		cancel()
 		clear(batch)
 	}
+}
+
+// commitDeadline is when a commit whose oldest receipt was queued at
+// oldest ends: CommitTimeout from now, or while Redis is taken to be hung
+// (the last commit ran out of time) CommitTimeout from oldest. Receipts
+// that queued while the committers waited for a hung Redis would
+// otherwise wait out a second timeout before going to the outage buffer
+// (a submit held twice REDIS_TIMEOUT_SECONDS), while a Redis that is
+// slow but answers each commit in time must not fail the receipts that
+// queued behind the commit before (they would wait for it, then have
+// only what is left).
+func (q *RedisQueue) commitDeadline(oldest time.Time) time.Time {
+	if q.put.hung.Load() {
+		return oldest.Add(q.o.CommitTimeout)
+	}
+	return time.Now().Add(q.o.CommitTimeout)
 }
 
 // putGroup is the receipts of one account and kind in a batch: one script.
