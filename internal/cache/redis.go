@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -117,8 +118,7 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	opCtx, cancel := context.WithTimeout(ctx, r.opTimeout)
 	defer cancel()
 	if err := r.client.Set(opCtx, r.prefix+key, value, ttl).Err(); err != nil {
-		var reply redis.Error
-		if errors.As(err, &reply) {
+		if writeRefused(err) {
 			// Redis answered and refused the write: it is up, and its
 			// reads still save billed lookups. Only the transitions are
 			// logged (a refused write per lookup would flood the log).
@@ -164,6 +164,28 @@ func (r *Redis) admit() error {
 		return fmt.Errorf("%w: redis down, next probe pending", ErrUnavailable)
 	}
 	return nil
+}
+
+// writeRefusals are the replies of a Redis that answers reads but refuses
+// writes: maxmemory with noeviction, a replica, a failed snapshot
+// (stop-writes-on-bgsave-error), min-replicas not met.
+var writeRefusals = []string{"OOM ", "READONLY ", "MISCONF ", "NOREPLICAS "}
+
+// writeRefused reports whether err is Redis refusing a write it would
+// have read: any other reply (LOADING, too many clients, a failed
+// authentication, CLUSTERDOWN) says reads fail too.
+func writeRefused(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	msg := reply.Error()
+	for _, p := range writeRefusals {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Redis) fail(parent context.Context, op string, err error) error {

@@ -225,3 +225,47 @@ func (h refusingSetHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h refusingSetHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
+
+// TestRedisOtherRepliesToAWriteMeanDown: a reply that is not a refusal to
+// write (LOADING, too many clients, a failed authentication) says reads
+// fail too: the tier goes down as for a transport error, once, rather
+// than up at every refused write and down at the next read.
+func TestRedisOtherRepliesToAWriteMeanDown(t *testing.T) {
+	client, prefix := redistest.Client(t)
+	ctx := context.Background()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	client.AddHook(replyHook{refuse: &refuse, reply: "LOADING Redis is loading the dataset in memory"})
+	var logs bytes.Buffer
+	r := cache.NewRedis(client, cache.RedisOptions{Prefix: prefix, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err := r.Set(ctx, "k", []byte("v"), time.Minute); !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("Set answered LOADING: %v, want ErrUnavailable", err)
+	}
+	if r.Up() {
+		t.Fatal("up after LOADING")
+	}
+	if n := strings.Count(logs.String(), "redis.cache.writes_refused"); n != 0 {
+		t.Fatalf("LOADING logged as a refused write:\n%s", logs.String())
+	}
+}
+
+// replyHook answers every command with reply while refuse is set.
+type replyHook struct {
+	refuse *atomic.Bool
+	reply  string
+}
+
+func (h replyHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h replyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.refuse.Load() {
+			err := replyError(h.reply)
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h replyHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}

@@ -62,11 +62,16 @@ func TestQueueContract(t *testing.T) {
 		name string
 		run  func(t *testing.T, q Queue)
 	}{
-		{"accounts names the accounts holding receipts", func(t *testing.T, q Queue) {
+		{"accounts names the accounts holding receipts or outcomes", func(t *testing.T, q Queue) {
 			put(t, q, receipt("A1", "acme", time.Second), receipt("B1", "other", 0))
+			done := make(chan error, 1)
+			q.(OutcomeRecorder).RecordAsync(Outcome{State: pdu.StateDelivered, At: t0}, receipt("C1", "ghost", 0), func(err error) { done <- err })
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
 			accs, err := q.(accountLister).Accounts(ctx)
-			if slices.Sort(accs); err != nil || fmt.Sprint(accs) != "[acme other]" {
-				t.Fatalf("Accounts: %v %v, want [acme other]", accs, err)
+			if slices.Sort(accs); err != nil || fmt.Sprint(accs) != "[acme ghost other]" {
+				t.Fatalf("Accounts: %v %v, want [acme ghost other]", accs, err)
 			}
 		}},
 		{"claim returns due receipts in due order, leased", func(t *testing.T, q Queue) {

@@ -661,7 +661,10 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 	q.mu.Lock()
 	for _, g := range groups {
-		if g.kind != kindFinished && !q.listed[g.sys] { // also after a failure: the sweep must see it
+		// A receipt's account also after a failure (the sweep must see
+		// it); an outcome record's once stored (the admin API finds a
+		// removed account's messages by the accounts listed).
+		if (g.kind != kindFinished || g.err == nil) && !q.listed[g.sys] {
 			q.unlisted[g.sys] = struct{}{}
 		}
 	}
