@@ -68,24 +68,28 @@ func describeTypeError(e string, keys map[int]string) string {
 // that breaks off (a key or a list item indented wrongly) the parser names
 // the line where the enclosing block began, often line 1, not the line
 // that broke it. The line reported is the first one at which the file,
-// read only up to there, no longer parses: found by bisection after the
-// parser's line, so a large file costs a few dozen parses. A file whose
-// beginning does not parse on its own (a multi-line flow list or quoted
-// text cut in two) could move the line too early, so the parser's line is
-// kept unless the prefix ending at the found line fails with the same
-// message the whole file did.
+// read only up to there, no longer parses: found by bisection from the
+// parser's line, so a file costs a few dozen parses (none above
+// maxLineSearch, where the parser's line is kept). A beginning counts as
+// failing only with the message the whole file failed with: one that
+// cuts a multi-line flow list or quoted text in two fails otherwise, and
+// must not move the line there.
 func syntaxErrorAt(data []byte, msg string) string {
 	m := yamlSyntax.FindStringSubmatch(msg)
 	if m == nil {
 		return msg
 	}
 	reported, _ := strconv.Atoi(m[1])
-	ends := lineEnds(data)
-	fails := func(k int) bool { // the first k lines do not parse
-		var n yaml.Node
-		return yaml.Unmarshal(data[:ends[k-1]], &n) != nil
+	if len(data) > maxLineSearch {
+		return msg
 	}
-	lo, hi := reported+1, len(ends) // the first failing prefix is in [lo, hi]
+	ends := lineEnds(data)
+	fails := func(k int) bool { // the first k lines fail as the whole file does
+		var n yaml.Node
+		err := yaml.Unmarshal(data[:ends[k-1]], &n)
+		return err != nil && strings.HasSuffix(err.Error(), ": "+m[2])
+	}
+	lo, hi := max(reported, 1), len(ends) // the first failing prefix is in [lo, hi]
 	if lo > hi || !fails(hi) {
 		return msg
 	}
@@ -97,13 +101,16 @@ func syntaxErrorAt(data []byte, msg string) string {
 			lo = mid + 1
 		}
 	}
-	var n yaml.Node
-	err := yaml.Unmarshal(data[:ends[lo-1]], &n)
-	if err == nil || !strings.HasSuffix(err.Error(), ": "+m[2]) {
+	if lo == reported { // the parser named the line that broke it
 		return msg
 	}
 	return fmt.Sprintf("line %d: %s (is the line indented as the lines before it?)", lo, m[2])
 }
+
+// maxLineSearch is the largest file whose syntax error line is searched
+// for: each step of the search parses up to the whole file again (an
+// 8 MiB file took 10 s).
+const maxLineSearch = 1 << 20
 
 // lineEnds returns the offset just past each line of data.
 func lineEnds(data []byte) []int {

@@ -22,6 +22,8 @@ func TestAccountsFileErrorsReadForPeople(t *testing.T) {
 		{"indentation broken after a multi-line list", "accounts:\n  - system_id: a\n    allowed_networks: [10.0.0.0/8,\n      192.168.0.0/16]\n    password: p\n   max_binds: 2\n",
 			"line 6: did not find expected '-' indicator (is the line indented as the lines before it?)"},
 		{"key indented more than its item", "accounts:\n  - system_id: a\n    password: p\n      max_binds: 2\n", "line 4: mapping values are not allowed in this context"},
+		{"the parser's line kept when it is right", "accounts:\n  - system_id: a\n    password: p\n      max_binds: 2\n    throughput: 1\n", "line 4: mapping values are not allowed in this context"},
+		{"a tab", "accounts:\n\t- system_id: a\n  - system_id: b\n", "line 2: found character that cannot start any token"},
 		{"password value never shown", "accounts:\n  - system_id: a\n    password: [hunter2]\n", "line 3: password: want text, not a list"},
 		{"fraction for max_binds", "accounts:\n  - system_id: a\n    max_binds: 2.9\n", `line 3: max_binds: want a whole number, not a number "2.9"`},
 		{"fraction for max_pending_receipts", "accounts:\n  - system_id: a\n    max_pending_receipts: 1e3\n", `line 3: max_pending_receipts: want a whole number, not a number "1e3"`},
