@@ -50,6 +50,7 @@ type Limits struct {
 		warnedAt int64 // mono time of the last WARNING line (0: none)
 		repeated int   // degradations logged at DEBUG since
 		quiet    bool  // the current degradation was logged at DEBUG
+		since    int64 // mono time the current degradation began
 	}
 	// latency is a moving average of how long a reservation takes, in
 	// nanoseconds: the throttles' batches grow with it (throttle.batch).
@@ -141,6 +142,7 @@ func (l *Limits) Run(ctx context.Context) {
 			// While falling back, find out soon that Redis is back.
 			if l.degraded.Load() {
 				l.heartbeat(ctx)
+				l.logLasting()
 			}
 		}
 	}
@@ -185,7 +187,7 @@ func (l *Limits) logDegraded(err error) {
 	} else {
 		l.flap.warnedAt, l.flap.repeated = now, 0
 	}
-	l.flap.quiet = quiet
+	l.flap.quiet, l.flap.since = quiet, now
 	l.flap.Unlock()
 	level := slog.LevelWarn
 	if quiet {
@@ -193,6 +195,24 @@ func (l *Limits) logDegraded(err error) {
 	}
 	l.log.Log(context.Background(), level, "smpp.shared_limits.degraded", "error", err.Error(), "repeated", repeated,
 		"detail", "Redis unreachable: throughput and max_binds hold per instance until it answers")
+}
+
+// logLasting logs at WARNING a degradation logged at DEBUG (a flap) that
+// has lasted flapWindow: a blip followed by a real outage must not leave
+// the outage at DEBUG only. Run calls it every second while degraded.
+func (l *Limits) logLasting() {
+	l.flap.Lock()
+	now := l.mono()
+	lasting := l.flap.quiet && time.Duration(now-l.flap.since) >= flapWindow
+	repeated, since := l.flap.repeated, l.flap.since
+	if lasting {
+		l.flap.quiet, l.flap.warnedAt, l.flap.repeated = false, now, 0
+	}
+	l.flap.Unlock()
+	if lasting {
+		l.log.Warn("smpp.shared_limits.degraded", "repeated", repeated, "degraded_for", time.Duration(now-since).Round(time.Millisecond),
+			"detail", "Redis unreachable: throughput and max_binds hold per instance until it answers")
+	}
 }
 
 // logRestored logs the end of a degradation at the level its start was.

@@ -74,3 +74,29 @@ func TestFlappingRedisLogsOnce(t *testing.T) {
 		t.Fatalf("repeated %d, want 3", l.flap.repeated)
 	}
 }
+
+// TestLastingFlapIsLoggedAtWarning: a degradation logged at DEBUG (within
+// 30 s of a logged one) that lasts 30 s is logged at WARNING then, and
+// its end at INFO: a blip followed by a real outage does not leave the
+// outage at DEBUG only.
+func TestLastingFlapIsLoggedAtWarning(t *testing.T) {
+	var logs bytes.Buffer
+	l := New(nil, Options{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	l.observe("reserve", errors.New("i/o timeout")) // WARNING
+	l.observe("reserve", nil)                       // INFO
+	l.observe("reserve", errors.New("i/o timeout")) // within 30 s: DEBUG
+	l.logLasting()
+	if n := strings.Count(logs.String(), "smpp.shared_limits.degraded"); n != 1 {
+		t.Fatalf("degraded logged %d times before it lasted, want 1:\n%s", n, logs.String())
+	}
+	l.epoch = l.epoch.Add(-flapWindow) // 30 s later on the limits' clock
+	l.logLasting()
+	l.logLasting() // once only
+	l.observe("reserve", nil)
+	if n := strings.Count(logs.String(), "smpp.shared_limits.degraded"); n != 2 || !strings.Contains(logs.String(), "degraded_for") {
+		t.Fatalf("a lasting degradation: degraded logged %d times, want 2 with degraded_for:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), "smpp.shared_limits.restored"); n != 2 {
+		t.Fatalf("restored logged %d times at INFO, want 2 (its end too):\n%s", n, logs.String())
+	}
+}

@@ -3,6 +3,7 @@ package sharedlimits
 import (
 	"context"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,9 @@ type throttle struct {
 	// state in Redis first (see SetRate).
 	raised atomic.Bool
 	local  smpp.Throttle
+	// refilling is held by the worker refilling t: SetRate may queue a
+	// refill while another runs, and two would each reserve a batch.
+	refilling sync.Mutex
 }
 
 // Throttle builds the shared throttle of an account; it is an
@@ -210,6 +214,8 @@ func (l *Limits) refillLoop(ctx context.Context) {
 // refill is requested again for when it will: a timer per throttle at
 // most, since t.pending stays set until then.
 func (l *Limits) refill(ctx context.Context, t *throttle) {
+	t.refilling.Lock() // the other refill's batch is seen below
+	defer t.refilling.Unlock()
 	if t.raised.CompareAndSwap(true, false) {
 		l.clearRate(ctx, t)
 		t.batchAt.Store(0) // what Redis said of the old state is void
