@@ -176,7 +176,7 @@ func TestRedisRefusingWritesStillServesReads(t *testing.T) {
 	}
 	var refuse atomic.Bool
 	refuse.Store(true)
-	client.AddHook(refusingSetHook{refuse: &refuse})
+	client.AddHook(replyHook{refuse: &refuse, command: "set", reply: "OOM command not allowed when used memory > 'maxmemory'."})
 	var logs bytes.Buffer
 	r := cache.NewRedis(client, cache.RedisOptions{Prefix: prefix, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	for range 3 {
@@ -207,25 +207,6 @@ type replyError string
 func (e replyError) Error() string { return string(e) }
 func (replyError) RedisError()     {}
 
-// refusingSetHook answers SET with Redis's out-of-memory reply while
-// refuse is set.
-type refusingSetHook struct{ refuse *atomic.Bool }
-
-func (h refusingSetHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h refusingSetHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.refuse.Load() && cmd.Name() == "set" {
-			err := replyError("OOM command not allowed when used memory > 'maxmemory'.")
-			cmd.SetErr(err)
-			return err
-		}
-		return next(ctx, cmd)
-	}
-}
-func (h refusingSetHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
-
 // TestRedisOtherRepliesToAWriteMeanDown: a reply that is not a refusal to
 // write (LOADING, too many clients, a failed authentication) says reads
 // fail too: the tier goes down as for a transport error, once, rather
@@ -249,16 +230,18 @@ func TestRedisOtherRepliesToAWriteMeanDown(t *testing.T) {
 	}
 }
 
-// replyHook answers every command with reply while refuse is set.
+// replyHook answers command (every command when empty) with Redis's
+// error reply while refuse is set.
 type replyHook struct {
-	refuse *atomic.Bool
-	reply  string
+	refuse  *atomic.Bool
+	command string
+	reply   string
 }
 
 func (h replyHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h replyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.refuse.Load() {
+		if h.refuse.Load() && (h.command == "" || cmd.Name() == h.command) {
 			err := replyError(h.reply)
 			cmd.SetErr(err)
 			return err
