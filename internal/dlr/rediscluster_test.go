@@ -198,3 +198,71 @@ func TestClusterPutClaimAck(t *testing.T) {
 		}
 	}
 }
+
+// hangAccountHook makes the commands of one account (its hash tag) wait
+// until their context ends, as a Cluster master that died would, while
+// the others go through.
+type hangAccountHook struct{ tag string }
+
+func (h hangAccountHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h hangAccountHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h hangAccountHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		var live, dead []redis.Cmder
+		for _, c := range cmds {
+			if strings.Contains(fmt.Sprint(c.Args()...), h.tag) {
+				dead = append(dead, c)
+			} else {
+				live = append(live, c)
+			}
+		}
+		var err error
+		if len(live) > 0 {
+			err = next(ctx, live)
+		}
+		if len(dead) > 0 {
+			<-ctx.Done()
+			for _, c := range dead {
+				c.SetErr(ctx.Err())
+			}
+			err = ctx.Err()
+		}
+		return err
+	}
+}
+
+// TestCommitWithAHungMasterStoresTheOthers: a commit whose deadline ends
+// while one account's master does not answer still reports the other
+// accounts' groups stored, so Redis is not taken to be hung (which would
+// measure the next commits from their oldest receipt, failing healthy
+// accounts' receipts that queued meanwhile).
+func TestCommitWithAHungMasterStoresTheOthers(t *testing.T) {
+	c := oneNodeCluster(t)
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a"})
+	// The put script is in the node's cache, as it is after the first
+	// commit: a commit whose deadline passed has no time to send it again.
+	if err := q.Put(context.Background(), receipt("00000000000000E1", "warm", time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	c.AddHook(hangAccountHook{tag: "{dead}"})
+	errs := map[string]error{}
+	batch := []putReq{
+		{kind: kindPut, r: receipt("00000000000000D1", "dead", time.Second), at: time.Now()},
+		{kind: kindPut, r: receipt("00000000000000A1", "alive", time.Second), at: time.Now()},
+	}
+	for i := range batch {
+		id := batch[i].r.MessageID
+		batch[i].h = putHooks{done: func(err error) { errs[id] = err }}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	stored := q.commit(ctx, batch)
+	if !stored || errs["00000000000000A1"] != nil || errs["00000000000000D1"] == nil {
+		t.Fatalf("commit stored=%v, errors %v; want the live account stored, the hung one failed", stored, errs)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if q.commit(ctx2, batch[:1]) {
+		t.Fatal("a commit of the hung account alone reported something stored")
+	}
+}

@@ -270,8 +270,11 @@ func (q *RedisQueue) commitAll() {
 		// A batch carries many callers' receipts: no one caller's
 		// cancellation aborts it; commitDeadline bounds it.
 		ctx, cancel := context.WithDeadline(context.Background(), q.commitDeadline(batch[0].at))
-		q.commit(ctx, batch)
-		g.hung.Store(errors.Is(ctx.Err(), context.DeadlineExceeded))
+		stored := q.commit(ctx, batch)
+		// Hung: nothing stored by the deadline. A Cluster master that
+		// died fails only its accounts' groups; the others' receipts,
+		// queued meanwhile, keep a whole timeout.
+		g.hung.Store(!stored && errors.Is(ctx.Err(), context.DeadlineExceeded))
 		cancel()
 		clear(batch)
 	}
@@ -279,7 +282,8 @@ func (q *RedisQueue) commitAll() {
 
 // commitDeadline is when a commit whose oldest receipt was queued at
 // oldest ends: CommitTimeout from now, or while Redis is taken to be hung
-// (the last commit ran out of time) CommitTimeout from oldest. Receipts
+// (the last commit stored nothing by its deadline) CommitTimeout from
+// oldest. Receipts
 // that queued while the committers waited for a hung Redis would
 // otherwise wait out a second timeout before going to the outage buffer
 // (a submit held twice REDIS_TIMEOUT_SECONDS), while a Redis that is
@@ -320,7 +324,8 @@ type putGroup struct {
 	check   seqCheck // what the reply's count number is judged against (checkSeqLocked)
 }
 
-func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
+// commit writes batch and reports whether Redis stored any of its groups.
+func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored bool) {
 	groups := q.groupBatch(batch)
 	// By hash first (40 octets instead of the text). A node without the
 	// script answers NOSCRIPT for its groups only, which are sent again
@@ -348,11 +353,14 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) {
 		err := g.err
 		if err != nil {
 			err = redisErr("put", err)
+		} else {
+			stored = true
 		}
 		for _, req := range g.reqs {
 			req.h.finish(&req.r, err)
 		}
 	}
+	return stored
 }
 
 func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
