@@ -261,7 +261,7 @@ func TestCommitEndsATimeoutAfterItsOldestReceipt(t *testing.T) {
 	// whole timeout from then: hence the slack, far below a second
 	// timeout.)
 	if limit := queued.Add(timeout + timeout/4); dl.After(limit) {
-		t.Fatalf("the second receipt's commit ends %v after it was queued, want at most %v", dl.Sub(queued), timeout)
+		t.Fatalf("the second receipt's commit ends %v after it was queued, want at most %v", dl.Sub(queued), limit.Sub(queued))
 	}
 	for range 2 {
 		if err := <-done; err == nil {

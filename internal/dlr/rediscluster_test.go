@@ -256,13 +256,13 @@ func TestCommitWithAHungMasterStoresTheOthers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	stored := q.commit(ctx, batch)
-	if !stored || errs["00000000000000A1"] != nil || errs["00000000000000D1"] == nil {
-		t.Fatalf("commit stored=%v, errors %v; want the live account stored, the hung one failed", stored, errs)
+	stored, timedOut := q.commit(ctx, batch)
+	if !stored || !timedOut || errs["00000000000000A1"] != nil || errs["00000000000000D1"] == nil {
+		t.Fatalf("commit stored=%v timedOut=%v, errors %v; want the live account stored, the hung one out of time", stored, timedOut, errs)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	if q.commit(ctx2, batch[:1]) {
-		t.Fatal("a commit of the hung account alone reported something stored")
+	if stored, timedOut := q.commit(ctx2, batch[:1]); stored || !timedOut {
+		t.Fatalf("a commit of the hung account alone: stored %v, timed out %v; want nothing stored, out of time", stored, timedOut)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -270,11 +271,11 @@ func (q *RedisQueue) commitAll() {
 		// A batch carries many callers' receipts: no one caller's
 		// cancellation aborts it; commitDeadline bounds it.
 		ctx, cancel := context.WithDeadline(context.Background(), q.commitDeadline(batch[0].at))
-		stored := q.commit(ctx, batch)
-		// Hung: nothing stored by the deadline. A Cluster master that
+		stored, timedOut := q.commit(ctx, batch)
+		// Hung: nothing stored, out of time. A Cluster master that
 		// died fails only its accounts' groups; the others' receipts,
 		// queued meanwhile, keep a whole timeout.
-		g.hung.Store(!stored && errors.Is(ctx.Err(), context.DeadlineExceeded))
+		g.hung.Store(!stored && timedOut)
 		cancel()
 		clear(batch)
 	}
@@ -324,8 +325,9 @@ type putGroup struct {
 	check   seqCheck // what the reply's count number is judged against (checkSeqLocked)
 }
 
-// commit writes batch and reports whether Redis stored any of its groups.
-func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored bool) {
+// commit writes batch and reports whether Redis stored any of its groups
+// and whether any failed by running out of time.
+func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedOut bool) {
 	groups := q.groupBatch(batch)
 	// By hash first (40 octets instead of the text). A node without the
 	// script answers NOSCRIPT for its groups only, which are sent again
@@ -352,6 +354,7 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored bool) {
 	for _, g := range groups {
 		err := g.err
 		if err != nil {
+			timedOut = timedOut || isTimeout(err)
 			err = redisErr("put", err)
 		} else {
 			stored = true
@@ -360,7 +363,15 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored bool) {
 			req.h.finish(&req.r, err)
 		}
 	}
-	return stored
+	return stored, timedOut
+}
+
+// isTimeout reports whether err is a call running out of time: its
+// context's deadline, or the read deadline the client set from it (which
+// may fire a moment before the context's own timer).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
