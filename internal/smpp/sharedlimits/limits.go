@@ -55,6 +55,10 @@ type Limits struct {
 	// latency is a moving average of how long a reservation takes, in
 	// nanoseconds: the throttles' batches grow with it (throttle.batch).
 	latency atomic.Int64
+	// lastLatency is the last reservation's duration: a slow spell grows
+	// the batches at its first reservation, not after the average has
+	// followed (a second of throttling at 400 ms round trips).
+	lastLatency atomic.Int64
 
 	mu   sync.Mutex
 	held map[string]map[uint64]struct{} // system_id → sessions holding a lease here
@@ -256,6 +260,7 @@ func (l *Limits) mono() int64 { return int64(time.Since(l.epoch)) }
 // reserveTook adds the duration of one answered reservation to the moving
 // average (a quarter weight: a slow spell shows within a few calls).
 func (l *Limits) reserveTook(d time.Duration) {
+	l.lastLatency.Store(int64(d))
 	for {
 		old := l.latency.Load()
 		next := int64(d)
@@ -268,5 +273,8 @@ func (l *Limits) reserveTook(d time.Duration) {
 	}
 }
 
-// reserveLatency is the moving average of a reservation's duration.
-func (l *Limits) reserveLatency() time.Duration { return time.Duration(l.latency.Load()) }
+// reserveLatency is what a reservation takes: the moving average, or the
+// last one when that was longer.
+func (l *Limits) reserveLatency() time.Duration {
+	return time.Duration(max(l.latency.Load(), l.lastLatency.Load()))
+}

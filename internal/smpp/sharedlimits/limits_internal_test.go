@@ -44,6 +44,24 @@ func TestBatchFollowsRedisLatency(t *testing.T) {
 	}
 }
 
+// TestOneSlowReservationGrowsTheBatch: the first slow reservation after a
+// fast spell sizes the next batch at once; the average then follows.
+func TestOneSlowReservationGrowsTheBatch(t *testing.T) {
+	l := New(nil, Options{})
+	for range 20 {
+		l.reserveTook(time.Millisecond)
+	}
+	th := &throttle{l: l}
+	th.perSec.Store(math.Float64bits(1500))
+	if got := th.batch(); got != 75 {
+		t.Fatalf("batch %d after fast reservations, want 75", got)
+	}
+	l.reserveTook(400 * time.Millisecond)
+	if got := th.batch(); got != 1200 {
+		t.Fatalf("batch %d after one 400 ms reservation, want 1200", got)
+	}
+}
+
 // TestFlappingRedisLogsOnce: a Redis that fails and answers in turn (near
 // REDIS_TIMEOUT_SECONDS) logs its first degradation at WARNING and its
 // end at INFO; the flaps within the next 30 s are DEBUG lines, counted
