@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -89,7 +90,7 @@ type BufferedQueue struct {
 	stop      chan struct{}
 	manual    bool
 	passed    func(int, error)
-	flaps     flapLog // an account degraded again soon after it recovered
+	flaps     logging.Flaps // an account degraded again soon after it recovered
 }
 
 // degraded is one account's part of the buffer.
@@ -146,7 +147,7 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 		inner: inner, size: opts.Size, putTimeout: opts.PutTimeout, log: opts.Logger, lost: opts.Lost,
 		accounts: make(map[string]*degraded), stop: make(chan struct{}),
 		manual: opts.manual, passed: opts.passed,
-		flaps: newFlapLog(opts.now),
+		flaps: logging.NewFlaps(opts.now),
 	}
 	q.async, _ = inner.(AsyncQueue)
 	if q.size <= 0 {
@@ -403,9 +404,9 @@ func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
 func (q *BufferedQueue) degradeLocked(sys string, cause error) *degraded {
 	a := q.accounts[sys]
 	if a == nil {
-		a = &degraded{since: q.flaps.now(), lastErr: cause}
+		a = &degraded{since: q.flaps.Now(), lastErr: cause}
 		q.accounts[sys] = a
-		if repeated, ok := q.flaps.degraded(sys); ok {
+		if repeated, ok := q.flaps.Degraded(sys); ok {
 			q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", sys, "err", fmt.Sprint(cause), "size", q.size,
 				"repeated", repeated)
 		} else {
@@ -418,12 +419,12 @@ func (q *BufferedQueue) degradeLocked(sys string, cause error) *degraded {
 }
 
 // logLastingLocked logs at ERROR the degradation of an account that was
-// logged at DEBUG (a flap soon after another) and has lasted flapWindow
+// logged at DEBUG (a flap soon after another) and has lasted logging.FlapWindow
 // since: an outage that starts as a flap is still an outage. Each pass of
 // the write-back runs it.
 func (q *BufferedQueue) logLastingLocked() {
 	for sys, a := range q.accounts {
-		if repeated, ok := q.flaps.lasting(sys, a.since); ok {
+		if repeated, ok := q.flaps.Lasting(sys, a.since); ok {
 			q.log.Error("dlr.account_degraded_buffering_receipts_in_memory", "system_id", sys, "err", fmt.Sprint(a.lastErr), "size", q.size,
 				"repeated", repeated, "degraded_for", time.Since(a.since).String())
 		}
@@ -674,7 +675,7 @@ func (q *BufferedQueue) healthyLocked(sys string) {
 	a := q.accounts[sys]
 	delete(q.accounts, sys)
 	level := slog.LevelInfo
-	if !q.flaps.recovered(sys) {
+	if !q.flaps.Recovered(sys) {
 		level = slog.LevelDebug // its degradation was not logged either
 	}
 	q.log.Log(context.Background(), level, "dlr.account_available_again", "system_id", sys, "degraded_for", time.Since(a.since).String(),

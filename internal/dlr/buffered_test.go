@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -706,7 +707,7 @@ func TestBufferedQueueFlappingAccountLogsOnce(t *testing.T) {
 		flap(fmt.Sprintf("F%d", i))
 		now = now.Add(time.Second)
 	}
-	now = now.Add(flapWindow)
+	now = now.Add(logging.FlapWindow)
 	flap("L")
 	// A flap right after that line, quiet, turns into an outage: once it
 	// has lasted 30 s the next write-back pass logs it at ERROR, and its
@@ -719,7 +720,7 @@ func TestBufferedQueueFlappingAccountLogsOnce(t *testing.T) {
 	if _, err := q.Flush(ctx); err == nil {
 		t.Fatal("Flush succeeded while down")
 	}
-	now = now.Add(flapWindow)
+	now = now.Add(logging.FlapWindow)
 	if _, err := q.Flush(ctx); err == nil {
 		t.Fatal("Flush succeeded while down")
 	}

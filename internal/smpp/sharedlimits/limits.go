@@ -13,6 +13,8 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
 // ErrDegraded is returned by Healthy while the limits hold per instance
@@ -44,13 +46,14 @@ type Limits struct {
 
 	refills  chan *throttle
 	releases chan lease
-	// flap follows the degraded log lines (logDegraded).
+	// flap decides which degraded/restored lines are logged at their
+	// levels (a Redis answering near REDIS_TIMEOUT_SECONDS flips the
+	// limits several times a second); since is when the current
+	// degradation began.
 	flap struct {
 		sync.Mutex
-		warnedAt int64 // mono time of the last WARNING line (0: none)
-		repeated int   // degradations logged at DEBUG since
-		quiet    bool  // the current degradation was logged at DEBUG
-		since    int64 // mono time the current degradation began
+		lines logging.Flaps
+		since time.Time
 	}
 	// latency is a moving average of how long a reservation takes, in
 	// nanoseconds: the throttles' batches grow with it (throttle.batch).
@@ -105,6 +108,7 @@ func New(rdb redis.UniversalClient, o Options) *Limits {
 		releases: make(chan lease, releaseQueue),
 		held:     make(map[string]map[uint64]struct{}),
 	}
+	l.flap.lines = logging.NewFlaps(nil)
 	for _, k := range []string{"reserve", "reset", "lease", "heartbeat", "release"} {
 		for _, r := range []string{"ok", "error"} {
 			l.redisCalls.WithLabelValues(k, r)
@@ -173,28 +177,16 @@ func (l *Limits) observe(kind string, err error) {
 	}
 }
 
-// flapWindow is how long after a logged degradation another one is
-// logged at DEBUG only: a Redis answering near REDIS_TIMEOUT_SECONDS
-// flips the limits several times a second.
-const flapWindow = 30 * time.Second
-
 // logDegraded logs a degradation at WARNING, or at DEBUG within
-// flapWindow of the last WARNING line, which the next one then counts
-// (repeated).
+// logging.FlapWindow of the last WARNING line, which the next one then
+// counts (repeated).
 func (l *Limits) logDegraded(err error) {
 	l.flap.Lock()
-	now := l.mono()
-	quiet := l.flap.warnedAt != 0 && time.Duration(now-l.flap.warnedAt) < flapWindow
-	repeated := l.flap.repeated
-	if quiet {
-		l.flap.repeated++
-	} else {
-		l.flap.warnedAt, l.flap.repeated = now, 0
-	}
-	l.flap.quiet, l.flap.since = quiet, now
+	l.flap.since = l.flap.lines.Now()
+	repeated, loud := l.flap.lines.Degraded("")
 	l.flap.Unlock()
 	level := slog.LevelWarn
-	if quiet {
+	if !loud {
 		level = slog.LevelDebug
 	}
 	l.log.Log(context.Background(), level, "smpp.shared_limits.degraded", "error", err.Error(), "repeated", repeated,
@@ -202,19 +194,17 @@ func (l *Limits) logDegraded(err error) {
 }
 
 // logLasting logs at WARNING a degradation logged at DEBUG (a flap) that
-// has lasted flapWindow: a blip followed by a real outage must not leave
-// the outage at DEBUG only. Run calls it every second while degraded.
+// has lasted logging.FlapWindow: a blip followed by a real outage must not
+// leave the outage at DEBUG only. Run calls it every second while
+// degraded.
 func (l *Limits) logLasting() {
 	l.flap.Lock()
-	now := l.mono()
-	lasting := l.flap.quiet && time.Duration(now-l.flap.since) >= flapWindow
-	repeated, since := l.flap.repeated, l.flap.since
-	if lasting {
-		l.flap.quiet, l.flap.warnedAt, l.flap.repeated = false, now, 0
-	}
+	since := l.flap.since
+	repeated, loud := l.flap.lines.Lasting("", since)
+	now := l.flap.lines.Now()
 	l.flap.Unlock()
-	if lasting {
-		l.log.Warn("smpp.shared_limits.degraded", "repeated", repeated, "degraded_for", time.Duration(now-since).Round(time.Millisecond),
+	if loud {
+		l.log.Warn("smpp.shared_limits.degraded", "repeated", repeated, "degraded_for", now.Sub(since).Round(time.Millisecond),
 			"detail", "Redis unreachable: throughput and max_binds hold per instance until it answers")
 	}
 }
@@ -222,10 +212,10 @@ func (l *Limits) logLasting() {
 // logRestored logs the end of a degradation at the level its start was.
 func (l *Limits) logRestored() {
 	l.flap.Lock()
-	quiet := l.flap.quiet
+	loud := l.flap.lines.Recovered("")
 	l.flap.Unlock()
 	level := slog.LevelInfo
-	if quiet {
+	if !loud {
 		level = slog.LevelDebug
 	}
 	l.log.Log(context.Background(), level, "smpp.shared_limits.restored")
