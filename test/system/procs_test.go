@@ -359,34 +359,44 @@ func (g *gw) readyz() (int, string) {
 // metric sums the samples of a metric family (all label values) from
 // /metrics; ok is false when the scrape fails.
 func (g *gw) metric(name string) (float64, bool) {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	resp, err := hc.Get("http://" + g.metricsAddr + "/metrics")
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
 	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	ok := g.scrapeLines(func(line string) bool {
 		if !strings.HasPrefix(line, name) {
-			continue
+			return true
 		}
 		rest := line[len(name):]
 		if rest == "" || (rest[0] != ' ' && rest[0] != '{') {
-			continue
+			return true
 		}
 		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
 		if len(f) == 0 {
-			continue
+			return true
 		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err == nil {
+		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
 			sum += v
 		}
+		return true
+	})
+	return sum, ok
+}
+
+// scrapeLines reads /metrics and calls each with every line until it
+// returns false; false when the scrape failed.
+func (g *gw) scrapeLines(each func(line string) bool) bool {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	resp, err := hc.Get("http://" + g.metricsAddr + "/metrics")
+	if err != nil {
+		return false
 	}
-	return sum, sc.Err() == nil
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		if !each(sc.Text()) {
+			return true
+		}
+	}
+	return sc.Err() == nil
 }
 
 // lastLogLine returns the last non-empty line the process wrote.

@@ -1,11 +1,9 @@
 package system
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -310,22 +308,17 @@ func waitCounted(t *testing.T, c *redis.Client, key string, from int64, d time.D
 // series returns one series of /metrics, named with its labels exactly as
 // exported (e.g. `dlr_lost_total{cause="redis_data_loss"}`); ok is false
 // when the scrape fails or the series is not there.
-func (g *gw) series(name string) (float64, bool) {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	resp, err := hc.Get("http://" + g.metricsAddr + "/metrics")
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return v, err == nil
+func (g *gw) series(name string) (v float64, ok bool) {
+	g.scrapeLines(func(line string) bool {
+		rest, found := strings.CutPrefix(line, name+" ")
+		if found {
+			var err error
+			v, err = strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			ok = err == nil
 		}
-	}
-	return 0, false
+		return !found
+	})
+	return v, ok
 }
 
 // events returns the gateway's JSON log lines of one event, decoded.
