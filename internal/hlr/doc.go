@@ -46,7 +46,9 @@
 //     to the accounts in turn ([WithAccount]), so one account's burst does
 //     not hold up the others. A lookup waits at most HLR_SLOT_WAIT_SECONDS (ChainOptions.SlotWait, 1 s) for
 //     a slot (hlr_slot_wait_timeouts_total, answered by the timeout policy,
-//     never seen by the breaker), then has HLR_TIMEOUT_SECONDS for the call.
+//     never seen by the breaker), then has HLR_TIMEOUT_SECONDS for the call;
+//     one that finds a slot free with less left calls only when more is
+//     left than the provider's recent answers took.
 //   - [NewBreaker]: a circuit breaker (sony/gobreaker/v2) that opens after
 //     consecutive ErrProvider/ErrTimeout failures, fails fast with
 //     ErrCircuitOpen, and probes recovery after OpenTimeout. Usable answers

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,9 +25,11 @@ type LimiterOptions struct {
 	// for its slot always has its whole time, so the circuit breaker
 	// behind never counts as a provider timeout the time a lookup spent
 	// queued here, and it ends before its caller gives up. (One that finds
-	// a slot free calls whatever is left: a caller that spent some of its
-	// time before it came, in a cache tier or a queue, has its answer in
-	// time unless the provider is nearly as slow as its timeout.)
+	// a slot free with less than CallTimeout left, having spent some of
+	// its time before it came, in a cache tier or a queue, calls with
+	// what is left when that is more than the provider's recent answers
+	// took: a call its caller would give up on before the answer is
+	// billed for nothing. See answersInTime.)
 	CallTimeout time.Duration
 	// Metrics receives hlr_inflight_requests and
 	// hlr_slot_wait_timeouts_total (nil: none).
@@ -45,6 +48,10 @@ type limiter struct {
 	next       Lookuper
 	o          LimiterOptions
 	perAccount int
+
+	// answerTime is a moving average of how long the provider's answers
+	// took (calls that returned one), in nanoseconds; 0 until the first.
+	answerTime atomic.Int64
 
 	mu      sync.Mutex
 	free    int                     // slots not held
@@ -110,16 +117,49 @@ func (l *limiter) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	if l.tooLate(ctx) {
 		// Found a slot free with less than CallTimeout left: the call
 		// ends by the caller's deadline, which the breaker must not
-		// count as the provider's timeout.
+		// count as the provider's timeout. Unless the provider's
+		// answers lately took longer than is left: then the caller
+		// would give up before the answer, billed for nothing, and the
+		// slot is better left to a fresher lookup.
+		if !l.answersInTime(ctx) {
+			l.o.Metrics.slotWaitTimedOut()
+			return Result{}, fmt.Errorf("hlr: no free lookup slot in time (HLR_MAX_CONCURRENCY): %w: less time left than the provider's answers take", ErrTimeout)
+		}
 		ctx = context.WithValue(ctx, callersDeadlineKey{}, true)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, l.o.CallTimeout)
 	defer cancel()
+	start := time.Now()
 	res, err := l.next.Lookup(callCtx, msisdn)
+	if err == nil {
+		l.answered(time.Since(start))
+	}
 	if err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
 		err = ContextError(callCtx.Err()) // a provider that did not say its time ran out
 	}
 	return res, err
+}
+
+// answered adds an answer's time to the moving average (a weight of an
+// eighth: a provider that slows down is followed within a few dozen
+// answers). Concurrent updates may lose one another's; an average is all
+// that is needed.
+func (l *limiter) answered(d time.Duration) {
+	old := l.answerTime.Load()
+	if old == 0 {
+		l.answerTime.Store(int64(d) | 1)
+		return
+	}
+	l.answerTime.Store(old + (int64(d)-old)/8 | 1)
+}
+
+// answersInTime reports whether more is left of ctx than the provider's
+// answers lately took, with a quarter more for their spread (true before
+// the first answer).
+func (l *limiter) answersInTime(ctx context.Context) bool {
+	avg := time.Duration(l.answerTime.Load())
+	dl, ok := ctx.Deadline()
+	return avg == 0 || !ok || time.Until(dl) >= avg+avg/4
 }
 
 // tooLate reports whether less than CallTimeout is left of ctx.

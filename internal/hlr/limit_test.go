@@ -280,3 +280,43 @@ func TestCallerDeadlineIsNotAProviderTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestLateCallerWaitsForNoSlowAnswer: a caller that comes with less than
+// HLR_TIMEOUT left (it waited in the workers' queue) and finds a slot free
+// calls only when more is left than the provider's answers lately took:
+// with less, it would give up before the answer, billed for nothing, its
+// slot taken from a fresher lookup. It is counted as a slot wait that ran
+// out, not as the provider's failure.
+func TestLateCallerWaitsForNoSlowAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		m, err := hlr.NewMetrics(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := slowProvider(800 * time.Millisecond)
+		c := newChain(t, p, hlr.ChainOptions{Timeout: 2 * time.Second, SlotWait: time.Second, Metrics: m,
+			Breaker: hlr.BreakerSettings{ConsecutiveFailures: 1}})
+		lookup := func(number string, left time.Duration) error {
+			ctx, cancel := context.WithTimeout(context.Background(), left)
+			defer cancel()
+			_, err := c.Lookup(ctx, number)
+			return err
+		}
+		if err := lookup("447700900001", 3*time.Second); err != nil {
+			t.Fatalf("a caller with its whole time: %v", err)
+		}
+		if err := lookup("447700900002", 700*time.Millisecond); !errors.Is(err, hlr.ErrTimeout) {
+			t.Errorf("a caller with 700 ms left, answers taking 800 ms: %v, want a timeout", err)
+		}
+		if got := p.calls.Load(); got != 1 {
+			t.Errorf("provider calls = %d, want 1: the late caller's would have been billed for nothing", got)
+		}
+		if got := metricValue(t, reg, "hlr_slot_wait_timeouts_total", nil); got != 1 {
+			t.Errorf("hlr_slot_wait_timeouts_total = %v, want 1", got)
+		}
+		if err := lookup("447700900003", 1500*time.Millisecond); err != nil {
+			t.Errorf("a caller with 1.5 s left (under HLR_TIMEOUT, over the answers' time): %v, want the answer (breaker %s)", err, c.BreakerState())
+		}
+	})
+}

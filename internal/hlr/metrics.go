@@ -90,7 +90,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		slotWaits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hlr_slot_wait_timeouts_total",
-			Help: "Lookups that found no free provider slot (HLR_MAX_CONCURRENCY) in time: answered by HLR_TIMEOUT_POLICY, not counted by the circuit breaker.",
+			Help: "Lookups that found no free provider slot (HLR_MAX_CONCURRENCY) in time, or found one with less time left than the provider's recent answers took: answered by HLR_TIMEOUT_POLICY, not counted by the circuit breaker.",
 		}),
 	}
 	avoided := prometheus.NewCounterVec(prometheus.CounterOpts{

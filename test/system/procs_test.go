@@ -261,8 +261,14 @@ type countingTMT struct {
 }
 
 func newCountingTMT(t *testing.T) *countingTMT {
+	return newCountingTMTWith(t, simulator.Options{})
+}
+
+// newCountingTMTWith is newCountingTMT with the simulator's options (its
+// latency, say).
+func newCountingTMTWith(t *testing.T, o simulator.Options) *countingTMT {
 	c := &countingTMT{}
-	h := simulator.New(simulator.Options{}).Handler()
+	h := simulator.New(o).Handler()
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.requests.Add(1)
 		h.ServeHTTP(w, r)
