@@ -150,6 +150,9 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 		flaps: logging.NewFlaps(opts.now),
 	}
 	q.async, _ = inner.(AsyncQueue)
+	if r, ok := inner.(interface{ enableReplay(int, replayer) }); ok {
+		r.enableReplay(q.size, q.replay)
+	}
 	if q.size <= 0 {
 		q.size = DefaultBufferSize
 	}
@@ -364,6 +367,43 @@ func (q *BufferedQueue) bufferRecordLocked(o Outcome, r Receipt, cause error) er
 	q.nrec++
 	q.startFlusherLocked()
 	return nil
+}
+
+// errWentBack is the cause of an account degraded to put again receipts
+// Redis lost by going back in time (replay.go).
+var errWentBack = errors.New("dlr: Redis went back below receipts it had stored")
+
+// replay buffers receipts of sys that Redis lost by going back in time,
+// for the write-back to store again (unless Redis remembers them
+// finished). Those beyond the buffer's bound are refused, counted in
+// dlr_buffer_overflow_total and logged in one line.
+func (q *BufferedQueue) replay(sys string, rs []Receipt) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		q.log.Error("dlr.replay_refused", "system_id", sys, "receipts", len(rs), "err", "the queue is closed")
+		return
+	}
+	refused := 0
+	for _, r := range rs {
+		if q.n >= q.size {
+			refused++
+			continue
+		}
+		if a := q.accounts[sys]; a != nil {
+			if _, held := a.ids[r.MessageID]; held {
+				continue // a copy is buffered already
+			}
+		}
+		_ = q.bufferLocked(r, errWentBack)
+	}
+	if refused > 0 {
+		if q.overflow != nil {
+			q.overflow.Add(float64(refused))
+		}
+		q.log.Error("dlr.replay_refused", "system_id", sys, "receipts", refused, "size", q.size,
+			"err", "the outage buffer is full: these receipts Redis lost by going back are not put again")
+	}
 }
 
 // fallback buffers r after its inner Put failed with cause.

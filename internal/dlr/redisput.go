@@ -323,6 +323,10 @@ type putGroup struct {
 	err     error
 	count   int      // receipts the script stored
 	check   seqCheck // what the reply's count number is judged against (checkSeqLocked)
+	// all and kept: the text and items putArgs consumed, for the replay
+	// journal (replay.go).
+	all  string
+	kept []putItem
 }
 
 // commit writes batch and reports whether Redis stored any of its groups
@@ -528,6 +532,7 @@ func (g *putGroup) putArgs(plain bool) {
 			g.args = append(g.args, &strs[i])
 		}
 	}
+	g.all, g.kept = all, g.items
 	g.items, g.scratch = nil, nil
 	g.text.Reset()
 }
@@ -671,6 +676,7 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 		}
 		q.epochSeenLocked(g.sys, epoch, lost == 1)
 		q.shareLocked(g.sys).wrote(seq, g.count, now)
+		q.journalLocked(g, seq, now) // after the check: it is in the history Redis has now
 	}
 }
 

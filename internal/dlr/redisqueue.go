@@ -109,8 +109,9 @@ type RedisQueue struct {
 	forgotten prometheus.Counter
 	forgetLog *logging.Repeats
 	// wentBack counts the times Redis went back in time (wentback.go;
-	// nil: not exported).
-	wentBack prometheus.Counter
+	// nil: not exported); replayed, the receipts put again then
+	// (replay.go).
+	wentBack, replayed prometheus.Counter
 
 	mu     sync.Mutex
 	epochs map[string]string      // account → epoch marker last seen
@@ -125,6 +126,10 @@ type RedisQueue struct {
 	// wentBack: per account, when this instance last found Redis going
 	// back and the marker it wrote to tell the others (wentback.go).
 	wentBackAt map[string]wentBackMark
+	// journal: what this instance's puts stored lately, put again should
+	// Redis go back (replay.go); replayTo takes them (nil: not kept).
+	journal  replayJournal
+	replayTo replayer
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -191,13 +196,17 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 		Name: "dlr_redis_went_back_total",
 		Help: "Times a put or count of an account found Redis's count sequence below what it had shown: Redis lost acknowledged writes (an older snapshot, or a failover to a replica that lagged) while the account's marker stayed.",
 	})
-	for _, c := range []prometheus.Collector{g, forgotten, wentBack} {
+	replayed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dlr_replayed_total",
+		Help: "Receipts this instance stored in Redis and put again (through the outage buffer) after finding that Redis went back below their puts (dlr_redis_went_back_total).",
+	})
+	for _, c := range []prometheus.Collector{g, forgotten, wentBack, replayed} {
 		if err := reg.Register(c); err != nil {
 			q.log.Error("dlr.metric_not_registered", "err", err)
 			return
 		}
 	}
-	q.forgotten, q.wentBack = forgotten, wentBack
+	q.forgotten, q.wentBack, q.replayed = forgotten, wentBack, replayed
 }
 
 // accountBase returns "P{tag}:" for sys.

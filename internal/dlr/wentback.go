@@ -81,8 +81,9 @@ func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, found int64, c
 	mark := wentBackMark{at: time.Now(), marker: "wb:" + randomToken() + "/" + strconv.FormatInt(found, 10)}
 	q.wentBackAt[sys] = mark
 	go q.tellWentBack(sys, c.epoch, mark.marker)
-	q.log.Error("dlr.redis_went_back", "system_id", sys, "sequence_found", found, "seen", c.seen, "stored_after", stored,
-		"detail", "Redis lost writes it had acknowledged although the account's marker is there (restarted from an older snapshot or append-only file, or failed over to a replica that lagged): of the receipts this instance stored after that point (stored_after, as far as the last minute goes), those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after it may be sent again")
+	replayed := q.replayLocked(sys, found)
+	q.log.Error("dlr.redis_went_back", "system_id", sys, "sequence_found", found, "seen", c.seen, "stored_after", stored, "replayed", replayed,
+		"detail", wentBackDetail)
 }
 
 // wentBackMark is what an instance remembers of its last finding for an
@@ -153,6 +154,10 @@ func (q *RedisQueue) wentBackToldLocked(sys, marker string, found int64) {
 	if q.wentBack != nil {
 		q.wentBack.Inc()
 	}
-	q.log.Error("dlr.redis_went_back", "system_id", sys, "sequence_found", found, "stored_after", stored, "told", true,
-		"detail", "another instance found that Redis lost writes it had acknowledged (an older snapshot or append-only file, or a replica that lagged): of the receipts this instance stored after that point (stored_after, as far as the last minute goes), those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after it may be sent again")
+	replayed := q.replayLocked(sys, found)
+	q.log.Error("dlr.redis_went_back", "system_id", sys, "sequence_found", found, "stored_after", stored, "replayed", replayed, "told", true,
+		"detail", "another instance found that "+wentBackDetail)
 }
+
+// wentBackDetail is the detail of a dlr.redis_went_back line.
+const wentBackDetail = "Redis lost writes it had acknowledged although the account's marker is there (restarted from an older snapshot or append-only file, or failed over to a replica that lagged, or to one that a replica which had answered WAIT was re-pointed to): the receipts this instance stored after that point (stored_after, as far as the last minute goes) are put again through the outage buffer as far as it still kept them (replayed: the last minute, at most DLR_BUFFER_SIZE); of the others, those neither delivered meanwhile nor still in its outage buffer are lost; receipts acknowledged after that point may be sent again"

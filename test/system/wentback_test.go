@@ -207,6 +207,22 @@ func TestRedisWentBackIsDetected(t *testing.T) {
 			if !g.p.running() {
 				t.Fatalf("the gateway exited:\n%s", g.p.tail(40))
 			}
+			// What Redis lost by going back is put again from what the
+			// gateway kept of its puts: every accepted receipt is pending.
+			if tt.wentBack > 0 {
+				pendingKey := prefix + "dlr:{testuser}:r"
+				want := int64(initial + after + 1 + extra)
+				var held int64
+				if !waitFor(verdictDur, func() bool {
+					ctx, cancel := shortCtx()
+					defer cancel()
+					held, _ = c.HLen(ctx, pendingKey).Result()
+					return held == want
+				}) {
+					replayed, _ := g.metric("dlr_replayed_total")
+					t.Errorf("%d receipts pending in Redis after the restart, want every one accepted: %d (dlr_replayed_total %v)", held, want, replayed)
+				}
+			}
 			wentBack, ok1 := g.metric("dlr_redis_went_back_total")
 			lost, ok2 := g.series(`dlr_lost_total{cause="redis_data_loss"}`)
 			if !ok1 || !ok2 {

@@ -1,0 +1,128 @@
+package dlr
+
+import (
+	"time"
+)
+
+// Receipts put again after Redis went back in time (wentback.go). Redis
+// that lost writes it had acknowledged, its account marker still there
+// (an older snapshot, a replica that lagged, or one that answered WAIT and
+// was then re-pointed to the replica a failover promoted, whose full
+// resync wiped them), lost the receipts stored after the sequence number
+// it came back with. Each instance keeps what its last group commits
+// stored, as Redis was sent it (the group's text: elements and bodies,
+// one string per group, no copy), with the number each put took; when a
+// put or count of the account finds Redis back below a number it had seen,
+// or another instance's went-back marker tells it so, the receipts its
+// puts stored after that number go to the outage buffer and are written
+// back from there as any buffered receipt is: skipped when Redis remembers
+// them finished (acknowledged after the failover), kept when Redis still
+// holds them pending. A receipt delivered before the loss and whose
+// acknowledgement was lost with it is sent again (at least once).
+//
+// The journal is bounded by DLR_BUFFER_SIZE receipts and shareMemory (a
+// minute, what stored_after covers): a receipt older than both is not
+// replayed; the dlr.redis_went_back line says how many were (replayed)
+// of those this instance stored after that point (stored_after).
+
+// replayEntry is one group commit of an account, as Redis stored it.
+type replayEntry struct {
+	sys   string
+	seq   int64 // the number the put took
+	at    time.Time
+	text  string    // the group's elements and bodies
+	items []putItem // where each receipt lies in text
+}
+
+// replayJournal is the recent entries, oldest first, under RedisQueue.mu.
+type replayJournal struct {
+	max     int // receipts kept at most; 0: none (no outage buffer to replay into)
+	entries []replayEntry
+	head    int // entries[:head] are dropped
+	n       int // receipts in entries[head:]
+}
+
+// add keeps e and drops what falls out of the bounds.
+func (j *replayJournal) add(e replayEntry, now time.Time) {
+	if j.max <= 0 || len(e.items) == 0 {
+		return
+	}
+	j.entries = append(j.entries, e)
+	j.n += len(e.items)
+	for j.head < len(j.entries) {
+		old := &j.entries[j.head]
+		if j.n <= j.max && now.Sub(old.at) <= shareMemory {
+			break
+		}
+		j.n -= len(old.items)
+		*old = replayEntry{}
+		j.head++
+	}
+	if j.head > 1024 && j.head*2 > len(j.entries) {
+		n := copy(j.entries, j.entries[j.head:])
+		clear(j.entries[n:])
+		j.entries, j.head = j.entries[:n], 0
+	}
+}
+
+// take removes and returns the receipts of sys whose puts took a number
+// above after, oldest first; ids whose body does not decode are skipped.
+func (j *replayJournal) take(sys string, after int64) []Receipt {
+	var out []Receipt
+	kept := j.entries[:j.head]
+	for _, e := range j.entries[j.head:] {
+		if e.sys != sys || e.seq <= after {
+			kept = append(kept, e)
+			continue
+		}
+		j.n -= len(e.items)
+		for _, it := range e.items {
+			r, err := decodeReceipt(e.text[it.body:it.end])
+			if err == nil && r.MessageID == e.text[it.id:it.body] {
+				out = append(out, r)
+			}
+		}
+	}
+	clear(j.entries[len(kept):])
+	j.entries = kept
+	return out
+}
+
+// replayer is what a RedisQueue hands the receipts to put again: the
+// outage buffer (BufferedQueue.replay).
+type replayer func(sys string, rs []Receipt)
+
+// enableReplay makes q keep up to max receipts for replay, handed to
+// to when Redis is found to have gone back.
+func (q *RedisQueue) enableReplay(max int, to replayer) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.journal.max, q.replayTo = max, to
+}
+
+// journalLocked keeps what g, a put or restore group, stored.
+func (q *RedisQueue) journalLocked(g *putGroup, seq int64, now time.Time) {
+	if q.replayTo == nil || g.err != nil || g.count == 0 {
+		return
+	}
+	q.journal.add(replayEntry{sys: g.sys, seq: seq, at: now, text: g.all, items: g.kept}, now)
+}
+
+// replayLocked takes sys's receipts stored after sequence number found
+// from the journal and hands them to the outage buffer (a goroutine: the
+// buffer takes its own lock). It returns how many.
+func (q *RedisQueue) replayLocked(sys string, found int64) int {
+	if q.replayTo == nil {
+		return 0
+	}
+	rs := q.journal.take(sys, found)
+	if len(rs) == 0 {
+		return 0
+	}
+	if q.replayed != nil {
+		q.replayed.Add(float64(len(rs)))
+	}
+	to := q.replayTo
+	go to(sys, rs)
+	return len(rs)
+}

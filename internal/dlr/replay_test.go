@@ -1,0 +1,117 @@
+package dlr
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// TestWentBackReplaysReceipts: Redis goes back to a snapshot taken before
+// ten receipts were stored (a failover to a replica that lost them). The
+// put that finds it hands those ten to the outage buffer, whose write-back
+// stores them again, except the one acknowledged since (Redis remembers
+// it finished): every receipt promised is pending again, none twice.
+func TestWentBackReplaysReceipts(t *testing.T) {
+	c := redisTestClient(t)
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c), Registerer: reg})
+	b := NewBufferedQueue(q, BufferOptions{Size: 1000, manual: true})
+	put := func(id string) {
+		t.Helper()
+		if err := b.Put(ctx, receipt(id, "acme", time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		put(fmt.Sprintf("00000000000000A%d", i))
+	}
+	if _, err := q.PendingCount(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshotAccount(t, q, "acme")
+	var lost []string
+	for i := range 10 {
+		id := fmt.Sprintf("0000000000000B%02d", i)
+		lost = append(lost, id)
+		put(id)
+	}
+	restoreAccount(t, q, "acme", snap)
+	// Delivered after the failover: its outcome is in the Redis that
+	// went back, so it is not put again.
+	if err := b.Ack(ctx, Outcome{State: pdu.StateDelivered, At: time.Now()}, receipt(lost[0], "acme", time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	put("00000000000000C1") // finds the sequence below what it had seen
+
+	if got := counterValue(t, reg, "dlr_replayed_total"); got != 10 {
+		t.Fatalf("dlr_replayed_total = %v, want the 10 stored after the snapshot", got)
+	}
+	// Handed to the buffer by a goroutine of its own.
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Held() < 10 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Held(); n != 0 {
+		t.Fatalf("%d receipts still buffered after the write-back", n)
+	}
+	ids, err := c.HKeys(ctx, q.accountKeys("acme")[0]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, id := range ids {
+		have[id] = true
+	}
+	want := []string{"00000000000000A0", "00000000000000A1", "00000000000000A2", "00000000000000C1"}
+	want = append(want, lost[1:]...)
+	for _, id := range want {
+		if !have[id] {
+			t.Errorf("receipt %s is not pending in Redis after the replay", id)
+		}
+	}
+	if have[lost[0]] {
+		t.Errorf("receipt %s, delivered after the failover, was put again", lost[0])
+	}
+	if len(ids) != len(want) {
+		t.Errorf("%d receipts pending, want %d: %v", len(ids), len(want), ids)
+	}
+}
+
+// TestReplayJournalBounds: the journal keeps at most its bound of
+// receipts and nothing older than shareMemory, and take returns only the
+// account's entries after the number, leaving the rest.
+func TestReplayJournalBounds(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	entry := func(sys string, seq int64, at time.Time, n int) replayEntry {
+		g := &putGroup{}
+		for i := range n {
+			r := receipt(fmt.Sprintf("%014X%02d", seq, i), sys, 0)
+			g.items = append(g.items, g.appendItem(&r))
+		}
+		return replayEntry{sys: sys, seq: seq, at: at, text: g.text.String(), items: g.items}
+	}
+	j := replayJournal{max: 10}
+	j.add(entry("a", 1, now.Add(-2*shareMemory), 2), now.Add(-2*shareMemory))
+	j.add(entry("a", 2, now, 4), now) // the first is too old now
+	j.add(entry("b", 3, now, 4), now)
+	j.add(entry("a", 4, now, 4), now) // 12 > 10: the oldest goes
+	if j.n != 8 {
+		t.Fatalf("journal holds %d receipts, want 8", j.n)
+	}
+	rs := j.take("a", 3)
+	if len(rs) != 4 || rs[0].MessageID != fmt.Sprintf("%014X%02d", 4, 0) || rs[0].SystemID != "a" {
+		t.Fatalf("take(a, 3) = %d receipts (%v), want the 4 of put 4", len(rs), rs)
+	}
+	if j.n != 4 || len(j.take("a", 0)) != 0 || len(j.take("b", 2)) != 4 || j.n != 0 {
+		t.Fatalf("after the takes the journal holds %d, want b's 4 then none", j.n)
+	}
+}
