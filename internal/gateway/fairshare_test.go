@@ -8,9 +8,10 @@ import (
 
 func TestFairShare(t *testing.T) {
 	type step struct {
-		take    string // the account taking a place, or
-		give    string // the account giving one back
-		want    bool   // take's answer
+		take    string        // the account taking a place, or
+		give    string        // the account giving one back, or
+		wait    time.Duration // time passing
+		want    bool          // take's answer
 		wantUse int
 	}
 	tests := []struct {
@@ -68,8 +69,38 @@ func TestFairShare(t *testing.T) {
 			{give: "b", wantUse: 10},
 			{give: "b", wantUse: 9},
 			{give: "b", wantUse: 8},
-			{give: "b", wantUse: 7}, // b is gone: a alone, its share 14
+			{give: "b", wantUse: 7}, // b holds none, but lingers: a's share stays 7
+			{take: "a", want: false, wantUse: 7},
+			{wait: shareLinger, wantUse: 7}, // b is gone: a alone, its share 14
 			{take: "a", want: true, wantUse: 8},
+		}},
+		{"a bursty account keeps its share between bursts", 16, []step{ // reserve 2
+			// a floods: all 14 places it may take.
+			{take: "a", want: true, wantUse: 1}, {take: "a", want: true, wantUse: 2},
+			{take: "a", want: true, wantUse: 3}, {take: "a", want: true, wantUse: 4},
+			{take: "a", want: true, wantUse: 5}, {take: "a", want: true, wantUse: 6},
+			{take: "a", want: true, wantUse: 7}, {take: "a", want: true, wantUse: 8},
+			{take: "a", want: true, wantUse: 9}, {take: "a", want: true, wantUse: 10},
+			{take: "a", want: true, wantUse: 11}, {take: "a", want: true, wantUse: 12},
+			{take: "a", want: true, wantUse: 13}, {take: "a", want: true, wantUse: 14},
+			// b's first burst: one place from the reserve, the rest refused
+			// while a holds its surplus.
+			{take: "b", want: true, wantUse: 15},
+			{take: "b", want: false, wantUse: 15},
+			// a's work completes; its share is 7 now.
+			{give: "a", wantUse: 14}, {give: "a", wantUse: 13}, {give: "a", wantUse: 12},
+			{give: "a", wantUse: 11}, {give: "a", wantUse: 10}, {give: "a", wantUse: 9},
+			{give: "a", wantUse: 8},
+			{take: "a", want: false, wantUse: 8},
+			// b's burst is done; between bursts a still may not refill.
+			{give: "b", wantUse: 7},
+			{wait: time.Second, wantUse: 7},
+			{take: "a", want: false, wantUse: 7},
+			// b's next burst finds room.
+			{take: "b", want: true, wantUse: 8},
+			{take: "b", want: true, wantUse: 9},
+			{take: "b", want: true, wantUse: 10},
+			{take: "b", want: true, wantUse: 11},
 		}},
 		{"a small pool has no reserve", 5, []step{
 			{take: "a", want: true, wantUse: 1},
@@ -95,12 +126,18 @@ func TestFairShare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFairShare(tt.capacity)
+			now := time.Unix(1_700_000_000, 0)
+			f := newFairShare(tt.capacity, func() time.Time { return now })
 			for i, s := range tt.steps {
-				if s.give != "" {
+				switch {
+				case s.wait > 0:
+					now = now.Add(s.wait)
+				case s.give != "":
 					f.give(s.give)
-				} else if got := f.take(s.take); got != s.want {
-					t.Fatalf("step %d: take(%q) = %v, want %v", i, s.take, got, s.want)
+				default:
+					if got := f.take(s.take); got != s.want {
+						t.Fatalf("step %d: take(%q) = %v, want %v", i, s.take, got, s.want)
+					}
 				}
 				if got := f.inUse(); got != s.wantUse {
 					t.Fatalf("step %d: inUse = %d, want %d", i, got, s.wantUse)

@@ -89,8 +89,8 @@ func New(opts Options) (*Handler, error) {
 		// workers have not yet taken the jobs before it.
 		jobs: newJobQueue(opts.Workers * (queuedPerWorker + 1)),
 
-		jobShare:   newFairShare(opts.Workers * (queuedPerWorker + 1)),
-		multiShare: newFairShare(opts.Workers),
+		jobShare:   newFairShare(opts.Workers*(queuedPerWorker+1), opts.Now),
+		multiShare: newFairShare(opts.Workers, opts.Now),
 	}
 	if opts.QueueQueries > 0 {
 		h.queryPlaces = make(chan struct{}, opts.QueueQueries)
