@@ -185,6 +185,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 		MaxPrebindRequests:    cfg.SMPP.MaxPrebindRequests,
 		MaxConnectionsPerIP:   cfg.SMPP.MaxConnectionsPerIP,
 		MaxUnboundConnections: cfg.SMPP.MaxUnboundConnections,
+		MaxBindsPerAccount:    cfg.SMPP.MaxBindsPerAccount,
 		FailedBindDelay:       cfg.SMPP.FailedBindDelay,
 		MaxFailedBinds:        neverIfZero(cfg.SMPP.MaxFailedBinds),
 		FailedBindBlock:       cfg.SMPP.FailedBindBlock,

@@ -47,6 +47,7 @@ type SMPP struct {
 	// Limits against clients that misbehave (README "Limits and abuse").
 	MaxConnectionsPerIP   int           // SMPP_MAX_CONNECTIONS_PER_IP; 0 = no cap
 	MaxUnboundConnections int           // SMPP_MAX_UNBOUND_CONNECTIONS; 0 = no cap
+	MaxBindsPerAccount    int           // SMPP_MAX_BINDS_PER_ACCOUNT: binds per instance of an account without max_binds; 0 = no cap
 	MaxOutputBytes        int           // SMPP_MAX_OUTPUT_BYTES: output buffer per session
 	MaxOutputBytesTotal   int           // SMPP_MAX_OUTPUT_BYTES_TOTAL: all sessions' output beyond 64 KiB each; 0 = no cap
 	SlowConsumerTimeout   time.Duration // SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS

@@ -25,6 +25,7 @@ func Default() Config {
 
 			MaxConnectionsPerIP:   100,
 			MaxUnboundConnections: 200,
+			MaxBindsPerAccount:    100,
 			MaxOutputBytes:        4 << 20,
 			MaxOutputBytesTotal:   64 << 20,
 			SlowConsumerTimeout:   10 * time.Second,

@@ -70,6 +70,7 @@ func (c Config) validateSMPP() error {
 	}{ // 0 turns these off
 		{"SMPP_MAX_CONNECTIONS_PER_IP", s.MaxConnectionsPerIP},
 		{"SMPP_MAX_UNBOUND_CONNECTIONS", s.MaxUnboundConnections},
+		{"SMPP_MAX_BINDS_PER_ACCOUNT", s.MaxBindsPerAccount},
 		{"SMPP_MAX_FAILED_BINDS", s.MaxFailedBinds},
 		{"SMPP_MAX_OUTPUT_BYTES_TOTAL", s.MaxOutputBytesTotal},
 		{"SMPP_MAX_IDLE_PDUS_PER_SECOND", s.MaxIdlePDUsPerSecond},

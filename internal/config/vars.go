@@ -36,6 +36,7 @@ func variables() []variable {
 		secondsVar("SMPP_UNBIND_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.UnbindTimeout }),
 		intVar("SMPP_MAX_CONNECTIONS_PER_IP", func(c *Config) *int { return &c.SMPP.MaxConnectionsPerIP }),
 		intVar("SMPP_MAX_UNBOUND_CONNECTIONS", func(c *Config) *int { return &c.SMPP.MaxUnboundConnections }),
+		intVar("SMPP_MAX_BINDS_PER_ACCOUNT", func(c *Config) *int { return &c.SMPP.MaxBindsPerAccount }),
 		intVar("SMPP_MAX_OUTPUT_BYTES", func(c *Config) *int { return &c.SMPP.MaxOutputBytes }),
 		intVar("SMPP_MAX_OUTPUT_BYTES_TOTAL", func(c *Config) *int { return &c.SMPP.MaxOutputBytesTotal }),
 		secondsVar("SMPP_SLOW_CONSUMER_TIMEOUT_SECONDS", func(c *Config) *time.Duration { return &c.SMPP.SlowConsumerTimeout }),

@@ -36,6 +36,10 @@ type Options struct {
 	// Admission (see admission.go); 0 = unlimited.
 	MaxConnectionsPerIP   int // open connections from one remote address
 	MaxUnboundConnections int // open connections that have not bound yet
+	// MaxBindsPerAccount bounds the binds on this server of an account
+	// whose max_binds is 0 (unlimited), so that one account's clients
+	// cannot hold every connection; 0 = unlimited.
+	MaxBindsPerAccount int
 
 	// Failed-bind throttling (see bindguard.go).
 	FailedBindDelay  time.Duration // slow-down step after repeated failed binds; default 1 s

@@ -130,6 +130,15 @@ func (srv *Server) accept(conn net.Conn) {
 	go func() { defer srv.wg.Done(); s.writeLoop() }()
 }
 
+// bindLimit is the most binds acc may hold on this server: its max_binds,
+// else MaxBindsPerAccount (0: none).
+func (srv *Server) bindLimit(acc *AccountState) int {
+	if n := acc.MaxBinds(); n > 0 {
+		return n
+	}
+	return srv.opts.MaxBindsPerAccount
+}
+
 // registerBind records a successful bind; it fails when the account
 // already has MaxBinds binds, a reload removed it since its password was
 // checked, or the session is no longer open (or being evicted: admit).
@@ -148,7 +157,7 @@ func (srv *Server) registerBind(s *Session, acc *AccountState, mode BindMode) bo
 		ab = &accountBinds{}
 		srv.accounts[acc.SystemID] = ab
 	}
-	if maxBinds := acc.MaxBinds(); maxBinds > 0 && ab.binds >= maxBinds {
+	if maxBinds := srv.bindLimit(acc); maxBinds > 0 && ab.binds >= maxBinds {
 		srv.mu.Unlock()
 		return false
 	}

@@ -201,6 +201,44 @@ func TestMaxBinds(t *testing.T) {
 	}
 }
 
+// TestMaxBindsPerAccount: an account that sets no max_binds holds at most
+// MaxBindsPerAccount binds, so its clients cannot take every connection
+// of the server; another account still binds, and an account's own
+// max_binds replaces the default, higher or lower.
+func TestMaxBindsPerAccount(t *testing.T) {
+	ts := startServer(t, smpp.Options{MaxBindsPerAccount: 2, Auth: smpp.NewAccounts([]smpp.Account{
+		{SystemID: "testuser", Password: "testpass"},
+		{SystemID: "other", Password: "pw"},
+		{SystemID: "big", Password: "pw", MaxBinds: 3},
+	})})
+	bindStatus := func(system, password string) pdu.Status {
+		t.Helper()
+		_, err := dial(t, ts.addr, pdu.CmdBindTransceiver, system, password)
+		var be *esme.BindError
+		switch {
+		case err == nil:
+			return pdu.StatusOK
+		case errors.As(err, &be):
+			return be.Status
+		}
+		t.Fatalf("bind %s: %v", system, err)
+		return 0
+	}
+	for i, want := range []pdu.Status{pdu.StatusOK, pdu.StatusOK, pdu.StatusBindFail} {
+		if got := bindStatus("testuser", "testpass"); got != want {
+			t.Fatalf("bind %d of an account without max_binds: %s, want %s", i+1, got, want)
+		}
+	}
+	if got := bindStatus("other", "pw"); got != pdu.StatusOK {
+		t.Fatalf("another account's bind: %s, want ESME_ROK", got)
+	}
+	for i, want := range []pdu.Status{pdu.StatusOK, pdu.StatusOK, pdu.StatusOK, pdu.StatusBindFail} {
+		if got := bindStatus("big", "pw"); got != want {
+			t.Fatalf("bind %d of an account with max_binds 3: %s, want %s", i+1, got, want)
+		}
+	}
+}
+
 func TestWindowLimit(t *testing.T) {
 	release := make(chan struct{})
 	held := make(chan *smpp.Request, 8)

@@ -412,6 +412,9 @@ func (s *Session) handleBind(p pdu.PDU) {
 		// clients behind one NAT) slowed down and then every account
 		// on the address refused.
 		detail := "max_binds reached"
+		if acc != nil && acc.MaxBinds() <= 0 {
+			detail = "SMPP_MAX_BINDS_PER_ACCOUNT reached (the account sets no max_binds)"
+		}
 		if s.evicted.Load() {
 			detail = "the connection was closed to make room for another (unbound_evicted)"
 		}
