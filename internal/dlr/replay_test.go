@@ -28,13 +28,7 @@ func TestWentBackReplaysReceipts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := range 3 {
-		put(fmt.Sprintf("00000000000000A%d", i))
-	}
-	if _, err := q.PendingCount(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	snap := snapshotAccount(t, q, "acme")
+	snap := firstReceiptsSnapshot(t, q, put)
 	var lost []string
 	for i := range 10 {
 		id := fmt.Sprintf("0000000000000B%02d", i)

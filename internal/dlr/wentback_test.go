@@ -37,6 +37,20 @@ func snapshotAccount(t *testing.T, q *RedisQueue, sys string) map[string]string 
 	return snap
 }
 
+// firstReceiptsSnapshot puts three receipts of acme (A0…A2) with put,
+// counts the account (a count's number is in the snapshot too) and
+// returns the account's keys as they are then (snapshotAccount).
+func firstReceiptsSnapshot(t *testing.T, q *RedisQueue, put func(id string)) map[string]string {
+	t.Helper()
+	for i := range 3 {
+		put(fmt.Sprintf("00000000000000A%d", i))
+	}
+	if _, err := q.PendingCount(context.Background(), "acme"); err != nil {
+		t.Fatal(err)
+	}
+	return snapshotAccount(t, q, "acme")
+}
+
 func restoreAccount(t *testing.T, q *RedisQueue, sys string, snap map[string]string) {
 	t.Helper()
 	ctx := context.Background()
@@ -78,13 +92,7 @@ func TestRedisWentBackIsDetected(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for i := range 3 {
-				put(fmt.Sprintf("00000000000000A%d", i))
-			}
-			if _, err := q.PendingCount(ctx, "acme"); err != nil {
-				t.Fatal(err)
-			}
-			snap := snapshotAccount(t, q, "acme")
+			snap := firstReceiptsSnapshot(t, q, put)
 			// Puts and counts in flight at once: replies recorded in
 			// another order than Redis ran them are not a step back.
 			var wg sync.WaitGroup
