@@ -150,11 +150,11 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 		flaps: logging.NewFlaps(opts.now),
 	}
 	q.async, _ = inner.(AsyncQueue)
-	if r, ok := inner.(interface{ enableReplay(int, replayer) }); ok {
-		r.enableReplay(q.size, q.replay)
-	}
 	if q.size <= 0 {
 		q.size = DefaultBufferSize
+	}
+	if r, ok := inner.(interface{ enableReplay(int, replayer) }); ok {
+		r.enableReplay(q.size, q.replay) // its journal is bounded by the buffer's size
 	}
 	if q.putTimeout <= 0 {
 		q.putTimeout = DefaultPutTimeout

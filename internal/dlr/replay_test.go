@@ -21,7 +21,7 @@ func TestWentBackReplaysReceipts(t *testing.T) {
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c), Registerer: reg})
-	b := NewBufferedQueue(q, BufferOptions{Size: 1000, manual: true})
+	b := NewBufferedQueue(q, BufferOptions{manual: true}) // the default size bounds the journal too
 	put := func(id string) {
 		t.Helper()
 		if err := b.Put(ctx, receipt(id, "acme", time.Hour)); err != nil {
