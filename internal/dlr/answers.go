@@ -3,7 +3,9 @@ package dlr
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
@@ -142,6 +144,7 @@ type settleBufs struct {
 func (s *shard) settle(res []result, w *settleBufs) {
 	d := s.d
 	now := d.o.Clock.Now()
+	s.noteRefusals(res, now)
 	sent := 0
 	for i := range res {
 		if !res[i].expired {
@@ -209,6 +212,45 @@ func (s *shard) settle(res []result, w *settleBufs) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+// noteRefusals updates the accounts' refusal runs with res (refusal.go)
+// and logs the pauses that start. It runs before the answers' places are
+// given back, which wakes the loop: the loop then sees the pause.
+func (s *shard) noteRefusals(res []result, now time.Time) {
+	if s.refusingN.Load() == 0 && !slices.ContainsFunc(res, func(x result) bool { return refusal(&x) }) {
+		return // the usual batch: all taken, no account refusing
+	}
+	var paused []pausedAccount
+	s.mu.Lock()
+	for i := range res {
+		if pause, inRow := s.noteAnswerLocked(&res[i], now); pause > 0 {
+			paused = append(paused, pausedAccount{sys: res[i].r.SystemID, pause: pause, refused: inRow, last: &res[i]})
+		}
+	}
+	s.refusingN.Store(int32(len(s.refusing)))
+	s.mu.Unlock()
+	for _, p := range paused {
+		s.d.o.Logger.Warn("dlr.receivers_refusing", "system_id", p.sys, "refused_in_row", p.refused,
+			"pause", p.pause.String(), "last", answerText(p.last))
+		s.d.m.pausedOne()
+	}
+}
+
+// pausedAccount is a pause settle started, logged after s.mu is released.
+type pausedAccount struct {
+	sys     string
+	pause   time.Duration
+	refused int
+	last    *result
+}
+
+// answerText is x's answer for a log line: its status or error.
+func answerText(x *result) string {
+	if x.err != nil {
+		return x.err.Error()
+	}
+	return x.status.String()
 }
 
 // ackClaimed acknowledges claimed receipts with outcome o: by pointer

@@ -27,7 +27,9 @@ import (
 //   - ESME_RX_T_APPN, any other error status, a timeout or a lost
 //     connection: retried with exponential backoff. Other statuses are
 //     retried rather than dropped because a receipt the client never saw
-//     is worse than one sent again; DLR_TTL_SECONDS still ends it.
+//     is worse than one sent again; DLR_TTL_SECONDS still ends it. After
+//     8 refusals in a row (an error status, a generic_nack) the account's
+//     receipts pause as well (refusal.go).
 //   - Past ExpiresAt: dropped, logged, counted in dlr_expired_total.
 //   - ErrNoReceiver from the Sender: put back unchanged; the account is not
 //     claimed again until ReceiversChanged or the next sweep.
@@ -225,6 +227,10 @@ func (d *Dispatcher) ReceiversChanged(systemID string, n int) {
 	}
 	s := d.shardOf(systemID)
 	s.mu.Lock()
+	if n > s.receivers[systemID] {
+		delete(s.refusing, systemID) // a new receiver may take them
+		s.refusingN.Store(int32(len(s.refusing)))
+	}
 	if n > 0 {
 		s.receivers[systemID] = n
 	} else {

@@ -90,6 +90,9 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 		if s.suspect[sys] {
 			continue // the prober wakes the loop once it answers
 		}
+		if s.pausedLocked(sys, now) {
+			continue // its receivers refuse receipts: the poll interval ends the pause
+		}
 		if until, ok := s.blocked[sys]; ok {
 			if now.Before(until) {
 				continue

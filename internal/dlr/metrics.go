@@ -21,6 +21,7 @@ type metrics struct {
 	delivrd  *prometheus.CounterVec
 	sent     prometheus.Counter
 	retried  prometheus.Counter
+	paused   prometheus.Counter
 	expired  prometheus.Counter
 	dropped  *prometheus.CounterVec
 	delivery prometheus.Histogram
@@ -60,6 +61,10 @@ func newMetrics(reg prometheus.Registerer, pending, inflight func() float64, log
 			Name: "dlr_retried_total",
 			Help: "Receipt deliveries scheduled again after ESME_RX_T_APPN, another error status, a timeout or a lost connection.",
 		}),
+		paused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dlr_refusal_pauses_total",
+			Help: "Pauses of an account's receipts because its receivers refused 8 deliver_sm in a row (error status, generic_nack): RetryMin doubling per pause, at most RetryMax.",
+		}),
 		expired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dlr_expired_total",
 			Help: "Receipts dropped because DLR_TTL_SECONDS passed before delivery.",
@@ -93,7 +98,7 @@ func newMetrics(reg prometheus.Registerer, pending, inflight func() float64, log
 		Name: "dlr_deliver_inflight",
 		Help: "deliver_sm of receipts sent and not answered yet, all accounts together; at most 4,096 (then due receipts wait in the queue).",
 	}, inflight)
-	cs := []prometheus.Collector{m.delivrd, m.sent, m.retried, m.expired, m.dropped, m.delivery, m.notRecorded, gauge, inflightGauge}
+	cs := []prometheus.Collector{m.delivrd, m.sent, m.retried, m.expired, m.dropped, m.delivery, m.notRecorded, m.paused, gauge, inflightGauge}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
@@ -116,6 +121,8 @@ func newMetrics(reg prometheus.Registerer, pending, inflight func() float64, log
 				m.delivery = are.ExistingCollector.(prometheus.Histogram)
 			case 6:
 				m.notRecorded = are.ExistingCollector.(prometheus.Counter)
+			case 7:
+				m.paused = are.ExistingCollector.(prometheus.Counter)
 			}
 		}
 	}
@@ -196,6 +203,12 @@ func (m *metrics) notRecordedOne() {
 func (m *metrics) retriedOne() {
 	if m != nil {
 		m.retried.Inc()
+	}
+}
+
+func (m *metrics) pausedOne() {
+	if m != nil {
+		m.paused.Inc()
 	}
 }
 

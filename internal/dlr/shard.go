@@ -40,9 +40,15 @@ type shard struct {
 	// prober hears from their keys again (probe.go); probing is set while
 	// the prober runs.
 	suspect map[string]bool
-	probing bool
-	probeAt time.Time // the prober's next round
-	probes  probeRun
+	// refusing are the accounts whose receivers refused their last
+	// deliver_sm, paused after refusalsBeforePause in a row (refusal.go).
+	refusing map[string]*refusalRun
+	// refusingN is len(refusing), read by the answer goroutine without
+	// s.mu: while it is 0 a batch of answers without refusals skips it.
+	refusingN atomic.Int32
+	probing   bool
+	probeAt   time.Time // the prober's next round
+	probes    probeRun
 	// held has the id of every receipt sent and not yet settled: awaiting
 	// its answer, or answered and being acknowledged (or retried). The
 	// queue still has them, and once their lease ends a claim hands them
@@ -91,6 +97,7 @@ func newShard(d *Dispatcher, index int) *shard {
 		receivers: make(map[string]int),
 		blocked:   make(map[string]time.Time),
 		suspect:   make(map[string]bool),
+		refusing:  make(map[string]*refusalRun),
 		held:      make(map[string]struct{}),
 		ans:       answers{kick: make(chan struct{}, 1)},
 	}

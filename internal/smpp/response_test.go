@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,5 +63,18 @@ func TestUnansweredNotJudgedWhileReadingPaused(t *testing.T) {
 	}
 	if s.selfUnbinding.Load() {
 		t.Fatal("unbound for answering nothing while its reader was paused")
+	}
+}
+
+// ErrWrongResponse says the client answered: the receipt dispatcher
+// counts it among the refusals that pause an account's receipts, and a
+// timeout not.
+func TestWrongResponseIsAnAnswer(t *testing.T) {
+	var a interface{ ReceiverAnswered() bool }
+	if !errors.As(fmt.Errorf("deliver: %w", ErrWrongResponse), &a) || !a.ReceiverAnswered() {
+		t.Error("ErrWrongResponse does not report ReceiverAnswered")
+	}
+	if errors.As(ErrTimeout, &a) {
+		t.Error("ErrTimeout reports ReceiverAnswered")
 	}
 }

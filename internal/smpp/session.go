@@ -23,9 +23,20 @@ var (
 	// ErrWrongResponse: the answer carried the request's sequence number
 	// but another command's response (or a generic_nack saying ESME_ROK):
 	// the client did not say it took the request.
-	ErrWrongResponse = errors.New("smpp: answered with a response to another command")
-	ErrServerClosed  = errors.New("smpp: server closed")
+	ErrWrongResponse error = answeredError("smpp: answered with a response to another command")
+	ErrServerClosed        = errors.New("smpp: server closed")
 )
+
+// answeredError is the error of a request the client answered, but not
+// with what takes it. ReceiverAnswered tells the receipt dispatcher, which
+// pauses an account whose receivers refuse receipts, that it was an
+// answer (unlike a timeout or a lost connection).
+type answeredError string
+
+func (e answeredError) Error() string { return string(e) }
+
+// ReceiverAnswered reports that the client did answer.
+func (answeredError) ReceiverAnswered() bool { return true }
 
 // Session is one client connection.
 type Session struct {
