@@ -200,7 +200,11 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 		Name: "dlr_replayed_total",
 		Help: "Receipts this instance stored in Redis and put again (through the outage buffer) after finding that Redis went back below their puts (dlr_redis_went_back_total).",
 	})
-	for _, c := range []prometheus.Collector{g, forgotten, wentBack, replayed} {
+	journal := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dlr_replay_journal_receipts",
+		Help: "Receipts this instance stored in Redis and keeps to put again should Redis go back in time: at most DLR_BUFFER_SIZE, for a minute.",
+	}, func() float64 { return float64(q.journal.held.Load()) })
+	for _, c := range []prometheus.Collector{g, forgotten, wentBack, replayed, journal} {
 		if err := reg.Register(c); err != nil {
 			q.log.Error("dlr.metric_not_registered", "err", err)
 			return

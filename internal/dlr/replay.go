@@ -1,6 +1,7 @@
 package dlr
 
 import (
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,9 @@ type replayJournal struct {
 	entries []replayEntry
 	head    int // entries[:head] are dropped
 	n       int // receipts in entries[head:]
+	// held is n for the gauge dlr_replay_journal_receipts, read without
+	// RedisQueue.mu.
+	held atomic.Int64
 }
 
 // add keeps e and drops what falls out of the bounds.
@@ -58,6 +62,7 @@ func (j *replayJournal) add(e replayEntry, now time.Time) {
 		*old = replayEntry{}
 		j.head++
 	}
+	j.held.Store(int64(j.n))
 	if j.head > 1024 && j.head*2 > len(j.entries) {
 		n := copy(j.entries, j.entries[j.head:])
 		clear(j.entries[n:])
@@ -85,6 +90,7 @@ func (j *replayJournal) take(sys string, after int64) []Receipt {
 	}
 	clear(j.entries[len(kept):])
 	j.entries = kept
+	j.held.Store(int64(j.n))
 	return out
 }
 

@@ -28,12 +28,25 @@ func TestWentBackReplaysReceipts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The replay is handed to the buffer by a goroutine of its own: the
+	// test waits for it to return.
+	replayed := make(chan struct{})
+	q.mu.Lock()
+	toBuffer := q.replayTo
+	q.replayTo = func(sys string, rs []Receipt) {
+		toBuffer(sys, rs)
+		close(replayed)
+	}
+	q.mu.Unlock()
 	snap := firstReceiptsSnapshot(t, q, put)
 	var lost []string
 	for i := range 10 {
 		id := fmt.Sprintf("0000000000000B%02d", i)
 		lost = append(lost, id)
 		put(id)
+	}
+	if got := metric(t, reg, "dlr_replay_journal_receipts"); got != float64(3+len(lost)) {
+		t.Fatalf("dlr_replay_journal_receipts = %v, want the %d receipts put", got, 3+len(lost))
 	}
 	restoreAccount(t, q, "acme", snap)
 	// Delivered after the failover: its outcome is in the Redis that
@@ -46,10 +59,13 @@ func TestWentBackReplaysReceipts(t *testing.T) {
 	if got := counterValue(t, reg, "dlr_replayed_total"); got != 10 {
 		t.Fatalf("dlr_replayed_total = %v, want the 10 stored after the snapshot", got)
 	}
-	// Handed to the buffer by a goroutine of its own.
-	deadline := time.Now().Add(5 * time.Second)
-	for b.Held() < 10 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	select {
+	case <-replayed:
+	case <-time.After(10 * time.Second): // guards a hang, not a threshold
+		t.Fatal("the replayed receipts never reached the buffer")
+	}
+	if n := b.Held(); n != 10 {
+		t.Fatalf("%d receipts buffered for the write-back, want 10", n)
 	}
 	if _, err := b.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -98,14 +114,14 @@ func TestReplayJournalBounds(t *testing.T) {
 	j.add(entry("a", 2, now, 4), now) // the first is too old now
 	j.add(entry("b", 3, now, 4), now)
 	j.add(entry("a", 4, now, 4), now) // 12 > 10: the oldest goes
-	if j.n != 8 {
-		t.Fatalf("journal holds %d receipts, want 8", j.n)
+	if j.n != 8 || j.held.Load() != 8 {
+		t.Fatalf("journal holds %d receipts (gauge %d), want 8", j.n, j.held.Load())
 	}
 	rs := j.take("a", 3)
 	if len(rs) != 4 || rs[0].MessageID != fmt.Sprintf("%014X%02d", 4, 0) || rs[0].SystemID != "a" {
 		t.Fatalf("take(a, 3) = %d receipts (%v), want the 4 of put 4", len(rs), rs)
 	}
-	if j.n != 4 || len(j.take("a", 0)) != 0 || len(j.take("b", 2)) != 4 || j.n != 0 {
+	if j.n != 4 || len(j.take("a", 0)) != 0 || len(j.take("b", 2)) != 4 || j.n != 0 || j.held.Load() != 0 {
 		t.Fatalf("after the takes the journal holds %d, want b's 4 then none", j.n)
 	}
 }
