@@ -29,7 +29,12 @@ type lossShares struct {
 	countSeq int64 // the number of this instance's last count (0: none)
 	held     int   // pending at that count
 	lastSeq  int64 // the highest number a reply of this instance showed
-	putSeq   int64 // the highest number a put of this instance took
+	// ownPut is the highest put number (ownPutsLua) a put of this
+	// instance took and was acknowledged for (replicated, with
+	// REDIS_WAIT_REPLICAS), at ownAt: what Redis must still show
+	// (wentback.go).
+	ownPut int64
+	ownAt  time.Time
 	// recent: this instance's last counts (number, pending), newest
 	// last: the marker a script writes names the count current when the
 	// call was built, and a later count may be recorded before its reply.
@@ -113,9 +118,22 @@ func (s *lossShares) wrote(seq int64, n int, now time.Time) {
 	v.n += n
 	if n > 0 {
 		v.stored += n
-		s.putSeq = max(s.putSeq, seq)
 	}
 }
+
+// putNumber records the put number own that a put of this instance took
+// at now.
+func (s *lossShares) putNumber(own int64, now time.Time) {
+	if own > s.ownPut {
+		s.ownPut, s.ownAt = own, now
+	}
+}
+
+// ownPutForget: a put number older than this is not judged. Redis keeps
+// it 10 minutes after the instance's last put (ownPutsLua) and must not
+// be found to have "lost" one it let expire; what a went-back would
+// replay is a minute old at most anyway (the journal).
+const ownPutForget = 5 * time.Minute
 
 // storedSince sums the receipts this instance stored after count seq
 // (removals not taken off).

@@ -59,8 +59,8 @@ local function place(dms, xms, id, tdue, texp, fresh, due, exp)
 end
 `
 
-	// putLua: KEYS r, fresh, epoch, due, exp, count sequence, [done buckets
-	// (doneAt)...]; ARGV
+	// putLua: KEYS r, fresh, epoch, due, exp, count sequence, this
+	// instance's put number (ownPutsLua), [done buckets (doneAt)...]; ARGV
 	// expected epoch, new epoch, mode ("p" put, "o" put of receipts already
 	// in due and expiry order, "r" restore), n, then the n fresh-list
 	// elements "due|exp|id" (times as 13-digit unix ms, exp "9999999999999"
@@ -80,14 +80,16 @@ end
 	// pending receipt as it is and skips one whose outcome is remembered
 	// (finished). The epoch marker is created when missing; it reports
 	// lost=1 when the caller expected one (Redis lost the account's keys).
-	// Returns {stored, epoch, lost, count sequence}: a put of one receipt
-	// or more takes the sequence's next number (countLua).
-	putLua = doneLua + epochLua + placeLua + `
+	// Returns {stored, epoch, lost, count sequence, put number}: a put of
+	// one receipt or more takes the sequence's next number (countLua) and
+	// this instance's next put number (ownPutsLua).
+	putLua = doneLua + epochLua + placeLua + ownPutsLua + `
 local e, lost = epochOf(KEYS[3], ARGV[1], ARGV[2])
 local restore = ARGV[3] == 'r'
 local n = tonumber(ARGV[4])
-if n == 0 then return {0, e, lost, tonumber(redis.call('GET', KEYS[6]) or '0')} end
+if n == 0 then return {0, e, lost, tonumber(redis.call('GET', KEYS[6]) or '0'), tonumber(redis.call('GET', KEYS[7]) or '0')} end
 local seq = redis.call('INCR', KEYS[6])
+local own = nextPut(KEYS[7])
 local tdue, texp = '0000000000000', '0000000000000'
 local tail = redis.call('LINDEX', KEYS[2], -1)
 if tail then
@@ -97,7 +99,7 @@ local first = ARGV[5]
 if ARGV[3] == 'o' and string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then
   redis.call('RPUSH', KEYS[2], unpack(ARGV, 5, 4 + n))
   redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n, 4 + 3 * n))
-  return {n, e, lost, seq}
+  return {n, e, lost, seq, own}
 end
 local fresh, bodies, due, exp = {}, {}, {}, {}
 for i = 1, n do
@@ -106,7 +108,7 @@ for i = 1, n do
   local dms, xms = string.sub(el, 1, 13), string.sub(el, 15, 27)
   local skip, isnew = false, true
   if restore then
-    for k = 7, #KEYS do
+    for k = 8, #KEYS do
       local dk, df = doneAt(KEYS[k], id)
       if redis.call('HEXISTS', dk, df) == 1 or redis.call('HEXISTS', KEYS[k], id) == 1 then skip = true break end
     end
@@ -124,9 +126,10 @@ if #fresh > 0 then redis.call('RPUSH', KEYS[2], unpack(fresh)) end
 if #due > 0 then redis.call('ZADD', KEYS[4], unpack(due)) end
 if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
-return {#bodies / 2, e, lost, seq}`
+return {#bodies / 2, e, lost, seq, own}`
 
-	// putTailLua: KEYS fresh, epoch, due, exp, r, count sequence; ARGV
+	// putTailLua: KEYS fresh, epoch, due, exp, r, count sequence, this
+	// instance's put number; ARGV
 	// expected epoch, new
 	// epoch, n, the n ids each as "<length>:<id>". The end of a put in due
 	// and expiry order (mode "o") on a single server or Sentinel, where the
@@ -141,11 +144,12 @@ return {#bodies / 2, e, lost, seq}`
 	// elements off the list again and places each as putLua does, all
 	// inside the transaction: no other client sees the list in between,
 	// and nothing is left to do after EXEC. It takes the next number of
-	// the count sequence, as putLua does. The usual batch costs it a
-	// TYPE and two LINDEX, not a conversion to Lua and back per receipt
-	// (elements and bodies never pass through Lua). Returns {n, epoch,
-	// lost, count sequence}.
-	putTailLua = epochLua + placeLua + `
+	// the count sequence and the instance's next put number, as putLua
+	// does. The usual batch costs it a TYPE and two LINDEX, not a
+	// conversion to Lua and back per receipt (elements and bodies never
+	// pass through Lua). Returns {n, epoch, lost, count sequence, put
+	// number}.
+	putTailLua = epochLua + placeLua + ownPutsLua + `
 local function ztype(k)
   local t = redis.call('TYPE', k)['ok']
   return t == 'zset' or t == 'none'
@@ -167,15 +171,16 @@ if refused then
   return redis.error_reply('WRONGTYPE the fresh list of the put holds another type')
 end
 local seq = redis.call('INCR', KEYS[6])
+local own = nextPut(KEYS[7])
 local n = tonumber(ARGV[3])
 local prev = redis.call('LINDEX', KEYS[1], -n - 1)
-if not prev then return {n, e, lost, seq} end
+if not prev then return {n, e, lost, seq, own} end
 local tdue, texp = string.sub(prev, 1, 13), string.sub(prev, 15, 27)
 local first = redis.call('LINDEX', KEYS[1], -n)
-if string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then return {n, e, lost, seq} end
+if string.sub(first, 1, 13) >= tdue and string.sub(first, 15, 27) >= texp then return {n, e, lost, seq, own} end
 -- Out of order. Should the sets refuse writes, the batch stays where it
 -- is (claimed late, not lost): the bodies are written already.
-if not ztype(KEYS[3]) or not ztype(KEYS[4]) then return {n, e, lost, seq} end
+if not ztype(KEYS[3]) or not ztype(KEYS[4]) then return {n, e, lost, seq, own} end
 local els = redis.call('LRANGE', KEYS[1], -n, -1)
 redis.call('LTRIM', KEYS[1], 0, -n - 1)
 local fresh, due, exp = {}, {}, {}
@@ -185,7 +190,22 @@ end
 if #fresh > 0 then redis.call('RPUSH', KEYS[1], unpack(fresh)) end
 if #due > 0 then redis.call('ZADD', KEYS[3], unpack(due)) end
 if #exp > 0 then redis.call('ZADD', KEYS[4], unpack(exp)) end
-return {n, e, lost, seq}`
+return {n, e, lost, seq, own}`
+
+	// ownPutsLua defines nextPut(key): the next of the instance's put
+	// numbers for the account (its own key, which no other instance and
+	// no count writes), kept 10 minutes after its last put (twice ownPutForget).
+	// A put takes it in the same transaction or script as its receipts,
+	// so a Redis that lost the receipts lost the number too, and the
+	// number it shows is exactly how many of this instance's puts it
+	// kept (wentback.go).
+	ownPutsLua = `
+local function nextPut(key)
+  local v = redis.call('INCR', key)
+  redis.call('PEXPIRE', key, 600000)
+  return v
+end
+`
 
 	// expiryLua defines expiryOf(body): a receipt's expiry read from its
 	// encoded body (encoding.go, version 1) as 13-digit unix ms, or nil
@@ -610,9 +630,10 @@ for _, id in ipairs(ARGV) do
 end
 return n`
 
-	// countLua: KEYS r, epoch, count sequence; ARGV expected epoch, new
-	// epoch. Returns {pending, epoch, lost, count sequence, the sequence
-	// before the count}: lost=1 when
+	// countLua: KEYS r, epoch, count sequence, this instance's put number
+	// (ownPutsLua); ARGV expected epoch, new epoch. Returns {pending,
+	// epoch, lost, count sequence, the sequence before the count, this
+	// instance's put number as Redis holds it}: lost=1 when
 	// the caller expected an epoch marker and it is gone (Redis lost the
 	// account's keys); the marker is then written again. The account's
 	// sequence numbers its counts and its puts: a count takes the next
@@ -620,11 +641,10 @@ return n`
 	// and every ack reads it. So a write's number says after which count
 	// it came (the multiple at or below it), which lets what Redis lost be
 	// summed from one count and every instance's writes after it
-	// (lossShares); and the sequence found below a number an earlier reply
-	// showed, before a put or count took its own, says Redis went back in
-	// time (wentback.go). For a count that is the sequence it found, not
-	// its own number: the multiple that would have come anyway when no
-	// count was lost.
+	// (lossShares). Whether Redis went back in time is judged from the
+	// instance's own put number, not from this sequence: a count run on a
+	// Redis that went back takes the next multiple above what it held and
+	// hides how far back it went (wentback.go).
 	// Doubles hold the numbers exactly for 2^33 counts.
 	countLua = `
 local e = redis.call('GET', KEYS[2])
@@ -640,7 +660,7 @@ local cur = tonumber(redis.call('GET', KEYS[3]) or '0')
 local seq = (math.floor(cur / 1048576) + 1) * 1048576
 local set = redis.pcall('SET', KEYS[3], string.format('%.0f', seq))
 if type(set) == 'table' and set.err then seq = -1 end
-return {redis.call('HLEN', KEYS[1]), e or '', lost, seq, cur}`
+return {redis.call('HLEN', KEYS[1]), e or '', lost, seq, cur, tonumber(redis.call('GET', KEYS[4]) or '0')}`
 )
 
 // markWentBackLua: KEYS epoch; ARGV the marker expected, the went-back

@@ -407,7 +407,7 @@ func (q *RedisQueue) groupBatch(batch []putReq) []*putGroup {
 		}
 		if g == nil {
 			keys := q.accountKeys(k.sys)
-			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.put, keys: []string{keys[0], keys[1], q.epochKey(k.sys), keys[2], keys[3], q.countSeqKey(k.sys)}}
+			g = &putGroup{sys: k.sys, kind: k.kind, script: q.s.put, keys: []string{keys[0], keys[1], q.epochKey(k.sys), keys[2], keys[3], q.countSeqKey(k.sys), q.ownPutsKey(k.sys)}}
 			if k.kind == kindRestore {
 				g.keys = append(g.keys, q.doneKeys(k.sys, now)...)
 			}
@@ -642,12 +642,12 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 		switch {
 		case cerr != nil:
 			g.err = cerr
-		case len(res) != 4:
+		case len(res) != 5:
 			g.err = fmt.Errorf("put script returned %d values", len(res))
 		case waitErr != nil:
 			g.err = waitErr
 		}
-		if cerr == nil && len(res) == 4 {
+		if cerr == nil && len(res) == 5 {
 			g.res = res
 		}
 		if g.err == nil {
@@ -665,18 +665,27 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 	now := time.Now()
 	for _, g := range groups {
 		res := g.res
-		if g.kind == kindFinished || len(res) != 4 {
+		if g.kind == kindFinished || len(res) != 5 {
 			continue
 		}
 		epoch, _ := res[1].(string)
 		lost, _ := res[2].(int64)
 		seq, _ := res[3].(int64)
-		if g.count > 0 { // the put took a number
-			q.checkSeqLocked(g.sys, epoch, lost == 1, seq-1, g.check) // the sequence it found
+		own, _ := res[4].(int64)
+		if stored, _ := res[0].(int64); stored > 0 {
+			// The put took a number: the one it found says where Redis
+			// is, also when WAIT then failed (a master just promoted,
+			// no replica yet: the first sign that it lacks puts the old
+			// one acknowledged).
+			q.checkSeqLocked(g.sys, epoch, lost == 1, own-1, g.check)
 		}
 		q.epochSeenLocked(g.sys, epoch, lost == 1)
-		q.shareLocked(g.sys).wrote(seq, g.count, now)
-		q.journalLocked(g, seq, now) // after the check: it is in the history Redis has now
+		sh := q.shareLocked(g.sys)
+		sh.wrote(seq, g.count, now)
+		if g.count > 0 {
+			sh.putNumber(own, now)
+		}
+		q.journalLocked(g, own, now) // after the check: it is in the history Redis has now
 	}
 }
 
@@ -743,8 +752,8 @@ func (q *RedisQueue) putTx(ctx context.Context, p redis.Pipeliner, g *putGroup) 
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, "multi"))
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, g.txArgs[:g.txSplit]...))
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, g.txArgs[g.txSplit:]...))
-	a := make([]any, 0, 3+6+len(g.args))
-	a = append(a, "eval", putTailLua, 6, g.keys[1], g.keys[2], g.keys[3], g.keys[4], g.keys[0], g.keys[5])
+	a := make([]any, 0, 3+7+len(g.args))
+	a = append(a, "eval", putTailLua, 7, g.keys[1], g.keys[2], g.keys[3], g.keys[4], g.keys[0], g.keys[5], g.keys[6])
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, append(a, g.args...)...))
 	g.exec = redis.NewSliceCmd(ctx, "exec")
 	_ = p.Process(ctx, g.exec)
@@ -767,7 +776,7 @@ func txPutResult(exec *redis.SliceCmd) ([]any, error) {
 		}
 	}
 	res, _ := v[2].([]any)
-	if len(res) != 4 {
+	if len(res) != 5 {
 		return nil, fmt.Errorf("put script returned %d values", len(res))
 	}
 	return res, nil

@@ -194,7 +194,7 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 	})
 	wentBack := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dlr_redis_went_back_total",
-		Help: "Times a put or count of an account found Redis's count sequence below what it had shown: Redis lost acknowledged writes (an older snapshot, or a failover to a replica that lagged) while the account's marker stayed.",
+		Help: "Times a put or count of an account found this instance's put number for it below one Redis had acknowledged: Redis lost acknowledged writes (an older snapshot, or a failover to a replica that lagged) while the account's marker stayed.",
 	})
 	replayed := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dlr_replayed_total",
@@ -259,7 +259,12 @@ func (q *RedisQueue) countSeqKey(sys string) string { return q.accountBase(sys) 
 func (q *RedisQueue) leaseKey(sys, instance string) string {
 	return q.accountBase(sys) + "lease:" + instance
 }
-func (q *RedisQueue) lesseesKey(sys string) string        { return q.accountBase(sys) + "lessees" }
+func (q *RedisQueue) lesseesKey(sys string) string { return q.accountBase(sys) + "lessees" }
+
+// ownPutsKey holds this instance's put number for sys (ownPutsLua).
+func (q *RedisQueue) ownPutsKey(sys string) string {
+	return q.accountBase(sys) + "puts:" + q.o.InstanceID
+}
 func (q *RedisQueue) heartbeatKey(instance string) string { return q.prefix + "instance:" + instance }
 func (q *RedisQueue) badKey(sys string) string            { return q.accountBase(sys) + "bad" }
 func (q *RedisQueue) accountsKey() string                 { return q.prefix + "accounts" }
@@ -769,8 +774,8 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 		})
 		for i, sys := range systems {
 			res, err := cmds[i].Slice()
-			if err == nil && len(res) != 5 {
-				err = fmt.Errorf("%w: count reply of %d values, want 5", ErrCorrupt, len(res))
+			if err == nil && len(res) != 6 {
+				err = fmt.Errorf("%w: count reply of %d values, want 6", ErrCorrupt, len(res))
 			}
 			if err != nil {
 				noScript = noScript || isNoScript(err)
@@ -798,7 +803,7 @@ func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, er
 	expected, marker, check := q.epochs[systemID], q.markerLocked(systemID), q.seqCheckLocked(systemID)
 	q.mu.Unlock()
 	res, err := q.s.count.Run(ctx, q.c, q.countKeys(systemID), expected, marker).Slice()
-	if err != nil || len(res) != 5 {
+	if err != nil || len(res) != 6 {
 		return 0, redisErr("pending count", fmt.Errorf("%w (%d values)", err, len(res)))
 	}
 	return q.recordCount(systemID, res, check), nil
@@ -806,21 +811,22 @@ func (q *RedisQueue) PendingCount(ctx context.Context, systemID string) (int, er
 
 // countKeys are countLua's keys for sys.
 func (q *RedisQueue) countKeys(sys string) []string {
-	return []string{q.accountKeys(sys)[0], q.epochKey(sys), q.countSeqKey(sys)}
+	return []string{q.accountKeys(sys)[0], q.epochKey(sys), q.countSeqKey(sys), q.ownPutsKey(sys)}
 }
 
 // recordCount keeps what the count script reported {pending, epoch, lost,
-// count number, the sequence it found} and counts a loss it detected;
-// check is what the count was built with (checkSeqLocked).
+// count number, the sequence it found, this instance's put number} and
+// counts a loss it detected; check is what the count was built with
+// (checkSeqLocked).
 func (q *RedisQueue) recordCount(sys string, res []any, check seqCheck) int {
 	n, _ := res[0].(int64)
 	epoch, _ := res[1].(string)
 	lost, _ := res[2].(int64)
 	seq, _ := res[3].(int64)
-	found, _ := res[4].(int64)
+	own, _ := res[5].(int64)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.checkSeqLocked(sys, epoch, lost == 1, found, check)
+	q.checkSeqLocked(sys, epoch, lost == 1, own, check)
 	q.epochSeenLocked(sys, epoch, lost == 1)
 	q.shareLocked(sys).counted(seq, int(n), time.Now())
 	return int(n)

@@ -9,27 +9,26 @@ import (
 // that lost writes it had acknowledged, its account marker still there
 // (an older snapshot, a replica that lagged, or one that answered WAIT and
 // was then re-pointed to the replica a failover promoted, whose full
-// resync wiped them), lost the receipts stored after the sequence number
-// it came back with. Each instance keeps what its last group commits
-// stored, as Redis was sent it (the group's text: elements and bodies,
-// one string per group, no copy), with the number each put took; when a
-// put or count of the account finds Redis back below a number it had seen,
-// or another instance's went-back marker tells it so, the receipts its
-// puts stored after that number go to the outage buffer and are written
-// back from there as any buffered receipt is: skipped when Redis remembers
-// them finished (acknowledged after the failover), kept when Redis still
-// holds them pending. A receipt delivered before the loss and whose
-// acknowledgement was lost with it is sent again (at least once).
+// resync wiped them), lost the receipts stored after the put number it
+// came back with. Each instance keeps what its last group commits stored,
+// as Redis was sent it (the group's text: elements and bodies, one string
+// per group, no copy), with its put number; when a put or count of the
+// account finds Redis back below a number it had been acknowledged for,
+// the receipts its puts stored after the number found go to the outage
+// buffer and are written back from there as any buffered receipt is:
+// skipped when Redis remembers them finished (acknowledged after the
+// failover), kept when Redis still holds them pending. A receipt
+// delivered before the loss and whose acknowledgement was lost with it is
+// sent again (at least once).
 //
 // The journal is bounded by DLR_BUFFER_SIZE receipts and shareMemory (a
-// minute, what stored_after covers): a receipt older than both is not
-// replayed; the dlr.redis_went_back line says how many were (replayed)
-// of those this instance stored after that point (stored_after).
+// minute): a receipt older than both is not replayed; the
+// dlr.redis_went_back line says how many were (replayed).
 
 // replayEntry is one group commit of an account, as Redis stored it.
 type replayEntry struct {
 	sys   string
-	seq   int64 // the number the put took
+	seq   int64 // the put number the put took (ownPutsLua)
 	at    time.Time
 	text  string    // the group's elements and bodies
 	items []putItem // where each receipt lies in text
@@ -70,9 +69,27 @@ func (j *replayJournal) add(e replayEntry, now time.Time) {
 	}
 }
 
-// take removes and returns the receipts of sys whose puts took a number
-// above after, oldest first; ids whose body does not decode are skipped.
+// take removes and returns the receipts of sys whose puts took a put
+// number above after, oldest first; ids whose body does not decode are
+// skipped. A number the journal holds twice for sys lowers after below
+// it: two masters took writes at once (a graceful failover: the old one
+// until Sentinel turns it into a replica, the promoted one as soon as
+// this instance's client moves to it), each numbering its puts from
+// where it was, so puts the promoted one never had took numbers it
+// gave again to its own, and the number it shows now is not where the
+// lost puts begin. Those of both are put again; the write-back leaves the
+// ones Redis holds as they are.
 func (j *replayJournal) take(sys string, after int64) []Receipt {
+	seen := make(map[int64]bool)
+	for _, e := range j.entries[j.head:] {
+		if e.sys != sys {
+			continue
+		}
+		if seen[e.seq] && e.seq <= after {
+			after = e.seq - 1
+		}
+		seen[e.seq] = true
+	}
 	var out []Receipt
 	kept := j.entries[:j.head]
 	for _, e := range j.entries[j.head:] {
@@ -114,9 +131,10 @@ func (q *RedisQueue) journalLocked(g *putGroup, seq int64, now time.Time) {
 	q.journal.add(replayEntry{sys: g.sys, seq: seq, at: now, text: g.all, items: g.kept}, now)
 }
 
-// replayLocked takes sys's receipts stored after sequence number found
-// from the journal and hands them to the outage buffer (a goroutine: the
-// buffer takes its own lock). It returns how many.
+// replayLocked takes sys's receipts whose puts took a put number above
+// found (this instance's, as Redis came back with it) from the journal
+// and hands them to the outage buffer (a goroutine: the buffer takes its
+// own lock). It returns how many.
 func (q *RedisQueue) replayLocked(sys string, found int64) int {
 	if q.replayTo == nil {
 		return 0

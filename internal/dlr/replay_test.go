@@ -96,6 +96,68 @@ func TestWentBackReplaysReceipts(t *testing.T) {
 	}
 }
 
+// TestWentBackBehindACountReplaysReceipts: Redis goes back to a snapshot
+// taken after a count, and another instance's count runs on it before
+// this instance's next put: that count takes the next multiple of
+// countStride above what Redis held, the very number of the count this
+// instance had seen after the snapshot, as if nothing before it was
+// lost. The instance's own put number shows the loss as it is: every
+// receipt stored after the snapshot is put again (seen in a Sentinel
+// failover, where the sweeps of other instances count every account).
+func TestWentBackBehindACountReplaysReceipts(t *testing.T) {
+	c := redisTestClient(t)
+	ctx := context.Background()
+	prefix := redisTestPrefix(t, c)
+	reg := prometheus.NewRegistry()
+	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, Registerer: reg, InstanceID: "gw-a"})
+	other := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-b"})
+	b := NewBufferedQueue(q, BufferOptions{manual: true})
+	replayed := make(chan struct{})
+	q.mu.Lock()
+	toBuffer := q.replayTo
+	q.replayTo = func(sys string, rs []Receipt) {
+		toBuffer(sys, rs)
+		close(replayed)
+	}
+	q.mu.Unlock()
+	put := func(id string) {
+		t.Helper()
+		if err := b.Put(ctx, receipt(id, "acme", time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap := firstReceiptsSnapshot(t, q, put)
+	var lost []string
+	for i := range 10 {
+		if i == 5 { // a count between the two halves
+			if _, err := q.PendingCount(ctx, "acme"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := fmt.Sprintf("0000000000000D%02d", i)
+		lost = append(lost, id)
+		put(id)
+	}
+	restoreAccount(t, q, "acme", snap)
+	if _, err := other.PendingCount(ctx, "acme"); err != nil { // takes the number of the lost count
+		t.Fatal(err)
+	}
+	put("00000000000000C1") // finds the sequence at that count, below its puts after it
+	select {
+	case <-replayed:
+	case <-time.After(10 * time.Second): // guards a hang, not a threshold
+		t.Fatal("no replay")
+	}
+	if _, err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range lost {
+		if ok, err := c.HExists(ctx, q.accountKeys("acme")[0], id).Result(); err != nil || !ok {
+			t.Errorf("receipt %s is not pending in Redis after the replay (%v)", id, err)
+		}
+	}
+}
+
 // TestReplayJournalBounds: the journal keeps at most its bound of
 // receipts and nothing older than shareMemory, and take returns only the
 // account's entries after the number, leaving the rest.
@@ -123,5 +185,15 @@ func TestReplayJournalBounds(t *testing.T) {
 	}
 	if j.n != 4 || len(j.take("a", 0)) != 0 || len(j.take("b", 2)) != 4 || j.n != 0 || j.held.Load() != 0 {
 		t.Fatalf("after the takes the journal holds %d, want b's 4 then none", j.n)
+	}
+	// Two masters at once numbered puts 5 and 6 each: the number found, 6,
+	// is not where the lost ones begin.
+	j.add(entry("a", 4, now, 1), now)
+	j.add(entry("a", 5, now, 1), now) // the old master
+	j.add(entry("a", 6, now, 1), now)
+	j.add(entry("a", 5, now, 1), now) // the promoted one
+	j.add(entry("a", 6, now, 1), now)
+	if rs := j.take("a", 6); len(rs) != 4 {
+		t.Fatalf("take(a, 6) with 5 and 6 twice = %d receipts, want the 4 numbered 5 and 6", len(rs))
 	}
 }

@@ -72,10 +72,11 @@ func restoreAccount(t *testing.T, q *RedisQueue, sys string, snap map[string]str
 
 // TestRedisWentBackIsDetected: Redis that lost acknowledged writes while
 // the account's epoch marker stayed (an older snapshot, a replica that
-// lagged) is found by the next put, which finds the count sequence below one
-// already seen: dlr_redis_went_back_total counts it and the line says how
-// many receipts this instance stored after that point. Puts and counts
-// in flight together on a Redis that did not go back find nothing.
+// lagged) is found by the next put, which finds this instance's put
+// number below one it was acknowledged for: dlr_redis_went_back_total
+// counts it and the line says which number Redis came back with. Puts
+// and counts in flight together on a Redis that did not go back find
+// nothing.
 func TestRedisWentBackIsDetected(t *testing.T) {
 	c := redisTestClient(t)
 	ctx := context.Background()
@@ -139,13 +140,13 @@ func TestRedisWentBackIsDetected(t *testing.T) {
 					line = m
 				}
 			}
-			// The 100 stored after the snapshot; the put that found it
-			// is in the new history.
-			if line == nil || line["stored_after"] != float64(100) || line["system_id"] != "acme" {
-				t.Fatalf("dlr.redis_went_back line %v, want stored_after 100 for acme", line)
+			// Back at the snapshot's three puts, below the puts of the
+			// 100 stored after it.
+			if line == nil || line["put_number_found"] != float64(3) || line["seen"].(float64) <= 3 || line["system_id"] != "acme" {
+				t.Fatalf("dlr.redis_went_back line %v, want put_number_found 3, seen above it, for acme", line)
 			}
 			// The other instances are told through the account's epoch
-			// marker, rewritten as a went-back marker naming the sequence
+			// marker, rewritten as a went-back marker naming the number
 			// found (by a goroutine of its own: polled, bounded).
 			epochKey := q.epochKey("acme")
 			var marker string
@@ -186,27 +187,31 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// TestWentBackComparesWaitedNumbersOnly: with REDIS_WAIT_REPLICAS a put
-// or count is compared with the numbers this instance's puts took (those
-// were replicated with the receipts), not with a count's or an ack's,
-// which a failover may lose without losing a receipt.
-func TestWentBackComparesWaitedNumbersOnly(t *testing.T) {
-	for _, tt := range []struct {
-		wait int
-		want int64
-	}{{0, 2 * countStride}, {1, countStride + 9}} {
-		q := &RedisQueue{o: RedisOptions{WaitReplicas: tt.wait}, shares: map[string]*lossShares{}}
-		sh := q.shareLocked("acme")
-		sh.counted(countStride, 2, time.Now())
-		sh.wrote(countStride+9, 3, time.Now())   // a put took it
-		sh.wrote(countStride+11, -1, time.Now()) // an ack read it
-		sh.counted(2*countStride, 2, time.Now())
-		if got := q.seqCheckLocked("acme").seen; got != tt.want {
-			t.Errorf("WaitReplicas %d: seen %d, want %d", tt.wait, got, tt.want)
-		}
-		if got := q.seqCheckLocked("other").seen; got != 0 {
-			t.Errorf("an account never seen: %d, want 0", got)
-		}
+// TestWentBackComparesOwnPutNumbers: a put or count is compared with
+// the highest put number of this instance's acknowledged puts, whatever
+// the counts and acks took of the account's count sequence (a count run
+// on a Redis that went back takes the next multiple above what it held
+// and would hide the loss), and not with one older than ownPutForget
+// (Redis lets the number expire 10 minutes after the last put).
+func TestWentBackComparesOwnPutNumbers(t *testing.T) {
+	now := time.Now()
+	q := &RedisQueue{shares: map[string]*lossShares{}}
+	sh := q.shareLocked("acme")
+	sh.counted(countStride, 2, now)
+	sh.wrote(countStride+9, 3, now) // a put took it, and put number 7
+	sh.putNumber(7, now)
+	sh.putNumber(5, now)              // a reply recorded late
+	sh.wrote(countStride+11, -1, now) // an ack read it
+	sh.counted(2*countStride, 2, now)
+	if got := q.seqCheckLocked("acme").seen; got != 7 {
+		t.Errorf("seen %d, want 7", got)
+	}
+	if got := q.seqCheckLocked("other").seen; got != 0 {
+		t.Errorf("an account never seen: %d, want 0", got)
+	}
+	sh.ownAt = now.Add(-ownPutForget)
+	if got := q.seqCheckLocked("acme").seen; got != 0 {
+		t.Errorf("a put number %v old: seen %d, want 0", ownPutForget, got)
 	}
 }
 
@@ -222,6 +227,7 @@ func TestWentBackJudgedOncePerHistory(t *testing.T) {
 		now := time.Now()
 		q.shareLocked("acme").counted(4*countStride, 10, now)
 		q.shareLocked("acme").wrote(4*countStride+3, 2, now)
+		q.shareLocked("acme").putNumber(3, now)
 		return q, reg
 	}
 	t.Run("restarted empty while a count was in flight", func(t *testing.T) {
@@ -234,14 +240,19 @@ func TestWentBackJudgedOncePerHistory(t *testing.T) {
 			t.Fatalf("dlr_redis_went_back_total = %v, want 0: a loss, counted as one", got)
 		}
 	})
-	t.Run("no count lost, a count first after the restart", func(t *testing.T) {
-		// Redis came back at 4K+3 (the snapshot), after this instance had
-		// put at 4K+3 and then up to 4K+17: the count takes 5K, which
-		// would have come anyway, but found 4K+3, below what was seen.
+	t.Run("a count finds the put number below what was seen", func(t *testing.T) {
 		q, reg := newQ()
-		q.shareLocked("acme").wrote(4*countStride+17, 14, time.Now())
+		q.shareLocked("acme").putNumber(17, time.Now())
 		count := q.seqCheckLocked("acme")
-		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+3, count)
+		q.checkSeqLocked("acme", "M1/0", false, 3, count)
+		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
+			t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
+		}
+	})
+	t.Run("another instance's went-back marker in the reply", func(t *testing.T) {
+		// The same data, gone back: still judged.
+		q, reg := newQ()
+		q.checkSeqLocked("acme", "wb:x/9", false, 1, q.seqCheckLocked("acme"))
 		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
 			t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
 		}
@@ -249,14 +260,15 @@ func TestWentBackJudgedOncePerHistory(t *testing.T) {
 	t.Run("went back with two calls in flight", func(t *testing.T) {
 		q, reg := newQ()
 		put, count := q.seqCheckLocked("acme"), q.seqCheckLocked("acme")
-		q.checkSeqLocked("acme", "M1/0", false, 4*countStride, put)     // the put found 4K: below 4K+3
-		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+1, count) // the count after it: the history ended
+		q.checkSeqLocked("acme", "M1/0", false, 0, put)   // the put found 0: below 3
+		q.checkSeqLocked("acme", "M1/0", false, 1, count) // the count after it: the history ended
 		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
 			t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
 		}
-		// A call of the new history finding a sequence above what it saw
+		// A call of the new history finding a number above what it saw
 		// is no going back.
-		q.checkSeqLocked("acme", "M1/0", false, 4*countStride+5, q.seqCheckLocked("acme"))
+		q.shareLocked("acme").putNumber(2, time.Now())
+		q.checkSeqLocked("acme", "M1/0", false, 5, q.seqCheckLocked("acme"))
 		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
 			t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
 		}
@@ -293,12 +305,11 @@ func newUnreachableQueue(t *testing.T) (*RedisQueue, *prometheus.Registry) {
 }
 
 // TestWentBackToldToTheOtherInstances: the instance that finds Redis
-// going back writes a went-back marker naming the sequence found; another
-// instance that had seen the former marker reports it at its next reply,
-// with its own receipts stored after that sequence, although its own
-// numbers would not have shown it (the sequence was taken past them). The
-// writer does not report it twice, nor does an instance that found it
-// itself.
+// going back writes a went-back marker naming the put number found;
+// another instance that had seen the former marker logs it at its next
+// reply (dlr.redis_went_back_told) but counts nothing: its own put number
+// showed it lost none of its puts. An instance that found a loss of its
+// own puts by itself counts it once, and is not told again.
 func TestWentBackToldToTheOtherInstances(t *testing.T) {
 	a, regA := newUnreachableQueue(t)
 	b, regB := newUnreachableQueue(t)
@@ -307,31 +318,36 @@ func TestWentBackToldToTheOtherInstances(t *testing.T) {
 	for _, q := range []*RedisQueue{a, b, c} {
 		q.shareLocked("acme").counted(4*countStride, 10, now)
 	}
-	a.shareLocked("acme").wrote(4*countStride+9, 5, now)
-	b.shareLocked("acme").wrote(4*countStride+20, 7, now) // B stored 7 after the point Redis came back at
-	c.shareLocked("acme").wrote(4*countStride+30, 4, now)
-	// A finds Redis back at 4K+2 (below its 4K+9) and C too, by itself.
-	a.checkSeqLocked("acme", "M1/0", false, 4*countStride+2, a.seqCheckLocked("acme"))
-	c.checkSeqLocked("acme", "M1/0", false, 4*countStride+3, c.seqCheckLocked("acme"))
+	a.shareLocked("acme").putNumber(9, now)
+	b.shareLocked("acme").putNumber(4, now)
+	c.shareLocked("acme").putNumber(6, now)
+	// A finds Redis back at its put number 2 (below its 9) and C at its 3.
+	a.checkSeqLocked("acme", "M1/0", false, 2, a.seqCheckLocked("acme"))
+	c.checkSeqLocked("acme", "M1/0", false, 3, c.seqCheckLocked("acme"))
+	// B's reply shows its number as it was.
+	b.checkSeqLocked("acme", "M1/0", false, 4, b.seqCheckLocked("acme"))
 	marker := a.wentBackAt["acme"].marker
-	if found, ok := wentBackFound(marker); !ok || found != 4*countStride+2 {
-		t.Fatalf("A's marker %q: found %d %v, want 4K+2", marker, found, ok)
+	if found, ok := wentBackFound(marker); !ok || found != 2 {
+		t.Fatalf("A's marker %q: found %d %v, want 2", marker, found, ok)
 	}
 	// Every instance's next reply brings A's marker.
 	for _, q := range []*RedisQueue{a, b, c} {
 		q.epochSeenLocked("acme", marker, false)
 		q.epochSeenLocked("acme", marker, false) // a second reply with it
 	}
-	for name, reg := range map[string]*prometheus.Registry{"A": regA, "B": regB, "C": regC} {
-		if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
-			t.Errorf("%s: dlr_redis_went_back_total = %v, want 1", name, got)
+	for name, tt := range map[string]struct {
+		reg  *prometheus.Registry
+		want float64
+	}{"A": {regA, 1}, "B": {regB, 0}, "C": {regC, 1}} {
+		if got := counterValue(t, tt.reg, "dlr_redis_went_back_total"); got != tt.want {
+			t.Errorf("%s: dlr_redis_went_back_total = %v, want %v", name, got, tt.want)
 		}
-		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 0 {
+		if got := metric(t, tt.reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 0 {
 			t.Errorf("%s: dlr_lost_total{redis_data_loss} = %v, want 0: not a loss of the account", name, got)
 		}
 	}
-	if b.shares["acme"] != nil {
-		t.Error("B kept the history Redis went back from")
+	if b.shares["acme"] != nil || b.wentBackAt["acme"].marker != marker {
+		t.Error("B kept the history Redis went back from, or did not take the marker")
 	}
 	// An instance that never saw a marker of the account (started since)
 	// takes it as the marker, nothing more.

@@ -439,6 +439,24 @@ func (s *sentinelSet) waitFailover(old *redisServer, d time.Duration) (*redisSer
 	return nm, time.Now(), ok
 }
 
+// failover asks the first Sentinel that answers for a failover
+// (SENTINEL FAILOVER): a handover without waiting for the master to be
+// found down.
+func (s *sentinelSet) failover() error {
+	var err error
+	for _, r := range s.sentinels {
+		ctx, cancel := shortCtx()
+		c := redis.NewSentinelClient(&redis.Options{Addr: r.addr(), Password: s.sentPw, MaxRetries: -1, DialTimeout: time.Second})
+		err = c.Failover(ctx, sentinelMaster).Err()
+		c.Close()
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("SENTINEL FAILOVER: %w", err)
+}
+
 func (s *sentinelSet) describe() string {
 	var b strings.Builder
 	for _, r := range s.sentinels {

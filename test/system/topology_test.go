@@ -357,6 +357,56 @@ func TestSentinelFailoverWaitReplicas(t *testing.T) {
 	}
 }
 
+// TestSentinelGracefulFailover: the set-up of
+// TestSentinelFailoverWaitReplicas, but the master is handed over with
+// SENTINEL FAILOVER. The old master takes writes until Sentinel turns it
+// into a replica, and a replica still attached to it answers WAIT; that
+// replica is then pointed at the promoted one and resyncs, dropping the
+// writes the promoted one lacks. Each gateway finds its own put number
+// gone back on the promoted master and puts again what it stored after it: no
+// receipt acknowledged at any time is lost.
+func TestSentinelGracefulFailover(t *testing.T) {
+	const (
+		n          = 500 // per account: 10 s at 50/s
+		pace       = 20 * time.Millisecond
+		failoverAt = 3 * time.Second
+	)
+	ss := startSentinelSet(t, 2)
+	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}, {"acct004", "pw004"}}
+	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, accts)), map[string]string{
+		"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
+	})
+	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
+	old := ss.master()
+
+	start := time.Now()
+	runs, loadDone := startLoad(t, gws, accts, n, pace, 50_000_000)
+	time.Sleep(time.Until(start.Add(failoverAt)))
+	if err := ss.failover(); err != nil {
+		t.Fatal(err)
+	}
+	asked := time.Now()
+	nm, promoted, ok := ss.waitFailover(old, 30*time.Second)
+	if !ok {
+		t.Fatalf("no failover 30 s after SENTINEL FAILOVER: %s", ss.describe())
+	}
+	<-loadDone
+	lost, accepted := lostSince(runs, time.Time{}, 30*time.Second)
+	var replayed, wentBack float64
+	for _, g := range gws {
+		v, _ := g.metric("dlr_replayed_total")
+		replayed += v
+		v, _ = g.metric("dlr_redis_went_back_total")
+		wentBack += v
+	}
+	t.Logf("sentinel graceful failover: asked %v into the load, %s promoted %v later; %d acknowledged; went back %v times, %v receipts put again; lost per account: {%s}",
+		asked.Sub(start).Round(time.Millisecond), nm.addr(), promoted.Sub(asked).Round(time.Millisecond),
+		accepted, wentBack, replayed, fmtCounts(lost))
+	if len(lost) > 0 {
+		t.Errorf("acknowledged receipts never delivered: {%s}", fmtCounts(lost))
+	}
+}
+
 // TestClusterSlotMigrationBusyAccount: two gateways on a 3+3 Redis
 // Cluster; while an account submits at 100/s, the slot of its hash tag is
 // migrated from master to master three times (IMPORTING/MIGRATING,

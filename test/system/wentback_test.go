@@ -31,7 +31,7 @@ const countSeqStride = 1 << 20
 //   - the older snapshot: it went back in time with the account's epoch
 //     marker still there, which dlr_redis_went_back_total counts once and
 //     dlr.redis_went_back logs once, with the receipts stored after the
-//     snapshot (stored_after); not a data loss of the account. Found by
+//     snapshot, put again (replayed); not a data loss of the account. Found by
 //     the first put after the restart, or, when a sweep comes first, by
 //     its count;
 //   - everything (a snapshot taken at the kill, writes paused): nothing is
@@ -231,7 +231,7 @@ func TestRedisWentBackIsDetected(t *testing.T) {
 			lines := g.events("dlr.redis_went_back")
 			var found []string
 			for _, l := range lines {
-				found = append(found, fmt.Sprintf("{system_id=%v sequence_found=%.0f seen=%.0f stored_after=%.0f}", l["system_id"], l["sequence_found"], l["seen"], l["stored_after"]))
+				found = append(found, fmt.Sprintf("{system_id=%v put_number_found=%.0f seen=%.0f replayed=%.0f}", l["system_id"], l["put_number_found"], l["seen"], l["replayed"]))
 			}
 			t.Logf("%s: count sequence %d at the kill, %d after the restart; dlr_redis_went_back_total=%v dlr_lost_total{cause=\"redis_data_loss\"}=%v (%v after the restart); %d dlr.redis_went_back lines %v; %v in all",
 				tt.name, beforeKill, restored, wentBack, lost, detected.Round(time.Millisecond), len(lines), found, time.Since(start).Round(time.Millisecond))
@@ -245,27 +245,24 @@ func TestRedisWentBackIsDetected(t *testing.T) {
 				t.Fatalf("%d dlr.redis_went_back lines, want %d", len(lines), tt.wentBack)
 			}
 			for _, l := range lines {
-				// stored_after: this instance's receipts stored after the
-				// count the snapshot holds: the ones acknowledged after the
-				// snapshot (the first ones came before that count). An
-				// upper bound within one count, so not asserted exactly,
-				// but never more than the instance had stored.
+				// replayed: the receipts put after the snapshot, exactly
+				// (the instance's put number in the snapshot says where).
 				sys, _ := l["system_id"].(string)
 				level, _ := l["level"].(string)
-				stored, _ := l["stored_after"].(float64)
-				number, ok := l["sequence_found"].(float64)
+				replayed, _ := l["replayed"].(float64)
+				number, ok := l["put_number_found"].(float64)
 				seen, _ := l["seen"].(float64)
 				if sys != "testuser" || !strings.EqualFold(level, "error") {
 					t.Errorf("dlr.redis_went_back line %v: want system_id testuser at level error", l)
 				}
-				if stored < after || stored > initial+after {
-					t.Errorf("dlr.redis_went_back stored_after = %v, want at least the %d acknowledged after the snapshot (and at most the %d stored before the restart)", stored, after, initial+after)
+				if replayed != after {
+					t.Errorf("dlr.redis_went_back replayed = %v, want the %d acknowledged after the snapshot", replayed, after)
 				}
-				// The sequence Redis came back with, below what the
-				// gateway had been shown (the sweep-first case has found it
-				// by a count before any submit: waitWentBack above).
+				// The put number Redis came back with, below what the
+				// gateway had been acknowledged for (the sweep-first case
+				// has found it by a count before any submit).
 				if !ok || number < 0 || number >= seen {
-					t.Errorf("dlr.redis_went_back sequence_found = %v, seen = %v: want 0 <= sequence_found < seen", number, seen)
+					t.Errorf("dlr.redis_went_back put_number_found = %v, seen = %v: want 0 <= put_number_found < seen", number, seen)
 				}
 			}
 		})
