@@ -28,16 +28,7 @@ func TestWentBackReplaysReceipts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The replay is handed to the buffer by a goroutine of its own: the
-	// test waits for it to return.
-	replayed := make(chan struct{})
-	q.mu.Lock()
-	toBuffer := q.replayTo
-	q.replayTo = func(sys string, rs []Receipt) {
-		toBuffer(sys, rs)
-		close(replayed)
-	}
-	q.mu.Unlock()
+	replayed := replayHandedOver(q)
 	snap := firstReceiptsSnapshot(t, q, put)
 	var lost []string
 	for i := range 10 {
@@ -112,14 +103,7 @@ func TestWentBackBehindACountReplaysReceipts(t *testing.T) {
 	q := NewRedisQueue(c, RedisOptions{Prefix: prefix, Registerer: reg, InstanceID: "gw-a"})
 	other := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-b"})
 	b := NewBufferedQueue(q, BufferOptions{manual: true})
-	replayed := make(chan struct{})
-	q.mu.Lock()
-	toBuffer := q.replayTo
-	q.replayTo = func(sys string, rs []Receipt) {
-		toBuffer(sys, rs)
-		close(replayed)
-	}
-	q.mu.Unlock()
+	replayed := replayHandedOver(q)
 	put := func(id string) {
 		t.Helper()
 		if err := b.Put(ctx, receipt(id, "acme", time.Hour)); err != nil {
@@ -196,4 +180,19 @@ func TestReplayJournalBounds(t *testing.T) {
 	if rs := j.take("a", 6); len(rs) != 4 {
 		t.Fatalf("take(a, 6) with 5 and 6 twice = %d receipts, want the 4 numbered 5 and 6", len(rs))
 	}
+}
+
+// replayHandedOver returns a channel closed once q has handed a replay to
+// its outage buffer: that hand-over runs on a goroutine of its own, so a
+// test waits for it before looking at the buffer.
+func replayHandedOver(q *RedisQueue) <-chan struct{} {
+	done := make(chan struct{})
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	toBuffer := q.replayTo
+	q.replayTo = func(sys string, rs []Receipt) {
+		toBuffer(sys, rs)
+		close(done)
+	}
+	return done
 }

@@ -303,6 +303,37 @@ func steadySubmits(t *testing.T, gws [2]*gw, accts []account, perClient int, pac
 	return accepted
 }
 
+// sentinelWaitLoad is the load of the Sentinel failover tests under way:
+// two gateways on a Sentinel set (a master, two replicas, three
+// Sentinels) with REDIS_WAIT_REPLICAS=1, four accounts submitting 50/s
+// each for 10 s (receipts due 2 s later), each on one gateway and
+// receiving on the other.
+type sentinelWaitLoad struct {
+	ss    *sentinelSet
+	gws   [2]*gw
+	old   *redisServer // the master when the load started
+	runs  []*loadRun
+	start time.Time
+	done  <-chan struct{}
+}
+
+func startSentinelWaitLoad(t *testing.T) sentinelWaitLoad {
+	t.Helper()
+	const (
+		n    = 500 // per account: 10 s at 50/s
+		pace = 20 * time.Millisecond
+	)
+	ss := startSentinelSet(t, 2)
+	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}, {"acct004", "pw004"}}
+	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, accts)), map[string]string{
+		"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
+	})
+	l := sentinelWaitLoad{ss: ss, gws: [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}, old: ss.master()}
+	l.start = time.Now()
+	l.runs, l.done = startLoad(t, l.gws, accts, n, pace, 50_000_000)
+	return l
+}
+
 // TestSentinelFailoverWaitReplicas: two gateways on a Sentinel set (a
 // master, two replicas, three Sentinels) with REDIS_WAIT_REPLICAS=1, four
 // accounts submitting 50/s each (receipts due 2 s later). Half a second
@@ -311,21 +342,9 @@ func steadySubmits(t *testing.T, gws [2]*gw, accts []account, perClient int, pac
 // the replica that is promoted lacks the last half second of writes.
 // No receipt acknowledged at any time is lost.
 func TestSentinelFailoverWaitReplicas(t *testing.T) {
-	const (
-		n      = 500 // per account: 10 s at 50/s
-		pace   = 20 * time.Millisecond
-		killAt = 3 * time.Second
-	)
-	ss := startSentinelSet(t, 2)
-	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}, {"acct004", "pw004"}}
-	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, accts)), map[string]string{
-		"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
-	})
-	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
-	old := ss.master()
-
-	start := time.Now()
-	runs, loadDone := startLoad(t, gws, accts, n, pace, 50_000_000)
+	const killAt = 3 * time.Second
+	l := startSentinelWaitLoad(t)
+	ss, runs, start, old, loadDone := l.ss, l.runs, l.start, l.old, l.done
 	time.Sleep(time.Until(start.Add(killAt - 500*time.Millisecond)))
 	if err := ss.cutReplication(old, "wrong-password"); err != nil {
 		t.Fatal(err)
@@ -366,21 +385,9 @@ func TestSentinelFailoverWaitReplicas(t *testing.T) {
 // gone back on the promoted master and puts again what it stored after it: no
 // receipt acknowledged at any time is lost.
 func TestSentinelGracefulFailover(t *testing.T) {
-	const (
-		n          = 500 // per account: 10 s at 50/s
-		pace       = 20 * time.Millisecond
-		failoverAt = 3 * time.Second
-	)
-	ss := startSentinelSet(t, 2)
-	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}, {"acct004", "pw004"}}
-	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, accts)), map[string]string{
-		"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
-	})
-	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
-	old := ss.master()
-
-	start := time.Now()
-	runs, loadDone := startLoad(t, gws, accts, n, pace, 50_000_000)
+	const failoverAt = 3 * time.Second
+	l := startSentinelWaitLoad(t)
+	ss, gws, runs, start, old, loadDone := l.ss, l.gws, l.runs, l.start, l.old, l.done
 	time.Sleep(time.Until(start.Add(failoverAt)))
 	if err := ss.failover(); err != nil {
 		t.Fatal(err)
