@@ -1,6 +1,7 @@
 package dlr
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,12 @@ type lossShares struct {
 	// (wentback.go).
 	ownPut int64
 	ownAt  time.Time
+	// puts: the last putsRemembered put numbers replies of this
+	// instance's puts brought (0: none yet), putsNext the next to
+	// overwrite, putsAt when the last was recorded (tookPut).
+	puts     [putsRemembered]int64
+	putsNext int
+	putsAt   time.Time
 	// recent: this instance's last counts (number, pending), newest
 	// last: the marker a script writes names the count current when the
 	// call was built, and a later count may be recorded before its reply.
@@ -121,12 +128,53 @@ func (s *lossShares) wrote(seq int64, n int, now time.Time) {
 	}
 }
 
-// putNumber records the put number own that a put of this instance took
-// at now.
+// putNumber records the put number own that an acknowledged put of this
+// instance took at now. One older than ownPutForget is replaced whatever
+// its size: Redis lets the number expire after 10 minutes without a put,
+// and numbers then start again from 1; kept, the old one would leave the
+// account unjudged until the new ones passed it.
 func (s *lossShares) putNumber(own int64, now time.Time) {
-	if own > s.ownPut {
+	if own > s.ownPut || now.Sub(s.ownAt) >= ownPutForget {
 		s.ownPut, s.ownAt = own, now
 	}
+}
+
+// putsRemembered is how many of its latest put numbers an account's
+// shares keep to find one taken twice (tookPut): more than the puts of
+// an account that can be in flight at once (two group commits, the
+// outage buffer's write-back).
+const putsRemembered = 64
+
+// tookPut records that a put of this instance took own (acknowledged or
+// not: a put whose WAIT failed took it too) and reports whether one had
+// taken it before. Redis gives each number once; twice means two masters
+// numbered puts from the same point (a graceful failover: the old one
+// until Sentinel turns it into a replica, the promoted one from the
+// moment the client moves to it), and one of the two puts is gone.
+// Puts in flight together are both built before either reply, so
+// neither is judged below the other's number by checkSeqLocked.
+// Numbers recorded ownPutForget or longer before now are forgotten first:
+// Redis may have let the number expire since, and numbers start again.
+func (s *lossShares) tookPut(own int64, now time.Time) bool {
+	if now.Sub(s.putsAt) >= ownPutForget {
+		clear(s.puts[:])
+	}
+	s.putsAt = now
+	twice := slices.Contains(s.puts[:], own)
+	s.puts[s.putsNext] = own
+	s.putsNext = (s.putsNext + 1) % putsRemembered
+	return twice
+}
+
+// keepPutsOf carries the put numbers of old, the shares of a history
+// another instance ended (a went-back marker), into s: what this
+// instance was acknowledged for is still what Redis must show, and its
+// own next put or count judges it (checkSeqLocked).
+func (s *lossShares) keepPutsOf(old *lossShares) {
+	if old == nil {
+		return
+	}
+	s.ownPut, s.ownAt, s.puts, s.putsNext, s.putsAt = old.ownPut, old.ownAt, old.puts, old.putsNext, old.putsAt
 }
 
 // ownPutForget: a put number older than this is not judged. Redis keeps

@@ -672,11 +672,13 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 		lost, _ := res[2].(int64)
 		seq, _ := res[3].(int64)
 		own, _ := res[4].(int64)
-		if stored, _ := res[0].(int64); stored > 0 {
-			// The put took a number: the one it found says where Redis
-			// is, also when WAIT then failed (a master just promoted,
-			// no replica yet: the first sign that it lacks puts the old
-			// one acknowledged).
+		// A group of receipts took a put number (a restore whose
+		// receipts Redis all held took one too): the one it found says
+		// where Redis is, also when WAIT then failed (a master just
+		// promoted, no replica yet: the first sign that it lacks puts
+		// the old one acknowledged).
+		took := len(g.kept) > 0
+		if took {
 			q.checkSeqLocked(g.sys, epoch, lost == 1, own-1, g.check)
 		}
 		q.epochSeenLocked(g.sys, epoch, lost == 1)
@@ -686,6 +688,9 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 			sh.putNumber(own, now)
 		}
 		q.journalLocked(g, own, now) // after the check: it is in the history Redis has now
+		if took {
+			q.checkTakenTwiceLocked(g.sys, epoch, lost == 1, own)
+		}
 	}
 }
 

@@ -828,7 +828,9 @@ func (q *RedisQueue) recordCount(sys string, res []any, check seqCheck) int {
 	defer q.mu.Unlock()
 	q.checkSeqLocked(sys, epoch, lost == 1, own, check)
 	q.epochSeenLocked(sys, epoch, lost == 1)
-	q.shareLocked(sys).counted(seq, int(n), time.Now())
+	now := time.Now()
+	q.shareLocked(sys).counted(seq, int(n), now)
+	q.journal.prune(now)
 	return int(n)
 }
 

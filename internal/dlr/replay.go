@@ -52,6 +52,14 @@ func (j *replayJournal) add(e replayEntry, now time.Time) {
 	}
 	j.entries = append(j.entries, e)
 	j.n += len(e.items)
+	j.prune(now)
+}
+
+// prune drops the oldest entries while the journal holds more than max
+// receipts or entries older than shareMemory. Run by add, and by every
+// count of an account (each sweep), so that what a quiet instance keeps,
+// and the gauge, do not stay at what its last put left.
+func (j *replayJournal) prune(now time.Time) {
 	for j.head < len(j.entries) {
 		old := &j.entries[j.head]
 		if j.n <= j.max && now.Sub(old.at) <= shareMemory {
@@ -62,7 +70,9 @@ func (j *replayJournal) add(e replayEntry, now time.Time) {
 		j.head++
 	}
 	j.held.Store(int64(j.n))
-	if j.head > 1024 && j.head*2 > len(j.entries) {
+	if j.head == len(j.entries) {
+		j.entries, j.head = j.entries[:0], 0
+	} else if j.head > 1024 && j.head*2 > len(j.entries) {
 		n := copy(j.entries, j.entries[j.head:])
 		clear(j.entries[n:])
 		j.entries, j.head = j.entries[:n], 0

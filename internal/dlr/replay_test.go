@@ -180,6 +180,19 @@ func TestReplayJournalBounds(t *testing.T) {
 	if rs := j.take("a", 6); len(rs) != 4 {
 		t.Fatalf("take(a, 6) with 5 and 6 twice = %d receipts, want the 4 numbered 5 and 6", len(rs))
 	}
+	// Without puts, what is older than shareMemory goes at the next
+	// prune (a sweep's count), and the gauge with it.
+	if j.n != 1 || j.held.Load() != 1 {
+		t.Fatalf("journal holds %d receipts (gauge %d), want put 4's 1", j.n, j.held.Load())
+	}
+	j.prune(now.Add(shareMemory))
+	if j.n != 1 {
+		t.Fatalf("pruned at shareMemory: %d left, want 1", j.n)
+	}
+	j.prune(now.Add(shareMemory + time.Millisecond))
+	if j.n != 0 || j.held.Load() != 0 || len(j.entries) != 0 {
+		t.Fatalf("pruned after shareMemory: %d receipts in %d entries (gauge %d), want none", j.n, len(j.entries), j.held.Load())
+	}
 }
 
 // replayHandedOver returns a channel closed once q has handed a replay to

@@ -22,7 +22,10 @@ import (
 // count (which takes the next multiple of the account's count sequence
 // above what Redis held, and so hides how far back it went) can make up
 // for the loss, and each instance finds its own at its next put or count
-// of the account (every sweep), however long after. It puts again what
+// of the account (every sweep), however long after. Two puts in flight
+// together are both judged against the number before them; when one ran
+// on the old master and the other on the promoted one, both took the
+// same number, and that (checkTakenTwiceLocked) says it instead. It puts again what
 // it stored after the number found (replay.go). Which of those were
 // delivered meanwhile cannot be told, so they are not counted in
 // dlr_lost_total: the event is counted in dlr_redis_went_back_total and
@@ -70,6 +73,32 @@ func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, found int64, c
 	if _, wentBack := wentBackFound(epoch); epoch != c.epoch && !wentBack {
 		return
 	}
+	q.wentBackLocked(sys, c.epoch, found, c.seen)
+}
+
+// checkTakenTwiceLocked takes the put number own that a put of sys took,
+// its reply bringing epoch: a number another put of this instance took
+// too (tookPut) says Redis went back to own-1, whatever the checks the
+// two were built with found. Put numbers of a history that ended (a loss:
+// the marker changed and numbers start again; lostLocked and
+// checkSeqLocked drop the shares that hold them) are not compared with
+// the new ones. Run after epochSeenLocked, and after the put's group is
+// in the journal: it may be the put the old master took and lost.
+func (q *RedisQueue) checkTakenTwiceLocked(sys, epoch string, lost bool, own int64) {
+	if lost || own < 1 || epoch == "" {
+		return
+	}
+	if q.shareLocked(sys).tookPut(own, time.Now()) {
+		q.wentBackLocked(sys, epoch, own-1, own)
+	}
+}
+
+// wentBackLocked reports that Redis went back to this instance's put
+// number found for sys, below seen, which it had been acknowledged for
+// (or which another put took too), under the marker expected: it ends
+// the account's history, counts it, tells the other instances and puts
+// again what it stored after found.
+func (q *RedisQueue) wentBackLocked(sys, expected string, found, seen int64) {
 	// What this instance knew of the account's counts and writes belongs
 	// to the lost history: a later loss is counted from new counts.
 	delete(q.shares, sys)
@@ -78,9 +107,9 @@ func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, found int64, c
 	}
 	mark := wentBackMark{at: time.Now(), marker: "wb:" + randomToken() + "/" + strconv.FormatInt(found, 10)}
 	q.wentBackAt[sys] = mark
-	go q.tellWentBack(sys, c.epoch, mark.marker)
+	go q.tellWentBack(sys, expected, mark.marker)
 	replayed := q.replayLocked(sys, found)
-	q.log.Error("dlr.redis_went_back", "system_id", sys, "put_number_found", found, "seen", c.seen, "replayed", replayed,
+	q.log.Error("dlr.redis_went_back", "system_id", sys, "put_number_found", found, "seen", seen, "replayed", replayed,
 		"detail", wentBackDetail)
 }
 
@@ -138,16 +167,21 @@ func wentBackFound(marker string) (int64, bool) {
 // wentBackToldLocked takes a went-back marker of sys that replaced the
 // one this instance had seen: unless this instance wrote it, or found
 // the going back itself within shareMemory (already reported), it logs
-// it. It puts nothing again: had Redis lost any of this instance's puts,
-// the reply that brought the marker showed its put number below what it
-// had seen (checkSeqLocked, which runs first).
+// it. It puts nothing again itself: had Redis lost any of this
+// instance's puts, the reply that brought the marker showed its put
+// number below what it had seen (checkSeqLocked, which runs first), or
+// the next call shows it (the put numbers are kept).
 func (q *RedisQueue) wentBackToldLocked(sys, marker string, found int64) {
 	if m, ok := q.wentBackAt[sys]; ok && (m.marker == marker || time.Since(m.at) < shareMemory) {
 		return
 	}
 	// What it knew of the account's counts and writes belongs to the
-	// history Redis left (its data-loss counting starts anew).
+	// history Redis left (its data-loss counting starts anew); its put
+	// numbers stay: a call built before this reply may have judged an
+	// older one, and the next judges the latest.
+	old := q.shares[sys]
 	delete(q.shares, sys)
+	q.shareLocked(sys).keepPutsOf(old)
 	q.wentBackAt[sys] = wentBackMark{at: time.Now(), marker: marker}
 	q.log.Warn("dlr.redis_went_back_told", "system_id", sys, "finder_put_number_found", found,
 		"detail", "another instance found that "+wentBackDetail+"; none of this instance's recent puts was lost")

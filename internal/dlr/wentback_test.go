@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -346,8 +348,11 @@ func TestWentBackToldToTheOtherInstances(t *testing.T) {
 			t.Errorf("%s: dlr_lost_total{redis_data_loss} = %v, want 0: not a loss of the account", name, got)
 		}
 	}
-	if b.shares["acme"] != nil || b.wentBackAt["acme"].marker != marker {
-		t.Error("B kept the history Redis went back from, or did not take the marker")
+	// B's counts belong to the history Redis went back from; its put
+	// number stays, for its next call to judge (a call in flight may
+	// have been built before its last put was acknowledged).
+	if sh := b.shares["acme"]; sh == nil || sh.countSeq != 0 || sh.ownPut != 4 || b.wentBackAt["acme"].marker != marker {
+		t.Errorf("B: shares %+v, marker %q: want no count, put number 4 kept, marker %q", sh, b.wentBackAt["acme"].marker, marker)
 	}
 	// An instance that never saw a marker of the account (started since)
 	// takes it as the marker, nothing more.
@@ -356,5 +361,134 @@ func TestWentBackToldToTheOtherInstances(t *testing.T) {
 	d.epochSeenLocked("acme", marker, false)
 	if got := counterValue(t, regD, "dlr_redis_went_back_total"); got != 0 || d.epochs["acme"] != marker {
 		t.Errorf("a new instance: dlr_redis_went_back_total = %v, marker %q; want 0, %q", got, d.epochs["acme"], marker)
+	}
+}
+
+// TestWentBackPutNumberTakenTwice: two group commits of an account built
+// before either reply (both judged against put number 3) took the same
+// number 4: one on the old master, acknowledged there, the other on the
+// master just promoted, which had only 3. Neither found its number below
+// what was seen; the number taken twice says Redis went back, and the
+// receipts of the old master's put are put again, in whichever order the
+// replies are recorded, also when the promoted master's WAIT failed.
+func TestWentBackPutNumberTakenTwice(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		oldFirst      bool
+		promotedAcked bool
+		want          []string
+	}{
+		{"old master's reply first", true, true, []string{"A1", "A2", "B1"}},
+		{"promoted master's reply first", false, true, []string{"A1", "A2", "B1"}},
+		{"promoted master's WAIT failed, its reply first", false, false, []string{"A1", "A2"}},
+		{"promoted master's WAIT failed, its reply last", true, false, []string{"A1", "A2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q, reg := newUnreachableQueue(t)
+			replayed := make(chan []Receipt, 1)
+			q.enableReplay(100, func(_ string, rs []Receipt) { replayed <- rs })
+			q.mu.Lock()
+			q.shareLocked("acme").putNumber(3, time.Now())
+			group := func(ids ...string) *putGroup {
+				g := &putGroup{sys: "acme", kind: kindPut, check: q.seqCheckLocked("acme")}
+				for _, id := range ids {
+					r := receipt(id, "acme", time.Hour)
+					g.kept = append(g.kept, g.appendItem(&r))
+				}
+				g.all = g.text.String()
+				g.res = []any{int64(len(ids)), "M1/0", int64(0), int64(countStride + 5), int64(4)}
+				g.count = len(ids)
+				return g
+			}
+			old, promoted := group("A1", "A2"), group("B1")
+			q.mu.Unlock()
+			if !tt.promotedAcked {
+				promoted.err, promoted.count = errors.New("WAIT: no replica acknowledged"), 0
+			}
+			if tt.oldFirst {
+				q.recordGroups([]*putGroup{old})
+				q.recordGroups([]*putGroup{promoted})
+			} else {
+				q.recordGroups([]*putGroup{promoted})
+				q.recordGroups([]*putGroup{old})
+			}
+			if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
+				t.Fatalf("dlr_redis_went_back_total = %v, want 1", got)
+			}
+			var ids []string
+			select {
+			case rs := <-replayed:
+				for _, r := range rs {
+					ids = append(ids, r.MessageID)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("nothing put again")
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, tt.want) {
+				t.Errorf("put again %v, want %v", ids, tt.want)
+			}
+		})
+	}
+}
+
+// TestWentBackPutNumberAfterIdle: Redis lets an instance's put number
+// expire 10 minutes after its last put, and numbers start again from 1;
+// the first put acknowledged after that is what Redis must show from
+// then on, however high the number before the pause was.
+func TestWentBackPutNumberAfterIdle(t *testing.T) {
+	q, reg := newUnreachableQueue(t)
+	now := time.Now()
+	sh := q.shareLocked("acme")
+	sh.putNumber(20000, now.Add(-11*time.Minute))
+	sh.putNumber(1, now)
+	sh.putNumber(2, now)
+	if got := q.seqCheckLocked("acme").seen; got != 2 {
+		t.Fatalf("seen %d after the pause, want 2", got)
+	}
+	q.checkSeqLocked("acme", "M1/0", false, 0, q.seqCheckLocked("acme"))
+	if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
+		t.Errorf("dlr_redis_went_back_total = %v, want 1: Redis lost puts 1 and 2", got)
+	}
+}
+
+// TestWentBackToldKeepsOwnPutNumber: a count built when this instance's
+// put number was 5 comes back after a put took 6, with another
+// instance's went-back marker and 5: nothing to judge against what the
+// count was built with, but the put numbers survive the marker, and the
+// next call finds Redis below 6.
+func TestWentBackToldKeepsOwnPutNumber(t *testing.T) {
+	q, reg := newUnreachableQueue(t)
+	now := time.Now()
+	q.shareLocked("acme").putNumber(5, now)
+	count := q.seqCheckLocked("acme")
+	q.shareLocked("acme").putNumber(6, now) // a put acknowledged meanwhile, on the old master
+	q.checkSeqLocked("acme", "wb:x/2", false, 5, count)
+	q.epochSeenLocked("acme", "wb:x/2", false)
+	if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 0 {
+		t.Fatalf("dlr_redis_went_back_total = %v after the count, want 0", got)
+	}
+	q.checkSeqLocked("acme", "wb:x/2", false, 5, q.seqCheckLocked("acme")) // the next put finds 5
+	if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 1 {
+		t.Errorf("dlr_redis_went_back_total = %v after the next put, want 1: put 6 is gone", got)
+	}
+}
+
+// TestPutNumbersTakenTwiceForgotten: numbers recorded ownPutForget before
+// are not compared with new ones (Redis may have let the key expire and
+// started again from 1).
+func TestPutNumbersTakenTwiceForgotten(t *testing.T) {
+	var sh lossShares
+	now := time.Now()
+	for n := int64(1); n <= 3; n++ {
+		if sh.tookPut(n, now) {
+			t.Fatalf("%d: taken twice on its first take", n)
+		}
+	}
+	if !sh.tookPut(2, now) {
+		t.Error("2 taken again at once: not found twice")
+	}
+	if sh.tookPut(1, now.Add(ownPutForget)) {
+		t.Errorf("1 taken again %v later: found twice", ownPutForget)
 	}
 }
