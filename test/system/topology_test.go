@@ -414,6 +414,71 @@ func TestSentinelGracefulFailover(t *testing.T) {
 	}
 }
 
+// TestClusterForcedFailover: two gateways on a 3+3 Redis Cluster, six
+// accounts (two per master) each submitting 60/s, REDIS_WAIT_REPLICAS=0;
+// a replica takes its master's slots without the master's agreement
+// (CLUSTER FAILOVER FORCE, then TAKEOVER), while the master is alive and
+// still taking the gateways' writes until the new configuration reaches
+// it; it then becomes a replica of the promoted node and resyncs, losing
+// what the promoted node lacks. No receipt acknowledged at any time is
+// lost: the gateways find their put numbers gone back and put again what
+// they stored after them.
+func TestClusterForcedFailover(t *testing.T) {
+	for _, how := range []string{"FORCE", "TAKEOVER"} {
+		t.Run(how, func(t *testing.T) {
+			const (
+				n          = 600 // per account: 10 s at 60/s
+				pace       = time.Second / 60
+				failoverAt = 3 * time.Second
+			)
+			cl := startCluster(t, 3)
+			accts, _ := clusterAccounts(t, cl, 2)
+			env := topoEnv(cl.URL(), writeAccounts(t, accts))
+			gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
+			victim := cl.masters()[0]
+			replicas := cl.replicasOf(victim)
+			if len(replicas) == 0 {
+				t.Fatalf("no replica of %s:\n%s", victim.addr(), cl.describe())
+			}
+			slot := -1
+			for _, a := range accts {
+				if s := cl.keySlot("{" + a.sys + "}"); cl.masterOf(s) == victim {
+					slot = s
+				}
+			}
+
+			start := time.Now()
+			runs, loadDone := startLoad(t, gws, accts, n, pace, 40_000_000)
+			time.Sleep(time.Until(start.Add(failoverAt)))
+			ctx, cancel := shortCtx()
+			err := nodeClient(t, replicas[0].addr(), "").Do(ctx, "cluster", "failover", how).Err()
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			asked := time.Now()
+			_, promoted, ok := cl.waitPromoted(slot, victim, 30*time.Second)
+			if !ok {
+				t.Fatalf("no promotion 30 s after CLUSTER FAILOVER %s:\n%s", how, cl.describe())
+			}
+			<-loadDone
+			lost, accepted := lostSince(runs, time.Time{}, 30*time.Second)
+			var replayed, wentBack float64
+			for _, g := range gws {
+				v, _ := g.metric("dlr_replayed_total")
+				replayed += v
+				v, _ = g.metric("dlr_redis_went_back_total")
+				wentBack += v
+			}
+			t.Logf("cluster failover %s: asked %v into the load, promoted %v later; %d acknowledged; went back %v times, %v receipts put again; lost per account: {%s}",
+				how, asked.Sub(start).Round(time.Millisecond), promoted.Sub(asked).Round(time.Millisecond), accepted, wentBack, replayed, fmtCounts(lost))
+			if len(lost) > 0 {
+				t.Errorf("acknowledged receipts never delivered: {%s}", fmtCounts(lost))
+			}
+		})
+	}
+}
+
 // TestClusterSlotMigrationBusyAccount: two gateways on a 3+3 Redis
 // Cluster; while an account submits at 100/s, the slot of its hash tag is
 // migrated from master to master three times (IMPORTING/MIGRATING,
