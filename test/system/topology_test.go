@@ -305,7 +305,7 @@ func steadySubmits(t *testing.T, gws [2]*gw, accts []account, perClient int, pac
 
 // sentinelWaitLoad is the load of the Sentinel failover tests under way:
 // two gateways on a Sentinel set (a master, two replicas, three
-// Sentinels) with REDIS_WAIT_REPLICAS=1, four accounts submitting 50/s
+// Sentinels) with REDIS_WAIT_REPLICAS=waitReplicas, four accounts submitting 50/s
 // each for 10 s (receipts due 2 s later), each on one gateway and
 // receiving on the other.
 type sentinelWaitLoad struct {
@@ -317,7 +317,7 @@ type sentinelWaitLoad struct {
 	done  <-chan struct{}
 }
 
-func startSentinelWaitLoad(t *testing.T) sentinelWaitLoad {
+func startSentinelWaitLoad(t *testing.T, waitReplicas string) sentinelWaitLoad {
 	t.Helper()
 	const (
 		n    = 500 // per account: 10 s at 50/s
@@ -326,7 +326,7 @@ func startSentinelWaitLoad(t *testing.T) sentinelWaitLoad {
 	ss := startSentinelSet(t, 2)
 	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}, {"acct004", "pw004"}}
 	env := mergeEnv(topoEnv(ss.URL(), writeAccounts(t, accts)), map[string]string{
-		"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
+		"REDIS_WAIT_REPLICAS": waitReplicas, "REDIS_WAIT_TIMEOUT_MS": "200", "DLR_DELAY_SECONDS": "2",
 	})
 	l := sentinelWaitLoad{ss: ss, gws: [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}, old: ss.master()}
 	l.start = time.Now()
@@ -343,7 +343,7 @@ func startSentinelWaitLoad(t *testing.T) sentinelWaitLoad {
 // No receipt acknowledged at any time is lost.
 func TestSentinelFailoverWaitReplicas(t *testing.T) {
 	const killAt = 3 * time.Second
-	l := startSentinelWaitLoad(t)
+	l := startSentinelWaitLoad(t, "1")
 	ss, runs, start, old, loadDone := l.ss, l.runs, l.start, l.old, l.done
 	time.Sleep(time.Until(start.Add(killAt - 500*time.Millisecond)))
 	if err := ss.cutReplication(old, "wrong-password"); err != nil {
@@ -383,10 +383,18 @@ func TestSentinelFailoverWaitReplicas(t *testing.T) {
 // replica is then pointed at the promoted one and resyncs, dropping the
 // writes the promoted one lacks. Each gateway finds its own put number
 // gone back on the promoted master and puts again what it stored after it: no
-// receipt acknowledged at any time is lost.
+// receipt acknowledged at any time is lost, with REDIS_WAIT_REPLICAS 1 or
+// 0 (then the promoted master also lacks what replication had not sent
+// it yet).
 func TestSentinelGracefulFailover(t *testing.T) {
+	for _, wait := range []string{"1", "0"} {
+		t.Run("REDIS_WAIT_REPLICAS="+wait, func(t *testing.T) { sentinelGracefulFailover(t, wait) })
+	}
+}
+
+func sentinelGracefulFailover(t *testing.T, waitReplicas string) {
 	const failoverAt = 3 * time.Second
-	l := startSentinelWaitLoad(t)
+	l := startSentinelWaitLoad(t, waitReplicas)
 	ss, gws, runs, start, old, loadDone := l.ss, l.gws, l.runs, l.start, l.old, l.done
 	time.Sleep(time.Until(start.Add(failoverAt)))
 	if err := ss.failover(); err != nil {
