@@ -1,7 +1,6 @@
 package dlr
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +38,7 @@ type lossShares struct {
 	// puts: the last putsRemembered put numbers replies of this
 	// instance's puts brought (0: none yet), putsNext the next to
 	// overwrite, putsAt when the last was recorded (tookPut).
-	puts     [putsRemembered]int64
+	puts     [putsRemembered]putTaken
 	putsNext int
 	putsAt   time.Time
 	// recent: this instance's last counts (number, pending), newest
@@ -145,25 +144,47 @@ func (s *lossShares) putNumber(own int64, now time.Time) {
 // outage buffer's write-back).
 const putsRemembered = 64
 
-// tookPut records that a put of this instance took own (acknowledged or
-// not: a put whose WAIT failed took it too) and reports whether one had
-// taken it before. Redis gives each number once; twice means two masters
-// numbered puts from the same point (a graceful failover: the old one
-// until Sentinel turns it into a replica, the promoted one from the
-// moment the client moves to it), and one of the two puts is gone.
-// Puts in flight together are both built before either reply, so
-// neither is judged below the other's number by checkSeqLocked.
-// Numbers recorded ownPutForget or longer before now are forgotten first:
-// Redis may have let the number expire since, and numbers start again.
-func (s *lossShares) tookPut(own int64, now time.Time) bool {
+// putTaken is a put number a reply of this instance's puts brought.
+type putTaken struct {
+	own      int64
+	acked    bool   // stored and replicated as asked (its WAIT did not fail)
+	recorded uint64 // RedisQueue.putReplies once it was recorded
+}
+
+// tookPut records p, the reply of a put built when RedisQueue.putReplies
+// was built, and reports whether it and another put with the same number
+// show that Redis lost a put it had acknowledged. Redis gives each number
+// once; twice means two masters numbered puts from the same point (a
+// graceful failover: the old one until Sentinel turns it into a replica,
+// the promoted one from the moment the client moves to it), and one of
+// the two puts is gone. That loses an acknowledged put when both were
+// acknowledged, or when one was and the two were in flight together (which
+// ran where cannot be told). Not when neither was, nor when the
+// unacknowledged one (its WAIT failed, its receipts buffered) was
+// recorded before the acknowledged one was built: the client had moved
+// to the promoted master, and the put it lost was never acknowledged.
+// Puts in flight together are both built before either reply, so neither
+// is judged below the other's number by checkSeqLocked. Numbers recorded
+// ownPutForget or longer before now are forgotten first: Redis may have
+// let the number expire since, and numbers start again.
+func (s *lossShares) tookPut(p putTaken, built uint64, now time.Time) bool {
 	if now.Sub(s.putsAt) >= ownPutForget {
 		clear(s.puts[:])
 	}
 	s.putsAt = now
-	twice := slices.Contains(s.puts[:], own)
-	s.puts[s.putsNext] = own
+	lostAcked := false
+	for _, e := range s.puts {
+		if e.own != p.own {
+			continue
+		}
+		together := built < e.recorded
+		if (e.acked && p.acked) || ((e.acked || p.acked) && together) {
+			lostAcked = true
+		}
+	}
+	s.puts[s.putsNext] = p
 	s.putsNext = (s.putsNext + 1) % putsRemembered
-	return twice
+	return lostAcked
 }
 
 // keepPutsOf carries the put numbers of old, the shares of a history

@@ -689,7 +689,7 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 		}
 		q.journalLocked(g, own, now) // after the check: it is in the history Redis has now
 		if took {
-			q.checkTakenTwiceLocked(g.sys, epoch, lost == 1, own)
+			q.checkTakenTwiceLocked(g.sys, epoch, lost == 1, own, g.err == nil, g.check)
 		}
 	}
 }

@@ -116,7 +116,11 @@ type RedisQueue struct {
 	mu     sync.Mutex
 	epochs map[string]string      // account → epoch marker last seen
 	shares map[string]*lossShares // account → its counts and this instance's writes, for a loss
-	listed map[string]bool        // account added to Paccounts by this process
+	// putReplies counts the put replies recorded (recordGroups): a put
+	// built when it was n and a reply recorded as a later number were in
+	// flight together (tookPut).
+	putReplies uint64
+	listed     map[string]bool // account added to Paccounts by this process
 	// unlisted: accounts with stored receipts whose addition to Paccounts
 	// failed or waits for listRetry; every commit and sweep tries again.
 	unlisted map[string]struct{}

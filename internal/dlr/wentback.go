@@ -45,12 +45,13 @@ type seqCheck struct {
 	seen  int64
 	share *lossShares
 	epoch string
+	built uint64 // RedisQueue.putReplies when the call was built
 }
 
 // seqCheckLocked is the seqCheck of a call for sys built now.
 func (q *RedisQueue) seqCheckLocked(sys string) seqCheck {
 	sh := q.shares[sys]
-	c := seqCheck{share: sh, epoch: q.epochs[sys]}
+	c := seqCheck{share: sh, epoch: q.epochs[sys], built: q.putReplies}
 	if sh != nil && time.Since(sh.ownAt) < ownPutForget {
 		c.seen = sh.ownPut
 	}
@@ -76,19 +77,22 @@ func (q *RedisQueue) checkSeqLocked(sys, epoch string, lost bool, found int64, c
 	q.wentBackLocked(sys, c.epoch, found, c.seen)
 }
 
-// checkTakenTwiceLocked takes the put number own that a put of sys took,
-// its reply bringing epoch: a number another put of this instance took
-// too (tookPut) says Redis went back to own-1, whatever the checks the
-// two were built with found. Put numbers of a history that ended (a loss:
-// the marker changed and numbers start again; lostLocked and
-// checkSeqLocked drop the shares that hold them) are not compared with
-// the new ones. Run after epochSeenLocked, and after the put's group is
-// in the journal: it may be the put the old master took and lost.
-func (q *RedisQueue) checkTakenTwiceLocked(sys, epoch string, lost bool, own int64) {
+// checkTakenTwiceLocked takes the put number own that a put of sys took
+// (acknowledged or not), its reply bringing epoch, built with c: a number
+// another put of this instance took too says, as tookPut judges, that
+// Redis went back to own-1 and lost an acknowledged put, whatever the
+// checks the two were built with found. Put numbers of a history that
+// ended (a loss: the marker changed and numbers start again; lostLocked
+// and checkSeqLocked drop the shares that hold them) are not compared
+// with the new ones. Run after epochSeenLocked, and after the put's group
+// is in the journal: it may be the put the old master took and lost.
+func (q *RedisQueue) checkTakenTwiceLocked(sys, epoch string, lost bool, own int64, acked bool, c seqCheck) {
 	if lost || own < 1 || epoch == "" {
 		return
 	}
-	if q.shareLocked(sys).tookPut(own, time.Now()) {
+	q.putReplies++
+	p := putTaken{own: own, acked: acked, recorded: q.putReplies}
+	if q.shareLocked(sys).tookPut(p, c.built, time.Now()) {
 		q.wentBackLocked(sys, epoch, own-1, own)
 	}
 }

@@ -432,6 +432,37 @@ func TestWentBackPutNumberTakenTwice(t *testing.T) {
 	}
 }
 
+// TestWentBackNotForAnUnacknowledgedPut: a put whose WAIT failed on a
+// master cut off from its replicas (its receipts wait in the outage
+// buffer) took number 4; the next put, built after that reply, runs on
+// the promoted master, which had 3, and takes 4 again. No acknowledged
+// put was lost: nothing is found, nothing put again.
+func TestWentBackNotForAnUnacknowledgedPut(t *testing.T) {
+	q, reg := newUnreachableQueue(t)
+	q.enableReplay(100, func(string, []Receipt) { t.Error("receipts put again") })
+	group := func(id string) *putGroup {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		g := &putGroup{sys: "acme", kind: kindPut, check: q.seqCheckLocked("acme")}
+		r := receipt(id, "acme", time.Hour)
+		g.kept = append(g.kept, g.appendItem(&r))
+		g.all = g.text.String()
+		g.res = []any{int64(1), "M1/0", int64(0), int64(countStride + 5), int64(4)}
+		g.count = 1
+		return g
+	}
+	q.mu.Lock()
+	q.shareLocked("acme").putNumber(3, time.Now())
+	q.mu.Unlock()
+	old := group("A1")
+	old.err, old.count = errors.New("WAIT: no replica acknowledged"), 0
+	q.recordGroups([]*putGroup{old})
+	q.recordGroups([]*putGroup{group("B1")})
+	if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 0 {
+		t.Errorf("dlr_redis_went_back_total = %v, want 0", got)
+	}
+}
+
 // TestWentBackPutNumberAfterIdle: Redis lets an instance's put number
 // expire 10 minutes after its last put, and numbers start again from 1;
 // the first put acknowledged after that is what Redis must show from
@@ -474,21 +505,44 @@ func TestWentBackToldKeepsOwnPutNumber(t *testing.T) {
 	}
 }
 
-// TestPutNumbersTakenTwiceForgotten: numbers recorded ownPutForget before
-// are not compared with new ones (Redis may have let the key expire and
-// started again from 1).
-func TestPutNumbersTakenTwiceForgotten(t *testing.T) {
-	var sh lossShares
+// TestPutNumberTakenTwiceJudged: which pairs of puts with the same number
+// show an acknowledged put lost, and that numbers recorded ownPutForget
+// before are not compared with new ones (Redis may have let the key
+// expire and started again from 1).
+func TestPutNumberTakenTwiceJudged(t *testing.T) {
 	now := time.Now()
-	for n := int64(1); n <= 3; n++ {
-		if sh.tookPut(n, now) {
-			t.Fatalf("%d: taken twice on its first take", n)
-		}
-	}
-	if !sh.tookPut(2, now) {
-		t.Error("2 taken again at once: not found twice")
-	}
-	if sh.tookPut(1, now.Add(ownPutForget)) {
-		t.Errorf("1 taken again %v later: found twice", ownPutForget)
+	for _, tt := range []struct {
+		name                  string
+		firstAcked, thenAcked bool
+		together              bool // the second built before the first was recorded
+		at                    time.Duration
+		want                  bool
+	}{
+		{"both acknowledged, in flight together", true, true, true, 0, true},
+		{"both acknowledged, one after the other", true, true, false, 0, true},
+		{"one acknowledged, in flight together", true, false, true, 0, true},
+		{"the other acknowledged, in flight together", false, true, true, 0, true},
+		{"WAIT failed on the old master, then a put on the promoted one", false, true, false, 0, false},
+		{"neither acknowledged", false, false, true, 0, false},
+		{"the first recorded ownPutForget before", true, true, true, ownPutForget, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var sh lossShares
+			for n := int64(1); n <= 3; n++ {
+				if sh.tookPut(putTaken{own: n, acked: true, recorded: uint64(n)}, uint64(n-1), now) {
+					t.Fatalf("%d: taken twice on its first take", n)
+				}
+			}
+			if sh.tookPut(putTaken{own: 4, acked: tt.firstAcked, recorded: 4}, 3, now) {
+				t.Fatal("4: taken twice on its first take")
+			}
+			built := uint64(4)
+			if tt.together {
+				built = 3
+			}
+			if got := sh.tookPut(putTaken{own: 4, acked: tt.thenAcked, recorded: 5}, built, now.Add(tt.at)); got != tt.want {
+				t.Errorf("4 taken again: lost an acknowledged put %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

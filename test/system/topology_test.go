@@ -334,6 +334,18 @@ func startSentinelWaitLoad(t *testing.T, waitReplicas string) sentinelWaitLoad {
 	return l
 }
 
+// wentBackSum sums dlr_redis_went_back_total and dlr_replayed_total over
+// gws.
+func wentBackSum(gws [2]*gw) (wentBack, replayed float64) {
+	for _, g := range gws {
+		v, _ := g.metric("dlr_replayed_total")
+		replayed += v
+		v, _ = g.metric("dlr_redis_went_back_total")
+		wentBack += v
+	}
+	return wentBack, replayed
+}
+
 // TestSentinelFailoverWaitReplicas: two gateways on a Sentinel set (a
 // master, two replicas, three Sentinels) with REDIS_WAIT_REPLICAS=1, four
 // accounts submitting 50/s each (receipts due 2 s later). Half a second
@@ -368,9 +380,10 @@ func TestSentinelFailoverWaitReplicas(t *testing.T) {
 	for _, l := range runs {
 		counts = append(counts, fmt.Sprintf("%s: %s", l.acct.sys, fmtTally(l.tally(time.Time{}, time.Time{}))))
 	}
-	t.Logf("sentinel failover: master %s killed %v into the load (replicas cut off 500 ms before, lagging %s), %s promoted %v later; %d acknowledged (%s); lost per account: {%s}",
+	wentBack, replayed := wentBackSum(l.gws)
+	t.Logf("sentinel failover: master %s killed %v into the load (replicas cut off 500 ms before, lagging %s), %s promoted %v later; %d acknowledged (%s); went back %v times, %v receipts put again; lost per account: {%s}",
 		old.addr(), killed.Sub(start).Round(time.Millisecond), lag, nm.addr(), promoted.Sub(killed).Round(time.Millisecond),
-		accepted, strings.Join(counts, "; "), fmtCounts(lost))
+		accepted, strings.Join(counts, "; "), wentBack, replayed, fmtCounts(lost))
 	if len(lost) > 0 {
 		t.Errorf("acknowledged receipts never delivered: {%s}", fmtCounts(lost))
 	}
@@ -407,13 +420,7 @@ func sentinelGracefulFailover(t *testing.T, waitReplicas string) {
 	}
 	<-loadDone
 	lost, accepted := lostSince(runs, time.Time{}, 30*time.Second)
-	var replayed, wentBack float64
-	for _, g := range gws {
-		v, _ := g.metric("dlr_replayed_total")
-		replayed += v
-		v, _ = g.metric("dlr_redis_went_back_total")
-		wentBack += v
-	}
+	wentBack, replayed := wentBackSum(gws)
 	t.Logf("sentinel graceful failover: asked %v into the load, %s promoted %v later; %d acknowledged; went back %v times, %v receipts put again; lost per account: {%s}",
 		asked.Sub(start).Round(time.Millisecond), nm.addr(), promoted.Sub(asked).Round(time.Millisecond),
 		accepted, wentBack, replayed, fmtCounts(lost))
@@ -471,13 +478,7 @@ func TestClusterForcedFailover(t *testing.T) {
 			}
 			<-loadDone
 			lost, accepted := lostSince(runs, time.Time{}, 30*time.Second)
-			var replayed, wentBack float64
-			for _, g := range gws {
-				v, _ := g.metric("dlr_replayed_total")
-				replayed += v
-				v, _ = g.metric("dlr_redis_went_back_total")
-				wentBack += v
-			}
+			wentBack, replayed := wentBackSum(gws)
 			t.Logf("cluster failover %s: asked %v into the load, promoted %v later; %d acknowledged; went back %v times, %v receipts put again; lost per account: {%s}",
 				how, asked.Sub(start).Round(time.Millisecond), promoted.Sub(asked).Round(time.Millisecond), accepted, wentBack, replayed, fmtCounts(lost))
 			if len(lost) > 0 {
