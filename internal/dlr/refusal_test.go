@@ -75,6 +75,17 @@ func answerAll(ds []delivery, st pdu.Status) {
 	}
 }
 
+// refuseRound answers ds with a generic_nack's ESME_RINVCMDID, then the
+// deliver_sm sent meanwhile: the answer goroutine may take the answers in
+// several batches, and until it has counted the refusal that starts a
+// pause, each refusal it settled gave its place to the next due receipt.
+// Those were in flight when the pause started and their refusals do not
+// count towards the next one.
+func (h *harness) refuseRound(ds []delivery) {
+	answerAll(ds, pdu.StatusInvCmdID)
+	answerAll(h.sentRound(), pdu.StatusInvCmdID)
+}
+
 // A receiver that refuses every receipt (here a generic_nack's
 // ESME_RINVCMDID) gets a round of them, then nothing for RetryMin, then
 // a round, then nothing for twice as long; an ESME_ROK ends the pauses.
@@ -86,7 +97,7 @@ func TestRefusingReceiversPause(t *testing.T) {
 		if len(round) == 0 {
 			t.Fatal("nothing sent")
 		}
-		answerAll(round, pdu.StatusInvCmdID)
+		h.refuseRound(round)
 		for pause, wait := range []time.Duration{time.Second, 2 * time.Second} {
 			if got := h.sentRound(); len(got) != 0 {
 				t.Fatalf("pause %d: %d deliver_sm sent at its start", pause+1, len(got))
@@ -104,7 +115,7 @@ func TestRefusingReceiversPause(t *testing.T) {
 				t.Fatalf("pause %d: nothing sent after it", pause+1)
 			}
 			if pause == 0 {
-				answerAll(round, pdu.StatusInvCmdID)
+				h.refuseRound(round)
 			}
 		}
 		// ESME_ROK: the next round follows at once, and refusals start
@@ -128,7 +139,7 @@ func TestRefusingReceiversPause(t *testing.T) {
 // A new receiver bind ends the pause: it may take the receipts.
 func TestRefusalPauseEndsWithNewBind(t *testing.T) {
 	h := refusingHarness(t, NewMemoryQueue(MemoryOptions{}))
-	answerAll(h.sentRound(), pdu.StatusInvCmdID)
+	h.refuseRound(h.sentRound())
 	if got := h.sentRound(); len(got) != 0 {
 		t.Fatalf("%d deliver_sm sent during the pause", len(got))
 	}
