@@ -29,11 +29,8 @@ func TestClusterHungShardHealthyAccountsFlow(t *testing.T) {
 		// the hung shard before that account is set aside, plus slack.
 		maxWait = 3500 * time.Millisecond
 	)
-	cl := startCluster(t, 3)
-	accts, masterOf := clusterAccounts(t, cl, 2)
-	env := topoEnv(cl.URL(), writeAccounts(t, accts))
-	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
-	victim := cl.masters()[0]
+	c := startClusterGateways(t)
+	cl, accts, masterOf, gws, victim := c.cl, c.accts, c.masterOf, c.gws, c.victim
 	frozen := append([]*redisServer{victim}, cl.replicasOf(victim)...)
 	if len(frozen) < 2 {
 		t.Fatalf("master %s has no replica:\n%s", victim.addr(), cl.describe())

@@ -64,6 +64,25 @@ func clusterAccounts(t *testing.T, cl *redisCluster, perMaster int) (accts []acc
 	return accts, master
 }
 
+// clusterGateways is a 3+3 Redis Cluster with two gateways on it, six
+// accounts (two per master) and the first master, the one a test fails.
+type clusterGateways struct {
+	cl       *redisCluster
+	accts    []account
+	masterOf map[string]*redisServer // account → its master at the start
+	gws      [2]*gw
+	victim   *redisServer
+}
+
+func startClusterGateways(t *testing.T) clusterGateways {
+	t.Helper()
+	cl := startCluster(t, 3)
+	accts, masterOf := clusterAccounts(t, cl, 2)
+	env := topoEnv(cl.URL(), writeAccounts(t, accts))
+	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
+	return clusterGateways{cl: cl, accts: accts, masterOf: masterOf, gws: gws, victim: cl.masters()[0]}
+}
+
 // startLoad binds every account (transmitter on one gateway, receiver on
 // the other, alternating) and starts n paced submits per account; the
 // returned channel closes when every load has its answers.
@@ -135,11 +154,8 @@ func TestClusterMasterKillUnderLoad(t *testing.T) {
 		pace   = time.Second / 60
 		killAt = 3 * time.Second
 	)
-	cl := startCluster(t, 3)
-	accts, masterOf := clusterAccounts(t, cl, 2)
-	env := topoEnv(cl.URL(), writeAccounts(t, accts))
-	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
-	victim := cl.masters()[0]
+	c := startClusterGateways(t)
+	cl, accts, masterOf, gws, victim := c.cl, c.accts, c.masterOf, c.gws, c.victim
 	slot := cl.keySlot("{" + accts[0].sys + "}")
 	for _, a := range accts {
 		if masterOf[a.sys] == victim {
@@ -446,11 +462,8 @@ func TestClusterForcedFailover(t *testing.T) {
 				pace       = time.Second / 60
 				failoverAt = 3 * time.Second
 			)
-			cl := startCluster(t, 3)
-			accts, _ := clusterAccounts(t, cl, 2)
-			env := topoEnv(cl.URL(), writeAccounts(t, accts))
-			gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
-			victim := cl.masters()[0]
+			c := startClusterGateways(t)
+			cl, accts, gws, victim := c.cl, c.accts, c.gws, c.victim
 			replicas := cl.replicasOf(victim)
 			if len(replicas) == 0 {
 				t.Fatalf("no replica of %s:\n%s", victim.addr(), cl.describe())
