@@ -25,8 +25,8 @@ import (
 // of the account (every sweep), however long after. Two puts in flight
 // together are both judged against the number before them; when one ran
 // on the old master and the other on the promoted one, both took the
-// same number, and that (checkTakenTwiceLocked) says it instead. It puts again what
-// it stored after the number found (replay.go). Which of those were
+// same number, and that (checkTakenTwiceLocked) says it instead. It puts
+// again what it stored after the number found (replay.go). Which of those were
 // delivered meanwhile cannot be told, so they are not counted in
 // dlr_lost_total: the event is counted in dlr_redis_went_back_total and
 // logged with the receipts put again. The instance that finds it also

@@ -389,21 +389,10 @@ func TestWentBackPutNumberTakenTwice(t *testing.T) {
 			q.enableReplay(100, func(_ string, rs []Receipt) { replayed <- rs })
 			q.mu.Lock()
 			q.shareLocked("acme").putNumber(3, time.Now())
-			group := func(ids ...string) *putGroup {
-				g := &putGroup{sys: "acme", kind: kindPut, check: q.seqCheckLocked("acme")}
-				for _, id := range ids {
-					r := receipt(id, "acme", time.Hour)
-					g.kept = append(g.kept, g.appendItem(&r))
-				}
-				g.all = g.text.String()
-				g.res = []any{int64(len(ids)), "M1/0", int64(0), int64(countStride + 5), int64(4)}
-				g.count = len(ids)
-				return g
-			}
-			old, promoted := group("A1", "A2"), group("B1")
 			q.mu.Unlock()
+			old, promoted := builtPut(q, 4, "A1", "A2"), builtPut(q, 4, "B1")
 			if !tt.promotedAcked {
-				promoted.err, promoted.count = errors.New("WAIT: no replica acknowledged"), 0
+				promoted.failWait()
 			}
 			if tt.oldFirst {
 				q.recordGroups([]*putGroup{old})
@@ -439,28 +428,39 @@ func TestWentBackPutNumberTakenTwice(t *testing.T) {
 // put was lost: nothing is found, nothing put again.
 func TestWentBackNotForAnUnacknowledgedPut(t *testing.T) {
 	q, reg := newUnreachableQueue(t)
-	q.enableReplay(100, func(string, []Receipt) { t.Error("receipts put again") })
-	group := func(id string) *putGroup {
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		g := &putGroup{sys: "acme", kind: kindPut, check: q.seqCheckLocked("acme")}
-		r := receipt(id, "acme", time.Hour)
-		g.kept = append(g.kept, g.appendItem(&r))
-		g.all = g.text.String()
-		g.res = []any{int64(1), "M1/0", int64(0), int64(countStride + 5), int64(4)}
-		g.count = 1
-		return g
-	}
 	q.mu.Lock()
 	q.shareLocked("acme").putNumber(3, time.Now())
 	q.mu.Unlock()
-	old := group("A1")
-	old.err, old.count = errors.New("WAIT: no replica acknowledged"), 0
+	old := builtPut(q, 4, "A1")
+	old.failWait()
 	q.recordGroups([]*putGroup{old})
-	q.recordGroups([]*putGroup{group("B1")})
+	q.recordGroups([]*putGroup{builtPut(q, 4, "B1")})
 	if got := counterValue(t, reg, "dlr_redis_went_back_total"); got != 0 {
 		t.Errorf("dlr_redis_went_back_total = %v, want 0", got)
 	}
+}
+
+// builtPut is a put group of acme built now (judged against what q knows
+// of acme at this point) whose reply says it stored ids under put number
+// own, marker M1/0.
+func builtPut(q *RedisQueue, own int64, ids ...string) *putGroup {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	g := &putGroup{sys: "acme", kind: kindPut, check: q.seqCheckLocked("acme")}
+	for _, id := range ids {
+		r := receipt(id, "acme", time.Hour)
+		g.kept = append(g.kept, g.appendItem(&r))
+	}
+	g.all = g.text.String()
+	g.res = []any{int64(len(ids)), "M1/0", int64(0), int64(countStride + 5), own}
+	g.count = len(ids)
+	return g
+}
+
+// failWait makes g's reply one whose WAIT failed: stored on the master,
+// not acknowledged.
+func (g *putGroup) failWait() {
+	g.err, g.count = errors.New("WAIT: no replica acknowledged"), 0
 }
 
 // TestWentBackPutNumberAfterIdle: Redis lets an instance's put number
