@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -69,6 +70,11 @@ func Parse(raw string) (Target, error) {
 		if u.Scheme != "unix" && u.Host == "" {
 			return fail("no host")
 		}
+		if u.Scheme != "unix" {
+			if err := checkPorts(o.Addr); err != nil {
+				return fail("%v", err)
+			}
+		}
 		return Target{Topology: Standalone, Standalone: o}, nil
 	case "redis-cluster", "rediss-cluster":
 		return parseCluster(u, fail)
@@ -118,6 +124,9 @@ func parseCluster(u *url.URL, fail func(string, ...any) (Target, error)) (Target
 	o, err := redis.ParseClusterURL(g.String())
 	if err != nil {
 		return fail("%s", goRedisReason(err))
+	}
+	if err := checkPorts(o.Addrs...); err != nil {
+		return fail("%v", err)
 	}
 	if reason := replicaReads(readOption{"read_only", o.ReadOnly}, readOption{"route_by_latency", o.RouteByLatency},
 		readOption{"route_randomly", o.RouteRandomly}); reason != "" {
@@ -174,6 +183,9 @@ func parseSentinel(u *url.URL, fail func(string, ...any) (Target, error)) (Targe
 	if err != nil {
 		return fail("%s", goRedisReason(err))
 	}
+	if err := checkPorts(o.SentinelAddrs...); err != nil {
+		return fail("%v", err)
+	}
 	if reason := replicaReads(readOption{"replica_only", o.ReplicaOnly}, readOption{"route_by_latency", o.RouteByLatency},
 		readOption{"route_randomly", o.RouteRandomly}); reason != "" {
 		return fail("%s", reason)
@@ -224,6 +236,24 @@ func splitHosts(hosts string) ([]string, error) {
 		out = append(out, net.JoinHostPort(host, port))
 	}
 	return out, nil
+}
+
+// checkPorts refuses an address whose port is not 1–65535: url.Parse
+// and go-redis take any digits (":99999", ":0"), and the mistake would
+// show only as a dial error at run time, after check-config passed. Seeds
+// given as addr parameters are checked here too.
+func checkPorts(addrs ...string) error {
+	for _, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("%q is not host:port", a)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q of %q is not 1-65535", port, a)
+		}
+	}
+	return nil
 }
 
 // goRedisReason is go-redis's parse error without its "redis: " prefix.

@@ -261,3 +261,30 @@ func TestClientLimits(t *testing.T) {
 		t.Errorf("read_timeout=3s in the URL gave %v", rt)
 	}
 }
+
+// TestParseRefusesPortsOutOfRange: a port that is digits but no port
+// (0, above 65535) is refused wherever it is given, not found at the
+// first dial.
+func TestParseRefusesPortsOutOfRange(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"redis://127.0.0.1:99999/0", `port "99999" of "127.0.0.1:99999" is not 1-65535`},
+		{"redis://127.0.0.1:0/0", `port "0" of "127.0.0.1:0" is not 1-65535`},
+		{"redis-cluster://a:7000,b:70000", `port "70000" of "b:70000" is not 1-65535`},
+		{"redis-cluster://a:7000?addr=b:0", `port "0" of "b:0" is not 1-65535`},
+		{"redis-sentinel://:pw@s1:26379,s2:123456?master=gw", `port "123456" of "s2:123456" is not 1-65535`},
+		{"redis-sentinel://s1:26379?master=gw&addr=s2:65536", `port "65536" of "s2:65536" is not 1-65535`},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.url)
+		var ue *URLError
+		if !errors.As(err, &ue) || ue.Reason != tt.want {
+			t.Errorf("Parse(%q): %v, want reason %s", tt.url, err, tt.want)
+		}
+	}
+	for _, ok := range []string{"redis://127.0.0.1:1/0", "redis://127.0.0.1:65535/0", "redis://h/0", "unix:///run/redis.sock",
+		"redis-cluster://a:7000,b:7001?addr=c:7002", "redis-sentinel://s1:26379,s2:26380?master=gw"} {
+		if _, err := Parse(ok); err != nil {
+			t.Errorf("Parse(%q): %v, want accepted", ok, err)
+		}
+	}
+}
