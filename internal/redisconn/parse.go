@@ -75,6 +75,9 @@ func Parse(raw string) (Target, error) {
 				return fail("%v", err)
 			}
 		}
+		if o.DB < 0 {
+			return fail("database number %d is negative", o.DB)
+		}
 		return Target{Topology: Standalone, Standalone: o}, nil
 	case "redis-cluster", "rediss-cluster":
 		return parseCluster(u, fail)
@@ -185,6 +188,9 @@ func parseSentinel(u *url.URL, fail func(string, ...any) (Target, error)) (Targe
 	}
 	if err := checkPorts(o.SentinelAddrs...); err != nil {
 		return fail("%v", err)
+	}
+	if o.DB < 0 {
+		return fail("database number %d is negative", o.DB)
 	}
 	if reason := replicaReads(readOption{"replica_only", o.ReplicaOnly}, readOption{"route_by_latency", o.RouteByLatency},
 		readOption{"route_randomly", o.RouteRandomly}); reason != "" {

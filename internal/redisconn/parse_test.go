@@ -263,8 +263,8 @@ func TestClientLimits(t *testing.T) {
 }
 
 // TestParseRefusesPortsOutOfRange: a port that is digits but no port
-// (0, above 65535) is refused wherever it is given, not found at the
-// first dial.
+// (0, above 65535), or a negative database, is refused wherever it is
+// given, not found at the first dial.
 func TestParseRefusesPortsOutOfRange(t *testing.T) {
 	tests := []struct{ url, want string }{
 		{"redis://127.0.0.1:99999/0", `port "99999" of "127.0.0.1:99999" is not 1-65535`},
@@ -273,6 +273,8 @@ func TestParseRefusesPortsOutOfRange(t *testing.T) {
 		{"redis-cluster://a:7000?addr=b:0", `port "0" of "b:0" is not 1-65535`},
 		{"redis-sentinel://:pw@s1:26379,s2:123456?master=gw", `port "123456" of "s2:123456" is not 1-65535`},
 		{"redis-sentinel://s1:26379?master=gw&addr=s2:65536", `port "65536" of "s2:65536" is not 1-65535`},
+		{"redis://127.0.0.1:6379/-1", `database number -1 is negative`},
+		{"redis-sentinel://s1:26379/-2?master=gw", `database number -2 is negative`},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.url)
