@@ -779,7 +779,8 @@ func (q *BufferedQueue) restoreOne(ctx context.Context, r Receipt) error {
 // Close stops the write-back goroutine and makes write-back passes until
 // the buffer is empty or ctx ends. It returns how many receipts it could
 // not store; they are counted in dlr_lost_total{cause="shutdown"} and
-// logged with their exact number.
+// logged with their exact number. Losses of Redis data the inner queue
+// found and has not reported yet are reported then (losssettle.go).
 func (q *BufferedQueue) Close(ctx context.Context) int {
 	q.mu.Lock()
 	if !q.closed {
@@ -805,6 +806,9 @@ func (q *BufferedQueue) Close(ctx context.Context) int {
 		// not count them; query_sm will not find these messages.
 		q.log.Warn("dlr.shutdown_records_not_stored", "records", recs,
 			"detail", "the receipt queue stayed unavailable until the shutdown deadline: query_sm will not find these receipt-less messages")
+	}
+	if r, ok := q.inner.(interface{ ReportUnsettledLosses(context.Context) }); ok {
+		r.ReportUnsettledLosses(ctx)
 	}
 	left := q.Buffered()
 	if left > 0 {
@@ -851,6 +855,14 @@ func (q *BufferedQueue) ClaimNext(ctx context.Context, systemID string, now time
 func (q *BufferedQueue) Maintain(ctx context.Context) error {
 	if m, ok := q.inner.(Maintainer); ok {
 		return m.Maintain(ctx)
+	}
+	return nil
+}
+
+// SettleLosses passes the settling of losses to the inner queue.
+func (q *BufferedQueue) SettleLosses(ctx context.Context) error {
+	if s, ok := q.inner.(LossSettler); ok {
+		return s.SettleLosses(ctx)
 	}
 	return nil
 }

@@ -58,6 +58,7 @@ type Dispatcher struct {
 	sweepLog   *logging.Repeats // dlr.expiry_sweep_failed, likewise
 	countLog   *logging.Repeats // dlr.pending_count_failed, likewise
 	maintLog   *logging.Repeats // dlr.maintenance_failed, likewise
+	settleLog  *logging.Repeats // dlr.loss_settle_failed, likewise
 	counts     *accountPending
 	expiries   expirySeen // counted once when a claim and the sweep both expire a receipt
 	shards     []*shard
@@ -94,6 +95,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 	d.sweepLog = logging.NewRepeats(d.o.Logger, "dlr.expiry_sweep_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
 	d.countLog = logging.NewRepeats(d.o.Logger, "dlr.pending_count_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
 	d.maintLog = logging.NewRepeats(d.o.Logger, "dlr.maintenance_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
+	d.settleLog = logging.NewRepeats(d.o.Logger, "dlr.loss_settle_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
 	if reg := opts.Registerer; reg != nil {
 		if err := reg.Register(d.counts); err != nil {
 			opts.Logger.Error("dlr.metric_not_registered", "err", err)

@@ -16,6 +16,15 @@ type Maintainer interface {
 
 var _ Maintainer = (*RedisQueue)(nil)
 
+// LossSettler is a queue that settles, once per sweep after the pending
+// counts (which find most losses of an account's keys), what it found
+// Redis lost (losssettle.go).
+type LossSettler interface {
+	SettleLosses(ctx context.Context) error
+}
+
+var _ LossSettler = (*RedisQueue)(nil)
+
 // TakeBackLeases puts every receipt this instance (InstanceID) had leased
 // before it stopped back into its account's due set, due now: a restarted
 // instance does not wait for the visibility timeout of its own leases.

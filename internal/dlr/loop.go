@@ -419,6 +419,20 @@ func (d *Dispatcher) sweep(ctx context.Context, now time.Time) {
 	if err != nil {
 		d.countLog.Failed(ctx, "", err)
 	}
+	if ls, ok := d.q.(LossSettler); ok {
+		// After the counts, which find most losses: an instance's share
+		// reaches the loss record in the same sweep.
+		opCtx, cancel := d.sweepCtx(ctx)
+		err := ls.SettleLosses(opCtx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			d.settleLog.Failed(ctx, "", err)
+		default:
+			d.settleLog.Succeeded(ctx, "")
+		}
+	}
 	d.expiries.rotate()
 	for range expireRounds {
 		opCtx, cancel := d.sweepCtx(ctx)

@@ -18,11 +18,10 @@ import (
 // finds the marker gone takes its own last count: it counts that count's
 // pending plus its own writes after it, and names the count in the new
 // marker (markerFor); every other instance, finding that marker, counts
-// its own writes after the same count. With instances that only store,
-// as when no receiver is bound, the sum is exact whenever the counts ran.
-// An instance that acknowledged more than it stored after that count
-// cannot take its surplus off the first one's count (a counter only
-// grows): the total is then over by that surplus.
+// its own writes after the same count. The sum is exact whenever the
+// counts ran. An instance that acknowledged more than it stored after
+// that count has a negative share: the shares are summed in Redis before
+// the loss is reported (losssettle.go), as a counter cannot go down.
 //
 // It is used under RedisQueue.mu.
 type lossShares struct {

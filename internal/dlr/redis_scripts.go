@@ -673,7 +673,7 @@ redis.call('SET', KEYS[1], ARGV[2])
 return 1`
 
 type redisScripts struct {
-	put, claim, retry, finish, cancel, expire, setAside, count, reclaim, unleaseGone, markWentBack *redis.Script
+	put, claim, retry, finish, cancel, expire, setAside, count, reclaim, unleaseGone, markWentBack, lossSettle *redis.Script
 }
 
 func newRedisScripts() redisScripts {
@@ -689,5 +689,6 @@ func newRedisScripts() redisScripts {
 		reclaim:      redis.NewScript(reclaimLua),
 		unleaseGone:  redis.NewScript(unleaseGoneLua),
 		markWentBack: redis.NewScript(markWentBackLua),
+		lossSettle:   redis.NewScript(lossSettleLua),
 	}
 }

@@ -107,6 +107,7 @@ func TestRedisDataLossIsCounted(t *testing.T) {
 	if err := q.Put(ctx, receipt("00000000000000A5", "acme", 0)); err != nil {
 		t.Fatal(err)
 	}
+	settleLossesNow(t, q)
 	if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 4 {
 		t.Fatalf("dlr_lost_total{cause=redis_data_loss} = %v, want 4", got)
 	}
@@ -120,6 +121,7 @@ func TestRedisDataLossIsCounted(t *testing.T) {
 	if _, err := q.PendingCount(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
+	settleLossesNow(t, q)
 	if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 5 {
 		t.Fatalf("dlr_lost_total{cause=redis_data_loss} = %v, want 5", got)
 	}
@@ -170,22 +172,133 @@ func TestRedisDataLossCountsAcksAndOtherInstances(t *testing.T) {
 	}
 	put(qs[0], "00000000000000C7") // finds the marker gone
 	put(qs[1], "00000000000000D4") // finds the new marker
-	want := [2]float64{4 + 2 - 1, 3}
-	for i, reg := range regs {
-		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != want[i] {
-			t.Errorf("instance %d: dlr_lost_total{cause=redis_data_loss} = %v, want %v", i, got, want[i])
+	want := [2]int{4 + 2 - 1, 3}
+	for i, q := range qs {
+		if got := pendingLossShare(q, "acme"); got != want[i] {
+			t.Errorf("instance %d: share of the loss %d, want %d", i, got, want[i])
 		}
 	}
-	// Counted once: further puts and counts add nothing.
+	settleLossesNow(t, qs[:]...)
+	total := func() float64 {
+		return metric(t, regs[0], "dlr_lost_total", "cause="+LostRedisDataLoss) + metric(t, regs[1], "dlr_lost_total", "cause="+LostRedisDataLoss)
+	}
+	if got := total(); got != 8 {
+		t.Errorf("dlr_lost_total{cause=redis_data_loss} summed over the instances = %v, want 8", got)
+	}
+	// Counted once: further puts, counts and sweeps add nothing.
 	put(qs[1], "00000000000000D5")
 	for _, q := range qs {
 		if n, err := q.PendingCount(ctx, "acme"); err != nil || n != 3 {
 			t.Fatalf("PendingCount after the loss = %d %v, want 3", n, err)
 		}
 	}
-	for i, reg := range regs {
-		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != want[i] {
-			t.Errorf("instance %d counted again: %v, want %v", i, got, want[i])
+	settleLossesNow(t, qs[:]...)
+	if got := total(); got != 8 {
+		t.Errorf("counted again: %v, want 8", got)
+	}
+}
+
+// TestRedisDataLossExactWhenAnotherInstanceAcks: clients submit through
+// one instance and receive through the other, so after the last count
+// the second only removes receipts (a negative share). Redis loses the
+// account: the shares are summed in Redis before any is reported, and
+// dlr_lost_total, summed over the instances, is what Redis held, not the
+// first instance's share alone.
+func TestRedisDataLossExactWhenAnotherInstanceAcks(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	var regs [2]*prometheus.Registry
+	var qs [2]*RedisQueue
+	for i := range qs {
+		regs[i] = prometheus.NewRegistry()
+		lost, err := NewLossCounter(regs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs[i] = NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, InstanceID: fmt.Sprintf("gw%d", i)})
+	}
+	var rs []Receipt
+	for i := range 10 {
+		r := receipt(fmt.Sprintf("00000000000000%02X", 0xE0+i), "acme", 0)
+		rs = append(rs, r)
+		if err := qs[0].Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range qs { // both count 10
+		if n, err := q.PendingCount(ctx, "acme"); err != nil || n != 10 {
+			t.Fatalf("PendingCount = %d %v", n, err)
+		}
+	}
+	// The first stores 2 more, the second acknowledges 6: Redis holds 6.
+	for _, id := range []string{"00000000000000F1", "00000000000000F2"} {
+		if err := qs[0].Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := qs[1].Ack(ctx, Outcome{State: pdu.StateDelivered, At: time.Now()}, rs[:6]...); err != nil {
+		t.Fatal(err)
+	}
+	base := qs[0].accountBase("acme")
+	if err := c.Del(ctx, base+"r", base+"fresh", base+"epoch").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := qs[0].PendingCount(ctx, "acme"); err != nil { // finds the marker gone
+		t.Fatal(err)
+	}
+	if _, err := qs[1].PendingCount(ctx, "acme"); err != nil { // finds the new marker
+		t.Fatal(err)
+	}
+	if a, b := pendingLossShare(qs[0], "acme"), pendingLossShare(qs[1], "acme"); a != 12 || b != -6 {
+		t.Fatalf("shares %d and %d, want 12 and -6", a, b)
+	}
+	// Before the record is settled nothing is reported, whoever sweeps.
+	now := time.Now()
+	for _, q := range qs {
+		if err := q.settleLosses(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := func() float64 {
+		return metric(t, regs[0], "dlr_lost_total", "cause="+LostRedisDataLoss) + metric(t, regs[1], "dlr_lost_total", "cause="+LostRedisDataLoss)
+	}
+	if got := sum(); got != 0 {
+		t.Fatalf("reported %v before the loss settled", got)
+	}
+	settleLossesNow(t, qs[:]...)
+	if got := sum(); got != 6 {
+		t.Fatalf("dlr_lost_total summed over the instances = %v, Redis held 6", got)
+	}
+	if len(qs[0].losses)+len(qs[1].losses) != 0 {
+		t.Fatalf("losses still waiting after settling: %v %v", qs[0].losses, qs[1].losses)
+	}
+}
+
+// pendingLossShare sums q's shares of sys's losses waiting to be settled.
+func pendingLossShare(q *RedisQueue, sys string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, l := range q.losses {
+		if l.sys == sys {
+			n += l.share
+		}
+	}
+	return n
+}
+
+// settleLossesNow has every q add its shares, then sweeps them once the
+// records are settled (a clock LossSettle ahead).
+func settleLossesNow(t *testing.T, qs ...*RedisQueue) {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	for _, at := range []time.Time{now, now.Add(DefaultLossSettle)} {
+		for _, q := range qs {
+			if err := q.settleLosses(ctx, at); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
@@ -206,12 +319,12 @@ func TestRedisDataLossExactWhateverWhenInstancesCounted(t *testing.T) {
 	tests := []struct {
 		name  string
 		steps []step
-		want  [2]float64
+		want  [2]int // each instance's share
 	}{
 		{"the other counted later", []step{{q: 0, puts: 4}, {q: 0, count: true}, {q: 1, puts: 3}, {q: 1, count: true}, {q: 1, puts: 2}, {q: 0, puts: 1}},
-			[2]float64{4 + 1, 3 + 2}},
+			[2]int{4 + 1, 3 + 2}},
 		{"the other counted earlier", []step{{q: 0, puts: 4}, {q: 1, count: true}, {q: 1, puts: 3}, {q: 0, count: true}, {q: 1, puts: 2}, {q: 0, puts: 1}},
-			[2]float64{7 + 1, 2}},
+			[2]int{7 + 1, 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,13 +368,15 @@ func TestRedisDataLossExactWhateverWhenInstancesCounted(t *testing.T) {
 			}
 			put(qs[0], 1) // finds the marker gone
 			put(qs[1], 1) // finds the new marker
-			total := 0.0
-			for i, reg := range regs {
-				got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss)
-				if got != tt.want[i] {
-					t.Errorf("instance %d: dlr_lost_total{cause=redis_data_loss} = %v, want %v", i, got, tt.want[i])
+			for i, q := range qs {
+				if got := pendingLossShare(q, "acme"); got != tt.want[i] {
+					t.Errorf("instance %d: share of the loss %d, want %d", i, got, tt.want[i])
 				}
-				total += got
+			}
+			settleLossesNow(t, qs[:]...)
+			total := 0.0
+			for _, reg := range regs {
+				total += metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss)
 			}
 			if total != float64(held) {
 				t.Errorf("counted %v in all, Redis held %d", total, held)
@@ -298,8 +413,7 @@ func TestLossCountedFromTheCountTheMarkerNames(t *testing.T) {
 	b.shareLocked("acme").wrote(c6+1, 2, now)  // B stores 2 after it: Redis holds 15
 	a.epochSeenLocked("acme", marker, true)    // A's put finds the keys gone
 	b.epochSeenLocked("acme", marker, false)   // B finds A's marker
-	la := metric(t, regs[0], "dlr_lost_total", "cause="+LostRedisDataLoss)
-	lb := metric(t, regs[1], "dlr_lost_total", "cause="+LostRedisDataLoss)
+	la, lb := pendingLossShare(a, "acme"), pendingLossShare(b, "acme")
 	if la+lb != 15 {
 		t.Fatalf("counted %v (A %v + B %v), Redis held 15", la+lb, la, lb)
 	}
@@ -474,8 +588,103 @@ func TestDataLossCountedOnceWhateverTheReplyOrder(t *testing.T) {
 		q.shareLocked("acme").wrote(0, 5, time.Now())
 		q.epochSeenLocked("acme", mine, !lostFirst)
 		q.mu.Unlock()
-		if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 12 {
-			t.Errorf("lost reply first %v: dlr_lost_total{cause=redis_data_loss} = %v, want 12", lostFirst, got)
+		if got, n := pendingLossShare(q, "acme"), len(q.losses); got != 12 || n != 1 {
+			t.Errorf("lost reply first %v: %d losses waiting with a share of %d, want one of 12", lostFirst, n, got)
 		}
+	}
+}
+
+// TestUnsettledLossReportedAtShutdown: a loss found less than the settle
+// time before the shutdown is reported then, not dropped with the
+// process: through its record when Redis answers, by the instance alone
+// (its share) when it does not.
+func TestUnsettledLossReportedAtShutdown(t *testing.T) {
+	for _, redisUp := range []bool{true, false} {
+		t.Run(fmt.Sprintf("redis answers %v", redisUp), func(t *testing.T) {
+			var c redis.UniversalClient = redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+			prefix := "dlr:"
+			if redisUp {
+				rc := redisTestClient(t)
+				c, prefix = rc, redisTestPrefix(t, rc)
+			}
+			reg := prometheus.NewRegistry()
+			lost, err := NewLossCounter(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost})
+			q.mu.Lock()
+			q.epochs["acme"] = "old"
+			q.shareLocked("acme").counted(countStride, 7, time.Now())
+			q.epochSeenLocked("acme", q.markerLocked("acme"), true)
+			q.mu.Unlock()
+			if err := q.settleLosses(context.Background(), time.Now()); (err == nil) != redisUp {
+				t.Fatalf("settleLosses: %v", err)
+			}
+			if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 0 {
+				t.Fatalf("reported %v before the loss settled", got)
+			}
+			q.ReportUnsettledLosses(context.Background())
+			if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 7 {
+				t.Fatalf("dlr_lost_total after the shutdown = %v, want 7", got)
+			}
+			if len(q.losses) != 0 {
+				t.Fatalf("losses left: %v", q.losses)
+			}
+		})
+	}
+}
+
+// TestRedisDataLossFoundByAnInstanceThatOnlyAcks: the second instance
+// never stores nor counts the account before the loss; it only claims and
+// acknowledges. Its acks read the epoch marker, so its first count after
+// the loss finds the new marker and takes its acknowledgements off: the
+// sum is what Redis held.
+func TestRedisDataLossFoundByAnInstanceThatOnlyAcks(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	var qs [2]*RedisQueue
+	for i := range qs {
+		qs[i] = NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: fmt.Sprintf("gw%d", i)})
+	}
+	put := func(from, n int) {
+		t.Helper()
+		for i := range n {
+			if err := qs[0].Put(ctx, receipt(fmt.Sprintf("%016X", from+i), "acme", 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(0x100, 20)
+	if _, err := qs[0].PendingCount(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := qs[1].Claim(ctx, "acme", time.Now().Add(time.Hour), time.Minute, 100)
+	if err != nil || len(got) != 20 {
+		t.Fatalf("claimed %d: %v", len(got), err)
+	}
+	if err := qs[1].Ack(ctx, Outcome{State: pdu.StateDelivered, At: time.Now()}, got...); err != nil {
+		t.Fatal(err)
+	}
+	put(0x200, 10) // Redis holds 10
+	base := qs[0].accountBase("acme")
+	if err := c.Del(ctx, base+"r", base+"fresh", base+"epoch", base+"countseq", base+"due", base+"exp").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if _, err := q.PendingCount(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := pendingLossShare(qs[0], "acme"), pendingLossShare(qs[1], "acme"); a != 30 || b != -20 {
+		t.Fatalf("shares %d and %d, want 30 and -20", a, b)
+	}
+	// Acknowledging receipts Redis no longer holds takes nothing off.
+	if err := qs[1].Ack(ctx, Outcome{State: pdu.StateDelivered, At: time.Now()}, receipt("0000000000000201", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if sh := qs[1].shares["acme"]; sh != nil && sh.since(0) != 0 {
+		t.Fatalf("an ack of a receipt Redis lost counted as a removal: %d", sh.since(0))
 	}
 }

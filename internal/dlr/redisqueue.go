@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,10 @@ type RedisOptions struct {
 	// Heartbeat is how long the instance counts as alive after a Maintain
 	// (default 6 s).
 	Heartbeat time.Duration
+	// LossSettle is how long after an instance adds its share of a loss
+	// of an account's keys to the loss record the loss is reported
+	// (losssettle.go; default DefaultLossSettle).
+	LossSettle time.Duration
 	// Registerer exports dlr_commit_backlog,
 	// dlr_lost_claims_forgotten_total and dlr_redis_went_back_total (nil:
 	// not exported).
@@ -116,6 +121,9 @@ type RedisQueue struct {
 	mu     sync.Mutex
 	epochs map[string]string      // account → epoch marker last seen
 	shares map[string]*lossShares // account → its counts and this instance's writes, for a loss
+	// losses: this instance's shares of losses of accounts' keys, until
+	// they are settled (losssettle.go).
+	losses []pendingLoss
 	// putReplies counts the put replies recorded (recordGroups): a put
 	// built when it was n and a reply recorded as a later number were in
 	// flight together (tookPut).
@@ -160,6 +168,9 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.LossSettle <= 0 {
+		opts.LossSettle = DefaultLossSettle
 	}
 	_, plain := c.(*redis.Client)
 	q := &RedisQueue{
@@ -525,9 +536,9 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	// One connection (a Client) takes every account in one transaction;
 	// a Cluster client's transaction takes one slot, one account.
 	if _, single := q.c.(*redis.Client); len(byAccount) == 1 || single {
-		seqs, err := q.ackTx(ctx, o, byAccount)
+		res, err := q.ackTx(ctx, o, byAccount)
 		if err == nil {
-			q.acked(byAccount, seqs)
+			q.ackedTx(res)
 			return nil
 		}
 		if !refusedByServer(err) {
@@ -637,6 +648,23 @@ func (q *RedisQueue) acked(byAccount map[string][]any, seqs map[string]int64) {
 			seq = -1
 		}
 		q.shareLocked(sys).wrote(seq, -len(ids), now)
+	}
+}
+
+// ackedTx records what ackTx removed, after taking the epoch marker each
+// account's transaction read: an instance that only acknowledges an
+// account's receipts (its clients submit through another instance) knows
+// the marker, and so finds a loss of the account's keys and its share of
+// it (epochSeenLocked), as one that stores or counts does.
+func (q *RedisQueue) ackedTx(res map[string]ackResult) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	for sys, r := range res {
+		if r.epoch != "" {
+			q.epochSeenLocked(sys, r.epoch, false)
+		}
+		q.shareLocked(sys).wrote(r.seq, -r.removed, now)
 	}
 }
 
@@ -750,8 +778,14 @@ func (q *RedisQueue) Lookup(ctx context.Context, systemID, messageID string) (Ou
 
 // PendingCounts is PendingCount for several accounts in one pipeline (the
 // dispatcher's sweep refreshes every account it knows). A failed account
-// gets -1 and its error is joined; the others are counted.
+// gets -1 and its error is joined; the others are counted. Accounts this
+// instance wrote to in the last shareMemory are counted as well, though
+// the caller did not ask (an instance that only acknowledged an account's
+// receipts, its receiver gone since): so that the instance finds a loss
+// of the account's keys and adds its share (losssettle.go).
 func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int, error) {
+	asked := len(systems)
+	systems = q.withWrittenAccounts(systems)
 	out := make([]int, len(systems))
 	var errs []error
 	for _, byHash := range []bool{true, false} {
@@ -794,9 +828,38 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return out, redisErr("pending counts", err)
+		return out[:asked], redisErr("pending counts", err)
 	}
-	return out, nil
+	return out[:asked], nil
+}
+
+// withWrittenAccounts returns systems and, after them, the accounts not
+// among them that this instance wrote to after a count it still
+// remembers (lossShares.nets).
+func (q *RedisQueue) withWrittenAccounts(systems []string) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var extra []string
+	var asked map[string]bool
+	for sys, sh := range q.shares {
+		if len(sh.nets) == 0 {
+			continue
+		}
+		if asked == nil {
+			asked = make(map[string]bool, len(systems))
+			for _, a := range systems {
+				asked[a] = true
+			}
+		}
+		if !asked[sys] {
+			extra = append(extra, sys)
+		}
+	}
+	if len(extra) == 0 {
+		return systems
+	}
+	slices.Sort(extra)
+	return append(slices.Clip(systems), extra...)
 }
 
 // PendingCount returns the size of the account's pending index. It also
@@ -840,7 +903,8 @@ func (q *RedisQueue) recordCount(sys string, res []any, check seqCheck) int {
 
 // epochSeenLocked takes the epoch marker a script reported for sys (and
 // whether it found the marker gone: lost) before anything the same reply
-// stored is counted, and counts a loss (lossShares):
+// stored is counted, and records this instance's share of a loss
+// (lossShares), which the next sweep settles (losssettle.go):
 //   - lost: this instance is the first to find the account's keys gone.
 //     It counts what its last count found plus its own writes since; the
 //     marker it wrote names that count.
@@ -880,14 +944,14 @@ func (q *RedisQueue) epochSeenLocked(sys, epoch string, lost bool) {
 		if c, ok := markerCount(epoch); ok {
 			n = sh.heldFrom(c)
 		}
-		q.lostLocked(sys, n, "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
+		q.lossFoundLocked(sys, markerToken(epoch), n, "the account's epoch marker is gone: Redis restarted empty, was flushed or failed over to a replica without the data")
 	case before != "" && epoch != "":
 		sh := q.shareLocked(sys)
 		from, ok := markerCount(epoch)
 		if !ok {
 			from = sh.countSeq
 		}
-		q.lostLocked(sys, sh.since(from), "another instance found the account's epoch marker gone: these are the receipts this instance stored after the count it counted from")
+		q.lossFoundLocked(sys, markerToken(epoch), sh.since(from), "another instance found the account's epoch marker gone")
 	}
 	if epoch != "" {
 		q.epochs[sys] = epoch
@@ -906,17 +970,6 @@ func randomToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// lostLocked counts n receipts of sys lost (this instance's share:
-// epochSeenLocked; never below 0) and forgets what it knew of the
-// account's counts and its writes.
-func (q *RedisQueue) lostLocked(sys string, n int, detail string) {
-	n = max(n, 0)
-	delete(q.shares, sys)
-	delete(q.listed, sys)
-	q.o.Lost.add(LostRedisDataLoss, n)
-	q.log.Error("dlr.redis_lost_receipts", "system_id", sys, "receipts", n, "detail", detail)
 }
 
 // NextDue returns the earliest due time of the account's receipts.

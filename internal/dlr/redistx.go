@@ -30,10 +30,11 @@ import (
 // exp sets usually do not, ZREM costs next to nothing), HSET the outcome
 // into the done bucket's keys (doneKey) and PEXPIREAT each. What finishLua does
 // without only_pending, in plain commands. Then the account's count number
-// (countLua), returned: after which count the ack came. It is read with
-// INCRBY 0, which answers 0 rather than nil when no count ran yet: a nil
-// would be the transaction's first error and hide another account's.
-func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val string, ids []any) *redis.IntCmd {
+// (countLua): after which count the ack came. It is read with INCRBY 0,
+// which answers 0 rather than nil when no count ran yet: a nil would be
+// the transaction's first error and hide another account's. Then the
+// epoch marker (ackedTx). The HDEL's reply says how many the ack removed.
+func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val string, ids []any) ackCmds {
 	k := q.accountKeys(sys)
 	bucket, until := q.doneBucket(sys, time.Now())
 	n := len(ids)
@@ -60,8 +61,13 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 		all = append(all, ids...)
 		return all[start:len(all):len(all)]
 	}
-	for _, a := range [][]any{add("hdel", k[0]), add("zrem", k[2]), add("zrem", k[3]), add("zrem", q.leaseKey(sys, q.o.InstanceID))} {
-		_ = p.Process(ctx, redis.NewIntCmd(ctx, a...))
+	var c ackCmds
+	for i, a := range [][]any{add("hdel", k[0]), add("zrem", k[2]), add("zrem", k[3]), add("zrem", q.leaseKey(sys, q.o.InstanceID))} {
+		cmd := redis.NewIntCmd(ctx, a...)
+		if i == 0 {
+			c.removed = cmd
+		}
+		_ = p.Process(ctx, cmd)
 	}
 	at := strconv.FormatInt(until, 10)
 	for i := 0; i < n; {
@@ -81,21 +87,41 @@ func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val s
 		_ = p.Process(ctx, redis.NewIntCmd(ctx, all[start:len(all):len(all)]...))
 		i = j
 	}
-	seq := redis.NewIntCmd(ctx, "incrby", q.countSeqKey(sys), 0)
-	_ = p.Process(ctx, seq)
-	return seq
+	c.seq = redis.NewIntCmd(ctx, "incrby", q.countSeqKey(sys), 0)
+	_ = p.Process(ctx, c.seq)
+	// GETRANGE answers "" for a missing key, where GET's nil would be
+	// the transaction's first error, as above.
+	c.epoch = redis.NewStringCmd(ctx, "getrange", q.epochKey(sys), 0, -1)
+	_ = p.Process(ctx, c.epoch)
+	return c
+}
+
+// ackCmds are the replies of one account's ack that it records: how many
+// receipts the HDEL removed (not those Redis no longer held), the count
+// number and the epoch marker.
+type ackCmds struct {
+	removed, seq *redis.IntCmd
+	epoch        *redis.StringCmd
+}
+
+// ackResult is what ackCmds answered.
+type ackResult struct {
+	removed int
+	seq     int64
+	epoch   string
 }
 
 // doneField is an id cut as doneKey cuts it: the part that goes into the
 // key, and the field.
 type doneField struct{ key, field string }
 
-// ackTx acks byAccount in one transaction and returns each account's
-// count number at the ack. The caller makes sure the transaction holds
-// one slot on a Cluster (one account).
-func (q *RedisQueue) ackTx(ctx context.Context, o Outcome, byAccount map[string][]any) (map[string]int64, error) {
+// ackTx acks byAccount in one transaction and returns, per account, how
+// many receipts it removed, the count number at the ack and the epoch
+// marker. The caller makes sure the transaction holds one slot on a
+// Cluster (one account).
+func (q *RedisQueue) ackTx(ctx context.Context, o Outcome, byAccount map[string][]any) (map[string]ackResult, error) {
 	val := finalValue(o)
-	cmds := make(map[string]*redis.IntCmd, len(byAccount))
+	cmds := make(map[string]ackCmds, len(byAccount))
 	_, err := q.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for sys, ids := range byAccount {
 			cmds[sys] = q.queueAck(ctx, p, sys, val, ids)
@@ -105,11 +131,11 @@ func (q *RedisQueue) ackTx(ctx context.Context, o Outcome, byAccount map[string]
 	if err != nil {
 		return nil, err
 	}
-	seqs := make(map[string]int64, len(cmds))
+	res := make(map[string]ackResult, len(cmds))
 	for sys, c := range cmds {
-		seqs[sys] = c.Val()
+		res[sys] = ackResult{removed: int(c.removed.Val()), seq: c.seq.Val(), epoch: c.epoch.Val()}
 	}
-	return seqs, nil
+	return res, nil
 }
 
 // refusedByServer reports whether err is Redis's own refusal (an error

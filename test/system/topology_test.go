@@ -218,10 +218,12 @@ func TestClusterMasterKillUnderLoad(t *testing.T) {
 func TestRedisRestartedEmptyCountsLost(t *testing.T) {
 	accts := []account{{"acct001", "pw001"}, {"acct002", "pw002"}, {"acct003", "pw003"}}
 	tests := []struct {
-		name   string
-		submit func(t *testing.T, gws [2]*gw) int // returns the receipts accepted
+		name string
+		// submit returns the receipts Redis holds when it is killed;
+		// pending is how many the account's pending hash holds.
+		submit func(t *testing.T, gws [2]*gw, pending func(sys string) int64) int
 	}{
-		{"counted before the restart", func(t *testing.T, gws [2]*gw) int {
+		{"counted before the restart", func(t *testing.T, gws [2]*gw, _ func(string) int64) int {
 			held := 0
 			for i, a := range accts {
 				tx := dialAs(t, gws[i%2].smppAddr, a, pdu.CmdBindTransmitter, nil)
@@ -238,8 +240,39 @@ func TestRedisRestartedEmptyCountsLost(t *testing.T) {
 			}
 			return held
 		}},
-		{"restarted under a steady load", func(t *testing.T, gws [2]*gw) int {
+		{"restarted under a steady load", func(t *testing.T, gws [2]*gw, _ func(string) int64) int {
 			return steadySubmits(t, gws, accts, 250, 20*time.Millisecond)
+		}},
+		// Receipts stored through one gateway and delivered through the
+		// other: after the counts, the second only acknowledges (a
+		// negative share of the loss), and the sum must still be what
+		// Redis held, not the first gateway's count plus its stores.
+		{"delivered through the other gateway", func(t *testing.T, gws [2]*gw, pending func(string) int64) int {
+			a := accts[0]
+			tx := dialAs(t, gws[0].smppAddr, a, pdu.CmdBindTransmitter, nil)
+			first := acceptedIDs(t, submitAll(t, tx, invalidNumbers(61_000_000, 200), 64, 0, 30*time.Second))
+			countedBoth := func(n int) bool {
+				pa, _ := gws[0].metric("dlr_pending")
+				pb, _ := gws[1].metric("dlr_pending")
+				return pa == float64(n) && pb == float64(n)
+			}
+			if !waitFor(10*time.Second, func() bool { return countedBoth(len(first)) }) {
+				t.Fatalf("the gateways did not count the %d accepted", len(first))
+			}
+			rc := newReceipts()
+			rx := dialAs(t, gws[1].smppAddr, a, pdu.CmdBindReceiver, rc)
+			if m := rc.waitAll(first, 30*time.Second); m > 0 {
+				t.Fatalf("%d receipts not delivered", m)
+			}
+			if !waitFor(10*time.Second, func() bool { return pending(a.sys) == 0 }) {
+				t.Fatalf("Redis still holds %d receipts after every one was delivered", pending(a.sys))
+			}
+			_ = rx.Close()
+			second := acceptedIDs(t, submitAll(t, tx, invalidNumbers(62_000_000, 100), 64, 0, 30*time.Second))
+			if n := pending(a.sys); n != int64(len(second)) {
+				t.Fatalf("Redis holds %d receipts, want the %d accepted since", n, len(second))
+			}
+			return len(second)
 		}},
 	}
 	for _, tt := range tests {
@@ -247,7 +280,17 @@ func TestRedisRestartedEmptyCountsLost(t *testing.T) {
 			rs := startRedis(t, "--appendfsync", "always")
 			env := topoEnv(rs.URL(), writeAccounts(t, accts))
 			gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
-			held := tt.submit(t, gws)
+			rc := nodeClient(t, rs.addr(), "")
+			pending := func(sys string) int64 {
+				ctx, cancel := shortCtx()
+				defer cancel()
+				n, err := rc.HLen(ctx, env["REDIS_KEY_PREFIX"]+"dlr:{"+sys+"}:r").Result()
+				if err != nil {
+					return -1
+				}
+				return n
+			}
+			held := tt.submit(t, gws, pending)
 			if err := rs.stop(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -266,13 +309,22 @@ func TestRedisRestartedEmptyCountsLost(t *testing.T) {
 				lb, _ := gws[1].metric("dlr_lost_total")
 				return la + lb
 			}
-			waitFor(15*time.Second, func() bool { return lostBoth() >= float64(held) })
+			// Found at each gateway's next put or count, reported once the
+			// shares are summed in Redis (about 6 s after the first).
+			waitFor(30*time.Second, func() bool { return lostBoth() >= float64(held) })
 			// A little longer, so a count above what was held shows.
 			time.Sleep(2 * time.Second)
 			got := lostBoth()
 			t.Logf("redis restarted empty: it held %d receipts; dlr_lost_total summed over both gateways = %v, %v after the restart",
 				held, got, time.Since(restarted).Round(time.Millisecond))
 			if got != float64(held) {
+				for i, g := range gws {
+					for _, ev := range []string{"dlr.redis_loss_found", "dlr.redis_lost_receipts"} {
+						for _, l := range g.events(ev) {
+							t.Logf("gateway %d: %s %v", i, ev, l)
+						}
+					}
+				}
 				t.Errorf("dlr_lost_total = %v after Redis lost %d receipts", got, held)
 			}
 		})
