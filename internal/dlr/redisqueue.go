@@ -538,7 +538,7 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if _, single := q.c.(*redis.Client); len(byAccount) == 1 || single {
 		res, err := q.ackTx(ctx, o, byAccount)
 		if err == nil {
-			q.ackedTx(res)
+			q.recordAcks(res)
 			return nil
 		}
 		if !refusedByServer(err) {
@@ -557,7 +557,7 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	cc, cluster := q.c.(*redis.ClusterClient)
 	if !cluster {
 		errs, done := q.finishPipeline(ctx, q.c, o, byAccount)
-		q.acked(done, nil)
+		q.recordAcks(done)
 		if err := errors.Join(errs...); err != nil {
 			return redisErr("ack", err)
 		}
@@ -583,7 +583,7 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 			// On the Cluster client, which follows a redirection should
 			// the slot have moved meanwhile.
 			e, done := q.finishPipeline(ctx, cc, o, accts)
-			q.acked(done, nil)
+			q.recordAcks(done)
 			mu.Lock()
 			errs = append(errs, e...)
 			mu.Unlock()
@@ -598,11 +598,12 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 
 // finishPipeline runs finishLua for each account of byAccount in one
 // pipeline on c, by hash, then by text once more if Redis lost its script
-// cache (finishing twice is harmless). It returns the errors and the
-// accounts whose receipts it finished.
-func (q *RedisQueue) finishPipeline(ctx context.Context, c redis.Cmdable, o Outcome, byAccount map[string][]any) ([]error, map[string][]any) {
+// cache (finishing twice is harmless). It returns the errors and, for
+// each account whose receipts it finished, how many were pending (the
+// count number and marker unknown: after the last count seen).
+func (q *RedisQueue) finishPipeline(ctx context.Context, c redis.Cmdable, o Outcome, byAccount map[string][]any) ([]error, map[string]ackResult) {
 	var errs []error
-	done := make(map[string][]any, len(byAccount))
+	done := make(map[string]ackResult, len(byAccount))
 	for _, byHash := range []bool{true, false} {
 		errs = errs[:0]
 		clear(done)
@@ -621,7 +622,8 @@ func (q *RedisQueue) finishPipeline(ctx context.Context, c redis.Cmdable, o Outc
 					errs = append(errs, err)
 					continue
 				}
-				done[syss[i]] = byAccount[syss[i]]
+				n, _ := c.Val().(int64)
+				done[syss[i]] = ackResult{removed: int(n), seq: -1}
 			}
 			if len(cmds) == 0 && err != nil {
 				errs = append(errs, err)
@@ -635,28 +637,13 @@ func (q *RedisQueue) finishPipeline(ctx context.Context, c redis.Cmdable, o Outc
 	return errs, done
 }
 
-// acked records receipts acknowledged (no longer in Redis, so not lost
-// if Redis loses the account), after the count seqs says for each
-// account (none: after the last count seen).
-func (q *RedisQueue) acked(byAccount map[string][]any, seqs map[string]int64) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	now := time.Now()
-	for sys, ids := range byAccount {
-		seq, ok := seqs[sys]
-		if !ok {
-			seq = -1
-		}
-		q.shareLocked(sys).wrote(seq, -len(ids), now)
-	}
-}
-
-// ackedTx records what ackTx removed, after taking the epoch marker each
+// recordAcks records what an ack removed (ackTx, or finishPipeline's
+// scripts, which read no marker), after taking the epoch marker each
 // account's transaction read: an instance that only acknowledges an
 // account's receipts (its clients submit through another instance) knows
 // the marker, and so finds a loss of the account's keys and its share of
 // it (epochSeenLocked), as one that stores or counts does.
-func (q *RedisQueue) ackedTx(res map[string]ackResult) {
+func (q *RedisQueue) recordAcks(res map[string]ackResult) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := time.Now()

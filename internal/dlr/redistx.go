@@ -33,7 +33,7 @@ import (
 // (countLua): after which count the ack came. It is read with INCRBY 0,
 // which answers 0 rather than nil when no count ran yet: a nil would be
 // the transaction's first error and hide another account's. Then the
-// epoch marker (ackedTx). The HDEL's reply says how many the ack removed.
+// epoch marker (recordAcks). The HDEL's reply says how many the ack removed.
 func (q *RedisQueue) queueAck(ctx context.Context, p redis.Pipeliner, sys, val string, ids []any) ackCmds {
 	k := q.accountKeys(sys)
 	bucket, until := q.doneBucket(sys, time.Now())
