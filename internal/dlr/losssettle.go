@@ -25,9 +25,10 @@ import (
 // instance when it is positive, and overstates the total when it is not.
 
 // DefaultLossSettle is how long after the first share of a loss is
-// added the loss is reported: three sweeps, in which every instance that
-// counts the account finds the new marker and adds its share.
-const DefaultLossSettle = 6 * time.Second
+// added the loss is reported: two sweeps, in which every instance that
+// counts the account finds the new marker and adds its share (each
+// counts every sweep and adds its share in the same sweep).
+const DefaultLossSettle = 4 * time.Second
 
 // lossRecordTTL is how long a loss record stays in Redis after its last
 // share: far longer than any instance takes to add its share.

@@ -310,7 +310,7 @@ func TestRedisRestartedEmptyCountsLost(t *testing.T) {
 				return la + lb
 			}
 			// Found at each gateway's next put or count, reported once the
-			// shares are summed in Redis (about 6 s after the first).
+			// shares are summed in Redis (4 s after the first).
 			waitFor(30*time.Second, func() bool { return lostBoth() >= float64(held) })
 			// A little longer, so a count above what was held shows.
 			time.Sleep(2 * time.Second)
