@@ -205,19 +205,8 @@ func TestRedisDataLossCountsAcksAndOtherInstances(t *testing.T) {
 // dlr_lost_total, summed over the instances, is what Redis held, not the
 // first instance's share alone.
 func TestRedisDataLossExactWhenAnotherInstanceAcks(t *testing.T) {
-	c := redisTestClient(t)
-	prefix := redisTestPrefix(t, c)
+	c, qs, regs := twoLossCountingQueues(t)
 	ctx := context.Background()
-	var regs [2]*prometheus.Registry
-	var qs [2]*RedisQueue
-	for i := range qs {
-		regs[i] = prometheus.NewRegistry()
-		lost, err := NewLossCounter(regs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		qs[i] = NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, InstanceID: fmt.Sprintf("gw%d", i)})
-	}
 	var rs []Receipt
 	for i := range 10 {
 		r := receipt(fmt.Sprintf("00000000000000%02X", 0xE0+i), "acme", 0)
@@ -275,6 +264,25 @@ func TestRedisDataLossExactWhenAnotherInstanceAcks(t *testing.T) {
 	}
 }
 
+// twoLossCountingQueues is two instances on the test Redis under one
+// prefix, each counting its losses on a registry of its own.
+func twoLossCountingQueues(t *testing.T) (redis.UniversalClient, [2]*RedisQueue, [2]*prometheus.Registry) {
+	t.Helper()
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	var regs [2]*prometheus.Registry
+	var qs [2]*RedisQueue
+	for i := range qs {
+		regs[i] = prometheus.NewRegistry()
+		lost, err := NewLossCounter(regs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs[i] = NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, InstanceID: fmt.Sprintf("gw%d", i)})
+	}
+	return c, qs, regs
+}
+
 // pendingLossShare sums q's shares of sys's losses waiting to be settled.
 func pendingLossShare(q *RedisQueue, sys string) int {
 	q.mu.Lock()
@@ -328,19 +336,8 @@ func TestRedisDataLossExactWhateverWhenInstancesCounted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := redisTestClient(t)
-			prefix := redisTestPrefix(t, c)
+			c, qs, regs := twoLossCountingQueues(t)
 			ctx := context.Background()
-			var regs [2]*prometheus.Registry
-			var qs [2]*RedisQueue
-			for i := range qs {
-				regs[i] = prometheus.NewRegistry()
-				lost, err := NewLossCounter(regs[i])
-				if err != nil {
-					t.Fatal(err)
-				}
-				qs[i] = NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, InstanceID: fmt.Sprintf("gw%d", i)})
-			}
 			next := 0
 			put := func(q *RedisQueue, n int) {
 				t.Helper()
