@@ -155,6 +155,9 @@ type redisServer struct {
 	pass string // requirepass, for the readiness PING
 	p    *proc
 	n    int
+	// frozen: stopped by pause until resume; the cluster helpers ask
+	// another node (its process runs but answers nothing).
+	frozen atomic.Bool
 }
 
 // startRedis starts a private redis-server with AOF persistence. Without

@@ -35,8 +35,18 @@ func shortCtx() (context.Context, context.CancelFunc) {
 
 // pause stops the process with SIGSTOP (it keeps its sockets but answers
 // nothing) until resume.
-func (r *redisServer) pause() error  { return r.p.cmd.Process.Signal(syscall.SIGSTOP) }
-func (r *redisServer) resume() error { return r.p.cmd.Process.Signal(syscall.SIGCONT) }
+func (r *redisServer) pause() error {
+	r.frozen.Store(true)
+	return r.p.cmd.Process.Signal(syscall.SIGSTOP)
+}
+
+func (r *redisServer) resume() error {
+	defer r.frozen.Store(false)
+	return r.p.cmd.Process.Signal(syscall.SIGCONT)
+}
+
+// answers reports whether r's process runs and is not frozen.
+func (r *redisServer) answers() bool { return r.p.running() && !r.frozen.Load() }
 
 // --- Cluster ---
 
@@ -141,7 +151,7 @@ func (c *redisCluster) node(addr string) *redisServer {
 // live returns a running node to ask about the cluster.
 func (c *redisCluster) live() *redisServer {
 	for _, n := range c.nodes {
-		if n.p.running() {
+		if n.answers() {
 			return n
 		}
 	}
@@ -289,7 +299,7 @@ func (c *redisCluster) migrateSlot(slot int, dst *redisServer) error {
 // messages.
 func (c *redisCluster) describe() string {
 	for _, n := range c.nodes {
-		if !n.p.running() {
+		if !n.answers() {
 			continue
 		}
 		ctx, cancel := shortCtx()

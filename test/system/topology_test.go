@@ -149,6 +149,21 @@ func fmtCounts(m map[string]int) string {
 // replica's promotion; the accounts on the healthy shards keep getting
 // every submit accepted and their receipts delivered during the outage.
 func TestClusterMasterKillUnderLoad(t *testing.T) {
+	clusterMasterFailsUnderLoad(t, "killed", func(r *redisServer) error { return r.stop(syscall.SIGKILL) }, nil)
+}
+
+// TestClusterMasterFrozenUnderLoad: the test above, but the master is
+// frozen (SIGSTOP) rather than killed, so that its connections hang
+// instead of being refused, and thawed (SIGCONT) once its replica is
+// promoted: it then rejoins as a replica.
+func TestClusterMasterFrozenUnderLoad(t *testing.T) {
+	clusterMasterFailsUnderLoad(t, "frozen", (*redisServer).pause, (*redisServer).resume)
+}
+
+// clusterMasterFailsUnderLoad runs the load of the two tests above, fails
+// the first master with fail and, once its replica is promoted, calls
+// after (nil: nothing) on it.
+func clusterMasterFailsUnderLoad(t *testing.T, what string, fail, after func(*redisServer) error) {
 	const (
 		n      = 600 // per account: 10 s at 60/s
 		pace   = time.Second / 60
@@ -166,19 +181,24 @@ func TestClusterMasterKillUnderLoad(t *testing.T) {
 	start := time.Now()
 	runs, loadDone := startLoad(t, gws, accts, n, pace, 30_000_000)
 	time.Sleep(time.Until(start.Add(killAt)))
-	if err := victim.stop(syscall.SIGKILL); err != nil {
+	if err := fail(victim); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
 	_, promoted, ok := cl.waitPromoted(slot, victim, 30*time.Second)
+	if after != nil {
+		if err := after(victim); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if !ok {
-		t.Fatalf("no replica promoted 30 s after the kill:\n%s", cl.describe())
+		t.Fatalf("no replica promoted 30 s after the master was %s:\n%s", what, cl.describe())
 	}
 	<-loadDone
 
 	lost, accepted := lostSince(runs, killed, 30*time.Second)
-	t.Logf("cluster kill: master %s killed %v into the load, replica promoted %v later; %d receipts acknowledged from the kill on; lost per account: {%s}",
-		victim.addr(), killed.Sub(start).Round(time.Millisecond), promoted.Sub(killed).Round(time.Millisecond), accepted, fmtCounts(lost))
+	t.Logf("cluster: master %s %s %v into the load, replica promoted %v later; %d receipts acknowledged from the kill on; lost per account: {%s}",
+		victim.addr(), what, killed.Sub(start).Round(time.Millisecond), promoted.Sub(killed).Round(time.Millisecond), accepted, fmtCounts(lost))
 	for _, l := range runs {
 		onVictim := masterOf[l.acct.sys] == victim
 		during := l.tally(killed, promoted)
