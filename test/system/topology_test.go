@@ -203,9 +203,10 @@ func clusterMasterFailsUnderLoad(t *testing.T, what string, fail, after func(*re
 		onVictim := masterOf[l.acct.sys] == victim
 		during := l.tally(killed, promoted)
 		back := l.rc.firstAfter(promoted)
-		t.Logf("  %s (%s): submits during the outage: %s; receipts arriving during the outage: %d; first receipt after the promotion: %v",
+		waits := l.receiptWaits(killed, promoted)
+		t.Logf("  %s (%s): submits during the outage: %s; receipts arriving during the outage: %d; first receipt after the promotion: %v; receipts of submits accepted during the outage came p50 %v, max %v after their ESME_ROK",
 			l.acct.sys, map[bool]string{true: "dead shard", false: "healthy shard"}[onVictim], fmtTally(during),
-			l.rc.between(killed, promoted), back.Sub(promoted).Round(time.Millisecond))
+			l.rc.between(killed, promoted), back.Sub(promoted).Round(time.Millisecond), quantile(waits, 0.5), quantile(waits, 1))
 		if onVictim {
 			if back.IsZero() || back.Sub(promoted) > 5*time.Second {
 				t.Errorf("%s: receipts did not flow again within 5 s of the promotion (first after it: %v)", l.acct.sys, back.Sub(promoted))
