@@ -445,12 +445,10 @@ func TestBurstAfterAnOverloadPassesOnceIdle(t *testing.T) {
 		}
 	}
 	// Idle until the debt the overload left (at most the burst, 1 s of
-	// the rate) is paid and Redis has at least 20 back: Redis's own time,
-	// so a real wait. The refills that pay the debt run on timers and a
-	// worker, late on a loaded machine (under -race, beside other test
-	// processes): 1.5 s of idle left 19 passing there once, the last
-	// refill having ended just before the burst. 2.5 s is the debt's
-	// second and 1.5 s for late refills.
+	// the rate) is paid, a batch at a time as Redis has them when the
+	// overload spent the credit, and Redis has at least 20 back: Redis's
+	// own time, so a real wait, with a second to spare for a loaded
+	// machine.
 	time.Sleep(2500 * time.Millisecond)
 	passed := 0
 	for range 20 {

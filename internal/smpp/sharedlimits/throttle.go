@@ -144,6 +144,10 @@ func (t *throttle) AllowN(k int) bool {
 	return false
 }
 
+// debtRetry is how soon a refill that failed is tried again while the
+// pool owes a debt.
+const debtRetry = time.Second
+
 // refillSoon queues one refill unless one is already queued.
 func (t *throttle) refillSoon() {
 	if !t.pending.CompareAndSwap(false, true) {
@@ -231,6 +235,11 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 	n := t.refillSize()
 	ok, err := t.reserve(ctx, n, &t.batchAt)
 	switch {
+	case err != nil && t.tokens.Load() < 0:
+		// A debt is left (messages passed on credit): asked again in a
+		// while rather than at the next message, which after an idle
+		// spell would find the debt still owed and its burst short.
+		l.refillAt(ctx, t, debtRetry)
 	case err != nil:
 		// Allow falls back on the local limit while degraded; the next
 		// message asks again.
@@ -238,6 +247,14 @@ func (l *Limits) refill(ctx context.Context, t *throttle) {
 	case ok:
 		t.tokens.Add(int64(n))
 		t.pending.Store(false)
+		if t.tokens.Load() <= int64(t.batch()/2) {
+			// Still short: a debt paid a batch at a time (refillSize)
+			// goes on without waiting for a message. Otherwise an
+			// account idle after an overload kept the rest of its debt,
+			// and its next burst passed only what was left of the
+			// credit after it.
+			t.refillSoon()
+		}
 	default:
 		l.refillAt(ctx, t, time.Duration(t.batchAt.Load()-l.mono()))
 	}
