@@ -34,9 +34,10 @@ const DefaultLossSettle = 4 * time.Second
 // share: far longer than any instance takes to add its share.
 const lossRecordTTL = 10 * time.Minute
 
-// maxPendingLosses bounds the losses waiting to be settled. Past it (Redis
-// keeps failing the records while it loses account after account) the
-// oldest is reported by this instance alone (its share, if positive).
+// maxPendingLosses bounds the losses waiting to be settled
+// (dlr_losses_unsettled). Past it (Redis keeps failing the records while
+// it loses account after account) the oldest is reported by this
+// instance alone (its share, if positive).
 const maxPendingLosses = 1024
 
 // lossSettleLua: KEYS the loss record; ARGV share (signed), now (unix ms),
@@ -82,6 +83,14 @@ func (q *RedisQueue) lossFoundLocked(sys, token string, n int, detail string) {
 	}
 	q.losses = append(q.losses, pendingLoss{sys: sys, token: token, share: n, detail: detail})
 	q.log.Warn("dlr.redis_loss_found", "system_id", sys, "share", n, "detail", detail)
+}
+
+// unsettledLosses is how many losses this instance found and has not
+// seen settled (dlr_losses_unsettled).
+func (q *RedisQueue) unsettledLosses() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.losses)
 }
 
 // reportLossLocked counts n receipts of sys lost (nothing when n <= 0)

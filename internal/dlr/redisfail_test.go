@@ -609,12 +609,15 @@ func TestUnsettledLossReportedAtShutdown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			q := NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost})
+			q := NewRedisQueue(c, RedisOptions{Prefix: prefix, Lost: lost, Registerer: reg})
 			q.mu.Lock()
 			q.epochs["acme"] = "old"
 			q.shareLocked("acme").counted(countStride, 7, time.Now())
 			q.epochSeenLocked("acme", q.markerLocked("acme"), true)
 			q.mu.Unlock()
+			if got := metric(t, reg, "dlr_losses_unsettled"); got != 1 {
+				t.Fatalf("dlr_losses_unsettled = %v with one loss found, want 1", got)
+			}
 			if err := q.settleLosses(context.Background(), time.Now()); (err == nil) != redisUp {
 				t.Fatalf("settleLosses: %v", err)
 			}
@@ -625,8 +628,8 @@ func TestUnsettledLossReportedAtShutdown(t *testing.T) {
 			if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 7 {
 				t.Fatalf("dlr_lost_total after the shutdown = %v, want 7", got)
 			}
-			if len(q.losses) != 0 {
-				t.Fatalf("losses left: %v", q.losses)
+			if got := metric(t, reg, "dlr_losses_unsettled"); got != 0 {
+				t.Fatalf("dlr_losses_unsettled = %v after the shutdown, want 0", got)
 			}
 		})
 	}

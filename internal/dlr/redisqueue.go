@@ -219,7 +219,11 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 		Name: "dlr_replay_journal_receipts",
 		Help: "Receipts this instance stored in Redis and keeps to put again should Redis go back in time: at most DLR_BUFFER_SIZE, for a minute.",
 	}, func() float64 { return float64(q.journal.held.Load()) })
-	for _, c := range []prometheus.Collector{g, forgotten, wentBack, replayed, journal} {
+	unsettled := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dlr_losses_unsettled",
+		Help: "Losses of an account's keys in Redis this instance found and has not seen reported yet: the instances' shares are summed in Redis first, and the sum reported within about 8 s. At most 1024.",
+	}, func() float64 { return float64(q.unsettledLosses()) })
+	for _, c := range []prometheus.Collector{g, forgotten, wentBack, replayed, journal, unsettled} {
 		if err := reg.Register(c); err != nil {
 			q.log.Error("dlr.metric_not_registered", "err", err)
 			return
