@@ -807,7 +807,7 @@ func (q *BufferedQueue) Close(ctx context.Context) int {
 		q.log.Warn("dlr.shutdown_records_not_stored", "records", recs,
 			"detail", "the receipt queue stayed unavailable until the shutdown deadline: query_sm will not find these receipt-less messages")
 	}
-	if r, ok := q.inner.(interface{ ReportUnsettledLosses(context.Context) }); ok {
+	if r, ok := q.inner.(unsettledReporter); ok {
 		r.ReportUnsettledLosses(ctx)
 	}
 	left := q.Buffered()

@@ -23,6 +23,17 @@ type LossSettler interface {
 	SettleLosses(ctx context.Context) error
 }
 
+// unsettledReporter is a queue that reports, at shutdown, the losses it
+// has not settled yet (BufferedQueue.Close).
+type unsettledReporter interface {
+	ReportUnsettledLosses(ctx context.Context)
+}
+
+var (
+	_ LossSettler       = (*BufferedQueue)(nil)
+	_ unsettledReporter = (*RedisQueue)(nil)
+)
+
 var _ LossSettler = (*RedisQueue)(nil)
 
 // TakeBackLeases puts every receipt this instance (InstanceID) had leased

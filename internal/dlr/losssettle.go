@@ -3,6 +3,7 @@ package dlr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -127,20 +128,34 @@ func (q *RedisQueue) ReportUnsettledLosses(ctx context.Context) {
 	q.losses = nil
 	q.mu.Unlock()
 	for _, l := range pending {
-		share := l.share
-		if l.added {
-			share = 0
-		}
-		res, err := q.s.lossSettle.Run(ctx, q.c, []string{q.lossRecordKey(l.sys, l.token)},
-			share, time.Now().UnixMilli(), 0, lossRecordTTL.Milliseconds()).Int64Slice()
+		n, _, err := q.addShare(ctx, l, time.Now(), 0)
 		q.mu.Lock()
-		if err != nil || len(res) != 2 {
+		if err != nil {
 			q.reportLossLocked(l.sys, l.share, l.detail+" (reported by this instance alone at shutdown: the loss record did not answer)")
 		} else {
-			q.reportLossLocked(l.sys, int(res[0]), l.detail)
+			q.reportLossLocked(l.sys, n, l.detail)
 		}
 		q.mu.Unlock()
 	}
+}
+
+// addShare runs lossSettleLua for l at now: its share, unless already
+// added, into its record; settled when the record is settle old, with
+// what this instance reports then.
+func (q *RedisQueue) addShare(ctx context.Context, l pendingLoss, now time.Time, settle time.Duration) (report int, settled bool, err error) {
+	share := l.share
+	if l.added {
+		share = 0
+	}
+	res, err := q.s.lossSettle.Run(ctx, q.c, []string{q.lossRecordKey(l.sys, l.token)},
+		share, now.UnixMilli(), settle.Milliseconds(), lossRecordTTL.Milliseconds()).Int64Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("%w: loss record reply of %d values, want 2", ErrCorrupt, len(res))
+	}
+	if err != nil {
+		return 0, false, redisErr("settle the loss of "+l.sys, err)
+	}
+	return int(res[0]), res[1] == 1, nil
 }
 
 // settleLosses adds this instance's shares of the losses it found to
@@ -158,25 +173,17 @@ func (q *RedisQueue) settleLosses(ctx context.Context, now time.Time) error {
 	done := make(map[[2]string]bool)
 	added := make(map[[2]string]bool)
 	for _, l := range pending {
-		share := l.share
-		if l.added {
-			share = 0
-		}
-		res, err := q.s.lossSettle.Run(ctx, q.c, []string{q.lossRecordKey(l.sys, l.token)},
-			share, now.UnixMilli(), q.o.LossSettle.Milliseconds(), lossRecordTTL.Milliseconds()).Int64Slice()
-		if err != nil || len(res) != 2 {
-			if err == nil {
-				err = errors.New("unexpected reply")
-			}
-			errs = append(errs, redisErr("settle the loss of "+l.sys, err))
+		n, settled, err := q.addShare(ctx, l, now, q.o.LossSettle)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		k := [2]string{l.sys, l.token}
 		added[k] = true
-		if res[1] == 1 {
+		if settled {
 			done[k] = true
 			q.mu.Lock()
-			q.reportLossLocked(l.sys, int(res[0]), l.detail)
+			q.reportLossLocked(l.sys, n, l.detail)
 			q.mu.Unlock()
 		}
 	}

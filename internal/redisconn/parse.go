@@ -70,13 +70,12 @@ func Parse(raw string) (Target, error) {
 		if u.Scheme != "unix" && u.Host == "" {
 			return fail("no host")
 		}
+		var addrs []string
 		if u.Scheme != "unix" {
-			if err := checkPorts(o.Addr); err != nil {
-				return fail("%v", err)
-			}
+			addrs = []string{o.Addr}
 		}
-		if o.DB < 0 {
-			return fail("database number %d is negative", o.DB)
+		if err := checkDialed(o.DB, addrs...); err != nil {
+			return fail("%v", err)
 		}
 		return Target{Topology: Standalone, Standalone: o}, nil
 	case "redis-cluster", "rediss-cluster":
@@ -128,7 +127,7 @@ func parseCluster(u *url.URL, fail func(string, ...any) (Target, error)) (Target
 	if err != nil {
 		return fail("%s", goRedisReason(err))
 	}
-	if err := checkPorts(o.Addrs...); err != nil {
+	if err := checkDialed(0, o.Addrs...); err != nil {
 		return fail("%v", err)
 	}
 	if reason := replicaReads(readOption{"read_only", o.ReadOnly}, readOption{"route_by_latency", o.RouteByLatency},
@@ -186,11 +185,8 @@ func parseSentinel(u *url.URL, fail func(string, ...any) (Target, error)) (Targe
 	if err != nil {
 		return fail("%s", goRedisReason(err))
 	}
-	if err := checkPorts(o.SentinelAddrs...); err != nil {
+	if err := checkDialed(o.DB, o.SentinelAddrs...); err != nil {
 		return fail("%v", err)
-	}
-	if o.DB < 0 {
-		return fail("database number %d is negative", o.DB)
 	}
 	if reason := replicaReads(readOption{"replica_only", o.ReplicaOnly}, readOption{"route_by_latency", o.RouteByLatency},
 		readOption{"route_randomly", o.RouteRandomly}); reason != "" {
@@ -244,11 +240,15 @@ func splitHosts(hosts string) ([]string, error) {
 	return out, nil
 }
 
-// checkPorts refuses an address whose port is not 1–65535: url.Parse
-// and go-redis take any digits (":99999", ":0"), and the mistake would
-// show only as a dial error at run time, after check-config passed. Seeds
-// given as addr parameters are checked here too.
-func checkPorts(addrs ...string) error {
+// checkDialed refuses what go-redis parses but cannot use: a negative
+// database number, or an address whose port is not 1–65535 (url.Parse
+// and go-redis take any digits, ":99999", ":0"). Either would show only
+// as dial errors at run time, after check-config passed. Seeds given as
+// addr parameters are checked here too.
+func checkDialed(db int, addrs ...string) error {
+	if db < 0 {
+		return fmt.Errorf("database number %d is negative", db)
+	}
 	for _, a := range addrs {
 		_, port, err := net.SplitHostPort(a)
 		if err != nil {
