@@ -132,7 +132,8 @@ func (a *App) build(ctx context.Context, o Options) error {
 		Queue: a.queue, Sender: &router,
 		RetryMin: cfg.DLR.RetryMin, RetryMax: cfg.DLR.RetryMax, Lease: cfg.DLR.VisibilityTimeout,
 		Shards: cfg.DLR.DispatcherShards, MaxInFlight: cfg.DLR.MaxDeliverInflight,
-		Registerer: a.registry, Logger: a.log,
+		ClaimTimeout: claimTimeout(cfg),
+		Registerer:   a.registry, Logger: a.log,
 	})
 	errPolicy, timeoutPolicy := gateway.Reject, gateway.Reject
 	if cfg.HLR.ErrorPolicy == config.PolicyAccept {
@@ -520,4 +521,16 @@ func queueQueries(cfg config.Config) int {
 		return 0
 	}
 	return max(cfg.Redis.MaxConnections/2, 1)
+}
+
+// claimTimeout bounds the dispatcher's claims with Redis by
+// REDIS_TIMEOUT_SECONDS: one claim on a hung Cluster master holds the
+// claims of its shard's other accounts (those of the healthy masters)
+// that long, not the dispatcher's 2 s. Zero (the memory queue): the
+// dispatcher's default.
+func claimTimeout(cfg config.Config) time.Duration {
+	if cfg.Redis.URL == "" {
+		return 0
+	}
+	return cfg.Redis.Timeout
 }

@@ -424,14 +424,24 @@ func (d *Dispatcher) takeLoop(ctx context.Context) bool {
 // The memory queue never blocks and ignores its context: its calls get
 // none, which spares a timer per claim and per batch of answers.
 func (d *Dispatcher) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return d.sweepCtx(context.WithoutCancel(ctx))
+	return d.callCtx(ctx, d.o.OpTimeout)
+}
+
+// callCtx is opCtx bounded by timeout instead of OpTimeout.
+func (d *Dispatcher) callCtx(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	return d.boundCtx(context.WithoutCancel(ctx), timeout)
 }
 
 // sweepCtx bounds one queue call of the sweep by OpTimeout and by ctx
 // (the memory queue's get none, as in opCtx).
 func (d *Dispatcher) sweepCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return d.boundCtx(ctx, d.o.OpTimeout)
+}
+
+// boundCtx bounds ctx by timeout, except for the memory queue.
+func (d *Dispatcher) boundCtx(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if _, ok := d.q.(*MemoryQueue); ok {
 		return context.Background(), func() {}
 	}
-	return context.WithTimeout(ctx, d.o.OpTimeout)
+	return context.WithTimeout(ctx, timeout)
 }

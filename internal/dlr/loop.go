@@ -167,7 +167,7 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 // claim claims up to n receipts of sys and returns the account's next due
 // time: from the claim itself when the queue can tell (one round trip).
 func (d *Dispatcher) claim(ctx context.Context, sys string, now time.Time, n int) ([]Receipt, time.Time, bool, error) {
-	opCtx, cancel := d.opCtx(ctx)
+	opCtx, cancel := d.callCtx(ctx, d.o.ClaimTimeout)
 	defer cancel()
 	return claimNext(opCtx, d.q, sys, now, d.o.Lease, n)
 }

@@ -50,6 +50,14 @@ type Options struct {
 	SweepInterval time.Duration
 	// OpTimeout bounds each queue call made by the dispatcher loops (2 s).
 	OpTimeout time.Duration
+	// ClaimTimeout bounds each claim (default OpTimeout). A claim holds
+	// its shard's loop, and with it the claims of the shard's other
+	// accounts: on a Cluster whose master hangs, the first claim of each
+	// of that master's accounts waits it out before the account is set
+	// aside (probe.go). The application sets REDIS_TIMEOUT_SECONDS, the
+	// client's time limit of one command: the Redis client tries a
+	// command that timed out again, and OpTimeout would let it.
+	ClaimTimeout time.Duration
 	// Shards is the number of scheduling loops (DLR_DISPATCHER_SHARDS;
 	// default GOMAXPROCS). An account belongs to one shard by the hash of
 	// its system_id, so its receipts keep their order; several accounts'
@@ -90,6 +98,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = DefaultOpTimeout
+	}
+	if o.ClaimTimeout <= 0 || o.ClaimTimeout > o.OpTimeout {
+		o.ClaimTimeout = o.OpTimeout
 	}
 	if o.Shards <= 0 {
 		o.Shards = runtime.GOMAXPROCS(0)

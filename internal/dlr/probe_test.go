@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -21,18 +22,31 @@ type hungAccountQueue struct {
 	probes atomic.Int32
 	// claimed gets a value at the first claim of the account.
 	claimed chan struct{}
+	// release, when closed, ends every stalled call (a test's cleanup).
+	release chan struct{}
+	// budget is the time the first claim of the account had left (its
+	// context's deadline) when it came; -1 for none.
+	budget atomic.Int64
 }
 
 func (q *hungAccountQueue) stall(ctx context.Context, sys string) error {
 	if sys != q.sys || !q.hung.Load() {
 		return nil
 	}
-	<-ctx.Done()
-	return ctx.Err()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-q.release:
+		return errors.New("released")
+	}
 }
 
 func (q *hungAccountQueue) Claim(ctx context.Context, sys string, now time.Time, lease time.Duration, n int) ([]Receipt, error) {
 	if sys == q.sys && q.claims.Add(1) == 1 {
+		q.budget.Store(-1)
+		if dl, ok := ctx.Deadline(); ok {
+			q.budget.Store(int64(time.Until(dl)))
+		}
 		close(q.claimed)
 	}
 	if err := q.stall(ctx, sys); err != nil {
@@ -92,6 +106,41 @@ func TestFailedClaimSetsTheAccountAside(t *testing.T) {
 	}
 	if q.probes.Load() == 0 {
 		t.Fatal("the account was claimed again without a probe")
+	}
+}
+
+// TestClaimTimeoutBoundsAHungClaim: a claim is bounded by ClaimTimeout,
+// not OpTimeout, so the other accounts of its loop wait no longer than
+// that for a master that hangs (the application sets
+// REDIS_TIMEOUT_SECONDS).
+func TestClaimTimeoutBoundsAHungClaim(t *testing.T) {
+	q := &hungAccountQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), sys: "hung", claimed: make(chan struct{})}
+	q.hung.Store(true)
+	const claimTimeout = 50 * time.Millisecond
+	h := newHarness(t, q, func(o *Options) {
+		o.Shards = 1 // both accounts on one loop
+		o.OpTimeout = time.Hour
+		o.ClaimTimeout = claimTimeout
+	})
+	q.release = make(chan struct{})
+	t.Cleanup(func() { close(q.release) }) // before the harness stops: a claim that hangs must not hold it
+	h.s.setAuto(pdu.StatusOK)
+	h.d.ReceiversChanged("hung", 1)
+	h.schedule(receipt("00000000000000A0", "hung", 0))
+	select {
+	case <-q.claimed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no claim of the hung account")
+	}
+	if b := time.Duration(q.budget.Load()); b < 0 || b > claimTimeout {
+		t.Fatalf("the claim had %v to run, want at most ClaimTimeout (%v)", b, claimTimeout)
+	}
+	// The loop is free again once the claim has timed out: the other
+	// account's receipt goes out (with OpTimeout it would wait an hour).
+	h.d.ReceiversChanged("ok", 1)
+	h.schedule(receipt("00000000000000B1", "ok", 0))
+	if got := h.s.next(t); got.id() != "00000000000000B1" {
+		t.Fatalf("delivered %s, want the healthy account's receipt", got.id())
 	}
 }
 

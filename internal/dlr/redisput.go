@@ -56,8 +56,61 @@ type groupCommit struct {
 	committing int // requests taken by committers and not finished yet
 	// hung is set while the last commit ran out of time: Redis is taken
 	// to be hung, and a commit then ends CommitTimeout after its oldest
-	// receipt was queued (see commitDeadline).
-	hung atomic.Bool
+	// receipt was queued (see commitDeadline). On a Cluster, hungNodes
+	// holds that per master instead (by address), so that a batch of a
+	// hung master's accounts alone (the outage buffer trying them again)
+	// does not cut short the next batch of the healthy masters' ones.
+	hung      atomic.Bool
+	hungMu    sync.Mutex
+	hungNodes map[string]bool
+	// detached holds the hung masters whose groups a committer left to a
+	// goroutine of their own (commit): one at a time per master.
+	detached map[string]bool
+}
+
+// detach reports whether the groups of the master at addr may be left to
+// a goroutine of their own: the master is taken to be hung, and no such
+// goroutine runs for it yet. If so it is marked until undetach.
+func (g *groupCommit) detach(addr string) bool {
+	g.hungMu.Lock()
+	defer g.hungMu.Unlock()
+	if !g.hungNodes[addr] || g.detached[addr] {
+		return false
+	}
+	if g.detached == nil {
+		g.detached = make(map[string]bool, 1)
+	}
+	g.detached[addr] = true
+	return true
+}
+
+// undetach ends what detach started.
+func (g *groupCommit) undetach(addr string) {
+	g.hungMu.Lock()
+	defer g.hungMu.Unlock()
+	delete(g.detached, addr)
+}
+
+// nodeHung reports whether the last pipeline to the master at addr ran out
+// of time having stored nothing.
+func (g *groupCommit) nodeHung(addr string) bool {
+	g.hungMu.Lock()
+	defer g.hungMu.Unlock()
+	return g.hungNodes[addr]
+}
+
+// setNodeHung records how the last pipeline to the master at addr ended.
+func (g *groupCommit) setNodeHung(addr string, hung bool) {
+	g.hungMu.Lock()
+	defer g.hungMu.Unlock()
+	if !hung {
+		delete(g.hungNodes, addr)
+		return
+	}
+	if g.hungNodes == nil {
+		g.hungNodes = make(map[string]bool, 1)
+	}
+	g.hungNodes[addr] = true
 }
 
 // backlog is how many requests wait for Redis, in waiting or in a
@@ -272,10 +325,12 @@ func (q *RedisQueue) commitAll() {
 		// cancellation aborts it; commitDeadline bounds it.
 		ctx, cancel := context.WithDeadline(context.Background(), q.commitDeadline(batch[0].at))
 		stored, timedOut := q.commit(ctx, batch)
-		// Hung: nothing stored, out of time. A Cluster master that
-		// died fails only its accounts' groups; the others' receipts,
-		// queued meanwhile, keep a whole timeout.
-		g.hung.Store(!stored && timedOut)
+		// Hung: nothing stored, out of time. On a Cluster pipelineNode
+		// keeps that per master: one that hangs fails only its
+		// accounts' groups, and the others' receipts, queued
+		// meanwhile, keep a whole timeout.
+		_, cluster := q.c.(*redis.ClusterClient)
+		g.hung.Store(!cluster && !stored && timedOut)
 		cancel()
 		clear(batch)
 	}
@@ -333,17 +388,73 @@ type putGroup struct {
 // and whether any failed by running out of time.
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedOut bool) {
 	groups := q.groupBatch(batch)
+	cc, cluster := q.c.(*redis.ClusterClient)
+	if !cluster {
+		return q.commitGroups(ctx, groups, func(gs []*putGroup, byHash bool) { q.pipelineGroups(ctx, q.c, gs, byHash) })
+	}
+	byNode := groupsByNode(ctx, cc, groups)
+	for node, gs := range byNode {
+		if node == nil || !q.put.detach(node.Options().Addr) {
+			continue
+		}
+		// A master taken to be hung: its groups end by themselves
+		// (pipelineNode's deadline) and the committer goes on with the
+		// next batch rather than hold the healthy masters' receipts
+		// behind them. One such commit per master at a time.
+		// The commit's context ends when the committer moves on: the
+		// goroutine keeps its deadline only. The committer reuses its
+		// batch, which the groups point into: they get copies.
+		delete(byNode, node)
+		dl, _ := ctx.Deadline()
+		for _, g := range gs {
+			own := make([]putReq, len(g.reqs))
+			for i, r := range g.reqs {
+				own[i] = *r
+				g.reqs[i] = &own[i]
+			}
+		}
+		go func() {
+			defer q.put.undetach(node.Options().Addr)
+			dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
+			defer cancel()
+			q.commitNode(dctx, cc, node, gs)
+		}()
+	}
+	if len(byNode) == 1 { // the usual batch: no goroutine
+		for node, gs := range byNode {
+			return q.commitNode(ctx, cc, node, gs)
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for node, gs := range byNode {
+		wg.Go(func() {
+			s, t := q.commitNode(ctx, cc, node, gs)
+			mu.Lock()
+			stored, timedOut = stored || s, timedOut || t
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return stored, timedOut
+}
+
+// commitGroups writes groups with run (by hash, then by text where Redis
+// answered NOSCRIPT), records what Redis answered and tells the callers.
+// It reports whether any group was stored and whether any failed by
+// running out of time.
+func (q *RedisQueue) commitGroups(ctx context.Context, groups []*putGroup, run func(gs []*putGroup, byHash bool)) (stored, timedOut bool) {
 	// By hash first (40 octets instead of the text). A node without the
 	// script answers NOSCRIPT for its groups only, which are sent again
 	// with the text; EVAL caches it there for the next batch. No SCRIPT
 	// LOAD here: on a Cluster it goes to every node, and one dead node
 	// would spend the healthy accounts' commit time.
-	q.runGroups(ctx, groups, true)
+	run(groups, true)
 	if again := noScriptGroups(groups); len(again) > 0 {
 		for _, g := range again {
 			g.cmd, g.err = nil, nil
 		}
-		q.runGroups(ctx, again, false)
+		run(again, false)
 	}
 	q.recordGroups(groups)
 	// Before the answers: an account is in Paccounts (the sweeps' list)
@@ -352,8 +463,12 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedO
 	q.listAccounts(ctx, groups)
 	// Answered by Redis (or failed): out of dlr_commit_backlog before the
 	// callers hear of it.
+	n := 0
+	for _, g := range groups {
+		n += len(g.reqs)
+	}
 	q.put.mu.Lock()
-	q.put.committing -= len(batch)
+	q.put.committing -= n
 	q.put.mu.Unlock()
 	for _, g := range groups {
 		err := g.err
@@ -368,6 +483,44 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedO
 		}
 	}
 	return stored, timedOut
+}
+
+// groupsByNode sorts groups by the master of their slot; those whose
+// master is not known (an error set on them) come under nil.
+func groupsByNode(ctx context.Context, cc *redis.ClusterClient, groups []*putGroup) map[*redis.Client][]*putGroup {
+	byNode := make(map[*redis.Client][]*putGroup)
+	for _, g := range groups {
+		node, err := cc.MasterForKey(ctx, g.keys[0])
+		if err != nil {
+			g.err = err
+			node = nil
+		}
+		byNode[node] = append(byNode[node], g)
+	}
+	return byNode
+}
+
+// commitNode is commitGroups for the groups of one Cluster master (nil:
+// the groups whose master is not known, failed already). Each master's
+// groups are answered as soon as that master has answered: the callers
+// of a healthy master's accounts do not wait for one that hangs. Their
+// pipeline goes to the master directly with WAIT (WAIT has no key to
+// route by), otherwise through the Cluster client, which follows
+// redirections. One pipeline for all masters would let a master that
+// hangs fail every account's put: go-redis retries a node's failed
+// commands, and when the context ends during that retry's wait it sets
+// the error on every command of the pipeline, those other masters had
+// answered included.
+func (q *RedisQueue) commitNode(ctx context.Context, cc *redis.ClusterClient, node *redis.Client, gs []*putGroup) (stored, timedOut bool) {
+	var c redis.Cmdable = cc
+	if q.o.WaitReplicas > 0 {
+		c = node
+	}
+	return q.commitGroups(ctx, gs, func(gs []*putGroup, byHash bool) {
+		if node != nil {
+			q.pipelineNode(ctx, node, c, gs, byHash)
+		}
+	})
 }
 
 // isTimeout reports whether err is a call running out of time: its
@@ -537,46 +690,39 @@ func (g *putGroup) putArgs(plain bool) {
 	g.text.Reset()
 }
 
-// runGroups sends every group's script and, with WaitReplicas, WAIT on
-// each master written to. On a Cluster the groups go in one pipeline per
-// master, at once: with WAIT to the master directly (WAIT has no key to
-// route by), otherwise on the Cluster client, which follows redirections.
-// One pipeline for all masters would let a master that hangs fail every
-// account's put: go-redis retries a node's failed commands, and when the
-// context ends during that retry's wait it sets the error on every
-// command of the pipeline, those other masters had answered included.
-func (q *RedisQueue) runGroups(ctx context.Context, groups []*putGroup, byHash bool) {
-	cc, cluster := q.c.(*redis.ClusterClient)
-	if !cluster {
-		q.pipelineGroups(ctx, q.c, groups, byHash)
-		return
+// pipelineNode is pipelineGroups for the groups of one Cluster master.
+// While the master is taken to be hung (its last pipeline stored nothing
+// by its deadline) its groups end CommitTimeout after the oldest of their
+// receipts was queued, as commitDeadline does for a whole single server:
+// they do not wait out a second timeout behind the first.
+func (q *RedisQueue) pipelineNode(ctx context.Context, node *redis.Client, c redis.Cmdable, gs []*putGroup, byHash bool) {
+	addr := node.Options().Addr
+	if q.put.nodeHung(addr) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, oldestQueued(gs).Add(q.o.CommitTimeout))
+		defer cancel()
 	}
-	byNode := make(map[*redis.Client][]*putGroup)
-	for _, g := range groups {
-		node, err := cc.MasterForKey(ctx, g.keys[0])
-		if err != nil {
-			g.err = err
-			continue
+	q.pipelineGroups(ctx, c, gs, byHash)
+	stored, timedOut := false, false
+	for _, g := range gs {
+		if g.err == nil {
+			stored = true
+		} else if isTimeout(g.err) {
+			timedOut = true
 		}
-		byNode[node] = append(byNode[node], g)
 	}
-	on := func(node *redis.Client) redis.Cmdable {
-		if q.o.WaitReplicas > 0 {
-			return node
+	q.put.setNodeHung(addr, !stored && timedOut)
+}
+
+// oldestQueued is when the oldest receipt of gs was queued.
+func oldestQueued(gs []*putGroup) time.Time {
+	var t time.Time
+	for _, g := range gs {
+		if len(g.reqs) > 0 && (t.IsZero() || g.reqs[0].at.Before(t)) {
+			t = g.reqs[0].at
 		}
-		return cc
 	}
-	if len(byNode) == 1 { // the usual batch: no goroutine
-		for node, gs := range byNode {
-			q.pipelineGroups(ctx, on(node), gs, byHash)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	for node, gs := range byNode {
-		wg.Go(func() { q.pipelineGroups(ctx, on(node), gs, byHash) })
-	}
-	wg.Wait()
+	return t
 }
 
 // pipelineGroups runs groups in one pipeline on c, ending with WAIT when
