@@ -8,3 +8,6 @@ const HashedSlot = hashedSlot
 
 // CleanUp runs the cache's pending maintenance (eviction) now.
 func (m *Memory[V]) CleanUp() { m.c.CleanUp() }
+
+// WaitProbes waits for the probes the cache started.
+func (r *Redis) WaitProbes() { r.probes.Wait() }

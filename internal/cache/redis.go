@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,8 +28,10 @@ type RedisOptions struct {
 	Prefix string
 	// OpTimeout bounds every Redis operation (default 100 ms).
 	OpTimeout time.Duration
-	// RetryAfter is how long the cache stays "down" before one request probes
-	// Redis again; in between, calls fail fast without network I/O (default 1 s).
+	// RetryAfter is how long the cache stays "down" before one request
+	// starts a probe of Redis (in the background: the request itself fails
+	// fast as the others do); in between, calls fail fast without network
+	// I/O (default 1 s).
 	RetryAfter time.Duration
 	// Logger receives the up→down and down→up transitions (nil: discard).
 	Logger *slog.Logger
@@ -46,11 +49,32 @@ type Redis struct {
 	log        *slog.Logger
 	now        func() time.Time
 
-	down      atomic.Bool
-	nextProbe atomic.Int64 // unix nanos; meaningful while down
+	// whole is the up/down state of a single server or Sentinel set (and
+	// of a Cluster whose slot map is not known). On a Cluster each master
+	// has its own (nodes, by address): a master that hangs or dies makes
+	// only its own keys cache misses, and only they wait for its probes;
+	// one state for all masters let the hung one's timeouts take the
+	// healthy ones' keys down with it, and then every request for the
+	// hung one's keys in flight waited out OpTimeout after each probe
+	// that a healthy master answered.
+	whole   nodeState
+	cluster *redis.ClusterClient
+	nodesMu sync.Mutex
+	nodes   map[string]*nodeState
 	// refusing is set while Redis answers writes with an error (a full
 	// maxmemory with noeviction, a replica): it still answers reads.
 	refusing atomic.Bool
+	// probes are the probes running (admit): one per down server at
+	// most, each bounded by OpTimeout.
+	probes sync.WaitGroup
+}
+
+// nodeState is whether a Redis server (or all of them) is taken to be
+// down, and when a request may probe it next.
+type nodeState struct {
+	name      string // the master's address; "" for the whole
+	down      atomic.Bool
+	nextProbe atomic.Int64 // unix nanos; meaningful while down
 }
 
 var _ Cache[[]byte] = (*Redis)(nil)
@@ -80,30 +104,59 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	r.cluster, _ = client.(*redis.ClusterClient)
 	return r
+}
+
+// stateOf returns the state of the server holding key: the master of its
+// slot on a Cluster (the whole state while the slot map is not known),
+// else the whole.
+func (r *Redis) stateOf(ctx context.Context, key string) *nodeState {
+	if r.cluster == nil || r.whole.down.Load() {
+		return &r.whole
+	}
+	node, err := r.cluster.MasterForKey(ctx, key)
+	if err != nil {
+		return &r.whole
+	}
+	addr := node.Options().Addr
+	r.nodesMu.Lock()
+	defer r.nodesMu.Unlock()
+	st := r.nodes[addr]
+	if st == nil {
+		if r.nodes == nil {
+			r.nodes = make(map[string]*nodeState)
+		}
+		st = &nodeState{name: addr}
+		r.nodes[addr] = st
+	}
+	return st
 }
 
 // Key returns the Redis key used for key (prefix + key).
 func (r *Redis) Key(key string) string { return r.prefix + key }
 
-// Get returns the bytes stored under key. While Redis is down it returns an
-// error wrapping ErrUnavailable without network I/O, except for one probe per
-// RetryAfter.
+// Get returns the bytes stored under key. While Redis (on a Cluster, the
+// master of key's slot) is down it returns an error wrapping
+// ErrUnavailable without waiting for network I/O; one call per RetryAfter
+// starts a probe in the background.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if err := r.admit(); err != nil {
+	k := r.prefix + key
+	st := r.stateOf(ctx, k)
+	if err := r.admit(st, k); err != nil {
 		return nil, false, err
 	}
 	opCtx, cancel := context.WithTimeout(ctx, r.opTimeout)
 	defer cancel()
-	b, err := r.client.Get(opCtx, r.prefix+key).Bytes()
+	b, err := r.client.Get(opCtx, k).Bytes()
 	if errors.Is(err, redis.Nil) {
-		r.markUp()
+		r.markUp(st)
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, r.fail(ctx, "get", err)
+		return nil, false, r.fail(ctx, st, "get", err)
 	}
-	r.markUp()
+	r.markUp(st)
 	return b, true, nil
 }
 
@@ -112,25 +165,27 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if ttl <= 0 {
 		return nil
 	}
-	if err := r.admit(); err != nil {
+	k := r.prefix + key
+	st := r.stateOf(ctx, k)
+	if err := r.admit(st, k); err != nil {
 		return err
 	}
 	opCtx, cancel := context.WithTimeout(ctx, r.opTimeout)
 	defer cancel()
-	if err := r.client.Set(opCtx, r.prefix+key, value, ttl).Err(); err != nil {
+	if err := r.client.Set(opCtx, k, value, ttl).Err(); err != nil {
 		if writeRefused(err) {
 			// Redis answered and refused the write: it is up, and its
 			// reads still save billed lookups. Only the transitions are
 			// logged (a refused write per lookup would flood the log).
-			r.markUp()
+			r.markUp(st)
 			if r.refusing.CompareAndSwap(false, true) {
 				r.log.Warn("redis.cache.writes_refused", slog.String("error", err.Error()))
 			}
 			return fmt.Errorf("cache: redis set refused: %w", err)
 		}
-		return r.fail(ctx, "set", err)
+		return r.fail(ctx, st, "set", err)
 	}
-	r.markUp()
+	r.markUp(st)
 	if r.refusing.CompareAndSwap(true, false) {
 		r.log.Info("redis.cache.writes_accepted")
 	}
@@ -143,27 +198,57 @@ func (r *Redis) Healthy(ctx context.Context) error {
 	opCtx, cancel := context.WithTimeout(ctx, r.opTimeout)
 	defer cancel()
 	if err := r.client.Ping(opCtx).Err(); err != nil {
-		return r.fail(ctx, "ping", err)
+		return r.fail(ctx, &r.whole, "ping", err)
 	}
-	r.markUp()
+	r.markUp(&r.whole)
 	return nil
 }
 
-// Up reports whether the last operation reached Redis. It does no I/O.
-func (r *Redis) Up() bool { return !r.down.Load() }
+// Up reports whether the last operation reached Redis: every master of a
+// Cluster. It does no I/O.
+func (r *Redis) Up() bool {
+	if r.whole.down.Load() {
+		return false
+	}
+	r.nodesMu.Lock()
+	defer r.nodesMu.Unlock()
+	for _, st := range r.nodes {
+		if st.down.Load() {
+			return false
+		}
+	}
+	return true
+}
 
-// admit lets a call through unless Redis is down and it is not yet time for
-// the next probe. Exactly one caller wins each probe slot.
-func (r *Redis) admit() error {
-	if !r.down.Load() {
+// admit lets a call to st through unless it is down. While it is, the
+// call fails at once; the one caller per RetryAfter that wins the probe
+// slot starts a probe of st (a GET of key, which goes where the call
+// would have gone) on a goroutine of its own, and fails too: no request
+// waits out OpTimeout on a server that may still hang.
+func (r *Redis) admit(st *nodeState, key string) error {
+	if !st.down.Load() {
 		return nil
 	}
 	now := r.now().UnixNano()
-	next := r.nextProbe.Load()
-	if now < next || !r.nextProbe.CompareAndSwap(next, now+int64(r.retryAfter)) {
+	next := st.nextProbe.Load()
+	if now < next || !st.nextProbe.CompareAndSwap(next, now+int64(r.retryAfter)) {
 		return fmt.Errorf("%w: redis down, next probe pending", ErrUnavailable)
 	}
-	return nil
+	r.probes.Add(1)
+	go r.probe(st, key)
+	return fmt.Errorf("%w: redis down, probing it", ErrUnavailable)
+}
+
+// probe asks st for key and marks it up when it answers.
+func (r *Redis) probe(st *nodeState, key string) {
+	defer r.probes.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), r.opTimeout)
+	defer cancel()
+	if err := r.client.Get(ctx, key).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		_ = r.fail(context.Background(), st, "probe", err)
+		return
+	}
+	r.markUp(st)
 }
 
 // writeRefusals are the replies of a Redis that answers reads but refuses
@@ -188,23 +273,28 @@ func writeRefused(err error) bool {
 	return false
 }
 
-func (r *Redis) fail(parent context.Context, op string, err error) error {
+func (r *Redis) fail(parent context.Context, st *nodeState, op string, err error) error {
 	if parent.Err() != nil {
 		// The caller gave up; that says nothing about Redis.
 		return fmt.Errorf("cache: redis %s: %w", op, err)
 	}
-	r.nextProbe.Store(r.now().Add(r.retryAfter).UnixNano())
-	if r.down.CompareAndSwap(false, true) {
-		r.log.Warn("redis.cache.down",
-			slog.String("op", op),
-			slog.String("error", err.Error()),
-			slog.Duration("retry_after", r.retryAfter))
+	st.nextProbe.Store(r.now().Add(r.retryAfter).UnixNano())
+	if st.down.CompareAndSwap(false, true) {
+		attrs := []any{slog.String("op", op), slog.String("error", err.Error()), slog.Duration("retry_after", r.retryAfter)}
+		if st.name != "" {
+			attrs = append(attrs, slog.String("node", st.name))
+		}
+		r.log.Warn("redis.cache.down", attrs...)
 	}
 	return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
 }
 
-func (r *Redis) markUp() {
-	if r.down.CompareAndSwap(true, false) {
+func (r *Redis) markUp(st *nodeState) {
+	if st.down.CompareAndSwap(true, false) {
+		if st.name != "" {
+			r.log.Info("redis.cache.up", slog.String("node", st.name))
+			return
+		}
 		r.log.Info("redis.cache.up")
 	}
 }

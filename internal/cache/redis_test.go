@@ -100,8 +100,14 @@ func TestRedisFailsOpenAndLogsTransitionsOnce(t *testing.T) {
 	}
 	later := now.Add(2 * time.Second)
 	clock.Store(&later)
-	_, _, _ = r.Get(ctx, "1")
-	_, _, _ = r.Get(ctx, "1")
+	// The first call after RetryAfter starts the probe and, like the
+	// second, fails at once: the probe runs apart.
+	for i := range 2 {
+		if _, _, err := r.Get(ctx, "1"); !errors.Is(err, cache.ErrUnavailable) {
+			t.Fatalf("get %d after the retry period: %v, want ErrUnavailable", i, err)
+		}
+	}
+	r.WaitProbes()
 	if got := hook.n.Load(); got != 2 {
 		t.Fatalf("commands after retry period = %d, want 2 (one probe)", got)
 	}
@@ -135,6 +141,12 @@ func TestRedisRecoveryIsLogged(t *testing.T) {
 	down.Store(false)
 	later := now.Add(time.Hour)
 	clock.Store(&later)
+	// The call that finds the probe due starts it and is a miss; the
+	// probe brings the cache back.
+	if _, _, err := r.Get(ctx, "k"); !errors.Is(err, cache.ErrUnavailable) {
+		t.Fatalf("the call that starts the probe: %v, want ErrUnavailable", err)
+	}
+	r.WaitProbes()
 	if _, _, err := r.Get(ctx, "k"); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}
