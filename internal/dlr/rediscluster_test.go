@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,5 +265,71 @@ func TestCommitWithAHungMasterStoresTheOthers(t *testing.T) {
 	defer cancel2()
 	if stored, timedOut := q.commit(ctx2, batch[:1]); stored || !timedOut {
 		t.Fatalf("a commit of the hung account alone: stored %v, timed out %v; want nothing stored, out of time", stored, timedOut)
+	}
+}
+
+// TestHungMasterCommitGoesOnWithoutTheCommitter: once a commit to a
+// Cluster master stored nothing by its deadline, the master is taken to
+// be hung and its groups of the next batch are committed on a goroutine
+// of their own: commit returns at once, and the receipts are still
+// answered, from copies (the committer clears and reuses its batch).
+func TestHungMasterCommitGoesOnWithoutTheCommitter(t *testing.T) {
+	c := oneNodeCluster(t)
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a", CommitTimeout: 2 * time.Second})
+	if err := q.Put(context.Background(), receipt("00000000000000E1", "warm", time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	hook := &switchHook{}
+	c.AddHook(hook)
+	hook.hang.Store(true)
+	hung := []putReq{{kind: kindPut, r: receipt("00000000000000D1", "dead", time.Second), at: time.Now(), h: putHooks{done: func(error) {}}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if stored, timedOut := q.commit(ctx, hung); stored || !timedOut {
+		t.Fatalf("the first commit to the hung master: stored %v, timed out %v; want nothing stored, out of time", stored, timedOut)
+	}
+
+	// The master answers again, but is still taken to be hung: the next
+	// batch goes to a goroutine, and commit does not wait for it.
+	hook.hang.Store(false)
+	done := make(chan string, 1)
+	batch := []putReq{{kind: kindPut, r: receipt("00000000000000A1", "alive", time.Second), at: time.Now()}}
+	batch[0].h = putHooks{done: func(err error) {
+		if err != nil {
+			t.Errorf("put: %v", err)
+		}
+		done <- "00000000000000A1"
+	}}
+	q.put.committing += len(batch)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	if stored, timedOut := q.commit(ctx2, batch); stored || timedOut {
+		t.Fatalf("a commit left to its goroutine: stored %v, timed out %v; want neither (not waited for)", stored, timedOut)
+	}
+	cancel2()    // as the committer does once commit returns
+	clear(batch) // and then reuses its batch
+	if id := <-done; id != "00000000000000A1" {
+		t.Fatalf("answered %s", id)
+	}
+	if rs, err := q.Claim(context.Background(), "alive", time.Now().Add(2*time.Second), time.Minute, 10); err != nil || len(rs) != 1 || rs[0].MessageID != "00000000000000A1" {
+		t.Fatalf("claimed %v, %v; want the receipt stored", rs, err)
+	}
+}
+
+// switchHook makes every pipeline wait until its context ends while hang
+// is set, as a Cluster master that hangs.
+type switchHook struct{ hang atomic.Bool }
+
+func (h *switchHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *switchHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *switchHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !h.hang.Load() {
+			return next(ctx, cmds)
+		}
+		<-ctx.Done()
+		for _, c := range cmds {
+			c.SetErr(ctx.Err())
+		}
+		return ctx.Err()
 	}
 }
