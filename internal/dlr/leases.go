@@ -72,13 +72,17 @@ func (q *RedisQueue) TakeBackLeases(ctx context.Context, before time.Time) (int,
 // heartbeat's (its key lives outside the accounts' slots).
 func (q *RedisQueue) Maintain(ctx context.Context) error {
 	var errs []error
-	if err := q.c.Set(ctx, q.heartbeatKey(q.o.InstanceID), time.Now().UTC().Format(time.RFC3339), q.o.Heartbeat).Err(); err != nil {
+	hctx, cancel := q.callCtx(ctx)
+	if err := q.c.Set(hctx, q.heartbeatKey(q.o.InstanceID), time.Now().UTC().Format(time.RFC3339), q.o.Heartbeat).Err(); err != nil {
 		errs = append(errs, redisErr("heartbeat", err))
 	}
+	cancel()
 	if err := q.takeBackLostClaims(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	q.listAccounts(ctx, nil) // accounts a failed commit could not list
+	lctx, cancel := q.callCtx(ctx)
+	q.listAccounts(lctx, nil) // accounts a failed commit could not list
+	cancel()
 	accounts, err := q.accounts(ctx)
 	if err != nil {
 		errs = append(errs, redisErr("maintain", err))
@@ -86,14 +90,23 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 	alive := map[string]bool{q.o.InstanceID: true}
 	// One pipeline for every account's lessees (a sweep must not cost a
 	// round trip per account); accounts without leases cost nothing more.
+	// One per master on a Cluster (eachMaster): a hung one fails its own
+	// accounts' only.
 	cmds := make([]*redis.StringSliceCmd, len(accounts))
-	_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, sys := range accounts {
-			cmds[i] = p.SMembers(ctx, q.lesseesKey(sys))
-		}
-		return nil
-	})
+	for _, err := range q.eachMaster(ctx, accounts, func(idx []int) {
+		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range idx {
+				cmds[i] = p.SMembers(ctx, q.lesseesKey(accounts[i]))
+			}
+			return nil
+		})
+	}) {
+		errs = append(errs, redisErr("maintain", err))
+	}
 	for i, sys := range accounts {
+		if cmds[i] == nil {
+			continue // its master is not known: in errs
+		}
 		lessees, err := cmds[i].Result()
 		if err != nil {
 			errs = append(errs, redisErr("maintain "+sys, err))
@@ -102,7 +115,9 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 		for _, l := range lessees {
 			live, known := alive[l]
 			if !known {
-				n, err := q.c.Exists(ctx, q.heartbeatKey(l)).Result()
+				hctx, cancel := q.callCtx(ctx)
+				n, err := q.c.Exists(hctx, q.heartbeatKey(l)).Result()
+				cancel()
 				if err != nil {
 					errs = append(errs, redisErr("heartbeat of "+l, err))
 					continue

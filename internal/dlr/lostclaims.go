@@ -134,25 +134,40 @@ func (c *claimLeases) accounts() []string {
 // sweep: one failed round trip per account while its part of Redis does
 // not answer.
 func (q *RedisQueue) takeBackLostClaims(ctx context.Context) error {
+	// The claims of the accounts of a master that hangs are lost ones:
+	// each master's accounts apart (eachMaster), so that they do not
+	// spend the sweep's time before the other masters' are reached.
+	accounts := q.claims.accounts()
+	var mu sync.Mutex
 	var errs []error
-	for _, sys := range q.claims.accounts() {
-		lost := q.claims.take(sys)
-		all := true
-		for i, until := range lost {
-			n, err := q.reclaimClaim(ctx, sys, until)
-			if err != nil {
-				q.countForgotten(ctx, sys, q.claims.putBack(sys, lost[i:]))
+	for _, err := range q.eachMaster(ctx, accounts, func(idx []int) {
+		for _, i := range idx {
+			if err := q.takeBackLostClaimsOf(ctx, accounts[i]); err != nil {
+				mu.Lock()
 				errs = append(errs, err)
-				all = false
-				break
-			}
-			if n > 0 {
-				q.log.Info("dlr.lost_claim_taken_back", "system_id", sys, "receipts", n)
+				mu.Unlock()
 			}
 		}
-		if all {
-			q.forgetLog.Succeeded(ctx, sys) // the next forgotten one is logged at once
-		}
+	}) {
+		errs = append(errs, redisErr("take back a lost claim", err))
 	}
 	return errors.Join(errs...)
+}
+
+// takeBackLostClaimsOf takes back the lost claims of sys, oldest first,
+// up to the first that fails; that one and the rest are remembered again.
+func (q *RedisQueue) takeBackLostClaimsOf(ctx context.Context, sys string) error {
+	lost := q.claims.take(sys)
+	for i, until := range lost {
+		n, err := q.reclaimClaim(ctx, sys, until)
+		if err != nil {
+			q.countForgotten(ctx, sys, q.claims.putBack(sys, lost[i:]))
+			return err
+		}
+		if n > 0 {
+			q.log.Info("dlr.lost_claim_taken_back", "system_id", sys, "receipts", n)
+		}
+	}
+	q.forgetLog.Succeeded(ctx, sys) // the next forgotten one is logged at once
+	return nil
 }

@@ -347,6 +347,15 @@ func finalValue(o Outcome) string {
 	return strconv.Itoa(int(o.State)) + ":" + strconv.FormatInt(o.At.UnixMilli(), 10)
 }
 
+// callCtx bounds one call on a key outside the accounts' slots (the
+// accounts set, the instances' heartbeats) by CommitTimeout within ctx:
+// on a Cluster the master holding it may hang while the others answer,
+// and the Redis client would try the call again until ctx ends, leaving
+// nothing of it for the healthy masters' accounts.
+func (q *RedisQueue) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, q.o.CommitTimeout)
+}
+
 func redisErr(op string, err error) error { return fmt.Errorf("dlr: redis %s: %w", op, err) }
 func scoreMillis(t time.Time) int64       { return unixNano(t) / int64(time.Millisecond) }
 func millisTime(ms float64) time.Time     { return time.UnixMilli(int64(ms)).UTC() }
@@ -778,31 +787,55 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 	asked := len(systems)
 	systems = q.withWrittenAccounts(systems)
 	out := make([]int, len(systems))
+	for i := range out {
+		out[i] = -1 // until counted
+	}
+	var mu sync.Mutex
+	var errs []error
+	unknown := q.eachMaster(ctx, systems, func(idx []int) {
+		e := q.countOnMaster(ctx, systems, idx, out)
+		mu.Lock()
+		errs = append(errs, e...)
+		mu.Unlock()
+	})
+	if err := errors.Join(append(errs, unknown...)...); err != nil {
+		return out[:asked], redisErr("pending counts", err)
+	}
+	return out[:asked], nil
+}
+
+// countOnMaster counts systems[idx] (one master's accounts, or all of
+// them off a Cluster) into out in one pipeline: by hash, then once more
+// by text if Redis lost its scripts (a promoted replica has none). The
+// second pass stays on the master's own goroutine: after the first pass
+// of every master it would wait for a hung one.
+func (q *RedisQueue) countOnMaster(ctx context.Context, systems []string, idx []int, out []int) []error {
 	var errs []error
 	for _, byHash := range []bool{true, false} {
 		errs = errs[:0]
 		noScript := false
-		cmds := make([]*redis.Cmd, len(systems))
+		cmds := make([]*redis.Cmd, len(idx))
+		expected, markers, checks := make([]string, len(idx)), make([]string, len(idx)), make([]seqCheck, len(idx))
 		q.mu.Lock()
-		expected, markers := make([]string, len(systems)), make([]string, len(systems))
-		checks := make([]seqCheck, len(systems))
-		for i, sys := range systems {
-			expected[i], markers[i], checks[i] = q.epochs[sys], q.markerLocked(sys), q.seqCheckLocked(sys)
+		for j, i := range idx {
+			sys := systems[i]
+			expected[j], markers[j], checks[j] = q.epochs[sys], q.markerLocked(sys), q.seqCheckLocked(sys)
 		}
 		q.mu.Unlock()
 		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, sys := range systems {
-				keys := q.countKeys(sys)
+			for j, i := range idx {
+				keys := q.countKeys(systems[i])
 				if byHash {
-					cmds[i] = q.s.count.EvalSha(ctx, p, keys, expected[i], markers[i])
+					cmds[j] = q.s.count.EvalSha(ctx, p, keys, expected[j], markers[j])
 				} else {
-					cmds[i] = q.s.count.Eval(ctx, p, keys, expected[i], markers[i])
+					cmds[j] = q.s.count.Eval(ctx, p, keys, expected[j], markers[j])
 				}
 			}
 			return nil
 		})
-		for i, sys := range systems {
-			res, err := cmds[i].Slice()
+		for j, i := range idx {
+			sys := systems[i]
+			res, err := cmds[j].Slice()
 			if err == nil && len(res) != 6 {
 				err = fmt.Errorf("%w: count reply of %d values, want 6", ErrCorrupt, len(res))
 			}
@@ -812,16 +845,13 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 				out[i] = -1
 				continue
 			}
-			out[i] = q.recordCount(sys, res, checks[i])
+			out[i] = q.recordCount(sys, res, checks[j])
 		}
 		if !noScript {
 			break
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return out[:asked], redisErr("pending counts", err)
-	}
-	return out[:asked], nil
+	return errs
 }
 
 // withWrittenAccounts returns systems and, after them, the accounts not
@@ -1003,7 +1033,9 @@ func (q *RedisQueue) Accounts(ctx context.Context) ([]string, error) {
 // accounts returns the accounts to sweep: Paccounts, or when it cannot
 // be read, those this process wrote to.
 func (q *RedisQueue) accounts(ctx context.Context) ([]string, error) {
-	all, err := q.c.SMembers(ctx, q.accountsKey()).Result()
+	cctx, cancel := q.callCtx(ctx)
+	all, err := q.c.SMembers(cctx, q.accountsKey()).Result()
+	cancel()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	seen := make(map[string]bool, len(all))
@@ -1028,20 +1060,40 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Rece
 		errs = append(errs, redisErr("expire", aerr))
 	}
 	val := finalValue(Outcome{State: pdu.StateExpired, At: now})
-	for _, sys := range accounts {
-		if len(out) >= max {
-			break
+	// The accounts of each master one after another, the masters at
+	// once; max is shared between them.
+	var mu sync.Mutex
+	left := max
+	unknown := q.eachMaster(ctx, accounts, func(idx []int) {
+		for _, i := range idx {
+			sys := accounts[i]
+			mu.Lock()
+			n := left
+			mu.Unlock()
+			if n <= 0 {
+				return
+			}
+			k := q.accountKeys(sys)
+			bucket, until := q.doneBucket(sys, time.Now())
+			keys := []string{k[0], k[1], k[2], k[3], bucket, q.lesseesKey(sys)}
+			pairs, err := q.s.expire.Run(ctx, q.c, keys, millisArg(now), n, val, until, q.leaseKey(sys, ""), q.o.InstanceID).StringSlice()
+			mu.Lock()
+			if err != nil {
+				errs = append(errs, redisErr("expire "+sys, err))
+				mu.Unlock()
+				continue
+			}
+			left -= len(pairs) / 2
+			mu.Unlock()
+			q.removed(sys, -1, len(pairs)/2)
+			rs := q.decodeExpired(sys, pairs)
+			mu.Lock()
+			out = append(out, rs...)
+			mu.Unlock()
 		}
-		k := q.accountKeys(sys)
-		bucket, until := q.doneBucket(sys, time.Now())
-		keys := []string{k[0], k[1], k[2], k[3], bucket, q.lesseesKey(sys)}
-		pairs, err := q.s.expire.Run(ctx, q.c, keys, millisArg(now), max-len(out), val, until, q.leaseKey(sys, ""), q.o.InstanceID).StringSlice()
-		if err != nil {
-			errs = append(errs, redisErr("expire "+sys, err))
-			continue
-		}
-		q.removed(sys, -1, len(pairs)/2)
-		out = append(out, q.decodeExpired(sys, pairs)...)
+	})
+	for _, err := range unknown {
+		errs = append(errs, redisErr("expire", err))
 	}
 	return out, errors.Join(errs...)
 }
