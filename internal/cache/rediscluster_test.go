@@ -15,22 +15,12 @@ import (
 	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 )
 
-// keyOn returns a cache key (without the prefix) whose slot is served by
-// the master at addr.
+// keyOn returns a cache key (without the prefix) whose slot the master
+// at addr serves.
 func keyOn(t *testing.T, c *redis.ClusterClient, prefix, addr string) string {
 	t.Helper()
-	for i := range 1000 {
-		k := "4479" + strconv.Itoa(1000000+i)
-		node, err := c.MasterForKey(context.Background(), prefix+k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if node.Options().Addr == addr {
-			return k
-		}
-	}
-	t.Fatalf("no key on %s", addr)
-	return ""
+	k := redistest.KeyOn(t, c, addr, func(i int) string { return prefix + "4479" + strconv.Itoa(1000000+i) })
+	return strings.TrimPrefix(k, prefix)
 }
 
 // TestClusterMasterDownMissesOnlyItsKeys: on a Cluster, a master that

@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,18 +15,12 @@ import (
 // accountOn returns an account name whose slot the master at addr serves.
 func accountOn(t *testing.T, c *redis.ClusterClient, q *RedisQueue, addr string) string {
 	t.Helper()
-	for i := range 1000 {
-		sys := "acct" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26%26))
-		node, err := c.MasterForKey(context.Background(), q.accountKeys(sys)[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if node.Options().Addr == addr {
-			return sys
-		}
-	}
-	t.Fatalf("no account on %s", addr)
-	return ""
+	var sys string
+	redistest.KeyOn(t, c, addr, func(i int) string {
+		sys = "acct" + strconv.Itoa(i)
+		return q.accountKeys(sys)[0]
+	})
+	return sys
 }
 
 // TestSweepOfHealthyMastersGoesOnWhileOneHangs: on a Cluster whose

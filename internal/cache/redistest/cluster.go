@@ -111,3 +111,21 @@ func waitFor(t testing.TB, what string, ok func() bool) {
 		}
 	}
 }
+
+// KeyOn returns the first key(i), i = 0, 1, …, whose slot the master at
+// addr serves (a test that freezes one master picks keys on each).
+func KeyOn(t testing.TB, c *redis.ClusterClient, addr string, key func(i int) string) string {
+	t.Helper()
+	for i := range 10_000 {
+		k := key(i)
+		node, err := c.MasterForKey(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node.Options().Addr == addr {
+			return k
+		}
+	}
+	t.Fatalf("no key on %s", addr)
+	return ""
+}
