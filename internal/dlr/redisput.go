@@ -385,7 +385,9 @@ type putGroup struct {
 }
 
 // commit writes batch and reports whether Redis stored any of its groups
-// and whether any failed by running out of time.
+// and whether any failed by running out of time. On a Cluster each
+// master's groups are written and answered on their own (commitNode), at
+// once, and those of a master taken to be hung apart (commitApart).
 func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedOut bool) {
 	groups := q.groupBatch(batch)
 	cc, cluster := q.c.(*redis.ClusterClient)
@@ -394,31 +396,10 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedO
 	}
 	byNode := groupsByNode(ctx, cc, groups)
 	for node, gs := range byNode {
-		if node == nil || !q.put.detach(node.Options().Addr) {
-			continue
+		if node != nil && q.put.detach(node.Options().Addr) {
+			delete(byNode, node)
+			q.commitApart(ctx, cc, node, gs)
 		}
-		// A master taken to be hung: its groups end by themselves
-		// (pipelineNode's deadline) and the committer goes on with the
-		// next batch rather than hold the healthy masters' receipts
-		// behind them. One such commit per master at a time.
-		// The commit's context ends when the committer moves on: the
-		// goroutine keeps its deadline only. The committer reuses its
-		// batch, which the groups point into: they get copies.
-		delete(byNode, node)
-		dl, _ := ctx.Deadline()
-		for _, g := range gs {
-			own := make([]putReq, len(g.reqs))
-			for i, r := range g.reqs {
-				own[i] = *r
-				g.reqs[i] = &own[i]
-			}
-		}
-		go func() {
-			defer q.put.undetach(node.Options().Addr)
-			dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
-			defer cancel()
-			q.commitNode(dctx, cc, node, gs)
-		}()
 	}
 	if len(byNode) == 1 { // the usual batch: no goroutine
 		for node, gs := range byNode {
@@ -437,6 +418,30 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedO
 	}
 	wg.Wait()
 	return stored, timedOut
+}
+
+// commitApart commits gs, the groups of a master taken to be hung and
+// marked by detach, on a goroutine of its own, and returns at once: they
+// end by themselves (pipelineNode's deadline), and the committer goes on
+// with its next batch rather than hold the healthy masters' receipts
+// behind them. The goroutine keeps ctx's deadline only (the committer
+// cancels ctx when it moves on), and copies of the requests: the
+// committer clears and reuses its batch, which the groups point into.
+func (q *RedisQueue) commitApart(ctx context.Context, cc *redis.ClusterClient, node *redis.Client, gs []*putGroup) {
+	for _, g := range gs {
+		own := make([]putReq, len(g.reqs))
+		for i, r := range g.reqs {
+			own[i] = *r
+			g.reqs[i] = &own[i]
+		}
+	}
+	dl, _ := ctx.Deadline()
+	go func() {
+		defer q.put.undetach(node.Options().Addr)
+		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
+		defer cancel()
+		q.commitNode(dctx, cc, node, gs)
+	}()
 }
 
 // commitGroups writes groups with run (by hash, then by text where Redis
