@@ -11,8 +11,8 @@ import (
 // eachMaster runs fn with the indexes of accounts whose slots one Cluster
 // master serves, for every master at once (a goroutine each), and
 // returns an error for each account whose master is not known; elsewhere
-// (one server, Sentinel) it runs fn once with all of them. The sweep's
-// calls go through it so that a master that hangs holds only its own
+// (one server, Sentinel) it runs fn once with all of them. Acks of
+// several accounts and the sweep's calls go through it so that a master that hangs holds only its own
 // accounts' upkeep: one pipeline for all masters fails every command of
 // it once its context ends during a retry (go-redis sets the error on
 // each, those the other masters answered included), and calls made one

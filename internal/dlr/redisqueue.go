@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -563,47 +564,24 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 		// is the HDEL is let through: fall back on the scripts below
 		// (finishing twice is harmless).
 	}
-	// Several accounts: on a Cluster one pipeline per master at once (a
-	// hung master fails its own accounts' acks only: go-redis sets a
-	// pipeline's error on every command of it once its context ends, the
-	// other masters' answered ones included), else one pipeline.
-	cc, cluster := q.c.(*redis.ClusterClient)
-	if !cluster {
-		errs, done := q.finishPipeline(ctx, q.c, o, byAccount)
-		q.recordAcks(done)
-		if err := errors.Join(errs...); err != nil {
-			return redisErr("ack", err)
-		}
-		return nil
-	}
-	byNode := make(map[*redis.Client]map[string][]any)
-	var errs []error
-	for sys, ids := range byAccount {
-		node, err := cc.MasterForKey(ctx, q.accountKeys(sys)[0])
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if byNode[node] == nil {
-			byNode[node] = make(map[string][]any, 1)
-		}
-		byNode[node][sys] = ids
-	}
+	// Several accounts: one pipeline per master at once (eachMaster),
+	// on the Cluster client, which follows a redirection should the slot
+	// have moved meanwhile; off a Cluster one pipeline.
+	accounts := slices.Collect(maps.Keys(byAccount))
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, accts := range byNode {
-		wg.Go(func() {
-			// On the Cluster client, which follows a redirection should
-			// the slot have moved meanwhile.
-			e, done := q.finishPipeline(ctx, cc, o, accts)
-			q.recordAcks(done)
-			mu.Lock()
-			errs = append(errs, e...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	var errs []error
+	unknown := q.eachMaster(ctx, accounts, func(idx []int) {
+		accts := make(map[string][]any, len(idx))
+		for _, i := range idx {
+			accts[accounts[i]] = byAccount[accounts[i]]
+		}
+		e, done := q.finishPipeline(ctx, q.c, o, accts)
+		q.recordAcks(done)
+		mu.Lock()
+		errs = append(errs, e...)
+		mu.Unlock()
+	})
+	if err := errors.Join(append(errs, unknown...)...); err != nil {
 		return redisErr("ack", err)
 	}
 	return nil
