@@ -60,7 +60,7 @@ type Redis struct {
 	whole   nodeState
 	cluster *redis.ClusterClient
 	nodesMu sync.Mutex
-	nodes   map[string]*nodeState
+	nodes   map[string]*nodeState // the masters that are down
 	// refusing is set while Redis answers writes with an error (a full
 	// maxmemory with noeviction, a replica): it still answers reads.
 	refusing atomic.Bool
@@ -121,15 +121,31 @@ func (r *Redis) stateOf(ctx context.Context, key string) *nodeState {
 	}
 	addr := node.Options().Addr
 	r.nodesMu.Lock()
-	defer r.nodesMu.Unlock()
 	st := r.nodes[addr]
+	r.nodesMu.Unlock()
 	if st == nil {
-		if r.nodes == nil {
-			r.nodes = make(map[string]*nodeState)
-		}
+		// Up: a state of its own, kept only if it fails (track).
 		st = &nodeState{name: addr}
-		r.nodes[addr] = st
 	}
+	return st
+}
+
+// track returns the state kept for st's master, keeping st if there is
+// none: only masters that are down are kept (at most the Cluster's), so
+// addresses of former masters do not pile up.
+func (r *Redis) track(st *nodeState) *nodeState {
+	if st.name == "" {
+		return st
+	}
+	r.nodesMu.Lock()
+	defer r.nodesMu.Unlock()
+	if kept := r.nodes[st.name]; kept != nil {
+		return kept
+	}
+	if r.nodes == nil {
+		r.nodes = make(map[string]*nodeState)
+	}
+	r.nodes[st.name] = st
 	return st
 }
 
@@ -278,6 +294,7 @@ func (r *Redis) fail(parent context.Context, st *nodeState, op string, err error
 		// The caller gave up; that says nothing about Redis.
 		return fmt.Errorf("cache: redis %s: %w", op, err)
 	}
+	st = r.track(st)
 	st.nextProbe.Store(r.now().Add(r.retryAfter).UnixNano())
 	if st.down.CompareAndSwap(false, true) {
 		attrs := []any{slog.String("op", op), slog.String("error", err.Error()), slog.Duration("retry_after", r.retryAfter)}
@@ -292,6 +309,11 @@ func (r *Redis) fail(parent context.Context, st *nodeState, op string, err error
 func (r *Redis) markUp(st *nodeState) {
 	if st.down.CompareAndSwap(true, false) {
 		if st.name != "" {
+			r.nodesMu.Lock()
+			if r.nodes[st.name] == st {
+				delete(r.nodes, st.name)
+			}
+			r.nodesMu.Unlock()
 			r.log.Info("redis.cache.up", slog.String("node", st.name))
 			return
 		}
