@@ -245,6 +245,15 @@ func (a *App) registerRedisPoolGauge() {
 		}
 		return float64(a.rdb.PoolStats().TotalConns)
 	}))
+	a.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hlr_cache_redis_down",
+		Help: "Redis servers (on a Cluster: masters) the HLR cache takes to be down: their keys are cache misses, each probed once per second in the background (0 without Redis).",
+	}, func() float64 {
+		if a.redisCache == nil {
+			return 0
+		}
+		return float64(a.redisCache.DownServers())
+	}))
 }
 
 // Start opens the listeners and starts serving.

@@ -236,6 +236,25 @@ func (r *Redis) Up() bool {
 	return true
 }
 
+// DownServers is how many Redis servers the cache takes to be down: 0
+// or 1 (the whole) on a single server or Sentinel, on a Cluster the
+// masters down, each probed once per RetryAfter (hlr_cache_redis_down).
+// It does no I/O.
+func (r *Redis) DownServers() int {
+	if r.whole.down.Load() {
+		return 1
+	}
+	r.nodesMu.Lock()
+	defer r.nodesMu.Unlock()
+	n := 0
+	for _, st := range r.nodes {
+		if st.down.Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // admit lets a call to st through unless it is down. While it is, the
 // call fails at once; the one caller per RetryAfter that wins the probe
 // slot starts a probe of st (a GET of key, which goes where the call

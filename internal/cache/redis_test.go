@@ -92,8 +92,8 @@ func TestRedisFailsOpenAndLogsTransitionsOnce(t *testing.T) {
 			t.Fatalf("set %d: %v", i, err)
 		}
 	}
-	if r.Up() {
-		t.Fatal("Up after failures")
+	if r.Up() || r.DownServers() != 1 {
+		t.Fatalf("Up = %v, DownServers = %d after failures, want false, 1", r.Up(), r.DownServers())
 	}
 	if got := hook.n.Load(); got != 1 {
 		t.Fatalf("commands sent while down = %d, want 1 (fail fast between probes)", got)
@@ -150,8 +150,8 @@ func TestRedisRecoveryIsLogged(t *testing.T) {
 	if _, _, err := r.Get(ctx, "k"); err != nil {
 		t.Fatalf("after recovery: %v", err)
 	}
-	if !r.Up() {
-		t.Fatal("not up after recovery")
+	if !r.Up() || r.DownServers() != 0 {
+		t.Fatalf("Up = %v, DownServers = %d after recovery, want true, 0", r.Up(), r.DownServers())
 	}
 	if n := strings.Count(logs.String(), "redis.cache.up"); n != 1 {
 		t.Fatalf("up logged %d times:\n%s", n, logs.String())

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
@@ -74,5 +75,80 @@ func TestSweepOfHealthyMastersGoesOnWhileOneHangs(t *testing.T) {
 			t.Fatalf("expired %d of the live account's 2 receipts", len(rs))
 		}
 		t.Fatalf("expired none of the live account's receipts while %s's master hung", hung)
+	}
+}
+
+// TestExpiryOfSeveralMastersKeepsToItsLimit: the masters' accounts expire
+// at once but share the limit of one Expire: each call takes its count
+// from what is left before it runs, so two masters with six expired
+// receipts each give five, five and two, never more than asked for.
+func TestExpiryOfSeveralMastersKeepsToItsLimit(t *testing.T) {
+	c, ms := redistest.Cluster(t, 2)
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a"})
+	ctx := context.Background()
+	for j, sys := range []string{accountOn(t, c, q, ms[0].Addr), accountOn(t, c, q, ms[1].Addr)} {
+		for i := range 6 {
+			r := receipt(strconv.Itoa(j)+"00000000000000"+strconv.Itoa(i), sys, 0)
+			r.ExpiresAt = t0.Add(time.Minute)
+			if err := q.Put(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	seen := make(map[string]bool)
+	for _, want := range []int{5, 5, 2, 0} {
+		rs, err := q.Expire(ctx, t0.Add(time.Hour), 5)
+		if err != nil || len(rs) != want {
+			t.Fatalf("Expire(limit 5) = %d receipts, %v; want %d (seen %d before)", len(rs), err, want, len(seen))
+		}
+		for _, r := range rs {
+			if seen[r.MessageID] {
+				t.Fatalf("%s expired twice", r.MessageID)
+			}
+			seen[r.MessageID] = true
+		}
+	}
+}
+
+// TestLossesOfHealthyMastersSettleWhileOneHangs: a loss found on an
+// account of a healthy master is settled and reported while the master
+// of another lost account hangs. One record after another, the hung
+// master's record spent the sweep's time and the healthy one's failed
+// with it, sweep after sweep.
+func TestLossesOfHealthyMastersSettleWhileOneHangs(t *testing.T) {
+	c, ms := redistest.Cluster(t, 2)
+	reg := prometheus.NewRegistry()
+	lost, err := NewLossCounter(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a", Lost: lost})
+	live, hung := accountOn(t, c, q, ms[0].Addr), accountOn(t, c, q, ms[1].Addr)
+	// A client that has run commands before (as the gateway's has): it
+	// knows the commands' key positions, which a first command asks of
+	// any node, the hung one perhaps.
+	if err := q.Put(context.Background(), receipt("00000000000000A1", live, 0)); err != nil {
+		t.Fatal(err)
+	}
+	q.mu.Lock()
+	q.lossFoundLocked(hung, "t1", 3, "test")
+	q.lossFoundLocked(live, "t2", 4, "test")
+	q.mu.Unlock()
+	if err := ms[1].Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ms[1].Resume() }()
+
+	now := time.Now()
+	for _, at := range []time.Time{now, now.Add(DefaultLossSettle)} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := q.settleLosses(ctx, at)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), hung) {
+			t.Fatalf("settling with %s's master hung: %v, want its error", hung, err)
+		}
+	}
+	if got := metric(t, reg, "dlr_lost_total", "cause="+LostRedisDataLoss); got != 4 {
+		t.Fatalf("dlr_lost_total = %v with %s's master hung, want the 4 lost on the healthy one", got, hung)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -172,20 +173,36 @@ func (q *RedisQueue) settleLosses(ctx context.Context, now time.Time) error {
 	var errs []error
 	done := make(map[[2]string]bool)
 	added := make(map[[2]string]bool)
-	for _, l := range pending {
-		n, settled, err := q.addShare(ctx, l, now, q.o.LossSettle)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	// Each master's losses one after another, the masters at once: a
+	// master that hangs holds only its own accounts' records.
+	accounts := make([]string, len(pending))
+	for i, l := range pending {
+		accounts[i] = l.sys
+	}
+	var mu sync.Mutex
+	unknown := q.eachMaster(ctx, accounts, func(idx []int) {
+		for _, i := range idx {
+			l := pending[i]
+			n, settled, err := q.addShare(ctx, l, now, q.o.LossSettle)
+			mu.Lock()
+			if err != nil {
+				errs = append(errs, err)
+				mu.Unlock()
+				continue
+			}
+			k := [2]string{l.sys, l.token}
+			added[k] = true
+			done[k] = settled
+			mu.Unlock()
+			if settled {
+				q.mu.Lock()
+				q.reportLossLocked(l.sys, n, l.detail)
+				q.mu.Unlock()
+			}
 		}
-		k := [2]string{l.sys, l.token}
-		added[k] = true
-		if settled {
-			done[k] = true
-			q.mu.Lock()
-			q.reportLossLocked(l.sys, n, l.detail)
-			q.mu.Unlock()
-		}
+	})
+	for _, err := range unknown {
+		errs = append(errs, redisErr("settle a loss", err))
 	}
 	q.mu.Lock()
 	kept := q.losses[:0]

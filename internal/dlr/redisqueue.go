@@ -1030,7 +1030,7 @@ func (q *RedisQueue) accounts(ctx context.Context) ([]string, error) {
 
 // Expire runs the expiry script on every account until max receipts are
 // removed. One account's failure does not stop the others.
-func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Receipt, error) {
+func (q *RedisQueue) Expire(ctx context.Context, now time.Time, limit int) ([]Receipt, error) {
 	accounts, aerr := q.accounts(ctx)
 	var out []Receipt
 	var errs []error
@@ -1039,41 +1039,84 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, max int) ([]Rece
 	}
 	val := finalValue(Outcome{State: pdu.StateExpired, At: now})
 	// The accounts of each master one after another, the masters at
-	// once; max is shared between them.
-	var mu sync.Mutex
-	left := max
+	// once, sharing limit (b): a call takes its count from the budget
+	// before it runs, so together they never expire more than limit, and
+	// no more than the master's share of it at a time, so a master that
+	// hangs holds only its share while the others go on.
+	b := expiryBudget{left: limit}
 	unknown := q.eachMaster(ctx, accounts, func(idx []int) {
+		share := limit // one server or master: all of it
+		if len(idx) < len(accounts) {
+			share = max(1, (limit*len(idx)+len(accounts)-1)/len(accounts))
+		}
 		for _, i := range idx {
 			sys := accounts[i]
-			mu.Lock()
-			n := left
-			mu.Unlock()
-			if n <= 0 {
-				return
+			for {
+				n := b.take(share)
+				if n == 0 {
+					return
+				}
+				rs, removed, err := q.expireAccount(ctx, sys, now, n, val)
+				b.give(n - removed)
+				b.add(rs, err)
+				if err != nil || removed < n {
+					break
+				}
 			}
-			k := q.accountKeys(sys)
-			bucket, until := q.doneBucket(sys, time.Now())
-			keys := []string{k[0], k[1], k[2], k[3], bucket, q.lesseesKey(sys)}
-			pairs, err := q.s.expire.Run(ctx, q.c, keys, millisArg(now), n, val, until, q.leaseKey(sys, ""), q.o.InstanceID).StringSlice()
-			mu.Lock()
-			if err != nil {
-				errs = append(errs, redisErr("expire "+sys, err))
-				mu.Unlock()
-				continue
-			}
-			left -= len(pairs) / 2
-			mu.Unlock()
-			q.removed(sys, -1, len(pairs)/2)
-			rs := q.decodeExpired(sys, pairs)
-			mu.Lock()
-			out = append(out, rs...)
-			mu.Unlock()
 		}
 	})
 	for _, err := range unknown {
 		errs = append(errs, redisErr("expire", err))
 	}
-	return out, errors.Join(errs...)
+	return append(out, b.out...), errors.Join(append(errs, b.errs...)...)
+}
+
+// expiryBudget is what the masters' goroutines of one Expire share.
+type expiryBudget struct {
+	mu   sync.Mutex
+	left int
+	out  []Receipt
+	errs []error
+}
+
+// take reserves up to n of the receipts left to expire.
+func (b *expiryBudget) take(n int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n = min(n, b.left)
+	b.left -= n
+	return n
+}
+
+// give returns what a call reserved and did not expire.
+func (b *expiryBudget) give(n int) {
+	b.mu.Lock()
+	b.left += n
+	b.mu.Unlock()
+}
+
+func (b *expiryBudget) add(rs []Receipt, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.out = append(b.out, rs...)
+	if err != nil {
+		b.errs = append(b.errs, err)
+	}
+}
+
+// expireAccount runs the expiry script on sys for at most n receipts and
+// returns those it removed (an undecodable one is only counted) and how
+// many it removed.
+func (q *RedisQueue) expireAccount(ctx context.Context, sys string, now time.Time, n int, val string) ([]Receipt, int, error) {
+	k := q.accountKeys(sys)
+	bucket, until := q.doneBucket(sys, time.Now())
+	keys := []string{k[0], k[1], k[2], k[3], bucket, q.lesseesKey(sys)}
+	pairs, err := q.s.expire.Run(ctx, q.c, keys, millisArg(now), n, val, until, q.leaseKey(sys, ""), q.o.InstanceID).StringSlice()
+	if err != nil {
+		return nil, 0, redisErr("expire "+sys, err)
+	}
+	q.removed(sys, -1, len(pairs)/2)
+	return q.decodeExpired(sys, pairs), len(pairs) / 2, nil
 }
 
 // decodeExpired decodes expired receipts; an undecodable one is already
