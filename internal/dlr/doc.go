@@ -12,7 +12,9 @@
 //     application says so at start-up).
 //   - [RedisQueue] keeps them in Redis: durable, shared by every gateway
 //     instance, with leases (visibility timeouts) so a crashed instance's
-//     receipts are taken over. See docs/receipts.md.
+//     receipts are taken over. Puts are group commits (redisput.go); on
+//     a Cluster a master that is hung or slow gets a lane of its own
+//     (lane.go), so it holds no committer. See docs/receipts.md.
 //   - [BufferedQueue] wraps a queue (the Redis one) and keeps receipts
 //     created during an outage (per account: the accounts whose part of
 //     Redis fails), and the outcome records of receipt-less messages, in

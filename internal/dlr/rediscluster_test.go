@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,10 +235,11 @@ func (h hangAccountHook) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 }
 
 // TestCommitWithAHungMasterStoresTheOthers: a commit whose deadline ends
-// while one account's master does not answer still reports the other
-// accounts' groups stored, so Redis is not taken to be hung (which would
+// while one account's master does not answer still stores the other
+// accounts' groups, so the master is not taken to be hung (which would
 // measure the next commits from their oldest receipt, failing healthy
-// accounts' receipts that queued meanwhile).
+// accounts' receipts that queued meanwhile); a commit of the hung
+// account alone that stores nothing in time marks it hung.
 func TestCommitWithAHungMasterStoresTheOthers(t *testing.T) {
 	c := oneNodeCluster(t)
 	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a"})
@@ -245,52 +248,72 @@ func TestCommitWithAHungMasterStoresTheOthers(t *testing.T) {
 	if err := q.Put(context.Background(), receipt("00000000000000E1", "warm", time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	addr := masterAddr(t, c)
 	c.AddHook(hangAccountHook{tag: "{dead}"})
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	errs := map[string]error{}
-	batch := []putReq{
-		{kind: kindPut, r: receipt("00000000000000D1", "dead", time.Second), at: time.Now()},
-		{kind: kindPut, r: receipt("00000000000000A1", "alive", time.Second), at: time.Now()},
-	}
-	for i := range batch {
-		id := batch[i].r.MessageID
-		batch[i].h = putHooks{done: func(err error) { errs[id] = err }}
+	commit := func(ctx context.Context, batch []putReq) {
+		t.Helper()
+		for i := range batch {
+			id := batch[i].r.MessageID
+			wg.Add(1)
+			batch[i].h = putHooks{done: func(err error) {
+				mu.Lock()
+				errs[id] = err
+				mu.Unlock()
+				wg.Done()
+			}}
+		}
+		q.commit(ctx, batch)
+		wg.Wait() // answered by commit or the lane it left them to
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	stored, timedOut := q.commit(ctx, batch)
-	if !stored || !timedOut || errs["00000000000000A1"] != nil || errs["00000000000000D1"] == nil {
-		t.Fatalf("commit stored=%v timedOut=%v, errors %v; want the live account stored, the hung one out of time", stored, timedOut, errs)
+	commit(ctx, []putReq{
+		{kind: kindPut, r: receipt("00000000000000D1", "dead", time.Second), at: time.Now()},
+		{kind: kindPut, r: receipt("00000000000000A1", "alive", time.Second), at: time.Now()},
+	})
+	if errs["00000000000000A1"] != nil || !isTimeout(errs["00000000000000D1"]) || q.put.nodeHung(addr) {
+		t.Fatalf("errors %v, master hung %v; want the live account stored, the hung one out of time, the master not hung", errs, q.put.nodeHung(addr))
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	if stored, timedOut := q.commit(ctx2, batch[:1]); stored || !timedOut {
-		t.Fatalf("a commit of the hung account alone: stored %v, timed out %v; want nothing stored, out of time", stored, timedOut)
+	commit(ctx2, []putReq{{kind: kindPut, r: receipt("00000000000000D2", "dead", time.Second), at: time.Now()}})
+	if !isTimeout(errs["00000000000000D2"]) || !q.put.nodeHung(addr) {
+		t.Fatalf("a commit of the hung account alone: %v, master hung %v; want out of time, hung", errs["00000000000000D2"], q.put.nodeHung(addr))
 	}
 }
 
-// TestHungMasterCommitGoesOnWithoutTheCommitter: once a commit to a
-// Cluster master stored nothing by its deadline, the master is taken to
-// be hung and its groups of the next batch are committed on a goroutine
-// of their own: commit returns at once, and the receipts are still
-// answered, from copies (the committer clears and reuses its batch).
+// TestHungMasterCommitGoesOnWithoutTheCommitter: a commit does not wait
+// for a master that does not answer: after laneAfter its share is left
+// to run as the master's lane and commit returns; once the master is
+// taken to be hung, its groups of the next batch go to a lane at once.
+// The receipts are still answered, from the batch the committer left to
+// them (it does not reuse a batch a lane holds).
 func TestHungMasterCommitGoesOnWithoutTheCommitter(t *testing.T) {
 	c := oneNodeCluster(t)
 	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a", CommitTimeout: 2 * time.Second})
 	if err := q.Put(context.Background(), receipt("00000000000000E1", "warm", time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	addr := masterAddr(t, c)
 	hook := &switchHook{}
 	c.AddHook(hook)
 	hook.hang.Store(true)
-	hung := []putReq{{kind: kindPut, r: receipt("00000000000000D1", "dead", time.Second), at: time.Now(), h: putHooks{done: func(error) {}}}}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	failed := make(chan error, 1)
+	hung := []putReq{{kind: kindPut, r: receipt("00000000000000D1", "dead", time.Second), at: time.Now(), h: putHooks{done: func(err error) { failed <- err }}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if stored, timedOut := q.commit(ctx, hung); stored || !timedOut {
-		t.Fatalf("the first commit to the hung master: stored %v, timed out %v; want nothing stored, out of time", stored, timedOut)
+	if _, _, kept := q.commit(ctx, hung); !kept {
+		t.Fatal("the first commit to the hung master returned with its answers; want it left to a lane")
+	}
+	if err := <-failed; !isTimeout(err) || !q.put.nodeHung(addr) {
+		t.Fatalf("the hung master's put: %v, hung %v; want out of time, hung", err, q.put.nodeHung(addr))
 	}
 
 	// The master answers again, but is still taken to be hung: the next
-	// batch goes to a goroutine, and commit does not wait for it.
+	// batch goes to a lane at once, and commit does not wait for it.
 	hook.hang.Store(false)
 	done := make(chan string, 1)
 	batch := []putReq{{kind: kindPut, r: receipt("00000000000000A1", "alive", time.Second), at: time.Now()}}
@@ -302,17 +325,33 @@ func TestHungMasterCommitGoesOnWithoutTheCommitter(t *testing.T) {
 	}}
 	q.put.committing += len(batch)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
-	if stored, timedOut := q.commit(ctx2, batch); stored || timedOut {
-		t.Fatalf("a commit left to its goroutine: stored %v, timed out %v; want neither (not waited for)", stored, timedOut)
+	if stored, timedOut, kept := q.commit(ctx2, batch); stored || timedOut || !kept {
+		t.Fatalf("a commit left to a lane: stored %v, timed out %v, kept %v; want neither, kept", stored, timedOut, kept)
 	}
-	cancel2()    // as the committer does once commit returns
-	clear(batch) // and then reuses its batch
+	cancel2() // as the committer does once commit returns
 	if id := <-done; id != "00000000000000A1" {
 		t.Fatalf("answered %s", id)
 	}
 	if rs, err := q.Claim(context.Background(), "alive", time.Now().Add(2*time.Second), time.Minute, 10); err != nil || len(rs) != 1 || rs[0].MessageID != "00000000000000A1" {
 		t.Fatalf("claimed %v, %v; want the receipt stored", rs, err)
 	}
+	if q.put.nodeHung(addr) {
+		t.Fatal("the master is still taken to be hung after it stored the lane's receipts")
+	}
+	for q.put.laneCount() != 0 {
+		runtime.Gosched() // the lane ends once it finds nothing queued
+	}
+}
+
+// masterAddr is the address of c's master as the client knows it (that
+// of its slot map: a node alone does not know its own host).
+func masterAddr(t *testing.T, c *redis.ClusterClient) string {
+	t.Helper()
+	node, err := c.MasterForKey(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node.Options().Addr
 }
 
 // switchHook makes every pipeline wait until its context ends while hang

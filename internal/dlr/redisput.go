@@ -63,32 +63,10 @@ type groupCommit struct {
 	hung      atomic.Bool
 	hungMu    sync.Mutex
 	hungNodes map[string]bool
-	// detached holds the hung masters whose groups a committer left to a
-	// goroutine of their own (commit): one at a time per master.
-	detached map[string]bool
-}
-
-// detach reports whether the groups of the master at addr may be left to
-// a goroutine of their own: the master is taken to be hung, and no such
-// goroutine runs for it yet. If so it is marked until undetach.
-func (g *groupCommit) detach(addr string) bool {
-	g.hungMu.Lock()
-	defer g.hungMu.Unlock()
-	if !g.hungNodes[addr] || g.detached[addr] {
-		return false
-	}
-	if g.detached == nil {
-		g.detached = make(map[string]bool, 1)
-	}
-	g.detached[addr] = true
-	return true
-}
-
-// undetach ends what detach started.
-func (g *groupCommit) undetach(addr string) {
-	g.hungMu.Lock()
-	defer g.hungMu.Unlock()
-	delete(g.detached, addr)
+	// lanes holds, by master address, the groups waiting for the lane of
+	// a Cluster master that is hung or slow (see lane.go): a key is
+	// present while the lane's goroutine runs, one per master at most.
+	lanes map[string][]*putGroup
 }
 
 // nodeHung reports whether the last pipeline to the master at addr ran out
@@ -324,7 +302,7 @@ func (q *RedisQueue) commitAll() {
 		// A batch carries many callers' receipts: no one caller's
 		// cancellation aborts it; commitDeadline bounds it.
 		ctx, cancel := context.WithDeadline(context.Background(), q.commitDeadline(batch[0].at))
-		stored, timedOut := q.commit(ctx, batch)
+		stored, timedOut, kept := q.commit(ctx, batch)
 		// Hung: nothing stored, out of time. On a Cluster pipelineNode
 		// keeps that per master: one that hangs fails only its
 		// accounts' groups, and the others' receipts, queued
@@ -332,6 +310,12 @@ func (q *RedisQueue) commitAll() {
 		_, cluster := q.c.(*redis.ClusterClient)
 		g.hung.Store(!cluster && !stored && timedOut)
 		cancel()
+		if kept {
+			// A lane still works on requests of this batch: it is left
+			// to them, and the next batch gets a slice of its own.
+			batch = nil
+			continue
+		}
 		clear(batch)
 	}
 }
@@ -386,62 +370,42 @@ type putGroup struct {
 
 // commit writes batch and reports whether Redis stored any of its groups
 // and whether any failed by running out of time. On a Cluster each
-// master's groups are written and answered on their own (commitNode), at
-// once, and those of a master taken to be hung apart (commitApart).
-func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedOut bool) {
+// master's groups are written and answered on their own, at once
+// (commitNodes), and those of a master that is hung or slow go to its
+// lane (lane.go); kept then says that requests of batch are still in
+// use after commit returns, and their results are not in stored and
+// timedOut.
+func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedOut, kept bool) {
 	groups := q.groupBatch(batch)
 	cc, cluster := q.c.(*redis.ClusterClient)
 	if !cluster {
-		return q.commitGroups(ctx, groups, func(gs []*putGroup, byHash bool) { q.pipelineGroups(ctx, q.c, gs, byHash) })
+		stored, timedOut = q.commitGroups(ctx, groups, func(gs []*putGroup, byHash bool) { q.pipelineGroups(ctx, q.c, gs, byHash) })
+		return stored, timedOut, false
 	}
 	byNode := groupsByNode(ctx, cc, groups)
 	for node, gs := range byNode {
-		if node != nil && q.put.detach(node.Options().Addr) {
-			delete(byNode, node)
-			q.commitApart(ctx, cc, node, gs)
+		if node == nil {
+			continue
+		}
+		queued, start := q.put.toLane(node.Options().Addr, gs)
+		if !queued {
+			continue
+		}
+		delete(byNode, node)
+		kept = true
+		if start {
+			go q.runLane(cc, node)
 		}
 	}
-	if len(byNode) == 1 { // the usual batch: no goroutine
-		for node, gs := range byNode {
-			return q.commitNode(ctx, cc, node, gs)
-		}
+	if gs, ok := byNode[nil]; ok { // failed already: answered at once
+		delete(byNode, nil)
+		q.commitNode(ctx, cc, nil, gs)
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for node, gs := range byNode {
-		wg.Go(func() {
-			s, t := q.commitNode(ctx, cc, node, gs)
-			mu.Lock()
-			stored, timedOut = stored || s, timedOut || t
-			mu.Unlock()
-		})
+	if len(byNode) == 0 {
+		return false, false, kept
 	}
-	wg.Wait()
-	return stored, timedOut
-}
-
-// commitApart commits gs, the groups of a master taken to be hung and
-// marked by detach, on a goroutine of its own, and returns at once: they
-// end by themselves (pipelineNode's deadline), and the committer goes on
-// with its next batch rather than hold the healthy masters' receipts
-// behind them. The goroutine keeps ctx's deadline only (the committer
-// cancels ctx when it moves on), and copies of the requests: the
-// committer clears and reuses its batch, which the groups point into.
-func (q *RedisQueue) commitApart(ctx context.Context, cc *redis.ClusterClient, node *redis.Client, gs []*putGroup) {
-	for _, g := range gs {
-		own := make([]putReq, len(g.reqs))
-		for i, r := range g.reqs {
-			own[i] = *r
-			g.reqs[i] = &own[i]
-		}
-	}
-	dl, _ := ctx.Deadline()
-	go func() {
-		defer q.put.undetach(node.Options().Addr)
-		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
-		defer cancel()
-		q.commitNode(dctx, cc, node, gs)
-	}()
+	s, t, k := q.commitNodes(ctx, cc, byNode)
+	return s, t, kept || k
 }
 
 // commitGroups writes groups with run (by hash, then by text where Redis

@@ -1,0 +1,74 @@
+package dlr
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
+)
+
+// TestMasterThatStartsToHangHoldsNoCommitter: the first receipt of an
+// account whose Cluster master has just frozen (SIGSTOP), not yet known
+// to be hung, does not hold the committers: a receipt of an account on
+// the healthy master queued after it is stored while the frozen master
+// still holds the first, which is stored once the master answers again.
+// Before lanes the committer waited out CommitTimeout for the frozen
+// master, and every put queued behind it waited with it.
+func TestMasterThatStartsToHangHoldsNoCommitter(t *testing.T) {
+	c, ms := redistest.Cluster(t, 2)
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a", CommitTimeout: 20 * time.Second})
+	live, hung := accountOn(t, c, q, ms[0].Addr), accountOn(t, c, q, ms[1].Addr)
+	ctx := context.Background()
+	for i, sys := range []string{live, hung} { // scripts loaded, slots known
+		if err := q.Put(ctx, receipt("00000000000000B"+string(rune('1'+i)), sys, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ms[1].Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = ms[1].Resume()
+		}
+	}()
+	held := make(chan error, 1)
+	q.PutAsync(receipt("00000000000000C1", hung, 0), func(err error) { held <- err })
+	for !q.put.taken(1) { // a committer has it: the next put is another batch
+		runtime.Gosched()
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := q.Put(pctx, receipt("00000000000000C2", live, 0)); err != nil {
+		t.Fatalf("put of %s on the healthy master while %s's master is frozen: %v", live, hung, err)
+	}
+	select {
+	case err := <-held:
+		t.Fatalf("the frozen master's put answered (%v) before the master was resumed", err)
+	default:
+	}
+
+	if err := ms[1].Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	if err := <-held; err != nil {
+		t.Fatalf("the frozen master's put once it answers again: %v", err)
+	}
+	for _, sys := range []string{live, hung} {
+		if n, err := q.PendingCount(ctx, sys); err != nil || n != 2 {
+			t.Fatalf("%s: %d pending (%v), want 2", sys, n, err)
+		}
+	}
+}
+
+// taken reports whether n requests are in commits and none waits.
+func (g *groupCommit) taken(n int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.committing == n && len(g.waiting) == 0
+}
