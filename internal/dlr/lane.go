@@ -16,12 +16,13 @@ import (
 // still unanswered then is left to run, and its master gets a lane: the
 // groups of the next batches for that master are queued there instead
 // of being written by the committers, and the goroutine of the share
-// left behind, once answered, writes what queued meanwhile (all of it in
-// one pipeline, oldest first), until nothing is queued; then the lane
-// ends and the committers write to the master again. A master taken to
-// be hung (its last pipeline stored nothing in time) gets a lane at its
-// next batch. So one master holds at most one goroutine and one pipeline
-// beyond the committers' own, and the committers go on with the healthy
+// left behind, once answered, writes what queued meanwhile (oldest
+// first, up to putBatchMax receipts per pipeline), until nothing is
+// queued; then the lane ends and the committers write to the master
+// again. A master taken to be hung (its last pipeline stored nothing in
+// time) gets a lane at its next batch. So a master that does not answer
+// holds at most maxCommitters shares left to run (one of them running the
+// lane) and no committer, and the committers go on with the healthy
 // masters' receipts within laneAfter of a master starting to hang, not
 // REDIS_TIMEOUT_SECONDS later: both committers held by the first batches
 // that held a hung master, and every put queued behind them, stalled the
@@ -79,8 +80,10 @@ func (g *groupCommit) openLaneLocked(addr string, gs []*putGroup) {
 	g.lanes[addr] = gs
 }
 
-// nextInLane takes what is queued in the lane of the master at addr; when
-// nothing is, the lane ends and it returns nil.
+// nextInLane takes what is queued in the lane of the master at addr, the
+// oldest groups up to putBatchMax receipts (one group at least, however
+// large), as a committer takes a batch; when nothing is queued, the lane
+// ends and it returns nil.
 func (g *groupCommit) nextInLane(addr string) []*putGroup {
 	g.hungMu.Lock()
 	defer g.hungMu.Unlock()
@@ -89,8 +92,17 @@ func (g *groupCommit) nextInLane(addr string) []*putGroup {
 		delete(g.lanes, addr)
 		return nil
 	}
-	g.lanes[addr] = nil
-	return gs
+	n, i := 0, 0
+	for i < len(gs) && (i == 0 || n+len(gs[i].reqs) <= putBatchMax) {
+		n += len(gs[i].reqs)
+		i++
+	}
+	if i == len(gs) {
+		g.lanes[addr] = nil
+	} else {
+		g.lanes[addr] = gs[i:]
+	}
+	return gs[:i:i]
 }
 
 // lanes is how many masters have a lane (tests).

@@ -3,6 +3,7 @@ package dlr
 import (
 	"context"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,4 +72,38 @@ func (g *groupCommit) taken(n int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.committing == n && len(g.waiting) == 0
+}
+
+// TestLaneTakesUpToABatch: a lane writes what queued oldest first, up to
+// putBatchMax receipts per pipeline (a larger group alone), and ends
+// when nothing is queued.
+func TestLaneTakesUpToABatch(t *testing.T) {
+	group := func(n int) *putGroup { return &putGroup{reqs: make([]*putReq, n)} }
+	var g groupCommit
+	g.hungNodes = map[string]bool{"m": true}
+	if queued, start := g.toLane("m", []*putGroup{group(300), group(300)}); !queued || !start {
+		t.Fatalf("toLane on a hung master without a lane: queued %v, start %v; want both", queued, start)
+	}
+	if queued, start := g.toLane("m", []*putGroup{group(100), group(600), group(1)}); !queued || start {
+		t.Fatalf("toLane on a lane that runs: queued %v, start %v; want queued only", queued, start)
+	}
+	if queued, _ := g.toLane("other", []*putGroup{group(1)}); queued {
+		t.Fatal("toLane queued a group of a master neither hung nor with a lane")
+	}
+	for i, want := range [][]int{{300}, {300, 100}, {600}, {1}} {
+		gs := g.nextInLane("m")
+		got := make([]int, len(gs))
+		for j, x := range gs {
+			got[j] = len(x.reqs)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("pipeline %d of the lane: groups of %v receipts, want %v", i, got, want)
+		}
+	}
+	if gs := g.nextInLane("m"); gs != nil || g.laneCount() != 0 {
+		t.Fatalf("an empty lane gave %d groups, %d lanes left; want it ended", len(gs), g.laneCount())
+	}
+	if !g.openLane("m") || g.openLane("m") {
+		t.Fatal("openLane: want a lane opened once")
+	}
 }
