@@ -17,44 +17,62 @@ import (
 // groups of the next batches for that master are queued there instead
 // of being written by the committers, and the goroutine of the share
 // left behind, once answered, writes what queued meanwhile (oldest
-// first, up to putBatchMax receipts per pipeline), until nothing is
-// queued; then the lane ends and the committers write to the master
-// again. A master taken to be hung (its last pipeline stored nothing in
-// time) gets a lane at its next batch. So a master that does not answer
-// holds at most maxCommitters shares left to run (one of them running the
-// lane) and no committer, and the committers go on with the healthy
-// masters' receipts within laneAfter of a master starting to hang, not
-// REDIS_TIMEOUT_SECONDS later: both committers held by the first batches
-// that held a hung master, and every put queued behind them, stalled the
-// healthy masters' submits for that long.
+// first, up to putBatchMax receipts per pipeline, one pipeline after
+// another). A master taken to be hung (its last pipeline stored nothing
+// in time) gets a lane at its next batch. A lane pipeline answered
+// within laneAfter, the master not hung, closes the lane: it takes no
+// more groups, writes what it holds and ends, and the committers write
+// to the master again.
 //
-// A lane's pipeline ends CommitTimeout after its oldest receipt was
-// queued (a receipt does not wait for the lane and then a whole timeout
-// more); what fails goes to the outage buffer like any failed put. The
-// requests of a batch whose share went to a lane stay in use after
-// commit returns (kept): the committer then leaves that batch to them.
+// So a master that does not answer holds no committer: only the shares
+// left to run (one per committer at most while it hangs; their
+// pipelines end by their deadlines) and its lane, and the committers go
+// on with the healthy masters' receipts within laneAfter of a master
+// starting to hang, not REDIS_TIMEOUT_SECONDS later: both committers
+// held by the first batches that held a hung master, and every put
+// queued behind them, stalled the healthy masters' submits for that
+// long. What fails goes to the outage buffer like any failed put. The
+// requests of a batch whose share went to a lane, or was left to run,
+// stay in use after commit returns (kept): the committer then leaves
+// that batch to them and takes a new slice for its next one.
 
 // laneAfter is how long a committer waits for a master's share of a batch
-// before leaving it to run as the master's lane (at most a quarter of
-// CommitTimeout). A master that answers does so within a few
+// before leaving it to run and giving the master a lane (at most a
+// quarter of CommitTimeout). A master that answers does so within a few
 // milliseconds, even under load; one that needs more is hung, or slow
-// enough that its receipts are better written together, one pipeline at
-// a time.
+// enough that its receipts are better written together, one pipeline
+// after another.
 const laneAfter = 50 * time.Millisecond
 
 func (q *RedisQueue) laneAfter() time.Duration { return min(laneAfter, q.o.CommitTimeout/4) }
 
+// lane is what one master's lane holds, under groupCommit.hungMu; it is
+// in groupCommit.lanes while its goroutine runs.
+type lane struct {
+	queued []*putGroup
+	// closing: the lane's last pipeline was answered within laneAfter,
+	// the master not hung; it takes no more groups (the committers write
+	// to the master again) and ends once it has written what it holds.
+	closing bool
+}
+
 // toLane queues gs, groups of the master at addr, in its lane if it has
-// one, or in a new one if the master is taken to be hung; start says the
-// lane is new and the caller must run it (runLane).
+// one that is not closing (or the master is hung: the lane takes groups
+// again), or in a new lane if the master is taken to be hung; start says
+// the lane is new and the caller must run it (runLane).
 func (g *groupCommit) toLane(addr string, gs []*putGroup) (queued, start bool) {
 	g.hungMu.Lock()
 	defer g.hungMu.Unlock()
-	if waiting, ok := g.lanes[addr]; ok {
-		g.lanes[addr] = append(waiting, gs...)
+	hung := g.hungNodes[addr]
+	if l := g.lanes[addr]; l != nil {
+		if l.closing && !hung {
+			return false, false
+		}
+		l.closing = false
+		l.queued = append(l.queued, gs...)
 		return true, false
 	}
-	if !g.hungNodes[addr] {
+	if !hung {
 		return false, false
 	}
 	g.openLaneLocked(addr, append([]*putGroup(nil), gs...))
@@ -62,11 +80,13 @@ func (g *groupCommit) toLane(addr string, gs []*putGroup) (queued, start bool) {
 }
 
 // openLane gives the master at addr a lane with nothing queued yet,
-// unless it has one, and reports whether it did: the caller then runs it.
+// unless it has one (which then takes groups again, if it was closing),
+// and reports whether it did: the caller then runs it.
 func (g *groupCommit) openLane(addr string) bool {
 	g.hungMu.Lock()
 	defer g.hungMu.Unlock()
-	if _, ok := g.lanes[addr]; ok {
+	if l := g.lanes[addr]; l != nil {
+		l.closing = false
 		return false
 	}
 	g.openLaneLocked(addr, nil)
@@ -75,9 +95,18 @@ func (g *groupCommit) openLane(addr string) bool {
 
 func (g *groupCommit) openLaneLocked(addr string, gs []*putGroup) {
 	if g.lanes == nil {
-		g.lanes = make(map[string][]*putGroup, 1)
+		g.lanes = make(map[string]*lane, 1)
 	}
-	g.lanes[addr] = gs
+	g.lanes[addr] = &lane{queued: gs}
+}
+
+// closeLane marks the lane of the master at addr closing (see lane).
+func (g *groupCommit) closeLane(addr string) {
+	g.hungMu.Lock()
+	defer g.hungMu.Unlock()
+	if l := g.lanes[addr]; l != nil {
+		l.closing = true
+	}
 }
 
 // nextInLane takes what is queued in the lane of the master at addr, the
@@ -87,32 +116,38 @@ func (g *groupCommit) openLaneLocked(addr string, gs []*putGroup) {
 func (g *groupCommit) nextInLane(addr string) []*putGroup {
 	g.hungMu.Lock()
 	defer g.hungMu.Unlock()
-	gs := g.lanes[addr]
-	if len(gs) == 0 {
+	l := g.lanes[addr]
+	if l == nil || len(l.queued) == 0 {
 		delete(g.lanes, addr)
 		return nil
 	}
+	gs := l.queued
 	n, i := 0, 0
 	for i < len(gs) && (i == 0 || n+len(gs[i].reqs) <= putBatchMax) {
 		n += len(gs[i].reqs)
 		i++
 	}
-	if i == len(gs) {
-		g.lanes[addr] = nil
-	} else {
-		g.lanes[addr] = gs[i:]
+	l.queued = nil
+	if i < len(gs) {
+		// A slice of its own: the groups taken (and the batches they
+		// point into) are not kept alive by the rest.
+		l.queued = append([]*putGroup(nil), gs[i:]...)
 	}
 	return gs[:i:i]
 }
 
-// lanes is how many masters have a lane (tests).
+// laneCount is how many masters have a lane (tests).
 func (g *groupCommit) laneCount() int {
 	g.hungMu.Lock()
 	defer g.hungMu.Unlock()
 	return len(g.lanes)
 }
 
-// runLane writes what the lane of node queues until it is empty.
+// runLane writes what the lane of node queues until it is empty. Each
+// pipeline has CommitTimeout from when it starts, or, while the master is
+// taken to be hung, from its oldest receipt (pipelineNode), as a
+// committer's commit does. One answered within laneAfter, the master not
+// hung, closes the lane: the committers write to the master again.
 func (q *RedisQueue) runLane(cc *redis.ClusterClient, node *redis.Client) {
 	addr := node.Options().Addr
 	for {
@@ -120,9 +155,13 @@ func (q *RedisQueue) runLane(cc *redis.ClusterClient, node *redis.Client) {
 		if gs == nil {
 			return
 		}
-		ctx, cancel := context.WithDeadline(context.Background(), oldestQueued(gs).Add(q.o.CommitTimeout))
+		began := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), q.o.CommitTimeout)
 		q.commitNode(ctx, cc, node, gs)
 		cancel()
+		if time.Since(began) < q.laneAfter() && !q.put.nodeHung(addr) {
+			q.put.closeLane(addr)
+		}
 	}
 }
 

@@ -76,7 +76,8 @@ func (g *groupCommit) taken(n int) bool {
 
 // TestLaneTakesUpToABatch: a lane writes what queued oldest first, up to
 // putBatchMax receipts per pipeline (a larger group alone), and ends
-// when nothing is queued.
+// when nothing is queued; a closing one takes groups only while the
+// master is hung.
 func TestLaneTakesUpToABatch(t *testing.T) {
 	group := func(n int) *putGroup { return &putGroup{reqs: make([]*putReq, n)} }
 	var g groupCommit
@@ -105,5 +106,24 @@ func TestLaneTakesUpToABatch(t *testing.T) {
 	}
 	if !g.openLane("m") || g.openLane("m") {
 		t.Fatal("openLane: want a lane opened once")
+	}
+
+	// A closing lane takes no more groups of a master that answers (the
+	// committers write them), but takes them again once it hangs.
+	g.hungNodes = nil
+	g.closeLane("m")
+	if queued, _ := g.toLane("m", []*putGroup{group(1)}); queued {
+		t.Fatal("a closing lane took a group of a master not hung")
+	}
+	g.hungNodes = map[string]bool{"m": true}
+	if queued, start := g.toLane("m", []*putGroup{group(2)}); !queued || start {
+		t.Fatalf("a closing lane, the master hung: queued %v, start %v; want queued in it", queued, start)
+	}
+	g.hungNodes = nil
+	if queued, _ := g.toLane("m", []*putGroup{group(3)}); !queued {
+		t.Fatal("the lane took groups again and then refused one")
+	}
+	if gs := g.nextInLane("m"); len(gs) != 2 || len(gs[0].reqs) != 2 || len(gs[1].reqs) != 3 {
+		t.Fatalf("the lane gave %d groups, want those of 2 and 3 receipts", len(gs))
 	}
 }

@@ -66,7 +66,7 @@ type groupCommit struct {
 	// lanes holds, by master address, the groups waiting for the lane of
 	// a Cluster master that is hung or slow (see lane.go): a key is
 	// present while the lane's goroutine runs, one per master at most.
-	lanes map[string][]*putGroup
+	lanes map[string]*lane
 }
 
 // nodeHung reports whether the last pipeline to the master at addr ran out
