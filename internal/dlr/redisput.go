@@ -311,8 +311,9 @@ func (q *RedisQueue) commitAll() {
 		g.hung.Store(!cluster && !stored && timedOut)
 		cancel()
 		if kept {
-			// A lane still works on requests of this batch: it is left
-			// to them, and the next batch gets a slice of its own.
+			// A lane, or a master's share left to run, still works on
+			// requests of this batch: it is left to them, and the next
+			// batch gets a slice of its own.
 			batch = nil
 			continue
 		}
