@@ -136,7 +136,7 @@ func (g *groupCommit) nextInLane(addr string) []*putGroup {
 	return gs[:i:i]
 }
 
-// laneCount is how many masters have a lane (tests).
+// laneCount is how many masters have a lane (dlr_commit_lanes).
 func (g *groupCommit) laneCount() int {
 	g.hungMu.Lock()
 	defer g.hungMu.Unlock()

@@ -65,6 +65,9 @@ func TestMasterThatStartsToHangHoldsNoCommitter(t *testing.T) {
 			t.Fatalf("%s: %d pending (%v), want 2", sys, n, err)
 		}
 	}
+	for q.put.laneCount() != 0 {
+		runtime.Gosched() // the lane ends once it finds nothing queued
+	}
 }
 
 // taken reports whether n requests are in commits and none waits.

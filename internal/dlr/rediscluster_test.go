@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
@@ -293,7 +294,8 @@ func TestCommitWithAHungMasterStoresTheOthers(t *testing.T) {
 // them (it does not reuse a batch a lane holds).
 func TestHungMasterCommitGoesOnWithoutTheCommitter(t *testing.T) {
 	c := oneNodeCluster(t)
-	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a", CommitTimeout: 2 * time.Second})
+	reg := prometheus.NewRegistry()
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a", CommitTimeout: 2 * time.Second, Registerer: reg})
 	if err := q.Put(context.Background(), receipt("00000000000000E1", "warm", time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -307,6 +309,9 @@ func TestHungMasterCommitGoesOnWithoutTheCommitter(t *testing.T) {
 	defer cancel()
 	if _, _, kept := q.commit(ctx, hung); !kept {
 		t.Fatal("the first commit to the hung master returned with its answers; want it left to a lane")
+	}
+	if n := metric(t, reg, "dlr_commit_lanes"); n != 1 {
+		t.Fatalf("dlr_commit_lanes = %v with a share left to run, want 1", n)
 	}
 	if err := <-failed; !isTimeout(err) || !q.put.nodeHung(addr) {
 		t.Fatalf("the hung master's put: %v, hung %v; want out of time, hung", err, q.put.nodeHung(addr))
@@ -340,6 +345,9 @@ func TestHungMasterCommitGoesOnWithoutTheCommitter(t *testing.T) {
 	}
 	for q.put.laneCount() != 0 {
 		runtime.Gosched() // the lane ends once it finds nothing queued
+	}
+	if n := metric(t, reg, "dlr_commit_lanes"); n != 0 {
+		t.Fatalf("dlr_commit_lanes = %v once the lane ended, want 0", n)
 	}
 }
 

@@ -224,7 +224,11 @@ func (q *RedisQueue) registerMetrics(reg prometheus.Registerer) {
 		Name: "dlr_losses_unsettled",
 		Help: "Losses of an account's keys in Redis this instance found and has not seen reported yet: the instances' shares are summed in Redis first, and the sum reported within about 8 s. At most 1024.",
 	}, func() float64 { return float64(q.unsettledLosses()) })
-	for _, c := range []prometheus.Collector{g, forgotten, wentBack, replayed, journal, unsettled} {
+	lanes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dlr_commit_lanes",
+		Help: "Redis Cluster masters whose receipts are written by a lane of their own instead of the group commit: the master did not answer a commit within 50 ms, or is taken to be hung. At most one per master.",
+	}, func() float64 { return float64(q.put.laneCount()) })
+	for _, c := range []prometheus.Collector{g, forgotten, wentBack, replayed, journal, unsettled, lanes} {
 		if err := reg.Register(c); err != nil {
 			q.log.Error("dlr.metric_not_registered", "err", err)
 			return
