@@ -380,3 +380,48 @@ func (h *switchHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 		return ctx.Err()
 	}
 }
+
+// TestAckOfAHungMasterBoundedByTheCommitTimeout: on a Cluster an ack
+// that takes an account whose master does not answer ends by
+// CommitTimeout, whatever the caller's deadline (none here), so the
+// dispatcher shard's answer goroutine, which waits for it, is held that
+// long only; the other account's receipts of the same ack are removed.
+func TestAckOfAHungMasterBoundedByTheCommitTimeout(t *testing.T) {
+	c := oneNodeCluster(t)
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a", CommitTimeout: 200 * time.Millisecond})
+	ctx := context.Background()
+	var claimed []Receipt
+	for _, r := range []Receipt{receipt("00000000000000D1", "dead", 0), receipt("00000000000000A1", "alive", 0),
+		receipt("00000000000000E1", "warm1", 0), receipt("00000000000000E2", "warm2", 0)} {
+		if err := q.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := q.Claim(ctx, r.SystemID, time.Now().Add(time.Hour), time.Minute, 10)
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("claim of %s: %v, %v", r.SystemID, rs, err)
+		}
+		claimed = append(claimed, rs[0])
+	}
+	dead, alive := claimed[0], claimed[1]
+	// The scripts are in the node's cache, as after the first acks: an
+	// ack whose deadline passed has no time to send them again.
+	if err := q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, claimed[2:]...); err != nil {
+		t.Fatal(err)
+	}
+	c.AddHook(hangAccountHook{tag: "{dead}"})
+	for _, rs := range [][]Receipt{{dead}, {dead, alive}} {
+		done := make(chan error, 1)
+		go func() { done <- q.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...) }()
+		select {
+		case err := <-done:
+			if !isTimeout(err) || !strings.Contains(err.Error(), "dead") && len(rs) > 1 {
+				t.Fatalf("ack of %d receipts, one on the hung master: %v, want its timeout", len(rs), err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("ack of %d receipts, one on the hung master, still waiting after 30 s", len(rs))
+		}
+	}
+	if n, err := q.PendingCount(ctx, "alive"); err != nil || n != 0 {
+		t.Fatalf("alive: %d pending (%v) after the ack, want 0", n, err)
+	}
+}

@@ -535,7 +535,8 @@ func (q *RedisQueue) setAside(ctx context.Context, sys, id, body string, cause e
 // Ack removes the receipts and records o under their ids: one transaction
 // of plain commands (redistx.go; when Redis refuses it, e.g. at maxmemory,
 // the scripts instead), or on a Cluster client, when they belong
-// to several accounts, one script per account in one pipeline.
+// to several accounts, one script per account in one pipeline per
+// master. On a Cluster it is bounded by CommitTimeout as well as ctx.
 func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	if len(rs) == 0 {
 		return nil
@@ -550,6 +551,16 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 		// As *string: boxing the id itself allocates per receipt; rs
 		// outlives the commands.
 		byAccount[sys] = append(ids, &rs[i].MessageID)
+	}
+	if _, cluster := q.c.(*redis.ClusterClient); cluster {
+		// Bounded as a commit is: an ack that takes an account of a
+		// master that has just hung holds the dispatcher shard's answers
+		// (their places among the deliver_sm in flight) only that long,
+		// not the caller's whole operation timeout, in which the Redis
+		// client tries the timed-out commands again.
+		var cancel context.CancelFunc
+		ctx, cancel = q.callCtx(ctx)
+		defer cancel()
 	}
 	// One connection (a Client) takes every account in one transaction;
 	// a Cluster client's transaction takes one slot, one account.
