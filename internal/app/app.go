@@ -132,8 +132,8 @@ func (a *App) build(ctx context.Context, o Options) error {
 		Queue: a.queue, Sender: &router,
 		RetryMin: cfg.DLR.RetryMin, RetryMax: cfg.DLR.RetryMax, Lease: cfg.DLR.VisibilityTimeout,
 		Shards: cfg.DLR.DispatcherShards, MaxInFlight: cfg.DLR.MaxDeliverInflight,
-		ClaimTimeout: claimTimeout(cfg),
-		Registerer:   a.registry, Logger: a.log,
+		ClaimTimeout: claimTimeout(cfg), ClaimWait: claimWait(cfg),
+		Registerer: a.registry, Logger: a.log,
 	})
 	errPolicy, timeoutPolicy := gateway.Reject, gateway.Reject
 	if cfg.HLR.ErrorPolicy == config.PolicyAccept {
@@ -533,13 +533,24 @@ func queueQueries(cfg config.Config) int {
 }
 
 // claimTimeout bounds the dispatcher's claims with Redis by
-// REDIS_TIMEOUT_SECONDS: one claim on a hung Cluster master holds the
-// claims of its shard's other accounts (those of the healthy masters)
-// that long, not the dispatcher's 2 s. Zero (the memory queue): the
-// dispatcher's default.
+// REDIS_TIMEOUT_SECONDS, not the dispatcher's 2 s, in which the Redis
+// client would try a timed-out claim again: a claim on a hung Cluster
+// master ends then, and its account is set aside. Zero (the memory
+// queue): the dispatcher's default.
 func claimTimeout(cfg config.Config) time.Duration {
 	if cfg.Redis.URL == "" {
 		return 0
 	}
 	return cfg.Redis.Timeout
+}
+
+// claimWait is how long a dispatcher loop waits for a claim before it
+// leaves the claim to finish and goes on with its other accounts: with
+// Redis, so that an account whose Cluster master hangs holds the others
+// of its loop no longer than that (the memory queue's claims do no I/O).
+func claimWait(cfg config.Config) time.Duration {
+	if cfg.Redis.URL == "" {
+		return 0
+	}
+	return min(50*time.Millisecond, cfg.Redis.Timeout)
 }

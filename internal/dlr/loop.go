@@ -42,6 +42,9 @@ func (s *shard) loop(ctx context.Context, stop <-chan struct{}, horizon time.Tim
 		s.mu.Lock()
 		held := len(s.held)
 		probeDue := s.probeDueLocked()
+		// A claim left to finish is work in flight: its result wakes
+		// the loop.
+		idle = idle && len(s.claiming) == 0
 		s.mu.Unlock()
 		if idle && !probeDue {
 			for _, c := range syncs {
@@ -82,13 +85,21 @@ func (s *shard) loop(ctx context.Context, stop <-chan struct{}, horizon time.Tim
 // once.
 func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, busy bool) {
 	d := s.d
+	// Before settled ids are forgotten: a claim left to finish on its own
+	// may have begun before their acks landed, and return them.
+	nextDue, busy = s.takeLateClaims(ctx, now)
 	s.mu.Lock()
-	s.forgetSettledLocked()
+	if len(s.claiming) == 0 {
+		s.forgetSettledLocked()
+	}
 	s.reclaimTicketsLocked()
 	accounts := s.accounts[:0]
 	for sys := range s.receivers {
 		if s.suspect[sys] {
 			continue // the prober wakes the loop once it answers
+		}
+		if s.claiming[sys] {
+			continue // its claim, left to finish, wakes the loop
 		}
 		if s.pausedLocked(sys, now) {
 			continue // its receivers refuse receipts: the poll interval ends the pause
@@ -141,27 +152,56 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 			}
 			continue // its share is taken; an answer wakes the loop
 		}
-		rs, due, ok, err := d.claim(ctx, sys, now, n)
-		if err != nil {
-			d.giveBack(sys, n)
-			d.claimLog.Failed(ctx, sys, err, slog.String("system_id", sys))
-			s.setAside(sys)
+		c, waited := s.claimFor(ctx, sys, now, n)
+		if !waited {
+			continue // left to finish on its own: its result wakes the loop
+		}
+		due, full, failed := s.claimed(ctx, sys, n, c, now)
+		if failed {
 			failedInRow++
 			continue
 		}
 		failedInRow = 0
-		d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
-		sent := s.sendAll(ctx, sys, rs, now)
-		d.giveBack(sys, n-sent) // the reservation not used
-		if len(rs) == n {
+		if full {
 			busy = true
 			continue
 		}
-		if ok && (nextDue.IsZero() || due.Before(nextDue)) {
-			nextDue = due
-		}
+		nextDue = earlier(nextDue, due)
 	}
 	return nextDue, busy
+}
+
+// claimed sends what a claim of up to n receipts of sys returned, gives
+// back the places reserved for it but not used, and reports the
+// account's next due time (zero: not known), whether the claim came
+// back full (another step should follow at once) and whether it failed
+// (the account is then set aside for the prober).
+func (s *shard) claimed(ctx context.Context, sys string, n int, c claimResult, now time.Time) (due time.Time, full, failed bool) {
+	d := s.d
+	if c.err != nil {
+		d.giveBack(sys, n)
+		d.claimLog.Failed(ctx, sys, c.err, slog.String("system_id", sys))
+		s.setAside(sys)
+		return time.Time{}, false, true
+	}
+	d.claimLog.Succeeded(ctx, sys, slog.String("system_id", sys))
+	sent := s.sendAll(ctx, sys, c.rs, now)
+	d.giveBack(sys, n-sent) // the reservation not used
+	if len(c.rs) == n {
+		return time.Time{}, true, false
+	}
+	if !c.ok {
+		return time.Time{}, false, false
+	}
+	return c.due, false, false
+}
+
+// earlier is the earlier of two due times, zero meaning none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // claim claims up to n receipts of sys and returns the account's next due

@@ -58,6 +58,14 @@ type Options struct {
 	// client's time limit of one command: the Redis client tries a
 	// command that timed out again, and OpTimeout would let it.
 	ClaimTimeout time.Duration
+	// ClaimWait, when set, is how long a loop waits for a claim before it
+	// leaves the claim to finish on its own and goes on with the shard's
+	// other accounts; the claim's receipts are sent at the step after it
+	// ends (lateclaim.go). 0 (the default): each claim is waited for,
+	// which suits a queue whose claims do no I/O. The application sets
+	// 50 ms with Redis, so that a claim of an account whose Cluster
+	// master has just hung holds the others that long, not ClaimTimeout.
+	ClaimWait time.Duration
 	// Shards is the number of scheduling loops (DLR_DISPATCHER_SHARDS;
 	// default GOMAXPROCS). An account belongs to one shard by the hash of
 	// its system_id, so its receipts keep their order; several accounts'

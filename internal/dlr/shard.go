@@ -40,6 +40,11 @@ type shard struct {
 	// prober hears from their keys again (probe.go); probing is set while
 	// the prober runs.
 	suspect map[string]bool
+	// claiming are the accounts whose claim a step left to finish on its
+	// own (ClaimWait), skipped until its result, in late, is taken by a
+	// step (lateclaim.go).
+	claiming map[string]bool
+	late     []lateClaim
 	// refusing are the accounts whose receivers refused their last
 	// deliver_sm, paused after refusalsBeforePause in a row (refusal.go).
 	refusing map[string]*refusalRun
@@ -97,6 +102,7 @@ func newShard(d *Dispatcher, index int) *shard {
 		receivers: make(map[string]int),
 		blocked:   make(map[string]time.Time),
 		suspect:   make(map[string]bool),
+		claiming:  make(map[string]bool),
 		refusing:  make(map[string]*refusalRun),
 		held:      make(map[string]struct{}),
 		ans:       answers{kick: make(chan struct{}, 1)},

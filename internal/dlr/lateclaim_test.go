@@ -1,0 +1,78 @@
+package dlr
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+)
+
+// slowClaimQueue is a memory queue whose claims of one account wait
+// until go is closed (a Cluster master that hangs, then answers), and
+// then claim as usual.
+type slowClaimQueue struct {
+	*MemoryQueue
+	sys     string
+	claimed chan struct{} // closed at the account's first claim
+	goOn    chan struct{}
+}
+
+func (q *slowClaimQueue) Claim(ctx context.Context, sys string, now time.Time, lease time.Duration, n int) ([]Receipt, error) {
+	if sys == q.sys {
+		select {
+		case <-q.claimed:
+		default:
+			close(q.claimed)
+		}
+		select {
+		case <-q.goOn:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return q.MemoryQueue.Claim(ctx, sys, now, lease, n)
+}
+
+// TestSlowClaimIsLeftToFinish: with ClaimWait set, a claim that does not
+// answer holds its loop's other accounts no longer than that: another
+// account's receipt goes out while the claim still waits; once the claim
+// answers, the loop sends what it claimed. With ClaimTimeout an hour, a
+// loop that waited for the claim would hold the other account that long.
+func TestSlowClaimIsLeftToFinish(t *testing.T) {
+	q := &slowClaimQueue{MemoryQueue: NewMemoryQueue(MemoryOptions{}), sys: "slow", claimed: make(chan struct{}), goOn: make(chan struct{})}
+	h := newHarness(t, q, func(o *Options) {
+		o.Shards = 1 // both accounts on one loop
+		o.OpTimeout = time.Hour
+		o.ClaimTimeout = time.Hour
+		o.ClaimWait = 20 * time.Millisecond
+	})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(q.goOn) // before the harness stops
+		}
+	})
+	h.s.setAuto(pdu.StatusOK)
+	h.d.ReceiversChanged("slow", 1)
+	h.schedule(receipt("00000000000000A0", "slow", 0))
+	select {
+	case <-q.claimed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no claim of the slow account")
+	}
+	h.d.ReceiversChanged("ok", 1)
+	h.schedule(receipt("00000000000000B1", "ok", 0))
+	if got := h.s.next(t); got.id() != "00000000000000B1" {
+		t.Fatalf("delivered %s while the slow claim waited, want the other account's receipt", got.id())
+	}
+	close(q.goOn)
+	released = true
+	if got := h.s.next(t); got.id() != "00000000000000A0" {
+		t.Fatalf("delivered %s once the slow claim answered, want its receipt", got.id())
+	}
+	h.settle()
+	if n := len(h.s.sent); n != 0 {
+		t.Fatalf("%d more deliver_sm sent, want none (each receipt once)", n)
+	}
+}
