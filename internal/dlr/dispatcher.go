@@ -90,7 +90,7 @@ func NewDispatcher(opts Options) *Dispatcher {
 		d.shards[i] = newShard(d, i)
 	}
 	d.m = newMetrics(opts.Registerer, func() float64 { return float64(d.Pending()) },
-		func() float64 { return float64(d.unanswered.Load()) }, opts.Logger)
+		func() float64 { return float64(d.unanswered.Load()) }, func() float64 { return float64(d.claimsLeft()) }, opts.Logger)
 	d.claimLog = logging.NewRepeats(d.o.Logger, "dlr.claim_failed", logging.RepeatOptions{Recovered: "dlr.claim_recovered", Now: d.o.Clock.Now})
 	d.sweepLog = logging.NewRepeats(d.o.Logger, "dlr.expiry_sweep_failed", logging.RepeatOptions{Now: d.o.Clock.Now})
 	d.countLog = logging.NewRepeats(d.o.Logger, "dlr.pending_count_failed", logging.RepeatOptions{Now: d.o.Clock.Now})

@@ -91,3 +91,15 @@ func (s *shard) takeLateClaims(ctx context.Context, now time.Time) (nextDue time
 	}
 	return nextDue, busy
 }
+
+// claimsLeft is how many claims the loops left to finish and have not
+// taken the results of (dlr_claims_left).
+func (d *Dispatcher) claimsLeft() int {
+	n := 0
+	for _, s := range d.shards {
+		s.mu.Lock()
+		n += len(s.claiming)
+		s.mu.Unlock()
+	}
+	return n
+}

@@ -66,12 +66,18 @@ func TestSlowClaimIsLeftToFinish(t *testing.T) {
 	if got := h.s.next(t); got.id() != "00000000000000B1" {
 		t.Fatalf("delivered %s while the slow claim waited, want the other account's receipt", got.id())
 	}
+	if n := metric(t, h.reg, "dlr_claims_left"); n != 1 {
+		t.Fatalf("dlr_claims_left = %v while the slow claim runs, want 1", n)
+	}
 	close(q.goOn)
 	released = true
 	if got := h.s.next(t); got.id() != "00000000000000A0" {
 		t.Fatalf("delivered %s once the slow claim answered, want its receipt", got.id())
 	}
 	h.settle()
+	if n := metric(t, h.reg, "dlr_claims_left"); n != 0 {
+		t.Fatalf("dlr_claims_left = %v once the claim's result was taken, want 0", n)
+	}
 	if n := len(h.s.sent); n != 0 {
 		t.Fatalf("%d more deliver_sm sent, want none (each receipt once)", n)
 	}

@@ -44,7 +44,7 @@ type metrics struct {
 // as "other" anyway) take the slower path.
 const maxCachedReasons = 2 * maxReasonLabels
 
-func newMetrics(reg prometheus.Registerer, pending, inflight func() float64, log *slog.Logger) *metrics {
+func newMetrics(reg prometheus.Registerer, pending, inflight, claimsLeft func() float64, log *slog.Logger) *metrics {
 	if reg == nil {
 		return nil
 	}
@@ -98,7 +98,11 @@ func newMetrics(reg prometheus.Registerer, pending, inflight func() float64, log
 		Name: "dlr_deliver_inflight",
 		Help: "deliver_sm of receipts sent and not answered yet, all accounts together; at most 4,096 (then due receipts wait in the queue).",
 	}, inflight)
-	cs := []prometheus.Collector{m.delivrd, m.sent, m.retried, m.expired, m.dropped, m.delivery, m.notRecorded, m.paused, gauge, inflightGauge}
+	leftGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dlr_claims_left",
+		Help: "Receipt claims a dispatcher loop left to finish on their own (with Redis: not answered within 50 ms, each bounded by REDIS_TIMEOUT_SECONDS); at most one per account.",
+	}, claimsLeft)
+	cs := []prometheus.Collector{m.delivrd, m.sent, m.retried, m.expired, m.dropped, m.delivery, m.notRecorded, m.paused, gauge, inflightGauge, leftGauge}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
