@@ -29,9 +29,10 @@
 //     receipts are dropped (each logged and counted once), and the
 //     dispatcher answers query_sm and cancel_sm. The deliver_sm in flight
 //     (Options.MaxInFlight) are shared out between the accounts that want
-//     them (fairshare.go); an account whose claim failed is set aside and
-//     probed in the background until its part of the queue answers
-//     (probe.go); expiry, lease upkeep and the counts are swept by a
+//     them (fairshare.go); a claim not answered within Options.ClaimWait
+//     is left to finish while the loop goes on (lateclaim.go); an account
+//     whose claim failed is set aside and probed in the background until
+//     its part of the queue answers (probe.go); expiry, lease upkeep and the counts are swept by a
 //     goroutine of their own (loop.go, sweeper), so a hung Redis shard
 //     holds neither the loops nor the other accounts.
 //
