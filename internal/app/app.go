@@ -546,8 +546,10 @@ func claimTimeout(cfg config.Config) time.Duration {
 
 // claimWait is how long a dispatcher loop waits for a claim before it
 // leaves the claim to finish and goes on with its other accounts: with
-// Redis, so that an account whose Cluster master hangs holds the others
-// of its loop no longer than that (the memory queue's claims do no I/O).
+// Redis, so that a claim of an account whose Cluster master hangs holds
+// the others of its loop no longer than that (after two such claims in a
+// row the step waits for none of its other claims). The memory queue's
+// claims do no I/O.
 func claimWait(cfg config.Config) time.Duration {
 	if cfg.Redis.URL == "" {
 		return 0

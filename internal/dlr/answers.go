@@ -205,7 +205,7 @@ func (s *shard) settle(res []result, w *settleBufs) {
 	// that start from now on.
 	s.mu.Lock()
 	for i := range res {
-		s.settled = append(s.settled, res[i].r.MessageID)
+		s.settled = append(s.settled, settledID{id: res[i].r.MessageID, sys: res[i].r.SystemID})
 		if t := res[i].t; t != nil {
 			t.r = nil
 			s.returned = append(s.returned, t)
@@ -281,11 +281,26 @@ func (d *Dispatcher) ack(o Outcome, rs ...Receipt) {
 // forgetSettledLocked drops from s.held the ids settled since the last
 // step. The loop calls it before claiming: a claim that starts afterwards
 // no longer finds them in the queue (or, after a failed Ack, may send them
-// again). s.mu is held.
+// again). The ids of an account whose claim was left to finish stay: that
+// claim may have begun before their acks landed (lateclaim.go); they are
+// forgotten at the first step after its result was taken. s.mu is held.
 func (s *shard) forgetSettledLocked() {
-	for _, id := range s.settled {
-		delete(s.held, id)
+	if len(s.claiming) == 0 {
+		for _, x := range s.settled {
+			delete(s.held, x.id)
+		}
+		clear(s.settled)
+		s.settled = s.settled[:0]
+		return
 	}
-	clear(s.settled)
-	s.settled = s.settled[:0]
+	kept := s.settled[:0]
+	for _, x := range s.settled {
+		if s.claiming[x.sys] {
+			kept = append(kept, x)
+			continue
+		}
+		delete(s.held, x.id)
+	}
+	clear(s.settled[len(kept):])
+	s.settled = kept
 }

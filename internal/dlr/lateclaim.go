@@ -18,9 +18,15 @@ import (
 // (takeLateClaims): its receipts are sent, or, if it failed, the account
 // is set aside, as at once.
 //
-// While a claim is left running the shard forgets no settled id: the
-// claim may have begun before their acks landed and return them (see
-// shard.held), and they must still be held when its result is taken.
+// While a claim is left running the shard forgets no settled id of its
+// account: the claim may have begun before their acks landed and return
+// them (see shard.held), and they must still be held when its result is
+// taken (forgetSettledLocked). After two claims left in a row the step
+// waits for none of its other claims: they are left at once, and those
+// that answer are taken at the next step, which they wake. So a master
+// that hangs with many accounts on one loop costs the step two
+// ClaimWaits, not one per account, and the healthy accounts after them
+// are not set aside.
 
 // claimResult is what one claim returned (claimNext).
 type claimResult struct {
@@ -38,10 +44,11 @@ type lateClaim struct {
 	res claimResult
 }
 
-// claimFor claims up to n receipts of sys. It waits for the claim at
-// most ClaimWait (when set); a claim still running then is left to
-// finish (see above) and claimFor reports that it did not wait.
-func (s *shard) claimFor(ctx context.Context, sys string, now time.Time, n int) (claimResult, bool) {
+// claimFor claims up to n receipts of sys. With ClaimWait set it waits
+// for the claim at most wait (0: not at all); a claim still running then
+// is left to finish (see above) and claimFor reports that it did not
+// wait. Without ClaimWait it waits for the claim.
+func (s *shard) claimFor(ctx context.Context, sys string, now time.Time, n int, wait time.Duration) (claimResult, bool) {
 	d := s.d
 	run := func() claimResult {
 		rs, due, ok, err := d.claim(ctx, sys, now, n)
@@ -52,12 +59,14 @@ func (s *shard) claimFor(ctx context.Context, sys string, now time.Time, n int) 
 	}
 	ch := make(chan claimResult, 1)
 	go func() { ch <- run() }()
-	wait := time.NewTimer(d.o.ClaimWait)
-	defer wait.Stop()
-	select {
-	case c := <-ch:
-		return c, true
-	case <-wait.C:
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case c := <-ch:
+			return c, true
+		case <-t.C:
+		}
 	}
 	s.mu.Lock()
 	s.claiming[sys] = true

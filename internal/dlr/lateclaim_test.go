@@ -82,3 +82,23 @@ func TestSlowClaimIsLeftToFinish(t *testing.T) {
 		t.Fatalf("%d more deliver_sm sent, want none (each receipt once)", n)
 	}
 }
+
+// TestSettledIdsOfAClaimingAccountStayHeld: while a claim of one account
+// is left to finish, the ids of that account settled meanwhile stay held
+// (the claim may return them), and the other accounts' are forgotten as
+// usual; once the claim's result is taken, the first are forgotten too.
+func TestSettledIdsOfAClaimingAccountStayHeld(t *testing.T) {
+	s := newShard(&Dispatcher{}, 0)
+	s.claiming["slow"] = true
+	s.held["a1"], s.held["b1"] = struct{}{}, struct{}{}
+	s.settled = []settledID{{id: "a1", sys: "slow"}, {id: "b1", sys: "ok"}}
+	s.forgetSettledLocked()
+	if _, ok := s.held["a1"]; !ok || len(s.held) != 1 || len(s.settled) != 1 {
+		t.Fatalf("held %v, settled %v with a claim of slow left; want a1 held and still settled", s.held, s.settled)
+	}
+	delete(s.claiming, "slow")
+	s.forgetSettledLocked()
+	if len(s.held) != 0 || len(s.settled) != 0 {
+		t.Fatalf("held %v, settled %v once the claim's result was taken; want both empty", s.held, s.settled)
+	}
+}

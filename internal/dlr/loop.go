@@ -89,9 +89,7 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 	// may have begun before their acks landed, and return them.
 	nextDue, busy = s.takeLateClaims(ctx, now)
 	s.mu.Lock()
-	if len(s.claiming) == 0 {
-		s.forgetSettledLocked()
-	}
+	s.forgetSettledLocked()
 	s.reclaimTicketsLocked()
 	accounts := s.accounts[:0]
 	for sys := range s.receivers {
@@ -116,7 +114,7 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 	s.accounts = accounts
 
 	cs, capped := d.o.Sender.(CapacitySender)
-	failedInRow := 0
+	failedInRow, leftInRow := 0, 0
 	for i, sys := range accounts {
 		if ctx.Err() != nil {
 			// Stopping: a claim per account against a Redis that does
@@ -152,10 +150,20 @@ func (s *shard) step(ctx context.Context, now time.Time) (nextDue time.Time, bus
 			}
 			continue // its share is taken; an answer wakes the loop
 		}
-		c, waited := s.claimFor(ctx, sys, now, n)
+		// After two claims left in a row (a master that hangs, with
+		// several accounts on this loop) the step waits for no more:
+		// its other claims are left at once, their results taken at
+		// the next step, which they wake.
+		wait := d.o.ClaimWait
+		if leftInRow >= failedClaimsInRow {
+			wait = 0
+		}
+		c, waited := s.claimFor(ctx, sys, now, n, wait)
 		if !waited {
+			leftInRow++
 			continue // left to finish on its own: its result wakes the loop
 		}
+		leftInRow = 0
 		due, full, failed := s.claimed(ctx, sys, n, c, now)
 		if failed {
 			failedInRow++

@@ -62,7 +62,7 @@ type shard struct {
 	// lists those), since a claim begun before the Ack landed may return
 	// it.
 	held    map[string]struct{}
-	settled []string
+	settled []settledID
 	// returned are the tickets of settled answers, for the loop to take
 	// over (reclaimTicketsLocked).
 	returned []*ticket
@@ -76,6 +76,9 @@ type shard struct {
 	tickets  []*ticket // free: see takeTicket
 	dates    dateStamps
 }
+
+// settledID is a receipt whose answer was settled, and its account.
+type settledID struct{ id, sys string }
 
 // smLen is the length of one receipt's deliver_sm body (text and TLVs) in
 // its batch's string, and of its text.
