@@ -285,14 +285,6 @@ func (d *Dispatcher) ack(o Outcome, rs ...Receipt) {
 // claim may have begun before their acks landed (lateclaim.go); they are
 // forgotten at the first step after its result was taken. s.mu is held.
 func (s *shard) forgetSettledLocked() {
-	if len(s.claiming) == 0 {
-		for _, x := range s.settled {
-			delete(s.held, x.id)
-		}
-		clear(s.settled)
-		s.settled = s.settled[:0]
-		return
-	}
 	kept := s.settled[:0]
 	for _, x := range s.settled {
 		if s.claiming[x.sys] {

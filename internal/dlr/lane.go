@@ -171,17 +171,15 @@ type nodeRun struct {
 	node *redis.Client
 	gs   []*putGroup
 
-	mu               sync.Mutex
-	finished         bool // answered
-	drains           bool // left by the committer: it runs its master's lane once answered
-	stored, timedOut bool
+	mu       sync.Mutex
+	finished bool // answered
+	drains   bool // left by the committer: it runs its master's lane once answered
 }
 
 // commitNodes writes each master's share of a batch at once and waits for
 // them, at most laneAfter: a share unanswered by then is left to run as
-// its master's lane (kept). stored and timedOut cover the shares that
-// answered in time.
-func (q *RedisQueue) commitNodes(ctx context.Context, cc *redis.ClusterClient, byNode map[*redis.Client][]*putGroup) (stored, timedOut, kept bool) {
+// its master's lane (kept).
+func (q *RedisQueue) commitNodes(ctx context.Context, cc *redis.ClusterClient, byNode map[*redis.Client][]*putGroup) (kept bool) {
 	dl, _ := ctx.Deadline()
 	done := make(chan *nodeRun, len(byNode))
 	runs := make([]*nodeRun, 0, len(byNode))
@@ -194,16 +192,15 @@ func (q *RedisQueue) commitNodes(ctx context.Context, cc *redis.ClusterClient, b
 	defer wait.Stop()
 	for range runs {
 		select {
-		case r := <-done:
-			stored, timedOut = stored || r.stored, timedOut || r.timedOut
+		case <-done:
 		case <-wait.C:
 			for _, r := range runs {
 				kept = q.leave(r) || kept
 			}
-			return stored, timedOut, kept
+			return kept
 		}
 	}
-	return stored, timedOut, false
+	return false
 }
 
 // runNode writes r by dl (the committer's deadline, not its context: the
@@ -211,10 +208,10 @@ func (q *RedisQueue) commitNodes(ctx context.Context, cc *redis.ClusterClient, b
 // left it to run its master's lane, runs the lane.
 func (q *RedisQueue) runNode(cc *redis.ClusterClient, r *nodeRun, dl time.Time, done chan<- *nodeRun) {
 	ctx, cancel := context.WithDeadline(context.Background(), dl)
-	s, t := q.commitNode(ctx, cc, r.node, r.gs)
+	q.commitNode(ctx, cc, r.node, r.gs)
 	cancel()
 	r.mu.Lock()
-	r.finished, r.stored, r.timedOut = true, s, t
+	r.finished = true
 	drains := r.drains
 	r.mu.Unlock()
 	done <- r // buffered for every run: never blocks

@@ -58,15 +58,18 @@ func (s *shard) claimFor(ctx context.Context, sys string, now time.Time, n int, 
 		return run(), true
 	}
 	ch := make(chan claimResult, 1)
-	go func() { ch <- run() }()
 	if wait > 0 {
-		t := time.NewTimer(wait)
+		// On the dispatcher's clock, set before the claim starts.
+		t := d.o.Clock.TimerAt(d.o.Clock.Now().Add(wait))
 		defer t.Stop()
+		go func() { ch <- run() }()
 		select {
 		case c := <-ch:
 			return c, true
-		case <-t.C:
+		case <-t.C():
 		}
+	} else {
+		go func() { ch <- run() }()
 	}
 	s.mu.Lock()
 	s.claiming[sys] = true

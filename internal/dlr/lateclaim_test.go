@@ -61,6 +61,7 @@ func TestSlowClaimIsLeftToFinish(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no claim of the slow account")
 	}
+	h.clk.Advance(20 * time.Millisecond) // the loop's wait for the claim ends
 	h.d.ReceiversChanged("ok", 1)
 	h.schedule(receipt("00000000000000B1", "ok", 0))
 	if got := h.s.next(t); got.id() != "00000000000000B1" {

@@ -93,15 +93,16 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 	// One per master on a Cluster (eachMaster): a hung one fails its own
 	// accounts' only.
 	cmds := make([]*redis.StringSliceCmd, len(accounts))
-	for _, err := range q.eachMaster(ctx, accounts, func(idx []int) {
+	if err := q.eachMaster(ctx, accounts, func(idx []int) error {
 		_, _ = q.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, i := range idx {
 				cmds[i] = p.SMembers(ctx, q.lesseesKey(accounts[i]))
 			}
 			return nil
 		})
-	}) {
-		errs = append(errs, redisErr("maintain", err))
+		return nil // each command's error is read below
+	}); err != nil {
+		errs = append(errs, err)
 	}
 	for i, sys := range accounts {
 		if cmds[i] == nil {

@@ -170,7 +170,6 @@ func (q *RedisQueue) settleLosses(ctx context.Context, now time.Time) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	var errs []error
 	done := make(map[[2]string]bool)
 	added := make(map[[2]string]bool)
 	// Each master's losses one after another, the masters at once: a
@@ -179,20 +178,19 @@ func (q *RedisQueue) settleLosses(ctx context.Context, now time.Time) error {
 	for i, l := range pending {
 		accounts[i] = l.sys
 	}
-	var mu sync.Mutex
-	unknown := q.eachMaster(ctx, accounts, func(idx []int) {
+	var mu sync.Mutex // done and added
+	err := q.eachMaster(ctx, accounts, func(idx []int) error {
+		var errs []error
 		for _, i := range idx {
 			l := pending[i]
 			n, settled, err := q.addShare(ctx, l, now, q.o.LossSettle)
-			mu.Lock()
 			if err != nil {
 				errs = append(errs, err)
-				mu.Unlock()
 				continue
 			}
 			k := [2]string{l.sys, l.token}
-			added[k] = true
-			done[k] = settled
+			mu.Lock()
+			added[k], done[k] = true, settled
 			mu.Unlock()
 			if settled {
 				q.mu.Lock()
@@ -200,10 +198,8 @@ func (q *RedisQueue) settleLosses(ctx context.Context, now time.Time) error {
 				q.mu.Unlock()
 			}
 		}
+		return errors.Join(errs...)
 	})
-	for _, err := range unknown {
-		errs = append(errs, redisErr("settle a loss", err))
-	}
 	q.mu.Lock()
 	kept := q.losses[:0]
 	for _, l := range q.losses {
@@ -216,5 +212,5 @@ func (q *RedisQueue) settleLosses(ctx context.Context, now time.Time) error {
 	}
 	q.losses = kept
 	q.mu.Unlock()
-	return errors.Join(errs...)
+	return err
 }

@@ -138,20 +138,15 @@ func (q *RedisQueue) takeBackLostClaims(ctx context.Context) error {
 	// each master's accounts apart (eachMaster), so that they do not
 	// spend the sweep's time before the other masters' are reached.
 	accounts := q.claims.accounts()
-	var mu sync.Mutex
-	var errs []error
-	for _, err := range q.eachMaster(ctx, accounts, func(idx []int) {
+	return q.eachMaster(ctx, accounts, func(idx []int) error {
+		var errs []error
 		for _, i := range idx {
 			if err := q.takeBackLostClaimsOf(ctx, accounts[i]); err != nil {
-				mu.Lock()
 				errs = append(errs, err)
-				mu.Unlock()
 			}
 		}
-	}) {
-		errs = append(errs, redisErr("take back a lost claim", err))
-	}
-	return errors.Join(errs...)
+		return errors.Join(errs...)
+	})
 }
 
 // takeBackLostClaimsOf takes back the lost claims of sys, oldest first,

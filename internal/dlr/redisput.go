@@ -302,13 +302,7 @@ func (q *RedisQueue) commitAll() {
 		// A batch carries many callers' receipts: no one caller's
 		// cancellation aborts it; commitDeadline bounds it.
 		ctx, cancel := context.WithDeadline(context.Background(), q.commitDeadline(batch[0].at))
-		stored, timedOut, kept := q.commit(ctx, batch)
-		// Hung: nothing stored, out of time. On a Cluster pipelineNode
-		// keeps that per master: one that hangs fails only its
-		// accounts' groups, and the others' receipts, queued
-		// meanwhile, keep a whole timeout.
-		_, cluster := q.c.(*redis.ClusterClient)
-		g.hung.Store(!cluster && !stored && timedOut)
+		kept := q.commit(ctx, batch)
 		cancel()
 		if kept {
 			// A lane, or a master's share left to run, still works on
@@ -369,19 +363,20 @@ type putGroup struct {
 	kept []putItem
 }
 
-// commit writes batch and reports whether Redis stored any of its groups
-// and whether any failed by running out of time. On a Cluster each
-// master's groups are written and answered on their own, at once
-// (commitNodes), and those of a master that is hung or slow go to its
-// lane (lane.go); kept then says that requests of batch are still in
-// use after commit returns, and their results are not in stored and
-// timedOut.
-func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedOut, kept bool) {
+// commit writes batch. On a single server or Sentinel it records whether
+// Redis is taken to be hung: the commit stored nothing and ran out of
+// time (see commitDeadline). On a Cluster pipelineNode keeps that per
+// master, each master's groups are written and answered on their own, at
+// once (commitNodes), and those of a master that is hung or slow go to
+// its lane (lane.go); kept then says that requests of batch are still in
+// use after commit returns.
+func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (kept bool) {
 	groups := q.groupBatch(batch)
 	cc, cluster := q.c.(*redis.ClusterClient)
 	if !cluster {
-		stored, timedOut = q.commitGroups(ctx, groups, func(gs []*putGroup, byHash bool) { q.pipelineGroups(ctx, q.c, gs, byHash) })
-		return stored, timedOut, false
+		stored, timedOut := q.commitGroups(ctx, groups, func(gs []*putGroup, byHash bool) { q.pipelineGroups(ctx, q.c, gs, byHash) })
+		q.put.hung.Store(!stored && timedOut)
+		return false
 	}
 	byNode := groupsByNode(ctx, cc, groups)
 	for node, gs := range byNode {
@@ -403,10 +398,9 @@ func (q *RedisQueue) commit(ctx context.Context, batch []putReq) (stored, timedO
 		q.commitNode(ctx, cc, nil, gs)
 	}
 	if len(byNode) == 0 {
-		return false, false, kept
+		return kept
 	}
-	s, t, k := q.commitNodes(ctx, cc, byNode)
-	return s, t, kept || k
+	return q.commitNodes(ctx, cc, byNode) || kept
 }
 
 // commitGroups writes groups with run (by hash, then by text where Redis
@@ -471,7 +465,8 @@ func groupsByNode(ctx context.Context, cc *redis.ClusterClient, groups []*putGro
 }
 
 // commitNode is commitGroups for the groups of one Cluster master (nil:
-// the groups whose master is not known, failed already). Each master's
+// the groups whose master is not known, failed already); pipelineNode
+// records whether the master is taken to be hung. Each master's
 // groups are answered as soon as that master has answered: the callers
 // of a healthy master's accounts do not wait for one that hangs. Their
 // pipeline goes to the master directly with WAIT (WAIT has no key to
@@ -481,12 +476,12 @@ func groupsByNode(ctx context.Context, cc *redis.ClusterClient, groups []*putGro
 // commands, and when the context ends during that retry's wait it sets
 // the error on every command of the pipeline, those other masters had
 // answered included.
-func (q *RedisQueue) commitNode(ctx context.Context, cc *redis.ClusterClient, node *redis.Client, gs []*putGroup) (stored, timedOut bool) {
+func (q *RedisQueue) commitNode(ctx context.Context, cc *redis.ClusterClient, node *redis.Client, gs []*putGroup) {
 	var c redis.Cmdable = cc
 	if q.o.WaitReplicas > 0 {
 		c = node
 	}
-	return q.commitGroups(ctx, gs, func(gs []*putGroup, byHash bool) {
+	q.commitGroups(ctx, gs, func(gs []*putGroup, byHash bool) {
 		if node != nil {
 			q.pipelineNode(ctx, node, c, gs, byHash)
 		}

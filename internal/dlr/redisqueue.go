@@ -583,20 +583,15 @@ func (q *RedisQueue) Ack(ctx context.Context, o Outcome, rs ...Receipt) error {
 	// on the Cluster client, which follows a redirection should the slot
 	// have moved meanwhile; off a Cluster one pipeline.
 	accounts := slices.Collect(maps.Keys(byAccount))
-	var mu sync.Mutex
-	var errs []error
-	unknown := q.eachMaster(ctx, accounts, func(idx []int) {
+	if err := q.eachMaster(ctx, accounts, func(idx []int) error {
 		accts := make(map[string][]any, len(idx))
 		for _, i := range idx {
 			accts[accounts[i]] = byAccount[accounts[i]]
 		}
-		e, done := q.finishPipeline(ctx, q.c, o, accts)
+		errs, done := q.finishPipeline(ctx, q.c, o, accts)
 		q.recordAcks(done)
-		mu.Lock()
-		errs = append(errs, e...)
-		mu.Unlock()
-	})
-	if err := errors.Join(append(errs, unknown...)...); err != nil {
+		return errors.Join(errs...)
+	}); err != nil {
 		return redisErr("ack", err)
 	}
 	return nil
@@ -783,15 +778,9 @@ func (q *RedisQueue) PendingCounts(ctx context.Context, systems []string) ([]int
 	for i := range out {
 		out[i] = -1 // until counted
 	}
-	var mu sync.Mutex
-	var errs []error
-	unknown := q.eachMaster(ctx, systems, func(idx []int) {
-		e := q.countOnMaster(ctx, systems, idx, out)
-		mu.Lock()
-		errs = append(errs, e...)
-		mu.Unlock()
-	})
-	if err := errors.Join(append(errs, unknown...)...); err != nil {
+	if err := q.eachMaster(ctx, systems, func(idx []int) error {
+		return errors.Join(q.countOnMaster(ctx, systems, idx, out)...)
+	}); err != nil {
 		return out[:asked], redisErr("pending counts", err)
 	}
 	return out[:asked], nil
@@ -1047,10 +1036,8 @@ func (q *RedisQueue) accounts(ctx context.Context) ([]string, error) {
 // removed. One account's failure does not stop the others.
 func (q *RedisQueue) Expire(ctx context.Context, now time.Time, limit int) ([]Receipt, error) {
 	accounts, aerr := q.accounts(ctx)
-	var out []Receipt
-	var errs []error
 	if aerr != nil {
-		errs = append(errs, redisErr("expire", aerr))
+		aerr = redisErr("expire", aerr)
 	}
 	val := finalValue(Outcome{State: pdu.StateExpired, At: now})
 	// The accounts of each master one after another, the masters at
@@ -1059,31 +1046,33 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, limit int) ([]Re
 	// no more than the master's share of it at a time, so a master that
 	// hangs holds only its share while the others go on.
 	b := expiryBudget{left: limit}
-	unknown := q.eachMaster(ctx, accounts, func(idx []int) {
+	err := q.eachMaster(ctx, accounts, func(idx []int) error {
 		share := limit // one server or master: all of it
 		if len(idx) < len(accounts) {
 			share = max(1, (limit*len(idx)+len(accounts)-1)/len(accounts))
 		}
+		var errs []error
 		for _, i := range idx {
 			sys := accounts[i]
 			for {
 				n := b.take(share)
 				if n == 0 {
-					return
+					return errors.Join(errs...)
 				}
 				rs, removed, err := q.expireAccount(ctx, sys, now, n, val)
 				b.give(n - removed)
-				b.add(rs, err)
+				b.add(rs)
+				if err != nil {
+					errs = append(errs, err)
+				}
 				if err != nil || removed < n {
 					break
 				}
 			}
 		}
+		return errors.Join(errs...)
 	})
-	for _, err := range unknown {
-		errs = append(errs, redisErr("expire", err))
-	}
-	return append(out, b.out...), errors.Join(append(errs, b.errs...)...)
+	return b.out, errors.Join(aerr, err)
 }
 
 // expiryBudget is what the masters' goroutines of one Expire share.
@@ -1091,7 +1080,6 @@ type expiryBudget struct {
 	mu   sync.Mutex
 	left int
 	out  []Receipt
-	errs []error
 }
 
 // take reserves up to n of the receipts left to expire.
@@ -1110,13 +1098,11 @@ func (b *expiryBudget) give(n int) {
 	b.mu.Unlock()
 }
 
-func (b *expiryBudget) add(rs []Receipt, err error) {
+// add keeps the receipts a call expired.
+func (b *expiryBudget) add(rs []Receipt) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.out = append(b.out, rs...)
-	if err != nil {
-		b.errs = append(b.errs, err)
-	}
+	b.mu.Unlock()
 }
 
 // expireAccount runs the expiry script on sys for at most n receipts and
