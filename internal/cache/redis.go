@@ -110,24 +110,29 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 
 // stateOf returns the state of the server holding key: the master of its
 // slot on a Cluster (the whole state while the slot map is not known),
-// else the whole.
-func (r *Redis) stateOf(ctx context.Context, key string) *nodeState {
+// else the whole. A Cluster master that is up has no state (nil, its
+// address in addr: failed gives it one), so a lookup allocates none.
+func (r *Redis) stateOf(ctx context.Context, key string) (st *nodeState, addr string) {
 	if r.cluster == nil || r.whole.down.Load() {
-		return &r.whole
+		return &r.whole, ""
 	}
 	node, err := r.cluster.MasterForKey(ctx, key)
 	if err != nil {
-		return &r.whole
+		return &r.whole, ""
 	}
-	addr := node.Options().Addr
+	addr = node.Options().Addr
 	r.nodesMu.Lock()
-	st := r.nodes[addr]
+	st = r.nodes[addr]
 	r.nodesMu.Unlock()
+	return st, addr
+}
+
+// failed is fail for a call to st, or, st nil, to the master at addr.
+func (r *Redis) failed(parent context.Context, st *nodeState, addr, op string, err error) error {
 	if st == nil {
-		// Up: a state of its own, kept only if it fails (track).
-		st = &nodeState{name: addr}
+		st = &nodeState{name: addr} // kept by fail (track)
 	}
-	return st
+	return r.fail(parent, st, op, err)
 }
 
 // track returns the state kept for st's master, keeping st if there is
@@ -158,7 +163,7 @@ func (r *Redis) Key(key string) string { return r.prefix + key }
 // starts a probe in the background.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	k := r.prefix + key
-	st := r.stateOf(ctx, k)
+	st, addr := r.stateOf(ctx, k)
 	if err := r.admit(st, k); err != nil {
 		return nil, false, err
 	}
@@ -170,7 +175,7 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, r.fail(ctx, st, "get", err)
+		return nil, false, r.failed(ctx, st, addr, "get", err)
 	}
 	r.markUp(st)
 	return b, true, nil
@@ -182,7 +187,7 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		return nil
 	}
 	k := r.prefix + key
-	st := r.stateOf(ctx, k)
+	st, addr := r.stateOf(ctx, k)
 	if err := r.admit(st, k); err != nil {
 		return err
 	}
@@ -199,7 +204,7 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 			}
 			return fmt.Errorf("cache: redis set refused: %w", err)
 		}
-		return r.fail(ctx, st, "set", err)
+		return r.failed(ctx, st, addr, "set", err)
 	}
 	r.markUp(st)
 	if r.refusing.CompareAndSwap(true, false) {
@@ -255,13 +260,13 @@ func (r *Redis) DownServers() int {
 	return n
 }
 
-// admit lets a call to st through unless it is down. While it is, the
+// admit lets a call to st through unless it is down (nil: up). While it is, the
 // call fails at once; the one caller per RetryAfter that wins the probe
 // slot starts a probe of st (a GET of key, which goes where the call
 // would have gone) on a goroutine of its own, and fails too: no request
 // waits out OpTimeout on a server that may still hang.
 func (r *Redis) admit(st *nodeState, key string) error {
-	if !st.down.Load() {
+	if st == nil || !st.down.Load() {
 		return nil
 	}
 	now := r.now().UnixNano()
@@ -326,7 +331,7 @@ func (r *Redis) fail(parent context.Context, st *nodeState, op string, err error
 }
 
 func (r *Redis) markUp(st *nodeState) {
-	if st.down.CompareAndSwap(true, false) {
+	if st != nil && st.down.CompareAndSwap(true, false) {
 		if st.name != "" {
 			r.nodesMu.Lock()
 			if r.nodes[st.name] == st {
