@@ -67,9 +67,10 @@ func (q *RedisQueue) TakeBackLeases(ctx context.Context, before time.Time) (int,
 // Maintain writes this instance's heartbeat, takes back the receipts of
 // this instance's claims that got no reply, and, for every account, puts
 // back into the due set the leases that ended (the visibility timeout) and
-// all leases of instances whose heartbeat expired (they died). One
-// account's failure stops none of the others, and neither does the
-// heartbeat's (its key lives outside the accounts' slots).
+// all leases of instances whose heartbeat expired (they died: see
+// deadOrMissing). One account's failure stops none of the others, and
+// neither does the heartbeat's (its key lives outside the accounts'
+// slots).
 func (q *RedisQueue) Maintain(ctx context.Context) error {
 	var errs []error
 	hctx, cancel := q.callCtx(ctx)
@@ -88,6 +89,15 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 		errs = append(errs, redisErr("maintain", err))
 	}
 	alive := map[string]bool{q.o.InstanceID: true}
+	q.mu.Lock()
+	missingBefore := q.missing
+	q.mu.Unlock()
+	missing := make(map[string]bool)
+	defer func() {
+		q.mu.Lock()
+		q.missing = missing
+		q.mu.Unlock()
+	}()
 	// One pipeline for every account's lessees (a sweep must not cost a
 	// round trip per account); accounts without leases cost nothing more.
 	// One per master on a Cluster (eachMaster): a hung one fails its own
@@ -123,7 +133,7 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 					errs = append(errs, redisErr("heartbeat of "+l, err))
 					continue
 				}
-				live = n == 1
+				live = q.deadOrMissing(l, n == 1, missingBefore, missing)
 				alive[l] = live
 			}
 			m, err := q.reclaim(ctx, sys, l, !live)
@@ -137,6 +147,28 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// deadOrMissing decides from whether instance's heartbeat is there
+// (present) whether the instance counts as alive, and records a missing
+// heartbeat in missing. An instance counts as dead only when the
+// Maintain before this one (missingBefore) found its heartbeat gone too:
+// a heartbeat can vanish from a live instance (its key's Cluster master
+// failed over after the key expired on it, or Redis restarted empty),
+// and the instance writes it again at its next sweep, every
+// SweepInterval like this one's. Taking a live instance's leases would
+// send its receipts in flight twice; waiting one sweep more only delays
+// a dead instance's by that much.
+func (q *RedisQueue) deadOrMissing(instance string, present bool, missingBefore, missing map[string]bool) (alive bool) {
+	if present {
+		return true
+	}
+	missing[instance] = true
+	if missingBefore[instance] {
+		return false
+	}
+	q.log.Info("dlr.instance_heartbeat_missing", "instance_id", instance)
+	return true
 }
 
 // reclaimClaim puts the receipts this instance leased on sys by the claim

@@ -59,8 +59,60 @@ func TestLeasesCarryTheInstance(t *testing.T) {
 	if err := b.Maintain(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if n := claim(b); n != 0 {
+		t.Fatalf("b took %d receipts at the first sweep that found a's heartbeat gone, want them at the second", n)
+	}
+	if err := b.Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := claim(b); n != 1 {
 		t.Fatalf("b claimed %d after a's heartbeat expired, want 1", n)
+	}
+}
+
+// TestLiveInstanceWhoseHeartbeatVanishedKeepsItsLeases: a live instance's
+// heartbeat can vanish (its Cluster master failed over after the key
+// expired there, or Redis restarted empty); it writes it again at its
+// next sweep, and the other instance, whose sweep found it gone once,
+// does not take its leases: their receipts are being sent.
+func TestLiveInstanceWhoseHeartbeatVanishedKeepsItsLeases(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	a := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-a", Heartbeat: time.Hour})
+	b := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-b", Heartbeat: time.Hour})
+	if err := a.Put(ctx, receipt("00000000000000E1", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := a.Claim(ctx, "acme", time.Now(), time.Hour, 10); err != nil || len(rs) != 1 {
+		t.Fatalf("a claimed %d (%v), want 1", len(rs), err)
+	}
+	maintain := func(q *RedisQueue) {
+		t.Helper()
+		if err := q.Maintain(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	maintain(a)
+	for range 3 {
+		if err := c.Del(ctx, a.heartbeatKey("gw-a")).Err(); err != nil {
+			t.Fatal(err)
+		}
+		maintain(b) // finds it gone
+		maintain(a) // writes it again
+		maintain(b) // finds it back
+	}
+	if rs, err := b.Claim(ctx, "acme", time.Now(), time.Hour, 10); err != nil || len(rs) != 0 {
+		t.Fatalf("b claimed %d (%v) of a live instance whose heartbeat vanished between its sweeps, want 0", len(rs), err)
+	}
+	// Gone at two of b's sweeps in a row: a died.
+	if err := c.Del(ctx, a.heartbeatKey("gw-a")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	maintain(b)
+	maintain(b)
+	if rs, err := b.Claim(ctx, "acme", time.Now(), time.Hour, 10); err != nil || len(rs) != 1 {
+		t.Fatalf("b claimed %d (%v) once a's heartbeat stayed gone for two sweeps, want 1", len(rs), err)
 	}
 }
 

@@ -143,6 +143,10 @@ type RedisQueue struct {
 	// Redis go back (replay.go); replayTo takes them (nil: not kept).
 	journal  replayJournal
 	replayTo replayer
+	// missing: the instances whose heartbeat the last Maintain found
+	// gone (deadOrMissing); replaced by every Maintain, so it holds no
+	// more than the lessees of one sweep.
+	missing map[string]bool
 }
 
 var _ Queue = (*RedisQueue)(nil)
