@@ -554,5 +554,5 @@ func claimWait(cfg config.Config) time.Duration {
 	if cfg.Redis.URL == "" {
 		return 0
 	}
-	return min(50*time.Millisecond, cfg.Redis.Timeout)
+	return min(cfg.Redis.SlowAfter, cfg.Redis.Timeout)
 }

@@ -25,6 +25,7 @@ func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClie
 		CommitTimeout: commit,
 		WaitReplicas:  cfg.Redis.WaitReplicas,
 		WaitTimeout:   cfg.Redis.WaitTimeout,
+		SlowAfter:     cfg.Redis.SlowAfter,
 		Lost:          lost,
 		Logger:        log,
 		InstanceID:    cfg.Instance.ID,

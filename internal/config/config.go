@@ -114,6 +114,11 @@ type Redis struct {
 	// the memory buffer, and the submit is answered ESME_ROK either way.
 	WaitReplicas int
 	WaitTimeout  time.Duration
+	// SlowAfter (REDIS_SLOW_MS): how long a group commit waits for one
+	// Cluster master's share of its receipts, and a receipt dispatcher
+	// loop for one claim, before going on without it (the call runs on,
+	// bounded by Timeout).
+	SlowAfter time.Duration
 }
 
 // Enabled reports whether a Redis is configured.

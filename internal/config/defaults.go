@@ -56,6 +56,7 @@ func Default() Config {
 			MaxConnections: 10,
 			Timeout:        500 * time.Millisecond,
 			WaitTimeout:    100 * time.Millisecond,
+			SlowAfter:      50 * time.Millisecond,
 		},
 		DLR: DLR{
 			Delay:             time.Second,

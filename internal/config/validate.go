@@ -252,6 +252,11 @@ func (c Config) validateCacheRedis() error {
 	if err := positive("REDIS_TIMEOUT_SECONDS", c.Redis.Timeout); err != nil {
 		return err
 	}
+	// 0 would leave every commit's share and every claim to run on
+	// without waiting for it at all.
+	if err := positive("REDIS_SLOW_MS", c.Redis.SlowAfter); err != nil {
+		return err
+	}
 	// The WAIT ends a pipeline, whose replies the client reads with
 	// REDIS_TIMEOUT_SECONDS as the read timeout: a longer WAIT would make
 	// every commit time out.

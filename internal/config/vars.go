@@ -81,6 +81,7 @@ func variables() []variable {
 		strVar("REDIS_KEY_PREFIX", func(c *Config) *string { return &c.Redis.KeyPrefix }),
 		intVar("REDIS_WAIT_REPLICAS", func(c *Config) *int { return &c.Redis.WaitReplicas }),
 		millisVar("REDIS_WAIT_TIMEOUT_MS", func(c *Config) *time.Duration { return &c.Redis.WaitTimeout }),
+		millisVar("REDIS_SLOW_MS", func(c *Config) *time.Duration { return &c.Redis.SlowAfter }),
 
 		secondsVar("DLR_DELAY_SECONDS", func(c *Config) *time.Duration { return &c.DLR.Delay }),
 		lowerVar("DLR_MODE", func(c *Config) *string { return &c.DLR.Mode }),

@@ -37,14 +37,12 @@ import (
 // that batch to them and takes a new slice for its next one.
 
 // laneAfter is how long a committer waits for a master's share of a batch
-// before leaving it to run and giving the master a lane (at most a
-// quarter of CommitTimeout). A master that answers does so within a few
-// milliseconds, even under load; one that needs more is hung, or slow
-// enough that its receipts are better written together, one pipeline
-// after another.
-const laneAfter = 50 * time.Millisecond
-
-func (q *RedisQueue) laneAfter() time.Duration { return min(laneAfter, q.o.CommitTimeout/4) }
+// before leaving it to run and giving the master a lane: SlowAfter (at
+// most a quarter of CommitTimeout). A master that answers does so within
+// a few milliseconds, even under load; one that needs more is hung, or
+// slow enough that its receipts are better written together, one
+// pipeline after another.
+func (q *RedisQueue) laneAfter() time.Duration { return min(q.o.SlowAfter, q.o.CommitTimeout/4) }
 
 // lane is what one master's lane holds, under groupCommit.hungMu; it is
 // in groupCommit.lanes while its goroutine runs.

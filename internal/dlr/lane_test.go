@@ -130,3 +130,19 @@ func TestLaneTakesUpToABatch(t *testing.T) {
 		t.Fatalf("the lane gave %d groups, want those of 2 and 3 receipts", len(gs))
 	}
 }
+
+// TestLaneAfterFollowsSlowAfter: a committer waits SlowAfter
+// (REDIS_SLOW_MS) for a master's share, at most a quarter of the
+// commit's bound.
+func TestLaneAfterFollowsSlowAfter(t *testing.T) {
+	for _, tc := range []struct{ slow, commit, want time.Duration }{
+		{0, 2 * time.Second, DefaultSlowAfter},
+		{200 * time.Millisecond, 2 * time.Second, 200 * time.Millisecond},
+		{200 * time.Millisecond, 400 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		q := NewRedisQueue(nil, RedisOptions{SlowAfter: tc.slow, CommitTimeout: tc.commit})
+		if got := q.laneAfter(); got != tc.want {
+			t.Errorf("SlowAfter %v, CommitTimeout %v: laneAfter %v, want %v", tc.slow, tc.commit, got, tc.want)
+		}
+	}
+}

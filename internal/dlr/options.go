@@ -63,8 +63,9 @@ type Options struct {
 	// other accounts; the claim's receipts are sent at the step after it
 	// ends (lateclaim.go). 0 (the default): each claim is waited for,
 	// which suits a queue whose claims do no I/O. The application sets
-	// 50 ms with Redis, so that a claim of an account whose Cluster
-	// master has just hung holds the others that long, not ClaimTimeout.
+	// REDIS_SLOW_MS (50 ms by default) with Redis, so that a claim of an
+	// account whose Cluster master has just hung holds the others that
+	// long, not ClaimTimeout.
 	ClaimWait time.Duration
 	// Shards is the number of scheduling loops (DLR_DISPATCHER_SHARDS;
 	// default GOMAXPROCS). An account belongs to one shard by the hash of

@@ -31,6 +31,8 @@ const (
 	// DefaultHeartbeat is how long an instance counts as alive after its
 	// last heartbeat.
 	DefaultHeartbeat = 6 * time.Second
+	// DefaultSlowAfter is RedisOptions.SlowAfter's default (REDIS_SLOW_MS).
+	DefaultSlowAfter = 50 * time.Millisecond
 	// doneBuckets is how many time buckets hold the outcomes remembered
 	// for Remember: each covers Remember/doneBuckets.
 	doneBuckets = 10
@@ -70,6 +72,11 @@ type RedisOptions struct {
 	// of an account's keys to the loss record the loss is reported
 	// (losssettle.go; default DefaultLossSettle).
 	LossSettle time.Duration
+	// SlowAfter is how long a committer waits for one Cluster master's
+	// share of a batch before leaving it to run in the master's lane
+	// (lane.go; REDIS_SLOW_MS, default DefaultSlowAfter; at most a
+	// quarter of CommitTimeout).
+	SlowAfter time.Duration
 	// Registerer exports dlr_commit_backlog,
 	// dlr_lost_claims_forgotten_total and dlr_redis_went_back_total (nil:
 	// not exported).
@@ -176,6 +183,9 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	}
 	if opts.LossSettle <= 0 {
 		opts.LossSettle = DefaultLossSettle
+	}
+	if opts.SlowAfter <= 0 {
+		opts.SlowAfter = DefaultSlowAfter
 	}
 	_, plain := c.(*redis.Client)
 	q := &RedisQueue{
