@@ -89,14 +89,11 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 		errs = append(errs, redisErr("maintain", err))
 	}
 	alive := map[string]bool{q.o.InstanceID: true}
-	q.mu.Lock()
-	missingBefore := q.missing
-	q.mu.Unlock()
-	missing := make(map[string]bool)
+	checked := make(map[string]bool)
 	defer func() {
-		q.mu.Lock()
-		q.missing = missing
-		q.mu.Unlock()
+		if len(errs) == 0 {
+			q.forgetUnchecked(checked)
+		}
 	}()
 	// One pipeline for every account's lessees (a sweep must not cost a
 	// round trip per account); accounts without leases cost nothing more.
@@ -133,7 +130,8 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 					errs = append(errs, redisErr("heartbeat of "+l, err))
 					continue
 				}
-				live = q.deadOrMissing(l, n == 1, missingBefore, missing)
+				checked[l] = true
+				live = q.deadOrMissing(l, n == 1)
 				alive[l] = live
 			}
 			m, err := q.reclaim(ctx, sys, l, !live)
@@ -150,25 +148,46 @@ func (q *RedisQueue) Maintain(ctx context.Context) error {
 }
 
 // deadOrMissing decides from whether instance's heartbeat is there
-// (present) whether the instance counts as alive, and records a missing
-// heartbeat in missing. An instance counts as dead only when the
-// Maintain before this one (missingBefore) found its heartbeat gone too:
-// a heartbeat can vanish from a live instance (its key's Cluster master
-// failed over after the key expired on it, or Redis restarted empty),
-// and the instance writes it again at its next sweep, every
-// SweepInterval like this one's. Taking a live instance's leases would
-// send its receipts in flight twice; waiting one sweep more only delays
-// a dead instance's by that much.
-func (q *RedisQueue) deadOrMissing(instance string, present bool, missingBefore, missing map[string]bool) (alive bool) {
+// (present) whether the instance counts as alive. An instance counts as
+// dead only once its heartbeat has been found gone for a third of
+// Heartbeat (q.missing), the longest a live instance goes between two
+// writes of it: a heartbeat can vanish from a live instance (its key's
+// Cluster master failed over after the key expired there, or Redis
+// restarted empty), and the instance writes it again at its next sweep.
+// Taking a live instance's leases would send its receipts in flight
+// twice; waiting that long only delays a dead instance's. It is time,
+// not a number of Maintains: two can run milliseconds apart (a drain's
+// sweep right after the last one, a sweep that ran long).
+func (q *RedisQueue) deadOrMissing(instance string, present bool) (alive bool) {
+	now := q.o.Clock.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if present {
+		delete(q.missing, instance)
 		return true
 	}
-	missing[instance] = true
-	if missingBefore[instance] {
-		return false
+	since, seen := q.missing[instance]
+	if !seen {
+		if q.missing == nil {
+			q.missing = make(map[string]time.Time)
+		}
+		q.missing[instance] = now
+		q.log.Info("dlr.instance_heartbeat_missing", "instance_id", instance)
+		return true
 	}
-	q.log.Info("dlr.instance_heartbeat_missing", "instance_id", instance)
-	return true
+	return now.Sub(since) < q.o.Heartbeat/3
+}
+
+// forgetUnchecked drops the missing heartbeats of instances a Maintain
+// that checked every lessee did not meet: they lease nothing any more.
+func (q *RedisQueue) forgetUnchecked(checked map[string]bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for l := range q.missing {
+		if !checked[l] {
+			delete(q.missing, l)
+		}
+	}
 }
 
 // reclaimClaim puts the receipts this instance leased on sys by the claim

@@ -14,8 +14,9 @@ func TestLeasesCarryTheInstance(t *testing.T) {
 	c := redisTestClient(t)
 	prefix := redisTestPrefix(t, c)
 	ctx := context.Background()
+	clk := newFakeClock(time.Now())
 	newQ := func(id string) *RedisQueue {
-		return NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: id, Heartbeat: time.Hour})
+		return NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: id, Heartbeat: time.Hour, Clock: clk})
 	}
 	claim := func(q *RedisQueue) int {
 		t.Helper()
@@ -60,8 +61,9 @@ func TestLeasesCarryTheInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n := claim(b); n != 0 {
-		t.Fatalf("b took %d receipts at the first sweep that found a's heartbeat gone, want them at the second", n)
+		t.Fatalf("b took %d receipts at the first sweep that found a's heartbeat gone, want them a third of the heartbeat later", n)
 	}
+	clk.Advance(20 * time.Minute) // a third of the heartbeat
 	if err := b.Maintain(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -73,14 +75,18 @@ func TestLeasesCarryTheInstance(t *testing.T) {
 // TestLiveInstanceWhoseHeartbeatVanishedKeepsItsLeases: a live instance's
 // heartbeat can vanish (its Cluster master failed over after the key
 // expired there, or Redis restarted empty); it writes it again at its
-// next sweep, and the other instance, whose sweep found it gone once,
-// does not take its leases: their receipts are being sent.
+// next sweep, and the other instance, whose sweep found it gone, does not
+// take its leases (their receipts are being sent), not even at a sweep
+// that follows at once (a drain's); it takes them once the heartbeat
+// has stayed gone for a third of its TTL, the longest between two
+// writes of a live instance.
 func TestLiveInstanceWhoseHeartbeatVanishedKeepsItsLeases(t *testing.T) {
 	c := redisTestClient(t)
 	prefix := redisTestPrefix(t, c)
 	ctx := context.Background()
-	a := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-a", Heartbeat: time.Hour})
-	b := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-b", Heartbeat: time.Hour})
+	clk := newFakeClock(time.Now())
+	a := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-a", Heartbeat: time.Hour, Clock: clk})
+	b := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "gw-b", Heartbeat: time.Hour, Clock: clk})
 	if err := a.Put(ctx, receipt("00000000000000E1", "acme", 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -99,20 +105,24 @@ func TestLiveInstanceWhoseHeartbeatVanishedKeepsItsLeases(t *testing.T) {
 			t.Fatal(err)
 		}
 		maintain(b) // finds it gone
+		maintain(b) // at once: still within a's time to write it
+		clk.Advance(19 * time.Minute)
 		maintain(a) // writes it again
 		maintain(b) // finds it back
+		clk.Advance(19 * time.Minute)
 	}
 	if rs, err := b.Claim(ctx, "acme", time.Now(), time.Hour, 10); err != nil || len(rs) != 0 {
 		t.Fatalf("b claimed %d (%v) of a live instance whose heartbeat vanished between its sweeps, want 0", len(rs), err)
 	}
-	// Gone at two of b's sweeps in a row: a died.
+	// Gone for a third of the heartbeat: a died.
 	if err := c.Del(ctx, a.heartbeatKey("gw-a")).Err(); err != nil {
 		t.Fatal(err)
 	}
 	maintain(b)
+	clk.Advance(20 * time.Minute)
 	maintain(b)
 	if rs, err := b.Claim(ctx, "acme", time.Now(), time.Hour, 10); err != nil || len(rs) != 1 {
-		t.Fatalf("b claimed %d (%v) once a's heartbeat stayed gone for two sweeps, want 1", len(rs), err)
+		t.Fatalf("b claimed %d (%v) once a's heartbeat stayed gone for a third of its TTL, want 1", len(rs), err)
 	}
 }
 

@@ -66,8 +66,13 @@ type RedisOptions struct {
 	// Maintain, has expired. Empty: a random id.
 	InstanceID string
 	// Heartbeat is how long the instance counts as alive after a Maintain
-	// (default 6 s).
+	// (default 6 s). Every instance is taken to write its heartbeat at
+	// least every third of it (the application sweeps every 2 s).
 	Heartbeat time.Duration
+	// Clock times how long another instance's heartbeat has been missing
+	// (nil: SystemClock). The queue's other times are scores in Redis,
+	// compared across instances: the wall clock.
+	Clock Clock
 	// LossSettle is how long after an instance adds its share of a loss
 	// of an account's keys to the loss record the loss is reported
 	// (losssettle.go; default DefaultLossSettle).
@@ -150,10 +155,11 @@ type RedisQueue struct {
 	// Redis go back (replay.go); replayTo takes them (nil: not kept).
 	journal  replayJournal
 	replayTo replayer
-	// missing: the instances whose heartbeat the last Maintain found
-	// gone (deadOrMissing); replaced by every Maintain, so it holds no
-	// more than the lessees of one sweep.
-	missing map[string]bool
+	// missing: when a Maintain first found the heartbeat of another
+	// instance gone (deadOrMissing), until one finds it again; a Maintain
+	// that checked every lessee drops the instances it did not meet, so
+	// it holds no more than the lessees of one sweep.
+	missing map[string]time.Time
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -186,6 +192,9 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	}
 	if opts.SlowAfter <= 0 {
 		opts.SlowAfter = DefaultSlowAfter
+	}
+	if opts.Clock == nil {
+		opts.Clock = SystemClock{}
 	}
 	_, plain := c.(*redis.Client)
 	q := &RedisQueue{
