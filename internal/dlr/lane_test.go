@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -144,5 +145,73 @@ func TestLaneAfterFollowsSlowAfter(t *testing.T) {
 		if got := q.laneAfter(); got != tc.want {
 			t.Errorf("SlowAfter %v, CommitTimeout %v: laneAfter %v, want %v", tc.slow, tc.commit, got, tc.want)
 		}
+	}
+}
+
+// TestNewAccountNotHeldByTheAccountsSetsMaster: the first put of an
+// account adds it to Paccounts, whose key has a Cluster master of its
+// own. With that master frozen (SIGSTOP), a put of a new account on the
+// healthy master is answered while it is still frozen: the addition is
+// waited for at most REDIS_SLOW_MS and then left to finish (before, the
+// commit waited for it, CommitTimeout here, and so did every put
+// committed with it); the account is listed once the master answers.
+func TestNewAccountNotHeldByTheAccountsSetsMaster(t *testing.T) {
+	c, ms := redistest.Cluster(t, 2)
+	q := NewRedisQueue(c, RedisOptions{Prefix: "dlrtest:", InstanceID: "a", CommitTimeout: 20 * time.Second})
+	ctx := context.Background()
+	node, err := c.MasterForKey(ctx, q.accountsKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen, healthy := ms[0], ms[1]
+	if node.Options().Addr != frozen.Addr {
+		frozen, healthy = healthy, frozen
+	}
+	listed := accountOn(t, c, q, healthy.Addr)
+	if err := q.Put(ctx, receipt("00000000000000A1", listed, 0)); err != nil { // listed, scripts loaded
+		t.Fatal(err)
+	}
+	var fresh string
+	redistest.KeyOn(t, c, healthy.Addr, func(i int) string {
+		fresh = "new" + strconv.Itoa(i)
+		return q.accountKeys(fresh)[0]
+	})
+	if err := frozen.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = frozen.Resume()
+		}
+	}()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := q.Put(pctx, receipt("00000000000000A2", fresh, 0)); err != nil {
+		t.Fatalf("put of a new account on the healthy master while Paccounts's master is frozen: %v", err)
+	}
+	q.mu.Lock()
+	adding := q.listing != nil
+	q.mu.Unlock()
+	if !adding {
+		t.Fatal("the put was answered after its addition to Paccounts ended, which the frozen master cannot have answered: it waited for it")
+	}
+	if err := q.Put(pctx, receipt("00000000000000A3", listed, 0)); err != nil {
+		t.Fatalf("put of a listed account on the healthy master meanwhile: %v", err)
+	}
+
+	if err := frozen.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	q.mu.Lock()
+	done := q.listing
+	q.mu.Unlock()
+	if done != nil {
+		<-done // bounded by CommitTimeout
+	}
+	accts, err := q.Accounts(ctx)
+	if err != nil || !slices.Contains(accts, fresh) {
+		t.Fatalf("Paccounts after the master answered again: %v (%v), want %s in it", accts, err, fresh)
 	}
 }

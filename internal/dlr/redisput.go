@@ -422,8 +422,9 @@ func (q *RedisQueue) commitGroups(ctx context.Context, groups []*putGroup, run f
 	}
 	q.recordGroups(groups)
 	// Before the answers: an account is in Paccounts (the sweeps' list)
-	// by the time its first receipt is acknowledged. Only new accounts
-	// cost this round trip.
+	// by the time its first receipt is acknowledged, unless the key's
+	// master is slow (listAccounts). Only new accounts cost this round
+	// trip.
 	q.listAccounts(ctx, groups)
 	// Answered by Redis (or failed): out of dlr_commit_backlog before the
 	// callers hear of it.
@@ -807,7 +808,11 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 
 // listAccounts adds accounts new to this process to Paccounts. It is
 // best effort (the key may live on another shard): a failure is retried
-// with the next batch and stops nothing.
+// with the next batch and stops nothing. It waits for the addition at
+// most laneAfter (REDIS_SLOW_MS) and leaves a slower one to finish on its
+// own (listInBackground, one at a time): on a Cluster the key's master
+// may hang while the accounts' masters answer, and their submits must
+// not wait for it.
 func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 	q.mu.Lock()
 	for _, g := range groups {
@@ -818,29 +823,63 @@ func (q *RedisQueue) listAccounts(ctx context.Context, groups []*putGroup) {
 			q.unlisted[g.sys] = struct{}{}
 		}
 	}
-	if len(q.unlisted) == 0 || time.Now().Before(q.listRetry) { // its shard failed lately: do not hold answers on it
+	if len(q.unlisted) == 0 {
 		q.mu.Unlock()
 		return
 	}
-	add := make([]any, 0, len(q.unlisted))
-	for sys := range q.unlisted {
-		add = append(add, sys)
-	}
 	q.mu.Unlock()
-	if err := q.c.SAdd(ctx, q.accountsKey(), add...).Err(); err != nil {
-		q.listLog.Failed(ctx, "", err)
+	wait := time.NewTimer(q.laneAfter())
+	defer wait.Stop()
+	for {
 		q.mu.Lock()
-		q.listRetry = time.Now().Add(listRetryAfter)
+		if len(q.unlisted) == 0 || time.Now().Before(q.listRetry) { // its shard failed lately: do not hold answers on it
+			q.mu.Unlock()
+			return
+		}
+		done := q.listing
+		if done == nil {
+			done = make(chan struct{})
+			q.listing = done
+			add := make([]any, 0, len(q.unlisted))
+			for sys := range q.unlisted {
+				add = append(add, sys)
+			}
+			go q.listInBackground(add, done)
+		}
 		q.mu.Unlock()
-		return
+		select {
+		case <-done: // then what queued since, if any
+		case <-ctx.Done():
+			return
+		case <-wait.C:
+			return
+		}
 	}
-	q.listLog.Succeeded(ctx, "")
+}
+
+// listInBackground adds add to Paccounts within CommitTimeout and closes
+// done.
+func (q *RedisQueue) listInBackground(add []any, done chan struct{}) {
+	ctx, cancel := q.callCtx(context.Background())
+	err := q.c.SAdd(ctx, q.accountsKey(), add...).Err()
+	cancel()
+	if err != nil {
+		q.listLog.Failed(context.Background(), "", err)
+	} else {
+		q.listLog.Succeeded(context.Background(), "")
+	}
 	q.mu.Lock()
-	for _, a := range add {
-		q.listed[a.(string)] = true
-		delete(q.unlisted, a.(string))
+	if err != nil {
+		q.listRetry = time.Now().Add(listRetryAfter)
+	} else {
+		for _, a := range add {
+			q.listed[a.(string)] = true
+			delete(q.unlisted, a.(string))
+		}
 	}
+	q.listing = nil
 	q.mu.Unlock()
+	close(done)
 }
 
 func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }

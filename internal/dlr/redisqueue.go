@@ -147,7 +147,10 @@ type RedisQueue struct {
 	unlisted map[string]struct{}
 	// listRetry: adding to Paccounts failed; not tried again before then.
 	listRetry time.Time
-	newEpoch  string // the epoch marker a script creates when the account has none (q.mu)
+	// listing: closed when the addition to Paccounts under way ends (nil:
+	// none is; listAccounts).
+	listing  chan struct{}
+	newEpoch string // the epoch marker a script creates when the account has none (q.mu)
 	// wentBack: per account, when this instance last found Redis going
 	// back and the marker it wrote to tell the others (wentback.go).
 	wentBackAt map[string]wentBackMark
