@@ -86,11 +86,18 @@ type BufferedQueue struct {
 	nrec      int                  // outcome records buffered, all accounts (bounded by size too)
 	cancelled map[string]time.Time // taken out by Cancel while a pass may hold a copy: when
 	flushing  bool                 // the write-back goroutine runs
-	closed    bool
-	stop      chan struct{}
-	manual    bool
-	passed    func(int, error)
-	flaps     logging.Flaps // an account degraded again soon after it recovered
+	// again: ids Redis lost by going back whose copy was buffered already
+	// (replay): a pass that held that copy and wrote it before Redis went
+	// back keeps it for the next pass instead of dropping it as written.
+	again  map[string]struct{}
+	closed bool
+	// counted: Close has counted what it left; a receipt buffered after
+	// that would be lost uncounted, and is counted instead (replay).
+	counted bool
+	stop    chan struct{}
+	manual  bool
+	passed  func(int, error)
+	flaps   logging.Flaps // an account degraded again soon after it recovered
 }
 
 // degraded is one account's part of the buffer.
@@ -233,6 +240,7 @@ func (q *BufferedQueue) forgetLocked(a *degraded, id string) {
 		q.countStateLocked(a, st, -1)
 		delete(a.ids, id)
 	}
+	delete(q.again, id)
 }
 
 // BufferedRecords returns the number of outcome records waiting in the
@@ -380,8 +388,12 @@ var errWentBack = errors.New("dlr: Redis went back below receipts it had stored"
 func (q *BufferedQueue) replay(sys string, rs []Receipt) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed {
-		q.log.Error("dlr.replay_refused", "system_id", sys, "receipts", len(rs), "err", "the queue is closed")
+	if q.counted {
+		// Close has written back what it could and counted the rest: so
+		// are these, which no pass will write.
+		q.lost.add(LostShutdown, len(rs))
+		q.log.Error("dlr.replay_refused", "system_id", sys, "receipts", len(rs),
+			"err", "the queue is closed: these receipts Redis lost by going back are not put again (counted in dlr_lost_total{cause=\"shutdown\"})")
 		return
 	}
 	refused := 0
@@ -392,7 +404,14 @@ func (q *BufferedQueue) replay(sys string, rs []Receipt) {
 		}
 		if a := q.accounts[sys]; a != nil {
 			if _, held := a.ids[r.MessageID]; held {
-				continue // a copy is buffered already
+				// A copy is buffered already; a pass may be writing it
+				// and would drop it as written.
+				if q.again == nil {
+					q.again = make(map[string]struct{})
+				}
+				q.again[r.MessageID] = struct{}{}
+				q.setStateLocked(a, r.MessageID, onlyHere)
+				continue
 			}
 		}
 		_ = q.bufferLocked(r, errWentBack)
@@ -565,11 +584,22 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		written[id] = struct{}{}
 	}
 	failed := make(map[string]error)
+	// Written but not replicated: they go to the back of their account's
+	// buffer, so that the next pass's chunk reaches the receipts behind
+	// them (while replicas are short, they would fail at its head again
+	// and again).
+	var behind map[string]struct{}
 	for i, r := range chunk {
 		if errs[i] != nil && !errors.Is(errs[i], errCancelledInBuffer) {
 			failed[r.SystemID] = errs[i]
-			if a := q.accounts[r.SystemID]; a != nil && errors.Is(errs[i], ErrNotReplicated) && a.ids[r.MessageID] == onlyHere {
-				q.setStateLocked(a, r.MessageID, unreplicated) // written, not replicated
+			if a := q.accounts[r.SystemID]; a != nil && errors.Is(errs[i], ErrNotReplicated) {
+				if a.ids[r.MessageID] == onlyHere {
+					q.setStateLocked(a, r.MessageID, unreplicated) // written, not replicated
+				}
+				if behind == nil {
+					behind = make(map[string]struct{})
+				}
+				behind[r.MessageID] = struct{}{}
 			}
 			continue
 		}
@@ -588,7 +618,15 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		before := n + nrec
 		dropped := 0
 		keep := a.rs[:0]
+		var back []Receipt
 		for _, r := range a.rs {
+			if _, ok := q.again[r.MessageID]; ok {
+				// Redis lost it again since this pass wrote it: written
+				// again by the next pass.
+				delete(q.again, r.MessageID)
+				keep = append(keep, r)
+				continue
+			}
 			if _, ok := written[r.MessageID]; ok {
 				n++
 				if a.ids[r.MessageID] == finished {
@@ -598,8 +636,13 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 				q.forgetLocked(a, r.MessageID)
 				continue
 			}
+			if _, ok := behind[r.MessageID]; ok {
+				back = append(back, r)
+				continue
+			}
 			keep = append(keep, r)
 		}
+		keep = append(keep, back...)
 		clear(a.rs[len(keep):])
 		a.rs = keep
 		keepRecs := a.recs[:0]
@@ -624,6 +667,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	q.nrec -= nrec
 	if q.n == 0 {
 		q.cancelled = nil // every copy a pass could hold is gone
+		q.again = nil
 	}
 	var all []error
 	for sys, err := range failed {
@@ -686,7 +730,8 @@ func (q *BufferedQueue) writeRecords(ctx context.Context, recs []bufferedRecord)
 func (q *BufferedQueue) cancelledWrittenLocked(chunk []Receipt, errs []error) []cancelReq {
 	var late []cancelReq
 	for i, r := range chunk {
-		if at, c := q.cancelled[r.MessageID]; c && errs[i] == nil {
+		// Not replicated: the master holds it all the same.
+		if at, c := q.cancelled[r.MessageID]; c && (errs[i] == nil || errors.Is(errs[i], ErrNotReplicated)) {
 			late = append(late, cancelReq{sys: r.SystemID, id: r.MessageID, at: at})
 		}
 	}
@@ -810,7 +855,10 @@ func (q *BufferedQueue) Close(ctx context.Context) int {
 	if r, ok := q.inner.(unsettledReporter); ok {
 		r.ReportUnsettledLosses(ctx)
 	}
-	left := q.Buffered()
+	q.mu.Lock()
+	left := q.n - q.nacked - q.nstored // Buffered
+	q.counted = true
+	q.mu.Unlock()
 	if left > 0 {
 		q.lost.add(LostShutdown, left)
 		q.log.Error("dlr.shutdown_receipts_not_stored", "receipts", left, "degraded_accounts", q.Degraded(),
@@ -893,26 +941,53 @@ func (q *BufferedQueue) Retry(ctx context.Context, r Receipt, at time.Time) erro
 	return q.inner.Retry(ctx, r, at)
 }
 
-// Cancel removes a buffered receipt, or cancels in the inner queue.
+// Cancel removes a buffered receipt, or cancels in the inner queue. A
+// copy the inner queue holds too (unreplicated: Redis's master stored it)
+// is cancelled there first, and removed here only when that succeeded: it
+// may be being sent from the queue.
 func (q *BufferedQueue) Cancel(ctx context.Context, systemID, messageID string, at time.Time) (bool, error) {
 	q.mu.Lock()
-	if a := q.accounts[systemID]; a != nil {
-		for i, r := range a.rs {
-			if r.MessageID == messageID && a.ids[messageID] != finished {
-				a.rs = append(a.rs[:i], a.rs[i+1:]...)
-				q.forgetLocked(a, messageID)
-				q.n--
-				if q.cancelled == nil {
-					q.cancelled = make(map[string]time.Time)
-				}
-				q.cancelled[messageID] = at
-				q.mu.Unlock()
-				return true, nil
-			}
+	if a := q.accounts[systemID]; a != nil && a.ids[messageID] == unreplicated {
+		q.mu.Unlock()
+		ok, err := q.inner.Cancel(ctx, systemID, messageID, at)
+		if !ok || err != nil {
+			return ok, err
 		}
+		q.mu.Lock()
+		q.dropCancelledLocked(systemID, messageID, at)
+		q.mu.Unlock()
+		return true, nil
+	}
+	if q.dropCancelledLocked(systemID, messageID, at) {
+		q.mu.Unlock()
+		return true, nil
 	}
 	q.mu.Unlock()
 	return q.inner.Cancel(ctx, systemID, messageID, at)
+}
+
+// dropCancelledLocked removes the buffered copy of messageID of sys
+// unless it was finished, and remembers it cancelled at at, so that a
+// write-back pass holding it cancels what it writes
+// (cancelledWrittenLocked). It reports whether there was such a copy.
+func (q *BufferedQueue) dropCancelledLocked(sys, messageID string, at time.Time) bool {
+	a := q.accounts[sys]
+	if a == nil {
+		return false
+	}
+	for i, r := range a.rs {
+		if r.MessageID == messageID && a.ids[messageID] != finished {
+			a.rs = append(a.rs[:i], a.rs[i+1:]...)
+			q.forgetLocked(a, messageID)
+			q.n--
+			if q.cancelled == nil {
+				q.cancelled = make(map[string]time.Time)
+			}
+			q.cancelled[messageID] = at
+			return true
+		}
+	}
+	return false
 }
 
 // Lookup reports a buffered receipt as pending and a buffered record as

@@ -1,0 +1,152 @@
+package dlr
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestCancelOfAnUnreplicatedCopyCancelsInTheQueue: with REDIS_WAIT_REPLICAS
+// and too few replicas, a put is stored on the master and also kept in
+// the buffer (unreplicated). cancel_sm then has to remove it from Redis:
+// removing only the buffered copy answered OK while the receipt was still
+// claimed and sent.
+func TestCancelOfAnUnreplicatedCopyCancelsInTheQueue(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	rq := NewRedisQueue(c, RedisOptions{Prefix: prefix, WaitReplicas: 1, WaitTimeout: 20 * time.Millisecond})
+	bq := NewBufferedQueue(rq, BufferOptions{manual: true})
+	r := receipt("00000000000000C1", "acme", 0)
+	if err := bq.Put(ctx, r); err != nil {
+		t.Fatalf("Put = %v", err)
+	}
+	if bq.Held() != 1 || bq.Buffered() != 0 {
+		t.Fatalf("held %d, buffered %d: want the copy kept unreplicated", bq.Held(), bq.Buffered())
+	}
+	ok, err := bq.Cancel(ctx, "acme", r.MessageID, t0.Add(time.Minute))
+	if err != nil || !ok {
+		t.Fatalf("Cancel = %v, %v; want true", ok, err)
+	}
+	if got, err := bq.Claim(ctx, "acme", time.Now().Add(time.Hour), time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("claimed %v (%v) after cancel_sm answered OK", ids(got), err)
+	}
+	if bq.Held() != 0 {
+		t.Fatalf("the buffer still holds %d copies after the cancel", bq.Held())
+	}
+}
+
+// TestUnreplicatedCopiesDoNotHoldBackTheRest: while replicas are short,
+// every write-back of a copy fails with ErrNotReplicated although the
+// master stored it. Such copies go to the back of the account's buffer,
+// so that later passes reach the receipts behind them; at the head, the
+// same first chunk was written again and again and the rest never
+// reached Redis.
+func TestUnreplicatedCopiesDoNotHoldBackTheRest(t *testing.T) {
+	ctx := context.Background()
+	inner := &unreplicatedQueue{NewMemoryQueue(MemoryOptions{})}
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
+	const n = flushChunk + 88
+	for i := range n {
+		if err := bq.Put(ctx, receipt(fmt.Sprintf("%016X", i+1), "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		_, _ = bq.Flush(ctx)
+	}
+	if got, _ := inner.Len(ctx); got != n {
+		t.Fatalf("the queue holds %d of %d receipts after three passes", got, n)
+	}
+}
+
+// restoreHook is a memory queue that takes puts only when up and, when
+// the buffer writes back (Restore), calls during after writing.
+type restoreHook struct {
+	*MemoryQueue
+	down   bool
+	during func()
+}
+
+func (q *restoreHook) Put(ctx context.Context, r Receipt) error {
+	if q.down {
+		return errDown
+	}
+	return q.MemoryQueue.Put(ctx, r)
+}
+
+func (q *restoreHook) PutAsync(r Receipt, done func(error)) { done(q.Put(context.Background(), r)) }
+
+func (q *restoreHook) Restore(ctx context.Context, rs []Receipt) []error {
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		errs[i] = q.MemoryQueue.Put(ctx, r)
+	}
+	if q.during != nil {
+		q.during()
+		q.during = nil
+	}
+	return errs
+}
+
+// TestReplayWhileAPassWritesTheCopy: a write-back pass stores a buffered
+// receipt, Redis then goes back in time and loses it, and the replay of
+// the receipt arrives while the pass still holds its copy. The pass keeps
+// the copy and the next pass stores it again; it dropped it as written.
+func TestReplayWhileAPassWritesTheCopy(t *testing.T) {
+	ctx := context.Background()
+	inner := &restoreHook{MemoryQueue: NewMemoryQueue(MemoryOptions{}), down: true}
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
+	r := receipt("00000000000000R1", "acme", 0)
+	if err := bq.Put(ctx, r); err != nil || bq.Buffered() != 1 {
+		t.Fatalf("Put = %v, buffered %d; want it buffered", err, bq.Buffered())
+	}
+	inner.down = false
+	inner.during = func() {
+		inner.MemoryQueue = NewMemoryQueue(MemoryOptions{}) // Redis went back
+		bq.replay("acme", []Receipt{r})
+	}
+	if _, err := bq.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bq.Buffered() != 1 {
+		t.Fatalf("buffered %d after the pass; want the replayed copy kept", bq.Buffered())
+	}
+	if _, err := bq.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, known, _ := inner.Lookup(ctx, "acme", r.MessageID); !known || bq.Buffered() != 0 {
+		t.Fatalf("after the next pass: in the queue %v, buffered %d; want stored again", known, bq.Buffered())
+	}
+}
+
+// TestReplayAtShutdownIsWrittenOrCounted: receipts Redis lost by going
+// back are replayed into the buffer while Close writes it back: that
+// write-back stores them too. Once Close has counted what it left, a
+// replay can no longer be written: it is counted in
+// dlr_lost_total{cause="shutdown"}, not dropped without a trace.
+func TestReplayAtShutdownIsWrittenOrCounted(t *testing.T) {
+	ctx := context.Background()
+	inner := &restoreHook{MemoryQueue: NewMemoryQueue(MemoryOptions{}), down: true}
+	lost, _ := NewLossCounter(nil)
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true, Lost: lost})
+	if err := bq.Put(ctx, receipt("00000000000000S1", "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	inner.down = false
+	during := receipt("00000000000000S2", "acme", 0)
+	inner.during = func() { bq.replay("acme", []Receipt{during}) } // found by Close's own write-back
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if left := bq.Close(cctx); left != 0 {
+		t.Fatalf("Close left %d, want 0", left)
+	}
+	if _, known, _ := inner.Lookup(ctx, "acme", during.MessageID); !known {
+		t.Fatal("a receipt replayed during Close's write-back was not stored")
+	}
+	bq.replay("acme", []Receipt{receipt("00000000000000S3", "acme", 0)})
+	if got := lost.Count(LostShutdown); got != 1 {
+		t.Fatalf("lost{shutdown} = %d after a replay that came after Close, want 1", got)
+	}
+}
