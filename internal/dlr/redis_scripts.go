@@ -594,8 +594,12 @@ for _, el in ipairs(es) do
   finish(string.sub(el, 29))
 end
 if popped > 0 then redis.call('LTRIM', KEYS[2], popped, -1) end
-local ids = redis.call('ZRANGE', KEYS[4], '-inf', now, 'BYSCORE', 'LIMIT', 0, max)
-for _, id in ipairs(ids) do finish(id) end
+-- Up to max in all: the list's removed ones count against it.
+local left = max - #out / 2
+if left > 0 then
+  local ids = redis.call('ZRANGE', KEYS[4], '-inf', now, 'BYSCORE', 'LIMIT', 0, left)
+  for _, id in ipairs(ids) do finish(id) end
+end
 
 return out`
 

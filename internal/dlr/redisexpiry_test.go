@@ -74,3 +74,30 @@ func TestRedisEndedLeaseJoinsExpirySet(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisExpireKeepsToItsLimit: expired receipts at the head of the
+// fresh list and in the exp set (retried) together: one call removes no
+// more than its limit (the list's used to come on top of the set's).
+func TestRedisExpireKeepsToItsLimit(t *testing.T) {
+	c := redisTestClient(t)
+	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c)})
+	ctx := context.Background()
+	for i, id := range []string{"EXP0000000000001", "EXP0000000000002", "EXP0000000000003", "EXP0000000000004"} {
+		r := receipt(id, "acme", 0)
+		r.ExpiresAt = t0.Add(time.Minute)
+		if err := q.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if i >= 2 { // to the due and exp sets
+			if err := q.Retry(ctx, r, t0.Add(30*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, want := range []int{3, 1, 0} {
+		rs, err := q.Expire(ctx, t0.Add(2*time.Minute), 3)
+		if err != nil || len(rs) != want {
+			t.Fatalf("Expire with a limit of 3 removed %v (%v), want %d", ids(rs), err, want)
+		}
+	}
+}

@@ -1108,11 +1108,13 @@ type expiryBudget struct {
 	out  []Receipt
 }
 
-// take reserves up to n of the receipts left to expire.
+// take reserves up to n of the receipts left to expire (none when a call
+// removed more than it reserved: never a negative count, which the
+// script would read as a range to the end of the list).
 func (b *expiryBudget) take(n int) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n = min(n, b.left)
+	n = max(0, min(n, b.left))
 	b.left -= n
 	return n
 }
