@@ -320,6 +320,17 @@ end
 	// twice (a retry after a lost reply) returns the first run's ids
 	// instead of leasing more.
 	claimLua = expiryLua + endLeasesLua + `
+-- Every key checked before the first write: a key of another type (an
+-- operator's mistake) would otherwise fail the script half way, after
+-- receipts left the list or the due set and before they reached the
+-- lease set: lost to every later claim.
+local function wrongType(k, want)
+  local t = redis.call('TYPE', k)['ok']
+  return t ~= want and t ~= 'none'
+end
+if wrongType(KEYS[1], 'hash') or wrongType(KEYS[2], 'list') or wrongType(KEYS[3], 'zset') or wrongType(KEYS[4], 'zset') or wrongType(KEYS[5], 'zset') or wrongType(KEYS[6], 'set') then
+  return redis.error_reply('WRONGTYPE a key of the account holds another type')
+end
 local now, untl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
 local leased = {}

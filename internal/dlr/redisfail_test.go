@@ -688,3 +688,52 @@ func TestRedisDataLossFoundByAnInstanceThatOnlyAcks(t *testing.T) {
 		t.Fatalf("an ack of a receipt Redis lost counted as a removal: %d", sh.since(0))
 	}
 }
+
+// TestClaimWithAKeyOfAnotherTypeLosesNothing: a key of the account that
+// holds another type (an operator's SET on it) fails the claim before it
+// writes anything; once the key is repaired the receipt is claimed. The
+// claim used to fail half way, after the receipt had left the fresh list
+// or the due set, and nothing claimed it again.
+func TestClaimWithAKeyOfAnotherTypeLosesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		key     int  // accountKeys index made a string
+		retried bool // in the due set only (claimed, then retried), else fresh, expiring within the lease
+	}{
+		{"exp set", 3, false},
+		{"fresh list", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := redisTestClient(t)
+			q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c)})
+			ctx := context.Background()
+			r := receipt("00000000000000W1", "acme", 0)
+			r.ExpiresAt = t0.Add(30 * time.Second)
+			if err := q.Put(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if tc.retried {
+				if rs, err := q.Claim(ctx, "acme", t0, time.Minute, 10); err != nil || len(rs) != 1 {
+					t.Fatalf("claimed %v (%v)", ids(rs), err)
+				}
+				if err := q.Retry(ctx, r, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key := q.accountKeys("acme")[tc.key]
+			if err := c.Set(ctx, key, "junk", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if rs, err := q.Claim(ctx, "acme", t0.Add(time.Second), time.Minute, 10); err == nil {
+				t.Fatalf("claimed %v with %s holding a string, want an error", ids(rs), key)
+			}
+			if err := c.Del(ctx, key).Err(); err != nil {
+				t.Fatal(err)
+			}
+			rs, err := q.Claim(ctx, "acme", t0.Add(time.Second), time.Minute, 10)
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("claimed %v (%v) once %s was repaired, want the receipt", ids(rs), err, key)
+			}
+		})
+	}
+}
