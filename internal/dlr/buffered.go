@@ -991,13 +991,21 @@ func (q *BufferedQueue) dropCancelledLocked(sys, messageID string, at time.Time)
 }
 
 // Lookup reports a buffered receipt as pending and a buffered record as
-// its outcome, or asks the inner queue.
+// its outcome, or asks the inner queue. A copy the inner queue holds too
+// (unreplicated) is asked there first: another instance may have
+// delivered it from there.
 func (q *BufferedQueue) Lookup(ctx context.Context, systemID, messageID string) (Outcome, bool, error) {
 	q.mu.Lock()
 	if a := q.accounts[systemID]; a != nil {
 		for _, r := range a.rs {
 			if r.MessageID == messageID && a.ids[messageID] != finished {
+				st := a.ids[messageID]
 				q.mu.Unlock()
+				if st == unreplicated {
+					if o, ok, err := q.inner.Lookup(ctx, systemID, messageID); err == nil && ok {
+						return o, true, nil
+					}
+				}
 				return Outcome{State: pdu.StateEnroute, SystemID: r.SystemID, Destination: r.Dest.Addr, SubmittedAt: r.SubmittedAt, Source: r.Source.Addr}, true, nil
 			}
 		}

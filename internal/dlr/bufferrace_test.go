@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
 // TestCancelOfAnUnreplicatedCopyCancelsInTheQueue: with REDIS_WAIT_REPLICAS
@@ -148,5 +150,36 @@ func TestReplayAtShutdownIsWrittenOrCounted(t *testing.T) {
 	bq.replay("acme", []Receipt{receipt("00000000000000S3", "acme", 0)})
 	if got := lost.Count(LostShutdown); got != 1 {
 		t.Fatalf("lost{shutdown} = %d after a replay that came after Close, want 1", got)
+	}
+}
+
+// TestLookupOfAnUnreplicatedCopyAsksTheQueue: a receipt kept in the
+// buffer because WAIT saw too few replicas is also on the master, where
+// another instance may claim and deliver it; query_sm then answers what
+// the queue remembers, not ENROUTE from the copy.
+func TestLookupOfAnUnreplicatedCopyAsksTheQueue(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	rq := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "a", WaitReplicas: 1, WaitTimeout: 20 * time.Millisecond})
+	bq := NewBufferedQueue(rq, BufferOptions{manual: true})
+	other := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "b"})
+	r := receipt("00000000000000L1", "acme", 0)
+	if err := bq.Put(ctx, r); err != nil || bq.Held() != 1 {
+		t.Fatalf("Put = %v, held %d; want the copy kept unreplicated", err, bq.Held())
+	}
+	rs, err := other.Claim(ctx, "acme", time.Now(), time.Minute, 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("the other instance claimed %v (%v)", ids(rs), err)
+	}
+	if err := other.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+		t.Fatal(err)
+	}
+	o, ok, err := bq.Lookup(ctx, "acme", r.MessageID)
+	if err != nil || !ok || o.State != pdu.StateDelivered {
+		t.Fatalf("Lookup = %v %v %v, want DELIVERED", o.State, ok, err)
+	}
+	if done, err := bq.Cancel(ctx, "acme", r.MessageID, t0); err != nil || done {
+		t.Fatalf("Cancel of the delivered message = %v %v, want false", done, err)
 	}
 }
