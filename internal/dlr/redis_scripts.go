@@ -102,6 +102,7 @@ if ARGV[3] == 'o' and string.sub(first, 1, 13) >= tdue and string.sub(first, 15,
   return {n, e, lost, seq, own}
 end
 local fresh, bodies, due, exp = {}, {}, {}, {}
+local stored = 0
 for i = 1, n do
   local el = ARGV[4 + i]
   local id, body = ARGV[3 + n + 2 * i], ARGV[4 + n + 2 * i]
@@ -115,18 +116,22 @@ for i = 1, n do
     isnew = not skip and redis.call('HEXISTS', KEYS[1], id) == 0
   end
   if not skip then
-    if isnew then -- else a restore of a receipt still pending: left where it is
+    stored = stored + 1
+    -- A restore of a receipt still pending leaves it as it is, body
+    -- included: Redis's is as new as the buffered copy or newer (a
+    -- retry's attempts and due time).
+    if isnew then
       tdue, texp = place(dms, xms, id, tdue, texp, fresh, due, exp)
+      bodies[#bodies + 1] = id
+      bodies[#bodies + 1] = body
     end
-    bodies[#bodies + 1] = id
-    bodies[#bodies + 1] = body
   end
 end
 if #fresh > 0 then redis.call('RPUSH', KEYS[2], unpack(fresh)) end
 if #due > 0 then redis.call('ZADD', KEYS[4], unpack(due)) end
 if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
-return {#bodies / 2, e, lost, seq, own}`
+return {stored, e, lost, seq, own}`
 
 	// putTailLua: KEYS fresh, epoch, due, exp, r, count sequence, this
 	// instance's put number; ARGV

@@ -737,3 +737,35 @@ func TestClaimWithAKeyOfAnotherTypeLosesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreLeavesAPendingReceiptAsItIs: the outage buffer writes back a
+// copy of a receipt Redis already holds (a put that timed out but landed)
+// and has retried since: the restore leaves the stored receipt alone, its
+// attempts and due time included, instead of overwriting its body with
+// the older copy.
+func TestRestoreLeavesAPendingReceiptAsItIs(t *testing.T) {
+	c := redisTestClient(t)
+	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c)})
+	ctx := context.Background()
+	copyOf := receipt("00000000000000P1", "acme", 0)
+	if err := q.Put(ctx, copyOf); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := q.Claim(ctx, "acme", t0, time.Minute, 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("claimed %v (%v)", ids(rs), err)
+	}
+	retried := rs[0]
+	retried.Attempts = 3
+	later := t0.Add(time.Hour)
+	if err := q.Retry(ctx, retried, later); err != nil {
+		t.Fatal(err)
+	}
+	if errs := q.Restore(ctx, []Receipt{copyOf}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	rs, err = q.Claim(ctx, "acme", later, time.Minute, 10)
+	if err != nil || len(rs) != 1 || rs[0].Attempts != 3 || !rs[0].DueAt.Equal(later) {
+		t.Fatalf("claimed %+v (%v) after the restore; want the retried receipt, 3 attempts, due %v", rs, err, later)
+	}
+}
