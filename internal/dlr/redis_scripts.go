@@ -272,6 +272,25 @@ local function expiryOf(b)
 end
 `
 
+	// typesLua defines typesAre({key, type, ...}): whether each key holds
+	// its type or does not exist, and wrongTypeReply(), the error a script
+	// answers before its first write when one does not. Redis does not
+	// undo a script's writes when a later command fails: a key of another
+	// type (an operator's SET on it) met half way would leave receipts
+	// removed from one structure and never added to the next.
+	typesLua = `
+local function typesAre(spec)
+  for i = 1, #spec, 2 do
+    local t = redis.call('TYPE', spec[i])['ok']
+    if t ~= spec[i + 1] and t ~= 'none' then return false end
+  end
+  return true
+end
+local function wrongTypeReply()
+  return redis.error_reply('WRONGTYPE a key of the account holds another type')
+end
+`
+
 	// endLeasesLua defines endLeases(r, due, exp, lessees, now, max,
 	// prefix, self): leases of the account that ended (the visibility
 	// timeout), whoever held them, are due again (at most max per
@@ -324,17 +343,13 @@ end
 	// caller gives each claim a lease end of its own, so that a claim run
 	// twice (a retry after a lost reply) returns the first run's ids
 	// instead of leasing more.
-	claimLua = expiryLua + endLeasesLua + `
+	claimLua = expiryLua + endLeasesLua + typesLua + `
 -- Every key checked before the first write: a key of another type (an
 -- operator's mistake) would otherwise fail the script half way, after
 -- receipts left the list or the due set and before they reached the
 -- lease set: lost to every later claim.
-local function wrongType(k, want)
-  local t = redis.call('TYPE', k)['ok']
-  return t ~= want and t ~= 'none'
-end
-if wrongType(KEYS[1], 'hash') or wrongType(KEYS[2], 'list') or wrongType(KEYS[3], 'zset') or wrongType(KEYS[4], 'zset') or wrongType(KEYS[5], 'zset') or wrongType(KEYS[6], 'set') then
-  return redis.error_reply('WRONGTYPE a key of the account holds another type')
+if not typesAre({KEYS[1], 'hash', KEYS[2], 'list', KEYS[3], 'zset', KEYS[4], 'zset', KEYS[5], 'zset', KEYS[6], 'set'}) then
+  return wrongTypeReply()
 end
 local now, untl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {}
@@ -517,7 +532,8 @@ return 1`
 	// and remembers the outcome for each. A fresh-list element of a
 	// removed receipt stays until a claim drops it. Returns the number of
 	// receipts that were pending.
-	finishLua = doneLua + `
+	finishLua = doneLua + typesLua + `
+if not typesAre({KEYS[1], 'hash', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[5], 'zset'}) then return wrongTypeReply() end
 local n = 0
 local done, keys = {}, {}
 local function remember(id)
@@ -558,7 +574,8 @@ return n`
 	// it DELIVERED after the cancel said DELETED. A lease that ended
 	// (the receipt waits to be sent again) does not stop the cancel.
 	// Returns 1 (cancelled), 0 (not pending) or -1 (being sent).
-	cancelLua = doneLua + `
+	cancelLua = doneLua + typesLua + `
+if not typesAre({KEYS[1], 'hash', KEYS[2], 'zset', KEYS[3], 'zset'}) then return wrongTypeReply() end
 local id = ARGV[5]
 if redis.call('HEXISTS', KEYS[1], id) == 0 then return 0 end
 for _, l in ipairs(redis.call('SMEMBERS', KEYS[5])) do
@@ -581,7 +598,8 @@ return 1`
 	// head of the list (in submit order, so in expiry order for one TTL)
 	// and leased or scheduled ones from the exp set. Returns {id, body,
 	// ...}.
-	expireLua = expiryLua + endLeasesLua + doneLua + `
+	expireLua = expiryLua + endLeasesLua + doneLua + typesLua + `
+if not typesAre({KEYS[1], 'hash', KEYS[2], 'list', KEYS[3], 'zset', KEYS[4], 'zset', KEYS[6], 'set'}) then return wrongTypeReply() end
 local now, max = ARGV[1], tonumber(ARGV[2])
 endLeases(KEYS[1], KEYS[3], KEYS[4], KEYS[6], now, max, ARGV[5], ARGV[6])
 local out = {}

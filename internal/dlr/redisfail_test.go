@@ -769,3 +769,33 @@ func TestRestoreLeavesAPendingReceiptAsItIs(t *testing.T) {
 		t.Fatalf("claimed %+v (%v) after the restore; want the retried receipt, 3 attempts, due %v", rs, err, later)
 	}
 }
+
+// TestExpireWithAKeyOfAnotherTypeLosesNothing: the expiry script with the
+// due set holding another type fails before it writes; once the key is
+// repaired the expired receipt is removed and reported. It used to remove
+// the body, fail on the due set and report nothing, and every later sweep
+// failed on the same list element.
+func TestExpireWithAKeyOfAnotherTypeLosesNothing(t *testing.T) {
+	c := redisTestClient(t)
+	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c)})
+	ctx := context.Background()
+	r := receipt("00000000000000X1", "acme", 0)
+	r.ExpiresAt = t0.Add(time.Minute)
+	if err := q.Put(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	due := q.accountKeys("acme")[2]
+	if err := c.Set(ctx, due, "junk", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := q.Expire(ctx, t0.Add(time.Hour), 10); err == nil {
+		t.Fatalf("expired %v with %s holding a string, want an error", ids(rs), due)
+	}
+	if err := c.Del(ctx, due).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := q.Expire(ctx, t0.Add(time.Hour), 10)
+	if err != nil || len(rs) != 1 || rs[0].MessageID != r.MessageID {
+		t.Fatalf("expired %v (%v) once %s was repaired, want the receipt", ids(rs), err, due)
+	}
+}
