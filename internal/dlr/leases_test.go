@@ -160,3 +160,38 @@ func TestTakeBackLeasesLeavesTheNewProcesss(t *testing.T) {
 		t.Fatalf("claimed %+v (%v) after the take-back, want the former process's E1 only", rs, err)
 	}
 }
+
+// TestLateRetryLeavesAnotherInstancesLease: A's lease on a receipt ends
+// before its deliver_sm is answered, B claims the receipt and sends it,
+// and then A's answer comes and A retries it: the retry leaves B's live
+// lease alone. It used to make the receipt due at the retry's time, and a
+// third instance C claimed it while B was still sending it.
+func TestLateRetryLeavesAnotherInstancesLease(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	newQ := func(id string) *RedisQueue {
+		return NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: id, Heartbeat: time.Hour})
+	}
+	a, b, cq := newQ("gw-a"), newQ("gw-b"), newQ("gw-c")
+	now := time.Now() // lease ends are compared with the wall clock
+	r := receipt("00000000000000E1", "acme", 0)
+	if err := a.Put(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := a.Claim(ctx, "acme", now.Add(-2*time.Minute), time.Minute, 10) // A's lease ended a minute ago
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("A claimed %v (%v)", ids(rs), err)
+	}
+	if got, err := b.Claim(ctx, "acme", now, time.Hour, 10); err != nil || len(got) != 1 {
+		t.Fatalf("B claimed %v (%v) after A's lease ended, want the receipt", ids(got), err)
+	}
+	late := rs[0]
+	late.Attempts++
+	if err := a.Retry(ctx, late, now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cq.Claim(ctx, "acme", now, time.Hour, 10); err != nil || len(got) != 0 {
+		t.Fatalf("C claimed %v (%v) while B holds a live lease on it", ids(got), err)
+	}
+}

@@ -516,12 +516,23 @@ end
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[3]) end
 return #ids`
 
-	// retryLua: KEYS r, due, exp, lease; ARGV id, body, due_ms, exp.
-	// Stores the new body and due time only if the receipt is still
-	// pending, and ends this instance's lease on it.
+	// retryLua: KEYS r, due, exp, lease, lessees; ARGV id, body, due_ms,
+	// exp, lease key prefix ("P{T}:lease:"), now (unix ms). Stores the new
+	// body and due time only if the receipt is still pending, and ends
+	// this instance's lease on it. When this instance no longer held a
+	// lease on it (it ended before the answer came, and the receipt was
+	// due again) and another instance holds a live one, that instance is
+	// sending it: the retry leaves it alone (0), or a third instance would
+	// claim it at the retry's time while the second still sends it.
 	retryLua = `
-redis.call('ZREM', KEYS[4], ARGV[1])
+local mine = redis.call('ZREM', KEYS[4], ARGV[1]) == 1
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if not mine then
+  for _, l in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    local u = redis.call('ZSCORE', ARGV[5] .. l, ARGV[1])
+    if u and tonumber(u) > tonumber(ARGV[6]) then return 0 end
+  end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] ~= '9999999999999' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end

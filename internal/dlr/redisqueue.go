@@ -724,7 +724,9 @@ func (q *RedisQueue) Retry(ctx context.Context, r Receipt, at time.Time) error {
 	r.DueAt = at
 	body, _ := r.MarshalBinary()
 	k := q.accountKeys(r.SystemID)
-	if err := q.s.retry.Run(ctx, q.c, []string{k[0], k[2], k[3], q.leaseKey(r.SystemID, q.o.InstanceID)}, r.MessageID, body, scoreMillis(at), expiryArg(r)).Err(); err != nil {
+	keys := []string{k[0], k[2], k[3], q.leaseKey(r.SystemID, q.o.InstanceID), q.lesseesKey(r.SystemID)}
+	if err := q.s.retry.Run(ctx, q.c, keys, r.MessageID, body, scoreMillis(at), expiryArg(r),
+		q.leaseKey(r.SystemID, ""), time.Now().UnixMilli()).Err(); err != nil {
 		return redisErr("retry", err)
 	}
 	return nil
