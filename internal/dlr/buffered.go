@@ -84,7 +84,7 @@ type BufferedQueue struct {
 	nacked    int                  // of which finished by Ack, to be dropped (degraded.ids)
 	nstored   int                  // of which unreplicated: in the queue too
 	nrec      int                  // outcome records buffered, all accounts (bounded by size too)
-	cancelled map[string]time.Time // taken out by Cancel while a pass may hold a copy: when
+	cancelled map[string]time.Time // taken out by Cancel while a pass may hold a copy: when (until that pass ends)
 	flushing  bool                 // the write-back goroutine runs
 	// again: ids Redis lost by going back whose copy was buffered already
 	// (replay): a pass that held that copy and wrote it before Redis went
@@ -665,8 +665,12 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	}
 	q.n -= n
 	q.nrec -= nrec
+	// A cancel is looked up only by the pass under way when it came (the
+	// copy left the buffer, so no later pass takes it): this one has used
+	// them all. Kept longer, a long outage with many cancels would grow
+	// the map without a bound.
+	q.cancelled = nil
 	if q.n == 0 {
-		q.cancelled = nil // every copy a pass could hold is gone
 		q.again = nil
 	}
 	var all []error

@@ -83,7 +83,7 @@ func (q *restoreHook) PutAsync(r Receipt, done func(error)) { done(q.Put(context
 func (q *restoreHook) Restore(ctx context.Context, rs []Receipt) []error {
 	errs := make([]error, len(rs))
 	for i, r := range rs {
-		errs[i] = q.MemoryQueue.Put(ctx, r)
+		errs[i] = q.Put(ctx, r)
 	}
 	if q.during != nil {
 		q.during()
@@ -181,5 +181,34 @@ func TestLookupOfAnUnreplicatedCopyAsksTheQueue(t *testing.T) {
 	}
 	if done, err := bq.Cancel(ctx, "acme", r.MessageID, t0); err != nil || done {
 		t.Fatalf("Cancel of the delivered message = %v %v, want false", done, err)
+	}
+}
+
+// TestCancelsAreForgottenAfterThePass: the cancels a write-back pass may
+// need are those made while it runs; after it they are forgotten, so a
+// long outage with many cancel_sm does not grow the buffer's memory past
+// its bound.
+func TestCancelsAreForgottenAfterThePass(t *testing.T) {
+	ctx := context.Background()
+	inner := &restoreHook{MemoryQueue: NewMemoryQueue(MemoryOptions{}), down: true}
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
+	for i := range 100 {
+		r := receipt(fmt.Sprintf("%016X", i+1), "acme", 0)
+		if err := bq.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := bq.Cancel(ctx, "acme", r.MessageID, t0); err != nil || !ok {
+			t.Fatalf("Cancel = %v %v", ok, err)
+		}
+	}
+	if err := bq.Put(ctx, receipt("00000000000000FF", "acme", 0)); err != nil { // still buffered: the account stays degraded
+		t.Fatal(err)
+	}
+	_, _ = bq.Flush(ctx) // the queue is still down
+	bq.mu.Lock()
+	n := len(bq.cancelled)
+	bq.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d cancels kept after the pass", n)
 	}
 }
