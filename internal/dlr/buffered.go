@@ -201,8 +201,10 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 func (q *BufferedQueue) Buffered() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n - q.nacked - q.nstored
+	return q.bufferedLocked()
 }
+
+func (q *BufferedQueue) bufferedLocked() int { return q.n - q.nacked - q.nstored }
 
 // Held returns the number of receipts the buffer holds and will write
 // back: Buffered and the unreplicated copies (dlr_buffer_size).
@@ -860,7 +862,7 @@ func (q *BufferedQueue) Close(ctx context.Context) int {
 		r.ReportUnsettledLosses(ctx)
 	}
 	q.mu.Lock()
-	left := q.n - q.nacked - q.nstored // Buffered
+	left := q.bufferedLocked()
 	q.counted = true
 	q.mu.Unlock()
 	if left > 0 {

@@ -272,6 +272,19 @@ local function expiryOf(b)
 end
 `
 
+	// liveLeaseLua defines liveLease(lessees, prefix, id, now): whether an
+	// instance of the lessees set holds a lease on id that ends after now
+	// (unix ms): that instance may be sending it.
+	liveLeaseLua = `
+local function liveLease(lessees, prefix, id, now)
+  for _, l in ipairs(redis.call('SMEMBERS', lessees)) do
+    local u = redis.call('ZSCORE', prefix .. l, id)
+    if u and tonumber(u) > tonumber(now) then return true end
+  end
+  return false
+end
+`
+
 	// typesLua defines typesAre({key, type, ...}): whether each key holds
 	// its type or does not exist, and wrongTypeReply(), the error a script
 	// answers before its first write when one does not. Redis does not
@@ -524,15 +537,10 @@ return #ids`
 	// due again) and another instance holds a live one, that instance is
 	// sending it: the retry leaves it alone (0), or a third instance would
 	// claim it at the retry's time while the second still sends it.
-	retryLua = `
+	retryLua = liveLeaseLua + `
 local mine = redis.call('ZREM', KEYS[4], ARGV[1]) == 1
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-if not mine then
-  for _, l in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-    local u = redis.call('ZSCORE', ARGV[5] .. l, ARGV[1])
-    if u and tonumber(u) > tonumber(ARGV[6]) then return 0 end
-  end
-end
+if not mine and liveLease(KEYS[5], ARGV[5], ARGV[1], ARGV[6]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] ~= '9999999999999' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
@@ -585,14 +593,11 @@ return n`
 	// it DELIVERED after the cancel said DELETED. A lease that ended
 	// (the receipt waits to be sent again) does not stop the cancel.
 	// Returns 1 (cancelled), 0 (not pending) or -1 (being sent).
-	cancelLua = doneLua + typesLua + `
+	cancelLua = doneLua + typesLua + liveLeaseLua + `
 if not typesAre({KEYS[1], 'hash', KEYS[2], 'zset', KEYS[3], 'zset'}) then return wrongTypeReply() end
 local id = ARGV[5]
 if redis.call('HEXISTS', KEYS[1], id) == 0 then return 0 end
-for _, l in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-  local u = redis.call('ZSCORE', ARGV[3] .. l, id)
-  if u and tonumber(u) > tonumber(ARGV[4]) then return -1 end
-end
+if liveLease(KEYS[5], ARGV[3], id, ARGV[4]) then return -1 end
 redis.call('HDEL', KEYS[1], id)
 redis.call('ZREM', KEYS[2], id)
 redis.call('ZREM', KEYS[3], id)
