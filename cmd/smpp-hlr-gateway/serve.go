@@ -129,7 +129,7 @@ func serveUntilStopped(ctx context.Context, a *app.App, hup <-chan os.Signal, lo
 // variable, so this is the one place that sets it, once per command that
 // opens Redis. The client logs every failed dial; while Redis is down that
 // is one line per attempt, so they are throttled to one per 30 s with a
-// count.
+// count. The master a Sentinel names is logged every time.
 func routeRedisLogs(logger *slog.Logger, redisURL string) {
-	redis.SetLogger(redisconn.NewLogger(logging.Throttled(logger, logging.DefaultRepeatEvery, nil), redisURL))
+	redis.SetLogger(redisconn.NewLogger(logger, logging.Throttled(logger, logging.DefaultRepeatEvery, nil), redisURL))
 }

@@ -10,13 +10,15 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
 func TestLoggerMasksSecrets(t *testing.T) {
 	var b bytes.Buffer
-	l := NewLogger(slog.New(slog.NewJSONHandler(&b, nil)), "redis-sentinel://:masterpw@s1:1?master=m&sentinel_password=sentinelpw")
+	l := NewLogger(slog.New(slog.NewJSONHandler(&b, nil)), nil, "redis-sentinel://:masterpw@s1:1?master=m&sentinel_password=sentinelpw")
 	l.Printf(context.Background(), "sentinel: AUTH %s failed, master AUTH %s", "sentinelpw", "masterpw")
 	out := b.String()
 	if strings.Contains(out, "masterpw") || strings.Contains(out, "sentinelpw") {
@@ -31,7 +33,7 @@ func TestLoggerMasksSecrets(t *testing.T) {
 // "sentinel" into "****entinel".
 func TestLoggerMasksOnlySecrets(t *testing.T) {
 	var b bytes.Buffer
-	l := NewLogger(slog.New(slog.NewJSONHandler(&b, nil)), "redis-sentinel://:s@s1:1?master=m")
+	l := NewLogger(slog.New(slog.NewJSONHandler(&b, nil)), nil, "redis-sentinel://:s@s1:1?master=m")
 	l.Printf(context.Background(), "sentinel: new master=%q addr=%q", "mymaster", "10.0.0.1:6379")
 	l.Printf(context.Background(), "dial %s: refused", "redis://:s@10.0.0.1:6379")
 	out := b.String()
@@ -39,6 +41,31 @@ func TestLoggerMasksOnlySecrets(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log %s lacks %s", out, want)
 		}
+	}
+}
+
+// TestSentinelMasterChangesAreAlwaysLogged: the routine lines are
+// throttled per event; the master a Sentinel names at start-up and after
+// a failover must not be hidden by the throttle (they were, as
+// "redis.client" lines like every other).
+func TestSentinelMasterChangesAreAlwaysLogged(t *testing.T) {
+	var b bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&b, nil))
+	l := NewLogger(log, logging.Throttled(log, time.Hour, nil), "redis-sentinel://s1:1?master=m")
+	ctx := context.Background()
+	l.Printf(ctx, "sentinel: selected addr=%s masterAddr=%s", "s1:1", "10.0.0.1:6379")
+	l.Printf(ctx, "redis: dial %s: refused", "10.0.0.1:6379")
+	l.Printf(ctx, "redis: dial %s: refused", "10.0.0.1:6379")
+	l.Printf(ctx, "sentinel: new master=%q addr=%q", "m", "10.0.0.2:6379")
+	out := b.String()
+	if n := strings.Count(out, `"msg":"redis.sentinel_master"`); n != 2 {
+		t.Fatalf("%d master lines, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, `addr=\"10.0.0.2:6379\"`) {
+		t.Fatalf("the failover's master is not logged:\n%s", out)
+	}
+	if n := strings.Count(out, `"msg":"redis.client"`); n != 1 {
+		t.Fatalf("%d routine lines, want 1 (throttled):\n%s", n, out)
 	}
 }
 
