@@ -506,7 +506,7 @@ func (q *BufferedQueue) flushLoop() {
 	wait := flushBackoffMin
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*flushBackoffMax)
-		n, err := q.Flush(ctx)
+		n, moved, err := q.flush(ctx)
 		cancel()
 		if q.passed != nil {
 			q.passed(n, err)
@@ -518,7 +518,7 @@ func (q *BufferedQueue) flushLoop() {
 			return
 		}
 		q.mu.Unlock()
-		if err == nil || n > 0 {
+		if err == nil || n > 0 || moved > 0 {
 			wait = flushBackoffMin
 			if err == nil {
 				continue
@@ -539,11 +539,21 @@ func (q *BufferedQueue) flushLoop() {
 }
 
 // Flush makes one write-back pass: up to flushChunk receipts and as many
-// outcome records of every degraded account, in one batch each. An
-// account whose buffer empties without error is healthy again. It returns
-// how many receipts and records were written (or found finished) and the
-// failures joined.
+// outcome records of every degraded account, in one batch each (see
+// degraded.pick for which receipts). An account whose buffer empties
+// without error is healthy again. It returns how many receipts and
+// records were written (or found finished) and the failures joined.
 func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
+	n, _, err := q.flush(ctx)
+	return n, err
+}
+
+// flush is Flush also returning how many receipts whose only copy was the
+// buffer's the pass stored in Redis's master without the replicas
+// REDIS_WAIT_REPLICAS asks for (moved): not written back yet, but
+// claimable and on their way, which is progress for the write-back's
+// backoff.
+func (q *BufferedQueue) flush(ctx context.Context) (int, int, error) {
 	q.flushMu.Lock()
 	defer q.flushMu.Unlock()
 	q.mu.Lock()
@@ -552,13 +562,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	var recs []bufferedRecord
 	var done []string // finished while buffered: dropped, not written
 	for _, a := range q.accounts {
-		for _, r := range a.rs[:min(len(a.rs), flushChunk)] {
-			if a.ids[r.MessageID] == finished {
-				done = append(done, r.MessageID)
-				continue
-			}
-			chunk = append(chunk, r)
-		}
+		chunk, done = a.pick(chunk, done)
 		recs = append(recs, a.recs[:min(len(a.recs), flushChunk)]...)
 	}
 	empty := make([]string, 0)
@@ -572,7 +576,7 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	}
 	q.mu.Unlock()
 	if len(chunk) == 0 && len(recs) == 0 && len(done) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	var errs []error
 	if len(chunk) > 0 {
@@ -591,12 +595,14 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	// them (while replicas are short, they would fail at its head again
 	// and again).
 	var behind map[string]struct{}
+	moved := 0
 	for i, r := range chunk {
 		if errs[i] != nil && !errors.Is(errs[i], errCancelledInBuffer) {
 			failed[r.SystemID] = errs[i]
 			if a := q.accounts[r.SystemID]; a != nil && errors.Is(errs[i], ErrNotReplicated) {
 				if a.ids[r.MessageID] == onlyHere {
 					q.setStateLocked(a, r.MessageID, unreplicated) // written, not replicated
+					moved++
 				}
 				if behind == nil {
 					behind = make(map[string]struct{})
@@ -685,9 +691,41 @@ func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 		q.mu.Lock()
 	}
 	if len(all) > 0 {
-		return n + nrec, fmt.Errorf("dlr: flush: %w", errors.Join(all...))
+		return n + nrec, moved, fmt.Errorf("dlr: flush: %w", errors.Join(all...))
 	}
-	return n + nrec, nil
+	return n + nrec, moved, nil
+}
+
+// pick appends a's part of a write-back pass to chunk, up to flushChunk
+// receipts: first those whose only copy is the buffer's (onlyHere),
+// oldest first, then, to fill the chunk, copies Redis's master holds
+// unreplicated (REDIS_WAIT_REPLICAS), which the pass writes again in case
+// a failover lost them. The ones finished meanwhile go to done. While the
+// replicas are short every pass fails its copies again: taken in buffer
+// order, the receipts buffered since waited behind every copy, some
+// seconds per flushChunk of them, and were neither in Redis nor sent.
+func (a *degraded) pick(chunk []Receipt, done []string) ([]Receipt, []string) {
+	fresh := len(a.rs) - a.stored - a.acked // onlyHere, a hint: the scan stops when all are met
+	picked := 0
+	var copies []Receipt
+	for _, r := range a.rs {
+		if picked == flushChunk || (fresh <= 0 && picked+len(copies) >= flushChunk) {
+			break
+		}
+		switch a.ids[r.MessageID] {
+		case finished:
+			done = append(done, r.MessageID)
+		case unreplicated:
+			if picked+len(copies) < flushChunk {
+				copies = append(copies, r)
+			}
+		default:
+			chunk = append(chunk, r)
+			picked++
+			fresh--
+		}
+	}
+	return append(chunk, copies[:min(len(copies), flushChunk-picked)]...), done
 }
 
 // writeRecords writes buffered outcome records to the inner queue, with

@@ -2,6 +2,7 @@ package dlr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -210,5 +211,42 @@ func TestCancelsAreForgottenAfterThePass(t *testing.T) {
 	bq.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d cancels kept after the pass", n)
+	}
+}
+
+// TestNewReceiptsGoBeforeUnreplicatedCopies: while replicas are short
+// (REDIS_WAIT_REPLICAS), every pass fails the copies Redis's master holds
+// again. A receipt buffered then waited behind all of them, a chunk per
+// pass, seconds per chunk, neither in Redis nor sent; it is written by
+// the next pass, and that pass counts as progress for the backoff.
+func TestNewReceiptsGoBeforeUnreplicatedCopies(t *testing.T) {
+	ctx := context.Background()
+	inner := &unreplicatedQueue{NewMemoryQueue(MemoryOptions{})}
+	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
+	const copies = 3 * flushChunk
+	for i := range copies {
+		if err := bq.Put(ctx, receipt(fmt.Sprintf("%016X", i+1), "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		_, _ = bq.Flush(ctx)
+	}
+	if got, _ := inner.Len(ctx); got != copies {
+		t.Fatalf("the queue holds %d of %d receipts after three passes", got, copies)
+	}
+	const late = "00000000000ABCDE"
+	if err := bq.Put(ctx, receipt(late, "acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	n, moved, err := bq.flush(ctx)
+	if !errors.Is(err, ErrNotReplicated) || n != 0 || moved != 1 {
+		t.Fatalf("pass after the new receipt: written %d, moved %d, %v; want 0, 1, not replicated", n, moved, err)
+	}
+	if _, known, _ := inner.Lookup(ctx, "acme", late); !known {
+		t.Fatalf("the receipt buffered after %d unreplicated copies is not in the queue after one pass", copies)
+	}
+	if held, only := bq.Held(), bq.Buffered(); held != copies+1 || only != 0 {
+		t.Fatalf("Held %d, Buffered %d; want %d held, none only here", held, only, copies+1)
 	}
 }
