@@ -21,7 +21,13 @@ const (
 	DefaultPutTimeout = 250 * time.Millisecond
 	flushChunk        = 512
 	flushBackoffMin   = 100 * time.Millisecond
-	flushBackoffMax   = 2 * time.Second
+	// flushBackoffMax bounds the wait between failed write-back passes,
+	// and so how long after Redis (a promoted master, a shard back)
+	// answers again the buffered receipts wait for the next pass. A pass
+	// against a Redis that refuses connections costs a dial; one that
+	// hangs, flushPassTimeout.
+	flushBackoffMax  = 500 * time.Millisecond
+	flushPassTimeout = 4 * time.Second
 )
 
 // BufferOptions tunes a BufferedQueue. The zero value gives the defaults.
@@ -505,7 +511,7 @@ func (q *BufferedQueue) startFlusherLocked() {
 func (q *BufferedQueue) flushLoop() {
 	wait := flushBackoffMin
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*flushBackoffMax)
+		ctx, cancel := context.WithTimeout(context.Background(), flushPassTimeout)
 		n, moved, err := q.flush(ctx)
 		cancel()
 		if q.passed != nil {
