@@ -28,21 +28,36 @@ type idleBudget struct {
 	n     int
 }
 
+// spend counts one idle PDU read at arrived against limit (negative: no
+// limit) and returns how long reading must pause (0: none). The window
+// never moves back: the PDUs of one read all carry that read's time, so
+// those still buffered after a pause arrived before the window the pause
+// opened, and they count in it. Restarted at their older time, the window
+// ended soon after the pause and let up to twice the limit through in a
+// second.
+func (b *idleBudget) spend(arrived time.Time, limit int) time.Duration {
+	now := arrived
+	if now.Before(b.start) {
+		now = b.start
+	}
+	if now.Sub(b.start) >= time.Second {
+		b.start, b.n = now, 0
+	}
+	b.n++
+	if limit < 0 || b.n <= limit {
+		return 0
+	}
+	wait := b.start.Add(time.Second).Sub(now)
+	b.start, b.n = b.start.Add(time.Second), 0
+	return wait
+}
+
 // spendIdle counts one idle PDU read at arrived. Past
 // Options.MaxIdlePDUsPerSecond it stops reading until the second is over and reports false if the
 // session closed meanwhile.
 func (s *Session) spendIdle(arrived time.Time) bool {
-	b := &s.idleSpent
-	if arrived.Sub(b.start) >= time.Second || arrived.Before(b.start) {
-		b.start, b.n = arrived, 0
-	}
-	b.n++
 	limit := s.srv.opts.MaxIdlePDUsPerSecond
-	if limit < 0 || b.n <= limit {
-		return true
-	}
-	wait := b.start.Add(time.Second).Sub(arrived)
-	b.start, b.n = b.start.Add(time.Second), 0
+	wait := s.idleSpent.spend(arrived, limit)
 	if wait <= 0 {
 		return true
 	}
