@@ -76,7 +76,8 @@ type Server struct {
 	mu     sync.Mutex
 	checks []Check
 	ln     net.Listener
-	done   chan struct{} // closed when the Start goroutine's Serve returns
+	limit  *limitListener // ln with METRICS_MAX_CONNECTIONS, once Serve runs
+	done   chan struct{}  // closed when the Start goroutine's Serve returns
 }
 
 // New builds a Server; nothing listens until Start or Serve.
@@ -95,7 +96,7 @@ func New(opts Options) *Server {
 	})
 	s.evicted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "admin_idle_connections_closed_total",
-		Help: "Keep-alive connections to the metrics and admin port closed between two requests to make room for a new connection at METRICS_MAX_CONNECTIONS.",
+		Help: "Connections to the metrics and admin port closed while idle (between two requests, or before sending a whole request header) to make room for a new connection at METRICS_MAX_CONNECTIONS.",
 	})
 	if opts.Registerer != nil {
 		for _, c := range []prometheus.Collector{s.refused, s.evicted} {
@@ -183,6 +184,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	s.logger.Info("admin.listening", "addr", ln.Addr().String(), "pprof", s.opts.Pprof)
 	ll := newLimitListener(ln, s.maxConnections(), s.refused, s.evicted)
+	s.mu.Lock()
+	s.limit = ll
+	s.mu.Unlock()
 	s.srv.ConnState = ll.connState
 	if err := s.srv.Serve(ll); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("admin: serve: %w", err)

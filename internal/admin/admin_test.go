@@ -191,10 +191,10 @@ func TestLocalURL(t *testing.T) {
 	}
 }
 
-// TestConnectionsBeyondMaxClosed: with MaxConnections open (idle, their
-// requests not sent), one more connection is closed at once and counted;
-// once one closes, a request is served again. Unset, the bound is
-// DefaultMaxConnections.
+// TestConnectionsBeyondMaxClosed: with MaxConnections open, each with a
+// request being served (none idle), one more connection is closed at once
+// and counted; once one closes, a request is served again. Unset, the
+// bound is DefaultMaxConnections.
 func TestConnectionsBeyondMaxClosed(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
@@ -209,10 +209,10 @@ func TestConnectionsBeyondMaxClosed(t *testing.T) {
 
 // startLimited starts a server holding at most maxConns connections (0:
 // the default); the connections appended to *held are closed at the end.
-func startLimited(t *testing.T, maxConns int, held *[]net.Conn) (*Server, *prometheus.Registry) {
+func startLimited(t *testing.T, maxConns int, held *[]net.Conn, checks ...Check) (*Server, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: maxConns})
+	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: maxConns, Checks: checks})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -227,13 +227,30 @@ func startLimited(t *testing.T, maxConns int, held *[]net.Conn) (*Server, *prome
 
 func testConnectionsBeyondMax(t *testing.T, opt, max int) {
 	var held []net.Conn
-	s, reg := startLimited(t, opt, &held)
+	release := make(chan struct{})
+	hold := Check{Name: "held", Fn: func(ctx context.Context) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}}
+	s, reg := startLimited(t, opt, &held, hold)
+	t.Cleanup(func() { close(release) }) // before the server shuts down
 	for range max {
 		c, err := net.Dial("tcp", s.Addr())
 		if err != nil {
 			t.Fatal(err)
 		}
 		held = append(held, c)
+		if _, err := c.Write([]byte("GET " + PathReadyz + " HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each is active once accepted and its request read.
+	ll := s.limitListener()
+	if !waitFor(func() bool { return ll.open.Load() == int64(max) && ll.idleCount() == 0 }) {
+		t.Fatalf("%d connections open, %d still not sending a request", ll.open.Load(), ll.idleCount())
 	}
 	extra, err := net.Dial("tcp", s.Addr())
 	if err != nil {
@@ -252,6 +269,63 @@ func testConnectionsBeyondMax(t *testing.T, opt, max int) {
 	// The freed place is given back when the server sees the close.
 	if err := healthzSoon(http.DefaultClient, s.Addr()); err != nil {
 		t.Fatalf("after one connection closed, /healthz: %v", err)
+	}
+}
+
+// waitFor polls cond for up to 10 s (a guard against a hanging test,
+// not a performance threshold).
+func waitFor(cond func() bool) bool {
+	for range 1000 {
+		if cond() {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cond()
+}
+
+func (s *Server) limitListener() *limitListener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limit
+}
+
+// TestSilentConnectionsMakeRoom: with MaxConnections open and silent (no
+// byte of a request sent), a new connection takes the place of the
+// oldest instead of being refused: one client holding them, opened again
+// as the header timeout closes them, cannot keep health checks and
+// scrapes out.
+func TestSilentConnectionsMakeRoom(t *testing.T) {
+	var held []net.Conn
+	s, reg := startLimited(t, 4, &held)
+	for range 4 {
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	if !waitFor(func() bool { return s.limitListener().idleCount() == 4 }) {
+		t.Fatalf("%d of 4 silent connections seen", s.limitListener().idleCount())
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + s.Addr() + PathHealthz)
+	if err != nil {
+		t.Fatalf("/healthz with 4 silent connections open: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: status %d", resp.StatusCode)
+	}
+	_ = held[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := held[0].Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the oldest silent connection: read %d bytes, %v; want it closed", n, err)
+	}
+	if got := counterOf(t, reg, "admin_idle_connections_closed_total"); got != 1 {
+		t.Fatalf("admin_idle_connections_closed_total = %v, want 1", got)
+	}
+	if got := counterOf(t, reg, "admin_connections_refused_total"); got != 0 {
+		t.Fatalf("admin_connections_refused_total = %v, want 0", got)
 	}
 }
 

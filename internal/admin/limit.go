@@ -20,14 +20,18 @@ import (
 const DefaultMaxConnections = 256
 
 // limitListener holds at most max connections. At the bound, a new
-// connection takes the place of the connection idle the longest between
+// connection takes the place of the connection idle the longest: between
 // two requests (a keep-alive connection: closing it is what its idle
 // timeout would do later, and its client opens another when it needs
-// one), counted in admin_idle_connections_closed_total; with none idle
-// it is closed at once (admin_connections_refused_total), so a flood
-// neither queues behind the bound nor holds more than max. Without that,
-// 256 clients each asking once a minute held the port shut for good:
-// every health check and scrape after them was refused.
+// one), or open without having sent a whole request header (net/http's
+// StateNew: a client sends its request at once; one that has not is gone,
+// hostile or dribbling its header), counted in
+// admin_idle_connections_closed_total; with none idle it is closed at
+// once (admin_connections_refused_total), so a flood neither queues
+// behind the bound nor holds more than max. Without that, 256 clients
+// each asking once a minute held the port shut for good, and one client
+// holding 256 silent connections, opened again as the header timeout
+// closed them, kept every health check and scrape out.
 type limitListener struct {
 	net.Listener
 	max     int64
@@ -86,7 +90,7 @@ func (l *limitListener) closeIdlest() bool {
 }
 
 // connState is the http.Server's ConnState hook: it keeps the set of
-// connections idle between requests.
+// connections idle between requests or not sending their first.
 func (l *limitListener) connState(c net.Conn, st http.ConnState) {
 	lc, ok := c.(*limitConn)
 	if !ok {
@@ -94,11 +98,18 @@ func (l *limitListener) connState(c net.Conn, st http.ConnState) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if st == http.StateIdle {
+	if st == http.StateIdle || st == http.StateNew {
 		l.idle[lc] = time.Now()
 	} else {
 		delete(l.idle, lc)
 	}
+}
+
+// idleCount is how many connections may make room for a new one.
+func (l *limitListener) idleCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.idle)
 }
 
 // limitConn gives its place back once, on its first Close.
