@@ -250,3 +250,44 @@ func TestNewReceiptsGoBeforeUnreplicatedCopies(t *testing.T) {
 		t.Fatalf("Held %d, Buffered %d; want %d held, none only here", held, only, copies+1)
 	}
 }
+
+// TestCopiesDeliveredElsewhereLeaveTheBuffer: with REDIS_WAIT_REPLICAS
+// and no replica answering, an instance keeps a copy of each receipt it
+// put. Another instance claims and delivers them. The write-back pass
+// then finds them finished in Redis and drops the copies although WAIT
+// still fails; it kept them (every pass failed the whole batch), and the
+// buffer filled with delivered receipts until submits were refused.
+func TestCopiesDeliveredElsewhereLeaveTheBuffer(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	rq := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "a", WaitReplicas: 1, WaitTimeout: 10 * time.Millisecond})
+	bq := NewBufferedQueue(rq, BufferOptions{manual: true})
+	other := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "b"})
+	delivered := []Receipt{receipt("00000000000000E1", "acme", 0), receipt("00000000000000E2", "acme", 0)}
+	waiting := receipt("00000000000000E3", "acme", time.Hour)
+	for _, r := range append(delivered, waiting) {
+		if err := bq.Put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bq.Flush(ctx); !errors.Is(err, ErrNotReplicated) || bq.Held() != 3 {
+		t.Fatalf("first pass: %v, held %d; want not replicated, 3 held", err, bq.Held())
+	}
+	rs, err := other.Claim(ctx, "acme", t0.Add(time.Minute), time.Minute, 10)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("the other instance claimed %v (%v), want the two due", ids(rs), err)
+	}
+	if err := other.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bq.Flush(ctx); !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("second pass: %v, want not replicated (the receipt still waiting)", err)
+	}
+	if held := bq.Held(); held != 1 {
+		t.Fatalf("held %d after the pass, want 1: the copies of receipts delivered elsewhere stayed", held)
+	}
+	if _, known, _ := rq.Lookup(ctx, "acme", waiting.MessageID); !known {
+		t.Fatal("the receipt still waiting is not in Redis")
+	}
+}

@@ -80,9 +80,12 @@ end
 	// pending receipt as it is and skips one whose outcome is remembered
 	// (finished). The epoch marker is created when missing; it reports
 	// lost=1 when the caller expected one (Redis lost the account's keys).
-	// Returns {stored, epoch, lost, count sequence, put number}: a put of
-	// one receipt or more takes the sequence's next number (countLua) and
-	// this instance's next put number (ownPutsLua).
+	// Returns {stored, epoch, lost, count sequence, put number, finished}:
+	// a put of one receipt or more takes the sequence's next number
+	// (countLua) and this instance's next put number (ownPutsLua);
+	// finished lists the ids a restore skipped as finished (delivered,
+	// perhaps by another instance: the buffer drops its copies even when
+	// WAIT then fails).
 	putLua = doneLua + epochLua + placeLua + ownPutsLua + `
 local e, lost = epochOf(KEYS[3], ARGV[1], ARGV[2])
 local restore = ARGV[3] == 'r'
@@ -101,7 +104,7 @@ if ARGV[3] == 'o' and string.sub(first, 1, 13) >= tdue and string.sub(first, 15,
   redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n, 4 + 3 * n))
   return {n, e, lost, seq, own}
 end
-local fresh, bodies, due, exp = {}, {}, {}, {}
+local fresh, bodies, due, exp, fin = {}, {}, {}, {}, {}
 local stored = 0
 for i = 1, n do
   local el = ARGV[4 + i]
@@ -113,6 +116,7 @@ for i = 1, n do
       local dk, df = doneAt(KEYS[k], id)
       if redis.call('HEXISTS', dk, df) == 1 or redis.call('HEXISTS', KEYS[k], id) == 1 then skip = true break end
     end
+    if skip then fin[#fin + 1] = id end
     isnew = not skip and redis.call('HEXISTS', KEYS[1], id) == 0
   end
   if not skip then
@@ -131,7 +135,7 @@ if #fresh > 0 then redis.call('RPUSH', KEYS[2], unpack(fresh)) end
 if #due > 0 then redis.call('ZADD', KEYS[4], unpack(due)) end
 if #exp > 0 then redis.call('ZADD', KEYS[5], unpack(exp)) end
 if #bodies > 0 then redis.call('HSET', KEYS[1], unpack(bodies)) end
-return {stored, e, lost, seq, own}`
+return {stored, e, lost, seq, own, fin}`
 
 	// putTailLua: KEYS fresh, epoch, due, exp, r, count sequence, this
 	// instance's put number; ARGV

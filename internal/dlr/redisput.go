@@ -353,10 +353,13 @@ type putGroup struct {
 	txArgs  []any
 	txSplit int
 	exec    *redis.SliceCmd
-	res     []any // the script's reply {stored, epoch, lost}
+	res     []any // the script's reply {stored, epoch, lost, count sequence, put number[, finished]}
 	err     error
-	count   int      // receipts the script stored
-	check   seqCheck // what the reply's count number is judged against (checkSeqLocked)
+	// finished: a restore's receipts Redis remembers as finished, which
+	// it skipped; they are done even when WAIT failed (see finishGroup).
+	finished map[string]struct{}
+	count    int      // receipts the script stored
+	check    seqCheck // what the reply's count number is judged against (checkSeqLocked)
 	// all and kept: the text and items putArgs consumed, for the replay
 	// journal (replay.go).
 	all  string
@@ -444,10 +447,33 @@ func (q *RedisQueue) commitGroups(ctx context.Context, groups []*putGroup, run f
 			stored = true
 		}
 		for _, req := range g.reqs {
+			if _, done := g.finished[req.r.MessageID]; done {
+				req.h.finish(&req.r, nil)
+				continue
+			}
 			req.h.finish(&req.r, err)
 		}
 	}
 	return stored, timedOut
+}
+
+// finishedIDs reads the ids a restore skipped as finished from the put
+// script's reply (its sixth value; nil when there is none).
+func finishedIDs(res []any) map[string]struct{} {
+	if len(res) < 6 {
+		return nil
+	}
+	ids, _ := res[5].([]any)
+	if len(ids) == 0 {
+		return nil
+	}
+	m := make(map[string]struct{}, len(ids))
+	for _, v := range ids {
+		if id, ok := v.(string); ok {
+			m[id] = struct{}{}
+		}
+	}
+	return m
 }
 
 // groupsByNode sorts groups by the master of their slot; those whose
@@ -754,12 +780,13 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 		switch {
 		case cerr != nil:
 			g.err = cerr
-		case len(res) != 5:
+		case len(res) < 5:
 			g.err = fmt.Errorf("put script returned %d values", len(res))
 		case waitErr != nil:
 			g.err = waitErr
+			g.finished = finishedIDs(res)
 		}
-		if cerr == nil && len(res) == 5 {
+		if cerr == nil && len(res) >= 5 {
 			g.res = res
 		}
 		if g.err == nil {
@@ -777,7 +804,7 @@ func (q *RedisQueue) recordGroups(groups []*putGroup) {
 	now := time.Now()
 	for _, g := range groups {
 		res := g.res
-		if g.kind == kindFinished || len(res) != 5 {
+		if g.kind == kindFinished || len(res) < 5 {
 			continue
 		}
 		epoch, _ := res[1].(string)
