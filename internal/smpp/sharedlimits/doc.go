@@ -6,8 +6,9 @@
 //     a session's reader goroutine never waits for Redis (an empty pool
 //     means throttled);
 //   - max_binds is a set of bind leases per account (a sorted set scored by
-//     expiry), renewed by a heartbeat, released on unbind or close, and
-//     expiring on their own when an instance dies.
+//     expiry), renewed by a heartbeat every second (so that a Redis that
+//     lost them has them back within a second), released on unbind or
+//     close, and expiring on their own when an instance dies.
 //
 // When Redis cannot be reached the limits fall back to each instance's own
 // (a token bucket per account, the local bind count): the gateway keeps

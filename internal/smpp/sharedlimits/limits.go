@@ -135,10 +135,8 @@ func (l *Limits) Run(ctx context.Context) {
 		wg.Go(func() { l.refillLoop(ctx) })
 	}
 	wg.Go(func() { l.releaseLoop(ctx) })
-	beat := time.NewTicker(l.opts.LeaseTTL / 3)
+	beat := time.NewTicker(l.heartbeatEvery())
 	defer beat.Stop()
-	probe := time.NewTicker(time.Second)
-	defer probe.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,14 +144,22 @@ func (l *Limits) Run(ctx context.Context) {
 			return
 		case <-beat.C:
 			l.heartbeat(ctx)
-		case <-probe.C:
-			// While falling back, find out soon that Redis is back.
 			if l.degraded.Load() {
-				l.heartbeat(ctx)
 				l.logLasting()
 			}
 		}
 	}
+}
+
+// heartbeatEvery is how often the leases held here are written again: a
+// third of the lease TTL, at most a second. Redis restarted empty (or a
+// failover to a replica that lagged) loses every lease without a failed
+// call; until each instance writes its own again, binds on the others
+// see too few and max_binds is exceeded: at most a second. The same call
+// is the probe that reports an outage (readyz) and its end within a
+// second, also on an instance with no sessions.
+func (l *Limits) heartbeatEvery() time.Duration {
+	return min(l.opts.LeaseTTL/3, time.Second)
 }
 
 // observe records the outcome of a Redis call and enters or leaves the

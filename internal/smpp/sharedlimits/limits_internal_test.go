@@ -119,3 +119,23 @@ func TestLastingFlapIsLoggedAtWarning(t *testing.T) {
 		t.Fatalf("restored logged %d times at INFO, want 2 (its end too):\n%s", n, logs.String())
 	}
 }
+
+// TestHeartbeatEverySecond: the leases are written again every second
+// (a third of the lease TTL when shorter). At a third of the default 30 s,
+// a Redis restarted empty let binds on other instances exceed max_binds
+// for up to 10 s, and /readyz reported the outage as late.
+func TestHeartbeatEverySecond(t *testing.T) {
+	for _, tt := range []struct {
+		ttl, want time.Duration
+	}{
+		{0, time.Second}, // the default, 30 s
+		{30 * time.Second, time.Second},
+		{3 * time.Second, time.Second},
+		{1500 * time.Millisecond, 500 * time.Millisecond},
+	} {
+		l := New(nil, Options{LeaseTTL: tt.ttl})
+		if got := l.heartbeatEvery(); got != tt.want {
+			t.Errorf("LeaseTTL %v: heartbeat every %v, want %v", tt.ttl, got, tt.want)
+		}
+	}
+}
