@@ -144,9 +144,9 @@ func (srv *Server) admit(s *Session) (reason CloseReason, evict *Session) {
 	return CloseNone, evict
 }
 
-// unboundVictim picks the oldest unbound session not checking a bind, of
-// the address holding the most unbound connections, when a new connection
-// from addr may take its place (admission.evictionFor), and marks it evicted; srv.mu is held.
+// unboundVictim picks the oldest unbound session of the address holding
+// the most unbound connections, when a new connection from addr may take
+// its place (admission.evictionFor), and marks it evicted; srv.mu is held.
 func (srv *Server) unboundVictim(addr netip.Addr) *Session {
 	top, ok := srv.adm.evictionFor(addr)
 	if !ok {
@@ -154,10 +154,7 @@ func (srv *Server) unboundVictim(addr netip.Addr) *Session {
 	}
 	var victim *Session
 	for s := range srv.sessions {
-		// A bind being checked is never taken: closed under it, the
-		// client got no bind_resp (every request is answered), and the
-		// session binds or fails the bind soon anyway.
-		if s.remote == top && s.countedUnbound.Load() && !s.evicted.Load() && !s.binding.Load() && (victim == nil || s.opened.Before(victim.opened)) {
+		if s.remote == top && s.countedUnbound.Load() && !s.evicted.Load() && (victim == nil || s.opened.Before(victim.opened)) {
 			victim = s
 		}
 	}

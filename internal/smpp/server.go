@@ -122,7 +122,15 @@ func (srv *Server) accept(conn net.Conn) {
 	srv.wg.Add(2)
 	srv.mu.Unlock()
 	if evict != nil {
-		evict.close(CloseUnboundEvicted)
+		// Not closed under a bind being checked (waiting out the delay
+		// after failed binds, or a slow account store): the bind is
+		// answered first, its delay cut short, as at a shutdown. Off the
+		// accept loop: the answer may take a moment.
+		srv.wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), srv.opts.ResponseTimeout)
+			defer cancel()
+			evict.unbindAndClose(ctx, CloseUnboundEvicted)
+		})
 	}
 	srv.metrics.active.Inc()
 	srv.log.Info("smpp.connection.opened", "session", s.id, "remote", s.remote.String(), "tls", s.tlsConn)
