@@ -2,7 +2,6 @@ package sharedlimits
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
@@ -138,63 +136,6 @@ func TestHeartbeatEverySecond(t *testing.T) {
 		l := New(nil, Options{LeaseTTL: tt.ttl})
 		if got := l.heartbeatEvery(); got != tt.want {
 			t.Errorf("LeaseTTL %v: heartbeat every %v, want %v", tt.ttl, got, tt.want)
-		}
-	}
-}
-
-// TestRaisedRateClearsTheStateOnce: every instance reloads a raised
-// throughput and tells Redis; only the first clears the limiter's state
-// (one burst passes), the others find the rate recorded and leave the
-// state as it is. They each cleared it, and N instances let N bursts
-// through. A lowered rate is recorded, so raising it back clears again.
-func TestRaisedRateClearsTheStateOnce(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	ctx := context.Background()
-	a := New(rdb, Options{Prefix: prefix, Instance: "a"})
-	b := New(rdb, Options{Prefix: prefix, Instance: "b"})
-	ta, tb := a.Throttle("acc", 10).(*throttle), b.Throttle("acc", 10).(*throttle)
-	state, _, _ := rateStateKeys(ta.key)
-	stateKept := func() bool { return rdb.Exists(ctx, state).Val() == 1 }
-	for _, step := range []struct {
-		l       *Limits
-		t       *throttle
-		rate    float64
-		cleared bool
-	}{
-		{a, ta, 20, true},  // the first instance to raise
-		{b, tb, 20, false}, // the next one to the same rate
-		{a, ta, 10, false}, // lowered: recorded, never cleared
-		{b, tb, 10, false},
-		{b, tb, 20, true}, // raised back
-		{a, ta, 20, false},
-	} {
-		if err := rdb.Set(ctx, state, "kept at the old rate", 0).Err(); err != nil {
-			t.Fatal(err)
-		}
-		step.t.SetRate(step.rate)
-		c := step.t.change.Swap(0)
-		step.l.setRate(ctx, step.t, c == rateRaised)
-		if cleared := !stateKept(); cleared != step.cleared {
-			t.Fatalf("instance %s to %v/s: state cleared %v, want %v", step.l.opts.Instance, step.rate, cleared, step.cleared)
-		}
-	}
-}
-
-// TestRateStateKeysShareASlot: the record of the rate must hash to the
-// state's Cluster slot, or the script setting both would be refused.
-func TestRateStateKeysShareASlot(t *testing.T) {
-	for _, tt := range []struct {
-		key, state, record string
-		ok                 bool
-	}{
-		{"gw:throughput:acc", "rate:gw:throughput:acc", "{rate:gw:throughput:acc}:set_for", true},
-		{"{gw}:throughput:acc", "rate:{gw}:throughput:acc", "rate:{gw}:throughput:acc:set_for", true},
-		{"gw:{}:acc", "rate:gw:{}:acc", "", false}, // an empty tag is no tag: hashed whole, braces and all
-		{"gw:a}b", "rate:gw:a}b", "", false},
-	} {
-		state, record, ok := rateStateKeys(tt.key)
-		if state != tt.state || record != tt.record || ok != tt.ok {
-			t.Errorf("rateStateKeys(%q) = %q, %q, %v; want %q, %q, %v", tt.key, state, record, ok, tt.state, tt.record, tt.ok)
 		}
 	}
 }

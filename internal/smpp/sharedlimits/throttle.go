@@ -3,14 +3,11 @@ package sharedlimits
 import (
 	"context"
 	"math"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp"
 )
@@ -42,9 +39,9 @@ type throttle struct {
 	creditAt atomic.Int64  // Limits.mono time of that answer
 	pending  atomic.Bool   // a refill is queued, running or timed
 	batchAt  atomic.Int64  // Limits.mono time: Redis has no whole batch before then
-	// change: the rate went up (rateRaised) or down (rateLowered); the
-	// next refill tells Redis first (see SetRate).
-	change atomic.Int32
+	// raised: the rate went up; the next refill clears the limiter's
+	// state in Redis first (see SetRate).
+	raised atomic.Bool
 	local  smpp.Throttle
 	// refilling is held by the worker refilling t: SetRate may queue a
 	// refill while another runs, and two would each reserve a batch.
@@ -65,20 +62,13 @@ func (l *Limits) Throttle(systemID string, perSecond float64) smpp.Throttle {
 
 func (t *throttle) rate() float64 { return math.Float64frombits(t.perSec.Load()) }
 
-// Rate changes a refill tells Redis of (throttle.change).
-const (
-	rateRaised  = 1
-	rateLowered = 2
-)
-
 // SetRate changes the limit at once on this instance; Redis holds the
 // limit as arguments of each call, so the other instances follow as soon
 // as they reload too. A raised rate also clears the limiter's state in
 // Redis: the state kept at the lower rate (when the next message may
 // pass) would hold the new rate back, for up to one message's interval
 // at the old rate (20 s at 0.05/s). Clearing it lets one burst through,
-// as after a restart: once, by the first instance to reload (setRateScript),
-// not once per instance. The refill is asked for at once, even while one
+// as after a restart. The refill is asked for at once, even while one
 // waits on a timer set at the old rate.
 func (t *throttle) SetRate(perSecond float64) {
 	old := math.Float64frombits(t.perSec.Swap(math.Float64bits(perSecond)))
@@ -86,12 +76,8 @@ func (t *throttle) SetRate(perSecond float64) {
 	t.tokens.Store(0)
 	t.setCredit(0) // Redis's word on the old rate's burst
 	t.batchAt.Store(0)
-	switch {
-	case old <= 0 || perSecond <= 0 || perSecond == old:
-	case perSecond > old:
-		t.change.Store(rateRaised)
-	default:
-		t.change.Store(rateLowered)
+	if perSecond > old && old > 0 {
+		t.raised.Store(true)
 	}
 	if perSecond > 0 {
 		t.pending.Store(true)
@@ -234,8 +220,8 @@ func (l *Limits) refillLoop(ctx context.Context) {
 func (l *Limits) refill(ctx context.Context, t *throttle) {
 	t.refilling.Lock() // the other refill's batch is seen below
 	defer t.refilling.Unlock()
-	if c := t.change.Swap(0); c != 0 {
-		l.setRate(ctx, t, c == rateRaised)
+	if t.raised.CompareAndSwap(true, false) {
+		l.clearRate(ctx, t)
 		t.batchAt.Store(0) // what Redis said of the old state is void
 	}
 	if t.tokens.Load() > int64(t.batch()/2) {
@@ -310,62 +296,13 @@ func (t *throttle) refillSize() int {
 	return int(n)
 }
 
-// setRateScript records the rate ARGV[1] the limiter's state (KEYS[1])
-// is kept for in KEYS[2], for ARGV[3] ms; when ARGV[2] is "1" (a raise)
-// and the record holds another rate, it clears the state first. Every
-// instance runs it as it reloads: only the first of a raise clears, so
-// the burst a clearing lets through passes once, not once per instance.
-// A lowered rate is recorded too, so that raising it back clears again.
-// A failure leaves the old state to run out.
-var setRateScript = redis.NewScript(`
-if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end
-if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
-return 1
-`)
-
-// rateRecordFor is how long the rate a limiter's state is kept for is
-// remembered: longer than the instances take to reload one after the
-// other.
-const rateRecordFor = 10 * time.Minute
-
-// setRate tells Redis of t's new rate (SetRate): a raise clears the
-// limiter's state unless another instance did so for this rate already.
-func (l *Limits) setRate(ctx context.Context, t *throttle, raised bool) {
+// clearRate deletes t's limiter state in Redis (SetRate: a raised rate).
+// A failure leaves the old state to run out, as before.
+func (l *Limits) clearRate(ctx context.Context, t *throttle) {
 	ctx, cancel := l.opCtx(ctx)
 	defer cancel()
-	state, record, ok := rateStateKeys(t.key)
-	if !ok { // no record can share the state's slot: clear on every raise
-		if raised {
-			l.observe("reset", l.rate.Reset(ctx, t.key))
-		}
-		return
-	}
-	flag := "0"
-	if raised {
-		flag = "1"
-	}
-	rate := strconv.FormatFloat(t.rate(), 'g', -1, 64)
-	err := setRateScript.Run(ctx, l.rdb, []string{state, record}, rate, flag, rateRecordFor.Milliseconds()).Err()
+	err := l.rate.Reset(ctx, t.key)
 	l.observe("reset", err)
-}
-
-// rateStateKeys are the key redis_rate keeps key's limiter state in and
-// the key recording the rate it is kept for, in the same Cluster slot: a
-// key with a hash tag shares it; one without hashes whole, so the record
-// takes it whole as its tag, unless it holds a brace (an account's name)
-// that would end that tag early (ok false).
-func rateStateKeys(key string) (state, record string, ok bool) {
-	state = "rate:" + key // redis_rate's prefix
-	if open := strings.IndexByte(state, '{'); open >= 0 {
-		if end := strings.IndexByte(state[open+1:], '}'); end > 0 {
-			return state, state + ":set_for", true
-		}
-	}
-	if strings.ContainsAny(state, "{}") {
-		return state, "", false
-	}
-	return state, "{" + state + "}:set_for", true
 }
 
 // refillAt queues t's refill again after wait, keeping t.pending set so
