@@ -79,6 +79,9 @@ func (l *Limits) Release(systemID string, session uint64) {
 			delete(l.held, systemID)
 		}
 	}
+	if l.beating {
+		l.releasedInBeat = append(l.releasedInBeat, lease{systemID, session})
+	}
 	l.mu.Unlock()
 	select {
 	case l.releases <- lease{systemID, session}:
@@ -142,7 +145,9 @@ func (l *Limits) releaseLoop(ctx context.Context) {
 }
 
 // heartbeat renews every lease held here, one pipelined script per
-// account.
+// account. A lease released while it runs may be written again after its
+// release removed it (another connection): removed once more at the end,
+// it would otherwise block a bind elsewhere for the lease TTL.
 func (l *Limits) heartbeat(ctx context.Context) {
 	l.mu.Lock()
 	args := make(map[string][]any, len(l.held))
@@ -154,6 +159,7 @@ func (l *Limits) heartbeat(ctx context.Context) {
 		}
 		args[id] = a
 	}
+	l.beating = len(args) > 0
 	l.mu.Unlock()
 	if len(args) == 0 {
 		// Nothing to renew; still find out whether Redis answers, so
@@ -167,6 +173,7 @@ func (l *Limits) heartbeat(ctx context.Context) {
 	}
 	octx, cancel := l.opCtx(ctx)
 	defer cancel()
+	defer l.removeReleasedInBeat(ctx)
 	pipe := l.rdb.Pipeline()
 	for id, a := range args {
 		// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
@@ -174,6 +181,32 @@ func (l *Limits) heartbeat(ctx context.Context) {
 	}
 	_, err := pipe.Exec(octx)
 	l.observe("heartbeat", err)
+}
+
+// removeReleasedInBeat ends a heartbeat: the leases released while it
+// ran are removed again, unless their session holds one again.
+func (l *Limits) removeReleasedInBeat(ctx context.Context) {
+	l.mu.Lock()
+	released := l.releasedInBeat
+	l.beating, l.releasedInBeat = false, nil
+	var again []lease
+	for _, r := range released {
+		if _, held := l.held[r.systemID][r.session]; !held {
+			again = append(again, r)
+		}
+	}
+	l.mu.Unlock()
+	if len(again) == 0 {
+		return
+	}
+	octx, cancel := l.opCtx(context.WithoutCancel(ctx))
+	defer cancel()
+	pipe := l.rdb.Pipeline()
+	for _, r := range again {
+		pipe.ZRem(octx, l.leaseKey(r.systemID), l.member(r.session))
+	}
+	_, err := pipe.Exec(octx)
+	l.observe("release", err)
 }
 
 // releaseRemaining gives back, in one pipeline, the leases of the sessions

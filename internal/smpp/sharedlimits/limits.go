@@ -65,6 +65,12 @@ type Limits struct {
 
 	mu   sync.Mutex
 	held map[string]map[uint64]struct{} // system_id → sessions holding a lease here
+	// beating: a heartbeat is writing the leases it copied from held;
+	// releasedInBeat are the leases given back meanwhile, which it may
+	// have written again after their release removed them: it removes
+	// them once more when it is done.
+	beating        bool
+	releasedInBeat []lease
 }
 
 type lease struct {

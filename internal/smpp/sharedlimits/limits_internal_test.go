@@ -2,15 +2,20 @@ package sharedlimits
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 )
 
@@ -137,5 +142,57 @@ func TestHeartbeatEverySecond(t *testing.T) {
 		if got := l.heartbeatEvery(); got != tt.want {
 			t.Errorf("LeaseTTL %v: heartbeat every %v, want %v", tt.ttl, got, tt.want)
 		}
+	}
+}
+
+// holdFirstPipeline is a go-redis hook that stops the first pipeline
+// until release is closed, telling entered when it arrives.
+type holdFirstPipeline struct {
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *holdFirstPipeline) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *holdFirstPipeline) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *holdFirstPipeline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.once.Do(func() {
+			close(h.entered)
+			<-h.release
+		})
+		return next(ctx, cmds)
+	}
+}
+
+// TestLeaseReleasedDuringAHeartbeatStaysReleased: a heartbeat copies the
+// leases held, then writes them; a lease released in between, its
+// removal done before the heartbeat's write, was written back and
+// blocked a bind elsewhere for the lease TTL (max_binds 1: the client
+// reconnecting to another instance was refused for 30 s).
+func TestLeaseReleasedDuringAHeartbeatStaysReleased(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	l := New(rdb, Options{Prefix: prefix, Instance: "a"})
+	if !l.Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("the lease was refused")
+	}
+	hold := &holdFirstPipeline{entered: make(chan struct{}), release: make(chan struct{})}
+	rdb.AddHook(hold)
+	beat := make(chan struct{})
+	go func() { l.heartbeat(ctx); close(beat) }()
+	<-hold.entered // the heartbeat has copied the lease and is about to write it
+	l.Release("acc", 1)
+	r := <-l.releases // what the release worker does
+	if err := rdb.ZRem(ctx, l.leaseKey(r.systemID), l.member(r.session)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	close(hold.release)
+	<-beat
+	if err := rdb.ZScore(ctx, l.leaseKey("acc"), l.member(1)).Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("the released lease is in Redis after the heartbeat (ZSCORE: %v)", err)
+	}
+	if !New(rdb, Options{Prefix: prefix, Instance: "b"}).Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("a bind elsewhere was refused with max_binds 1 after the only lease was released")
 	}
 }
