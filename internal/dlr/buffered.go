@@ -702,37 +702,48 @@ func (q *BufferedQueue) flush(ctx context.Context) (int, int, error) {
 	return n + nrec, moved, nil
 }
 
-// pick appends a's part of a write-back pass to chunk, up to flushChunk
-// receipts: first those whose only copy is the buffer's (onlyHere),
-// oldest first, then, to fill the chunk, copies Redis's master holds
-// unreplicated (REDIS_WAIT_REPLICAS), which the pass writes again in case
-// a failover lost them. The ones finished meanwhile go to done. While the
-// replicas are short every pass fails its copies again: taken in buffer
-// order, the receipts buffered since waited behind every copy, some
-// seconds per flushChunk of them, and were neither in Redis nor sent.
+// pick appends a's part of a write-back pass to chunk: up to flushChunk
+// receipts whose only copy is the buffer's (onlyHere), oldest first, then
+// copies Redis's master holds unreplicated (REDIS_WAIT_REPLICAS), to fill
+// the chunk and at least copyShare of them: the pass writes them again in
+// case a failover lost them, and finds those delivered meanwhile (by
+// another instance too), whose copies then leave the buffer. The ones
+// finished here go to done. While the replicas are short every pass fails
+// its copies again: taken in buffer order, the receipts buffered since
+// waited behind every copy, some seconds per flushChunk of them, and were
+// neither in Redis nor sent; taking copies only after them, a steady
+// flow of new receipts would leave the copies, delivered or not, to fill
+// the buffer.
 func (a *degraded) pick(chunk []Receipt, done []string) ([]Receipt, []string) {
 	fresh := len(a.rs) - a.stored - a.acked // onlyHere, a hint: the scan stops when all are met
 	picked := 0
 	var copies []Receipt
+	room := func() int { return max(flushChunk-picked, copyShare) }
 	for _, r := range a.rs {
-		if picked == flushChunk || (fresh <= 0 && picked+len(copies) >= flushChunk) {
+		if picked == flushChunk && len(copies) >= copyShare || (fresh <= 0 && len(copies) >= room()) {
 			break
 		}
 		switch a.ids[r.MessageID] {
 		case finished:
 			done = append(done, r.MessageID)
 		case unreplicated:
-			if picked+len(copies) < flushChunk {
+			if len(copies) < flushChunk {
 				copies = append(copies, r)
 			}
 		default:
-			chunk = append(chunk, r)
-			picked++
+			if picked < flushChunk {
+				chunk = append(chunk, r)
+				picked++
+			}
 			fresh--
 		}
 	}
-	return append(chunk, copies[:min(len(copies), flushChunk-picked)]...), done
+	return append(chunk, copies[:min(len(copies), room())]...), done
 }
+
+// copyShare is how many unreplicated copies a pass takes at least per
+// account (pick).
+const copyShare = flushChunk / 4
 
 // writeRecords writes buffered outcome records to the inner queue, with
 // one group commit when it has one; one error per record.

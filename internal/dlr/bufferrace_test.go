@@ -291,3 +291,49 @@ func TestCopiesDeliveredElsewhereLeaveTheBuffer(t *testing.T) {
 		t.Fatal("the receipt still waiting is not in Redis")
 	}
 }
+
+// TestPickTakesNewReceiptsFirstAndSomeCopies: a pass takes the receipts
+// only the buffer holds first, up to flushChunk, and copies Redis holds
+// unreplicated to fill the chunk, at least copyShare of them: under a
+// steady flow of new receipts the copies are still written again (and
+// those delivered meanwhile found and dropped).
+func TestPickTakesNewReceiptsFirstAndSomeCopies(t *testing.T) {
+	for _, tt := range []struct {
+		name                  string
+		copies, fresh         int
+		wantFresh, wantCopies int
+	}{
+		{"many of both", 600, 600, flushChunk, copyShare},
+		{"few new", 600, 100, 100, flushChunk - 100},
+		{"only copies", 600, 0, 0, flushChunk},
+		{"only new", 0, 600, flushChunk, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &degraded{ids: make(map[string]copyState)}
+			add := func(n int, st copyState, tag string) {
+				for i := range n {
+					id := fmt.Sprintf("%s%014d", tag, i)
+					a.rs = append(a.rs, receipt(id, "acme", 0))
+					a.ids[id] = st
+					if st == unreplicated {
+						a.stored++
+					}
+				}
+			}
+			add(tt.copies, unreplicated, "C-") // the older ones
+			add(tt.fresh, onlyHere, "N-")
+			chunk, done := a.pick(nil, nil)
+			nFresh, nCopies := 0, 0
+			for _, r := range chunk {
+				if a.ids[r.MessageID] == onlyHere {
+					nFresh++
+				} else {
+					nCopies++
+				}
+			}
+			if nFresh != tt.wantFresh || nCopies != tt.wantCopies || len(done) != 0 {
+				t.Fatalf("picked %d new, %d copies, %d done; want %d, %d, 0", nFresh, nCopies, len(done), tt.wantFresh, tt.wantCopies)
+			}
+		})
+	}
+}
