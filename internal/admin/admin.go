@@ -92,7 +92,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, logger: logger, checks: append([]Check(nil), opts.Checks...)}
 	s.refused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "admin_connections_refused_total",
-		Help: "Connections to the metrics and admin port closed at once because METRICS_MAX_CONNECTIONS were open.",
+		Help: "Connections to the metrics and admin port closed at once because METRICS_MAX_CONNECTIONS were open, each with a request being served.",
 	})
 	s.evicted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "admin_idle_connections_closed_total",

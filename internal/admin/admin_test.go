@@ -212,7 +212,9 @@ func TestConnectionsBeyondMaxClosed(t *testing.T) {
 func startLimited(t *testing.T, maxConns int, held *[]net.Conn, checks ...Check) (*Server, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: maxConns, Checks: checks})
+	// Checks holding requests hold them for the whole test, however
+	// slow the machine is.
+	s := New(Options{Addr: "127.0.0.1:0", Registerer: reg, MaxConnections: maxConns, Checks: checks, CheckTimeout: time.Hour})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ type limitListener struct {
 	evicted prometheus.Counter
 
 	mu   sync.Mutex
-	idle map[*limitConn]time.Time // connections between requests, since when
+	idle map[*limitConn]time.Time // connections between requests or before their first, since when
 }
 
 func newLimitListener(ln net.Listener, max int, refused, evicted prometheus.Counter) *limitListener {
