@@ -703,24 +703,24 @@ func (q *BufferedQueue) flush(ctx context.Context) (int, int, error) {
 }
 
 // pick appends a's part of a write-back pass to chunk: up to flushChunk
-// receipts whose only copy is the buffer's (onlyHere), oldest first, then
-// copies Redis's master holds unreplicated (REDIS_WAIT_REPLICAS), to fill
-// the chunk and at least copyShare of them: the pass writes them again in
-// case a failover lost them, and finds those delivered meanwhile (by
-// another instance too), whose copies then leave the buffer. The ones
-// finished here go to done. While the replicas are short every pass fails
-// its copies again: taken in buffer order, the receipts buffered since
-// waited behind every copy, some seconds per flushChunk of them, and were
-// neither in Redis nor sent; taking copies only after them, a steady
-// flow of new receipts would leave the copies, delivered or not, to fill
-// the buffer.
+// receipts whose only copy is the buffer's (onlyHere), oldest first, and
+// up to flushChunk copies Redis's master holds unreplicated
+// (REDIS_WAIT_REPLICAS). The pass writes the copies again in case a
+// failover lost them, and finds those delivered meanwhile (by another
+// instance too), which then leave the buffer. The ones finished here go
+// to done. While the replicas are short every pass fails its copies
+// again: taken in buffer order, the receipts buffered since waited behind
+// every copy, some seconds per flushChunk of them, and were neither in
+// Redis nor sent. Each receipt written becomes a copy, so the copies a
+// pass checks must keep up with the new ones: given only what new
+// receipts left of a chunk, they did not under a steady load, and the
+// copies of delivered receipts filled the buffer.
 func (a *degraded) pick(chunk []Receipt, done []string) ([]Receipt, []string) {
 	fresh := len(a.rs) - a.stored - a.acked // onlyHere, a hint: the scan stops when all are met
 	picked := 0
 	var copies []Receipt
-	room := func() int { return max(flushChunk-picked, copyShare) }
 	for _, r := range a.rs {
-		if picked == flushChunk && len(copies) >= copyShare || (fresh <= 0 && len(copies) >= room()) {
+		if len(copies) == flushChunk && (picked == flushChunk || fresh <= 0) {
 			break
 		}
 		switch a.ids[r.MessageID] {
@@ -738,12 +738,8 @@ func (a *degraded) pick(chunk []Receipt, done []string) ([]Receipt, []string) {
 			fresh--
 		}
 	}
-	return append(chunk, copies[:min(len(copies), room())]...), done
+	return append(chunk, copies...), done
 }
-
-// copyShare is how many unreplicated copies a pass takes at least per
-// account (pick).
-const copyShare = flushChunk / 4
 
 // writeRecords writes buffered outcome records to the inner queue, with
 // one group commit when it has one; one error per record.

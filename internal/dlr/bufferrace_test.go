@@ -292,19 +292,20 @@ func TestCopiesDeliveredElsewhereLeaveTheBuffer(t *testing.T) {
 	}
 }
 
-// TestPickTakesNewReceiptsFirstAndSomeCopies: a pass takes the receipts
-// only the buffer holds first, up to flushChunk, and copies Redis holds
-// unreplicated to fill the chunk, at least copyShare of them: under a
+// TestPickTakesNewReceiptsAndCopies: a pass takes up to flushChunk of
+// the receipts only the buffer holds, however many copies Redis holds
+// unreplicated are before them, and up to flushChunk copies: under a
 // steady flow of new receipts the copies are still written again (and
-// those delivered meanwhile found and dropped).
-func TestPickTakesNewReceiptsFirstAndSomeCopies(t *testing.T) {
+// those delivered meanwhile found and dropped) as fast as they come.
+func TestPickTakesNewReceiptsAndCopies(t *testing.T) {
 	for _, tt := range []struct {
 		name                  string
 		copies, fresh         int
 		wantFresh, wantCopies int
 	}{
-		{"many of both", 600, 600, flushChunk, copyShare},
-		{"few new", 600, 100, 100, flushChunk - 100},
+		{"many of both", 600, 600, flushChunk, flushChunk},
+		{"few new", 600, 100, 100, flushChunk},
+		{"few copies", 100, 600, flushChunk, 100},
 		{"only copies", 600, 0, 0, flushChunk},
 		{"only new", 0, 600, flushChunk, 0},
 	} {
