@@ -418,6 +418,7 @@ func (a *App) Shutdown(ctx context.Context) int {
 	a.handler.Close(ctx)
 	a.runCancel()
 	a.wg.Wait()
+	a.giveBackLeases(ctx)
 	unstored := 0
 	if a.buffer != nil {
 		// Keep writing the outage buffer back until the deadline; what is
@@ -496,6 +497,22 @@ func (a *App) takeBackLeases(ctx context.Context, before time.Time, logFailure b
 		return false
 	}
 	return true
+}
+
+// giveBackLeases makes the receipts this instance still leases due again
+// at once, as it stops: nothing sends them any more (the dispatcher has
+// stopped, the sessions are closed), and the other instances would wait
+// for its heartbeat to expire (6 s, then 2 s) before taking them, or a
+// restart with the same INSTANCE_ID. Those whose deliver_sm was out and
+// unanswered may be sent twice: at least once, as always. One try within
+// REDIS_TIMEOUT_SECONDS (at least a second) and the shutdown's deadline;
+// should Redis not answer, the heartbeat's expiry frees them as before.
+func (a *App) giveBackLeases(ctx context.Context) {
+	if a.redisQ == nil || ctx.Err() != nil {
+		return
+	}
+	// Every lease this process took ends before this.
+	a.takeBackLeases(ctx, time.Now().Add(a.cfg.DLR.VisibilityTimeout+time.Second), false)
 }
 
 // leaseTakeBackRetry is how often a take-back that found Redis

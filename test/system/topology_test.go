@@ -744,6 +744,12 @@ func TestPausedRedisSubmitsAnswered(t *testing.T) {
 // receipts answered so far, both gateways and the account.
 func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw, acct account, rs *redisServer) {
 	t.Helper()
+	return stoppedWithLeases(t, func(a *gw) { a.p.kill(t) })
+}
+
+// stoppedWithLeases is killedWithLeases stopping A with stop.
+func stoppedWithLeases(t *testing.T, stop func(a *gw)) (ids map[string]bool, rc *receipts, a, b *gw, acct account, rs *redisServer) {
+	t.Helper()
 	const n = 200
 	rs = startRedis(t, "--appendfsync", "always")
 	acct = account{"acct001", "pw001"}
@@ -777,9 +783,31 @@ func killedWithLeases(t *testing.T) (ids map[string]bool, rc *receipts, a, b *gw
 	if !waitFor(10*time.Second, func() bool { d, _, _ := stuck.counts(); return d > 0 }) {
 		t.Fatal("A never sent a deliver_sm past the answered ones")
 	}
-	a.p.kill(t)
+	stop(a)
 	_ = rxA.Close()
 	return ids, rc, a, b, acct, rs
+}
+
+// TestGatewayStoppedGivesBackLeases: A, stopped by SIGTERM while its
+// receiver leaves deliver_sm unanswered, gives its leases back as it
+// exits; B, with a receiver bound, delivers every undelivered receipt at
+// once. They waited for A's heartbeat to expire: at least 6 s after the
+// exit (A writes it until it stops, it lasts 6 s, then 2 s more).
+func TestGatewayStoppedGivesBackLeases(t *testing.T) {
+	ids, rc, _, b, acct, _ := stoppedWithLeases(t, func(a *gw) {
+		if !a.p.signal(t, syscall.SIGTERM, 30*time.Second) {
+			t.Fatal("A did not exit within 30 s of SIGTERM")
+		}
+	})
+	stopped := time.Now()
+	_, before, _ := rc.counts()
+	dialAs(t, b.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	missing := rc.waitAll(ids, 4*time.Second)
+	t.Logf("stopped gateway: %d accepted, %d answered before the stop; %d missing 4 s after it exited, the last arrived on B %v after (heartbeat 6 s, lease 60 s)",
+		len(ids), before, missing, rc.lastFirst(ids).Sub(stopped).Round(time.Millisecond))
+	if missing > 0 {
+		t.Errorf("%d receipts leased by the stopped gateway not delivered by the other within 4 s of its exit", missing)
+	}
 }
 
 // TestGatewayKillRestartTakesBackLeases: A, killed while holding leases,
