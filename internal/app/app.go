@@ -503,8 +503,10 @@ func (a *App) takeBackLeases(ctx context.Context, before time.Time, logFailure b
 // at once, as it stops: nothing sends them any more (the dispatcher has
 // stopped, the sessions are closed), and the other instances would wait
 // for its heartbeat to expire (6 s, then 2 s) before taking them, or a
-// restart with the same INSTANCE_ID. Those whose deliver_sm was out and
-// unanswered may be sent twice: at least once, as always. One try within
+// restart with the same INSTANCE_ID. Those whose deliver_sm was out (its
+// answer, if any came while the sessions closed, was not settled) may be
+// sent twice: at least once, as always. Not when another process with the
+// same INSTANCE_ID runs (RedisQueue.GiveBackLeases). One try within
 // REDIS_TIMEOUT_SECONDS (at least a second) and the shutdown's deadline;
 // should Redis not answer, the heartbeat's expiry frees them as before.
 func (a *App) giveBackLeases(ctx context.Context) {
@@ -512,7 +514,13 @@ func (a *App) giveBackLeases(ctx context.Context) {
 		return
 	}
 	// Every lease this process took ends before this.
-	a.takeBackLeases(ctx, time.Now().Add(a.cfg.DLR.VisibilityTimeout+time.Second), false)
+	before := time.Now().Add(a.cfg.DLR.VisibilityTimeout + time.Second)
+	lctx, cancel := context.WithTimeout(ctx, max(a.cfg.Redis.Timeout, time.Second))
+	defer cancel()
+	if _, err := a.redisQ.GiveBackLeases(lctx, before); err != nil {
+		a.log.Warn("dlr.leases_not_given_back", "error", err.Error(),
+			"detail", "other instances take them once this one's heartbeat has expired")
+	}
 }
 
 // leaseTakeBackRetry is how often a take-back that found Redis

@@ -3,6 +3,7 @@ package dlr
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -64,6 +65,29 @@ func (q *RedisQueue) TakeBackLeases(ctx context.Context, before time.Time) (int,
 	return n, errors.Join(errs...)
 }
 
+// GiveBackLeases makes every receipt this instance leases due again at
+// once, for any instance to send: the application calls it as it stops,
+// once its dispatcher and sessions have stopped and nothing of this
+// process sends any more. It gives back nothing when the heartbeat was
+// last written by another process with the same InstanceID (a restart
+// overlapping this one's drain), whose leases it cannot tell from its
+// own: that process took back this one's older leases as it started.
+func (q *RedisQueue) GiveBackLeases(ctx context.Context, before time.Time) (int, error) {
+	hctx, cancel := q.callCtx(ctx)
+	v, err := q.c.Get(hctx, q.heartbeatKey(q.o.InstanceID)).Result()
+	cancel()
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		return 0, redisErr("heartbeat", err)
+	case !strings.HasSuffix(v, " "+q.process):
+		q.log.Info("dlr.leases_left_to_other_process", "instance_id", q.o.InstanceID,
+			"detail", "another process with this INSTANCE_ID runs: this one's leases are left to it and to the visibility timeout")
+		return 0, nil
+	}
+	return q.TakeBackLeases(ctx, before)
+}
+
 // Maintain writes this instance's heartbeat, takes back the receipts of
 // this instance's claims that got no reply, and, for every account, puts
 // back into the due set the leases that ended (the visibility timeout) and
@@ -74,7 +98,7 @@ func (q *RedisQueue) TakeBackLeases(ctx context.Context, before time.Time) (int,
 func (q *RedisQueue) Maintain(ctx context.Context) error {
 	var errs []error
 	hctx, cancel := q.callCtx(ctx)
-	if err := q.c.Set(hctx, q.heartbeatKey(q.o.InstanceID), time.Now().UTC().Format(time.RFC3339), q.o.Heartbeat).Err(); err != nil {
+	if err := q.c.Set(hctx, q.heartbeatKey(q.o.InstanceID), time.Now().UTC().Format(time.RFC3339)+" "+q.process, q.o.Heartbeat).Err(); err != nil {
 		errs = append(errs, redisErr("heartbeat", err))
 	}
 	cancel()

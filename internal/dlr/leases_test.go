@@ -195,3 +195,44 @@ func TestLateRetryLeavesAnotherInstancesLease(t *testing.T) {
 		t.Fatalf("C claimed %v (%v) while B holds a live lease on it", ids(got), err)
 	}
 }
+
+// TestGiveBackLeasesLeavesAnotherProcesssLeases: a process stopping gives
+// back the leases of its INSTANCE_ID, unless another process with the
+// same id wrote the heartbeat since (a restart overlapping the drain):
+// its leases, which cannot be told from the stopping one's, stay with it.
+func TestGiveBackLeasesLeavesAnotherProcesssLeases(t *testing.T) {
+	c := redisTestClient(t)
+	prefix := redisTestPrefix(t, c)
+	ctx := context.Background()
+	old := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "a"})
+	other := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "b"})
+	for _, id := range []string{"00000000000000G1", "00000000000000G2"} {
+		if err := old.Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := old.Claim(ctx, "acme", time.Now(), time.Minute, 1); err != nil || len(rs) != 1 {
+		t.Fatalf("claim: %v %v", ids(rs), err)
+	}
+	before := time.Now().Add(2 * time.Minute)
+	if n, err := old.GiveBackLeases(ctx, before); err != nil || n != 1 {
+		t.Fatalf("GiveBackLeases = %d, %v; want its one lease back", n, err)
+	}
+	// A new process with the same id starts, writes its heartbeat and claims.
+	restarted := NewRedisQueue(c, RedisOptions{Prefix: prefix, InstanceID: "a"})
+	if err := restarted.Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := restarted.Claim(ctx, "acme", time.Now(), time.Minute, 10); err != nil || len(rs) != 2 {
+		t.Fatalf("the restarted process claimed %v (%v), want both", ids(rs), err)
+	}
+	if n, err := old.GiveBackLeases(ctx, before); err != nil || n != 0 {
+		t.Fatalf("GiveBackLeases with another process of the id running = %d, %v; want 0", n, err)
+	}
+	if rs, err := other.Claim(ctx, "acme", time.Now(), time.Minute, 10); err != nil || len(rs) != 0 {
+		t.Fatalf("another instance claimed %v (%v): the running process's leases were given back", ids(rs), err)
+	}
+}

@@ -163,6 +163,10 @@ type RedisQueue struct {
 	// that checked every lessee drops the instances it did not meet, so
 	// it holds no more than the lessees of one sweep.
 	missing map[string]time.Time
+	// process tells this process's heartbeats from those of another
+	// process with the same InstanceID (a restart overlapping the old
+	// one's drain): GiveBackLeases.
+	process string
 }
 
 var _ Queue = (*RedisQueue)(nil)
@@ -201,6 +205,7 @@ func NewRedisQueue(c redis.UniversalClient, opts RedisOptions) *RedisQueue {
 	}
 	_, plain := c.(*redis.Client)
 	q := &RedisQueue{
+		process:   randomToken(),
 		plainPuts: plain,
 		c:         c, prefix: opts.Prefix, remember: opts.Remember, o: opts, log: opts.Logger,
 		listLog:    logging.NewRepeats(opts.Logger, "dlr.accounts_set_not_updated", logging.RepeatOptions{}),
@@ -995,8 +1000,8 @@ func (q *RedisQueue) epochSeenLocked(sys, epoch string, lost bool) {
 	}
 }
 
-// randomToken is 16 random hex digits: a new epoch marker value, or an
-// anonymous instance id.
+// randomToken is 16 random hex digits: a new epoch marker value, an
+// anonymous instance id, or a process's token in its heartbeats.
 func randomToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
