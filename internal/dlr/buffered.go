@@ -544,9 +544,9 @@ func (q *BufferedQueue) flushLoop() {
 	}
 }
 
-// Flush makes one write-back pass: up to flushChunk receipts and as many
-// outcome records of every degraded account, in one batch each (see
-// degraded.pick for which receipts). An account whose buffer empties
+// Flush makes one write-back pass: per degraded account, up to flushChunk
+// receipts only the buffer holds, as many unreplicated copies
+// (degraded.pick) and as many outcome records, in one batch each. An account whose buffer empties
 // without error is healthy again. It returns how many receipts and
 // records were written (or found finished) and the failures joined.
 func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
@@ -716,20 +716,25 @@ func (q *BufferedQueue) flush(ctx context.Context) (int, int, error) {
 // receipts left of a chunk, they did not under a steady load, and the
 // copies of delivered receipts filled the buffer.
 func (a *degraded) pick(chunk []Receipt, done []string) ([]Receipt, []string) {
-	fresh := len(a.rs) - a.stored - a.acked // onlyHere, a hint: the scan stops when all are met
+	// Hints, so that the scan (under q.mu) stops once both kinds are
+	// taken or all of a kind was met, and every finished one was: without
+	// copies (a plain outage) it reads one chunk, not the whole buffer.
+	fresh, unrep, fin := len(a.rs)-a.stored-a.acked, a.stored, a.acked
 	picked := 0
 	var copies []Receipt
 	for _, r := range a.rs {
-		if len(copies) == flushChunk && (picked == flushChunk || fresh <= 0) {
+		if (picked == flushChunk || fresh <= 0) && (len(copies) == flushChunk || unrep <= 0) && fin <= 0 {
 			break
 		}
 		switch a.ids[r.MessageID] {
 		case finished:
 			done = append(done, r.MessageID)
+			fin--
 		case unreplicated:
 			if len(copies) < flushChunk {
 				copies = append(copies, r)
 			}
+			unrep--
 		default:
 			if picked < flushChunk {
 				chunk = append(chunk, r)
