@@ -240,11 +240,7 @@ func testConnectionsBeyondMax(t *testing.T, opt, max int) {
 	s, reg := startLimited(t, opt, &held, hold)
 	t.Cleanup(func() { close(release) }) // before the server shuts down
 	for range max {
-		c, err := net.Dial("tcp", s.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, c)
+		c := dialHeld(t, s.Addr(), &held)
 		if _, err := c.Write([]byte("GET " + PathReadyz + " HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 			t.Fatal(err)
 		}
@@ -274,6 +270,18 @@ func testConnectionsBeyondMax(t *testing.T, opt, max int) {
 	}
 }
 
+// dialHeld connects to addr, appending the connection to *held (closed
+// at the end of the test).
+func dialHeld(t *testing.T, addr string, held *[]net.Conn) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	*held = append(*held, c)
+	return c
+}
+
 // waitFor polls cond for up to 10 s (a guard against a hanging test,
 // not a performance threshold).
 func waitFor(cond func() bool) bool {
@@ -301,11 +309,7 @@ func TestSilentConnectionsMakeRoom(t *testing.T) {
 	var held []net.Conn
 	s, reg := startLimited(t, 4, &held)
 	for range 4 {
-		c, err := net.Dial("tcp", s.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, c)
+		dialHeld(t, s.Addr(), &held)
 	}
 	if !waitFor(func() bool { return s.limitListener().idleCount() == 4 }) {
 		t.Fatalf("%d of 4 silent connections seen", s.limitListener().idleCount())
@@ -388,11 +392,7 @@ func TestIdleKeepAliveConnectionsMakeRoom(t *testing.T) {
 	var held []net.Conn
 	s, reg := startLimited(t, 4, &held)
 	for range 4 {
-		c, err := net.Dial("tcp", s.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, c)
+		c := dialHeld(t, s.Addr(), &held)
 		if _, err := c.Write([]byte("GET " + PathHealthz + " HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
 			t.Fatal(err)
 		}

@@ -799,15 +799,7 @@ func TestGatewayStoppedGivesBackLeases(t *testing.T) {
 			t.Fatal("A did not exit within 30 s of SIGTERM")
 		}
 	})
-	stopped := time.Now()
-	_, before, _ := rc.counts()
-	dialAs(t, b.smppAddr, acct, pdu.CmdBindReceiver, rc)
-	missing := rc.waitAll(ids, 4*time.Second)
-	t.Logf("stopped gateway: %d accepted, %d answered before the stop; %d missing 4 s after it exited, the last arrived on B %v after (heartbeat 6 s, lease 60 s)",
-		len(ids), before, missing, rc.lastFirst(ids).Sub(stopped).Round(time.Millisecond))
-	if missing > 0 {
-		t.Errorf("%d receipts leased by the stopped gateway not delivered by the other within 4 s of its exit", missing)
-	}
+	deliveredWithin(t, ids, rc, b, acct, time.Now(), 4*time.Second, "leased by the stopped gateway, after its exit, by the other")
 }
 
 // TestGatewayKillRestartTakesBackLeases: A, killed while holding leases,
@@ -816,16 +808,8 @@ func TestGatewayStoppedGivesBackLeases(t *testing.T) {
 // (the leases run for 60 s; the dead process's heartbeat lasts 6 s).
 func TestGatewayKillRestartTakesBackLeases(t *testing.T) {
 	ids, rc, a, _, acct, _ := killedWithLeases(t)
-	_, before, _ := rc.counts()
 	a.start()
-	ready := time.Now()
-	dialAs(t, a.smppAddr, acct, pdu.CmdBindReceiver, rc)
-	missing := rc.waitAll(ids, 5*time.Second)
-	t.Logf("gateway restart: %d accepted, %d answered before the kill; %d still missing 5 s after A was ready again, the last arrived %v after (lease 60 s)",
-		len(ids), before, missing, rc.lastFirst(ids).Sub(ready).Round(time.Millisecond))
-	if missing > 0 {
-		t.Errorf("%d receipts not delivered within 5 s of the restart", missing)
-	}
+	deliveredWithin(t, ids, rc, a, acct, time.Now(), 5*time.Second, "leased by the killed gateway, after its restart, by itself")
 }
 
 // TestGatewayKilledLeasesTakenByOther: A, killed while holding leases,
@@ -834,14 +818,21 @@ func TestGatewayKillRestartTakesBackLeases(t *testing.T) {
 // lease.
 func TestGatewayKilledLeasesTakenByOther(t *testing.T) {
 	ids, rc, _, b, acct, _ := killedWithLeases(t)
-	killed := time.Now()
+	deliveredWithin(t, ids, rc, b, acct, time.Now(), 20*time.Second, "leased by the killed gateway, after the kill, by the other")
+}
+
+// deliveredWithin binds a receiver of acct to g and checks that every
+// receipt of ids arrives within d (rc counts them); since is when the
+// wait began, for the log.
+func deliveredWithin(t *testing.T, ids map[string]bool, rc *receipts, g *gw, acct account, since time.Time, d time.Duration, what string) {
+	t.Helper()
 	_, before, _ := rc.counts()
-	dialAs(t, b.smppAddr, acct, pdu.CmdBindReceiver, rc)
-	missing := rc.waitAll(ids, 20*time.Second)
-	t.Logf("dead gateway: %d accepted, %d answered before the kill; %d missing 20 s after it, the last arrived on B %v after the kill (lease 60 s)",
-		len(ids), before, missing, rc.lastFirst(ids).Sub(killed).Round(time.Millisecond))
+	dialAs(t, g.smppAddr, acct, pdu.CmdBindReceiver, rc)
+	missing := rc.waitAll(ids, d)
+	t.Logf("receipts %s: %d accepted, %d answered before; %d missing %v after, the last arrived %v after (lease 60 s)",
+		what, len(ids), before, missing, d, rc.lastFirst(ids).Sub(since).Round(time.Millisecond))
 	if missing > 0 {
-		t.Errorf("%d receipts leased by the dead gateway not delivered by the other within 20 s", missing)
+		t.Errorf("%d receipts %s not delivered within %v", missing, what, d)
 	}
 }
 
