@@ -546,9 +546,10 @@ func (q *BufferedQueue) flushLoop() {
 
 // Flush makes one write-back pass: per degraded account, up to flushChunk
 // receipts only the buffer holds, as many unreplicated copies
-// (degraded.pick) and as many outcome records, in one batch each. An account whose buffer empties
-// without error is healthy again. It returns how many receipts and
-// records were written (or found finished) and the failures joined.
+// (degraded.pick) and as many outcome records, in one batch each. An
+// account whose buffer empties without error is healthy again. It
+// returns how many receipts and records were written (or found finished)
+// and the failures joined.
 func (q *BufferedQueue) Flush(ctx context.Context) (int, error) {
 	n, _, err := q.flush(ctx)
 	return n, err

@@ -47,10 +47,17 @@ func TestCancelOfAnUnreplicatedCopyCancelsInTheQueue(t *testing.T) {
 // same first chunk was written again and again and the rest never
 // reached Redis.
 func TestUnreplicatedCopiesDoNotHoldBackTheRest(t *testing.T) {
+	writtenInThreePasses(t, flushChunk+88)
+}
+
+// writtenInThreePasses puts n receipts of one account into a buffer over
+// a queue that never has enough replicas, and checks that three
+// write-back passes store them all (as unreplicated copies).
+func writtenInThreePasses(t *testing.T, n int) (*unreplicatedQueue, *BufferedQueue) {
+	t.Helper()
 	ctx := context.Background()
 	inner := &unreplicatedQueue{NewMemoryQueue(MemoryOptions{})}
 	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
-	const n = flushChunk + 88
 	for i := range n {
 		if err := bq.Put(ctx, receipt(fmt.Sprintf("%016X", i+1), "acme", 0)); err != nil {
 			t.Fatal(err)
@@ -62,6 +69,7 @@ func TestUnreplicatedCopiesDoNotHoldBackTheRest(t *testing.T) {
 	if got, _ := inner.Len(ctx); got != n {
 		t.Fatalf("the queue holds %d of %d receipts after three passes", got, n)
 	}
+	return inner, bq
 }
 
 // restoreHook is a memory queue that takes puts only when up and, when
@@ -221,20 +229,8 @@ func TestCancelsAreForgottenAfterThePass(t *testing.T) {
 // the next pass, and that pass counts as progress for the backoff.
 func TestNewReceiptsGoBeforeUnreplicatedCopies(t *testing.T) {
 	ctx := context.Background()
-	inner := &unreplicatedQueue{NewMemoryQueue(MemoryOptions{})}
-	bq := NewBufferedQueue(inner, BufferOptions{manual: true})
 	const copies = 3 * flushChunk
-	for i := range copies {
-		if err := bq.Put(ctx, receipt(fmt.Sprintf("%016X", i+1), "acme", 0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 3 {
-		_, _ = bq.Flush(ctx)
-	}
-	if got, _ := inner.Len(ctx); got != copies {
-		t.Fatalf("the queue holds %d of %d receipts after three passes", got, copies)
-	}
+	inner, bq := writtenInThreePasses(t, copies)
 	const late = "00000000000ABCDE"
 	if err := bq.Put(ctx, receipt(late, "acme", 0)); err != nil {
 		t.Fatal(err)

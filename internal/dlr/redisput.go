@@ -356,7 +356,7 @@ type putGroup struct {
 	res     []any // the script's reply {stored, epoch, lost, count sequence, put number[, finished]}
 	err     error
 	// finished: a restore's receipts Redis remembers as finished, which
-	// it skipped; they are done even when WAIT failed (see finishGroup).
+	// it skipped; commitGroups answers them done even when WAIT failed.
 	finished map[string]struct{}
 	count    int      // receipts the script stored
 	check    seqCheck // what the reply's count number is judged against (checkSeqLocked)

@@ -83,10 +83,15 @@ func (l *Limits) Release(systemID string, session uint64) {
 		l.releasedInBeat = append(l.releasedInBeat, lease{systemID, session})
 	}
 	l.mu.Unlock()
+	l.queueRelease(lease{systemID, session})
+}
+
+// queueRelease hands r to the release worker without blocking.
+func (l *Limits) queueRelease(r lease) {
 	select {
-	case l.releases <- lease{systemID, session}:
+	case l.releases <- r:
 	default:
-		l.log.Warn("smpp.shared_limits.release_dropped", "system_id", systemID, "session", session,
+		l.log.Warn("smpp.shared_limits.release_dropped", "system_id", r.systemID, "session", r.session,
 			"detail", "release queue full: the lease expires on its own")
 	}
 }
@@ -173,7 +178,7 @@ func (l *Limits) heartbeat(ctx context.Context) {
 	}
 	octx, cancel := l.opCtx(ctx)
 	defer cancel()
-	defer l.removeReleasedInBeat(ctx)
+	defer l.removeReleasedInBeat()
 	pipe := l.rdb.Pipeline()
 	for id, a := range args {
 		// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
@@ -184,29 +189,21 @@ func (l *Limits) heartbeat(ctx context.Context) {
 }
 
 // removeReleasedInBeat ends a heartbeat: the leases released while it
-// ran are removed again, unless their session holds one again.
-func (l *Limits) removeReleasedInBeat(ctx context.Context) {
+// ran, unless their session holds one again, go to the release worker
+// once more, which removes them after the heartbeat's write.
+func (l *Limits) removeReleasedInBeat() {
 	l.mu.Lock()
-	released := l.releasedInBeat
-	l.beating, l.releasedInBeat = false, nil
-	var again []lease
-	for _, r := range released {
+	again := l.releasedInBeat[:0]
+	for _, r := range l.releasedInBeat {
 		if _, held := l.held[r.systemID][r.session]; !held {
 			again = append(again, r)
 		}
 	}
+	l.beating, l.releasedInBeat = false, nil
 	l.mu.Unlock()
-	if len(again) == 0 {
-		return
-	}
-	octx, cancel := l.opCtx(context.WithoutCancel(ctx))
-	defer cancel()
-	pipe := l.rdb.Pipeline()
 	for _, r := range again {
-		pipe.ZRem(octx, l.leaseKey(r.systemID), l.member(r.session))
+		l.queueRelease(r)
 	}
-	_, err := pipe.Exec(octx)
-	l.observe("release", err)
 }
 
 // releaseRemaining gives back, in one pipeline, the leases of the sessions
