@@ -76,9 +76,16 @@ type clusterGateways struct {
 
 func startClusterGateways(t *testing.T) clusterGateways {
 	t.Helper()
+	return startClusterGatewaysWith(t, nil)
+}
+
+// startClusterGatewaysWith is startClusterGateways with extra settings for
+// both gateways.
+func startClusterGatewaysWith(t *testing.T, extra map[string]string) clusterGateways {
+	t.Helper()
 	cl := startCluster(t, 3)
 	accts, masterOf := clusterAccounts(t, cl, 2)
-	env := topoEnv(cl.URL(), writeAccounts(t, accts))
+	env := mergeEnv(topoEnv(cl.URL(), writeAccounts(t, accts)), extra)
 	gws := [2]*gw{startGW(t, "gw-a", env), startGW(t, "gw-b", env)}
 	return clusterGateways{cl: cl, accts: accts, masterOf: masterOf, gws: gws, victim: cl.masters()[0]}
 }
