@@ -232,7 +232,11 @@ func (a *App) buildQueue(ctx context.Context) (dlr.Queue, error) {
 		a.log.Warn("dlr.queue.memory", "detail", "REDIS_URL is not set: pending receipts live in memory and do not survive a restart")
 		return dlr.NewMemoryQueue(dlr.MemoryOptions{}), nil
 	}
-	a.buffer, a.redisQ = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log)
+	var outOfMemory func()
+	if a.redisCache != nil {
+		outOfMemory = a.redisCache.GiveWay // receipts before cached answers
+	}
+	a.buffer, a.redisQ = newRedisQueue(ctx, a.cfg, a.rdb, lost, a.registry, a.log, outOfMemory)
 	return a.buffer, nil
 }
 
@@ -253,6 +257,15 @@ func (a *App) registerRedisPoolGauge() {
 			return 0
 		}
 		return float64(a.redisCache.DownServers())
+	}))
+	a.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "hlr_cache_redis_shed_total",
+		Help: "HLR cache keys removed from Redis to make room for receipts Redis refused for lack of memory (maxmemory with noeviction).",
+	}, func() float64 {
+		if a.redisCache == nil {
+			return 0
+		}
+		return float64(a.redisCache.Shed())
 	}))
 }
 

@@ -15,7 +15,9 @@ import (
 // the Redis, behind a bounded in-memory buffer that rides out the outage
 // of the whole Redis or of one account's shard. A group commit is bounded
 // by REDIS_TIMEOUT_SECONDS plus, with REDIS_WAIT_REPLICAS, the WAIT.
-func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClient, lost *dlr.LossCounter, reg prometheus.Registerer, log *slog.Logger) (*dlr.BufferedQueue, *dlr.RedisQueue) {
+// outOfMemory, when not nil, hears of receipts Redis refused for lack of
+// memory (the HLR cache giving way).
+func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClient, lost *dlr.LossCounter, reg prometheus.Registerer, log *slog.Logger, outOfMemory func()) (*dlr.BufferedQueue, *dlr.RedisQueue) {
 	commit := cfg.Redis.Timeout
 	if cfg.Redis.WaitReplicas > 0 {
 		commit += cfg.Redis.WaitTimeout
@@ -33,5 +35,6 @@ func newRedisQueue(_ context.Context, cfg config.Config, rdb redis.UniversalClie
 	})
 	return dlr.NewBufferedQueue(inner, dlr.BufferOptions{
 		Size: cfg.DLR.BufferSize, PutTimeout: cfg.Redis.Timeout, Lost: lost, Registerer: reg, Logger: log,
+		OutOfMemory: outOfMemory,
 	}), inner
 }

@@ -16,7 +16,11 @@
 //     quickly (without touching the network between probes) so callers can
 //     treat it as a miss. State changes (up→down, down→up) are logged once,
 //     not per request. Create it with [NewRedis]; readiness can ask
-//     [Redis.Healthy] or [Redis.Up].
+//     [Redis.Healthy] or [Redis.Up]. On a Redis full at maxmemory it gives
+//     way to the receipts sharing it ([Redis.GiveWay], giveway.go): the
+//     receipt queue's outage buffer calls it when Redis refuses receipts
+//     for lack of memory, and the cache stops writing and removes its own
+//     keys.
 //
 // A miss is (zero, false, nil). Errors are reserved for a cache that could not
 // answer.

@@ -11,3 +11,9 @@ func (m *Memory[V]) CleanUp() { m.c.CleanUp() }
 
 // WaitProbes waits for the probes the cache started.
 func (r *Redis) WaitProbes() { r.probes.Wait() }
+
+// WaitShed waits for the shed passes the cache started.
+func (r *Redis) WaitShed() { r.background.Wait() }
+
+// GlobEscape exposes globEscape to the tests.
+var GlobEscape = globEscape

@@ -67,6 +67,15 @@ type Redis struct {
 	// probes are the probes running (admit): one per down server at
 	// most, each bounded by OpTimeout.
 	probes sync.WaitGroup
+	// Giving way to receipts on a full Redis (giveway.go): no writes
+	// before yieldUntil (unix nanos, 0: none); one shed pass at a time
+	// (shedding), started at most once per shedEvery (lastShed); shed
+	// counts the keys removed; background is the passes running.
+	yieldUntil atomic.Int64
+	lastShed   atomic.Int64
+	shedding   atomic.Bool
+	shed       atomic.Uint64
+	background sync.WaitGroup
 }
 
 // nodeState is whether a Redis server (or all of them) is taken to be
@@ -185,6 +194,9 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		return nil
+	}
+	if r.givingWay() {
+		return ErrGivingWay
 	}
 	k := r.prefix + key
 	st, addr := r.stateOf(ctx, k)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,11 @@ type BufferOptions struct {
 	Lost       *LossCounter
 	Registerer prometheus.Registerer // nil: no metrics
 	Logger     *slog.Logger          // nil: discard
+	// OutOfMemory, when set, is called (it must not block) whenever
+	// Redis refuses to store receipts for lack of memory (maxmemory with
+	// noeviction), by a Put or a write-back pass: the application makes
+	// the HLR cache give way (cache.Redis.GiveWay).
+	OutOfMemory func()
 
 	// Tests: manual runs no write-back goroutine (the test calls Flush);
 	// passed, when set, hears about every background pass.
@@ -81,6 +87,8 @@ type BufferedQueue struct {
 	log        *slog.Logger
 	lost       *LossCounter
 	overflow   prometheus.Counter
+
+	outOfMemory func() // BufferOptions.OutOfMemory
 
 	flushMu sync.Mutex // one write-back pass at a time
 
@@ -159,7 +167,7 @@ func NewBufferedQueue(inner Queue, opts BufferOptions) *BufferedQueue {
 	q := &BufferedQueue{
 		inner: inner, size: opts.Size, putTimeout: opts.PutTimeout, log: opts.Logger, lost: opts.Lost,
 		accounts: make(map[string]*degraded), stop: make(chan struct{}),
-		manual: opts.manual, passed: opts.passed,
+		manual: opts.manual, passed: opts.passed, outOfMemory: opts.OutOfMemory,
 		flaps: logging.NewFlaps(opts.now),
 	}
 	q.async, _ = inner.(AsyncQueue)
@@ -443,6 +451,7 @@ func (q *BufferedQueue) fallback(r Receipt, cause error) error {
 // bufferLocked appends r to its account's buffer, making the account
 // degraded, and makes sure the write-back goroutine runs.
 func (q *BufferedQueue) bufferLocked(r Receipt, cause error) error {
+	q.noteOutOfMemory(cause)
 	a := q.degradeLocked(r.SystemID, cause)
 	if q.n >= q.size {
 		if q.overflow != nil {
@@ -673,6 +682,7 @@ func (q *BufferedQueue) flush(ctx context.Context) (int, int, error) {
 		a.flushed += n + nrec - before - dropped
 		a.dropped += dropped
 		if err, bad := failed[sys]; bad {
+			q.noteOutOfMemory(err)
 			a.lastErr = err
 		} else if a.empty() {
 			q.healthyLocked(sys)
@@ -1152,4 +1162,19 @@ func (q *BufferedQueue) Len(ctx context.Context) (int, error) {
 		return b, fmt.Errorf("dlr: len: %w", err)
 	}
 	return n + b, nil
+}
+
+// noteOutOfMemory calls the OutOfMemory hook when err is Redis refusing a
+// write for lack of memory.
+func (q *BufferedQueue) noteOutOfMemory(err error) {
+	if q.outOfMemory != nil && outOfMemory(err) {
+		q.outOfMemory()
+	}
+}
+
+// outOfMemory reports whether err carries Redis's OOM refusal (also
+// inside a transaction's EXECABORT or a joined error of several
+// commands).
+func outOfMemory(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "OOM ")
 }

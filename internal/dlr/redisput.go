@@ -353,7 +353,8 @@ type putGroup struct {
 	txArgs  []any
 	txSplit int
 	exec    *redis.SliceCmd
-	res     []any // the script's reply {stored, epoch, lost, count sequence, put number[, finished]}
+	queued  *redis.StatusCmd // the RPUSH's QUEUED, or why Redis refused it (OOM)
+	res     []any            // the script's reply {stored, epoch, lost, count sequence, put number[, finished]}
 	err     error
 	// finished: a restore's receipts Redis remembers as finished, which
 	// it skipped; commitGroups answers them done even when WAIT failed.
@@ -754,7 +755,7 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 	}
 	for _, g := range groups {
 		if g.tx && g.exec != nil {
-			g.res, g.err = txPutResult(g.exec)
+			g.res, g.err = txPutResult(g.exec, g.queued)
 			if g.err == nil && waitErr != nil {
 				g.err = waitErr
 			}
@@ -932,7 +933,8 @@ func noScriptGroups(groups []*putGroup) []*putGroup {
 // string and back: most of what a put cost Redis.
 func (q *RedisQueue) putTx(ctx context.Context, p redis.Pipeliner, g *putGroup) {
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, "multi"))
-	_ = p.Process(ctx, redis.NewStatusCmd(ctx, g.txArgs[:g.txSplit]...))
+	g.queued = redis.NewStatusCmd(ctx, g.txArgs[:g.txSplit]...)
+	_ = p.Process(ctx, g.queued)
 	_ = p.Process(ctx, redis.NewStatusCmd(ctx, g.txArgs[g.txSplit:]...))
 	a := make([]any, 0, 3+7+len(g.args))
 	a = append(a, "eval", putTailLua, 7, g.keys[1], g.keys[2], g.keys[3], g.keys[4], g.keys[0], g.keys[5], g.keys[6])
@@ -943,10 +945,15 @@ func (q *RedisQueue) putTx(ctx context.Context, p redis.Pipeliner, g *putGroup) 
 
 // txPutResult reads putTx's EXEC reply: the RPUSH's and HSET's counts and
 // the script's {n, epoch, lost, count number}, any of which may be an
-// error.
-func txPutResult(exec *redis.SliceCmd) ([]any, error) {
+// error. When Redis refused the transaction (EXECABORT) the error also
+// says why it refused the first command (such as OOM), which EXEC's own
+// reply does not.
+func txPutResult(exec *redis.SliceCmd, queued *redis.StatusCmd) ([]any, error) {
 	v, err := exec.Result()
 	if err != nil {
+		if qerr := queued.Err(); qerr != nil && qerr != err && refusedByServer(err) {
+			return nil, fmt.Errorf("%w (%v)", err, qerr)
+		}
 		return nil, err
 	}
 	if len(v) != 3 {
