@@ -8,7 +8,9 @@
 //   - max_binds is a set of bind leases per account (a sorted set scored by
 //     expiry), renewed by a heartbeat every second (so that a Redis that
 //     lost them has them back within a second), released on unbind or
-//     close, and expiring on their own when an instance dies.
+//     close (a tombstone that stale renews, run by a Redis that hung,
+//     cannot overwrite; a failed release is sent again), and expiring on
+//     their own when an instance dies.
 //
 // When Redis cannot be reached the limits fall back to each instance's own
 // (a token bucket per account, the local bind count): the gateway keeps

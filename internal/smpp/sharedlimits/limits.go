@@ -63,19 +63,26 @@ type Limits struct {
 	// followed (a second of throttling at 400 ms round trips).
 	lastLatency atomic.Int64
 
+	// acquisitions numbers the leases taken here (member).
+	acquisitions atomic.Uint64
+
 	mu   sync.Mutex
-	held map[string]map[uint64]struct{} // system_id → sessions holding a lease here
+	held map[string]map[uint64]string // system_id → session → member of the lease it holds here
 	// beating: a heartbeat is writing the leases it copied from held;
 	// releasedInBeat are the leases given back meanwhile, which it may
 	// have written again after their release removed them: it removes
 	// them once more when it is done.
 	beating        bool
 	releasedInBeat []lease
+	// failedReleases failed in Redis; the next heartbeat Redis answers
+	// hands them to the release worker again.
+	failedReleases []lease
 }
 
 type lease struct {
 	systemID string
 	session  uint64
+	member   string
 }
 
 // New builds the limits over rdb.
@@ -112,7 +119,7 @@ func New(rdb redis.UniversalClient, o Options) *Limits {
 		}, []string{"kind", "result"}),
 		refills:  make(chan *throttle, refillQueue),
 		releases: make(chan lease, releaseQueue),
-		held:     make(map[string]map[uint64]struct{}),
+		held:     make(map[string]map[uint64]string),
 	}
 	l.flap.lines = logging.NewFlaps(nil)
 	for _, k := range []string{"reserve", "reset", "lease", "heartbeat", "release"} {
@@ -237,8 +244,12 @@ func (l *Limits) opCtx(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithTimeout(ctx, l.opts.Timeout)
 }
 
+// member names a new lease of session: the instance (unique per process),
+// the session and the lease's number here. A session that binds again
+// after giving its lease back takes another member, so the tombstone its
+// release left never hides the new lease.
 func (l *Limits) member(session uint64) string {
-	return l.opts.Instance + ":" + strconv.FormatUint(session, 10)
+	return l.opts.Instance + ":" + strconv.FormatUint(session, 10) + ":" + strconv.FormatUint(l.acquisitions.Add(1), 10)
 }
 
 func (l *Limits) leaseKey(systemID string) string { return l.opts.Prefix + "gw:binds:" + systemID }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
@@ -186,7 +187,7 @@ func TestLeaseReleasedDuringAHeartbeatStaysReleased(t *testing.T) {
 	work := func() { // what the release worker does with what is queued
 		for len(l.releases) > 0 {
 			r := <-l.releases
-			if err := rdb.ZRem(ctx, l.leaseKey(r.systemID), l.member(r.session)).Err(); err != nil {
+			if err := l.release(ctx, rdb, r).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -195,10 +196,207 @@ func TestLeaseReleasedDuringAHeartbeatStaysReleased(t *testing.T) {
 	close(hold.release)
 	<-beat
 	work()
-	if err := rdb.ZScore(ctx, l.leaseKey("acc"), l.member(1)).Err(); !errors.Is(err, redis.Nil) {
-		t.Fatalf("the released lease is in Redis after the heartbeat (ZSCORE: %v)", err)
+	if n := l.Counts(ctx, []string{"acc"})[0]; n != 0 {
+		t.Fatalf("%d live leases after the heartbeat, want 0: the released one was written again", n)
 	}
 	if !New(rdb, Options{Prefix: prefix, Instance: "b"}).Acquire(ctx, "acc", 1, 1) {
 		t.Fatal("a bind elsewhere was refused with max_binds 1 after the only lease was released")
 	}
+}
+
+// hangFirst is a go-redis hook that keeps the first pipeline (or, with
+// single, the first command) from Redis and fails it as a client-side
+// timeout, as a Redis that hangs (SIGSTOP) does; kept holds what it sent,
+// which that Redis, resumed, still executes: replay sends it then. While
+// the call waits on proceed, the caller is inside it (entered).
+type hangFirst struct {
+	single  bool
+	once    sync.Once
+	entered chan struct{}
+	proceed chan struct{}
+	kept    [][]any
+}
+
+func newHangFirst(single bool) *hangFirst {
+	return &hangFirst{single: single, entered: make(chan struct{}), proceed: make(chan struct{})}
+}
+
+func (h *hangFirst) hang(cmds []redis.Cmder) (hung bool) {
+	h.once.Do(func() {
+		for _, c := range cmds {
+			h.kept = append(h.kept, c.Args())
+		}
+		close(h.entered)
+		<-h.proceed
+		hung = true
+	})
+	return hung
+}
+
+func (h *hangFirst) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *hangFirst) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.single && h.hang([]redis.Cmder{cmd}) {
+			return context.DeadlineExceeded
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *hangFirst) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !h.single && h.hang(cmds) {
+			return context.DeadlineExceeded
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// replay sends what the hook kept, as the resumed Redis executes it.
+func (h *hangFirst) replay(t *testing.T, rdb *redis.Client) {
+	t.Helper()
+	if len(h.kept) == 0 {
+		t.Fatal("nothing was sent to the hung Redis")
+	}
+	for _, args := range h.kept {
+		if err := rdb.Do(context.Background(), args...).Err(); err != nil {
+			t.Fatalf("%v: %v", args[0], err)
+		}
+	}
+}
+
+// releasesDone waits until the release worker has given back n leases.
+func releasesDone(t *testing.T, l *Limits, n float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var m dto.Metric
+		if err := l.redisCalls.WithLabelValues("release", "ok").Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m.GetCounter().GetValue() >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the release worker gave back %v leases, want %v", m.GetCounter().GetValue(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// onlyLeaseFreed: the account has no live lease left, and another
+// instance's bind is accepted with max_binds 1.
+func onlyLeaseFreed(t *testing.T, rdb *redis.Client, prefix string, l *Limits) {
+	t.Helper()
+	ctx := context.Background()
+	if n := l.Counts(ctx, []string{"acc"})[0]; n != 0 {
+		t.Errorf("%d live leases after the only one was released, want 0", n)
+	}
+	if !New(rdb, Options{Prefix: prefix, Instance: "b"}).Acquire(ctx, "acc", 1, 1) {
+		t.Error("a bind elsewhere was refused with max_binds 1 after the only lease was released")
+	}
+}
+
+// TestStaleRenewAfterReleaseWritesNoLease: a heartbeat's renew that timed
+// out on the client (Redis hung) is still executed by Redis when it
+// resumes, possibly after the release's removal, sent on another
+// connection, and after the heartbeat's second removal. It wrote the
+// released lease back for the lease TTL: max_binds 1 refused every bind
+// for 30 s and binds.cluster counted a session that did not exist.
+func TestStaleRenewAfterReleaseWritesNoLease(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := New(rdb, Options{Prefix: prefix, Instance: "a"})
+	if !l.Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("the lease was refused")
+	}
+	hang := newHangFirst(false)
+	rdb.AddHook(hang)
+	beat := make(chan struct{})
+	go func() { l.heartbeat(ctx); close(beat) }()
+	<-hang.entered // the renew is on its way to the hung Redis
+	l.Release("acc", 1)
+	close(hang.proceed) // the heartbeat times out
+	<-beat
+	go l.releaseLoop(ctx)
+	releasesDone(t, l, 2) // the release and the heartbeat's second one
+	hang.replay(t, rdb)   // Redis resumes: the stale renew runs last
+	onlyLeaseFreed(t, rdb, prefix, l)
+}
+
+// TestStaleAcquireAfterReleaseWritesNoLease: a bind's lease request that
+// timed out (the bind is accepted, the limits are degraded) and that the
+// resumed Redis executes after the session's release must not take the
+// lease again either.
+func TestStaleAcquireAfterReleaseWritesNoLease(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := acquireScript.Load(ctx, rdb).Err(); err != nil {
+		t.Fatal(err)
+	}
+	l := New(rdb, Options{Prefix: prefix, Instance: "a"})
+	hang := newHangFirst(true)
+	rdb.AddHook(hang)
+	close(hang.proceed)
+	if !l.Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("a bind was refused while Redis hung")
+	}
+	l.Release("acc", 1)
+	go l.releaseLoop(ctx)
+	releasesDone(t, l, 1)
+	hang.replay(t, rdb)
+	onlyLeaseFreed(t, rdb, prefix, l)
+}
+
+// TestHeartbeatWritesLostLeasesBack: a Redis that lost the leases
+// (restarted empty) has the held ones back at the next heartbeat, and a
+// released one stays released.
+func TestHeartbeatWritesLostLeasesBack(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := New(rdb, Options{Prefix: prefix, Instance: "a"})
+	for s := range uint64(3) {
+		if !l.Acquire(ctx, "acc", s, 3) {
+			t.Fatal("a lease was refused")
+		}
+	}
+	l.Release("acc", 2)
+	go l.releaseLoop(ctx)
+	releasesDone(t, l, 1)
+	for range 2 {
+		l.heartbeat(ctx)
+		if n := l.Counts(ctx, []string{"acc"})[0]; n != 2 {
+			t.Fatalf("%d live leases after a heartbeat, want the 2 held", n)
+		}
+		if err := rdb.Del(ctx, l.leaseKey("acc")).Err(); err != nil { // Redis restarted empty
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestFailedReleaseIsSentAgain: a release that failed (Redis hung) is
+// sent again once a heartbeat finds Redis answering; it was given up, and
+// the lease blocked a bind elsewhere for the lease TTL.
+func TestFailedReleaseIsSentAgain(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := New(rdb, Options{Prefix: prefix, Instance: "a"})
+	if !l.Acquire(ctx, "acc", 1, 1) {
+		t.Fatal("the lease was refused")
+	}
+	hang := newHangFirst(true) // the release
+	rdb.AddHook(hang)
+	close(hang.proceed)
+	l.Release("acc", 1)
+	go l.releaseLoop(ctx)
+	<-hang.entered
+	for l.Healthy(ctx) == nil { // the release has failed
+		time.Sleep(time.Millisecond)
+	}
+	l.heartbeat(ctx) // Redis answers again
+	releasesDone(t, l, 1)
+	onlyLeaseFreed(t, rdb, prefix, l)
 }
