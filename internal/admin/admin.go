@@ -142,15 +142,15 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET "+PathReadyz, s.readyz)
-	if s.opts.API != nil && s.opts.API.Token != "" {
-		s.apiRoutes(mux, s.opts.API)
-	}
 	if s.opts.Pprof {
 		mux.HandleFunc(PathPprof, pprof.Index)
 		mux.HandleFunc(PathPprof+"cmdline", pprof.Cmdline)
 		mux.HandleFunc(PathPprof+"profile", pprof.Profile)
 		mux.HandleFunc(PathPprof+"symbol", pprof.Symbol)
 		mux.HandleFunc(PathPprof+"trace", pprof.Trace)
+	}
+	if s.opts.API != nil && s.opts.API.Token != "" {
+		return apiFirst(s.apiHandler(s.opts.API), mux)
 	}
 	return mux
 }

@@ -104,21 +104,27 @@ type API struct {
 	Backend Backend
 }
 
-// apiRoutes serves everything under PathAPI through one handler that
+// apiHandler serves everything under PathAPI through one handler that
 // checks the token first: an unknown path or a wrong method is answered
 // (as JSON) only to a caller with the token, so the API shows nothing of
 // itself to others.
-func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
+func (s *Server) apiHandler(api *API) http.Handler {
 	routes := http.NewServeMux()
 	s.apiEndpoints(routes, api)
 	want := sha256.Sum256([]byte(api.Token))
-	guarded := func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := sha256.Sum256([]byte(bearerToken(r)))
 		// Compare digests: constant time, and the token's length does
 		// not show either.
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="smpp-hlr-gateway"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		if p := r.URL.EscapedPath(); cleanPath(p) != p {
+			// The mux would redirect to the clean path (as HTML); the API
+			// names its paths exactly.
+			writeError(w, http.StatusNotFound, http.StatusText(http.StatusNotFound)+": "+r.Method+" "+r.URL.Path)
 			return
 		}
 		h, pattern := routes.Handler(r)
@@ -132,11 +138,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux, api *API) {
 			return
 		}
 		routes.ServeHTTP(w, r)
-	}
-	mux.HandleFunc(PathAPI, guarded)
-	// Without it the mux would redirect /api/v1 to /api/v1/ for anyone,
-	// token or not.
-	mux.HandleFunc(strings.TrimSuffix(PathAPI, "/"), guarded)
+	})
 }
 
 // bearerToken is the token of an "Authorization: Bearer <token>" header
@@ -170,7 +172,7 @@ func (w *statusOnly) Write(b []byte) (int, error) {
 }
 
 // apiEndpoints registers the API's endpoints on routes, without the token
-// check (apiRoutes does it for all of them).
+// check (apiHandler does it for all of them).
 func (s *Server) apiEndpoints(routes *http.ServeMux, api *API) {
 	b := api.Backend
 	routes.HandleFunc("GET "+PathAPI+"sessions", func(w http.ResponseWriter, r *http.Request) {

@@ -95,6 +95,21 @@ func TestAPI(t *testing.T) {
 		{"scheme in lower case", "GET", "/api/v1/sessions", "bearer s3cret", 200, `"system_id": "alice"`},
 		{"another scheme", "GET", "/api/v1/sessions", "Basic s3cret", 401, `"error"`},
 		{"bound_at to the millisecond", "GET", "/api/v1/sessions", "s3cret", 200, `"bound_at": "2026-01-02T03:04:05.006Z"`},
+		{"double slash without a token", "GET", "/api/v1//sessions", "", 401, `missing or wrong bearer token`},
+		{"dot element without a token", "GET", "/api/v1/./sessions", "", 401, `missing or wrong bearer token`},
+		{"dot-dot without a token", "GET", "/api/v1/../metrics", "", 401, `missing or wrong bearer token`},
+		{"dot-dot out of the API without a token", "GET", "/api/v1/../../metrics", "", 401, `missing or wrong bearer token`},
+		{"dot-dot into the API without a token", "GET", "/x/../api/v1/sessions", "", 401, `missing or wrong bearer token`},
+		{"empty system_id without a token", "DELETE", "/api/v1/accounts//sessions", "", 401, `missing or wrong bearer token`},
+		{"escaped dots without a token", "GET", "/api/v1/%2e%2e/metrics", "", 401, `missing or wrong bearer token`},
+		{"another version without a token", "GET", "/api/v2/sessions", "", 401, `missing or wrong bearer token`},
+		{"double slash", "GET", "/api/v1//sessions", "s3cret", 404, `"error": "Not Found: GET /api/v1//sessions"`},
+		{"dot element", "GET", "/api/v1/./sessions", "s3cret", 404, `"error": "Not Found: GET /api/v1/./sessions"`},
+		{"dot-dot", "GET", "/api/v1/../metrics", "s3cret", 404, `"error": "Not Found: GET /api/v1/../metrics"`},
+		{"dot-dot out of the API", "GET", "/api/v1/../../metrics", "s3cret", 404, `"error": "Not Found: GET /api/v1/../../metrics"`},
+		{"dot-dot into the API", "GET", "/x/../api/v1/sessions", "s3cret", 404, `"error": "Not Found: GET /x/../api/v1/sessions"`},
+		{"empty system_id", "DELETE", "/api/v1/accounts//sessions", "s3cret", 404, `"error": "Not Found: DELETE /api/v1/accounts//sessions"`},
+		{"trailing slash", "GET", "/api/v1/sessions/", "s3cret", 404, `"error": "Not Found: GET /api/v1/sessions/"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,6 +139,10 @@ func TestAPIOffWithoutToken(t *testing.T) {
 	}
 }
 
+// noRedirects shows a redirect as it is: a client following it would
+// hide that the first answer was not the API's.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 func do(t *testing.T, method, url, token string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
@@ -136,7 +155,7 @@ func do(t *testing.T, method, url, token string) (int, string) {
 	case token != "":
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
