@@ -37,13 +37,21 @@ func (b adminBackend) Sessions(context.Context) []admin.Session {
 }
 
 func (b adminBackend) UnbindSession(ctx context.Context, id string) bool {
-	n, err := strconv.ParseUint(id, 10, 64)
-	if err != nil {
+	n, ok := sessionID(id)
+	if !ok {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.a.cfg.SMPP.ResponseTimeout)
 	defer cancel()
 	return b.a.server.UnbindSession(ctx, n)
+}
+
+// sessionID reads id as Sessions lists it: decimal, without a sign or
+// leading zeros. Any other spelling (0052, +52) names no session, so that
+// an id not listed is never one.
+func sessionID(id string) (uint64, bool) {
+	n, err := strconv.ParseUint(id, 10, 64)
+	return n, err == nil && strconv.FormatUint(n, 10) == id
 }
 
 func (b adminBackend) UnbindAccount(ctx context.Context, systemID string) (int, bool) {
