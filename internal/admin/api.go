@@ -89,8 +89,9 @@ type Backend interface {
 	// has that id.
 	UnbindSession(ctx context.Context, id string) bool
 	// UnbindAccount unbinds and closes every session of an account on
-	// this instance and returns how many; false when the account is
-	// neither configured nor bound.
+	// this instance (those being unbound already included: it waits for
+	// them) and returns how many; false when the account is neither
+	// configured nor has sessions listed.
 	UnbindAccount(ctx context.Context, systemID string) (int, bool)
 	Accounts(ctx context.Context) ([]Account, error)
 	// Message finds a message by id; false when unknown.

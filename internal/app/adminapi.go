@@ -65,6 +65,8 @@ func (b adminBackend) UnbindAccount(ctx context.Context, systemID string) (int, 
 	ctx, cancel := context.WithTimeout(ctx, b.a.cfg.SMPP.ResponseTimeout)
 	defer cancel()
 	n := b.a.server.UnbindAccountSessions(ctx, systemID)
+	// Sessions still listed make the account known, also when a reload
+	// removed it and they are being unbound.
 	return n, known || n > 0
 }
 

@@ -313,3 +313,57 @@ func TestUnbindAnsweredThenClosedKeepsItsReason(t *testing.T) {
 	}
 	waitClosed(t, s, smpp.CloseAdminUnbind)
 }
+
+// TestUnbindAccountWaitsForSessionsBeingUnbound: unbinding an account's
+// sessions while one is being unbound already (an admin request for the
+// session, a reload that removed the account) waits until it has closed
+// and counts it, as unbinding that one session does. It used to skip it:
+// 0 at once, with the session open until the client answered.
+func TestUnbindAccountWaitsForSessionsBeingUnbound(t *testing.T) {
+	tests := []struct {
+		name   string
+		first  func(srv *smpp.Server, accounts *smpp.Accounts, s *smpp.Session)
+		reason smpp.CloseReason
+	}{
+		{"session unbound by an admin request", func(srv *smpp.Server, _ *smpp.Accounts, s *smpp.Session) {
+			srv.UnbindSession(context.Background(), s.ID())
+		}, smpp.CloseAdminUnbind},
+		{"account removed by a reload", func(srv *smpp.Server, accounts *smpp.Accounts, _ *smpp.Session) {
+			accounts.Replace([]smpp.Account{{SystemID: "other", Password: "pw"}})
+			srv.UnbindAccount(context.Background(), "testuser")
+		}, smpp.CloseAccountRemoved},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			accounts := smpp.NewAccounts([]smpp.Account{{SystemID: "testuser", Password: "testpass"}})
+			ts, _ := fakeClockServer(t, smpp.Options{Auth: accounts, EnquireLinkInterval: -1, InactivityTimeout: -1,
+				ResponseTimeout: time.Minute})
+			conn := rawBoundFrom(t, attackerIP, ts.addr)
+			s := sessionFrom(ts.srv, attackerIP)
+			go tt.first(ts.srv, accounts, s)
+			p, ok := readPDU(t, conn)
+			if !ok || p.Command != pdu.CmdUnbind {
+				t.Fatalf("server sent %+v (%v), want unbind", p.Header, ok)
+			}
+			unbound := make(chan int, 1)
+			go func() { unbound <- ts.srv.UnbindAccountSessions(context.Background(), "testuser") }()
+			select {
+			case n := <-unbound:
+				t.Fatalf("UnbindAccountSessions returned %d while the session was still open", n)
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := conn.Write(header(16, pdu.CmdUnbindResp, p.Sequence)); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case n := <-unbound:
+				if n != 1 {
+					t.Fatalf("UnbindAccountSessions = %d, want 1: the session being unbound", n)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("UnbindAccountSessions did not return after the session closed")
+			}
+			waitClosed(t, s, tt.reason)
+		})
+	}
+}

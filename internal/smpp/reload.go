@@ -58,7 +58,10 @@ func sameAccount(a, b Account) bool {
 
 // UnbindAccount sends unbind to every session bound to systemID and closes
 // them (CloseAccountRemoved), waiting at most until ctx ends. It returns
-// the number of sessions it ended.
+// the number of sessions it ended: every session of the account that
+// SessionInfos lists, those already being unbound (by the client, an
+// earlier request, a reload) included; it waits for those to close too,
+// and they keep their first close reason.
 func (srv *Server) UnbindAccount(ctx context.Context, systemID string) int {
 	return srv.unbindAccount(ctx, systemID, CloseAccountRemoved)
 }
@@ -73,7 +76,9 @@ func (srv *Server) unbindAccount(ctx context.Context, systemID string, reason Cl
 	var victims []*Session
 	srv.mu.Lock()
 	for s := range srv.sessions {
-		if s.SystemID() == systemID && s.State().Bound() {
+		// Listed, as SessionInfos lists them: bound, or being unbound
+		// after a bind (SystemID is empty before a bind).
+		if s.SystemID() == systemID && s.State() != StateClosed {
 			victims = append(victims, s)
 		}
 	}
