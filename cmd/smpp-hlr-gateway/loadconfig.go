@@ -50,9 +50,8 @@ func loadConfig(env func(string) string) (config.Config, error) {
 }
 
 // rulesFileWarnings names the accounts HLR_RULES_FILE has lists for but
-// the configuration does not know: a misspelt system_id there applies to
-// no one, silently. loadConfig has read the file already; errors here
-// are its.
+// the configuration does not know (app.RulesFileWarnings). loadConfig has
+// read the file already; errors here are its.
 func rulesFileWarnings(cfg config.Config) []string {
 	if cfg.HLR.RulesFile == "" {
 		return nil
@@ -65,17 +64,7 @@ func rulesFileWarnings(cfg config.Config) []string {
 	if err != nil {
 		return nil
 	}
-	known := make(map[string]bool)
-	for _, a := range cfg.Accounts() {
-		known[a.SystemID] = true
-	}
-	var out []string
-	for _, a := range rules.Accounts() {
-		if !known[a] {
-			out = append(out, fmt.Sprintf("HLR_RULES_FILE %s has lists for account %q, which is not configured: they apply to no one", cfg.HLR.RulesFile, a))
-		}
-	}
-	return out
+	return app.RulesFileWarnings(cfg.HLR.RulesFile, rules, cfg.Accounts())
 }
 
 // accountsFileWarning says when the accounts file (it holds passwords) can

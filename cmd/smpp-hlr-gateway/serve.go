@@ -53,7 +53,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		logger.Warn("config.accounts_file.readable", "detail", w)
 	}
 	for _, w := range rulesFileWarnings(cfg) {
-		logger.Warn("config.rules_file.unknown_account", "detail", w)
+		logger.Warn(app.EventRulesUnknownAccount, "detail", w)
 	}
 	routeRedisLogs(logger, cfg.Redis.URL)
 	a, err := app.New(ctx, cfg, logger, app.Options{LogLinesDropped: logw.Dropped})

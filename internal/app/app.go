@@ -110,7 +110,7 @@ func (a *App) build(ctx context.Context, o Options) error {
 	if a.resolver, err = BuildResolver(cfg, a.chain, codes, hm); err != nil {
 		return err
 	}
-	a.AddReloader(numberingReloader{cfg: cfg, resolver: a.resolver, codes: codes})
+	a.AddReloader(numberingReloader{cfg: cfg, resolver: a.resolver, codes: codes, log: a.log})
 
 	a.queue, err = a.buildQueue(ctx)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -210,6 +211,7 @@ type numberingReloader struct {
 	cfg      config.Config
 	resolver *hlr.Resolver
 	codes    hlr.ErrCodes
+	log      *slog.Logger // warns of rules for accounts not configured
 }
 
 func (r numberingReloader) Name() string { return "HLR_RULES_FILE" }
@@ -226,7 +228,11 @@ func (r numberingReloader) Prepare(_ context.Context, in *ReloadInput) (func() s
 		}
 	}
 	regions := AccountRegions(accounts)
+	warnings := RulesFileWarnings(r.cfg.HLR.RulesFile, rules, accounts)
 	return func() smpp.ReloadResult {
+		for _, w := range warnings {
+			r.log.Warn(EventRulesUnknownAccount, "detail", w)
+		}
 		var changed []string
 		for _, a := range accounts {
 			if r.resolver.Region(a.SystemID) != r.resolverRegion(regions, a.SystemID) {
