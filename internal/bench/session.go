@@ -66,8 +66,9 @@ func (r *runner) sendLoop(stop context.Context, s *session) {
 	}
 }
 
-// onResponse runs on the session's reader goroutine (or on the goroutine
-// closing the connection, with err set).
+// onResponse runs on the session's reader goroutine (or, with err set, on
+// the goroutine closing the connection, or on sendLoop's own when the
+// connection had closed before the send).
 func (r *runner) onResponse(s *session, start time.Time, p pdu.PDU, err error) {
 	now := time.Now()
 	var id string

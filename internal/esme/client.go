@@ -203,16 +203,36 @@ func (c *Client) SendFrame(ctx context.Context, seq uint32, frame []byte) (pdu.P
 
 // SendAsync sends a request and calls done with its response on the
 // reader goroutine. There is no timeout: the load generator tracks its
-// own. done gets ErrClosed if the connection ends first.
+// own. done gets ErrClosed if the connection ends first (on the goroutine
+// closing it), or, when it has ended already, before SendAsync returns;
+// done is called once either way.
 func (c *Client) SendAsync(body pdu.Body, done func(pdu.PDU, error)) {
 	seq := c.NextSequence()
-	c.pmu.Lock()
-	c.async[seq] = done
-	c.pmu.Unlock()
+	if !c.registerAsync(seq, done) {
+		done(pdu.PDU{}, ErrClosed)
+		return
+	}
 	c.wmu.Lock()
 	c.out = pdu.Append(c.out, pdu.PDU{Header: pdu.Header{Command: body.CommandID(), Sequence: seq}, Body: body})
 	c.wmu.Unlock()
 	c.kickWriter()
+}
+
+// registerAsync records done as the callback of seq; false when the
+// connection has ended, and shut has called (or is calling) the callbacks
+// recorded: it would never call done.
+func (c *Client) registerAsync(seq uint32, done func(pdu.PDU, error)) bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	// shut closes c.done before it takes the callbacks under pmu: a
+	// callback recorded while c.done is open is among those it takes.
+	select {
+	case <-c.done:
+		return false
+	default:
+	}
+	c.async[seq] = done
+	return true
 }
 
 // Submit sends submit_sm and returns the response's status and message_id.
