@@ -166,11 +166,13 @@ func (s *Server) Start(ctx context.Context) error {
 	done := make(chan struct{})
 	s.mu.Lock()
 	s.done = done
-	s.ln = ln
 	s.mu.Unlock()
+	// The listener is wrapped before Start returns, so everything Start
+	// promises (Addr, the connection bound) holds from its return.
+	ll := s.limited(ln)
 	go func() {
 		defer close(done)
-		if err := s.Serve(ln); err != nil {
+		if err := s.serve(ll); err != nil {
 			s.logger.Error("admin.serve_failed", "addr", ln.Addr().String(), "error", err)
 		}
 	}()
@@ -179,15 +181,23 @@ func (s *Server) Start(ctx context.Context) error {
 
 // Serve serves on ln until Shutdown; it returns nil after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	s.ln = ln
-	s.mu.Unlock()
-	s.logger.Info("admin.listening", "addr", ln.Addr().String(), "pprof", s.opts.Pprof)
+	return s.serve(s.limited(ln))
+}
+
+// limited records ln as the server's listener and wraps it with the
+// METRICS_MAX_CONNECTIONS bound.
+func (s *Server) limited(ln net.Listener) *limitListener {
 	ll := newLimitListener(ln, s.maxConnections(), s.refused, s.evicted)
 	s.mu.Lock()
+	s.ln = ln
 	s.limit = ll
 	s.mu.Unlock()
 	s.srv.ConnState = ll.connState
+	return ll
+}
+
+func (s *Server) serve(ll *limitListener) error {
+	s.logger.Info("admin.listening", "addr", ll.Addr().String(), "pprof", s.opts.Pprof)
 	if err := s.srv.Serve(ll); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("admin: serve: %w", err)
 	}

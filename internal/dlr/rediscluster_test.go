@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
 )
 
@@ -88,17 +90,9 @@ func tryRedisServer(t *testing.T, bin string, args []string) (addr, out string, 
 	}
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
-}
+// freePort returns a loopback port that was free a moment ago and that
+// no other test in this process was given.
+func freePort(t *testing.T) string { return strconv.Itoa(redistest.FreePort(t)) }
 
 // oneNodeCluster starts a redis-server in Cluster mode holding every slot
 // (skipped without redis-server) and returns a Cluster client on it: the

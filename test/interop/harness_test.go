@@ -39,6 +39,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 )
 
 const (
@@ -153,17 +155,9 @@ func lookTool(name string) (string, bool) {
 // ---------------------------------------------------------------------------
 // Ports and processes
 
-// freePort asks the kernel for a free 127.0.0.1 port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
-}
+// freePort returns a free 127.0.0.1 port no other test in this process
+// was given.
+func freePort(t *testing.T) int { return redistest.FreePort(t) }
 
 // waitPort waits until 127.0.0.1:port accepts a TCP connection, or the
 // process behind it exits, or the timeout passes.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,19 +21,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr/simulator"
 )
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no other test in this process was given.
+func freePort(t *testing.T) int { return redistest.FreePort(t) }
 
 // waitFor polls cond every 20 ms until it holds or d passes.
 func waitFor(d time.Duration, cond func() bool) bool {

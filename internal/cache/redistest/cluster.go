@@ -41,7 +41,7 @@ func Cluster(t testing.TB, masters int) (*redis.ClusterClient, []*ClusterMaster)
 	ms := make([]*ClusterMaster, masters)
 	nodes := make([]*redis.Client, masters)
 	for i := range ms {
-		port, bus := freePort(t), freePort(t)
+		port, bus := FreePort(t), FreePort(t)
 		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", t.TempDir(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(bus))
@@ -85,16 +85,6 @@ func Cluster(t testing.TB, masters int) (*redis.ClusterClient, []*ClusterMaster)
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{ms[0].Addr}, MaxRedirects: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	return c, ms
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // waitFor polls ok every 20 ms for up to 20 s.
