@@ -550,9 +550,12 @@ func (s *Session) close(reason CloseReason) (closedNow bool) {
 		s.reason.Store(int32(reason))
 		prev := State(s.state.Swap(int32(StateClosed)))
 		close(s.done)
-		_ = s.conn.Close()
 		s.releaseOutput()
+		// Counted and its slots given back before the socket closes: a
+		// client that sees the close and connects again at once finds its
+		// place free, and the metrics already show why it was closed.
 		s.srv.sessionClosed(s, prev)
+		_ = s.conn.Close()
 		s.failPending()
 	})
 	return closedNow
