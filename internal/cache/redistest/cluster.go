@@ -27,6 +27,43 @@ func (m *ClusterMaster) Pause() error { return m.cmd.Process.Signal(syscall.SIGS
 // Resume lets a paused master go on (SIGCONT).
 func (m *ClusterMaster) Resume() error { return m.cmd.Process.Signal(syscall.SIGCONT) }
 
+// Server starts a plain redis-server of the test's own on a free loopback
+// port (skipped without redis-server), waits until it answers and returns
+// its address and process; it is killed at the end of the test.
+func Server(t testing.TB) (string, *exec.Cmd) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server")
+	}
+	port := FreePort(t)
+	cmd := startServer(t, bin, port)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	waitFor(t, "redis-server to answer", func() bool { return c.Ping(context.Background()).Err() == nil })
+	return addr, cmd
+}
+
+// startServer starts redis-server on port without persistence, with
+// extra arguments, and kills it (resumed first, were it paused) at the
+// end of the test.
+func startServer(t testing.TB, bin string, port int, extra ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", t.TempDir()}, extra...)
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
 // Cluster starts masters redis-server processes of the test's own on
 // loopback (skipped without redis-server) as one Cluster, the slots
 // shared out in equal ranges, no replicas, and returns a Cluster client
@@ -42,17 +79,8 @@ func Cluster(t testing.TB, masters int) (*redis.ClusterClient, []*ClusterMaster)
 	nodes := make([]*redis.Client, masters)
 	for i := range ms {
 		port, bus := FreePort(t), FreePort(t)
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--dir", t.TempDir(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		cmd := startServer(t, bin, port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(bus))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGCONT)
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
 		ms[i] = &ClusterMaster{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), bus: bus, cmd: cmd}
 		nodes[i] = redis.NewClient(&redis.Options{Addr: ms[i].Addr})
 		t.Cleanup(func() { nodes[i].Close() })

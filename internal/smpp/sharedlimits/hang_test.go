@@ -2,9 +2,7 @@ package sharedlimits_test
 
 import (
 	"context"
-	"net"
 	"os/exec"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -12,43 +10,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smpp-hlr-gateway/gateway/internal/cache/redistest"
 	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 	"github.com/smpp-hlr-gateway/gateway/internal/smpp/sharedlimits"
 )
 
-// ownRedis starts a redis-server of the test's own on a free loopback
-// port (skipped without redis-server) and returns its address and
-// process; it is killed at the end of the test.
-func ownRedis(t *testing.T) (string, *exec.Cmd) {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("no redis-server")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	if !eventually(func() bool { return c.Ping(context.Background()).Err() == nil }) {
-		t.Fatal("redis-server does not answer")
-	}
-	return addr, cmd
-}
+// ownRedis starts a redis-server of the test's own (skipped without
+// redis-server) and returns its address and process; it is killed at the
+// end of the test.
+func ownRedis(t *testing.T) (string, *exec.Cmd) { return redistest.Server(t) }
 
 // redisCalls reads smpp_shared_limits_redis_calls_total{kind,result}.
 func redisCalls(t *testing.T, reg *prometheus.Registry, kind, result string) float64 {

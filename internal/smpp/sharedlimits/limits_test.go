@@ -358,26 +358,7 @@ func TestStopReleasesQueuedLeases(t *testing.T) {
 // leaseErrors reads smpp_shared_limits_redis_calls_total{kind="lease",result="error"}.
 func leaseErrors(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "smpp_shared_limits_redis_calls_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if labels["kind"] == "lease" && labels["result"] == "error" {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatal("smpp_shared_limits_redis_calls_total{kind=lease,result=error} is not exported")
-	return 0
+	return redisCalls(t, reg, "lease", "error")
 }
 
 // TestBurstPassesOnCredit: at 100/s a pool holds about 7 tokens (50 ms of
