@@ -41,6 +41,7 @@ type Limits struct {
 	log   *slog.Logger
 
 	degraded   atomic.Bool
+	answered   atomic.Bool // Redis has answered at least once
 	degradedG  prometheus.Gauge
 	redisCalls *prometheus.CounterVec
 
@@ -133,10 +134,15 @@ func New(rdb redis.UniversalClient, o Options) *Limits {
 	return l
 }
 
-// Healthy returns ErrDegraded while the limits hold per instance.
+// Healthy returns ErrDegraded while the limits hold per instance, and
+// until Redis has answered once: an instance that has not yet reached
+// Redis does not know that its limits are shared.
 func (l *Limits) Healthy(context.Context) error {
 	if l.degraded.Load() {
 		return ErrDegraded
+	}
+	if !l.answered.Load() {
+		return fmt.Errorf("%w (no answer yet)", ErrDegraded)
 	}
 	return nil
 }
@@ -148,6 +154,9 @@ func (l *Limits) Run(ctx context.Context) {
 		wg.Go(func() { l.refillLoop(ctx) })
 	}
 	wg.Go(func() { l.releaseLoop(ctx) })
+	// The first heartbeat at once: an outage at start is reported as soon
+	// as Redis fails to answer, not a heartbeat period later.
+	l.heartbeat(ctx)
 	beat := time.NewTicker(l.heartbeatEvery())
 	defer beat.Stop()
 	for {
@@ -190,6 +199,7 @@ func (l *Limits) observe(kind string, err error) {
 		return
 	}
 	l.redisCalls.WithLabelValues(kind, "ok").Inc()
+	l.answered.Store(true)
 	if l.degraded.CompareAndSwap(true, false) {
 		l.degradedG.Set(0)
 		l.logRestored()

@@ -307,6 +307,21 @@ func TestFallsBackPerInstanceWithoutRedis(t *testing.T) {
 	}
 }
 
+// TestHealthyOnceRedisAnswered: an instance that has not yet reached
+// Redis does not report its limits as shared (readyz would say so while
+// Redis is absent at start), and reports them once Redis answers.
+func TestHealthyOnceRedisAnswered(t *testing.T) {
+	a, _, _ := newPair(t, 30*time.Second)
+	ctx := context.Background()
+	if err := a.Healthy(ctx); !errors.Is(err, sharedlimits.ErrDegraded) {
+		t.Fatalf("before Redis answered: Healthy = %v, want ErrDegraded", err)
+	}
+	run(t, a)
+	if !eventually(func() bool { return a.Healthy(ctx) == nil }) {
+		t.Fatalf("Redis answers: Healthy = %v, want nil", a.Healthy(ctx))
+	}
+}
+
 // TestIdleInstanceReportsOutage: an instance with no bound session finds
 // out that Redis does not answer by its heartbeat (every third of the
 // lease lifetime), not at the next bind.
