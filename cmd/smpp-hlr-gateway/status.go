@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/admin"
 )
@@ -87,7 +88,7 @@ func printSessions(w io.Writer, sessions []admin.Session) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSYSTEM_ID\tBIND\tREMOTE\tTLS\tVERSION\tBOUND\tIN_FLIGHT\tSUBMITS\tRECEIPTS_SENT\tAWAITING_ACK")
 	for _, s := range sessions {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%d\t%d\t%d\t%d\n", s.ID, s.SystemID, s.Bind, s.RemoteAddr, s.TLS,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%d\t%d\t%d\t%d\n", s.ID, cell(s.SystemID), s.Bind, s.RemoteAddr, s.TLS,
 			s.InterfaceVersion, s.BoundAt.Format(time.RFC3339), s.InFlight, s.Submits, s.ReceiptsSent, s.ReceiptsPendingAck)
 	}
 	_ = tw.Flush()
@@ -101,10 +102,26 @@ func printAccounts(w io.Writer, accounts []admin.Account) {
 		if a.Binds.Cluster != nil {
 			cluster = strconv.Itoa(*a.Binds.Cluster)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", a.SystemID, unlimited(a.MaxBinds), unlimitedF(a.Throughput),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", cell(a.SystemID), unlimited(a.MaxBinds), unlimitedF(a.Throughput),
 			a.Binds.Instance, cluster, a.PendingReceipts, a.Submits.Accepted, a.Submits.Rejected, a.Submits.Throttled)
 	}
 	_ = tw.Flush()
+}
+
+// cell returns s as one table cell: quoted (Go syntax) when it is empty
+// or holds a space, a quote or a character that does not print, which
+// would otherwise shift the columns, start another row or reach the
+// terminal as a control sequence.
+func cell(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for _, r := range s {
+		if r == '"' || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func unlimited(n int) string {

@@ -27,6 +27,16 @@ func TestStatus(t *testing.T) {
 	}))
 	defer ts.Close()
 	addr := strings.TrimPrefix(ts.URL, "http://")
+	odd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/sessions":
+			_, _ = w.Write([]byte(`{"sessions":[{"id":"7","system_id":"two words","bind":"receiver","remote_addr":"10.0.0.8:1","bound_at":"2026-01-02T03:04:05Z"}]}`))
+		case "/api/v1/accounts":
+			_, _ = w.Write([]byte(`{"accounts":[{"system_id":"two words"},{"system_id":"x\nfake\u001b[2J","max_binds":1},{"system_id":""}]}`))
+		}
+	}))
+	defer odd.Close()
+	oddAddr := strings.TrimPrefix(odd.URL, "http://")
 	tests := []struct {
 		name     string
 		args     []string
@@ -40,6 +50,12 @@ func TestStatus(t *testing.T) {
 			"12  alice      transceiver  10.0.0.7:40000  true  0x34",
 			"alice      2          100/s       1      2              5",
 			"bob        unlimited  unlimited   0      -",
+		}, ""},
+		{"system_ids that would break the table are quoted", []string{"status", "--addr", oddAddr, "--token", "tok"}, nil, 0, []string{
+			"7   \"two words\"  receiver",
+			"\"two words\"       unlimited",
+			"\"x\\nfake\\x1b[2J\"  1 ",
+			"\"\"                unlimited",
 		}, ""},
 		{"token from ADMIN_TOKEN", []string{"status", "--addr", addr}, map[string]string{"ADMIN_TOKEN": "tok"}, 0, []string{"alice"}, ""},
 		{"wrong token", []string{"status", "--addr", addr, "--token", "bad"}, nil, 1, nil, "HTTP 401: missing or wrong bearer token"},
