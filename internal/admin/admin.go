@@ -150,9 +150,9 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc(PathPprof+"trace", pprof.Trace)
 	}
 	if s.opts.API != nil && s.opts.API.Token != "" {
-		return apiFirst(s.apiHandler(s.opts.API), mux)
+		return unreadBody(apiFirst(s.apiHandler(s.opts.API), mux))
 	}
-	return mux
+	return unreadBody(mux)
 }
 
 // Start listens on Options.Addr and serves in the background until

@@ -1,10 +1,12 @@
 package admin_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -162,4 +164,80 @@ func do(t *testing.T, method, url, token string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestDeclaredBodyNeverSent: a request that declares a body and never
+// sends it is answered at once and its connection closed; none of these
+// routes reads a body, and waiting for one would hold the answer and a
+// connection slot for the server's whole read timeout (30 s).
+func TestDeclaredBodyNeverSent(t *testing.T) {
+	srv := admin.New(admin.Options{Addr: "127.0.0.1:0", API: &admin.API{Token: "s3cret", Backend: &fakeBackend{}}})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	for _, tt := range []struct {
+		name, request string
+		code          int
+	}{
+		{"healthz, a length", "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 200},
+		{"healthz, chunked", "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 200},
+		{"reload", "POST /api/v1/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Length: 10\r\n\r\n", 200},
+		{"no token", "POST /api/v1/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n", 401},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// A guard against a hanging test, well below the read timeout.
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, tt.request); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer before the body: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.code {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.code)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("after the answer: %v, want the connection closed", err)
+			}
+		})
+	}
+}
+
+// TestBodySentToARouteThatReadsNone: a client that does send a body the
+// route ignores gets its answer and a clean close (no reset that could
+// destroy the answer).
+func TestBodySentToARouteThatReadsNone(t *testing.T) {
+	srv := admin.New(admin.Options{Addr: "127.0.0.1:0", API: &admin.API{Token: "s3cret", Backend: &fakeBackend{}}})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	body := strings.Repeat("x", 100_000)
+	req, err := http.NewRequest(http.MethodPost, "http://"+srv.Addr()+"/api/v1/reload", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer s3cret")
+	for i := range 20 {
+		resp, err := http.DefaultClient.Do(req.Clone(context.Background()))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(got), "added") {
+			t.Fatalf("request %d: %d %q %v", i, resp.StatusCode, got, err)
+		}
+		req.Body = io.NopCloser(strings.NewReader(body))
+	}
 }
