@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -211,5 +212,68 @@ func TestLostClaimsPutBackFirst(t *testing.T) {
 	}
 	if n := c.putBack("a", nil); n != 0 {
 		t.Errorf("putBack of nothing forgot %d", n)
+	}
+}
+
+// refuseScripts answers every script run with a Redis error reply while
+// armed, as a Cluster node does for a slot being migrated: the script did
+// not run.
+type refuseScripts struct {
+	armed atomic.Bool
+	reply string
+}
+
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+func (h *refuseScripts) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *refuseScripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); h.armed.Load() && (name == "evalsha" || name == "eval") {
+			cmd.SetErr(replyError(h.reply))
+			return cmd.Err()
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *refuseScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestRefusedClaimIsNotALostClaim: a claim Redis refused (TRYAGAIN while
+// its slot migrates) leased nothing; it is not remembered for taking
+// back, and many of them count no claims forgotten. A claim cut off after
+// it was sent still is (TestLostClaimReplyIsTakenBack).
+func TestRefusedClaimIsNotALostClaim(t *testing.T) {
+	c := redisTestClient(t)
+	h := &refuseScripts{reply: "TRYAGAIN Multiple keys request during rehashing of slot"}
+	c.AddHook(h)
+	reg := prometheus.NewRegistry()
+	q := NewRedisQueue(c, RedisOptions{Prefix: redisTestPrefix(t, c), InstanceID: "a", Registerer: reg})
+	ctx := context.Background()
+	want := []string{"00000000000000R1", "00000000000000R2"}
+	for _, id := range want {
+		if err := q.Put(ctx, receipt(id, "acme", 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(time.Second)
+	h.armed.Store(true)
+	for i := range 2 * maxLostClaims {
+		if _, err := q.Claim(ctx, "acme", now.Add(time.Duration(i)*time.Millisecond), time.Minute, 100); err == nil {
+			t.Fatal("a refused claim returned no error")
+		}
+	}
+	h.armed.Store(false)
+	if lost := q.claims.accounts(); len(lost) != 0 {
+		t.Fatalf("refused claims remembered as lost for %v", lost)
+	}
+	if got := counterValue(t, reg, "dlr_lost_claims_forgotten_total"); got != 0 {
+		t.Fatalf("dlr_lost_claims_forgotten_total = %v after refused claims, want 0", got)
+	}
+	if got := claimIDs(t, q, "acme", now.Add(time.Second)); !slices.Equal(got, want) {
+		t.Fatalf("the claim after the refusals returned %v, want %v", got, want)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/logging"
 	"github.com/smpp-hlr-gateway/gateway/internal/pdu"
+	"github.com/smpp-hlr-gateway/gateway/internal/redisconn"
 )
 
 // RedisQueue defaults.
@@ -439,8 +440,12 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 	ids, next, err := q.leaseDue(ctx, systemID, keys, now, until, max)
 	if err != nil {
 		// The script may have run: its leases are taken back by the
-		// next sweep (Maintain).
-		q.claimFailed(ctx, systemID, until)
+		// next sweep (Maintain). Not when Redis refused it (a slot being
+		// migrated answers TRYAGAIN): nothing was leased, and counting
+		// it would report claims forgotten that never leased anything.
+		if !redisconn.NotRun(err) {
+			q.claimFailed(ctx, systemID, until)
+		}
 		return nil, time.Time{}, false, redisErr("claim", err)
 	}
 	if len(ids) == 0 {

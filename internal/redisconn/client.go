@@ -137,6 +137,24 @@ func (h reloadOnNodeError) ProcessPipelineHook(next redis.ProcessPipelineHook) r
 // slots now.
 var nodeErrorPrefixes = []string{"CLUSTERDOWN", "TRYAGAIN", "LOADING", "MASTERDOWN", "READONLY", "MOVED", "ASK"}
 
+// NotRun reports whether err is a Redis reply refusing the command
+// before it ran: a Cluster or replica in transition (TRYAGAIN, MOVED,
+// CLUSTERDOWN, …). Connection errors and timeouts are not: the command
+// may have run.
+func NotRun(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	for _, p := range nodeErrorPrefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // IsNodeError reports whether err says the Redis node did not answer or
 // cannot serve now (as opposed to a reply about the command itself, such
 // as a script error): connection errors, timeouts, and the replies of a

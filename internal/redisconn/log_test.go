@@ -93,3 +93,33 @@ func TestIsNodeError(t *testing.T) {
 		}
 	}
 }
+
+// replyError is a Redis error reply, as go-redis returns one.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+func TestNotRun(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{redis.Nil, false},
+		{replyError("ERR Error running script"), false},
+		{replyError("OOM command not allowed when used memory > 'maxmemory'"), false},
+		{&net.OpError{Op: "read", Err: errors.New("connection reset")}, false},
+		{context.DeadlineExceeded, false},
+		{errors.New("TRYAGAIN not a reply: text alone"), false},
+		{replyError("TRYAGAIN Multiple keys request during rehashing of slot"), true},
+		{fmt.Errorf("claim: %w", replyError("CLUSTERDOWN The cluster is down")), true},
+		{replyError("MOVED 3999 127.0.0.1:6381"), true},
+		{replyError("READONLY You can't write against a read only replica."), true},
+	}
+	for _, tt := range tests {
+		if got := NotRun(tt.err); got != tt.want {
+			t.Errorf("NotRun(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
