@@ -443,6 +443,9 @@ func (q *RedisQueue) ClaimNext(ctx context.Context, systemID string, now time.Ti
 		// next sweep (Maintain). Not when Redis refused it (a slot being
 		// migrated answers TRYAGAIN): nothing was leased, and counting
 		// it would report claims forgotten that never leased anything.
+		// The client's own retry after a cut connection can end in such
+		// a refusal although the first try ran; its leases then wait for
+		// the visibility timeout, as they do when that retry succeeds.
 		if !redisconn.NotRun(err) {
 			q.claimFailed(ctx, systemID, until)
 		}
