@@ -146,13 +146,7 @@ func NotRun(err error) bool {
 	if !errors.As(err, &re) {
 		return false
 	}
-	msg := re.Error()
-	for _, p := range nodeErrorPrefixes {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
+	return inTransition(re.Error())
 }
 
 // IsNodeError reports whether err says the Redis node did not answer or
@@ -168,7 +162,11 @@ func IsNodeError(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) {
 		return true
 	}
-	msg := err.Error()
+	return inTransition(err.Error())
+}
+
+// inTransition reports whether msg starts with one of nodeErrorPrefixes.
+func inTransition(msg string) bool {
 	for _, p := range nodeErrorPrefixes {
 		if strings.HasPrefix(msg, p) {
 			return true
