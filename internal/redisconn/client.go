@@ -162,6 +162,9 @@ func IsNodeError(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrClosed) {
 		return true
 	}
+	if NotRun(err) { // a reply, also wrapped
+		return true
+	}
 	return inTransition(err.Error())
 }
 

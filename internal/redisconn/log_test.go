@@ -69,57 +69,44 @@ func TestSentinelMasterChangesAreAlwaysLogged(t *testing.T) {
 	}
 }
 
-func TestIsNodeError(t *testing.T) {
-	tests := []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{redis.Nil, false},
-		{errors.New("ERR Error running script"), false},
-		{errors.New("NOSCRIPT No matching script"), false},
-		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
-		{fmt.Errorf("put: %w", io.EOF), true},
-		{context.DeadlineExceeded, true},
-		{redis.ErrPoolTimeout, true},
-		{errors.New("CLUSTERDOWN The cluster is down"), true},
-		{errors.New("TRYAGAIN Multiple keys request during rehashing of slot"), true},
-		{errors.New("LOADING Redis is loading the dataset in memory"), true},
-		{errors.New("MOVED 3999 127.0.0.1:6381"), true},
-	}
-	for _, tt := range tests {
-		if got := IsNodeError(tt.err); got != tt.want {
-			t.Errorf("IsNodeError(%v) = %v, want %v", tt.err, got, tt.want)
-		}
-	}
-}
-
 // replyError is a Redis error reply, as go-redis returns one.
 type replyError string
 
 func (e replyError) Error() string { return string(e) }
 func (replyError) RedisError()     {}
 
-func TestNotRun(t *testing.T) {
+// TestReplyClassification: IsNodeError (the node did not answer or
+// cannot serve now) and NotRun (a reply refusing the command before it
+// ran) on the same errors.
+func TestReplyClassification(t *testing.T) {
 	tests := []struct {
-		err  error
-		want bool
+		err             error
+		nodeErr, notRun bool
 	}{
-		{nil, false},
-		{redis.Nil, false},
-		{replyError("ERR Error running script"), false},
-		{replyError("OOM command not allowed when used memory > 'maxmemory'"), false},
-		{&net.OpError{Op: "read", Err: errors.New("connection reset")}, false},
-		{context.DeadlineExceeded, false},
-		{errors.New("TRYAGAIN not a reply: text alone"), false},
-		{replyError("TRYAGAIN Multiple keys request during rehashing of slot"), true},
-		{fmt.Errorf("claim: %w", replyError("CLUSTERDOWN The cluster is down")), true},
-		{replyError("MOVED 3999 127.0.0.1:6381"), true},
-		{replyError("READONLY You can't write against a read only replica."), true},
+		{nil, false, false},
+		{redis.Nil, false, false},
+		{replyError("ERR Error running script"), false, false},
+		{replyError("NOSCRIPT No matching script"), false, false},
+		{replyError("OOM command not allowed when used memory > 'maxmemory'"), false, false},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true, false},
+		{&net.OpError{Op: "read", Err: errors.New("connection reset")}, true, false},
+		{fmt.Errorf("put: %w", io.EOF), true, false},
+		{context.DeadlineExceeded, true, false},
+		{redis.ErrPoolTimeout, true, false},
+		{errors.New("TRYAGAIN not a reply: text alone"), true, false},
+		{replyError("CLUSTERDOWN The cluster is down"), true, true},
+		{fmt.Errorf("claim: %w", replyError("CLUSTERDOWN The cluster is down")), true, true},
+		{replyError("TRYAGAIN Multiple keys request during rehashing of slot"), true, true},
+		{replyError("LOADING Redis is loading the dataset in memory"), true, true},
+		{replyError("MOVED 3999 127.0.0.1:6381"), true, true},
+		{replyError("READONLY You can't write against a read only replica."), true, true},
 	}
 	for _, tt := range tests {
-		if got := NotRun(tt.err); got != tt.want {
-			t.Errorf("NotRun(%v) = %v, want %v", tt.err, got, tt.want)
+		if got := IsNodeError(tt.err); got != tt.nodeErr {
+			t.Errorf("IsNodeError(%v) = %v, want %v", tt.err, got, tt.nodeErr)
+		}
+		if got := NotRun(tt.err); got != tt.notRun {
+			t.Errorf("NotRun(%v) = %v, want %v", tt.err, got, tt.notRun)
 		}
 	}
 }
