@@ -611,8 +611,18 @@ func (q *BufferedQueue) flush(ctx context.Context) (int, int, error) {
 	// them (while replicas are short, they would fail at its head again
 	// and again).
 	var behind map[string]struct{}
+	// Skipped by the inner queue as finished: delivered meanwhile.
+	var finishedThere map[string]struct{}
 	moved := 0
 	for i, r := range chunk {
+		if errors.Is(errs[i], errFinishedInQueue) {
+			if finishedThere == nil {
+				finishedThere = make(map[string]struct{})
+			}
+			finishedThere[r.MessageID] = struct{}{}
+			written[r.MessageID] = struct{}{}
+			continue
+		}
 		if errs[i] != nil && !errors.Is(errs[i], errCancelledInBuffer) {
 			failed[r.SystemID] = errs[i]
 			if a := q.accounts[r.SystemID]; a != nil && errors.Is(errs[i], ErrNotReplicated) {
@@ -653,7 +663,7 @@ func (q *BufferedQueue) flush(ctx context.Context) (int, int, error) {
 			}
 			if _, ok := written[r.MessageID]; ok {
 				n++
-				if a.ids[r.MessageID] == finished {
+				if _, there := finishedThere[r.MessageID]; there || a.ids[r.MessageID] == finished {
 					dropped++
 				}
 				delete(q.cancelled, r.MessageID)
@@ -847,13 +857,18 @@ type restorer interface {
 	Restore(ctx context.Context, rs []Receipt) []error
 }
 
+// errFinishedInQueue marks a receipt restore skipped because the inner
+// queue remembers its outcome: delivered meanwhile (a put that timed out
+// had reached Redis, perhaps another instance sent it), not failed.
+var errFinishedInQueue = errors.New("dlr: finished in the queue meanwhile")
+
 // errCancelledInBuffer marks a receipt restore skipped because Cancel took
 // it out of the buffer before the pass wrote it: done, not failed.
 var errCancelledInBuffer = errors.New("dlr: cancelled while buffered")
 
 // restore writes buffered receipts unless cancelled meanwhile or finished
-// in the inner queue; one error per receipt (errCancelledInBuffer for
-// those it skipped).
+// in the inner queue; one error per receipt (errCancelledInBuffer and
+// errFinishedInQueue for those it skipped).
 func (q *BufferedQueue) restore(ctx context.Context, rs []Receipt) []error {
 	q.mu.Lock()
 	todo := make([]Receipt, 0, len(rs))
@@ -885,8 +900,11 @@ func (q *BufferedQueue) restore(ctx context.Context, rs []Receipt) []error {
 
 func (q *BufferedQueue) restoreOne(ctx context.Context, r Receipt) error {
 	o, known, err := q.inner.Lookup(ctx, r.SystemID, r.MessageID)
-	if err != nil || (known && o.State != pdu.StateEnroute) {
+	if err != nil {
 		return err
+	}
+	if known && o.State != pdu.StateEnroute {
+		return errFinishedInQueue
 	}
 	if known {
 		return nil // pending already

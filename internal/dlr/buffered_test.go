@@ -752,3 +752,60 @@ func TestBufferedQueueFlappingAccountLogsOnce(t *testing.T) {
 		t.Fatalf("degraded lines %v, want %v; available-again lines %v, want %v", degraded, wantDegraded, again, wantAgain)
 	}
 }
+
+// TestAvailableAgainCountsDeliveredElsewhere: a buffered copy that the
+// write-back skips because the inner queue already holds the receipt's
+// outcome (its put had reached the queue although it failed, and the
+// receipt was delivered from there, by this instance or another) is
+// counted as delivered meanwhile, not as written back. On Redis the
+// restore script skips it; on a queue without one, a Lookup does.
+func TestAvailableAgainCountsDeliveredElsewhere(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		inner func(t *testing.T) Queue
+	}{
+		{"memory", func(*testing.T) Queue { return NewMemoryQueue(MemoryOptions{}) }},
+		{"redis", func(t *testing.T) Queue { return newTestRedisQueue(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var logged syncBuffer
+			inner := tc.inner(t)
+			bq := NewBufferedQueue(inner, BufferOptions{manual: true, Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
+			r := receipt("00000000000000C5", "acme", 0)
+			// Stored, yet its put reported a timeout: buffered as well.
+			if err := inner.Put(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if err := bq.fallback(r, context.DeadlineExceeded); err != nil {
+				t.Fatal(err)
+			}
+			if bq.Buffered() != 1 {
+				t.Fatalf("buffered %d, want 1", bq.Buffered())
+			}
+			// Delivered from the inner queue, not through the buffer.
+			rs, err := inner.Claim(ctx, "acme", time.Now().Add(time.Hour), time.Minute, 10)
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("claim: %v %v", rs, err)
+			}
+			if err := inner.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bq.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := bq.Buffered(); n != 0 {
+				t.Fatalf("Buffered = %d after the pass, want 0", n)
+			}
+			if n, _ := inner.Len(ctx); n != 0 {
+				t.Fatalf("%d receipts pending after the pass, want 0: the delivered receipt would be sent again", n)
+			}
+			logged.mu.Lock()
+			out := logged.b.String()
+			logged.mu.Unlock()
+			if !strings.Contains(out, `"flushed":0,"delivered_meanwhile":1`) {
+				t.Fatalf("dlr.account_available_again does not count the receipt delivered meanwhile:\n%s", out)
+			}
+		})
+	}
+}

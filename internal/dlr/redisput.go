@@ -221,7 +221,7 @@ func (q *RedisQueue) putHooked(r Receipt, h putHooks) {
 // Restore stores receipts taken back from an outage buffer, skipping those
 // whose outcome Redis remembers (a Put that timed out may have reached
 // Redis and the receipt been delivered since). It returns one error per
-// receipt.
+// receipt: errFinishedInQueue for one skipped as finished.
 func (q *RedisQueue) Restore(ctx context.Context, rs []Receipt) []error {
 	errs := make([]error, len(rs))
 	var wg sync.WaitGroup
@@ -449,7 +449,7 @@ func (q *RedisQueue) commitGroups(ctx context.Context, groups []*putGroup, run f
 		}
 		for _, req := range g.reqs {
 			if _, done := g.finished[req.r.MessageID]; done {
-				req.h.finish(&req.r, nil)
+				req.h.finish(&req.r, errFinishedInQueue)
 				continue
 			}
 			req.h.finish(&req.r, err)
@@ -785,10 +785,10 @@ func (q *RedisQueue) pipelineGroups(ctx context.Context, c redis.Cmdable, groups
 			g.err = fmt.Errorf("put script returned %d values", len(res))
 		case waitErr != nil:
 			g.err = waitErr
-			g.finished = finishedIDs(res)
 		}
 		if cerr == nil && len(res) >= 5 {
 			g.res = res
+			g.finished = finishedIDs(res)
 		}
 		if g.err == nil {
 			n, _ := res[0].(int64)
