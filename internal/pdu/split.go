@@ -7,10 +7,15 @@ import (
 
 // SplitFunc returns a bufio.SplitFunc that yields whole PDUs from a byte
 // stream, checking command_length (16..maxLen) before buffering a body; a
-// maxLen below 16 means DefaultMaxLength. A bad length yields a
+// maxLen below 16 means DefaultMaxLength. A length above maxLen yields a
 // *FrameError as soon as the 16-octet header is there (or the stream
 // ends), so the error carries the command and sequence number for the
-// generic_nack; the body is never waited for. The Scanner's buffer must
+// generic_nack; the body is never waited for. A length below 16 declares
+// a frame that ends before a header would: it yields the error once the
+// octets it declares are there, with the header's fields only if 16
+// octets are buffered already (the sequence number is then zero). Waiting
+// for 16 would wait for octets the client may never send, as it waits
+// for the answer, or take them from its next PDU. The Scanner's buffer must
 // allow tokens of maxLen octets (Scanner.Buffer), or it stops with
 // bufio.ErrTooLong.
 //
@@ -28,12 +33,14 @@ func SplitFunc(maxLen uint32) bufio.SplitFunc {
 		}
 		n := be32(data)
 		if n < HeaderLen || n > maxLen {
-			if len(data) < HeaderLen && !atEOF {
+			if len(data) < HeaderLen && !atEOF && (n > maxLen || uint32(len(data)) < n) {
 				return 0, nil, nil
 			}
 			fe := &FrameError{Length: n}
-			if len(data) >= HeaderLen {
+			if len(data) >= 8 {
 				fe.Command = CommandID(be32(data[4:]))
+			}
+			if len(data) >= HeaderLen {
 				fe.Sequence = be32(data[12:])
 			}
 			return 0, nil, fe

@@ -73,8 +73,15 @@ func TestSplitBadLength(t *testing.T) {
 		return b
 	}
 	for _, n := range []uint32{0, 15, 1 << 31, 1025} {
+		// The good frame octet by octet, the bad header in one piece, as
+		// a client writes it.
 		stream := append(AppendHeader(nil, CmdEnquireLink, 0, 1), hdr(n)...)
-		frames, err := scanAll(&pieceReader{data: stream, pieces: []int{1}}, 1024)
+		pieces := make([]int, HeaderLen+1)
+		for i := range HeaderLen {
+			pieces[i] = 1
+		}
+		pieces[HeaderLen] = HeaderLen
+		frames, err := scanAll(&pieceReader{data: stream, pieces: pieces}, 1024)
 		var fe *FrameError
 		if len(frames) != 1 || !errors.As(err, &fe) {
 			t.Fatalf("length %d: %d frames, %v", n, len(frames), err)
@@ -91,6 +98,38 @@ func TestSplitBadLength(t *testing.T) {
 	// Fewer than 16 octets at the end of the stream: no header fields.
 	if _, _, err := sf([]byte{0, 0, 0, 1, 0}, true); !errors.Is(err, ErrBadLength) {
 		t.Fatalf("short bad frame at EOF: %v", err)
+	}
+}
+
+// TestSplitShortFrameNotWaitedFor: a frame declaring fewer than 16 octets
+// is refused once those octets are there, without waiting for a header
+// the client may never send (it waits for the answer) or that would be
+// its next PDU's. It used to wait for 16 octets.
+func TestSplitShortFrameNotWaitedFor(t *testing.T) {
+	sf := SplitFunc(1024)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want *FrameError // nil: wait for more
+	}{
+		{"length 12, all of it", []byte{0, 0, 0, 12, 0, 0, 0, 0x15, 0, 0, 0, 0}, &FrameError{Length: 12, Command: CmdEnquireLink}},
+		{"length 12, 8 octets so far", []byte{0, 0, 0, 12, 0, 0, 0, 0x15}, nil},
+		{"length 8", []byte{0, 0, 0, 8, 0, 0, 0, 0x15}, &FrameError{Length: 8, Command: CmdEnquireLink}},
+		{"length 0", []byte{0, 0, 0, 0}, &FrameError{Length: 0}},
+		{"length 2, then more", []byte{0, 0, 0, 2, 9, 9}, &FrameError{Length: 2}},
+		{"length 1025, 8 octets so far", []byte{0, 0, 4, 1, 0, 0, 0, 4}, nil},
+	} {
+		adv, tok, err := sf(tc.data, false)
+		if adv != 0 || tok != nil {
+			t.Fatalf("%s: advanced %d, token %q", tc.name, adv, tok)
+		}
+		var fe *FrameError
+		switch {
+		case tc.want == nil && err != nil:
+			t.Fatalf("%s: %v, want to wait for more", tc.name, err)
+		case tc.want != nil && (!errors.As(err, &fe) || *fe != *tc.want):
+			t.Fatalf("%s: %v (%+v), want %+v", tc.name, err, fe, tc.want)
+		}
 	}
 }
 

@@ -115,6 +115,10 @@ func TestMalformedInput(t *testing.T) {
 		{"command_length 0", header(0, pdu.CmdSubmitSM, 7), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 7, true, false},
 		{"command_length 15", header(15, pdu.CmdSubmitSM, 8), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 8, true, false},
 		{"command_length 2^31", header(1<<31, pdu.CmdSubmitSM, 9), pdu.CmdGenericNack, pdu.StatusInvCmdLen, 9, true, false},
+		// A frame shorter than a header, sent whole: answered at once (no
+		// sequence number to echo), not left waiting for 16 octets.
+		{"command_length 12, its 12 octets", header(12, pdu.CmdEnquireLink, 19)[:12], pdu.CmdGenericNack, pdu.StatusInvCmdLen, 0, true, false},
+		{"command_length 8 before bind", header(8, pdu.CmdEnquireLink, 20)[:8], pdu.CmdGenericNack, pdu.StatusInvCmdLen, 0, true, true},
 		{"truncated body", frame(pdu.CmdSubmitSM, 10, []byte{0, 1, 1, '4', '9'}), pdu.CmdSubmitSMResp, pdu.StatusInvMsgLen, 10, false, false},
 		{"over-long destination_addr", frame(pdu.CmdSubmitSM, 11, submitBody(string(long), 2, "hi")), pdu.CmdSubmitSMResp, pdu.StatusInvDstAdr, 11, false, false},
 		{"sm_length past the body", frame(pdu.CmdSubmitSM, 12, submitBody("40722570240", 200, "hi")), pdu.CmdSubmitSMResp, pdu.StatusInvMsgLen, 12, false, false},
