@@ -126,6 +126,7 @@ func TestMalformedInput(t *testing.T) {
 		// The state is judged from the header, before the body.
 		{"bind once bound, malformed", frame(pdu.CmdBindTransmitter, 14, append(long, 0)), pdu.CmdBindTransmitterResp, pdu.StatusAlyBnd, 14, false, false},
 		{"malformed submit before bind", frame(pdu.CmdSubmitSM, 15, []byte{0, 1, 1, '4', '9'}), pdu.CmdSubmitSMResp, pdu.StatusInvBndSts, 15, false, true},
+		{"enquire_link before bind", header(16, pdu.CmdEnquireLink, 21), pdu.CmdEnquireLinkResp, pdu.StatusInvBndSts, 21, false, true},
 		{"unknown command before bind", frame(0x00000099, 16, nil), pdu.CmdGenericNack, pdu.StatusInvCmdID, 16, false, true},
 		{"unknown response command_id", frame(0x80000099, 17, nil), pdu.CmdGenericNack, pdu.StatusInvCmdID, 17, false, false},
 		{"priority_flag 4", frame(pdu.CmdSubmitSM, 18, submitBodyPriority("40722570240", 4, 2, "hi")), pdu.CmdSubmitSMResp, pdu.StatusInvPrtFlg, 18, false, false},

@@ -91,7 +91,10 @@ func allowed(s State, c pdu.CommandID) bool {
 		// transmitter. Arriving from an ESME it is a message to send.
 		return s.CanTransmit()
 	case pdu.CmdEnquireLink:
-		return true
+		// Bound, or unbinding while the answers in flight go out; before
+		// a bind it is refused like every other request (the v3.4 table
+		// lists it for the bound states only).
+		return s != StateOpen
 	case pdu.CmdUnbind:
 		return s.Bound()
 	}
