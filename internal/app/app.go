@@ -278,10 +278,10 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("app: SMPP listener (SMPP_HOST, SMPP_PORT): %w", err)
 	}
 	if cfg.TLS.Enabled() {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		cert, err := cfg.TLS.KeyPair()
 		if err != nil {
 			_ = a.smppLn.Close()
-			return fmt.Errorf("app: SMPP_TLS_CERT_FILE/SMPP_TLS_KEY_FILE: %w", err)
+			return fmt.Errorf("app: %w", err)
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.SMPP.Host, strconv.Itoa(cfg.TLS.Port)))
 		if err != nil {

@@ -169,7 +169,11 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"GC_HEADROOM_MB", "-1"}, `config: GC_HEADROOM_MB: -1 must be 0 (off) to 4096`},
 		{[]string{"HLR_TIMEOUT_POLICY", "rejct"}, `config: HLR_TIMEOUT_POLICY: "rejct" is not one of reject, accept`},
 		{[]string{"HLR_ERROR_POLICY", "drop"}, `config: HLR_ERROR_POLICY: "drop" is not one of accept, reject`},
-		{[]string{"HLR_MAX_CONCURRENCY", "0"}, `config: HLR_MAX_CONCURRENCY: 0 must be at least 1`},
+		{[]string{"HLR_BASE_URL", "http://127.0.0.1:99999/x"}, `config: HLR_BASE_URL: "http://127.0.0.1:99999/x": port "99999" is not 1-65535`},
+		{[]string{"HLR_MAX_CONCURRENCY", "0"}, `config: HLR_MAX_CONCURRENCY: 0 must be 1 to 65536`},
+		// It starts that many workers: a huge one used to pass and then
+		// overflow or exhaust memory in serve.
+		{[]string{"HLR_MAX_CONCURRENCY", "9000000000000000000"}, `config: HLR_MAX_CONCURRENCY: 9000000000000000000 must be 1 to 65536`},
 		{[]string{"HLR_ERR_CODES", "invalid_number=3"}, `config: HLR_ERR_CODES: hlr: bad err code mapping: invalid_number="3": want three digits`},
 		{[]string{"HLR_ERR_CODES", "other"}, `config: HLR_ERR_CODES: hlr: bad err code mapping: "other" is not key=code`},
 		{[]string{"HLR_ERR_CODES", "other=000,other=001"}, `config: HLR_ERR_CODES: hlr: bad err code mapping: other is given twice`},
@@ -189,7 +193,8 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"REDIS_URL", "redis://h:6379?dial_timeot=1s"}, `config: REDIS_URL: "redis://h:6379?dial_timeot=1s": unexpected option: dial_timeot`},
 		{[]string{"REDIS_URL", "redis-cluster://:hunter2@h1:7000?read_only=true"}, `config: REDIS_URL: "redis-cluster://:****@h1:7000?read_only=true": read_only would send reads to replicas, which lag the master: the gateway reads receipts it has just written and needs every command on the master; remove it`},
 		{[]string{"REDIS_URL", "redis-sentinel://s1:26379?master=gw&route_randomly=true"}, `config: REDIS_URL: "redis-sentinel://s1:26379?master=gw&route_randomly=true": route_randomly would send reads to replicas, which lag the master: the gateway reads receipts it has just written and needs every command on the master; remove it`},
-		{[]string{"REDIS_MAX_CONNECTIONS", "0"}, `config: REDIS_MAX_CONNECTIONS: 0 must be at least 1`},
+		{[]string{"REDIS_MAX_CONNECTIONS", "0"}, `config: REDIS_MAX_CONNECTIONS: 0 must be 1 to 65536`},
+		{[]string{"REDIS_MAX_CONNECTIONS", "3000000000"}, `config: REDIS_MAX_CONNECTIONS: 3000000000 must be 1 to 65536`},
 		{[]string{"REDIS_SLOW_MS", "0"}, `config: REDIS_SLOW_MS: 0 must be above 0`},
 		{[]string{"REDIS_WAIT_REPLICAS", "1", "REDIS_WAIT_TIMEOUT_MS", "500"}, `config: REDIS_WAIT_TIMEOUT_MS: 500 must be below REDIS_TIMEOUT_SECONDS (500ms), the client's read timeout`},
 		{[]string{"DLR_MODE", "never"}, `config: DLR_MODE: "never" is not one of always, requested`},

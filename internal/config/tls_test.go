@@ -1,7 +1,9 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/testcert"
@@ -29,6 +31,11 @@ func TestTLS(t *testing.T) {
 		{"mismatched key", cert, wrongKey, "config: SMPP_TLS_CERT_FILE: "},
 		{"key is not a key", cert, cert, "config: SMPP_TLS_CERT_FILE: "},
 		{"missing key", cert, "/nonexistent/key.pem", `config: SMPP_TLS_KEY_FILE: cannot read "/nonexistent/key.pem"`},
+		// Read as the accounts file is: a FIFO used to hang the start in
+		// its open, a device to be read without end.
+		{"key is a FIFO", cert, fifo(t), `config: SMPP_TLS_KEY_FILE: cannot read`},
+		{"key is a device", cert, "/dev/zero", `config: SMPP_TLS_KEY_FILE: cannot read "/dev/zero": /dev/zero: not a regular file`},
+		{"certificate is a directory", t.TempDir(), key, `config: SMPP_TLS_CERT_FILE: cannot read`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,4 +55,13 @@ func TestTLS(t *testing.T) {
 			assertFieldError(t, err)
 		})
 	}
+}
+
+// fifo returns the path of a new named pipe nobody writes to.
+func fifo(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "key.pem")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	return p
 }

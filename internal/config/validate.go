@@ -1,11 +1,10 @@
 package config
 
 import (
-	"crypto/tls"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,21 +131,8 @@ func (c Config) validateTLS() error {
 	case t.KeyFile == "":
 		return fieldErr("SMPP_TLS_KEY_FILE", "is empty but SMPP_TLS_PORT is set")
 	}
-	for _, f := range []struct{ name, path string }{
-		{"SMPP_TLS_CERT_FILE", t.CertFile},
-		{"SMPP_TLS_KEY_FILE", t.KeyFile},
-	} {
-		fh, err := os.Open(f.path)
-		if err != nil {
-			return fieldErrCause(f.name, err, "cannot read %q: %v", f.path, unwrapPathError(err))
-		}
-		_ = fh.Close()
-	}
-	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-		return fieldErrCause("SMPP_TLS_CERT_FILE", err, "%q with SMPP_TLS_KEY_FILE %q is not a usable key pair: %v",
-			t.CertFile, t.KeyFile, err)
-	}
-	return nil
+	_, err := t.KeyPair()
+	return err
 }
 
 func (c Config) validateHLR() error {
@@ -166,6 +152,13 @@ func (c Config) validateHLR() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fieldErr("HLR_BASE_URL", "%q is not an http or https URL", h.BaseURL)
 	}
+	if p := u.Port(); p != "" {
+		// url.Parse takes any digits; the dial would refuse them at the
+		// first lookup, after the start passed.
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fieldErr("HLR_BASE_URL", "%q: port %q is not 1-65535", h.BaseURL, p)
+		}
+	}
 	if err := positive("HLR_TIMEOUT_SECONDS", h.Timeout); err != nil {
 		return err
 	}
@@ -178,8 +171,8 @@ func (c Config) validateHLR() error {
 	if err := oneOf("HLR_ERROR_POLICY", h.ErrorPolicy, PolicyAccept, PolicyReject); err != nil {
 		return err
 	}
-	if h.MaxConcurrency < 1 {
-		return fieldErr("HLR_MAX_CONCURRENCY", "%d must be at least 1", h.MaxConcurrency)
+	if n := h.MaxConcurrency; n < 1 || n > maxHLRConcurrency {
+		return fieldErr("HLR_MAX_CONCURRENCY", "%d must be 1 to %d", n, maxHLRConcurrency)
 	}
 	if _, err := hlr.ParseErrCodes(h.ErrCodes); err != nil {
 		return fieldErrCause("HLR_ERR_CODES", err, "%v", err)
@@ -240,8 +233,8 @@ func (c Config) validateCacheRedis() error {
 	if err := validRedisURL(c.Redis.URL); err != nil {
 		return err
 	}
-	if c.Redis.MaxConnections < 1 {
-		return fieldErr("REDIS_MAX_CONNECTIONS", "%d must be at least 1", c.Redis.MaxConnections)
+	if n := c.Redis.MaxConnections; n < 1 || n > redisconn.MaxPoolSize {
+		return fieldErr("REDIS_MAX_CONNECTIONS", "%d must be 1 to %d", n, redisconn.MaxPoolSize)
 	}
 	if c.Redis.WaitReplicas < 0 {
 		return fieldErr("REDIS_WAIT_REPLICAS", "%d must not be negative", c.Redis.WaitReplicas)
@@ -362,6 +355,10 @@ const maxDispatcherShards = 256
 // receipt and its answer's timer until the client answers or the response
 // timeout ends.
 const maxDeliverInflight = 1 << 20
+
+// maxHLRConcurrency bounds HLR_MAX_CONCURRENCY: it starts that many
+// workers, with a queue of four submits each, at start.
+const maxHLRConcurrency = 65536
 
 // maxMetricsConnections bounds METRICS_MAX_CONNECTIONS: each connection
 // holds a descriptor and a goroutine.

@@ -77,6 +77,9 @@ func Parse(raw string) (Target, error) {
 		if err := checkDialed(o.DB, addrs...); err != nil {
 			return fail("%v", err)
 		}
+		if reason := poolNumbers(o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns, o.MaxRetries, o.Protocol); reason != "" {
+			return fail("%s", reason)
+		}
 		return Target{Topology: Standalone, Standalone: o}, nil
 	case "redis-cluster", "rediss-cluster":
 		return parseCluster(u, fail)
@@ -129,6 +132,9 @@ func parseCluster(u *url.URL, fail func(string, ...any) (Target, error)) (Target
 	}
 	if err := checkDialed(0, o.Addrs...); err != nil {
 		return fail("%v", err)
+	}
+	if reason := poolNumbers(o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns, o.MaxRetries, o.Protocol); reason != "" {
+		return fail("%s", reason)
 	}
 	if reason := replicaReads(readOption{"read_only", o.ReadOnly}, readOption{"route_by_latency", o.RouteByLatency},
 		readOption{"route_randomly", o.RouteRandomly}); reason != "" {
@@ -187,6 +193,9 @@ func parseSentinel(u *url.URL, fail func(string, ...any) (Target, error)) (Targe
 	}
 	if err := checkDialed(o.DB, o.SentinelAddrs...); err != nil {
 		return fail("%v", err)
+	}
+	if reason := poolNumbers(o.PoolSize, o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns, o.MaxRetries, o.Protocol); reason != "" {
+		return fail("%s", reason)
 	}
 	if reason := replicaReads(readOption{"replica_only", o.ReplicaOnly}, readOption{"route_by_latency", o.RouteByLatency},
 		readOption{"route_randomly", o.RouteRandomly}); reason != "" {
@@ -260,6 +269,34 @@ func checkDialed(db int, addrs ...string) error {
 		}
 	}
 	return nil
+}
+
+// MaxPoolSize bounds REDIS_MAX_CONNECTIONS and the URL's pool sizes: each
+// connection is a socket and buffers, and go-redis itself refuses a pool
+// past 2^31-1 by panicking when the client is built.
+const MaxPoolSize = 65536
+
+// poolNumbers refuses the numeric URL parameters go-redis parses but
+// cannot use: a negative pool size panics when the client is built, and
+// so does one past its maximum; negative idle or active counts, retries
+// below -1 (which turns retries off) and a protocol other than 2 or 3 are
+// as wrong. Returns why, or "" when they are usable.
+func poolNumbers(pool, minIdle, maxIdle, maxActive, retries, protocol int) string {
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"pool_size", pool}, {"min_idle_conns", minIdle}, {"max_idle_conns", maxIdle}, {"max_active_conns", maxActive}} {
+		if n.v < 0 || n.v > MaxPoolSize {
+			return fmt.Sprintf("%s=%d is not 0 to %d", n.name, n.v, MaxPoolSize)
+		}
+	}
+	if retries < -1 {
+		return fmt.Sprintf("max_retries=%d is not -1 (none) or more", retries)
+	}
+	if protocol != 0 && protocol != 2 && protocol != 3 {
+		return fmt.Sprintf("protocol=%d is not 2 or 3", protocol)
+	}
+	return ""
 }
 
 // goRedisReason is go-redis's parse error without its "redis: " prefix.

@@ -290,3 +290,32 @@ func TestParseRefusesPortsOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRefusesUnusableNumbers: numeric parameters go-redis parses but
+// cannot use are refused by Parse (so by check-config), wherever the
+// topology. A negative or huge pool_size used to pass and then panic when
+// the client was built.
+func TestParseRefusesUnusableNumbers(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"redis://127.0.0.1:6379/0?pool_size=-1", "pool_size=-1 is not 0 to 65536"},
+		{"redis://127.0.0.1:6379/0?pool_size=99999999999999", "pool_size=99999999999999 is not 0 to 65536"},
+		{"unix:///run/redis.sock?pool_size=-1", "pool_size=-1 is not 0 to 65536"},
+		{"redis-cluster://127.0.0.1:7000?pool_size=-1", "pool_size=-1 is not 0 to 65536"},
+		{"redis-sentinel://s1:26379?master=m&pool_size=-1", "pool_size=-1 is not 0 to 65536"},
+		{"redis://127.0.0.1:6379/0?min_idle_conns=-1", "min_idle_conns=-1 is not 0 to 65536"},
+		{"redis://127.0.0.1:6379/0?max_retries=-5", "max_retries=-5 is not -1 (none) or more"},
+		{"redis://127.0.0.1:6379/0?protocol=7", "protocol=7 is not 2 or 3"},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.url)
+		var ue *URLError
+		if !errors.As(err, &ue) || ue.Reason != tt.want {
+			t.Errorf("Parse(%q): %v, want reason %s", tt.url, err, tt.want)
+		}
+	}
+	for _, ok := range []string{"redis://127.0.0.1:6379/0?pool_size=20&max_retries=-1&protocol=2", "redis-cluster://a:7000?protocol=3&pool_size=0"} {
+		if _, err := Parse(ok); err != nil {
+			t.Errorf("Parse(%q): %v, want accepted", ok, err)
+		}
+	}
+}
