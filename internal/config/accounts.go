@@ -13,6 +13,7 @@ import (
 
 	"github.com/smpp-hlr-gateway/gateway/internal/hlr"
 	"github.com/smpp-hlr-gateway/gateway/internal/readfile"
+	"github.com/smpp-hlr-gateway/gateway/internal/yamldoc"
 )
 
 // Account is one ESME login.
@@ -112,6 +113,9 @@ func ParseAccounts(data []byte) ([]Account, error) {
 			return nil, fmt.Errorf("%w: the file is empty", ErrAccounts)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrAccounts, describeYAMLError(data, err))
+	}
+	if err := yamldoc.OnlyOne(dec); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrAccounts, err)
 	}
 	if msg := checkAccountValues(data); msg != "" {
 		return nil, fmt.Errorf("%w: %s", ErrAccounts, msg)

@@ -53,6 +53,10 @@ func TestAccountsFileErrors(t *testing.T) {
 		{"no accounts", "accounts: []\n", "the file lists no accounts"},
 		{"unknown key", "accounts:\n  - system_id: a\n    pasword: x\n", `unknown key "pasword"`},
 		{"not yaml", "accounts: [\n", "yaml:"},
+		// Only one document is read: the others used to be ignored.
+		{"second document", "accounts:\n  - {system_id: a, password: p}\n---\naccounts:\n  - {system_id: b, password: q}\n",
+			"the file holds more than one YAML document"},
+		{"second document not yaml", "accounts:\n  - {system_id: a, password: p}\n---\nfoo: [\n", "the second does not parse either"},
 		{"bad cidr", "accounts:\n  - {system_id: a, password: p, allowed_networks: [\"10.0.0.0/33\"]}\n",
 			`accounts[0].allowed_networks: "10.0.0.0/33" is not a CIDR or an address`},
 		{"long id", "accounts:\n  - {system_id: abcdefghijklmnop, password: p}\n",

@@ -74,6 +74,7 @@ func TestParseRulesErrors(t *testing.T) {
 		"prefixes: [{prefix: \"44\", class: invalid}, {prefix: \"44\", class: valid}]",
 		"prefixs: []",
 		"accounts: {alice: {deny: [\"4x\"]}}",
+		"prefixes: []\n---\nprefixes: [{prefix: \"447\", class: valid}]\n", // one document only
 	} {
 		if _, err := hlr.ParseRules([]byte(bad), hlr.DefaultErrCodes()); err == nil {
 			t.Errorf("ParseRules(%q) succeeded", bad)
@@ -81,6 +82,11 @@ func TestParseRulesErrors(t *testing.T) {
 	}
 	if r, err := hlr.ParseRules(nil, hlr.DefaultErrCodes()); err != nil || r.Len() != 0 {
 		t.Errorf("an empty file: %v, %v", r, err)
+	}
+	for _, ok := range []string{"---\nprefixes: [{prefix: \"447\", class: valid}]\n", "prefixes: [{prefix: \"447\", class: valid}]\n...\n"} {
+		if r, err := hlr.ParseRules([]byte(ok), hlr.DefaultErrCodes()); err != nil || r.Len() != 1 {
+			t.Errorf("ParseRules(%q): %v, %v; want one rule", ok, r, err)
+		}
 	}
 }
 

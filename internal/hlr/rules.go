@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/smpp-hlr-gateway/gateway/internal/readfile"
+	"github.com/smpp-hlr-gateway/gateway/internal/yamldoc"
 )
 
 // ErrRules is matched by errors in a rules file's content.
@@ -115,6 +116,9 @@ func ParseRules(data []byte, codes ErrCodes) (*Rules, error) {
 	dec.KnownFields(true)
 	var doc rulesDoc
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: %w", ErrRules, err)
+	}
+	if err := yamldoc.OnlyOne(dec); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRules, err)
 	}
 	r := &Rules{prefixes: &trie{}, deny: map[string]*trie{}, allow: map[string]*trie{}}
