@@ -170,6 +170,7 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"HLR_TIMEOUT_POLICY", "rejct"}, `config: HLR_TIMEOUT_POLICY: "rejct" is not one of reject, accept`},
 		{[]string{"HLR_ERROR_POLICY", "drop"}, `config: HLR_ERROR_POLICY: "drop" is not one of accept, reject`},
 		{[]string{"HLR_BASE_URL", "http://127.0.0.1:99999/x"}, `config: HLR_BASE_URL: "http://127.0.0.1:99999/x": port "99999" is not 1-65535`},
+		{[]string{"GOGC", "banana"}, `config: GOGC: "banana" is not a whole number (a percentage) or off`},
 		{[]string{"HLR_MAX_CONCURRENCY", "0"}, `config: HLR_MAX_CONCURRENCY: 0 must be 1 to 65536`},
 		// It starts that many workers: a huge one used to pass and then
 		// overflow or exhaust memory in serve.

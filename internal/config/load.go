@@ -36,6 +36,13 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.SMPP.FileAccounts = accounts
 	}
+	if g := strings.TrimSpace(getenv("GOGC")); g != "" && g != "off" {
+		// The runtime reads a GOGC that is not a number as 100, without
+		// a word, and GC_HEADROOM_MB would then be off for nothing.
+		if _, err := strconv.ParseInt(g, 10, 32); err != nil {
+			return Config{}, fieldErr("GOGC", "%q is not a whole number (a percentage) or off", g)
+		}
+	}
 	c.Runtime.GCFromEnv = getenv("GOGC") != "" || getenv("GOMEMLIMIT") != ""
 	if c.Instance.ID == "" {
 		c.Instance.ID = defaultInstanceID(c.SMPP.Port)
