@@ -105,6 +105,7 @@ func TestBadFlagValuesExit2(t *testing.T) {
 		{[]string{"send", "--registered-delivery", "257", "40722570240"}, "--registered-delivery 257: a one-octet field"},
 		{[]string{"healthcheck", "--addr", "nonsense"}, `--addr "nonsense": want HOST:PORT`},
 		{[]string{"healthcheck", "--timeout", "-1s"}, "--timeout -1s: must be above 0"},
+		{[]string{"status", "--token", "t", "--timeout", "-1s"}, "--timeout -1s: must be above 0"},
 		{[]string{"hlr-simulator", "--api-key", "k"}, "give --api-key and --api-secret together"},
 		{[]string{"send", "--bind", "rx", "40722570240"}, "--bind rx: a receiver cannot submit"},
 		{[]string{"send", "--bind", "xx", "40722570240"}, `--bind "xx": want trx or tx`},

@@ -27,6 +27,9 @@ func runStatus(ctx context.Context, args []string, env func(string) string, stdo
 	if done, code := fs.parseNoArgs(args, stdout, stderr); done {
 		return code
 	}
+	if *timeout <= 0 {
+		return fs.usageError(stderr, "--timeout %v: must be above 0", *timeout)
+	}
 	if *token == "" {
 		*token = env("ADMIN_TOKEN")
 	}
