@@ -72,6 +72,7 @@ type Server struct {
 
 	refused prometheus.Counter // admin_connections_refused_total
 	evicted prometheus.Counter // admin_idle_connections_closed_total
+	slow    prometheus.Counter // admin_slow_connections_closed_total
 
 	mu     sync.Mutex
 	checks []Check
@@ -98,8 +99,12 @@ func New(opts Options) *Server {
 		Name: "admin_idle_connections_closed_total",
 		Help: "Connections to the metrics and admin port closed while idle (between two requests, or before sending a whole request header) to make room for a new connection at METRICS_MAX_CONNECTIONS.",
 	})
+	s.slow = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "admin_slow_connections_closed_total",
+		Help: "Connections to the metrics and admin port closed to make room at METRICS_MAX_CONNECTIONS, none being idle, because their client had read nothing of a response for 1 s (a pipelining client that never reads).",
+	})
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.refused, s.evicted} {
+		for _, c := range []prometheus.Collector{s.refused, s.evicted, s.slow} {
 			if err := opts.Registerer.Register(c); err != nil {
 				logger.Error("admin.metric_not_registered", "err", err)
 			}
@@ -187,7 +192,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // limited records ln as the server's listener and wraps it with the
 // METRICS_MAX_CONNECTIONS bound.
 func (s *Server) limited(ln net.Listener) *limitListener {
-	ll := newLimitListener(ln, s.maxConnections(), s.refused, s.evicted)
+	ll := newLimitListener(ln, s.maxConnections(), s.refused, s.evicted, s.slow)
 	s.mu.Lock()
 	s.ln = ln
 	s.limit = ll

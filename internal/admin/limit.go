@@ -19,6 +19,11 @@ import (
 // operator need a handful.
 const DefaultMaxConnections = 256
 
+// stalledWrite is how long a response write must have been blocked, its
+// client reading nothing, before the connection may be closed to make
+// room at the bound (see limitListener).
+const stalledWrite = time.Second
+
 // limitListener holds at most max connections. At the bound, a new
 // connection takes the place of the connection idle the longest: between
 // two requests (a keep-alive connection: closing it is what its idle
@@ -31,20 +36,29 @@ const DefaultMaxConnections = 256
 // behind the bound nor holds more than max. Without that, 256 clients
 // each asking once a minute held the port shut for good, and one client
 // holding 256 silent connections, opened again as the header timeout
-// closed them, kept every health check and scrape out.
+// closed them, kept every health check and scrape out. With none idle, the
+// connection whose response write has been blocked the longest, at least
+// stalledWrite, takes the place instead (a slow consumer, counted in
+// admin_slow_connections_closed_total): a client that pipelines requests
+// and never reads their answers keeps its handler writing, never idle,
+// and held the port shut for as long as it liked.
 type limitListener struct {
 	net.Listener
 	max     int64
 	open    atomic.Int64
 	refused prometheus.Counter
 	evicted prometheus.Counter
+	slow    prometheus.Counter
+	now     func() time.Time // time.Now; a test's clock
 
 	mu   sync.Mutex
 	idle map[*limitConn]time.Time // connections between requests or before their first, since when
+	all  map[*limitConn]struct{}  // every open connection, for the stalled writes
 }
 
-func newLimitListener(ln net.Listener, max int, refused, evicted prometheus.Counter) *limitListener {
-	return &limitListener{Listener: ln, max: int64(max), refused: refused, evicted: evicted, idle: make(map[*limitConn]time.Time)}
+func newLimitListener(ln net.Listener, max int, refused, evicted, slow prometheus.Counter) *limitListener {
+	return &limitListener{Listener: ln, max: int64(max), refused: refused, evicted: evicted, slow: slow, now: time.Now,
+		idle: make(map[*limitConn]time.Time), all: make(map[*limitConn]struct{})}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -55,14 +69,44 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		// One Accept at a time (http.Server's loop); closes elsewhere
 		// only lower open.
-		if l.open.Add(1) > l.max && !l.closeIdlest() {
+		if l.open.Add(1) > l.max && !l.closeIdlest() && !l.closeStalled() {
 			l.open.Add(-1)
 			l.refused.Inc()
 			_ = c.Close()
 			continue
 		}
-		return &limitConn{Conn: c, l: l}, nil
+		lc := &limitConn{Conn: c, l: l}
+		l.mu.Lock()
+		l.all[lc] = struct{}{}
+		l.mu.Unlock()
+		return lc, nil
 	}
+}
+
+// closeStalled closes the connection whose response write has been
+// blocked the longest, if one has been for stalledWrite.
+func (l *limitListener) closeStalled() bool {
+	limit := l.now().Add(-stalledWrite).UnixNano()
+	l.mu.Lock()
+	var oldest *limitConn
+	var since int64
+	for c := range l.all {
+		if w := c.writing.Load(); w != 0 && w <= limit && (oldest == nil || w < since) {
+			oldest, since = c, w
+		}
+	}
+	if oldest != nil {
+		delete(l.all, oldest)
+	}
+	l.mu.Unlock()
+	if oldest == nil {
+		return false
+	}
+	_ = oldest.Close() // its blocked write fails; gives its place back
+	if l.slow != nil {
+		l.slow.Inc()
+	}
+	return true
 }
 
 // closeIdlest closes the connection idle the longest, if any.
@@ -112,15 +156,30 @@ func (l *limitListener) idleCount() int {
 	return len(l.idle)
 }
 
-// limitConn gives its place back once, on its first Close.
+// limitConn gives its place back once, on its first Close, and tells
+// since when a write is under way (unix ns; 0: none).
 type limitConn struct {
 	net.Conn
-	l    *limitListener
-	once sync.Once
+	l       *limitListener
+	once    sync.Once
+	writing atomic.Int64
+}
+
+func (c *limitConn) Write(b []byte) (int, error) {
+	c.writing.Store(c.l.now().UnixNano())
+	n, err := c.Conn.Write(b)
+	c.writing.Store(0)
+	return n, err
 }
 
 func (c *limitConn) Close() error {
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(func() {
+		c.l.open.Add(-1)
+		c.l.mu.Lock()
+		delete(c.l.all, c)
+		delete(c.l.idle, c)
+		c.l.mu.Unlock()
+	})
 	return c.Conn.Close()
 }
 
