@@ -52,6 +52,10 @@ type Breaker struct {
 	lastTimeout atomic.Bool
 	// openedByTimeouts is the cause of the last opening.
 	openedByTimeouts atomic.Bool
+	// accounts decides whether a run opens the breaker or cuts one
+	// account off (breakeraccounts.go).
+	accounts *accountRuns
+	log      *slog.Logger
 }
 
 // NewBreaker wraps next in a circuit breaker (github.com/sony/gobreaker/v2).
@@ -70,13 +74,13 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	b := &Breaker{next: next, m: m}
+	b := &Breaker{next: next, m: m, log: logger, accounts: newAccountRuns(int(s.ConsecutiveFailures), s.OpenTimeout)}
 	failures, openTimeout := s.ConsecutiveFailures, s.OpenTimeout
 	b.cb = gobreaker.NewCircuitBreaker[Result](gobreaker.Settings{
 		Name:        "hlr",
 		MaxRequests: s.HalfOpenRequests,
 		Timeout:     s.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures && b.accounts.trips() },
 		IsExcluded: func(err error) bool {
 			return err != nil && !errors.Is(err, ErrProvider) && !errors.Is(err, ErrTimeout)
 		},
@@ -85,6 +89,7 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 			m.setBreakerState(stateValue(to))
 			if to == gobreaker.StateOpen {
 				b.openedByTimeouts.Store(b.openingCause(from))
+				b.accounts.succeeded() // the run ends with the opening
 				// gobreaker moves to half-open lazily, when it is next
 				// asked; ask it when the open period ends so the state
 				// (and hlr_breaker_state) follows the breaker, not the
@@ -120,7 +125,19 @@ func stateValue(s gobreaker.State) float64 {
 
 // Lookup calls next unless the breaker is open. A refused call's error
 // wraps ErrCircuitOpen and, when timeouts opened the breaker, ErrTimeout.
+//
+// An account whose own run of failures was cut off (accountRuns) is refused
+// the same way for the open period, the breaker staying closed for the
+// others.
 func (b *Breaker) Lookup(ctx context.Context, msisdn string) (Result, error) {
+	acct := accountOf(ctx)
+	if cut, byTimeouts := b.accounts.asked(acct); cut {
+		b.m.breakerRejected()
+		if byTimeouts {
+			return Result{}, fmt.Errorf("%w (account %q cut off, by timeouts): %w", ErrCircuitOpen, acct, ErrTimeout)
+		}
+		return Result{}, fmt.Errorf("%w (account %q cut off, by provider errors)", ErrCircuitOpen, acct)
+	}
 	res, err := b.cb.Execute(func() (Result, error) {
 		res, err := b.next.Lookup(ctx, msisdn)
 		if err != nil && cutByCaller(ctx) {
@@ -128,7 +145,7 @@ func (b *Breaker) Lookup(ctx context.Context, msisdn string) (Result, error) {
 			// nor a success), and handed back as it was below.
 			return res, callerGaveUp{err}
 		}
-		b.countRun(err)
+		b.countRun(acct, err)
 		return res, err
 	})
 	if cut, ok := err.(callerGaveUp); ok {
@@ -168,17 +185,32 @@ func (b *Breaker) openingCause(from gobreaker.State) bool {
 // countRun keeps the kinds of the current run of consecutive failures, the
 // same outcomes gobreaker counts (see the settings in NewBreaker). It runs
 // before gobreaker sees the outcome, so an opening finds the run complete.
-func (b *Breaker) countRun(err error) {
+func (b *Breaker) countRun(acct string, err error) {
 	switch {
 	case err == nil || errors.Is(err, ErrNetworkFailure):
 		b.runTimeouts.Store(0)
 		b.runErrors.Store(0)
+		b.accounts.succeeded()
+		return
 	case errors.Is(err, ErrTimeout):
 		b.lastTimeout.Store(true)
 		b.runTimeouts.Add(1)
 	case errors.Is(err, ErrProvider):
 		b.lastTimeout.Store(false)
 		b.runErrors.Add(1)
+	default:
+		return
+	}
+	byTimeouts := func() bool { return b.runTimeouts.Load() > b.runErrors.Load() }
+	if b.accounts.failed(acct, byTimeouts) {
+		cause := "provider_errors"
+		if byTimeouts() {
+			cause = "timeouts"
+		}
+		b.runTimeouts.Store(0)
+		b.runErrors.Store(0)
+		b.log.Warn("hlr.breaker.account_cut_off", "system_id", acct, "for", b.accounts.window.String(), "opened_by", cause,
+			"detail", "this account's own lookups failed in a row while other accounts asked: its lookups fail fast for the open period; the breaker stays closed for the others")
 	}
 }
 

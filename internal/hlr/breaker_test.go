@@ -105,3 +105,61 @@ func TestBreakerReopensWithTheProbesCause(t *testing.T) {
 		}
 	})
 }
+
+// TestBreakerOneAccountsRunCutsOffThatAccount: a run of failures from one
+// account while another asks cuts that account off, not everyone: one
+// client sending numbers that time out at the provider used to open the
+// breaker and fail every account's lookups for the open period. A run
+// from several accounts, or from the only account asking, still opens it.
+func TestBreakerOneAccountsRunCutsOffThatAccount(t *testing.T) {
+	p := &fakeProvider{fn: func(_ context.Context, msisdn string) (hlr.Result, error) {
+		if msisdn == "bad" {
+			return hlr.Result{}, hlr.ErrTimeout
+		}
+		return hlr.Result{Class: hlr.ClassValid}, nil
+	}}
+	alice, bob := hlr.WithAccount(context.Background(), "alice"), hlr.WithAccount(context.Background(), "bob")
+	newBreaker := func() *hlr.Breaker {
+		return hlr.NewBreaker(p, hlr.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Hour}, nil, nil)
+	}
+
+	t.Run("one account while another asks", func(t *testing.T) {
+		b := newBreaker()
+		if _, err := b.Lookup(bob, "good"); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			_, _ = b.Lookup(alice, "bad")
+		}
+		if _, err := b.Lookup(alice, "good"); !errors.Is(err, hlr.ErrCircuitOpen) || !errors.Is(err, hlr.ErrTimeout) {
+			t.Fatalf("alice after her own run: %v, want ErrCircuitOpen by timeouts", err)
+		}
+		if _, err := b.Lookup(bob, "good"); err != nil {
+			t.Fatalf("bob after alice's run: %v, want his lookup made", err)
+		}
+		if b.Open() {
+			t.Fatal("the breaker opened for everyone")
+		}
+	})
+	t.Run("the only account asking", func(t *testing.T) {
+		b := newBreaker()
+		for range 3 {
+			_, _ = b.Lookup(alice, "bad")
+		}
+		if !b.Open() {
+			t.Fatal("a run from the only account asking did not open the breaker")
+		}
+	})
+	t.Run("several accounts", func(t *testing.T) {
+		b := newBreaker()
+		_, _ = b.Lookup(alice, "bad")
+		_, _ = b.Lookup(bob, "bad")
+		_, _ = b.Lookup(alice, "bad")
+		if !b.Open() {
+			t.Fatal("a run from two accounts did not open the breaker")
+		}
+		if _, err := b.Lookup(bob, "good"); !errors.Is(err, hlr.ErrCircuitOpen) {
+			t.Fatalf("bob with the breaker open: %v", err)
+		}
+	})
+}
