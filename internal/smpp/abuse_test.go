@@ -696,3 +696,43 @@ func TestBindsOverMaxBindsAreNotFailures(t *testing.T) {
 		t.Fatalf("another account's bind from the address after the refusals: %+v (%v), want ESME_ROK", p.Header, ok)
 	}
 }
+
+// TestConnectionCapEvictsUnbound: with the unbound cap not below the
+// connection cap, two addresses' connections that never bind fill every
+// place before the unbound cap is reached; a connection from an address
+// holding none then takes the place of the oldest unbound one, as at the
+// unbound cap, instead of being refused. It used to be refused, so two
+// addresses within their own cap kept every other client out.
+func TestConnectionCapEvictsUnbound(t *testing.T) {
+	ts, reg := startServerOn(t, smpp.Options{MaxConnections: 4, MaxConnectionsPerIP: 2, MaxUnboundConnections: 200}, nil)
+	a1, a2 := dialFrom(t, attackerIP, ts.addr), dialFrom(t, attackerIP, ts.addr)
+	k1, k2 := dialFrom(t, keeperIP, ts.addr), dialFrom(t, keeperIP, ts.addr)
+	for _, c := range []net.Conn{a1, a2, k1, k2} {
+		if !served(t, c) {
+			t.Fatal("a connection within the caps was refused")
+		}
+	}
+	g := dialFrom(t, goodIP, ts.addr)
+	if !served(t, g) {
+		t.Fatal("an address holding no connection was refused at the connection cap while others held unbound ones")
+	}
+	if _, err := g.Write(bindFrame(1, "testuser", "testpass", 0x34)); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := readPDU(t, g); !ok || p.Status != pdu.StatusOK {
+		t.Fatalf("bind: %+v", p.Header)
+	}
+	if got := counterValue(t, reg, "smpp_connections_closed_total", "reason", "unbound_evicted"); got != 1 {
+		t.Errorf("smpp_connections_closed_total{reason=\"unbound_evicted\"} = %v, want 1", got)
+	}
+	// One holding as many unbound connections as any other is refused.
+	ts2, reg2 := startServerOn(t, smpp.Options{MaxConnections: 2, MaxConnectionsPerIP: 2, MaxUnboundConnections: 200}, nil)
+	dialFrom(t, attackerIP, ts2.addr)
+	dialFrom(t, goodIP, ts2.addr)
+	if served(t, dialFrom(t, keeperIP, ts2.addr)) {
+		t.Fatal("a connection was served beyond the connection cap with no address holding two more unbound than its own")
+	}
+	if got := counterValue(t, reg2, "smpp_connections_refused_total", "reason", "too_many_connections"); got != 1 {
+		t.Errorf("smpp_connections_refused_total{reason=\"too_many_connections\"} = %v, want 1", got)
+	}
+}

@@ -52,6 +52,21 @@ func (a *admission) admit(addr netip.Addr) CloseReason {
 	return CloseNone
 }
 
+// fromAddrFull reports whether addr holds its cap of connections.
+func (a *admission) fromAddrFull(addr netip.Addr) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.perAddr > 0 && a.byAddr[addr] >= a.perAddr
+}
+
+// evictingNow is how many admitted connections are being closed to make
+// room.
+func (a *admission) evictingNow() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.evicting
+}
+
 func (a *admission) addLocked(addr netip.Addr) {
 	a.byAddr[addr]++
 	a.unboundN++
@@ -121,12 +136,19 @@ func (a *admission) release(addr netip.Addr, unbound, evicted bool) {
 // counts an admitted connection as unbound. evict, when not nil, is an
 // unbound session the new one takes the place of: the caller closes it
 // once srv.mu is released (it can no longer bind).
+//
+// At the connection cap the same eviction applies: with
+// SMPP_MAX_UNBOUND_CONNECTIONS not below SMPP_MAX_CONNECTIONS (or 0),
+// unbound connections from two addresses could otherwise fill every place
+// before the unbound cap was reached. Sessions being evicted still count
+// in srv.sessions until they close, so the sockets open may pass the cap
+// by those for the moment it takes.
 func (srv *Server) admit(s *Session) (reason CloseReason, evict *Session) {
 	switch {
 	case srv.closing:
 		return CloseShutdown, nil
-	case srv.opts.MaxConnections > 0 && len(srv.sessions) >= srv.opts.MaxConnections:
-		return CloseTooManyConnections, nil
+	case srv.opts.MaxConnections > 0 && len(srv.sessions)-srv.adm.evictingNow() >= srv.opts.MaxConnections:
+		return srv.admitAtCap(s)
 	case srv.guard.blocked(s.remote):
 		return CloseAddressBlocked, nil
 	}
@@ -140,6 +162,24 @@ func (srv *Server) admit(s *Session) (reason CloseReason, evict *Session) {
 	} else if reason != CloseNone {
 		return reason, nil
 	}
+	s.countedUnbound.Store(true)
+	return CloseNone, evict
+}
+
+// admitAtCap admits s at the connection cap in place of an unbound
+// session (as at the unbound cap), or refuses it; srv.mu is held.
+func (srv *Server) admitAtCap(s *Session) (CloseReason, *Session) {
+	if srv.guard.blocked(s.remote) {
+		return CloseAddressBlocked, nil
+	}
+	if srv.adm.fromAddrFull(s.remote) {
+		return CloseTooManyFromAddress, nil
+	}
+	evict := srv.unboundVictim(s.remote)
+	if evict == nil {
+		return CloseTooManyConnections, nil
+	}
+	srv.adm.admitEvicting(s.remote, evict.remote)
 	s.countedUnbound.Store(true)
 	return CloseNone, evict
 }
