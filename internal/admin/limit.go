@@ -99,12 +99,17 @@ func (l *limitListener) closeStalled() bool {
 		delete(l.all, oldest)
 	}
 	l.mu.Unlock()
-	if oldest == nil {
+	return closeCounted(oldest, l.slow)
+}
+
+// closeCounted closes c (nil: none) to make room and counts it.
+func closeCounted(c *limitConn, counter prometheus.Counter) bool {
+	if c == nil {
 		return false
 	}
-	_ = oldest.Close() // its blocked write fails; gives its place back
-	if l.slow != nil {
-		l.slow.Inc()
+	_ = c.Close() // gives its place back (a blocked write fails)
+	if counter != nil {
+		counter.Inc()
 	}
 	return true
 }
@@ -123,14 +128,7 @@ func (l *limitListener) closeIdlest() bool {
 		delete(l.idle, oldest)
 	}
 	l.mu.Unlock()
-	if oldest == nil {
-		return false
-	}
-	_ = oldest.Close() // gives its place back
-	if l.evicted != nil {
-		l.evicted.Inc()
-	}
-	return true
+	return closeCounted(oldest, l.evicted)
 }
 
 // connState is the http.Server's ConnState hook: it keeps the set of
