@@ -113,7 +113,7 @@ func checkSplitStable(t *testing.T, stream, pieces []byte) {
 	if !reflect.DeepEqual(whole, split) {
 		t.Fatalf("pieces %v: %d frames, whole stream %d", sizes, len(split), len(whole))
 	}
-	if describe(errWhole) != describe(errSplit) {
+	if describe(noShortHeader(errWhole)) != describe(noShortHeader(errSplit)) {
 		t.Fatalf("pieces %v: error %s, whole stream %s", sizes, describe(errSplit), describe(errWhole))
 	}
 	for _, fr := range whole {
@@ -121,6 +121,17 @@ func checkSplitStable(t *testing.T, stream, pieces []byte) {
 			t.Fatalf("frame of %d octets says %d", len(fr), n)
 		}
 	}
+}
+
+// noShortHeader drops the header fields of a FrameError whose frame is
+// shorter than a header: SplitFunc reads them as far as they happen to be
+// buffered, which depends on how the stream was cut.
+func noShortHeader(err error) error {
+	var fe *FrameError
+	if errors.As(err, &fe) && fe.Length < HeaderLen {
+		return &FrameError{Length: fe.Length}
+	}
+	return err
 }
 
 func describe(err error) string {

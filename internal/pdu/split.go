@@ -37,6 +37,10 @@ func SplitFunc(maxLen uint32) bufio.SplitFunc {
 				return 0, nil, nil
 			}
 			fe := &FrameError{Length: n}
+			// The header's fields as far as they are buffered: for a
+			// frame shorter than a header that depends on how the
+			// stream was cut, a best effort (for the generic_nack's
+			// sequence number) for a frame that has none.
 			if len(data) >= 8 {
 				fe.Command = CommandID(be32(data[4:]))
 			}
