@@ -95,11 +95,8 @@ func (l *limitListener) closeStalled() bool {
 			oldest, since = c, w
 		}
 	}
-	if oldest != nil {
-		delete(l.all, oldest)
-	}
 	l.mu.Unlock()
-	return closeCounted(oldest, l.slow)
+	return closeCounted(oldest, l.slow) // its Close leaves l.all
 }
 
 // closeCounted closes c (nil: none) to make room and counts it.

@@ -44,18 +44,12 @@ type Breaker struct {
 	cb   *gobreaker.CircuitBreaker[Result]
 	m    *Metrics
 
-	// Failures of the current run of consecutive failures, by kind; both
-	// are reset by a success and by an opening.
-	runTimeouts, runErrors atomic.Int64
-	// lastTimeout is the kind of the last failure counted: the cause of a
-	// reopening from half-open (the probe's).
-	lastTimeout atomic.Bool
 	// openedByTimeouts is the cause of the last opening.
 	openedByTimeouts atomic.Bool
-	// accounts decides whether a run opens the breaker or cuts one
-	// account off (breakeraccounts.go).
-	accounts *accountRuns
-	log      *slog.Logger
+	// run is the current run of failures, by kind and account: whether
+	// it opens the breaker or cuts one account off (breakerrun.go).
+	run *failureRun
+	log *slog.Logger
 }
 
 // NewBreaker wraps next in a circuit breaker (github.com/sony/gobreaker/v2).
@@ -74,13 +68,13 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	b := &Breaker{next: next, m: m, log: logger, accounts: newAccountRuns(int(s.ConsecutiveFailures), s.OpenTimeout)}
+	b := &Breaker{next: next, m: m, log: logger, run: newFailureRun(int(s.ConsecutiveFailures), s.OpenTimeout)}
 	failures, openTimeout := s.ConsecutiveFailures, s.OpenTimeout
 	b.cb = gobreaker.NewCircuitBreaker[Result](gobreaker.Settings{
 		Name:        "hlr",
 		MaxRequests: s.HalfOpenRequests,
 		Timeout:     s.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures && b.accounts.trips() },
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures && b.run.trips() },
 		IsExcluded: func(err error) bool {
 			return err != nil && !errors.Is(err, ErrProvider) && !errors.Is(err, ErrTimeout)
 		},
@@ -88,8 +82,7 @@ func NewBreaker(next Lookuper, s BreakerSettings, m *Metrics, logger *slog.Logge
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			m.setBreakerState(stateValue(to))
 			if to == gobreaker.StateOpen {
-				b.openedByTimeouts.Store(b.openingCause(from))
-				b.accounts.succeeded() // the run ends with the opening
+				b.openedByTimeouts.Store(b.run.opened(from == gobreaker.StateHalfOpen))
 				// gobreaker moves to half-open lazily, when it is next
 				// asked; ask it when the open period ends so the state
 				// (and hlr_breaker_state) follows the breaker, not the
@@ -126,12 +119,12 @@ func stateValue(s gobreaker.State) float64 {
 // Lookup calls next unless the breaker is open. A refused call's error
 // wraps ErrCircuitOpen and, when timeouts opened the breaker, ErrTimeout.
 //
-// An account whose own run of failures was cut off (accountRuns) is refused
+// An account whose own run of failures was cut off (failureRun) is refused
 // the same way for the open period, the breaker staying closed for the
 // others.
 func (b *Breaker) Lookup(ctx context.Context, msisdn string) (Result, error) {
 	acct := accountOf(ctx)
-	if cut, byTimeouts := b.accounts.asked(acct); cut {
+	if cut, byTimeouts := b.run.asked(acct); cut {
 		b.m.breakerRejected()
 		if byTimeouts {
 			return Result{}, fmt.Errorf("%w (account %q cut off, by timeouts): %w", ErrCircuitOpen, acct, ErrTimeout)
@@ -168,48 +161,26 @@ type callerGaveUp struct{ err error }
 
 func (e callerGaveUp) Error() string { return e.err.Error() }
 
-// openingCause reports whether timeouts opened the breaker: more than half of
-// the run that tripped it when it was closed, the failed probe's kind when
-// it was half-open. The run starts again from nothing, so that failures of
-// this outage do not outvote the next probe's.
-func (b *Breaker) openingCause(from gobreaker.State) bool {
-	byTimeouts := b.runTimeouts.Load() > b.runErrors.Load() // a tie is not most: errors
-	if from == gobreaker.StateHalfOpen {
-		byTimeouts = b.lastTimeout.Load()
-	}
-	b.runTimeouts.Store(0)
-	b.runErrors.Store(0)
-	return byTimeouts
-}
-
-// countRun keeps the kinds of the current run of consecutive failures, the
-// same outcomes gobreaker counts (see the settings in NewBreaker). It runs
-// before gobreaker sees the outcome, so an opening finds the run complete.
+// countRun adds err to the run of failures, counting the same outcomes
+// gobreaker counts (see the settings in NewBreaker). It runs before
+// gobreaker sees the outcome, so an opening finds the run complete.
 func (b *Breaker) countRun(acct string, err error) {
+	var timeout bool
 	switch {
 	case err == nil || errors.Is(err, ErrNetworkFailure):
-		b.runTimeouts.Store(0)
-		b.runErrors.Store(0)
-		b.accounts.succeeded()
+		b.run.succeeded()
 		return
 	case errors.Is(err, ErrTimeout):
-		b.lastTimeout.Store(true)
-		b.runTimeouts.Add(1)
-	case errors.Is(err, ErrProvider):
-		b.lastTimeout.Store(false)
-		b.runErrors.Add(1)
-	default:
+		timeout = true
+	case !errors.Is(err, ErrProvider):
 		return
 	}
-	byTimeouts := func() bool { return b.runTimeouts.Load() > b.runErrors.Load() }
-	if b.accounts.failed(acct, byTimeouts) {
+	if cut, byTimeouts := b.run.failed(acct, timeout); cut {
 		cause := "provider_errors"
-		if byTimeouts() {
+		if byTimeouts {
 			cause = "timeouts"
 		}
-		b.runTimeouts.Store(0)
-		b.runErrors.Store(0)
-		b.log.Warn("hlr.breaker.account_cut_off", "system_id", acct, "for", b.accounts.window.String(), "opened_by", cause,
+		b.log.Warn("hlr.breaker.account_cut_off", "system_id", acct, "for", b.run.window.String(), "opened_by", cause,
 			"detail", "this account's own lookups failed in a row while other accounts asked: its lookups fail fast for the open period; the breaker stays closed for the others")
 	}
 }

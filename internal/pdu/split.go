@@ -12,8 +12,8 @@ import (
 // ends), so the error carries the command and sequence number for the
 // generic_nack; the body is never waited for. A length below 16 declares
 // a frame that ends before a header would: it yields the error once the
-// octets it declares are there, with the header's fields only if 16
-// octets are buffered already (the sequence number is then zero). Waiting
+// octets it declares are there, with the header's fields as far as they
+// are buffered then (no sequence number without 16 octets). Waiting
 // for 16 would wait for octets the client may never send, as it waits
 // for the answer, or take them from its next PDU. The Scanner's buffer must
 // allow tokens of maxLen octets (Scanner.Buffer), or it stops with
