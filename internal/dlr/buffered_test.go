@@ -283,13 +283,7 @@ func TestFlushDoesNotBringBackADeliveredReceipt(t *testing.T) {
 	if bq.Buffered() != 1 {
 		t.Fatalf("buffered %d, want 1", bq.Buffered())
 	}
-	rs, err := inner.Claim(ctx, "acme", t0.Add(time.Hour), time.Minute, 10)
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("claim: %v %v", rs, err)
-	}
-	if err := inner.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
-		t.Fatal(err)
-	}
+	deliverFrom(t, inner, t0.Add(time.Hour))
 	if _, err := bq.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -783,14 +777,7 @@ func TestAvailableAgainCountsDeliveredElsewhere(t *testing.T) {
 			if bq.Buffered() != 1 {
 				t.Fatalf("buffered %d, want 1", bq.Buffered())
 			}
-			// Delivered from the inner queue, not through the buffer.
-			rs, err := inner.Claim(ctx, "acme", time.Now().Add(time.Hour), time.Minute, 10)
-			if err != nil || len(rs) != 1 {
-				t.Fatalf("claim: %v %v", rs, err)
-			}
-			if err := inner.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
-				t.Fatal(err)
-			}
+			deliverFrom(t, inner, time.Now().Add(time.Hour))
 			if _, err := bq.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -807,5 +794,20 @@ func TestAvailableAgainCountsDeliveredElsewhere(t *testing.T) {
 				t.Fatalf("dlr.account_available_again does not count the receipt delivered meanwhile:\n%s", out)
 			}
 		})
+	}
+}
+
+// deliverFrom claims acme's one receipt from inner at now and acknowledges
+// it as delivered: delivered from the inner queue, not through a buffer
+// above it.
+func deliverFrom(t *testing.T, inner Queue, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	rs, err := inner.Claim(ctx, "acme", now, time.Minute, 10)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("claim: %v %v", rs, err)
+	}
+	if err := inner.Ack(ctx, Outcome{State: pdu.StateDelivered, At: t0}, rs...); err != nil {
+		t.Fatal(err)
 	}
 }
