@@ -86,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hlr_breaker_rejections_total",
-			Help: "Lookups failed fast by the open circuit breaker.",
+			Help: "Lookups failed fast by the open circuit breaker, or because their account was cut off by its own run of failures.",
 		}),
 		slotWaits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hlr_slot_wait_timeouts_total",
